@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Strata needs to build, run and test, and only
+# those missing. Safe to run repeatedly; a no-op (one dpkg query) when all are present.
+set -euo pipefail
+
+build_packages=(
+  build-essential cmake ninja-build ccache pkg-config python3
+  libboost1.74-dev libboost-system1.74-dev librocksdb-dev libspdlog-dev libfmt-dev
+  libyaml-cpp-dev libgtest-dev libgmock-dev libzstd-dev liblz4-dev libsnappy-dev
+  zlib1g-dev libssl-dev libcli11-dev nlohmann-json3-dev libbenchmark-dev
+)
+# Real clients and tools the test suite drives (kcat, confluent-kafka-python,
+# kafka-python on Debian's /usr/bin/python3) and the fuzzer's compiler.
+test_packages=(
+  kcat librdkafka-dev python3-confluent-kafka python3-kafka
+  clang libclang-rt-14-dev iperf3
+)
+
+want=("${build_packages[@]}")
+if [[ "${1:-}" == "--test" ]]; then want+=("${test_packages[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "installed" ]] || missing+=("$p")
+done
+# Node.js may come from another distribution that bundles npm; only ask
+# Debian for it when the command is absent.
+if [[ "${1:-}" == "--test" ]] && ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[[ $(id -u) -eq 0 ]] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
