@@ -224,6 +224,10 @@ private:
     encoded_output& _out;
 };
 
+// A kept unknown tagged field, written back as tag, size and bytes.
+void write_unknown_tag(writer& w, const tagged_field& field);
+size_t tagged_field_size(const tagged_field& field);
+
 // Encoded sizes of the primitives, for the generated size() functions.
 namespace wire_size {
 size_t uvarint(uint64_t v);
