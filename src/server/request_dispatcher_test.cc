@@ -1,0 +1,122 @@
+#include "request_dispatcher.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include "strata/common/kafka_error.h"
+#include "strata/protocol/messages/api_versions_request.h"
+#include "strata/protocol/messages/api_versions_response.h"
+#include "strata/protocol/messages/response_header.h"
+
+namespace strata::server {
+namespace {
+
+using namespace strata::protocol;
+
+std::shared_ptr<const std::vector<uint8_t>> frame_of(int16_t key, int16_t version, int32_t correlation,
+                                                     const messages::api_versions_request* body) {
+    messages::request_header h;
+    h.request_api_key = key;
+    h.request_api_version = version;
+    h.correlation_id = correlation;
+    h.client_id = "test";
+    encoded_output out;
+    writer w(out);
+    h.encode(w, request_header_version(static_cast<api_key>(key), version));
+    if (body) body->encode(w, version);
+    return std::make_shared<std::vector<uint8_t>>(std::move(out.bytes));
+}
+
+net::handler_result call(request_dispatcher& d, std::shared_ptr<const std::vector<uint8_t>> frame) {
+    boost::asio::io_context io;
+    net::connection_info info;
+    auto future = boost::asio::co_spawn(io, d.handle(info, std::move(frame)), boost::asio::use_future);
+    io.run();
+    return future.get();
+}
+
+struct decoded_api_versions {
+    int32_t correlation_id;
+    messages::api_versions_response body;
+};
+
+decoded_api_versions decode_api_versions(const net::handler_result& r, int16_t version) {
+    EXPECT_TRUE(r.response.has_value());
+    reader rd(r.response->bytes);
+    messages::response_header h;
+    h.decode(rd, 0);  // always v0 for ApiVersions
+    decoded_api_versions out{h.correlation_id, {}};
+    out.body.decode(rd, version);
+    EXPECT_TRUE(rd.empty());
+    return out;
+}
+
+TEST(request_dispatcher, api_versions_at_every_version) {
+    request_dispatcher d;
+    for (int16_t v = 0; v <= messages::api_versions_request::highest_supported_version; ++v) {
+        messages::api_versions_request req;
+        req.client_software_name = "librdkafka";
+        req.client_software_version = "2.0.2";
+        auto r = call(d, frame_of(18, v, 40 + v, &req));
+        auto resp = decode_api_versions(r, v);
+        EXPECT_EQ(resp.correlation_id, 40 + v);
+        EXPECT_EQ(resp.body.error_code, 0);
+        ASSERT_FALSE(resp.body.api_keys.empty());
+        EXPECT_EQ(resp.body.api_keys[0].api_key, 18);
+        EXPECT_EQ(resp.body.api_keys[0].max_version, 4);
+    }
+}
+
+TEST(request_dispatcher, api_versions_too_new_gets_kip_511_fallback) {
+    request_dispatcher d;
+    // v9 does not exist: its body is unknown; the header is flexible (v2).
+    auto frame = frame_of(18, 9, 77, nullptr);
+    auto r = call(d, frame);
+    ASSERT_FALSE(r.close_connection);
+    auto resp = decode_api_versions(r, 0);
+    EXPECT_EQ(resp.correlation_id, 77);
+    EXPECT_EQ(resp.body.error_code, static_cast<int16_t>(kafka_error::unsupported_version));
+    ASSERT_EQ(resp.body.api_keys.size(), d.supported_apis().size());
+    EXPECT_EQ(resp.body.api_keys[0].max_version, 4);
+}
+
+TEST(request_dispatcher, invalid_client_software_name_gets_invalid_request) {
+    request_dispatcher d;
+    messages::api_versions_request req;
+    req.client_software_name = "bad name!";
+    req.client_software_version = "1.0";
+    auto resp = decode_api_versions(call(d, frame_of(18, 3, 1, &req)), 3);
+    EXPECT_EQ(resp.body.error_code, static_cast<int16_t>(kafka_error::invalid_request));
+}
+
+TEST(request_dispatcher, unserved_api_closes_the_connection) {
+    request_dispatcher d;
+    auto r = call(d, frame_of(0 /* Produce, not served yet */, 9, 1, nullptr));
+    EXPECT_TRUE(r.close_connection);
+    EXPECT_FALSE(r.response.has_value());
+    auto unknown = call(d, frame_of(999, 0, 1, nullptr));
+    EXPECT_TRUE(unknown.close_connection);
+}
+
+TEST(request_dispatcher, malformed_frames_throw_so_the_connection_closes) {
+    request_dispatcher d;
+    EXPECT_THROW(call(d, std::make_shared<std::vector<uint8_t>>(std::vector<uint8_t>{0, 18})), decode_error);
+    // ApiVersions v3 with a truncated body.
+    auto frame = std::make_shared<std::vector<uint8_t>>(*frame_of(18, 3, 1, nullptr));
+    frame->push_back(10);  // a compact string of 9 bytes that is not there
+    EXPECT_THROW(call(d, frame), decode_error);
+}
+
+TEST(request_dispatcher, advertises_only_registered_apis) {
+    request_dispatcher d;
+    auto apis = d.supported_apis();
+    ASSERT_EQ(apis.size(), 1u);
+    EXPECT_EQ(apis[0].key, api_key::api_versions);
+    EXPECT_THROW(d.register_api(api_key::fetch, 0, 99, {}), std::logic_error);
+}
+
+}  // namespace
+}  // namespace strata::server
