@@ -1,0 +1,71 @@
+// The seam between the network layer and whatever answers requests (the
+// server's dispatcher): net/ reads frames and writes responses, the handler
+// turns one into the other.
+#pragma once
+
+// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
+#include <utility>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "strata/protocol/wire.h"
+
+namespace strata::net {
+
+// What a handler may know about the connection a request came on. Owned by
+// the connection; valid for as long as the handler call that received it.
+struct connection_info {
+    uint64_t id = 0;        // unique within the process, never reused
+    std::string remote;     // peer address, "127.0.0.1:53412" or "[::1]:53412"
+    std::string listener;   // the listener's name, e.g. "PLAINTEXT" or "CONTROLLER"
+    // Whether file regions in a response may be sent with sendfile(2); false
+    // where bytes must pass through user space (TLS, later). The connection
+    // handles either case, so handlers may ignore it; it is here for handlers
+    // that would rather not produce file regions at all.
+    bool zero_copy_allowed = true;
+};
+
+struct handler_result {
+    // nullopt: send nothing (a produce request with acks=0).
+    std::optional<protocol::encoded_output> response;
+    // Close the connection after writing the response, if any.
+    bool close_connection = false;
+};
+
+// Answers requests. One instance serves every connection of a net::server, so
+// `handle` is called concurrently from every network thread and must be
+// thread-safe. The handler must outlive the server.
+//
+// Contract of a call, for one connection:
+// - Calls are started in the order the frames arrived, each as its own
+//   coroutine on the connection's executor (one thread). So the synchronous
+//   part of a call, up to its first suspension, runs in arrival order and is
+//   not interleaved with another call of the same connection; after its first
+//   `co_await`, calls of one connection run concurrently and may finish in any
+//   order. Responses are written in arrival order regardless.
+// - At most `max_in_flight_requests` calls of a connection are outstanding
+//   (started and not yet answered on the wire); the connection stops reading
+//   while at that bound.
+// - Throwing closes the connection (the exception is logged); use it for
+//   malformed frames that Kafka answers by closing.
+// - When the connection closes first, the call still runs to completion and
+//   its result is dropped. A call must therefore finish in bounded time once
+//   the subsystems it waits on are stopped; net::server::stop waits for it.
+class request_handler {
+public:
+    virtual ~request_handler() = default;
+
+    // `frame` is the whole request after the 4-byte size prefix (header and
+    // body). Its bytes stay alive while `frame` is held, so decoded views
+    // (records) may keep the shared_ptr as their owner.
+    virtual boost::asio::awaitable<handler_result> handle(
+        const connection_info& connection, std::shared_ptr<const std::vector<uint8_t>> frame) = 0;
+};
+
+}  // namespace strata::net

@@ -1,0 +1,94 @@
+// The Kafka-protocol network server: listeners, connections, a pool of
+// network threads. See src/net/README.md.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "strata/net/request_handler.h"
+
+namespace strata::net {
+
+struct listener_options {
+    std::string name = "PLAINTEXT";
+    // Empty: every interface (IPv6 and IPv4). A name resolving to several
+    // addresses ("localhost": 127.0.0.1 and ::1) is bound on each of them.
+    std::string host;
+    uint16_t port = 0;  // 0: an ephemeral port, see server::endpoints()
+    // Send file regions with sendfile(2); false copies them through user space.
+    bool zero_copy = true;
+};
+
+struct server_options {
+    std::vector<listener_options> listeners;
+    // One io_context and one thread per network thread; 0 means one per core.
+    unsigned network_threads = 0;
+    // A frame larger than this (or with a negative size) closes the connection
+    // before anything is allocated for it (socket.request.max.bytes).
+    int32_t max_request_bytes = 104857600;
+    // Per connection: requests read and not yet answered on the wire. The
+    // connection stops reading while at the bound.
+    size_t max_in_flight_requests = 100;
+    // Per connection: the connection also stops reading while the frames of
+    // its requests in flight total at least this many bytes (at least one
+    // request is always admitted). 0 means max_request_bytes.
+    size_t max_in_flight_bytes = 0;
+    int socket_send_buffer_bytes = -1;     // SO_SNDBUF; -1: the OS default (autotuning)
+    int socket_receive_buffer_bytes = -1;  // SO_RCVBUF; -1: the OS default (autotuning)
+    int listen_backlog = 50;
+    // How long stop() waits for handlers still running on closed connections
+    // before abandoning them (their coroutines are then destroyed unfinished).
+    std::chrono::milliseconds shutdown_grace{10000};
+};
+
+// "127.0.0.1:9092", "[::1]:9092" (an IPv4-mapped IPv6 address as IPv4).
+std::string format_endpoint(const boost::asio::ip::tcp::endpoint& endpoint);
+
+struct bound_endpoint {
+    std::string listener;
+    boost::asio::ip::tcp::endpoint endpoint;
+};
+
+// Owns the network threads, the listening sockets and every connection.
+// Created, started and stopped from one controlling thread (main), never from
+// a network thread. Each connection lives on one io_context (one thread) for
+// its whole life, chosen round-robin when it is accepted, so a connection's
+// state needs no lock; different connections run in parallel.
+//
+// The request_handler must outlive the server.
+class server {
+public:
+    server(server_options options, request_handler& handler);
+    ~server();  // stop()
+
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    // Binds every listener and starts the network threads. Throws
+    // std::system_error naming the listener and address if one cannot be
+    // bound; nothing is left running then.
+    void start();
+
+    // The addresses actually bound (ephemeral ports resolved), in listener order.
+    std::vector<bound_endpoint> endpoints() const;
+
+    // Stops accepting, closes every connection, waits for their handlers to
+    // finish (up to shutdown_grace), then stops and joins the network threads.
+    // Idempotent.
+    void stop();
+
+    // Connections currently open (tests, metrics).
+    size_t connection_count() const;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> _impl;
+};
+
+}  // namespace strata::net

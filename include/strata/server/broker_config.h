@@ -1,0 +1,176 @@
+// The broker's configuration: one YAML file whose keys are Kafka's property
+// names, overridden by STRATA_* environment variables. Every key, its type,
+// default, validation and documentation is one row of the table in
+// src/server/config_schema.cc; docs/configuration.md is checked against it.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "strata/net/server.h"
+
+namespace strata::server {
+
+// "NAME://host:port" in listeners and advertised.listeners. An empty host
+// means every interface.
+struct listener {
+    std::string name;  // upper case, as Kafka normalises listener names
+    std::string host;
+    uint16_t port = 0;
+
+    std::string to_string() const;  // the form it was written in
+    bool operator==(const listener&) const = default;
+};
+
+// "id@host:port" in controller.quorum.voters.
+struct quorum_voter {
+    int32_t id = 0;
+    std::string host;
+    uint16_t port = 0;
+
+    std::string to_string() const;
+    bool operator==(const quorum_voter&) const = default;
+};
+
+// Values of the keys in the schema, one member per key, named after it.
+// A value-initialised broker_config is not meaningful: start from
+// default_broker_config() (every key at its documented default).
+struct broker_config {
+    // Node identity and roles.
+    int32_t node_id = 0;
+    std::vector<std::string> process_roles;
+    std::string broker_rack;
+
+    // Listeners and the controller quorum.
+    std::vector<listener> listeners;
+    std::vector<listener> advertised_listeners;
+    std::map<std::string, std::string> listener_security_protocol_map;
+    std::vector<std::string> controller_listener_names;
+    std::string inter_broker_listener_name;
+    std::vector<quorum_voter> controller_quorum_voters;
+
+    // Network.
+    int32_t num_network_threads = 0;
+    int32_t num_io_threads = 0;
+    int32_t socket_request_max_bytes = 0;
+    int32_t socket_send_buffer_bytes = 0;
+    int32_t socket_receive_buffer_bytes = 0;
+    int32_t socket_listen_backlog_size = 0;
+    int32_t max_in_flight_requests_per_connection = 0;
+    int64_t connections_max_idle_ms = 0;
+
+    // Storage.
+    std::vector<std::string> log_dirs;
+    std::string metadata_log_dir;
+    int32_t log_segment_bytes = 0;
+    std::optional<int64_t> log_roll_ms;
+    int32_t log_roll_hours = 0;
+    std::optional<int64_t> log_retention_ms;
+    std::optional<int32_t> log_retention_minutes;
+    int32_t log_retention_hours = 0;
+    int64_t log_retention_bytes = 0;
+    int64_t log_retention_check_interval_ms = 0;
+    int32_t log_index_size_max_bytes = 0;
+    int32_t log_index_interval_bytes = 0;
+    std::vector<std::string> log_cleanup_policy;
+    std::string log_message_timestamp_type;
+    std::string compression_type;
+    int32_t message_max_bytes = 0;
+
+    // Topics and replication.
+    bool auto_create_topics_enable = false;
+    int32_t num_partitions = 0;
+    int32_t default_replication_factor = 0;
+    int32_t min_insync_replicas = 0;
+    bool unclean_leader_election_enable = false;
+    int64_t replica_lag_time_max_ms = 0;
+    int32_t replica_fetch_max_bytes = 0;
+    int32_t offsets_topic_num_partitions = 0;
+    int32_t offsets_topic_replication_factor = 0;
+    int32_t transaction_state_log_num_partitions = 0;
+    int32_t transaction_state_log_replication_factor = 0;
+    int32_t transaction_state_log_min_isr = 0;
+    int32_t group_initial_rebalance_delay_ms = 0;
+
+    // Operations.
+    std::string log_level;
+
+    bool has_role(std::string_view role) const;
+    const listener* find_listener(std::string_view name) const;
+    // The security protocol of a listener: listener.security.protocol.map,
+    // with controller listeners PLAINTEXT unless mapped (as in Kafka's KRaft).
+    std::optional<std::string> security_protocol(std::string_view listener_name) const;
+    // advertised.listeners, or when empty the listeners that are not
+    // controller listeners (Kafka's rule).
+    std::vector<listener> effective_advertised_listeners() const;
+    // Time-based retention and roll, in milliseconds, resolved from the
+    // ms / minutes / hours keys in Kafka's order of precedence; -1: unlimited.
+    int64_t effective_retention_ms() const;
+    int64_t effective_roll_ms() const;
+    // metadata.log.dir, or the first of log.dirs.
+    std::string effective_metadata_log_dir() const;
+};
+
+// Every problem found while loading, each naming its key (and where the value
+// came from); loading reports them all at once.
+class config_error : public std::runtime_error {
+public:
+    explicit config_error(std::vector<std::string> problems);
+    const std::vector<std::string>& problems() const { return _problems; }
+
+private:
+    std::vector<std::string> _problems;
+};
+
+// Looks up an environment variable; injected so that tests need not touch
+// the process environment.
+using environment = std::function<std::optional<std::string>(const std::string& name)>;
+environment process_environment();
+environment no_environment();
+
+// The environment variable that overrides `key`: STRATA_ + the key upper
+// cased, with dots (and dashes) as underscores: log.dirs -> STRATA_LOG_DIRS.
+std::string environment_variable_for(std::string_view key);
+
+// Every key at its default, no file, no environment.
+broker_config default_broker_config();
+
+// Defaults, then the YAML document `yaml` (`origin` names it in messages),
+// then environment overrides; then the checks that span keys. Throws
+// config_error.
+broker_config load_broker_config(std::string_view yaml, std::string_view origin, const environment& env);
+broker_config load_broker_config_file(const std::filesystem::path& file, const environment& env);
+
+// The configuration compiled into stratad for when no file is given: the
+// text of config/single-node.yaml at build time.
+std::string_view embedded_default_config();
+broker_config load_embedded_default_config(const environment& env);
+
+// How the network server is set up from the configuration: every listener,
+// the thread count, the request size bound.
+net::server_options to_server_options(const broker_config& config);
+
+}  // namespace strata::server
+
+template <>
+struct fmt::formatter<strata::server::listener> : fmt::formatter<std::string_view> {
+    auto format(const strata::server::listener& value, fmt::format_context& ctx) const {
+        return fmt::formatter<std::string_view>::format(value.to_string(), ctx);
+    }
+};
+
+template <>
+struct fmt::formatter<strata::server::quorum_voter> : fmt::formatter<std::string_view> {
+    auto format(const strata::server::quorum_voter& value, fmt::format_context& ctx) const {
+        return fmt::formatter<std::string_view>::format(value.to_string(), ctx);
+    }
+};

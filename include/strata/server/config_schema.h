@@ -1,0 +1,35 @@
+// The table of configuration keys: the single source of every key's name,
+// type, default, validation and documentation. Loading, environment
+// overrides and docs/configuration.md all derive from it.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace strata::server {
+
+struct broker_config;
+
+struct config_key {
+    std::string_view name;           // Kafka's property name, e.g. "log.segment.bytes"
+    std::string_view section;        // heading it is documented under
+    std::string type;                // "int", "long", "boolean", "string", "list", ...
+    std::string default_value;       // as it would be written in the file; "" is empty
+    std::string valid_values;        // what the validator accepts, for people ("at least 1")
+    std::string_view doc;
+    // Parses `text` (a scalar, or a list joined with commas), validates it
+    // and stores it in `config`. Returns the problem, or "" when it is fine.
+    std::function<std::string(std::string_view text, broker_config& config)> apply;
+};
+
+// In documentation order.
+const std::vector<config_key>& config_schema();
+const config_key* find_config_key(std::string_view name);
+
+// The reference tables of docs/configuration.md (between its
+// "BEGIN GENERATED" and "END GENERATED" markers), made from the schema.
+std::string config_reference_markdown();
+
+}  // namespace strata::server

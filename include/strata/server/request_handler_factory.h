@@ -1,0 +1,16 @@
+// The seam between stratad and the request dispatcher: stratad serves every
+// listener with the handler made here.
+#pragma once
+
+#include <memory>
+
+#include "strata/net/request_handler.h"
+#include "strata/server/broker_config.h"
+
+namespace strata::server {
+
+// The handler that answers every request of every connection. Called once at
+// start-up; the handler lives until the network server has stopped.
+std::unique_ptr<net::request_handler> make_request_handler(const broker_config& config);
+
+}  // namespace strata::server

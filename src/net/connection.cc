@@ -1,0 +1,463 @@
+#include "connection.h"
+
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "strata/common/log.h"
+
+namespace strata::net::detail {
+
+namespace asio = boost::asio;
+using asio::redirect_error;
+using asio::use_awaitable;
+using asio::ip::tcp;
+
+namespace {
+
+const std::shared_ptr<spdlog::logger>& logger() {
+    static const auto instance = log::get("net");
+    return instance;
+}
+
+// Small enough to keep per idle connection, large enough to take many small
+// pipelined requests in one read.
+constexpr size_t read_buffer_size = 16 * 1024;
+// A large frame's buffer starts at this and doubles as its bytes arrive.
+constexpr size_t min_frame_growth = 64 * 1024;
+// Ready responses written with one gather write, at most.
+constexpr size_t max_batch_responses = 32;
+// Asio hands at most 64 buffers to one writev.
+constexpr size_t max_gather_buffers = 64;
+// Copying a file region without sendfile goes through a buffer this large.
+constexpr size_t copy_chunk_size = 256 * 1024;
+
+uint32_t load_be32(const uint8_t* p) {
+    return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+void store_be32(uint8_t* p, uint32_t v) {
+    p[0] = static_cast<uint8_t>(v >> 24);
+    p[1] = static_cast<uint8_t>(v >> 16);
+    p[2] = static_cast<uint8_t>(v >> 8);
+    p[3] = static_cast<uint8_t>(v);
+}
+
+std::string describe(std::exception_ptr e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        return x.what();
+    } catch (...) {
+        return "unknown exception";
+    }
+}
+
+// The size of a response on the wire, or nullopt if the handler produced an
+// output the connection cannot send (a bug in the handler, not in the peer).
+std::optional<size_t> checked_total_size(const protocol::encoded_output& out, std::string& problem) {
+    size_t total = out.bytes.size();
+    size_t previous_at = 0;
+    for (const auto& insert : out.file_inserts) {
+        if (insert.at < previous_at || insert.at > out.bytes.size()) {
+            problem = "file inserts out of order or beyond the bytes";
+            return std::nullopt;
+        }
+        if (insert.region.length > 0 && insert.region.fd < 0) {
+            problem = "file region without a file";
+            return std::nullopt;
+        }
+        previous_at = insert.at;
+        total += insert.region.length;
+    }
+    if (total > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+        problem = "response larger than a frame can be";
+        return std::nullopt;
+    }
+    return total;
+}
+
+}  // namespace
+
+connection::connection(tcp::socket socket, connection_info info, const connection_options& options,
+                       request_handler& handler)
+    : _executor(socket.get_executor()),
+      _socket(std::move(socket)),
+      _info(std::move(info)),
+      _options(options),
+      _handler(handler),
+      _read_buffer(read_buffer_size),
+      _reader_wakeup(_executor),
+      _writer_wakeup(_executor),
+      _tasks(_executor) {
+    // sendfile(2) is called directly on the descriptor and must not block the
+    // network thread; EAGAIN is met with a wait for writability.
+    boost::system::error_code ignored;
+    _socket.native_non_blocking(true, ignored);
+}
+
+connection::~connection() = default;
+
+asio::awaitable<void> connection::run() {
+    auto self = shared_from_this();
+    logger()->debug("connection {} from {} on {}: open", _info.id, _info.remote, _info.listener);
+    _tasks.add();
+    asio::co_spawn(_executor, write_loop(), [self](std::exception_ptr e) {
+        if (e) {
+            logger()->error("connection {} from {}: write loop failed: {}", self->_info.id, self->_info.remote,
+                            describe(e));
+            self->close();
+        }
+        self->_tasks.done();
+    });
+    try {
+        co_await read_loop();
+    } catch (const std::exception& e) {
+        logger()->error("connection {} from {}: read loop failed: {}", _info.id, _info.remote, e.what());
+        close();
+    }
+    // No more requests: the write loop ends once the last answer is written
+    // (or at once if closed), and the request coroutines end when their
+    // handlers return.
+    _reading_done = true;
+    _writer_wakeup.notify_all();
+    co_await _tasks.wait();
+    close();
+    logger()->debug("connection {} from {}: closed", _info.id, _info.remote);
+}
+
+void connection::close() {
+    if (_closed) return;
+    _closed = true;
+    boost::system::error_code ignored;
+    _socket.shutdown(tcp::socket::shutdown_both, ignored);
+    _socket.close(ignored);
+    _reader_wakeup.notify_all();
+    _writer_wakeup.notify_all();
+}
+
+bool connection::at_in_flight_bound() const {
+    if (_in_flight.empty()) return false;
+    return _in_flight.size() >= _options.max_in_flight_requests ||
+           _in_flight_bytes >= _options.max_in_flight_bytes;
+}
+
+void connection::log_io_error(const char* what, const boost::system::error_code& ec) {
+    if (ec == asio::error::operation_aborted || _closed) return;  // we closed it
+    if (ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe) {
+        logger()->debug("connection {} from {}: {}: {}", _info.id, _info.remote, what, ec.message());
+    } else {
+        logger()->info("connection {} from {}: {} failed: {}", _info.id, _info.remote, what, ec.message());
+    }
+}
+
+// ---- reading ----
+
+asio::awaitable<void> connection::read_loop() {
+    for (;;) {
+        // Backpressure: while at the bound, the socket is not read, so the
+        // peer's sends stall once the kernel buffers fill.
+        while (!_closed && at_in_flight_bound()) co_await _reader_wakeup.wait();
+        if (_closed) co_return;
+        if (!co_await fill(4)) {
+            // A peer that shuts down its sending side between frames still
+            // gets the answers to the requests it sent; anything else ends
+            // the connection now.
+            if (!_peer_finished_sending || _read_end != _read_begin) close();
+            co_return;
+        }
+        const auto size = static_cast<int32_t>(load_be32(&_read_buffer[_read_begin]));
+        _read_begin += 4;
+        if (size < 0 || size > _options.max_request_bytes) {
+            // Kafka's answer to an impossible size (InvalidReceiveException):
+            // close, having allocated nothing for it.
+            logger()->warn(
+                "closing connection {} from {} on {}: invalid request size {} (must be 0 to "
+                "socket.request.max.bytes = {})",
+                _info.id, _info.remote, _info.listener, size, _options.max_request_bytes);
+            close();
+            co_return;
+        }
+        auto frame = co_await read_frame(static_cast<size_t>(size));
+        if (!frame) {
+            close();
+            co_return;
+        }
+        start_request(std::move(frame));
+    }
+}
+
+// Makes at least n (<= read_buffer_size) bytes available in the read buffer.
+// False if the peer finished sending, the read failed, or we closed.
+asio::awaitable<bool> connection::fill(size_t n) {
+    if (_read_end - _read_begin >= n) co_return true;
+    if (_read_begin > 0) {
+        std::memmove(_read_buffer.data(), _read_buffer.data() + _read_begin, _read_end - _read_begin);
+        _read_end -= _read_begin;
+        _read_begin = 0;
+    }
+    while (_read_end - _read_begin < n) {
+        if (_closed) co_return false;
+        boost::system::error_code ec;
+        const size_t got = co_await _socket.async_read_some(
+            asio::buffer(_read_buffer.data() + _read_end, _read_buffer.size() - _read_end),
+            redirect_error(use_awaitable, ec));
+        if (ec) {
+            if (ec == asio::error::eof) _peer_finished_sending = true;
+            log_io_error("read", ec);
+            co_return false;
+        }
+        _read_end += got;
+    }
+    co_return true;
+}
+
+// Reads a frame of `size` bytes (already checked against the maximum). The
+// buffer grows with the bytes received, at most doubling each time, so that
+// a size prefix alone never makes us allocate what it claims (DESIGN.md,
+// "bad input costs nothing"). nullptr if the connection ended first.
+asio::awaitable<std::shared_ptr<std::vector<uint8_t>>> connection::read_frame(size_t size) {
+    auto frame = std::make_shared<std::vector<uint8_t>>();
+    const size_t buffered = std::min(size, _read_end - _read_begin);
+    frame->reserve(buffered == size ? size : std::min(size, std::max(buffered, min_frame_growth)));
+    const auto buffered_begin = _read_buffer.begin() + static_cast<std::ptrdiff_t>(_read_begin);
+    frame->assign(buffered_begin, buffered_begin + static_cast<std::ptrdiff_t>(buffered));
+    _read_begin += buffered;
+
+    while (frame->size() < size) {
+        const size_t have = frame->size();
+        const size_t missing = size - have;
+        if (missing <= read_buffer_size / 2) {
+            // A short tail goes through the read buffer, which then also
+            // picks up the pipelined requests that follow, in the same read.
+            if (!co_await fill(missing)) co_return nullptr;
+            if (frame->capacity() < size) frame->reserve(size);
+            const auto tail = _read_buffer.begin() + static_cast<std::ptrdiff_t>(_read_begin);
+            frame->insert(frame->end(), tail, tail + static_cast<std::ptrdiff_t>(missing));
+            _read_begin += missing;
+            break;
+        }
+        const size_t target = std::min(size, std::max(have * 2, have + min_frame_growth));
+        if (frame->capacity() < target) frame->reserve(target);  // exactly target
+        frame->resize(target);
+        boost::system::error_code ec;
+        const size_t got = co_await _socket.async_read_some(asio::buffer(frame->data() + have, target - have),
+                                                            redirect_error(use_awaitable, ec));
+        if (ec) {
+            log_io_error("read", ec);
+            co_return nullptr;
+        }
+        frame->resize(have + got);
+    }
+    co_return frame;
+}
+
+void connection::start_request(std::shared_ptr<std::vector<uint8_t>> frame) {
+    auto request = std::make_shared<slot>();
+    request->frame_size = frame->size();
+    _in_flight.push_back(request);
+    _in_flight_bytes += request->frame_size;
+    _tasks.add();
+    // co_spawn begins the coroutine with a post to this connection's
+    // executor, and an io_context run by one thread runs posts in order: so
+    // handlers start in arrival order, each running until its first
+    // suspension before the next starts (the contract in request_handler.h).
+    asio::co_spawn(_executor, handle_request(std::move(request), std::move(frame)),
+                   [self = shared_from_this()](std::exception_ptr) { self->_tasks.done(); });
+}
+
+asio::awaitable<void> connection::handle_request(std::shared_ptr<slot> request,
+                                                 std::shared_ptr<const std::vector<uint8_t>> frame) {
+    try {
+        request->result = co_await _handler.handle(_info, std::move(frame));
+    } catch (const std::exception& e) {
+        if (!_closed) {
+            logger()->warn("closing connection {} from {}: request failed: {}", _info.id, _info.remote, e.what());
+        }
+        close();
+        co_return;
+    } catch (...) {
+        if (!_closed) {
+            logger()->warn("closing connection {} from {}: request failed with an unknown exception", _info.id,
+                           _info.remote);
+        }
+        close();
+        co_return;
+    }
+    request->done = true;
+    _writer_wakeup.notify_all();
+}
+
+// ---- writing ----
+
+asio::awaitable<void> connection::write_loop() {
+    auto self = shared_from_this();
+    for (;;) {
+        while (!_closed && (_in_flight.empty() || !_in_flight.front()->done)) {
+            if (_in_flight.empty() && _reading_done) co_return;
+            co_await _writer_wakeup.wait();
+        }
+        if (_closed) co_return;
+        if (!co_await write_ready_responses()) {
+            close();
+            co_return;
+        }
+    }
+}
+
+// Writes the answered requests at the head of the queue, as few system calls
+// as it takes: the size prefixes and bodies of consecutive responses go out
+// in one gather write, interrupted only where a file region is sent.
+asio::awaitable<bool> connection::write_ready_responses() {
+    std::vector<asio::const_buffer> gather;
+    size_t count = 0;
+    bool close_after = false;
+    // Indexes, not iterators: the read loop may push_back meanwhile.
+    while (count < _in_flight.size() && count < max_batch_responses && _in_flight[count]->done) {
+        auto request = _in_flight[count];
+        ++count;
+        if (request->result.response && !co_await write_response(*request, gather)) co_return false;
+        if (request->result.close_connection) {
+            close_after = true;
+            break;
+        }
+    }
+    if (!co_await flush(gather)) co_return false;
+    for (size_t i = 0; i < count; ++i) {
+        _in_flight_bytes -= _in_flight.front()->frame_size;
+        _in_flight.pop_front();
+    }
+    _reader_wakeup.notify_all();
+    if (close_after) {
+        logger()->debug("connection {} from {}: closing as the handler asked", _info.id, _info.remote);
+        close();
+    }
+    co_return true;
+}
+
+// Appends one response to `gather`; a file region in it first flushes what
+// is gathered, then is sent on its own.
+asio::awaitable<bool> connection::write_response(slot& request, std::vector<asio::const_buffer>& gather) {
+    const protocol::encoded_output& out = *request.result.response;
+    std::string problem;
+    const auto total = checked_total_size(out, problem);
+    if (!total) {
+        logger()->error("closing connection {} from {}: cannot send response: {}", _info.id, _info.remote, problem);
+        co_return false;
+    }
+    store_be32(request.size_prefix.data(), static_cast<uint32_t>(*total));
+    gather.push_back(asio::buffer(request.size_prefix));
+    size_t position = 0;
+    for (const auto& insert : out.file_inserts) {
+        if (insert.at > position) gather.push_back(asio::buffer(out.bytes.data() + position, insert.at - position));
+        position = insert.at;
+        if (insert.region.length == 0) continue;
+        if (!co_await flush(gather)) co_return false;
+        if (!co_await send_file_region(insert.region)) co_return false;
+    }
+    if (out.bytes.size() > position) {
+        gather.push_back(asio::buffer(out.bytes.data() + position, out.bytes.size() - position));
+    }
+    if (gather.size() >= max_gather_buffers && !co_await flush(gather)) co_return false;
+    co_return true;
+}
+
+asio::awaitable<bool> connection::flush(std::vector<asio::const_buffer>& gather) {
+    if (gather.empty()) co_return true;
+    if (_closed) co_return false;
+    boost::system::error_code ec;
+    co_await asio::async_write(_socket, gather, redirect_error(use_awaitable, ec));
+    gather.clear();
+    if (ec) {
+        log_io_error("write", ec);
+        co_return false;
+    }
+    co_return true;
+}
+
+asio::awaitable<bool> connection::send_file_region(const protocol::file_region& region) {
+    if (_info.zero_copy_allowed) co_return co_await sendfile_region(region);
+    co_return co_await copy_file_region(region);
+}
+
+asio::awaitable<bool> connection::sendfile_region(const protocol::file_region& region) {
+    auto offset = static_cast<off_t>(region.position);
+    size_t remaining = region.length;
+    while (remaining > 0) {
+        if (_closed) co_return false;
+        const ssize_t sent = ::sendfile(_socket.native_handle(), region.fd, &offset, remaining);
+        if (sent > 0) {
+            remaining -= static_cast<size_t>(sent);
+            continue;
+        }
+        if (sent == 0) {
+            logger()->error("closing connection {} from {}: file region (fd {}, position {}, length {}) ends early",
+                            _info.id, _info.remote, region.fd, region.position, region.length);
+            co_return false;
+        }
+        const int error = errno;
+        if (error == EINTR) continue;
+        if (error == EAGAIN || error == EWOULDBLOCK) {
+            boost::system::error_code ec;
+            co_await _socket.async_wait(tcp::socket::wait_write, redirect_error(use_awaitable, ec));
+            if (ec) {
+                log_io_error("wait for writability", ec);
+                co_return false;
+            }
+            continue;
+        }
+        if (error == EINVAL || error == ENOSYS) {
+            // A descriptor sendfile cannot read from: copy the rest instead.
+            protocol::file_region rest = region;
+            rest.position = static_cast<uint64_t>(offset);
+            rest.length = static_cast<uint32_t>(remaining);
+            co_return co_await copy_file_region(rest);
+        }
+        log_io_error("sendfile", boost::system::error_code(error, boost::system::system_category()));
+        co_return false;
+    }
+    co_return true;
+}
+
+// Without zero-copy, the region passes through user space. pread runs on the
+// network thread: the bytes are normally in the page cache (recently
+// written or prefetched by sequential reads), and each call is bounded by
+// copy_chunk_size.
+asio::awaitable<bool> connection::copy_file_region(const protocol::file_region& region) {
+    std::vector<uint8_t> chunk(std::min<size_t>(region.length, copy_chunk_size));
+    uint64_t position = region.position;
+    size_t remaining = region.length;
+    while (remaining > 0) {
+        if (_closed) co_return false;
+        const ssize_t got = ::pread(region.fd, chunk.data(), std::min(remaining, chunk.size()),
+                                    static_cast<off_t>(position));
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) {
+            logger()->error("closing connection {} from {}: reading file region (fd {}, position {}, length {}): {}",
+                            _info.id, _info.remote, region.fd, region.position, region.length,
+                            got == 0 ? "ends early" : std::strerror(errno));
+            co_return false;
+        }
+        boost::system::error_code ec;
+        co_await asio::async_write(_socket, asio::buffer(chunk.data(), static_cast<size_t>(got)),
+                                   redirect_error(use_awaitable, ec));
+        if (ec) {
+            log_io_error("write", ec);
+            co_return false;
+        }
+        position += static_cast<uint64_t>(got);
+        remaining -= static_cast<size_t>(got);
+    }
+    co_return true;
+}
+
+}  // namespace strata::net::detail

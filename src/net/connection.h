@@ -1,0 +1,103 @@
+#pragma once
+
+#include <utility>  // Boost 1.74's awaitable.hpp needs std::exchange
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "async_event.h"
+#include "strata/net/request_handler.h"
+
+namespace strata::net::detail {
+
+struct connection_options {
+    int32_t max_request_bytes = 104857600;
+    size_t max_in_flight_requests = 100;
+    size_t max_in_flight_bytes = 104857600;
+};
+
+// One client connection: reads size-prefixed frames, hands each to the
+// request_handler, writes the responses back in request order.
+//
+// Owned by shared_ptr: by the coroutine running run(), and by each coroutine
+// it starts (the write loop and one per request), so it outlives them all.
+// Lives on one executor (an io_context run by one thread) for its whole life;
+// every member function must be called on it (post close() from elsewhere).
+//
+// Coroutines, all on that executor, all owned here:
+// - run(): the read loop; when it ends, waits for the others, then closes.
+// - the write loop: writes answered requests, in order, as they become ready.
+// - one per request: awaits the handler and stores its result in the
+//   request's slot.
+// close() stops the read and write loops at once (closing the socket cancels
+// their I/O); request coroutines run to completion and their results are
+// dropped. run() returns only after every one of them has finished, so
+// nothing refers to the connection after that.
+class connection : public std::enable_shared_from_this<connection> {
+public:
+    connection(boost::asio::ip::tcp::socket socket, connection_info info,
+               const connection_options& options, request_handler& handler);
+    ~connection();
+
+    boost::asio::awaitable<void> run();
+    void close();
+
+    const connection_info& info() const { return _info; }
+    boost::asio::any_io_executor get_executor() { return _executor; }
+
+private:
+    // A request in flight, from frame read to response written.
+    struct slot {
+        size_t frame_size = 0;
+        bool done = false;  // the handler has returned
+        handler_result result;
+        std::array<uint8_t, 4> size_prefix{};
+    };
+
+    boost::asio::awaitable<void> read_loop();
+    boost::asio::awaitable<bool> fill(size_t n);
+    boost::asio::awaitable<std::shared_ptr<std::vector<uint8_t>>> read_frame(size_t size);
+    void start_request(std::shared_ptr<std::vector<uint8_t>> frame);
+    boost::asio::awaitable<void> handle_request(std::shared_ptr<slot> request,
+                                                std::shared_ptr<const std::vector<uint8_t>> frame);
+
+    boost::asio::awaitable<void> write_loop();
+    boost::asio::awaitable<bool> write_ready_responses();
+    boost::asio::awaitable<bool> write_response(slot& request, std::vector<boost::asio::const_buffer>& gather);
+    boost::asio::awaitable<bool> flush(std::vector<boost::asio::const_buffer>& gather);
+    boost::asio::awaitable<bool> send_file_region(const protocol::file_region& region);
+    boost::asio::awaitable<bool> sendfile_region(const protocol::file_region& region);
+    boost::asio::awaitable<bool> copy_file_region(const protocol::file_region& region);
+
+    bool at_in_flight_bound() const;
+    void log_io_error(const char* what, const boost::system::error_code& ec);
+
+    boost::asio::any_io_executor _executor;
+    boost::asio::ip::tcp::socket _socket;
+    connection_info _info;
+    connection_options _options;
+    request_handler& _handler;
+
+    // Received bytes not yet consumed: [_read_begin, _read_end) of _read_buffer.
+    std::vector<uint8_t> _read_buffer;
+    size_t _read_begin = 0;
+    size_t _read_end = 0;
+
+    std::deque<std::shared_ptr<slot>> _in_flight;  // in request order
+    size_t _in_flight_bytes = 0;
+    bool _peer_finished_sending = false;  // read returned end-of-file
+    bool _reading_done = false;           // no more requests will be added
+    bool _closed = false;
+
+    async_event _reader_wakeup;  // a slot was freed, or closed
+    async_event _writer_wakeup;  // a request was answered, reading ended, or closed
+    task_group _tasks;           // the write loop and the request coroutines
+};
+
+}  // namespace strata::net::detail

@@ -1,0 +1,339 @@
+#include "strata/net/server.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <system_error>
+#include <thread>
+#include <unordered_map>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include "connection.h"
+#include "io_context_pool.h"
+#include "strata/common/log.h"
+
+namespace strata::net {
+
+namespace asio = boost::asio;
+using asio::redirect_error;
+using asio::use_awaitable;
+using asio::ip::tcp;
+
+namespace {
+
+const std::shared_ptr<spdlog::logger>& logger() {
+    static const auto instance = log::get("net");
+    return instance;
+}
+
+std::atomic<uint64_t> next_connection_id{1};
+
+// Who is running, so that stop() can close them and wait for them. Shared
+// with the completion handlers of the coroutines it counts, so that it
+// outlives any of them even if stop() gives up waiting.
+struct connection_registry {
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool stopping = false;
+    std::unordered_map<uint64_t, std::weak_ptr<detail::connection>> connections;
+    size_t running = 0;  // accept loops and connections not yet finished
+
+    void finished(std::optional<uint64_t> connection_id) {
+        std::lock_guard lock(mutex);
+        if (connection_id) connections.erase(*connection_id);
+        --running;
+        changed.notify_all();  // under the lock: stop() may destroy us as soon as it sees zero
+    }
+};
+
+struct listening_socket {
+    std::string listener;
+    bool zero_copy = true;
+    tcp::acceptor acceptor;
+};
+
+bool is_resource_exhaustion(const boost::system::error_code& ec) {
+    return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+           ec == asio::error::no_memory || ec.value() == ENFILE;
+}
+
+std::string describe(std::exception_ptr e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        return x.what();
+    } catch (...) {
+        return "unknown exception";
+    }
+}
+
+}  // namespace
+
+std::string format_endpoint(const tcp::endpoint& endpoint) {
+    const auto address = endpoint.address();
+    if (address.is_v6()) {
+        const auto v6 = address.to_v6();
+        if (v6.is_v4_mapped()) {
+            return fmt::format("{}:{}", asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_string(),
+                               endpoint.port());
+        }
+        return fmt::format("[{}]:{}", v6.to_string(), endpoint.port());
+    }
+    return fmt::format("{}:{}", address.to_string(), endpoint.port());
+}
+
+struct server::impl {
+    enum class state { created, started, stopped };
+
+    server_options options;
+    request_handler& handler;
+    detail::connection_options connection_options;
+    std::shared_ptr<connection_registry> registry = std::make_shared<connection_registry>();
+    // Declared before the sockets: the acceptors are bound to its contexts.
+    std::optional<detail::io_context_pool> pool;
+    std::vector<std::unique_ptr<listening_socket>> sockets;
+    state current = state::created;
+
+    impl(server_options o, request_handler& h) : options(std::move(o)), handler(h) {
+        connection_options.max_request_bytes = options.max_request_bytes;
+        connection_options.max_in_flight_requests = std::max<size_t>(1, options.max_in_flight_requests);
+        connection_options.max_in_flight_bytes = options.max_in_flight_bytes > 0
+                                                     ? options.max_in_flight_bytes
+                                                     : static_cast<size_t>(std::max(options.max_request_bytes, 1));
+    }
+
+    void bind(const listener_options& listener, size_t index);
+    bool bind_one(const listener_options& listener, tcp::endpoint endpoint, asio::io_context& context,
+                  bool optional);
+    asio::awaitable<void> accept_loop(listening_socket& listening);
+    void configure(tcp::socket& socket);
+};
+
+void server::impl::bind(const listener_options& listener, size_t index) {
+    auto& context = pool->at(index % pool->size());
+    if (listener.host.empty()) {
+        // Every interface: one dual-stack IPv6 socket, or IPv4 where the
+        // machine has no IPv6.
+        if (!bind_one(listener, tcp::endpoint(tcp::v6(), listener.port), context, true)) {
+            bind_one(listener, tcp::endpoint(tcp::v4(), listener.port), context, false);
+        }
+        return;
+    }
+    tcp::resolver resolver(context);
+    boost::system::error_code ec;
+    auto results = resolver.resolve(listener.host, std::to_string(listener.port),
+                                    tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+    if (ec) {
+        throw std::system_error(ec, fmt::format("listener {}: cannot resolve host '{}'", listener.name, listener.host));
+    }
+    std::vector<tcp::endpoint> endpoints;
+    for (const auto& entry : results) {
+        if (std::find(endpoints.begin(), endpoints.end(), entry.endpoint()) == endpoints.end()) {
+            endpoints.push_back(entry.endpoint());
+        }
+    }
+    // A name with several addresses ("localhost": 127.0.0.1 and ::1) is
+    // bound on each, so that a client gets through whichever it tries first.
+    // An address the machine cannot bind (no IPv6) is skipped unless it is
+    // the only one.
+    bool any = false;
+    uint16_t port = listener.port;
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+        auto endpoint = endpoints[i];
+        endpoint.port(port);
+        const bool last_chance = !any && i + 1 == endpoints.size();
+        if (bind_one(listener, endpoint, context, !last_chance)) {
+            any = true;
+            port = sockets.back()->acceptor.local_endpoint().port();  // one port for all, also when 0 was asked
+        }
+    }
+}
+
+// False if `optional` and the address cannot be bound on this machine; throws
+// for any other failure (the port is taken, no permission).
+bool server::impl::bind_one(const listener_options& listener, tcp::endpoint endpoint, asio::io_context& context,
+                            bool optional) {
+    auto socket = std::make_unique<listening_socket>(
+        listening_socket{listener.name, listener.zero_copy, tcp::acceptor(context)});
+    auto& acceptor = socket->acceptor;
+    boost::system::error_code ec;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec && endpoint.address().is_v6() && endpoint.address().is_unspecified()) {
+        acceptor.set_option(asio::ip::v6_only(false), ec);
+    }
+    if (!ec && options.socket_receive_buffer_bytes > 0) {
+        // Set before listen so that accepted sockets inherit it and the TCP
+        // window scale is negotiated for it.
+        acceptor.set_option(asio::socket_base::receive_buffer_size(options.socket_receive_buffer_bytes), ec);
+    }
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(options.listen_backlog, ec);
+    if (ec) {
+        const bool unavailable = ec == asio::error::address_family_not_supported ||
+                                 ec.value() == EADDRNOTAVAIL || ec.value() == EAFNOSUPPORT;
+        if (optional && unavailable) {
+            logger()->debug("listener {}: skipping {}: {}", listener.name, format_endpoint(endpoint), ec.message());
+            return false;
+        }
+        throw std::system_error(ec, fmt::format("listener {}: cannot listen on {}", listener.name,
+                                                format_endpoint(endpoint)));
+    }
+    sockets.push_back(std::move(socket));
+    return true;
+}
+
+void server::impl::configure(tcp::socket& socket) {
+    boost::system::error_code ignored;
+    // Responses are written whole, so Nagle would only add latency.
+    socket.set_option(tcp::no_delay(true), ignored);
+    socket.set_option(asio::socket_base::keep_alive(true), ignored);
+    if (options.socket_send_buffer_bytes > 0) {
+        socket.set_option(asio::socket_base::send_buffer_size(options.socket_send_buffer_bytes), ignored);
+    }
+}
+
+asio::awaitable<void> server::impl::accept_loop(listening_socket& listening) {
+    for (;;) {
+        // Each connection goes to the next network thread and stays there.
+        tcp::socket socket(pool->next());
+        boost::system::error_code ec;
+        co_await listening.acceptor.async_accept(socket, redirect_error(use_awaitable, ec));
+        if (ec == asio::error::operation_aborted || !listening.acceptor.is_open()) co_return;
+        if (ec) {
+            logger()->warn("listener {}: accept failed: {}", listening.listener, ec.message());
+            if (is_resource_exhaustion(ec)) {
+                // Out of descriptors: retrying at once would spin.
+                asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
+                co_await pause.async_wait(redirect_error(use_awaitable, ec));
+            }
+            continue;
+        }
+        const auto remote = socket.remote_endpoint(ec);
+        if (ec) continue;  // already gone
+        configure(socket);
+        const uint64_t id = next_connection_id.fetch_add(1, std::memory_order_relaxed);
+        connection_info info{id, format_endpoint(remote), listening.listener, listening.zero_copy};
+        auto conn = std::make_shared<detail::connection>(std::move(socket), std::move(info), connection_options,
+                                                         handler);
+        {
+            std::lock_guard lock(registry->mutex);
+            if (registry->stopping) continue;  // closes the socket
+            registry->connections.emplace(id, conn);
+            ++registry->running;
+        }
+        auto executor = conn->get_executor();
+        auto run = conn->run();
+        asio::co_spawn(executor, std::move(run), [registry = registry, id, conn](std::exception_ptr e) {
+            if (e) logger()->error("connection {}: {}", id, describe(e));
+            registry->finished(id);
+        });
+    }
+}
+
+server::server(server_options options, request_handler& handler)
+    : _impl(std::make_unique<impl>(std::move(options), handler)) {}
+
+server::~server() { stop(); }
+
+void server::start() {
+    auto& self = *_impl;
+    if (self.current != impl::state::created) throw std::logic_error("net::server::start called twice");
+    self.current = impl::state::stopped;  // until fully started
+    unsigned threads = self.options.network_threads;
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    self.pool.emplace(threads);
+    try {
+        for (size_t i = 0; i < self.options.listeners.size(); ++i) self.bind(self.options.listeners[i], i);
+    } catch (...) {
+        self.sockets.clear();
+        throw;
+    }
+    for (auto& socket : self.sockets) {
+        {
+            std::lock_guard lock(self.registry->mutex);
+            ++self.registry->running;
+        }
+        asio::co_spawn(socket->acceptor.get_executor(), self.accept_loop(*socket),
+                       [registry = self.registry, name = socket->listener](std::exception_ptr e) {
+                           if (e) logger()->error("listener {}: accept loop failed: {}", name, describe(e));
+                           registry->finished(std::nullopt);
+                       });
+    }
+    self.pool->start("strata-net");
+    self.current = impl::state::started;
+}
+
+std::vector<bound_endpoint> server::endpoints() const {
+    std::vector<bound_endpoint> result;
+    for (const auto& socket : _impl->sockets) {
+        boost::system::error_code ec;
+        auto endpoint = socket->acceptor.local_endpoint(ec);
+        if (!ec) result.push_back({socket->listener, endpoint});
+    }
+    return result;
+}
+
+size_t server::connection_count() const {
+    std::lock_guard lock(_impl->registry->mutex);
+    return _impl->registry->connections.size();
+}
+
+void server::stop() {
+    auto& self = *_impl;
+    if (self.current != impl::state::started) {
+        self.current = impl::state::stopped;
+        return;
+    }
+    self.current = impl::state::stopped;
+    if (self.pool->running_in_pool_thread()) {
+        // It would wait for itself.
+        logger()->critical("net::server::stop called from a network thread");
+        std::terminate();
+    }
+
+    std::vector<std::shared_ptr<detail::connection>> open;
+    {
+        std::lock_guard lock(self.registry->mutex);
+        self.registry->stopping = true;  // from now on, accepted sockets are closed at once
+        for (auto& [id, weak] : self.registry->connections) {
+            if (auto conn = weak.lock()) open.push_back(std::move(conn));
+        }
+    }
+    for (auto& socket : self.sockets) {
+        asio::post(socket->acceptor.get_executor(), [listening = socket.get()] {
+            boost::system::error_code ignored;
+            listening->acceptor.close(ignored);
+        });
+    }
+    for (auto& conn : open) {
+        auto executor = conn->get_executor();
+        asio::post(executor, [conn = std::move(conn)] { conn->close(); });
+    }
+    open.clear();
+
+    bool drained = false;
+    {
+        std::unique_lock lock(self.registry->mutex);
+        drained = self.registry->changed.wait_for(lock, self.options.shutdown_grace,
+                                                  [&] { return self.registry->running == 0; });
+        if (!drained) {
+            logger()->warn("{} connection(s) still busy {} ms after shutdown began; abandoning them",
+                           self.registry->connections.size(), self.options.shutdown_grace.count());
+        }
+    }
+    self.pool->release();
+    if (!drained) self.pool->stop();
+    self.pool->join();
+}
+
+}  // namespace strata::net

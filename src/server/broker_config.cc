@@ -1,0 +1,355 @@
+#include "strata/server/broker_config.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "config_values.h"
+#include "strata/server/config_schema.h"
+
+namespace strata::server {
+
+namespace {
+
+std::string describe_problems(const std::vector<std::string>& problems) {
+    std::string message = "invalid configuration:";
+    for (const auto& problem : problems) message += "\n  " + problem;
+    return message;
+}
+
+// " (did you mean log.dirs?)" for a near miss, else "".
+std::string suggestion(std::string_view unknown) {
+    const config_key* best = nullptr;
+    size_t best_distance = 0;
+    for (const auto& key : config_schema()) {
+        const size_t distance = detail::edit_distance(unknown, key.name);
+        if (!best || distance < best_distance) {
+            best = &key;
+            best_distance = distance;
+        }
+    }
+    if (best && best_distance <= std::max<size_t>(2, unknown.size() / 4)) {
+        return fmt::format(" (did you mean {}?)", best->name);
+    }
+    return {};
+}
+
+// A YAML value as text: a scalar as written, a list of scalars joined with
+// commas (Kafka's list form), null as empty.
+std::optional<std::string> value_text(const YAML::Node& value, std::string& problem) {
+    if (value.IsNull()) return std::string();
+    if (value.IsScalar()) return value.Scalar();
+    if (value.IsSequence()) {
+        std::string joined;
+        for (const auto& item : value) {
+            if (!item.IsScalar()) {
+                problem = "a list item must be a plain value";
+                return std::nullopt;
+            }
+            if (!joined.empty()) joined += ',';
+            joined += item.Scalar();
+        }
+        return joined;
+    }
+    problem = "expected a value or a list of values, not a mapping (keys are flat: log.dirs, not log: {dirs: })";
+    return std::nullopt;
+}
+
+void apply_yaml(std::string_view yaml, std::string_view origin, broker_config& config,
+                std::vector<std::string>& problems) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(std::string(yaml));
+    } catch (const YAML::Exception& e) {
+        problems.push_back(fmt::format("{}:{}:{}: not valid YAML: {}", origin, e.mark.line + 1, e.mark.column + 1,
+                                       e.msg));
+        return;
+    }
+    if (root.IsNull()) return;  // an empty file: every default
+    if (!root.IsMap()) {
+        problems.push_back(fmt::format("{}: expected a mapping of configuration keys to values", origin));
+        return;
+    }
+    std::set<std::string> seen;
+    for (const auto& entry : root) {
+        const auto where = fmt::format("{}:{}", origin, entry.first.Mark().line + 1);
+        if (!entry.first.IsScalar()) {
+            problems.push_back(fmt::format("{}: a key must be a plain name", where));
+            continue;
+        }
+        const std::string name = entry.first.Scalar();
+        if (!seen.insert(name).second) {
+            problems.push_back(fmt::format("{}: {}: given more than once", where, name));
+            continue;
+        }
+        const config_key* key = find_config_key(name);
+        if (!key) {
+            problems.push_back(fmt::format("{}: {}: unknown key{}", where, name, suggestion(name)));
+            continue;
+        }
+        std::string problem;
+        const auto text = value_text(entry.second, problem);
+        if (text) problem = key->apply(*text, config);
+        if (!problem.empty()) problems.push_back(fmt::format("{}: {}: {}", where, name, problem));
+    }
+}
+
+void apply_environment(const environment& env, broker_config& config, std::vector<std::string>& problems) {
+    if (!env) return;
+    for (const auto& key : config_schema()) {
+        const auto variable = environment_variable_for(key.name);
+        if (auto value = env(variable)) {
+            if (auto problem = key.apply(*value, config); !problem.empty()) {
+                problems.push_back(fmt::format("environment {}: {}: {}", variable, key.name, problem));
+            }
+        }
+    }
+}
+
+bool is_meta_address(const std::string& host) { return host == "0.0.0.0" || host == "::"; }
+
+std::string host_name() {
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
+    return name;
+}
+
+void check_listeners(const broker_config& config, std::vector<std::string>& problems) {
+    const auto problem = [&](std::string text) { problems.push_back(std::move(text)); };
+
+    std::set<std::string> names;
+    std::set<uint16_t> ports;
+    for (const auto& l : config.listeners) {
+        if (!names.insert(l.name).second) problem(fmt::format("listeners: the name {} is used twice", l.name));
+        if (l.port != 0 && !ports.insert(l.port).second) {
+            problem(fmt::format("listeners: port {} is used twice", l.port));
+        }
+        const auto protocol = config.security_protocol(l.name);
+        if (!protocol) {
+            problem(fmt::format("listener.security.protocol.map: no security protocol for listener {}", l.name));
+        } else if (*protocol != "PLAINTEXT") {
+            problem(fmt::format("listeners: {} uses {}, which is not implemented yet (only PLAINTEXT is)", l.name,
+                                *protocol));
+        }
+    }
+    for (const auto& l : config.advertised_listeners) {
+        if (!config.find_listener(l.name)) {
+            problem(fmt::format("advertised.listeners: {} is not one of the listeners", l.name));
+        }
+        if (l.host.empty() || is_meta_address(l.host) || l.port == 0) {
+            problem(fmt::format("advertised.listeners: {} must name a routable host and a port", l.to_string()));
+        }
+    }
+}
+
+void check_roles(const broker_config& config, std::vector<std::string>& problems) {
+    const auto problem = [&](std::string text) { problems.push_back(std::move(text)); };
+    const bool broker = config.has_role("broker");
+    const bool controller = config.has_role("controller");
+    std::set<int32_t> voter_ids;
+    for (const auto& voter : config.controller_quorum_voters) {
+        if (!voter_ids.insert(voter.id).second) {
+            problem(fmt::format("controller.quorum.voters: id {} is given twice", voter.id));
+        }
+    }
+    if (config.controller_quorum_voters.empty()) {
+        if (!controller) {
+            problem("controller.quorum.voters: a node without the controller role needs the quorum's voters");
+        }
+    } else if (controller) {
+        if (!voter_ids.count(config.node_id)) {
+            problem(fmt::format("controller.quorum.voters: this node ({} = {}) has the controller role but is not "
+                                "a voter", "node.id", config.node_id));
+        }
+        const bool has_controller_listener = std::any_of(
+            config.controller_listener_names.begin(), config.controller_listener_names.end(),
+            [&](const std::string& name) { return config.find_listener(name) != nullptr; });
+        if (!has_controller_listener) {
+            problem("controller.listener.names: a controller in a quorum of several voters needs one of these "
+                    "among its listeners");
+        }
+    }
+    if (broker) {
+        if (!config.find_listener(config.inter_broker_listener_name)) {
+            problem(fmt::format("inter.broker.listener.name: {} is not one of the listeners",
+                                config.inter_broker_listener_name));
+        }
+        for (const auto& name : config.controller_listener_names) {
+            if (name == config.inter_broker_listener_name) {
+                problem(fmt::format("inter.broker.listener.name: {} is a controller listener", name));
+            }
+        }
+        const auto advertised = config.effective_advertised_listeners();
+        if (advertised.empty()) problem("listeners: a broker needs a listener that is not a controller listener");
+        if (config.advertised_listeners.empty()) {
+            for (const auto& l : advertised) {
+                if (is_meta_address(l.host)) {
+                    problem(fmt::format("advertised.listeners: must be set, as listener {} binds {}, which "
+                                        "clients cannot connect to", l.name, l.host));
+                }
+            }
+        }
+    }
+}
+
+// The rules that involve several keys, checked once every key has its value.
+void check_consistency(const broker_config& config, std::vector<std::string>& problems) {
+    check_listeners(config, problems);
+    check_roles(config, problems);
+}
+
+}  // namespace
+
+std::string listener::to_string() const {
+    if (host.find(':') != std::string::npos) return fmt::format("{}://[{}]:{}", name, host, port);
+    return fmt::format("{}://{}:{}", name, host, port);
+}
+
+std::string quorum_voter::to_string() const {
+    if (host.find(':') != std::string::npos) return fmt::format("{}@[{}]:{}", id, host, port);
+    return fmt::format("{}@{}:{}", id, host, port);
+}
+
+bool broker_config::has_role(std::string_view role) const {
+    return std::find(process_roles.begin(), process_roles.end(), role) != process_roles.end();
+}
+
+const listener* broker_config::find_listener(std::string_view name) const {
+    for (const auto& l : listeners) {
+        if (l.name == name) return &l;
+    }
+    return nullptr;
+}
+
+std::optional<std::string> broker_config::security_protocol(std::string_view listener_name) const {
+    if (auto it = listener_security_protocol_map.find(std::string(listener_name));
+        it != listener_security_protocol_map.end()) {
+        return it->second;
+    }
+    const bool is_controller_listener =
+        std::find(controller_listener_names.begin(), controller_listener_names.end(), listener_name) !=
+        controller_listener_names.end();
+    if (is_controller_listener) return std::string("PLAINTEXT");
+    return std::nullopt;
+}
+
+std::vector<listener> broker_config::effective_advertised_listeners() const {
+    if (!advertised_listeners.empty()) return advertised_listeners;
+    std::vector<listener> result;
+    for (const auto& l : listeners) {
+        const bool is_controller_listener =
+            std::find(controller_listener_names.begin(), controller_listener_names.end(), l.name) !=
+            controller_listener_names.end();
+        if (is_controller_listener) continue;
+        result.push_back(l);
+        // A listener on every interface is advertised under the machine's
+        // name, as Kafka does (0.0.0.0 and :: are refused in validation).
+        if (result.back().host.empty()) result.back().host = host_name();
+    }
+    return result;
+}
+
+int64_t broker_config::effective_retention_ms() const {
+    if (log_retention_ms) return *log_retention_ms < 0 ? -1 : *log_retention_ms;
+    if (log_retention_minutes) return *log_retention_minutes < 0 ? -1 : int64_t{*log_retention_minutes} * 60'000;
+    return log_retention_hours < 0 ? -1 : int64_t{log_retention_hours} * 3'600'000;
+}
+
+int64_t broker_config::effective_roll_ms() const {
+    if (log_roll_ms) return *log_roll_ms;
+    return int64_t{log_roll_hours} * 3'600'000;
+}
+
+std::string broker_config::effective_metadata_log_dir() const {
+    if (!metadata_log_dir.empty()) return metadata_log_dir;
+    return log_dirs.empty() ? std::string() : log_dirs.front();
+}
+
+config_error::config_error(std::vector<std::string> problems)
+    : std::runtime_error(describe_problems(problems)), _problems(std::move(problems)) {}
+
+environment process_environment() {
+    return [](const std::string& name) -> std::optional<std::string> {
+        if (const char* value = std::getenv(name.c_str())) return std::string(value);
+        return std::nullopt;
+    };
+}
+
+environment no_environment() {
+    return [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+}
+
+std::string environment_variable_for(std::string_view key) {
+    std::string name = "STRATA_";
+    for (char ch : key) {
+        if (ch == '.' || ch == '-') {
+            name += '_';
+        } else {
+            name += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        }
+    }
+    return name;
+}
+
+broker_config default_broker_config() {
+    broker_config config;
+    std::vector<std::string> problems;
+    for (const auto& key : config_schema()) {
+        if (auto problem = key.apply(key.default_value, config); !problem.empty()) {
+            problems.push_back(fmt::format("{}: the built-in default '{}' is invalid: {}", key.name,
+                                           key.default_value, problem));
+        }
+    }
+    if (!problems.empty()) throw config_error(std::move(problems));  // a bug in the table; unit-tested
+    return config;
+}
+
+broker_config load_broker_config(std::string_view yaml, std::string_view origin, const environment& env) {
+    broker_config config = default_broker_config();
+    std::vector<std::string> problems;
+    apply_yaml(yaml, origin, config, problems);
+    apply_environment(env, config, problems);
+    if (problems.empty()) check_consistency(config, problems);
+    if (!problems.empty()) throw config_error(std::move(problems));
+    return config;
+}
+
+broker_config load_broker_config_file(const std::filesystem::path& file, const environment& env) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw config_error({fmt::format("{}: cannot read: {}", file.string(), std::strerror(errno))});
+    std::ostringstream text;
+    text << in.rdbuf();
+    return load_broker_config(text.str(), file.string(), env);
+}
+
+broker_config load_embedded_default_config(const environment& env) {
+    return load_broker_config(embedded_default_config(), "(built-in single-node configuration)", env);
+}
+
+net::server_options to_server_options(const broker_config& config) {
+    net::server_options options;
+    for (const auto& l : config.listeners) {
+        // Only PLAINTEXT exists so far, and it may use sendfile; TLS listeners
+        // will set zero_copy = false.
+        options.listeners.push_back(net::listener_options{l.name, l.host, l.port, true});
+    }
+    options.network_threads = static_cast<unsigned>(config.num_network_threads);
+    options.max_request_bytes = config.socket_request_max_bytes;
+    options.max_in_flight_requests = static_cast<size_t>(config.max_in_flight_requests_per_connection);
+    options.max_in_flight_bytes = static_cast<size_t>(config.socket_request_max_bytes);
+    options.socket_send_buffer_bytes = config.socket_send_buffer_bytes;
+    options.socket_receive_buffer_bytes = config.socket_receive_buffer_bytes;
+    options.listen_backlog = config.socket_listen_backlog_size;
+    return options;
+}
+
+}  // namespace strata::server

@@ -1,0 +1,253 @@
+#include "strata/server/broker_config.h"
+
+#include <map>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "strata/server/config_schema.h"
+
+namespace strata::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+environment fake_environment(std::map<std::string, std::string> variables) {
+    return [variables = std::move(variables)](const std::string& name) -> std::optional<std::string> {
+        if (auto it = variables.find(name); it != variables.end()) return it->second;
+        return std::nullopt;
+    };
+}
+
+// The problems reported for `yaml`, joined; "" if it loads.
+std::string problems_of(std::string_view yaml, const environment& env = no_environment()) {
+    try {
+        load_broker_config(yaml, "test.yaml", env);
+        return {};
+    } catch (const config_error& e) {
+        return e.what();
+    }
+}
+
+TEST(broker_config, defaults_are_kafkas_where_kafka_has_one) {
+    const auto config = default_broker_config();
+    EXPECT_EQ(config.node_id, 1);
+    EXPECT_EQ(config.process_roles, (std::vector<std::string>{"broker", "controller"}));
+    EXPECT_EQ(config.listeners, (std::vector<listener>{{"PLAINTEXT", "localhost", 9092}}));
+    EXPECT_TRUE(config.advertised_listeners.empty());
+    EXPECT_EQ(config.socket_request_max_bytes, 104857600);
+    EXPECT_EQ(config.message_max_bytes, 1048588);
+    EXPECT_EQ(config.log_segment_bytes, 1073741824);
+    EXPECT_EQ(config.log_retention_hours, 168);
+    EXPECT_FALSE(config.log_retention_ms.has_value());
+    EXPECT_EQ(config.effective_retention_ms(), 168LL * 3600 * 1000);
+    EXPECT_EQ(config.num_partitions, 1);
+    EXPECT_TRUE(config.auto_create_topics_enable);
+    EXPECT_FALSE(config.unclean_leader_election_enable);
+    EXPECT_EQ(config.log_level, "info");
+    EXPECT_EQ(config.security_protocol("PLAINTEXT"), "PLAINTEXT");
+}
+
+TEST(broker_config, an_empty_file_is_all_defaults) {
+    EXPECT_EQ(problems_of(""), "");
+    EXPECT_EQ(problems_of("# nothing but a comment\n"), "");
+}
+
+TEST(broker_config, parses_every_kind_of_value) {
+    const auto config = load_broker_config(R"(
+node.id: 3
+process.roles: broker, controller
+listeners: PLAINTEXT://:9092,CONTROLLER://[::1]:9093
+advertised.listeners: PLAINTEXT://broker3.example.com:19092
+controller.quorum.voters: 3@[::1]:9093
+log.dirs: [/var/lib/strata/a, /var/lib/strata/b]
+log.retention.ms: -1
+log.retention.minutes: ~
+auto.create.topics.enable: FALSE
+listener.security.protocol.map: plaintext:plaintext , controller:plaintext
+log.level: debug
+socket.request.max.bytes: "1000"
+)", "test.yaml", no_environment());
+    EXPECT_EQ(config.node_id, 3);
+    EXPECT_EQ(config.process_roles, (std::vector<std::string>{"broker", "controller"}));
+    EXPECT_EQ(config.listeners,
+              (std::vector<listener>{{"PLAINTEXT", "", 9092}, {"CONTROLLER", "::1", 9093}}));
+    EXPECT_EQ(config.listeners[1].to_string(), "CONTROLLER://[::1]:9093");
+    EXPECT_EQ(fmt::format("{}", config.listeners[0]), "PLAINTEXT://:9092");
+    EXPECT_EQ(fmt::format("{}", config.controller_quorum_voters[0]), "3@[::1]:9093");
+    EXPECT_EQ(config.advertised_listeners, (std::vector<listener>{{"PLAINTEXT", "broker3.example.com", 19092}}));
+    EXPECT_EQ(config.controller_quorum_voters, (std::vector<quorum_voter>{{3, "::1", 9093}}));
+    EXPECT_EQ(config.log_dirs, (std::vector<std::string>{"/var/lib/strata/a", "/var/lib/strata/b"}));
+    EXPECT_EQ(config.effective_metadata_log_dir(), "/var/lib/strata/a");
+    EXPECT_EQ(config.log_retention_ms, -1);
+    EXPECT_EQ(config.effective_retention_ms(), -1);
+    EXPECT_FALSE(config.log_retention_minutes.has_value());
+    EXPECT_FALSE(config.auto_create_topics_enable);
+    EXPECT_EQ(config.security_protocol("CONTROLLER"), "PLAINTEXT");
+    EXPECT_EQ(config.log_level, "debug");
+    EXPECT_EQ(config.socket_request_max_bytes, 1000);
+}
+
+TEST(broker_config, environment_overrides_the_file) {
+    const auto env = fake_environment({{"STRATA_LOG_DIRS", "/from/env"},
+                                       {"STRATA_NUM_PARTITIONS", "12"},
+                                       {"STRATA_AUTO_CREATE_TOPICS_ENABLE", "false"},
+                                       {"STRATA_SOURCE_DIR", "/not/a/key/and/ignored"}});
+    const auto config = load_broker_config("log.dirs: /from/file\nnum.partitions: 3\n", "test.yaml", env);
+    EXPECT_EQ(config.log_dirs, (std::vector<std::string>{"/from/env"}));
+    EXPECT_EQ(config.num_partitions, 12);
+    EXPECT_FALSE(config.auto_create_topics_enable);
+}
+
+TEST(broker_config, environment_variable_names) {
+    EXPECT_EQ(environment_variable_for("log.dirs"), "STRATA_LOG_DIRS");
+    EXPECT_EQ(environment_variable_for("node.id"), "STRATA_NODE_ID");
+    EXPECT_EQ(environment_variable_for("max.in.flight.requests.per.connection"),
+              "STRATA_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION");
+    // No two keys share a variable.
+    std::map<std::string, std::string_view> seen;
+    for (const auto& key : config_schema()) {
+        auto [it, inserted] = seen.emplace(environment_variable_for(key.name), key.name);
+        EXPECT_TRUE(inserted) << key.name << " and " << it->second;
+    }
+}
+
+TEST(broker_config, a_bad_environment_value_names_the_variable_and_key) {
+    const auto problems = problems_of("", fake_environment({{"STRATA_NUM_PARTITIONS", "many"}}));
+    EXPECT_THAT(problems, HasSubstr("environment STRATA_NUM_PARTITIONS: num.partitions: expected an integer, got 'many'"));
+}
+
+TEST(broker_config, an_unknown_key_is_refused_with_a_suggestion) {
+    EXPECT_THAT(problems_of("node.id: 1\nlog.dir: /tmp/x\n"),
+                HasSubstr("test.yaml:2: log.dir: unknown key (did you mean log.dirs?)"));
+    EXPECT_THAT(problems_of("zookeeper.connect: localhost:2181\n"), HasSubstr("zookeeper.connect: unknown key"));
+}
+
+TEST(broker_config, a_bad_value_names_the_key_and_the_problem) {
+    EXPECT_THAT(problems_of("node.id: abc\n"), HasSubstr("test.yaml:1: node.id: expected an integer, got 'abc'"));
+    EXPECT_THAT(problems_of("num.partitions: 0\n"), HasSubstr("num.partitions: must be at least 1, got 0"));
+    EXPECT_THAT(problems_of("node.id: 3000000000\n"), HasSubstr("node.id: 3000000000 is out of range"));
+    EXPECT_THAT(problems_of("auto.create.topics.enable: yes\n"),
+                HasSubstr("auto.create.topics.enable: expected true or false, got 'yes'"));
+    EXPECT_THAT(problems_of("log.level: loud\n"), HasSubstr("log.level: must be one of trace, debug"));
+    EXPECT_THAT(problems_of("process.roles: broker,zookeeper\n"),
+                HasSubstr("process.roles: 'zookeeper' is not one of broker, controller"));
+    EXPECT_THAT(problems_of("listeners: localhost:9092\n"), HasSubstr("listeners: expected NAME://host:port"));
+    EXPECT_THAT(problems_of("listeners: PLAINTEXT://localhost:99999\n"),
+                HasSubstr("port must be 0 to 65535, got '99999'"));
+    EXPECT_THAT(problems_of("listeners: PLAINTEXT://::1:9092\n"), HasSubstr("must be in brackets"));
+    EXPECT_THAT(problems_of("controller.quorum.voters: localhost:9093\n"), HasSubstr("expected id@host:port"));
+    EXPECT_THAT(problems_of("log.dirs: a,,b\n"), HasSubstr("log.dirs: a list item is empty"));
+    EXPECT_THAT(problems_of("log:\n  dirs: /tmp\n"), HasSubstr("log: unknown key"));
+    EXPECT_THAT(problems_of("log.dirs:\n  a: b\n"), HasSubstr("log.dirs: expected a value or a list"));
+}
+
+TEST(broker_config, reports_every_problem_at_once) {
+    try {
+        load_broker_config("node.id: x\nnum.partitions: -1\nbogus.key: 1\n", "test.yaml", no_environment());
+        FAIL();
+    } catch (const config_error& e) {
+        EXPECT_EQ(e.problems().size(), 3u);
+    }
+}
+
+TEST(broker_config, refuses_a_key_given_twice_and_broken_yaml) {
+    EXPECT_THAT(problems_of("node.id: 1\nnode.id: 2\n"), HasSubstr("test.yaml:2: node.id: given more than once"));
+    EXPECT_THAT(problems_of("node.id: [1\n"), HasSubstr("not valid YAML"));
+    EXPECT_THAT(problems_of("- node.id\n"), HasSubstr("expected a mapping"));
+}
+
+TEST(broker_config, checks_the_rules_that_span_keys) {
+    EXPECT_THAT(problems_of("listeners: SSL://localhost:9093\ninter.broker.listener.name: SSL\n"),
+                HasSubstr("SSL uses SSL, which is not implemented yet"));
+    EXPECT_THAT(problems_of("listeners: CLIENT://localhost:9093\n"),
+                HasSubstr("no security protocol for listener CLIENT"));
+    EXPECT_THAT(problems_of("listeners: PLAINTEXT://a:1,PLAINTEXT://b:2\n"),
+                HasSubstr("the name PLAINTEXT is used twice"));
+    EXPECT_THAT(problems_of("listeners: PLAINTEXT://a:1,CONTROLLER://b:1\n"), HasSubstr("port 1 is used twice"));
+    EXPECT_THAT(problems_of("advertised.listeners: OTHER://host:1\n"),
+                HasSubstr("advertised.listeners: OTHER is not one of the listeners"));
+    EXPECT_THAT(problems_of("listeners: PLAINTEXT://0.0.0.0:9092\n"), HasSubstr("advertised.listeners: must be set"));
+    EXPECT_EQ(problems_of("listeners: PLAINTEXT://0.0.0.0:9092\nadvertised.listeners: PLAINTEXT://h:9092\n"), "");
+    EXPECT_THAT(problems_of("process.roles: broker\n"),
+                HasSubstr("a node without the controller role needs the quorum's voters"));
+    EXPECT_THAT(problems_of("node.id: 4\nlisteners: PLAINTEXT://:9092,CONTROLLER://:9093\n"
+                            "controller.quorum.voters: 1@a:9093,2@b:9093\n"),
+                HasSubstr("has the controller role but is not a voter"));
+    EXPECT_THAT(problems_of("node.id: 1\ncontroller.quorum.voters: 1@a:9093,2@b:9093\n"),
+                HasSubstr("controller.listener.names: a controller in a quorum of several voters"));
+    EXPECT_THAT(problems_of("listeners: CONTROLLER://:9093\n"),
+                HasSubstr("inter.broker.listener.name: PLAINTEXT is not one of the listeners"));
+    EXPECT_THAT(problems_of("controller.quorum.voters: 1@a:9,1@b:9\nlisteners: PLAINTEXT://:1,CONTROLLER://:9\n"),
+                HasSubstr("id 1 is given twice"));
+}
+
+TEST(broker_config, advertises_non_controller_listeners_by_default) {
+    const auto config = load_broker_config(
+        "listeners: PLAINTEXT://localhost:9092,CONTROLLER://localhost:9192\n", "test.yaml", no_environment());
+    EXPECT_EQ(config.effective_advertised_listeners(),
+              (std::vector<listener>{{"PLAINTEXT", "localhost", 9092}}));
+    const auto every_interface = load_broker_config("listeners: PLAINTEXT://:9092\n", "test.yaml", no_environment());
+    const auto advertised = every_interface.effective_advertised_listeners();
+    ASSERT_EQ(advertised.size(), 1u);
+    EXPECT_FALSE(advertised[0].host.empty());  // the machine's name
+}
+
+TEST(broker_config, retention_precedence_is_ms_then_minutes_then_hours) {
+    auto config = default_broker_config();
+    config.log_retention_hours = 2;
+    EXPECT_EQ(config.effective_retention_ms(), 2 * 3'600'000);
+    config.log_retention_minutes = 3;
+    EXPECT_EQ(config.effective_retention_ms(), 3 * 60'000);
+    config.log_retention_ms = 5;
+    EXPECT_EQ(config.effective_retention_ms(), 5);
+    config.log_roll_hours = 1;
+    EXPECT_EQ(config.effective_roll_ms(), 3'600'000);
+}
+
+TEST(broker_config, the_embedded_default_is_config_single_node_yaml) {
+    const auto file = load_broker_config_file(STRATA_SOURCE_DIR "/config/single-node.yaml", no_environment());
+    const auto embedded = load_embedded_default_config(no_environment());
+    EXPECT_EQ(embedded.listeners, (std::vector<listener>{{"PLAINTEXT", "localhost", 9092}}));
+    EXPECT_EQ(embedded.log_dirs, (std::vector<std::string>{"./data"}));
+    EXPECT_EQ(embedded.offsets_topic_replication_factor, 1);
+    EXPECT_EQ(embedded.listeners, file.listeners);
+    EXPECT_EQ(embedded.log_dirs, file.log_dirs);
+    EXPECT_EQ(embedded.group_initial_rebalance_delay_ms, file.group_initial_rebalance_delay_ms);
+}
+
+TEST(broker_config, the_cluster_examples_load) {
+    for (int node = 1; node <= 3; ++node) {
+        const auto path = std::string(STRATA_SOURCE_DIR "/config/cluster-node-") + std::to_string(node) + ".yaml";
+        const auto config = load_broker_config_file(path, no_environment());
+        EXPECT_EQ(config.node_id, node);
+        EXPECT_EQ(config.controller_quorum_voters.size(), 3u);
+        EXPECT_EQ(config.effective_advertised_listeners(),
+                  (std::vector<listener>{{"PLAINTEXT", "localhost", static_cast<uint16_t>(9091 + node)}}));
+    }
+}
+
+TEST(broker_config, a_missing_file_is_a_config_error) {
+    EXPECT_THROW(load_broker_config_file("/nonexistent/strata.yaml", no_environment()), config_error);
+}
+
+TEST(broker_config, sets_up_the_network_server) {
+    const auto config = load_broker_config(
+        "listeners: PLAINTEXT://localhost:9092,CONTROLLER://:9192\nnum.network.threads: 3\n"
+        "socket.request.max.bytes: 5000\nmax.in.flight.requests.per.connection: 7\n",
+        "test.yaml", no_environment());
+    const auto options = to_server_options(config);
+    ASSERT_EQ(options.listeners.size(), 2u);
+    EXPECT_EQ(options.listeners[0].name, "PLAINTEXT");
+    EXPECT_EQ(options.listeners[0].host, "localhost");
+    EXPECT_EQ(options.listeners[0].port, 9092);
+    EXPECT_EQ(options.listeners[1].name, "CONTROLLER");
+    EXPECT_EQ(options.listeners[1].host, "");
+    EXPECT_EQ(options.network_threads, 3u);
+    EXPECT_EQ(options.max_request_bytes, 5000);
+    EXPECT_EQ(options.max_in_flight_requests, 7u);
+    EXPECT_EQ(options.socket_send_buffer_bytes, -1);
+}
+
+}  // namespace
+}  // namespace strata::server

@@ -1,0 +1,351 @@
+// The configuration table. To add a key: add a member to broker_config, a
+// row here, and regenerate docs/configuration.md (see config_docs_test.cc).
+// Defaults are Kafka's unless the row says why not. A key that is accepted
+// but not acted on yet says "Not yet in effect." in its doc.
+#include "strata/server/config_schema.h"
+
+#include <algorithm>
+#include <initializer_list>
+
+#include <fmt/format.h>
+
+#include "config_values.h"
+#include "strata/server/broker_config.h"
+
+namespace strata::server {
+
+namespace {
+
+using detail::parse_value;
+using detail::type_name;
+
+// What a key's value must satisfy beyond parsing: a description for people
+// and a check returning the problem ("" when fine).
+template <typename T>
+struct rule {
+    std::string description;
+    std::function<std::string(const T&)> check;
+};
+
+template <typename T>
+rule<T> any() {
+    return {"", nullptr};
+}
+
+template <typename T>
+rule<T> at_least(int64_t minimum) {
+    return {fmt::format("at least {}", minimum), [minimum](const T& value) -> std::string {
+                if constexpr (requires { value.has_value(); }) {
+                    if (!value || *value >= minimum) return {};
+                    return fmt::format("must be at least {}, got {}", minimum, *value);
+                } else {
+                    if (value >= minimum) return {};
+                    return fmt::format("must be at least {}, got {}", minimum, value);
+                }
+            }};
+}
+
+template <typename T>
+rule<T> at_least_or_minus_one(int64_t minimum) {
+    return {fmt::format("-1, or at least {}", minimum), [minimum](const T& value) -> std::string {
+                if (value == -1 || value >= minimum) return {};
+                return fmt::format("must be -1 or at least {}, got {}", minimum, value);
+            }};
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view separator) {
+    std::string result;
+    for (const auto& item : items) {
+        if (!result.empty()) result += separator;
+        result += item;
+    }
+    return result;
+}
+
+// For a string: one of the choices. For a list: every item one of them, no
+// item twice, and (if `required`) at least one item.
+template <typename T>
+rule<T> one_of(std::vector<std::string> choices, bool required = false) {
+    auto described = join(choices, ", ");
+    return {fmt::format("{}{}", std::is_same_v<T, std::string> ? "one of " : "any of ", described),
+            [choices = std::move(choices), described, required](const T& value) -> std::string {
+                const auto allowed = [&](const std::string& v) {
+                    return std::find(choices.begin(), choices.end(), v) != choices.end();
+                };
+                if constexpr (std::is_same_v<T, std::string>) {
+                    if (allowed(value)) return {};
+                    return fmt::format("must be one of {}, got '{}'", described, value);
+                } else {
+                    if (required && value.empty()) return fmt::format("must name at least one of {}", described);
+                    for (size_t i = 0; i < value.size(); ++i) {
+                        if (!allowed(value[i])) return fmt::format("'{}' is not one of {}", value[i], described);
+                        if (std::find(value.begin(), value.begin() + static_cast<std::ptrdiff_t>(i), value[i]) !=
+                            value.begin() + static_cast<std::ptrdiff_t>(i)) {
+                            return fmt::format("'{}' is given twice", value[i]);
+                        }
+                    }
+                    return {};
+                }
+            }};
+}
+
+template <typename T>
+rule<T> not_empty() {
+    return {"not empty", [](const T& value) -> std::string {
+                if (value.empty()) return "must not be empty";
+                return {};
+            }};
+}
+
+template <typename T>
+config_key key(std::string_view section, std::string_view name, T broker_config::*member,
+               std::string default_value, rule<T> validate, std::string_view doc) {
+    return config_key{
+        name,
+        section,
+        std::string(type_name<T>::value),
+        std::move(default_value),
+        validate.description,
+        doc,
+        [member, check = std::move(validate.check)](std::string_view text, broker_config& config) -> std::string {
+            T value{};
+            if (auto problem = parse_value(text, value); !problem.empty()) return problem;
+            if (check) {
+                if (auto problem = check(value); !problem.empty()) return problem;
+            }
+            config.*member = std::move(value);
+            return {};
+        }};
+}
+
+constexpr std::string_view node = "Node";
+constexpr std::string_view listeners = "Listeners and the controller quorum";
+constexpr std::string_view network = "Network";
+constexpr std::string_view storage = "Storage";
+constexpr std::string_view topics = "Topics and replication";
+constexpr std::string_view operations = "Operations";
+
+using c = broker_config;
+
+void add_node_keys(std::vector<config_key>& k) {
+    k.push_back(key(node, "node.id", &c::node_id, "1", at_least<int32_t>(0),
+        "This node's id, unique in the cluster. A controller's id must be one of those in "
+        "`controller.quorum.voters` when that is set. Kafka has no default; 1 lets a single node start "
+        "without configuration."));
+    k.push_back(key(node, "process.roles", &c::process_roles, "broker,controller",
+        one_of<std::vector<std::string>>({"broker", "controller"}, true),
+        "What this node does: `broker` (serves clients, stores partitions), `controller` (a voter of the "
+        "metadata quorum), or both (combined mode, the single-node default)."));
+    k.push_back(key(node, "broker.rack", &c::broker_rack, "", any<std::string>(),
+        "The rack or availability zone of this broker, for clients (Metadata) and rack-aware replica "
+        "placement. Not yet in effect."));
+}
+
+void add_listener_keys(std::vector<config_key>& k) {
+    k.push_back(key(listeners, "listeners", &c::listeners, "PLAINTEXT://localhost:9092",
+        not_empty<std::vector<listener>>(),
+        "Where to accept connections: comma-separated `NAME://host:port`. An empty host means every "
+        "interface; a host name is bound on every address it resolves to (`localhost`: 127.0.0.1 and ::1); "
+        "port 0 picks a free port. Names and ports must be unique. Kafka's default binds every interface "
+        "(`PLAINTEXT://:9092`); Strata's binds only the local machine until told otherwise."));
+    k.push_back(key(listeners, "advertised.listeners", &c::advertised_listeners, "", any<std::vector<listener>>(),
+        "The addresses given to clients and other nodes, as `NAME://host:port`, when they differ from "
+        "`listeners` (NAT, containers). Empty: the listeners that are not controller listeners. Each name "
+        "must be a listener's, and each host routable (not empty, `0.0.0.0` or `::`)."));
+    k.push_back(key(listeners, "listener.security.protocol.map", &c::listener_security_protocol_map,
+        "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+        any<std::map<std::string, std::string>>(),
+        "The security protocol of each listener name, as `NAME:PROTOCOL` pairs. Controller listeners "
+        "missing from the map are PLAINTEXT. Only PLAINTEXT is implemented so far: a listener with another "
+        "protocol stops start-up."));
+    k.push_back(key(listeners, "controller.listener.names", &c::controller_listener_names, "CONTROLLER",
+        any<std::vector<std::string>>(),
+        "The names of the listeners that serve the controller quorum (Vote, BeginQuorumEpoch, Fetch of "
+        "the metadata log). They are not advertised to clients. In a quorum of several voters, a controller "
+        "must have one of them among its `listeners`."));
+    k.push_back(key(listeners, "inter.broker.listener.name", &c::inter_broker_listener_name, "PLAINTEXT",
+        not_empty<std::string>(),
+        "The listener brokers use to reach each other (replication). A broker must have it among its "
+        "`listeners`."));
+    k.push_back(key(listeners, "controller.quorum.voters", &c::controller_quorum_voters, "",
+        any<std::vector<quorum_voter>>(),
+        "The voters of the metadata quorum, as comma-separated `id@host:port` (the voter's controller "
+        "listener). Empty: a quorum of this node alone, which must then have the `controller` role."));
+}
+
+void add_network_keys(std::vector<config_key>& k) {
+    k.push_back(key(network, "num.network.threads", &c::num_network_threads, "0", at_least<int32_t>(0),
+        "Network threads. Each runs one event loop, and a connection stays on the thread that accepted it "
+        "for its whole life. 0: one per CPU core (Kafka's default is 3)."));
+    k.push_back(key(network, "num.io.threads", &c::num_io_threads, "8", at_least<int32_t>(1),
+        "Threads for blocking work kept off the network threads (fsync, RocksDB). Not yet in effect."));
+    k.push_back(key(network, "socket.request.max.bytes", &c::socket_request_max_bytes, "104857600",
+        at_least<int32_t>(1),
+        "The largest request accepted, in bytes. A request announcing a larger (or negative) size closes "
+        "the connection before anything is allocated for it."));
+    k.push_back(key(network, "socket.send.buffer.bytes", &c::socket_send_buffer_bytes, "-1",
+        at_least_or_minus_one<int32_t>(1),
+        "SO_SNDBUF of client connections; -1 leaves it to the operating system, whose autotuning beats a "
+        "fixed size on fast links (Kafka's default is 102400)."));
+    k.push_back(key(network, "socket.receive.buffer.bytes", &c::socket_receive_buffer_bytes, "-1",
+        at_least_or_minus_one<int32_t>(1),
+        "SO_RCVBUF of client connections; -1 leaves it to the operating system (Kafka's default is 102400)."));
+    k.push_back(key(network, "socket.listen.backlog.size", &c::socket_listen_backlog_size, "50",
+        at_least<int32_t>(1),
+        "Connections the kernel queues on a listening socket before they are accepted (also capped by "
+        "`net.core.somaxconn`)."));
+    k.push_back(key(network, "max.in.flight.requests.per.connection", &c::max_in_flight_requests_per_connection,
+        "100", at_least<int32_t>(1),
+        "The most requests of one connection being handled or waiting for their response to be written. "
+        "At the bound the broker stops reading that connection until a response goes out (backpressure). "
+        "Reading also pauses while a connection's requests in flight hold `socket.request.max.bytes` bytes. "
+        "Strata's own key: Kafka handles one request per connection at a time."));
+}
+
+void add_storage_keys(std::vector<config_key>& k) {
+    k.push_back(key(storage, "log.dirs", &c::log_dirs, "./data", not_empty<std::vector<std::string>>(),
+        "Comma-separated directories where partition data is kept; created at start-up if absent. A relative "
+        "path is relative to the working directory. (Kafka's default is /tmp/kafka-logs.)"));
+    k.push_back(key(storage, "metadata.log.dir", &c::metadata_log_dir, "", any<std::string>(),
+        "Where the metadata log (the Raft log) is kept. Empty: the first of `log.dirs`. Not yet in effect."));
+    k.push_back(key(storage, "log.segment.bytes", &c::log_segment_bytes, "1073741824", at_least<int32_t>(14),
+        "The size at which a log segment is closed and a new one rolled. Not yet in effect."));
+    k.push_back(key(storage, "log.roll.ms", &c::log_roll_ms, "", at_least<std::optional<int64_t>>(1),
+        "The age at which a segment is rolled even if not full. Not set: `log.roll.hours`. Not yet in effect."));
+    k.push_back(key(storage, "log.roll.hours", &c::log_roll_hours, "168", at_least<int32_t>(1),
+        "`log.roll.ms` in hours, used when that is not set. Not yet in effect."));
+    k.push_back(key(storage, "log.retention.ms", &c::log_retention_ms, "", any<std::optional<int64_t>>(),
+        "How long data is kept before it may be deleted; -1: no time limit. Not set: "
+        "`log.retention.minutes`, then `log.retention.hours`. Not yet in effect."));
+    k.push_back(key(storage, "log.retention.minutes", &c::log_retention_minutes, "",
+        any<std::optional<int32_t>>(),
+        "Retention in minutes, used when `log.retention.ms` is not set. Not yet in effect."));
+    k.push_back(key(storage, "log.retention.hours", &c::log_retention_hours, "168", any<int32_t>(),
+        "Retention in hours, used when neither `log.retention.ms` nor `log.retention.minutes` is set. "
+        "Not yet in effect."));
+    k.push_back(key(storage, "log.retention.bytes", &c::log_retention_bytes, "-1", any<int64_t>(),
+        "The size a partition may reach before its oldest segments may be deleted; -1: no size limit. "
+        "Not yet in effect."));
+    k.push_back(key(storage, "log.retention.check.interval.ms", &c::log_retention_check_interval_ms, "300000",
+        at_least<int64_t>(1), "How often retention is enforced. Not yet in effect."));
+    k.push_back(key(storage, "log.index.size.max.bytes", &c::log_index_size_max_bytes, "10485760",
+        at_least<int32_t>(4),
+        "The largest size of a segment's offset and time indexes; a full index rolls the segment. "
+        "Not yet in effect."));
+    k.push_back(key(storage, "log.index.interval.bytes", &c::log_index_interval_bytes, "4096",
+        at_least<int32_t>(0),
+        "Log bytes between two entries of the offset index. Not yet in effect."));
+    k.push_back(key(storage, "log.cleanup.policy", &c::log_cleanup_policy, "delete",
+        one_of<std::vector<std::string>>({"delete", "compact"}, true),
+        "What happens to old segments: `delete` them past retention, `compact` them to the latest record "
+        "of each key, or both. Not yet in effect."));
+    k.push_back(key(storage, "log.message.timestamp.type", &c::log_message_timestamp_type, "CreateTime",
+        one_of<std::string>({"CreateTime", "LogAppendTime"}),
+        "Whether a record keeps the producer's timestamp or gets the broker's append time. "
+        "Not yet in effect."));
+    k.push_back(key(storage, "compression.type", &c::compression_type, "producer",
+        one_of<std::string>({"uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"}),
+        "The compression of stored batches; `producer` keeps what the producer sent. Not yet in effect."));
+    k.push_back(key(storage, "message.max.bytes", &c::message_max_bytes, "1048588", at_least<int32_t>(0),
+        "The largest record batch a topic accepts (after compression). Not yet in effect."));
+}
+
+void add_topic_keys(std::vector<config_key>& k) {
+    k.push_back(key(topics, "auto.create.topics.enable", &c::auto_create_topics_enable, "true", any<bool>(),
+        "Whether a Metadata or Produce request for an unknown topic creates it. Not yet in effect."));
+    k.push_back(key(topics, "num.partitions", &c::num_partitions, "1", at_least<int32_t>(1),
+        "Partitions of a topic created without a partition count. Not yet in effect."));
+    k.push_back(key(topics, "default.replication.factor", &c::default_replication_factor, "1",
+        at_least<int32_t>(1),
+        "Replicas of each partition of a topic created without a replication factor. Not yet in effect."));
+    k.push_back(key(topics, "min.insync.replicas", &c::min_insync_replicas, "1", at_least<int32_t>(1),
+        "With acks=all, the in-sync replicas a write needs to be acknowledged. Not yet in effect."));
+    k.push_back(key(topics, "unclean.leader.election.enable", &c::unclean_leader_election_enable, "false",
+        any<bool>(),
+        "Whether a replica outside the ISR may become leader when no in-sync replica is left, losing "
+        "acknowledged data. Not yet in effect."));
+    k.push_back(key(topics, "replica.lag.time.max.ms", &c::replica_lag_time_max_ms, "30000",
+        at_least<int64_t>(1),
+        "A follower that has not caught up with the leader for this long leaves the ISR. Not yet in effect."));
+    k.push_back(key(topics, "replica.fetch.max.bytes", &c::replica_fetch_max_bytes, "1048576",
+        at_least<int32_t>(0),
+        "Bytes a follower asks for per partition in one fetch. Not yet in effect."));
+    k.push_back(key(topics, "offsets.topic.num.partitions", &c::offsets_topic_num_partitions, "50",
+        at_least<int32_t>(1), "Partitions of `__consumer_offsets`. Not yet in effect."));
+    k.push_back(key(topics, "offsets.topic.replication.factor", &c::offsets_topic_replication_factor, "3",
+        at_least<int32_t>(1),
+        "Replicas of `__consumer_offsets` (the single-node configuration sets 1). Not yet in effect."));
+    k.push_back(key(topics, "transaction.state.log.num.partitions", &c::transaction_state_log_num_partitions,
+        "50", at_least<int32_t>(1), "Partitions of `__transaction_state`. Not yet in effect."));
+    k.push_back(key(topics, "transaction.state.log.replication.factor",
+        &c::transaction_state_log_replication_factor, "3", at_least<int32_t>(1),
+        "Replicas of `__transaction_state` (the single-node configuration sets 1). Not yet in effect."));
+    k.push_back(key(topics, "transaction.state.log.min.isr", &c::transaction_state_log_min_isr, "2",
+        at_least<int32_t>(1),
+        "`min.insync.replicas` of `__transaction_state` (the single-node configuration sets 1). "
+        "Not yet in effect."));
+    k.push_back(key(topics, "group.initial.rebalance.delay.ms", &c::group_initial_rebalance_delay_ms, "3000",
+        at_least<int32_t>(0),
+        "How long a new consumer group waits for more members before its first rebalance. Not yet in effect."));
+}
+
+void add_operation_keys(std::vector<config_key>& k) {
+    k.push_back(key(operations, "log.level", &c::log_level, "info",
+        one_of<std::string>({"trace", "debug", "info", "warn", "error", "critical", "off"}),
+        "How much the broker logs (to stderr). `stratad --log-level` overrides it. Strata's own key: "
+        "Kafka configures logging with log4j."));
+}
+
+std::vector<config_key> make_schema() {
+    std::vector<config_key> k;
+    add_node_keys(k);
+    add_listener_keys(k);
+    add_network_keys(k);
+    add_storage_keys(k);
+    add_topic_keys(k);
+    add_operation_keys(k);
+    return k;
+}
+
+std::string escape_cell(std::string_view text) {
+    std::string result;
+    for (char ch : text) {
+        if (ch == '|') result += '\\';
+        result += ch;
+    }
+    return result;
+}
+
+}  // namespace
+
+const std::vector<config_key>& config_schema() {
+    static const std::vector<config_key> schema = make_schema();
+    return schema;
+}
+
+const config_key* find_config_key(std::string_view name) {
+    for (const auto& key : config_schema()) {
+        if (key.name == name) return &key;
+    }
+    return nullptr;
+}
+
+std::string config_reference_markdown() {
+    std::string out;
+    std::string_view section;
+    for (const auto& key : config_schema()) {
+        if (key.section != section) {
+            section = key.section;
+            out += fmt::format("{}### {}\n\n", out.empty() ? "" : "\n", section);
+            out += "| Key | Type | Default | Valid values | Description |\n";
+            out += "| --- | --- | --- | --- | --- |\n";
+        }
+        out += fmt::format("| `{}` | {} | {} | {} | {} |\n", key.name, key.type,
+                           key.default_value.empty() ? std::string("*(empty)*")
+                                                     : fmt::format("`{}`", key.default_value),
+                           escape_cell(key.valid_values), escape_cell(key.doc));
+    }
+    return out;
+}
+
+}  // namespace strata::server
