@@ -6,7 +6,8 @@
 // committed entries durable on a majority. After the faults stop, the
 // cluster must elect a leader and commit again (liveness).
 //
-// STRATA_RAFT_SEEDS=<n> runs n schedules (default 2000);
+// STRATA_RAFT_SEEDS=<n> runs n schedules (default 5000) from
+// STRATA_RAFT_FIRST_SEED (default 1), of STRATA_RAFT_STEPS steps (1500);
 // STRATA_RAFT_SEED=<s> replays one, with a trace if STRATA_RAFT_TRACE is set.
 #include <chrono>
 #include <cstdlib>
@@ -74,8 +75,7 @@ void inject_fault(sim_cluster& cluster, std::mt19937_64& random, int& proposals)
         cluster.heal();
     } else if (roll < 93) {
         if (auto leader = cluster.leader()) {
-            cluster.core(*leader).resign(cluster.now());
-            cluster.advance(0);
+            cluster.resign(*leader);
         }
     } else if (roll < 110) {
         cluster.take_snapshot(random_node(cluster, random));
@@ -147,7 +147,7 @@ TEST(raft_random, safety_and_liveness_over_seeded_schedules) {
     auto previous_level = strata::log::level();
     strata::log::set_level(spdlog::level::warn);
     bool trace = std::getenv("STRATA_RAFT_TRACE") != nullptr;
-    uint64_t first = 1;
+    uint64_t first = env_number("STRATA_RAFT_FIRST_SEED").value_or(1);
     uint64_t count = env_number("STRATA_RAFT_SEEDS").value_or(5000);
     int fault_steps = static_cast<int>(env_number("STRATA_RAFT_STEPS").value_or(1500));
     if (auto seed = env_number("STRATA_RAFT_SEED")) {
@@ -165,9 +165,9 @@ TEST(raft_random, safety_and_liveness_over_seeded_schedules) {
         if (!outcome.ok) {
             ++failures;
             ADD_FAILURE() << fmt::format(
-                "seed {} failed at step {}: {}\n  replay: STRATA_RAFT_SEED={} STRATA_RAFT_TRACE=1 "
+                "seed {} failed at step {}: {}\n  replay: STRATA_RAFT_SEED={} STRATA_RAFT_STEPS={} STRATA_RAFT_TRACE=1 "
                 "build/src/strata_raft_test --gtest_filter='raft_random.*'",
-                seed, outcome.step, outcome.error, seed);
+                seed, outcome.step, outcome.error, seed, fault_steps);
             if (failures >= 5) {
                 break;
             }

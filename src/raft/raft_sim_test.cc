@@ -221,8 +221,7 @@ TEST(raft_sim, graceful_resignation_hands_over_quickly) {
     sim_cluster cluster(options(3, 19));
     ASSERT_TRUE(cluster.propose_and_commit("x", 3000));
     node_id old_leader = *cluster.leader();
-    cluster.core(old_leader).resign(cluster.now());
-    cluster.advance(0);
+    cluster.resign(old_leader);
     millis resigned_at = cluster.now();
     // No fetch timeout to wait for: EndQuorumEpoch starts the election.
     ASSERT_TRUE(cluster.run_until([&] { auto l = cluster.leader(); return l && *l != old_leader; }, 1000));

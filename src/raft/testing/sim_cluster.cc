@@ -430,6 +430,14 @@ void sim_cluster::take_snapshot(node_id id) {
     run_actions(n);
 }
 
+void sim_cluster::resign(node_id id) {
+    sim_node& n = node(id);
+    if (n.up()) {
+        n.core->resign(_now);
+        run_actions(n);
+    }
+}
+
 void sim_cluster::isolate(node_id id) {
     for (const sim_node& n : _nodes) {
         if (n.id != id) {

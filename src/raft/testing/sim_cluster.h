@@ -158,6 +158,8 @@ public:
     void crash(node_id id);
     void restart(node_id id);
     void take_snapshot(node_id id);
+    // Graceful resignation of a leader (EndQuorumEpoch).
+    void resign(node_id id);
 
     void isolate(node_id id);
     void cut(node_id a, node_id b);  // both directions
