@@ -1,0 +1,144 @@
+// A partition log: the append-only, segmented record log of one partition
+// (also of the metadata quorum and the internal topics).
+//
+// Ownership and threads. A log is changed by one owner at a time: the
+// partition's strand in the broker (append, truncate, delete_records,
+// set_high_watermark, roll). The log manager's housekeeping thread also
+// changes it (retention, the cleaner's segment swap, flush.ms); an internal
+// mutex serializes those with the owner, so the owner never waits on I/O
+// that housekeeping does, only on the short swap of a segment list.
+// Reads and flush_to() may be called from any thread at any time: readers
+// see data only up to the published end offset, which moves after a batch is
+// completely written, and the file regions they get keep their segment open
+// (shared_ptr keep_alive) even if retention or compaction removes it.
+//
+// Durability. append() writes to the page cache; flush_to() asks the node's
+// flusher thread for an fdatasync and calls back when every offset below the
+// given one is on disk. Appends that arrive while a sync runs share the next
+// one (group commit). fsync never runs on the caller's thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "strata/protocol/record_batch.h"
+#include "strata/protocol/wire.h"
+#include "strata/storage/error.h"
+#include "strata/storage/log_config.h"
+#include "strata/storage/types.h"
+
+namespace strata::storage {
+
+// Where the appended batches came from, which decides validation and
+// whether offsets are assigned (Kafka's AppendOrigin).
+enum class append_origin : uint8_t {
+    client,       // produce: client checks, offsets and leader epoch stamped
+    replication,  // follower fetch: offsets and epochs kept, must continue the log
+    internal,     // the broker's own batches (coordinators, control markers):
+                  // offsets stamped, control batches allowed
+};
+
+struct append_result {
+    offset base_offset;
+    offset last_offset;
+    int64_t log_append_time = -1;  // the stamped time with LogAppendTime, else -1
+    int64_t max_timestamp = -1;
+    size_t bytes = 0;
+    int32_t batch_count = 0;
+    int64_t record_count = 0;
+};
+
+struct read_options {
+    offset start;
+    size_t max_bytes = 1 << 20;
+    // Exclusive bound: no batch at or past this offset is returned (the high
+    // watermark for consumers, the end for followers). nullopt: the log end.
+    std::optional<offset> max_offset;
+    // KIP-74: return the whole first batch even if it exceeds max_bytes.
+    bool min_one_batch = true;
+};
+
+// Batches that start at or before `start` and end before the bounds, as a
+// file region (sendfile) in one segment. Like Kafka, the region may end in a
+// partial batch when max_bytes cuts it; clients drop the partial tail.
+struct read_result {
+    protocol::file_region region;  // length 0: nothing to return yet
+    offset log_start_offset;
+    offset end_offset;             // the published log end offset
+};
+
+struct timestamp_and_offset {
+    int64_t timestamp = -1;
+    offset found;
+    bool operator==(const timestamp_and_offset&) const = default;
+};
+
+struct epoch_end {
+    leader_epoch epoch;
+    offset end_offset;
+    bool operator==(const epoch_end&) const = default;
+};
+
+class partition_log {
+public:
+    virtual ~partition_log() = default;
+
+    virtual const topic_partition& partition() const = 0;
+    virtual const log_config& config() const = 0;
+
+    // ---- owner only -------------------------------------------------------
+    // Validates and appends batches (a produce `records` payload). With
+    // client and internal origins the batches get consecutive offsets from the
+    // log end and `epoch` as partitionLeaderEpoch, and LogAppendTime topics get
+    // the append time; they are otherwise written exactly as received.
+    virtual result<append_result> append(protocol::bytes_view batches, leader_epoch epoch,
+                                         append_origin origin = append_origin::client) = 0;
+    // Removes every batch at or after `to` (the batch holding `to` goes too),
+    // for follower truncation. The log end becomes at most `to`.
+    virtual result<void> truncate_to(offset to) = 0;
+    // Deletes everything and restarts the log empty at `start`.
+    virtual result<void> truncate_fully_and_start_at(offset start) = 0;
+    // DeleteRecords: moves the log start offset up to `new_start` (at most the
+    // log end); reads below it fail with offset_out_of_range, and segments
+    // wholly below it go at the next retention pass.
+    virtual result<offset> delete_records_before(offset new_start) = 0;
+    virtual void set_high_watermark(offset hw) = 0;
+    // Starts a new segment now (tests, admin). A no-op on an empty segment.
+    virtual result<void> roll() = 0;
+
+    // ---- any thread -------------------------------------------------------
+    virtual result<read_result> read(const read_options& options) const = 0;
+    // The first record with timestamp >= `timestamp` (ListOffsets), nullopt
+    // when every record is older.
+    virtual result<std::optional<timestamp_and_offset>> offset_for_timestamp(int64_t timestamp) const = 0;
+    // OffsetForLeaderEpoch: the largest epoch <= `epoch` and the offset where
+    // the next epoch starts (or the log end); nullopt if `epoch` is older
+    // than the history.
+    virtual std::optional<epoch_end> end_offset_for_epoch(leader_epoch epoch) const = 0;
+    virtual std::optional<leader_epoch> latest_epoch() const = 0;
+
+    virtual offset log_start_offset() const = 0;
+    virtual offset end_offset() const = 0;      // LEO: the next offset to assign
+    virtual offset high_watermark() const = 0;  // as last set (checkpointed)
+    virtual offset flushed_offset() const = 0;  // every offset below is on disk
+    virtual size_t size_bytes() const = 0;
+    virtual size_t segment_count() const = 0;
+
+    // Calls `done` once every offset below `upto` is fsynced, or with the
+    // error that prevented it. Immediately (on the calling thread) if it
+    // already is; otherwise from the flusher thread, so `done` must not block
+    // (post to the broker's executor). Group-committed.
+    using flush_callback = std::function<void(result<void>)>;
+    virtual void flush_to(offset upto, flush_callback done) = 0;
+    // Synchronous flush of everything appended so far (shutdown, tests).
+    virtual result<void> flush() = 0;
+};
+
+// Copies a region's bytes (the path for TLS connections, which cannot use
+// sendfile, and for tools).
+result<std::vector<uint8_t>> read_region(const protocol::file_region& region);
+
+}  // namespace strata::storage

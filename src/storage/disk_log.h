@@ -1,0 +1,139 @@
+// The partition_log implementation over segment files (segment.h) with its
+// checkpoints and leader epochs in the node's state store.
+//
+// Locks, outermost first: _owner_mutex serializes changes (the owner's
+// appends and truncations, housekeeping's retention and the cleaner's swap;
+// the owner normally finds it free); _publish_mutex guards the snapshot
+// readers copy (held for a few pointer copies); _flush_mutex guards the
+// flush waiters. No lock is held across a callback.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "flusher.h"
+#include "leader_epoch_cache.h"
+#include "segment.h"
+#include "strata/storage/clock.h"
+#include "strata/storage/log.h"
+#include "strata/storage/state_store.h"
+
+namespace strata::storage {
+
+using segment_list = std::vector<std::shared_ptr<segment>>;
+
+struct log_snapshot {
+    std::shared_ptr<const segment_list> segments;
+    offset end;
+    uint64_t active_size = 0;  // bytes of the last segment that readers may see
+    offset log_start;
+};
+
+struct disk_log_context {
+    state_store* store = nullptr;
+    flusher* flush_thread = nullptr;
+    const clock* time = &system_clock::instance();
+};
+
+class disk_log final : public partition_log, public flush_target, public std::enable_shared_from_this<disk_log> {
+public:
+    // Opens the log in `dir` (creating it), recovering segments after the
+    // recovery point when `recover` (an unclean shutdown), and any segment
+    // whose index fails its sanity check regardless.
+    static result<std::shared_ptr<disk_log>> open(std::string dir, topic_partition tp, log_config config,
+                                                  disk_log_context context, bool recover);
+    ~disk_log() override;
+
+    const topic_partition& partition() const override { return _tp; }
+    const log_config& config() const override { return _config; }
+    result<append_result> append(protocol::bytes_view batches, leader_epoch epoch,
+                                 append_origin origin = append_origin::client) override;
+    result<void> truncate_to(offset to) override;
+    result<void> truncate_fully_and_start_at(offset start) override;
+    result<offset> delete_records_before(offset new_start) override;
+    void set_high_watermark(offset hw) override;
+    result<void> roll() override;
+
+    result<read_result> read(const read_options& options) const override;
+    result<std::optional<timestamp_and_offset>> offset_for_timestamp(int64_t timestamp) const override;
+    std::optional<epoch_end> end_offset_for_epoch(leader_epoch epoch) const override;
+    std::optional<leader_epoch> latest_epoch() const override { return _epochs.latest_epoch(); }
+    offset log_start_offset() const override { return snapshot().log_start; }
+    offset end_offset() const override { return snapshot().end; }
+    offset high_watermark() const override { return offset(_high_watermark.load()); }
+    offset flushed_offset() const override;
+    size_t size_bytes() const override;
+    size_t segment_count() const override { return snapshot().segments->size(); }
+    void flush_to(offset upto, flush_callback done) override;
+    result<void> flush() override;
+    void run_flush() override;
+
+    // ---- housekeeping (log manager) ---------------------------------------------
+    // Deletes segments from the head by retention.ms, retention.bytes and the
+    // log start offset; never the active segment. Returns how many went.
+    result<size_t> apply_retention();
+    // flush.ms in interval mode.
+    void maybe_flush_by_time();
+    // Flushes, writes checkpoints (synced) and refuses further changes.
+    result<void> close();
+    // Deletes every file (the partition was removed).
+    void delete_files();
+
+    // ---- the cleaner ---------------------------------------------------------
+    log_snapshot snapshot() const;
+    const std::string& dir() const { return _dir; }
+    const clock& time() const { return *_context.time; }
+    offset cleaner_checkpoint() const;
+    void set_cleaner_checkpoint(offset o);
+    // Swaps `old` for its cleaned copy (<base>.log.cleaned, complete and
+    // synced) if it is still in the log unchanged; else discards the copy.
+    result<bool> swap_cleaned(const std::shared_ptr<segment>& old, uint64_t old_size);
+
+private:
+    disk_log(std::string dir, topic_partition tp, log_config config, disk_log_context context);
+    result<void> load(bool recover);
+    result<void> recover_from(size_t first);
+    result<void> maybe_roll(offset first, offset last, size_t bytes);
+    result<void> roll_locked(offset base);
+    void publish(std::shared_ptr<const segment_list> segments, offset end, offset log_start);
+    void publish_end(offset end);
+    result<void> write_checkpoints(bool sync);
+    result<void> write_epochs();
+    void lower_flushed(offset end);
+    void request_flush();
+    result<read_result> read_in(const log_snapshot& snap, size_t index, const read_options& options,
+                                offset limit) const;
+
+    std::string _dir;
+    topic_partition _tp;
+    log_config _config;
+    disk_log_context _context;
+    leader_epoch_cache _epochs;
+
+    mutable std::mutex _owner_mutex;
+    bool _closed = false;
+    int64_t _unflushed_messages = 0;
+
+    mutable std::mutex _publish_mutex;
+    log_snapshot _published;
+
+    std::atomic<int64_t> _high_watermark{0};
+    std::atomic<int64_t> _cleaner_checkpoint{0};
+
+    struct waiter {
+        offset upto;
+        flush_callback done;
+    };
+    mutable std::mutex _flush_mutex;
+    std::mutex _sync_mutex;  // one sync at a time per log
+    offset _flushed;
+    offset _recovery_point;
+    uint64_t _truncations = 0;
+    int64_t _last_flush_ms = 0;
+    std::vector<waiter> _waiters;
+};
+
+}  // namespace strata::storage

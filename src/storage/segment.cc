@@ -1,0 +1,362 @@
+#include "segment.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <limits>
+
+#include "strata/common/log.h"
+
+namespace strata::storage {
+namespace {
+
+using protocol::record_batch_view;
+
+constexpr size_t length_prefix = 12;  // baseOffset + batchLength
+constexpr size_t scan_chunk = 4 << 20;
+
+int64_t file_mtime_ms(int fd) {
+    struct stat st{};
+    if (::fstat(fd, &st) != 0) return 0;
+    return int64_t(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+}
+
+enum class scan_action { next, stop, invalid };
+
+struct scan_outcome {
+    uint64_t position = 0;  // where the scan stopped
+    bool invalid = false;   // stopped on bytes that are not a valid batch
+};
+
+// Walks batches in [start, end) through a reused buffer. A batch larger than
+// the buffer grows it, but never beyond the bytes the file holds.
+template <typename Fn>
+result<scan_outcome> scan(int fd, uint64_t start, uint64_t end, Fn&& fn) {
+    std::vector<uint8_t> buf;
+    uint64_t buf_pos = start;
+    size_t buf_len = 0;
+    uint64_t pos = start;
+    auto ensure = [&](size_t need) -> result<bool> {
+        if (pos >= buf_pos && pos - buf_pos + need <= buf_len) return true;
+        size_t want = static_cast<size_t>(std::min<uint64_t>(std::max(need, scan_chunk), end - pos));
+        if (buf.size() < want) buf.resize(want);
+        auto n = pread_full(fd, {buf.data(), want}, pos);
+        if (!n) return n.error();
+        buf_pos = pos;
+        buf_len = n.value();
+        return buf_len >= need;
+    };
+    while (pos < end) {
+        if (end - pos < length_prefix) return scan_outcome{pos, true};
+        auto have = ensure(length_prefix);
+        if (!have) return have.error();
+        if (!have.value()) return scan_outcome{pos, true};
+        auto length = static_cast<int32_t>(get_be32(buf.data() + (pos - buf_pos) + 8));
+        if (length < int32_t(record_batch_view::header_size - length_prefix) ||
+            uint64_t(length) + length_prefix > end - pos) {
+            return scan_outcome{pos, true};
+        }
+        size_t size = length_prefix + size_t(length);
+        have = ensure(size);
+        if (!have) return have.error();
+        if (!have.value()) return scan_outcome{pos, true};
+        auto view = record_batch_view::from({buf.data() + (pos - buf_pos), size});
+        if (!view) return scan_outcome{pos, true};
+        switch (fn(view.value(), pos)) {
+            case scan_action::next: break;
+            case scan_action::stop: return scan_outcome{pos, false};
+            case scan_action::invalid: return scan_outcome{pos, true};
+        }
+        pos += size;
+    }
+    return scan_outcome{pos, false};
+}
+
+}  // namespace
+
+batch_info parse_batch_header(const uint8_t* h, uint64_t position) {
+    batch_info info;
+    info.base = offset(int64_t(get_be64(h)));
+    info.size = uint32_t(length_prefix + get_be32(h + 8));
+    info.epoch = leader_epoch(int32_t(get_be32(h + 12)));
+    info.last = info.base + int64_t(int32_t(get_be32(h + 23)));
+    info.max_timestamp = int64_t(get_be64(h + 35));
+    info.position = position;
+    return info;
+}
+
+segment::segment(std::string dir, offset base, const log_config& config)
+    : _dir(std::move(dir)),
+      _base(base),
+      _index_interval_bytes(config.index_interval_bytes),
+      _log_path(_dir + "/" + segment_file_name(base, log_suffix)),
+      _index(base, std::max<size_t>(1, config.segment_index_bytes / offset_index::entry_size)),
+      _time_index(base, std::max<size_t>(1, config.segment_index_bytes / time_index::entry_size)),
+      _next_offset(base.value()),
+      _offset_of_max_timestamp(base) {}
+
+segment::~segment() = default;
+
+result<std::shared_ptr<segment>> segment::create(const std::string& dir, offset base, const log_config& config,
+                                                 int64_t now_ms) {
+    std::shared_ptr<segment> s(new segment(dir, base, config));
+    ::unlink((dir + "/" + segment_file_name(base, index_suffix)).c_str());
+    ::unlink((dir + "/" + segment_file_name(base, time_index_suffix)).c_str());
+    auto log = open_file(s->_log_path, O_RDWR | O_CREAT | O_TRUNC);
+    if (!log) return log.error();
+    s->_log = std::move(log.value());
+    if (auto r = s->_index.open(dir + "/" + segment_file_name(base, index_suffix), 0); !r) return r.error();
+    if (auto r = s->_time_index.open(dir + "/" + segment_file_name(base, time_index_suffix)); !r) return r.error();
+    s->_created_ms = now_ms;
+    return s;
+}
+
+result<std::shared_ptr<segment>> segment::open(const std::string& dir, offset base, const log_config& config,
+                                               bool& needs_recovery) {
+    std::shared_ptr<segment> s(new segment(dir, base, config));
+    auto log = open_file(s->_log_path, O_RDWR);
+    if (!log) return log.error();
+    s->_log = std::move(log.value());
+    auto size = file_size(s->_log.fd());
+    if (!size) return size.error();
+    s->_size.store(size.value());
+    s->_created_ms = file_mtime_ms(s->_log.fd());
+    auto index_ok = s->_index.open(dir + "/" + segment_file_name(base, index_suffix), size.value());
+    if (!index_ok) return index_ok.error();
+    auto time_ok = s->_time_index.open(dir + "/" + segment_file_name(base, time_index_suffix));
+    if (!time_ok) return time_ok.error();
+    needs_recovery = !index_ok.value() || !time_ok.value();
+    if (needs_recovery || size.value() == 0) return s;
+
+    // The next offset and the largest timestamp come from the tail after the
+    // last index entry: at most index.interval.bytes plus one batch to read.
+    auto from = s->_index.last();
+    if (auto t = s->_time_index.last()) {
+        s->_max_timestamp.store(t->timestamp);
+        s->_offset_of_max_timestamp = t->at;
+    }
+    bool first = true;
+    auto tail = scan(s->_log.fd(), from ? from->position : 0, size.value(),
+                     [&](const record_batch_view& b, uint64_t) {
+                         if (first && !from) s->_first_batch_timestamp.store(b.max_timestamp());
+                         first = false;
+                         s->_next_offset.store(b.last_offset() + 1);
+                         if (b.max_timestamp() > s->_max_timestamp.load()) {
+                             s->_max_timestamp.store(b.max_timestamp());
+                             s->_offset_of_max_timestamp = offset(b.last_offset());
+                         }
+                         return scan_action::next;
+                     });
+    if (!tail) return tail.error();
+    if (tail.value().invalid) needs_recovery = true;
+    if (from) {
+        uint8_t header[record_batch_view::header_size];
+        auto n = pread_full(s->_log.fd(), header, 0);
+        if (n && n.value() == sizeof header) s->_first_batch_timestamp.store(parse_batch_header(header, 0).max_timestamp);
+    }
+    s->_bytes_since_index_entry = size.value() - (from ? from->position : 0);
+    return s;
+}
+
+int64_t segment::rolling_timestamp() const {
+    int64_t first = _first_batch_timestamp.load(std::memory_order_acquire);
+    return first >= 0 ? first : _created_ms;
+}
+
+int64_t segment::retention_timestamp() const {
+    int64_t ts = max_timestamp();
+    return ts >= 0 ? ts : file_mtime_ms(_log.fd());
+}
+
+result<void> segment::index_batch(const batch_info& batch) {
+    if (batch.max_timestamp > _max_timestamp.load(std::memory_order_relaxed)) {
+        _max_timestamp.store(batch.max_timestamp, std::memory_order_release);
+        _offset_of_max_timestamp = batch.last;
+    }
+    if (_first_batch_timestamp.load(std::memory_order_relaxed) < 0 && batch.position == 0) {
+        _first_batch_timestamp.store(batch.max_timestamp, std::memory_order_release);
+    }
+    // Kafka's rule: an entry for the batch that crosses the interval, keyed
+    // by its last offset, at its start position.
+    if (_bytes_since_index_entry > _index_interval_bytes) {
+        if (auto r = _index.append(batch.last, uint32_t(batch.position)); !r) return r;
+        if (auto r = _time_index.maybe_append(_max_timestamp.load(), _offset_of_max_timestamp); !r) return r;
+        _bytes_since_index_entry = 0;
+    }
+    _bytes_since_index_entry += batch.size;
+    return boost::outcome_v2::success();
+}
+
+result<void> segment::append(const std::vector<batch_info>& batches, struct iovec* iov, int iov_count,
+                             size_t bytes) {
+    uint64_t position = size();
+    if (auto r = pwritev_all(_log.fd(), iov, iov_count, position); !r) {
+        // Leave no partial batch behind for readers or the next append.
+        (void)truncate_file(_log.fd(), position);
+        return r;
+    }
+    for (const auto& b : batches) {
+        if (auto r = index_batch(b); !r) return r;
+    }
+    _next_offset.store(batches.back().last.value() + 1, std::memory_order_release);
+    _size.store(position + bytes, std::memory_order_release);
+    return boost::outcome_v2::success();
+}
+
+result<std::optional<batch_info>> segment::read_header(uint64_t position, uint64_t end) const {
+    if (position + record_batch_view::header_size > end) return std::optional<batch_info>{};
+    uint8_t header[record_batch_view::header_size];
+    auto n = pread_full(_log.fd(), header, position);
+    if (!n) return n.error();
+    if (n.value() < sizeof header) return std::optional<batch_info>{};
+    auto info = parse_batch_header(header, position);
+    if (info.size < record_batch_view::header_size || position + info.size > end) return std::optional<batch_info>{};
+    return std::optional<batch_info>(info);
+}
+
+result<std::optional<batch_info>> segment::find_batch(offset target, uint64_t end) const {
+    uint64_t pos = _index.lookup(target).position;
+    for (;;) {
+        auto header = read_header(pos, end);
+        if (!header || !header.value()) return header;
+        if (header.value()->last >= target) return header;
+        pos += header.value()->size;
+    }
+}
+
+result<std::optional<batch_info>> segment::find_batch_by_time(int64_t timestamp, uint64_t end) const {
+    auto entry = _time_index.lookup(timestamp);
+    uint64_t pos = entry.timestamp < 0 ? 0 : _index.lookup(entry.at).position;
+    for (;;) {
+        auto header = read_header(pos, end);
+        if (!header || !header.value()) return header;
+        if (header.value()->max_timestamp >= timestamp) return header;
+        pos += header.value()->size;
+    }
+}
+
+result<void> segment::for_each_batch(uint64_t start, uint64_t end, const batch_fn& fn) const {
+    auto outcome = scan(_log.fd(), start, end, [&](const record_batch_view& b, uint64_t pos) {
+        return fn(b, pos) ? scan_action::next : scan_action::stop;
+    });
+    if (!outcome) return outcome.error();
+    if (outcome.value().invalid) return make_error(storage_errc::corrupt_state);
+    return boost::outcome_v2::success();
+}
+
+result<recovery_stats> segment::recover(const std::function<void(const record_batch_view&)>& on_batch) {
+    if (auto r = _index.reset(); !r) return r.error();
+    if (auto r = _time_index.reset(); !r) return r.error();
+    _bytes_since_index_entry = 0;
+    _max_timestamp.store(-1);
+    _first_batch_timestamp.store(-1);
+    _offset_of_max_timestamp = _base;
+    _next_offset.store(_base.value());
+    auto size = file_size(_log.fd());
+    if (!size) return size.error();
+
+    protocol::batch_validation_options checks;
+    checks.from_client = false;
+    recovery_stats stats;
+    offset expected = _base;
+    result<void> index_status = boost::outcome_v2::success();
+    auto outcome = scan(_log.fd(), 0, size.value(), [&](const record_batch_view& b, uint64_t pos) {
+        if (b.last_offset_delta() < 0 || offset(b.base_offset()) < expected ||
+            b.last_offset() - _base.value() > std::numeric_limits<int32_t>::max() ||
+            !protocol::validate_batch(b, checks)) {
+            return scan_action::invalid;
+        }
+        auto info = parse_batch_header(b.bytes().data(), pos);
+        index_status = index_batch(info);
+        if (!index_status) return scan_action::stop;
+        expected = info.last.next();
+        ++stats.batches;
+        if (on_batch) on_batch(b);
+        return scan_action::next;
+    });
+    if (!outcome) return outcome.error();
+    if (!index_status) return index_status.error();
+    stats.valid_bytes = outcome.value().position;
+    stats.truncated_bytes = size.value() - stats.valid_bytes;
+    if (stats.truncated_bytes > 0) {
+        if (auto r = truncate_file(_log.fd(), stats.valid_bytes); !r) return r.error();
+        if (auto r = fdatasync_file(_log.fd()); !r) return r.error();
+    }
+    _next_offset.store(expected.value());
+    _size.store(stats.valid_bytes);
+    return stats;
+}
+
+result<void> segment::truncate_to(offset to) {
+    auto found = find_batch(to, size());
+    if (!found) return found.error();
+    if (!found.value()) return boost::outcome_v2::success();
+    uint64_t position = found.value()->position;
+    if (auto r = truncate_file(_log.fd(), position); !r) return r;
+    if (auto r = fdatasync_file(_log.fd()); !r) return r;
+    if (auto r = _index.truncate_to(to); !r) return r;
+    if (auto r = _time_index.truncate_to(to); !r) return r;
+    _size.store(position, std::memory_order_release);
+    // Recompute what the cut batches contributed (a rare operation).
+    int64_t max_ts = -1;
+    offset max_at = _base;
+    offset next = _base;
+    auto walk = for_each_batch(0, position, [&](const record_batch_view& b, uint64_t) {
+        if (b.max_timestamp() > max_ts) {
+            max_ts = b.max_timestamp();
+            max_at = offset(b.last_offset());
+        }
+        next = offset(b.last_offset() + 1);
+        return true;
+    });
+    if (!walk) return walk;
+    _max_timestamp.store(max_ts);
+    _offset_of_max_timestamp = max_at;
+    _next_offset.store(next.value(), std::memory_order_release);
+    if (position == 0) _first_batch_timestamp.store(-1);
+    auto last = _index.last();
+    _bytes_since_index_entry = position - (last ? last->position : 0);
+    return boost::outcome_v2::success();
+}
+
+result<void> segment::flush(bool indexes) {
+    if (auto r = fdatasync_file(_log.fd()); !r) return r;
+    if (!indexes) return boost::outcome_v2::success();
+    // A finished segment's time index ends with its largest timestamp, so
+    // that reopening it does not need a scan (Kafka's onBecomeInactiveSegment).
+    if (_max_timestamp.load() >= 0) {
+        if (auto r = _time_index.maybe_append(_max_timestamp.load(), _offset_of_max_timestamp); !r) return r;
+    }
+    if (auto r = _index.flush(); !r) return r;
+    return _time_index.flush();
+}
+
+void segment::unlink_files() {
+    ::unlink(_log_path.c_str());
+    ::unlink((_dir + "/" + segment_file_name(_base, index_suffix)).c_str());
+    ::unlink((_dir + "/" + segment_file_name(_base, time_index_suffix)).c_str());
+}
+
+result<std::shared_ptr<segment>> segment::replace_with_cleaned(const std::string& dir, offset base,
+                                                               const log_config& config) {
+    // Indexes go first: a crash before the rename leaves the old log without
+    // indexes (rebuilt at open), never old indexes over the new log.
+    ::unlink((dir + "/" + segment_file_name(base, index_suffix)).c_str());
+    ::unlink((dir + "/" + segment_file_name(base, time_index_suffix)).c_str());
+    std::string cleaned = dir + "/" + segment_file_name(base, cleaned_suffix);
+    std::string target = dir + "/" + segment_file_name(base, log_suffix);
+    if (::rename(cleaned.c_str(), target.c_str()) != 0) return io_error(errno);
+    if (auto r = fsync_dir(dir); !r) return r.error();
+    bool needs_recovery = false;
+    auto s = open(dir, base, config, needs_recovery);
+    if (!s) return s;
+    auto stats = s.value()->recover({});
+    if (!stats) return stats.error();
+    if (auto r = s.value()->flush(true); !r) return r.error();
+    return s;
+}
+
+}  // namespace strata::storage
