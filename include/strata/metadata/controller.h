@@ -1,0 +1,97 @@
+// The controller's decisions: admin and broker-lifecycle requests checked
+// against the current metadata image and turned into metadata records, with
+// Kafka's validation and error codes. Pure logic: no I/O, no clock (time is
+// passed in), no Raft. The quorum shell runs it on the active controller,
+// appends the records it returns to the metadata log, and answers the
+// request once they are committed (or at once when nothing is to be written:
+// validate_only, or every item failed).
+//
+// Owned by the active controller's single executor; not thread-safe. The only
+// state it keeps outside the log is volatile (broker heartbeat times), which
+// a new active controller rebuilds from heartbeats, as Kafka's does.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "strata/metadata/image.h"
+#include "strata/protocol/messages/broker_heartbeat_request.h"
+#include "strata/protocol/messages/broker_heartbeat_response.h"
+#include "strata/protocol/messages/broker_registration_request.h"
+#include "strata/protocol/messages/broker_registration_response.h"
+#include "strata/protocol/messages/create_partitions_request.h"
+#include "strata/protocol/messages/create_partitions_response.h"
+#include "strata/protocol/messages/create_topics_request.h"
+#include "strata/protocol/messages/create_topics_response.h"
+#include "strata/protocol/messages/delete_topics_request.h"
+#include "strata/protocol/messages/delete_topics_response.h"
+
+namespace strata::metadata {
+
+namespace msg = protocol::messages;
+
+struct controller_options {
+    int32_t default_num_partitions = 1;         // num.partitions
+    int16_t default_replication_factor = 1;     // default.replication.factor
+    int64_t broker_session_timeout_ms = 9000;   // broker.session.timeout.ms
+    int64_t broker_heartbeat_interval_ms = 2000;  // broker.heartbeat.interval.ms
+    int32_t max_partitions_per_request = 10000;
+    // Checks one topic config (name, value); returns an error message, or
+    // nullopt when valid. Supplied by the layer that knows topic configs.
+    std::function<std::optional<std::string>(const std::string&, const std::optional<std::string>&)> validate_topic_config;
+};
+
+// Makes topic ids and incarnation-independent randomness injectable, so that
+// tests are deterministic.
+using uuid_source = std::function<protocol::uuid()>;
+
+class controller {
+public:
+    explicit controller(controller_options options, uuid_source new_uuid);
+
+    std::vector<record> create_topics(const metadata_image& image, const msg::create_topics_request& request,
+                                      int16_t version, msg::create_topics_response& response);
+    std::vector<record> delete_topics(const metadata_image& image, const msg::delete_topics_request& request,
+                                      int16_t version, msg::delete_topics_response& response);
+    std::vector<record> create_partitions(const metadata_image& image, const msg::create_partitions_request& request,
+                                          msg::create_partitions_response& response);
+
+    // Broker lifecycle (KIP-631). `next_broker_epoch` is the offset the
+    // registration record will get, Kafka's choice of broker epoch.
+    std::vector<record> register_broker(const metadata_image& image, const msg::broker_registration_request& request,
+                                        int64_t next_broker_epoch, int64_t now_ms,
+                                        msg::broker_registration_response& response);
+    std::vector<record> broker_heartbeat(const metadata_image& image, const msg::broker_heartbeat_request& request,
+                                         int64_t now_ms, msg::broker_heartbeat_response& response);
+    // Fences brokers whose session expired and moves leadership of their
+    // partitions to another in-sync replica (or none).
+    std::vector<record> fence_expired_brokers(const metadata_image& image, int64_t now_ms);
+
+    // A block of producer ids for `broker_id` (AllocateProducerIds).
+    std::vector<record> allocate_producer_ids(const metadata_image& image, int32_t broker_id, int32_t block_size,
+                                              int64_t& first_id);
+
+private:
+    std::optional<std::vector<std::vector<int32_t>>> place_replicas(const metadata_image& image, int32_t partitions,
+                                                                    int16_t replication_factor, int32_t first_partition,
+                                                                    std::string& error) const;
+    std::vector<record> move_leadership_off(const metadata_image& image, int32_t broker_id) const;
+
+    controller_options _options;
+    uuid_source _new_uuid;
+    std::map<int32_t, int64_t> _last_heartbeat_ms;
+    uint32_t _placement_start = 0;
+};
+
+// Kafka's rules for a topic name (Topic.validate): 1-249 characters of
+// [a-zA-Z0-9._-], not "." or "..". Returns an error message or nullopt.
+std::optional<std::string> invalid_topic_name(std::string_view name);
+
+// Kafka refuses a topic whose name differs from an existing one only in '.'
+// versus '_' (their metric names would collide).
+bool topic_names_collide(std::string_view a, std::string_view b);
+
+}  // namespace strata::metadata
