@@ -132,7 +132,12 @@ result<void> disk_log::load(bool recover) {
             break;
         }
     }
+    // What recovery finds valid may exist only in the page cache: the
+    // recovery point stays where it was until the flusher syncs it (requested
+    // below, in the background, so that the scan alone sets the start time).
+    std::optional<offset> unsynced_from;
     if (first_unsafe < segments->size()) {
+        unsynced_from = (*segments)[first_unsafe]->base_offset();
         if (auto r = recover_from(first_unsafe); !r) return r;
     }
 
@@ -145,12 +150,14 @@ result<void> disk_log::load(bool recover) {
     _cleaner_checkpoint.store(checkpoints.cleaner_checkpoint.value());
     {
         std::lock_guard lock(_flush_mutex);
-        _flushed = end;
-        _recovery_point = end;
+        _flushed = unsynced_from ? std::min(*unsynced_from, end) : end;
+        _recovery_point = _flushed;
         _last_flush_ms = _context.time->now_ms();
     }
     if (auto r = write_epochs(); !r) return r;
-    return write_checkpoints(true);
+    if (auto r = write_checkpoints(true); !r) return r;
+    if (unsynced_from) request_flush();
+    return boost::outcome_v2::success();
 }
 
 // Scans segments [first, end) batch by batch; cuts the log at the first
@@ -173,9 +180,6 @@ result<void> disk_log::recover_from(size_t first) {
         });
         if (!stats) return stats.error();
         scanned += stats.value().valid_bytes;
-        // What recovery found valid came from the page cache; make it durable
-        // before the recovery point moves past it.
-        if (auto r = s->flush(true); !r) return r;
         expected = s->next_offset();
         if (stats.value().truncated_bytes > 0) {
             logger()->warn("{}: segment {} truncated at byte {} ({} invalid bytes)", _tp, s->base_offset(),

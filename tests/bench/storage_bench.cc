@@ -5,8 +5,8 @@
 //
 // Prints one line per figure: name, MiB moved, seconds, MB/s.
 //   append_nosync     1 MiB batches (1024 records of 1 KiB), page cache only
-//   append_groupsync  the same, each append awaited durable (flush_to), with
-//                     up to 8 appends in flight sharing fdatasyncs
+//   groupsync_wN      the same, each append awaited durable (flush_to), with
+//                     up to N appends in flight sharing fdatasyncs (N producers)
 //   sendfile_socket   reads as file regions sent with sendfile(2) into a
 //                     loopback TCP socket drained by another thread
 //   sendfile_devnull  the same regions sent to /dev/null (the kernel path alone)
@@ -48,9 +48,13 @@ void report(const char* name, double bytes, double secs) {
 std::vector<uint8_t> megabyte_batch() {
     protocol::record_batch_builder builder;
     std::vector<uint8_t> value(1000, 'v');
+    // Current timestamps: old ones would make retention.ms and segment.ms fire.
+    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
     for (int i = 0; i < 1024; ++i) {
         std::string key = "key-" + std::to_string(i);
-        builder.append(1'700'000'000'000, protocol::bytes_view(reinterpret_cast<const uint8_t*>(key.data()), key.size()),
+        builder.append(now, protocol::bytes_view(reinterpret_cast<const uint8_t*>(key.data()), key.size()),
                        protocol::bytes_view(value));
     }
     return builder.build().value();
@@ -77,9 +81,9 @@ void append_nosync(const std::string& dir, int mib, const std::vector<uint8_t>& 
     report("append_nosync", double(batch.size()) * mib, seconds_since(start));
 }
 
-void append_groupsync(const std::string& dir, int mib, const std::vector<uint8_t>& batch) {
+void append_groupsync(const std::string& dir, int mib, const std::vector<uint8_t>& batch, int window) {
     auto m = open_manager(dir);
-    auto log = m->get_or_create({"sync", partition_id(0)}, bench_config()).value();
+    auto log = m->get_or_create({"sync" + std::to_string(window), partition_id(0)}, bench_config()).value();
     std::mutex mutex;
     std::condition_variable cv;
     int in_flight = 0;
@@ -87,7 +91,7 @@ void append_groupsync(const std::string& dir, int mib, const std::vector<uint8_t
     for (int i = 0; i < mib; ++i) {
         {
             std::unique_lock lock(mutex);
-            cv.wait(lock, [&] { return in_flight < 8; });
+            cv.wait(lock, [&] { return in_flight < window; });
             ++in_flight;
         }
         auto r = log->append(batch, leader_epoch(0)).value();
@@ -100,7 +104,8 @@ void append_groupsync(const std::string& dir, int mib, const std::vector<uint8_t
     }
     std::unique_lock lock(mutex);
     cv.wait(lock, [&] { return in_flight == 0; });
-    report("append_groupsync", double(batch.size()) * mib, seconds_since(start));
+    std::string name = "groupsync_w" + std::to_string(window);
+    report(name.c_str(), double(batch.size()) * mib, seconds_since(start));
 }
 
 // Reads the whole "nosync" log as regions of up to 1 MiB, as fetches would.
@@ -195,8 +200,15 @@ int main(int argc, char** argv) {
     int mib = std::stoi(argv[2]);
     fs::remove_all(dir);
     auto batch = megabyte_batch();
+    // Each phase starts with no dirty pages left by the one before (the
+    // script does the same before each dd), so none pays for another's writeback.
+    ::sync();
     append_nosync(dir, mib, batch);
-    append_groupsync(dir, mib, batch);
+    ::sync();
+    append_groupsync(dir, mib, batch, 8);
+    ::sync();
+    append_groupsync(dir, mib, batch, 64);
+    ::sync();
     sendfile_reads(dir);
     recovery_scan(dir);
     fs::remove_all(dir);

@@ -101,12 +101,26 @@ writer_outcome run_and_kill(const std::string& writer, const std::string& dir, i
     return out;
 }
 
+// The recovery point the killed writer left in the state store (it may be
+// past the last durable offset the writer printed before the kill).
+int64_t stored_recovery_point(const std::string& dir) {
+    auto store = open_rocksdb_state_store(dir + "/.state");
+    if (!store) return -1;
+    auto value = store.value()->get("storage/crash-0/checkpoints");
+    if (!value || !value.value() || value.value()->size() != 33) return -1;
+    const auto* p = reinterpret_cast<const uint8_t*>(value.value()->data()) + 9;  // version, log start
+    int64_t rp = 0;
+    for (int i = 0; i < 8; ++i) rp = (rp << 8) | p[i];
+    return rp;
+}
+
 // Damages the log the way a crash can: garbage or a cut at a random position
-// past the last offset the writer was told is durable (what was flushed is
-// trusted below the recovery point, as in Kafka; arbitrary damage anywhere is
-// covered by recovery_test, which scans from offset 0). Returns whether
-// anything was damaged.
+// past both the recovery point and the last offset the writer was told is
+// durable (what was flushed is trusted below the recovery point, as in
+// Kafka; damage anywhere is covered by recovery_test, which scans from offset
+// 0). Returns whether anything was damaged.
 bool damage(const std::string& dir, int64_t durable, std::mt19937_64& rng) {
+    durable = std::max(durable, stored_recovery_point(dir));
     std::vector<fs::path> logs;
     for (const auto& e : fs::directory_iterator(dir + "/crash-0"))
         if (e.path().extension() == ".log") logs.push_back(e.path());

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Storage benchmark: each figure of tests/bench/storage_bench.cc beside dd on
+# the same file system, in the same run. Figures go to docs/benchmarks.md.
+#
+#   tests/bench/storage_bench.sh [build dir] [data dir] [MiB]
+set -euo pipefail
+BUILD=${1:-build}
+DIR=${2:-$BUILD/storage-bench}
+MIB=${3:-512}
+BENCH=$BUILD/tests/storage/storage_bench
+[ -x "$BENCH" ] || { echo "build storage_bench first (cmake --build $BUILD --target storage_bench)"; exit 1; }
+mkdir -p "$DIR"
+DD="$DIR/dd.bin"
+
+echo "== file system: $(df -T "$DIR" | awk 'NR==2 {print $2, $1}'), $MIB MiB per figure"
+echo "-- dd"
+sync
+echo "dd bs=1M (page cache):        $(dd if=/dev/zero of="$DD" bs=1M count="$MIB" 2>&1 | tail -1)"
+rm -f "$DD"; sync
+echo "dd bs=1M conv=fdatasync:      $(dd if=/dev/zero of="$DD" bs=1M count="$MIB" conv=fdatasync 2>&1 | tail -1)"
+echo "dd read bs=1M (page cache):   $(dd if="$DD" of=/dev/null bs=1M 2>&1 | tail -1)"
+rm -f "$DD"
+echo "-- strata storage"
+"$BENCH" "$DIR/data" "$MIB" 2>/dev/null
+rm -rf "$DIR"
