@@ -171,6 +171,27 @@ void add_listener_keys(std::vector<config_key>& k) {
         any<std::vector<quorum_voter>>(),
         "The voters of the metadata quorum, as comma-separated `id@host:port` (the voter's controller "
         "listener). Empty: a quorum of this node alone, which must then have the `controller` role."));
+    // Strata's defaults are a quarter of Kafka's (1000, 1000, 2000, 2000 ms)
+    // for the 1 s controller failover target; see docs/benchmarks.md.
+    k.push_back(key(listeners, "controller.quorum.election.timeout.ms", &c::controller_quorum_election_timeout_ms,
+        "250", at_least<int32_t>(1),
+        "How long a voter that knows no leader waits before it asks for votes (plus a random part up to "
+        "`controller.quorum.election.backoff.max.ms`). Kafka's default is 1000; Strata's is shorter for "
+        "failover within a second."));
+    k.push_back(key(listeners, "controller.quorum.election.backoff.max.ms",
+        &c::controller_quorum_election_backoff_max_ms, "250", at_least<int32_t>(0),
+        "The largest random delay added to the election timeout, after a lost or split election too, so that "
+        "voters do not keep campaigning at the same moment. Kafka's default is 1000 (there an exponential "
+        "backoff bound; in Strata the range of one uniform random delay)."));
+    k.push_back(key(listeners, "controller.quorum.fetch.timeout.ms", &c::controller_quorum_fetch_timeout_ms, "500",
+        at_least<int32_t>(1),
+        "A follower that has had no answer to its Fetch from the leader for this long starts an election "
+        "(pre-vote first); a leader that has not been fetched from by a majority for 1.5 times this steps "
+        "down. This bounds how fast a dead controller is replaced. Kafka's default is 2000."));
+    k.push_back(key(listeners, "controller.quorum.request.timeout.ms", &c::controller_quorum_request_timeout_ms,
+        "250", at_least<int32_t>(1),
+        "How long a voter waits for the answer to a quorum request (Vote, BeginQuorumEpoch, Fetch beyond its "
+        "long-poll wait) before sending it again. Kafka's default is 2000."));
 }
 
 void add_network_keys(std::vector<config_key>& k) {
@@ -207,7 +228,8 @@ void add_storage_keys(std::vector<config_key>& k) {
         "Comma-separated directories where partition data is kept; created at start-up if absent. A relative "
         "path is relative to the working directory. (Kafka's default is /tmp/kafka-logs.)"));
     k.push_back(key(storage, "metadata.log.dir", &c::metadata_log_dir, "", any<std::string>(),
-        "Where the metadata log (the Raft log) is kept. Empty: the first of `log.dirs`. Not yet in effect."));
+        "Where the metadata log (the Raft log) is kept, in its `__cluster_metadata-0` directory. Empty: the "
+        "first of `log.dirs`."));
     k.push_back(key(storage, "log.segment.bytes", &c::log_segment_bytes, "1073741824", at_least<int32_t>(14),
         "The size at which a log segment is closed and a new one rolled. Not yet in effect."));
     k.push_back(key(storage, "log.roll.ms", &c::log_roll_ms, "", at_least<std::optional<int64_t>>(1),

@@ -14,6 +14,7 @@
 #include "strata/net/server.h"
 #include "strata/net/stop_signals.h"
 #include "strata/server/broker_config.h"
+#include "strata/server/metadata_quorum.h"
 #include "strata/server/request_handler_factory.h"
 
 namespace {
@@ -64,7 +65,16 @@ int run(const options& opts) {
 
     if (!create_data_directories(config, *logger)) return 1;
 
-    const auto handler = server::make_request_handler(config);
+    // Every node runs the metadata quorum's raft node: a voter with the
+    // controller role, an observer (a broker following the log) without.
+    server::metadata_quorum quorum(server::make_raft_node_config(config));
+    try {
+        quorum.start();
+    } catch (const std::exception& e) {
+        logger->critical("cannot start the metadata quorum: {}", e.what());
+        return 1;
+    }
+    const auto handler = server::make_request_handler(config, quorum.node());
     net::server network(server::to_server_options(config), *handler);
     try {
         network.start();
@@ -81,7 +91,8 @@ int run(const options& opts) {
 
     const int signal = stop_signals.wait();
     logger->info("received {}; shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
-    network.stop();
+    network.stop();  // first: its handlers call into the quorum
+    quorum.stop();
     logger->info("stopped");
     return 0;
 }

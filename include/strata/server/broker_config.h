@@ -57,6 +57,10 @@ struct broker_config {
     std::vector<std::string> controller_listener_names;
     std::string inter_broker_listener_name;
     std::vector<quorum_voter> controller_quorum_voters;
+    int32_t controller_quorum_election_timeout_ms = 0;
+    int32_t controller_quorum_election_backoff_max_ms = 0;
+    int32_t controller_quorum_fetch_timeout_ms = 0;
+    int32_t controller_quorum_request_timeout_ms = 0;
 
     // Network.
     int32_t num_network_threads = 0;

@@ -1,0 +1,304 @@
+#include "strata/net/client_connection.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <deque>
+#include <map>
+#include <optional>
+
+#include "async_event.h"
+#include "strata/common/log.h"
+#include "strata/protocol/messages/request_header.h"
+#include "strata/protocol/messages/response_header.h"
+
+namespace strata::net {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+const auto& logger() {
+    static const auto instance = log::get("net");
+    return instance;
+}
+}  // namespace
+
+std::string_view to_string(client_error error) {
+    switch (error) {
+        case client_error::timed_out: return "timed out";
+        case client_error::disconnected: return "disconnected";
+        case client_error::closed: return "closed";
+        case client_error::malformed: return "malformed response";
+    }
+    return "unknown";
+}
+
+protocol::reader response_frame::body() const {
+    protocol::reader r(std::span<const uint8_t>(*frame).subspan(body_offset), frame);
+    return r;
+}
+
+// A request waiting for its answer. The timer expires at the deadline; the
+// read loop cancels it early when the answer (or a failure) is in.
+struct pending_call {
+    pending_call(const asio::any_io_executor& executor, clock_type::time_point deadline, int16_t header_version)
+        : timer(executor, deadline), response_header_version(header_version) {}
+    asio::steady_timer timer;
+    int16_t response_header_version;
+    // The answer or the failure (one of them, once).
+    std::optional<response_frame> answer;
+    std::optional<client_error> failure;
+
+    bool completed() const { return answer || failure; }
+    void complete(response_frame frame) {
+        if (completed()) return;
+        answer = std::move(frame);
+        timer.cancel();
+    }
+    void fail(client_error error) {
+        if (completed()) return;
+        failure = error;
+        timer.cancel();
+    }
+};
+
+struct client_connection::impl {
+    impl(asio::any_io_executor executor, client_options opts)
+        : executor(executor), options(std::move(opts)), connect_done(executor), reader_done(executor) {}
+
+    asio::any_io_executor executor;
+    client_options options;
+
+    // One socket per connection; a new one for each reconnect, so that the
+    // old read loop can never read from the new connection.
+    std::shared_ptr<tcp::socket> socket;
+    uint64_t generation = 0;
+    bool connecting = false;
+    bool closed = false;
+    clock_type::time_point next_attempt{};
+    std::chrono::milliseconds backoff{0};
+    detail::async_event connect_done;
+
+    int32_t next_correlation_id = 1;
+    std::map<int32_t, std::shared_ptr<pending_call>> pending;
+
+    std::deque<std::vector<uint8_t>> write_queue;
+    bool writing = false;
+
+    size_t readers = 0;
+    detail::async_event reader_done;
+
+    void fail_all(client_error error) {
+        auto calls = std::move(pending);
+        pending.clear();
+        for (auto& [id, call] : calls) call->fail(error);
+    }
+
+    void drop_connection(uint64_t gen, client_error error) {
+        if (gen != generation || !socket) return;
+        boost::system::error_code ignored;
+        socket->close(ignored);
+        socket.reset();
+        write_queue.clear();
+        fail_all(error);
+    }
+};
+
+client_connection::client_connection(std::unique_ptr<impl> impl) : _impl(std::move(impl)) {}
+client_connection::~client_connection() = default;
+
+std::shared_ptr<client_connection> client_connection::create(asio::any_io_executor executor, client_options options) {
+    return std::shared_ptr<client_connection>(
+        new client_connection(std::make_unique<impl>(std::move(executor), std::move(options))));
+}
+
+bool client_connection::connected() const { return _impl->socket != nullptr; }
+const client_options& client_connection::options() const { return _impl->options; }
+
+namespace {
+
+asio::awaitable<void> read_loop(std::shared_ptr<client_connection> self, client_connection::impl* s,
+                                std::shared_ptr<tcp::socket> socket, uint64_t gen) {
+    boost::system::error_code ec;
+    for (;;) {
+        std::array<uint8_t, 4> size_bytes{};
+        co_await asio::async_read(*socket, asio::buffer(size_bytes), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+        const int32_t size = static_cast<int32_t>((uint32_t{size_bytes[0]} << 24) | (uint32_t{size_bytes[1]} << 16) |
+                                                  (uint32_t{size_bytes[2]} << 8) | uint32_t{size_bytes[3]});
+        if (size < 4 || size > s->options.max_response_bytes) {
+            logger()->warn("{}:{}: response of {} bytes; closing", s->options.host, s->options.port, size);
+            break;
+        }
+        auto frame = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(size));
+        co_await asio::async_read(*socket, asio::buffer(*frame), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+        const int32_t correlation_id = static_cast<int32_t>((uint32_t{(*frame)[0]} << 24) |
+                                                            (uint32_t{(*frame)[1]} << 16) |
+                                                            (uint32_t{(*frame)[2]} << 8) | uint32_t{(*frame)[3]});
+        auto found = s->pending.find(correlation_id);
+        if (found == s->pending.end()) continue;  // the answer to a request that timed out
+        auto call = found->second;
+        s->pending.erase(found);
+        try {
+            protocol::reader r(*frame, frame);
+            protocol::messages::response_header header;
+            header.decode(r, call->response_header_version);
+            call->complete(response_frame{frame, r.position()});
+        } catch (const protocol::decode_error&) {
+            call->fail(client_error::malformed);
+        }
+    }
+    s->drop_connection(gen, s->closed ? client_error::closed : client_error::disconnected);
+    if (--s->readers == 0) s->reader_done.notify_all();
+}
+
+// Connects within the timeout; false (and the socket closed) if not.
+asio::awaitable<bool> connect_socket(client_connection::impl* s, tcp::socket& socket) {
+    boost::system::error_code ec;
+    tcp::resolver resolver(s->executor);
+    auto endpoints = co_await resolver.async_resolve(s->options.host, std::to_string(s->options.port),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return false;
+    // The timer closes the socket if connecting takes too long, which
+    // completes async_connect with an error.
+    auto timer = std::make_shared<asio::steady_timer>(s->executor, s->options.connect_timeout);
+    auto expired = std::make_shared<bool>(false);
+    timer->async_wait([&socket, expired](const boost::system::error_code& wait_ec) {
+        if (wait_ec) return;
+        *expired = true;
+        boost::system::error_code ignored;
+        socket.close(ignored);
+    });
+    co_await asio::async_connect(socket, endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    timer->cancel();
+    if (ec || *expired) {
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        co_return false;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    co_return true;
+}
+
+}  // namespace
+
+asio::awaitable<client_result<response_frame>> client_connection::request(protocol::api_key key, int16_t version,
+                                                                          const protocol::encoded_output& body,
+                                                                          std::chrono::milliseconds timeout) {
+    auto self = shared_from_this();
+    impl* s = _impl.get();
+    const auto deadline = clock_type::now() + timeout;
+    if (s->closed) co_return client_error::closed;
+
+    while (!s->socket) {
+        if (s->connecting) {
+            co_await s->connect_done.wait();  // bounded by the connect timeout
+            if (s->closed) co_return client_error::closed;
+            if (!s->socket) co_return client_error::disconnected;
+            break;
+        }
+        if (clock_type::now() < s->next_attempt) co_return client_error::disconnected;
+        s->connecting = true;
+        auto socket = std::make_shared<tcp::socket>(s->executor);
+        const bool ok = co_await connect_socket(s, *socket);
+        s->connecting = false;
+        if (s->closed) {
+            boost::system::error_code ignored;
+            socket->close(ignored);
+            s->connect_done.notify_all();
+            co_return client_error::closed;
+        }
+        if (!ok) {
+            s->backoff = s->backoff.count() == 0 ? s->options.reconnect_backoff
+                                                 : std::min(s->backoff * 2, s->options.reconnect_backoff_max);
+            s->next_attempt = clock_type::now() + s->backoff;
+            s->connect_done.notify_all();
+            co_return client_error::disconnected;
+        }
+        s->backoff = std::chrono::milliseconds{0};
+        s->socket = socket;
+        const uint64_t gen = ++s->generation;
+        ++s->readers;
+        asio::co_spawn(s->executor, read_loop(self, s, socket, gen), asio::detached);
+        s->connect_done.notify_all();
+    }
+
+    const int32_t correlation_id = s->next_correlation_id++;
+    if (s->next_correlation_id < 0) s->next_correlation_id = 1;
+    protocol::messages::request_header header;
+    header.request_api_key = static_cast<int16_t>(key);
+    header.request_api_version = version;
+    header.correlation_id = correlation_id;
+    header.client_id = s->options.client_id;
+    const int16_t header_version = protocol::request_header_version(key, version);
+    protocol::encoded_output head;
+    protocol::writer w(head);
+    w.write_int32(0);  // the size, filled in below
+    header.encode(w, header_version);
+    std::vector<uint8_t> frame = std::move(head.bytes);
+    frame.insert(frame.end(), body.bytes.begin(), body.bytes.end());
+    const auto size = static_cast<uint32_t>(frame.size() - 4);
+    frame[0] = static_cast<uint8_t>(size >> 24);
+    frame[1] = static_cast<uint8_t>(size >> 16);
+    frame[2] = static_cast<uint8_t>(size >> 8);
+    frame[3] = static_cast<uint8_t>(size);
+
+    auto call = std::make_shared<pending_call>(s->executor, deadline, protocol::response_header_version(key, version));
+    s->pending[correlation_id] = call;
+    s->write_queue.push_back(std::move(frame));
+    if (!s->writing) {
+        // This coroutine writes until the queue is empty, including frames
+        // that other requests queue meanwhile: one writer at a time.
+        s->writing = true;
+        const uint64_t gen = s->generation;
+        auto socket = s->socket;
+        while (!s->write_queue.empty() && socket && gen == s->generation) {
+            auto next = std::move(s->write_queue.front());
+            s->write_queue.pop_front();
+            boost::system::error_code ec;
+            co_await asio::async_write(*socket, asio::buffer(next), asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) {
+                s->drop_connection(gen, s->closed ? client_error::closed : client_error::disconnected);
+                break;
+            }
+        }
+        s->writing = false;
+    }
+    if (!call->completed()) {
+        boost::system::error_code ignored;
+        co_await call->timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+    if (call->answer) co_return std::move(*call->answer);
+    if (call->failure) co_return *call->failure;
+    s->pending.erase(correlation_id);
+    co_return client_error::timed_out;
+}
+
+void client_connection::close() {
+    impl* s = _impl.get();
+    if (s->closed) return;
+    s->closed = true;
+    if (s->socket) {
+        boost::system::error_code ignored;
+        s->socket->close(ignored);  // ends the read loop
+    }
+    s->fail_all(client_error::closed);
+    s->connect_done.notify_all();
+}
+
+asio::awaitable<void> client_connection::stopped() {
+    auto self = shared_from_this();
+    while (_impl->readers > 0) co_await _impl->reader_done.wait();
+}
+
+}  // namespace strata::net
