@@ -7,6 +7,7 @@ confluent-kafka). ctest passes STRATAD (the binary) and STRATA_SOURCE_DIR.
 
 import os
 import shutil
+import struct
 import signal
 import socket
 import subprocess
@@ -95,6 +96,188 @@ class Broker:
             shutil.rmtree(self.workdir, ignore_errors=True)
         else:
             print(f"--- stratad log ({self.log_path}) ---\n{self.log()}", file=sys.stderr)
+
+
+# ---- the metadata quorum ----------------------------------------------------------
+
+def _uvarint(n):
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+class _Reader:
+    def __init__(self, data):
+        self.data, self.pos = data, 0
+
+    def take(self, fmt):
+        values = struct.unpack_from(fmt, self.data, self.pos)
+        self.pos += struct.calcsize(fmt)
+        return values[0] if len(values) == 1 else values
+
+    def uvarint(self):
+        shift = value = 0
+        while True:
+            byte = self.data[self.pos]
+            self.pos += 1
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return value
+            shift += 7
+
+    def compact_string(self):
+        n = self.uvarint() - 1
+        text = self.data[self.pos:self.pos + n].decode()
+        self.pos += n
+        return text
+
+    def skip_tags(self):
+        for _ in range(self.uvarint()):
+            self.uvarint()
+            self.pos += self.uvarint()
+
+
+def describe_quorum(port, host="127.0.0.1", timeout=1.0):
+    """DescribeQuorum v0 (api key 55) for __cluster_metadata-0, encoded by
+    hand (kafka-python has no DescribeQuorum). Returns a dict: error (the
+    partition's error code: 0 from the leader, 6 NOT_LEADER_OR_FOLLOWER from
+    the others), leader_id, leader_epoch, high_watermark, voters
+    [(id, log_end_offset)], observers. Raises OSError if the node does not
+    answer."""
+    topic = b"__cluster_metadata"
+    # Request header v2 (DescribeQuorum is flexible at every version): the
+    # client id is a classic nullable string, then no tagged fields.
+    client_id = b"strata-it"
+    header = struct.pack(">hhih", 55, 0, 1, len(client_id)) + client_id + b"\x00"
+    body = (_uvarint(2) + _uvarint(len(topic) + 1) + topic + _uvarint(2) + struct.pack(">i", 0)
+            + b"\x00" + b"\x00" + b"\x00")
+    payload = header + body
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.settimeout(timeout)
+        sock.sendall(struct.pack(">i", len(payload)) + payload)
+        size = struct.unpack(">i", _recv_exactly(sock, 4))[0]
+        frame = _recv_exactly(sock, size)
+    r = _Reader(frame)
+    r.take(">i")  # correlation id
+    r.skip_tags()  # response header v1
+    top_error = r.take(">h")
+    result = {"top_error": top_error}
+    for _ in range(r.uvarint() - 1):
+        r.compact_string()
+        for _ in range(r.uvarint() - 1):
+            r.take(">i")
+            result["error"] = r.take(">h")
+            result["leader_id"] = r.take(">i")
+            result["leader_epoch"] = r.take(">i")
+            result["high_watermark"] = r.take(">q")
+            for key in ("voters", "observers"):
+                replicas = []
+                for _ in range(r.uvarint() - 1):
+                    replicas.append((r.take(">i"), r.take(">q")))
+                    r.skip_tags()
+                result[key] = replicas
+            r.skip_tags()
+        r.skip_tags()
+    return result
+
+
+def _recv_exactly(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("closed")
+        buf += chunk
+    return buf
+
+
+class Cluster:
+    """`size` stratad nodes in combined mode (broker + controller) on
+    loopback, each with a PLAINTEXT and a CONTROLLER listener, forming one
+    metadata quorum. nodes[i] is a Broker with node_id i + 1 and
+    controller_port. Use as a context manager."""
+
+    def __init__(self, size=3, extra_env=None):
+        controller_ports = [free_port() for _ in range(size)]
+        voters = ",".join(f"{i + 1}@127.0.0.1:{port}" for i, port in enumerate(controller_ports))
+        self.nodes = []
+        for i, controller_port in enumerate(controller_ports):
+            node = Broker(extra_env=extra_env)
+            node.node_id = i + 1
+            node.controller_port = controller_port
+            node.env.update({
+                "STRATA_NODE_ID": str(i + 1),
+                "STRATA_LISTENERS": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{controller_port}",
+                "STRATA_ADVERTISED_LISTENERS": f"PLAINTEXT://127.0.0.1:{node.port}",
+                "STRATA_CONTROLLER_QUORUM_VOTERS": voters,
+            })
+            self.nodes.append(node)
+
+    def start(self):
+        for node in self.nodes:
+            node.start()
+        return self
+
+    def node(self, node_id):
+        return self.nodes[node_id - 1]
+
+    def running(self):
+        return [n for n in self.nodes if n.proc and n.proc.poll() is None]
+
+    def quorum_view(self, node):
+        try:
+            return describe_quorum(node.controller_port, timeout=0.5)
+        except (OSError, ConnectionError):
+            return None
+
+    def leader(self, among=None, min_epoch=0):
+        """The (leader id, epoch, description) that a node answering as leader
+        reports, if its epoch is at least min_epoch; else None."""
+        for node in among or self.running():
+            view = self.quorum_view(node)
+            if view and view.get("error") == 0 and view["leader_id"] == node.node_id and view["leader_epoch"] >= min_epoch:
+                return node.node_id, view["leader_epoch"], view
+        return None
+
+    def wait_for_leader(self, timeout=10.0, among=None, min_epoch=0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.leader(among, min_epoch)
+            if found:
+                return found
+            time.sleep(0.01)
+        views = {n.node_id: self.quorum_view(n) for n in self.nodes}
+        raise AssertionError(f"no leader within {timeout}s: {views}")
+
+    def stop(self):
+        for node in self.nodes:
+            if node.proc and node.proc.poll() is None:
+                try:
+                    node.proc.send_signal(signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+            try:
+                node.stop()
+            except RuntimeError:
+                pass
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        if exc[0] is None:
+            for node in self.nodes:
+                shutil.rmtree(node.workdir, ignore_errors=True)
+        else:
+            for node in self.nodes:
+                print(f"--- node {node.node_id} log ({node.log_path}) ---\n{node.log()}", file=sys.stderr)
 
 
 def run_tests(tests):
