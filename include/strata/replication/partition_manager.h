@@ -1,0 +1,97 @@
+// The partitions this broker leads, kept in step with the metadata image.
+//
+// Ownership and threads. One per broker, owned by whoever owns the storage
+// log manager it uses (stratad), and outliving the request handlers. apply()
+// is called by the metadata publisher, one image at a time; lookups run on
+// any thread without a lock: the manager publishes an immutable snapshot
+// (image + partition table) through an atomic shared_ptr, copy-on-write. Each
+// partition's own state lives on its strand (partition.h) over `executor`.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "strata/common/kafka_error.h"
+#include "strata/metadata/image.h"
+#include "strata/replication/partition.h"
+#include "strata/replication/partition_config.h"
+#include "strata/storage/clock.h"
+#include "strata/storage/log_manager.h"
+
+namespace strata::replication {
+
+struct partition_manager_options {
+    int32_t node_id = 0;
+    // The broker's defaults for every topic setting (log.*, message.max.bytes,
+    // min.insync.replicas, ...), which topic configs override.
+    partition_config defaults;
+    storage::clock* clock = &storage::system_clock::instance();
+};
+
+// A partition as a request handler finds it: the partition when this broker
+// leads it, else the error Kafka answers with.
+struct partition_lookup {
+    std::shared_ptr<partition> leader;
+    kafka_error error = kafka_error::none;
+    // The topic's id or name, whichever the request did not give.
+    protocol::uuid topic_id;
+    std::string topic_name;
+};
+
+class partition_manager {
+public:
+    partition_manager(partition_manager_options options, storage::log_manager& logs,
+                      boost::asio::any_io_executor executor);
+    ~partition_manager();
+    partition_manager(const partition_manager&) = delete;
+    partition_manager& operator=(const partition_manager&) = delete;
+
+    // Metadata publisher only. Makes this broker lead the partitions `image`
+    // says it leads (opening or creating their logs; the leader epoch and ISR
+    // from the image), stops leading the others, and stops and deletes the
+    // partitions of deleted topics. The first call (or one with `reconcile_all`)
+    // looks at every topic; later ones at those `changes` name.
+    void apply(std::shared_ptr<const metadata::metadata_image> image, const metadata::image_changes& changes,
+               bool reconcile_all = false);
+
+    // Stops every partition (shutdown, before the log manager closes).
+    void stop_all();
+
+    // ---- any thread ---------------------------------------------------------
+    std::shared_ptr<const metadata::metadata_image> image() const;
+    // UNKNOWN_TOPIC_OR_PARTITION when the image has no such topic or
+    // partition, NOT_LEADER_OR_FOLLOWER when another broker leads it.
+    partition_lookup find(std::string_view topic, int32_t partition) const;
+    // As above by topic id; an unknown id is UNKNOWN_TOPIC_ID.
+    partition_lookup find(const protocol::uuid& topic_id, int32_t partition) const;
+    // Every partition this broker leads now.
+    std::vector<std::shared_ptr<partition>> leaders() const;
+
+    int32_t node_id() const { return _options.node_id; }
+
+private:
+    using topic_partitions = std::vector<std::shared_ptr<partition>>;  // by index; null: not led here
+    struct state {
+        std::shared_ptr<const metadata::metadata_image> image;
+        std::unordered_map<std::string, topic_partitions> led;  // by topic name
+    };
+
+    std::shared_ptr<const state> load() const { return _state.load(std::memory_order_acquire); }
+    void reconcile_topic(const metadata::topic_image& topic, const metadata::metadata_image& image,
+                         std::unordered_map<std::string, topic_partitions>& led);
+    partition_lookup find_in(const state& s, const metadata::topic_image* topic, int32_t partition) const;
+
+    const partition_manager_options _options;
+    storage::log_manager& _logs;
+    boost::asio::any_io_executor _executor;
+    std::atomic<std::shared_ptr<const state>> _state;
+};
+
+}  // namespace strata::replication

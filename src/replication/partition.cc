@@ -1,0 +1,233 @@
+#include "strata/replication/partition.h"
+
+#include <algorithm>
+
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "strata/common/log.h"
+#include "strata/protocol/record_batch.h"
+
+namespace strata::replication {
+
+namespace {
+
+const auto& logger() {
+    static const auto instance = log::get("replication");
+    return instance;
+}
+
+}  // namespace
+
+partition::partition(int32_t self, topic_partition tp, protocol::uuid topic_id,
+                     std::shared_ptr<storage::partition_log> log, partition_config config,
+                     boost::asio::any_io_executor executor, storage::clock& clock)
+    : _self(self),
+      _tp(std::move(tp)),
+      _topic_id(topic_id),
+      _log(std::move(log)),
+      _config(std::move(config)),
+      _clock(clock),
+      _strand(boost::asio::make_strand(std::move(executor))) {
+    _flushed = _log->flushed_offset();
+    _high_watermark.store(std::min(_log->high_watermark(), _log->end_offset()).value());
+}
+
+void partition::produce(protocol::bytes_view batches, std::shared_ptr<const void> owner, required_acks acks,
+                        produce_callback done) {
+    boost::asio::post(_strand, [self = shared_from_this(), batches, owner = std::move(owner), acks,
+                                done = std::move(done)]() mutable { self->do_produce(batches, acks, std::move(done)); });
+}
+
+void partition::do_produce(protocol::bytes_view batches, required_acks acks, produce_callback done) {
+    produce_outcome out;
+    auto fail = [&](kafka_error error, std::string message) {
+        out.error = error;
+        out.message = std::move(message);
+        done(std::move(out));
+    };
+    if (!_leader.load(std::memory_order_relaxed)) return fail(kafka_error::not_leader_or_follower, {});
+    if (acks == required_acks::all && static_cast<int32_t>(_isr.size()) < _config.min_insync_replicas) {
+        return fail(kafka_error::not_enough_replicas,
+                    fmt::format("the in-sync replica set has {} member(s), fewer than min.insync.replicas={}",
+                                _isr.size(), _config.min_insync_replicas));
+    }
+    // Kafka's RecordBatchTooLargeException: a payload no segment can hold.
+    if (batches.size() > _config.log.segment_bytes) {
+        return fail(kafka_error::record_list_too_large,
+                    fmt::format("{} bytes exceed segment.bytes={}", batches.size(), _config.log.segment_bytes));
+    }
+    if (auto bad = check_timestamps(batches)) return done(std::move(*bad));
+
+    auto appended = _log->append(batches, epoch());
+    if (!appended) {
+        out.log_start_offset = _log->log_start_offset();
+        return fail(storage::to_kafka_error(appended.error()), storage::to_string(appended.error()));
+    }
+    const auto& a = appended.value();
+    out.base_offset = a.base_offset;
+    out.log_append_time = a.log_append_time;
+    out.log_start_offset = _log->log_start_offset();
+    if (a.max_timestamp > _max_timestamp.load(std::memory_order_relaxed))
+        _max_timestamp.store(a.max_timestamp, std::memory_order_release);
+
+    const offset end = a.last_offset.next();
+    // Group commit: the HW follows the fsynced offset, so every append asks
+    // for one (shared with whatever else is waiting). acks=all always waits
+    // for durability, whatever the flush policy.
+    if (_config.log.flush == storage::flush_mode::group_commit || acks == required_acks::all) request_flush(end);
+    update_high_watermark();
+    if (acks == required_acks::all && (high_watermark() < end || _flushed < end)) {
+        _pending.push_back(pending_produce{end, std::move(out), std::move(done)});
+        return;
+    }
+    done(std::move(out));
+}
+
+std::optional<produce_outcome> partition::check_timestamps(protocol::bytes_view batches) const {
+    if (_config.log.timestamp_kind == protocol::timestamp_type::log_append_time) return std::nullopt;
+    if (_config.timestamp_before_max_ms == no_timestamp_bound && _config.timestamp_after_max_ms == no_timestamp_bound)
+        return std::nullopt;
+    const int64_t now = _clock.now_ms();
+    auto too_early = [&](int64_t ts) {
+        return _config.timestamp_before_max_ms != no_timestamp_bound && ts < now - _config.timestamp_before_max_ms;
+    };
+    auto too_late = [&](int64_t ts) {
+        return _config.timestamp_after_max_ms != no_timestamp_bound && ts > now + _config.timestamp_after_max_ms;
+    };
+    std::vector<uint8_t> scratch;
+    std::optional<int64_t> bad;
+    protocol::record_batch_sequence sequence(batches);
+    for (;;) {
+        auto next = sequence.next();
+        // Framing errors are the append's to report, with their own codes.
+        if (!next || !next.value()) break;
+        const auto& batch = *next.value();
+        auto walked = protocol::for_each_record(batch, protocol::batch_validation_options{}.max_decompressed_bytes,
+                                                scratch, [&](const protocol::record_view& r) {
+                                                    int64_t ts = batch.base_timestamp() + r.timestamp_delta;
+                                                    if (!bad && (too_early(ts) || too_late(ts))) bad = ts;
+                                                });
+        if (!walked || bad) break;
+    }
+    if (!bad) return std::nullopt;
+    produce_outcome out;
+    out.error = kafka_error::invalid_timestamp;
+    out.message = fmt::format("timestamp {} is out of the range allowed by message.timestamp.before.max.ms / "
+                              "after.max.ms around {}",
+                              *bad, now);
+    out.log_start_offset = _log->log_start_offset();
+    return out;
+}
+
+void partition::request_flush(offset upto) {
+    if (_flush_requested >= upto) return;
+    _flush_requested = upto;
+    std::weak_ptr<partition> weak = weak_from_this();
+    // The callback may run on the flusher thread: hop to the strand.
+    _log->flush_to(upto, [weak, upto](storage::result<void> r) {
+        auto self = weak.lock();
+        if (!self) return;
+        boost::asio::post(self->_strand, [self, upto, r = std::move(r)]() mutable { self->on_flushed(upto, std::move(r)); });
+    });
+}
+
+void partition::on_flushed(offset upto, storage::result<void> r) {
+    if (!r) {
+        logger()->error("{}: flush to {} failed: {}", _tp, upto, r.error());
+        // Every acks=all produce this flush covered fails; later ones retry
+        // with their own flush.
+        while (!_pending.empty() && _pending.front().required <= upto) {
+            auto p = std::move(_pending.front());
+            _pending.pop_front();
+            p.outcome.error = kafka_error::kafka_storage_error;
+            p.outcome.message = storage::to_string(r.error());
+            p.done(std::move(p.outcome));
+        }
+        if (_flush_requested <= upto) _flush_requested = _flushed;
+        return;
+    }
+    _flushed = std::max({_flushed, upto, std::min(_log->flushed_offset(), _log->end_offset())});
+    update_high_watermark();
+    complete_pending();
+}
+
+void partition::update_high_watermark() {
+    if (!_leader.load(std::memory_order_relaxed)) return;
+    const offset leo = _log->end_offset();
+    offset hw = _config.log.flush == storage::flush_mode::interval ? leo : std::min(_flushed, leo);
+    for (int32_t member : _isr) {
+        if (member == _self) continue;
+        auto it = _follower_end_offsets.find(member);
+        hw = std::min(hw, it == _follower_end_offsets.end() ? offset(0) : it->second);
+    }
+    if (hw <= high_watermark()) return;
+    _high_watermark.store(hw.value(), std::memory_order_release);
+    _log->set_high_watermark(hw);
+    wake_waiters();
+}
+
+void partition::complete_pending(kafka_error error_for_all) {
+    while (!_pending.empty()) {
+        auto& front = _pending.front();
+        if (error_for_all == kafka_error::none && (front.required > high_watermark() || front.required > _flushed))
+            break;
+        auto p = std::move(front);
+        _pending.pop_front();
+        if (error_for_all != kafka_error::none) p.outcome.error = error_for_all;
+        p.done(std::move(p.outcome));
+    }
+}
+
+void partition::add_waiter(const std::shared_ptr<async_signal>& signal) {
+    std::lock_guard lock(_waiters_mutex);
+    // Drop waiters that gave up, so that a partition nobody produces to does
+    // not collect one per long poll.
+    std::erase_if(_waiters, [](const std::weak_ptr<async_signal>& w) {
+        auto s = w.lock();
+        return !s || s->fired();
+    });
+    _waiters.push_back(signal);
+}
+
+void partition::wake_waiters() {
+    std::vector<std::weak_ptr<async_signal>> waiters;
+    {
+        std::lock_guard lock(_waiters_mutex);
+        waiters.swap(_waiters);
+    }
+    for (auto& w : waiters)
+        if (auto s = w.lock()) s->notify();
+}
+
+void partition::become_leader(leadership l) {
+    boost::asio::post(_strand, [self = shared_from_this(), l = std::move(l)]() mutable {
+        const bool new_epoch = l.epoch.value() != self->_epoch.load(std::memory_order_relaxed);
+        if (new_epoch) self->_follower_end_offsets.clear();
+        std::erase_if(self->_follower_end_offsets, [&](const auto& entry) {
+            return std::find(l.isr.begin(), l.isr.end(), entry.first) == l.isr.end();
+        });
+        self->_isr = std::move(l.isr);
+        self->_epoch.store(l.epoch.value(), std::memory_order_release);
+        const bool was_leader = self->_leader.exchange(true, std::memory_order_acq_rel);
+        if (!was_leader || new_epoch)
+            logger()->info("{}: leader at epoch {} (ISR {})", self->_tp, l.epoch, fmt::join(self->_isr, ","));
+        self->update_high_watermark();
+        if (self->_config.log.flush == storage::flush_mode::group_commit && self->_flushed < self->_log->end_offset())
+            self->request_flush(self->_log->end_offset());
+        // A smaller ISR may let the HW (and acks=all produces) move on.
+        self->complete_pending();
+    });
+}
+
+void partition::stop(std::function<void()> then) {
+    boost::asio::post(_strand, [self = shared_from_this(), then = std::move(then)] {
+        self->_leader.store(false, std::memory_order_release);
+        self->complete_pending(kafka_error::not_leader_or_follower);
+        self->wake_waiters();
+        if (then) then();
+    });
+}
+
+}  // namespace strata::replication

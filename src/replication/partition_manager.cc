@@ -1,0 +1,188 @@
+#include "strata/replication/partition_manager.h"
+
+#include <algorithm>
+#include <set>
+
+#include "strata/common/log.h"
+
+namespace strata::replication {
+
+namespace {
+
+const auto& logger() {
+    static const auto instance = log::get("replication");
+    return instance;
+}
+
+}  // namespace
+
+partition_manager::partition_manager(partition_manager_options options, storage::log_manager& logs,
+                                     boost::asio::any_io_executor executor)
+    : _options(std::move(options)), _logs(logs), _executor(std::move(executor)) {
+    _state.store(std::make_shared<const state>());
+}
+
+partition_manager::~partition_manager() = default;
+
+void partition_manager::apply(std::shared_ptr<const metadata::metadata_image> image,
+                              const metadata::image_changes& changes, bool reconcile_all) {
+    auto previous = load();
+    auto next = std::make_shared<state>();
+    next->image = image;
+    next->led = previous->led;  // copies pointers: O(topics led)
+
+    // Deletions first, so that a topic deleted and re-created under the same
+    // name in one delta gets a fresh log. The directory is renamed at once
+    // (storage deletes its files in the background); an append racing with
+    // it fails with `closed`, answered as NOT_LEADER_OR_FOLLOWER.
+    for (const auto& [id, name] : changes.deleted_topics) {
+        auto it = next->led.find(name);
+        if (it != next->led.end()) {
+            for (const auto& p : it->second)
+                if (p) p->stop();
+            next->led.erase(it);
+        }
+        // Every replica of a deleted topic goes, led here or not.
+        std::set<int32_t> removed;
+        for (const auto& tp : _logs.partitions_on_disk())
+            if (tp.topic == name) removed.insert(tp.partition.value());
+        if (const auto* old = previous->image ? previous->image->topic(id) : nullptr)
+            for (const auto& ps : old->partitions) removed.insert(ps.partition);
+        for (int32_t index : removed) {
+            auto tp = topic_partition{name, storage::partition_id(index)};
+            if (auto r = _logs.remove(tp); !r && r.error().code != storage::storage_errc::unknown_partition)
+                logger()->error("{}: deleting the log of deleted topic failed: {}", tp, r.error());
+            else
+                logger()->info("{}: deleted with its topic", tp);
+        }
+    }
+
+    if (reconcile_all || !previous->image) {
+        for (const auto& [name, topic] : image->topics()) reconcile_topic(*topic, *image, next->led);
+        // Led topics the image no longer has (deleted while we were away from
+        // the log, say) stop; their logs stay until a delete names them.
+        for (auto it = next->led.begin(); it != next->led.end();) {
+            if (image->topic(it->first)) {
+                ++it;
+                continue;
+            }
+            for (const auto& p : it->second)
+                if (p) p->stop();
+            it = next->led.erase(it);
+        }
+    } else {
+        std::vector<protocol::uuid> ids = changes.created_topics;
+        ids.insert(ids.end(), changes.changed_topics.begin(), changes.changed_topics.end());
+        for (const auto& id : ids)
+            if (const auto* topic = image->topic(id)) reconcile_topic(*topic, *image, next->led);
+    }
+    _state.store(std::move(next), std::memory_order_release);
+}
+
+void partition_manager::reconcile_topic(const metadata::topic_image& topic, const metadata::metadata_image& image,
+                                        std::unordered_map<std::string, topic_partitions>& led) {
+    auto& slots = led[topic.name];
+    // A topic that was re-created under its old name since we last looked.
+    for (auto& p : slots) {
+        if (p && p->topic_id() != topic.id) {
+            p->stop();
+            p.reset();
+        }
+    }
+    if (slots.size() < topic.partitions.size()) slots.resize(topic.partitions.size());
+
+    std::optional<partition_config> config;  // resolved once, for the first new partition
+    for (const auto& ps : topic.partitions) {
+        auto& slot = slots[size_t(ps.partition)];
+        const topic_partition tp{topic.name, storage::partition_id(ps.partition)};
+        if (ps.leader != _options.node_id) {
+            // Following is replication's next step; until then the log stays
+            // on disk and this broker answers NOT_LEADER_OR_FOLLOWER.
+            if (slot) {
+                logger()->info("{}: no longer the leader (leader {} at epoch {})", tp, ps.leader, ps.leader_epoch);
+                slot->stop();
+                slot.reset();
+            }
+            continue;
+        }
+        if (!slot) {
+            if (!config) {
+                std::vector<std::string> problems;
+                config = resolve_partition_config(
+                    _options.defaults, image.configs({metadata::config_resource_type::topic, topic.name}), &problems);
+                for (const auto& problem : problems) logger()->warn("topic {}: config {}; ignored", topic.name, problem);
+            }
+            auto log = _logs.get_or_create(tp, config->log);
+            if (!log) {
+                logger()->error("{}: cannot open its log: {}", tp, log.error());
+                continue;
+            }
+            slot = std::make_shared<partition>(_options.node_id, tp, topic.id, std::move(log).value(), *config,
+                                               _executor, *_options.clock);
+        }
+        slot->become_leader(leadership{leader_epoch(ps.leader_epoch), ps.replicas, ps.isr});
+    }
+    if (std::none_of(slots.begin(), slots.end(), [](const auto& p) { return p != nullptr; })) led.erase(topic.name);
+}
+
+void partition_manager::stop_all() {
+    auto previous = load();
+    for (const auto& [name, slots] : previous->led)
+        for (const auto& p : slots)
+            if (p) p->stop();
+    auto next = std::make_shared<state>();
+    next->image = previous->image;
+    _state.store(std::move(next), std::memory_order_release);
+}
+
+std::shared_ptr<const metadata::metadata_image> partition_manager::image() const { return load()->image; }
+
+partition_lookup partition_manager::find_in(const state& s, const metadata::topic_image* topic,
+                                            int32_t partition) const {
+    partition_lookup out;
+    if (!topic || partition < 0 || size_t(partition) >= topic->partitions.size()) {
+        out.error = kafka_error::unknown_topic_or_partition;
+        if (topic) {
+            out.topic_id = topic->id;
+            out.topic_name = topic->name;
+        }
+        return out;
+    }
+    out.topic_id = topic->id;
+    out.topic_name = topic->name;
+    auto it = s.led.find(topic->name);
+    if (it != s.led.end() && size_t(partition) < it->second.size() && it->second[size_t(partition)] &&
+        it->second[size_t(partition)]->topic_id() == topic->id) {
+        out.leader = it->second[size_t(partition)];
+        return out;
+    }
+    out.error = kafka_error::not_leader_or_follower;
+    return out;
+}
+
+partition_lookup partition_manager::find(std::string_view topic, int32_t partition) const {
+    auto s = load();
+    return find_in(*s, s->image ? s->image->topic(topic) : nullptr, partition);
+}
+
+partition_lookup partition_manager::find(const protocol::uuid& topic_id, int32_t partition) const {
+    auto s = load();
+    const auto* topic = s->image ? s->image->topic(topic_id) : nullptr;
+    if (!topic) {
+        partition_lookup out;
+        out.error = kafka_error::unknown_topic_id;
+        out.topic_id = topic_id;
+        return out;
+    }
+    return find_in(*s, topic, partition);
+}
+
+std::vector<std::shared_ptr<partition>> partition_manager::leaders() const {
+    std::vector<std::shared_ptr<partition>> out;
+    for (const auto& [name, slots] : load()->led)
+        for (const auto& p : slots)
+            if (p) out.push_back(p);
+    return out;
+}
+
+}  // namespace strata::replication

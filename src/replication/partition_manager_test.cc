@@ -1,0 +1,312 @@
+#include "strata/replication/partition_manager.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <stdlib.h>
+
+#include "strata/protocol/record_batch.h"
+#include "strata/storage/log_manager.h"
+
+namespace strata::replication {
+namespace {
+
+namespace mr = metadata::records;
+
+constexpr int32_t self = 1;
+
+protocol::uuid id_of(uint8_t n) {
+    protocol::uuid u;
+    u.bytes[0] = 0xab;  // never Kafka's metadata topic id (0...01)
+    u.bytes[15] = n;
+    return u;
+}
+
+std::vector<uint8_t> batch_of(int count, int64_t timestamp = 1'700'000'000'000) {
+    protocol::record_batch_builder builder;
+    std::string value = "value";
+    for (int i = 0; i < count; ++i)
+        builder.append(timestamp, std::nullopt,
+                       protocol::bytes_view(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
+    return builder.build().value();
+}
+
+// A broker's replication layer over a real log manager in a temporary
+// directory. The flusher thread is real (fsync completions arrive from it), so
+// tests run the io_context until what they wait for has happened.
+struct fixture {
+    fixture() {
+        std::string pattern = (std::filesystem::temp_directory_path() / "strata-replication-XXXXXX").string();
+        if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+        dir = pattern;
+        storage::log_manager_config config;
+        config.data_dir = dir;
+        config.housekeeping_interval_ms = 3'600'000;
+        config.clock = &clock;
+        logs = storage::log_manager::open(config).value();
+        partition_manager_options options;
+        options.node_id = self;
+        options.clock = &clock;
+        manager.emplace(options, *logs, io.get_executor());
+    }
+    ~fixture() {
+        manager->stop_all();
+        run_until([] { return false; }, std::chrono::milliseconds(20));
+        manager.reset();
+        (void)logs->shutdown();
+        std::filesystem::remove_all(dir);
+    }
+
+    // Runs handlers until `done` or a generous bound (a failure, not a wait).
+    bool run_until(const std::function<bool()>& done, std::chrono::milliseconds bound = std::chrono::seconds(10)) {
+        auto guard = boost::asio::make_work_guard(io);
+        auto until = std::chrono::steady_clock::now() + bound;
+        while (!done() && std::chrono::steady_clock::now() < until) {
+            io.restart();
+            io.run_for(std::chrono::milliseconds(5));
+        }
+        return done();
+    }
+
+    void apply(const std::vector<metadata::record>& records) {
+        metadata::metadata_delta delta(image);
+        for (const auto& r : records) delta.replay(r);
+        image = delta.apply();
+        manager->apply(image, delta.changes());
+        run_until([] { return false; }, std::chrono::milliseconds(10));
+    }
+
+    static mr::topic_record topic(const std::string& name, uint8_t id) {
+        mr::topic_record r;
+        r.name = name;
+        r.topic_id = id_of(id);
+        return r;
+    }
+    static mr::partition_record partition_rec(uint8_t topic, int32_t index, int32_t leader, int32_t epoch,
+                                              std::vector<int32_t> isr = {self}) {
+        mr::partition_record r;
+        r.topic_id = id_of(topic);
+        r.partition_id = index;
+        r.replicas = isr;
+        r.isr = isr;
+        r.leader = leader;
+        r.leader_epoch = epoch;
+        return r;
+    }
+    static mr::config_record topic_config(const std::string& topic, const std::string& key, const std::string& value) {
+        mr::config_record r;
+        r.resource_type = static_cast<int8_t>(metadata::config_resource_type::topic);
+        r.resource_name = topic;
+        r.name = key;
+        r.value = value;
+        return r;
+    }
+
+    produce_outcome produce(const std::string& topic, int32_t index, std::vector<uint8_t> batch,
+                            required_acks acks = required_acks::leader) {
+        auto found = manager->find(topic, index);
+        EXPECT_TRUE(found.leader) << "no leader for " << topic << "-" << index;
+        if (!found.leader) return {};
+        auto owned = std::make_shared<const std::vector<uint8_t>>(std::move(batch));
+        std::optional<produce_outcome> result;
+        found.leader->produce(*owned, owned, acks, [&](produce_outcome o) { result = std::move(o); });
+        EXPECT_TRUE(run_until([&] { return result.has_value(); }));
+        return result.value_or(produce_outcome{});
+    }
+
+    storage::manual_clock clock;
+    std::string dir;
+    boost::asio::io_context io;
+    std::unique_ptr<storage::log_manager> logs;
+    std::optional<partition_manager> manager;
+    std::shared_ptr<const metadata::metadata_image> image = std::make_shared<metadata::metadata_image>();
+};
+
+TEST(partition_manager, leads_what_the_image_says_with_its_epoch) {
+    fixture f;
+    f.apply({fixture::topic("orders", 1), fixture::partition_rec(1, 0, self, 7), fixture::partition_rec(1, 1, 2, 3, {2})});
+
+    auto led = f.manager->find("orders", 0);
+    ASSERT_TRUE(led.leader);
+    EXPECT_EQ(led.error, kafka_error::none);
+    EXPECT_EQ(led.topic_id, id_of(1));
+    ASSERT_TRUE(f.run_until([&] { return led.leader->is_leader(); }));
+    EXPECT_EQ(led.leader->epoch(), leader_epoch(7));
+    EXPECT_TRUE(f.logs->get({"orders", storage::partition_id(0)}));
+
+    EXPECT_EQ(f.manager->find("orders", 1).error, kafka_error::not_leader_or_follower);
+    EXPECT_EQ(f.manager->find("orders", 2).error, kafka_error::unknown_topic_or_partition);
+    EXPECT_EQ(f.manager->find("nope", 0).error, kafka_error::unknown_topic_or_partition);
+    EXPECT_EQ(f.manager->find(id_of(9), 0).error, kafka_error::unknown_topic_id);
+    EXPECT_TRUE(f.manager->find(id_of(1), 0).leader);
+    EXPECT_FALSE(f.logs->get({"orders", storage::partition_id(1)}));
+}
+
+TEST(partition_manager, produce_assigns_offsets_and_stamps_the_leader_epoch) {
+    fixture f;
+    f.apply({fixture::topic("t", 1), fixture::partition_rec(1, 0, self, 5)});
+    auto first = f.produce("t", 0, batch_of(3));
+    EXPECT_EQ(first.error, kafka_error::none) << first.message;
+    EXPECT_EQ(first.base_offset, offset(0));
+    EXPECT_EQ(first.log_start_offset, offset(0));
+    EXPECT_EQ(first.log_append_time, -1);
+    auto second = f.produce("t", 0, batch_of(2));
+    EXPECT_EQ(second.base_offset, offset(3));
+
+    auto p = f.manager->find("t", 0).leader;
+    // Group commit: the HW follows the fsync that every append asked for.
+    ASSERT_TRUE(f.run_until([&] { return p->high_watermark() == offset(5); }));
+    EXPECT_EQ(p->log()->latest_epoch(), leader_epoch(5));
+    auto read = p->log()->read({offset(0)}).value();
+    auto bytes = storage::read_region(read.region).value();
+    auto stored = protocol::record_batch_view::from(bytes).value();
+    EXPECT_EQ(stored.partition_leader_epoch(), 5);
+    EXPECT_EQ(stored.base_offset(), 0);
+}
+
+TEST(partition_manager, acks_all_answers_once_durable_and_in_the_hw) {
+    fixture f;
+    f.apply({fixture::topic("t", 1), fixture::partition_rec(1, 0, self, 1)});
+    auto p = f.manager->find("t", 0).leader;
+    auto out = f.produce("t", 0, batch_of(4), required_acks::all);
+    EXPECT_EQ(out.error, kafka_error::none);
+    EXPECT_EQ(out.base_offset, offset(0));
+    EXPECT_GE(p->log()->flushed_offset(), offset(4));
+    EXPECT_GE(p->high_watermark(), offset(4));
+}
+
+TEST(partition_manager, min_insync_replicas_refuses_acks_all_only) {
+    fixture f;
+    f.apply({fixture::topic("t", 1), fixture::topic_config("t", "min.insync.replicas", "2"),
+             fixture::partition_rec(1, 0, self, 1)});
+    EXPECT_EQ(f.produce("t", 0, batch_of(1), required_acks::all).error, kafka_error::not_enough_replicas);
+    EXPECT_EQ(f.produce("t", 0, batch_of(1), required_acks::leader).error, kafka_error::none);
+}
+
+TEST(partition_manager, hw_waits_for_every_isr_member) {
+    fixture f;
+    // ISR {1, 2}: without follower fetches (not yet), the HW cannot pass 0.
+    f.apply({fixture::topic("t", 1), fixture::partition_rec(1, 0, self, 1, {self, 2})});
+    auto p = f.manager->find("t", 0).leader;
+    EXPECT_EQ(f.produce("t", 0, batch_of(2)).error, kafka_error::none);
+    f.run_until([&] { return p->log()->flushed_offset() >= offset(2); });
+    f.run_until([] { return false; }, std::chrono::milliseconds(20));
+    EXPECT_EQ(p->high_watermark(), offset(0));
+    // The ISR shrinks to the leader: the HW catches up.
+    mr::partition_change_record shrink;
+    shrink.topic_id = id_of(1);
+    shrink.partition_id = 0;
+    shrink.isr = std::vector<int32_t>{self};
+    f.apply({shrink});
+    EXPECT_TRUE(f.run_until([&] { return p->high_watermark() == offset(2); }));
+}
+
+TEST(partition_manager, size_and_timestamp_limits_per_topic_config) {
+    fixture f;
+    f.apply({fixture::topic("t", 1), fixture::topic_config("t", "max.message.bytes", "100"),
+             fixture::topic_config("t", "message.timestamp.before.max.ms", "60000"),
+             fixture::topic_config("t", "segment.bytes", "1000"), fixture::partition_rec(1, 0, self, 1)});
+    EXPECT_EQ(f.produce("t", 0, batch_of(10)).error, kafka_error::message_too_large);
+    EXPECT_EQ(f.produce("t", 0, batch_of(100)).error, kafka_error::record_list_too_large);
+    auto old = f.produce("t", 0, batch_of(1, f.clock.now_ms() - 120'000));
+    EXPECT_EQ(old.error, kafka_error::invalid_timestamp);
+    EXPECT_FALSE(old.message.empty());
+    EXPECT_EQ(f.produce("t", 0, batch_of(1, f.clock.now_ms())).error, kafka_error::none);
+    auto corrupt = batch_of(1, f.clock.now_ms());
+    corrupt.back() ^= 0xff;
+    EXPECT_EQ(f.produce("t", 0, corrupt).error, kafka_error::corrupt_message);
+}
+
+TEST(partition_manager, log_append_time_topics_stamp_the_broker_time) {
+    fixture f;
+    f.apply({fixture::topic("t", 1), fixture::topic_config("t", "message.timestamp.type", "LogAppendTime"),
+             fixture::partition_rec(1, 0, self, 1)});
+    auto out = f.produce("t", 0, batch_of(2, 5));
+    EXPECT_EQ(out.error, kafka_error::none);
+    EXPECT_EQ(out.log_append_time, f.clock.now_ms());
+    EXPECT_EQ(f.manager->find("t", 0).leader->max_timestamp(), f.clock.now_ms());
+}
+
+TEST(partition_manager, losing_leadership_and_deleting_the_topic) {
+    fixture f;
+    f.apply({fixture::topic("t", 1), fixture::partition_rec(1, 0, self, 1), fixture::partition_rec(1, 1, self, 1)});
+    auto p0 = f.manager->find("t", 0).leader;
+    ASSERT_TRUE(p0);
+
+    mr::partition_change_record moved;
+    moved.topic_id = id_of(1);
+    moved.partition_id = 0;
+    moved.leader = 2;
+    f.apply({moved});
+    EXPECT_EQ(f.manager->find("t", 0).error, kafka_error::not_leader_or_follower);
+    EXPECT_FALSE(p0->is_leader());
+    std::optional<produce_outcome> late;
+    auto owned = std::make_shared<const std::vector<uint8_t>>(batch_of(1));
+    p0->produce(*owned, owned, required_acks::leader, [&](produce_outcome o) { late = o; });
+    ASSERT_TRUE(f.run_until([&] { return late.has_value(); }));
+    EXPECT_EQ(late->error, kafka_error::not_leader_or_follower);
+
+    mr::remove_topic_record removed;
+    removed.topic_id = id_of(1);
+    f.apply({removed});
+    EXPECT_EQ(f.manager->find("t", 1).error, kafka_error::unknown_topic_or_partition);
+    EXPECT_FALSE(f.logs->get({"t", storage::partition_id(0)}));
+    EXPECT_FALSE(f.logs->get({"t", storage::partition_id(1)}));
+    EXPECT_TRUE(f.manager->leaders().empty());
+
+    // Re-created under the same name: a fresh, empty log.
+    f.apply({fixture::topic("t", 2), fixture::partition_rec(2, 0, self, 1)});
+    auto fresh = f.manager->find("t", 0);
+    ASSERT_TRUE(fresh.leader);
+    EXPECT_EQ(fresh.topic_id, id_of(2));
+    EXPECT_EQ(fresh.leader->log_end_offset(), offset(0));
+}
+
+TEST(partition_manager, waiters_wake_when_the_hw_moves) {
+    fixture f;
+    f.apply({fixture::topic("t", 1), fixture::partition_rec(1, 0, self, 1)});
+    auto p = f.manager->find("t", 0).leader;
+    auto signal = async_signal::make(f.io.get_executor());
+    p->add_waiter(signal);
+    EXPECT_FALSE(signal->fired());
+    f.produce("t", 0, batch_of(1));
+    EXPECT_TRUE(f.run_until([&] { return signal->fired(); }));
+}
+
+TEST(partition_config, topic_configs_override_broker_defaults) {
+    partition_config defaults;
+    defaults.log.segment_bytes = 1 << 20;
+    defaults.min_insync_replicas = 1;
+    metadata::config_map topic{{"segment.bytes", "4096"},
+                               {"cleanup.policy", "compact, delete"},
+                               {"message.timestamp.type", "LogAppendTime"},
+                               {"min.insync.replicas", "2"},
+                               {"message.timestamp.difference.max.ms", "1000"},
+                               {"message.timestamp.after.max.ms", "50"},
+                               {"retention.ms", "-1"},
+                               {"flush.messages", "10"},
+                               {"max.message.bytes", "not a number"},
+                               {"compression.type", "zstd"}};
+    std::vector<std::string> problems;
+    auto c = resolve_partition_config(defaults, topic, &problems);
+    EXPECT_EQ(c.log.segment_bytes, 4096u);
+    EXPECT_EQ(c.log.cleanup, storage::cleanup_policy::compact_and_remove);
+    EXPECT_EQ(c.log.timestamp_kind, protocol::timestamp_type::log_append_time);
+    EXPECT_EQ(c.min_insync_replicas, 2);
+    EXPECT_EQ(c.timestamp_before_max_ms, 1000);
+    EXPECT_EQ(c.timestamp_after_max_ms, 50);
+    EXPECT_EQ(c.log.retention_ms, -1);
+    EXPECT_EQ(c.log.flush, storage::flush_mode::interval);
+    EXPECT_EQ(c.log.flush_messages, 10);
+    EXPECT_EQ(c.log.max_message_bytes, defaults.log.max_message_bytes);
+    ASSERT_EQ(problems.size(), 1u);
+}
+
+}  // namespace
+}  // namespace strata::replication

@@ -1,0 +1,30 @@
+// The broker's data path: Produce, Fetch, ListOffsets and OffsetForLeaderEpoch
+// over the partitions this broker leads (replication::partition_manager).
+#pragma once
+
+#include <functional>
+
+#include "fetch_router.h"
+#include "request_dispatcher.h"
+#include "strata/replication/partition_manager.h"
+
+namespace strata::server {
+
+// Registers Produce v0-11 (v0-2 through the legacy conversion), ListOffsets
+// v1-9 and OffsetForLeaderEpoch v0-4 with the dispatcher, and the partitions'
+// Fetch (v4-17) with the router, which the caller registers. `partitions`
+// must outlive the dispatcher.
+void register_data_path(request_dispatcher& dispatcher, fetch_router& router,
+                        replication::partition_manager& partitions);
+
+void register_produce(request_dispatcher& dispatcher, replication::partition_manager& partitions);
+void register_partition_fetch(fetch_router& router, replication::partition_manager& partitions);
+void register_list_offsets(request_dispatcher& dispatcher, replication::partition_manager& partitions);
+void register_offset_for_leader_epoch(request_dispatcher& dispatcher, replication::partition_manager& partitions);
+
+// The partition defaults a broker configuration gives every topic (log.*,
+// message.max.bytes, min.insync.replicas, log.message.timestamp.type, ...).
+struct broker_config;
+replication::partition_config partition_defaults(const broker_config& config);
+
+}  // namespace strata::server

@@ -1,0 +1,428 @@
+// Produce, Fetch, ListOffsets and OffsetForLeaderEpoch driven through the
+// request dispatcher with encoded requests, over a real log manager in a
+// temporary directory and a partition manager fed with metadata images.
+#include "data_path.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <optional>
+#include <stdlib.h>
+
+#include "strata/common/kafka_error.h"
+#include "strata/protocol/messages/fetch_response.h"
+#include "strata/protocol/messages/list_offsets_request.h"
+#include "strata/protocol/messages/list_offsets_response.h"
+#include "strata/protocol/messages/offset_for_leader_epoch_request.h"
+#include "strata/protocol/messages/offset_for_leader_epoch_response.h"
+#include "strata/protocol/messages/produce_request.h"
+#include "strata/protocol/messages/produce_response.h"
+#include "strata/protocol/messages/response_header.h"
+#include "strata/protocol/record_batch.h"
+#include "strata/raft/kafka_wire.h"
+#include "strata/storage/log_manager.h"
+
+namespace strata::server {
+namespace {
+
+using namespace strata::protocol;
+namespace pm = protocol::messages;
+namespace mr = strata::metadata::records;
+
+constexpr int32_t self = 1;
+
+uuid id_of(uint8_t n) {
+    uuid u;
+    u.bytes[0] = 0xab;  // never Kafka's metadata topic id (0...01)
+    u.bytes[15] = n;
+    return u;
+}
+
+int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// Timestamps older than segment.ms roll a segment per batch (Kafka's rule),
+// and a fetch reads from one segment: tests that read several batches at
+// once use the current time.
+std::vector<uint8_t> batch_of(int count, int64_t timestamp = now_ms(), size_t value_size = 5) {
+    record_batch_builder builder;
+    std::string value(value_size, 'v');
+    for (int i = 0; i < count; ++i)
+        builder.append(timestamp + i, std::nullopt, bytes_view(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
+    return builder.build().value();
+}
+
+template <typename Request>
+std::shared_ptr<const std::vector<uint8_t>> frame_of(api_key key, int16_t version, const Request& body) {
+    pm::request_header h;
+    h.request_api_key = static_cast<int16_t>(key);
+    h.request_api_version = version;
+    h.correlation_id = 42;
+    h.client_id = "test";
+    encoded_output out;
+    writer w(out);
+    h.encode(w, request_header_version(key, version));
+    body.encode(w, version);
+    return std::make_shared<std::vector<uint8_t>>(std::move(out.bytes));
+}
+
+// The response's bytes with its file regions read in, as the wire carries them.
+std::vector<uint8_t> flatten(const encoded_output& out) {
+    std::vector<uint8_t> bytes;
+    size_t at = 0;
+    for (const auto& insert : out.file_inserts) {
+        bytes.insert(bytes.end(), out.bytes.begin() + long(at), out.bytes.begin() + long(insert.at));
+        auto region = storage::read_region(insert.region).value();
+        bytes.insert(bytes.end(), region.begin(), region.end());
+        at = insert.at;
+    }
+    bytes.insert(bytes.end(), out.bytes.begin() + long(at), out.bytes.end());
+    return bytes;
+}
+
+struct fixture {
+    fixture() {
+        std::string pattern = (std::filesystem::temp_directory_path() / "strata-data-path-XXXXXX").string();
+        if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+        dir = pattern;
+        storage::log_manager_config config;
+        config.data_dir = dir;
+        config.housekeeping_interval_ms = 3'600'000;
+        logs = storage::log_manager::open(config).value();
+        replication::partition_manager_options options;
+        options.node_id = self;
+        manager.emplace(options, *logs, io.get_executor());
+        router.set_metadata_handler(
+            [this](request_context& ctx, pm::fetch_request&) -> boost::asio::awaitable<net::handler_result> {
+                ++metadata_fetches;
+                co_return respond(ctx, pm::fetch_response{});
+            });
+        register_data_path(dispatcher, router, *manager);
+        router.register_with(dispatcher);
+
+        strata::metadata::metadata_delta delta(std::make_shared<strata::metadata::metadata_image>());
+        mr::topic_record t;
+        t.name = "t";
+        t.topic_id = id_of(1);
+        delta.replay(t);
+        for (int32_t i = 0; i < 2; ++i) {
+            mr::partition_record p;
+            p.topic_id = id_of(1);
+            p.partition_id = i;
+            p.replicas = {i == 0 ? self : 2};
+            p.isr = p.replicas;
+            p.leader = p.replicas[0];
+            p.leader_epoch = 4;
+            delta.replay(p);
+        }
+        manager->apply(delta.apply(), delta.changes());
+        run_until([] { return false; }, std::chrono::milliseconds(10));
+    }
+    ~fixture() {
+        manager->stop_all();
+        run_until([] { return false; }, std::chrono::milliseconds(20));
+        (void)logs->shutdown();
+        std::filesystem::remove_all(dir);
+    }
+
+    bool run_until(const std::function<bool()>& done, std::chrono::milliseconds bound = std::chrono::seconds(10)) {
+        auto guard = boost::asio::make_work_guard(io);
+        auto until = std::chrono::steady_clock::now() + bound;
+        while (!done() && std::chrono::steady_clock::now() < until) {
+            io.restart();
+            io.run_for(std::chrono::milliseconds(5));
+        }
+        return done();
+    }
+
+    std::future<net::handler_result> start(std::shared_ptr<const std::vector<uint8_t>> frame) {
+        return boost::asio::co_spawn(io, dispatcher.handle(connection, std::move(frame)), boost::asio::use_future);
+    }
+
+    net::handler_result call(std::shared_ptr<const std::vector<uint8_t>> frame) {
+        auto future = start(std::move(frame));
+        EXPECT_TRUE(run_until([&] { return future.wait_for(std::chrono::seconds(0)) == std::future_status::ready; }));
+        return future.get();
+    }
+
+    template <typename Response>
+    Response decode(api_key key, int16_t version, const net::handler_result& r) {
+        EXPECT_TRUE(r.response.has_value());
+        auto bytes = flatten(*r.response);
+        reader rd(bytes);
+        pm::response_header h;
+        h.decode(rd, response_header_version(key, version));
+        EXPECT_EQ(h.correlation_id, 42);
+        Response out;
+        out.decode(rd, version);
+        EXPECT_TRUE(rd.empty());
+        return out;
+    }
+
+    pm::produce_response produce(int16_t version, std::vector<uint8_t> records, int16_t acks = 1,
+                                 std::string topic = "t", int32_t partition = 0) {
+        pm::produce_request request;
+        request.acks = acks;
+        request.timeout_ms = 30000;
+        auto& td = request.topic_data.emplace_back();
+        td.name = std::move(topic);
+        auto& pd = td.partition_data.emplace_back();
+        pd.index = partition;
+        pd.records = records::copy_of(records);
+        return decode<pm::produce_response>(api_key::produce, version,
+                                            call(frame_of(api_key::produce, version, request)));
+    }
+
+    pm::fetch_request fetch_request(int16_t version, int64_t offset, int32_t max_wait_ms = 0, int32_t partition_max = 1 << 20) {
+        pm::fetch_request request;
+        request.max_wait_ms = max_wait_ms;
+        request.min_bytes = 1;
+        request.max_bytes = 50 << 20;
+        auto& topic = request.topics.emplace_back();
+        if (version >= 13) topic.topic_id = id_of(1);
+        else topic.topic = "t";
+        auto& p = topic.partitions.emplace_back();
+        p.partition = 0;
+        p.fetch_offset = offset;
+        p.partition_max_bytes = partition_max;
+        return request;
+    }
+
+    pm::fetch_response fetch(int16_t version, const pm::fetch_request& request) {
+        return decode<pm::fetch_response>(api_key::fetch, version, call(frame_of(api_key::fetch, version, request)));
+    }
+
+    void wait_for_hw(int64_t hw) {
+        auto p = manager->find("t", 0).leader;
+        ASSERT_TRUE(run_until([&] { return p->high_watermark().value() >= hw; }));
+    }
+
+    std::string dir;
+    boost::asio::io_context io;
+    std::unique_ptr<storage::log_manager> logs;
+    std::optional<replication::partition_manager> manager;
+    request_dispatcher dispatcher;
+    fetch_router router;
+    net::connection_info connection;
+    int metadata_fetches = 0;
+};
+
+TEST(data_path, produce_then_fetch_by_name_and_by_id) {
+    fixture f;
+    auto batch = batch_of(3);
+    for (int16_t version : {3, 8, 9, 11}) {
+        auto r = f.produce(version, batch);
+        ASSERT_EQ(r.responses.size(), 1u);
+        const auto& p = r.responses[0].partition_responses.at(0);
+        EXPECT_EQ(p.error_code, 0) << "v" << version;
+        EXPECT_EQ(p.base_offset, 3 * ((version == 3) ? 0 : version == 8 ? 1 : version == 9 ? 2 : 3));
+        EXPECT_EQ(p.log_append_time_ms, -1);
+    }
+    f.wait_for_hw(12);
+    for (int16_t version : {4, 11, 12, 13, 17}) {
+        auto r = f.fetch(version, f.fetch_request(version, 3));
+        ASSERT_EQ(r.responses.size(), 1u) << "v" << version;
+        const auto& p = r.responses[0].partitions.at(0);
+        EXPECT_EQ(p.error_code, 0);
+        EXPECT_EQ(p.high_watermark, 12);
+        EXPECT_EQ(p.last_stable_offset, 12);
+        if (version >= 5) {
+            EXPECT_EQ(p.log_start_offset, 0);
+        }
+        ASSERT_TRUE(p.records.has_value());
+        // Batches 3..11, each as produced but for the offset and epoch.
+        record_batch_sequence batches(p.records->bytes());
+        int64_t expected = 3;
+        while (auto next = batches.next().value()) {
+            EXPECT_EQ(next->base_offset(), expected);
+            EXPECT_EQ(next->partition_leader_epoch(), 4);
+            EXPECT_TRUE(next->crc_ok());
+            expected += 3;
+        }
+        EXPECT_EQ(expected, 12);
+        if (version >= 13) {
+            EXPECT_EQ(r.responses[0].topic_id, id_of(1));
+        }
+    }
+}
+
+TEST(data_path, fetch_copies_when_zero_copy_is_not_allowed) {
+    fixture f;
+    f.produce(9, batch_of(2));
+    f.wait_for_hw(2);
+    f.connection.zero_copy_allowed = false;
+    auto r = f.call(frame_of(api_key::fetch, 12, f.fetch_request(12, 0)));
+    ASSERT_TRUE(r.response);
+    EXPECT_TRUE(r.response->file_inserts.empty());
+    auto decoded = f.decode<pm::fetch_response>(api_key::fetch, 12, r);
+    EXPECT_GT(decoded.responses[0].partitions[0].records->size(), 0u);
+}
+
+TEST(data_path, produce_errors_per_partition) {
+    fixture f;
+    EXPECT_EQ(f.produce(9, batch_of(1), 1, "nope").responses[0].partition_responses[0].error_code,
+              int16_t(kafka_error::unknown_topic_or_partition));
+    EXPECT_EQ(f.produce(9, batch_of(1), 1, "t", 1).responses[0].partition_responses[0].error_code,
+              int16_t(kafka_error::not_leader_or_follower));
+    EXPECT_EQ(f.produce(9, batch_of(1), 2).responses[0].partition_responses[0].error_code,
+              int16_t(kafka_error::invalid_required_acks));
+    auto two = batch_of(1);
+    auto second = batch_of(1);
+    two.insert(two.end(), second.begin(), second.end());
+    auto r = f.produce(9, two);
+    EXPECT_EQ(r.responses[0].partition_responses[0].error_code, int16_t(kafka_error::invalid_record));
+    EXPECT_EQ(r.responses[0].partition_responses[0].base_offset, -1);
+    auto corrupt = batch_of(2);
+    corrupt[30] ^= 1;
+    EXPECT_EQ(f.produce(9, corrupt).responses[0].partition_responses[0].error_code,
+              int16_t(kafka_error::corrupt_message));
+    EXPECT_EQ(f.produce(9, {}).responses[0].partition_responses[0].error_code, int16_t(kafka_error::invalid_record));
+}
+
+TEST(data_path, produce_acks_zero_sends_nothing_and_acks_all_waits_for_fsync) {
+    fixture f;
+    pm::produce_request request;
+    request.acks = 0;
+    auto& td = request.topic_data.emplace_back();
+    td.name = "t";
+    auto& pd = td.partition_data.emplace_back();
+    auto batch = batch_of(2);
+    pd.records = records::copy_of(batch);
+    auto r = f.call(frame_of(api_key::produce, 9, request));
+    EXPECT_FALSE(r.response.has_value());
+    EXPECT_FALSE(r.close_connection);
+    td.name = "nope";  // an error with acks=0 closes the connection (Kafka)
+    EXPECT_TRUE(f.call(frame_of(api_key::produce, 9, request)).close_connection);
+
+    auto all = f.produce(9, batch_of(1), -1);
+    EXPECT_EQ(all.responses[0].partition_responses[0].error_code, 0);
+    EXPECT_EQ(all.responses[0].partition_responses[0].base_offset, 2);
+    EXPECT_GE(f.manager->find("t", 0).leader->log()->flushed_offset(), storage::offset(3));
+}
+
+TEST(data_path, fetch_long_polls_until_a_produce_moves_the_hw) {
+    fixture f;
+    auto pending = f.start(frame_of(api_key::fetch, 12, f.fetch_request(12, 0, 10'000)));
+    f.run_until([] { return false; }, std::chrono::milliseconds(30));
+    EXPECT_NE(pending.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+    const auto started = std::chrono::steady_clock::now();
+    f.produce(9, batch_of(2));
+    ASSERT_TRUE(f.run_until([&] { return pending.wait_for(std::chrono::seconds(0)) == std::future_status::ready; }));
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+    auto r = f.decode<pm::fetch_response>(api_key::fetch, 12, pending.get());
+    EXPECT_EQ(r.responses[0].partitions[0].high_watermark, 2);
+    EXPECT_GT(r.responses[0].partitions[0].records->size(), 0u);
+
+    // Nothing new and a short wait: an empty answer once the wait is over.
+    auto empty = f.fetch(12, f.fetch_request(12, 2, 20));
+    EXPECT_EQ(empty.responses[0].partitions[0].error_code, 0);
+    EXPECT_EQ(empty.responses[0].partitions[0].records->size(), 0u);
+}
+
+TEST(data_path, fetch_limits_offsets_and_errors) {
+    fixture f;
+    f.produce(9, batch_of(10, now_ms(), 100));
+    f.produce(9, batch_of(10, now_ms(), 100));
+    f.wait_for_hw(20);
+    // KIP-74: the first batch comes whole even over partition_max_bytes.
+    auto small = f.fetch(12, f.fetch_request(12, 0, 0, 10));
+    auto first = record_batch_view::from(small.responses[0].partitions[0].records->bytes());
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first.value().size(), small.responses[0].partitions[0].records->size());
+
+    auto beyond = f.fetch(12, f.fetch_request(12, 21));
+    EXPECT_EQ(beyond.responses[0].partitions[0].error_code, int16_t(kafka_error::offset_out_of_range));
+    auto at_end = f.fetch(12, f.fetch_request(12, 20));
+    EXPECT_EQ(at_end.responses[0].partitions[0].error_code, 0);
+
+    auto fenced = f.fetch_request(12, 0);
+    fenced.topics[0].partitions[0].current_leader_epoch = 3;
+    EXPECT_EQ(f.fetch(12, fenced).responses[0].partitions[0].error_code, int16_t(kafka_error::fenced_leader_epoch));
+    fenced.topics[0].partitions[0].current_leader_epoch = 5;
+    EXPECT_EQ(f.fetch(12, fenced).responses[0].partitions[0].error_code, int16_t(kafka_error::unknown_leader_epoch));
+
+    auto unknown = f.fetch_request(13, 0);
+    unknown.topics[0].topic_id = id_of(9);
+    EXPECT_EQ(f.fetch(13, unknown).responses[0].partitions[0].error_code, int16_t(kafka_error::unknown_topic_id));
+
+    auto incremental = f.fetch_request(12, 0);
+    incremental.session_id = 123;
+    incremental.session_epoch = 1;
+    EXPECT_EQ(f.fetch(12, incremental).error_code, int16_t(kafka_error::fetch_session_id_not_found));
+}
+
+TEST(data_path, metadata_log_fetches_are_routed_to_the_quorum) {
+    fixture f;
+    auto request = f.fetch_request(13, 0);
+    request.topics[0].topic_id = raft::wire::metadata_topic_id();
+    f.fetch(13, request);
+    EXPECT_EQ(f.metadata_fetches, 1);
+    f.fetch(13, f.fetch_request(13, 0));
+    EXPECT_EQ(f.metadata_fetches, 1);
+}
+
+TEST(data_path, list_offsets_earliest_latest_by_time_and_max) {
+    fixture f;
+    f.produce(9, batch_of(5, 1000));  // offsets 0-4 at 1000..1004
+    f.produce(9, batch_of(5, 2000));  // offsets 5-9 at 2000..2004
+    f.wait_for_hw(10);
+    pm::list_offsets_request request;
+    request.replica_id = -1;
+    auto& topic = request.topics.emplace_back();
+    topic.name = "t";
+    for (int64_t ts : {-2, -1, 1003, 1500, 5000, -3}) {
+        auto& p = topic.partitions.emplace_back();
+        p.partition_index = 0;
+        p.timestamp = ts;
+    }
+    auto& other = topic.partitions.emplace_back();
+    other.partition_index = 1;
+    other.timestamp = -1;
+    auto r = f.decode<pm::list_offsets_response>(api_key::list_offsets, 9,
+                                                 f.call(frame_of(api_key::list_offsets, 9, request)));
+    const auto& ps = r.topics.at(0).partitions;
+    ASSERT_EQ(ps.size(), 7u);
+    EXPECT_EQ(ps[0].offset, 0);
+    EXPECT_EQ(ps[1].offset, 10);
+    EXPECT_EQ(ps[1].leader_epoch, 4);
+    EXPECT_EQ(ps[2].offset, 3);
+    EXPECT_EQ(ps[2].timestamp, 1003);
+    EXPECT_EQ(ps[3].offset, 5);
+    EXPECT_EQ(ps[4].offset, -1);
+    EXPECT_EQ(ps[5].offset, 9);
+    EXPECT_EQ(ps[5].timestamp, 2004);
+    EXPECT_EQ(ps[6].error_code, int16_t(kafka_error::not_leader_or_follower));
+}
+
+TEST(data_path, offset_for_leader_epoch) {
+    fixture f;
+    f.produce(9, batch_of(3));
+    pm::offset_for_leader_epoch_request request;
+    auto& topic = request.topics.emplace_back();
+    topic.topic = "t";
+    auto& p = topic.partitions.emplace_back();
+    p.partition = 0;
+    p.leader_epoch = 4;
+    p.current_leader_epoch = 4;
+    auto r = f.decode<pm::offset_for_leader_epoch_response>(
+        api_key::offset_for_leader_epoch, 4, f.call(frame_of(api_key::offset_for_leader_epoch, 4, request)));
+    EXPECT_EQ(r.topics[0].partitions[0].error_code, 0);
+    EXPECT_EQ(r.topics[0].partitions[0].leader_epoch, 4);
+    EXPECT_EQ(r.topics[0].partitions[0].end_offset, 3);
+    request.topics[0].partitions[0].current_leader_epoch = 2;
+    auto fenced = f.decode<pm::offset_for_leader_epoch_response>(
+        api_key::offset_for_leader_epoch, 4, f.call(frame_of(api_key::offset_for_leader_epoch, 4, request)));
+    EXPECT_EQ(fenced.topics[0].partitions[0].error_code, int16_t(kafka_error::fenced_leader_epoch));
+}
+
+}  // namespace
+}  // namespace strata::server

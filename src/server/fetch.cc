@@ -1,0 +1,161 @@
+// Fetch (key 1), v4-17: reads of the partitions this broker leads, as file
+// regions (sendfile) where the connection allows; long polling on min_bytes
+// and max_wait_ms; KIP-74 limits. Fetches of `__cluster_metadata` never get
+// here: the fetch_router sends them to the quorum.
+#include <boost/asio/this_coro.hpp>
+
+#include <chrono>
+
+#include "data_path.h"
+#include "strata/common/kafka_error.h"
+#include "strata/protocol/messages/fetch_request.h"
+#include "strata/protocol/messages/fetch_response.h"
+
+namespace strata::server {
+
+namespace {
+
+namespace pm = protocol::messages;
+
+constexpr int8_t read_committed = 1;
+
+struct fetch_build {
+    pm::fetch_response response;
+    size_t bytes = 0;
+    bool has_error = false;
+};
+
+void set_error(pm::fetch_response::partition_data& out, kafka_error error) {
+    out.error_code = static_cast<int16_t>(error);
+    out.high_watermark = -1;
+    out.last_stable_offset = -1;
+    out.log_start_offset = -1;
+    out.records = protocol::records{};
+}
+
+// One partition's answer. `budget` is what is left of the response's
+// max_bytes; the first partition with data may exceed it (KIP-74).
+void read_partition(const request_context& ctx, const pm::fetch_request& request, const pm::fetch_request::fetch_partition& in,
+                    const replication::partition_lookup& found, const std::shared_ptr<replication::async_signal>& waiter,
+                    fetch_build& build, pm::fetch_response::partition_data& out) {
+    out.partition_index = in.partition;
+    if (!found.leader) {
+        set_error(out, found.error);
+        build.has_error = true;
+        return;
+    }
+    auto& p = *found.leader;
+    if (waiter) p.add_waiter(waiter);
+    const int32_t epoch = p.epoch().value();
+    if (ctx.version >= 9 && in.current_leader_epoch >= 0 && in.current_leader_epoch != epoch) {
+        // KIP-320: the client's view of the leadership is older or newer.
+        set_error(out, in.current_leader_epoch < epoch ? kafka_error::fenced_leader_epoch
+                                                       : kafka_error::unknown_leader_epoch);
+        build.has_error = true;
+        return;
+    }
+    const int32_t replica_id = ctx.version >= 15 ? request.replica_state.replica_id : request.replica_id;
+    const auto hw = p.high_watermark();
+    const auto lso = p.last_stable_offset();
+    out.high_watermark = hw.value();
+    out.last_stable_offset = lso.value();
+    out.log_start_offset = p.log_start_offset().value();
+    if (request.isolation_level == read_committed) out.aborted_transactions.emplace();  // none: no transactions yet
+    out.records = protocol::records{};
+
+    // Consumers read to the HW (read_committed: the LSO); a follower reads to
+    // the log end (follower state is not tracked yet).
+    storage::read_options options;
+    options.start = storage::offset(in.fetch_offset);
+    options.max_offset = replica_id >= 0 ? p.log_end_offset() : (request.isolation_level == read_committed ? lso : hw);
+    const size_t max_bytes = size_t(std::max(request.max_bytes, 0));
+    const size_t budget = build.bytes >= max_bytes ? 0 : max_bytes - build.bytes;
+    options.max_bytes = std::min(size_t(std::max(in.partition_max_bytes, 0)), budget);
+    options.min_one_batch = build.bytes == 0;
+    if (options.max_bytes == 0 && !options.min_one_batch) {
+        // Out of budget: only the offsets are checked.
+        if (options.start < p.log_start_offset() || options.start > p.log_end_offset()) {
+            set_error(out, kafka_error::offset_out_of_range);
+            build.has_error = true;
+        }
+        return;
+    }
+    auto read = p.log()->read(options);
+    if (!read) {
+        set_error(out, storage::to_kafka_error(read.error()));
+        build.has_error = true;
+        return;
+    }
+    const auto& region = read.value().region;
+    if (region.length == 0) return;
+    if (ctx.connection.zero_copy_allowed) {
+        out.records = protocol::records::from_file(region);
+    } else {
+        auto copied = storage::read_region(region);
+        if (!copied) {
+            set_error(out, storage::to_kafka_error(copied.error()));
+            build.has_error = true;
+            return;
+        }
+        auto owned = std::make_shared<const std::vector<uint8_t>>(std::move(copied).value());
+        out.records = protocol::records::from_memory(*owned, owned);
+    }
+    build.bytes += region.length;
+}
+
+fetch_build build_response(const request_context& ctx, const pm::fetch_request& request,
+                           replication::partition_manager& partitions,
+                           const std::shared_ptr<replication::async_signal>& waiter) {
+    fetch_build build;
+    for (const auto& topic : request.topics) {
+        auto& topic_out = build.response.responses.emplace_back();
+        topic_out.topic = topic.topic;
+        topic_out.topic_id = topic.topic_id;
+        for (const auto& in : topic.partitions) {
+            auto& out = topic_out.partitions.emplace_back();
+            auto found = ctx.version >= 13 ? partitions.find(topic.topic_id, in.partition)
+                                           : partitions.find(topic.topic, in.partition);
+            read_partition(ctx, request, in, found, waiter, build, out);
+        }
+    }
+    return build;
+}
+
+boost::asio::awaitable<net::handler_result> handle_fetch(request_context& ctx, const pm::fetch_request& request,
+                                                         replication::partition_manager& partitions) {
+    // KIP-227 sessions are not kept (a broker may always decline one): a
+    // full fetch that asks for a session gets session id 0 and the client
+    // stays with full fetches; an incremental one finds no session.
+    if (request.session_id != 0) {
+        pm::fetch_response response;
+        response.error_code = static_cast<int16_t>(kafka_error::fetch_session_id_not_found);
+        response.session_id = 0;
+        co_return respond(ctx, response);
+    }
+    const auto executor = co_await boost::asio::this_coro::executor;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(request.max_wait_ms, 0));
+    const size_t min_bytes = size_t(std::max(request.min_bytes, 1));
+    for (;;) {
+        // The waiter is registered while the partitions are read, so that an
+        // HW move between the read and the wait is not missed.
+        auto waiter = request.max_wait_ms > 0 ? replication::async_signal::make(executor) : nullptr;
+        auto build = build_response(ctx, request, partitions, waiter);
+        if (build.bytes >= min_bytes || build.has_error || !waiter ||
+            std::chrono::steady_clock::now() >= deadline) {
+            co_return respond(ctx, build.response);
+        }
+        if (!co_await waiter->wait_until(deadline)) {
+            co_return respond(ctx, build_response(ctx, request, partitions, nullptr).response);
+        }
+    }
+}
+
+}  // namespace
+
+void register_partition_fetch(fetch_router& router, replication::partition_manager& partitions) {
+    router.set_partition_handler([&partitions](request_context& ctx, pm::fetch_request& request) {
+        return handle_fetch(ctx, request, partitions);
+    });
+}
+
+}  // namespace strata::server

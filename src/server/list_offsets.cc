@@ -1,0 +1,154 @@
+// ListOffsets (key 2, v1-9) and OffsetForLeaderEpoch (key 23, v0-4): where a
+// consumer starts, resets to, or validates its position (KIP-320).
+#include "data_path.h"
+#include "strata/common/kafka_error.h"
+#include "strata/protocol/messages/list_offsets_request.h"
+#include "strata/protocol/messages/list_offsets_response.h"
+#include "strata/protocol/messages/offset_for_leader_epoch_request.h"
+#include "strata/protocol/messages/offset_for_leader_epoch_response.h"
+
+namespace strata::server {
+
+namespace {
+
+namespace pm = protocol::messages;
+
+// ListOffsets' special timestamps.
+constexpr int64_t latest_timestamp = -1;
+constexpr int64_t earliest_timestamp = -2;
+constexpr int64_t max_timestamp = -3;              // KIP-734, v7+
+constexpr int64_t earliest_local_timestamp = -4;   // KIP-405, v8+
+constexpr int64_t earliest_pending_upload = -5;    // KIP-1005, v9+
+constexpr int32_t consumer_replica_id = -1;
+constexpr int8_t read_committed = 1;
+
+// KIP-320: the client's leader epoch, when it sent one, must be ours.
+kafka_error check_epoch(int32_t current_leader_epoch, const replication::partition& p) {
+    const int32_t epoch = p.epoch().value();
+    if (current_leader_epoch < 0 || current_leader_epoch == epoch) return kafka_error::none;
+    return current_leader_epoch < epoch ? kafka_error::fenced_leader_epoch : kafka_error::unknown_leader_epoch;
+}
+
+void list_partition(const pm::list_offsets_request& request, int16_t version,
+                    const pm::list_offsets_request::list_offsets_partition& in, replication::partition_manager& partitions,
+                    const std::string& topic, pm::list_offsets_response::list_offsets_partition_response& out) {
+    out.partition_index = in.partition_index;
+    auto found = partitions.find(topic, in.partition_index);
+    if (!found.leader) {
+        out.error_code = static_cast<int16_t>(found.error);
+        return;
+    }
+    const auto& p = *found.leader;
+    if (auto e = version >= 4 ? check_epoch(in.current_leader_epoch, p) : kafka_error::none; e != kafka_error::none) {
+        out.error_code = static_cast<int16_t>(e);
+        return;
+    }
+    // Consumers see up to the HW (read_committed: the LSO); replicas and
+    // debugging tools up to the log end.
+    const auto visible_end = request.replica_id != consumer_replica_id
+                                 ? p.log_end_offset()
+                                 : (request.isolation_level == read_committed ? p.last_stable_offset() : p.high_watermark());
+    const int32_t epoch = p.epoch().value();
+    switch (in.timestamp) {
+        case earliest_timestamp:
+        case earliest_local_timestamp:
+            out.offset = p.log_start_offset().value();
+            return;
+        case earliest_pending_upload:
+            return;  // no tiered storage: nothing pending (offset -1)
+        case latest_timestamp:
+            out.offset = visible_end.value();
+            out.leader_epoch = epoch;
+            return;
+        default: break;
+    }
+    const int64_t wanted = in.timestamp == max_timestamp ? p.max_timestamp() : in.timestamp;
+    if (wanted < 0) {
+        if (in.timestamp != max_timestamp) out.error_code = static_cast<int16_t>(kafka_error::invalid_request);
+        return;  // -3 on a log with nothing appended since it was opened
+    }
+    auto hit = p.log()->offset_for_timestamp(wanted);
+    if (!hit) {
+        out.error_code = static_cast<int16_t>(storage::to_kafka_error(hit.error()));
+        return;
+    }
+    if (!hit.value() || hit.value()->found >= visible_end) return;  // none: -1, -1
+    out.timestamp = hit.value()->timestamp;
+    out.offset = hit.value()->found.value();
+    out.leader_epoch = epoch;
+}
+
+boost::asio::awaitable<net::handler_result> handle_list_offsets(request_context& ctx, protocol::reader& body,
+                                                                replication::partition_manager& partitions) {
+    pm::list_offsets_request request;
+    request.decode(body, ctx.version);
+    pm::list_offsets_response response;
+    for (const auto& topic : request.topics) {
+        auto& topic_out = response.topics.emplace_back();
+        topic_out.name = topic.name;
+        for (const auto& in : topic.partitions) {
+            auto& out = topic_out.partitions.emplace_back();
+            list_partition(request, ctx.version, in, partitions, topic.name, out);
+        }
+    }
+    co_return respond(ctx, response);
+}
+
+boost::asio::awaitable<net::handler_result> handle_offset_for_leader_epoch(request_context& ctx, protocol::reader& body,
+                                                                           replication::partition_manager& partitions) {
+    pm::offset_for_leader_epoch_request request;
+    request.decode(body, ctx.version);
+    pm::offset_for_leader_epoch_response response;
+    for (const auto& topic : request.topics) {
+        auto& topic_out = response.topics.emplace_back();
+        topic_out.topic = topic.topic;
+        for (const auto& in : topic.partitions) {
+            auto& out = topic_out.partitions.emplace_back();
+            out.partition = in.partition;
+            auto found = partitions.find(topic.topic, in.partition);
+            if (!found.leader) {
+                out.error_code = static_cast<int16_t>(found.error);
+                continue;
+            }
+            const auto& p = *found.leader;
+            if (auto e = ctx.version >= 2 ? check_epoch(in.current_leader_epoch, p) : kafka_error::none;
+                e != kafka_error::none) {
+                out.error_code = static_cast<int16_t>(e);
+                continue;
+            }
+            // The largest epoch <= the one asked for and where the next one
+            // starts; none (-1, -1) when the history starts after it.
+            if (auto end = p.log()->end_offset_for_epoch(storage::leader_epoch(in.leader_epoch))) {
+                out.leader_epoch = end->epoch.value();
+                out.end_offset = end->end_offset.value();
+            }
+        }
+    }
+    co_return respond(ctx, response);
+}
+
+}  // namespace
+
+void register_list_offsets(request_dispatcher& dispatcher, replication::partition_manager& partitions) {
+    dispatcher.register_api(protocol::api_key::list_offsets, 1, 9,
+                            [&partitions](request_context& ctx, protocol::reader& body) {
+                                return handle_list_offsets(ctx, body, partitions);
+                            });
+}
+
+void register_offset_for_leader_epoch(request_dispatcher& dispatcher, replication::partition_manager& partitions) {
+    dispatcher.register_api(protocol::api_key::offset_for_leader_epoch, 0, 4,
+                            [&partitions](request_context& ctx, protocol::reader& body) {
+                                return handle_offset_for_leader_epoch(ctx, body, partitions);
+                            });
+}
+
+void register_data_path(request_dispatcher& dispatcher, fetch_router& router,
+                        replication::partition_manager& partitions) {
+    register_produce(dispatcher, partitions);
+    register_partition_fetch(router, partitions);
+    register_list_offsets(dispatcher, partitions);
+    register_offset_for_leader_epoch(dispatcher, partitions);
+}
+
+}  // namespace strata::server

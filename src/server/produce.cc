@@ -1,0 +1,194 @@
+// Produce (key 0): validates each partition's batches and appends them on the
+// partition's strand; answers after the append (acks=1), after the fsync and
+// the ISR (acks=all), or not at all (acks=0).
+#include <boost/asio/this_coro.hpp>
+
+#include <chrono>
+#include <mutex>
+
+#include "data_path.h"
+#include "strata/common/kafka_error.h"
+#include "strata/protocol/legacy_records.h"
+#include "strata/protocol/messages/produce_request.h"
+#include "strata/protocol/messages/produce_response.h"
+#include "strata/protocol/record_batch.h"
+
+namespace strata::server {
+
+namespace {
+
+namespace pm = protocol::messages;
+using replication::produce_outcome;
+using replication::required_acks;
+
+// The outcomes of one request's partitions, filled in by their strands.
+struct produce_wait {
+    explicit produce_wait(boost::asio::any_io_executor executor, size_t partitions)
+        : signal(replication::async_signal::make(std::move(executor))), outcomes(partitions), done(partitions) {}
+
+    void complete(size_t index, produce_outcome outcome) {
+        std::lock_guard lock(mutex);
+        outcomes[index] = std::move(outcome);
+        done[index] = true;
+        if (--remaining == 0) signal->notify();
+    }
+
+    std::shared_ptr<replication::async_signal> signal;
+    std::mutex mutex;
+    std::vector<produce_outcome> outcomes;
+    std::vector<bool> done;
+    size_t remaining = 0;  // partitions handed to a strand and not yet answered
+};
+
+produce_outcome error_outcome(kafka_error error, std::string message = {}) {
+    produce_outcome out;
+    out.error = error;
+    out.message = std::move(message);
+    return out;
+}
+
+// The bytes to append, or the error that refuses them before any partition
+// sees them: what depends on the request's version rather than on the log.
+struct prepared_records {
+    protocol::bytes_view bytes;
+    std::shared_ptr<const void> owner;
+    std::optional<produce_outcome> refused;
+};
+
+prepared_records prepare(const std::optional<protocol::records>& records, int16_t version,
+                         const std::shared_ptr<const std::vector<uint8_t>>& frame) {
+    prepared_records out;
+    if (records) out.bytes = records->bytes();
+    out.owner = frame;
+    auto magic = protocol::peek_magic(out.bytes);
+    if (version < 3 && magic && *magic < 2) {
+        // Old clients' message sets become one v2 batch (legacy_records.h).
+        auto converted = protocol::convert_legacy_to_v2(out.bytes);
+        if (!converted) {
+            out.refused = error_outcome(protocol::to_kafka_error(converted.error()),
+                                        std::string(protocol::record_error_message(converted.error())));
+            return out;
+        }
+        auto owned = std::make_shared<const std::vector<uint8_t>>(std::move(converted).value());
+        out.bytes = *owned;
+        out.owner = owned;
+        return out;
+    }
+    auto first = protocol::record_batch_view::from(out.bytes);
+    if (!first) return out;  // the log's validation names the framing error
+    if (version >= 3 && first.value().size() < out.bytes.size()) {
+        out.refused = error_outcome(kafka_error::invalid_record, "produce v3+ carries exactly one record batch");
+        return out;
+    }
+    if (first.value().is_transactional()) {
+        out.refused = error_outcome(kafka_error::invalid_txn_state,
+                                    "transactional produce is not supported by this broker yet");
+    }
+    return out;
+}
+
+boost::asio::awaitable<net::handler_result> handle_produce(request_context& ctx, protocol::reader& body,
+                                                           replication::partition_manager& partitions) {
+    pm::produce_request request;
+    request.decode(body, ctx.version);
+    auto executor = co_await boost::asio::this_coro::executor;
+
+    size_t count = 0;
+    for (const auto& topic : request.topic_data) count += topic.partition_data.size();
+    auto wait = std::make_shared<produce_wait>(executor, count);
+
+    std::optional<produce_outcome> refuse_all;
+    if (request.acks != 0 && request.acks != 1 && request.acks != -1)
+        refuse_all = error_outcome(kafka_error::invalid_required_acks);
+    else if (request.transactional_id)
+        refuse_all = error_outcome(kafka_error::invalid_txn_state,
+                                   "transactional produce is not supported by this broker yet");
+    const auto acks = static_cast<required_acks>(request.acks);
+
+    // Everything is handed to the strands here, before the first suspension,
+    // so that produce order per partition follows arrival order on this
+    // connection (net::request_handler's contract).
+    size_t index = 0;
+    {
+        std::lock_guard lock(wait->mutex);
+        for (const auto& topic : request.topic_data) {
+            for (const auto& data : topic.partition_data) {
+                const size_t i = index++;
+                auto done_now = [&](produce_outcome o) {
+                    wait->outcomes[i] = std::move(o);
+                    wait->done[i] = true;
+                };
+                if (refuse_all) {
+                    done_now(*refuse_all);
+                    continue;
+                }
+                auto found = partitions.find(topic.name, data.index);
+                if (!found.leader) {
+                    done_now(error_outcome(found.error));
+                    continue;
+                }
+                auto prepared = prepare(data.records, ctx.version, ctx.frame);
+                if (prepared.refused) {
+                    prepared.refused->log_start_offset = found.leader->log_start_offset();
+                    done_now(std::move(*prepared.refused));
+                    continue;
+                }
+                ++wait->remaining;
+                found.leader->produce(prepared.bytes, std::move(prepared.owner), acks,
+                                      [wait, i](produce_outcome o) { wait->complete(i, std::move(o)); });
+            }
+        }
+        if (wait->remaining == 0) wait->signal->notify();
+    }
+
+    // acks=0 and 1 wait for the append only (and so bound how much a
+    // connection can queue on the strands); acks=all for at most timeout_ms.
+    auto deadline = std::chrono::steady_clock::time_point::max();
+    if (acks == required_acks::all)
+        deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(request.timeout_ms, 0));
+    co_await wait->signal->wait_until(deadline);
+    if (acks == required_acks::none) {
+        // No response to carry an error: Kafka closes the connection instead,
+        // so that the producer notices and refreshes its metadata.
+        std::lock_guard lock(wait->mutex);
+        bool failed = false;
+        for (size_t i = 0; i < count; ++i) failed |= wait->done[i] && wait->outcomes[i].error != kafka_error::none;
+        co_return net::handler_result{std::nullopt, failed};
+    }
+
+    pm::produce_response response;
+    std::lock_guard lock(wait->mutex);
+    index = 0;
+    for (const auto& topic : request.topic_data) {
+        auto& topic_response = response.responses.emplace_back();
+        topic_response.name = topic.name;
+        for (const auto& data : topic.partition_data) {
+            const size_t i = index++;
+            auto& p = topic_response.partition_responses.emplace_back();
+            p.index = data.index;
+            if (!wait->done[i]) {
+                p.error_code = static_cast<int16_t>(kafka_error::request_timed_out);
+                p.base_offset = -1;
+                continue;
+            }
+            const auto& o = wait->outcomes[i];
+            p.error_code = static_cast<int16_t>(o.error);
+            p.base_offset = o.error == kafka_error::none ? o.base_offset.value() : -1;
+            p.log_append_time_ms = o.log_append_time;
+            p.log_start_offset = o.log_start_offset.value();
+            if (!o.message.empty()) p.error_message = o.message;
+        }
+    }
+    co_return respond(ctx, response);
+}
+
+}  // namespace
+
+void register_produce(request_dispatcher& dispatcher, replication::partition_manager& partitions) {
+    dispatcher.register_api(protocol::api_key::produce, 0, pm::produce_request::highest_supported_version,
+                            [&partitions](request_context& ctx, protocol::reader& body) {
+                                return handle_produce(ctx, body, partitions);
+                            });
+}
+
+}  // namespace strata::server
