@@ -7,6 +7,7 @@
 #include <random>
 #include <thread>
 
+#include "broker_lifecycle.h"
 #include "strata/common/log.h"
 
 namespace strata::server {
@@ -20,6 +21,32 @@ std::optional<std::string> read_cluster_id(const std::filesystem::path& director
         if (line.starts_with("cluster.id=")) return line.substr(11);
     }
     return std::nullopt;
+}
+
+void write_meta_properties(const std::filesystem::path& directory, int32_t node_id, const std::string& cluster_id) {
+    std::filesystem::create_directories(directory);
+    const auto path = directory / "meta.properties";
+    const auto temp = directory / "meta.properties.tmp";
+    {
+        std::ofstream out(temp, std::ios::trunc);
+        out << "#\n#Written by stratad format\nversion=1\nnode.id=" << node_id << "\ncluster.id=" << cluster_id << "\n";
+        out.flush();
+        if (!out) throw std::system_error(errno, std::generic_category(), "cannot write " + temp.string());
+    }
+    std::filesystem::rename(temp, path);
+}
+
+std::optional<std::string> format_if_single_node(const broker_config& config) {
+    const std::filesystem::path metadata_dir = config.effective_metadata_log_dir();
+    if (auto existing = read_cluster_id(metadata_dir)) return existing;
+    const bool single = config.controller_quorum_voters.empty() ||
+                        (config.controller_quorum_voters.size() == 1 &&
+                         config.controller_quorum_voters[0].id == config.node_id);
+    if (!single) return std::nullopt;
+    const std::string cluster_id = protocol::uuid::random().to_string();
+    write_meta_properties(metadata_dir, config.node_id, cluster_id);
+    log::get("server")->info("formatted {} for a new single-node cluster {}", metadata_dir.string(), cluster_id);
+    return cluster_id;
 }
 
 raft::node_config make_raft_node_config(const broker_config& config) {
@@ -48,20 +75,53 @@ raft::node_config make_raft_node_config(const broker_config& config) {
 }
 
 struct metadata_quorum::impl {
-    explicit impl(raft::node_config config) : guard(context.get_executor()), node(context.get_executor(), std::move(config)) {}
+    explicit impl(raft::node_config config)
+        : guard(context.get_executor()), cluster_id(config.cluster_id), node(context.get_executor(), std::move(config)) {}
     asio::io_context context{1};
     asio::executor_work_guard<asio::io_context::executor_type> guard;
+    std::optional<std::string> cluster_id;
     raft::node node;
+    std::unique_ptr<metadata::metadata_service> metadata;
+    std::unique_ptr<broker_lifecycle> lifecycle;
     std::thread thread;
     bool running = false;
 };
 
-metadata_quorum::metadata_quorum(raft::node_config config) : _impl(std::make_unique<impl>(std::move(config))) {}
+metadata_quorum::metadata_quorum(raft::node_config config) : _impl(std::make_unique<impl>(std::move(config))) {
+    _impl->metadata = std::make_unique<metadata::metadata_service>(_impl->context.get_executor(), _impl->node,
+                                                                   metadata::metadata_service_options{});
+}
+
+namespace {
+raft::node_config formatted_config(const broker_config& config) {
+    format_if_single_node(config);
+    return make_raft_node_config(config);
+}
+
+metadata::metadata_service_options service_options(const broker_config& config) {
+    metadata::metadata_service_options options;
+    options.node_id = config.node_id;
+    options.controller.default_num_partitions = config.num_partitions;
+    options.controller.default_replication_factor = static_cast<int16_t>(config.default_replication_factor);
+    return options;
+}
+}  // namespace
+
+metadata_quorum::metadata_quorum(const broker_config& config)
+    : _impl(std::make_unique<impl>(formatted_config(config))) {
+    _impl->metadata =
+        std::make_unique<metadata::metadata_service>(_impl->context.get_executor(), _impl->node, service_options(config));
+    if (config.has_role("broker"))
+        _impl->lifecycle = std::make_unique<broker_lifecycle>(_impl->context.get_executor(), *_impl->metadata, config);
+}
 
 metadata_quorum::~metadata_quorum() { stop(); }
 
 void metadata_quorum::start() {
+    _impl->metadata->attach();
     _impl->node.start();
+    _impl->metadata->start();
+    if (_impl->lifecycle) _impl->lifecycle->start();
     _impl->thread = std::thread([this] { _impl->context.run(); });
     _impl->running = true;
 }
@@ -69,6 +129,8 @@ void metadata_quorum::start() {
 void metadata_quorum::stop() {
     if (!_impl->running) return;
     _impl->running = false;
+    if (_impl->lifecycle) _impl->lifecycle->stop();
+    _impl->metadata->stop();
     _impl->node.stop();
     _impl->guard.reset();
     _impl->context.stop();
@@ -76,5 +138,9 @@ void metadata_quorum::stop() {
 }
 
 raft::node& metadata_quorum::node() { return _impl->node; }
+
+metadata::metadata_service& metadata_quorum::metadata() { return *_impl->metadata; }
+
+const std::optional<std::string>& metadata_quorum::cluster_id() const { return _impl->cluster_id; }
 
 }  // namespace strata::server

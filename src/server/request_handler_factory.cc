@@ -1,5 +1,6 @@
 #include "strata/server/request_handler_factory.h"
 
+#include "admin_apis.h"
 #include "fetch_router.h"
 #include "raft_handlers.h"
 #include "request_dispatcher.h"
@@ -12,8 +13,10 @@ namespace {
 // and die together.
 class broker_request_handler final : public net::request_handler {
 public:
-    explicit broker_request_handler(raft::node& quorum) {
-        register_raft_apis(_dispatcher, _fetch_router, quorum);
+    broker_request_handler(const broker_config& config, metadata_quorum& quorum)
+        : _admin{quorum.metadata(), quorum.cluster_id().value_or(""), config.auto_create_topics_enable} {
+        register_raft_apis(_dispatcher, _fetch_router, quorum.node());
+        register_admin_apis(_dispatcher, _admin);
         _fetch_router.register_with(_dispatcher);
     }
 
@@ -23,6 +26,7 @@ public:
     }
 
 private:
+    admin_context _admin;
     request_dispatcher _dispatcher;
     fetch_router _fetch_router;
 };
@@ -33,8 +37,8 @@ std::unique_ptr<net::request_handler> make_request_handler(const broker_config&)
     return std::make_unique<request_dispatcher>();
 }
 
-std::unique_ptr<net::request_handler> make_request_handler(const broker_config&, raft::node& metadata_quorum) {
-    return std::make_unique<broker_request_handler>(metadata_quorum);
+std::unique_ptr<net::request_handler> make_request_handler(const broker_config& config, metadata_quorum& quorum) {
+    return std::make_unique<broker_request_handler>(config, quorum);
 }
 
 }  // namespace strata::server

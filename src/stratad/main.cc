@@ -67,14 +67,16 @@ int run(const options& opts) {
 
     // Every node runs the metadata quorum's raft node: a voter with the
     // controller role, an observer (a broker following the log) without.
-    server::metadata_quorum quorum(server::make_raft_node_config(config));
+    std::optional<server::metadata_quorum> quorum_holder;
     try {
-        quorum.start();
+        quorum_holder.emplace(config);
+        quorum_holder->start();
     } catch (const std::exception& e) {
         logger->critical("cannot start the metadata quorum: {}", e.what());
         return 1;
     }
-    const auto handler = server::make_request_handler(config, quorum.node());
+    server::metadata_quorum& quorum = *quorum_holder;
+    const auto handler = server::make_request_handler(config, quorum);
     net::server network(server::to_server_options(config), *handler);
     try {
         network.start();

@@ -47,6 +47,29 @@ class Broker:
     def bootstrap(self):
         return f"127.0.0.1:{self.port}"
 
+    def wait_ready(self, timeout=10.0):
+        """Waits until the broker is registered and unfenced: a Metadata
+        request (kafka-python's encoding, v1) lists it."""
+        from kafka.protocol.api import RequestHeader
+        from kafka.protocol.metadata import MetadataRequest_v1
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            request = MetadataRequest_v1(topics=[])
+            header = RequestHeader(request, correlation_id=1, client_id="harness")
+            payload = header.encode() + request.encode()
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1.0) as sock:
+                    sock.sendall(len(payload).to_bytes(4, "big") + payload)
+                    size = int.from_bytes(_recv_exactly(sock, 4), "big")
+                    frame = _recv_exactly(sock, size)
+                response = request.RESPONSE_TYPE.decode(frame[4:])
+                if response.brokers:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.02)
+        raise RuntimeError(f"stratad did not register its broker within {timeout}s:\n{self.log()}")
+
     def start(self, timeout=10.0):
         args = [STRATAD]
         if self.config:
@@ -88,7 +111,7 @@ class Broker:
             return ""
 
     def __enter__(self):
-        return self.start()
+        return self.start().wait_ready()
 
     def __exit__(self, *exc):
         self.stop()
@@ -268,7 +291,7 @@ class Cluster:
                 pass
 
     def __enter__(self):
-        return self.start()
+        return self.start().wait_ready()
 
     def __exit__(self, *exc):
         self.stop()

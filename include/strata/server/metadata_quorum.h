@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "strata/metadata/metadata_service.h"
 #include "strata/raft/node.h"
 #include "strata/server/broker_config.h"
 
@@ -19,9 +20,17 @@ namespace strata::server {
 raft::node_config make_raft_node_config(const broker_config& config);
 
 // cluster.id from <directory>/meta.properties (Kafka's format), if present.
-// `stratad format` will write it; until then a node without it sends a null
-// ClusterId and checks none.
 std::optional<std::string> read_cluster_id(const std::filesystem::path& directory);
+
+// Writes <directory>/meta.properties (Kafka's v1 format: version, node.id,
+// cluster.id) for a new node. Throws std::system_error if it cannot.
+void write_meta_properties(const std::filesystem::path& directory, int32_t node_id, const std::string& cluster_id);
+
+// The first start of a single-node quorum (no voters configured, or this
+// node alone) formats its metadata directory with a new cluster id, as
+// `kafka-storage.sh format` would; a node of a larger quorum is formatted
+// explicitly (`stratad format`). Returns the cluster id, if any.
+std::optional<std::string> format_if_single_node(const broker_config& config);
 
 // Owns the raft node and the one thread (an io_context of its own) it runs
 // on, so that its fsyncs never hold a network thread. Created, started and
@@ -30,6 +39,10 @@ std::optional<std::string> read_cluster_id(const std::filesystem::path& director
 class metadata_quorum {
 public:
     explicit metadata_quorum(raft::node_config config);
+    // The node's whole seat: the raft node, the metadata layer on top of it
+    // (image, controller), and, with the broker role, the broker's
+    // registration and heartbeats.
+    explicit metadata_quorum(const broker_config& config);
     ~metadata_quorum();  // stop()
 
     metadata_quorum(const metadata_quorum&) = delete;
@@ -42,6 +55,8 @@ public:
     void stop();
 
     raft::node& node();
+    metadata::metadata_service& metadata();
+    const std::optional<std::string>& cluster_id() const;
 
 private:
     struct impl;

@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "strata/net/request_handler.h"
-#include "strata/raft/node.h"
+#include "strata/server/metadata_quorum.h"
 #include "strata/server/broker_config.h"
 
 namespace strata::server {
@@ -14,7 +14,8 @@ namespace strata::server {
 // start-up; the handler lives until the network server has stopped.
 std::unique_ptr<net::request_handler> make_request_handler(const broker_config& config);
 // The same, also serving the KRaft APIs (and Fetch of __cluster_metadata)
-// from `metadata_quorum`, which must outlive the handler.
-std::unique_ptr<net::request_handler> make_request_handler(const broker_config& config, raft::node& metadata_quorum);
+// and the metadata and admin APIs from `quorum`, which must outlive the
+// handler.
+std::unique_ptr<net::request_handler> make_request_handler(const broker_config& config, metadata_quorum& quorum);
 
 }  // namespace strata::server

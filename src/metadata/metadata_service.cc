@@ -1,0 +1,379 @@
+#include "strata/metadata/metadata_service.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cstdlib>
+
+#include "strata/common/log.h"
+
+namespace strata::metadata {
+
+namespace asio = boost::asio;
+
+namespace {
+
+const auto& logger() {
+    static const auto instance = log::get("metadata");
+    return instance;
+}
+
+int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+// Wakes every waiter (a timer that never expires; cancelling it completes
+// the waits). Confined to the service's strand.
+class event {
+public:
+    explicit event(const asio::any_io_executor& executor) : _timer(executor, asio::steady_timer::time_point::max()) {}
+    asio::awaitable<void> wait() {
+        boost::system::error_code ignored;
+        co_await _timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+    void notify_all() { _timer.cancel(); }
+
+private:
+    asio::steady_timer _timer;
+};
+
+}  // namespace
+
+struct metadata_service::impl : std::enable_shared_from_this<impl> {
+    impl(asio::any_io_executor executor, raft::node& node, metadata_service_options options)
+        : strand(asio::make_strand(executor)),
+          node(node),
+          options(std::move(options)),
+          ctl(this->options.controller, [] { return protocol::uuid::random(); }),
+          progress(strand),
+          idle(strand),
+          fencing_timer(strand) {}
+
+    asio::strand<asio::any_io_executor> strand;
+    raft::node& node;
+    metadata_service_options options;
+    controller ctl;  // strand only
+
+    mutable std::mutex image_mutex;
+    std::shared_ptr<const metadata_image> current = std::make_shared<metadata_image>();
+    std::atomic<int32_t> leader{-1};
+    std::vector<image_listener> listeners;
+
+    event progress;  // a new image was published
+    event idle;      // a controller operation finished
+    bool busy = false;
+    bool stopping = false;
+    asio::steady_timer fencing_timer;
+    bool fencing_running = false;
+
+    std::shared_ptr<const metadata_image> image() const {
+        std::lock_guard lock(image_mutex);
+        return current;
+    }
+
+    bool is_leader() const { return leader.load() == options.node_id; }
+
+    // On the strand: committed entries, in order.
+    void apply(const std::vector<raft::log_entry>& entries) {
+        if (entries.empty()) return;
+        metadata_delta delta(image());
+        for (const auto& entry : entries) {
+            if (entry.kind != raft::entry_kind::data) continue;
+            try {
+                auto bytes = std::span(reinterpret_cast<const uint8_t*>(entry.data.data()), entry.data.size());
+                delta.replay(decode_record(bytes).value);
+            } catch (const std::exception& e) {
+                // The committed log is the truth; a record we cannot apply
+                // means corruption or a bug, and every node would diverge.
+                logger()->critical("cannot apply metadata record at offset {}: {}", entry.off.value(), e.what());
+                std::abort();
+            }
+        }
+        delta.set_end_offset(entries.back().off.value() + 1);
+        logger()->debug("applying {} entries through offset {}", entries.size(), entries.back().off.value());
+        auto next = delta.apply();
+        {
+            std::lock_guard lock(image_mutex);
+            current = next;
+        }
+        for (const auto& l : listeners) l(next, delta.changes());
+        progress.notify_all();
+    }
+
+    // Waits until the image reflects everything before `end_offset`.
+    asio::awaitable<void> wait_applied(int64_t end_offset) {
+        logger()->debug("waiting for the image to reach offset {} (at {})", end_offset, image()->end_offset());
+        while (image()->end_offset() < end_offset && !stopping) co_await progress.wait();
+    }
+
+    // A new leader decides only on an image that holds everything committed
+    // before its election.
+    asio::awaitable<void> wait_caught_up() { co_await wait_applied(node.status().high_watermark.value()); }
+
+    asio::awaitable<void> lock() {
+        while (busy) co_await idle.wait();
+        busy = true;
+    }
+    void unlock() {
+        busy = false;
+        idle.notify_all();
+    }
+
+    // Proposes `records` and waits until they are applied. NOT_CONTROLLER /
+    // REQUEST_TIMED_OUT come back from the node.
+    asio::awaitable<kafka_error> commit(const std::vector<record>& records) {
+        if (records.empty()) co_return kafka_error::none;
+        std::vector<std::string> encoded;
+        encoded.reserve(records.size());
+        for (const auto& r : records) {
+            auto bytes = encode_record(r);
+            encoded.emplace_back(bytes.begin(), bytes.end());
+        }
+        auto result = co_await node.propose(std::move(encoded), options.commit_timeout);
+        if (!result) co_return result.error();
+        co_await wait_applied(result.value().value() + 1);
+        co_return kafka_error::none;
+    }
+
+    // Runs one controller decision: serialized, on a caught-up leader;
+    // `decide` fills the response and returns records; `fail` sets every
+    // item of the response to an error.
+    template <typename Response, typename Decide, typename Fail>
+    asio::awaitable<Response> run(Decide decide, Fail fail) {
+        Response response;
+        co_await lock();
+        try {
+            if (!is_leader()) {
+                fail(response, kafka_error::not_controller);
+            } else {
+                co_await wait_caught_up();
+                auto records = decide(*image(), response);
+                auto error = co_await commit(records);
+                // Items that passed validation did not take effect: they
+                // carry the commit's error (NOT_CONTROLLER, REQUEST_TIMED_OUT)
+                // so that the client retries.
+                if (error != kafka_error::none) fail(response, error);
+            }
+        } catch (...) {
+            unlock();
+            throw;
+        }
+        unlock();
+        co_return response;
+    }
+
+    // Coroutines below take `self` by value: the frame keeps the service
+    // alive, and nothing they use lives in a lambda's captures (a coroutine
+    // lambda's captures die with the lambda object, before the coroutine).
+    static asio::awaitable<void> bootstrap(std::shared_ptr<impl> self) { co_await self->bootstrap_once(); }
+    static asio::awaitable<void> fencing(std::shared_ptr<impl> self) { co_await self->fence_loop(); }
+
+    asio::awaitable<void> bootstrap_once() {
+        co_await lock();
+        if (is_leader()) {
+            co_await wait_caught_up();
+            if (!image()->feature_level("metadata.version")) {
+                records::feature_level_record mv;
+                mv.name = "metadata.version";
+                mv.feature_level = options.bootstrap_metadata_version;
+                std::vector<record> records;  // (a braced list here trips GCC 12's coroutines)
+                records.emplace_back(mv);
+                auto error = co_await commit(records);
+                if (error != kafka_error::none) logger()->warn("bootstrap of metadata.version failed: {}", error);
+            }
+        }
+        unlock();
+    }
+
+    static asio::awaitable<msg::create_topics_response> do_create_topics(std::shared_ptr<impl> self,
+                                                                         msg::create_topics_request request,
+                                                                         int16_t version) {
+        co_return co_await self->run<msg::create_topics_response>(
+            [&](const metadata_image& img, msg::create_topics_response& r) {
+                return self->ctl.create_topics(img, request, version, r);
+            },
+            [&](msg::create_topics_response& r, kafka_error e) {
+                if (r.topics.empty())
+                    for (const auto& t : request.topics) r.topics.emplace_back().name = t.name;
+                for (auto& t : r.topics)
+                    if (t.error_code == 0) t.error_code = static_cast<int16_t>(e);
+            });
+    }
+
+    static asio::awaitable<msg::delete_topics_response> do_delete_topics(std::shared_ptr<impl> self,
+                                                                         msg::delete_topics_request request,
+                                                                         int16_t version) {
+        co_return co_await self->run<msg::delete_topics_response>(
+            [&](const metadata_image& img, msg::delete_topics_response& r) {
+                return self->ctl.delete_topics(img, request, version, r);
+            },
+            [&](msg::delete_topics_response& r, kafka_error e) {
+                if (r.responses.empty()) {
+                    for (const auto& n : request.topic_names) r.responses.emplace_back().name = n;
+                    for (const auto& t : request.topics) {
+                        auto& out = r.responses.emplace_back();
+                        out.name = t.name;
+                        out.topic_id = t.topic_id;
+                    }
+                }
+                for (auto& t : r.responses)
+                    if (t.error_code == 0) t.error_code = static_cast<int16_t>(e);
+            });
+    }
+
+    static asio::awaitable<msg::create_partitions_response> do_create_partitions(
+        std::shared_ptr<impl> self, msg::create_partitions_request request) {
+        co_return co_await self->run<msg::create_partitions_response>(
+            [&](const metadata_image& img, msg::create_partitions_response& r) {
+                return self->ctl.create_partitions(img, request, r);
+            },
+            [&](msg::create_partitions_response& r, kafka_error e) {
+                if (r.results.empty())
+                    for (const auto& t : request.topics) r.results.emplace_back().name = t.name;
+                for (auto& t : r.results)
+                    if (t.error_code == 0) t.error_code = static_cast<int16_t>(e);
+            });
+    }
+
+    static asio::awaitable<msg::broker_registration_response> do_register_broker(
+        std::shared_ptr<impl> self, msg::broker_registration_request request) {
+        co_return co_await self->run<msg::broker_registration_response>(
+            [&](const metadata_image& img, msg::broker_registration_response& r) {
+                // Kafka's broker epoch is the offset of the registration record.
+                const int64_t next_offset = self->node.status().log_end_offset.value();
+                return self->ctl.register_broker(img, request, next_offset, now_ms(), r);
+            },
+            [](msg::broker_registration_response& r, kafka_error e) { r.error_code = static_cast<int16_t>(e); });
+    }
+
+    static asio::awaitable<msg::broker_heartbeat_response> do_broker_heartbeat(std::shared_ptr<impl> self,
+                                                                               msg::broker_heartbeat_request request) {
+        co_return co_await self->run<msg::broker_heartbeat_response>(
+            [&](const metadata_image& img, msg::broker_heartbeat_response& r) {
+                return self->ctl.broker_heartbeat(img, request, now_ms(), r);
+            },
+            [](msg::broker_heartbeat_response& r, kafka_error e) { r.error_code = static_cast<int16_t>(e); });
+    }
+
+    static asio::awaitable<std::pair<kafka_error, int64_t>> do_allocate_producer_ids(std::shared_ptr<impl> self,
+                                                                                     int32_t broker_id,
+                                                                                     int32_t block_size) {
+        co_return co_await self->run<std::pair<kafka_error, int64_t>>(
+            [&](const metadata_image& img, std::pair<kafka_error, int64_t>& r) {
+                r.first = kafka_error::none;
+                return self->ctl.allocate_producer_ids(img, broker_id, block_size, r.second);
+            },
+            [](std::pair<kafka_error, int64_t>& r, kafka_error e) { r.first = e; });
+    }
+
+    asio::awaitable<void> fence_loop() {
+        fencing_running = true;
+        while (!stopping) {
+            fencing_timer.expires_after(options.fencing_interval);
+            boost::system::error_code ec;
+            co_await fencing_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (stopping) break;
+            if (!is_leader()) continue;
+            struct none {};
+            co_await run<none>(
+                [&](const metadata_image& img, none&) { return ctl.fence_expired_brokers(img, now_ms()); },
+                [](none&, kafka_error) {});
+        }
+        fencing_running = false;
+        idle.notify_all();
+    }
+};
+
+metadata_service::metadata_service(asio::any_io_executor executor, raft::node& node, metadata_service_options options)
+    : _impl(std::make_shared<impl>(std::move(executor), node, std::move(options))) {}
+
+metadata_service::~metadata_service() {
+    stop();
+}
+
+void metadata_service::attach() {
+    std::weak_ptr<impl> weak = _impl;
+    _impl->node.on_commit([weak](const std::vector<raft::log_entry>& entries) {
+        if (auto self = weak.lock()) asio::post(self->strand, [self, entries] { self->apply(entries); });
+    });
+    _impl->node.on_snapshot([](const raft::snapshot_id& id, const std::string&) {
+        logger()->warn("metadata snapshots are not supported yet (snapshot ending at {})", id.end_offset.value());
+    });
+    _impl->node.on_leader_change([weak](raft::epoch epoch, std::optional<raft::node_id> leader) {
+        auto self = weak.lock();
+        if (!self) return;
+        self->leader = leader ? leader->value() : -1;
+        logger()->info("metadata leader is now {} (epoch {})", leader ? leader->value() : -1, epoch.value());
+        if (self->is_leader()) asio::co_spawn(self->strand, impl::bootstrap(self), asio::detached);
+    });
+}
+
+void metadata_service::start() {
+    auto self = _impl;
+    asio::co_spawn(self->strand, impl::fencing(self), asio::detached);
+}
+
+void metadata_service::stop() {
+    auto self = _impl;
+    asio::post(self->strand, [self] {
+        self->stopping = true;
+        self->fencing_timer.cancel();
+        self->progress.notify_all();
+    });
+}
+
+std::shared_ptr<const metadata_image> metadata_service::image() const {
+    return _impl->image();
+}
+
+void metadata_service::on_image(image_listener listener) {
+    _impl->listeners.push_back(std::move(listener));
+}
+
+std::optional<int32_t> metadata_service::controller_id() const {
+    int32_t id = _impl->leader.load();
+    if (id < 0) return std::nullopt;
+    return id;
+}
+
+asio::awaitable<msg::create_topics_response> metadata_service::create_topics(msg::create_topics_request request,
+                                                                             int16_t version) {
+    co_return co_await asio::co_spawn(_impl->strand, impl::do_create_topics(_impl, std::move(request), version),
+                                      asio::use_awaitable);
+}
+
+asio::awaitable<msg::delete_topics_response> metadata_service::delete_topics(msg::delete_topics_request request,
+                                                                             int16_t version) {
+    co_return co_await asio::co_spawn(_impl->strand, impl::do_delete_topics(_impl, std::move(request), version),
+                                      asio::use_awaitable);
+}
+
+asio::awaitable<msg::create_partitions_response> metadata_service::create_partitions(
+    msg::create_partitions_request request) {
+    co_return co_await asio::co_spawn(_impl->strand, impl::do_create_partitions(_impl, std::move(request)),
+                                      asio::use_awaitable);
+}
+
+asio::awaitable<msg::broker_registration_response> metadata_service::register_broker(
+    msg::broker_registration_request request) {
+    co_return co_await asio::co_spawn(_impl->strand, impl::do_register_broker(_impl, std::move(request)),
+                                      asio::use_awaitable);
+}
+
+asio::awaitable<msg::broker_heartbeat_response> metadata_service::broker_heartbeat(
+    msg::broker_heartbeat_request request) {
+    co_return co_await asio::co_spawn(_impl->strand, impl::do_broker_heartbeat(_impl, std::move(request)),
+                                      asio::use_awaitable);
+}
+
+asio::awaitable<std::pair<kafka_error, int64_t>> metadata_service::allocate_producer_ids(int32_t broker_id,
+                                                                                         int32_t block_size) {
+    co_return co_await asio::co_spawn(_impl->strand, impl::do_allocate_producer_ids(_impl, broker_id, block_size),
+                                      asio::use_awaitable);
+}
+
+}  // namespace strata::metadata

@@ -1,0 +1,183 @@
+// Metadata (3), CreateTopics (19), DeleteTopics (20), CreatePartitions (37)
+// and DescribeCluster (60): the APIs answered from the metadata image or by
+// the controller through the metadata quorum.
+#include "admin_apis.h"
+
+#include "strata/common/kafka_error.h"
+#include "strata/metadata/controller.h"
+#include "strata/protocol/messages/create_partitions_request.h"
+#include "strata/protocol/messages/create_topics_request.h"
+#include "strata/protocol/messages/delete_topics_request.h"
+#include "strata/protocol/messages/describe_cluster_request.h"
+#include "strata/protocol/messages/describe_cluster_response.h"
+#include "strata/protocol/messages/metadata_request.h"
+#include "strata/protocol/messages/metadata_response.h"
+
+namespace strata::server {
+
+namespace {
+
+namespace msg = protocol::messages;
+using boost::asio::awaitable;
+
+int16_t code(kafka_error e) { return static_cast<int16_t>(e); }
+
+// Kafka's "authorized operations not requested" marker.
+constexpr int32_t operations_not_requested = INT32_MIN;
+
+void fill_topic(const metadata::metadata_image& image, const metadata::topic_image& t, int16_t version,
+                msg::metadata_response::metadata_response_topic& out) {
+    out.name = t.name;
+    out.topic_id = t.id;
+    out.is_internal = !t.name.empty() && t.name.front() == '_' &&
+                      (t.name == "__consumer_offsets" || t.name == "__transaction_state");
+    out.topic_authorized_operations = operations_not_requested;
+    for (const auto& p : t.partitions) {
+        auto& part = out.partitions.emplace_back();
+        part.partition_index = p.partition;
+        part.leader_id = p.leader;
+        part.leader_epoch = p.leader_epoch;
+        part.replica_nodes = p.replicas;
+        part.isr_nodes = p.isr;
+        for (int32_t r : p.replicas) {
+            const auto* b = image.broker(r);
+            if (!b || b->fenced) part.offline_replicas.push_back(r);
+        }
+        if (p.leader == metadata::no_leader) part.error_code = code(kafka_error::leader_not_available);
+    }
+}
+
+// The brokers a client on `listener` can reach: registered, unfenced, with an
+// endpoint on that listener.
+void fill_brokers(const metadata::metadata_image& image, const std::string& listener,
+                  std::vector<msg::metadata_response::metadata_response_broker>& out) {
+    for (const auto& [id, b] : image.brokers()) {
+        if (b.fenced) continue;
+        const auto* e = b.endpoint(listener);
+        if (!e) continue;
+        auto& broker = out.emplace_back();
+        broker.node_id = id;
+        broker.host = e->host;
+        broker.port = e->port;
+        broker.rack = b.rack;
+    }
+}
+
+// In KRaft clients cannot reach the controllers; Kafka names a live broker
+// as the "controller" (the active controller itself in combined mode).
+int32_t controller_for_clients(const metadata::metadata_image& image, std::optional<int32_t> active) {
+    if (active && image.broker(*active) && !image.broker(*active)->fenced) return *active;
+    for (const auto& [id, b] : image.brokers())
+        if (!b.fenced) return id;
+    return -1;
+}
+
+awaitable<net::handler_result> handle_metadata(admin_context& admin, request_context& ctx, protocol::reader& body) {
+    msg::metadata_request request;
+    request.decode(body, ctx.version);
+    auto image = admin.metadata.image();
+
+    msg::metadata_response response;
+    response.cluster_id = admin.cluster_id;
+    response.controller_id = controller_for_clients(*image, admin.metadata.controller_id());
+    response.cluster_authorized_operations = operations_not_requested;
+    fill_brokers(*image, ctx.connection.listener, response.brokers);
+
+    // v0: an empty list means every topic; v1+: null means every topic.
+    const bool all_topics = !request.topics || (ctx.version == 0 && request.topics->empty());
+    if (all_topics) {
+        for (const auto& [name, t] : image->topics()) fill_topic(*image, *t, ctx.version, response.topics.emplace_back());
+        co_return respond(ctx, response);
+    }
+    const bool may_create = admin.auto_create_topics && (ctx.version < 4 || request.allow_auto_topic_creation);
+    for (const auto& wanted : *request.topics) {
+        const metadata::topic_image* t = wanted.name ? image->topic(*wanted.name) : image->topic(wanted.topic_id);
+        if (!t && wanted.name && may_create && !metadata::invalid_topic_name(*wanted.name)) {
+            msg::create_topics_request create;
+            auto& ct = create.topics.emplace_back();
+            ct.name = *wanted.name;
+            ct.num_partitions = -1;
+            ct.replication_factor = -1;
+            auto created = co_await admin.metadata.create_topics(std::move(create), 7);
+            image = admin.metadata.image();
+            t = image->topic(*wanted.name);
+        }
+        auto& out = response.topics.emplace_back();
+        if (t) {
+            fill_topic(*image, *t, ctx.version, out);
+            continue;
+        }
+        out.name = wanted.name;
+        out.topic_id = wanted.topic_id;
+        out.topic_authorized_operations = operations_not_requested;
+        if (!wanted.name)
+            out.error_code = code(kafka_error::unknown_topic_id);
+        else if (metadata::invalid_topic_name(*wanted.name))
+            out.error_code = code(kafka_error::invalid_topic_exception);
+        else
+            out.error_code = code(kafka_error::unknown_topic_or_partition);
+    }
+    co_return respond(ctx, response);
+}
+
+awaitable<net::handler_result> handle_create_topics(admin_context& admin, request_context& ctx,
+                                                    protocol::reader& body) {
+    msg::create_topics_request request;
+    request.decode(body, ctx.version);
+    auto response = co_await admin.metadata.create_topics(std::move(request), ctx.version);
+    co_return respond(ctx, response);
+}
+
+awaitable<net::handler_result> handle_delete_topics(admin_context& admin, request_context& ctx,
+                                                    protocol::reader& body) {
+    msg::delete_topics_request request;
+    request.decode(body, ctx.version);
+    auto response = co_await admin.metadata.delete_topics(std::move(request), ctx.version);
+    co_return respond(ctx, response);
+}
+
+awaitable<net::handler_result> handle_create_partitions(admin_context& admin, request_context& ctx,
+                                                        protocol::reader& body) {
+    msg::create_partitions_request request;
+    request.decode(body, ctx.version);
+    auto response = co_await admin.metadata.create_partitions(std::move(request));
+    co_return respond(ctx, response);
+}
+
+awaitable<net::handler_result> handle_describe_cluster(admin_context& admin, request_context& ctx,
+                                                       protocol::reader& body) {
+    msg::describe_cluster_request request;
+    request.decode(body, ctx.version);
+    auto image = admin.metadata.image();
+    msg::describe_cluster_response response;
+    response.cluster_id = admin.cluster_id;
+    response.controller_id = controller_for_clients(*image, admin.metadata.controller_id());
+    response.cluster_authorized_operations = operations_not_requested;
+    for (const auto& [id, b] : image->brokers()) {
+        if (b.fenced) continue;
+        const auto* e = b.endpoint(ctx.connection.listener);
+        if (!e) continue;
+        auto& broker = response.brokers.emplace_back();
+        broker.broker_id = id;
+        broker.host = e->host;
+        broker.port = e->port;
+        broker.rack = b.rack;
+    }
+    co_return respond(ctx, response);
+}
+
+}  // namespace
+
+void register_admin_apis(request_dispatcher& dispatcher, admin_context& admin) {
+    auto bind = [&admin](auto fn) {
+        return [&admin, fn](request_context& ctx, protocol::reader& body) { return fn(admin, ctx, body); };
+    };
+    // The version ranges Kafka 3.9 serves.
+    dispatcher.register_api(protocol::api_key::metadata, 0, 12, bind(handle_metadata));
+    dispatcher.register_api(protocol::api_key::create_topics, 2, 7, bind(handle_create_topics));
+    dispatcher.register_api(protocol::api_key::delete_topics, 1, 6, bind(handle_delete_topics));
+    dispatcher.register_api(protocol::api_key::create_partitions, 0, 3, bind(handle_create_partitions));
+    dispatcher.register_api(protocol::api_key::describe_cluster, 0, 1, bind(handle_describe_cluster));
+}
+
+}  // namespace strata::server

@@ -1,0 +1,21 @@
+// The APIs answered from the metadata image or through the controller:
+// Metadata, CreateTopics, DeleteTopics, CreatePartitions, DescribeCluster.
+#pragma once
+
+#include <string>
+
+#include "request_dispatcher.h"
+#include "strata/metadata/metadata_service.h"
+
+namespace strata::server {
+
+// What these handlers need; outlives the dispatcher.
+struct admin_context {
+    metadata::metadata_service& metadata;
+    std::string cluster_id;
+    bool auto_create_topics = false;  // auto.create.topics.enable
+};
+
+void register_admin_apis(request_dispatcher& dispatcher, admin_context& admin);
+
+}  // namespace strata::server

@@ -1,0 +1,133 @@
+#include "broker_lifecycle.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "strata/common/log.h"
+
+namespace strata::server {
+
+namespace asio = boost::asio;
+namespace msg = protocol::messages;
+
+namespace {
+
+const auto& logger() {
+    static const auto instance = log::get("server");
+    return instance;
+}
+
+// Kafka's SecurityProtocol ids.
+int16_t security_protocol_id(const std::string& name) {
+    if (name == "SSL") return 1;
+    if (name == "SASL_PLAINTEXT") return 2;
+    if (name == "SASL_SSL") return 3;
+    return 0;  // PLAINTEXT
+}
+
+}  // namespace
+
+msg::broker_registration_request make_registration(const broker_config& config) {
+    msg::broker_registration_request request;
+    request.broker_id = config.node_id;
+    request.incarnation_id = protocol::uuid::random();
+    if (!config.broker_rack.empty()) request.rack = config.broker_rack;
+    for (const auto& l : config.effective_advertised_listeners()) {
+        auto& out = request.listeners.emplace_back();
+        out.name = l.name;
+        out.host = l.host.empty() ? "localhost" : l.host;
+        out.port = l.port;
+        out.security_protocol = security_protocol_id(config.security_protocol(l.name).value_or("PLAINTEXT"));
+    }
+    auto& mv = request.features.emplace_back();
+    mv.name = "metadata.version";
+    mv.min_supported_version = 1;
+    mv.max_supported_version = 21;
+    return request;
+}
+
+struct broker_lifecycle::impl {
+    impl(asio::any_io_executor executor, metadata::metadata_service& metadata, const broker_config& config)
+        : metadata(metadata), registration(make_registration(config)), timer(executor) {}
+
+    metadata::metadata_service& metadata;
+    msg::broker_registration_request registration;
+    asio::steady_timer timer;
+    std::chrono::milliseconds interval{500};  // until unfenced; then broker.heartbeat.interval.ms
+    bool stopping = false;
+    bool warned_remote = false;
+
+    asio::awaitable<void> sleep(std::chrono::milliseconds d) {
+        timer.expires_after(d);
+        boost::system::error_code ignored;
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+
+    static asio::awaitable<void> run(std::shared_ptr<impl> self) {
+        int64_t epoch = -1;
+        while (!self->stopping) {
+            const auto controller = self->metadata.controller_id();
+            if (!controller) {
+                co_await self->sleep(std::chrono::milliseconds(50));
+                continue;
+            }
+            if (*controller != self->registration.broker_id) {
+                if (!self->warned_remote) {
+                    logger()->warn("broker {}: registering with a remote controller ({}) is not implemented yet",
+                                   self->registration.broker_id, *controller);
+                    self->warned_remote = true;
+                }
+                epoch = -1;
+                co_await self->sleep(std::chrono::milliseconds(1000));
+                continue;
+            }
+            if (epoch < 0) {
+                auto response = co_await self->metadata.register_broker(self->registration);
+                if (response.error_code != 0) {
+                    logger()->warn("broker {}: registration failed with error {}", self->registration.broker_id,
+                                   response.error_code);
+                    co_await self->sleep(std::chrono::milliseconds(200));
+                    continue;
+                }
+                epoch = response.broker_epoch;
+                logger()->info("broker {}: registered with epoch {}", self->registration.broker_id, epoch);
+            }
+            msg::broker_heartbeat_request heartbeat;
+            heartbeat.broker_id = self->registration.broker_id;
+            heartbeat.broker_epoch = epoch;
+            heartbeat.current_metadata_offset = self->metadata.image()->end_offset();
+            auto response = co_await self->metadata.broker_heartbeat(heartbeat);
+            if (response.error_code != 0) {
+                logger()->info("broker {}: heartbeat refused ({}); registering again", heartbeat.broker_id,
+                               response.error_code);
+                epoch = -1;
+                continue;
+            }
+            // Heartbeat quickly until unfenced, then at Kafka's default pace.
+            co_await self->sleep(response.is_fenced ? std::chrono::milliseconds(50) : std::chrono::milliseconds(2000));
+        }
+    }
+};
+
+broker_lifecycle::broker_lifecycle(asio::any_io_executor executor, metadata::metadata_service& metadata,
+                                   const broker_config& config)
+    : _impl(std::make_shared<impl>(executor, metadata, config)) {}
+
+broker_lifecycle::~broker_lifecycle() { stop(); }
+
+void broker_lifecycle::start() {
+    asio::co_spawn(_impl->timer.get_executor(), impl::run(_impl), asio::detached);
+}
+
+void broker_lifecycle::stop() {
+    auto self = _impl;
+    asio::post(self->timer.get_executor(), [self] {
+        self->stopping = true;
+        self->timer.cancel();
+    });
+}
+
+}  // namespace strata::server

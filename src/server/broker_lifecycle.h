@@ -1,0 +1,45 @@
+// The broker's side of KIP-631: register with the active controller, then
+// heartbeat every broker.heartbeat.interval.ms so that the controller
+// unfences the broker once it has caught up with the metadata log, and
+// fences it if the heartbeats stop.
+//
+// Today the broker reaches the controller only in-process (combined mode,
+// this node being the active controller). Registering with a remote
+// controller over BrokerRegistration/BrokerHeartbeat RPCs is not yet done:
+// such a broker logs it and stays unregistered.
+#pragma once
+
+#include <utility>  // Boost 1.74's awaitable.hpp needs std::exchange
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <memory>
+
+#include "strata/metadata/metadata_service.h"
+#include "strata/server/broker_config.h"
+
+namespace strata::server {
+
+// Lives on the metadata quorum's executor (one thread); start() and stop()
+// are called from the main thread.
+class broker_lifecycle {
+public:
+    broker_lifecycle(boost::asio::any_io_executor executor, metadata::metadata_service& metadata,
+                     const broker_config& config);
+    ~broker_lifecycle();
+
+    void start();
+    void stop();
+
+private:
+    struct impl;
+    std::shared_ptr<impl> _impl;
+};
+
+// The RegisterBroker request this node sends: its id, a fresh incarnation,
+// its advertised listeners with their security protocols, its rack.
+protocol::messages::broker_registration_request make_registration(const broker_config& config);
+
+}  // namespace strata::server
