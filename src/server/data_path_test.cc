@@ -15,6 +15,7 @@
 #include <future>
 #include <optional>
 #include <stdlib.h>
+#include <zlib.h>
 
 #include "strata/common/kafka_error.h"
 #include "strata/protocol/messages/fetch_response.h"
@@ -401,6 +402,44 @@ TEST(data_path, list_offsets_earliest_latest_by_time_and_max) {
     EXPECT_EQ(ps[5].offset, 9);
     EXPECT_EQ(ps[5].timestamp, 2004);
     EXPECT_EQ(ps[6].error_code, int16_t(kafka_error::not_leader_or_follower));
+}
+
+// A magic 1 message set (pre-0.11 clients), written from the format in
+// legacy_records.h.
+std::vector<uint8_t> legacy_set(int count) {
+    auto be = [](std::vector<uint8_t>& out, uint64_t v, int bytes) {
+        for (int i = bytes - 1; i >= 0; --i) out.push_back(uint8_t(v >> (8 * i)));
+    };
+    std::vector<uint8_t> set;
+    for (int i = 0; i < count; ++i) {
+        std::vector<uint8_t> m = {0, 0, 0, 0, 1, 0};  // crc placeholder, magic 1, attributes
+        be(m, uint64_t(now_ms()), 8);
+        be(m, uint32_t(-1), 4);  // null key
+        be(m, 5, 4);
+        for (char c : std::string("hello")) m.push_back(uint8_t(c));
+        uint32_t crc = uint32_t(::crc32(0, m.data() + 4, uInt(m.size() - 4)));
+        for (int b = 0; b < 4; ++b) m[size_t(b)] = uint8_t(crc >> (8 * (3 - b)));
+        be(set, uint64_t(i), 8);
+        be(set, m.size(), 4);
+        set.insert(set.end(), m.begin(), m.end());
+    }
+    return set;
+}
+
+TEST(data_path, produce_v2_legacy_message_sets_are_stored_as_v2) {
+    fixture f;
+    auto r = f.produce(2, legacy_set(3));
+    EXPECT_EQ(r.responses[0].partition_responses[0].error_code, 0);
+    EXPECT_EQ(r.responses[0].partition_responses[0].base_offset, 0);
+    // v3+ accepts only v2 batches (Kafka's rule).
+    EXPECT_EQ(f.produce(3, legacy_set(1)).responses[0].partition_responses[0].error_code,
+              int16_t(kafka_error::invalid_record));
+    f.wait_for_hw(3);
+    auto fetched = f.fetch(12, f.fetch_request(12, 0));
+    auto batch = record_batch_view::from(fetched.responses[0].partitions[0].records->bytes());
+    ASSERT_TRUE(batch);
+    EXPECT_EQ(batch.value().record_count(), 3);
+    EXPECT_TRUE(batch.value().crc_ok());
 }
 
 TEST(data_path, offset_for_leader_epoch) {
