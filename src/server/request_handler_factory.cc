@@ -1,6 +1,7 @@
 #include "strata/server/request_handler_factory.h"
 
 #include "admin_apis.h"
+#include "data_path.h"
 #include "fetch_router.h"
 #include "raft_handlers.h"
 #include "request_dispatcher.h"
@@ -13,10 +14,12 @@ namespace {
 // and die together.
 class broker_request_handler final : public net::request_handler {
 public:
-    broker_request_handler(const broker_config& config, metadata_quorum& quorum)
+    broker_request_handler(const broker_config& config, metadata_quorum& quorum,
+                           replication::partition_manager* partitions)
         : _admin{quorum.metadata(), quorum.cluster_id().value_or(""), config.auto_create_topics_enable} {
         register_raft_apis(_dispatcher, _fetch_router, quorum.node());
         register_admin_apis(_dispatcher, _admin);
+        if (partitions) register_data_path(_dispatcher, _fetch_router, *partitions);
         _fetch_router.register_with(_dispatcher);
     }
 
@@ -37,8 +40,9 @@ std::unique_ptr<net::request_handler> make_request_handler(const broker_config&)
     return std::make_unique<request_dispatcher>();
 }
 
-std::unique_ptr<net::request_handler> make_request_handler(const broker_config& config, metadata_quorum& quorum) {
-    return std::make_unique<broker_request_handler>(config, quorum);
+std::unique_ptr<net::request_handler> make_request_handler(const broker_config& config, metadata_quorum& quorum,
+                                                          replication::partition_manager* partitions) {
+    return std::make_unique<broker_request_handler>(config, quorum, partitions);
 }
 
 }  // namespace strata::server

@@ -14,6 +14,7 @@
 #include "strata/net/server.h"
 #include "strata/net/stop_signals.h"
 #include "strata/server/broker_config.h"
+#include "strata/server/data_plane.h"
 #include "strata/server/metadata_quorum.h"
 #include "strata/server/request_handler_factory.h"
 
@@ -68,15 +69,19 @@ int run(const options& opts) {
     // Every node runs the metadata quorum's raft node: a voter with the
     // controller role, an observer (a broker following the log) without.
     std::optional<server::metadata_quorum> quorum_holder;
+    // A broker's partitions; made before the quorum starts so that it sees
+    // every metadata image.
+    std::unique_ptr<server::data_plane> data;
     try {
         quorum_holder.emplace(config);
+        if (config.has_role("broker")) data = std::make_unique<server::data_plane>(config, quorum_holder->metadata());
         quorum_holder->start();
     } catch (const std::exception& e) {
         logger->critical("cannot start the metadata quorum: {}", e.what());
         return 1;
     }
     server::metadata_quorum& quorum = *quorum_holder;
-    const auto handler = server::make_request_handler(config, quorum);
+    const auto handler = server::make_request_handler(config, quorum, data ? &data->partitions() : nullptr);
     net::server network(server::to_server_options(config), *handler);
     try {
         network.start();
@@ -93,8 +98,9 @@ int run(const options& opts) {
 
     const int signal = stop_signals.wait();
     logger->info("received {}; shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
-    network.stop();  // first: its handlers call into the quorum
-    quorum.stop();
+    network.stop();  // first: its handlers call into the quorum and the partitions
+    quorum.stop();   // then no new metadata reaches the partitions
+    if (data) data->stop();
     logger->info("stopped");
     return 0;
 }

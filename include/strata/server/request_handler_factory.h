@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "strata/net/request_handler.h"
+#include "strata/replication/partition_manager.h"
 #include "strata/server/metadata_quorum.h"
 #include "strata/server/broker_config.h"
 
@@ -14,8 +15,10 @@ namespace strata::server {
 // start-up; the handler lives until the network server has stopped.
 std::unique_ptr<net::request_handler> make_request_handler(const broker_config& config);
 // The same, also serving the KRaft APIs (and Fetch of __cluster_metadata)
-// and the metadata and admin APIs from `quorum`, which must outlive the
-// handler.
-std::unique_ptr<net::request_handler> make_request_handler(const broker_config& config, metadata_quorum& quorum);
+// and the metadata and admin APIs from `quorum`, and, with `partitions`
+// (a broker), the data path: Produce, Fetch, ListOffsets,
+// OffsetForLeaderEpoch. Both must outlive the handler.
+std::unique_ptr<net::request_handler> make_request_handler(const broker_config& config, metadata_quorum& quorum,
+                                                          replication::partition_manager* partitions);
 
 }  // namespace strata::server
