@@ -1,0 +1,155 @@
+#!/usr/bin/python3
+"""Produce and consume with real clients against one stratad: keyed records
+with headers over 3 partitions in every compression each client supports,
+read back byte for byte and in per-partition order; list offsets by time;
+consume from the middle; acknowledged records survive SIGKILL."""
+
+import subprocess
+import time
+
+from harness import Broker, run_tests
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+from kafka import KafkaConsumer, KafkaProducer
+from kafka import TopicPartition as KPTopicPartition
+
+N = 2000
+
+
+def create_topic(broker, name, partitions=3):
+    client = AdminClient({"bootstrap.servers": broker.bootstrap})  # kept alive until the result is in
+    client.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(timeout=15)
+
+
+def read_partitions(broker, topic, partitions, expected_total, timeout=30):
+    """Reads every partition from the start with assign() (no group)."""
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "unused", "enable.auto.commit": False,
+                         "enable.partition.eof": False})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    out = {}
+    deadline = time.monotonic() + timeout
+    count = 0
+    while count < expected_total and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is None:
+            continue
+        assert msg.error() is None, msg.error()
+        out.setdefault(msg.partition(), []).append((msg.offset(), msg.key(), msg.value(), msg.headers()))
+        count += 1
+    consumer.close()
+    return out
+
+
+def check_round_trip(sent, got):
+    for p, records in got.items():
+        offsets = [r[0] for r in records]
+        assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets), f"partition {p} out of order"
+    flat = sorted((k, v, tuple(h or [])) for recs in got.values() for (_, k, v, h) in recs)
+    assert flat == sorted(sent), f"got {len(flat)} records, sent {len(sent)}"
+
+
+def test_confluent_every_codec():
+    with Broker() as broker:
+        for codec in ("none", "gzip", "snappy", "lz4", "zstd"):
+            topic = f"cf-{codec}"
+            create_topic(broker, topic)
+            producer = Producer({"bootstrap.servers": broker.bootstrap, "compression.type": codec, "acks": "all",
+                                 "linger.ms": 5})
+            sent = []
+            for i in range(N):
+                key = f"key-{i % 97}".encode()
+                value = f"value-{i}-{codec}".encode() * 3
+                headers = [("h", f"{i}".encode())]
+                producer.produce(topic, key=key, value=value, headers=headers)
+                sent.append((key, value, tuple(headers)))
+            assert producer.flush(30) == 0
+            got = read_partitions(broker, topic, 3, N)
+            check_round_trip(sent, got)
+            assert len(got) == 3, "keys should spread over the 3 partitions"
+
+
+def test_kafka_python_every_codec():
+    with Broker() as broker:
+        for codec in (None, "gzip", "snappy", "lz4", "zstd"):
+            topic = f"kp-{codec}"
+            create_topic(broker, topic)
+            producer = KafkaProducer(bootstrap_servers=broker.bootstrap, compression_type=codec, acks="all")
+            sent = []
+            for i in range(500):
+                key = f"k{i % 13}".encode()
+                value = f"v{i}".encode()
+                headers = [("hk", f"hv{i}".encode())]
+                producer.send(topic, key=key, value=value, headers=headers)
+                sent.append((key, value, tuple(headers)))
+            producer.flush(30)
+            producer.close()
+            consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest",
+                                     consumer_timeout_ms=5000, enable_auto_commit=False)
+            consumer.assign([KPTopicPartition(topic, p) for p in range(3)])
+            consumer.seek_to_beginning()
+            got = {}
+            for m in consumer:
+                got.setdefault(m.partition, []).append((m.offset, m.key, m.value, list(m.headers)))
+                if sum(len(v) for v in got.values()) == len(sent):
+                    break
+            consumer.close()
+            check_round_trip(sent, got)
+
+
+def test_list_offsets_by_time_and_consume_from_the_middle():
+    with Broker() as broker:
+        create_topic(broker, "timed", 1)
+        producer = Producer({"bootstrap.servers": broker.bootstrap})
+        base = int(time.time() * 1000) - 100000
+        for i in range(100):
+            producer.produce("timed", value=f"{i}".encode(), timestamp=base + i * 1000)
+        producer.flush(10)
+        consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "unused"})
+        found = consumer.offsets_for_times([TopicPartition("timed", 0, base + 50 * 1000)], timeout=10)
+        assert found[0].offset == 50, found
+        low, high = consumer.get_watermark_offsets(TopicPartition("timed", 0), timeout=10)
+        assert (low, high) == (0, 100)
+        consumer.assign([TopicPartition("timed", 0, 60)])
+        msg = None
+        while msg is None:
+            msg = consumer.poll(5)
+        assert msg.offset() == 60 and msg.value() == b"60"
+        consumer.close()
+
+
+def test_acknowledged_records_survive_sigkill():
+    broker = Broker().start().wait_ready()
+    try:
+        create_topic(broker, "durable", 1)
+        acked = []
+        producer = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all", "linger.ms": 1})
+
+        def on_delivery(err, msg):
+            if err is None:
+                acked.append(msg.value())
+
+        for i in range(3000):
+            producer.produce("durable", value=f"r{i}".encode(), on_delivery=on_delivery)
+            if i % 100 == 0:
+                producer.poll(0)
+        producer.poll(0)
+        time.sleep(0.2)
+        broker.kill()  # SIGKILL while (maybe) still producing
+        producer.flush(1)
+        broker.start().wait_ready()
+        got = read_partitions(broker, "durable", 1, len(acked), timeout=20)
+        values = [r[2] for r in got.get(0, [])]
+        assert set(acked) <= set(values), f"{len(set(acked) - set(values))} acknowledged records lost"
+        assert len(values) == len(set(values)), "a record appears twice"
+    finally:
+        broker.stop()
+
+
+if __name__ == "__main__":
+    run_tests([
+        test_confluent_every_codec,
+        test_kafka_python_every_codec,
+        test_list_offsets_by_time_and_consume_from_the_middle,
+        test_acknowledged_records_survive_sigkill,
+    ])
