@@ -231,57 +231,53 @@ void add_storage_keys(std::vector<config_key>& k) {
         "Where the metadata log (the Raft log) is kept, in its `__cluster_metadata-0` directory. Empty: the "
         "first of `log.dirs`."));
     k.push_back(key(storage, "log.segment.bytes", &c::log_segment_bytes, "1073741824", at_least<int32_t>(14),
-        "The size at which a log segment is closed and a new one rolled. Not yet in effect."));
+        "The size at which a log segment is closed and a new one rolled."));
     k.push_back(key(storage, "log.roll.ms", &c::log_roll_ms, "", at_least<std::optional<int64_t>>(1),
-        "The age at which a segment is rolled even if not full. Not set: `log.roll.hours`. Not yet in effect."));
+        "The age at which a segment is rolled even if not full. Not set: `log.roll.hours`."));
     k.push_back(key(storage, "log.roll.hours", &c::log_roll_hours, "168", at_least<int32_t>(1),
-        "`log.roll.ms` in hours, used when that is not set. Not yet in effect."));
+        "`log.roll.ms` in hours, used when that is not set."));
     k.push_back(key(storage, "log.retention.ms", &c::log_retention_ms, "", any<std::optional<int64_t>>(),
         "How long data is kept before it may be deleted; -1: no time limit. Not set: "
-        "`log.retention.minutes`, then `log.retention.hours`. Not yet in effect."));
+        "`log.retention.minutes`, then `log.retention.hours`."));
     k.push_back(key(storage, "log.retention.minutes", &c::log_retention_minutes, "",
         any<std::optional<int32_t>>(),
-        "Retention in minutes, used when `log.retention.ms` is not set. Not yet in effect."));
+        "Retention in minutes, used when `log.retention.ms` is not set."));
     k.push_back(key(storage, "log.retention.hours", &c::log_retention_hours, "168", any<int32_t>(),
-        "Retention in hours, used when neither `log.retention.ms` nor `log.retention.minutes` is set. "
-        "Not yet in effect."));
+        "Retention in hours, used when neither `log.retention.ms` nor `log.retention.minutes` is set."));
     k.push_back(key(storage, "log.retention.bytes", &c::log_retention_bytes, "-1", any<int64_t>(),
-        "The size a partition may reach before its oldest segments may be deleted; -1: no size limit. "
-        "Not yet in effect."));
+        "The size a partition may reach before its oldest segments may be deleted; -1: no size limit."));
     k.push_back(key(storage, "log.retention.check.interval.ms", &c::log_retention_check_interval_ms, "300000",
         at_least<int64_t>(1), "How often retention is enforced. Not yet in effect."));
     k.push_back(key(storage, "log.index.size.max.bytes", &c::log_index_size_max_bytes, "10485760",
         at_least<int32_t>(4),
-        "The largest size of a segment's offset and time indexes; a full index rolls the segment. "
-        "Not yet in effect."));
+        "The largest size of a segment's offset and time indexes; a full index rolls the segment."));
     k.push_back(key(storage, "log.index.interval.bytes", &c::log_index_interval_bytes, "4096",
         at_least<int32_t>(0),
-        "Log bytes between two entries of the offset index. Not yet in effect."));
+        "Log bytes between two entries of the offset index."));
     k.push_back(key(storage, "log.cleanup.policy", &c::log_cleanup_policy, "delete",
         one_of<std::vector<std::string>>({"delete", "compact"}, true),
         "What happens to old segments: `delete` them past retention, `compact` them to the latest record "
-        "of each key, or both. Not yet in effect."));
+        "of each key, or both."));
     k.push_back(key(storage, "log.message.timestamp.type", &c::log_message_timestamp_type, "CreateTime",
         one_of<std::string>({"CreateTime", "LogAppendTime"}),
-        "Whether a record keeps the producer's timestamp or gets the broker's append time. "
-        "Not yet in effect."));
+        "Whether a record keeps the producer's timestamp or gets the broker's append time."));
     k.push_back(key(storage, "compression.type", &c::compression_type, "producer",
         one_of<std::string>({"uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"}),
         "The compression of stored batches; `producer` keeps what the producer sent. Not yet in effect."));
     k.push_back(key(storage, "message.max.bytes", &c::message_max_bytes, "1048588", at_least<int32_t>(0),
-        "The largest record batch a topic accepts (after compression). Not yet in effect."));
+        "The largest record batch a topic accepts (after compression)."));
 }
 
 void add_topic_keys(std::vector<config_key>& k) {
     k.push_back(key(topics, "auto.create.topics.enable", &c::auto_create_topics_enable, "true", any<bool>(),
-        "Whether a Metadata or Produce request for an unknown topic creates it. Not yet in effect."));
+        "Whether a Metadata or Produce request for an unknown topic creates it."));
     k.push_back(key(topics, "num.partitions", &c::num_partitions, "1", at_least<int32_t>(1),
-        "Partitions of a topic created without a partition count. Not yet in effect."));
+        "Partitions of a topic created without a partition count."));
     k.push_back(key(topics, "default.replication.factor", &c::default_replication_factor, "1",
         at_least<int32_t>(1),
-        "Replicas of each partition of a topic created without a replication factor. Not yet in effect."));
+        "Replicas of each partition of a topic created without a replication factor."));
     k.push_back(key(topics, "min.insync.replicas", &c::min_insync_replicas, "1", at_least<int32_t>(1),
-        "With acks=all, the in-sync replicas a write needs to be acknowledged. Not yet in effect."));
+        "With acks=all, the in-sync replicas a write needs to be acknowledged."));
     k.push_back(key(topics, "unclean.leader.election.enable", &c::unclean_leader_election_enable, "false",
         any<bool>(),
         "Whether a replica outside the ISR may become leader when no in-sync replica is left, losing "
