@@ -193,7 +193,7 @@ asio::awaitable<bool> connect_socket(client_connection::impl* s, tcp::socket& so
 }  // namespace
 
 asio::awaitable<client_result<response_frame>> client_connection::request(protocol::api_key key, int16_t version,
-                                                                          const protocol::encoded_output& body,
+                                                                          protocol::encoded_output body,
                                                                           std::chrono::milliseconds timeout) {
     auto self = shared_from_this();
     impl* s = _impl.get();

@@ -278,6 +278,11 @@ class Cluster:
         views = {n.node_id: self.quorum_view(n) for n in self.nodes}
         raise AssertionError(f"no leader within {timeout}s: {views}")
 
+    def wait_ready(self, timeout=10.0):
+        """Waits until the quorum has a leader."""
+        self.wait_for_leader(timeout)
+        return self
+
     def stop(self):
         for node in self.nodes:
             if node.proc and node.proc.poll() is None:

@@ -77,19 +77,22 @@ public:
     client_connection& operator=(const client_connection&) = delete;
 
     // Sends a request whose body is `body` (the header is added here) and
-    // waits for its answer at most `timeout`, including connecting.
+    // waits for its answer at most `timeout`, including connecting. (Every
+    // argument is taken by value: a coroutine may outlive the caller's
+    // temporaries.)
     boost::asio::awaitable<client_result<response_frame>> request(protocol::api_key key, int16_t version,
-                                                                  const protocol::encoded_output& body,
+                                                                  protocol::encoded_output body,
                                                                   std::chrono::milliseconds timeout);
 
     // Encodes `request` at `version`, decodes the answer as `Response`.
     template <typename Response, typename Request>
-    boost::asio::awaitable<client_result<Response>> call(const Request& request, int16_t version,
+    boost::asio::awaitable<client_result<Response>> call(Request request, int16_t version,
                                                          std::chrono::milliseconds timeout) {
         protocol::encoded_output body;
         protocol::writer w(body);
         request.encode(w, version);
-        auto answer = co_await this->request(static_cast<protocol::api_key>(Request::api_key), version, body, timeout);
+        auto answer = co_await this->request(static_cast<protocol::api_key>(Request::api_key), version, std::move(body),
+                                             timeout);
         if (!answer) co_return answer.error();
         Response response;
         try {
