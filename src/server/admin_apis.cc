@@ -20,7 +20,9 @@ namespace {
 namespace msg = protocol::messages;
 using boost::asio::awaitable;
 
-int16_t code(kafka_error e) { return static_cast<int16_t>(e); }
+int16_t code(kafka_error e) {
+    return static_cast<int16_t>(e);
+}
 
 // Kafka's "authorized operations not requested" marker.
 constexpr int32_t operations_not_requested = INT32_MIN;
@@ -29,8 +31,8 @@ void fill_topic(const metadata::metadata_image& image, const metadata::topic_ima
                 msg::metadata_response::metadata_response_topic& out) {
     out.name = t.name;
     out.topic_id = t.id;
-    out.is_internal = !t.name.empty() && t.name.front() == '_' &&
-                      (t.name == "__consumer_offsets" || t.name == "__transaction_state");
+    out.is_internal =
+        !t.name.empty() && t.name.front() == '_' && (t.name == "__consumer_offsets" || t.name == "__transaction_state");
     out.topic_authorized_operations = operations_not_requested;
     for (const auto& p : t.partitions) {
         auto& part = out.partitions.emplace_back();
@@ -49,18 +51,23 @@ void fill_topic(const metadata::metadata_image& image, const metadata::topic_ima
 
 // The brokers a client on `listener` can reach: registered, unfenced, with an
 // endpoint on that listener.
-void fill_brokers(const metadata::metadata_image& image, const std::string& listener,
-                  std::vector<msg::metadata_response::metadata_response_broker>& out) {
+template <typename Visit>
+void for_each_reachable_broker(const metadata::metadata_image& image, const std::string& listener, Visit visit) {
     for (const auto& [id, b] : image.brokers()) {
         if (b.fenced) continue;
-        const auto* e = b.endpoint(listener);
-        if (!e) continue;
-        auto& broker = out.emplace_back();
-        broker.node_id = id;
-        broker.host = e->host;
-        broker.port = e->port;
-        broker.rack = b.rack;
+        if (const auto* e = b.endpoint(listener)) visit(b, *e);
     }
+}
+
+void fill_brokers(const metadata::metadata_image& image, const std::string& listener,
+                  std::vector<msg::metadata_response::metadata_response_broker>& out) {
+    for_each_reachable_broker(image, listener, [&](const metadata::broker_registration& b, const auto& e) {
+        auto& broker = out.emplace_back();
+        broker.node_id = b.id;
+        broker.host = e.host;
+        broker.port = e.port;
+        broker.rack = b.rack;
+    });
 }
 
 // In KRaft clients cannot reach the controllers; Kafka names a live broker
@@ -86,7 +93,8 @@ awaitable<net::handler_result> handle_metadata(admin_context& admin, request_con
     // v0: an empty list means every topic; v1+: null means every topic.
     const bool all_topics = !request.topics || (ctx.version == 0 && request.topics->empty());
     if (all_topics) {
-        for (const auto& [name, t] : image->topics()) fill_topic(*image, *t, ctx.version, response.topics.emplace_back());
+        for (const auto& [name, t] : image->topics())
+            fill_topic(*image, *t, ctx.version, response.topics.emplace_back());
         co_return respond(ctx, response);
     }
     const bool may_create = admin.auto_create_topics && (ctx.version < 4 || request.allow_auto_topic_creation);
@@ -120,28 +128,32 @@ awaitable<net::handler_result> handle_metadata(admin_context& admin, request_con
     co_return respond(ctx, response);
 }
 
+// The controller operations: decode, ask the metadata service (which answers
+// once the records are committed), respond.
+template <typename Request, typename Operation>
+awaitable<net::handler_result> forward_to_controller(request_context& ctx, protocol::reader& body, Operation op) {
+    Request request;
+    request.decode(body, ctx.version);
+    auto response = co_await op(std::move(request));
+    co_return respond(ctx, response);
+}
+
 awaitable<net::handler_result> handle_create_topics(admin_context& admin, request_context& ctx,
                                                     protocol::reader& body) {
-    msg::create_topics_request request;
-    request.decode(body, ctx.version);
-    auto response = co_await admin.metadata.create_topics(std::move(request), ctx.version);
-    co_return respond(ctx, response);
+    return forward_to_controller<msg::create_topics_request>(
+        ctx, body, [&admin, v = ctx.version](auto r) { return admin.metadata.create_topics(std::move(r), v); });
 }
 
 awaitable<net::handler_result> handle_delete_topics(admin_context& admin, request_context& ctx,
                                                     protocol::reader& body) {
-    msg::delete_topics_request request;
-    request.decode(body, ctx.version);
-    auto response = co_await admin.metadata.delete_topics(std::move(request), ctx.version);
-    co_return respond(ctx, response);
+    return forward_to_controller<msg::delete_topics_request>(
+        ctx, body, [&admin, v = ctx.version](auto r) { return admin.metadata.delete_topics(std::move(r), v); });
 }
 
 awaitable<net::handler_result> handle_create_partitions(admin_context& admin, request_context& ctx,
                                                         protocol::reader& body) {
-    msg::create_partitions_request request;
-    request.decode(body, ctx.version);
-    auto response = co_await admin.metadata.create_partitions(std::move(request));
-    co_return respond(ctx, response);
+    return forward_to_controller<msg::create_partitions_request>(
+        ctx, body, [&admin](auto r) { return admin.metadata.create_partitions(std::move(r)); });
 }
 
 awaitable<net::handler_result> handle_describe_cluster(admin_context& admin, request_context& ctx,
@@ -153,16 +165,14 @@ awaitable<net::handler_result> handle_describe_cluster(admin_context& admin, req
     response.cluster_id = admin.cluster_id;
     response.controller_id = controller_for_clients(*image, admin.metadata.controller_id());
     response.cluster_authorized_operations = operations_not_requested;
-    for (const auto& [id, b] : image->brokers()) {
-        if (b.fenced) continue;
-        const auto* e = b.endpoint(ctx.connection.listener);
-        if (!e) continue;
-        auto& broker = response.brokers.emplace_back();
-        broker.broker_id = id;
-        broker.host = e->host;
-        broker.port = e->port;
-        broker.rack = b.rack;
-    }
+    for_each_reachable_broker(*image, ctx.connection.listener,
+                              [&](const metadata::broker_registration& b, const auto& e) {
+                                  auto& broker = response.brokers.emplace_back();
+                                  broker.broker_id = b.id;
+                                  broker.host = e.host;
+                                  broker.port = e.port;
+                                  broker.rack = b.rack;
+                              });
     co_return respond(ctx, response);
 }
 
