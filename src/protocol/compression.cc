@@ -290,7 +290,30 @@ compression_result<void> zstd_decompress_one_shot(ZSTD_DCtx* ctx, std::span<cons
     return success();
 }
 
+// True when `input` is a sequence of zstd frames of the standard format
+// (magic FD2FB528) or skippable frames. libzstd as Debian builds it also
+// decodes the pre-1.0 "legacy" formats (v0.5-v0.7), whose decoders ignore
+// ZSTD_d_windowLogMax and allocate what a frame header asks: found by
+// decompress_fuzz, an 11-byte v0.7 frame made it allocate 63 MB. No Kafka
+// client writes them (KIP-110 came with zstd 1.3), so they are refused.
+bool only_standard_zstd_frames(std::span<const uint8_t> input) {
+    constexpr uint32_t standard_magic = 0xFD2FB528;
+    constexpr uint32_t skippable_magic = 0x184D2A50;  // low 4 bits free
+    while (!input.empty()) {
+        if (input.size() < 4) return false;
+        uint32_t magic = uint32_t{input[0]} | (uint32_t{input[1]} << 8) | (uint32_t{input[2]} << 16) |
+                         (uint32_t{input[3]} << 24);
+        if (magic != standard_magic && (magic & 0xFFFFFFF0) != skippable_magic) return false;
+        // Walks the block headers only; allocates nothing.
+        size_t frame = ZSTD_findFrameCompressedSize(input.data(), input.size());
+        if (ZSTD_isError(frame) || frame == 0 || frame > input.size()) return false;
+        input = input.subspan(frame);
+    }
+    return true;
+}
+
 compression_result<void> zstd_decompress(std::span<const uint8_t> input, size_t max, std::vector<uint8_t>& out) {
+    if (!only_standard_zstd_frames(input)) return compression_error::corrupt_input;
     // A declared content size beyond the bound fails before any work.
     unsigned long long declared = ZSTD_getFrameContentSize(input.data(), input.size());
     if (declared == ZSTD_CONTENTSIZE_ERROR) return compression_error::corrupt_input;

@@ -302,5 +302,33 @@ TEST(compression, zstd_without_content_size) {
     EXPECT_EQ(r.error(), compression_error::output_too_large);
 }
 
+// Found by decompress_fuzz: libzstd also decodes the pre-1.0 legacy formats,
+// whose decoders ignore the window limit; this 10-byte v0.7 frame (magic
+// FD2FB527) made it allocate 63 MB and write 1 MiB before failing. No Kafka
+// client writes them, so they are refused before libzstd sees them; standard
+// and skippable frames still decode, alone or concatenated.
+TEST(compression, zstd_legacy_frames_are_refused) {
+    const std::vector<uint8_t> legacy = {0x27, 0xb5, 0x2f, 0xfd, 0x00, 0x7f, 0x03, 0x86, 0x00, 0x00};
+    std::vector<uint8_t> out = {1, 2};
+    auto r = decompress(compression_codec::zstd, legacy, 1u << 20, out);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), compression_error::corrupt_input);
+    EXPECT_EQ(out, (std::vector<uint8_t>{1, 2}));
+
+    auto input = sample(5000);
+    auto standard = compressed(compression_codec::zstd, input);
+    const std::vector<uint8_t> skippable = {0x5a, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 'a', 'b', 'c'};
+    auto framed = skippable;
+    framed.insert(framed.end(), standard.begin(), standard.end());
+    framed.insert(framed.end(), skippable.begin(), skippable.end());
+    auto ok = decompress(compression_codec::zstd, framed, input.size());
+    ASSERT_TRUE(ok) << compression_error_message(ok.error());
+    EXPECT_EQ(ok.value(), input);
+
+    auto then_legacy = standard;
+    then_legacy.insert(then_legacy.end(), legacy.begin(), legacy.end());
+    EXPECT_FALSE(decompress(compression_codec::zstd, then_legacy, 1u << 20));
+}
+
 }  // namespace
 }  // namespace strata::protocol

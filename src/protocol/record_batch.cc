@@ -416,7 +416,11 @@ void record_batch_builder::append_at(int32_t offset_delta, int64_t timestamp, st
                                      std::optional<bytes_view> value, std::span<const record_header_view> headers) {
     if (offset_delta <= _last_offset_delta) throw std::invalid_argument("record offset deltas must increase");
     if (!_base_timestamp) _base_timestamp = timestamp;
-    int64_t timestamp_delta = timestamp - *_base_timestamp;
+    // Java's wrapping long arithmetic, as Kafka's builder computes it: a
+    // legacy message set converts with whatever timestamps the client sent,
+    // and base + delta gives each one back all the same.
+    auto timestamp_delta =
+        static_cast<int64_t>(static_cast<uint64_t>(timestamp) - static_cast<uint64_t>(*_base_timestamp));
 
     size_t body = 1 + detail::varint_size(timestamp_delta) + detail::varint_size(offset_delta) + nullable_size(key) +
                   nullable_size(value) + detail::varint_size(static_cast<int64_t>(headers.size()));

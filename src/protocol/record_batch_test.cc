@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <random>
 #include <string>
 
@@ -501,6 +502,42 @@ TEST(record_batch, random_damage_under_a_valid_crc_is_survived) {
             (void)decode_records(batch, 1 << 16);
         }
     }
+}
+
+// Found by record_batch_fuzz: a legacy message set converts with the
+// timestamps the client sent, and a delta between two extreme ones overflowed
+// int64 (undefined behaviour). Kafka computes it in wrapping long arithmetic,
+// and base + delta wraps back to each timestamp.
+TEST(record_batch, extreme_timestamp_deltas_wrap_like_java) {
+    constexpr int64_t lowest = std::numeric_limits<int64_t>::min();
+    constexpr int64_t highest = std::numeric_limits<int64_t>::max();
+    std::vector<sample_record> records = {
+        {lowest, "a", "1", {}},
+        {highest, "b", "2", {}},
+        {-9205637317712077970, "c", "3", {}},  // the fuzzer's pair
+        {288232171761638254, "d", "4", {}},
+    };
+    auto bytes = build(records);
+    auto batch = view_of(bytes);
+    ASSERT_TRUE(validate_batch(batch, verify_all()).has_value());
+    auto decoded = decode_records(batch, 1 << 20);
+    ASSERT_TRUE(decoded.has_value());
+    ASSERT_EQ(decoded.value().records.size(), records.size());
+    for (size_t i = 0; i < records.size(); ++i) {
+        auto timestamp = static_cast<int64_t>(static_cast<uint64_t>(batch.base_timestamp()) +
+                                              static_cast<uint64_t>(decoded.value().records[i].timestamp_delta));
+        EXPECT_EQ(timestamp, records[i].timestamp) << "record " << i;
+    }
+}
+
+// Found by record_batch_fuzz: last_offset() of a batch as a client sent it
+// (baseOffset is not covered by the CRC) overflowed int64.
+TEST(record_batch, last_offset_of_a_hostile_base_offset_wraps) {
+    auto bytes = build(sample_records());
+    stamp_base_offset(bytes, std::numeric_limits<int64_t>::max());
+    EXPECT_EQ(view_of(bytes).last_offset(), std::numeric_limits<int64_t>::min() + 2);
+    stamp_base_offset(bytes, 100);
+    EXPECT_EQ(view_of(bytes).last_offset(), 103);
 }
 
 TEST(record_batch, kafka_error_mapping) {

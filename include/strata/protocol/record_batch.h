@@ -133,7 +133,11 @@ public:
     bool is_control() const { return (attributes() & 0x20) != 0; }
     bool has_delete_horizon() const { return (attributes() & 0x40) != 0; }
     std::optional<int64_t> delete_horizon_ms() const;
-    int64_t last_offset() const { return base_offset() + last_offset_delta(); }
+    // Wraps like Kafka's Java long: baseOffset is outside the CRC and, until
+    // the leader stamps it, whatever the client sent.
+    int64_t last_offset() const {
+        return static_cast<int64_t>(static_cast<uint64_t>(base_offset()) + static_cast<uint64_t>(last_offset_delta()));
+    }
     bool has_producer_id() const { return producer_id() >= 0; }
 
     bytes_view bytes() const { return _bytes; }

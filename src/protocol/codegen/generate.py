@@ -497,7 +497,10 @@ def emit_field_decode(e, msg, f, target, r="r"):
             e(f"{target}.reset();")
             e.end()
             e.block("else")
-            e(f"{target}.emplace().decode({r}, version);")
+            # emplace(T{}), not emplace(): clang evaluates is_constructible<T>
+            # for a nested struct with member initialisers while the enclosing
+            # struct is still incomplete, caches false, and rejects emplace().
+            e(f"{target}.emplace({f.struct.cpp_name}{{}}).decode({r}, version);")
             e.end()
             e.end()
         else:
@@ -795,7 +798,10 @@ def emit_sample_fn(e, msg):
                 e(f"{target}.reset();")
                 e.end()
                 e.block("else")
-                e(f"{target}.emplace();")
+                if f.struct and not f.is_array:
+                    e(f"{target}.emplace({root}::{f.struct.cpp_name}{{}});")  # see emit_field_decode
+                else:
+                    e(f"{target}.emplace();")
                 target = f"(*m.{f.ident})"
             if f.is_array:
                 e.block(f"for (int k = 0; k < 1 + (seed + {i}) % 3; ++k)")
@@ -897,6 +903,7 @@ def emit_api_source(apis):
     e('#include "strata/protocol/api.h"')
     e()
     e("#include <array>")
+    e("#include <stdexcept>")
     e()
     for req, resp in apis:
         e(f'#include "strata/protocol/messages/{req.file_stem}.h"')
@@ -922,9 +929,13 @@ def emit_api_source(apis):
     e("    m.decode(r, version);")
     e("    if (!r.empty()) throw decode_error(\"trailing bytes after message\");")
     e("    encoded_output out;")
-    e("    out.bytes.reserve(m.size(version));")
+    e("    size_t expected = m.size(version);")
+    e("    out.bytes.reserve(expected);")
     e("    writer w(out);")
     e("    m.encode(w, version);")
+    e("    // A connection sizes a frame with size() and fills it with encode(): a")
+    e("    // disagreement is a generator bug, which the fuzzers must see.")
+    e("    if (out.total_size() != expected) throw std::logic_error(\"size() disagrees with encode()\");")
     e("    return out;")
     e("}")
     e("}  // namespace")
@@ -1010,6 +1021,27 @@ def emit_samples_index(messages):
     return e.text()
 
 
+def emit_data_schemas(messages):
+    """Test support: an X-macro list of the schemas that are not part of an
+    API (no request, response or header), for the record fuzzer."""
+    data = [m for m in messages if m.kind not in ("request", "response", "header")]
+    e = Emitter()
+    e(GENERATED_MARK)
+    e("// Every schema that is not an API's request, response or header: metadata")
+    e("// records, coordinator records and the data types that other messages carry")
+    e("// as bytes. STRATA_FOR_EACH_DATA_SCHEMA(X) calls X(namespace, type, \"group/Name\").")
+    e("#pragma once")
+    e()
+    for m in data:
+        e(f'#include "strata/protocol/{m.namespace}/{m.file_stem}.h"')
+    e()
+    e("#define STRATA_FOR_EACH_DATA_SCHEMA(X) \\")
+    for i, m in enumerate(data):
+        tail = " \\" if i + 1 < len(data) else ""
+        e(f'    X({m.namespace}, {m.root.cpp_name}, "{m.namespace}/{m.name}"){tail}')
+    return e.text()
+
+
 # ---------------------------------------------------------------------------
 
 def load_messages(schemas_dir):
@@ -1043,6 +1075,7 @@ def render(schemas_dir):
     for m in messages:
         files[f"src/protocol/testing/generated/{m.namespace}_{m.file_stem}.cc"] = emit_sample_source(m)
     files["src/protocol/testing/generated/all_cases.cc"] = emit_samples_index(messages)
+    files["src/protocol/testing/generated/data_schemas.h"] = emit_data_schemas(messages)
     return files
 
 

@@ -2,6 +2,7 @@
 #include "strata/protocol/api.h"
 
 #include <array>
+#include <stdexcept>
 
 #include "strata/protocol/messages/produce_request.h"
 #include "strata/protocol/messages/produce_response.h"
@@ -283,9 +284,13 @@ encoded_output reencode(int16_t version, std::span<const uint8_t> body) {
     m.decode(r, version);
     if (!r.empty()) throw decode_error("trailing bytes after message");
     encoded_output out;
-    out.bytes.reserve(m.size(version));
+    size_t expected = m.size(version);
+    out.bytes.reserve(expected);
     writer w(out);
     m.encode(w, version);
+    // A connection sizes a frame with size() and fills it with encode(): a
+    // disagreement is a generator bug, which the fuzzers must see.
+    if (out.total_size() != expected) throw std::logic_error("size() disagrees with encode()");
     return out;
 }
 }  // namespace

@@ -21,6 +21,9 @@ struct message_case {
     int16_t version = 0;
     int seed = 0;
     std::function<round_trip_result()> round_trip;
+    // The message's bytes at `version`: filled with the seed's values, or
+    // default-constructed when `filled` is false (the fuzzers' seed corpus).
+    std::function<std::vector<uint8_t>(bool filled)> encode;
 };
 
 // Every message of every schema group at every valid version, three seeds each.
@@ -84,10 +87,19 @@ template <typename Message, typename Fill>
 void add_cases(std::vector<message_case>& cases, const std::string& name, Fill fill) {
     for (int seed = 0; seed < 3; ++seed) {
         for (int16_t v = Message::lowest_supported_version; v <= Message::highest_supported_version; ++v) {
-            cases.push_back({name, v, seed, [v, seed, fill]() {
+            cases.push_back({name, v, seed,
+                             [v, seed, fill]() {
                                  Message m;
                                  fill(v, seed, m);
                                  return check_round_trip(m, v);
+                             },
+                             [v, seed, fill](bool filled) {
+                                 Message m;
+                                 if (filled) fill(v, seed, m);
+                                 encoded_output out;
+                                 writer w(out);
+                                 m.encode(w, v);
+                                 return out.bytes;
                              }});
         }
     }

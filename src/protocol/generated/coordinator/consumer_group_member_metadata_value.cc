@@ -160,7 +160,7 @@ void consumer_group_member_metadata_value::decode(protocol::reader& r, int16_t v
                             classic_member_metadata.reset();
                         }
                         else {
-                            classic_member_metadata.emplace().decode(sub, version);
+                            classic_member_metadata.emplace(classic_member_metadata_type{}).decode(sub, version);
                         }
                     }
                     return true;

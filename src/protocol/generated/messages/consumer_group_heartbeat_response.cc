@@ -147,7 +147,7 @@ void consumer_group_heartbeat_response::decode(protocol::reader& r, int16_t vers
             assignment.reset();
         }
         else {
-            assignment.emplace().decode(r, version);
+            assignment.emplace(assignment_type{}).decode(r, version);
         }
     }
     {

@@ -105,7 +105,7 @@ void describe_topic_partitions_request::decode(protocol::reader& r, int16_t vers
             cursor.reset();
         }
         else {
-            cursor.emplace().decode(r, version);
+            cursor.emplace(cursor_type{}).decode(r, version);
         }
     }
     {

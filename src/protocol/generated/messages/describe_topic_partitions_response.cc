@@ -337,7 +337,7 @@ void describe_topic_partitions_response::decode(protocol::reader& r, int16_t ver
             next_cursor.reset();
         }
         else {
-            next_cursor.emplace().decode(r, version);
+            next_cursor.emplace(cursor{}).decode(r, version);
         }
     }
     {

@@ -147,7 +147,7 @@ void share_group_heartbeat_response::decode(protocol::reader& r, int16_t version
             assignment.reset();
         }
         else {
-            assignment.emplace().decode(r, version);
+            assignment.emplace(assignment_type{}).decode(r, version);
         }
     }
     {

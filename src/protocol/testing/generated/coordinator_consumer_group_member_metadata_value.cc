@@ -87,7 +87,7 @@ static void fill(int16_t version, int seed, consumer_group_member_metadata_value
             m.classic_member_metadata.reset();
         }
         else {
-            m.classic_member_metadata.emplace();
+            m.classic_member_metadata.emplace(consumer_group_member_metadata_value::classic_member_metadata_type{});
             fill(version, seed + 8, (*m.classic_member_metadata));
         }
     }

@@ -40,7 +40,7 @@ static void fill(int16_t version, int seed, describe_topic_partitions_request& m
             m.cursor.reset();
         }
         else {
-            m.cursor.emplace();
+            m.cursor.emplace(describe_topic_partitions_request::cursor_type{});
             fill(version, seed + 2, (*m.cursor));
         }
     }

@@ -116,7 +116,7 @@ static void fill(int16_t version, int seed, describe_topic_partitions_response& 
             m.next_cursor.reset();
         }
         else {
-            m.next_cursor.emplace();
+            m.next_cursor.emplace(describe_topic_partitions_response::cursor{});
             fill(version, seed + 2, (*m.next_cursor));
         }
     }

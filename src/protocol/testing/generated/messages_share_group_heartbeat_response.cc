@@ -66,7 +66,7 @@ static void fill(int16_t version, int seed, share_group_heartbeat_response& m) {
             m.assignment.reset();
         }
         else {
-            m.assignment.emplace();
+            m.assignment.emplace(share_group_heartbeat_response::assignment_type{});
             fill(version, seed + 6, (*m.assignment));
         }
     }
