@@ -111,8 +111,15 @@ struct metadata_service::impl : std::enable_shared_from_this<impl> {
     }
 
     // A new leader decides only on an image that holds everything committed
-    // before its election.
-    asio::awaitable<void> wait_caught_up() { co_await wait_applied(node.status().high_watermark.value()); }
+    // before its election. Its HW lags until its leader-change record
+    // commits, and the entries of earlier epochs below it (say a TopicRecord
+    // the old leader appended before it died) commit with it: deciding
+    // before they are applied would decide twice (a second TopicRecord for
+    // the same topic).
+    asio::awaitable<void> wait_caught_up() {
+        const auto status = node.status();
+        co_await wait_applied(std::max(status.high_watermark, status.leader_start_offset).value());
+    }
 
     asio::awaitable<void> lock() {
         while (busy) co_await idle.wait();

@@ -3,13 +3,17 @@ loopback elect one leader, replace it within ~1-2 s after SIGKILL or SIGSTOP,
 and take restarted nodes back; a single node elects itself at once.
 DescribeQuorum (encoded by hand in harness.py) is how the test sees it.
 
-Not here yet: topic creations submitted while the leader is killed (needs
-the controller on top of the quorum, src/metadata).
+The last test submits topic creations (CreateTopics to whichever node leads,
+retried on NOT_CONTROLLER and lost connections) while the leader is killed
+and paused over and over, then checks that every acknowledged topic is in
+every node's metadata and that the nodes agree.
 """
 
 import os
 import signal
+import socket
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -120,6 +124,108 @@ def test_full_restart_keeps_the_log_and_the_epoch():
                    "the old log committed again")
 
 
+def kafka_call(port, request, timeout=2.0):
+    """One request with kafka-python's encoding; the decoded response."""
+    from kafka.protocol.api import RequestHeader
+    header = RequestHeader(request, correlation_id=7, client_id="raft-it")
+    payload = header.encode() + request.encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.settimeout(timeout)
+        sock.sendall(len(payload).to_bytes(4, "big") + payload)
+        size = int.from_bytes(_recv(sock, 4), "big")
+        frame = _recv(sock, size)
+    return request.RESPONSE_TYPE.decode(frame[4:])
+
+
+def _recv(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("closed")
+        buf += chunk
+    return buf
+
+
+def topics_of(node):
+    from kafka.protocol.metadata import MetadataRequest_v1
+    response = kafka_call(node.port, MetadataRequest_v1(topics=None))
+    return {t[1] for t in response.topics if t[0] == 0}
+
+
+def test_topic_creations_survive_leader_kills_and_pauses():
+    from kafka.protocol.admin import CreateTopicsRequest_v2
+    TOPIC_ALREADY_EXISTS = 36
+    with Cluster(3) as cluster:
+        for node in cluster.nodes:
+            node.wait_ready()
+        acknowledged = []
+        stop = threading.Event()
+        chaos_log = []
+
+        def chaos():
+            rounds = 0
+            while not stop.is_set() and rounds < 6:
+                found = cluster.leader()
+                if not found:
+                    time.sleep(0.05)
+                    continue
+                victim = cluster.node(found[0])
+                time.sleep(0.3)
+                if rounds % 2 == 0:
+                    victim.kill()
+                    chaos_log.append(f"SIGKILL {victim.node_id}")
+                    time.sleep(0.8)
+                    victim.start()
+                else:
+                    victim.proc.send_signal(signal.SIGSTOP)
+                    chaos_log.append(f"SIGSTOP {victim.node_id}")
+                    time.sleep(0.8)
+                    victim.proc.send_signal(signal.SIGCONT)
+                rounds += 1
+
+        killer = threading.Thread(target=chaos)
+        killer.start()
+        try:
+            i = 0
+            deadline = time.monotonic() + 30
+            while killer.is_alive() and time.monotonic() < deadline:
+                name = f"topic-{i}"
+                retried = False
+                while time.monotonic() < deadline:
+                    found = cluster.leader()
+                    if not found:
+                        time.sleep(0.02)
+                        continue
+                    try:
+                        request = CreateTopicsRequest_v2(create_topic_requests=[(name, 1, 1, [], [])],
+                                                         timeout=2000, validate_only=False)
+                        response = kafka_call(cluster.node(found[0]).port, request, timeout=3.0)
+                    except OSError:
+                        retried = True
+                        continue
+                    error = response.topic_errors[0][1]
+                    if error == 0 or (retried and error == TOPIC_ALREADY_EXISTS):
+                        acknowledged.append(name)
+                        break
+                    retried = True  # NOT_CONTROLLER, REQUEST_TIMED_OUT, ...: it may have been committed anyway
+                    time.sleep(0.02)
+                i += 1
+        finally:
+            stop.set()
+            killer.join()
+        print(f"  {len(acknowledged)} topics acknowledged through {', '.join(chaos_log)}")
+        assert len(acknowledged) >= 10, acknowledged
+        for node in cluster.nodes:
+            if node.proc.poll() is not None:
+                node.start()
+        leader_id = cluster.wait_for_leader(timeout=10)[0]
+        wait_until(lambda: caught_up(cluster, leader_id, [1, 2, 3]), 10, "all caught up")
+        views = wait_until(lambda: (lambda v: v if all(x == v[0] for x in v) and set(acknowledged) <= v[0] else None)(
+            [topics_of(n) for n in cluster.nodes]), 10, "every node has every acknowledged topic")
+        assert set(acknowledged) <= views[0]
+
+
 if __name__ == "__main__":
     run_tests([
         test_single_node_elects_itself_at_once,
@@ -127,4 +233,5 @@ if __name__ == "__main__":
         test_sigkill_of_the_leader_and_restart,
         test_sigstop_of_the_leader,
         test_full_restart_keeps_the_log_and_the_epoch,
+        test_topic_creations_survive_leader_kills_and_pauses,
     ])

@@ -58,6 +58,12 @@ struct node_status {
     std::optional<node_id> leader;
     offset high_watermark{0};
     offset log_end_offset{0};
+    // A leader's: the offset after its own leader-change record. Every entry
+    // of earlier epochs lies below it, and may be committed only now, so a
+    // leader must have applied up to here before it decides anything from
+    // its state (Kafka's controller waits for the same before it becomes
+    // active). -1 when not leader.
+    offset leader_start_offset{-1};
 };
 
 // Owns the raft_core, its file_log and quorum-state file, one outbound

@@ -158,6 +158,8 @@ struct node::impl : std::enable_shared_from_this<node::impl> {
     bool stopping = false;
     std::atomic<bool> stopped = false;  // read by stop() from another thread
 
+    epoch leader_start_epoch{-1};
+    offset leader_start{-1};
     mutable std::mutex status_mutex;
     node_status published;
 
@@ -265,9 +267,17 @@ struct node::impl : std::enable_shared_from_this<node::impl> {
     }
 
     void publish_status() {
+        // The input that made this node leader appended its leader-change
+        // record and nothing after it: the log end is the leader's start.
+        if (core->role() != raft_role::leader) {
+            leader_start = offset{-1};
+        } else if (leader_start_epoch != core->current_epoch() || leader_start < offset{0}) {
+            leader_start_epoch = core->current_epoch();
+            leader_start = core->log().end_offset();
+        }
         std::lock_guard lock(status_mutex);
         published = node_status{core->role(), core->current_epoch(), core->leader(), core->high_watermark(),
-                                core->log().end_offset()};
+                                core->log().end_offset(), leader_start};
     }
 
     // ---- time -------------------------------------------------------------------
