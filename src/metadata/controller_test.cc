@@ -178,6 +178,7 @@ TEST_F(controller_test, create_partitions_grows_only) {
     auto& t = req.topics.emplace_back();
     t.name = "t";
     t.count = 5;
+    t.assignments.reset();  // clients send null when the broker is to place replicas
     msg::create_partitions_response resp;
     commit(ctl.create_partitions(*image, req, resp));
     EXPECT_EQ(resp.results[0].error_code, 0);

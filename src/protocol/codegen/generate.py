@@ -176,13 +176,20 @@ class Field:
         return self.default == "null"
 
     def default_init(self):
-        """The C++ initialiser of the member, from the schema's default."""
+        """The C++ initialiser of the member, from the schema's default.
+        As in Kafka's generator, a nullable field is null by default only
+        when the schema says "default": "null"; otherwise it starts empty
+        (records fields, which Kafka leaves null, excepted)."""
+        if self.nullable_ever() and not self.default_is_null() and self.elem != "records":
+            if self.elem == "string" and self.default:
+                return "{" + json.dumps(self.default) + "}"
+            return "{std::in_place}"
         if self.is_array or self.struct or self.elem in ("bytes", "records", "uuid"):
             return "{}"  # empty, zero or default-constructed (null when optional)
         d = self.default
         if self.elem == "string":
             if self.nullable_ever():
-                return "{}" if d in (None, "null") else "{" + json.dumps(d) + "}"
+                return "{}"  # "default": "null"
             return "{}" if not d else "{" + json.dumps(d) + "}"
         if self.elem == "bool":
             return "{true}" if str(d).lower() == "true" else "{false}"

@@ -50,9 +50,9 @@ struct consumer_group_member_metadata_value {
     };
 
     // The (optional) instance id. [versions 0+, nullable 0+]
-    std::optional<std::string> instance_id{};
+    std::optional<std::string> instance_id{std::in_place};
     // The (optional) rack id. [versions 0+, nullable 0+]
-    std::optional<std::string> rack_id{};
+    std::optional<std::string> rack_id{std::in_place};
     // The client id. [versions 0+]
     std::string client_id{};
     // The client host. [versions 0+]
@@ -60,13 +60,13 @@ struct consumer_group_member_metadata_value {
     // The list of subscribed topic names. [versions 0+]
     std::vector<std::string> subscribed_topic_names{};
     // The subscribed topic regular expression. [versions 0+, nullable 0+]
-    std::optional<std::string> subscribed_topic_regex{};
+    std::optional<std::string> subscribed_topic_regex{std::in_place};
     // The rebalance timeout [versions 0+]
     int32_t rebalance_timeout_ms{static_cast<int32_t>(-1)};
     // The server assignor to use; or null if not used. [versions 0+, nullable 0+]
-    std::optional<std::string> server_assignor{};
+    std::optional<std::string> server_assignor{std::in_place};
     // The classic member metadata which includes the supported protocols of the consumer if it uses the... [versions 0+, nullable 0+, tag 0]
-    std::optional<classic_member_metadata_type> classic_member_metadata{};
+    std::optional<classic_member_metadata_type> classic_member_metadata{std::in_place};
     protocol::unknown_tagged_fields unknown_tags;
 
     // Throws decode_error on malformed input; encode_error for values the version cannot hold.

@@ -50,9 +50,9 @@ struct group_metadata_value {
     //  [versions 0+]
     int32_t generation{};
     //  [versions 0+, nullable 0+]
-    std::optional<std::string> protocol{};
+    std::optional<std::string> protocol{std::in_place};
     //  [versions 0+, nullable 0+]
-    std::optional<std::string> leader{};
+    std::optional<std::string> leader{std::in_place};
     //  [versions 2+]
     int64_t current_state_timestamp{static_cast<int64_t>(-1)};
     //  [versions 0+]

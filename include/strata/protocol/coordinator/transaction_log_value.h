@@ -46,7 +46,7 @@ struct transaction_log_value {
     // TransactionState the transaction is in [versions 0+]
     int8_t transaction_status{};
     // Set of partitions involved in the transaction [versions 0+, nullable 0+]
-    std::optional<std::vector<partitions_schema>> transaction_partitions{};
+    std::optional<std::vector<partitions_schema>> transaction_partitions{std::in_place};
     // Time the transaction was last updated [versions 0+]
     int64_t transaction_last_update_timestamp_ms{};
     // Time the transaction was started [versions 0+]

@@ -37,7 +37,7 @@ struct add_raft_voter_request {
     };
 
     //  [versions 0+, nullable 0+]
-    std::optional<std::string> cluster_id{};
+    std::optional<std::string> cluster_id{std::in_place};
     //  [versions 0+]
     int32_t timeout_ms{};
     // The replica id of the voter getting added to the topic partition [versions 0+]

@@ -22,7 +22,7 @@ struct alter_client_quotas_request {
         // The entity type. [versions 0+]
         std::string entity_type{};
         // The name of the entity, or null if the default. [versions 0+, nullable 0+]
-        std::optional<std::string> entity_name{};
+        std::optional<std::string> entity_name{std::in_place};
         protocol::unknown_tagged_fields unknown_tags;
 
         void decode(protocol::reader& r, int16_t version);

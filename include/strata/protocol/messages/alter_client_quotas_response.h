@@ -22,7 +22,7 @@ struct alter_client_quotas_response {
         // The entity type. [versions 0+]
         std::string entity_type{};
         // The name of the entity, or null if the default. [versions 0+, nullable 0+]
-        std::optional<std::string> entity_name{};
+        std::optional<std::string> entity_name{std::in_place};
         protocol::unknown_tagged_fields unknown_tags;
 
         void decode(protocol::reader& r, int16_t version);
@@ -38,7 +38,7 @@ struct alter_client_quotas_response {
         // The error code, or `0` if the quota alteration succeeded. [versions 0+]
         int16_t error_code{};
         // The error message, or `null` if the quota alteration succeeded. [versions 0+, nullable 0+]
-        std::optional<std::string> error_message{};
+        std::optional<std::string> error_message{std::in_place};
         // The quota entity to alter. [versions 0+]
         std::vector<entity_data> entity{};
         protocol::unknown_tagged_fields unknown_tags;

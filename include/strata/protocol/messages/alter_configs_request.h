@@ -22,7 +22,7 @@ struct alter_configs_request {
         // The configuration key name. [versions 0+]
         std::string name{};
         // The value to set for the configuration key. [versions 0+, nullable 0+]
-        std::optional<std::string> value{};
+        std::optional<std::string> value{std::in_place};
         protocol::unknown_tagged_fields unknown_tags;
 
         void decode(protocol::reader& r, int16_t version);

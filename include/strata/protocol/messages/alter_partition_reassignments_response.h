@@ -24,7 +24,7 @@ struct alter_partition_reassignments_response {
         // The error code for this partition, or 0 if there was no error. [versions 0+]
         int16_t error_code{};
         // The error message for this partition, or null if there was no error. [versions 0+, nullable 0+]
-        std::optional<std::string> error_message{};
+        std::optional<std::string> error_message{std::in_place};
         protocol::unknown_tagged_fields unknown_tags;
 
         void decode(protocol::reader& r, int16_t version);
@@ -57,7 +57,7 @@ struct alter_partition_reassignments_response {
     // The top-level error code, or 0 if there was no error. [versions 0+]
     int16_t error_code{};
     // The top-level error message, or null if there was no error. [versions 0+, nullable 0+]
-    std::optional<std::string> error_message{};
+    std::optional<std::string> error_message{std::in_place};
     // The responses to topics to reassign. [versions 0+]
     std::vector<reassignable_topic_response> responses{};
     protocol::unknown_tagged_fields unknown_tags;

@@ -24,7 +24,7 @@ struct alter_user_scram_credentials_response {
         // The error code. [versions 0+]
         int16_t error_code{};
         // The error message, if any. [versions 0+, nullable 0+]
-        std::optional<std::string> error_message{};
+        std::optional<std::string> error_message{std::in_place};
         protocol::unknown_tagged_fields unknown_tags;
 
         void decode(protocol::reader& r, int16_t version);

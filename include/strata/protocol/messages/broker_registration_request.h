@@ -67,7 +67,7 @@ struct broker_registration_request {
     // The features on this broker. Note: in v0-v3, features with MinSupportedVersion = 0 are omitted. [versions 0+]
     std::vector<feature> features{};
     // The rack which this broker is in. [versions 0+, nullable 0+]
-    std::optional<std::string> rack{};
+    std::optional<std::string> rack{std::in_place};
     // If the required configurations for ZK migration are present, this value is set to true [versions 1+]
     bool is_migrating_zk_broker{false};
     // Log directories configured in this broker which are available. [versions 2+]

@@ -23,7 +23,7 @@ struct controller_registration_response {
     // The response error code. [versions 0+]
     int16_t error_code{};
     // The response error message, or null if there was no error. [versions 0+, nullable 0+]
-    std::optional<std::string> error_message{};
+    std::optional<std::string> error_message{std::in_place};
     protocol::unknown_tagged_fields unknown_tags;
 
     // Throws decode_error on malformed input; encode_error for values the version cannot hold.

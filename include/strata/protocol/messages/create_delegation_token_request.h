@@ -35,9 +35,9 @@ struct create_delegation_token_request {
     };
 
     // The principal type of the owner of the token. If it's null it defaults to the token request princ... [versions 3+, nullable 3+]
-    std::optional<std::string> owner_principal_type{};
+    std::optional<std::string> owner_principal_type{std::in_place};
     // The principal name of the owner of the token. If it's null it defaults to the token request princ... [versions 3+, nullable 3+]
-    std::optional<std::string> owner_principal_name{};
+    std::optional<std::string> owner_principal_name{std::in_place};
     // A list of those who are allowed to renew this token before it expires. [versions 0+]
     std::vector<creatable_renewers> renewers{};
     // The maximum lifetime of the token in milliseconds, or -1 to use the server side default. [versions 0+]

@@ -38,7 +38,7 @@ struct create_partitions_request {
         // The new partition count. [versions 0+]
         int32_t count{};
         // The new partition assignments. [versions 0+, nullable 0+]
-        std::optional<std::vector<create_partitions_assignment>> assignments{};
+        std::optional<std::vector<create_partitions_assignment>> assignments{std::in_place};
         protocol::unknown_tagged_fields unknown_tags;
 
         void decode(protocol::reader& r, int16_t version);

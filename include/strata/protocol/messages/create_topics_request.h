@@ -38,7 +38,7 @@ struct create_topics_request {
         // The configuration name. [versions 0+]
         std::string name{};
         // The configuration value. [versions 0+, nullable 0+]
-        std::optional<std::string> value{};
+        std::optional<std::string> value{std::in_place};
         protocol::unknown_tagged_fields unknown_tags;
 
         void decode(protocol::reader& r, int16_t version);

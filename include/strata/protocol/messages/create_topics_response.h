@@ -22,7 +22,7 @@ struct create_topics_response {
         // The configuration name. [versions 5+]
         std::string name{};
         // The configuration value. [versions 5+, nullable 5+]
-        std::optional<std::string> value{};
+        std::optional<std::string> value{std::in_place};
         // True if the configuration is read-only. [versions 5+]
         bool read_only{false};
         // The configuration source. [versions 5+]
@@ -48,7 +48,7 @@ struct create_topics_response {
         // The error code, or 0 if there was no error. [versions 0+]
         int16_t error_code{};
         // The error message, or null if there was no error. [versions 1+, nullable 0+]
-        std::optional<std::string> error_message{};
+        std::optional<std::string> error_message{std::in_place};
         // Optional topic config error returned if configs are not returned in the response. [versions 5+, tag 0]
         int16_t topic_config_error_code{};
         // Number of partitions of the topic. [versions 5+]
@@ -56,7 +56,7 @@ struct create_topics_response {
         // Replication factor of the topic. [versions 5+]
         int16_t replication_factor{static_cast<int16_t>(-1)};
         // Configuration of the topic. [versions 5+, nullable 5+]
-        std::optional<std::vector<creatable_topic_configs>> configs{};
+        std::optional<std::vector<creatable_topic_configs>> configs{std::in_place};
         protocol::unknown_tagged_fields unknown_tags;
 
         void decode(protocol::reader& r, int16_t version);

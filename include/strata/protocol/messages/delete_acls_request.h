@@ -22,13 +22,13 @@ struct delete_acls_request {
         // The resource type. [versions 0+]
         int8_t resource_type_filter{};
         // The resource name. [versions 0+, nullable 0+]
-        std::optional<std::string> resource_name_filter{};
+        std::optional<std::string> resource_name_filter{std::in_place};
         // The pattern type. [versions 1+]
         int8_t pattern_type_filter{static_cast<int8_t>(3)};
         // The principal filter, or null to accept all principals. [versions 0+, nullable 0+]
-        std::optional<std::string> principal_filter{};
+        std::optional<std::string> principal_filter{std::in_place};
         // The host filter, or null to accept all hosts. [versions 0+, nullable 0+]
-        std::optional<std::string> host_filter{};
+        std::optional<std::string> host_filter{std::in_place};
         // The ACL operation. [versions 0+]
         int8_t operation{};
         // The permission type. [versions 0+]

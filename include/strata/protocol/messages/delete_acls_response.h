@@ -22,7 +22,7 @@ struct delete_acls_response {
         // The deletion error code, or 0 if the deletion succeeded. [versions 0+]
         int16_t error_code{};
         // The deletion error message, or null if the deletion succeeded. [versions 0+, nullable 0+]
-        std::optional<std::string> error_message{};
+        std::optional<std::string> error_message{std::in_place};
         // The ACL resource type. [versions 0+]
         int8_t resource_type{};
         // The ACL resource name. [versions 0+]
@@ -52,7 +52,7 @@ struct delete_acls_response {
         // The error code, or 0 if the filter succeeded. [versions 0+]
         int16_t error_code{};
         // The error message, or null if the filter succeeded. [versions 0+, nullable 0+]
-        std::optional<std::string> error_message{};
+        std::optional<std::string> error_message{std::in_place};
         // The ACLs which matched this filter. [versions 0+]
         std::vector<delete_acls_matching_acl> matching_acls{};
         protocol::unknown_tagged_fields unknown_tags;

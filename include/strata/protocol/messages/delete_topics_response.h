@@ -20,7 +20,7 @@ struct delete_topics_response {
 
     struct deletable_topic_result {
         // The topic name [versions 0+, nullable 6+]
-        std::optional<std::string> name{};
+        std::optional<std::string> name{std::in_place};
         // the unique topic ID [versions 6+]
         protocol::uuid topic_id{};
         // The deletion error, or 0 if the deletion succeeded. [versions 0+]

@@ -21,13 +21,13 @@ struct describe_acls_request {
     // The resource type. [versions 0+]
     int8_t resource_type_filter{};
     // The resource name, or null to match any resource name. [versions 0+, nullable 0+]
-    std::optional<std::string> resource_name_filter{};
+    std::optional<std::string> resource_name_filter{std::in_place};
     // The resource pattern to match. [versions 1+]
     int8_t pattern_type_filter{static_cast<int8_t>(3)};
     // The principal to match, or null to match any principal. [versions 0+, nullable 0+]
-    std::optional<std::string> principal_filter{};
+    std::optional<std::string> principal_filter{std::in_place};
     // The host to match, or null to match any host. [versions 0+, nullable 0+]
-    std::optional<std::string> host_filter{};
+    std::optional<std::string> host_filter{std::in_place};
     // The operation to match. [versions 0+]
     int8_t operation{};
     // The permission type to match. [versions 0+]

@@ -63,7 +63,7 @@ struct describe_acls_response {
     // The error code, or 0 if there was no error. [versions 0+]
     int16_t error_code{};
     // The error message, or null if there was no error. [versions 0+, nullable 0+]
-    std::optional<std::string> error_message{};
+    std::optional<std::string> error_message{std::in_place};
     // Each Resource that is referenced in an ACL. [versions 0+]
     std::vector<describe_acls_resource> resources{};
     protocol::unknown_tagged_fields unknown_tags;

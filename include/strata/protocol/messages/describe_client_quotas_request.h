@@ -24,7 +24,7 @@ struct describe_client_quotas_request {
         // How to match the entity {0 = exact name, 1 = default name, 2 = any specified name}. [versions 0+]
         int8_t match_type{};
         // The string to match against, or null if unused for the match type. [versions 0+, nullable 0+]
-        std::optional<std::string> match{};
+        std::optional<std::string> match{std::in_place};
         protocol::unknown_tagged_fields unknown_tags;
 
         void decode(protocol::reader& r, int16_t version);

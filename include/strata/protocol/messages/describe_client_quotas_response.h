@@ -22,7 +22,7 @@ struct describe_client_quotas_response {
         // The entity type. [versions 0+]
         std::string entity_type{};
         // The entity name, or null if the default. [versions 0+, nullable 0+]
-        std::optional<std::string> entity_name{};
+        std::optional<std::string> entity_name{std::in_place};
         protocol::unknown_tagged_fields unknown_tags;
 
         void decode(protocol::reader& r, int16_t version);
@@ -71,9 +71,9 @@ struct describe_client_quotas_response {
     // The error code, or `0` if the quota description succeeded. [versions 0+]
     int16_t error_code{};
     // The error message, or `null` if the quota description succeeded. [versions 0+, nullable 0+]
-    std::optional<std::string> error_message{};
+    std::optional<std::string> error_message{std::in_place};
     // A result entry. [versions 0+, nullable 0+]
-    std::optional<std::vector<entry_data>> entries{};
+    std::optional<std::vector<entry_data>> entries{std::in_place};
     protocol::unknown_tagged_fields unknown_tags;
 
     // Throws decode_error on malformed input; encode_error for values the version cannot hold.

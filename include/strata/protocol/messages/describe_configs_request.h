@@ -24,7 +24,7 @@ struct describe_configs_request {
         // The resource name. [versions 0+]
         std::string resource_name{};
         // The configuration keys to list, or null to list all configuration keys. [versions 0+, nullable 0+]
-        std::optional<std::vector<std::string>> configuration_keys{};
+        std::optional<std::vector<std::string>> configuration_keys{std::in_place};
         protocol::unknown_tagged_fields unknown_tags;
 
         void decode(protocol::reader& r, int16_t version);

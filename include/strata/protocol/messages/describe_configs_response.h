@@ -22,7 +22,7 @@ struct describe_configs_response {
         // The synonym name. [versions 1+]
         std::string name{};
         // The synonym value. [versions 1+, nullable 0+]
-        std::optional<std::string> value{};
+        std::optional<std::string> value{std::in_place};
         // The synonym source. [versions 1+]
         int8_t source{};
         protocol::unknown_tagged_fields unknown_tags;
@@ -40,7 +40,7 @@ struct describe_configs_response {
         // The configuration name. [versions 0+]
         std::string name{};
         // The configuration value. [versions 0+, nullable 0+]
-        std::optional<std::string> value{};
+        std::optional<std::string> value{std::in_place};
         // True if the configuration is read-only. [versions 0+]
         bool read_only{false};
         // True if the configuration is not set. [versions 0]
@@ -54,7 +54,7 @@ struct describe_configs_response {
         // The configuration data type. Type can be one of the following values - BOOLEAN, STRING, INT, SHOR... [versions 3+]
         int8_t config_type{static_cast<int8_t>(0)};
         // The configuration documentation. [versions 3+, nullable 0+]
-        std::optional<std::string> documentation{};
+        std::optional<std::string> documentation{std::in_place};
         protocol::unknown_tagged_fields unknown_tags;
 
         void decode(protocol::reader& r, int16_t version);
@@ -70,7 +70,7 @@ struct describe_configs_response {
         // The error code, or 0 if we were able to successfully describe the configurations. [versions 0+]
         int16_t error_code{};
         // The error message, or null if we were able to successfully describe the configurations. [versions 0+, nullable 0+]
-        std::optional<std::string> error_message{};
+        std::optional<std::string> error_message{std::in_place};
         // The resource type. [versions 0+]
         int8_t resource_type{};
         // The resource name. [versions 0+]

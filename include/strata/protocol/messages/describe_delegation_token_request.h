@@ -35,7 +35,7 @@ struct describe_delegation_token_request {
     };
 
     // Each owner that we want to describe delegation tokens for, or null to describe all tokens. [versions 0+, nullable 0+]
-    std::optional<std::vector<describe_delegation_token_owner>> owners{};
+    std::optional<std::vector<describe_delegation_token_owner>> owners{std::in_place};
     protocol::unknown_tagged_fields unknown_tags;
 
     // Throws decode_error on malformed input; encode_error for values the version cannot hold.

@@ -35,7 +35,7 @@ struct describe_log_dirs_request {
     };
 
     // Each topic that we want to describe log directories for, or null for all topics. [versions 0+, nullable 0+]
-    std::optional<std::vector<describable_log_dir_topic>> topics{};
+    std::optional<std::vector<describable_log_dir_topic>> topics{std::in_place};
     protocol::unknown_tagged_fields unknown_tags;
 
     // Throws decode_error on malformed input; encode_error for values the version cannot hold.

@@ -46,7 +46,7 @@ struct describe_quorum_response {
         //  [versions 0+]
         int16_t error_code{};
         // The error message, or null if there was no error. [versions 2+, nullable 2+]
-        std::optional<std::string> error_message{};
+        std::optional<std::string> error_message{std::in_place};
         // The ID of the current leader or -1 if the leader is unknown. [versions 0+]
         int32_t leader_id{};
         // The latest known leader epoch [versions 0+]
@@ -121,7 +121,7 @@ struct describe_quorum_response {
     // The top level error code. [versions 0+]
     int16_t error_code{};
     // The error message, or null if there was no error. [versions 2+, nullable 2+]
-    std::optional<std::string> error_message{};
+    std::optional<std::string> error_message{std::in_place};
     //  [versions 0+]
     std::vector<topic_data> topics{};
     //  [versions 2+]

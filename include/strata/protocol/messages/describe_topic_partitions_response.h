@@ -52,7 +52,7 @@ struct describe_topic_partitions_response {
         // The topic error, or 0 if there was no error. [versions 0+]
         int16_t error_code{};
         // The topic name. [versions 0+, nullable 0+]
-        std::optional<std::string> name{};
+        std::optional<std::string> name{std::in_place};
         // The topic id. [versions 0+]
         protocol::uuid topic_id{};
         // True if the topic is internal. [versions 0+]

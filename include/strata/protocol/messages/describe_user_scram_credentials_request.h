@@ -33,7 +33,7 @@ struct describe_user_scram_credentials_request {
     };
 
     // The users to describe, or null/empty to describe all users. [versions 0+, nullable 0+]
-    std::optional<std::vector<user_name>> users{};
+    std::optional<std::vector<user_name>> users{std::in_place};
     protocol::unknown_tagged_fields unknown_tags;
 
     // Throws decode_error on malformed input; encode_error for values the version cannot hold.

@@ -40,7 +40,7 @@ struct describe_user_scram_credentials_response {
         // The user-level error code. [versions 0+]
         int16_t error_code{};
         // The user-level error message, if any. [versions 0+, nullable 0+]
-        std::optional<std::string> error_message{};
+        std::optional<std::string> error_message{std::in_place};
         // The mechanism and related information associated with the user's SCRAM credentials. [versions 0+]
         std::vector<credential_info> credential_infos{};
         protocol::unknown_tagged_fields unknown_tags;
@@ -59,7 +59,7 @@ struct describe_user_scram_credentials_response {
     // The message-level error code, 0 except for user authorization or infrastructure issues. [versions 0+]
     int16_t error_code{};
     // The message-level error message, if any. [versions 0+, nullable 0+]
-    std::optional<std::string> error_message{};
+    std::optional<std::string> error_message{std::in_place};
     // The results for descriptions, one per user. [versions 0+]
     std::vector<describe_user_scram_credentials_result> results{};
     protocol::unknown_tagged_fields unknown_tags;

@@ -37,7 +37,7 @@ struct elect_leaders_request {
     // Type of elections to conduct for the partition. A value of '0' elects the preferred replica. A va... [versions 1+]
     int8_t election_type{};
     // The topic partitions to elect leaders. [versions 0+, nullable 0+]
-    std::optional<std::vector<topic_partitions_type>> topic_partitions{};
+    std::optional<std::vector<topic_partitions_type>> topic_partitions{std::in_place};
     // The time in ms to wait for the election to complete. [versions 0+]
     int32_t timeout_ms{static_cast<int32_t>(60000)};
     protocol::unknown_tagged_fields unknown_tags;

@@ -24,7 +24,7 @@ struct elect_leaders_response {
         // The result error, or zero if there was no error. [versions 0+]
         int16_t error_code{};
         // The result message, or null if there was no error. [versions 0+, nullable 0+]
-        std::optional<std::string> error_message{};
+        std::optional<std::string> error_message{std::in_place};
         protocol::unknown_tagged_fields unknown_tags;
 
         void decode(protocol::reader& r, int16_t version);

@@ -21,7 +21,7 @@ struct envelope_request {
     // The embedded request header and data. [versions 0+]
     std::vector<uint8_t> request_data{};
     // Value of the initial client principal when the request is redirected by a broker. [versions 0+, nullable 0+]
-    std::optional<std::vector<uint8_t>> request_principal{};
+    std::optional<std::vector<uint8_t>> request_principal{std::in_place};
     // The original client's address in bytes. [versions 0+]
     std::vector<uint8_t> client_host_address{};
     protocol::unknown_tagged_fields unknown_tags;

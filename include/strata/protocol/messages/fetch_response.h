@@ -100,7 +100,7 @@ struct fetch_response {
         // In the case of fetching an offset less than the LogStartOffset, this is the end offset and epoch ... [versions 12+, tag 2]
         snapshot_id_type snapshot_id{};
         // The aborted transactions. [versions 4+, nullable 4+]
-        std::optional<std::vector<aborted_transaction>> aborted_transactions{};
+        std::optional<std::vector<aborted_transaction>> aborted_transactions{std::in_place};
         // The preferred read replica for the consumer to use on its next fetch request [versions 11+]
         int32_t preferred_read_replica{static_cast<int32_t>(-1)};
         // The record data. [versions 0+, nullable 0+]

@@ -30,7 +30,7 @@ struct find_coordinator_response {
         // The error code, or 0 if there was no error. [versions 4+]
         int16_t error_code{};
         // The error message, or null if there was no error. [versions 4+, nullable 4+]
-        std::optional<std::string> error_message{};
+        std::optional<std::string> error_message{std::in_place};
         protocol::unknown_tagged_fields unknown_tags;
 
         void decode(protocol::reader& r, int16_t version);
@@ -47,7 +47,7 @@ struct find_coordinator_response {
     // The error code, or 0 if there was no error. [versions 0-3]
     int16_t error_code{};
     // The error message, or null if there was no error. [versions 1-3, nullable 1-3]
-    std::optional<std::string> error_message{};
+    std::optional<std::string> error_message{std::in_place};
     // The node id. [versions 0-3]
     int32_t node_id{};
     // The host name. [versions 0-3]

@@ -24,7 +24,7 @@ struct incremental_alter_configs_request {
         // The type (Set, Delete, Append, Subtract) of operation. [versions 0+]
         int8_t config_operation{};
         // The value to set for the configuration key. [versions 0+, nullable 0+]
-        std::optional<std::string> value{};
+        std::optional<std::string> value{std::in_place};
         protocol::unknown_tagged_fields unknown_tags;
 
         void decode(protocol::reader& r, int16_t version);

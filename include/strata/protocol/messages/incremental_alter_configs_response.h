@@ -22,7 +22,7 @@ struct incremental_alter_configs_response {
         // The resource error code. [versions 0+]
         int16_t error_code{};
         // The resource error message, or null if there was no error. [versions 0+, nullable 0+]
-        std::optional<std::string> error_message{};
+        std::optional<std::string> error_message{std::in_place};
         // The resource type. [versions 0+]
         int8_t resource_type{};
         // The resource name. [versions 0+]

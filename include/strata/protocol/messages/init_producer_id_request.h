@@ -19,7 +19,7 @@ struct init_producer_id_request {
     static constexpr bool is_flexible(int16_t version) { return version >= 2; }
 
     // The transactional id, or null if the producer is not transactional. [versions 0+, nullable 0+]
-    std::optional<std::string> transactional_id{};
+    std::optional<std::string> transactional_id{std::in_place};
     // The time in ms to wait before aborting idle transactions sent by this producer. This is only rele... [versions 0+]
     int32_t transaction_timeout_ms{};
     // The producer id. This is used to disambiguate requests if a transactional id is reused following ... [versions 3+]

@@ -45,7 +45,7 @@ struct join_group_response {
     // The group protocol name. [versions 7+, nullable 7+]
     std::optional<std::string> protocol_type{};
     // The group protocol selected by the coordinator. [versions 0+, nullable 7+]
-    std::optional<std::string> protocol_name{};
+    std::optional<std::string> protocol_name{std::in_place};
     // The leader of the group. [versions 0+]
     std::string leader{};
     // True if the leader must skip running the assignment. [versions 9+]

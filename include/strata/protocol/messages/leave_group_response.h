@@ -22,7 +22,7 @@ struct leave_group_response {
         // The member ID to remove from the group. [versions 3+]
         std::string member_id{};
         // The group instance ID to remove from the group. [versions 3+, nullable 3+]
-        std::optional<std::string> group_instance_id{};
+        std::optional<std::string> group_instance_id{std::in_place};
         // The error code, or 0 if there was no error. [versions 3+]
         int16_t error_code{};
         protocol::unknown_tagged_fields unknown_tags;

@@ -59,7 +59,7 @@ struct list_partition_reassignments_response {
     // The top-level error code, or 0 if there was no error [versions 0+]
     int16_t error_code{};
     // The top-level error message, or null if there was no error. [versions 0+, nullable 0+]
-    std::optional<std::string> error_message{};
+    std::optional<std::string> error_message{std::in_place};
     // The ongoing reassignments for each topic. [versions 0+]
     std::vector<ongoing_topic_reassignment> topics{};
     protocol::unknown_tagged_fields unknown_tags;

@@ -22,7 +22,7 @@ struct metadata_request {
         // The topic id. [versions 10+]
         protocol::uuid topic_id{};
         // The topic name. [versions 0+, nullable 10+]
-        std::optional<std::string> name{};
+        std::optional<std::string> name{std::in_place};
         protocol::unknown_tagged_fields unknown_tags;
 
         void decode(protocol::reader& r, int16_t version);
@@ -35,7 +35,7 @@ struct metadata_request {
     };
 
     // The topics to fetch metadata for. [versions 0+, nullable 1+]
-    std::optional<std::vector<metadata_request_topic>> topics{};
+    std::optional<std::vector<metadata_request_topic>> topics{std::in_place};
     // If this is true, the broker may auto-create topics that we requested which do not already exist, ... [versions 4+]
     bool allow_auto_topic_creation{true};
     // Whether to include cluster authorized operations. [versions 8-10]

@@ -68,7 +68,7 @@ struct metadata_response {
         // The topic error, or 0 if there was no error. [versions 0+]
         int16_t error_code{};
         // The topic name. Null for non-existing topics queried by ID. This is never null when ErrorCode is ... [versions 0+, nullable 12+]
-        std::optional<std::string> name{};
+        std::optional<std::string> name{std::in_place};
         // The topic id. Zero for non-existing topics queried by name. This is never zero when ErrorCode is ... [versions 10+]
         protocol::uuid topic_id{};
         // True if the topic is internal. [versions 1+]

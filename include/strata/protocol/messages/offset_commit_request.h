@@ -28,7 +28,7 @@ struct offset_commit_request {
         // The timestamp of the commit. [versions 1]
         int64_t commit_timestamp{static_cast<int64_t>(-1)};
         // Any associated metadata the client wants to keep. [versions 0+, nullable 0+]
-        std::optional<std::string> committed_metadata{};
+        std::optional<std::string> committed_metadata{std::in_place};
         protocol::unknown_tagged_fields unknown_tags;
 
         void decode(protocol::reader& r, int16_t version);

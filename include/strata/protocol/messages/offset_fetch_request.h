@@ -58,7 +58,7 @@ struct offset_fetch_request {
         // The member epoch if using the new consumer protocol (KIP-848). [versions 9+]
         int32_t member_epoch{static_cast<int32_t>(-1)};
         // Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. [versions 8+, nullable 8+]
-        std::optional<std::vector<offset_fetch_request_topics>> topics{};
+        std::optional<std::vector<offset_fetch_request_topics>> topics{std::in_place};
         protocol::unknown_tagged_fields unknown_tags;
 
         void decode(protocol::reader& r, int16_t version);
@@ -73,7 +73,7 @@ struct offset_fetch_request {
     // The group to fetch offsets for. [versions 0-7]
     std::string group_id{};
     // Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. [versions 0-7, nullable 2-7]
-    std::optional<std::vector<offset_fetch_request_topic>> topics{};
+    std::optional<std::vector<offset_fetch_request_topic>> topics{std::in_place};
     // Each group we would like to fetch offsets for [versions 8+]
     std::vector<offset_fetch_request_group> groups{};
     // Whether broker should hold on returning unstable offsets but set a retriable error code for the p... [versions 7+]

@@ -26,7 +26,7 @@ struct offset_fetch_response {
         // The leader epoch. [versions 5-7]
         int32_t committed_leader_epoch{static_cast<int32_t>(-1)};
         // The partition metadata. [versions 0-7, nullable 0-7]
-        std::optional<std::string> metadata{};
+        std::optional<std::string> metadata{std::in_place};
         // The error code, or 0 if there was no error. [versions 0-7]
         int16_t error_code{};
         protocol::unknown_tagged_fields unknown_tags;
@@ -64,7 +64,7 @@ struct offset_fetch_response {
         // The leader epoch. [versions 8+]
         int32_t committed_leader_epoch{static_cast<int32_t>(-1)};
         // The partition metadata. [versions 8+, nullable 8+]
-        std::optional<std::string> metadata{};
+        std::optional<std::string> metadata{std::in_place};
         // The partition-level error code, or 0 if there was no error. [versions 8+]
         int16_t error_code{};
         protocol::unknown_tagged_fields unknown_tags;

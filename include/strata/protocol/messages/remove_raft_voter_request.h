@@ -19,7 +19,7 @@ struct remove_raft_voter_request {
     static constexpr bool is_flexible(int16_t version) { return true; }
 
     //  [versions 0+, nullable 0+]
-    std::optional<std::string> cluster_id{};
+    std::optional<std::string> cluster_id{std::in_place};
     // The replica id of the voter getting removed from the topic partition [versions 0+]
     int32_t voter_id{};
     // The directory id of the voter getting removed from the topic partition [versions 0+]

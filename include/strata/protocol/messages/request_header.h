@@ -24,7 +24,7 @@ struct request_header {
     // The correlation ID of this request. [versions 0+]
     int32_t correlation_id{};
     // The client ID string. [versions 1+, nullable 1+]
-    std::optional<std::string> client_id{};
+    std::optional<std::string> client_id{std::in_place};
     protocol::unknown_tagged_fields unknown_tags;
 
     // Throws decode_error on malformed input; encode_error for values the version cannot hold.

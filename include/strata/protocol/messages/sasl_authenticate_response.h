@@ -21,7 +21,7 @@ struct sasl_authenticate_response {
     // The error code, or 0 if there was no error. [versions 0+]
     int16_t error_code{};
     // The error message, or null if there was no error. [versions 0+, nullable 0+]
-    std::optional<std::string> error_message{};
+    std::optional<std::string> error_message{std::in_place};
     // The SASL authentication bytes from the server, as defined by the SASL mechanism. [versions 0+]
     std::vector<uint8_t> auth_bytes{};
     // Number of milliseconds after which only re-authentication over the existing connection to create ... [versions 1+]

@@ -71,7 +71,7 @@ struct share_acknowledge_request {
     // The group identifier. [versions 0+, nullable 0+]
     std::optional<std::string> group_id{};
     // The member ID. [versions 0+, nullable 0+]
-    std::optional<std::string> member_id{};
+    std::optional<std::string> member_id{std::in_place};
     // The current share session epoch: 0 to open a share session; -1 to close it; otherwise increments ... [versions 0+]
     int32_t share_session_epoch{};
     // The topics containing records to acknowledge. [versions 0+]

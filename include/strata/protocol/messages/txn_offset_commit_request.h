@@ -26,7 +26,7 @@ struct txn_offset_commit_request {
         // The leader epoch of the last consumed record. [versions 2+]
         int32_t committed_leader_epoch{static_cast<int32_t>(-1)};
         // Any associated metadata the client wants to keep. [versions 0+, nullable 0+]
-        std::optional<std::string> committed_metadata{};
+        std::optional<std::string> committed_metadata{std::in_place};
         protocol::unknown_tagged_fields unknown_tags;
 
         void decode(protocol::reader& r, int16_t version);

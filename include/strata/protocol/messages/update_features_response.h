@@ -24,7 +24,7 @@ struct update_features_response {
         // The feature update error code or `0` if the feature update succeeded. [versions 0+]
         int16_t error_code{};
         // The feature update error, or `null` if the feature update succeeded. [versions 0+, nullable 0+]
-        std::optional<std::string> error_message{};
+        std::optional<std::string> error_message{std::in_place};
         protocol::unknown_tagged_fields unknown_tags;
 
         void decode(protocol::reader& r, int16_t version);
@@ -41,7 +41,7 @@ struct update_features_response {
     // The top-level error code, or `0` if there was no top-level error. [versions 0+]
     int16_t error_code{};
     // The top-level error message, or `null` if there was no top-level error. [versions 0+, nullable 0+]
-    std::optional<std::string> error_message{};
+    std::optional<std::string> error_message{std::in_place};
     // Results for each feature update. [versions 0-1]
     std::vector<updatable_feature_result> results{};
     protocol::unknown_tagged_fields unknown_tags;

@@ -96,7 +96,7 @@ struct update_metadata_request {
         // The broker endpoints. [versions 1+]
         std::vector<update_metadata_endpoint> endpoints{};
         // The rack which this broker belongs to. [versions 2+, nullable 0+]
-        std::optional<std::string> rack{};
+        std::optional<std::string> rack{std::in_place};
         protocol::unknown_tagged_fields unknown_tags;
 
         void decode(protocol::reader& r, int16_t version);

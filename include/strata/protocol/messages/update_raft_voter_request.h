@@ -53,7 +53,7 @@ struct update_raft_voter_request {
     };
 
     //  [versions 0+, nullable 0+]
-    std::optional<std::string> cluster_id{};
+    std::optional<std::string> cluster_id{std::in_place};
     // The current leader epoch of the partition, -1 for unknown leader epoch [versions 0+]
     int32_t current_leader_epoch{};
     // The replica id of the voter getting updated in the topic partition [versions 0+]

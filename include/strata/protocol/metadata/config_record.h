@@ -25,7 +25,7 @@ struct config_record {
     // The name of the configuration key. [versions 0+]
     std::string name{};
     // The value of the configuration, or null if the it should be deleted. [versions 0+, nullable 0+]
-    std::optional<std::string> value{};
+    std::optional<std::string> value{std::in_place};
     protocol::unknown_tagged_fields unknown_tags;
 
     // Throws decode_error on malformed input; encode_error for values the version cannot hold.

@@ -44,7 +44,7 @@ struct quorum_state_data {
     //  [versions 0]
     int64_t applied_offset{};
     //  [versions 0, nullable 0]
-    std::optional<std::vector<voter>> current_voters{};
+    std::optional<std::vector<voter>> current_voters{std::in_place};
     protocol::unknown_tagged_fields unknown_tags;
 
     // Throws decode_error on malformed input; encode_error for values the version cannot hold.

@@ -69,7 +69,7 @@ struct register_broker_record {
     // The features on this broker [versions 0+]
     std::vector<broker_feature> features{};
     // The broker rack. [versions 0+, nullable 0+]
-    std::optional<std::string> rack{};
+    std::optional<std::string> rack{std::in_place};
     // True if the broker is fenced. [versions 0+]
     bool fenced{true};
     // True if the broker is in controlled shutdown. [versions 1+]
