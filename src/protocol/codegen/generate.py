@@ -179,8 +179,12 @@ class Field:
         """The C++ initialiser of the member, from the schema's default.
         As in Kafka's generator, a nullable field is null by default only
         when the schema says "default": "null"; otherwise it starts empty
-        (records fields, which Kafka leaves null, excepted)."""
-        if self.nullable_ever() and not self.default_is_null() and self.elem != "records":
+        (records fields, which Kafka leaves null, and single structs
+        excepted)."""
+        # Nullable structs stay null: clang rejects constructing a nested
+        # struct in place inside its still-incomplete enclosing struct.
+        if self.nullable_ever() and not self.default_is_null() and self.elem != "records" and not (
+                self.struct and not self.is_array):
             if self.elem == "string" and self.default:
                 return "{" + json.dumps(self.default) + "}"
             return "{std::in_place}"

@@ -66,7 +66,7 @@ struct consumer_group_member_metadata_value {
     // The server assignor to use; or null if not used. [versions 0+, nullable 0+]
     std::optional<std::string> server_assignor{std::in_place};
     // The classic member metadata which includes the supported protocols of the consumer if it uses the... [versions 0+, nullable 0+, tag 0]
-    std::optional<classic_member_metadata_type> classic_member_metadata{std::in_place};
+    std::optional<classic_member_metadata_type> classic_member_metadata{};
     protocol::unknown_tagged_fields unknown_tags;
 
     // Throws decode_error on malformed input; encode_error for values the version cannot hold.
