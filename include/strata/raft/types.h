@@ -14,22 +14,14 @@
 
 #include <fmt/core.h>
 
+#include "strata/common/strong_int.h"
+
 namespace strata::raft {
 
-// An integer that does not convert to or from another strong_value, so that a
-// node id cannot be passed where an epoch is expected.
+// An integer that does not convert to or from another kind (shared with the
+// other subsystems; the tag comes first here).
 template <typename Tag, typename T>
-class strong_value {
-public:
-    using value_type = T;
-    constexpr strong_value() = default;
-    constexpr explicit strong_value(T value) : _value(value) {}
-    constexpr T value() const { return _value; }
-    constexpr auto operator<=>(const strong_value&) const = default;
-
-private:
-    T _value{};
-};
+using strong_value = strata::strong_int<T, Tag>;
 
 struct node_id_tag {};
 struct epoch_tag {};
@@ -93,14 +85,6 @@ struct quorum_state {
 };
 
 }  // namespace strata::raft
-
-template <typename Tag, typename T>
-struct fmt::formatter<strata::raft::strong_value<Tag, T>> : fmt::formatter<T> {
-    template <typename FormatContext>
-    auto format(strata::raft::strong_value<Tag, T> v, FormatContext& ctx) const -> decltype(ctx.out()) {
-        return fmt::formatter<T>::format(v.value(), ctx);
-    }
-};
 
 template <>
 struct fmt::formatter<strata::raft::snapshot_id> : fmt::formatter<std::string_view> {

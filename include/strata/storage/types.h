@@ -1,6 +1,5 @@
 // Strong types for the identifiers the storage engine takes side by side: an
-// offset, a leader epoch and a partition number are all integers, and passing
-// one for another compiles silently without these wrappers.
+// offset, a leader epoch and a partition number (see strata/common/strong_int.h).
 #pragma once
 
 #include <compare>
@@ -11,24 +10,12 @@
 
 #include <fmt/core.h>
 
+#include "strata/common/strong_int.h"
+
 namespace strata::storage {
 
-// An integer that only compares and prints; arithmetic is spelled out where a
-// type allows it (offsets), so that `epoch + offset` does not compile.
 template <typename T, typename Tag>
-class strong_int {
-public:
-    using value_type = T;
-    constexpr strong_int() = default;
-    constexpr explicit strong_int(T value) : _value(value) {}
-    constexpr T value() const { return _value; }
-    constexpr auto operator<=>(const strong_int&) const = default;
-    static constexpr strong_int min() { return strong_int(std::numeric_limits<T>::min()); }
-    static constexpr strong_int max() { return strong_int(std::numeric_limits<T>::max()); }
-
-private:
-    T _value{};
-};
+using strong_int = strata::strong_int<T, Tag>;
 
 struct offset_tag {};
 struct leader_epoch_tag {};
@@ -59,14 +46,6 @@ struct topic_partition {
 };
 
 }  // namespace strata::storage
-
-template <typename T, typename Tag>
-struct fmt::formatter<strata::storage::strong_int<T, Tag>> : fmt::formatter<T> {
-    template <typename FormatContext>
-    auto format(strata::storage::strong_int<T, Tag> v, FormatContext& ctx) const -> decltype(ctx.out()) {
-        return fmt::formatter<T>::format(v.value(), ctx);
-    }
-};
 
 template <>
 struct fmt::formatter<strata::storage::offset> : fmt::formatter<int64_t> {
