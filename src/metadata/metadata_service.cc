@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "strata/common/log.h"
+#include "strata/net/async_event.h"
 
 namespace strata::metadata {
 
@@ -25,21 +26,6 @@ int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
         .count();
 }
-
-// Wakes every waiter (a timer that never expires; cancelling it completes
-// the waits). Confined to the service's strand.
-class event {
-public:
-    explicit event(const asio::any_io_executor& executor) : _timer(executor, asio::steady_timer::time_point::max()) {}
-    asio::awaitable<void> wait() {
-        boost::system::error_code ignored;
-        co_await _timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-    }
-    void notify_all() { _timer.cancel(); }
-
-private:
-    asio::steady_timer _timer;
-};
 
 }  // namespace
 
@@ -63,8 +49,8 @@ struct metadata_service::impl : std::enable_shared_from_this<impl> {
     std::atomic<int32_t> leader{-1};
     std::vector<image_listener> listeners;
 
-    event progress;  // a new image was published
-    event idle;      // a controller operation finished
+    net::detail::async_event progress;  // a new image was published
+    net::detail::async_event idle;      // a controller operation finished
     bool busy = false;
     bool stopping = false;
     asio::steady_timer fencing_timer;

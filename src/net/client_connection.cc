@@ -14,7 +14,7 @@
 #include <map>
 #include <optional>
 
-#include "async_event.h"
+#include "strata/net/async_event.h"
 #include "strata/common/log.h"
 #include "strata/protocol/messages/request_header.h"
 #include "strata/protocol/messages/response_header.h"

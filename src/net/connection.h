@@ -11,7 +11,7 @@
 #include <memory>
 #include <vector>
 
-#include "async_event.h"
+#include "strata/net/async_event.h"
 #include "strata/net/request_handler.h"
 
 namespace strata::net::detail {
