@@ -218,6 +218,13 @@ struct metadata_service::impl : std::enable_shared_from_this<impl> {
             });
     }
 
+    static asio::awaitable<kafka_error> do_decide(std::shared_ptr<impl> self, decision decide) {
+        kafka_error outcome = kafka_error::none;
+        co_await self->run<int>([&](const metadata_image& img, int&) { return decide(img); },
+                                [&](int&, kafka_error e) { outcome = e; });
+        co_return outcome;
+    }
+
     static asio::awaitable<msg::create_partitions_response> do_create_partitions(
         std::shared_ptr<impl> self, msg::create_partitions_request request) {
         co_return co_await self->run<msg::create_partitions_response>(
@@ -349,6 +356,10 @@ asio::awaitable<msg::create_partitions_response> metadata_service::create_partit
     msg::create_partitions_request request) {
     co_return co_await asio::co_spawn(_impl->strand, impl::do_create_partitions(_impl, std::move(request)),
                                       asio::use_awaitable);
+}
+
+asio::awaitable<kafka_error> metadata_service::decide(decision decide) {
+    co_return co_await asio::co_spawn(_impl->strand, impl::do_decide(_impl, std::move(decide)), asio::use_awaitable);
 }
 
 asio::awaitable<msg::broker_registration_response> metadata_service::register_broker(

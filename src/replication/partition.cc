@@ -230,4 +230,26 @@ void partition::stop(std::function<void()> then) {
     });
 }
 
+void partition::delete_records(int64_t before, delete_records_callback done) {
+    boost::asio::post(_strand, [self = shared_from_this(), before, done = std::move(done)] {
+        if (!self->_leader.load(std::memory_order_relaxed))
+            return done(kafka_error::not_leader_or_follower, offset(-1));
+        if (!self->_config.log.deletes())
+            return done(kafka_error::policy_violation, offset(-1));  // compact-only topics keep their records
+        const offset hw = self->high_watermark();
+        const offset target = before == -1 ? hw : offset(before);
+        if (before < -1 || target > hw) return done(kafka_error::offset_out_of_range, offset(-1));
+        auto moved = self->_log->delete_records_before(target);
+        if (!moved) return done(kafka_error::kafka_storage_error, offset(-1));
+        done(kafka_error::none, moved.value());
+    });
+}
+
+void partition::update_config(partition_config config) {
+    boost::asio::post(_strand, [self = shared_from_this(), config = std::move(config)]() mutable {
+        self->_log->reconfigure(config.log);
+        self->_config = std::move(config);
+    });
+}
+
 }  // namespace strata::replication

@@ -75,6 +75,18 @@ void partition_manager::apply(std::shared_ptr<const metadata::metadata_image> im
         ids.insert(ids.end(), changes.changed_topics.begin(), changes.changed_topics.end());
         for (const auto& id : ids)
             if (const auto* topic = image->topic(id)) reconcile_topic(*topic, *image, next->led);
+        // Altered topic configs reach the partitions already open. (Resolving
+        // every led topic is cheap next to how rarely configs change.)
+        if (changes.configs_changed) {
+            for (const auto& [name, slots] : next->led) {
+                std::vector<std::string> problems;
+                auto config = resolve_partition_config(
+                    _options.defaults, image->configs({metadata::config_resource_type::topic, name}), &problems);
+                for (const auto& problem : problems) logger()->warn("topic {}: config {}; ignored", name, problem);
+                for (const auto& p : slots)
+                    if (p) p->update_config(config);
+            }
+        }
     }
     _state.store(std::move(next), std::memory_order_release);
 }

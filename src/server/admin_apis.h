@@ -10,12 +10,17 @@
 namespace strata::server {
 
 // What these handlers need; outlives the dispatcher.
+struct broker_config;
+
 struct admin_context {
     metadata::metadata_service& metadata;
+    const broker_config* broker = nullptr;  // this node's configuration (DescribeConfigs)
     std::string cluster_id;
     bool auto_create_topics = false;  // auto.create.topics.enable
 };
 
 void register_admin_apis(request_dispatcher& dispatcher, admin_context& admin);
+// DescribeConfigs, AlterConfigs, IncrementalAlterConfigs (config_apis.cc).
+void register_config_apis(request_dispatcher& dispatcher, admin_context& admin);
 
 }  // namespace strata::server

@@ -100,6 +100,7 @@ void apply_yaml(std::string_view yaml, std::string_view origin, broker_config& c
         const auto text = value_text(entry.second, problem);
         if (text) problem = key->apply(*text, config);
         if (!problem.empty()) problems.push_back(fmt::format("{}: {}: {}", where, name, problem));
+        else if (text) config.explicit_values[name] = *text;
     }
 }
 
@@ -110,6 +111,8 @@ void apply_environment(const environment& env, broker_config& config, std::vecto
         if (auto value = env(variable)) {
             if (auto problem = key.apply(*value, config); !problem.empty()) {
                 problems.push_back(fmt::format("environment {}: {}: {}", variable, key.name, problem));
+            } else {
+                config.explicit_values[std::string(key.name)] = *value;
             }
         }
     }

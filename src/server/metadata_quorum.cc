@@ -1,5 +1,7 @@
 #include "strata/server/metadata_quorum.h"
 
+#include "topic_configs.h"
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
@@ -103,6 +105,7 @@ metadata::metadata_service_options service_options(const broker_config& config) 
     options.node_id = config.node_id;
     options.controller.default_num_partitions = config.num_partitions;
     options.controller.default_replication_factor = static_cast<int16_t>(config.default_replication_factor);
+    options.controller.validate_topic_config = check_topic_config;
     return options;
 }
 }  // namespace

@@ -587,12 +587,24 @@ void disk_log::run_flush() {
     for (auto& w : done) w.done(status);
 }
 
+log_config disk_log::config() const {
+    std::lock_guard lock(_config_mutex);
+    return _config;
+}
+
+void disk_log::reconfigure(const log_config& config) {
+    std::lock_guard owner(_owner_mutex);
+    std::lock_guard lock(_config_mutex);
+    _config = config;
+}
+
 void disk_log::maybe_flush_by_time() {
-    if (_config.flush != flush_mode::interval || _config.flush_ms == INT64_MAX) return;
+    const log_config config = this->config();
+    if (config.flush != flush_mode::interval || config.flush_ms == INT64_MAX) return;
     bool due;
     {
         std::lock_guard lock(_flush_mutex);
-        due = _context.time->now_ms() - _last_flush_ms >= _config.flush_ms && _flushed < end_offset();
+        due = _context.time->now_ms() - _last_flush_ms >= config.flush_ms && _flushed < end_offset();
     }
     if (due) request_flush();
 }

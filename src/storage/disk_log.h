@@ -48,7 +48,8 @@ public:
     ~disk_log() override;
 
     const topic_partition& partition() const override { return _tp; }
-    const log_config& config() const override { return _config; }
+    log_config config() const override;
+    void reconfigure(const log_config& config) override;
     result<append_result> append(protocol::bytes_view batches, leader_epoch epoch,
                                  append_origin origin = append_origin::client) override;
     result<void> truncate_to(offset to) override;
@@ -109,7 +110,11 @@ private:
 
     std::string _dir;
     topic_partition _tp;
+    // Written under both _owner_mutex and _config_mutex (reconfigure); the
+    // owner's paths read it under _owner_mutex, other threads under
+    // _config_mutex.
     log_config _config;
+    mutable std::mutex _config_mutex;
     disk_log_context _context;
     leader_epoch_cache _epochs;
 

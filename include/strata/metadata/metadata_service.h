@@ -72,6 +72,13 @@ public:
     boost::asio::awaitable<msg::broker_registration_response> register_broker(
         msg::broker_registration_request request);
     boost::asio::awaitable<msg::broker_heartbeat_response> broker_heartbeat(msg::broker_heartbeat_request request);
+    // A controller decision the metadata layer does not model itself
+    // (AlterConfigs): `decide` runs like the operations above (one at a
+    // time, on the caught-up active controller, with the current image) and
+    // returns the records to commit. Answers NOT_CONTROLLER or
+    // REQUEST_TIMED_OUT when they were not committed, else NONE.
+    using decision = std::function<std::vector<record>(const metadata_image&)>;
+    boost::asio::awaitable<kafka_error> decide(decision decide);
     // The first id of a block of `block_size`, or the error.
     boost::asio::awaitable<std::pair<kafka_error, int64_t>> allocate_producer_ids(int32_t broker_id,
                                                                                   int32_t block_size);

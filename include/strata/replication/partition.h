@@ -81,9 +81,6 @@ public:
     const topic_partition& id() const { return _tp; }
     const protocol::uuid& topic_id() const { return _topic_id; }
     const std::shared_ptr<storage::partition_log>& log() const { return _log; }
-    // The settings as of creation (a changed topic config applies to new
-    // partitions only until storage can reconfigure an open log).
-    const partition_config& config() const { return _config; }
 
     bool is_leader() const { return _leader.load(std::memory_order_acquire); }
     leader_epoch epoch() const { return leader_epoch(_epoch.load(std::memory_order_acquire)); }
@@ -109,12 +106,21 @@ public:
     // weakly; a waiter that gave up costs nothing.
     void add_waiter(const std::shared_ptr<async_signal>& signal);
 
+    // DeleteRecords: on the strand, moves the log start offset to `before`
+    // (-1: the high watermark), which must not pass the high watermark.
+    // `done` runs on the strand with the new log start offset or the error.
+    using delete_records_callback = std::function<void(kafka_error, offset low_watermark)>;
+    void delete_records(int64_t before, delete_records_callback done);
+
     // ---- partition manager -------------------------------------------------
     // Posts to the strand: leads at `l.epoch` (a newer epoch or a changed ISR).
     void become_leader(leadership l);
     // Posts to the strand: stops leading; pending acks=all produces fail with
     // NOT_LEADER_OR_FOLLOWER and waiters wake. `then` runs on the strand after.
     void stop(std::function<void()> then = {});
+    // Posts to the strand: the topic's configs changed (AlterConfigs); the
+    // new settings apply to the next produce and the log's next append.
+    void update_config(partition_config config);
 
 private:
     struct pending_produce {
@@ -135,7 +141,7 @@ private:
     const topic_partition _tp;
     const protocol::uuid _topic_id;
     const std::shared_ptr<storage::partition_log> _log;
-    const partition_config _config;
+    partition_config _config;  // strand only
     storage::clock& _clock;
     boost::asio::strand<boost::asio::any_io_executor> _strand;
 

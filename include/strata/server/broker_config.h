@@ -108,6 +108,10 @@ struct broker_config {
     // Operations.
     std::string log_level;
 
+    // Not a key: the text of every key the file or the environment set (the
+    // environment's when both did), for DescribeConfigs' sources.
+    std::map<std::string, std::string> explicit_values;
+
     bool has_role(std::string_view role) const;
     const listener* find_listener(std::string_view name) const;
     // The security protocol of a listener: listener.security.protocol.map,

@@ -87,7 +87,8 @@ public:
     virtual ~partition_log() = default;
 
     virtual const topic_partition& partition() const = 0;
-    virtual const log_config& config() const = 0;
+    // A copy: the settings can change while the log is open (reconfigure).
+    virtual log_config config() const = 0;
 
     // ---- owner only -------------------------------------------------------
     // Validates and appends batches (a produce `records` payload). With
@@ -106,6 +107,10 @@ public:
     // wholly below it go at the next retention pass.
     virtual result<offset> delete_records_before(offset new_start) = 0;
     virtual void set_high_watermark(offset hw) = 0;
+    // Applies changed topic settings to the open log (AlterConfigs): limits and
+    // flushing take effect with the next append, retention with its next
+    // pass, segment and index sizes with the next roll.
+    virtual void reconfigure(const log_config& config) = 0;
     // Starts a new segment now (tests, admin). A no-op on an empty segment.
     virtual result<void> roll() = 0;
 

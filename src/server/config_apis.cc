@@ -1,0 +1,329 @@
+// DescribeConfigs (32), AlterConfigs (33) and IncrementalAlterConfigs (44).
+// Topic configs live in the metadata log (ConfigRecord) and change through
+// the controller; the broker's own configuration is its file, read-only at
+// run time (no dynamic broker configs yet).
+#include <set>
+
+#include <fmt/format.h>
+
+#include "admin_apis.h"
+#include "strata/common/kafka_error.h"
+#include "strata/metadata/records.h"
+#include "strata/protocol/messages/alter_configs_request.h"
+#include "strata/protocol/messages/alter_configs_response.h"
+#include "strata/protocol/messages/describe_configs_request.h"
+#include "strata/protocol/messages/describe_configs_response.h"
+#include "strata/protocol/messages/incremental_alter_configs_request.h"
+#include "strata/protocol/messages/incremental_alter_configs_response.h"
+#include "strata/server/broker_config.h"
+#include "topic_configs.h"
+
+namespace strata::server {
+
+namespace {
+
+namespace msg = protocol::messages;
+using boost::asio::awaitable;
+using metadata::config_resource_type;
+
+int16_t code(kafka_error e) { return static_cast<int16_t>(e); }
+
+// Kafka's answer to a broker resource naming another broker.
+std::optional<std::string> wrong_broker(const admin_context& admin, const std::string& name) {
+    if (name == std::to_string(admin.broker->node_id)) return std::nullopt;
+    return fmt::format("Unexpected broker id, expected {} or empty string, but received {}", admin.broker->node_id,
+                       name);
+}
+
+awaitable<net::handler_result> handle_describe_configs(admin_context& admin, request_context& ctx,
+                                                       protocol::reader& body) {
+    msg::describe_configs_request request;
+    request.decode(body, ctx.version);
+    auto image = admin.metadata.image();
+    msg::describe_configs_response response;
+    for (const auto& resource : request.resources) {
+        auto& result = response.results.emplace_back();
+        result.resource_type = resource.resource_type;
+        result.resource_name = resource.resource_name;
+        result.error_message.reset();
+        std::vector<described_config> configs;
+        switch (static_cast<config_resource_type>(resource.resource_type)) {
+        case config_resource_type::topic: {
+            if (metadata::invalid_topic_name(resource.resource_name)) {
+                result.error_code = code(kafka_error::invalid_topic_exception);
+                result.error_message = fmt::format("Invalid topic name: {}", resource.resource_name);
+                continue;
+            }
+            if (!image->topic(resource.resource_name)) {
+                result.error_code = code(kafka_error::unknown_topic_or_partition);
+                result.error_message = fmt::format("Topic {} does not exist", resource.resource_name);
+                continue;
+            }
+            configs = describe_topic_configs(
+                image->configs({config_resource_type::topic, resource.resource_name}), *admin.broker);
+            break;
+        }
+        case config_resource_type::broker:
+            if (resource.resource_name.empty()) break;  // the cluster's dynamic defaults: none
+            if (auto problem = wrong_broker(admin, resource.resource_name)) {
+                result.error_code = code(kafka_error::invalid_request);
+                result.error_message = *problem;
+                continue;
+            }
+            configs = describe_broker_configs(*admin.broker);
+            break;
+        default:
+            result.error_code = code(kafka_error::invalid_request);
+            result.error_message = fmt::format("Unsupported resource type {} for DescribeConfigs",
+                                               resource.resource_type);
+            continue;
+        }
+        const bool is_topic = resource.resource_type == static_cast<int8_t>(config_resource_type::topic);
+        for (const auto& c : configs) {
+            if (resource.configuration_keys) {
+                const auto& keys = *resource.configuration_keys;
+                if (std::find(keys.begin(), keys.end(), c.name) == keys.end()) continue;
+            }
+            auto& out = result.configs.emplace_back();
+            out.name = c.name;
+            out.value = c.value;
+            out.read_only = !is_topic;  // broker configs cannot change at run time yet
+            out.is_default = c.source == config_source::default_;
+            out.config_source = static_cast<int8_t>(c.source);
+            out.config_type = static_cast<int8_t>(c.type);
+            if (request.include_documentation) out.documentation = std::string(c.doc);
+            else out.documentation.reset();
+            if (request.include_synonyms)
+                for (const auto& s : c.synonyms) {
+                    auto& syn = out.synonyms.emplace_back();
+                    syn.name = s.name;
+                    syn.value = s.value;
+                    syn.source = static_cast<int8_t>(s.source);
+                }
+        }
+    }
+    co_return respond(ctx, response);
+}
+
+// One resource's change, in the form both alter APIs reduce to.
+struct config_change {
+    std::string name;
+    int8_t op = 0;  // IncrementalAlterConfigs' ops; AlterConfigs uses SET (and DELETE for what it leaves out)
+    std::optional<std::string> value;
+};
+constexpr int8_t op_set = 0, op_delete = 1, op_append = 2, op_subtract = 3;
+
+struct resource_outcome {
+    kafka_error error = kafka_error::none;
+    std::string message;
+};
+
+std::vector<std::string> split(const std::string& list) {
+    std::vector<std::string> items;
+    size_t start = 0;
+    while (start <= list.size()) {
+        size_t comma = list.find(',', start);
+        std::string item = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+        while (!item.empty() && item.back() == ' ') item.pop_back();
+        if (!item.empty()) items.push_back(item);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return items;
+}
+
+// Checks the changes of one topic against the image and turns them into
+// ConfigRecords (appended to `out` unless validate_only). `replace_all`:
+// AlterConfigs, which removes every explicit config it does not name.
+resource_outcome decide_topic_changes(const metadata::metadata_image& image, const broker_config& broker,
+                                      const std::string& topic, const std::vector<config_change>& changes,
+                                      bool replace_all, bool validate_only, std::vector<metadata::record>& out) {
+    if (metadata::invalid_topic_name(topic))
+        return {kafka_error::invalid_topic_exception, fmt::format("Invalid topic name: {}", topic)};
+    if (!image.topic(topic))
+        return {kafka_error::unknown_topic_or_partition, fmt::format("Topic {} does not exist", topic)};
+    const auto& current = image.configs({config_resource_type::topic, topic});
+    std::map<std::string, std::optional<std::string>> next;  // name -> new value (nullopt: remove)
+    std::set<std::string> named;
+    for (const auto& change : changes) {
+        if (!named.insert(change.name).second)
+            return {kafka_error::invalid_request, fmt::format("Duplicate config {} in the request", change.name)};
+        const auto* key = find_topic_config(change.name);
+        if (!key) return {kafka_error::invalid_config, fmt::format("Unknown topic config name: {}", change.name)};
+        std::optional<std::string> value;
+        switch (change.op) {
+        case op_set:
+            if (!change.value)
+                return {kafka_error::invalid_request, fmt::format("Null value not supported for {}", change.name)};
+            value = change.value;
+            break;
+        case op_delete:
+            break;
+        case op_append:
+        case op_subtract: {
+            if (key->type != config_type::list)
+                return {kafka_error::invalid_config,
+                        fmt::format("Config value {} is not allowed for config key: {}",
+                                    change.op == op_append ? "append" : "subtract", change.name)};
+            auto it = current.find(change.name);
+            auto items = split(it != current.end() ? it->second : key->broker_default(broker));
+            for (const auto& item : split(change.value.value_or(""))) {
+                auto found = std::find(items.begin(), items.end(), item);
+                if (change.op == op_append && found == items.end()) items.push_back(item);
+                if (change.op == op_subtract && found != items.end()) items.erase(found);
+            }
+            std::string joined;
+            for (const auto& item : items) joined += (joined.empty() ? "" : ",") + item;
+            value = joined;
+            break;
+        }
+        default:
+            return {kafka_error::invalid_request, fmt::format("Unknown config operation {}", change.op)};
+        }
+        if (value) {
+            if (auto problem = check_topic_config(change.name, value)) return {kafka_error::invalid_config, *problem};
+        }
+        next[change.name] = value;
+    }
+    if (replace_all)
+        for (const auto& [name, value] : current)
+            if (!named.count(name)) next[name] = std::nullopt;
+    if (validate_only) return {};
+    for (const auto& [name, value] : next) {
+        auto it = current.find(name);
+        const bool unchanged = value ? it != current.end() && it->second == *value : it == current.end();
+        if (unchanged) continue;
+        metadata::records::config_record r;
+        r.resource_type = static_cast<int8_t>(config_resource_type::topic);
+        r.resource_name = topic;
+        r.name = name;
+        r.value = value;
+        out.emplace_back(r);
+    }
+    return {};
+}
+
+// The resources of either alter request, as (type, name, changes).
+struct alter_resource {
+    int8_t type;
+    std::string name;
+    std::vector<config_change> changes;
+};
+
+// Decides every resource in one controller decision, so that they commit
+// together; fills one outcome per resource.
+awaitable<std::vector<resource_outcome>> alter(admin_context& admin, std::vector<alter_resource> resources,
+                                               bool replace_all, bool validate_only) {
+    std::vector<resource_outcome> outcomes(resources.size());
+    // Broker resources are answered here: nothing about them goes to the log.
+    bool any_topic = false;
+    for (size_t i = 0; i < resources.size(); ++i) {
+        const auto& r = resources[i];
+        switch (static_cast<config_resource_type>(r.type)) {
+        case config_resource_type::topic:
+            any_topic = true;
+            break;
+        case config_resource_type::broker:
+        case config_resource_type::broker_logger:
+            if (!r.name.empty()) {
+                if (auto problem = wrong_broker(admin, r.name)) {
+                    outcomes[i] = {kafka_error::invalid_request, *problem};
+                    break;
+                }
+            }
+            outcomes[i] = {kafka_error::invalid_request,
+                           "Strata does not change broker configs at run time yet: set them in the node's "
+                           "configuration file (or STRATA_* environment variables) and restart it"};
+            break;
+        default:
+            outcomes[i] = {kafka_error::invalid_request, fmt::format("Unexpected resource type {}", r.type)};
+        }
+    }
+    if (!any_topic) co_return outcomes;
+    const broker_config& broker = *admin.broker;
+    auto error = co_await admin.metadata.decide([&](const metadata::metadata_image& image) {
+        std::vector<metadata::record> records;
+        std::set<std::string> seen;
+        for (size_t i = 0; i < resources.size(); ++i) {
+            if (resources[i].type != static_cast<int8_t>(config_resource_type::topic)) continue;
+            if (!seen.insert(resources[i].name).second) {
+                outcomes[i] = {kafka_error::invalid_request,
+                               fmt::format("Topic {} appears more than once", resources[i].name)};
+                continue;
+            }
+            std::vector<metadata::record> mine;
+            outcomes[i] = decide_topic_changes(image, broker, resources[i].name, resources[i].changes, replace_all,
+                                               validate_only, mine);
+            if (outcomes[i].error == kafka_error::none)
+                records.insert(records.end(), std::make_move_iterator(mine.begin()),
+                               std::make_move_iterator(mine.end()));
+        }
+        return records;
+    });
+    if (error != kafka_error::none)
+        for (size_t i = 0; i < resources.size(); ++i)
+            if (resources[i].type == static_cast<int8_t>(config_resource_type::topic) &&
+                outcomes[i].error == kafka_error::none)
+                outcomes[i] = {error, {}};
+    co_return outcomes;
+}
+
+template <typename Entry>
+void fill_outcome(Entry& out, int8_t type, const std::string& name, const resource_outcome& outcome) {
+    out.resource_type = type;
+    out.resource_name = name;
+    out.error_code = code(outcome.error);
+    if (outcome.message.empty()) out.error_message.reset();
+    else out.error_message = outcome.message;
+}
+
+awaitable<net::handler_result> handle_alter_configs(admin_context& admin, request_context& ctx,
+                                                    protocol::reader& body) {
+    msg::alter_configs_request request;
+    request.decode(body, ctx.version);
+    std::vector<alter_resource> resources;
+    for (const auto& r : request.resources) {
+        auto& a = resources.emplace_back();
+        a.type = r.resource_type;
+        a.name = r.resource_name;
+        for (const auto& c : r.configs) a.changes.push_back({c.name, op_set, c.value});
+    }
+    auto outcomes = co_await alter(admin, resources, true, request.validate_only);
+    msg::alter_configs_response response;
+    for (size_t i = 0; i < resources.size(); ++i)
+        fill_outcome(response.responses.emplace_back(), resources[i].type, resources[i].name, outcomes[i]);
+    co_return respond(ctx, response);
+}
+
+awaitable<net::handler_result> handle_incremental_alter_configs(admin_context& admin, request_context& ctx,
+                                                                protocol::reader& body) {
+    msg::incremental_alter_configs_request request;
+    request.decode(body, ctx.version);
+    std::vector<alter_resource> resources;
+    for (const auto& r : request.resources) {
+        auto& a = resources.emplace_back();
+        a.type = r.resource_type;
+        a.name = r.resource_name;
+        for (const auto& c : r.configs) a.changes.push_back({c.name, c.config_operation, c.value});
+    }
+    auto outcomes = co_await alter(admin, resources, false, request.validate_only);
+    msg::incremental_alter_configs_response response;
+    for (size_t i = 0; i < resources.size(); ++i)
+        fill_outcome(response.responses.emplace_back(), resources[i].type, resources[i].name, outcomes[i]);
+    co_return respond(ctx, response);
+}
+
+}  // namespace
+
+void register_config_apis(request_dispatcher& dispatcher, admin_context& admin) {
+    auto bind = [&admin](auto fn) {
+        return [&admin, fn](request_context& ctx, protocol::reader& body) { return fn(admin, ctx, body); };
+    };
+    dispatcher.register_api(protocol::api_key::describe_configs, 0, 4, bind(handle_describe_configs));
+    dispatcher.register_api(protocol::api_key::alter_configs, 0, 2, bind(handle_alter_configs));
+    dispatcher.register_api(protocol::api_key::incremental_alter_configs, 0, 1,
+                            bind(handle_incremental_alter_configs));
+}
+
+}  // namespace strata::server

@@ -1,0 +1,335 @@
+// Kafka 3.9's topic configs. Every one is accepted and reported; the doc of
+// a key Strata stores but does not act on yet says so.
+#include "topic_configs.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "strata/server/broker_config.h"
+#include "strata/server/config_schema.h"
+
+namespace strata::server {
+
+namespace {
+
+constexpr std::string_view long_max = "9223372036854775807";
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+    return s;
+}
+
+template <typename T>
+std::optional<T> parse_integer(std::string_view text) {
+    text = trim(text);
+    T value{};
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+    return value;
+}
+
+std::vector<std::string_view> split_list(std::string_view text) {
+    std::vector<std::string_view> items;
+    size_t start = 0;
+    while (start <= text.size()) {
+        size_t comma = text.find(',', start);
+        auto item = trim(text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+        if (!item.empty()) items.push_back(item);
+        if (comma == std::string_view::npos) break;
+        start = comma + 1;
+    }
+    return items;
+}
+
+using validator = std::function<std::string(std::string_view)>;
+
+template <typename T>
+validator integer_at_least(int64_t minimum, std::optional<int64_t> or_value = std::nullopt) {
+    return [minimum, or_value](std::string_view v) -> std::string {
+        auto n = parse_integer<T>(v);
+        if (!n) return fmt::format("'{}' is not a {}", v, sizeof(T) == 4 ? "32-bit integer" : "64-bit integer");
+        if (*n >= minimum || (or_value && *n == *or_value)) return {};
+        if (or_value) return fmt::format("must be {} or at least {}, got {}", *or_value, minimum, *n);
+        return fmt::format("must be at least {}, got {}", minimum, *n);
+    };
+}
+
+validator boolean() {
+    return [](std::string_view v) -> std::string {
+        auto t = trim(v);
+        if (t == "true" || t == "false") return {};
+        return fmt::format("expected true or false, got '{}'", v);
+    };
+}
+
+validator ratio() {
+    return [](std::string_view v) -> std::string {
+        std::string text(trim(v));
+        char* end = nullptr;
+        double d = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0') return fmt::format("'{}' is not a number", v);
+        if (d < 0 || d > 1) return fmt::format("must be between 0 and 1, got {}", v);
+        return {};
+    };
+}
+
+validator one_of(std::vector<std::string_view> choices) {
+    return [choices](std::string_view v) -> std::string {
+        if (std::find(choices.begin(), choices.end(), trim(v)) != choices.end()) return {};
+        std::string joined;
+        for (auto c : choices) joined += (joined.empty() ? "" : ", ") + std::string(c);
+        return fmt::format("must be one of {}, got '{}'", joined, v);
+    };
+}
+
+validator list_of(std::vector<std::string_view> choices, bool required) {
+    return [choices, required](std::string_view v) -> std::string {
+        auto items = split_list(v);
+        if (required && items.empty()) return "must name at least one value";
+        for (auto item : items)
+            if (std::find(choices.begin(), choices.end(), item) == choices.end())
+                return fmt::format("'{}' is not one of the allowed values", item);
+        return {};
+    };
+}
+
+validator any_list() {
+    return [](std::string_view) { return std::string(); };
+}
+
+// The default when no broker key stands behind a config.
+std::function<std::string(const broker_config&)> fixed(std::string_view value) {
+    return [value](const broker_config&) { return std::string(value); };
+}
+
+std::string list_text(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+    return out;
+}
+
+constexpr std::string_view not_in_effect = " Accepted and reported; not yet in effect in Strata.";
+
+std::vector<topic_config_key> make_table() {
+    using c = broker_config;
+    std::vector<topic_config_key> t;
+    auto add = [&](std::string_view name, config_type type, std::vector<std::string_view> synonyms,
+                   std::function<std::string(const broker_config&)> def, std::string_view doc, validator v) {
+        t.push_back(topic_config_key{name, type, std::move(synonyms), std::move(def), doc, std::move(v)});
+    };
+    add("cleanup.policy", config_type::list, {"log.cleanup.policy"},
+        [](const c& b) { return list_text(b.log_cleanup_policy); },
+        "The retention policy of old segments: \"delete\" discards them by time or size, \"compact\" keeps the "
+        "latest record of each key; both may be given.",
+        list_of({"compact", "delete"}, false));
+    add("compression.gzip.level", config_type::int_, {"compression.gzip.level"}, fixed("-1"),
+        "The gzip level when compression.type is gzip.", [](std::string_view v) -> std::string {
+            auto n = parse_integer<int32_t>(v);
+            if (!n || !(*n == -1 || (*n >= 1 && *n <= 9))) return "must be -1 or between 1 and 9";
+            return {};
+        });
+    add("compression.lz4.level", config_type::int_, {"compression.lz4.level"}, fixed("9"),
+        "The lz4 level when compression.type is lz4.", [](std::string_view v) -> std::string {
+            auto n = parse_integer<int32_t>(v);
+            if (!n || *n < 1 || *n > 17) return "must be between 1 and 17";
+            return {};
+        });
+    add("compression.type", config_type::string, {"compression.type"}, [](const c& b) { return b.compression_type; },
+        "The final compression of the topic's batches: a codec, \"uncompressed\", or \"producer\" to keep what the "
+        "producer sent. Strata keeps what the producer sent in every case (no recompression yet).",
+        one_of({"uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"}));
+    add("compression.zstd.level", config_type::int_, {"compression.zstd.level"}, fixed("3"),
+        "The zstd level when compression.type is zstd.", [](std::string_view v) -> std::string {
+            auto n = parse_integer<int32_t>(v);
+            if (!n || *n < -131072 || *n > 22) return "must be between -131072 and 22";
+            return {};
+        });
+    add("delete.retention.ms", config_type::long_, {"log.cleaner.delete.retention.ms"}, fixed("86400000"),
+        "How long tombstones of a compacted topic are kept.", integer_at_least<int64_t>(0));
+    add("file.delete.delay.ms", config_type::long_, {"log.segment.delete.delay.ms"}, fixed("60000"),
+        "How long a deleted segment's files wait before removal. Strata removes them at once.",
+        integer_at_least<int64_t>(0));
+    add("flush.messages", config_type::long_, {"log.flush.interval.messages"}, fixed(long_max),
+        "Fsync after this many messages (Kafka's interval flushing). Setting it or flush.ms selects interval "
+        "flushing for the topic; acks=all still waits for an fsync.",
+        integer_at_least<int64_t>(1));
+    add("flush.ms", config_type::long_, {"log.flush.interval.ms"}, fixed(long_max),
+        "Fsync once this long has passed since the last (Kafka's interval flushing).", integer_at_least<int64_t>(0));
+    add("follower.replication.throttled.replicas", config_type::list,
+        {"follower.replication.throttled.replicas"}, fixed(""),
+        std::string_view("Replicas whose follower replication is throttled."), any_list());
+    add("index.interval.bytes", config_type::int_, {"log.index.interval.bytes"},
+        [](const c& b) { return std::to_string(b.log_index_interval_bytes); },
+        "How many bytes of batches lie between offset index entries.", integer_at_least<int32_t>(0));
+    add("leader.replication.throttled.replicas", config_type::list, {"leader.replication.throttled.replicas"},
+        fixed(""), "Replicas whose leader replication is throttled.", any_list());
+    add("local.retention.bytes", config_type::long_, {"log.local.retention.bytes"}, fixed("-2"),
+        "Tiered storage: local retention by size (-2: retention.bytes).", integer_at_least<int64_t>(-2));
+    add("local.retention.ms", config_type::long_, {"log.local.retention.ms"}, fixed("-2"),
+        "Tiered storage: local retention by time (-2: retention.ms).", integer_at_least<int64_t>(-2));
+    add("max.compaction.lag.ms", config_type::long_, {"log.cleaner.max.compaction.lag.ms"}, fixed(long_max),
+        "The longest a record stays ineligible for compaction.", integer_at_least<int64_t>(1));
+    add("max.message.bytes", config_type::int_, {"message.max.bytes"},
+        [](const c& b) { return std::to_string(b.message_max_bytes); },
+        "The largest record batch the topic accepts (after compression).", integer_at_least<int32_t>(0));
+    add("message.downconversion.enable", config_type::boolean, {"log.message.downconversion.enable"},
+        fixed("true"), "Whether old fetch versions may get down-converted batches.", boolean());
+    add("message.format.version", config_type::string, {"log.message.format.version"}, fixed("3.0-IV1"),
+        "Deprecated since Kafka 3.0; always the v2 format.", [](std::string_view) { return std::string(); });
+    add("message.timestamp.after.max.ms", config_type::long_, {"log.message.timestamp.after.max.ms"},
+        fixed(long_max), "How far in the future a CreateTime timestamp may be.", integer_at_least<int64_t>(0));
+    add("message.timestamp.before.max.ms", config_type::long_, {"log.message.timestamp.before.max.ms"},
+        fixed(long_max), "How far in the past a CreateTime timestamp may be.", integer_at_least<int64_t>(0));
+    add("message.timestamp.difference.max.ms", config_type::long_, {"log.message.timestamp.difference.max.ms"},
+        fixed(long_max),
+        "Deprecated: both of message.timestamp.before.max.ms and .after.max.ms when they are not set.",
+        integer_at_least<int64_t>(0));
+    add("message.timestamp.type", config_type::string, {"log.message.timestamp.type"},
+        [](const c& b) { return b.log_message_timestamp_type; },
+        "CreateTime keeps the producer's timestamps; LogAppendTime stamps the broker's time.",
+        one_of({"CreateTime", "LogAppendTime"}));
+    add("min.cleanable.dirty.ratio", config_type::double_, {"log.cleaner.min.cleanable.ratio"}, fixed("0.5"),
+        "How much of a compacted log must be uncleaned before the cleaner runs.", ratio());
+    add("min.compaction.lag.ms", config_type::long_, {"log.cleaner.min.compaction.lag.ms"}, fixed("0"),
+        "The shortest a record stays uncompacted.", integer_at_least<int64_t>(0));
+    add("min.insync.replicas", config_type::int_, {"min.insync.replicas"},
+        [](const c& b) { return std::to_string(b.min_insync_replicas); },
+        "With acks=all, how many in-sync replicas must have a write before it is acknowledged.",
+        integer_at_least<int32_t>(1));
+    add("preallocate", config_type::boolean, {"log.preallocate"}, fixed("false"),
+        "Whether new segments are preallocated on disk.", boolean());
+    add("remote.storage.enable", config_type::boolean, {"remote.log.storage.system.enable"}, fixed("false"),
+        "Tiered storage for the topic. Strata has no tiered storage; only false is accepted.",
+        [](std::string_view v) -> std::string {
+            if (trim(v) == "false") return {};
+            return "tiered storage is not supported";
+        });
+    add("retention.bytes", config_type::long_, {"log.retention.bytes"},
+        [](const c& b) { return std::to_string(b.log_retention_bytes); },
+        "The size a partition may grow to before its oldest segments are deleted; -1: no limit.",
+        integer_at_least<int64_t>(-1));
+    add("retention.ms", config_type::long_, {"log.retention.ms", "log.retention.minutes", "log.retention.hours"},
+        [](const c& b) { return std::to_string(b.effective_retention_ms()); },
+        "How long a segment is kept before it is deleted; -1: no limit.", integer_at_least<int64_t>(-1));
+    add("segment.bytes", config_type::int_, {"log.segment.bytes"},
+        [](const c& b) { return std::to_string(b.log_segment_bytes); }, "The size at which a segment is rolled.",
+        integer_at_least<int32_t>(14));
+    add("segment.index.bytes", config_type::int_, {"log.index.size.max.bytes"},
+        [](const c& b) { return std::to_string(b.log_index_size_max_bytes); },
+        "The size of a segment's offset index; a full index rolls the segment.", integer_at_least<int32_t>(4));
+    add("segment.jitter.ms", config_type::long_, {"log.roll.jitter.ms", "log.roll.jitter.hours"}, fixed("0"),
+        "Random jitter subtracted from segment.ms.", integer_at_least<int64_t>(0));
+    add("segment.ms", config_type::long_, {"log.roll.ms", "log.roll.hours"},
+        [](const c& b) { return std::to_string(b.effective_roll_ms()); },
+        "The age at which a segment is rolled even if not full.", integer_at_least<int64_t>(1));
+    add("unclean.leader.election.enable", config_type::boolean, {"unclean.leader.election.enable"},
+        [](const c& b) { return std::string(b.unclean_leader_election_enable ? "true" : "false"); },
+        "Whether a replica outside the ISR may become leader, at the cost of data loss.", boolean());
+    // Keys stored but not yet acted upon say so in their docs.
+    for (auto& key : t) {
+        static const std::vector<std::string_view> inert = {
+            "compression.gzip.level", "compression.lz4.level", "compression.zstd.level", "file.delete.delay.ms",
+            "follower.replication.throttled.replicas", "leader.replication.throttled.replicas",
+            "local.retention.bytes", "local.retention.ms", "max.compaction.lag.ms", "min.compaction.lag.ms",
+            "message.downconversion.enable", "preallocate", "segment.jitter.ms", "unclean.leader.election.enable"};
+        if (std::find(inert.begin(), inert.end(), key.name) != inert.end()) {
+            static std::vector<std::string> docs;  // owns the extended texts for the table's lifetime
+            docs.reserve(64);
+            docs.push_back(std::string(key.doc) + std::string(not_in_effect));
+            key.doc = docs.back();
+        }
+    }
+    return t;
+}
+
+// Where a broker key's value came from, and its text.
+std::optional<std::string> explicit_broker_value(const broker_config& broker, std::string_view key) {
+    auto it = broker.explicit_values.find(std::string(key));
+    if (it == broker.explicit_values.end()) return std::nullopt;
+    return it->second;
+}
+
+}  // namespace
+
+const std::vector<topic_config_key>& topic_config_keys() {
+    static const std::vector<topic_config_key> table = make_table();
+    return table;
+}
+
+const topic_config_key* find_topic_config(std::string_view name) {
+    const auto& table = topic_config_keys();
+    auto it = std::lower_bound(table.begin(), table.end(), name,
+                               [](const topic_config_key& k, std::string_view n) { return k.name < n; });
+    return it != table.end() && it->name == name ? &*it : nullptr;
+}
+
+std::optional<std::string> check_topic_config(const std::string& name, const std::optional<std::string>& value) {
+    const auto* key = find_topic_config(name);
+    if (!key) return fmt::format("Unknown topic config name: {}", name);
+    if (!value) return std::nullopt;  // a deletion
+    if (auto problem = key->validate(*value); !problem.empty())
+        return fmt::format("Invalid value {} for configuration {}: {}", *value, name, problem);
+    return std::nullopt;
+}
+
+std::vector<described_config> describe_topic_configs(const metadata::config_map& topic, const broker_config& broker) {
+    std::vector<described_config> out;
+    out.reserve(topic_config_keys().size());
+    for (const auto& key : topic_config_keys()) {
+        auto& d = out.emplace_back();
+        d.name = std::string(key.name);
+        d.type = key.type;
+        d.doc = key.doc;
+        if (auto it = topic.find(key.name); it != topic.end())
+            d.synonyms.push_back({d.name, it->second, config_source::topic});
+        for (auto synonym : key.broker_synonyms)
+            if (auto v = explicit_broker_value(broker, synonym))
+                d.synonyms.push_back({std::string(synonym), *v, config_source::static_broker});
+        // Last, the default, named after the broker key that has one (Kafka
+        // names log.retention.hours for retention.ms), with Kafka's value.
+        const std::string fallback = key.broker_default(broker);
+        const bool broker_sets = std::any_of(key.broker_synonyms.begin(), key.broker_synonyms.end(),
+                                             [&](auto s) { return explicit_broker_value(broker, s).has_value(); });
+        const auto default_name = key.broker_synonyms.empty() ? key.name : key.broker_synonyms.back();
+        const auto* schema_key = find_config_key(default_name);
+        d.synonyms.push_back({std::string(default_name), schema_key ? schema_key->default_value : fallback,
+                              config_source::default_});
+        if (auto it = topic.find(key.name); it != topic.end()) {
+            d.value = it->second;
+            d.source = config_source::topic;
+        } else {
+            d.value = fallback;
+            d.source = broker_sets ? config_source::static_broker : config_source::default_;
+        }
+    }
+    return out;
+}
+
+std::vector<described_config> describe_broker_configs(const broker_config& broker) {
+    std::vector<described_config> out;
+    for (const auto& key : config_schema()) {
+        auto& d = out.emplace_back();
+        d.name = std::string(key.name);
+        d.doc = key.doc;
+        d.type = key.type == "int"       ? config_type::int_
+                 : key.type == "long"    ? config_type::long_
+                 : key.type == "boolean" ? config_type::boolean
+                 : key.type.starts_with("list") ? config_type::list
+                                                : config_type::string;
+        if (auto v = explicit_broker_value(broker, key.name)) {
+            d.value = *v;
+            d.source = config_source::static_broker;
+            d.synonyms.push_back({d.name, *v, config_source::static_broker});
+        } else {
+            d.value = key.default_value;
+        }
+        d.synonyms.push_back({d.name, key.default_value, config_source::default_});
+    }
+    return out;
+}
+
+}  // namespace strata::server

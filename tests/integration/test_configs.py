@@ -1,0 +1,166 @@
+#!/usr/bin/python3
+"""Topic and broker configs with real clients: DescribeConfigs with sources,
+synonyms and documentation; AlterConfigs and IncrementalAlterConfigs through
+the metadata quorum; Kafka's errors for bad names and values; altered
+configs act on open partitions and survive a restart."""
+
+import time
+
+from harness import Broker, run_tests
+
+from confluent_kafka import Producer, KafkaException
+from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
+from kafka.admin import KafkaAdminClient, ConfigResource as KPConfigResource, ConfigResourceType
+
+
+def admin(broker):
+    return AdminClient({"bootstrap.servers": broker.bootstrap})
+
+
+def create(client, name, partitions=3, config=None):
+    futures = client.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1,
+                                             config=config or {})], operation_timeout=10)
+    futures[name].result(timeout=15)
+
+
+def describe(client, name, kind=ConfigResource.Type.TOPIC):
+    resource = ConfigResource(kind, name)
+    return client.describe_configs([resource])[resource].result(timeout=10)
+
+
+def test_describe_topic_configs_reports_sources():
+    with Broker(extra_env={"STRATA_LOG_RETENTION_HOURS": "24"}) as broker:
+        client = admin(broker)
+        create(client, "described", config={"cleanup.policy": "compact", "max.message.bytes": "2000000"})
+        configs = describe(client, "described")
+        # Every Kafka topic config is listed.
+        for key in ("cleanup.policy", "retention.ms", "segment.bytes", "min.insync.replicas",
+                    "message.timestamp.type", "compression.type", "delete.retention.ms"):
+            assert key in configs, key
+        assert configs["cleanup.policy"].value == "compact"
+        assert configs["cleanup.policy"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+        assert configs["max.message.bytes"].value == "2000000"
+        # From the node's environment: a static broker config, in ms.
+        assert configs["retention.ms"].value == str(24 * 3600 * 1000), configs["retention.ms"].value
+        assert configs["retention.ms"].source == ConfigSource.STATIC_BROKER_CONFIG.value
+        # (confluent-kafka keys synonyms by name: the static log.retention.hours
+        # and its default share one entry.)
+        assert "log.retention.hours" in configs["retention.ms"].synonyms, configs["retention.ms"].synonyms
+        assert configs["segment.bytes"].source == ConfigSource.DEFAULT_CONFIG.value
+        assert configs["segment.bytes"].value == "1073741824"
+        assert not configs["segment.bytes"].is_read_only
+
+
+def test_incremental_alter_set_delete_append_and_errors():
+    with Broker() as broker:
+        client = admin(broker)
+        create(client, "altered")
+        resource = ConfigResource(ConfigResource.Type.TOPIC, "altered")
+        resource.set_config("retention.ms", "3600000")
+        resource.set_config("cleanup.policy", "compact,delete")
+        # confluent-kafka 1.7's alter_configs is the non-incremental AlterConfigs:
+        # what it does not name goes back to the default.
+        client.alter_configs([resource])[resource].result(timeout=10)
+        configs = describe(client, "altered")
+        assert configs["retention.ms"].value == "3600000"
+        assert configs["retention.ms"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+        assert set(configs["cleanup.policy"].value.split(",")) == {"compact", "delete"}
+
+        only = ConfigResource(ConfigResource.Type.TOPIC, "altered")
+        only.set_config("segment.ms", "600000")
+        client.alter_configs([only])[only].result(timeout=10)
+        configs = describe(client, "altered")
+        assert configs["segment.ms"].value == "600000"
+        assert configs["retention.ms"].source == ConfigSource.DEFAULT_CONFIG.value, "AlterConfigs replaces the set"
+
+        # Unknown names and bad values are INVALID_CONFIG; unknown topics
+        # UNKNOWN_TOPIC_OR_PARTITION; nothing changes.
+        for key, value in (("no.such.config", "1"), ("retention.ms", "soon"), ("cleanup.policy", "shred"),
+                           ("min.insync.replicas", "0")):
+            bad = ConfigResource(ConfigResource.Type.TOPIC, "altered")
+            bad.set_config(key, value)
+            try:
+                client.alter_configs([bad])[bad].result(timeout=10)
+                raise AssertionError(f"{key}={value} was accepted")
+            except KafkaException as e:
+                assert e.args[0].name() == "INVALID_CONFIG", (key, e)
+        assert describe(client, "altered")["segment.ms"].value == "600000"
+        missing = ConfigResource(ConfigResource.Type.TOPIC, "missing")
+        missing.set_config("retention.ms", "1")
+        try:
+            client.alter_configs([missing])[missing].result(timeout=10)
+            raise AssertionError("altering a missing topic succeeded")
+        except KafkaException as e:
+            assert e.args[0].name() == "UNKNOWN_TOPIC_OR_PART", e
+
+
+def test_kafka_python_describe_and_alter():
+    with Broker() as broker:
+        create(admin(broker), "kp-configs")
+        kp = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=10000)
+        try:
+            kp.alter_configs([KPConfigResource(ConfigResourceType.TOPIC, "kp-configs",
+                                               configs={"retention.bytes": "1048576"})])
+            result = kp.describe_configs([KPConfigResource(ConfigResourceType.TOPIC, "kp-configs")])
+            entries = {e[0]: e[1] for e in result[0].resources[0][4]}
+            assert entries["retention.bytes"] == "1048576", entries
+            broker_result = kp.describe_configs([KPConfigResource(ConfigResourceType.BROKER, "1")])
+            broker_entries = {e[0]: e[1] for e in broker_result[0].resources[0][4]}
+            assert broker_entries["node.id"] == "1", broker_entries.get("node.id")
+        finally:
+            kp.close()
+
+
+def test_broker_configs_are_described_read_only():
+    with Broker() as broker:
+        client = admin(broker)
+        configs = describe(client, "1", ConfigResource.Type.BROKER)
+        assert configs["log.segment.bytes"].value == "1073741824"
+        assert configs["log.segment.bytes"].is_read_only
+        assert configs["listeners"].source == ConfigSource.STATIC_BROKER_CONFIG.value
+        resource = ConfigResource(ConfigResource.Type.BROKER, "1")
+        resource.set_config("log.retention.ms", "1000")
+        try:
+            client.alter_configs([resource])[resource].result(timeout=10)
+            raise AssertionError("a broker config changed at run time")
+        except KafkaException as e:
+            assert e.args[0].name() == "INVALID_REQUEST", e
+
+
+def test_altered_limit_applies_to_open_partition_and_survives_restart():
+    with Broker() as broker:
+        client = admin(broker)
+        create(client, "limited", partitions=1)
+        producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0})
+        errors = []
+
+        def send(size):
+            producer.produce("limited", b"x" * size, on_delivery=lambda err, msg: errors.append(err))
+            producer.flush(10)
+            return errors.pop()
+
+        assert send(5000) is None
+        resource = ConfigResource(ConfigResource.Type.TOPIC, "limited")
+        resource.set_config("max.message.bytes", "2000")
+        client.alter_configs([resource])[resource].result(timeout=10)
+        deadline = time.monotonic() + 5
+        while True:
+            err = send(5000)
+            if err is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert err is not None and err.name() == "MSG_SIZE_TOO_LARGE", err
+        assert send(100) is None
+        broker.stop()
+        broker.start().wait_ready()
+        assert describe(admin(broker), "limited")["max.message.bytes"].value == "2000"
+
+
+if __name__ == "__main__":
+    run_tests([
+        test_describe_topic_configs_reports_sources,
+        test_incremental_alter_set_delete_append_and_errors,
+        test_kafka_python_describe_and_alter,
+        test_broker_configs_are_described_read_only,
+        test_altered_limit_applies_to_open_partition_and_survives_restart,
+    ])
