@@ -3,6 +3,8 @@
 // the controller through the metadata quorum.
 #include "admin_apis.h"
 
+#include <algorithm>
+
 #include "strata/common/kafka_error.h"
 #include "strata/metadata/controller.h"
 #include "strata/protocol/messages/create_partitions_request.h"
@@ -10,6 +12,8 @@
 #include "strata/protocol/messages/delete_topics_request.h"
 #include "strata/protocol/messages/describe_cluster_request.h"
 #include "strata/protocol/messages/describe_cluster_response.h"
+#include "strata/protocol/messages/describe_topic_partitions_request.h"
+#include "strata/protocol/messages/describe_topic_partitions_response.h"
 #include "strata/protocol/messages/metadata_request.h"
 #include "strata/protocol/messages/metadata_response.h"
 
@@ -176,6 +180,78 @@ awaitable<net::handler_result> handle_describe_cluster(admin_context& admin, req
     co_return respond(ctx, response);
 }
 
+// KIP-966's paginated topic description (Kafka's admin client uses it from
+// 3.8 on): topics in name order from the cursor, at most
+// response_partition_limit partitions (and never more than 2000, Kafka's
+// max.request.partition.size.limit), with the cursor to continue from.
+awaitable<net::handler_result> handle_describe_topic_partitions(admin_context& admin, request_context& ctx,
+                                                                protocol::reader& body) {
+    msg::describe_topic_partitions_request request;
+    request.decode(body, ctx.version);
+    auto image = admin.metadata.image();
+    msg::describe_topic_partitions_response response;
+    response.next_cursor.reset();
+    int32_t budget = std::clamp(request.response_partition_limit, 1, 2000);
+
+    std::vector<std::string> names;
+    if (request.topics.empty()) {
+        for (const auto& [name, t] : image->topics()) names.push_back(name);
+    } else {
+        for (const auto& t : request.topics) names.push_back(t.name);
+        std::sort(names.begin(), names.end());
+        names.erase(std::unique(names.begin(), names.end()), names.end());
+    }
+    for (const auto& name : names) {
+        int32_t first_partition = 0;
+        if (request.cursor) {
+            if (name < request.cursor->topic_name) continue;
+            if (name == request.cursor->topic_name) first_partition = std::max(0, request.cursor->partition_index);
+        }
+        if (budget == 0) {
+            auto& next = response.next_cursor.emplace();
+            next.topic_name = name;
+            next.partition_index = first_partition;
+            break;
+        }
+        auto& out = response.topics.emplace_back();
+        out.name = name;
+        out.topic_authorized_operations = operations_not_requested;
+        const auto* t = image->topic(name);
+        if (!t) {
+            out.error_code = code(metadata::invalid_topic_name(name) ? kafka_error::invalid_topic_exception
+                                                                     : kafka_error::unknown_topic_or_partition);
+            continue;
+        }
+        out.topic_id = t->id;
+        out.is_internal = name == "__consumer_offsets" || name == "__transaction_state";
+        for (const auto& p : t->partitions) {
+            if (p.partition < first_partition) continue;
+            if (budget == 0) {
+                auto& next = response.next_cursor.emplace();
+                next.topic_name = name;
+                next.partition_index = p.partition;
+                break;
+            }
+            --budget;
+            auto& part = out.partitions.emplace_back();
+            part.partition_index = p.partition;
+            part.leader_id = p.leader;
+            part.leader_epoch = p.leader_epoch;
+            part.replica_nodes = p.replicas;
+            part.isr_nodes = p.isr;
+            part.eligible_leader_replicas.emplace();
+            part.last_known_elr.emplace();
+            for (int32_t r : p.replicas) {
+                const auto* b = image->broker(r);
+                if (!b || b->fenced) part.offline_replicas.push_back(r);
+            }
+            if (p.leader == metadata::no_leader) part.error_code = code(kafka_error::leader_not_available);
+        }
+        if (response.next_cursor) break;
+    }
+    co_return respond(ctx, response);
+}
+
 }  // namespace
 
 void register_admin_apis(request_dispatcher& dispatcher, admin_context& admin) {
@@ -188,6 +264,8 @@ void register_admin_apis(request_dispatcher& dispatcher, admin_context& admin) {
     dispatcher.register_api(protocol::api_key::delete_topics, 1, 6, bind(handle_delete_topics));
     dispatcher.register_api(protocol::api_key::create_partitions, 0, 3, bind(handle_create_partitions));
     dispatcher.register_api(protocol::api_key::describe_cluster, 0, 1, bind(handle_describe_cluster));
+    dispatcher.register_api(protocol::api_key::describe_topic_partitions, 0, 0,
+                            bind(handle_describe_topic_partitions));
 }
 
 }  // namespace strata::server

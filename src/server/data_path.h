@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include "fetch_router.h"
 #include "request_dispatcher.h"
@@ -21,6 +22,11 @@ void register_produce(request_dispatcher& dispatcher, replication::partition_man
 void register_partition_fetch(fetch_router& router, replication::partition_manager& partitions);
 void register_list_offsets(request_dispatcher& dispatcher, replication::partition_manager& partitions);
 void register_offset_for_leader_epoch(request_dispatcher& dispatcher, replication::partition_manager& partitions);
+
+// DeleteRecords v0-2 and DescribeLogDirs v0-4 (log_admin.cc) over the
+// partitions' logs in `log_dir`.
+void register_log_admin(request_dispatcher& dispatcher, replication::partition_manager& partitions,
+                        std::string log_dir);
 
 // The partition defaults a broker configuration gives every topic (log.*,
 // message.max.bytes, min.insync.replicas, log.message.timestamp.type, ...).

@@ -16,10 +16,15 @@ class broker_request_handler final : public net::request_handler {
 public:
     broker_request_handler(const broker_config& config, metadata_quorum& quorum,
                            replication::partition_manager* partitions)
-        : _admin{quorum.metadata(), quorum.cluster_id().value_or(""), config.auto_create_topics_enable} {
+        : _config(config),
+          _admin{quorum.metadata(), &_config, quorum.cluster_id().value_or(""), config.auto_create_topics_enable} {
         register_raft_apis(_dispatcher, _fetch_router, quorum.node());
         register_admin_apis(_dispatcher, _admin);
-        if (partitions) register_data_path(_dispatcher, _fetch_router, *partitions);
+        register_config_apis(_dispatcher, _admin);
+        if (partitions) {
+            register_data_path(_dispatcher, _fetch_router, *partitions);
+            register_log_admin(_dispatcher, *partitions, config.log_dirs.empty() ? "." : config.log_dirs.front());
+        }
         _fetch_router.register_with(_dispatcher);
     }
 
@@ -29,6 +34,7 @@ public:
     }
 
 private:
+    const broker_config _config;
     admin_context _admin;
     request_dispatcher _dispatcher;
     fetch_router _fetch_router;

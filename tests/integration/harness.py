@@ -20,6 +20,24 @@ SOURCE_DIR = os.environ.get("STRATA_SOURCE_DIR", os.path.abspath(os.path.join(os
 STRATAD = os.path.abspath(os.environ.get("STRATAD", os.path.join(SOURCE_DIR, "build", "src", "stratad")))
 
 
+INTEGRATION_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def ensure_node_modules():
+    """Installs the Node.js clients pinned by tests/integration/package-lock.json
+    (from the npm registry) unless they are there already; returns the folder
+    to run node scripts in. Serialized with a lock file, as tests run in
+    parallel."""
+    import fcntl
+    marker = os.path.join(INTEGRATION_DIR, "node_modules", "kafkajs", "package.json")
+    with open(os.path.join(tempfile.gettempdir(), "strata-npm.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(marker):
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=INTEGRATION_DIR,
+                           check=True, timeout=600)
+    return INTEGRATION_DIR
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

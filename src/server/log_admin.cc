@@ -1,0 +1,151 @@
+// DeleteRecords (21) and DescribeLogDirs (35): the administration of the
+// partitions' logs on this broker.
+#include <sys/statvfs.h>
+
+#include <filesystem>
+#include <mutex>
+
+#include "data_path.h"
+#include "strata/common/kafka_error.h"
+#include "strata/protocol/messages/delete_records_request.h"
+#include "strata/protocol/messages/delete_records_response.h"
+#include "strata/protocol/messages/describe_log_dirs_request.h"
+#include "strata/protocol/messages/describe_log_dirs_response.h"
+#include "strata/replication/async_signal.h"
+
+namespace strata::server {
+
+namespace {
+
+namespace pm = protocol::messages;
+using boost::asio::awaitable;
+
+// The partitions' answers, filled in on their strands.
+struct delete_wait {
+    explicit delete_wait(boost::asio::any_io_executor executor)
+        : signal(replication::async_signal::make(std::move(executor))) {}
+
+    void complete(pm::delete_records_response::delete_records_partition_result* out, kafka_error error,
+                  storage::offset low_watermark) {
+        std::lock_guard lock(mutex);
+        out->error_code = static_cast<int16_t>(error);
+        out->low_watermark = error == kafka_error::none ? low_watermark.value() : -1;
+        if (--remaining == 0) signal->notify();
+    }
+
+    std::shared_ptr<replication::async_signal> signal;
+    std::mutex mutex;
+    size_t remaining = 0;
+    pm::delete_records_response response;
+};
+
+awaitable<net::handler_result> handle_delete_records(request_context& ctx, protocol::reader& body,
+                                                     replication::partition_manager& partitions) {
+    pm::delete_records_request request;
+    request.decode(body, ctx.version);
+    auto wait = std::make_shared<delete_wait>(co_await boost::asio::this_coro::executor);
+    {
+        // Results are laid out before any strand can write into them.
+        std::lock_guard lock(wait->mutex);
+        for (const auto& topic : request.topics) {
+            auto& t = wait->response.topics.emplace_back();
+            t.name = topic.name;
+            t.partitions.resize(topic.partitions.size());
+        }
+        for (size_t ti = 0; ti < request.topics.size(); ++ti) {
+            const auto& topic = request.topics[ti];
+            for (size_t pi = 0; pi < topic.partitions.size(); ++pi) {
+                const auto& in = topic.partitions[pi];
+                auto* out = &wait->response.topics[ti].partitions[pi];
+                out->partition_index = in.partition_index;
+                out->low_watermark = -1;
+                auto found = partitions.find(topic.name, in.partition_index);
+                if (!found.leader) {
+                    out->error_code = static_cast<int16_t>(found.error);
+                    continue;
+                }
+                ++wait->remaining;
+                found.leader->delete_records(in.offset, [wait, out](kafka_error e, storage::offset low) {
+                    wait->complete(out, e, low);
+                });
+            }
+        }
+        if (wait->remaining == 0) wait->signal->notify();
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(request.timeout_ms, 0));
+    if (!co_await wait->signal->wait_until(deadline)) {
+        // Late answers still land in `wait` (kept alive by the callbacks),
+        // never in the response already sent.
+        std::lock_guard lock(wait->mutex);
+        auto timed_out = wait->response;
+        for (auto& t : timed_out.topics)
+            for (auto& p : t.partitions)
+                if (p.error_code == 0 && p.low_watermark < 0)
+                    p.error_code = static_cast<int16_t>(kafka_error::request_timed_out);
+        co_return respond(ctx, timed_out);
+    }
+    std::lock_guard lock(wait->mutex);
+    co_return respond(ctx, wait->response);
+}
+
+awaitable<net::handler_result> handle_describe_log_dirs(request_context& ctx, protocol::reader& body,
+                                                        replication::partition_manager& partitions,
+                                                        const std::string& log_dir) {
+    pm::describe_log_dirs_request request;
+    request.decode(body, ctx.version);
+    pm::describe_log_dirs_response response;
+    auto& dir = response.results.emplace_back();
+    std::error_code ec;
+    dir.log_dir = std::filesystem::absolute(log_dir, ec).lexically_normal().string();
+    if (dir.log_dir.size() > 1 && dir.log_dir.back() == '/') dir.log_dir.pop_back();
+    struct statvfs fs{};
+    if (::statvfs(log_dir.c_str(), &fs) == 0) {
+        dir.total_bytes = int64_t(fs.f_blocks) * int64_t(fs.f_frsize);
+        dir.usable_bytes = int64_t(fs.f_bavail) * int64_t(fs.f_frsize);
+    } else {
+        dir.error_code = static_cast<int16_t>(kafka_error::kafka_storage_error);
+    }
+    // Every partition whose replica is here (this broker leads them all
+    // until followers replicate), in topic order.
+    std::map<std::string, std::vector<std::shared_ptr<replication::partition>>> by_topic;
+    for (auto& p : partitions.leaders()) by_topic[p->id().topic].push_back(std::move(p));
+    auto wanted = [&](const std::string& topic, int32_t partition) {
+        if (!request.topics) return true;
+        for (const auto& t : *request.topics)
+            if (t.topic == topic)
+                return std::find(t.partitions.begin(), t.partitions.end(), partition) != t.partitions.end();
+        return false;
+    };
+    for (auto& [name, leaders] : by_topic) {
+        std::sort(leaders.begin(), leaders.end(),
+                  [](const auto& a, const auto& b) { return a->id().partition < b->id().partition; });
+        pm::describe_log_dirs_response::describe_log_dirs_topic topic;
+        topic.name = name;
+        for (const auto& p : leaders) {
+            const int32_t index = p->id().partition.value();
+            if (!wanted(name, index)) continue;
+            auto& out = topic.partitions.emplace_back();
+            out.partition_index = index;
+            out.partition_size = int64_t(p->log()->size_bytes());
+            out.offset_lag = 0;  // a leader lags nobody
+        }
+        if (!topic.partitions.empty()) dir.topics.push_back(std::move(topic));
+    }
+    co_return respond(ctx, response);
+}
+
+}  // namespace
+
+void register_log_admin(request_dispatcher& dispatcher, replication::partition_manager& partitions,
+                        std::string log_dir) {
+    dispatcher.register_api(protocol::api_key::delete_records, 0, 2,
+                            [&partitions](request_context& ctx, protocol::reader& body) {
+                                return handle_delete_records(ctx, body, partitions);
+                            });
+    dispatcher.register_api(protocol::api_key::describe_log_dirs, 0, 4,
+                            [&partitions, log_dir = std::move(log_dir)](request_context& ctx, protocol::reader& body) {
+                                return handle_describe_log_dirs(ctx, body, partitions, log_dir);
+                            });
+}
+
+}  // namespace strata::server
