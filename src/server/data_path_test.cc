@@ -329,6 +329,64 @@ TEST(data_path, fetch_long_polls_until_a_produce_moves_the_hw) {
     EXPECT_EQ(empty.responses[0].partitions[0].records->size(), 0u);
 }
 
+TEST(data_path, incremental_fetch_sessions_send_only_what_changed) {
+    fixture f;
+    f.produce(9, batch_of(3));
+    f.wait_for_hw(3);
+    for (int16_t version : {7, 12, 13, 17}) {
+        // A full fetch at epoch 0 opens a session holding its partitions.
+        auto full = f.fetch_request(version, 0);
+        full.session_id = 0;
+        full.session_epoch = 0;
+        auto opened = f.fetch(version, full);
+        ASSERT_EQ(opened.error_code, 0);
+        ASSERT_NE(opened.session_id, 0) << version;
+        ASSERT_EQ(opened.responses.size(), 1u);
+        EXPECT_GT(opened.responses[0].partitions[0].records->size(), 0u);
+
+        // Incremental, the position moved to the end: nothing new, no partition.
+        pm::fetch_request next;
+        next.session_id = opened.session_id;
+        next.session_epoch = 1;
+        next.min_bytes = 1;
+        next.max_bytes = 50 << 20;
+        auto moved = f.fetch_request(version, f.manager->find("t", 0).leader->high_watermark().value());
+        next.topics = moved.topics;
+        auto quiet = f.fetch(version, next);
+        EXPECT_EQ(quiet.error_code, 0);
+        EXPECT_EQ(quiet.session_id, opened.session_id);
+        EXPECT_TRUE(quiet.responses.empty()) << version;
+
+        // New records: the session's partition comes back without being named.
+        f.produce(9, batch_of(2));
+        pm::fetch_request again;
+        again.session_id = opened.session_id;
+        again.session_epoch = 2;
+        again.min_bytes = 1;
+        again.max_bytes = 50 << 20;
+        auto news = f.fetch(version, again);
+        ASSERT_EQ(news.responses.size(), 1u) << version;
+        EXPECT_GT(news.responses[0].partitions[0].records->size(), 0u);
+        EXPECT_EQ(news.responses[0].partitions[0].high_watermark,
+                  f.manager->find("t", 0).leader->high_watermark().value());
+
+        // A stale epoch, an unknown session, then the client closes it.
+        again.session_epoch = 2;
+        EXPECT_EQ(f.fetch(version, again).error_code, int16_t(kafka_error::invalid_fetch_session_epoch));
+        again.session_id = opened.session_id ^ 0x5a5a;
+        EXPECT_EQ(f.fetch(version, again).error_code, int16_t(kafka_error::fetch_session_id_not_found));
+        auto close = f.fetch_request(version, 0);
+        close.session_id = opened.session_id;
+        close.session_epoch = -1;
+        auto closed = f.fetch(version, close);
+        EXPECT_EQ(closed.session_id, 0);
+        EXPECT_EQ(closed.responses.size(), 1u);
+        again.session_id = opened.session_id;
+        again.session_epoch = 3;
+        EXPECT_EQ(f.fetch(version, again).error_code, int16_t(kafka_error::fetch_session_id_not_found));
+    }
+}
+
 TEST(data_path, fetch_limits_offsets_and_errors) {
     fixture f;
     f.produce(9, batch_of(10, now_ms(), 100));

@@ -1,12 +1,13 @@
 // Fetch (key 1), v4-17: reads of the partitions this broker leads, as file
 // regions (sendfile) where the connection allows; long polling on min_bytes
-// and max_wait_ms; KIP-74 limits. Fetches of `__cluster_metadata` never get
+// and max_wait_ms; KIP-74 limits; KIP-227 incremental fetch sessions. Fetches of `__cluster_metadata` never get
 // here: the fetch_router sends them to the quorum.
 #include <boost/asio/this_coro.hpp>
 
 #include <chrono>
 
 #include "data_path.h"
+#include "fetch_sessions.h"
 #include "strata/common/kafka_error.h"
 #include "strata/protocol/messages/fetch_request.h"
 #include "strata/protocol/messages/fetch_response.h"
@@ -104,10 +105,11 @@ void read_partition(const request_context& ctx, const pm::fetch_request& request
 }
 
 fetch_build build_response(const request_context& ctx, const pm::fetch_request& request,
+                           const std::vector<pm::fetch_request::fetch_topic>& topics,
                            replication::partition_manager& partitions,
                            const std::shared_ptr<replication::async_signal>& waiter) {
     fetch_build build;
-    for (const auto& topic : request.topics) {
+    for (const auto& topic : topics) {
         auto& topic_out = build.response.responses.emplace_back();
         topic_out.topic = topic.topic;
         topic_out.topic_id = topic.topic_id;
@@ -122,30 +124,37 @@ fetch_build build_response(const request_context& ctx, const pm::fetch_request& 
 }
 
 boost::asio::awaitable<net::handler_result> handle_fetch(request_context& ctx, const pm::fetch_request& request,
-                                                         replication::partition_manager& partitions) {
-    // KIP-227 sessions are not kept (a broker may always decline one): a
-    // full fetch that asks for a session gets session id 0 and the client
-    // stays with full fetches; an incremental one finds no session.
-    if (request.session_id != 0) {
+                                                         replication::partition_manager& partitions,
+                                                         fetch_session_cache& sessions) {
+    // KIP-227: the session decides which partitions this request reads (v7+;
+    // older requests decode as sessionless full fetches).
+    const bool by_id = ctx.version >= 13;
+    const auto plan = sessions.plan(request, by_id);
+    if (plan.error != kafka_error::none) {
         pm::fetch_response response;
-        response.error_code = static_cast<int16_t>(kafka_error::fetch_session_id_not_found);
-        response.session_id = 0;
+        response.error_code = static_cast<int16_t>(plan.error);
         co_return respond(ctx, response);
     }
     const auto executor = co_await boost::asio::this_coro::executor;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(request.max_wait_ms, 0));
     const size_t min_bytes = size_t(std::max(request.min_bytes, 1));
+    auto answer = [&](fetch_build& build) {
+        build.response.session_id = plan.session_id;
+        sessions.finish(plan, build.response, by_id);
+        return respond(ctx, build.response);
+    };
     for (;;) {
         // The waiter is registered while the partitions are read, so that an
         // HW move between the read and the wait is not missed.
         auto waiter = request.max_wait_ms > 0 ? replication::async_signal::make(executor) : nullptr;
-        auto build = build_response(ctx, request, partitions, waiter);
+        auto build = build_response(ctx, request, plan.topics, partitions, waiter);
         if (build.bytes >= min_bytes || build.has_error || !waiter ||
             std::chrono::steady_clock::now() >= deadline) {
-            co_return respond(ctx, build.response);
+            co_return answer(build);
         }
         if (!co_await waiter->wait_until(deadline)) {
-            co_return respond(ctx, build_response(ctx, request, partitions, nullptr).response);
+            auto last = build_response(ctx, request, plan.topics, partitions, nullptr);
+            co_return answer(last);
         }
     }
 }
@@ -153,8 +162,9 @@ boost::asio::awaitable<net::handler_result> handle_fetch(request_context& ctx, c
 }  // namespace
 
 void register_partition_fetch(fetch_router& router, replication::partition_manager& partitions) {
-    router.set_partition_handler([&partitions](request_context& ctx, pm::fetch_request& request) {
-        return handle_fetch(ctx, request, partitions);
+    auto sessions = std::make_shared<fetch_session_cache>();
+    router.set_partition_handler([&partitions, sessions](request_context& ctx, pm::fetch_request& request) {
+        return handle_fetch(ctx, request, partitions, *sessions);
     });
 }
 
