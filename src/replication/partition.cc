@@ -32,6 +32,10 @@ partition::partition(int32_t self, topic_partition tp, protocol::uuid topic_id,
       _strand(boost::asio::make_strand(std::move(executor))) {
     _flushed = _log->flushed_offset();
     _high_watermark.store(std::min(_log->high_watermark(), _log->end_offset()).value());
+    // Before the partition serves anything (its strand has not started).
+    if (auto rebuilt = _producers.rebuild(*_log); !rebuilt)
+        logger()->warn("{}: idempotent producer state not rebuilt ({}); retries may be duplicated", _tp,
+                       storage::to_string(rebuilt.error()));
 }
 
 void partition::produce(protocol::bytes_view batches, std::shared_ptr<const void> owner, required_acks acks,
@@ -60,12 +64,48 @@ void partition::do_produce(protocol::bytes_view batches, required_acks acks, pro
     }
     if (auto bad = check_timestamps(batches)) return done(std::move(*bad));
 
+    // Idempotent producers: a retried batch gets the offsets it already has;
+    // a gap in the sequence is refused. (Produce v3+ carries one batch.)
+    std::optional<std::pair<int64_t, int16_t>> producer;
+    producer_batch sequence_range;
+    if (auto first = protocol::record_batch_view::from(batches); first && first.value().has_producer_id()) {
+        const auto& b = first.value();
+        if (b.base_sequence() < 0)
+            return fail(kafka_error::invalid_record, "an idempotent batch must carry a base sequence");
+        producer.emplace(b.producer_id(), b.producer_epoch());
+        sequence_range.first_sequence = b.base_sequence();
+        sequence_range.last_sequence =
+            int32_t((int64_t(b.base_sequence()) + b.last_offset_delta()) % (int64_t(INT32_MAX) + 1));
+        auto verdict = _producers.check(producer->first, producer->second, sequence_range.first_sequence,
+                                        sequence_range.last_sequence);
+        if (verdict.error != kafka_error::none) {
+            out.log_start_offset = _log->log_start_offset();
+            return fail(verdict.error, std::move(verdict.message));
+        }
+        if (verdict.duplicate_of) {
+            out.base_offset = offset(verdict.duplicate_of->first_offset);
+            out.log_start_offset = _log->log_start_offset();
+            const offset end = offset(verdict.duplicate_of->last_offset).next();
+            if (acks == required_acks::all && (high_watermark() < end || _flushed < end)) {
+                request_flush(end);
+                _pending.push_back(pending_produce{end, std::move(out), std::move(done)});
+                return;
+            }
+            return done(std::move(out));
+        }
+    }
+
     auto appended = _log->append(batches, epoch());
     if (!appended) {
         out.log_start_offset = _log->log_start_offset();
         return fail(storage::to_kafka_error(appended.error()), storage::to_string(appended.error()));
     }
     const auto& a = appended.value();
+    if (producer) {
+        sequence_range.first_offset = a.base_offset.value();
+        sequence_range.last_offset = a.last_offset.value();
+        _producers.record(producer->first, producer->second, sequence_range);
+    }
     out.base_offset = a.base_offset;
     out.log_append_time = a.log_append_time;
     out.log_start_offset = _log->log_start_offset();

@@ -20,6 +20,8 @@ struct admin_context {
 };
 
 void register_admin_apis(request_dispatcher& dispatcher, admin_context& admin);
+// InitProducerId for idempotent producers (producer_ids.cc).
+void register_init_producer_id(request_dispatcher& dispatcher, admin_context& admin, int32_t node_id);
 // DescribeConfigs, AlterConfigs, IncrementalAlterConfigs (config_apis.cc).
 void register_config_apis(request_dispatcher& dispatcher, admin_context& admin);
 

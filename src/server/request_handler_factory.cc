@@ -21,6 +21,7 @@ public:
         register_raft_apis(_dispatcher, _fetch_router, quorum.node());
         register_admin_apis(_dispatcher, _admin);
         register_config_apis(_dispatcher, _admin);
+        register_init_producer_id(_dispatcher, _admin, config.node_id);
         if (partitions) {
             register_data_path(_dispatcher, _fetch_router, *partitions);
             register_log_admin(_dispatcher, *partitions, config.log_dirs.empty() ? "." : config.log_dirs.front());

@@ -43,6 +43,7 @@
 #include "strata/protocol/wire.h"
 #include "strata/replication/async_signal.h"
 #include "strata/replication/partition_config.h"
+#include "strata/replication/producer_state.h"
 #include "strata/storage/clock.h"
 #include "strata/storage/log.h"
 
@@ -142,6 +143,7 @@ private:
     const protocol::uuid _topic_id;
     const std::shared_ptr<storage::partition_log> _log;
     partition_config _config;  // strand only
+    producer_state _producers;  // strand only
     storage::clock& _clock;
     boost::asio::strand<boost::asio::any_io_executor> _strand;
 

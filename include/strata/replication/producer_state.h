@@ -1,0 +1,60 @@
+// Idempotent producers (KIP-98): per partition, the epoch and the last five
+// batches of every producer id, so that a retried batch is answered with
+// the offsets it already has instead of being written twice, and a batch
+// that skips sequence numbers is refused.
+//
+// Owned by the partition and used on its strand only. Rebuilt when a
+// partition opens by reading the batch headers of its log (the producer
+// fields are in every v2 batch header), so it survives restarts and
+// crashes: whatever was appended before the crash is in the log.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "strata/common/kafka_error.h"
+#include "strata/storage/log.h"
+
+namespace strata::replication {
+
+struct producer_batch {
+    int32_t first_sequence = 0;
+    int32_t last_sequence = 0;
+    int64_t first_offset = 0;
+    int64_t last_offset = 0;
+};
+
+// What to do with an incoming batch.
+struct producer_check {
+    kafka_error error = kafka_error::none;  // OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH
+    std::string message;
+    std::optional<producer_batch> duplicate_of;  // already in the log: answer with its offsets
+};
+
+class producer_state {
+public:
+    // Kafka keeps the last five batches per producer (a producer has at most
+    // five in flight per partition).
+    static constexpr size_t batches_kept = 5;
+
+    producer_check check(int64_t producer_id, int16_t epoch, int32_t first_sequence, int32_t last_sequence) const;
+    void record(int64_t producer_id, int16_t epoch, const producer_batch& batch);
+
+    // Replays the producer fields of every batch in `log` from its start.
+    // Reads only the 61-byte batch headers.
+    storage::result<void> rebuild(const storage::partition_log& log);
+
+    size_t producers() const { return _producers.size(); }
+
+private:
+    struct entry {
+        int16_t epoch = -1;
+        std::deque<producer_batch> batches;  // oldest first
+    };
+    std::unordered_map<int64_t, entry> _producers;
+};
+
+}  // namespace strata::replication
