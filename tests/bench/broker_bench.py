@@ -1,0 +1,210 @@
+#!/usr/bin/python3
+"""Single-node broker benchmark (issue 5's figures), with real clients:
+
+  - produce and consume throughput of 1 KB records over 6 partitions with
+    librdkafka's rdkafka_performance (built from the example source Debian's
+    librdkafka-dev ships), acks=1 and acks=all;
+  - p99 produce latency at a fixed 50 MB/s (confluent-kafka, linger.ms=0);
+  - idle RSS and the time from exec to serving;
+beside the machine's limits measured in the same run: loopback TCP with
+iperf3 and sequential disk writes with dd (page cache, and conv=fdatasync).
+
+  tests/bench/broker_bench.py [build dir] [MiB per figure]
+
+Prints a Markdown table for docs/benchmarks.md.
+"""
+
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(SOURCE, "tests", "integration"))
+
+BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(SOURCE, "build"))
+MIB = int(sys.argv[2]) if len(sys.argv) > 2 else 1024
+os.environ.setdefault("STRATAD", os.path.join(BUILD, "src", "stratad"))
+
+from harness import Broker, free_port  # noqa: E402
+
+PERF_SOURCE = "/usr/share/doc/librdkafka-dev/examples/rdkafka_performance.c"
+PERF = os.path.join(BUILD, "tests", "bench", "rdkafka_performance")
+
+
+def build_perf():
+    if os.path.exists(PERF):
+        return
+    os.makedirs(os.path.dirname(PERF), exist_ok=True)
+    source = PERF_SOURCE
+    if not os.path.exists(source) and os.path.exists(source + ".gz"):
+        source = os.path.join(os.path.dirname(PERF), "rdkafka_performance.c")
+        subprocess.run(f"gunzip -c {PERF_SOURCE}.gz > {source}", shell=True, check=True)
+    # The example includes a few librdkafka-internal headers; ours stand in.
+    shim = os.path.join(HERE, "rdkafka_performance", "src")
+    subprocess.run(["cc", "-O2", "-I", shim, "-I", "/usr/include/librdkafka", "-o", PERF, source, "-lrdkafka",
+                    "-lpthread", "-lm"], check=True)
+
+
+def loopback_mb_s():
+    port = free_port()
+    server = subprocess.Popen(["iperf3", "-s", "-1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    time.sleep(0.3)
+    out = subprocess.run(["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", "4", "-f", "M"],
+                         capture_output=True, text=True).stdout
+    server.wait(timeout=10)
+    m = re.search(r"([\d.]+) MBytes/sec\s+\S*\s*sender", out)
+    return float(m.group(1)) * 1.048576 if m else float("nan")  # MiB/s -> MB/s
+
+
+def dd_mb_s(directory, sync):
+    path = os.path.join(directory, "dd.bin")
+    args = ["dd", "if=/dev/zero", f"of={path}", "bs=1M", f"count={MIB}"] + (["conv=fdatasync"] if sync else [])
+    subprocess.run(["sync"])
+    err = subprocess.run(args, capture_output=True, text=True).stderr
+    os.unlink(path)
+    m = re.search(r"copied, ([\d.]+) s", err)
+    return MIB * 1048576 / float(m.group(1)) / 1e6
+
+
+def create_topic(broker, name, partitions=6):
+    from confluent_kafka.admin import AdminClient, NewTopic
+    client = AdminClient({"bootstrap.servers": broker.bootstrap})
+    client.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(timeout=15)
+
+
+def perf_produce(broker, topic, acks, count):
+    out = subprocess.run([PERF, "-P", "-t", topic, "-b", broker.bootstrap, "-s", "1024", "-c", str(count),
+                          "-a", str(acks), "-X", "linger.ms=5", "-X", "batch.size=1048576",
+                          "-X", "queue.buffering.max.kbytes=1048576"],
+                         capture_output=True, text=True, timeout=600).stdout
+    m = re.search(r"(\d+) delivered .* in (\d+)ms: (\d+) msgs/s and ([\d.]+) MB/s", out)
+    if not m:
+        raise RuntimeError(out[-2000:])
+    return float(m.group(4))
+
+
+def perf_consume(broker, topic, count):
+    args = [PERF, "-C", "-t", topic, "-b", broker.bootstrap, "-o", "beginning", "-c", str(count),
+            "-X", "fetch.max.bytes=52428800", "-X", "max.partition.fetch.bytes=10485760",
+            "-X", "queued.min.messages=1000000"]
+    for p in range(6):
+        args += ["-p", str(p)]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=600).stdout
+    m = re.search(r"(\d+) messages \((\d+) bytes\) consumed in (\d+)ms: (\d+) msgs/s \(([\d.]+) MB/s\)", out)
+    if not m:
+        raise RuntimeError(out[-2000:])
+    return float(m.group(5))
+
+
+def produce_latency(broker, topic, mb_per_s=50, seconds=10):
+    """Records of 1 KB at a fixed rate; the latency of each is from produce()
+    to its delivery report (linger.ms=0, acks=1)."""
+    from confluent_kafka import Producer
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0, "acks": 1,
+                         "queue.buffering.max.messages": 1000000})
+    payload = b"x" * 1024
+    latencies = []
+    rate = mb_per_s * 1e6 / 1024
+    start = time.perf_counter()
+    sent = 0
+
+    def delivered(err, msg, t0):
+        if err is None:
+            latencies.append(time.perf_counter() - t0)
+
+    while True:
+        now = time.perf_counter()
+        if now - start >= seconds:
+            break
+        due = int((now - start) * rate)
+        while sent < due:
+            t0 = time.perf_counter()
+            producer.produce(topic, payload, on_delivery=lambda err, msg, t0=t0: delivered(err, msg, t0))
+            sent += 1
+        producer.poll(0)
+    producer.flush(30)
+    latencies.sort()
+    achieved = len(latencies) * 1024 / seconds / 1e6
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
+    return achieved, pick(0.5), pick(0.99), pick(0.999)
+
+
+def api_versions_answered(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.05) as s:
+            header = struct.pack(">hhih", 18, 0, 1, 5) + b"bench"
+            s.sendall(struct.pack(">i", len(header)) + header)
+            return len(s.recv(4)) == 4
+    except OSError:
+        return False
+
+
+def start_to_serving(workdir):
+    """Milliseconds from exec to the first ApiVersions answer, for a fresh
+    data directory (which includes formatting it) and for a restart."""
+    port = free_port()
+    env = dict(os.environ, STRATA_LISTENERS=f"PLAINTEXT://127.0.0.1:{port}",
+               STRATA_LOG_DIRS=os.path.join(workdir, "start-data"))
+    results = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([os.environ["STRATAD"]], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        while not api_versions_answered(port):
+            time.sleep(0.001)
+        results.append((time.perf_counter() - t0) * 1000)
+        time.sleep(1.0)
+        rss = int(re.search(r"VmRSS:\s+(\d+)", open(f"/proc/{proc.pid}/status").read()).group(1)) / 1024
+        proc.terminate()
+        proc.wait(timeout=10)
+    return results, rss
+
+
+def main():
+    build_perf()
+    workdir = tempfile.mkdtemp(prefix="strata-bench-", dir=os.environ.get("BENCH_DIR"))
+    try:
+        load = os.getloadavg()[0]
+        loop = loopback_mb_s()
+        dd_cache = dd_mb_s(workdir, False)
+        dd_sync = dd_mb_s(workdir, True)
+        count = MIB * 1024  # 1 KB records
+        rows = []
+        with Broker(extra_env={"STRATA_LOG_DIRS": os.path.join(workdir, "data")}) as broker:
+            create_topic(broker, "bench1")
+            p1 = perf_produce(broker, "bench1", 1, count)
+            c1 = perf_consume(broker, "bench1", count)
+            create_topic(broker, "benchall")
+            pall = perf_produce(broker, "benchall", -1, count)
+            create_topic(broker, "latency")
+            lat = produce_latency(broker, "latency")
+        starts, rss = start_to_serving(workdir)
+        print(f"load average at start: {load:.1f}; {MIB} MiB per throughput figure")
+        print()
+        print("| figure | strata | machine limit, same run | ratio | target |")
+        print("| --- | --- | --- | --- | --- |")
+        print(f"| produce 1 KB records, 6 partitions, acks=1 (rdkafka_performance) | {p1:.0f} MB/s | "
+              f"iperf3 loopback {loop:.0f} MB/s | {p1 / loop:.2f} | >= 500 MB/s |")
+        print(f"| consume the same, from the beginning (rdkafka_performance) | {c1:.0f} MB/s | "
+              f"iperf3 loopback {loop:.0f} MB/s | {c1 / loop:.2f} | >= 1 GB/s |")
+        print(f"| produce, acks=all (fsync before the ack) | {pall:.0f} MB/s | dd conv=fdatasync {dd_sync:.0f} MB/s "
+              f"(page cache {dd_cache:.0f} MB/s) | {pall / dd_sync:.2f} | >= 0.70 of dd fdatasync |")
+        print(f"| produce latency at {lat[0]:.0f} MB/s, acks=1 (p50 / p99 / p99.9) | {lat[1]:.2f} / {lat[2]:.2f} / "
+              f"{lat[3]:.2f} ms | | | p99 <= 3 ms at 50 MB/s |")
+        print(f"| exec to serving: fresh data dir / restart | {starts[0]:.0f} / {starts[1]:.0f} ms | | | <= 200 ms |")
+        print(f"| idle RSS (1 s after serving) | {rss:.1f} MiB | | | <= 64 MiB |")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+/* rd_clock lives in rd.h here. */
