@@ -27,9 +27,6 @@ data_plane::data_plane(const broker_config& config, metadata::metadata_service& 
     auto opened = storage::log_manager::open(log_config);
     if (!opened) throw std::runtime_error("cannot open the logs in " + log_config.data_dir + ": " + storage::to_string(opened.error()));
     _impl->logs = std::move(opened).value();
-    if (!_impl->logs->was_clean_shutdown())
-        log::get("server")->warn("{}: the last shutdown was not clean; logs are recovered as they open",
-                                 log_config.data_dir);
 
     replication::partition_manager_options options;
     options.node_id = config.node_id;

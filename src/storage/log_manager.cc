@@ -241,9 +241,12 @@ result<std::unique_ptr<log_manager>> log_manager::open(log_manager_config config
         if (!opened) return opened.error();
         store = std::move(opened.value());
     }
+    const std::string config_dir = config.data_dir;
     auto manager = std::make_unique<disk_log_manager>(std::move(config), std::move(store), clean);
     if (auto r = manager->scan_data_dir(); !r) return r.error();
-    if (!clean) logger()->warn("no clean-shutdown marker: logs are recovered as they open");
+    // (A new data directory has no marker and nothing to recover.)
+    if (!clean && !manager->partitions_on_disk().empty())
+        logger()->warn("{}: the last shutdown was not clean; logs are recovered as they open", config_dir);
     manager->start();
     return std::unique_ptr<log_manager>(std::move(manager));
 }
