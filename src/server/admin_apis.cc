@@ -110,7 +110,9 @@ awaitable<net::handler_result> handle_metadata(admin_context& admin, request_con
             ct.name = *wanted.name;
             ct.num_partitions = -1;
             ct.replication_factor = -1;
-            auto created = co_await admin.metadata.create_topics(std::move(create), 7);
+            auto created = co_await on_controller<msg::create_topics_response>(
+                admin, nullptr, std::move(create), 7,
+                [&admin](msg::create_topics_request r) { return admin.metadata.create_topics(std::move(r), 7); });
             image = admin.metadata.image();
             t = image->topic(*wanted.name);
         }
@@ -132,32 +134,38 @@ awaitable<net::handler_result> handle_metadata(admin_context& admin, request_con
     co_return respond(ctx, response);
 }
 
-// The controller operations: decode, ask the metadata service (which answers
-// once the records are committed), respond.
-template <typename Request, typename Operation>
-awaitable<net::handler_result> forward_to_controller(request_context& ctx, protocol::reader& body, Operation op) {
-    Request request;
-    request.decode(body, ctx.version);
-    auto response = co_await op(std::move(request));
-    co_return respond(ctx, response);
-}
-
 awaitable<net::handler_result> handle_create_topics(admin_context& admin, request_context& ctx,
                                                     protocol::reader& body) {
-    return forward_to_controller<msg::create_topics_request>(
-        ctx, body, [&admin, v = ctx.version](auto r) { return admin.metadata.create_topics(std::move(r), v); });
+    msg::create_topics_request request;
+    request.decode(body, ctx.version);
+    const int16_t v = ctx.version;
+    auto response = co_await on_controller<msg::create_topics_response>(
+        admin, &ctx, std::move(request), v, [&admin, v](msg::create_topics_request r) {
+            return admin.metadata.create_topics(std::move(r), v);
+        });
+    co_return respond(ctx, response);
 }
 
 awaitable<net::handler_result> handle_delete_topics(admin_context& admin, request_context& ctx,
                                                     protocol::reader& body) {
-    return forward_to_controller<msg::delete_topics_request>(
-        ctx, body, [&admin, v = ctx.version](auto r) { return admin.metadata.delete_topics(std::move(r), v); });
+    msg::delete_topics_request request;
+    request.decode(body, ctx.version);
+    const int16_t v = ctx.version;
+    auto response = co_await on_controller<msg::delete_topics_response>(
+        admin, &ctx, std::move(request), v, [&admin, v](msg::delete_topics_request r) {
+            return admin.metadata.delete_topics(std::move(r), v);
+        });
+    co_return respond(ctx, response);
 }
 
 awaitable<net::handler_result> handle_create_partitions(admin_context& admin, request_context& ctx,
                                                         protocol::reader& body) {
-    return forward_to_controller<msg::create_partitions_request>(
-        ctx, body, [&admin](auto r) { return admin.metadata.create_partitions(std::move(r)); });
+    msg::create_partitions_request request;
+    request.decode(body, ctx.version);
+    auto response = co_await on_controller<msg::create_partitions_response>(
+        admin, &ctx, std::move(request), ctx.version,
+        [&admin](msg::create_partitions_request r) { return admin.metadata.create_partitions(std::move(r)); });
+    co_return respond(ctx, response);
 }
 
 awaitable<net::handler_result> handle_describe_cluster(admin_context& admin, request_context& ctx,

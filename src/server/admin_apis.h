@@ -11,18 +11,37 @@ namespace strata::server {
 
 // What these handlers need; outlives the dispatcher.
 struct broker_config;
+class controller_channel;
 
 struct admin_context {
     metadata::metadata_service& metadata;
+    // Where controller decisions go when this node is not the active
+    // controller (null: always in-process, as in unit tests).
+    controller_channel* controller = nullptr;
     const broker_config* broker = nullptr;  // this node's configuration (DescribeConfigs)
     std::string cluster_id;
     bool auto_create_topics = false;  // auto.create.topics.enable
 };
 
 void register_admin_apis(request_dispatcher& dispatcher, admin_context& admin);
+// BrokerRegistration, BrokerHeartbeat, AllocateProducerIds: what brokers
+// ask the active controller (controller_apis.cc).
+void register_controller_apis(request_dispatcher& dispatcher, admin_context& admin);
+
+// Runs a controller operation: in-process when this node is the active
+// controller (or the request was forwarded to it already, which then
+// answers NOT_CONTROLLER itself if it is not), else forwarded to the
+// active controller at `version`; if that fails, in-process too, which
+// answers every item NOT_CONTROLLER so that the client retries.
+template <typename Response, typename Request, typename Local>
+boost::asio::awaitable<Response> on_controller(admin_context& admin, const request_context* ctx, Request request,
+                                               int16_t version, Local local);
+
 // InitProducerId for idempotent producers (producer_ids.cc).
 void register_init_producer_id(request_dispatcher& dispatcher, admin_context& admin, int32_t node_id);
 // DescribeConfigs, AlterConfigs, IncrementalAlterConfigs (config_apis.cc).
 void register_config_apis(request_dispatcher& dispatcher, admin_context& admin);
 
 }  // namespace strata::server
+
+#include "admin_apis_forwarding.h"

@@ -6,6 +6,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "controller_channel.h"
 #include "strata/common/log.h"
 
 namespace strata::server {
@@ -50,20 +51,42 @@ msg::broker_registration_request make_registration(const broker_config& config) 
 }
 
 struct broker_lifecycle::impl {
-    impl(asio::any_io_executor executor, metadata::metadata_service& metadata, const broker_config& config)
-        : metadata(metadata), registration(make_registration(config)), timer(executor) {}
+    impl(asio::any_io_executor executor, metadata::metadata_service& metadata, controller_channel& controller,
+         const broker_config& config)
+        : metadata(metadata), controller(controller), registration(make_registration(config)), timer(executor) {}
 
     metadata::metadata_service& metadata;
+    controller_channel& controller;
     msg::broker_registration_request registration;
     asio::steady_timer timer;
     std::chrono::milliseconds interval{500};  // until unfenced; then broker.heartbeat.interval.ms
     bool stopping = false;
-    bool warned_remote = false;
 
     asio::awaitable<void> sleep(std::chrono::milliseconds d) {
         timer.expires_after(d);
         boost::system::error_code ignored;
         co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+
+    asio::awaitable<msg::broker_registration_response> register_with(bool remote) {
+        if (!remote) co_return co_await metadata.register_broker(registration);
+        auto answer = co_await controller.call<msg::broker_registration_response>(registration, 4,
+                                                                                  std::chrono::milliseconds(5000));
+        if (answer) co_return answer.value();
+        msg::broker_registration_response failed;
+        failed.error_code = static_cast<int16_t>(kafka_error::not_controller);
+        co_return failed;
+    }
+
+    asio::awaitable<msg::broker_heartbeat_response> heartbeat(bool remote, msg::broker_heartbeat_request request) {
+        if (!remote) co_return co_await metadata.broker_heartbeat(request);
+        auto answer = co_await controller.call<msg::broker_heartbeat_response>(request, 1,
+                                                                               std::chrono::milliseconds(5000));
+        if (answer) co_return answer.value();
+        msg::broker_heartbeat_response failed;
+        failed.error_code = static_cast<int16_t>(kafka_error::not_controller);
+        failed.is_fenced = true;
+        co_return failed;
     }
 
     static asio::awaitable<void> run(std::shared_ptr<impl> self) {
@@ -74,18 +97,9 @@ struct broker_lifecycle::impl {
                 co_await self->sleep(std::chrono::milliseconds(50));
                 continue;
             }
-            if (*controller != self->registration.broker_id) {
-                if (!self->warned_remote) {
-                    logger()->warn("broker {}: registering with a remote controller ({}) is not implemented yet",
-                                   self->registration.broker_id, *controller);
-                    self->warned_remote = true;
-                }
-                epoch = -1;
-                co_await self->sleep(std::chrono::milliseconds(1000));
-                continue;
-            }
+            const bool remote = *controller != self->registration.broker_id;
             if (epoch < 0) {
-                auto response = co_await self->metadata.register_broker(self->registration);
+                auto response = co_await self->register_with(remote);
                 if (response.error_code != 0) {
                     logger()->warn("broker {}: registration failed with error {}", self->registration.broker_id,
                                    response.error_code);
@@ -99,7 +113,7 @@ struct broker_lifecycle::impl {
             heartbeat.broker_id = self->registration.broker_id;
             heartbeat.broker_epoch = epoch;
             heartbeat.current_metadata_offset = self->metadata.image()->end_offset();
-            auto response = co_await self->metadata.broker_heartbeat(heartbeat);
+            auto response = co_await self->heartbeat(remote, heartbeat);
             if (response.error_code != 0) {
                 logger()->info("broker {}: heartbeat refused ({}); registering again", heartbeat.broker_id,
                                response.error_code);
@@ -113,8 +127,8 @@ struct broker_lifecycle::impl {
 };
 
 broker_lifecycle::broker_lifecycle(asio::any_io_executor executor, metadata::metadata_service& metadata,
-                                   const broker_config& config)
-    : _impl(std::make_shared<impl>(executor, metadata, config)) {}
+                                   controller_channel& controller, const broker_config& config)
+    : _impl(std::make_shared<impl>(executor, metadata, controller, config)) {}
 
 broker_lifecycle::~broker_lifecycle() { stop(); }
 

@@ -3,10 +3,9 @@
 // unfences the broker once it has caught up with the metadata log, and
 // fences it if the heartbeats stop.
 //
-// Today the broker reaches the controller only in-process (combined mode,
-// this node being the active controller). Registering with a remote
-// controller over BrokerRegistration/BrokerHeartbeat RPCs is not yet done:
-// such a broker logs it and stays unregistered.
+// The controller is reached in-process when this node is the active
+// controller, else over BrokerRegistration/BrokerHeartbeat RPCs on the
+// controller listener (controller_channel.h).
 #pragma once
 
 #include <utility>  // Boost 1.74's awaitable.hpp needs std::exchange
@@ -21,13 +20,17 @@
 #include "strata/server/broker_config.h"
 
 namespace strata::server {
+class controller_channel;
+}
+
+namespace strata::server {
 
 // Lives on the metadata quorum's executor (one thread); start() and stop()
 // are called from the main thread.
 class broker_lifecycle {
 public:
     broker_lifecycle(boost::asio::any_io_executor executor, metadata::metadata_service& metadata,
-                     const broker_config& config);
+                     controller_channel& controller, const broker_config& config);
     ~broker_lifecycle();
 
     void start();

@@ -278,10 +278,7 @@ void fill_outcome(Entry& out, int8_t type, const std::string& name, const resour
     else out.error_message = outcome.message;
 }
 
-awaitable<net::handler_result> handle_alter_configs(admin_context& admin, request_context& ctx,
-                                                    protocol::reader& body) {
-    msg::alter_configs_request request;
-    request.decode(body, ctx.version);
+awaitable<msg::alter_configs_response> alter_configs_here(admin_context& admin, msg::alter_configs_request request) {
     std::vector<alter_resource> resources;
     for (const auto& r : request.resources) {
         auto& a = resources.emplace_back();
@@ -293,13 +290,21 @@ awaitable<net::handler_result> handle_alter_configs(admin_context& admin, reques
     msg::alter_configs_response response;
     for (size_t i = 0; i < resources.size(); ++i)
         fill_outcome(response.responses.emplace_back(), resources[i].type, resources[i].name, outcomes[i]);
+    co_return response;
+}
+
+awaitable<net::handler_result> handle_alter_configs(admin_context& admin, request_context& ctx,
+                                                    protocol::reader& body) {
+    msg::alter_configs_request request;
+    request.decode(body, ctx.version);
+    auto response = co_await on_controller<msg::alter_configs_response>(
+        admin, &ctx, std::move(request), ctx.version,
+        [&admin](msg::alter_configs_request r) { return alter_configs_here(admin, std::move(r)); });
     co_return respond(ctx, response);
 }
 
-awaitable<net::handler_result> handle_incremental_alter_configs(admin_context& admin, request_context& ctx,
-                                                                protocol::reader& body) {
-    msg::incremental_alter_configs_request request;
-    request.decode(body, ctx.version);
+awaitable<msg::incremental_alter_configs_response> incremental_alter_configs_here(
+    admin_context& admin, msg::incremental_alter_configs_request request) {
     std::vector<alter_resource> resources;
     for (const auto& r : request.resources) {
         auto& a = resources.emplace_back();
@@ -311,6 +316,17 @@ awaitable<net::handler_result> handle_incremental_alter_configs(admin_context& a
     msg::incremental_alter_configs_response response;
     for (size_t i = 0; i < resources.size(); ++i)
         fill_outcome(response.responses.emplace_back(), resources[i].type, resources[i].name, outcomes[i]);
+    co_return response;
+}
+
+awaitable<net::handler_result> handle_incremental_alter_configs(admin_context& admin, request_context& ctx,
+                                                                protocol::reader& body) {
+    msg::incremental_alter_configs_request request;
+    request.decode(body, ctx.version);
+    auto response = co_await on_controller<msg::incremental_alter_configs_response>(
+        admin, &ctx, std::move(request), ctx.version, [&admin](msg::incremental_alter_configs_request r) {
+            return incremental_alter_configs_here(admin, std::move(r));
+        });
     co_return respond(ctx, response);
 }
 

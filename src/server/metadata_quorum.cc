@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "broker_lifecycle.h"
+#include "controller_channel.h"
 #include "strata/common/log.h"
 
 namespace strata::server {
@@ -84,6 +85,7 @@ struct metadata_quorum::impl {
     std::optional<std::string> cluster_id;
     raft::node node;
     std::unique_ptr<metadata::metadata_service> metadata;
+    std::unique_ptr<controller_channel> controller;
     std::unique_ptr<broker_lifecycle> lifecycle;
     std::thread thread;
     bool running = false;
@@ -92,6 +94,8 @@ struct metadata_quorum::impl {
 metadata_quorum::metadata_quorum(raft::node_config config) : _impl(std::make_unique<impl>(std::move(config))) {
     _impl->metadata = std::make_unique<metadata::metadata_service>(_impl->context.get_executor(), _impl->node,
                                                                    metadata::metadata_service_options{});
+    _impl->controller =
+        std::make_unique<controller_channel>(_impl->context.get_executor(), *_impl->metadata, default_broker_config());
 }
 
 namespace {
@@ -114,8 +118,10 @@ metadata_quorum::metadata_quorum(const broker_config& config)
     : _impl(std::make_unique<impl>(formatted_config(config))) {
     _impl->metadata =
         std::make_unique<metadata::metadata_service>(_impl->context.get_executor(), _impl->node, service_options(config));
+    _impl->controller = std::make_unique<controller_channel>(_impl->context.get_executor(), *_impl->metadata, config);
     if (config.has_role("broker"))
-        _impl->lifecycle = std::make_unique<broker_lifecycle>(_impl->context.get_executor(), *_impl->metadata, config);
+        _impl->lifecycle = std::make_unique<broker_lifecycle>(_impl->context.get_executor(), *_impl->metadata,
+                                                              *_impl->controller, config);
 }
 
 metadata_quorum::~metadata_quorum() { stop(); }
@@ -133,6 +139,7 @@ void metadata_quorum::stop() {
     if (!_impl->running) return;
     _impl->running = false;
     if (_impl->lifecycle) _impl->lifecycle->stop();
+    _impl->controller->close();
     _impl->metadata->stop();
     _impl->node.stop();
     _impl->guard.reset();
@@ -143,6 +150,8 @@ void metadata_quorum::stop() {
 raft::node& metadata_quorum::node() { return _impl->node; }
 
 metadata::metadata_service& metadata_quorum::metadata() { return *_impl->metadata; }
+
+controller_channel& metadata_quorum::controller() { return *_impl->controller; }
 
 const std::optional<std::string>& metadata_quorum::cluster_id() const { return _impl->cluster_id; }
 

@@ -9,6 +9,8 @@
 #include "strata/common/kafka_error.h"
 #include "strata/protocol/messages/init_producer_id_request.h"
 #include "strata/protocol/messages/init_producer_id_response.h"
+#include "strata/protocol/messages/allocate_producer_ids_request.h"
+#include "strata/protocol/messages/allocate_producer_ids_response.h"
 
 namespace strata::server {
 
@@ -24,6 +26,15 @@ struct producer_id_blocks {
     int64_t next = 0;
     int64_t end = 0;  // exclusive; next == end: none left
 };
+
+boost::asio::awaitable<msg::allocate_producer_ids_response> allocate_here(admin_context& admin, int32_t node_id) {
+    auto [error, first] = co_await admin.metadata.allocate_producer_ids(node_id, block_size);
+    msg::allocate_producer_ids_response response;
+    response.error_code = static_cast<int16_t>(error);
+    response.producer_id_start = first;
+    response.producer_id_len = block_size;
+    co_return response;
+}
 
 boost::asio::awaitable<net::handler_result> handle_init_producer_id(admin_context& admin,
                                                                    std::shared_ptr<producer_id_blocks> blocks,
@@ -49,7 +60,15 @@ boost::asio::awaitable<net::handler_result> handle_init_producer_id(admin_contex
                 co_return respond(ctx, response);
             }
         }
-        auto [error, first] = co_await admin.metadata.allocate_producer_ids(node_id, block_size);
+        msg::allocate_producer_ids_request allocate;
+        allocate.broker_id = node_id;
+        allocate.broker_epoch = -1;
+        auto allocated = co_await on_controller<msg::allocate_producer_ids_response>(
+            admin, nullptr, allocate, 0, [&admin, node_id](msg::allocate_producer_ids_request) {
+                return allocate_here(admin, node_id);
+            });
+        const auto error = static_cast<kafka_error>(allocated.error_code);
+        const int64_t first = allocated.producer_id_start;
         if (error != kafka_error::none) {
             // NOT_CONTROLLER and timeouts are retriable for the client.
             response.error_code = static_cast<int16_t>(

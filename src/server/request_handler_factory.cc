@@ -1,6 +1,7 @@
 #include "strata/server/request_handler_factory.h"
 
 #include "admin_apis.h"
+#include "controller_channel.h"
 #include "data_path.h"
 #include "fetch_router.h"
 #include "raft_handlers.h"
@@ -17,11 +18,13 @@ public:
     broker_request_handler(const broker_config& config, metadata_quorum& quorum,
                            replication::partition_manager* partitions)
         : _config(config),
-          _admin{quorum.metadata(), &_config, quorum.cluster_id().value_or(""), config.auto_create_topics_enable} {
+          _admin{quorum.metadata(), &quorum.controller(), &_config, quorum.cluster_id().value_or(""),
+                 config.auto_create_topics_enable} {
         register_raft_apis(_dispatcher, _fetch_router, quorum.node());
         register_admin_apis(_dispatcher, _admin);
         register_config_apis(_dispatcher, _admin);
         register_init_producer_id(_dispatcher, _admin, config.node_id);
+        if (config.has_role("controller")) register_controller_apis(_dispatcher, _admin);
         if (partitions) {
             register_data_path(_dispatcher, _fetch_router, *partitions);
             register_log_admin(_dispatcher, *partitions, config.log_dirs.empty() ? "." : config.log_dirs.front());

@@ -13,6 +13,8 @@
 
 namespace strata::server {
 
+class controller_channel;
+
 // The raft node's configuration from the broker's: node.id, the voters
 // (controller.quorum.voters, or this node alone when empty), the
 // controller.quorum.* timeouts, <metadata log dir>/__cluster_metadata-0,
@@ -56,6 +58,8 @@ public:
 
     raft::node& node();
     metadata::metadata_service& metadata();
+    // This node's line to the active controller (in-process or remote).
+    controller_channel& controller();
     const std::optional<std::string>& cluster_id() const;
 
 private:

@@ -1,0 +1,61 @@
+// The controller's own RPCs, sent by brokers (KIP-631, KIP-730):
+// BrokerRegistration (62), BrokerHeartbeat (63), AllocateProducerIds (67).
+// Answered by the metadata layer, which says NOT_CONTROLLER unless this node
+// is the active controller.
+#include "admin_apis.h"
+#include "strata/protocol/messages/allocate_producer_ids_request.h"
+#include "strata/protocol/messages/allocate_producer_ids_response.h"
+#include "strata/protocol/messages/broker_heartbeat_request.h"
+#include "strata/protocol/messages/broker_heartbeat_response.h"
+#include "strata/protocol/messages/broker_registration_request.h"
+#include "strata/protocol/messages/broker_registration_response.h"
+
+namespace strata::server {
+
+namespace {
+
+namespace msg = protocol::messages;
+using boost::asio::awaitable;
+
+constexpr int32_t producer_id_block = 1000;
+
+awaitable<net::handler_result> handle_broker_registration(admin_context& admin, request_context& ctx,
+                                                          protocol::reader& body) {
+    msg::broker_registration_request request;
+    request.decode(body, ctx.version);
+    auto response = co_await admin.metadata.register_broker(std::move(request));
+    co_return respond(ctx, response);
+}
+
+awaitable<net::handler_result> handle_broker_heartbeat(admin_context& admin, request_context& ctx,
+                                                       protocol::reader& body) {
+    msg::broker_heartbeat_request request;
+    request.decode(body, ctx.version);
+    auto response = co_await admin.metadata.broker_heartbeat(std::move(request));
+    co_return respond(ctx, response);
+}
+
+awaitable<net::handler_result> handle_allocate_producer_ids(admin_context& admin, request_context& ctx,
+                                                            protocol::reader& body) {
+    msg::allocate_producer_ids_request request;
+    request.decode(body, ctx.version);
+    auto [error, first] = co_await admin.metadata.allocate_producer_ids(request.broker_id, producer_id_block);
+    msg::allocate_producer_ids_response response;
+    response.error_code = static_cast<int16_t>(error);
+    response.producer_id_start = error == kafka_error::none ? first : -1;
+    response.producer_id_len = error == kafka_error::none ? producer_id_block : 0;
+    co_return respond(ctx, response);
+}
+
+}  // namespace
+
+void register_controller_apis(request_dispatcher& dispatcher, admin_context& admin) {
+    auto bind = [&admin](auto fn) {
+        return [&admin, fn](request_context& ctx, protocol::reader& body) { return fn(admin, ctx, body); };
+    };
+    dispatcher.register_api(protocol::api_key::broker_registration, 0, 4, bind(handle_broker_registration));
+    dispatcher.register_api(protocol::api_key::broker_heartbeat, 0, 1, bind(handle_broker_heartbeat));
+    dispatcher.register_api(protocol::api_key::allocate_producer_ids, 0, 0, bind(handle_allocate_producer_ids));
+}
+
+}  // namespace strata::server
