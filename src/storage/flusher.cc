@@ -1,9 +1,12 @@
 #include "flusher.h"
 
+#include <algorithm>
+
 namespace strata::storage {
 
-flusher::flusher(bool start_thread) : _threaded(start_thread) {
-    if (_threaded) _thread = std::thread([this] { loop(); });
+flusher::flusher(bool start_thread, size_t threads) : _threaded(start_thread) {
+    if (_threaded)
+        for (size_t i = 0; i < std::max<size_t>(threads, 1); ++i) _threads.emplace_back([this] { loop(); });
 }
 
 flusher::~flusher() { stop(); }
@@ -40,12 +43,17 @@ size_t flusher::run_pending() {
 
 void flusher::loop() {
     for (;;) {
+        std::shared_ptr<flush_target> target;
         {
             std::unique_lock lock(_mutex);
             _wake.wait(lock, [&] { return _stopping || !_queue.empty(); });
-            if (_stopping && _queue.empty()) return;
+            if (_queue.empty()) return;  // stopping, and nothing left
+            target = std::move(_queue.front());
+            _queue.pop_front();
         }
-        run_pending();
+        // Cleared before the sync: an append after this point queues again.
+        target->_flush_queued.store(false);
+        target->run_flush();
     }
 }
 
@@ -56,7 +64,8 @@ void flusher::stop() {
         _stopping = true;
     }
     _wake.notify_all();
-    if (_thread.joinable()) _thread.join();
+    for (auto& t : _threads)
+        if (t.joinable()) t.join();
     run_pending();
 }
 

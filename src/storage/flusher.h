@@ -1,9 +1,12 @@
-// The node's group-commit flusher: one thread that runs every fdatasync, so
-// that no network thread ever blocks on the disk. A log asks for a flush by
-// queueing itself (once, however many appends are waiting); the thread takes
-// the whole queue, syncs each log once, and the log calls back every waiter
+// The node's group-commit flusher: a few threads that run every fdatasync,
+// so that no network thread ever blocks on the disk. A log asks for a flush
+// by queueing itself (once, however many appends are waiting); a thread takes
+// the next log from the queue, syncs it, and the log calls back every waiter
 // its sync covered. Appends that land while a sync runs wait for the next one
-// and share it: that is the group commit.
+// and share it: that is the group commit. Several threads let the syncs of
+// different partitions overlap (a sync is mostly waiting for the device, and
+// devices serve concurrent flushes better than a queue of them); one log's
+// syncs never overlap (its run_flush serializes them).
 //
 // Owned by the log manager, which stops (and joins) it at shutdown. In manual
 // mode (no thread) tests drive it with run_pending(), deterministically.
@@ -15,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace strata::storage {
 
@@ -31,7 +35,8 @@ private:
 
 class flusher {
 public:
-    explicit flusher(bool start_thread = true);
+    static constexpr size_t default_threads = 4;
+    explicit flusher(bool start_thread = true, size_t threads = default_threads);
     ~flusher();
     flusher(const flusher&) = delete;
     flusher& operator=(const flusher&) = delete;
@@ -50,7 +55,7 @@ private:
     std::deque<std::shared_ptr<flush_target>> _queue;
     bool _stopping = false;
     bool _threaded;
-    std::thread _thread;
+    std::vector<std::thread> _threads;
 };
 
 }  // namespace strata::storage
