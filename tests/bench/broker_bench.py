@@ -87,10 +87,11 @@ def perf_produce(broker, topic, acks, count):
                           "-a", str(acks), "-X", "linger.ms=5", "-X", "batch.size=1048576",
                           "-X", "queue.buffering.max.kbytes=1048576"],
                          capture_output=True, text=True, timeout=600).stdout
-    m = re.search(r"(\d+) delivered .* in (\d+)ms: (\d+) msgs/s and ([\d.]+) MB/s", out)
-    if not m:
+    # The summary is printed at every stats interval: the last one counts.
+    found = re.findall(r"(\d+) delivered .* in (\d+)ms: (\d+) msgs/s and ([\d.]+) MB/s", out)
+    if not found:
         raise RuntimeError(out[-2000:])
-    return float(m.group(4))
+    return float(found[-1][3])
 
 
 def perf_consume(broker, topic, count):
@@ -100,10 +101,10 @@ def perf_consume(broker, topic, count):
     for p in range(6):
         args += ["-p", str(p)]
     out = subprocess.run(args, capture_output=True, text=True, timeout=600).stdout
-    m = re.search(r"(\d+) messages \((\d+) bytes\) consumed in (\d+)ms: (\d+) msgs/s \(([\d.]+) MB/s\)", out)
-    if not m:
+    found = re.findall(r"(\d+) messages \((\d+) bytes\) consumed in (\d+)ms: (\d+) msgs/s \(([\d.]+) MB/s\)", out)
+    if not found:
         raise RuntimeError(out[-2000:])
-    return float(m.group(5))
+    return float(found[-1][4])
 
 
 LATENCY = os.path.join(BUILD, "tests", "bench", "produce_latency")
