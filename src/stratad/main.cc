@@ -1,8 +1,17 @@
 // stratad: the Strata broker. Loads the configuration, starts the network
 // server on every listener, and runs until SIGTERM or SIGINT.
+//
+//   stratad [-c node.yaml]                          run a node
+//   stratad format -t <cluster id> [-c node.yaml]   write the node's identity
+//                                                   (meta.properties) into its
+//                                                   log and metadata directories
+//   stratad random-uuid                             a new cluster id
 #include <csignal>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <vector>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -25,7 +34,90 @@ using namespace strata;
 struct options {
     std::optional<std::string> config_file;
     std::optional<std::string> log_level;
+    std::string cluster_id;         // format
+    bool ignore_formatted = false;  // format
 };
+
+std::optional<server::broker_config> load_config(const options& opts) {
+    try {
+        return opts.config_file ? server::load_broker_config_file(*opts.config_file, server::process_environment())
+                                : server::load_embedded_default_config(server::process_environment());
+    } catch (const server::config_error& e) {
+        fmt::print(stderr, "stratad: {}\n", e.what());
+        return std::nullopt;
+    }
+}
+
+// The directories a node keeps its identity in: every log dir and the
+// metadata log's.
+std::vector<std::string> identity_directories(const server::broker_config& config) {
+    auto directories = config.log_dirs;
+    const auto metadata = config.effective_metadata_log_dir();
+    if (std::find(directories.begin(), directories.end(), metadata) == directories.end())
+        directories.push_back(metadata);
+    return directories;
+}
+
+std::optional<int32_t> read_node_id(const std::filesystem::path& directory) {
+    std::ifstream in(directory / "meta.properties");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.starts_with("node.id=")) return std::atoi(line.c_str() + 8);
+    return std::nullopt;
+}
+
+// Kafka's kafka-storage.sh format: every directory gets meta.properties with
+// the cluster id and this node's id. Refuses directories formatted before
+// (unless --ignore-formatted and the same cluster).
+int format(const options& opts) {
+    auto config = load_config(opts);
+    if (!config) return 1;
+    if (!protocol::uuid::from_string(opts.cluster_id)) {
+        fmt::print(stderr, "stratad format: '{}' is not a cluster id (22 characters of URL-safe base64, as "
+                           "`stratad random-uuid` prints)\n", opts.cluster_id);
+        return 2;
+    }
+    for (const auto& directory : identity_directories(*config)) {
+        if (auto existing = server::read_cluster_id(directory)) {
+            if (opts.ignore_formatted && *existing == opts.cluster_id) {
+                fmt::print("{} is already formatted for cluster {}\n", directory, *existing);
+                continue;
+            }
+            fmt::print(stderr, "stratad format: {} is already formatted (cluster {}); use --ignore-formatted to "
+                               "leave formatted directories of this cluster alone\n", directory, *existing);
+            return 1;
+        }
+        try {
+            server::write_meta_properties(directory, config->node_id, opts.cluster_id);
+        } catch (const std::exception& e) {
+            fmt::print(stderr, "stratad format: {}\n", e.what());
+            return 1;
+        }
+        fmt::print("formatted {} for node {} of cluster {}\n", directory, config->node_id, opts.cluster_id);
+    }
+    return 0;
+}
+
+// A node joins only the cluster its directories were formatted for, as the
+// node id they were formatted with; a node of a multi-node quorum must have
+// been formatted (the single-node default formats itself).
+std::optional<std::string> identity_problem(const server::broker_config& config) {
+    std::optional<std::string> cluster;
+    for (const auto& directory : identity_directories(config)) {
+        auto id = server::read_cluster_id(directory);
+        if (!id) continue;
+        if (cluster && *cluster != *id)
+            return fmt::format("{} belongs to cluster {}, another directory to cluster {}", directory, *id, *cluster);
+        cluster = id;
+        if (auto node = read_node_id(directory); node && *node != config.node_id)
+            return fmt::format("{} was formatted for node {}, but node.id is {}", directory, *node, config.node_id);
+    }
+    if (!server::read_cluster_id(config.effective_metadata_log_dir()))
+        return fmt::format("{} is not formatted: run `stratad format -t $(stratad random-uuid) -c <config>` once per "
+                           "cluster id, on every node, with the same id",
+                           config.effective_metadata_log_dir());
+    return std::nullopt;
+}
 
 std::string join_roles(const server::broker_config& config) {
     std::string roles;
@@ -51,20 +143,25 @@ int run(const options& opts) {
     // Before any thread exists, so that no signal is lost or kills us mid-way.
     net::stop_signal_waiter stop_signals;
 
-    server::broker_config config;
-    try {
-        config = opts.config_file ? server::load_broker_config_file(*opts.config_file, server::process_environment())
-                                  : server::load_embedded_default_config(server::process_environment());
-    } catch (const server::config_error& e) {
-        fmt::print(stderr, "stratad: {}\n", e.what());
-        return 1;
-    }
+    auto loaded = load_config(opts);
+    if (!loaded) return 1;
+    server::broker_config config = std::move(*loaded);
     log::set_level(*log::parse_level(opts.log_level.value_or(config.log_level)));
     const auto logger = log::get("stratad");
     logger->info("stratad {} starting: node {}, roles {}, configuration {}", STRATA_VERSION, config.node_id,
                  join_roles(config), opts.config_file.value_or("built-in (single node)"));
 
     if (!create_data_directories(config, *logger)) return 1;
+    try {
+        server::format_if_single_node(config);
+    } catch (const std::exception& e) {
+        logger->critical("cannot format {}: {}", config.effective_metadata_log_dir(), e.what());
+        return 1;
+    }
+    if (auto problem = identity_problem(config)) {
+        logger->critical("{}", *problem);
+        return 1;
+    }
 
     // Every node runs the metadata quorum's raft node: a voter with the
     // controller role, an observer (a broker following the log) without.
@@ -118,6 +215,21 @@ int main(int argc, char** argv) {
             return strata::log::parse_level(value) ? std::string() : "not a log level: " + value;
         });
     app.set_version_flag("--version", std::string("stratad ") + STRATA_VERSION);
+
+    auto* format_command = app.add_subcommand("format", "Write this node's identity (cluster id, node id) into its "
+                                                        "log and metadata directories, before its first start");
+    format_command->add_option("-t,--cluster-id", opts.cluster_id, "The cluster id (`stratad random-uuid`)")->required();
+    format_command->add_option("-c,--config", opts.config_file, "The node's YAML configuration file")
+        ->check(CLI::ExistingFile);
+    format_command->add_flag("-g,--ignore-formatted", opts.ignore_formatted,
+                             "Leave directories already formatted for this cluster as they are");
+    format_command->footer("Example: stratad format -t $(stratad random-uuid) -c config/cluster-node-1.yaml");
+    auto* uuid_command = app.add_subcommand("random-uuid", "Print a new cluster id");
     CLI11_PARSE(app, argc, argv);
+    if (*uuid_command) {
+        fmt::print("{}\n", protocol::uuid::random().to_string());
+        return 0;
+    }
+    if (*format_command) return format(opts);
     return run(opts);
 }

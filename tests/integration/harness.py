@@ -244,7 +244,10 @@ class Cluster:
     metadata quorum. nodes[i] is a Broker with node_id i + 1 and
     controller_port. Use as a context manager."""
 
-    def __init__(self, size=3, extra_env=None):
+    def __init__(self, size=3, extra_env=None, cluster_id=None):
+        self.cluster_id = cluster_id or subprocess.run([STRATAD, "random-uuid"], capture_output=True, text=True,
+                                                       check=True).stdout.strip()
+        self.formatted = False
         controller_ports = [free_port() for _ in range(size)]
         voters = ",".join(f"{i + 1}@127.0.0.1:{port}" for i, port in enumerate(controller_ports))
         self.nodes = []
@@ -260,7 +263,17 @@ class Cluster:
             })
             self.nodes.append(node)
 
+    def format(self):
+        """`stratad format` on every node, once: the quorum's nodes must share
+        a cluster id before they first start."""
+        for node in self.nodes:
+            subprocess.run([STRATAD, "format", "-t", self.cluster_id], env=node.env, check=True,
+                           capture_output=True, timeout=30)
+        self.formatted = True
+
     def start(self):
+        if not self.formatted:
+            self.format()
         for node in self.nodes:
             node.start()
         return self

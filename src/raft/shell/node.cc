@@ -331,8 +331,7 @@ struct node::impl : std::enable_shared_from_this<node::impl> {
         }
         auto translated = wire::from_kafka(answer.value());
         if (!translated) {
-            logger()->warn("node {}: {} answered with error {}", config.raft.self, to,
-                           static_cast<int>(translated.error()));
+            logger()->warn("node {}: {} answered with error {}", config.raft.self, to, translated.error());
             co_return;
         }
         core->handle_response(to, raft::request(std::move(request)), raft::response(std::move(translated).value()),
