@@ -15,7 +15,7 @@
 namespace strata::cli {
 
 namespace pm = protocol::messages;
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 
 namespace {
 
@@ -45,6 +45,8 @@ void cluster_info(const global_options& g) {
         for (const auto& b : response.brokers) brokers.push_back({b.node_id, b.host, b.port, b.rack});
     }
     std::sort(brokers.begin(), brokers.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    for (auto& b : brokers)
+        if (b.rack && b.rack->empty()) b.rack.reset();  // some brokers send "" for "no rack"
     json doc{{"cluster_id", cluster_id}, {"controller_id", controller}, {"brokers", json::array()}};
     table t{{"BROKER", "HOST", "PORT", "RACK", "CONTROLLER"}, {}};
     for (const auto& b : brokers) {

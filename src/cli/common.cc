@@ -95,9 +95,9 @@ size_t display_width(std::string_view s) {
     return n;
 }
 
-void emit_yaml(YAML::Emitter& out, const nlohmann::json& value) {
+void emit_yaml(YAML::Emitter& out, const nlohmann::ordered_json& value) {
     switch (value.type()) {
-    case nlohmann::json::value_t::object:
+    case nlohmann::ordered_json::value_t::object:
         out << YAML::BeginMap;
         for (auto it = value.begin(); it != value.end(); ++it) {
             out << YAML::Key << it.key() << YAML::Value;
@@ -105,18 +105,19 @@ void emit_yaml(YAML::Emitter& out, const nlohmann::json& value) {
         }
         out << YAML::EndMap;
         break;
-    case nlohmann::json::value_t::array:
+    case nlohmann::ordered_json::value_t::array:
+        if (value.empty()) out << YAML::Flow;
         out << YAML::BeginSeq;
         for (const auto& item : value) emit_yaml(out, item);
         out << YAML::EndSeq;
         break;
-    case nlohmann::json::value_t::string:
+    case nlohmann::ordered_json::value_t::string:
         out << YAML::DoubleQuoted << value.get<std::string>();
         break;
-    case nlohmann::json::value_t::null:
+    case nlohmann::ordered_json::value_t::null:
         out << YAML::Null;
         break;
-    case nlohmann::json::value_t::boolean:
+    case nlohmann::ordered_json::value_t::boolean:
         out << value.get<bool>();
         break;
     default:  // numbers
@@ -148,16 +149,16 @@ std::string render_table(const table& t) {
     return out;
 }
 
-std::string to_yaml(const nlohmann::json& doc) {
+std::string to_yaml(const nlohmann::ordered_json& doc) {
     YAML::Emitter out;
     emit_yaml(out, doc);
     return std::string(out.c_str()) + "\n";
 }
 
-void print_result(const global_options& options, const nlohmann::json& doc, const table& t) {
+void print_result(const global_options& options, const nlohmann::ordered_json& doc, const table& t) {
     switch (options.format()) {
     case output_format::json:
-        std::cout << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+        std::cout << doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
         break;
     case output_format::yaml:
         std::cout << to_yaml(doc);

@@ -60,9 +60,9 @@ struct table {
 };
 
 // Prints `doc` as JSON or YAML, or `t` as an aligned table, to stdout.
-void print_result(const global_options& options, const nlohmann::json& doc, const table& t);
+void print_result(const global_options& options, const nlohmann::ordered_json& doc, const table& t);
 std::string render_table(const table& t);
-std::string to_yaml(const nlohmann::json& doc);
+std::string to_yaml(const nlohmann::ordered_json& doc);
 // Prints a message to stderr for people (never parsed by scripts).
 void note(const std::string& text);
 

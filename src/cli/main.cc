@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "strata/common/log.h"
 
 #ifndef STRATA_VERSION
 #define STRATA_VERSION "dev"
@@ -36,6 +37,14 @@ int main(int argc, char** argv) {
     app.add_option("--timeout", global->timeout_ms, "Per-request timeout in milliseconds")
         ->check(CLI::Range(1, 3600000))
         ->default_val(10000);
+
+    auto verbose = std::make_shared<bool>(false);
+    app.add_flag("-v,--verbose", *verbose, "Log connection events to stderr");
+    // The network library's warnings would repeat what the error says; -v shows them.
+    app.parse_complete_callback([verbose] {
+        strata::log::set_level(*verbose ? spdlog::level::debug : spdlog::level::off);
+    });
+    strata::log::set_level(spdlog::level::off);
 
     add_cluster_commands(app, global);
     add_topic_commands(app, global);

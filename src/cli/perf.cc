@@ -36,7 +36,7 @@ namespace strata::cli {
 
 namespace pm = protocol::messages;
 namespace asio = boost::asio;
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 using steady = std::chrono::steady_clock;
 
 namespace {
@@ -369,6 +369,7 @@ void perf_consume(const global_options& g, const consume_args& a) {
                         if (!batch.is_control()) {
                             auto walked = protocol::for_each_record(batch, 64 << 20, scratch, [&](const protocol::record_view& r) {
                                 if (batch.base_offset() + r.offset_delta < position[pd.partition_index]) return;
+                                if (consumed >= target) return;
                                 ++consumed;
                                 bytes += r.value ? static_cast<int64_t>(r.value->size()) : 0;
                             });

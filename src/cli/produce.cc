@@ -23,7 +23,7 @@
 namespace strata::cli {
 
 namespace pm = protocol::messages;
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 
 namespace {
 
