@@ -147,7 +147,10 @@ void cluster_quorum(const global_options& g, const std::string& controller) {
              {"observers", json::array()}};
     table t{{"NODE", "ROLE", "LOG-END-OFFSET", "LAG", "LAST-FETCH", "LAST-CAUGHT-UP"}, {}};
     const int64_t now = now_ms();
-    auto ago = [now](int64_t ts) { return ts < 0 ? std::string("-") : fmt::format("{} ms ago", std::max<int64_t>(0, now - ts)); };
+    // Unknown is -1 in Kafka; a 0 (the epoch) from some brokers means the same.
+    auto ago = [now](int64_t ts) {
+        return ts <= 0 ? std::string("-") : fmt::format("{} ms ago", std::max<int64_t>(0, now - ts));
+    };
     auto add = [&](const pm::describe_quorum_response::replica_state& r, const char* kind) {
         const bool leader = r.replica_id == part->leader_id;
         const std::string role = leader ? "leader" : (std::string(kind) == "voters" ? "follower" : "observer");
