@@ -235,9 +235,9 @@ int16_t kafka_client::version_for(int32_t id, api_key key, int16_t our_max) {
     return version;
 }
 
-net::response_frame kafka_client::raw_call(int32_t id, api_key key, int16_t version, protocol::encoded_output body) {
+net::response_frame kafka_client::raw_call(int32_t id, api_key key, int16_t version, protocol::encoded_output body,
+                                         std::chrono::milliseconds timeout) {
     auto& state = node(id);
-    const auto timeout = std::chrono::milliseconds(_options.timeout_ms);
     auto answer = run_request(_io, state.connection, key, version, std::move(body), timeout);
     if (answer) return std::move(answer.value());
     const std::string name = api_name(key);

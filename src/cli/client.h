@@ -56,12 +56,18 @@ public:
     // Sends `request` to `node` at the negotiated version (at most `cap`).
     template <typename Response, typename Request>
     Response call(int32_t node, const Request& request, int16_t cap = Request::highest_supported_version) {
+        return call_with_timeout<Response>(node, request, std::chrono::milliseconds(_options.timeout_ms), cap);
+    }
+    // The same with a timeout of its own (JoinGroup waits out a rebalance).
+    template <typename Response, typename Request>
+    Response call_with_timeout(int32_t node, const Request& request, std::chrono::milliseconds timeout,
+                               int16_t cap = Request::highest_supported_version) {
         const auto key = static_cast<protocol::api_key>(Request::api_key);
         const int16_t version = version_for(node, key, cap);
         protocol::encoded_output body;
         protocol::writer w(body);
         request.encode(w, version);
-        auto frame = raw_call(node, key, version, std::move(body));
+        auto frame = raw_call(node, key, version, std::move(body), timeout);
         Response response;
         decode_body(frame, [&](protocol::reader& r) { response.decode(r, version); });
         return response;
@@ -90,6 +96,8 @@ public:
     protocol::messages::metadata_response::metadata_response_topic topic_metadata(const std::string& topic);
     // The coordinator of a consumer group (FindCoordinator), by node id.
     int32_t group_coordinator(const std::string& group);
+    // Forgets the cached coordinator (after NOT_COORDINATOR and the like).
+    void forget_coordinator(const std::string& group) { _coordinators.erase(group); }
     // Every broker of the last metadata answer.
     std::vector<int32_t> broker_ids() const;
 
@@ -104,7 +112,8 @@ public:
 
 private:
     struct node_state;
-    net::response_frame raw_call(int32_t node, protocol::api_key key, int16_t version, protocol::encoded_output body);
+    net::response_frame raw_call(int32_t node, protocol::api_key key, int16_t version, protocol::encoded_output body,
+                                 std::chrono::milliseconds timeout);
     void raw_send(int32_t node, protocol::api_key key, int16_t version, protocol::encoded_output body);
     void decode_body(const net::response_frame& frame, const std::function<void(protocol::reader&)>& decode);
     node_state& node(int32_t id);

@@ -1,7 +1,10 @@
 // strata consume: print records from a topic's partitions, from a chosen
 // start (beginning, end, offset, timestamp, or a group's committed offsets)
 // until the end offsets seen at the start, a count, or forever (--follow).
+#include <algorithm>
+#include <csignal>
 #include <cstdio>
+#include <set>
 #include <iostream>
 #include <thread>
 
@@ -11,6 +14,7 @@
 
 #include "client.h"
 #include "commands.h"
+#include "group_member.h"
 #include "group_ops.h"
 #include "ops.h"
 #include "strata/protocol/messages/fetch_request.h"
@@ -50,64 +54,90 @@ json json_of(const std::optional<protocol::bytes_view>& bytes) {
     return std::string(reinterpret_cast<const char*>(bytes->data()), bytes->size());
 }
 
+volatile std::sig_atomic_t interrupted = 0;
+extern "C" void on_interrupt(int) { interrupted = 1; }
+
 void consume(const global_options& g, const consume_args& a) {
     const bool as_json = a.format == "json" || g.format() == output_format::json;
     if (a.offset && !a.timestamp.empty()) throw_usage("--offset and --timestamp cannot be combined");
+    if (!a.group.empty() && (a.offset || !a.timestamp.empty() || !a.partitions.empty()))
+        throw_usage("--group starts from the group's offsets and takes its partitions from the group",
+                    "drop --offset/--timestamp/--partition, or reset the group with `strata group reset-offsets`");
     std::optional<int64_t> start_time;
     if (!a.timestamp.empty()) start_time = parse_timestamp(a.timestamp);
 
     kafka_client client(g);
     auto md = client.topic_metadata(a.topic);
-    std::vector<int32_t> partitions = a.partitions.empty() ? partition_ids(md) : a.partitions;
-    for (int32_t p : partitions) leader_of(md, p);  // checks that each exists
-
-    // Where to start.
-    std::map<int32_t, int64_t> position;
-    std::map<int32_t, listed_offset> latest = list_offsets(client, md, partitions, latest_timestamp);
+    std::unique_ptr<group_member> member;
+    std::vector<int32_t> partitions;
     if (!a.group.empty()) {
-        auto committed = fetch_committed_offsets(client, a.group, a.topic, partitions);
-        std::vector<int32_t> missing;
-        for (int32_t p : partitions) {
-            if (auto it = committed.find(p); it != committed.end() && it->second >= 0) {
-                position[p] = it->second;
-            } else {
-                missing.push_back(p);
-            }
-        }
-        if (!missing.empty()) {
-            auto fallback = list_offsets(client, md, missing, a.from == "end" ? latest_timestamp : earliest_timestamp);
-            for (int32_t p : missing) position[p] = fallback[p].offset;
-        }
-    } else if (a.offset) {
-        auto earliest = list_offsets(client, md, partitions, earliest_timestamp);
-        for (int32_t p : partitions) {
-            int64_t want = *a.offset >= 0 ? *a.offset : latest[p].offset + *a.offset;  // negative: back from the end
-            position[p] = std::clamp(want, earliest[p].offset, latest[p].offset);
-            if (*a.offset >= 0 && want != position[p])
-                throw_kafka_error(kafka_error_code(kafka_error::offset_out_of_range),
-                                  fmt::format("offset {} of {}-{}", *a.offset, a.topic, p),
-                                  fmt::format("the partition holds offsets {} to {}", earliest[p].offset,
-                                              latest[p].offset - 1));
-        }
-    } else if (start_time) {
-        auto found = list_offsets(client, md, partitions, *start_time);
-        for (int32_t p : partitions) position[p] = found[p].offset >= 0 ? found[p].offset : latest[p].offset;
+        member = std::make_unique<group_member>(client, a.group, std::vector<std::string>{a.topic});
+        partitions = member->join()[a.topic];
     } else {
-        auto found = list_offsets(client, md, partitions, a.from == "end" ? latest_timestamp : earliest_timestamp);
-        for (int32_t p : partitions) position[p] = found[p].offset;
+        partitions = a.partitions.empty() ? partition_ids(md) : a.partitions;
+        for (int32_t p : partitions) leader_of(md, p);  // checks that each exists
     }
 
+    // Where each partition starts, and (without --follow) where it ends.
+    std::map<int32_t, int64_t> position;
+    std::map<int32_t, listed_offset> latest;
     std::set<int32_t> active;
-    for (int32_t p : partitions)
-        if (a.follow || position[p] < latest[p].offset) active.insert(p);
+    auto start_partitions = [&] {
+        position.clear();
+        active.clear();
+        if (partitions.empty()) return;
+        latest = list_offsets(client, md, partitions, latest_timestamp);
+        if (member) {
+            auto committed = fetch_committed_offsets(client, a.group, a.topic, partitions);
+            std::vector<int32_t> missing;
+            for (int32_t p : partitions) {
+                if (auto it = committed.find(p); it != committed.end() && it->second >= 0) {
+                    position[p] = it->second;
+                } else {
+                    missing.push_back(p);
+                }
+            }
+            if (!missing.empty()) {
+                auto fallback =
+                    list_offsets(client, md, missing, a.from == "end" ? latest_timestamp : earliest_timestamp);
+                for (int32_t p : missing) position[p] = fallback[p].offset;
+            }
+        } else if (a.offset) {
+            auto earliest = list_offsets(client, md, partitions, earliest_timestamp);
+            for (int32_t p : partitions) {
+                int64_t want = *a.offset >= 0 ? *a.offset : latest[p].offset + *a.offset;  // negative: from the end
+                position[p] = std::clamp(want, earliest[p].offset, latest[p].offset);
+                if (*a.offset >= 0 && want != position[p])
+                    throw_kafka_error(kafka_error_code(kafka_error::offset_out_of_range),
+                                      fmt::format("offset {} of {}-{}", *a.offset, a.topic, p),
+                                      fmt::format("the partition holds offsets {} to {}", earliest[p].offset,
+                                                  latest[p].offset - 1));
+            }
+        } else if (start_time) {
+            auto found = list_offsets(client, md, partitions, *start_time);
+            for (int32_t p : partitions) position[p] = found[p].offset >= 0 ? found[p].offset : latest[p].offset;
+        } else {
+            auto found = list_offsets(client, md, partitions, a.from == "end" ? latest_timestamp : earliest_timestamp);
+            for (int32_t p : partitions) position[p] = found[p].offset;
+        }
+        for (int32_t p : partitions)
+            if (a.follow || position[p] < latest[p].offset) active.insert(p);
+    };
+    start_partitions();
+
+    // Ctrl-C ends a follow cleanly: output flushed, offsets committed, group left.
+    if (a.follow) std::signal(SIGINT, on_interrupt);
 
     int64_t printed = 0;
     std::vector<uint8_t> scratch;
     std::string out;
     const bool stop_on_count = a.count >= 0;
-    if (stop_on_count && a.count == 0) active.clear();
+    auto done = [&] { return interrupted || (stop_on_count && printed >= a.count); };
     int refreshes = 0;
-    while (!active.empty()) {
+    // In a group with nothing assigned, --follow still waits (heartbeating)
+    // for a rebalance to hand this member partitions.
+    while (!done() && (!active.empty() || (member && a.follow))) {
+        if (active.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
         std::map<int32_t, std::vector<int32_t>> by_leader;
         for (int32_t p : active) by_leader[leader_of(md, p)].push_back(p);
         bool refresh = false;
@@ -143,9 +173,6 @@ void consume(const global_options& g, const consume_args& a) {
                             continue;
                         }
                         throw_kafka_error(pd.error_code, fmt::format("fetching {}-{} at offset {}", a.topic, p, position[p]));
-                    }
-                    if (!a.follow && pd.high_watermark > latest[p].offset) {
-                        // Keep the end fixed at what the start saw.
                     }
                     if (pd.records && pd.records->size() > 0) {
                         protocol::record_batch_sequence batches(pd.records->bytes());
@@ -184,7 +211,10 @@ void consume(const global_options& g, const consume_args& a) {
                                     throw cli_error(fmt::format("a record batch of {}-{} at offset {} is corrupt: {}",
                                                                 a.topic, p, batch.base_offset(), walked.error()));
                             }
-                            if (!(stop_on_count && printed >= a.count)) position[p] = std::max(position[p], batch.last_offset() + 1);
+                            // Skipped control batches and filtered records still move the position,
+                            // unless the count stopped us inside this batch.
+                            if (!(stop_on_count && printed >= a.count))
+                                position[p] = std::max(position[p], batch.last_offset() + 1);
                         }
                     }
                     if (!a.follow && position[p] >= latest[p].offset) active.erase(p);
@@ -195,18 +225,29 @@ void consume(const global_options& g, const consume_args& a) {
                 std::fflush(stdout);
                 out.clear();
             }
-            if (stop_on_count && printed >= a.count) {
-                active.clear();
-                break;
-            }
+            if (done()) break;
         }
         if (refresh) {
             ++refreshes;
             std::this_thread::sleep_for(std::chrono::milliseconds(200));
             md = client.topic_metadata(a.topic);
         }
+        if (member && !done() && !member->heartbeat_if_due()) {
+            // A rebalance: hand back what we read, then take the new assignment.
+            try {
+                member->commit(a.topic, position);
+            } catch (const cli_error&) {
+                // A fenced generation cannot commit; the next owner rereads from the last commit.
+            }
+            partitions = member->join()[a.topic];
+            md = client.topic_metadata(a.topic);
+            start_partitions();
+        }
     }
-    if (!a.group.empty() && !a.no_commit) commit_offsets(client, a.group, a.topic, position);
+    if (member) {
+        if (!a.no_commit) member->commit(a.topic, position);
+        member->leave();
+    }
 }
 
 }  // namespace
@@ -228,7 +269,7 @@ void add_consume_command(CLI::App& app, const std::shared_ptr<global_options>& g
     c->add_flag("-K,--print-key", a->print_key, "plain format: print key<TAB>value");
     c->add_option("--separator", a->separator, "plain format: between key and value");
     c->add_option("-g,--group", a->group,
-                  "Start from this consumer group's committed offsets and commit the new positions");
+                  "Consume as a member of this group: its partitions, from its committed offsets, committing on exit");
     c->add_flag("--no-commit", a->no_commit, "With --group, do not commit");
     c->add_option("--max-wait", a->max_wait_ms, "With --follow, the longest a fetch waits for data (ms)")
         ->check(CLI::Range(0, 60000));
