@@ -1,6 +1,7 @@
 // strata: the command-line admin tool of Strata (and of any Kafka-compatible
 // cluster). See README.md in this folder and docs/cli.md.
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <memory>
 
@@ -54,6 +55,17 @@ int main(int argc, char** argv) {
     add_config_commands(app, global);
     add_perf_commands(app, global);
     add_completion_command(app);
+
+    // Subcommands' help shows only their own options: name the global ones.
+    std::function<void(CLI::App*)> add_global_note = [&](CLI::App* command) {
+        for (auto* sub : command->get_subcommands({})) {
+            sub->footer(sub->get_footer() +
+                        "\nGlobal options (anywhere on the line): -b/--brokers host:port (env STRATA_BROKERS), "
+                        "-o/--output table|json|yaml, --timeout ms, -v/--verbose");
+            add_global_note(sub);
+        }
+    };
+    add_global_note(&app);
 
     try {
         app.parse(argc, argv);

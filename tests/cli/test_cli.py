@@ -325,6 +325,11 @@ def test_perf_produce_and_consume():
     assert doc["records"] == 25000 and doc["bytes"] == 2_500_000, doc
     result = ok(["perf", "consume", "perf", "-n", "1000"], BROKER)
     assert result.out.startswith("1000 records consumed"), result
+    # acks=0: nothing answers, yet every record arrives.
+    topic("perf-acks0", 2)
+    result = ok(["perf", "produce", "perf-acks0", "-n", "30000", "-a", "0", "-o", "json"], BROKER)
+    assert json.loads(result.out)["latency_ms"] is None, result
+    assert json.loads(ok(["perf", "consume", "perf-acks0", "-o", "json"], BROKER).out)["records"] == 30000
 
 
 # ---- configs and groups: APIs Strata does not serve yet ---------------------------------
