@@ -77,7 +77,14 @@ std::string error_hint(int16_t code) {
 void throw_kafka_error(int16_t code, const std::string& what, const std::optional<std::string>& message) {
     std::string text = fmt::format("{}: {}", error_name(code), what);
     if (message && !message->empty()) text += fmt::format(" ({})", *message);
-    throw cli_error(text, error_hint(code));
+    std::string hint = error_hint(code);
+    if (hint.empty()) {
+        auto known = kafka_error_from_code(code);
+        hint = known && is_retriable(*known)
+                   ? "a transient (retriable) error; retry in a moment"
+                   : "Kafka's error codes are listed at https://kafka.apache.org/protocol#protocol_error_codes";
+    }
+    throw cli_error(text, hint);
 }
 
 void throw_usage(const std::string& message, const std::string& hint) {

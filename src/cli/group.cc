@@ -65,6 +65,9 @@ pm::describe_groups_response::described_group describe_group(kafka_client& clien
 void group_describe(const global_options& g, const std::string& group) {
     kafka_client client(g);
     auto described = describe_group(client, group);
+    if (described.group_state == "Dead")
+        throw_kafka_error(kafka_error_code(kafka_error::group_id_not_found),
+                          fmt::format("group '{}' does not exist", group));
     // Which member owns which partition (consumer groups' assignments).
     std::map<std::pair<std::string, int32_t>, const pm::describe_groups_response::described_group_member*> owner;
     if (described.protocol_type == "consumer") {
