@@ -135,7 +135,7 @@ static net::client_result<net::response_frame> run_request(boost::asio::io_conte
 }
 
 void kafka_client::negotiate(node_state& state) {
-    const auto timeout = std::chrono::milliseconds(std::min(_options.timeout_ms, 5000));
+    const auto timeout = std::chrono::milliseconds(std::min(_options.timeout_ms, 3000));
     for (int16_t version : {int16_t{3}, int16_t{0}}) {
         pm::api_versions_request request;
         request.client_software_name = "strata-cli";

@@ -383,6 +383,25 @@ def test_group_commands():
     assert ok(["consume", "grouped", "--group", "g1"], BROKER).out == "3\n"
     assert "g1" in ok(["group", "list"], BROKER).out
     ok(["group", "delete", "g1"], BROKER)
+    result = fails(["group", "describe", "g1"], BROKER)
+    assert "GROUP_ID_NOT_FOUND" in result.err, result
+    # A real client's group: strata sees its member and lag, and refuses to
+    # reset offsets under it.
+    from kafka import KafkaConsumer
+    consumer = KafkaConsumer("grouped", group_id="py-group", bootstrap_servers=BROKER.bootstrap,
+                             auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=5000)
+    try:
+        assert [m.value for m in consumer] == [b"1", b"2", b"3"]
+        consumer.commit()
+        doc = json.loads(ok(["group", "describe", "py-group", "-o", "json"], BROKER).out)
+        assert doc["state"] == "Stable" and len(doc["members"]) == 1, doc
+        assert doc["offsets"] == [{"topic": "grouped", "partition": 0, "current_offset": 3, "log_end_offset": 3,
+                                   "lag": 0, "member_id": doc["members"][0]["member_id"]}], doc
+        result = fails(["group", "reset-offsets", "py-group", "-t", "grouped", "--to-earliest"], BROKER)
+        assert "NON_EMPTY_GROUP" in result.err, result
+    finally:
+        consumer.close()
+    ok(["group", "reset-offsets", "py-group", "-t", "grouped", "--to-earliest"], BROKER)
 
 
 def test_reset_offsets_usage():
