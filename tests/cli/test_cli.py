@@ -317,9 +317,12 @@ def test_perf_produce_and_consume():
     latency = doc["latency_ms"]
     assert 0 < latency["p50"] <= latency["p99"] <= latency["max"], doc
     assert doc["records_per_second"] > 0, doc
-    table = ok(["perf", "produce", "perf", "-n", "5000", "-t", "20000", "-z", "lz4"], BROKER)
+    table = ok(["perf", "produce", "perf", "-n", "5000", "-t", "20000", "-z", "lz4", "--interval", "50"], BROKER)
     assert "5000 records sent" in table.out and "p99" in table.out, table
     assert 0.2 <= table.seconds < 10, table  # paced at 20000/s
+    # The live progress line (one line per interval when stderr is not a terminal).
+    progress = [line for line in table.err.splitlines() if "records sent" in line and "records/s" in line]
+    assert len(progress) >= 2, table
     result = ok(["perf", "consume", "perf", "--interval", "50", "-o", "json"], BROKER)
     doc = json.loads(result.out)
     assert doc["records"] == 25000 and doc["bytes"] == 2_500_000, doc
