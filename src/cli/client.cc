@@ -2,8 +2,8 @@
 
 #include <thread>
 
-#include <boost/asio/co_spawn.hpp>
 #include <fmt/format.h>
+#include <boost/asio/co_spawn.hpp>
 
 #include "strata/protocol/messages/api_versions_request.h"
 #include "strata/protocol/messages/api_versions_response.h"
@@ -16,7 +16,9 @@ namespace strata::cli {
 namespace pm = protocol::messages;
 using protocol::api_key;
 
-std::string broker_address::to_string() const { return fmt::format("{}:{}", host, port); }
+std::string broker_address::to_string() const {
+    return fmt::format("{}:{}", host, port);
+}
 
 std::vector<broker_address> parse_broker_list(const std::string& list) {
     std::vector<broker_address> out;
@@ -63,9 +65,12 @@ std::vector<broker_address> parse_broker_list(const std::string& list) {
 
 int16_t version_cap(api_key key) {
     switch (key) {
-    case api_key::fetch: return 12;    // 13+ names topics by id
-    case api_key::produce: return 11;  // 13+ names topics by id
-    default: return INT16_MAX;
+        case api_key::fetch:
+            return 12;  // 13+ names topics by id
+        case api_key::produce:
+            return 11;  // 13+ names topics by id
+        default:
+            return INT16_MAX;
     }
 }
 
@@ -160,12 +165,13 @@ void kafka_client::negotiate(node_state& state) {
             response.decode(r, version);
         } catch (const protocol::decode_error&) {
             if (version != 0) continue;
-            throw cli_error(fmt::format("broker {} sent an ApiVersions answer that cannot be decoded",
-                                        state.address.to_string()),
-                            "is it a Kafka broker?");
+            throw cli_error(
+                fmt::format("broker {} sent an ApiVersions answer that cannot be decoded", state.address.to_string()),
+                "is it a Kafka broker?");
         }
         if (response.error_code == kafka_error_code(kafka_error::unsupported_version) && version != 0) continue;
-        if (response.error_code != 0) throw_kafka_error(response.error_code, "ApiVersions from " + state.address.to_string());
+        if (response.error_code != 0)
+            throw_kafka_error(response.error_code, "ApiVersions from " + state.address.to_string());
         for (const auto& api : response.api_keys) state.versions[api.api_key] = {api.min_version, api.max_version};
         state.negotiated = true;
         return;
@@ -209,11 +215,14 @@ kafka_client::node_state& kafka_client::node(int32_t id) {
         return *slot;
     }
     if (candidates.size() > 1)
-        throw cli_error(fmt::format("cannot reach any of the brokers {}: {}", _options.brokers, last->what()), last->hint);
+        throw cli_error(fmt::format("cannot reach any of the brokers {}: {}", _options.brokers, last->what()),
+                        last->hint);
     throw *last;
 }
 
-std::shared_ptr<net::client_connection> kafka_client::connection(int32_t id) { return node(id).connection; }
+std::shared_ptr<net::client_connection> kafka_client::connection(int32_t id) {
+    return node(id).connection;
+}
 
 bool kafka_client::supports(int32_t id, api_key key) {
     return node(id).versions.count(static_cast<int16_t>(key)) > 0;
@@ -224,8 +233,8 @@ int16_t kafka_client::version_for(int32_t id, api_key key, int16_t our_max) {
     auto it = state.versions.find(static_cast<int16_t>(key));
     const std::string name = api_name(key);
     if (it == state.versions.end())
-        throw cli_error(fmt::format("the broker at {} does not support {} (API key {})", state.address.to_string(), name,
-                                    static_cast<int>(key)),
+        throw cli_error(fmt::format("the broker at {} does not support {} (API key {})", state.address.to_string(),
+                                    name, static_cast<int>(key)),
                         fmt::format("this command needs a Kafka-compatible broker that serves {}", name));
     const int16_t version = std::min({our_max, version_cap(key), it->second.second});
     if (version < it->second.first || version < 0)
@@ -236,23 +245,23 @@ int16_t kafka_client::version_for(int32_t id, api_key key, int16_t our_max) {
 }
 
 net::response_frame kafka_client::raw_call(int32_t id, api_key key, int16_t version, protocol::encoded_output body,
-                                         std::chrono::milliseconds timeout) {
+                                           std::chrono::milliseconds timeout) {
     auto& state = node(id);
     auto answer = run_request(_io, state.connection, key, version, std::move(body), timeout);
     if (answer) return std::move(answer.value());
     const std::string name = api_name(key);
     switch (answer.error()) {
-    case net::client_error::timed_out:
-        throw cli_error(fmt::format("timed out after {} ms waiting for {} from broker {}", timeout.count(), name,
-                                    state.address.to_string()),
-                        "the broker is slow or unreachable; retry, or raise --timeout");
-    case net::client_error::malformed:
-        throw cli_error(fmt::format("could not decode the {} v{} answer from broker {}", name, version,
-                                    state.address.to_string()));
-    default:
-        throw cli_error(fmt::format("lost the connection to broker {} during {} ({})", state.address.to_string(), name,
-                                    net::to_string(answer.error())),
-                        "check that the broker is running");
+        case net::client_error::timed_out:
+            throw cli_error(fmt::format("timed out after {} ms waiting for {} from broker {}", timeout.count(), name,
+                                        state.address.to_string()),
+                            "the broker is slow or unreachable; retry, or raise --timeout");
+        case net::client_error::malformed:
+            throw cli_error(fmt::format("could not decode the {} v{} answer from broker {}", name, version,
+                                        state.address.to_string()));
+        default:
+            throw cli_error(fmt::format("lost the connection to broker {} during {} ({})", state.address.to_string(),
+                                        name, net::to_string(answer.error())),
+                            "check that the broker is running");
     }
 }
 
@@ -314,7 +323,8 @@ pm::metadata_response::metadata_response_topic kafka_client::topic_metadata(cons
             return std::move(t);
         }
         if (std::chrono::steady_clock::now() >= deadline)
-            throw_kafka_error(kafka_error_code(kafka_error::unknown_topic_or_partition), fmt::format("topic '{}'", topic));
+            throw_kafka_error(kafka_error_code(kafka_error::unknown_topic_or_partition),
+                              fmt::format("topic '{}'", topic));
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
 }

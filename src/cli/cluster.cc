@@ -1,8 +1,8 @@
 // strata cluster info | health | quorum
 #include <iostream>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "client.h"
@@ -107,7 +107,8 @@ void cluster_health(const global_options& g) {
               fmt::format("{} of {}", under_replicated, partitions)},
              {"topic errors", ok(topic_errors == 0), std::to_string(topic_errors)}}};
     print_result(g, doc, t);
-    if (g.format() == output_format::table) std::cout << (healthy ? "\nCluster is healthy.\n" : "\nCluster is UNHEALTHY.\n");
+    if (g.format() == output_format::table)
+        std::cout << (healthy ? "\nCluster is healthy.\n" : "\nCluster is UNHEALTHY.\n");
     if (!healthy) throw cli_error("the cluster is unhealthy", "see the failed checks above");
 }
 
@@ -125,8 +126,9 @@ void cluster_quorum(const global_options& g, const std::string& controller) {
     const pm::describe_quorum_response::partition_data* part = nullptr;
     for (int attempt = 0; attempt < 3; ++attempt) {
         if (!client.supports(target, protocol::api_key::describe_quorum))
-            throw cli_error(fmt::format("the node at {} does not serve DescribeQuorum (API key 55)", client.node_name(target)),
-                            "point --bootstrap-controller at a controller (its CONTROLLER listener)");
+            throw cli_error(
+                fmt::format("the node at {} does not serve DescribeQuorum (API key 55)", client.node_name(target)),
+                "point --bootstrap-controller at a controller (its CONTROLLER listener)");
         response = client.call<pm::describe_quorum_response>(target, request);
         if (response.error_code != 0) throw_kafka_error(response.error_code, "DescribeQuorum", response.error_message);
         if (response.topics.empty() || response.topics.front().partitions.empty())
@@ -191,8 +193,7 @@ void add_cluster_commands(CLI::App& app, const std::shared_ptr<global_options>& 
 
     auto* quorum = cluster->add_subcommand("quorum", "Describe the KRaft metadata quorum (leader, voters, lag)");
     auto controller = std::make_shared<std::string>();
-    quorum->add_option("--bootstrap-controller", *controller,
-                       "Ask this controller (host:port) instead of the brokers");
+    quorum->add_option("--bootstrap-controller", *controller, "Ask this controller (host:port) instead of the brokers");
     quorum->footer("Example:\n  strata cluster quorum\n  strata cluster quorum --bootstrap-controller localhost:9093");
     quorum->callback([global, controller] { cluster_quorum(*global, *controller); });
 }

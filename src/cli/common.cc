@@ -6,8 +6,8 @@
 #include <iostream>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 namespace strata::cli {
 
@@ -25,52 +25,52 @@ std::string error_name(int16_t code) {
 
 std::string error_hint(int16_t code) {
     switch (static_cast<kafka_error>(code)) {
-    case kafka_error::unknown_topic_or_partition:
-        return "check the name with `strata topic list`; create it with `strata topic create <name>`";
-    case kafka_error::topic_already_exists:
-        return "pick another name, or pass --if-not-exists";
-    case kafka_error::invalid_topic_exception:
-        return "topic names are 1-249 characters of [a-zA-Z0-9._-], and not '.' or '..'";
-    case kafka_error::invalid_partitions:
-        return "the partition count must be positive, and larger than the current count when adding";
-    case kafka_error::invalid_replication_factor:
-        return "the replication factor cannot exceed the number of brokers (see `strata cluster info`)";
-    case kafka_error::invalid_config:
-        return "check the key and value against Kafka's topic/broker configuration reference";
-    case kafka_error::offset_out_of_range:
-        return "the offset is outside the partition's log; see `strata topic describe <topic>` for its range";
-    case kafka_error::not_leader_or_follower:
-    case kafka_error::leader_not_available:
-        return "leadership is moving; retry in a moment";
-    case kafka_error::coordinator_not_available:
-    case kafka_error::coordinator_load_in_progress:
-    case kafka_error::not_coordinator:
-        return "the group coordinator is starting or moving; retry in a moment";
-    case kafka_error::group_id_not_found:
-        return "list groups with `strata group list`";
-    case kafka_error::non_empty_group:
-        return "stop the group's consumers first; an active group's offsets and membership cannot be changed";
-    case kafka_error::unknown_member_id:
-        return "the group has active members; stop its consumers first";
-    case kafka_error::message_too_large:
-        return "the record or batch exceeds max.message.bytes; raise it on the topic or send smaller records";
-    case kafka_error::not_enough_replicas:
-    case kafka_error::not_enough_replicas_after_append:
-        return "fewer in-sync replicas than min.insync.replicas; check `strata cluster health`";
-    case kafka_error::policy_violation:
-        return "the broker's policy refused the request";
-    case kafka_error::unsupported_version:
-        return "the broker does not support this request at any version this tool speaks";
-    case kafka_error::request_timed_out:
-        return "the broker did not finish in time; retry, or raise --timeout";
-    case kafka_error::topic_authorization_failed:
-    case kafka_error::group_authorization_failed:
-    case kafka_error::cluster_authorization_failed:
-        return "the principal lacks the ACL for this operation";
-    case kafka_error::invalid_request:
-        return "the broker refused the request as malformed for its version";
-    default:
-        return {};
+        case kafka_error::unknown_topic_or_partition:
+            return "check the name with `strata topic list`; create it with `strata topic create <name>`";
+        case kafka_error::topic_already_exists:
+            return "pick another name, or pass --if-not-exists";
+        case kafka_error::invalid_topic_exception:
+            return "topic names are 1-249 characters of [a-zA-Z0-9._-], and not '.' or '..'";
+        case kafka_error::invalid_partitions:
+            return "the partition count must be positive, and larger than the current count when adding";
+        case kafka_error::invalid_replication_factor:
+            return "the replication factor cannot exceed the number of brokers (see `strata cluster info`)";
+        case kafka_error::invalid_config:
+            return "check the key and value against Kafka's topic/broker configuration reference";
+        case kafka_error::offset_out_of_range:
+            return "the offset is outside the partition's log; see `strata topic describe <topic>` for its range";
+        case kafka_error::not_leader_or_follower:
+        case kafka_error::leader_not_available:
+            return "leadership is moving; retry in a moment";
+        case kafka_error::coordinator_not_available:
+        case kafka_error::coordinator_load_in_progress:
+        case kafka_error::not_coordinator:
+            return "the group coordinator is starting or moving; retry in a moment";
+        case kafka_error::group_id_not_found:
+            return "list groups with `strata group list`";
+        case kafka_error::non_empty_group:
+            return "stop the group's consumers first; an active group's offsets and membership cannot be changed";
+        case kafka_error::unknown_member_id:
+            return "the group has active members; stop its consumers first";
+        case kafka_error::message_too_large:
+            return "the record or batch exceeds max.message.bytes; raise it on the topic or send smaller records";
+        case kafka_error::not_enough_replicas:
+        case kafka_error::not_enough_replicas_after_append:
+            return "fewer in-sync replicas than min.insync.replicas; check `strata cluster health`";
+        case kafka_error::policy_violation:
+            return "the broker's policy refused the request";
+        case kafka_error::unsupported_version:
+            return "the broker does not support this request at any version this tool speaks";
+        case kafka_error::request_timed_out:
+            return "the broker did not finish in time; retry, or raise --timeout";
+        case kafka_error::topic_authorization_failed:
+        case kafka_error::group_authorization_failed:
+        case kafka_error::cluster_authorization_failed:
+            return "the principal lacks the ACL for this operation";
+        case kafka_error::invalid_request:
+            return "the broker refused the request as malformed for its version";
+        default:
+            return {};
     }
 }
 
@@ -104,32 +104,32 @@ size_t display_width(std::string_view s) {
 
 void emit_yaml(YAML::Emitter& out, const nlohmann::ordered_json& value) {
     switch (value.type()) {
-    case nlohmann::ordered_json::value_t::object:
-        out << YAML::BeginMap;
-        for (auto it = value.begin(); it != value.end(); ++it) {
-            out << YAML::Key << it.key() << YAML::Value;
-            emit_yaml(out, it.value());
-        }
-        out << YAML::EndMap;
-        break;
-    case nlohmann::ordered_json::value_t::array:
-        if (value.empty()) out << YAML::Flow;
-        out << YAML::BeginSeq;
-        for (const auto& item : value) emit_yaml(out, item);
-        out << YAML::EndSeq;
-        break;
-    case nlohmann::ordered_json::value_t::string:
-        out << YAML::DoubleQuoted << value.get<std::string>();
-        break;
-    case nlohmann::ordered_json::value_t::null:
-        out << YAML::Null;
-        break;
-    case nlohmann::ordered_json::value_t::boolean:
-        out << value.get<bool>();
-        break;
-    default:  // numbers
-        out << value.dump();
-        break;
+        case nlohmann::ordered_json::value_t::object:
+            out << YAML::BeginMap;
+            for (auto it = value.begin(); it != value.end(); ++it) {
+                out << YAML::Key << it.key() << YAML::Value;
+                emit_yaml(out, it.value());
+            }
+            out << YAML::EndMap;
+            break;
+        case nlohmann::ordered_json::value_t::array:
+            if (value.empty()) out << YAML::Flow;
+            out << YAML::BeginSeq;
+            for (const auto& item : value) emit_yaml(out, item);
+            out << YAML::EndSeq;
+            break;
+        case nlohmann::ordered_json::value_t::string:
+            out << YAML::DoubleQuoted << value.get<std::string>();
+            break;
+        case nlohmann::ordered_json::value_t::null:
+            out << YAML::Null;
+            break;
+        case nlohmann::ordered_json::value_t::boolean:
+            out << value.get<bool>();
+            break;
+        default:  // numbers
+            out << value.dump();
+            break;
     }
 }
 
@@ -139,7 +139,8 @@ std::string render_table(const table& t) {
     std::vector<size_t> widths(t.headers.size(), 0);
     for (size_t i = 0; i < t.headers.size(); ++i) widths[i] = display_width(t.headers[i]);
     for (const auto& row : t.rows)
-        for (size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], display_width(row[i]));
+        for (size_t i = 0; i < row.size() && i < widths.size(); ++i)
+            widths[i] = std::max(widths[i], display_width(row[i]));
     std::string out;
     auto line = [&](const std::vector<std::string>& cells) {
         std::string text;
@@ -164,20 +165,22 @@ std::string to_yaml(const nlohmann::ordered_json& doc) {
 
 void print_result(const global_options& options, const nlohmann::ordered_json& doc, const table& t) {
     switch (options.format()) {
-    case output_format::json:
-        std::cout << doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
-        break;
-    case output_format::yaml:
-        std::cout << to_yaml(doc);
-        break;
-    case output_format::table:
-        std::cout << render_table(t);
-        break;
+        case output_format::json:
+            std::cout << doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+            break;
+        case output_format::yaml:
+            std::cout << to_yaml(doc);
+            break;
+        case output_format::table:
+            std::cout << render_table(t);
+            break;
     }
     std::cout.flush();
 }
 
-void note(const std::string& text) { std::cerr << text << "\n"; }
+void note(const std::string& text) {
+    std::cerr << text << "\n";
+}
 
 std::string join_ints(const std::vector<int32_t>& values, std::string_view separator) {
     std::string out;
@@ -270,8 +273,7 @@ std::string format_timestamp(int64_t ms) {
 
 std::pair<std::string, std::string> parse_key_value(const std::string& text, const std::string& what) {
     auto eq = text.find('=');
-    if (eq == std::string::npos || eq == 0)
-        throw_usage(fmt::format("{} '{}' is not key=value", what, text));
+    if (eq == std::string::npos || eq == 0) throw_usage(fmt::format("{} '{}' is not key=value", what, text));
     return {text.substr(0, eq), text.substr(eq + 1)};
 }
 

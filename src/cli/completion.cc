@@ -2,8 +2,8 @@
 // tree itself, so that it cannot drift from the commands.
 #include <iostream>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "commands.h"
 #include "common.h"
@@ -40,8 +40,8 @@ std::string bash_script(const CLI::App& root) {
         for (const auto* sub : app->get_subcommands({})) names += sub->get_name() + "|";
         if (!names.empty()) {
             names.pop_back();
-            subcommand_cases += fmt::format("            \"{}\") case \"$w\" in {}) path=\"${{path:+$path }}$w\" ;; esac ;;\n",
-                                            path, names);
+            subcommand_cases += fmt::format(
+                "            \"{}\") case \"$w\" in {}) path=\"${{path:+$path }}$w\" ;; esac ;;\n", path, names);
         }
         for (const auto* sub : app->get_subcommands({}))
             subs(sub, path.empty() ? sub->get_name() : path + " " + sub->get_name());

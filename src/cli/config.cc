@@ -2,8 +2,8 @@
 // IncrementalAlterConfigs).
 #include <iostream>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "client.h"
@@ -21,19 +21,30 @@ namespace {
 
 std::string source_name(int8_t source) {
     switch (source) {
-    case 1: return "topic";
-    case 2: return "broker";
-    case 3: return "broker-default";
-    case 4: return "static";
-    case 5: return "default";
-    case 6: return "logger";
-    case 7: return "client-metrics";
-    case 8: return "group";
-    default: return "unknown";
+        case 1:
+            return "topic";
+        case 2:
+            return "broker";
+        case 3:
+            return "broker-default";
+        case 4:
+            return "static";
+        case 5:
+            return "default";
+        case 6:
+            return "logger";
+        case 7:
+            return "client-metrics";
+        case 8:
+            return "group";
+        default:
+            return "unknown";
     }
 }
 
-int8_t resource_type_of(const std::string& kind) { return kind == "topic" ? resource_topic : resource_broker; }
+int8_t resource_type_of(const std::string& kind) {
+    return kind == "topic" ? resource_topic : resource_broker;
+}
 
 void config_get(const global_options& g, const std::string& kind, const std::string& name,
                 const std::vector<std::string>& keys, bool overrides_only) {
@@ -64,18 +75,20 @@ void config_get(const global_options& g, const std::string& kind, const std::str
     table t{{"KEY", "VALUE", "SOURCE", "READ-ONLY"}, {}};
     for (const auto& r : response.results) {
         if (r.error_code != 0)
-            throw_kafka_error(r.error_code, fmt::format("describing the config of {} '{}'", kind, name), r.error_message);
+            throw_kafka_error(r.error_code, fmt::format("describing the config of {} '{}'", kind, name),
+                              r.error_message);
         auto configs = r.configs;
         std::sort(configs.begin(), configs.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
         for (const auto& c : configs) {
             const int8_t source = version == 0 ? (c.is_default ? 5 : (kind == "topic" ? 1 : 4)) : c.config_source;
             if (overrides_only && (source == 5 || source == 4)) continue;
             const std::string value = c.is_sensitive ? "(sensitive)" : c.value.value_or("null");
-            doc["configs"].push_back({{"key", c.name},
-                                      {"value", c.is_sensitive ? json(nullptr) : (c.value ? json(*c.value) : json(nullptr))},
-                                      {"source", source_name(source)},
-                                      {"read_only", c.read_only},
-                                      {"sensitive", c.is_sensitive}});
+            doc["configs"].push_back(
+                {{"key", c.name},
+                 {"value", c.is_sensitive ? json(nullptr) : (c.value ? json(*c.value) : json(nullptr))},
+                 {"source", source_name(source)},
+                 {"read_only", c.read_only},
+                 {"sensitive", c.is_sensitive}});
             t.rows.push_back({c.name, value, source_name(source), c.read_only ? "yes" : "no"});
         }
     }
@@ -84,7 +97,8 @@ void config_get(const global_options& g, const std::string& kind, const std::str
 
 void config_set(const global_options& g, const std::string& kind, const std::string& name,
                 const std::vector<std::string>& settings, const std::vector<std::string>& remove) {
-    if (settings.empty() && remove.empty()) throw_usage("nothing to change", "give key=value pairs and/or --delete key");
+    if (settings.empty() && remove.empty())
+        throw_usage("nothing to change", "give key=value pairs and/or --delete key");
     std::vector<std::pair<std::string, std::string>> pairs;
     for (const auto& s : settings) pairs.push_back(parse_key_value(s, "setting"));
     kafka_client client(g);
@@ -106,7 +120,8 @@ void config_set(const global_options& g, const std::string& kind, const std::str
 void add_config_commands(CLI::App& app, const std::shared_ptr<global_options>& global) {
     auto* config = app.add_subcommand("config", "Read and change topic and broker configs");
     config->require_subcommand(1);
-    config->footer("Example:\n  strata config get topic orders\n  strata config set broker 1 log.retention.ms=86400000");
+    config->footer(
+        "Example:\n  strata config get topic orders\n  strata config set broker 1 log.retention.ms=86400000");
 
     struct get_args {
         std::string kind, name;
@@ -119,7 +134,8 @@ void add_config_commands(CLI::App& app, const std::shared_ptr<global_options>& g
     get->add_option("name", ga->name, "Topic name or broker id")->required();
     get->add_option("-k,--key", ga->keys, "Only these keys (repeatable)");
     get->add_flag("--overrides", ga->overrides, "Only values set on this resource (not defaults)");
-    get->footer("Examples:\n  strata config get topic orders --overrides\n  strata config get broker 1 -k log.retention.ms");
+    get->footer(
+        "Examples:\n  strata config get topic orders --overrides\n  strata config get broker 1 -k log.retention.ms");
     get->callback([global, ga] { config_get(*global, ga->kind, ga->name, ga->keys, ga->overrides); });
 
     struct set_args {
@@ -132,8 +148,9 @@ void add_config_commands(CLI::App& app, const std::shared_ptr<global_options>& g
     set->add_option("name", sa->name, "Topic name or broker id")->required();
     set->add_option("settings", sa->settings, "key=value pairs");
     set->add_option("-d,--delete", sa->remove, "Key to reset to its default (repeatable)");
-    set->footer("Examples:\n  strata config set topic orders retention.ms=3600000 cleanup.policy=compact\n"
-                "  strata config set topic orders --delete retention.ms");
+    set->footer(
+        "Examples:\n  strata config set topic orders retention.ms=3600000 cleanup.policy=compact\n"
+        "  strata config set topic orders --delete retention.ms");
     set->callback([global, sa] { config_set(*global, sa->kind, sa->name, sa->settings, sa->remove); });
 }
 

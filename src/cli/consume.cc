@@ -4,12 +4,12 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
-#include <set>
 #include <iostream>
+#include <set>
 #include <thread>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "client.h"
@@ -55,7 +55,9 @@ json json_of(const std::optional<protocol::bytes_view>& bytes) {
 }
 
 volatile std::sig_atomic_t interrupted = 0;
-extern "C" void on_interrupt(int) { interrupted = 1; }
+extern "C" void on_interrupt(int) {
+    interrupted = 1;
+}
 
 void consume(const global_options& g, const consume_args& a) {
     const bool as_json = a.format == "json" || g.format() == output_format::json;
@@ -108,10 +110,10 @@ void consume(const global_options& g, const consume_args& a) {
                 int64_t want = *a.offset >= 0 ? *a.offset : latest[p].offset + *a.offset;  // negative: from the end
                 position[p] = std::clamp(want, earliest[p].offset, latest[p].offset);
                 if (*a.offset >= 0 && want != position[p])
-                    throw_kafka_error(kafka_error_code(kafka_error::offset_out_of_range),
-                                      fmt::format("offset {} of {}-{}", *a.offset, a.topic, p),
-                                      fmt::format("the partition holds offsets {} to {}", earliest[p].offset,
-                                                  latest[p].offset - 1));
+                    throw_kafka_error(
+                        kafka_error_code(kafka_error::offset_out_of_range),
+                        fmt::format("offset {} of {}-{}", *a.offset, a.topic, p),
+                        fmt::format("the partition holds offsets {} to {}", earliest[p].offset, latest[p].offset - 1));
             }
         } else if (start_time) {
             auto found = list_offsets(client, md, partitions, *start_time);
@@ -161,7 +163,8 @@ void consume(const global_options& g, const consume_args& a) {
             }
             request.topics.push_back(std::move(topic));
             auto response = client.call<pm::fetch_response>(leader, request);
-            if (response.error_code != 0) throw_kafka_error(response.error_code, fmt::format("fetching from '{}'", a.topic));
+            if (response.error_code != 0)
+                throw_kafka_error(response.error_code, fmt::format("fetching from '{}'", a.topic));
             for (const auto& t : response.responses) {
                 for (const auto& pd : t.partitions) {
                     const int32_t p = pd.partition_index;
@@ -172,7 +175,8 @@ void consume(const global_options& g, const consume_args& a) {
                             refresh = true;
                             continue;
                         }
-                        throw_kafka_error(pd.error_code, fmt::format("fetching {}-{} at offset {}", a.topic, p, position[p]));
+                        throw_kafka_error(pd.error_code,
+                                          fmt::format("fetching {}-{} at offset {}", a.topic, p, position[p]));
                     }
                     if (pd.records && pd.records->size() > 0) {
                         protocol::record_batch_sequence batches(pd.records->bytes());
@@ -184,19 +188,23 @@ void consume(const global_options& g, const consume_args& a) {
                             if (!batch.is_control()) {
                                 const int64_t base = batch.base_offset();
                                 const int64_t base_ts = batch.base_timestamp();
-                                const bool append_time = batch.timestamp_kind() == protocol::timestamp_type::log_append_time;
+                                const bool append_time =
+                                    batch.timestamp_kind() == protocol::timestamp_type::log_append_time;
                                 auto walked = protocol::for_each_record(
                                     batch, 64 << 20, scratch, [&](const protocol::record_view& r) {
                                         const int64_t offset = base + r.offset_delta;
                                         if (offset < position[p]) return;
                                         if (!a.follow && offset >= latest[p].offset) return;
                                         if (stop_on_count && printed >= a.count) return;
-                                        const int64_t ts = append_time ? batch.max_timestamp() : base_ts + r.timestamp_delta;
+                                        const int64_t ts =
+                                            append_time ? batch.max_timestamp() : base_ts + r.timestamp_delta;
                                         if (as_json) {
                                             json headers = json::object();
-                                            for (const auto& h : r.headers) headers[std::string(h.key)] = json_of(h.value);
-                                            json line{{"topic", a.topic}, {"partition", p},   {"offset", offset},
-                                                      {"timestamp", ts},  {"key", json_of(r.key)}, {"value", json_of(r.value)},
+                                            for (const auto& h : r.headers)
+                                                headers[std::string(h.key)] = json_of(h.value);
+                                            json line{{"topic", a.topic},      {"partition", p},
+                                                      {"offset", offset},      {"timestamp", ts},
+                                                      {"key", json_of(r.key)}, {"value", json_of(r.value)},
                                                       {"headers", headers}};
                                             out += line.dump(-1, ' ', false, json::error_handler_t::replace);
                                         } else {

@@ -2,8 +2,8 @@
 #include <iostream>
 #include <set>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "client.h"
@@ -34,7 +34,8 @@ void group_list(const global_options& g) {
     for (int32_t broker : client.broker_ids()) {
         pm::list_groups_request request;
         auto response = client.call<pm::list_groups_response>(broker, request);
-        if (response.error_code != 0) throw_kafka_error(response.error_code, fmt::format("listing groups on broker {}", broker));
+        if (response.error_code != 0)
+            throw_kafka_error(response.error_code, fmt::format("listing groups on broker {}", broker));
         for (const auto& group : response.groups) groups[group.group_id] = group;
     }
     json doc = json::array();
@@ -77,7 +78,8 @@ void group_describe(const global_options& g, const std::string& group) {
                 protocol::reader r(m.member_assignment);
                 int16_t version = r.read_int16();
                 pm::consumer_protocol_assignment assignment;
-                assignment.decode(r, std::min<int16_t>(version, pm::consumer_protocol_assignment::highest_supported_version));
+                assignment.decode(
+                    r, std::min<int16_t>(version, pm::consumer_protocol_assignment::highest_supported_version));
                 for (const auto& tp : assignment.assigned_partitions)
                     for (int32_t p : tp.partitions) owner[{tp.topic, p}] = &m;
             } catch (const protocol::decode_error&) {
@@ -166,8 +168,8 @@ struct reset_args {
 };
 
 void group_reset_offsets(const global_options& g, const reset_args& a) {
-    const int strategies = a.to_earliest + a.to_latest + a.to_offset.has_value() + !a.to_datetime.empty() +
-                           a.shift_by.has_value();
+    const int strategies =
+        a.to_earliest + a.to_latest + a.to_offset.has_value() + !a.to_datetime.empty() + a.shift_by.has_value();
     if (strategies != 1)
         throw_usage("give exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime, --shift-by");
     if (a.topics.empty() && !a.all_topics) throw_usage("name the topics with --topic, or pass --all-topics");
@@ -216,11 +218,16 @@ void group_reset_offsets(const global_options& g, const reset_args& a) {
         for (int32_t p : partitions) {
             const int64_t current = committed[topic].count(p) ? committed[topic][p] : -1;
             int64_t target = 0;
-            if (a.to_earliest) target = earliest[p].offset;
-            else if (a.to_latest) target = latest[p].offset;
-            else if (a.to_offset) target = *a.to_offset;
-            else if (!a.to_datetime.empty()) target = by_time[p].offset >= 0 ? by_time[p].offset : latest[p].offset;
-            else target = (current >= 0 ? current : latest[p].offset) + *a.shift_by;
+            if (a.to_earliest)
+                target = earliest[p].offset;
+            else if (a.to_latest)
+                target = latest[p].offset;
+            else if (a.to_offset)
+                target = *a.to_offset;
+            else if (!a.to_datetime.empty())
+                target = by_time[p].offset >= 0 ? by_time[p].offset : latest[p].offset;
+            else
+                target = (current >= 0 ? current : latest[p].offset) + *a.shift_by;
             // Like Kafka's tool: clamp into the log's range.
             target = std::clamp(target, earliest[p].offset, latest[p].offset);
             plan[topic][p] = target;
@@ -228,8 +235,8 @@ void group_reset_offsets(const global_options& g, const reset_args& a) {
                                       {"partition", p},
                                       {"current_offset", current >= 0 ? json(current) : json(nullptr)},
                                       {"new_offset", target}});
-            t.rows.push_back({topic, std::to_string(p), current >= 0 ? std::to_string(current) : "-",
-                              std::to_string(target)});
+            t.rows.push_back(
+                {topic, std::to_string(p), current >= 0 ? std::to_string(current) : "-", std::to_string(target)});
         }
     }
     if (!a.dry_run)

@@ -72,7 +72,9 @@ bool decode_versioned(const std::vector<uint8_t>& bytes, T& value) {
     }
 }
 
-bool is(int16_t code, kafka_error error) { return code == kafka_error_code(error); }
+bool is(int16_t code, kafka_error error) {
+    return code == kafka_error_code(error);
+}
 
 }  // namespace
 
@@ -137,8 +139,11 @@ std::map<std::string, std::vector<int32_t>> group_member::join() {
                 for (const auto& t : s.topics) counts[t] = 0;
             }
             // Topics that do not exist (yet) get no partitions, as in Kafka.
-            auto md = _client.metadata(std::vector<std::string>(
-                [&] { std::vector<std::string> names; for (const auto& [t, c] : counts) names.push_back(t); return names; }()));
+            auto md = _client.metadata(std::vector<std::string>([&] {
+                std::vector<std::string> names;
+                for (const auto& [t, c] : counts) names.push_back(t);
+                return names;
+            }()));
             for (const auto& t : md.topics)
                 if (t.error_code == 0 && t.name) counts[*t.name] = static_cast<int32_t>(t.partitions.size());
             for (auto it = counts.begin(); it != counts.end();) it = it->second > 0 ? std::next(it) : counts.erase(it);

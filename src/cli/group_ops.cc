@@ -98,8 +98,8 @@ void commit_offsets(kafka_client& client, const std::string& group, const std::s
     for (const auto& rt : response.topics)
         for (const auto& rp : rt.partitions)
             if (rp.error_code != 0)
-                throw_kafka_error(rp.error_code,
-                                  fmt::format("committing offset of {}-{} for group '{}'", rt.name, rp.partition_index, group));
+                throw_kafka_error(rp.error_code, fmt::format("committing offset of {}-{} for group '{}'", rt.name,
+                                                             rp.partition_index, group));
 }
 
 }  // namespace strata::cli

@@ -42,9 +42,8 @@ int main(int argc, char** argv) {
     auto verbose = std::make_shared<bool>(false);
     app.add_flag("-v,--verbose", *verbose, "Log connection events to stderr");
     // The network library's warnings would repeat what the error says; -v shows them.
-    app.parse_complete_callback([verbose] {
-        strata::log::set_level(*verbose ? spdlog::level::debug : spdlog::level::off);
-    });
+    app.parse_complete_callback(
+        [verbose] { strata::log::set_level(*verbose ? spdlog::level::debug : spdlog::level::off); });
     strata::log::set_level(spdlog::level::off);
 
     add_cluster_commands(app, global);

@@ -57,7 +57,8 @@ std::map<int32_t, listed_offset> list_offsets(kafka_client& client, const topic_
         for (const auto& rt : response.topics)
             for (const auto& rp : rt.partitions) {
                 if (rp.error_code != 0)
-                    throw_kafka_error(rp.error_code, fmt::format("listing offsets of {}-{}", rt.name, rp.partition_index));
+                    throw_kafka_error(rp.error_code,
+                                      fmt::format("listing offsets of {}-{}", rt.name, rp.partition_index));
                 listed_offset o;
                 if (version == 0) {
                     o.offset = rp.old_style_offsets.empty() ? -1 : rp.old_style_offsets.front();
@@ -79,7 +80,8 @@ std::map<int32_t, listed_offset> list_offsets(kafka_client& client, const topic_
 }
 
 void alter_configs(kafka_client& client, int8_t resource_type, const std::string& resource_name,
-                   const std::vector<std::pair<std::string, std::string>>& set, const std::vector<std::string>& remove) {
+                   const std::vector<std::pair<std::string, std::string>>& set,
+                   const std::vector<std::string>& remove) {
     pm::incremental_alter_configs_request request;
     pm::incremental_alter_configs_request::alter_configs_resource resource;
     resource.resource_type = resource_type;

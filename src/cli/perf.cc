@@ -14,13 +14,13 @@
 
 #include <utility>  // Boost 1.74's awaitable.hpp needs std::exchange
 
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "client.h"
@@ -160,10 +160,11 @@ asio::awaitable<void> produce_worker(std::shared_ptr<produce_state> s) {
                                          std::chrono::milliseconds(1));
         } else {
             auto answer = co_await connection->call<pm::produce_response>(std::move(request), s->versions[leader],
-                                                                         std::chrono::milliseconds(s->timeout_ms));
+                                                                          std::chrono::milliseconds(s->timeout_ms));
             if (!answer) {
-                s->failure = cli_error(fmt::format("produce to broker {} failed: {}", leader, net::to_string(answer.error())),
-                                       "check that the broker is running");
+                s->failure =
+                    cli_error(fmt::format("produce to broker {} failed: {}", leader, net::to_string(answer.error())),
+                              "check that the broker is running");
                 break;
             }
             for (const auto& t : answer.value().responses)
@@ -220,12 +221,18 @@ void perf_produce(const global_options& g, const produce_args& a) {
     auto s = std::make_shared<produce_state>();
     s->args = a;
     s->timeout_ms = g.timeout_ms;
-    if (a.acks == "all" || a.acks == "-1") s->acks = -1;
-    else s->acks = static_cast<int16_t>(std::stoi(a.acks));
-    if (a.compression == "gzip") s->codec = protocol::compression_codec::gzip;
-    else if (a.compression == "snappy") s->codec = protocol::compression_codec::snappy;
-    else if (a.compression == "lz4") s->codec = protocol::compression_codec::lz4;
-    else if (a.compression == "zstd") s->codec = protocol::compression_codec::zstd;
+    if (a.acks == "all" || a.acks == "-1")
+        s->acks = -1;
+    else
+        s->acks = static_cast<int16_t>(std::stoi(a.acks));
+    if (a.compression == "gzip")
+        s->codec = protocol::compression_codec::gzip;
+    else if (a.compression == "snappy")
+        s->codec = protocol::compression_codec::snappy;
+    else if (a.compression == "lz4")
+        s->codec = protocol::compression_codec::lz4;
+    else if (a.compression == "zstd")
+        s->codec = protocol::compression_codec::zstd;
     // Printable random bytes: compressible like real text, not like zeros.
     std::mt19937 rng(42);
     s->payload.resize(static_cast<size_t>(a.record_size));
@@ -301,10 +308,11 @@ void perf_produce(const global_options& g, const produce_args& a) {
              {"compression", a.compression},
              {"latency_ms", s->acks == 0 ? json(nullptr) : latency}};
     if (g.format() == output_format::table && s->acks == 0) {
-        std::cout << fmt::format("{} records sent in {:.2f} s: {:.1f} records/s ({})\n"
-                                 "latency: not measured with acks=0 (nothing is acknowledged)\n",
-                                 s->acked, elapsed, static_cast<double>(s->acked) / elapsed,
-                                 human_bytes_per_second(static_cast<double>(s->acked_bytes) / elapsed));
+        std::cout << fmt::format(
+            "{} records sent in {:.2f} s: {:.1f} records/s ({})\n"
+            "latency: not measured with acks=0 (nothing is acknowledged)\n",
+            s->acked, elapsed, static_cast<double>(s->acked) / elapsed,
+            human_bytes_per_second(static_cast<double>(s->acked_bytes) / elapsed));
     } else if (g.format() == output_format::table) {
         std::cout << fmt::format(
             "{} records sent in {:.2f} s: {:.1f} records/s ({})\n"
@@ -382,12 +390,13 @@ void perf_consume(const global_options& g, const consume_args& a) {
                         const auto& batch = *next.value();
                         if (batch.last_offset() < position[pd.partition_index]) continue;
                         if (!batch.is_control()) {
-                            auto walked = protocol::for_each_record(batch, 64 << 20, scratch, [&](const protocol::record_view& r) {
-                                if (batch.base_offset() + r.offset_delta < position[pd.partition_index]) return;
-                                if (consumed >= target) return;
-                                ++consumed;
-                                bytes += r.value ? static_cast<int64_t>(r.value->size()) : 0;
-                            });
+                            auto walked = protocol::for_each_record(
+                                batch, 64 << 20, scratch, [&](const protocol::record_view& r) {
+                                    if (batch.base_offset() + r.offset_delta < position[pd.partition_index]) return;
+                                    if (consumed >= target) return;
+                                    ++consumed;
+                                    bytes += r.value ? static_cast<int64_t>(r.value->size()) : 0;
+                                });
                             if (!walked) throw cli_error(fmt::format("corrupt batch: {}", walked.error()));
                         }
                         position[pd.partition_index] = batch.last_offset() + 1;
@@ -397,14 +406,16 @@ void perf_consume(const global_options& g, const consume_args& a) {
         if (consumed > before) {
             last_progress = steady::now();
         } else if (steady::now() - last_progress > idle_limit) {
-            throw cli_error(fmt::format("no new records for {} ms after {} of {}", idle_limit.count(), consumed, target),
-                            "produce more records, or lower --records");
+            throw cli_error(
+                fmt::format("no new records for {} ms after {} of {}", idle_limit.count(), consumed, target),
+                "produce more records, or lower --records");
         }
         if (steady::now() - last_time >= std::chrono::milliseconds(a.interval_ms)) {
             const double dt = seconds_since(last_time);
-            progress.show(fmt::format("{} records consumed, {:.1f} records/s, {:.1f}% done", consumed,
-                                      static_cast<double>(consumed - last_consumed) / dt,
-                                      target ? 100.0 * static_cast<double>(consumed) / static_cast<double>(target) : 100.0));
+            progress.show(
+                fmt::format("{} records consumed, {:.1f} records/s, {:.1f}% done", consumed,
+                            static_cast<double>(consumed - last_consumed) / dt,
+                            target ? 100.0 * static_cast<double>(consumed) / static_cast<double>(target) : 100.0));
             last_consumed = consumed;
             last_time = steady::now();
         }
@@ -452,7 +463,8 @@ void add_perf_commands(CLI::App& app, const std::shared_ptr<global_options>& glo
     auto* c = perf->add_subcommand("consume", "Consume a topic from the beginning; report throughput");
     c->add_option("topic", ca->topic, "Topic")->required();
     c->add_option("-n,--records", ca->records, "Stop after this many (default: what the topic holds now)");
-    c->add_option("--fetch-bytes", ca->fetch_bytes, "Max bytes per partition per fetch")->check(CLI::Range(1024, 256 << 20));
+    c->add_option("--fetch-bytes", ca->fetch_bytes, "Max bytes per partition per fetch")
+        ->check(CLI::Range(1024, 256 << 20));
     c->add_option("--interval", ca->interval_ms, "Progress line interval (ms)")->check(CLI::Range(10, 3600000));
     c->footer("Example:\n  strata perf consume bench -n 1000000");
     c->callback([global, ca] { perf_consume(*global, *ca); });

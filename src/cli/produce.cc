@@ -3,12 +3,12 @@
 
 #include <cstdio>
 #include <fstream>
-#include <set>
 #include <iostream>
+#include <set>
 #include <thread>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "client.h"
@@ -49,12 +49,25 @@ std::string unescape(const std::string& text) {
     for (size_t i = 0; i < text.size(); ++i) {
         if (text[i] == '\\' && i + 1 < text.size()) {
             switch (text[++i]) {
-            case 'n': out += '\n'; break;
-            case 't': out += '\t'; break;
-            case 'r': out += '\r'; break;
-            case '0': out += '\0'; break;
-            case '\\': out += '\\'; break;
-            default: out += '\\'; out += text[i]; break;
+                case 'n':
+                    out += '\n';
+                    break;
+                case 't':
+                    out += '\t';
+                    break;
+                case 'r':
+                    out += '\r';
+                    break;
+                case '0':
+                    out += '\0';
+                    break;
+                case '\\':
+                    out += '\\';
+                    break;
+                default:
+                    out += '\\';
+                    out += text[i];
+                    break;
             }
         } else {
             out += text[i];
@@ -78,14 +91,21 @@ class line_producer {
 public:
     line_producer(kafka_client& client, const produce_args& args) : _client(client), _args(args) {
         auto codec = protocol::compression_codec::none;
-        if (_args.compression == "gzip") codec = protocol::compression_codec::gzip;
-        else if (_args.compression == "snappy") codec = protocol::compression_codec::snappy;
-        else if (_args.compression == "lz4") codec = protocol::compression_codec::lz4;
-        else if (_args.compression == "zstd") codec = protocol::compression_codec::zstd;
+        if (_args.compression == "gzip")
+            codec = protocol::compression_codec::gzip;
+        else if (_args.compression == "snappy")
+            codec = protocol::compression_codec::snappy;
+        else if (_args.compression == "lz4")
+            codec = protocol::compression_codec::lz4;
+        else if (_args.compression == "zstd")
+            codec = protocol::compression_codec::zstd;
         _codec = codec;
-        if (_args.acks == "all" || _args.acks == "-1") _acks = -1;
-        else if (_args.acks == "1") _acks = 1;
-        else if (_args.acks == "0") _acks = 0;
+        if (_args.acks == "all" || _args.acks == "-1")
+            _acks = -1;
+        else if (_args.acks == "1")
+            _acks = 1;
+        else if (_args.acks == "0")
+            _acks = 0;
         refresh();
         if (_args.partition >= static_cast<int>(_metadata.partitions.size()))
             throw_kafka_error(kafka_error_code(kafka_error::unknown_topic_or_partition),
@@ -158,10 +178,12 @@ private:
     void refresh() { _metadata = _client.topic_metadata(_args.topic); }
 
     void send(std::map<int32_t, std::vector<uint8_t>>& batches, const std::map<int32_t, int32_t>& counts) {
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(_client.options().timeout_ms);
+        const auto deadline =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(_client.options().timeout_ms);
         while (!batches.empty()) {
             std::map<int32_t, std::vector<int32_t>> by_leader;
-            for (const auto& [partition, batch] : batches) by_leader[leader_of(_metadata, partition)].push_back(partition);
+            for (const auto& [partition, batch] : batches)
+                by_leader[leader_of(_metadata, partition)].push_back(partition);
             bool retry = false;
             int16_t last_error = 0;
             for (const auto& [leader, partitions] : by_leader) {
@@ -209,8 +231,8 @@ private:
                     }
             }
             if (!batches.empty() && !retry)
-                throw cli_error(fmt::format("the broker did not answer for {} partition(s) of '{}'", batches.size(),
-                                            _args.topic));
+                throw cli_error(
+                    fmt::format("the broker did not answer for {} partition(s) of '{}'", batches.size(), _args.topic));
             if (!batches.empty()) {
                 if (std::chrono::steady_clock::now() >= deadline)
                     throw_kafka_error(last_error, fmt::format("producing to '{}'", _args.topic));
@@ -314,7 +336,8 @@ void produce(const global_options& g, const produce_args& a) {
 
     json partitions = json::object();
     for (const auto& [p, r] : producer.results())
-        partitions[std::to_string(p)] = {{"records", r.records}, {"first_offset", r.first_offset}, {"last_offset", r.last_offset}};
+        partitions[std::to_string(p)] = {
+            {"records", r.records}, {"first_offset", r.first_offset}, {"last_offset", r.last_offset}};
     json doc{{"topic", a.topic}, {"records", producer.total()}, {"partitions", partitions}};
     if (g.format() == output_format::table) {
         if (!a.quiet)

@@ -2,8 +2,8 @@
 #include <iostream>
 #include <thread>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "client.h"
@@ -47,8 +47,8 @@ void wait_for_topic(kafka_client& client, const std::string& name, bool present,
             } else {
                 bool leaders = t.error_code == 0 && !t.partitions.empty();
                 for (const auto& p : t.partitions) leaders &= p.leader_id >= 0;
-                ready = leaders && (expected_partitions < 0 ||
-                                    static_cast<int>(t.partitions.size()) >= expected_partitions);
+                ready = leaders &&
+                        (expected_partitions < 0 || static_cast<int>(t.partitions.size()) >= expected_partitions);
             }
         }
         if (ready) return;
@@ -86,8 +86,7 @@ void topic_create(const global_options& g, const create_args& a) {
     if (response.topics.empty()) throw cli_error("CreateTopics answered with no result");
     const auto& r = response.topics.front();
     if (r.error_code == kafka_error_code(kafka_error::topic_already_exists) && a.if_not_exists) {
-        print_message(g, json{{"name", a.name}, {"created", false}},
-                      fmt::format("Topic '{}' already exists.", a.name));
+        print_message(g, json{{"name", a.name}, {"created", false}}, fmt::format("Topic '{}' already exists.", a.name));
         return;
     }
     if (r.error_code != 0) throw_kafka_error(r.error_code, fmt::format("creating topic '{}'", a.name), r.error_message);
@@ -163,8 +162,7 @@ void topic_describe(const global_options& g, const std::vector<std::string>& nam
         docs.push_back(doc);
         if (!text.empty()) text += "\n";
         text += fmt::format("Topic:       {}\nTopic ID:    {}\nPartitions:  {}\nReplication: {}\nMessages:    {}\n\n",
-                            name, t.topic_id.is_zero() ? "-" : t.topic_id.to_string(), t.partitions.size(), rf,
-                            total);
+                            name, t.topic_id.is_zero() ? "-" : t.topic_id.to_string(), t.partitions.size(), rf, total);
         text += render_table(tab);
     }
     if (g.format() == output_format::table) {
@@ -293,7 +291,9 @@ void add_topic_commands(CLI::App& app, const std::shared_ptr<global_options>& gl
     auto ap_total = std::make_shared<int>(0);
     auto* ap = topic->add_subcommand("add-partitions", "Raise a topic's partition count");
     ap->add_option("name", *ap_name, "Topic name")->required();
-    ap->add_option("-p,--partitions", *ap_total, "The new total partition count")->required()->check(CLI::Range(1, 1000000));
+    ap->add_option("-p,--partitions", *ap_total, "The new total partition count")
+        ->required()
+        ->check(CLI::Range(1, 1000000));
     ap->footer("Example:\n  strata topic add-partitions orders -p 12");
     ap->callback([global, ap_name, ap_total] { topic_add_partitions(*global, *ap_name, *ap_total); });
 
