@@ -9,6 +9,7 @@ One broker serves the tests that need one; each test uses its own topics."""
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -249,6 +250,18 @@ def test_consume_follow_sees_new_records():
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0 and out == "x\ny\nz\n", (proc.returncode, out, err)
+    # Without a count, Ctrl-C (SIGINT) ends a follow cleanly: exit 0, output flushed.
+    proc = subprocess.Popen([STRATA, "-b", BROKER.bootstrap, "consume", "follow", "-f", "--format", "json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, (proc.returncode, out, err)
+    assert [json.loads(line)["value"] for line in out.splitlines()] == ["x", "y", "z"], out
 
 
 def test_produce_compression_acks_and_partition():
