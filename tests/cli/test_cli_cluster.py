@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""`strata cluster` against a three-node quorum: every node is listed, the
+"""`strata cluster` against a three-node quorum: every broker is listed, the
 quorum view names the harness's leader and three voters whichever node is
 asked, and a stopped node shows in `cluster health`/`cluster quorum`."""
 
@@ -24,12 +24,12 @@ def test_three_node_cluster_info_and_quorum():
     with Cluster(3) as cluster:
         leader_id, epoch, _ = cluster.wait_for_leader()
         first = cluster.node(1)
-        # (Today only the quorum leader's broker registers in a Strata cluster: the
-        # listing must hold at least it, with the controller marked.)
-        info = wait_for(lambda: (lambda d: d if d["brokers"] else None)(
+        # Every broker registers with the active controller; once the
+        # asked node's image has all three, it names the controller.
+        info = wait_for(lambda: (lambda d: d if len(d["brokers"]) == 3 else None)(
             json.loads(ok(["cluster", "info", "-o", "json"], first).out)))
         assert info["controller_id"] == leader_id, info
-        assert leader_id in [b["id"] for b in info["brokers"]], info
+        assert sorted(b["id"] for b in info["brokers"]) == [1, 2, 3], info
         for node in cluster.nodes:
             doc = json.loads(ok(["cluster", "quorum", "-o", "json"], node).out)
             assert doc["leader_id"] == leader_id and doc["leader_epoch"] >= epoch, (node.node_id, doc)
