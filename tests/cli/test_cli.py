@@ -348,9 +348,9 @@ def test_perf_produce_and_consume():
     assert json.loads(ok(["perf", "consume", "perf-acks0", "-o", "json"], BROKER).out)["records"] == 30000
 
 
-# ---- configs and groups: APIs Strata does not serve yet ---------------------------------
-# These check the clear "does not support" message; extend them once the broker
-# serves DescribeConfigs/IncrementalAlterConfigs and the group APIs.
+# ---- configs and groups -------------------------------------------------------------------
+# unsupported_or_ok: the clear "does not support" message of a broker without
+# the group APIs.
 
 def unsupported_or_ok(result, api):
     if result.code == 0:
@@ -363,16 +363,20 @@ def unsupported_or_ok(result, api):
 
 def test_config_commands():
     topic("configs")
-    if unsupported_or_ok(run(["config", "get", "topic", "configs"], BROKER), "DescribeConfigs"):
-        ok(["config", "set", "topic", "configs", "retention.ms=1234"], BROKER)
-        doc = json.loads(ok(["config", "get", "topic", "configs", "-o", "json"], BROKER).out)
-        assert {"key": "retention.ms", "value": "1234"}.items() <= next(
-            c for c in doc["configs"] if c["key"] == "retention.ms").items(), doc
-        ok(["topic", "alter-config", "configs", "--delete", "retention.ms"], BROKER)
-    unsupported_or_ok(run(["config", "set", "topic", "configs", "retention.ms=1"], BROKER), "IncrementalAlterConfigs")
-    unsupported_or_ok(run(["topic", "alter-config", "configs", "--set", "retention.ms=1"], BROKER),
-                      "IncrementalAlterConfigs")
-    unsupported_or_ok(run(["config", "get", "broker", "1"], BROKER), "DescribeConfigs")
+    ok(["config", "set", "topic", "configs", "retention.ms=1234"], BROKER)
+    doc = json.loads(ok(["config", "get", "topic", "configs", "-o", "json"], BROKER).out)
+    assert {"key": "retention.ms", "value": "1234"}.items() <= next(
+        c for c in doc["configs"] if c["key"] == "retention.ms").items(), doc
+    ok(["topic", "alter-config", "configs", "--delete", "retention.ms"], BROKER)
+    doc = json.loads(ok(["config", "get", "topic", "configs", "-o", "json"], BROKER).out)
+    assert next(c for c in doc["configs"] if c["key"] == "retention.ms")["value"] == "604800000", doc
+    ok(["topic", "alter-config", "configs", "--set", "retention.ms=1"], BROKER)
+    result = fails(["config", "set", "topic", "configs", "retention.ms=soon"], BROKER)
+    assert "INVALID_CONFIG" in result.err, result
+    result = fails(["config", "set", "topic", "configs", "no.such.key=1"], BROKER)
+    assert "INVALID_CONFIG" in result.err, result
+    doc = json.loads(ok(["config", "get", "broker", "1", "-o", "json"], BROKER).out)
+    assert any(c["key"] == "log.segment.bytes" for c in doc["configs"]), doc
     fails(["config", "set", "topic", "configs"], BROKER, code=2)
     fails(["config", "get", "cluster", "x"], BROKER, code=2)
 
