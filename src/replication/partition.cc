@@ -113,10 +113,12 @@ void partition::do_produce(protocol::bytes_view batches, required_acks acks, pro
         _max_timestamp.store(a.max_timestamp, std::memory_order_release);
 
     const offset end = a.last_offset.next();
-    // Group commit: the HW follows the fsynced offset, so every append asks
-    // for one (shared with whatever else is waiting). acks=all always waits
-    // for durability, whatever the flush policy.
-    if (_config.log.flush == storage::flush_mode::group_commit || acks == required_acks::all) request_flush(end);
+    // acks=all waits for durability (a group-committed fdatasync), whatever
+    // the flush policy; acks=0/1 do not, as in Kafka: the data is in the page
+    // cache, which a process crash does not lose, and the log is flushed in
+    // the background (flush.ms / flush.messages, and a periodic flush that
+    // moves the recovery point).
+    if (acks == required_acks::all) request_flush(end);
     update_high_watermark();
     if (acks == required_acks::all && (high_watermark() < end || _flushed < end)) {
         _pending.push_back(pending_produce{end, std::move(out), std::move(done)});
@@ -196,7 +198,9 @@ void partition::on_flushed(offset upto, storage::result<void> r) {
 void partition::update_high_watermark() {
     if (!_leader.load(std::memory_order_relaxed)) return;
     const offset leo = _log->end_offset();
-    offset hw = _config.log.flush == storage::flush_mode::interval ? leo : std::min(_flushed, leo);
+    // Kafka's rule: the HW is the smallest log end offset in the ISR (the
+    // leader's own for an ISR of one), independent of fsync.
+    offset hw = leo;
     for (int32_t member : _isr) {
         if (member == _self) continue;
         auto it = _follower_end_offsets.find(member);

@@ -600,11 +600,15 @@ void disk_log::reconfigure(const log_config& config) {
 
 void disk_log::maybe_flush_by_time() {
     const log_config config = this->config();
-    if (config.flush != flush_mode::interval || config.flush_ms == INT64_MAX) return;
+    // Group commit flushes for acks=all only; in between, a flush a minute
+    // (Kafka's log.flush.offset.checkpoint.interval.ms) moves the recovery
+    // point, which bounds the scan after an unclean shutdown.
+    const int64_t interval = config.flush == flush_mode::interval ? config.flush_ms : background_flush_ms;
+    if (interval == INT64_MAX) return;
     bool due;
     {
         std::lock_guard lock(_flush_mutex);
-        due = _context.time->now_ms() - _last_flush_ms >= config.flush_ms && _flushed < end_offset();
+        due = _context.time->now_ms() - _last_flush_ms >= interval && _flushed < end_offset();
     }
     if (due) request_flush();
 }

@@ -40,6 +40,9 @@ struct disk_log_context {
 
 class disk_log final : public partition_log, public flush_target, public std::enable_shared_from_this<disk_log> {
 public:
+    // How old unflushed data may get in group-commit mode before the
+    // housekeeping pass flushes it (it runs every log.retention.check.interval.ms).
+    static constexpr int64_t background_flush_ms = 60'000;
     // Opens the log in `dir` (creating it), recovering segments after the
     // recovery point when `recover` (an unclean shutdown), and any segment
     // whose index fails its sanity check regardless.
