@@ -201,6 +201,32 @@ TEST(metadata_service, snapshots_the_image_and_loads_it_at_start) {
     EXPECT_NE(after->broker(1), nullptr);
 }
 
+TEST(metadata_service, snapshots_on_the_interval_when_records_were_applied) {
+    single_node n;
+    n.stop();
+    n.options.snapshot_max_record_bytes = int64_t{1} << 40;
+    n.options.snapshot_interval = std::chrono::milliseconds(1);
+    n.start();
+    n.wait_for_leader();
+    n.register_self();
+    auto resp = n.run(n.service->create_topics(create_request("timed", 1), 7));
+    ASSERT_EQ(resp.topics[0].error_code, 0);
+    const auto log_dir = n.dir / "__cluster_metadata-0";
+    for (int i = 0; i < 500 && checkpoints(log_dir).empty(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_FALSE(checkpoints(log_dir).empty());
+}
+
+TEST(metadata_service, no_snapshot_below_the_thresholds) {
+    single_node n;
+    n.wait_for_leader();
+    n.register_self();
+    auto resp = n.run(n.service->create_topics(create_request("small", 1), 7));
+    ASSERT_EQ(resp.topics[0].error_code, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_TRUE(checkpoints(n.dir / "__cluster_metadata-0").empty());
+}
+
 TEST(metadata_service, concurrent_creates_of_one_name_create_it_once) {
     single_node n;
     n.wait_for_leader();
