@@ -172,8 +172,8 @@ struct metadata_service::impl : std::enable_shared_from_this<impl> {
                                      std::chrono::system_clock::now().time_since_epoch())
                                      .count();
             std::string data = write_snapshot(*img, id.ep.value(), wall_ms);
-            const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - started);
+            const auto took =
+                std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
             if (auto self = weak.lock())
                 asio::co_spawn(self->strand, store_snapshot(self, id, std::move(data), took), asio::detached);
         });
@@ -402,8 +402,7 @@ void metadata_service::attach() {
         if (auto self = weak.lock()) asio::post(self->strand, [self, entries] { self->apply(entries); });
     });
     _impl->node.on_snapshot([weak](const raft::snapshot_id& id, const std::string& data) {
-        if (auto self = weak.lock())
-            asio::post(self->strand, [self, id, data] { self->load_snapshot(id, data); });
+        if (auto self = weak.lock()) asio::post(self->strand, [self, id, data] { self->load_snapshot(id, data); });
     });
     _impl->node.on_leader_change([weak](raft::epoch epoch, std::optional<raft::node_id> leader) {
         auto self = weak.lock();
