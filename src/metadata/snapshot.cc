@@ -18,6 +18,9 @@ constexpr int16_t snapshot_header_type = 3;
 constexpr int16_t snapshot_footer_type = 4;
 // A data batch is cut once its records pass this size.
 constexpr size_t batch_bytes = size_t{1} << 20;
+// Bound on one batch's records once decompressed (a snapshot written by
+// Kafka may compress them; its batches are at most 8 MiB).
+constexpr size_t max_decompressed_bytes = size_t{64} << 20;
 
 // Appends uncompressed v2 batches to `out` at consecutive offsets.
 class snapshot_writer {
@@ -178,24 +181,26 @@ std::shared_ptr<const metadata_image> read_snapshot(std::string_view bytes, int6
         if (!batch.crc_ok()) fail(fmt::format("CRC mismatch in the batch at offset {}", batch.base_offset()));
         if (footer) fail("batches after the footer");
         if (batch.is_control()) {
-            auto done = protocol::for_each_record(batch, bytes.size(), scratch, [&](const protocol::record_view& r) {
-                if (!r.key || r.key->size() < 4) fail("control record without a type");
-                const int16_t type = static_cast<int16_t>(((*r.key)[2] << 8) | (*r.key)[3]);
-                if (type == snapshot_header_type) {
-                    if (header) fail("two headers");
-                    header = true;
-                } else if (type == snapshot_footer_type) {
-                    footer = true;
-                }
-            });
+            auto done =
+                protocol::for_each_record(batch, max_decompressed_bytes, scratch, [&](const protocol::record_view& r) {
+                    if (!r.key || r.key->size() < 4) fail("control record without a type");
+                    const int16_t type = static_cast<int16_t>(((*r.key)[2] << 8) | (*r.key)[3]);
+                    if (type == snapshot_header_type) {
+                        if (header) fail("two headers");
+                        header = true;
+                    } else if (type == snapshot_footer_type) {
+                        footer = true;
+                    }
+                });
             if (!done) fail(fmt::format("bad control batch: {}", done.error()));
             continue;
         }
         if (!header) fail("no SnapshotHeaderRecord before the first records");
-        auto done = protocol::for_each_record(batch, bytes.size(), scratch, [&](const protocol::record_view& r) {
-            if (!r.value) fail("a record without a value");
-            delta.replay(decode_record(*r.value).value);
-        });
+        auto done =
+            protocol::for_each_record(batch, max_decompressed_bytes, scratch, [&](const protocol::record_view& r) {
+                if (!r.value) fail("a record without a value");
+                delta.replay(decode_record(*r.value).value);
+            });
         if (!done) fail(fmt::format("bad batch at offset {}: {}", batch.base_offset(), done.error()));
     }
     if (!header || !footer) fail(header ? "no SnapshotFooterRecord (cut off?)" : "empty, no SnapshotHeaderRecord");
