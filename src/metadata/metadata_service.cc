@@ -181,6 +181,9 @@ struct metadata_service::impl : std::enable_shared_from_this<impl> {
 
     static asio::awaitable<void> store_snapshot(std::shared_ptr<impl> self, raft::snapshot_id id, std::string data,
                                                 std::chrono::milliseconds took) {
+        // Once stop() has run the node may be gone (it must outlive only the
+        // service object, not this coroutine).
+        if (self->stopping) co_return;
         const size_t size = data.size();
         auto stored = co_await self->node.create_snapshot(id, std::move(data));
         if (stored)

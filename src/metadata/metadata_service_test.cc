@@ -28,7 +28,7 @@ struct single_node {
     std::thread thread;
     metadata_service_options options;
 
-    single_node() {
+    explicit single_node(metadata_service_options o = {}) : options(std::move(o)) {
         dir = std::filesystem::temp_directory_path() /
               ("strata-metadata-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
         std::filesystem::remove_all(dir);
@@ -164,10 +164,9 @@ std::vector<std::filesystem::path> checkpoints(const std::filesystem::path& dir)
 }
 
 TEST(metadata_service, snapshots_the_image_and_loads_it_at_start) {
-    single_node n;
-    n.stop();
-    n.options.snapshot_max_record_bytes = 2000;  // a few topics' worth of records
-    n.start();
+    metadata_service_options options;
+    options.snapshot_max_record_bytes = 2000;  // a few topics' worth of records
+    single_node n(options);
     n.wait_for_leader();
     n.register_self();
     std::vector<protocol::uuid> ids;
@@ -202,11 +201,10 @@ TEST(metadata_service, snapshots_the_image_and_loads_it_at_start) {
 }
 
 TEST(metadata_service, snapshots_on_the_interval_when_records_were_applied) {
-    single_node n;
-    n.stop();
-    n.options.snapshot_max_record_bytes = int64_t{1} << 40;
-    n.options.snapshot_interval = std::chrono::milliseconds(1);
-    n.start();
+    metadata_service_options options;
+    options.snapshot_max_record_bytes = int64_t{1} << 40;
+    options.snapshot_interval = std::chrono::milliseconds(1);
+    single_node n(options);
     n.wait_for_leader();
     n.register_self();
     auto resp = n.run(n.service->create_topics(create_request("timed", 1), 7));
