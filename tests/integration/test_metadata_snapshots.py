@@ -146,14 +146,18 @@ def test_stopped_follower_catches_up_through_fetch_snapshot():
             node.wait_ready(timeout=20)
         assert follower.stop() == 0
         leader = cluster.node(leader_id)
+        # Where the follower's log ended, as the leader saw its fetches.
+        follower_end = dict(cluster.quorum_view(leader)["voters"])[follower.node_id]
         client = admin(leader)
         names = [f"while-away-{i}" for i in range(120)]
         futures = client.create_topics([NewTopic(n, num_partitions=1, replication_factor=1) for n in names],
                                        operation_timeout=15)
         for future in futures.values():
             future.result(timeout=30)
-        # The leader snapshotted past everything the follower has.
-        wait_for(lambda: snapshots(leader), what="a snapshot on the leader")
+        # The leader snapshotted (and dropped its log) past everything the
+        # follower has, so only a snapshot can bring it back.
+        wait_for(lambda: (lambda s: s and s[0][0] > follower_end)(snapshots(leader)),
+                 what="a snapshot on the leader past the follower's end")
         before = set(snapshots(follower))
         log_offset = len(follower.log())
         follower.start()
