@@ -48,6 +48,14 @@ std::optional<int16_t> metadata_image::feature_level(std::string_view feature) c
     return it->second;
 }
 
+bool metadata_image::same_contents(const metadata_image& other) const {
+    if (_topics.size() != other._topics.size()) return false;
+    for (auto a = _topics.begin(), b = other._topics.begin(); a != _topics.end(); ++a, ++b)
+        if (a->first != b->first || *a->second != *b->second) return false;
+    return _topic_names == other._topic_names && _brokers == other._brokers && _configs == other._configs &&
+           _features == other._features && _next_producer_id == other._next_producer_id && _acls == other._acls;
+}
+
 // ---- delta ------------------------------------------------------------------
 
 metadata_delta::metadata_delta(std::shared_ptr<const metadata_image> base)

@@ -7,8 +7,10 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cstdlib>
+#include <thread>
 
 #include "strata/common/log.h"
+#include "strata/metadata/snapshot.h"
 #include "strata/net/async_event.h"
 
 namespace strata::metadata {
@@ -56,6 +58,32 @@ struct metadata_service::impl : std::enable_shared_from_this<impl> {
     asio::steady_timer fencing_timer;
     bool fencing_running = false;
 
+    // Snapshots (strand only, but for the thread handle): what was applied
+    // since the last one, and the epoch of the last entry applied (the
+    // snapshot id's).
+    int64_t bytes_since_snapshot = 0;
+    std::chrono::steady_clock::time_point last_snapshot = std::chrono::steady_clock::now();
+    raft::epoch applied_epoch{0};
+    bool snapshotting = false;
+    // Serializes the image off the node's thread; joined before the service goes.
+    std::mutex snapshot_thread_mutex;
+    std::thread snapshot_thread;
+
+    ~impl() {
+        // The thread may hold the last reference itself.
+        if (snapshot_thread.joinable()) {
+            if (snapshot_thread.get_id() == std::this_thread::get_id())
+                snapshot_thread.detach();
+            else
+                snapshot_thread.join();
+        }
+    }
+
+    void join_snapshot_thread() {
+        std::lock_guard lock(snapshot_thread_mutex);
+        if (snapshot_thread.joinable()) snapshot_thread.join();
+    }
+
     std::shared_ptr<const metadata_image> image() const {
         std::lock_guard lock(image_mutex);
         return current;
@@ -68,6 +96,7 @@ struct metadata_service::impl : std::enable_shared_from_this<impl> {
         if (entries.empty()) return;
         metadata_delta delta(image());
         for (const auto& entry : entries) {
+            bytes_since_snapshot += static_cast<int64_t>(entry.data.size());
             if (entry.kind != raft::entry_kind::data) continue;
             try {
                 auto bytes = std::span(reinterpret_cast<const uint8_t*>(entry.data.data()), entry.data.size());
@@ -80,6 +109,7 @@ struct metadata_service::impl : std::enable_shared_from_this<impl> {
             }
         }
         delta.set_end_offset(entries.back().off.value() + 1);
+        applied_epoch = entries.back().ep;
         logger()->debug("applying {} entries through offset {}", entries.size(), entries.back().off.value());
         auto next = delta.apply();
         {
@@ -88,6 +118,79 @@ struct metadata_service::impl : std::enable_shared_from_this<impl> {
         }
         for (const auto& l : listeners) l(next, delta.changes());
         progress.notify_all();
+        maybe_snapshot(next);
+    }
+
+    // On the strand: replaces the image with a snapshot's (at start-up, the
+    // latest local one; later, one fetched from the leader).
+    void load_snapshot(const raft::snapshot_id& id, const std::string& data) {
+        const auto started = std::chrono::steady_clock::now();
+        std::shared_ptr<const metadata_image> next;
+        try {
+            next = read_snapshot(data, id.end_offset.value());
+        } catch (const std::exception& e) {
+            // Raft hands over only snapshots it has stored or checked as
+            // whole; one we cannot read leaves no state to go on from.
+            logger()->critical("cannot load the metadata snapshot {}: {}", id, e.what());
+            std::abort();
+        }
+        auto changes = diff_images(*image(), *next);
+        changes.from_snapshot = true;
+        {
+            std::lock_guard lock(image_mutex);
+            current = next;
+        }
+        applied_epoch = id.ep;
+        bytes_since_snapshot = 0;
+        last_snapshot = std::chrono::steady_clock::now();
+        logger()->info("loaded the metadata snapshot {} ({} bytes, {} topics) in {} ms", id, data.size(),
+                       next->topics().size(),
+                       std::chrono::duration_cast<std::chrono::milliseconds>(last_snapshot - started).count());
+        for (const auto& l : listeners) l(next, changes);
+        progress.notify_all();
+    }
+
+    // On the strand, after an image is published: starts a snapshot of it
+    // when enough was applied since the last one. The image is immutable, so
+    // a thread of its own serializes it while the node goes on; the node then
+    // stores it and truncates its log behind it.
+    void maybe_snapshot(const std::shared_ptr<const metadata_image>& img) {
+        if (snapshotting || stopping || bytes_since_snapshot == 0) return;
+        const auto now = std::chrono::steady_clock::now();
+        const bool by_bytes = bytes_since_snapshot >= options.snapshot_max_record_bytes;
+        const bool by_time = options.snapshot_interval.count() > 0 && now - last_snapshot >= options.snapshot_interval;
+        if (!by_bytes && !by_time) return;
+        snapshotting = true;
+        bytes_since_snapshot = 0;
+        last_snapshot = now;
+        const raft::snapshot_id id{raft::offset{img->end_offset()}, applied_epoch};
+        join_snapshot_thread();  // the previous one has finished its work
+        std::lock_guard lock(snapshot_thread_mutex);
+        snapshot_thread = std::thread([weak = weak_from_this(), img, id] {
+            const auto started = std::chrono::steady_clock::now();
+            const auto wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
+            std::string data = write_snapshot(*img, id.ep.value(), wall_ms);
+            const auto took =
+                std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+            if (auto self = weak.lock())
+                asio::co_spawn(self->strand, store_snapshot(self, id, std::move(data), took), asio::detached);
+        });
+    }
+
+    static asio::awaitable<void> store_snapshot(std::shared_ptr<impl> self, raft::snapshot_id id, std::string data,
+                                                std::chrono::milliseconds took) {
+        // Once stop() has run the node may be gone (it must outlive only the
+        // service object, not this coroutine).
+        if (self->stopping) co_return;
+        const size_t size = data.size();
+        auto stored = co_await self->node.create_snapshot(id, std::move(data));
+        if (stored)
+            logger()->info("wrote the metadata snapshot {} ({} bytes, serialized in {} ms)", id, size, took.count());
+        else
+            logger()->warn("the metadata snapshot {} was not stored: {}", id, stored.error());
+        self->snapshotting = false;
     }
 
     // Waits until the image reflects everything before `end_offset`.
@@ -293,6 +396,7 @@ metadata_service::metadata_service(asio::any_io_executor executor, raft::node& n
 
 metadata_service::~metadata_service() {
     stop();
+    _impl->join_snapshot_thread();
 }
 
 void metadata_service::attach() {
@@ -300,8 +404,8 @@ void metadata_service::attach() {
     _impl->node.on_commit([weak](const std::vector<raft::log_entry>& entries) {
         if (auto self = weak.lock()) asio::post(self->strand, [self, entries] { self->apply(entries); });
     });
-    _impl->node.on_snapshot([](const raft::snapshot_id& id, const std::string&) {
-        logger()->warn("metadata snapshots are not supported yet (snapshot ending at {})", id.end_offset.value());
+    _impl->node.on_snapshot([weak](const raft::snapshot_id& id, const std::string& data) {
+        if (auto self = weak.lock()) asio::post(self->strand, [self, id, data] { self->load_snapshot(id, data); });
     });
     _impl->node.on_leader_change([weak](raft::epoch epoch, std::optional<raft::node_id> leader) {
         auto self = weak.lock();

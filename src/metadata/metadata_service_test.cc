@@ -26,8 +26,9 @@ struct single_node {
     std::unique_ptr<raft::node> node;
     std::unique_ptr<metadata_service> service;
     std::thread thread;
+    metadata_service_options options;
 
-    single_node() {
+    explicit single_node(metadata_service_options o = {}) : options(std::move(o)) {
         dir = std::filesystem::temp_directory_path() /
               ("strata-metadata-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
         std::filesystem::remove_all(dir);
@@ -46,7 +47,7 @@ struct single_node {
         config.directory = dir / "__cluster_metadata-0";
         config.cluster_id = "test-cluster";
         node = std::make_unique<raft::node>(io.get_executor(), config);
-        service = std::make_unique<metadata_service>(io.get_executor(), *node, metadata_service_options{});
+        service = std::make_unique<metadata_service>(io.get_executor(), *node, options);
         service->attach();
         if (!thread.joinable()) thread = std::thread([this] { io.run(); });
         node->start();
@@ -153,6 +154,75 @@ TEST(metadata_service, metadata_survives_a_restart) {
     ASSERT_NE(t, nullptr);
     EXPECT_EQ(t->id, resp.topics[0].topic_id);
     EXPECT_EQ(t->partitions.size(), 2u);
+}
+
+std::vector<std::filesystem::path> checkpoints(const std::filesystem::path& dir) {
+    std::vector<std::filesystem::path> out;
+    for (const auto& item : std::filesystem::directory_iterator(dir))
+        if (item.path().extension() == ".checkpoint") out.push_back(item.path());
+    return out;
+}
+
+TEST(metadata_service, snapshots_the_image_and_loads_it_at_start) {
+    metadata_service_options options;
+    options.snapshot_max_record_bytes = 2000;  // a few topics' worth of records
+    single_node n(options);
+    n.wait_for_leader();
+    n.register_self();
+    std::vector<protocol::uuid> ids;
+    for (int i = 0; i < 30; ++i) {
+        auto resp = n.run(n.service->create_topics(create_request("snap-" + std::to_string(i), 3), 7));
+        ASSERT_EQ(resp.topics[0].error_code, 0);
+        ids.push_back(resp.topics[0].topic_id);
+    }
+    const auto log_dir = n.dir / "__cluster_metadata-0";
+    for (int i = 0; i < 500 && checkpoints(log_dir).empty(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_FALSE(checkpoints(log_dir).empty());
+    const auto before = n.service->image();
+
+    // Restarted, the node hands the latest snapshot to the service, then the
+    // entries after it.
+    n.stop();
+    n.options.snapshot_max_record_bytes = int64_t{1} << 40;
+    n.start();
+    n.wait_for_leader();
+    for (int i = 0; i < 500 && n.service->image()->end_offset() < before->end_offset(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const auto after = n.service->image();
+    EXPECT_GE(after->end_offset(), before->end_offset());
+    for (int i = 0; i < 30; ++i) {
+        const topic_image* t = after->topic("snap-" + std::to_string(i));
+        ASSERT_NE(t, nullptr) << i;
+        EXPECT_EQ(t->id, ids[size_t(i)]);
+        EXPECT_EQ(t->partitions.size(), 3u);
+    }
+    EXPECT_NE(after->broker(1), nullptr);
+}
+
+TEST(metadata_service, snapshots_on_the_interval_when_records_were_applied) {
+    metadata_service_options options;
+    options.snapshot_max_record_bytes = int64_t{1} << 40;
+    options.snapshot_interval = std::chrono::milliseconds(1);
+    single_node n(options);
+    n.wait_for_leader();
+    n.register_self();
+    auto resp = n.run(n.service->create_topics(create_request("timed", 1), 7));
+    ASSERT_EQ(resp.topics[0].error_code, 0);
+    const auto log_dir = n.dir / "__cluster_metadata-0";
+    for (int i = 0; i < 500 && checkpoints(log_dir).empty(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_FALSE(checkpoints(log_dir).empty());
+}
+
+TEST(metadata_service, no_snapshot_below_the_thresholds) {
+    single_node n;
+    n.wait_for_leader();
+    n.register_self();
+    auto resp = n.run(n.service->create_topics(create_request("small", 1), 7));
+    ASSERT_EQ(resp.topics[0].error_code, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_TRUE(checkpoints(n.dir / "__cluster_metadata-0").empty());
 }
 
 TEST(metadata_service, concurrent_creates_of_one_name_create_it_once) {

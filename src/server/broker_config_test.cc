@@ -249,5 +249,17 @@ TEST(broker_config, sets_up_the_network_server) {
     EXPECT_EQ(options.socket_send_buffer_bytes, -1);
 }
 
+TEST(broker_config, metadata_snapshot_keys_default_to_kafkas) {
+    const auto defaults = default_broker_config();
+    EXPECT_EQ(defaults.metadata_log_max_record_bytes_between_snapshots, 20971520);
+    EXPECT_EQ(defaults.metadata_log_max_snapshot_interval_ms, 3600000);
+    const auto env = fake_environment({{"STRATA_METADATA_LOG_MAX_RECORD_BYTES_BETWEEN_SNAPSHOTS", "4096"}});
+    const auto config = load_broker_config("metadata.log.max.snapshot.interval.ms: 0\n", "test.yaml", env);
+    EXPECT_EQ(config.metadata_log_max_record_bytes_between_snapshots, 4096);
+    EXPECT_EQ(config.metadata_log_max_snapshot_interval_ms, 0);
+    EXPECT_THAT(problems_of("metadata.log.max.record.bytes.between.snapshots: 0\n"),
+                HasSubstr("metadata.log.max.record.bytes.between.snapshots"));
+}
+
 }  // namespace
 }  // namespace strata::server

@@ -230,6 +230,14 @@ void add_storage_keys(std::vector<config_key>& k) {
     k.push_back(key(storage, "metadata.log.dir", &c::metadata_log_dir, "", any<std::string>(),
         "Where the metadata log (the Raft log) is kept, in its `__cluster_metadata-0` directory. Empty: the "
         "first of `log.dirs`."));
+    k.push_back(key(storage, "metadata.log.max.record.bytes.between.snapshots",
+        &c::metadata_log_max_record_bytes_between_snapshots, "20971520", at_least<int64_t>(1),
+        "Each node writes a snapshot of its metadata image once this many bytes of metadata records have "
+        "been applied since its last snapshot; the metadata log is then truncated behind the snapshot."));
+    k.push_back(key(storage, "metadata.log.max.snapshot.interval.ms", &c::metadata_log_max_snapshot_interval_ms,
+        "3600000", at_least<int64_t>(0),
+        "A node also writes a snapshot when records were applied and this long has passed since its last "
+        "snapshot; 0 disables the time trigger."));
     k.push_back(key(storage, "log.segment.bytes", &c::log_segment_bytes, "1073741824", at_least<int32_t>(14),
         "The size at which a log segment is closed and a new one rolled."));
     k.push_back(key(storage, "log.roll.ms", &c::log_roll_ms, "", at_least<std::optional<int64_t>>(1),

@@ -35,7 +35,9 @@ data_plane::data_plane(const broker_config& config, metadata::metadata_service& 
         std::make_unique<replication::partition_manager>(options, *_impl->logs, _impl->strands.get_executor());
     auto* partitions = _impl->partitions.get();
     metadata.on_image([partitions](const std::shared_ptr<const metadata::metadata_image>& image,
-                                   const metadata::image_changes& changes) { partitions->apply(image, changes); });
+                                   const metadata::image_changes& changes) {
+        partitions->apply(image, changes, changes.from_snapshot);
+    });
 }
 
 data_plane::~data_plane() { stop(); }

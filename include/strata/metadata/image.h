@@ -100,9 +100,17 @@ public:
     const std::map<config_resource, config_map>& all_configs() const { return _configs; }
 
     std::optional<int16_t> feature_level(std::string_view feature) const;
+    const std::map<std::string, int16_t, std::less<>>& features() const { return _features; }
     // The first producer id not yet handed out (ProducerIdsRecord).
     int64_t next_producer_id() const { return _next_producer_id; }
     size_t acl_count() const { return _acls.size(); }
+    const std::unordered_map<protocol::uuid, records::access_control_entry_record, uuid_hash>& acls() const {
+        return _acls;
+    }
+
+    // Same metadata (everything but the end offset), comparing topics by
+    // contents rather than by pointer: for tests and snapshot checks.
+    bool same_contents(const metadata_image& other) const;
 
 private:
     friend class metadata_delta;
@@ -126,6 +134,10 @@ struct image_changes {
     std::vector<protocol::uuid> changed_topics;
     bool brokers_changed = false;
     bool configs_changed = false;
+    // The image replaced the previous one wholesale (a snapshot loaded at
+    // start-up or sent by the leader): the lists above are a diff of the
+    // two images, and a listener should reconcile all it holds.
+    bool from_snapshot = false;
 };
 
 // Accumulates records on top of a base image; apply() builds the next image

@@ -37,6 +37,13 @@ struct metadata_service_options {
     // metadata.version written when a new cluster's first leader finds none
     // (Kafka 3.9's 3.9-IV0).
     int16_t bootstrap_metadata_version = 21;
+    // A snapshot of the applied image is written (and the log truncated
+    // behind it) once this many bytes of records were applied since the
+    // last one, or once `snapshot_interval` has passed with any applied
+    // (0: no time trigger). Kafka's metadata.log.max.record.bytes.between.
+    // snapshots and metadata.log.max.snapshot.interval.ms.
+    int64_t snapshot_max_record_bytes = 20971520;
+    std::chrono::milliseconds snapshot_interval{3600000};
 };
 
 using image_listener = std::function<void(const std::shared_ptr<const metadata_image>&, const image_changes&)>;
@@ -58,6 +65,9 @@ public:
 
     std::shared_ptr<const metadata_image> image() const;
     // Called on the service's strand after each new image; must not block.
+    // An image loaded from a snapshot comes with changes computed against
+    // the previous image (image_changes::from_snapshot set): listeners
+    // should reconcile everything.
     void on_image(image_listener listener);
 
     // The active controller's id as this node knows it.

@@ -75,6 +75,8 @@ struct broker_config {
     // Storage.
     std::vector<std::string> log_dirs;
     std::string metadata_log_dir;
+    int64_t metadata_log_max_record_bytes_between_snapshots = 0;
+    int64_t metadata_log_max_snapshot_interval_ms = 0;
     int32_t log_segment_bytes = 0;
     std::optional<int64_t> log_roll_ms;
     int32_t log_roll_hours = 0;
