@@ -3,6 +3,7 @@
 #include "admin_apis.h"
 #include "data_path.h"
 #include "fetch_router.h"
+#include "group_apis.h"
 #include "raft_handlers.h"
 #include "request_dispatcher.h"
 
@@ -19,7 +20,14 @@ public:
         : _admin{quorum.metadata(), quorum.cluster_id().value_or(""), config.auto_create_topics_enable} {
         register_raft_apis(_dispatcher, _fetch_router, quorum.node());
         register_admin_apis(_dispatcher, _admin);
-        if (partitions) register_data_path(_dispatcher, _fetch_router, *partitions);
+        if (partitions) {
+            register_data_path(_dispatcher, _fetch_router, *partitions);
+            _coordinator = std::make_unique<group::group_coordinator>(coordinator_config_from(config),
+                                                                      quorum.metadata(), *partitions);
+            _groups.emplace(group_context{*_coordinator, quorum.metadata()});
+            register_group_apis(_dispatcher, *_groups);
+            _coordinator->start();
+        }
         _fetch_router.register_with(_dispatcher);
     }
 
@@ -30,6 +38,10 @@ public:
 
 private:
     admin_context _admin;
+    // A broker's group coordinator; stopped (its thread joined) before the
+    // dispatcher whose handlers call it goes.
+    std::unique_ptr<group::group_coordinator> _coordinator;
+    std::optional<group_context> _groups;
     request_dispatcher _dispatcher;
     fetch_router _fetch_router;
 };
