@@ -49,6 +49,8 @@ class GroupMember(threading.Thread):
 
     def __init__(self, broker, topic, group, seen, lock, extra=None):
         super().__init__(daemon=True)
+        # KIP-429: callbacks name only the partitions that move.
+        self.incremental = (extra or {}).get("partition.assignment.strategy") == "cooperative-sticky"
         config = {"bootstrap.servers": broker.bootstrap, "group.id": group, "enable.auto.commit": False,
                   "auto.offset.reset": "earliest", "session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
         config.update(extra or {})
@@ -71,12 +73,13 @@ class GroupMember(threading.Thread):
         self.uncommitted = 0
 
     def on_assign(self, consumer, partitions):
-        self.assigned = {p.partition for p in partitions}
+        moved = {p.partition for p in partitions}
+        self.assigned = self.assigned | moved if self.incremental else moved
         self.assignments.append(sorted(self.assigned))
 
     def on_revoke(self, consumer, partitions):
         self._commit()
-        self.assigned = set()
+        self.assigned = self.assigned - {p.partition for p in partitions} if self.incremental else set()
 
     def run(self):
         self.consumer.subscribe([self.topic], on_assign=self.on_assign, on_revoke=self.on_revoke)
@@ -102,6 +105,14 @@ class GroupMember(threading.Thread):
 
 
 def test_three_consumers_share_six_partitions_exactly_once_while_members_come_and_go():
+    three_members_come_and_go({})
+
+
+def test_cooperative_sticky_rebalancing_also_reads_everything_exactly_once():
+    three_members_come_and_go({"partition.assignment.strategy": "cooperative-sticky"})
+
+
+def three_members_come_and_go(extra):
     total = 6000
     with Broker(extra_env=FAST_GROUPS) as broker:
         create_topic(broker, "shared", 6)
@@ -118,12 +129,12 @@ def test_three_consumers_share_six_partitions_exactly_once_while_members_come_an
 
         feeder = threading.Thread(target=slow_producer, daemon=True)
         feeder.start()
-        members = [GroupMember(broker, "shared", "trio", seen, lock)]
+        members = [GroupMember(broker, "shared", "trio", seen, lock, extra)]
         members[0].start()
         wait_for(lambda: members[0].assigned == set(range(6)), 20, "the first member to own all partitions")
         for _ in range(2):
             time.sleep(0.7)
-            m = GroupMember(broker, "shared", "trio", seen, lock)
+            m = GroupMember(broker, "shared", "trio", seen, lock, extra)
             m.start()
             members.append(m)
         wait_for(lambda: all(len(m.assigned) == 2 for m in members), 30, "three members with two partitions each")
@@ -325,6 +336,7 @@ def test_kcat_balanced_consumer_and_kafka_python_group_consumer():
 if __name__ == "__main__":
     run_tests([
         test_three_consumers_share_six_partitions_exactly_once_while_members_come_and_go,
+        test_cooperative_sticky_rebalancing_also_reads_everything_exactly_once,
         test_committed_offsets_survive_sigkill_and_a_restarted_consumer_resumes_from_them,
         test_a_consumer_that_stops_heartbeating_is_evicted_and_its_partitions_move,
         test_a_static_member_restarting_within_its_session_keeps_its_partitions_without_rebalance,
