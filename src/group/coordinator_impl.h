@@ -11,6 +11,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/this_coro.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -101,7 +102,8 @@ struct group_coordinator::impl final : group_environment, std::enable_shared_fro
     boost::asio::thread_pool loader{1};
     boost::asio::steady_timer timer{io};
     bool started = false;
-    bool stopping = false;
+    bool stopping = false;                 // coordinator thread
+    std::atomic<bool> closed{false};       // any thread: stop() has begun
 
     std::map<int32_t, offsets_shard> shards;
     std::unordered_map<std::string, std::unique_ptr<classic_group>> groups;
@@ -177,8 +179,11 @@ pending_reply<R> post_to_coordinator(group_coordinator::impl& self, boost::asio:
     out.signal = replication::async_signal::make(std::move(requester));
     out.slot = std::make_shared<reply_slot<R>>(out.signal);
     responder<R> answer(std::make_shared<reply_guard<R>>(out.slot, std::move(fallback)));
-    boost::asio::post(self.executor(),
-                      [work = std::move(work), answer = std::move(answer)]() mutable { work(answer); });
+    // Once stopping, the work is dropped and the guard answers with the fallback.
+    if (self.closed.load(std::memory_order_acquire)) return out;
+    boost::asio::post(self.executor(), [&self, work = std::move(work), answer = std::move(answer)]() mutable {
+        if (!self.closed.load(std::memory_order_acquire)) work(answer);
+    });
     return out;
 }
 

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <future>
+
 #include "coordinator_impl.h"
 #include "strata/protocol/coordinator/group_metadata_key.h"
 #include "strata/protocol/coordinator/offset_commit_key.h"
@@ -453,9 +455,7 @@ group_coordinator::group_coordinator(coordinator_config config, metadata::metada
 
 group_coordinator::~group_coordinator() {
     stop();
-    // Drop every group on the coordinator's own terms: pending requests are
-    // answered (NOT_COORDINATOR) by their guards.
-    _impl->groups.clear();
+    _impl->groups.clear();  // any left from work queued during stop(): answered by their guards
 }
 
 const coordinator_config& group_coordinator::config() const { return _impl->config; }
@@ -472,16 +472,24 @@ void group_coordinator::start() {
 }
 
 void group_coordinator::stop() {
-    if (!_impl->started || _impl->stopping) return;
-    boost::asio::post(_impl->io, [self = _impl] {
+    if (!_impl->started || _impl->closed.exchange(true)) return;
+    // On the coordinator thread: every group goes, and the requests waiting
+    // on one (JoinGroup, SyncGroup) are answered NOT_COORDINATOR, so that the
+    // network server's shutdown need not wait for them.
+    std::promise<void> drained;
+    boost::asio::post(_impl->io, [self = _impl, &drained] {
         self->stopping = true;
         self->timer.cancel();
+        std::vector<std::string> ids;
+        for (const auto& [id, g] : self->groups) ids.push_back(id);
+        for (const auto& id : ids) self->forget_group(id, kafka_error::not_coordinator);
+        self->shards.clear();
+        drained.set_value();
     });
-    _impl->work.reset();
-    _impl->io.stop();
-    if (_impl->thread.joinable()) _impl->thread.join();
-    _impl->stopping = true;
+    drained.get_future().wait();
     _impl->loader.join();
+    _impl->work.reset();  // the thread ends once what is queued has run
+    if (_impl->thread.joinable()) _impl->thread.join();
 }
 
 awaitable<std::pair<kafka_error, int32_t>> group_coordinator::find_coordinator(std::string group_id) {

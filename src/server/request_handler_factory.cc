@@ -36,6 +36,11 @@ public:
         return _dispatcher.handle(connection, std::move(frame));
     }
 
+    // Requests waiting on a rebalance would hold the shutdown up.
+    void server_stopping() override {
+        if (_coordinator) _coordinator->stop();
+    }
+
 private:
     admin_context _admin;
     // A broker's group coordinator; stopped (its thread joined) before the

@@ -333,6 +333,28 @@ def test_kcat_balanced_consumer_and_kafka_python_group_consumer():
         committed.close()
 
 
+def test_kafkajs_consumers_share_a_topic_commit_and_describe_the_group():
+    here = os.path.dirname(os.path.abspath(__file__))
+    if not os.path.isdir(os.path.join(here, "node_modules", "kafkajs")):
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=here, check=True, capture_output=True,
+                       timeout=600)
+    with Broker(extra_env=FAST_GROUPS) as broker:
+        create_topic(broker, "js", 6)
+        produce(broker, "js", 600, 6)
+        try:
+            out = subprocess.run(["node", os.path.join(here, "js", "consumer_group.js"), broker.bootstrap, "js",
+                                  "js-group", "600"], capture_output=True, text=True, timeout=120, cwd=here)
+        except subprocess.TimeoutExpired as e:
+            raise AssertionError(f"KafkaJS did not finish: {(e.stdout or b'')[-6000:]}")
+        assert out.returncode == 0, out.stdout[-6000:]
+        import json
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        assert result["seen"] == 600 and result["unique"] == 600, result
+        assert result["state"] == "Stable" and result["members"] == 2, result
+        assert sorted(result["committed"]) == [[p, 100] for p in range(6)], result
+        assert "js-group" in result["listed"], result
+
+
 if __name__ == "__main__":
     run_tests([
         test_three_consumers_share_six_partitions_exactly_once_while_members_come_and_go,
@@ -342,4 +364,5 @@ if __name__ == "__main__":
         test_a_static_member_restarting_within_its_session_keeps_its_partitions_without_rebalance,
         test_describe_and_list_groups_show_members_assignments_and_lag,
         test_kcat_balanced_consumer_and_kafka_python_group_consumer,
+        test_kafkajs_consumers_share_a_topic_commit_and_describe_the_group,
     ])
