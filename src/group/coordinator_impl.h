@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "classic_group.h"
+#include "consumer_group.h"
 #include "strata/common/log.h"
 #include "strata/group/group_coordinator.h"
 #include "strata/replication/async_signal.h"
@@ -75,6 +76,8 @@ struct group_coordinator::impl final : group_environment, std::enable_shared_fro
     classic_group* find_group(const std::string& id);
     classic_group& get_or_create_group(const std::string& id);
     void forget_group(const std::string& id, kafka_error error);
+    consumer_group* find_consumer_group(const std::string& id);
+    topic_catalog catalog() const;
     // Appends to partition `p` with acks=all; `done` runs here after.
     void write(int32_t p, std::vector<offsets_record> records, std::function<void(kafka_error)> done);
 
@@ -106,7 +109,8 @@ struct group_coordinator::impl final : group_environment, std::enable_shared_fro
     std::atomic<bool> closed{false};       // any thread: stop() has begun
 
     std::map<int32_t, offsets_shard> shards;
-    std::unordered_map<std::string, std::unique_ptr<classic_group>> groups;
+    std::unordered_map<std::string, std::unique_ptr<classic_group>> groups;  // classic groups, and every group's offsets
+    std::unordered_map<std::string, std::unique_ptr<consumer_group>> consumer_groups;  // KIP-848 membership
     uint64_t next_load_id = 1;
     int64_t next_expiry_check_ms = 0;
     std::mt19937_64 random{std::random_device{}()};

@@ -274,7 +274,21 @@ classic_group& group_coordinator::impl::get_or_create_group(const std::string& i
     return *slot;
 }
 
+consumer_group* group_coordinator::impl::find_consumer_group(const std::string& id) {
+    auto it = consumer_groups.find(id);
+    return it == consumer_groups.end() ? nullptr : it->second.get();
+}
+
+topic_catalog group_coordinator::impl::catalog() const {
+    topic_catalog out;
+    if (auto image = partitions.image())
+        for (const auto& [name, t] : image->topics())
+            out[name] = topic_info{t->id, static_cast<int32_t>(t->partitions.size())};
+    return out;
+}
+
 void group_coordinator::impl::forget_group(const std::string& id, kafka_error error) {
+    consumer_groups.erase(id);
     auto it = groups.find(id);
     if (it == groups.end()) return;
     auto group = std::move(it->second);
@@ -377,6 +391,8 @@ void group_coordinator::impl::unload(int32_t p) {
     std::vector<std::string> gone;
     for (const auto& [id, g] : groups)
         if (partition_of(id) == p) gone.push_back(id);
+    for (const auto& [id, g] : consumer_groups)
+        if (partition_of(id) == p && !groups.contains(id)) gone.push_back(id);
     for (const auto& id : gone) forget_group(id, kafka_error::not_coordinator);
     if (!gone.empty()) logger->info("unloaded {}-{}: {} groups", offsets_topic_name, p, gone.size());
 }
@@ -399,9 +415,14 @@ void group_coordinator::impl::tick() {
     std::vector<std::string> forgettable;
     for (auto& [id, g] : groups) {
         g->tick(now);
-        if (g->can_forget() && g->generation() == 0) forgettable.push_back(id);
+        if (g->can_forget() && g->generation() == 0 && !consumer_groups.contains(id)) forgettable.push_back(id);
     }
     for (const auto& id : forgettable) forget_group(id, kafka_error::not_coordinator);
+    for (auto it = consumer_groups.begin(); it != consumer_groups.end();) {
+        it->second->tick(now);
+        if (it->second->members().empty() && !find_group(it->first)) it = consumer_groups.erase(it);
+        else ++it;
+    }
     if (now >= next_expiry_check_ms) {
         next_expiry_check_ms = now + config.offsets_retention_check_interval_ms;
         expire_offsets(now);
@@ -483,6 +504,7 @@ void group_coordinator::stop() {
         std::vector<std::string> ids;
         for (const auto& [id, g] : self->groups) ids.push_back(id);
         for (const auto& id : ids) self->forget_group(id, kafka_error::not_coordinator);
+        self->consumer_groups.clear();
         self->shards.clear();
         drained.set_value();
     });

@@ -67,6 +67,8 @@ awaitable<msg::join_group_response> group_coordinator::join_group(msg::join_grou
             if (request.group_id.empty()) return answer(join_error(kafka_error::invalid_group_id, version));
             if (auto e = self->group_ready(request.group_id); e != kafka_error::none)
                 return answer(join_error(e, version, request.member_id));
+            if (auto* cg = self->find_consumer_group(request.group_id); cg && !cg->members().empty())
+                return answer(join_error(kafka_error::inconsistent_group_protocol, version, request.member_id));
             auto* group = self->find_group(request.group_id);
             if (!group) {
                 if (!request.member_id.empty())
@@ -210,17 +212,29 @@ awaitable<msg::offset_commit_response> group_coordinator::offset_commit(msg::off
             if (request.group_id.empty()) return all(kafka_error::invalid_group_id);
             if (auto e = self->group_ready(request.group_id); e != kafka_error::none) return all(e);
             const int32_t generation = version >= 1 ? request.generation_id_or_member_epoch : -1;
-            auto* group = self->find_group(request.group_id);
             const int64_t now = self->now_ms();
+            if (auto* cg = self->find_consumer_group(request.group_id)) {
+                // KIP-848: a member commits at its current epoch; an admin
+                // client (no member, epoch -1) only while nobody is in the group.
+                kafka_error e = kafka_error::none;
+                if (generation >= 0 || !request.member_id.empty())
+                    e = cg->validate_member_epoch(request.member_id, generation);
+                else if (!cg->members().empty())
+                    e = kafka_error::unknown_member_id;
+                if (e != kafka_error::none) return all(e);
+                self->get_or_create_group(request.group_id);
+            }
+            auto* group = self->find_group(request.group_id);
             if (!group) {
                 // Kafka: a commit with a generation to a group that does not
                 // exist is from a member of a generation that is gone.
                 if (generation >= 0) return all(kafka_error::illegal_generation);
                 group = &self->get_or_create_group(request.group_id);
             }
-            if (auto e = group->validate_offset_commit(request.member_id, request.group_instance_id, generation, now);
-                e != kafka_error::none)
-                return all(e);
+            if (!self->find_consumer_group(request.group_id))
+                if (auto e = group->validate_offset_commit(request.member_id, request.group_instance_id, generation, now);
+                    e != kafka_error::none)
+                    return all(e);
 
             auto image = self->partitions.image();
             auto errors = std::make_shared<std::map<topic_partition_key, kafka_error>>();
@@ -375,8 +389,10 @@ awaitable<msg::offset_fetch_response> group_coordinator::offset_fetch(msg::offse
                                                                       int16_t version) {
     // The groups asked for, in one shape for every version.
     std::vector<std::pair<std::string, wanted_topics>> asked;
+    std::vector<std::pair<std::optional<std::string>, int32_t>> members;  // KIP-848 (v9): who asks
     if (version >= 8) {
         for (auto& g : request.groups) {
+            members.emplace_back(g.member_id, g.member_epoch);
             wanted_topics w;
             if (g.topics) {
                 w.emplace();
@@ -407,11 +423,18 @@ awaitable<msg::offset_fetch_response> group_coordinator::offset_fetch(msg::offse
     auto requester = co_await boost::asio::this_coro::executor;
     auto reply = post_to_coordinator<msg::offset_fetch_response>(
         *_impl, requester, fetch_response(std::move(failed), version),
-        [self = _impl, asked = std::move(asked), version, require_stable](responder<msg::offset_fetch_response> answer) {
+        [self = _impl, asked = std::move(asked), members = std::move(members), version,
+         require_stable](responder<msg::offset_fetch_response> answer) {
             std::vector<std::pair<std::string, fetched_group>> groups;
-            for (const auto& [id, w] : asked) {
+            for (size_t i = 0; i < asked.size(); ++i) {
+                const auto& [id, w] = asked[i];
                 auto g = id.empty() && version >= 8 ? fetched_group{kafka_error::invalid_group_id, {}}
                                                     : fetch_group(*self, id, w, require_stable);
+                if (g.error == kafka_error::none && version >= 9 && members[i].first && !members[i].first->empty())
+                    if (auto* cg = self->find_consumer_group(id))
+                        if (auto e = cg->validate_member_epoch(*members[i].first, members[i].second);
+                            e != kafka_error::none)
+                            g = fetched_group{e, {}};
                 groups.emplace_back(id, std::move(g));
             }
             answer(fetch_response(std::move(groups), version));
@@ -479,21 +502,36 @@ awaitable<msg::list_groups_response> group_coordinator::list_groups(msg::list_gr
             msg::list_groups_response out;
             for (const auto& [p, shard] : self->shards)
                 if (!shard.loaded) out.error_code = code(kafka_error::coordinator_load_in_progress);
-            bool classic_wanted = request.types_filter.empty();
-            for (const auto& t : request.types_filter) classic_wanted |= equals_ignore_case(t, "classic");
+            bool classic_wanted = request.types_filter.empty(), consumer_wanted = request.types_filter.empty();
+            for (const auto& t : request.types_filter) {
+                classic_wanted |= equals_ignore_case(t, "classic");
+                consumer_wanted |= equals_ignore_case(t, "consumer");
+            }
+            auto state_wanted = [&](std::string_view state) {
+                return request.states_filter.empty() ||
+                       std::any_of(request.states_filter.begin(), request.states_filter.end(),
+                                   [&](const std::string& s) { return equals_ignore_case(s, state); });
+            };
+            for (const auto& [id, cg] : self->consumer_groups) {
+                const auto state = cg->state();
+                if (!consumer_wanted || !state_wanted(state)) continue;
+                auto& o = out.groups.emplace_back();
+                o.group_id = id;
+                o.protocol_type = "consumer";
+                o.group_state = state;
+                o.group_type = "consumer";
+            }
             if (!classic_wanted) return answer(std::move(out));
             std::vector<std::string> ids;
-            for (const auto& [id, g] : self->groups) ids.push_back(id);
+            for (const auto& [id, g] : self->groups)
+                if (!self->consumer_groups.contains(id)) ids.push_back(id);
             std::sort(ids.begin(), ids.end());
             for (const auto& id : ids) {
                 auto* g = self->find_group(id);
                 auto shard = self->shards.find(self->partition_of(id));
                 if (shard == self->shards.end() || !shard->second.loaded) continue;
                 const auto state = state_name(g->state());
-                if (!request.states_filter.empty() &&
-                    std::none_of(request.states_filter.begin(), request.states_filter.end(),
-                                 [&](const std::string& s) { return equals_ignore_case(s, state); }))
-                    continue;
+                if (!state_wanted(state)) continue;
                 auto& o = out.groups.emplace_back();
                 o.group_id = id;
                 o.protocol_type = g->protocol_type().value_or("");
@@ -605,6 +643,144 @@ awaitable<msg::offset_delete_response> group_coordinator::offset_delete(msg::off
                             }
                             answer(std::move(out));
                         });
+        });
+    co_return co_await reply.wait();
+}
+
+// ---- KIP-848: ConsumerGroupHeartbeat, ConsumerGroupDescribe ----------------------------------
+
+namespace {
+
+std::vector<msg::consumer_group_heartbeat_response::topic_partitions_type> to_wire(const partition_assignment& a) {
+    std::vector<msg::consumer_group_heartbeat_response::topic_partitions_type> out;
+    for (const auto& [topic, parts] : a) {
+        if (parts.empty()) continue;
+        auto& t = out.emplace_back();
+        t.topic_id = topic;
+        t.partitions.assign(parts.begin(), parts.end());
+    }
+    return out;
+}
+
+msg::consumer_group_heartbeat_response heartbeat_error(kafka_error e, std::string message = {}) {
+    msg::consumer_group_heartbeat_response out;
+    out.error_code = code(e);
+    if (!message.empty()) out.error_message = std::move(message);
+    return out;
+}
+
+}  // namespace
+
+awaitable<msg::consumer_group_heartbeat_response> group_coordinator::consumer_group_heartbeat(
+    msg::consumer_group_heartbeat_request request, int16_t, std::string client_id, std::string client_host) {
+    auto requester = co_await boost::asio::this_coro::executor;
+    auto reply = post_to_coordinator<msg::consumer_group_heartbeat_response>(
+        *_impl, requester, heartbeat_error(kafka_error::not_coordinator),
+        [self = _impl, request = std::move(request), client_id = std::move(client_id),
+         client_host = std::move(client_host)](responder<msg::consumer_group_heartbeat_response> answer) mutable {
+            if (request.group_id.empty()) return answer(heartbeat_error(kafka_error::invalid_group_id));
+            if (auto e = self->group_ready(request.group_id); e != kafka_error::none) return answer(heartbeat_error(e));
+            auto* cg = self->find_consumer_group(request.group_id);
+            if (!cg) {
+                if (auto* classic = self->find_group(request.group_id); classic && !classic->members().empty())
+                    return answer(heartbeat_error(kafka_error::group_id_not_found,
+                                                  "the group uses the classic protocol"));
+                consumer_group_limits limits;
+                limits.session_timeout_ms = self->config.consumer_session_timeout_ms;
+                limits.heartbeat_interval_ms = self->config.consumer_heartbeat_interval_ms;
+                limits.max_size = self->config.group_max_size;
+                cg = self->consumer_groups
+                         .emplace(request.group_id, std::make_unique<consumer_group>(request.group_id, limits))
+                         .first->second.get();
+            }
+            consumer_heartbeat h;
+            h.member_id = std::move(request.member_id);
+            h.member_epoch = request.member_epoch;
+            h.instance_id = std::move(request.instance_id);
+            h.rack_id = std::move(request.rack_id);
+            h.rebalance_timeout_ms = request.rebalance_timeout_ms;
+            h.subscribed_topic_names = std::move(request.subscribed_topic_names);
+            h.subscribed_topic_regex = std::move(request.subscribed_topic_regex);
+            h.server_assignor = std::move(request.server_assignor);
+            if (request.topic_partitions) {
+                h.owned.emplace();
+                for (const auto& t : *request.topic_partitions)
+                    (*h.owned)[t.topic_id].insert(t.partitions.begin(), t.partitions.end());
+            }
+            h.client_id = std::move(client_id);
+            h.client_host = std::move(client_host);
+            auto new_id = protocol::uuid::random().to_string();
+            auto r = cg->heartbeat(std::move(h), self->catalog(), self->now_ms(), new_id);
+            msg::consumer_group_heartbeat_response out;
+            out.error_code = code(r.error);
+            if (!r.error_message.empty()) out.error_message = r.error_message;
+            out.member_id = r.member_id;
+            out.member_epoch = r.member_epoch;
+            out.heartbeat_interval_ms = cg->limits().heartbeat_interval_ms;
+            if (r.assignment) {
+                out.assignment.emplace();
+                out.assignment->topic_partitions = to_wire(*r.assignment);
+            }
+            answer(std::move(out));
+        });
+    co_return co_await reply.wait();
+}
+
+awaitable<msg::consumer_group_describe_response> group_coordinator::consumer_group_describe(
+    msg::consumer_group_describe_request request, int16_t) {
+    msg::consumer_group_describe_response fallback;
+    for (const auto& id : request.group_ids) {
+        auto& g = fallback.groups.emplace_back();
+        g.group_id = id;
+        g.error_code = code(kafka_error::not_coordinator);
+    }
+    auto requester = co_await boost::asio::this_coro::executor;
+    auto reply = post_to_coordinator<msg::consumer_group_describe_response>(
+        *_impl, requester, std::move(fallback),
+        [self = _impl, request = std::move(request)](responder<msg::consumer_group_describe_response> answer) {
+            msg::consumer_group_describe_response out;
+            auto image = self->partitions.image();
+            auto described = [&](const partition_assignment& a) {
+                msg::consumer_group_describe_response::assignment_type out_a;
+                for (const auto& [topic, parts] : a) {
+                    if (parts.empty()) continue;
+                    auto& t = out_a.topic_partitions.emplace_back();
+                    t.topic_id = topic;
+                    const auto* ti = image ? image->topic(topic) : nullptr;
+                    t.topic_name = ti ? ti->name : "";
+                    t.partitions.assign(parts.begin(), parts.end());
+                }
+                return out_a;
+            };
+            for (const auto& id : request.group_ids) {
+                auto& g = out.groups.emplace_back();
+                g.group_id = id;
+                auto e = id.empty() ? kafka_error::invalid_group_id : self->group_ready(id);
+                auto* cg = e == kafka_error::none ? self->find_consumer_group(id) : nullptr;
+                if (e == kafka_error::none && !cg) e = kafka_error::group_id_not_found;
+                if (e != kafka_error::none) {
+                    g.error_code = code(e);
+                    continue;
+                }
+                g.group_state = cg->state();
+                g.group_epoch = cg->group_epoch();
+                g.assignment_epoch = cg->assignment_epoch();
+                g.assignor_name = cg->assignor();
+                if (request.include_authorized_operations) g.authorized_operations = 0b1111'1111'1000;
+                for (const auto& [member_id, m] : cg->members()) {
+                    auto& om = g.members.emplace_back();
+                    om.member_id = member_id;
+                    om.instance_id = m.instance_id;
+                    om.rack_id = m.rack_id;
+                    om.member_epoch = m.epoch;
+                    om.client_id = m.client_id;
+                    om.client_host = m.client_host;
+                    om.subscribed_topic_names = m.subscribed_topics;
+                    om.assignment = described(m.assigned);
+                    om.target_assignment = described(cg->target_of(member_id));
+                }
+            }
+            answer(std::move(out));
         });
     co_return co_await reply.wait();
 }

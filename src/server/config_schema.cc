@@ -321,6 +321,10 @@ void add_topic_keys(std::vector<config_key>& k) {
         at_least<int32_t>(1), "The longest session timeout a consumer group member may ask for."));
     k.push_back(key(topics, "group.max.size", &c::group_max_size, "2147483647", at_least<int32_t>(1),
         "The most members a consumer group may have."));
+    k.push_back(key(topics, "group.consumer.session.timeout.ms", &c::group_consumer_session_timeout_ms, "45000",
+        at_least<int32_t>(1), "KIP-848 consumer groups: a member not heard from for this long is removed."));
+    k.push_back(key(topics, "group.consumer.heartbeat.interval.ms", &c::group_consumer_heartbeat_interval_ms,
+        "5000", at_least<int32_t>(1), "KIP-848 consumer groups: how often members are told to heartbeat."));
 }
 
 void add_operation_keys(std::vector<config_key>& k) {

@@ -141,6 +141,23 @@ void register_group_apis(request_dispatcher& dispatcher, group_context& groups) 
             return gc.delete_groups(std::move(r), v);
         });
     });
+    // KIP-848: Kafka 3.9 serves v0 of both (ConsumerGroupHeartbeat v1 is unstable there).
+    dispatcher.register_api(protocol::api_key::consumer_group_heartbeat, 0, 0,
+                            [&gc](request_context& ctx, protocol::reader& body) {
+                                return forward<msg::consumer_group_heartbeat_request>(
+                                    ctx, body, [&gc, &ctx](msg::consumer_group_heartbeat_request r) {
+                                        return gc.consumer_group_heartbeat(std::move(r), ctx.version,
+                                                                           ctx.header.client_id.value_or(""),
+                                                                           client_host(ctx.connection.remote));
+                                    });
+                            });
+    dispatcher.register_api(protocol::api_key::consumer_group_describe, 0, 0,
+                            [&gc](request_context& ctx, protocol::reader& body) {
+                                return forward<msg::consumer_group_describe_request>(
+                                    ctx, body, [&gc, v = ctx.version](msg::consumer_group_describe_request r) {
+                                        return gc.consumer_group_describe(std::move(r), v);
+                                    });
+                            });
     dispatcher.register_api(protocol::api_key::offset_delete, 0, 0, [&gc](request_context& ctx, protocol::reader& body) {
         return forward<msg::offset_delete_request>(ctx, body, [&gc, v = ctx.version](msg::offset_delete_request r) {
             return gc.offset_delete(std::move(r), v);
@@ -160,6 +177,8 @@ group::coordinator_config coordinator_config_from(const broker_config& config) {
     c.offsets_retention_ms = int64_t{config.offsets_retention_minutes} * 60'000;
     c.offsets_retention_check_interval_ms = config.offsets_retention_check_interval_ms;
     c.offset_metadata_max_bytes = config.offset_metadata_max_bytes;
+    c.consumer_session_timeout_ms = config.group_consumer_session_timeout_ms;
+    c.consumer_heartbeat_interval_ms = config.group_consumer_heartbeat_interval_ms;
     return c;
 }
 

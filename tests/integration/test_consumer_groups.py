@@ -355,6 +355,37 @@ def test_kafkajs_consumers_share_a_topic_commit_and_describe_the_group():
         assert "js-group" in result["listed"], result
 
 
+def test_kip848_consumer_protocol_with_server_side_assignors():
+    """@platformatic/kafka with groupProtocol "consumer": ConsumerGroupHeartbeat,
+    the broker's uniform and range assignors, commits at the member epoch."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if not os.path.isdir(os.path.join(here, "node_modules", "@platformatic", "kafka")):
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=here, check=True, capture_output=True,
+                       timeout=600)
+    import json
+    env = dict(FAST_GROUPS, STRATA_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS="500")
+    with Broker(extra_env=env) as broker:
+        create_topic(broker, "kip848", 6)
+        produce(broker, "kip848", 600, 6)
+        for assignor in ("uniform", "range"):
+            group = f"kip848-{assignor}"
+            try:
+                out = subprocess.run(["node", os.path.join(here, "js", "kip848_group.js"), broker.bootstrap, "kip848",
+                                      group, "600", assignor], capture_output=True, text=True, timeout=120, cwd=here)
+            except subprocess.TimeoutExpired as e:
+                raise AssertionError(f"the KIP-848 consumers did not finish: {e.stderr}")
+            assert out.returncode == 0, out.stderr[-4000:]
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            assert result["seen"] == 600 and result["unique"] == 600, result
+            owned = sorted(p for member in result["assignments"] for (_, ps) in member for p in ps)
+            assert owned == list(range(6)) and all(len(m[0][1]) == 3 for m in result["assignments"]), result
+            admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+            assert (group, "consumer") in admin.list_consumer_groups()
+            offsets = admin.list_consumer_group_offsets(group)
+            admin.close()
+            assert {tp.partition: om.offset for tp, om in offsets.items()} == {p: 100 for p in range(6)}, offsets
+
+
 if __name__ == "__main__":
     run_tests([
         test_three_consumers_share_six_partitions_exactly_once_while_members_come_and_go,
@@ -365,4 +396,5 @@ if __name__ == "__main__":
         test_describe_and_list_groups_show_members_assignments_and_lag,
         test_kcat_balanced_consumer_and_kafka_python_group_consumer,
         test_kafkajs_consumers_share_a_topic_commit_and_describe_the_group,
+        test_kip848_consumer_protocol_with_server_side_assignors,
     ])

@@ -28,6 +28,10 @@
 
 #include "strata/common/kafka_error.h"
 #include "strata/metadata/metadata_service.h"
+#include "strata/protocol/messages/consumer_group_describe_request.h"
+#include "strata/protocol/messages/consumer_group_describe_response.h"
+#include "strata/protocol/messages/consumer_group_heartbeat_request.h"
+#include "strata/protocol/messages/consumer_group_heartbeat_response.h"
 #include "strata/protocol/messages/delete_groups_request.h"
 #include "strata/protocol/messages/delete_groups_response.h"
 #include "strata/protocol/messages/describe_groups_request.h"
@@ -66,6 +70,8 @@ struct coordinator_config {
     int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;        // offsets.retention.minutes
     int64_t offsets_retention_check_interval_ms = 600000;        // offsets.retention.check.interval.ms
     int32_t offset_metadata_max_bytes = 4096;        // offset.metadata.max.bytes
+    int32_t consumer_session_timeout_ms = 45000;     // group.consumer.session.timeout.ms
+    int32_t consumer_heartbeat_interval_ms = 5000;   // group.consumer.heartbeat.interval.ms
 };
 
 // Java's String.hashCode over the UTF-16 code units of `s` (UTF-8 in), as
@@ -117,6 +123,12 @@ public:
         protocol::messages::delete_groups_request request, int16_t version);
     boost::asio::awaitable<protocol::messages::offset_delete_response> offset_delete(
         protocol::messages::offset_delete_request request, int16_t version);
+    // KIP-848, the consumer protocol (in memory; see src/group/README.md).
+    boost::asio::awaitable<protocol::messages::consumer_group_heartbeat_response> consumer_group_heartbeat(
+        protocol::messages::consumer_group_heartbeat_request request, int16_t version, std::string client_id,
+        std::string client_host);
+    boost::asio::awaitable<protocol::messages::consumer_group_describe_response> consumer_group_describe(
+        protocol::messages::consumer_group_describe_request request, int16_t version);
 
     struct impl;
 

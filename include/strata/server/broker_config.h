@@ -111,6 +111,8 @@ struct broker_config {
     int32_t group_min_session_timeout_ms = 0;
     int32_t group_max_session_timeout_ms = 0;
     int32_t group_max_size = 0;
+    int32_t group_consumer_session_timeout_ms = 0;
+    int32_t group_consumer_heartbeat_interval_ms = 0;
 
     // Operations.
     std::string log_level;
