@@ -64,12 +64,17 @@ class GroupMember(threading.Thread):
         self.errors = []
         self.uncommitted = 0
 
-    def _commit(self):
+    def _commit(self, revoking=False):
         try:
             self.consumer.commit(asynchronous=False)
         except KafkaException as e:
-            if e.args[0].code() != KafkaError._NO_OFFSET:
-                self.errors.append(f"commit: {e}")
+            code = e.args[0].code()
+            # A periodic commit that races a rebalance fails as it would with
+            # Kafka (the next one covers it); a commit of revoked partitions
+            # must not, or their next owner reads records again.
+            racing = code in (KafkaError.REBALANCE_IN_PROGRESS, KafkaError.ILLEGAL_GENERATION)
+            if code != KafkaError._NO_OFFSET and (revoking or not racing):
+                self.errors.append(f"commit{' on revoke' if revoking else ''}: {e}")
         self.uncommitted = 0
 
     def on_assign(self, consumer, partitions):
@@ -78,7 +83,7 @@ class GroupMember(threading.Thread):
         self.assignments.append(sorted(self.assigned))
 
     def on_revoke(self, consumer, partitions):
-        self._commit()
+        self._commit(revoking=True)
         self.assigned = self.assigned - {p.partition for p in partitions} if self.incremental else set()
 
     def run(self):
