@@ -460,7 +460,7 @@ awaitable<msg::describe_groups_response> group_coordinator::describe_groups(msg:
             for (const auto& id : request.groups) {
                 auto& g = out.groups.emplace_back();
                 g.group_id = id;
-                if (request.include_authorized_operations) g.authorized_operations = 0b1111'1111'1000;  // all group ops
+                if (request.include_authorized_operations) g.authorized_operations = (1 << 3) | (1 << 6) | (1 << 8);  // READ, DELETE, DESCRIBE
                 auto e = id.empty() ? kafka_error::invalid_group_id : self->group_ready(id);
                 if (e != kafka_error::none) {
                     g.error_code = code(e);
@@ -571,6 +571,9 @@ awaitable<msg::delete_groups_response> group_coordinator::delete_groups(msg::del
                 r.group_id = id;
                 auto e = id.empty() ? kafka_error::invalid_group_id : self->group_ready(id);
                 auto* group = e == kafka_error::none ? self->find_group(id) : nullptr;
+                auto* cg = e == kafka_error::none ? self->find_consumer_group(id) : nullptr;
+                if (cg && !cg->members().empty()) e = kafka_error::non_empty_group;
+                if (e == kafka_error::none && !group && cg) group = &self->get_or_create_group(id);
                 if (e == kafka_error::none && !group) e = kafka_error::group_id_not_found;
                 if (e == kafka_error::none && group->state() != group_state::empty) e = kafka_error::non_empty_group;
                 if (e != kafka_error::none) {
@@ -609,8 +612,11 @@ awaitable<msg::offset_delete_response> group_coordinator::offset_delete(msg::off
                 return answer(std::move(out));
             }
             // Offsets of topics the members consume stay (Kafka: GROUP_SUBSCRIBED_TO_TOPIC).
-            const auto subscribed = group->state() == group_state::empty ? std::set<std::string>{}
-                                                                         : group->subscribed_topics();
+            auto subscribed = group->state() == group_state::empty ? std::set<std::string>{}
+                                                                   : group->subscribed_topics();
+            if (auto* cg = self->find_consumer_group(request.group_id))
+                for (const auto& [member_id, m] : cg->members())
+                    subscribed.insert(m.subscribed_topics.begin(), m.subscribed_topics.end());
             const bool not_consumer = group->state() != group_state::empty && group->protocol_type() != "consumer";
             std::vector<offsets_record> records;
             std::vector<topic_partition_key> deleted;
@@ -766,7 +772,7 @@ awaitable<msg::consumer_group_describe_response> group_coordinator::consumer_gro
                 g.group_epoch = cg->group_epoch();
                 g.assignment_epoch = cg->assignment_epoch();
                 g.assignor_name = cg->assignor();
-                if (request.include_authorized_operations) g.authorized_operations = 0b1111'1111'1000;
+                if (request.include_authorized_operations) g.authorized_operations = (1 << 3) | (1 << 6) | (1 << 8);
                 for (const auto& [member_id, m] : cg->members()) {
                     auto& om = g.members.emplace_back();
                     om.member_id = member_id;

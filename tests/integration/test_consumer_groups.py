@@ -312,6 +312,56 @@ def test_describe_and_list_groups_show_members_assignments_and_lag():
         member.stop()
 
 
+def offset_delete(broker, group, topic, partitions):
+    """OffsetDelete v0 (kafka-python has no class for it): the top-level
+    error and {partition: error}."""
+    import socket
+    import struct
+
+    def string(s):
+        return struct.pack(">h", len(s)) + s.encode()
+    body = string(group) + struct.pack(">i", 1) + string(topic) + struct.pack(">i", len(partitions))
+    body += b"".join(struct.pack(">i", p) for p in partitions)
+    frame = struct.pack(">hhi", 47, 0, 7) + string("it") + body
+    with socket.create_connection(("127.0.0.1", broker.port), timeout=10) as sock:
+        sock.sendall(struct.pack(">i", len(frame)) + frame)
+        size = struct.unpack(">i", sock.recv(4, socket.MSG_WAITALL))[0]
+        data = sock.recv(size, socket.MSG_WAITALL)
+    pos = 4  # correlation id
+    error, _throttle, topics = struct.unpack_from(">hii", data, pos)
+    pos += 10
+    out = {}
+    for _ in range(topics):
+        n = struct.unpack_from(">h", data, pos)[0]
+        pos += 2 + n
+        count = struct.unpack_from(">i", data, pos)[0]
+        pos += 4
+        for _ in range(count):
+            p, e = struct.unpack_from(">ih", data, pos)
+            pos += 6
+            out[p] = e
+    return error, out
+
+
+def test_offset_delete_removes_offsets_but_not_those_of_subscribed_topics():
+    with Broker(extra_env=FAST_GROUPS) as broker:
+        create_topic(broker, "od", 2)
+        produce(broker, "od", 20, 2)
+        c = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id="od-simple", enable_auto_commit=False)
+        c.commit({KTP("od", p): OffsetAndMetadata(5, "") for p in range(2)})
+        assert offset_delete(broker, "od-simple", "od", [0]) == (0, {0: 0})
+        assert c.committed(KTP("od", 0)) is None and c.committed(KTP("od", 1)) == 5
+        c.close()
+        assert offset_delete(broker, "never-was", "od", [0])[0] == 69  # GROUP_ID_NOT_FOUND
+
+        seen, lock = [], threading.Lock()
+        member = GroupMember(broker, "od", "od-active", seen, lock)
+        member.start()
+        wait_for(lambda: len(seen) >= 20, 20, "the active group to read everything")
+        assert offset_delete(broker, "od-active", "od", [0, 1]) == (0, {0: 86, 1: 86})  # GROUP_SUBSCRIBED_TO_TOPIC
+        member.stop()
+
+
 def test_kcat_balanced_consumer_and_kafka_python_group_consumer():
     with Broker(extra_env=FAST_GROUPS) as broker:
         create_topic(broker, "tools", 6)
@@ -350,8 +400,9 @@ def test_kafkajs_consumers_share_a_topic_commit_and_describe_the_group():
             out = subprocess.run(["node", os.path.join(here, "js", "consumer_group.js"), broker.bootstrap, "js",
                                   "js-group", "600"], capture_output=True, text=True, timeout=120, cwd=here)
         except subprocess.TimeoutExpired as e:
-            raise AssertionError(f"KafkaJS did not finish: {(e.stdout or b'')[-6000:]}")
-        assert out.returncode == 0, out.stdout[-6000:]
+            raise AssertionError(f"KafkaJS did not finish: {(e.stdout or b'')[-6000:]} {(e.stderr or b'')[-3000:]}")
+        assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-3000:]
+        print(out.stderr[-3000:], file=sys.stderr)
         import json
         result = json.loads(out.stdout.strip().splitlines()[-1])
         assert result["seen"] == 600 and result["unique"] == 600, result
@@ -399,6 +450,7 @@ if __name__ == "__main__":
         test_a_consumer_that_stops_heartbeating_is_evicted_and_its_partitions_move,
         test_a_static_member_restarting_within_its_session_keeps_its_partitions_without_rebalance,
         test_describe_and_list_groups_show_members_assignments_and_lag,
+        test_offset_delete_removes_offsets_but_not_those_of_subscribed_topics,
         test_kcat_balanced_consumer_and_kafka_python_group_consumer,
         test_kafkajs_consumers_share_a_topic_commit_and_describe_the_group,
         test_kip848_consumer_protocol_with_server_side_assignors,

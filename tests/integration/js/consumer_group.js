@@ -14,6 +14,7 @@ async function main() {
   const allIn = new Promise((resolve) => (done = resolve));
   for (let i = 0; i < 2; i++) {
     const consumer = kafka.consumer({ groupId, sessionTimeout: 6000, heartbeatInterval: 500 });
+    consumer.on(consumer.events.CRASH, (e) => console.error("CRASH", JSON.stringify(e.payload.error.message || e.payload)));
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
@@ -30,8 +31,13 @@ async function main() {
   await new Promise((r) => setTimeout(r, 1500)); // duplicates would show up now
   const admin = kafka.admin();
   await admin.connect();
-  const described = await admin.describeGroups([groupId]);
-  const group = described.groups[0];
+  // A rebalance may still be running (a member that joined late): wait for it.
+  let group;
+  for (let i = 0; i < 100; i++) {
+    group = (await admin.describeGroups([groupId])).groups[0];
+    if (group.state === "Stable" && group.members.length === 2) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
   const members = group.members.map((m) => m.memberId);
   for (const c of consumers) await c.disconnect(); // commits what it read
   const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
@@ -48,7 +54,7 @@ async function main() {
   }));
 }
 
-main().catch((e) => {
+main().then(() => process.exit(0)).catch((e) => {
   console.error(e);
   process.exit(1);
 });
