@@ -362,6 +362,75 @@ def test_offset_delete_removes_offsets_but_not_those_of_subscribed_topics():
         member.stop()
 
 
+def find_coordinators_v4(broker, keys, key_type=0):
+    """FindCoordinator v4 (batched keys, flexible encoding): [(key, node, port, error)]."""
+    import socket
+    import struct
+    from harness import _Reader, _uvarint
+
+    def compact(s):
+        return _uvarint(len(s) + 1) + s.encode()
+    body = struct.pack(">b", key_type) + _uvarint(len(keys) + 1) + b"".join(compact(k) for k in keys) + b"\x00"
+    frame = struct.pack(">hhi", 10, 4, 9) + struct.pack(">h", 2) + b"it" + b"\x00" + body
+    with socket.create_connection(("127.0.0.1", broker.port), timeout=15) as sock:
+        sock.sendall(struct.pack(">i", len(frame)) + frame)
+        size = struct.unpack(">i", sock.recv(4, socket.MSG_WAITALL))[0]
+        r = _Reader(sock.recv(size, socket.MSG_WAITALL))
+    r.take(">i")  # correlation id
+    r.skip_tags()
+    r.take(">i")  # throttle
+    out = []
+    for _ in range(r.uvarint() - 1):
+        key = r.compact_string()
+        node = r.take(">i")
+        r.compact_string()  # host
+        port = r.take(">i")
+        error = r.take(">h")
+        n = r.uvarint()
+        r.pos += max(n - 1, 0)  # error message
+        r.skip_tags()
+        out.append((key, node, port, error))
+    return out
+
+
+def test_find_coordinator_batched_keys_and_bad_keys():
+    with Broker(extra_env=FAST_GROUPS) as broker:
+        deadline = time.monotonic() + 20
+        while True:  # the first one creates __consumer_offsets
+            found = find_coordinators_v4(broker, ["alpha", "beta"])
+            if all(e == 0 for _, _, _, e in found) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert found == [("alpha", 1, broker.port, 0), ("beta", 1, broker.port, 0)], found
+        assert find_coordinators_v4(broker, [""])[0][3] == 42  # INVALID_REQUEST
+        assert find_coordinators_v4(broker, ["x"], key_type=2)[0][3] == 42
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        md = admin.list_topics(timeout=10)
+        assert len(md.topics["__consumer_offsets"].partitions) == 50
+
+
+def test_offsets_expire_after_the_retention_and_stay_gone_after_a_restart():
+    env = dict(FAST_GROUPS, STRATA_OFFSETS_RETENTION_MINUTES="1", STRATA_OFFSETS_RETENTION_CHECK_INTERVAL_MS="500")
+    broker = Broker(extra_env=env)
+    try:
+        broker.start().wait_ready()
+        create_topic(broker, "expiring", 1)
+        c = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id="short-lived", enable_auto_commit=False)
+        c.commit({KTP("expiring", 0): OffsetAndMetadata(3, "")})
+        assert c.committed(KTP("expiring", 0)) == 3
+        time.sleep(50)
+        assert c.committed(KTP("expiring", 0)) == 3, "expired early"
+        wait_for(lambda: c.committed(KTP("expiring", 0)) is None, 20, "the offset to expire")
+        c.close()
+        broker.stop()
+        broker.start().wait_ready()
+        c = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id="short-lived", enable_auto_commit=False)
+        wait_for(lambda: c.committed(KTP("expiring", 0)) is None, 20, "the offset to stay gone")
+        c.close()
+    finally:
+        broker.stop()
+
+
 def test_kcat_balanced_consumer_and_kafka_python_group_consumer():
     with Broker(extra_env=FAST_GROUPS) as broker:
         create_topic(broker, "tools", 6)
@@ -451,6 +520,8 @@ if __name__ == "__main__":
         test_a_static_member_restarting_within_its_session_keeps_its_partitions_without_rebalance,
         test_describe_and_list_groups_show_members_assignments_and_lag,
         test_offset_delete_removes_offsets_but_not_those_of_subscribed_topics,
+        test_find_coordinator_batched_keys_and_bad_keys,
+        test_offsets_expire_after_the_retention_and_stay_gone_after_a_restart,
         test_kcat_balanced_consumer_and_kafka_python_group_consumer,
         test_kafkajs_consumers_share_a_topic_commit_and_describe_the_group,
         test_kip848_consumer_protocol_with_server_side_assignors,
