@@ -10,11 +10,16 @@ namespace coord = protocol::coordinator;
 
 std::string_view state_name(group_state state) {
     switch (state) {
-        case group_state::empty: return "Empty";
-        case group_state::preparing_rebalance: return "PreparingRebalance";
-        case group_state::completing_rebalance: return "CompletingRebalance";
-        case group_state::stable: return "Stable";
-        case group_state::dead: return "Dead";
+        case group_state::empty:
+            return "Empty";
+        case group_state::preparing_rebalance:
+            return "PreparingRebalance";
+        case group_state::completing_rebalance:
+            return "CompletingRebalance";
+        case group_state::stable:
+            return "Stable";
+        case group_state::dead:
+            return "Dead";
     }
     return "Unknown";
 }
@@ -23,8 +28,8 @@ std::optional<group_state> parse_state(std::string_view name) {
     for (auto s : {group_state::empty, group_state::preparing_rebalance, group_state::completing_rebalance,
                    group_state::stable, group_state::dead}) {
         const auto n = state_name(s);
-        if (n.size() == name.size() &&
-            std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+        if (n.size() == name.size() && std::equal(n.begin(), n.end(), name.begin(),
+                                                  [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
             return s;
     }
     return std::nullopt;
@@ -39,7 +44,9 @@ const std::vector<uint8_t>* member::metadata_for(const std::string& protocol) co
 classic_group::classic_group(std::string id, const group_limits& limits, group_environment& env)
     : _id(std::move(id)), _limits(limits), _env(env) {}
 
-classic_group::~classic_group() { *_alive = false; }
+classic_group::~classic_group() {
+    *_alive = false;
+}
 
 void classic_group::transition(group_state to, int64_t now_ms) {
     _state = to;
@@ -56,7 +63,8 @@ std::set<std::string> classic_group::subscribed_topics() const {
             protocol::reader r(*metadata);
             const int16_t version = r.read_int16();
             protocol::messages::consumer_protocol_subscription sub;
-            sub.decode(r, std::min<int16_t>(version, protocol::messages::consumer_protocol_subscription::highest_supported_version));
+            sub.decode(r, std::min<int16_t>(
+                              version, protocol::messages::consumer_protocol_subscription::highest_supported_version));
             topics.insert(sub.topics.begin(), sub.topics.end());
         } catch (const std::exception&) {
             // Not a consumer subscription we can read: it names no topic we know.
@@ -227,8 +235,7 @@ void classic_group::add_member_and_rebalance(join_params params, std::string mem
     maybe_complete_join(now_ms);
 }
 
-void classic_group::update_member_and_rebalance(member& m, join_params& params, int64_t now_ms,
-                                                join_callback done) {
+void classic_group::update_member_and_rebalance(member& m, join_params& params, int64_t now_ms, join_callback done) {
     m.protocols = std::move(params.protocols);
     m.session_timeout_ms = params.session_timeout_ms;
     m.rebalance_timeout_ms = params.rebalance_timeout_ms;
@@ -252,7 +259,8 @@ void classic_group::static_member_join(join_params params, int64_t now_ms, join_
     const std::string instance = *params.group_instance_id;
     auto known = _static_members.find(instance);
     auto new_id = _env.new_member_id(params.client_id);
-    if (known == _static_members.end()) return add_member_and_rebalance(std::move(params), new_id, now_ms, std::move(done));
+    if (known == _static_members.end())
+        return add_member_and_rebalance(std::move(params), new_id, now_ms, std::move(done));
 
     // The restarted instance takes over its old member: the old one's waiting
     // requests are fenced.
@@ -299,8 +307,7 @@ void classic_group::static_member_join(join_params params, int64_t now_ms, join_
                                  auto a = alive.lock();
                                  if (!a || !*a) return;  // the callback's owner answers
                                  auto it = _members.find(new_id);
-                                 if (error != kafka_error::none || it == _members.end() ||
-                                     generation != _generation) {
+                                 if (error != kafka_error::none || it == _members.end() || generation != _generation) {
                                      join_result r;
                                      r.error = error != kafka_error::none ? error : kafka_error::rebalance_in_progress;
                                      r.member_id = new_id;
@@ -401,8 +408,10 @@ void classic_group::remove_member(const std::string& member_id) {
     _pending_sync.erase(member_id);
     _members.erase(it);
     if (_leader == member_id) {
-        if (_members.empty()) _leader.reset();
-        else _leader = _members.begin()->first;
+        if (_members.empty())
+            _leader.reset();
+        else
+            _leader = _members.begin()->first;
     }
 }
 
@@ -410,10 +419,15 @@ void classic_group::remove_member_and_update(const std::string& member_id, int64
     remove_member(member_id);
     switch (_state) {
         case group_state::dead:
-        case group_state::empty: break;
+        case group_state::empty:
+            break;
         case group_state::stable:
-        case group_state::completing_rebalance: prepare_rebalance(now_ms); break;
-        case group_state::preparing_rebalance: maybe_complete_join(now_ms); break;
+        case group_state::completing_rebalance:
+            prepare_rebalance(now_ms);
+            break;
+        case group_state::preparing_rebalance:
+            maybe_complete_join(now_ms);
+            break;
     }
 }
 
@@ -452,9 +466,12 @@ void classic_group::sync(sync_params params, int64_t now_ms, sync_callback done)
         return fail(kafka_error::inconsistent_group_protocol);
     member& m = it->second;
     switch (_state) {
-        case group_state::empty: return fail(kafka_error::unknown_member_id);
-        case group_state::preparing_rebalance: return fail(kafka_error::rebalance_in_progress);
-        case group_state::dead: return fail(kafka_error::coordinator_not_available);
+        case group_state::empty:
+            return fail(kafka_error::unknown_member_id);
+        case group_state::preparing_rebalance:
+            return fail(kafka_error::rebalance_in_progress);
+        case group_state::dead:
+            return fail(kafka_error::coordinator_not_available);
         case group_state::stable: {
             _pending_sync.erase(m.member_id);
             reset_heartbeat(m, now_ms);
@@ -464,7 +481,8 @@ void classic_group::sync(sync_params params, int64_t now_ms, sync_callback done)
             r.assignment = m.assignment;
             return done(std::move(r));
         }
-        case group_state::completing_rebalance: break;
+        case group_state::completing_rebalance:
+            break;
     }
     if (m.awaiting_sync) {
         // A retried SyncGroup while the first waits: the newer one is answered.
@@ -517,13 +535,17 @@ kafka_error classic_group::heartbeat(const std::string& member_id, const std::op
     if (it == _members.end()) return kafka_error::unknown_member_id;
     if (generation != _generation) return kafka_error::illegal_generation;
     switch (_state) {
-        case group_state::empty: return kafka_error::unknown_member_id;
+        case group_state::empty:
+            return kafka_error::unknown_member_id;
         case group_state::completing_rebalance:
-        case group_state::stable: reset_heartbeat(it->second, now_ms); return kafka_error::none;
+        case group_state::stable:
+            reset_heartbeat(it->second, now_ms);
+            return kafka_error::none;
         case group_state::preparing_rebalance:
             reset_heartbeat(it->second, now_ms);
             return kafka_error::rebalance_in_progress;
-        case group_state::dead: break;
+        case group_state::dead:
+            break;
     }
     return kafka_error::coordinator_not_available;
 }
@@ -554,8 +576,10 @@ void classic_group::tick(int64_t now_ms) {
     _clock_ms = now_ms;
     if (_state == group_state::dead) return;
     for (auto it = _pending_members.begin(); it != _pending_members.end();) {
-        if (it->second <= now_ms) it = _pending_members.erase(it);
-        else ++it;
+        if (it->second <= now_ms)
+            it = _pending_members.erase(it);
+        else
+            ++it;
     }
     std::vector<std::string> expired;
     for (const auto& [id, m] : _members)
@@ -567,8 +591,10 @@ void classic_group::tick(int64_t now_ms) {
     }
     for (const auto& id : expired) remove_member_and_update(id, now_ms);
     if (_state == group_state::preparing_rebalance) {
-        if (_join_deadline_ms <= now_ms) complete_join(now_ms);
-        else maybe_complete_join(now_ms);
+        if (_join_deadline_ms <= now_ms)
+            complete_join(now_ms);
+        else
+            maybe_complete_join(now_ms);
     }
 }
 
@@ -596,8 +622,8 @@ kafka_error classic_group::validate_offset_commit(const std::string& member_id,
 
 // ---- records ----------------------------------------------------------------------
 
-coord::group_metadata_value classic_group::to_record(int64_t now_ms,
-                                                     const std::map<std::string, std::vector<uint8_t>>* assignments) const {
+coord::group_metadata_value classic_group::to_record(
+    int64_t now_ms, const std::map<std::string, std::vector<uint8_t>>* assignments) const {
     coord::group_metadata_value v;
     v.protocol_type = _protocol_type.value_or("");
     v.generation = _generation;

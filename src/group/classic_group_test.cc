@@ -15,12 +15,12 @@ struct fake_env final : group_environment {
     void store_group(classic_group&, protocol::coordinator::group_metadata_value value,
                      std::function<void(kafka_error)> done) override {
         stored.push_back(value);
-        if (immediate) done(fail_with);
-        else pending.push_back(std::move(done));
+        if (immediate)
+            done(fail_with);
+        else
+            pending.push_back(std::move(done));
     }
-    std::string new_member_id(const std::string& client_id) override {
-        return client_id + "-" + std::to_string(++ids);
-    }
+    std::string new_member_id(const std::string& client_id) override { return client_id + "-" + std::to_string(++ids); }
     void complete_stores(kafka_error e = kafka_error::none) {
         while (!pending.empty()) {
             auto done = std::move(pending.front());

@@ -49,8 +49,7 @@ std::string consumer_group::state() const {
     if (_members.empty()) return "Empty";
     if (_group_epoch != _assignment_epoch) return "Assigning";
     for (const auto& [id, m] : _members)
-        if (m.epoch != _assignment_epoch || !empty(m.pending_revocation) ||
-            minus(target_of(id), m.assigned).size() > 0)
+        if (m.epoch != _assignment_epoch || !empty(m.pending_revocation) || minus(target_of(id), m.assigned).size() > 0)
             return "Reconciling";
     return "Stable";
 }
@@ -76,7 +75,8 @@ kafka_error consumer_group::validate_member_epoch(const std::string& member_id, 
     return kafka_error::none;
 }
 
-bool consumer_group::owned_by_other(const std::string& member_id, const protocol::uuid& topic, int32_t partition) const {
+bool consumer_group::owned_by_other(const std::string& member_id, const protocol::uuid& topic,
+                                    int32_t partition) const {
     for (const auto& [id, m] : _members) {
         if (id == member_id) continue;
         if (contains(m.assigned, topic, partition) || contains(m.pending_revocation, topic, partition)) return true;
@@ -157,7 +157,8 @@ consumer_heartbeat_result consumer_group::heartbeat(consumer_heartbeat request, 
         std::string id = request.member_id.empty() ? new_member_id : request.member_id;
         auto it = _members.find(id);
         if (it == _members.end()) {
-            if (_members.size() >= static_cast<size_t>(_limits.max_size)) return fail(kafka_error::group_max_size_reached);
+            if (_members.size() >= static_cast<size_t>(_limits.max_size))
+                return fail(kafka_error::group_max_size_reached);
             if (!request.subscribed_topic_names)
                 return fail(kafka_error::invalid_request, "SubscribedTopicNames must be set when joining");
             it = _members.emplace(id, consumer_member{}).first;
@@ -241,10 +242,10 @@ std::map<std::string, partition_assignment> assign_uniform(const std::map<std::s
         }
     }
     for (const auto& [info, p] : unassigned) {
-        const auto& subs = std::find_if(subscribed.begin(), subscribed.end(),
-                                        [&](const auto& s) { return s.first == info; })->second;
-        const auto& best = *std::min_element(subs.begin(), subs.end(),
-                                             [&](const std::string& a, const std::string& b) { return load[a] < load[b]; });
+        const auto& subs =
+            std::find_if(subscribed.begin(), subscribed.end(), [&](const auto& s) { return s.first == info; })->second;
+        const auto& best = *std::min_element(
+            subs.begin(), subs.end(), [&](const std::string& a, const std::string& b) { return load[a] < load[b]; });
         out[best][info->id].insert(p);
         ++load[best];
     }

@@ -8,8 +8,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -105,11 +105,12 @@ struct group_coordinator::impl final : group_environment, std::enable_shared_fro
     boost::asio::thread_pool loader{1};
     boost::asio::steady_timer timer{io};
     bool started = false;
-    bool stopping = false;                 // coordinator thread
-    std::atomic<bool> closed{false};       // any thread: stop() has begun
+    bool stopping = false;            // coordinator thread
+    std::atomic<bool> closed{false};  // any thread: stop() has begun
 
     std::map<int32_t, offsets_shard> shards;
-    std::unordered_map<std::string, std::unique_ptr<classic_group>> groups;  // classic groups, and every group's offsets
+    std::unordered_map<std::string, std::unique_ptr<classic_group>>
+        groups;  // classic groups, and every group's offsets
     std::unordered_map<std::string, std::unique_ptr<consumer_group>> consumer_groups;  // KIP-848 membership
     uint64_t next_load_id = 1;
     int64_t next_expiry_check_ms = 0;
@@ -177,8 +178,8 @@ struct pending_reply {
 // inside a co_await expression, so callers make the reply here and then
 // co_await its wait().
 template <typename R, typename Work>
-pending_reply<R> post_to_coordinator(group_coordinator::impl& self, boost::asio::any_io_executor requester,
-                                     R fallback, Work work) {
+pending_reply<R> post_to_coordinator(group_coordinator::impl& self, boost::asio::any_io_executor requester, R fallback,
+                                     Work work) {
     pending_reply<R> out;
     out.signal = replication::async_signal::make(std::move(requester));
     out.slot = std::make_shared<reply_slot<R>>(out.signal);
@@ -191,6 +192,8 @@ pending_reply<R> post_to_coordinator(group_coordinator::impl& self, boost::asio:
     return out;
 }
 
-inline int16_t code(kafka_error e) { return static_cast<int16_t>(e); }
+inline int16_t code(kafka_error e) {
+    return static_cast<int16_t>(e);
+}
 
 }  // namespace strata::group

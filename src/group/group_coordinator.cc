@@ -32,15 +32,22 @@ int32_t java_string_hash(std::string_view s) {
     while (p < end) {
         uint32_t cp;
         size_t n;
-        if (*p < 0x80) cp = *p, n = 1;
-        else if ((*p & 0xE0) == 0xC0) cp = *p & 0x1F, n = 2;
-        else if ((*p & 0xF0) == 0xE0) cp = *p & 0x0F, n = 3;
-        else if ((*p & 0xF8) == 0xF0) cp = *p & 0x07, n = 4;
-        else cp = 0xFFFD, n = 0;
+        if (*p < 0x80)
+            cp = *p, n = 1;
+        else if ((*p & 0xE0) == 0xC0)
+            cp = *p & 0x1F, n = 2;
+        else if ((*p & 0xF0) == 0xE0)
+            cp = *p & 0x0F, n = 3;
+        else if ((*p & 0xF8) == 0xF0)
+            cp = *p & 0x07, n = 4;
+        else
+            cp = 0xFFFD, n = 0;
         bool ok = n > 0 && static_cast<size_t>(end - p) >= n;
         for (size_t i = 1; ok && i < n; ++i) {
-            if ((p[i] & 0xC0) != 0x80) ok = false;
-            else cp = (cp << 6) | (p[i] & 0x3F);
+            if ((p[i] & 0xC0) != 0x80)
+                ok = false;
+            else
+                cp = (cp << 6) | (p[i] & 0x3F);
         }
         if (!ok) {
             add(0xFFFD);
@@ -209,10 +216,13 @@ kafka_error write_error(kafka_error e) {
         case kafka_error::unknown_topic_or_partition:
         case kafka_error::not_enough_replicas:
         case kafka_error::not_enough_replicas_after_append:
-        case kafka_error::request_timed_out: return kafka_error::coordinator_not_available;
+        case kafka_error::request_timed_out:
+            return kafka_error::coordinator_not_available;
         case kafka_error::not_leader_or_follower:
-        case kafka_error::kafka_storage_error: return kafka_error::not_coordinator;
-        default: return e;
+        case kafka_error::kafka_storage_error:
+            return kafka_error::not_coordinator;
+        default:
+            return e;
     }
 }
 
@@ -249,7 +259,8 @@ std::string group_coordinator::impl::new_member_id(const std::string& client_id)
 
 kafka_error group_coordinator::impl::shard_ready(int32_t p) {
     auto it = shards.find(p);
-    if (it != shards.end() && it->second.partition->is_leader() && it->second.partition->epoch().value() == it->second.epoch)
+    if (it != shards.end() && it->second.partition->is_leader() &&
+        it->second.partition->epoch().value() == it->second.epoch)
         return it->second.loaded ? kafka_error::none : kafka_error::coordinator_load_in_progress;
     auto found = partitions.find(offsets_topic_name, p);
     if (!found.leader) {
@@ -313,7 +324,8 @@ void group_coordinator::impl::write(int32_t p, std::vector<offsets_record> recor
     auto ex = executor();
     found.leader->produce(*batch, batch, replication::required_acks::all,
                           [ex, done = std::move(done)](replication::produce_outcome outcome) mutable {
-                              boost::asio::post(ex, [done = std::move(done), e = write_error(outcome.error)] { done(e); });
+                              boost::asio::post(ex,
+                                                [done = std::move(done), e = write_error(outcome.error)] { done(e); });
                           });
 }
 
@@ -420,8 +432,10 @@ void group_coordinator::impl::tick() {
     for (const auto& id : forgettable) forget_group(id, kafka_error::not_coordinator);
     for (auto it = consumer_groups.begin(); it != consumer_groups.end();) {
         it->second->tick(now);
-        if (it->second->members().empty() && !find_group(it->first)) it = consumer_groups.erase(it);
-        else ++it;
+        if (it->second->members().empty() && !find_group(it->first))
+            it = consumer_groups.erase(it);
+        else
+            ++it;
     }
     if (now >= next_expiry_check_ms) {
         next_expiry_check_ms = now + config.offsets_retention_check_interval_ms;
@@ -445,8 +459,8 @@ void group_coordinator::impl::expire_offsets(int64_t now) {
         std::vector<topic_partition_key> expired;
         for (const auto& [tp, c] : g->offsets()) {
             bool expire = c.expire_timestamp_ms >= 0 ? c.expire_timestamp_ms <= now
-                          : consumer_group         ? group_expired
-                                                   : c.commit_timestamp_ms + config.offsets_retention_ms <= now;
+                          : consumer_group           ? group_expired
+                                                     : c.commit_timestamp_ms + config.offsets_retention_ms <= now;
             if (expire && !g->pending_commits().contains(tp)) {
                 expired.push_back(tp);
                 records.push_back(offset_commit_record(id, tp.first, tp.second, nullptr));
@@ -479,9 +493,13 @@ group_coordinator::~group_coordinator() {
     _impl->groups.clear();  // any left from work queued during stop(): answered by their guards
 }
 
-const coordinator_config& group_coordinator::config() const { return _impl->config; }
+const coordinator_config& group_coordinator::config() const {
+    return _impl->config;
+}
 
-int32_t group_coordinator::partition_for(std::string_view group_id) const { return _impl->partition_of(group_id); }
+int32_t group_coordinator::partition_for(std::string_view group_id) const {
+    return _impl->partition_of(group_id);
+}
 
 void group_coordinator::start() {
     if (_impl->started) return;

@@ -83,7 +83,8 @@ awaitable<msg::join_group_response> group_coordinator::join_group(msg::join_grou
             p.session_timeout_ms = request.session_timeout_ms;
             p.rebalance_timeout_ms = version >= 1 ? request.rebalance_timeout_ms : -1;
             p.protocol_type = std::move(request.protocol_type);
-            for (auto& proto : request.protocols) p.protocols.push_back({std::move(proto.name), std::move(proto.metadata)});
+            for (auto& proto : request.protocols)
+                p.protocols.push_back({std::move(proto.name), std::move(proto.metadata)});
             p.require_known_member_id = version >= 4;
             group->join(std::move(p), self->now_ms(),
                         [answer, version](join_result r) { answer(to_response(r, version)); });
@@ -108,7 +109,8 @@ awaitable<msg::sync_group_response> group_coordinator::sync_group(msg::sync_grou
                 p.protocol_type = std::move(request.protocol_type);
                 p.protocol_name = std::move(request.protocol_name);
             }
-            for (auto& a : request.assignments) p.assignments.emplace_back(std::move(a.member_id), std::move(a.assignment));
+            for (auto& a : request.assignments)
+                p.assignments.emplace_back(std::move(a.member_id), std::move(a.assignment));
             group->sync(std::move(p), self->now_ms(), [answer](sync_result r) {
                 msg::sync_group_response out;
                 out.error_code = code(r.error);
@@ -126,9 +128,11 @@ awaitable<msg::heartbeat_response> group_coordinator::heartbeat(msg::heartbeat_r
     fallback.error_code = code(kafka_error::not_coordinator);
     auto requester = co_await boost::asio::this_coro::executor;
     auto reply = post_to_coordinator<msg::heartbeat_response>(
-        *_impl, requester, fallback, [self = _impl, request = std::move(request)](responder<msg::heartbeat_response> answer) {
+        *_impl, requester, fallback,
+        [self = _impl, request = std::move(request)](responder<msg::heartbeat_response> answer) {
             msg::heartbeat_response out;
-            kafka_error e = request.group_id.empty() ? kafka_error::invalid_group_id : self->group_ready(request.group_id);
+            kafka_error e =
+                request.group_id.empty() ? kafka_error::invalid_group_id : self->group_ready(request.group_id);
             if (e == kafka_error::none) {
                 auto* group = self->find_group(request.group_id);
                 e = group ? group->heartbeat(request.member_id, request.group_instance_id, request.generation_id,
@@ -153,7 +157,8 @@ awaitable<msg::leave_group_response> group_coordinator::leave_group(msg::leave_g
                 auto& m = request.members.emplace_back();
                 m.member_id = request.member_id;
             }
-            kafka_error e = request.group_id.empty() ? kafka_error::invalid_group_id : self->group_ready(request.group_id);
+            kafka_error e =
+                request.group_id.empty() ? kafka_error::invalid_group_id : self->group_ready(request.group_id);
             if (e != kafka_error::none) {
                 out.error_code = code(e);
                 return answer(std::move(out));
@@ -164,10 +169,9 @@ awaitable<msg::leave_group_response> group_coordinator::leave_group(msg::leave_g
                 auto& r = out.members.emplace_back();
                 r.member_id = m.member_id;
                 r.group_instance_id = m.group_instance_id;
-                r.error_code = code(group ? group->leave(m.member_id, m.group_instance_id, now)
-                                          : kafka_error::unknown_member_id);
-                if (group)
-                    self->logger->debug("group {}: member {} left", request.group_id, m.member_id);
+                r.error_code =
+                    code(group ? group->leave(m.member_id, m.group_instance_id, now) : kafka_error::unknown_member_id);
+                if (group) self->logger->debug("group {}: member {} left", request.group_id, m.member_id);
             }
             if (version < 3) {
                 out.error_code = out.members.front().error_code;
@@ -206,9 +210,7 @@ awaitable<msg::offset_commit_response> group_coordinator::offset_commit(msg::off
     auto reply = post_to_coordinator<msg::offset_commit_response>(
         *_impl, requester, std::move(fallback),
         [self = _impl, request = std::move(request), version](responder<msg::offset_commit_response> answer) mutable {
-            auto all = [&](kafka_error e) {
-                answer(commit_response(request, [e](auto&, int32_t) { return e; }));
-            };
+            auto all = [&](kafka_error e) { answer(commit_response(request, [e](auto&, int32_t) { return e; })); };
             if (request.group_id.empty()) return all(kafka_error::invalid_group_id);
             if (auto e = self->group_ready(request.group_id); e != kafka_error::none) return all(e);
             const int32_t generation = version >= 1 ? request.generation_id_or_member_epoch : -1;
@@ -232,7 +234,8 @@ awaitable<msg::offset_commit_response> group_coordinator::offset_commit(msg::off
                 group = &self->get_or_create_group(request.group_id);
             }
             if (!self->find_consumer_group(request.group_id))
-                if (auto e = group->validate_offset_commit(request.member_id, request.group_instance_id, generation, now);
+                if (auto e =
+                        group->validate_offset_commit(request.member_id, request.group_instance_id, generation, now);
                     e != kafka_error::none)
                     return all(e);
 
@@ -287,8 +290,10 @@ awaitable<msg::offset_commit_response> group_coordinator::offset_commit(msg::off
                                         g->pending_commits().erase(pending);
                                     if (e == kafka_error::none) g->offsets()[tp] = c;
                                 }
-                                if (e != kafka_error::none) (*errors)[tp] = e;
-                                else if (!g) (*errors)[tp] = kafka_error::not_coordinator;
+                                if (e != kafka_error::none)
+                                    (*errors)[tp] = e;
+                                else if (!g)
+                                    (*errors)[tp] = kafka_error::not_coordinator;
                             }
                             finish();
                         });
@@ -336,7 +341,8 @@ fetched_group fetch_group(group_coordinator::impl& self, const std::string& grou
         }
     } else if (group) {
         for (const auto& [tp, c] : group->offsets()) {
-            if (out.topics.empty() || out.topics.back().first != tp.first) out.topics.emplace_back(tp.first, std::vector<fetched_partition>{});
+            if (out.topics.empty() || out.topics.back().first != tp.first)
+                out.topics.emplace_back(tp.first, std::vector<fetched_partition>{});
             out.topics.back().second.push_back(lookup(tp.first, tp.second));
         }
     }
@@ -460,7 +466,8 @@ awaitable<msg::describe_groups_response> group_coordinator::describe_groups(msg:
             for (const auto& id : request.groups) {
                 auto& g = out.groups.emplace_back();
                 g.group_id = id;
-                if (request.include_authorized_operations) g.authorized_operations = (1 << 3) | (1 << 6) | (1 << 8);  // READ, DELETE, DESCRIBE
+                if (request.include_authorized_operations)
+                    g.authorized_operations = (1 << 3) | (1 << 6) | (1 << 8);  // READ, DELETE, DESCRIBE
                 auto e = id.empty() ? kafka_error::invalid_group_id : self->group_ready(id);
                 if (e != kafka_error::none) {
                     g.error_code = code(e);
@@ -482,7 +489,8 @@ awaitable<msg::describe_groups_response> group_coordinator::describe_groups(msg:
                     om.client_id = m.client_id;
                     om.client_host = m.client_host;
                     if (stable && group->protocol_name()) {
-                        if (const auto* metadata = m.metadata_for(*group->protocol_name())) om.member_metadata = *metadata;
+                        if (const auto* metadata = m.metadata_for(*group->protocol_name()))
+                            om.member_metadata = *metadata;
                         om.member_assignment = m.assignment;
                     }
                 }
@@ -612,8 +620,8 @@ awaitable<msg::offset_delete_response> group_coordinator::offset_delete(msg::off
                 return answer(std::move(out));
             }
             // Offsets of topics the members consume stay (Kafka: GROUP_SUBSCRIBED_TO_TOPIC).
-            auto subscribed = group->state() == group_state::empty ? std::set<std::string>{}
-                                                                   : group->subscribed_topics();
+            auto subscribed =
+                group->state() == group_state::empty ? std::set<std::string>{} : group->subscribed_topics();
             if (auto* cg = self->find_consumer_group(request.group_id))
                 for (const auto& [member_id, m] : cg->members())
                     subscribed.insert(m.subscribed_topics.begin(), m.subscribed_topics.end());
@@ -649,144 +657,6 @@ awaitable<msg::offset_delete_response> group_coordinator::offset_delete(msg::off
                             }
                             answer(std::move(out));
                         });
-        });
-    co_return co_await reply.wait();
-}
-
-// ---- KIP-848: ConsumerGroupHeartbeat, ConsumerGroupDescribe ----------------------------------
-
-namespace {
-
-std::vector<msg::consumer_group_heartbeat_response::topic_partitions_type> to_wire(const partition_assignment& a) {
-    std::vector<msg::consumer_group_heartbeat_response::topic_partitions_type> out;
-    for (const auto& [topic, parts] : a) {
-        if (parts.empty()) continue;
-        auto& t = out.emplace_back();
-        t.topic_id = topic;
-        t.partitions.assign(parts.begin(), parts.end());
-    }
-    return out;
-}
-
-msg::consumer_group_heartbeat_response heartbeat_error(kafka_error e, std::string message = {}) {
-    msg::consumer_group_heartbeat_response out;
-    out.error_code = code(e);
-    if (!message.empty()) out.error_message = std::move(message);
-    return out;
-}
-
-}  // namespace
-
-awaitable<msg::consumer_group_heartbeat_response> group_coordinator::consumer_group_heartbeat(
-    msg::consumer_group_heartbeat_request request, int16_t, std::string client_id, std::string client_host) {
-    auto requester = co_await boost::asio::this_coro::executor;
-    auto reply = post_to_coordinator<msg::consumer_group_heartbeat_response>(
-        *_impl, requester, heartbeat_error(kafka_error::not_coordinator),
-        [self = _impl, request = std::move(request), client_id = std::move(client_id),
-         client_host = std::move(client_host)](responder<msg::consumer_group_heartbeat_response> answer) mutable {
-            if (request.group_id.empty()) return answer(heartbeat_error(kafka_error::invalid_group_id));
-            if (auto e = self->group_ready(request.group_id); e != kafka_error::none) return answer(heartbeat_error(e));
-            auto* cg = self->find_consumer_group(request.group_id);
-            if (!cg) {
-                if (auto* classic = self->find_group(request.group_id); classic && !classic->members().empty())
-                    return answer(heartbeat_error(kafka_error::group_id_not_found,
-                                                  "the group uses the classic protocol"));
-                consumer_group_limits limits;
-                limits.session_timeout_ms = self->config.consumer_session_timeout_ms;
-                limits.heartbeat_interval_ms = self->config.consumer_heartbeat_interval_ms;
-                limits.max_size = self->config.group_max_size;
-                cg = self->consumer_groups
-                         .emplace(request.group_id, std::make_unique<consumer_group>(request.group_id, limits))
-                         .first->second.get();
-            }
-            consumer_heartbeat h;
-            h.member_id = std::move(request.member_id);
-            h.member_epoch = request.member_epoch;
-            h.instance_id = std::move(request.instance_id);
-            h.rack_id = std::move(request.rack_id);
-            h.rebalance_timeout_ms = request.rebalance_timeout_ms;
-            h.subscribed_topic_names = std::move(request.subscribed_topic_names);
-            h.subscribed_topic_regex = std::move(request.subscribed_topic_regex);
-            h.server_assignor = std::move(request.server_assignor);
-            if (request.topic_partitions) {
-                h.owned.emplace();
-                for (const auto& t : *request.topic_partitions)
-                    (*h.owned)[t.topic_id].insert(t.partitions.begin(), t.partitions.end());
-            }
-            h.client_id = std::move(client_id);
-            h.client_host = std::move(client_host);
-            auto new_id = protocol::uuid::random().to_string();
-            auto r = cg->heartbeat(std::move(h), self->catalog(), self->now_ms(), new_id);
-            msg::consumer_group_heartbeat_response out;
-            out.error_code = code(r.error);
-            if (!r.error_message.empty()) out.error_message = r.error_message;
-            out.member_id = r.member_id;
-            out.member_epoch = r.member_epoch;
-            out.heartbeat_interval_ms = cg->limits().heartbeat_interval_ms;
-            if (r.assignment) {
-                out.assignment.emplace();
-                out.assignment->topic_partitions = to_wire(*r.assignment);
-            }
-            answer(std::move(out));
-        });
-    co_return co_await reply.wait();
-}
-
-awaitable<msg::consumer_group_describe_response> group_coordinator::consumer_group_describe(
-    msg::consumer_group_describe_request request, int16_t) {
-    msg::consumer_group_describe_response fallback;
-    for (const auto& id : request.group_ids) {
-        auto& g = fallback.groups.emplace_back();
-        g.group_id = id;
-        g.error_code = code(kafka_error::not_coordinator);
-    }
-    auto requester = co_await boost::asio::this_coro::executor;
-    auto reply = post_to_coordinator<msg::consumer_group_describe_response>(
-        *_impl, requester, std::move(fallback),
-        [self = _impl, request = std::move(request)](responder<msg::consumer_group_describe_response> answer) {
-            msg::consumer_group_describe_response out;
-            auto image = self->partitions.image();
-            auto described = [&](const partition_assignment& a) {
-                msg::consumer_group_describe_response::assignment_type out_a;
-                for (const auto& [topic, parts] : a) {
-                    if (parts.empty()) continue;
-                    auto& t = out_a.topic_partitions.emplace_back();
-                    t.topic_id = topic;
-                    const auto* ti = image ? image->topic(topic) : nullptr;
-                    t.topic_name = ti ? ti->name : "";
-                    t.partitions.assign(parts.begin(), parts.end());
-                }
-                return out_a;
-            };
-            for (const auto& id : request.group_ids) {
-                auto& g = out.groups.emplace_back();
-                g.group_id = id;
-                auto e = id.empty() ? kafka_error::invalid_group_id : self->group_ready(id);
-                auto* cg = e == kafka_error::none ? self->find_consumer_group(id) : nullptr;
-                if (e == kafka_error::none && !cg) e = kafka_error::group_id_not_found;
-                if (e != kafka_error::none) {
-                    g.error_code = code(e);
-                    continue;
-                }
-                g.group_state = cg->state();
-                g.group_epoch = cg->group_epoch();
-                g.assignment_epoch = cg->assignment_epoch();
-                g.assignor_name = cg->assignor();
-                if (request.include_authorized_operations) g.authorized_operations = (1 << 3) | (1 << 6) | (1 << 8);
-                for (const auto& [member_id, m] : cg->members()) {
-                    auto& om = g.members.emplace_back();
-                    om.member_id = member_id;
-                    om.instance_id = m.instance_id;
-                    om.rack_id = m.rack_id;
-                    om.member_epoch = m.epoch;
-                    om.client_id = m.client_id;
-                    om.client_host = m.client_host;
-                    om.subscribed_topic_names = m.subscribed_topics;
-                    om.assignment = described(m.assigned);
-                    om.target_assignment = described(cg->target_of(member_id));
-                }
-            }
-            answer(std::move(out));
         });
     co_return co_await reply.wait();
 }

@@ -15,7 +15,9 @@ namespace {
 namespace msg = protocol::messages;
 using boost::asio::awaitable;
 
-int16_t code(kafka_error e) { return static_cast<int16_t>(e); }
+int16_t code(kafka_error e) {
+    return static_cast<int16_t>(e);
+}
 
 // Kafka shows a member's host as InetAddress.toString(): "/127.0.0.1".
 std::string client_host(const std::string& remote) {
@@ -30,8 +32,10 @@ awaitable<net::handler_result> handle_find_coordinator(group_context& groups, re
     msg::find_coordinator_request request;
     request.decode(body, ctx.version);
     std::vector<std::string> keys;
-    if (ctx.version >= 4) keys = request.coordinator_keys;
-    else keys.push_back(request.key);
+    if (ctx.version >= 4)
+        keys = request.coordinator_keys;
+    else
+        keys.push_back(request.key);
 
     msg::find_coordinator_response response;
     for (const auto& key : keys) {
@@ -93,10 +97,9 @@ awaitable<net::handler_result> forward(request_context& ctx, protocol::reader& b
 
 void register_group_apis(request_dispatcher& dispatcher, group_context& groups) {
     auto& gc = groups.coordinator;
-    dispatcher.register_api(protocol::api_key::find_coordinator, 0, 6,
-                            [&groups](request_context& ctx, protocol::reader& body) {
-                                return handle_find_coordinator(groups, ctx, body);
-                            });
+    dispatcher.register_api(
+        protocol::api_key::find_coordinator, 0, 6,
+        [&groups](request_context& ctx, protocol::reader& body) { return handle_find_coordinator(groups, ctx, body); });
     dispatcher.register_api(protocol::api_key::join_group, 0, 9, [&gc](request_context& ctx, protocol::reader& body) {
         return forward<msg::join_group_request>(ctx, body, [&gc, &ctx](msg::join_group_request r) {
             return gc.join_group(std::move(r), ctx.version, ctx.header.client_id.value_or(""),
@@ -115,42 +118,42 @@ void register_group_apis(request_dispatcher& dispatcher, group_context& groups) 
         return forward<msg::leave_group_request>(
             ctx, body, [&gc, v = ctx.version](msg::leave_group_request r) { return gc.leave_group(std::move(r), v); });
     });
-    dispatcher.register_api(protocol::api_key::offset_commit, 0, 9, [&gc](request_context& ctx, protocol::reader& body) {
-        return forward<msg::offset_commit_request>(ctx, body, [&gc, v = ctx.version](msg::offset_commit_request r) {
-            return gc.offset_commit(std::move(r), v);
+    dispatcher.register_api(
+        protocol::api_key::offset_commit, 0, 9, [&gc](request_context& ctx, protocol::reader& body) {
+            return forward<msg::offset_commit_request>(ctx, body, [&gc, v = ctx.version](msg::offset_commit_request r) {
+                return gc.offset_commit(std::move(r), v);
+            });
         });
-    });
     dispatcher.register_api(protocol::api_key::offset_fetch, 0, 9, [&gc](request_context& ctx, protocol::reader& body) {
         return forward<msg::offset_fetch_request>(ctx, body, [&gc, v = ctx.version](msg::offset_fetch_request r) {
             return gc.offset_fetch(std::move(r), v);
         });
     });
-    dispatcher.register_api(protocol::api_key::describe_groups, 0, 5,
-                            [&gc](request_context& ctx, protocol::reader& body) {
-                                return forward<msg::describe_groups_request>(
-                                    ctx, body, [&gc, v = ctx.version](msg::describe_groups_request r) {
-                                        return gc.describe_groups(std::move(r), v);
-                                    });
-                            });
+    dispatcher.register_api(
+        protocol::api_key::describe_groups, 0, 5, [&gc](request_context& ctx, protocol::reader& body) {
+            return forward<msg::describe_groups_request>(
+                ctx, body,
+                [&gc, v = ctx.version](msg::describe_groups_request r) { return gc.describe_groups(std::move(r), v); });
+        });
     dispatcher.register_api(protocol::api_key::list_groups, 0, 5, [&gc](request_context& ctx, protocol::reader& body) {
         return forward<msg::list_groups_request>(
             ctx, body, [&gc, v = ctx.version](msg::list_groups_request r) { return gc.list_groups(std::move(r), v); });
     });
-    dispatcher.register_api(protocol::api_key::delete_groups, 0, 2, [&gc](request_context& ctx, protocol::reader& body) {
-        return forward<msg::delete_groups_request>(ctx, body, [&gc, v = ctx.version](msg::delete_groups_request r) {
-            return gc.delete_groups(std::move(r), v);
+    dispatcher.register_api(
+        protocol::api_key::delete_groups, 0, 2, [&gc](request_context& ctx, protocol::reader& body) {
+            return forward<msg::delete_groups_request>(ctx, body, [&gc, v = ctx.version](msg::delete_groups_request r) {
+                return gc.delete_groups(std::move(r), v);
+            });
         });
-    });
     // KIP-848: Kafka 3.9 serves v0 of both (ConsumerGroupHeartbeat v1 is unstable there).
-    dispatcher.register_api(protocol::api_key::consumer_group_heartbeat, 0, 0,
-                            [&gc](request_context& ctx, protocol::reader& body) {
-                                return forward<msg::consumer_group_heartbeat_request>(
-                                    ctx, body, [&gc, &ctx](msg::consumer_group_heartbeat_request r) {
-                                        return gc.consumer_group_heartbeat(std::move(r), ctx.version,
-                                                                           ctx.header.client_id.value_or(""),
-                                                                           client_host(ctx.connection.remote));
-                                    });
-                            });
+    dispatcher.register_api(
+        protocol::api_key::consumer_group_heartbeat, 0, 0, [&gc](request_context& ctx, protocol::reader& body) {
+            return forward<msg::consumer_group_heartbeat_request>(
+                ctx, body, [&gc, &ctx](msg::consumer_group_heartbeat_request r) {
+                    return gc.consumer_group_heartbeat(std::move(r), ctx.version, ctx.header.client_id.value_or(""),
+                                                       client_host(ctx.connection.remote));
+                });
+        });
     dispatcher.register_api(protocol::api_key::consumer_group_describe, 0, 0,
                             [&gc](request_context& ctx, protocol::reader& body) {
                                 return forward<msg::consumer_group_describe_request>(
@@ -158,11 +161,12 @@ void register_group_apis(request_dispatcher& dispatcher, group_context& groups) 
                                         return gc.consumer_group_describe(std::move(r), v);
                                     });
                             });
-    dispatcher.register_api(protocol::api_key::offset_delete, 0, 0, [&gc](request_context& ctx, protocol::reader& body) {
-        return forward<msg::offset_delete_request>(ctx, body, [&gc, v = ctx.version](msg::offset_delete_request r) {
-            return gc.offset_delete(std::move(r), v);
+    dispatcher.register_api(
+        protocol::api_key::offset_delete, 0, 0, [&gc](request_context& ctx, protocol::reader& body) {
+            return forward<msg::offset_delete_request>(ctx, body, [&gc, v = ctx.version](msg::offset_delete_request r) {
+                return gc.offset_delete(std::move(r), v);
+            });
         });
-    });
 }
 
 group::coordinator_config coordinator_config_from(const broker_config& config) {

@@ -60,18 +60,18 @@ inline constexpr std::string_view offsets_topic_name = "__consumer_offsets";
 
 // The broker settings the coordinator reads (Kafka's names in comments).
 struct coordinator_config {
-    int32_t offsets_topic_partitions = 50;           // offsets.topic.num.partitions
-    int16_t offsets_topic_replication_factor = 3;    // offsets.topic.replication.factor
-    int32_t offsets_topic_segment_bytes = 104857600; // offsets.topic.segment.bytes
-    int32_t group_min_session_timeout_ms = 6000;     // group.min.session.timeout.ms
-    int32_t group_max_session_timeout_ms = 1800000;  // group.max.session.timeout.ms
-    int32_t group_max_size = INT32_MAX;              // group.max.size
-    int32_t group_initial_rebalance_delay_ms = 3000; // group.initial.rebalance.delay.ms
-    int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;        // offsets.retention.minutes
-    int64_t offsets_retention_check_interval_ms = 600000;        // offsets.retention.check.interval.ms
-    int32_t offset_metadata_max_bytes = 4096;        // offset.metadata.max.bytes
-    int32_t consumer_session_timeout_ms = 45000;     // group.consumer.session.timeout.ms
-    int32_t consumer_heartbeat_interval_ms = 5000;   // group.consumer.heartbeat.interval.ms
+    int32_t offsets_topic_partitions = 50;                  // offsets.topic.num.partitions
+    int16_t offsets_topic_replication_factor = 3;           // offsets.topic.replication.factor
+    int32_t offsets_topic_segment_bytes = 104857600;        // offsets.topic.segment.bytes
+    int32_t group_min_session_timeout_ms = 6000;            // group.min.session.timeout.ms
+    int32_t group_max_session_timeout_ms = 1800000;         // group.max.session.timeout.ms
+    int32_t group_max_size = INT32_MAX;                     // group.max.size
+    int32_t group_initial_rebalance_delay_ms = 3000;        // group.initial.rebalance.delay.ms
+    int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;  // offsets.retention.minutes
+    int64_t offsets_retention_check_interval_ms = 600000;   // offsets.retention.check.interval.ms
+    int32_t offset_metadata_max_bytes = 4096;               // offset.metadata.max.bytes
+    int32_t consumer_session_timeout_ms = 45000;            // group.consumer.session.timeout.ms
+    int32_t consumer_heartbeat_interval_ms = 5000;          // group.consumer.heartbeat.interval.ms
 };
 
 // Java's String.hashCode over the UTF-16 code units of `s` (UTF-8 in), as
