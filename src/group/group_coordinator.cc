@@ -3,6 +3,8 @@
 // records it writes, offset expiry. The request handlers are in
 // group_requests.cc.
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <fmt/format.h>
 
@@ -265,8 +267,15 @@ kafka_error group_coordinator::impl::shard_ready(int32_t p) {
     auto found = partitions.find(offsets_topic_name, p);
     if (!found.leader) {
         if (it != shards.end()) unload(p);
-        return found.error == kafka_error::unknown_topic_or_partition ? kafka_error::coordinator_not_available
-                                                                      : kafka_error::not_coordinator;
+        if (found.error != kafka_error::unknown_topic_or_partition) return kafka_error::not_coordinator;
+        // The topic may be committed (FindCoordinator named this broker) but
+        // not yet opened here: worth a retry, not a new FindCoordinator.
+        auto image = metadata.image();
+        const auto* t = image ? image->topic(offsets_topic_name) : nullptr;
+        if (t && static_cast<size_t>(p) < t->partitions.size() &&
+            t->partitions[static_cast<size_t>(p)].leader == partitions.node_id())
+            return kafka_error::coordinator_load_in_progress;
+        return kafka_error::coordinator_not_available;
     }
     if (!found.leader->is_leader()) return kafka_error::coordinator_load_in_progress;  // becoming leader
     if (it != shards.end()) unload(p);
@@ -561,6 +570,15 @@ awaitable<std::pair<kafka_error, int32_t>> group_coordinator::find_coordinator(s
     const int32_t p = partition_for_group(group_id, static_cast<int32_t>(topic->partitions.size()));
     const int32_t leader = topic->partitions[static_cast<size_t>(p)].leader;
     if (leader < 0) co_return std::pair{kafka_error::coordinator_not_available, -1};
+    if (leader == _impl->partitions.node_id()) {
+        // Just created: give this broker a moment to open the partition, so
+        // that the client's first JoinGroup does not bounce.
+        boost::asio::steady_timer wait(co_await boost::asio::this_coro::executor);
+        for (int i = 0; i < 40 && !_impl->partitions.find(offsets_topic_name, p).leader; ++i) {
+            wait.expires_after(std::chrono::milliseconds(50));
+            co_await wait.async_wait(boost::asio::use_awaitable);
+        }
+    }
     co_return std::pair{kafka_error::none, leader};
 }
 

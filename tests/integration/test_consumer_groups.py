@@ -99,7 +99,10 @@ class GroupMember(threading.Thread):
             with self.lock:
                 self.seen.append((msg.partition(), msg.offset()))
             self.uncommitted += 1
-            if self.uncommitted >= 50:
+            # librdkafka before 2.8 loses its assignment when a manual commit
+            # races a cooperative rebalance (librdkafka#4059, with Kafka too),
+            # so incremental members commit only when partitions are revoked.
+            if self.uncommitted >= 50 and not self.incremental:
                 self._commit()
         self.consumer.close()
 
