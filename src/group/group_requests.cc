@@ -474,7 +474,8 @@ awaitable<msg::describe_groups_response> group_coordinator::describe_groups(msg:
                     continue;
                 }
                 auto* group = self->find_group(id);
-                if (!group) {
+                if (!group || self->find_consumer_group(id)) {
+                    // Unknown, or a KIP-848 group (ConsumerGroupDescribe describes those): Kafka says Dead.
                     g.group_state = "Dead";
                     continue;
                 }
