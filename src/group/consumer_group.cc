@@ -241,7 +241,9 @@ std::map<std::string, partition_assignment> assign_uniform(const std::map<std::s
             if (!kept) unassigned.emplace_back(info, p);
         }
     }
-    for (const auto& [info, p] : unassigned) {
+    for (const auto& entry : unassigned) {
+        const topic_info* info = entry.first;  // not a structured binding: clang 14 cannot capture those
+        const int32_t p = entry.second;
         const auto& subs =
             std::find_if(subscribed.begin(), subscribed.end(), [&](const auto& s) { return s.first == info; })->second;
         const auto& best = *std::min_element(
