@@ -320,6 +320,7 @@ void server::stop() {
         asio::post(executor, [conn = std::move(conn)] { conn->close(); });
     }
     open.clear();
+    self.handler.server_stopping();
 
     bool drained = false;
     {

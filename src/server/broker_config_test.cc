@@ -48,6 +48,22 @@ TEST(broker_config, defaults_are_kafkas_where_kafka_has_one) {
     EXPECT_EQ(config.security_protocol("PLAINTEXT"), "PLAINTEXT");
 }
 
+TEST(broker_config, consumer_group_keys_default_to_kafkas) {
+    const auto config = default_broker_config();
+    EXPECT_EQ(config.offsets_topic_num_partitions, 50);
+    EXPECT_EQ(config.offsets_topic_segment_bytes, 104857600);
+    EXPECT_EQ(config.offsets_retention_minutes, 10080);
+    EXPECT_EQ(config.offsets_retention_check_interval_ms, 600000);
+    EXPECT_EQ(config.offset_metadata_max_bytes, 4096);
+    EXPECT_EQ(config.group_min_session_timeout_ms, 6000);
+    EXPECT_EQ(config.group_max_session_timeout_ms, 1800000);
+    EXPECT_EQ(config.group_max_size, INT32_MAX);
+    const auto set = load_broker_config("group.min.session.timeout.ms: 1000\noffsets.retention.minutes: 1\n",
+                                        "test.yaml", no_environment());
+    EXPECT_EQ(set.group_min_session_timeout_ms, 1000);
+    EXPECT_EQ(set.offsets_retention_minutes, 1);
+}
+
 TEST(broker_config, an_empty_file_is_all_defaults) {
     EXPECT_EQ(problems_of(""), "");
     EXPECT_EQ(problems_of("# nothing but a comment\n"), "");

@@ -297,10 +297,11 @@ void add_topic_keys(std::vector<config_key>& k) {
         at_least<int32_t>(0),
         "Bytes a follower asks for per partition in one fetch. Not yet in effect."));
     k.push_back(key(topics, "offsets.topic.num.partitions", &c::offsets_topic_num_partitions, "50",
-        at_least<int32_t>(1), "Partitions of `__consumer_offsets`. Not yet in effect."));
+        at_least<int32_t>(1), "Partitions of `__consumer_offsets`, made on the first FindCoordinator; a group belongs to "
+        "partition abs(hash(group.id)) % this."));
     k.push_back(key(topics, "offsets.topic.replication.factor", &c::offsets_topic_replication_factor, "3",
         at_least<int32_t>(1),
-        "Replicas of `__consumer_offsets` (the single-node configuration sets 1). Not yet in effect."));
+        "Replicas of `__consumer_offsets` (the single-node configuration sets 1)."));
     k.push_back(key(topics, "transaction.state.log.num.partitions", &c::transaction_state_log_num_partitions,
         "50", at_least<int32_t>(1), "Partitions of `__transaction_state`. Not yet in effect."));
     k.push_back(key(topics, "transaction.state.log.replication.factor",
@@ -312,7 +313,26 @@ void add_topic_keys(std::vector<config_key>& k) {
         "Not yet in effect."));
     k.push_back(key(topics, "group.initial.rebalance.delay.ms", &c::group_initial_rebalance_delay_ms, "3000",
         at_least<int32_t>(0),
-        "How long a new consumer group waits for more members before its first rebalance. Not yet in effect."));
+        "How long a new consumer group waits for more members before its first rebalance."));
+    k.push_back(key(topics, "offsets.topic.segment.bytes", &c::offsets_topic_segment_bytes, "104857600",
+        at_least<int32_t>(1), "`segment.bytes` of `__consumer_offsets`."));
+    k.push_back(key(topics, "offsets.retention.minutes", &c::offsets_retention_minutes, "10080", at_least<int32_t>(1),
+        "How long committed offsets are kept after their group became empty (or, for offsets committed "
+        "without group membership, after their commit)."));
+    k.push_back(key(topics, "offsets.retention.check.interval.ms", &c::offsets_retention_check_interval_ms,
+        "600000", at_least<int64_t>(1), "How often expired offsets are looked for."));
+    k.push_back(key(topics, "offset.metadata.max.bytes", &c::offset_metadata_max_bytes, "4096",
+        at_least<int32_t>(0), "The largest metadata string an offset commit may carry."));
+    k.push_back(key(topics, "group.min.session.timeout.ms", &c::group_min_session_timeout_ms, "6000",
+        at_least<int32_t>(1), "The shortest session timeout a consumer group member may ask for."));
+    k.push_back(key(topics, "group.max.session.timeout.ms", &c::group_max_session_timeout_ms, "1800000",
+        at_least<int32_t>(1), "The longest session timeout a consumer group member may ask for."));
+    k.push_back(key(topics, "group.max.size", &c::group_max_size, "2147483647", at_least<int32_t>(1),
+        "The most members a consumer group may have."));
+    k.push_back(key(topics, "group.consumer.session.timeout.ms", &c::group_consumer_session_timeout_ms, "45000",
+        at_least<int32_t>(1), "KIP-848 consumer groups: a member not heard from for this long is removed."));
+    k.push_back(key(topics, "group.consumer.heartbeat.interval.ms", &c::group_consumer_heartbeat_interval_ms,
+        "5000", at_least<int32_t>(1), "KIP-848 consumer groups: how often members are told to heartbeat."));
 }
 
 void add_operation_keys(std::vector<config_key>& k) {

@@ -4,6 +4,7 @@
 #include "controller_channel.h"
 #include "data_path.h"
 #include "fetch_router.h"
+#include "group_apis.h"
 #include "raft_handlers.h"
 #include "request_dispatcher.h"
 
@@ -28,6 +29,19 @@ public:
         if (partitions) {
             register_data_path(_dispatcher, _fetch_router, *partitions);
             register_log_admin(_dispatcher, *partitions, config.log_dirs.empty() ? "." : config.log_dirs.front());
+            auto groups_config = coordinator_config_from(config);
+            groups_config.create_topics = [this](protocol::messages::create_topics_request r) {
+                return on_controller<protocol::messages::create_topics_response>(
+                    _admin, nullptr, std::move(r), 7,
+                    [this](protocol::messages::create_topics_request local) {
+                        return _admin.metadata.create_topics(std::move(local), 7);
+                    });
+            };
+            _coordinator = std::make_unique<group::group_coordinator>(std::move(groups_config), quorum.metadata(),
+                                                                      *partitions);
+            _groups.emplace(group_context{*_coordinator, quorum.metadata()});
+            register_group_apis(_dispatcher, *_groups);
+            _coordinator->start();
         }
         _fetch_router.register_with(_dispatcher);
     }
@@ -37,9 +51,18 @@ public:
         return _dispatcher.handle(connection, std::move(frame));
     }
 
+    // Requests waiting on a rebalance would hold the shutdown up.
+    void server_stopping() override {
+        if (_coordinator) _coordinator->stop();
+    }
+
 private:
     const broker_config _config;
     admin_context _admin;
+    // A broker's group coordinator; stopped (its thread joined) before the
+    // dispatcher whose handlers call it goes.
+    std::unique_ptr<group::group_coordinator> _coordinator;
+    std::optional<group_context> _groups;
     request_dispatcher _dispatcher;
     fetch_router _fetch_router;
 };

@@ -66,6 +66,11 @@ public:
     // (records) may keep the shared_ptr as their owner.
     virtual boost::asio::awaitable<handler_result> handle(
         const connection_info& connection, std::shared_ptr<const std::vector<uint8_t>> frame) = 0;
+
+    // Called by net::server::stop once the connections are closing, before it
+    // waits for the calls in flight: a handler whose calls may wait long (a
+    // JoinGroup waiting for a rebalance) answers them now. Any thread.
+    virtual void server_stopping() {}
 };
 
 }  // namespace strata::net

@@ -1,0 +1,277 @@
+#include "consumer_group.h"
+
+#include <algorithm>
+
+namespace strata::group {
+
+namespace {
+
+bool contains(const partition_assignment& a, const protocol::uuid& topic, int32_t partition) {
+    auto it = a.find(topic);
+    return it != a.end() && it->second.contains(partition);
+}
+
+partition_assignment intersect(const partition_assignment& a, const partition_assignment& b) {
+    partition_assignment out;
+    for (const auto& [topic, parts] : a)
+        for (int32_t p : parts)
+            if (contains(b, topic, p)) out[topic].insert(p);
+    return out;
+}
+
+partition_assignment minus(const partition_assignment& a, const partition_assignment& b) {
+    partition_assignment out;
+    for (const auto& [topic, parts] : a)
+        for (int32_t p : parts)
+            if (!contains(b, topic, p)) out[topic].insert(p);
+    return out;
+}
+
+bool empty(const partition_assignment& a) {
+    return std::all_of(a.begin(), a.end(), [](const auto& kv) { return kv.second.empty(); });
+}
+
+}  // namespace
+
+const partition_assignment& consumer_group::target_of(const std::string& member_id) const {
+    static const partition_assignment none;
+    auto it = _target.find(member_id);
+    return it == _target.end() ? none : it->second;
+}
+
+std::string consumer_group::assignor() const {
+    for (const auto& [id, m] : _members)
+        if (m.server_assignor) return *m.server_assignor;
+    return "uniform";
+}
+
+std::string consumer_group::state() const {
+    if (_members.empty()) return "Empty";
+    if (_group_epoch != _assignment_epoch) return "Assigning";
+    for (const auto& [id, m] : _members)
+        if (m.epoch != _assignment_epoch || !empty(m.pending_revocation) || minus(target_of(id), m.assigned).size() > 0)
+            return "Reconciling";
+    return "Stable";
+}
+
+void consumer_group::remove_member(const std::string& member_id) {
+    _members.erase(member_id);
+    _target.erase(member_id);
+    ++_group_epoch;
+}
+
+bool consumer_group::tick(int64_t now_ms) {
+    std::vector<std::string> expired;
+    for (const auto& [id, m] : _members)
+        if (m.deadline_ms <= now_ms) expired.push_back(id);
+    for (const auto& id : expired) remove_member(id);
+    return !expired.empty();
+}
+
+kafka_error consumer_group::validate_member_epoch(const std::string& member_id, int32_t epoch) const {
+    auto it = _members.find(member_id);
+    if (it == _members.end()) return kafka_error::unknown_member_id;
+    if (epoch != it->second.epoch) return kafka_error::stale_member_epoch;
+    return kafka_error::none;
+}
+
+bool consumer_group::owned_by_other(const std::string& member_id, const protocol::uuid& topic,
+                                    int32_t partition) const {
+    for (const auto& [id, m] : _members) {
+        if (id == member_id) continue;
+        if (contains(m.assigned, topic, partition) || contains(m.pending_revocation, topic, partition)) return true;
+    }
+    return false;
+}
+
+void consumer_group::maybe_compute_target(const topic_catalog& topics, bool membership_changed) {
+    // A subscribed topic that appeared, went or grew is a new group epoch.
+    std::map<std::string, int32_t> metadata;
+    for (const auto& [id, m] : _members)
+        for (const auto& t : m.subscribed_topics)
+            if (auto it = topics.find(t); it != topics.end()) metadata[t] = it->second.partitions;
+    if (metadata != _subscribed_metadata) {
+        _subscribed_metadata = std::move(metadata);
+        membership_changed = true;
+    }
+    if (membership_changed) ++_group_epoch;  // one new epoch per heartbeat at most
+    if (_assignment_epoch == _group_epoch) return;
+    _target = assignor() == "range" ? assign_range(_members, topics) : assign_uniform(_members, topics, _target);
+    _assignment_epoch = _group_epoch;
+}
+
+// Kafka's CurrentAssignmentBuilder, simplified: first the member gives up
+// what its target no longer holds (its epoch stays until it has, which it
+// shows by no longer listing them as owned); then it gets its target minus
+// what other members have not released yet, at the assignment epoch.
+void consumer_group::reconcile(consumer_member& m, const std::optional<partition_assignment>& owned) {
+    const auto& target = target_of(m.member_id);
+    if (!empty(m.pending_revocation)) {
+        if (!owned || !empty(intersect(*owned, m.pending_revocation))) return;
+        m.pending_revocation.clear();
+    }
+    auto revoke = minus(m.assigned, target);
+    if (!empty(revoke)) {
+        m.assigned = intersect(m.assigned, target);
+        m.pending_revocation = std::move(revoke);
+        return;
+    }
+    partition_assignment next;
+    for (const auto& [topic, parts] : target)
+        for (int32_t p : parts)
+            if (contains(m.assigned, topic, p) || !owned_by_other(m.member_id, topic, p)) next[topic].insert(p);
+    if (m.epoch != _assignment_epoch) {
+        m.previous_epoch = m.epoch;
+        m.epoch = _assignment_epoch;
+    }
+    m.assigned = std::move(next);
+}
+
+consumer_heartbeat_result consumer_group::heartbeat(consumer_heartbeat request, const topic_catalog& topics,
+                                                    int64_t now_ms, const std::string& new_member_id) {
+    consumer_heartbeat_result out;
+    auto fail = [&](kafka_error e, std::string message = {}) {
+        out.error = e;
+        out.error_message = std::move(message);
+        out.member_id = request.member_id;
+        out.member_epoch = request.member_epoch;
+        return out;
+    };
+    if (request.subscribed_topic_regex && !request.subscribed_topic_regex->empty())
+        return fail(kafka_error::invalid_request, "regex subscriptions are not supported by this broker yet");
+    if (request.server_assignor && *request.server_assignor != "uniform" && *request.server_assignor != "range")
+        return fail(kafka_error::unsupported_assignor, "assignors: uniform, range");
+
+    if (request.member_epoch == -1 || request.member_epoch == -2) {
+        // Leaving (-2: a static member leaving for now; without static
+        // membership here, the same).
+        if (_members.contains(request.member_id)) remove_member(request.member_id);
+        out.member_id = request.member_id;
+        out.member_epoch = request.member_epoch;
+        return out;
+    }
+
+    consumer_member* m = nullptr;
+    bool changed = false;
+    if (request.member_epoch == 0) {
+        std::string id = request.member_id.empty() ? new_member_id : request.member_id;
+        auto it = _members.find(id);
+        if (it == _members.end()) {
+            if (_members.size() >= static_cast<size_t>(_limits.max_size))
+                return fail(kafka_error::group_max_size_reached);
+            if (!request.subscribed_topic_names)
+                return fail(kafka_error::invalid_request, "SubscribedTopicNames must be set when joining");
+            it = _members.emplace(id, consumer_member{}).first;
+            it->second.member_id = id;
+            changed = true;
+        } else {
+            // A member that rejoins (it lost its epoch) starts over.
+            it->second.assigned.clear();
+            it->second.pending_revocation.clear();
+            it->second.epoch = 0;
+            changed = true;
+        }
+        m = &it->second;
+    } else {
+        auto it = _members.find(request.member_id);
+        if (it == _members.end()) return fail(kafka_error::unknown_member_id);
+        m = &it->second;
+        if (request.member_epoch != m->epoch && request.member_epoch != m->previous_epoch)
+            return fail(kafka_error::fenced_member_epoch);
+    }
+
+    m->deadline_ms = now_ms + _limits.session_timeout_ms;
+    m->client_id = request.client_id;
+    m->client_host = request.client_host;
+    if (request.instance_id) m->instance_id = request.instance_id;
+    if (request.rack_id) m->rack_id = request.rack_id;
+    if (request.rebalance_timeout_ms >= 0) m->rebalance_timeout_ms = request.rebalance_timeout_ms;
+    if (request.server_assignor) m->server_assignor = request.server_assignor;
+    if (request.subscribed_topic_names) {
+        auto sorted = *request.subscribed_topic_names;
+        std::sort(sorted.begin(), sorted.end());
+        if (sorted != m->subscribed_topics) {
+            m->subscribed_topics = std::move(sorted);
+            changed = true;
+        }
+    }
+    maybe_compute_target(topics, changed);
+    reconcile(*m, request.owned);
+    out.member_id = m->member_id;
+    out.member_epoch = m->epoch;
+    out.assignment = m->assigned;
+    return out;
+}
+
+// ---- assignors -------------------------------------------------------------------
+
+std::map<std::string, partition_assignment> assign_uniform(const std::map<std::string, consumer_member>& members,
+                                                           const topic_catalog& topics,
+                                                           const std::map<std::string, partition_assignment>& current) {
+    std::map<std::string, partition_assignment> out;
+    std::map<std::string, size_t> load;
+    for (const auto& [id, m] : members) load[id] = 0;
+    // Every subscribed partition, with who may take it.
+    std::vector<std::pair<const topic_info*, std::vector<std::string>>> subscribed;
+    for (const auto& [name, info] : topics) {
+        std::vector<std::string> subscribers;
+        for (const auto& [id, m] : members)
+            if (std::find(m.subscribed_topics.begin(), m.subscribed_topics.end(), name) != m.subscribed_topics.end())
+                subscribers.push_back(id);
+        if (!subscribers.empty()) subscribed.emplace_back(&info, std::move(subscribers));
+    }
+    size_t total = 0;
+    for (const auto& [info, subs] : subscribed) total += static_cast<size_t>(info->partitions);
+    const size_t quota = members.empty() ? 0 : (total + members.size() - 1) / members.size();
+    // Stickiness first: a partition stays with its current owner while the
+    // owner is under its quota.
+    std::vector<std::pair<const topic_info*, int32_t>> unassigned;
+    for (const auto& [info, subs] : subscribed) {
+        for (int32_t p = 0; p < info->partitions; ++p) {
+            bool kept = false;
+            for (const auto& id : subs) {
+                auto c = current.find(id);
+                if (c != current.end() && contains(c->second, info->id, p) && load[id] < quota) {
+                    out[id][info->id].insert(p);
+                    ++load[id];
+                    kept = true;
+                    break;
+                }
+            }
+            if (!kept) unassigned.emplace_back(info, p);
+        }
+    }
+    for (const auto& entry : unassigned) {
+        const topic_info* info = entry.first;  // not a structured binding: clang 14 cannot capture those
+        const int32_t p = entry.second;
+        const auto& subs =
+            std::find_if(subscribed.begin(), subscribed.end(), [&](const auto& s) { return s.first == info; })->second;
+        const auto& best = *std::min_element(
+            subs.begin(), subs.end(), [&](const std::string& a, const std::string& b) { return load[a] < load[b]; });
+        out[best][info->id].insert(p);
+        ++load[best];
+    }
+    return out;
+}
+
+std::map<std::string, partition_assignment> assign_range(const std::map<std::string, consumer_member>& members,
+                                                         const topic_catalog& topics) {
+    std::map<std::string, partition_assignment> out;
+    for (const auto& [name, info] : topics) {
+        std::vector<std::string> subs;
+        for (const auto& [id, m] : members)
+            if (std::find(m.subscribed_topics.begin(), m.subscribed_topics.end(), name) != m.subscribed_topics.end())
+                subs.push_back(id);
+        if (subs.empty()) continue;
+        const int32_t n = info.partitions;
+        const int32_t k = static_cast<int32_t>(subs.size());
+        int32_t next = 0;
+        for (int32_t i = 0; i < k; ++i) {
+            const int32_t count = n / k + (i < n % k ? 1 : 0);
+            for (int32_t j = 0; j < count; ++j) out[subs[static_cast<size_t>(i)]][info.id].insert(next++);
+        }
+    }
+    return out;
+}
+
+}  // namespace strata::group

@@ -1,0 +1,130 @@
+// One consumer group under the KIP-848 consumer protocol
+// (ConsumerGroupHeartbeat): the coordinator computes the target assignment
+// with a server-side assignor (uniform or range) and moves each member
+// towards it, a member giving up partitions before others get them.
+//
+// Simplifications against Kafka, documented in README.md: the members and
+// epochs live in memory only (offsets are stored as for classic groups), a
+// member's epoch must be its current or previous one, and regex
+// subscriptions are refused.
+//
+// Owned by the group coordinator and changed only on its thread; time and
+// the topics (names, ids, partition counts) are passed in, so unit tests
+// drive it step by step.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "strata/common/kafka_error.h"
+#include "strata/protocol/wire.h"
+
+namespace strata::group {
+
+struct uuid_less {
+    bool operator()(const protocol::uuid& a, const protocol::uuid& b) const { return a.bytes < b.bytes; }
+};
+using partition_assignment = std::map<protocol::uuid, std::set<int32_t>, uuid_less>;
+
+struct topic_info {
+    protocol::uuid id;
+    int32_t partitions = 0;
+};
+using topic_catalog = std::map<std::string, topic_info>;  // by name
+
+struct consumer_member {
+    std::string member_id;
+    std::optional<std::string> instance_id;
+    std::optional<std::string> rack_id;
+    std::string client_id;
+    std::string client_host;
+    int32_t epoch = 0;
+    int32_t previous_epoch = -1;
+    int32_t rebalance_timeout_ms = 300000;
+    std::vector<std::string> subscribed_topics;
+    std::optional<std::string> server_assignor;
+    partition_assignment assigned;            // the member may use these
+    partition_assignment pending_revocation;  // it must give these up first
+    int64_t deadline_ms = 0;
+};
+
+struct consumer_heartbeat {
+    std::string member_id;
+    int32_t member_epoch = 0;
+    std::optional<std::string> instance_id;
+    std::optional<std::string> rack_id;
+    int32_t rebalance_timeout_ms = -1;
+    std::optional<std::vector<std::string>> subscribed_topic_names;
+    std::optional<std::string> subscribed_topic_regex;
+    std::optional<std::string> server_assignor;
+    std::optional<partition_assignment> owned;
+    std::string client_id;
+    std::string client_host;
+};
+
+struct consumer_heartbeat_result {
+    kafka_error error = kafka_error::none;
+    std::string error_message;
+    std::string member_id;
+    int32_t member_epoch = 0;
+    std::optional<partition_assignment> assignment;
+};
+
+struct consumer_group_limits {
+    int32_t session_timeout_ms = 45000;
+    int32_t heartbeat_interval_ms = 5000;
+    int32_t max_size = INT32_MAX;
+};
+
+class consumer_group {
+public:
+    consumer_group(std::string id, consumer_group_limits limits) : _id(std::move(id)), _limits(limits) {}
+
+    const std::string& id() const { return _id; }
+    int32_t group_epoch() const { return _group_epoch; }
+    int32_t assignment_epoch() const { return _assignment_epoch; }
+    const std::map<std::string, consumer_member>& members() const { return _members; }
+    const partition_assignment& target_of(const std::string& member_id) const;
+    std::string assignor() const;
+    // Empty, Assigning, Reconciling or Stable (Kafka's ConsumerGroupState names).
+    std::string state() const;
+    const consumer_group_limits& limits() const { return _limits; }
+
+    // `new_member_id` is used when a member joins (epoch 0) without an id (v0).
+    consumer_heartbeat_result heartbeat(consumer_heartbeat request, const topic_catalog& topics, int64_t now_ms,
+                                        const std::string& new_member_id);
+    // Removes members whose session expired; true if any went.
+    bool tick(int64_t now_ms);
+    // OffsetCommit/OffsetFetch from a member: NONE, UNKNOWN_MEMBER_ID or STALE_MEMBER_EPOCH.
+    kafka_error validate_member_epoch(const std::string& member_id, int32_t epoch) const;
+
+private:
+    void remove_member(const std::string& member_id);
+    void maybe_compute_target(const topic_catalog& topics, bool membership_changed);
+    void reconcile(consumer_member& m, const std::optional<partition_assignment>& owned);
+    bool owned_by_other(const std::string& member_id, const protocol::uuid& topic, int32_t partition) const;
+
+    const std::string _id;
+    const consumer_group_limits _limits;
+    int32_t _group_epoch = 0;
+    int32_t _assignment_epoch = 0;
+    std::map<std::string, consumer_member> _members;
+    std::map<std::string, partition_assignment> _target;
+    std::map<std::string, int32_t> _subscribed_metadata;  // topic -> partitions when the target was computed
+};
+
+// The server-side assignors (KIP-848): "uniform" spreads every subscribed
+// partition evenly, keeping a partition with its current owner where that
+// keeps the balance; "range" gives each member consecutive partitions of
+// each topic it subscribes to.
+std::map<std::string, partition_assignment> assign_uniform(const std::map<std::string, consumer_member>& members,
+                                                           const topic_catalog& topics,
+                                                           const std::map<std::string, partition_assignment>& current);
+std::map<std::string, partition_assignment> assign_range(const std::map<std::string, consumer_member>& members,
+                                                         const topic_catalog& topics);
+
+}  // namespace strata::group

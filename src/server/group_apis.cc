@@ -1,0 +1,189 @@
+// The consumer group APIs: FindCoordinator (10) answered here from the
+// metadata image, and JoinGroup (11), Heartbeat (12), LeaveGroup (13),
+// SyncGroup (14), DescribeGroups (15), ListGroups (16), OffsetCommit (8),
+// OffsetFetch (9), DeleteGroups (42) and OffsetDelete (47) handed to the
+// group coordinator (src/group/).
+#include "group_apis.h"
+
+#include "strata/protocol/messages/find_coordinator_request.h"
+#include "strata/protocol/messages/find_coordinator_response.h"
+
+namespace strata::server {
+
+namespace {
+
+namespace msg = protocol::messages;
+using boost::asio::awaitable;
+
+int16_t code(kafka_error e) {
+    return static_cast<int16_t>(e);
+}
+
+// Kafka shows a member's host as InetAddress.toString(): "/127.0.0.1".
+std::string client_host(const std::string& remote) {
+    auto colon = remote.rfind(':');
+    std::string host = colon == std::string::npos ? remote : remote.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    return "/" + host;
+}
+
+awaitable<net::handler_result> handle_find_coordinator(group_context& groups, request_context& ctx,
+                                                       protocol::reader& body) {
+    msg::find_coordinator_request request;
+    request.decode(body, ctx.version);
+    std::vector<std::string> keys;
+    if (ctx.version >= 4)
+        keys = request.coordinator_keys;
+    else
+        keys.push_back(request.key);
+
+    msg::find_coordinator_response response;
+    for (const auto& key : keys) {
+        auto& c = response.coordinators.emplace_back();
+        c.key = key;
+        c.node_id = -1;
+        c.port = -1;
+        c.error_message.reset();
+        kafka_error error = kafka_error::none;
+        if (request.key_type == 1) {
+            error = kafka_error::coordinator_not_available;
+            c.error_message = "transactions are not supported by this broker yet";
+        } else if (request.key_type != 0) {
+            error = kafka_error::invalid_request;
+            c.error_message = "unknown coordinator key type";
+        } else if (key.empty()) {
+            error = kafka_error::invalid_request;
+            c.error_message = "empty group id";
+        } else {
+            auto found = co_await groups.coordinator.find_coordinator(key);
+            error = found.first;
+            if (error == kafka_error::none) {
+                auto image = groups.metadata.image();
+                const auto* broker = image->broker(found.second);
+                const auto* endpoint = broker && !broker->fenced ? broker->endpoint(ctx.connection.listener) : nullptr;
+                if (!endpoint) {
+                    error = kafka_error::coordinator_not_available;
+                } else {
+                    c.node_id = found.second;
+                    c.host = endpoint->host;
+                    c.port = endpoint->port;
+                }
+            }
+        }
+        c.error_code = code(error);
+    }
+    if (ctx.version < 4) {
+        const auto& c = response.coordinators.front();
+        response.error_code = c.error_code;
+        response.error_message = ctx.version >= 1 ? c.error_message : std::optional<std::string>("");
+        response.node_id = c.node_id;
+        response.host = c.host;
+        response.port = c.port;
+        response.coordinators.clear();
+    }
+    co_return respond(ctx, response);
+}
+
+// Decode, hand to the coordinator, encode.
+template <typename Request, typename Call>
+awaitable<net::handler_result> forward(request_context& ctx, protocol::reader& body, Call call) {
+    Request request;
+    request.decode(body, ctx.version);
+    auto response = co_await call(std::move(request));
+    co_return respond(ctx, response);
+}
+
+}  // namespace
+
+void register_group_apis(request_dispatcher& dispatcher, group_context& groups) {
+    auto& gc = groups.coordinator;
+    dispatcher.register_api(
+        protocol::api_key::find_coordinator, 0, 6,
+        [&groups](request_context& ctx, protocol::reader& body) { return handle_find_coordinator(groups, ctx, body); });
+    dispatcher.register_api(protocol::api_key::join_group, 0, 9, [&gc](request_context& ctx, protocol::reader& body) {
+        return forward<msg::join_group_request>(ctx, body, [&gc, &ctx](msg::join_group_request r) {
+            return gc.join_group(std::move(r), ctx.version, ctx.header.client_id.value_or(""),
+                                 client_host(ctx.connection.remote));
+        });
+    });
+    dispatcher.register_api(protocol::api_key::sync_group, 0, 5, [&gc](request_context& ctx, protocol::reader& body) {
+        return forward<msg::sync_group_request>(
+            ctx, body, [&gc, v = ctx.version](msg::sync_group_request r) { return gc.sync_group(std::move(r), v); });
+    });
+    dispatcher.register_api(protocol::api_key::heartbeat, 0, 4, [&gc](request_context& ctx, protocol::reader& body) {
+        return forward<msg::heartbeat_request>(
+            ctx, body, [&gc, v = ctx.version](msg::heartbeat_request r) { return gc.heartbeat(std::move(r), v); });
+    });
+    dispatcher.register_api(protocol::api_key::leave_group, 0, 5, [&gc](request_context& ctx, protocol::reader& body) {
+        return forward<msg::leave_group_request>(
+            ctx, body, [&gc, v = ctx.version](msg::leave_group_request r) { return gc.leave_group(std::move(r), v); });
+    });
+    dispatcher.register_api(
+        protocol::api_key::offset_commit, 0, 9, [&gc](request_context& ctx, protocol::reader& body) {
+            return forward<msg::offset_commit_request>(ctx, body, [&gc, v = ctx.version](msg::offset_commit_request r) {
+                return gc.offset_commit(std::move(r), v);
+            });
+        });
+    dispatcher.register_api(protocol::api_key::offset_fetch, 0, 9, [&gc](request_context& ctx, protocol::reader& body) {
+        return forward<msg::offset_fetch_request>(ctx, body, [&gc, v = ctx.version](msg::offset_fetch_request r) {
+            return gc.offset_fetch(std::move(r), v);
+        });
+    });
+    dispatcher.register_api(
+        protocol::api_key::describe_groups, 0, 5, [&gc](request_context& ctx, protocol::reader& body) {
+            return forward<msg::describe_groups_request>(
+                ctx, body,
+                [&gc, v = ctx.version](msg::describe_groups_request r) { return gc.describe_groups(std::move(r), v); });
+        });
+    dispatcher.register_api(protocol::api_key::list_groups, 0, 5, [&gc](request_context& ctx, protocol::reader& body) {
+        return forward<msg::list_groups_request>(
+            ctx, body, [&gc, v = ctx.version](msg::list_groups_request r) { return gc.list_groups(std::move(r), v); });
+    });
+    dispatcher.register_api(
+        protocol::api_key::delete_groups, 0, 2, [&gc](request_context& ctx, protocol::reader& body) {
+            return forward<msg::delete_groups_request>(ctx, body, [&gc, v = ctx.version](msg::delete_groups_request r) {
+                return gc.delete_groups(std::move(r), v);
+            });
+        });
+    // KIP-848: Kafka 3.9 serves v0 of both (ConsumerGroupHeartbeat v1 is unstable there).
+    dispatcher.register_api(
+        protocol::api_key::consumer_group_heartbeat, 0, 0, [&gc](request_context& ctx, protocol::reader& body) {
+            return forward<msg::consumer_group_heartbeat_request>(
+                ctx, body, [&gc, &ctx](msg::consumer_group_heartbeat_request r) {
+                    return gc.consumer_group_heartbeat(std::move(r), ctx.version, ctx.header.client_id.value_or(""),
+                                                       client_host(ctx.connection.remote));
+                });
+        });
+    dispatcher.register_api(protocol::api_key::consumer_group_describe, 0, 0,
+                            [&gc](request_context& ctx, protocol::reader& body) {
+                                return forward<msg::consumer_group_describe_request>(
+                                    ctx, body, [&gc, v = ctx.version](msg::consumer_group_describe_request r) {
+                                        return gc.consumer_group_describe(std::move(r), v);
+                                    });
+                            });
+    dispatcher.register_api(
+        protocol::api_key::offset_delete, 0, 0, [&gc](request_context& ctx, protocol::reader& body) {
+            return forward<msg::offset_delete_request>(ctx, body, [&gc, v = ctx.version](msg::offset_delete_request r) {
+                return gc.offset_delete(std::move(r), v);
+            });
+        });
+}
+
+group::coordinator_config coordinator_config_from(const broker_config& config) {
+    group::coordinator_config c;
+    c.offsets_topic_partitions = config.offsets_topic_num_partitions;
+    c.offsets_topic_replication_factor = static_cast<int16_t>(config.offsets_topic_replication_factor);
+    c.offsets_topic_segment_bytes = config.offsets_topic_segment_bytes;
+    c.group_min_session_timeout_ms = config.group_min_session_timeout_ms;
+    c.group_max_session_timeout_ms = config.group_max_session_timeout_ms;
+    c.group_max_size = config.group_max_size;
+    c.group_initial_rebalance_delay_ms = config.group_initial_rebalance_delay_ms;
+    c.offsets_retention_ms = int64_t{config.offsets_retention_minutes} * 60'000;
+    c.offsets_retention_check_interval_ms = config.offsets_retention_check_interval_ms;
+    c.offset_metadata_max_bytes = config.offset_metadata_max_bytes;
+    c.consumer_session_timeout_ms = config.group_consumer_session_timeout_ms;
+    c.consumer_heartbeat_interval_ms = config.group_consumer_heartbeat_interval_ms;
+    return c;
+}
+
+}  // namespace strata::server
