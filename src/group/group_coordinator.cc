@@ -558,8 +558,13 @@ awaitable<std::pair<kafka_error, int32_t>> group_coordinator::find_coordinator(s
         auto& compression = t.configs.emplace_back();
         compression.name = "compression.type";
         compression.value = "producer";
-        auto created = _impl->config.create_topics ? co_await _impl->config.create_topics(std::move(create))
-                                                   : co_await _impl->metadata.create_topics(std::move(create), 7);
+        // (Two co_awaits in one conditional expression double-destroy the
+        // result with GCC 12: hence the if.)
+        msg::create_topics_response created;
+        if (_impl->config.create_topics)
+            created = co_await _impl->config.create_topics(std::move(create));
+        else
+            created = co_await _impl->metadata.create_topics(std::move(create), 7);
         for (const auto& r : created.topics)
             if (r.error_code != 0 && r.error_code != code(kafka_error::topic_already_exists))
                 _impl->logger->warn("cannot create {}: {} {}", offsets_topic_name, r.error_code,
