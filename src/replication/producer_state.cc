@@ -17,9 +17,11 @@ bool in_sequence(int32_t last, int32_t next) {
 }
 
 // A v2 batch header (record_batch.h draws it): the fields read here.
-constexpr size_t header_bytes = 61;
-constexpr size_t length_at = 8, magic_at = 16, attributes_at = 21, last_delta_at = 23, producer_id_at = 43,
-                 producer_epoch_at = 51, base_sequence_at = 53;
+// (record_batch_view needs the whole batch in memory; this reads headers only.)
+constexpr size_t header_bytes = protocol::record_batch_view::header_size;
+constexpr size_t attributes_at = protocol::record_batch_view::attributes_offset;
+constexpr size_t length_at = 8, magic_at = 16, last_delta_at = 23, producer_id_at = 43, producer_epoch_at = 51,
+                 base_sequence_at = 53;
 
 template <typename T>
 T big_endian(const uint8_t* p) {

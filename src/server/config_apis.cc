@@ -3,10 +3,12 @@
 // the controller; the broker's own configuration is its file, read-only at
 // run time (no dynamic broker configs yet).
 #include <set>
+#include <type_traits>
 
 #include <fmt/format.h>
 
 #include "admin_apis.h"
+#include "config_values.h"
 #include "strata/common/kafka_error.h"
 #include "strata/metadata/records.h"
 #include "strata/protocol/messages/alter_configs_request.h"
@@ -118,18 +120,11 @@ struct resource_outcome {
     std::string message;
 };
 
+// A list config's items (comma-separated, trimmed), by the configuration's
+// own list parser.
 std::vector<std::string> split(const std::string& list) {
     std::vector<std::string> items;
-    size_t start = 0;
-    while (start <= list.size()) {
-        size_t comma = list.find(',', start);
-        std::string item = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        while (!item.empty() && item.front() == ' ') item.erase(item.begin());
-        while (!item.empty() && item.back() == ' ') item.pop_back();
-        if (!item.empty()) items.push_back(item);
-        if (comma == std::string::npos) break;
-        start = comma + 1;
-    }
+    detail::parse_value(list, items);
     return items;
 }
 
@@ -278,16 +273,25 @@ void fill_outcome(Entry& out, int8_t type, const std::string& name, const resour
     else out.error_message = outcome.message;
 }
 
-awaitable<msg::alter_configs_response> alter_configs_here(admin_context& admin, msg::alter_configs_request request) {
+// Either alter request, decided here on the active controller: AlterConfigs
+// replaces a resource's whole set (every config a SET), IncrementalAlterConfigs
+// applies each config's own operation.
+template <typename Response, typename Request>
+awaitable<Response> alter_here(admin_context& admin, Request request) {
+    constexpr bool incremental = std::is_same_v<Request, msg::incremental_alter_configs_request>;
     std::vector<alter_resource> resources;
     for (const auto& r : request.resources) {
         auto& a = resources.emplace_back();
         a.type = r.resource_type;
         a.name = r.resource_name;
-        for (const auto& c : r.configs) a.changes.push_back({c.name, op_set, c.value});
+        for (const auto& c : r.configs) {
+            int8_t op = op_set;
+            if constexpr (incremental) op = c.config_operation;
+            a.changes.push_back({c.name, op, c.value});
+        }
     }
-    auto outcomes = co_await alter(admin, resources, true, request.validate_only);
-    msg::alter_configs_response response;
+    auto outcomes = co_await alter(admin, resources, !incremental, request.validate_only);
+    Response response;
     for (size_t i = 0; i < resources.size(); ++i)
         fill_outcome(response.responses.emplace_back(), resources[i].type, resources[i].name, outcomes[i]);
     co_return response;
@@ -299,24 +303,10 @@ awaitable<net::handler_result> handle_alter_configs(admin_context& admin, reques
     request.decode(body, ctx.version);
     auto response = co_await on_controller<msg::alter_configs_response>(
         admin, &ctx, std::move(request), ctx.version,
-        [&admin](msg::alter_configs_request r) { return alter_configs_here(admin, std::move(r)); });
+        [&admin](msg::alter_configs_request r) {
+            return alter_here<msg::alter_configs_response>(admin, std::move(r));
+        });
     co_return respond(ctx, response);
-}
-
-awaitable<msg::incremental_alter_configs_response> incremental_alter_configs_here(
-    admin_context& admin, msg::incremental_alter_configs_request request) {
-    std::vector<alter_resource> resources;
-    for (const auto& r : request.resources) {
-        auto& a = resources.emplace_back();
-        a.type = r.resource_type;
-        a.name = r.resource_name;
-        for (const auto& c : r.configs) a.changes.push_back({c.name, c.config_operation, c.value});
-    }
-    auto outcomes = co_await alter(admin, resources, false, request.validate_only);
-    msg::incremental_alter_configs_response response;
-    for (size_t i = 0; i < resources.size(); ++i)
-        fill_outcome(response.responses.emplace_back(), resources[i].type, resources[i].name, outcomes[i]);
-    co_return response;
 }
 
 awaitable<net::handler_result> handle_incremental_alter_configs(admin_context& admin, request_context& ctx,
@@ -325,7 +315,7 @@ awaitable<net::handler_result> handle_incremental_alter_configs(admin_context& a
     request.decode(body, ctx.version);
     auto response = co_await on_controller<msg::incremental_alter_configs_response>(
         admin, &ctx, std::move(request), ctx.version, [&admin](msg::incremental_alter_configs_request r) {
-            return incremental_alter_configs_here(admin, std::move(r));
+            return alter_here<msg::incremental_alter_configs_response>(admin, std::move(r));
         });
     co_return respond(ctx, response);
 }

@@ -56,9 +56,10 @@ void fetch_session_cache::add_partitions(session& s, const pm::fetch_request& re
 
 std::vector<pm::fetch_request::fetch_topic> fetch_session_cache::topics_of(const session& s) {
     std::vector<pm::fetch_request::fetch_topic> topics;
+    const std::string* last_key = nullptr;
     for (const auto& id : s.order) {
-        if (topics.empty() || topic_key(topics.back().topic, topics.back().topic_id, id.first.starts_with("#")) !=
-                                  id.first) {
+        if (!last_key || *last_key != id.first) {
+            last_key = &id.first;
             auto& t = topics.emplace_back();
             const auto& [name, uuid] = s.topics.at(id.first);
             t.topic = name;

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "strata/server/broker_config.h"
+#include "config_values.h"
 #include "strata/server/config_schema.h"
 
 namespace strata::server {
@@ -17,32 +18,15 @@ namespace {
 
 constexpr std::string_view long_max = "9223372036854775807";
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-    while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-    return s;
-}
+using detail::parse_value;
+using detail::trim;
 
+// An integer of type T, or nullopt (the shared parser's message dropped).
 template <typename T>
 std::optional<T> parse_integer(std::string_view text) {
-    text = trim(text);
     T value{};
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+    if (!parse_value(text, value).empty()) return std::nullopt;
     return value;
-}
-
-std::vector<std::string_view> split_list(std::string_view text) {
-    std::vector<std::string_view> items;
-    size_t start = 0;
-    while (start <= text.size()) {
-        size_t comma = text.find(',', start);
-        auto item = trim(text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
-        if (!item.empty()) items.push_back(item);
-        if (comma == std::string_view::npos) break;
-        start = comma + 1;
-    }
-    return items;
 }
 
 using validator = std::function<std::string(std::string_view)>;
@@ -59,10 +43,9 @@ validator integer_at_least(int64_t minimum, std::optional<int64_t> or_value = st
 }
 
 validator boolean() {
-    return [](std::string_view v) -> std::string {
-        auto t = trim(v);
-        if (t == "true" || t == "false") return {};
-        return fmt::format("expected true or false, got '{}'", v);
+    return [](std::string_view v) {
+        bool ignored = false;
+        return parse_value(v, ignored);
     };
 }
 
@@ -88,8 +71,9 @@ validator one_of(std::vector<std::string_view> choices) {
 
 validator list_of(std::vector<std::string_view> choices, bool required) {
     return [choices, required](std::string_view v) -> std::string {
-        auto items = split_list(v);
-        if (required && items.empty()) return "must name at least one value";
+        std::vector<std::string> items;
+        parse_value(v, items);
+        if (required && items.empty()) return std::string("must name at least one value");
         for (auto item : items)
             if (std::find(choices.begin(), choices.end(), item) == choices.end())
                 return fmt::format("'{}' is not one of the allowed values", item);
