@@ -231,5 +231,9 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (*format_command) return format(opts);
+    // sendfile(2) has no MSG_NOSIGNAL: writing a file region to a connection
+    // the client has reset raises SIGPIPE, whose default action ends the
+    // process. Ignored, the call fails with EPIPE and only that connection closes.
+    std::signal(SIGPIPE, SIG_IGN);
     return run(opts);
 }

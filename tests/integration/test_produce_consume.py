@@ -5,11 +5,13 @@ read back byte for byte and in per-partition order; list offsets by time;
 consume from the middle; acknowledged records survive SIGKILL."""
 
 import os
+import socket
+import struct
 import subprocess
 import threading
 import time
 
-from harness import Broker, run_tests
+from harness import Broker, _recv_exactly, run_tests
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -230,6 +232,43 @@ def test_acknowledged_records_survive_sigkill():
         broker.stop()
 
 
+def raw_fetch_v4(topic, partition, offset, max_bytes):
+    """A Fetch v4 request frame (not flexible), one partition."""
+    body = struct.pack(">iiiib", -1, 500, 1, max_bytes, 0)
+    body += struct.pack(">ih", 1, len(topic)) + topic.encode()
+    body += struct.pack(">iiqi", 1, partition, offset, max_bytes)
+    client_id = b"strata-it"
+    payload = struct.pack(">hhih", 1, 4, 9, len(client_id)) + client_id + body
+    return struct.pack(">i", len(payload)) + payload
+
+
+def test_consumers_that_reset_mid_fetch_do_not_stop_the_broker():
+    """Consumers that close (with a TCP reset) while a large fetch response is
+    being sent with sendfile(2): the broker drops those connections and keeps
+    serving. sendfile on a reset socket raises SIGPIPE, which once killed it."""
+    with Broker() as broker:
+        create_topic(broker, "big", 1)
+        producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
+        for i in range(2000):
+            producer.produce("big", value=os.urandom(4096), partition=0)
+        assert producer.flush(30) == 0
+        frame = raw_fetch_v4("big", 0, 0, 64 << 20)
+        for _ in range(30):
+            sock = socket.create_connection(("127.0.0.1", broker.port), timeout=5)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.sendall(frame)
+            _recv_exactly(sock, 64)  # the response has started
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()  # RST while the broker is still sending
+        time.sleep(0.5)
+        assert broker.proc.poll() is None, f"stratad exited with {broker.proc.returncode}"
+        with socket.create_connection(("127.0.0.1", broker.port), timeout=5) as sock:
+            sock.sendall(raw_fetch_v4("big", 0, 0, 1 << 20))
+            size = struct.unpack(">i", _recv_exactly(sock, 4))[0]
+            assert size > 4096, size
+            _recv_exactly(sock, size)
+
+
 if __name__ == "__main__":
     run_tests([
         test_confluent_every_codec,
@@ -237,4 +276,5 @@ if __name__ == "__main__":
         test_list_offsets_by_time_and_consume_from_the_middle,
         test_retention_removes_old_segments_while_consumers_read,
         test_acknowledged_records_survive_sigkill,
+        test_consumers_that_reset_mid_fetch_do_not_stop_the_broker,
     ])
