@@ -10,9 +10,11 @@ build_packages=(
   zlib1g-dev libssl-dev libcli11-dev nlohmann-json3-dev libbenchmark-dev
 )
 # Real clients and tools the test suite drives (kcat, confluent-kafka-python,
-# kafka-python on Debian's /usr/bin/python3) and the fuzzer's compiler.
+# kafka-python on Debian's /usr/bin/python3 with the codec modules it
+# imports for snappy, lz4 and zstd) and the fuzzer's compiler.
 test_packages=(
   kcat librdkafka-dev python3-confluent-kafka python3-kafka
+  python3-snappy python3-lz4 python3-zstandard
   clang libclang-rt-14-dev iperf3
 )
 

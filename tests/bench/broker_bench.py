@@ -82,8 +82,8 @@ def create_topic(broker, name, partitions=6):
     client.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(timeout=15)
 
 
-def perf_produce(broker, topic, acks, count):
-    out = subprocess.run([PERF, "-P", "-t", topic, "-b", broker.bootstrap, "-s", "1024", "-c", str(count),
+def perf_produce(broker, topic, acks, count, size=1024):
+    out = subprocess.run([PERF, "-P", "-t", topic, "-b", broker.bootstrap, "-s", str(size), "-c", str(count),
                           "-a", str(acks), "-X", "linger.ms=5", "-X", "batch.size=1048576",
                           "-X", "queue.buffering.max.kbytes=1048576"],
                          capture_output=True, text=True, timeout=600).stdout
@@ -94,17 +94,43 @@ def perf_produce(broker, topic, acks, count):
     return float(found[-1][3])
 
 
-def perf_consume(broker, topic, count):
+def perf_consume_args(broker, topic, count, partitions):
     args = [PERF, "-C", "-t", topic, "-b", broker.bootstrap, "-o", "beginning", "-c", str(count),
             "-X", "fetch.max.bytes=52428800", "-X", "max.partition.fetch.bytes=10485760",
             "-X", "queued.min.messages=1000000"]
-    for p in range(6):
+    for p in partitions:
         args += ["-p", str(p)]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=600).stdout
-    found = re.findall(r"(\d+) messages \((\d+) bytes\) consumed in (\d+)ms: (\d+) msgs/s \(([\d.]+) MB/s\)", out)
+    return args
+
+
+CONSUMED = r"(\d+) messages \((\d+) bytes\) consumed in (\d+)ms: (\d+) msgs/s \(([\d.]+) MB/s\)"
+
+
+def perf_consume(broker, topic, count):
+    out = subprocess.run(perf_consume_args(broker, topic, count, range(6)), capture_output=True, text=True,
+                         timeout=600).stdout
+    found = re.findall(CONSUMED, out)
     if not found:
         raise RuntimeError(out[-2000:])
     return float(found[-1][4])
+
+
+def perf_consume_parallel(broker, topic, count, processes=2):
+    """Several rdkafka_performance consumers at once, each reading its share
+    of the 6 partitions: what the broker serves when one client process is
+    not the bottleneck. -> total bytes / the slowest process's time, MB/s"""
+    shares = [[p for p in range(6) if p % processes == i] for i in range(processes)]
+    procs = [subprocess.Popen(perf_consume_args(broker, topic, count * len(share) // 6, share),
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for share in shares]
+    total_bytes, slowest_ms = 0, 0
+    for proc in procs:
+        out = proc.communicate(timeout=600)[0]
+        found = re.findall(CONSUMED, out)
+        if not found:
+            raise RuntimeError(out[-2000:])
+        total_bytes += int(found[-1][1])
+        slowest_ms = max(slowest_ms, int(found[-1][2]))
+    return total_bytes / 1e6 / (slowest_ms / 1000)
 
 
 LATENCY = os.path.join(BUILD, "tests", "bench", "produce_latency")
@@ -166,8 +192,11 @@ def main():
             create_topic(broker, "bench1")
             p1 = perf_produce(broker, "bench1", 1, count)
             c1 = perf_consume(broker, "bench1", count)
+            c2 = perf_consume_parallel(broker, "bench1", count)
             create_topic(broker, "benchall")
             pall = perf_produce(broker, "benchall", -1, count)
+            create_topic(broker, "benchall16k")
+            pall16 = perf_produce(broker, "benchall16k", -1, count // 16, size=16384)
             create_topic(broker, "latency")
             lat = produce_latency(broker, "latency")
         starts, rss = start_to_serving(workdir)
@@ -179,8 +208,12 @@ def main():
               f"iperf3 loopback {loop:.0f} MB/s | {p1 / loop:.2f} | >= 500 MB/s |")
         print(f"| consume the same, from the beginning (rdkafka_performance) | {c1:.0f} MB/s | "
               f"iperf3 loopback {loop:.0f} MB/s | {c1 / loop:.2f} | >= 1 GB/s |")
+        print(f"| consume the same with two rdkafka_performance processes (3 partitions each) | {c2:.0f} MB/s | "
+              f"iperf3 loopback {loop:.0f} MB/s | {c2 / loop:.2f} | >= 1 GB/s |")
         print(f"| produce, acks=all (fsync before the ack) | {pall:.0f} MB/s | dd conv=fdatasync {dd_sync:.0f} MB/s "
               f"(page cache {dd_cache:.0f} MB/s) | {pall / dd_sync:.2f} | >= 0.70 of dd fdatasync |")
+        print(f"| produce 16 KB records, acks=all | {pall16:.0f} MB/s | dd conv=fdatasync {dd_sync:.0f} MB/s | "
+              f"{pall16 / dd_sync:.2f} | >= 0.70 of dd fdatasync |")
         print(f"| produce latency at {lat[0]:.0f} MB/s, acks=1 (p50 / p99 / p99.9) | {lat[1]:.2f} / {lat[2]:.2f} / "
               f"{lat[3]:.2f} ms | | | p99 <= 3 ms at 50 MB/s |")
         print(f"| exec to serving: fresh data dir / restart | {starts[0]:.0f} / {starts[1]:.0f} ms | | | <= 200 ms |")

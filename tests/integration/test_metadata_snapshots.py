@@ -94,7 +94,8 @@ def test_snapshot_written_and_loaded_after_sigterm_and_sigkill():
         create_topics(broker, TOPICS)
         found = wait_for(lambda: snapshots(broker), what="a snapshot file")
         assert found[0][0] > 0, found
-        assert "wrote the metadata snapshot" in broker.log()
+        # The file is renamed into place just before the line is logged.
+        wait_for(lambda: "wrote the metadata snapshot" in broker.log(), what="the snapshot's log line")
         # A topic deleted before the snapshot stays deleted.
         client = admin(broker)
         client.create_topics([NewTopic("doomed", num_partitions=2, replication_factor=1)])["doomed"].result(30)
