@@ -417,6 +417,8 @@ std::vector<record> controller::broker_heartbeat(const metadata_image& image,
         u.id = b->id;
         u.epoch = b->epoch;
         out.emplace_back(u);
+        auto elected = elect_leaders_after_unfence(image, b->id);
+        out.insert(out.end(), elected.begin(), elected.end());
         fenced = false;
     }
     response.is_fenced = fenced;
@@ -456,6 +458,33 @@ std::vector<record> controller::move_leadership_off(const metadata_image& image,
     return out;
 }
 
+std::vector<record> controller::elect_leaders_after_unfence(const metadata_image& image, int32_t broker_id) const {
+    std::vector<record> out;
+    auto usable = [&](int32_t id) {
+        if (id == broker_id) return true;  // unfenced by the record before these
+        const broker_registration* b = image.broker(id);
+        return b && !b->fenced && !b->in_controlled_shutdown;
+    };
+    for (const auto& [name, topic] : image.topics()) {
+        for (const auto& p : topic->partitions) {
+            if (p.leader != no_leader) continue;
+            if (std::find(p.isr.begin(), p.isr.end(), broker_id) == p.isr.end()) continue;
+            // Kafka's clean election: the first replica, in assignment
+            // order, that is in the ISR and usable.
+            auto next = std::find_if(p.replicas.begin(), p.replicas.end(), [&](int32_t id) {
+                return usable(id) && std::find(p.isr.begin(), p.isr.end(), id) != p.isr.end();
+            });
+            if (next == p.replicas.end()) continue;
+            records::partition_change_record change;
+            change.topic_id = topic->id;
+            change.partition_id = p.partition;
+            change.leader = *next;
+            out.emplace_back(change);
+        }
+    }
+    return out;
+}
+
 std::vector<record> controller::fence_expired_brokers(const metadata_image& image, int64_t now_ms) {
     std::vector<record> out;
     for (const auto& [id, b] : image.brokers()) {
@@ -474,6 +503,133 @@ std::vector<record> controller::fence_expired_brokers(const metadata_image& imag
         f.id = id;
         f.epoch = b.epoch;
         out.emplace_back(f);
+    }
+    return out;
+}
+
+namespace {
+
+// Kafka's LeaderRecoveryState values.
+constexpr int8_t recovered = 0;
+constexpr int8_t recovering = 1;
+
+struct isr_member {
+    int32_t id;
+    int64_t broker_epoch;  // -1: not checked (requests before v3)
+};
+
+// Why an AlterPartition's partition entry cannot be applied to `p`, or NONE.
+kafka_error invalid_alter_partition(const metadata_image& image, const partition_state& p, int32_t sender,
+                                    const msg::alter_partition_request::partition_data& data,
+                                    const std::vector<isr_member>& isr, int16_t version) {
+    // Epochs ahead of ours: the sender heard from a newer controller, which
+    // this node no longer is (or is not yet caught up as).
+    if (data.leader_epoch > p.leader_epoch || data.partition_epoch > p.partition_epoch)
+        return kafka_error::not_controller;
+    if (data.leader_epoch < p.leader_epoch) return kafka_error::fenced_leader_epoch;
+    // Kafka answers INVALID_REQUEST (not NOT_LEADER_OR_FOLLOWER) to a sender
+    // that is not the leader at the current leader epoch.
+    if (sender != p.leader) return kafka_error::invalid_request;
+    if (data.partition_epoch < p.partition_epoch) return kafka_error::invalid_update_version;
+
+    // The ISR: not empty, no duplicates or negative ids, replicas only, and
+    // the leader among them.
+    if (isr.empty()) return kafka_error::invalid_request;
+    std::set<int32_t> seen;
+    bool has_leader = false;
+    for (const auto& m : isr) {
+        if (m.id < 0 || !seen.insert(m.id).second) return kafka_error::invalid_request;
+        if (std::find(p.replicas.begin(), p.replicas.end(), m.id) == p.replicas.end())
+            return kafka_error::invalid_request;
+        has_leader = has_leader || m.id == p.leader;
+    }
+    if (!has_leader) return kafka_error::invalid_request;
+
+    // A leader elected uncleanly stays alone in the ISR until it has
+    // recovered, and a recovered partition never goes back to recovering.
+    if (data.leader_recovery_state == recovering && isr.size() > 1) return kafka_error::invalid_request;
+    if (p.leader_recovery_state == recovered && data.leader_recovery_state == recovering)
+        return kafka_error::invalid_request;
+    if (data.leader_recovery_state != recovered && data.leader_recovery_state != recovering)
+        return kafka_error::invalid_request;
+
+    // Only brokers that can take part may join: registered, unfenced, not
+    // shutting down, and (v3) of the broker epoch the leader saw.
+    for (const auto& m : isr) {
+        const broker_registration* b = image.broker(m.id);
+        const bool eligible = b && !b->in_controlled_shutdown && !b->fenced &&
+                              (m.broker_epoch == -1 || m.broker_epoch == b->epoch);
+        if (!eligible) return version >= 2 ? kafka_error::ineligible_replica : kafka_error::operation_not_attempted;
+    }
+    return kafka_error::none;
+}
+
+}  // namespace
+
+std::vector<record> controller::alter_partition(const metadata_image& image,
+                                                const msg::alter_partition_request& request, int16_t version,
+                                                msg::alter_partition_response& response) const {
+    const broker_registration* sender = image.broker(request.broker_id);
+    if (!sender || sender->epoch != request.broker_epoch) {
+        // Kafka fails the whole request (ClusterControlManager.checkBrokerEpoch).
+        response.error_code = code(kafka_error::stale_broker_epoch);
+        return {};
+    }
+    std::vector<record> out;
+    for (const auto& t : request.topics) {
+        auto& topic_result = response.topics.emplace_back();
+        topic_result.topic_name = t.topic_name;
+        topic_result.topic_id = t.topic_id;
+        const topic_image* topic = version >= 2 ? (t.topic_id.is_zero() ? nullptr : image.topic(t.topic_id))
+                                                : image.topic(t.topic_name);
+        for (const auto& data : t.partitions) {
+            auto& result = topic_result.partitions.emplace_back();
+            result.partition_index = data.partition_index;
+            if (!topic) {
+                result.error_code =
+                    code(version >= 2 ? kafka_error::unknown_topic_id : kafka_error::unknown_topic_or_partition);
+                continue;
+            }
+            if (data.partition_index < 0 || static_cast<size_t>(data.partition_index) >= topic->partitions.size()) {
+                result.error_code = code(kafka_error::unknown_topic_or_partition);
+                continue;
+            }
+            const partition_state& p = topic->partitions[static_cast<size_t>(data.partition_index)];
+            std::vector<isr_member> isr;
+            if (version >= 3) {
+                for (const auto& m : data.new_isr_with_epochs) isr.push_back({m.broker_id, m.broker_epoch});
+            } else {
+                for (int32_t id : data.new_isr) isr.push_back({id, -1});
+            }
+            if (auto error = invalid_alter_partition(image, p, request.broker_id, data, isr, version);
+                error != kafka_error::none) {
+                result.error_code = code(error);
+                continue;
+            }
+
+            // The change: the new ISR and recovery state, if they differ. The
+            // leader stays (it is in the new ISR and eligible), so the leader
+            // epoch stays too: since metadata.version 3.6 Kafka bumps only the
+            // partition epoch when the ISR shrinks.
+            std::vector<int32_t> new_isr;
+            for (const auto& m : isr) new_isr.push_back(m.id);
+            records::partition_change_record change;
+            change.topic_id = topic->id;
+            change.partition_id = p.partition;
+            if (new_isr != p.isr) change.isr = new_isr;
+            if (data.leader_recovery_state != p.leader_recovery_state)
+                change.leader_recovery_state = data.leader_recovery_state;
+            int32_t partition_epoch = p.partition_epoch;
+            if (change.isr || change.leader_recovery_state != -1) {
+                out.emplace_back(change);
+                ++partition_epoch;
+            }
+            result.leader_id = p.leader;
+            result.leader_epoch = p.leader_epoch;
+            result.isr = change.isr ? new_isr : p.isr;
+            result.leader_recovery_state = data.leader_recovery_state;
+            result.partition_epoch = partition_epoch;
+        }
     }
     return out;
 }

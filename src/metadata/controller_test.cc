@@ -245,5 +245,303 @@ TEST_F(controller_test, producer_id_blocks_do_not_overlap) {
     EXPECT_EQ(image->next_producer_id(), 2000);
 }
 
+// ---- AlterPartition ---------------------------------------------------------
+
+struct alter_partition_test : controller_test {
+    // Brokers 1-3 and topic "t" with one partition on replicas {1, 2, 3},
+    // led by broker 1.
+    void SetUp() override {
+        add_broker(1);
+        add_broker(2);
+        add_broker(3);
+        msg::create_topics_request req;
+        auto& t = req.topics.emplace_back();
+        t.name = "t";
+        t.num_partitions = -1;
+        t.replication_factor = -1;
+        auto& a = t.assignments.emplace_back();
+        a.partition_index = 0;
+        a.broker_ids = {1, 2, 3};
+        msg::create_topics_response resp;
+        commit(ctl.create_topics(*image, req, 7, resp));
+        ASSERT_EQ(resp.topics[0].error_code, 0);
+    }
+
+    const partition_state& part() const { return image->topic("t")->partitions[0]; }
+    int64_t epoch_of(int32_t broker) const { return image->broker(broker)->epoch; }
+
+    // A request from broker 1 (the leader) at the partition's current
+    // epochs; tests then spoil one field.
+    msg::alter_partition_request request(std::vector<int32_t> isr, int16_t version = 3) const {
+        msg::alter_partition_request req;
+        req.broker_id = 1;
+        req.broker_epoch = epoch_of(1);
+        auto& t = req.topics.emplace_back();
+        if (version >= 2)
+            t.topic_id = image->topic("t")->id;
+        else
+            t.topic_name = "t";
+        auto& p = t.partitions.emplace_back();
+        p.partition_index = 0;
+        p.leader_epoch = part().leader_epoch;
+        p.partition_epoch = part().partition_epoch;
+        for (int32_t id : isr) {
+            if (version >= 3)
+                p.new_isr_with_epochs.push_back({id, epoch_of(id), {}});
+            else
+                p.new_isr.push_back(id);
+        }
+        return req;
+    }
+
+    msg::alter_partition_response send(const msg::alter_partition_request& req, int16_t version = 3,
+                                       size_t* records = nullptr) {
+        msg::alter_partition_response resp;
+        auto out = ctl.alter_partition(*image, req, version, resp);
+        if (records) *records = out.size();
+        commit(out);
+        return resp;
+    }
+
+    // The one partition's error code.
+    int16_t error(const msg::alter_partition_request& req, int16_t version = 3) {
+        auto resp = send(req, version);
+        EXPECT_EQ(resp.error_code, 0);
+        return resp.topics.at(0).partitions.at(0).error_code;
+    }
+};
+
+TEST_F(alter_partition_test, shrink_commits_a_partition_change_and_answers_the_new_state) {
+    const int32_t leader_epoch = part().leader_epoch;
+    const int32_t partition_epoch = part().partition_epoch;
+    size_t records = 0;
+    auto resp = send(request({1, 2}), 3, &records);
+    EXPECT_EQ(records, 1u);
+    ASSERT_EQ(resp.error_code, 0);
+    ASSERT_EQ(resp.topics.size(), 1u);
+    EXPECT_EQ(resp.topics[0].topic_id, image->topic("t")->id);
+    const auto& r = resp.topics[0].partitions.at(0);
+    EXPECT_EQ(r.error_code, 0);
+    EXPECT_EQ(r.leader_id, 1);
+    EXPECT_EQ(r.isr, (std::vector<int32_t>{1, 2}));
+    // Kafka (metadata.version 3.6+) bumps only the partition epoch on a shrink.
+    EXPECT_EQ(r.leader_epoch, leader_epoch);
+    EXPECT_EQ(r.partition_epoch, partition_epoch + 1);
+    EXPECT_EQ(r.leader_recovery_state, 0);
+    // The image (what brokers apply) agrees with the answer.
+    EXPECT_EQ(part().isr, (std::vector<int32_t>{1, 2}));
+    EXPECT_EQ(part().leader, 1);
+    EXPECT_EQ(part().leader_epoch, leader_epoch);
+    EXPECT_EQ(part().partition_epoch, partition_epoch + 1);
+
+    // Growing it back works the same way.
+    auto grown = send(request({1, 2, 3}));
+    EXPECT_EQ(grown.topics[0].partitions[0].error_code, 0);
+    EXPECT_EQ(part().isr, (std::vector<int32_t>{1, 2, 3}));
+    EXPECT_EQ(part().partition_epoch, partition_epoch + 2);
+}
+
+TEST_F(alter_partition_test, the_current_state_is_answered_without_a_record) {
+    const int32_t partition_epoch = part().partition_epoch;
+    size_t records = 1;
+    auto resp = send(request({1, 2, 3}), 3, &records);
+    EXPECT_EQ(records, 0u);
+    const auto& r = resp.topics[0].partitions.at(0);
+    EXPECT_EQ(r.error_code, 0);
+    EXPECT_EQ(r.isr, (std::vector<int32_t>{1, 2, 3}));
+    EXPECT_EQ(r.partition_epoch, partition_epoch);
+}
+
+TEST_F(alter_partition_test, names_topics_by_name_before_v2_and_by_id_after) {
+    for (int16_t v : {0, 1}) {
+        auto resp = send(request({1, 2, 3}, v), v);
+        EXPECT_EQ(resp.topics[0].topic_name, "t");
+        EXPECT_EQ(resp.topics[0].partitions[0].error_code, 0) << v;
+    }
+    auto shrunk = send(request({1, 3}, 2), 2);
+    EXPECT_EQ(shrunk.topics[0].partitions[0].error_code, 0);
+    EXPECT_EQ(part().isr, (std::vector<int32_t>{1, 3}));
+
+    auto by_name = request({1}, 1);
+    by_name.topics[0].topic_name = "missing";
+    EXPECT_EQ(error(by_name, 1), code(kafka_error::unknown_topic_or_partition));
+    auto by_id = request({1}, 2);
+    by_id.topics[0].topic_id.bytes[0] ^= 0xff;
+    EXPECT_EQ(error(by_id, 2), code(kafka_error::unknown_topic_id));
+    auto zero_id = request({1}, 3);
+    zero_id.topics[0].topic_id = {};
+    EXPECT_EQ(error(zero_id, 3), code(kafka_error::unknown_topic_id));
+    auto partition = request({1});
+    partition.topics[0].partitions[0].partition_index = 1;
+    EXPECT_EQ(error(partition), code(kafka_error::unknown_topic_or_partition));
+}
+
+TEST_F(alter_partition_test, stale_or_unknown_broker_epoch_fails_the_whole_request) {
+    auto req = request({1, 2});
+    req.broker_epoch += 1;
+    size_t records = 1;
+    auto resp = send(req, 3, &records);
+    EXPECT_EQ(records, 0u);
+    EXPECT_EQ(resp.error_code, code(kafka_error::stale_broker_epoch));
+    EXPECT_TRUE(resp.topics.empty());
+    req.broker_id = 9;
+    EXPECT_EQ(send(req).error_code, code(kafka_error::stale_broker_epoch));
+    EXPECT_EQ(part().isr, (std::vector<int32_t>{1, 2, 3}));
+}
+
+TEST_F(alter_partition_test, only_the_leader_at_its_epochs_may_alter) {
+    // A follower (with its own, valid broker epoch): INVALID_REQUEST, as in Kafka.
+    auto follower = request({1, 2});
+    follower.broker_id = 2;
+    follower.broker_epoch = epoch_of(2);
+    EXPECT_EQ(error(follower), code(kafka_error::invalid_request));
+
+    auto old_leader_epoch = request({1, 2});
+    const int32_t leader_epoch = part().leader_epoch;
+    // Make the leader epoch move on: the leader changes away and back.
+    records::partition_change_record away;
+    away.topic_id = image->topic("t")->id;
+    away.partition_id = 0;
+    away.leader = 1;
+    commit({away});
+    ASSERT_EQ(part().leader_epoch, leader_epoch + 1);
+    EXPECT_EQ(error(old_leader_epoch), code(kafka_error::fenced_leader_epoch));
+
+    auto newer_leader_epoch = request({1, 2});
+    newer_leader_epoch.topics[0].partitions[0].leader_epoch += 1;
+    EXPECT_EQ(error(newer_leader_epoch), code(kafka_error::not_controller));
+
+    auto old_partition_epoch = request({1, 2});
+    old_partition_epoch.topics[0].partitions[0].partition_epoch -= 1;
+    EXPECT_EQ(error(old_partition_epoch), code(kafka_error::invalid_update_version));
+
+    auto newer_partition_epoch = request({1, 2});
+    newer_partition_epoch.topics[0].partitions[0].partition_epoch += 1;
+    EXPECT_EQ(error(newer_partition_epoch), code(kafka_error::not_controller));
+    EXPECT_EQ(part().isr, (std::vector<int32_t>{1, 2, 3}));
+}
+
+TEST_F(alter_partition_test, the_new_isr_must_be_replicas_with_the_leader) {
+    EXPECT_EQ(error(request({})), code(kafka_error::invalid_request));        // empty
+    EXPECT_EQ(error(request({2, 3})), code(kafka_error::invalid_request));    // no leader
+    EXPECT_EQ(error(request({1, 1})), code(kafka_error::invalid_request));    // duplicate
+    auto not_replica = request({1, 2}, 2);
+    not_replica.topics[0].partitions[0].new_isr.push_back(4);
+    EXPECT_EQ(error(not_replica, 2), code(kafka_error::invalid_request));
+    EXPECT_EQ(part().isr, (std::vector<int32_t>{1, 2, 3}));
+}
+
+TEST_F(alter_partition_test, ineligible_replicas_are_refused_by_version) {
+    // Broker 3 asks to be fenced: still in the ISR of the image, but no
+    // longer eligible to be (re)admitted.
+    msg::broker_heartbeat_request hb;
+    hb.broker_id = 3;
+    hb.broker_epoch = epoch_of(3);
+    hb.current_metadata_offset = offset;
+    hb.want_fence = true;
+    msg::broker_heartbeat_response hbr;
+    commit(ctl.broker_heartbeat(*image, hb, 0, hbr));
+    ASSERT_TRUE(image->broker(3)->fenced);
+    EXPECT_EQ(error(request({1, 2, 3}, 3)), code(kafka_error::ineligible_replica));
+    EXPECT_EQ(error(request({1, 2, 3}, 2), 2), code(kafka_error::ineligible_replica));
+    EXPECT_EQ(error(request({1, 2, 3}, 1), 1), code(kafka_error::operation_not_attempted));
+    EXPECT_EQ(error(request({1, 2, 3}, 0), 0), code(kafka_error::operation_not_attempted));
+    // Leaving it out is fine.
+    EXPECT_EQ(error(request({1, 2})), 0);
+
+    // Broker 2 in controlled shutdown: out of the ISR, and may not rejoin.
+    hb.broker_id = 2;
+    hb.broker_epoch = epoch_of(2);
+    hb.want_fence = false;
+    hb.want_shut_down = true;
+    commit(ctl.broker_heartbeat(*image, hb, 0, hbr));
+    ASSERT_TRUE(image->broker(2)->in_controlled_shutdown);
+    ASSERT_EQ(part().isr, std::vector<int32_t>{1});
+    EXPECT_EQ(error(request({1, 2})), code(kafka_error::ineligible_replica));
+}
+
+TEST_F(alter_partition_test, v3_checks_the_broker_epochs_of_the_new_isr) {
+    auto req = request({1, 2, 3});
+    req.topics[0].partitions[0].new_isr_with_epochs[2].broker_epoch += 1;
+    EXPECT_EQ(error(req), code(kafka_error::ineligible_replica));
+    // -1: not checked.
+    req.topics[0].partitions[0].new_isr_with_epochs[2].broker_epoch = -1;
+    EXPECT_EQ(error(req), 0);
+}
+
+TEST_F(alter_partition_test, unregistered_isr_member_is_ineligible) {
+    // A replica on a broker id that never registered (the image allows it:
+    // say a broker that was removed).
+    records::partition_record p;
+    p.topic_id = image->topic("t")->id;
+    p.partition_id = 1;
+    p.replicas = {1, 7};
+    p.isr = {1};
+    p.leader = 1;
+    p.leader_epoch = 0;
+    p.partition_epoch = 0;
+    commit({p});
+    auto req = request({1, 7}, 2);
+    req.topics[0].partitions[0].partition_index = 1;
+    req.topics[0].partitions[0].leader_epoch = 0;
+    req.topics[0].partitions[0].partition_epoch = 0;
+    EXPECT_EQ(error(req, 2), code(kafka_error::ineligible_replica));
+}
+
+TEST_F(alter_partition_test, leader_recovery_state_rules) {
+    // RECOVERED may not go back to RECOVERING.
+    auto back = request({1});
+    back.topics[0].partitions[0].leader_recovery_state = 1;
+    EXPECT_EQ(error(back), code(kafka_error::invalid_request));
+
+    // After an unclean election the partition is RECOVERING: the leader
+    // stays alone in the ISR until it reports RECOVERED.
+    records::partition_change_record unclean;
+    unclean.topic_id = image->topic("t")->id;
+    unclean.partition_id = 0;
+    unclean.isr = std::vector<int32_t>{1};
+    unclean.leader_recovery_state = 1;
+    commit({unclean});
+    ASSERT_EQ(part().leader_recovery_state, 1);
+    auto crowded = request({1, 2});
+    crowded.topics[0].partitions[0].leader_recovery_state = 1;
+    EXPECT_EQ(error(crowded), code(kafka_error::invalid_request));
+    auto still = request({1});
+    still.topics[0].partitions[0].leader_recovery_state = 1;
+    EXPECT_EQ(error(still), 0);  // nothing changes
+    auto recovered = request({1, 2});
+    recovered.topics[0].partitions[0].leader_recovery_state = 0;
+    auto resp = send(recovered);
+    EXPECT_EQ(resp.topics[0].partitions[0].error_code, 0);
+    EXPECT_EQ(resp.topics[0].partitions[0].leader_recovery_state, 0);
+    EXPECT_EQ(part().leader_recovery_state, 0);
+    EXPECT_EQ(part().isr, (std::vector<int32_t>{1, 2}));
+}
+
+TEST_F(controller_test, unfencing_the_last_isr_member_brings_its_partitions_back_online) {
+    add_broker(1, std::nullopt, 0);
+    create("t", 1, 1);
+    commit(ctl.fence_expired_brokers(*image, 10000));
+    ASSERT_EQ(image->topic("t")->partitions[0].leader, no_leader);
+    const int32_t epoch = image->topic("t")->partitions[0].leader_epoch;
+    // The broker comes back: a new registration, then a caught-up heartbeat.
+    msg::broker_registration_request reg;
+    reg.broker_id = 1;
+    reg.incarnation_id.bytes[1] = 9;
+    msg::broker_registration_response reg_resp;
+    commit(ctl.register_broker(*image, reg, offset, 20000, reg_resp));
+    ASSERT_EQ(reg_resp.error_code, 0);
+    msg::broker_heartbeat_request hb;
+    hb.broker_id = 1;
+    hb.broker_epoch = reg_resp.broker_epoch;
+    hb.current_metadata_offset = offset;
+    msg::broker_heartbeat_response hbr;
+    commit(ctl.broker_heartbeat(*image, hb, 20000, hbr));
+    EXPECT_FALSE(hbr.is_fenced);
+    const auto& p = image->topic("t")->partitions[0];
+    EXPECT_EQ(p.leader, 1);
+    EXPECT_EQ(p.leader_epoch, epoch + 1);
+}
+
 }  // namespace
 }  // namespace strata::metadata

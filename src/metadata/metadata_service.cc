@@ -362,6 +362,19 @@ struct metadata_service::impl : std::enable_shared_from_this<impl> {
             [](msg::broker_heartbeat_response& r, kafka_error e) { r.error_code = static_cast<int16_t>(e); });
     }
 
+    static asio::awaitable<msg::alter_partition_response> do_alter_partition(std::shared_ptr<impl> self,
+                                                                             msg::alter_partition_request request,
+                                                                             int16_t version) {
+        co_return co_await self->run<msg::alter_partition_response>(
+            [&](const metadata_image& img, msg::alter_partition_response& r) {
+                return self->ctl.alter_partition(img, request, version, r);
+            },
+            [](msg::alter_partition_response& r, kafka_error e) {
+                r.topics.clear();
+                r.error_code = static_cast<int16_t>(e);
+            });
+    }
+
     static asio::awaitable<std::pair<kafka_error, int64_t>> do_allocate_producer_ids(std::shared_ptr<impl> self,
                                                                                      int32_t broker_id,
                                                                                      int32_t block_size) {
@@ -475,6 +488,12 @@ asio::awaitable<msg::broker_registration_response> metadata_service::register_br
 asio::awaitable<msg::broker_heartbeat_response> metadata_service::broker_heartbeat(
     msg::broker_heartbeat_request request) {
     co_return co_await asio::co_spawn(_impl->strand, impl::do_broker_heartbeat(_impl, std::move(request)),
+                                      asio::use_awaitable);
+}
+
+asio::awaitable<msg::alter_partition_response> metadata_service::alter_partition(
+    msg::alter_partition_request request, int16_t version) {
+    co_return co_await asio::co_spawn(_impl->strand, impl::do_alter_partition(_impl, std::move(request), version),
                                       asio::use_awaitable);
 }
 

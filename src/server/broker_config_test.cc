@@ -243,6 +243,17 @@ TEST(broker_config, the_cluster_examples_load) {
     }
 }
 
+TEST(broker_config, the_broker_only_example_loads) {
+    const auto config =
+        load_broker_config_file(STRATA_SOURCE_DIR "/config/cluster-broker-4.yaml", no_environment());
+    EXPECT_EQ(config.node_id, 4);
+    EXPECT_TRUE(config.has_role("broker"));
+    EXPECT_FALSE(config.has_role("controller"));
+    EXPECT_EQ(config.controller_quorum_voters.size(), 3u);
+    EXPECT_EQ(config.broker_session_timeout_ms, 9000);
+    EXPECT_EQ(config.broker_heartbeat_interval_ms, 2000);
+}
+
 TEST(broker_config, a_missing_file_is_a_config_error) {
     EXPECT_THROW(load_broker_config_file("/nonexistent/strata.yaml", no_environment()), config_error);
 }

@@ -53,13 +53,17 @@ msg::broker_registration_request make_registration(const broker_config& config) 
 struct broker_lifecycle::impl {
     impl(asio::any_io_executor executor, metadata::metadata_service& metadata, controller_channel& controller,
          const broker_config& config)
-        : metadata(metadata), controller(controller), registration(make_registration(config)), timer(executor) {}
+        : metadata(metadata),
+          controller(controller),
+          registration(make_registration(config)),
+          timer(executor),
+          interval(config.broker_heartbeat_interval_ms) {}
 
     metadata::metadata_service& metadata;
     controller_channel& controller;
     msg::broker_registration_request registration;
     asio::steady_timer timer;
-    std::chrono::milliseconds interval{500};  // until unfenced; then broker.heartbeat.interval.ms
+    std::chrono::milliseconds interval;  // broker.heartbeat.interval.ms, once unfenced
     bool stopping = false;
 
     asio::awaitable<void> sleep(std::chrono::milliseconds d) {
@@ -120,8 +124,8 @@ struct broker_lifecycle::impl {
                 epoch = -1;
                 continue;
             }
-            // Heartbeat quickly until unfenced, then at Kafka's default pace.
-            co_await self->sleep(response.is_fenced ? std::chrono::milliseconds(50) : std::chrono::milliseconds(2000));
+            // Heartbeat quickly until unfenced, then every broker.heartbeat.interval.ms.
+            co_await self->sleep(response.is_fenced ? std::chrono::milliseconds(50) : self->interval);
         }
     }
 };

@@ -135,7 +135,9 @@ void add_node_keys(std::vector<config_key>& k) {
     k.push_back(key(node, "process.roles", &c::process_roles, "broker,controller",
         one_of<std::vector<std::string>>({"broker", "controller"}, true),
         "What this node does: `broker` (serves clients, stores partitions), `controller` (a voter of the "
-        "metadata quorum), or both (combined mode, the single-node default)."));
+        "metadata quorum), or both (combined mode, the single-node default). A broker without the "
+        "`controller` role follows the metadata log as an observer of the quorum that "
+        "`controller.quorum.voters` names."));
     k.push_back(key(node, "broker.rack", &c::broker_rack, "", any<std::string>(),
         "The rack or availability zone of this broker, for clients (Metadata) and rack-aware replica "
         "placement. Not yet in effect."));
@@ -192,6 +194,15 @@ void add_listener_keys(std::vector<config_key>& k) {
         "250", at_least<int32_t>(1),
         "How long a voter waits for the answer to a quorum request (Vote, BeginQuorumEpoch, Fetch beyond its "
         "long-poll wait) before sending it again. Kafka's default is 2000."));
+    k.push_back(key(listeners, "broker.heartbeat.interval.ms", &c::broker_heartbeat_interval_ms, "2000",
+        at_least<int32_t>(1),
+        "How often an unfenced broker sends BrokerHeartbeat to the active controller (a fenced one, still "
+        "catching up with the metadata log, sends them more often)."));
+    k.push_back(key(listeners, "broker.session.timeout.ms", &c::broker_session_timeout_ms, "9000",
+        at_least<int32_t>(1),
+        "The active controller fences a broker it has had no heartbeat from for this long: the broker "
+        "leaves Metadata and the ISRs, and its partitions move to another in-sync replica or go "
+        "leaderless. Read by the controllers."));
 }
 
 void add_network_keys(std::vector<config_key>& k) {

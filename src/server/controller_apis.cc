@@ -1,10 +1,13 @@
 // The controller's own RPCs, sent by brokers (KIP-631, KIP-730):
-// BrokerRegistration (62), BrokerHeartbeat (63), AllocateProducerIds (67).
+// BrokerRegistration (62), BrokerHeartbeat (63), AllocateProducerIds (67),
+// and AlterPartition (56), by which a partition leader changes its ISR.
 // Answered by the metadata layer, which says NOT_CONTROLLER unless this node
 // is the active controller.
 #include "admin_apis.h"
 #include "strata/protocol/messages/allocate_producer_ids_request.h"
 #include "strata/protocol/messages/allocate_producer_ids_response.h"
+#include "strata/protocol/messages/alter_partition_request.h"
+#include "strata/protocol/messages/alter_partition_response.h"
 #include "strata/protocol/messages/broker_heartbeat_request.h"
 #include "strata/protocol/messages/broker_heartbeat_response.h"
 #include "strata/protocol/messages/broker_registration_request.h"
@@ -47,6 +50,14 @@ awaitable<net::handler_result> handle_allocate_producer_ids(admin_context& admin
     co_return respond(ctx, response);
 }
 
+awaitable<net::handler_result> handle_alter_partition(admin_context& admin, request_context& ctx,
+                                                     protocol::reader& body) {
+    msg::alter_partition_request request;
+    request.decode(body, ctx.version);
+    auto response = co_await admin.metadata.alter_partition(std::move(request), ctx.version);
+    co_return respond(ctx, response);
+}
+
 }  // namespace
 
 void register_controller_apis(request_dispatcher& dispatcher, admin_context& admin) {
@@ -56,6 +67,7 @@ void register_controller_apis(request_dispatcher& dispatcher, admin_context& adm
     dispatcher.register_api(protocol::api_key::broker_registration, 0, 4, bind(handle_broker_registration));
     dispatcher.register_api(protocol::api_key::broker_heartbeat, 0, 1, bind(handle_broker_heartbeat));
     dispatcher.register_api(protocol::api_key::allocate_producer_ids, 0, 0, bind(handle_allocate_producer_ids));
+    dispatcher.register_api(protocol::api_key::alter_partition, 0, 3, bind(handle_alter_partition));
 }
 
 }  // namespace strata::server

@@ -2,6 +2,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include "strata/common/kafka_error.h"
+
 namespace strata::server {
 
 namespace asio = boost::asio;
@@ -55,6 +57,19 @@ asio::awaitable<std::shared_ptr<net::client_connection>> controller_channel::con
     co_return co_await asio::co_spawn(
         _executor, find_or_connect(s, &s->connections, &s->closed, _executor, voter->second, _node_id),
         asio::use_awaitable);
+}
+
+asio::awaitable<protocol::messages::alter_partition_response> controller_channel::alter_partition(
+    protocol::messages::alter_partition_request request, std::chrono::milliseconds timeout) {
+    constexpr int16_t version = 3;
+    if (local()) co_return co_await _metadata.alter_partition(std::move(request), version);
+    auto answer = co_await call<protocol::messages::alter_partition_response>(std::move(request), version, timeout);
+    if (answer) co_return std::move(answer).value();
+    protocol::messages::alter_partition_response failed;
+    failed.error_code = static_cast<int16_t>(answer.error() == net::client_error::timed_out
+                                                 ? kafka_error::request_timed_out
+                                                 : kafka_error::not_controller);
+    co_return failed;
 }
 
 void controller_channel::close() {

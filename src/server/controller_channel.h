@@ -28,6 +28,8 @@
 
 #include "strata/metadata/metadata_service.h"
 #include "strata/net/client_connection.h"
+#include "strata/protocol/messages/alter_partition_request.h"
+#include "strata/protocol/messages/alter_partition_response.h"
 #include "strata/server/broker_config.h"
 
 namespace strata::server {
@@ -62,6 +64,16 @@ public:
             boost::asio::use_awaitable);
         co_return std::move(*answer);
     }
+
+    // AlterPartition (v3) from this broker as the leader of the request's
+    // partitions: the replication layer's ISR changes, once brokers fetch
+    // from each other. Runs in-process when this node is the active
+    // controller, else over the controller listener. Failing to reach a
+    // controller comes back as a top-level NOT_CONTROLLER (no controller
+    // known or reachable) or REQUEST_TIMED_OUT, for the caller to retry, as
+    // Kafka's AlterPartitionManager does. May be awaited from any executor.
+    boost::asio::awaitable<protocol::messages::alter_partition_response> alter_partition(
+        protocol::messages::alter_partition_request request, std::chrono::milliseconds timeout);
 
     // Closes the connections (shutdown).
     void close();

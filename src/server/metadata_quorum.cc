@@ -110,6 +110,8 @@ metadata::metadata_service_options service_options(const broker_config& config) 
     options.controller.default_num_partitions = config.num_partitions;
     options.controller.default_replication_factor = static_cast<int16_t>(config.default_replication_factor);
     options.controller.validate_topic_config = check_topic_config;
+    options.controller.broker_session_timeout_ms = config.broker_session_timeout_ms;
+    options.controller.broker_heartbeat_interval_ms = config.broker_heartbeat_interval_ms;
     options.snapshot_max_record_bytes = config.metadata_log_max_record_bytes_between_snapshots;
     options.snapshot_interval = std::chrono::milliseconds(config.metadata_log_max_snapshot_interval_ms);
     return options;

@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "strata/metadata/image.h"
+#include "strata/protocol/messages/alter_partition_request.h"
+#include "strata/protocol/messages/alter_partition_response.h"
 #include "strata/protocol/messages/broker_heartbeat_request.h"
 #include "strata/protocol/messages/broker_heartbeat_response.h"
 #include "strata/protocol/messages/broker_registration_request.h"
@@ -70,6 +72,25 @@ public:
     // partitions to another in-sync replica (or none).
     std::vector<record> fence_expired_brokers(const metadata_image& image, int64_t now_ms);
 
+    // AlterPartition (KIP-497, KIP-704, KIP-841, KIP-903), sent by a
+    // partition's leader to change its ISR (and leader recovery state), at
+    // request `version` 0-3: topics by name in v0-1, by id from v2. Kafka
+    // 3.9's checks, in its order: the sender's broker epoch (top-level
+    // STALE_BROKER_EPOCH), the topic (UNKNOWN_TOPIC_OR_PARTITION v0-1,
+    // UNKNOWN_TOPIC_ID v2+) and partition, epochs ahead of this image
+    // (NOT_CONTROLLER: the sender saw a newer controller), an older leader
+    // epoch (FENCED_LEADER_EPOCH), a sender that is not the leader
+    // (INVALID_REQUEST), an older partition epoch (INVALID_UPDATE_VERSION),
+    // an ISR that is empty, has duplicates or non-replicas, or lacks the
+    // leader (INVALID_REQUEST), recovery-state rules (INVALID_REQUEST), and
+    // ISR members that are unregistered, fenced, shutting down or of another
+    // broker epoch (INELIGIBLE_REPLICA v2+, OPERATION_NOT_ATTEMPTED before).
+    // A valid request yields one PartitionChangeRecord per partition that
+    // changes (none when it asks for the current state); the response holds
+    // the state after those records.
+    std::vector<record> alter_partition(const metadata_image& image, const msg::alter_partition_request& request,
+                                        int16_t version, msg::alter_partition_response& response) const;
+
     // A block of producer ids for `broker_id` (AllocateProducerIds).
     std::vector<record> allocate_producer_ids(const metadata_image& image, int32_t broker_id, int32_t block_size,
                                               int64_t& first_id);
@@ -79,6 +100,10 @@ private:
                                                                     int16_t replication_factor, int32_t first_partition,
                                                                     std::string& error) const;
     std::vector<record> move_leadership_off(const metadata_image& image, int32_t broker_id) const;
+    // Leaders for the leaderless partitions whose ISR holds `broker_id`,
+    // which is being unfenced (Kafka's handleBrokerUnfenced): a partition
+    // whose last in-sync replica came back is online again.
+    std::vector<record> elect_leaders_after_unfence(const metadata_image& image, int32_t broker_id) const;
 
     controller_options _options;
     uuid_source _new_uuid;

@@ -82,6 +82,12 @@ public:
     boost::asio::awaitable<msg::broker_registration_response> register_broker(
         msg::broker_registration_request request);
     boost::asio::awaitable<msg::broker_heartbeat_response> broker_heartbeat(msg::broker_heartbeat_request request);
+    // AlterPartition from a partition leader (controller::alter_partition).
+    // When the change cannot be committed (not the active controller, a
+    // commit timeout) the response carries only a top-level error, as
+    // Kafka's error response does.
+    boost::asio::awaitable<msg::alter_partition_response> alter_partition(msg::alter_partition_request request,
+                                                                          int16_t version);
     // A controller decision the metadata layer does not model itself
     // (AlterConfigs): `decide` runs like the operations above (one at a
     // time, on the caught-up active controller, with the current image) and

@@ -61,6 +61,8 @@ struct broker_config {
     int32_t controller_quorum_election_backoff_max_ms = 0;
     int32_t controller_quorum_fetch_timeout_ms = 0;
     int32_t controller_quorum_request_timeout_ms = 0;
+    int32_t broker_heartbeat_interval_ms = 0;
+    int32_t broker_session_timeout_ms = 0;
 
     // Network.
     int32_t num_network_threads = 0;
