@@ -54,6 +54,34 @@ std::string consumer_group::state() const {
     return "Stable";
 }
 
+consumer_group_state consumer_group::persisted_state() const {
+    consumer_group_state s;
+    s.group_epoch = _group_epoch;
+    s.assignment_epoch = _assignment_epoch;
+    s.subscribed_metadata = _subscribed_metadata;
+    s.members = _members;
+    s.target = _target;
+    return s;
+}
+
+void consumer_group::restore(consumer_group_state state, int64_t now_ms) {
+    _group_epoch = state.group_epoch;
+    _assignment_epoch = state.assignment_epoch;
+    _subscribed_metadata = std::move(state.subscribed_metadata);
+    _members = std::move(state.members);
+    _target = std::move(state.target);
+    for (auto& [id, m] : _members) {
+        m.member_id = id;
+        m.deadline_ms = now_ms + _limits.session_timeout_ms;
+    }
+}
+
+member_state reconciliation_state(const consumer_member& m, const partition_assignment& target) {
+    if (!empty(m.pending_revocation)) return member_state::unrevoked_partitions;
+    if (!empty(minus(target, m.assigned))) return member_state::unreleased_partitions;
+    return member_state::stable;
+}
+
 void consumer_group::remove_member(const std::string& member_id) {
     _members.erase(member_id);
     _target.erase(member_id);

@@ -3,10 +3,11 @@
 // with a server-side assignor (uniform or range) and moves each member
 // towards it, a member giving up partitions before others get them.
 //
-// Simplifications against Kafka, documented in README.md: the members and
-// epochs live in memory only (offsets are stored as for classic groups), a
-// member's epoch must be its current or previous one, and regex
-// subscriptions are refused.
+// Simplifications against Kafka, documented in README.md: a member's epoch
+// must be its current or previous one, and regex subscriptions are refused.
+// What Kafka persists of a group (its consumer_group_state) the coordinator
+// writes to __consumer_offsets as ConsumerGroup* records after each change
+// (consumer_group_records.h) and restores on load.
 //
 // Owned by the group coordinator and changed only on its thread; time and
 // the topics (names, ids, partition counts) are passed in, so unit tests
@@ -51,6 +52,22 @@ struct consumer_member {
     partition_assignment pending_revocation;  // it must give these up first
     int64_t deadline_ms = 0;
 };
+
+// Kafka's MemberState, as ConsumerGroupCurrentMemberAssignmentValue stores it.
+enum class member_state : int8_t { stable = 0, unrevoked_partitions = 1, unreleased_partitions = 2 };
+
+// What survives a restart of the coordinator: every field Kafka's
+// ConsumerGroup* records hold. Session deadlines do not; they restart at load.
+struct consumer_group_state {
+    int32_t group_epoch = 0;
+    int32_t assignment_epoch = 0;
+    std::map<std::string, int32_t> subscribed_metadata;  // topic -> partitions when the target was computed
+    std::map<std::string, consumer_member> members;      // deadline_ms unused
+    std::map<std::string, partition_assignment> target;
+};
+
+// Where a member is in moving towards its target assignment.
+member_state reconciliation_state(const consumer_member& m, const partition_assignment& target);
 
 struct consumer_heartbeat {
     std::string member_id;
@@ -97,6 +114,11 @@ public:
     // `new_member_id` is used when a member joins (epoch 0) without an id (v0).
     consumer_heartbeat_result heartbeat(consumer_heartbeat request, const topic_catalog& topics, int64_t now_ms,
                                         const std::string& new_member_id);
+    // The persisted part of the group, and the group rebuilt from it (after a
+    // load): every member's session restarts at `now_ms`, as Kafka's does.
+    consumer_group_state persisted_state() const;
+    void restore(consumer_group_state state, int64_t now_ms);
+
     // Removes members whose session expired; true if any went.
     bool tick(int64_t now_ms);
     // OffsetCommit/OffsetFetch from a member: NONE, UNKNOWN_MEMBER_ID or STALE_MEMBER_EPOCH.

@@ -45,13 +45,7 @@ awaitable<msg::consumer_group_heartbeat_response> group_coordinator::consumer_gr
                 if (auto* classic = self->find_group(request.group_id); classic && !classic->members().empty())
                     return answer(
                         heartbeat_error(kafka_error::group_id_not_found, "the group uses the classic protocol"));
-                consumer_group_limits limits;
-                limits.session_timeout_ms = self->config.consumer_session_timeout_ms;
-                limits.heartbeat_interval_ms = self->config.consumer_heartbeat_interval_ms;
-                limits.max_size = self->config.group_max_size;
-                cg = self->consumer_groups
-                         .emplace(request.group_id, std::make_unique<consumer_group>(request.group_id, limits))
-                         .first->second.get();
+                cg = &self->create_consumer_group(request.group_id);
             }
             consumer_heartbeat h;
             h.member_id = std::move(request.member_id);
@@ -70,7 +64,9 @@ awaitable<msg::consumer_group_heartbeat_response> group_coordinator::consumer_gr
             h.client_id = std::move(client_id);
             h.client_host = std::move(client_host);
             auto new_id = protocol::uuid::random().to_string();
-            auto r = cg->heartbeat(std::move(h), self->catalog(), self->now_ms(), new_id);
+            const auto topics = self->catalog();
+            auto before = cg->persisted_state();
+            auto r = cg->heartbeat(std::move(h), topics, self->now_ms(), new_id);
             msg::consumer_group_heartbeat_response out;
             out.error_code = code(r.error);
             if (!r.error_message.empty()) out.error_message = r.error_message;
@@ -81,7 +77,13 @@ awaitable<msg::consumer_group_heartbeat_response> group_coordinator::consumer_gr
                 out.assignment.emplace();
                 out.assignment->topic_partitions = to_wire(*r.assignment);
             }
-            answer(std::move(out));
+            // Durable before acknowledged: the member hears of a new epoch or
+            // assignment only once the records saying so are written.
+            self->persist_consumer_group(request.group_id, before, cg->persisted_state(), topics,
+                                         [out = std::move(out), answer](kafka_error e) mutable {
+                                             if (e != kafka_error::none) return answer(heartbeat_error(e));
+                                             answer(std::move(out));
+                                         });
         });
     co_return co_await reply.wait();
 }

@@ -24,17 +24,12 @@
 
 #include "classic_group.h"
 #include "consumer_group.h"
+#include "consumer_group_records.h"
 #include "strata/common/log.h"
 #include "strata/group/group_coordinator.h"
 #include "strata/replication/async_signal.h"
 
 namespace strata::group {
-
-// One key/value record for __consumer_offsets; no value: a tombstone.
-struct offsets_record {
-    std::vector<uint8_t> key;
-    std::optional<std::vector<uint8_t>> value;
-};
 
 offsets_record offset_commit_record(const std::string& group, const std::string& topic, int32_t partition,
                                     const committed_offset* value);
@@ -46,7 +41,10 @@ struct loaded_group {
     std::optional<protocol::coordinator::group_metadata_value> metadata;
     std::map<topic_partition_key, committed_offset> offsets;
 };
-using loaded_partition = std::map<std::string, loaded_group>;
+struct loaded_partition {
+    std::map<std::string, loaded_group> groups;  // classic groups, and every group's offsets
+    loaded_consumer_groups consumer_groups;      // KIP-848 groups (key versions 3 to 8)
+};
 
 // A partition of __consumer_offsets this broker leads.
 struct offsets_shard {
@@ -77,6 +75,14 @@ struct group_coordinator::impl final : group_environment, std::enable_shared_fro
     classic_group& get_or_create_group(const std::string& id);
     void forget_group(const std::string& id, kafka_error error);
     consumer_group* find_consumer_group(const std::string& id);
+    consumer_group& create_consumer_group(const std::string& id);
+    // Writes the records that take KIP-848 group `id` from `before` to
+    // `after` (nothing if nothing persisted changed); `done` runs after.
+    // A failed write leaves memory ahead of the log, so the partition is
+    // unloaded and replayed again (its groups then answer NOT_COORDINATOR).
+    void persist_consumer_group(const std::string& id, const consumer_group_state& before,
+                                const consumer_group_state& after, const topic_catalog& topics,
+                                std::function<void(kafka_error)> done);
     topic_catalog catalog() const;
     // Appends to partition `p` with acks=all; `done` runs here after.
     void write(int32_t p, std::vector<offsets_record> records, std::function<void(kafka_error)> done);
@@ -112,6 +118,14 @@ struct group_coordinator::impl final : group_environment, std::enable_shared_fro
     std::unordered_map<std::string, std::unique_ptr<classic_group>>
         groups;  // classic groups, and every group's offsets
     std::unordered_map<std::string, std::unique_ptr<consumer_group>> consumer_groups;  // KIP-848 membership
+    // KIP-848 groups with records being written: a heartbeat that changes
+    // nothing may still show what they say, so its answer waits for them.
+    struct consumer_writes {
+        int in_flight = 0;
+        kafka_error failed = kafka_error::none;
+        std::vector<std::function<void(kafka_error)>> waiting;
+    };
+    std::unordered_map<std::string, consumer_writes> consumer_writes_in_flight;
     uint64_t next_load_id = 1;
     int64_t next_expiry_check_ms = 0;
     std::mt19937_64 random{std::random_device{}()};

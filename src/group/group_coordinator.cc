@@ -125,13 +125,17 @@ offsets_record group_metadata_record(const std::string& group, const coord::grou
 namespace {
 
 // Applies one record of __consumer_offsets to what a load has found so far.
-// Records of other kinds (KIP-848 groups, which this coordinator does not
-// write) and undecodable ones are skipped, as Kafka skips unknown versions.
-void replay_record(const protocol::record_view& record, loaded_partition& out) {
+// Records of other kinds (share groups, transactions) and undecodable ones
+// are skipped, as Kafka skips unknown versions.
+void replay_record(const protocol::record_view& record, loaded_partition& loaded) {
     if (!record.key || record.key->size() < 2) return;
     protocol::reader key(*record.key);
     const int16_t key_version = key.read_int16();
-    if (key_version == 0 || key_version == 1) {
+    auto& out = loaded.groups;
+    if (key_version >= consumer_record_key::group_metadata &&
+        key_version <= consumer_record_key::current_member_assignment) {
+        replay_consumer_group_record(key_version, key, record.value, loaded.consumer_groups);
+    } else if (key_version == 0 || key_version == 1) {
         coord::offset_commit_key k;
         k.decode(key, key_version);
         auto& group = out[k.group];
@@ -299,6 +303,59 @@ consumer_group* group_coordinator::impl::find_consumer_group(const std::string& 
     return it == consumer_groups.end() ? nullptr : it->second.get();
 }
 
+consumer_group& group_coordinator::impl::create_consumer_group(const std::string& id) {
+    consumer_group_limits l;
+    l.session_timeout_ms = config.consumer_session_timeout_ms;
+    l.heartbeat_interval_ms = config.consumer_heartbeat_interval_ms;
+    l.max_size = config.group_max_size;
+    auto& slot = consumer_groups[id];
+    slot = std::make_unique<consumer_group>(id, l);
+    return *slot;
+}
+
+void group_coordinator::impl::persist_consumer_group(const std::string& id, const consumer_group_state& before,
+                                                     const consumer_group_state& after, const topic_catalog& topics,
+                                                     std::function<void(kafka_error)> done) {
+    auto records = consumer_group_records(id, before, after, topics);
+    if (records.empty()) {
+        auto pending = consumer_writes_in_flight.find(id);
+        if (pending == consumer_writes_in_flight.end()) return done(kafka_error::none);
+        pending->second.waiting.push_back(std::move(done));
+        return;
+    }
+    const int32_t p = partition_of(id);
+    auto shard = shards.find(p);
+    const uint64_t load_id = shard == shards.end() ? 0 : shard->second.load_id;
+    ++consumer_writes_in_flight[id].in_flight;
+    write(p, std::move(records), [self = shared_from_this(), p, load_id, id, done = std::move(done)](kafka_error e) {
+        if (e != kafka_error::none) {
+            // Posted: `done` may run inside a walk over the groups (tick).
+            boost::asio::post(self->io, [self, p, load_id, id, e] {
+                auto it = self->shards.find(p);
+                if (it == self->shards.end() || it->second.load_id != load_id) return;
+                self->logger->warn("group {}: writing its KIP-848 records failed ({}); reloading {}-{}", id,
+                                   static_cast<int>(e), offsets_topic_name, p);
+                self->unload(p);
+            });
+            // Kafka's mapping for group writes: sizes are the server's problem.
+            if (e == kafka_error::message_too_large || e == kafka_error::record_list_too_large ||
+                e == kafka_error::invalid_fetch_size)
+                e = kafka_error::unknown_server_error;
+        }
+        done(e);
+        // Writes to one partition complete in order: once the last is done,
+        // what the waiting heartbeats saw is durable (or failed).
+        auto pending = self->consumer_writes_in_flight.find(id);
+        if (pending == self->consumer_writes_in_flight.end()) return;
+        if (pending->second.failed == kafka_error::none) pending->second.failed = e;
+        if (--pending->second.in_flight > 0) return;
+        auto waiting = std::move(pending->second.waiting);
+        const auto failed = pending->second.failed;
+        self->consumer_writes_in_flight.erase(pending);
+        for (auto& w : waiting) w(failed);
+    });
+}
+
 topic_catalog group_coordinator::impl::catalog() const {
     topic_catalog out;
     if (auto image = partitions.image())
@@ -396,15 +453,26 @@ void group_coordinator::impl::install(int32_t p, uint64_t load_id, std::shared_p
     }
     const int64_t now = now_ms();
     size_t offsets = 0;
-    for (auto& [id, loaded] : *state) {
+    for (auto& [id, loaded] : state->groups) {
         if (partition_of(id) != p) continue;
         auto& group = get_or_create_group(id);
         if (loaded.metadata) group.load(*loaded.metadata, now);
         offsets += loaded.offsets.size();
         group.offsets() = std::move(loaded.offsets);
     }
+    // KIP-848 groups come back with their epochs and assignments; every
+    // member's session starts now, as Kafka's does after a load.
+    size_t consumer = 0;
+    for (const auto& [id, loaded] : state->consumer_groups) {
+        if (partition_of(id) != p) continue;
+        auto restored = restored_state(loaded);
+        if (!restored) continue;
+        create_consumer_group(id).restore(std::move(*restored), now);
+        ++consumer;
+    }
     it->second.loaded = true;
-    logger->info("loaded {}-{}: {} groups, {} offsets", offsets_topic_name, p, state->size(), offsets);
+    logger->info("loaded {}-{}: {} groups ({} of the consumer protocol), {} offsets", offsets_topic_name, p,
+                 state->groups.size() + consumer, consumer, offsets);
 }
 
 void group_coordinator::impl::unload(int32_t p) {
@@ -439,12 +507,27 @@ void group_coordinator::impl::tick() {
         if (g->can_forget() && g->generation() == 0 && !consumer_groups.contains(id)) forgettable.push_back(id);
     }
     for (const auto& id : forgettable) forget_group(id, kafka_error::not_coordinator);
+    std::optional<topic_catalog> topics;
     for (auto it = consumer_groups.begin(); it != consumer_groups.end();) {
-        it->second->tick(now);
-        if (it->second->members().empty() && !find_group(it->first))
-            it = consumer_groups.erase(it);
-        else
+        auto shard = shards.find(partition_of(it->first));
+        if (shard == shards.end() || !shard->second.loaded) {
             ++it;
+            continue;
+        }
+        auto before = it->second->persisted_state();
+        if (it->second->tick(now)) {
+            // Expired members: their records go (all of the group's with the last one).
+            if (!topics) topics = catalog();
+            persist_consumer_group(it->first, before, it->second->persisted_state(), *topics, [](kafka_error) {});
+        }
+        if (it->second->members().empty() && !find_group(it->first)) {
+            // An empty group without offsets is forgotten, here and in the log.
+            write(partition_of(it->first), consumer_group_tombstones(it->first, it->second->persisted_state()),
+                  [](kafka_error) {});
+            it = consumer_groups.erase(it);
+        } else {
+            ++it;
+        }
     }
     if (now >= next_expiry_check_ms) {
         next_expiry_check_ms = now + config.offsets_retention_check_interval_ms;
@@ -462,6 +545,7 @@ void group_coordinator::impl::expire_offsets(int64_t now) {
         auto shard = shards.find(partition_of(id));
         if (shard == shards.end() || !shard->second.loaded) continue;
         if (g->state() != group_state::empty) continue;
+        auto* members848 = find_consumer_group(id);
         const bool consumer_group = g->protocol_type().has_value();
         const bool group_expired = consumer_group && g->state_timestamp_ms() + config.offsets_retention_ms <= now;
         std::vector<offsets_record> records;
@@ -476,8 +560,13 @@ void group_coordinator::impl::expire_offsets(int64_t now) {
             }
         }
         if (expired.empty()) continue;
-        const bool drop_group = expired.size() == g->offsets().size();
+        // A KIP-848 group with members stays, offsets or not.
+        const bool drop_group = expired.size() == g->offsets().size() && (!members848 || members848->members().empty());
         if (drop_group) records.push_back(group_metadata_record(id, nullptr));
+        if (drop_group && members848) {
+            auto tombstones = consumer_group_tombstones(id, members848->persisted_state());
+            records.insert(records.end(), tombstones.begin(), tombstones.end());
+        }
         logger->info("group {}: expiring {} offsets{}", id, expired.size(), drop_group ? " and the group" : "");
         write(partition_of(id), std::move(records),
               [self = shared_from_this(), id = id, expired, drop_group](kafka_error e) {
@@ -485,7 +574,10 @@ void group_coordinator::impl::expire_offsets(int64_t now) {
                   auto* g = self->find_group(id);
                   if (!g) return;
                   for (const auto& tp : expired) g->offsets().erase(tp);
-                  if (drop_group && g->state() == group_state::empty && g->offsets().empty())
+                  // (A KIP-848 member that joined meanwhile wrote its group's records again.)
+                  auto* cg = self->find_consumer_group(id);
+                  if (drop_group && g->state() == group_state::empty && g->offsets().empty() &&
+                      (!cg || cg->members().empty()))
                       self->forget_group(id, kafka_error::coordinator_not_available);
               });
     }

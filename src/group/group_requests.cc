@@ -593,6 +593,11 @@ awaitable<msg::delete_groups_response> group_coordinator::delete_groups(msg::del
                 for (const auto& [tp, c] : group->offsets())
                     records.push_back(offset_commit_record(id, tp.first, tp.second, nullptr));
                 records.push_back(group_metadata_record(id, nullptr));
+                if (cg) {
+                    // An empty KIP-848 group: its own records (normally gone with its last member).
+                    auto consumer = consumer_group_tombstones(id, cg->persisted_state());
+                    records.insert(records.end(), consumer.begin(), consumer.end());
+                }
                 ++st->waiting;
                 self->write(self->partition_of(id), std::move(records), [self, st, i, id](kafka_error e) {
                     st->response.results[i].error_code = code(e);
