@@ -60,11 +60,16 @@ def test_a_node_of_another_cluster_cannot_join():
     cluster.start()
     try:
         cluster.wait_for_leader(among=[cluster.node(1), cluster.node(2)])
-        time.sleep(2)
+        # The stranger's first requests go out when its election timer
+        # fires: on a loaded machine that can take a few seconds.
+        deadline = time.monotonic() + 15
+        logs = ""
+        while "INCONSISTENT_CLUSTER_ID" not in logs and time.monotonic() < deadline:
+            time.sleep(0.2)
+            logs = "".join(open(n.log_path).read() for n in cluster.nodes)
+        assert "INCONSISTENT_CLUSTER_ID" in logs, "no node named the cluster id mismatch"
         view = cluster.quorum_view(stranger)
         assert view is None or view.get("error") != 0 or view.get("leader_id") not in (1, 2), view
-        logs = "".join(open(n.log_path).read() for n in cluster.nodes)
-        assert "INCONSISTENT_CLUSTER_ID" in logs, "no node named the cluster id mismatch"
     finally:
         cluster.stop()
 
