@@ -409,15 +409,54 @@ awaitable<Response> alter_here(admin_context& admin, Request request) {
     co_return response;
 }
 
+// Either alter request, from a client: as in Kafka, a BROKER resource must
+// name this broker or be "" (the cluster-wide default); the others are
+// answered here, the rest goes to the active controller. (A request the
+// controller gets forwarded was checked by the broker that received it.)
+template <typename Response, typename Request>
+awaitable<Response> alter_from_client(admin_context& admin, request_context& ctx, Request request) {
+    const bool forwarded_here = ctx.header.client_id && *ctx.header.client_id == forwarded_client_id;
+    std::vector<std::optional<resource_outcome>> refused(request.resources.size());
+    Request passed = request;
+    passed.resources.clear();
+    for (size_t i = 0; i < request.resources.size(); ++i) {
+        const auto& r = request.resources[i];
+        const bool broker = r.resource_type == static_cast<int8_t>(config_resource_type::broker) ||
+                            r.resource_type == static_cast<int8_t>(config_resource_type::broker_logger);
+        if (!forwarded_here && broker && !r.resource_name.empty()) {
+            if (auto problem = wrong_broker(admin, r.resource_name)) {
+                refused[i] = resource_outcome{kafka_error::invalid_request, *problem};
+                continue;
+            }
+        }
+        passed.resources.push_back(r);
+    }
+    Response answered;
+    if (!passed.resources.empty()) {
+        answered = co_await on_controller<Response>(admin, &ctx, std::move(passed), ctx.version,
+                                                    [&admin](Request r) {
+                                                        return alter_here<Response>(admin, std::move(r));
+                                                    });
+    }
+    Response response = answered;
+    response.responses.clear();
+    size_t next = 0;
+    for (size_t i = 0; i < request.resources.size(); ++i) {
+        if (refused[i]) {
+            fill_outcome(response.responses.emplace_back(), request.resources[i].resource_type,
+                         request.resources[i].resource_name, *refused[i]);
+        } else if (next < answered.responses.size()) {
+            response.responses.push_back(answered.responses[next++]);
+        }
+    }
+    co_return response;
+}
+
 awaitable<net::handler_result> handle_alter_configs(admin_context& admin, request_context& ctx,
                                                     protocol::reader& body) {
     msg::alter_configs_request request;
     request.decode(body, ctx.version);
-    auto response = co_await on_controller<msg::alter_configs_response>(
-        admin, &ctx, std::move(request), ctx.version,
-        [&admin](msg::alter_configs_request r) {
-            return alter_here<msg::alter_configs_response>(admin, std::move(r));
-        });
+    auto response = co_await alter_from_client<msg::alter_configs_response>(admin, ctx, std::move(request));
     co_return respond(ctx, response);
 }
 
@@ -425,10 +464,8 @@ awaitable<net::handler_result> handle_incremental_alter_configs(admin_context& a
                                                                 protocol::reader& body) {
     msg::incremental_alter_configs_request request;
     request.decode(body, ctx.version);
-    auto response = co_await on_controller<msg::incremental_alter_configs_response>(
-        admin, &ctx, std::move(request), ctx.version, [&admin](msg::incremental_alter_configs_request r) {
-            return alter_here<msg::incremental_alter_configs_response>(admin, std::move(r));
-        });
+    auto response =
+        co_await alter_from_client<msg::incremental_alter_configs_response>(admin, ctx, std::move(request));
     co_return respond(ctx, response);
 }
 

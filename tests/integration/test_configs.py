@@ -222,6 +222,9 @@ def test_dynamic_broker_configs():
                     assert key in e.args[0].str(), e
             code, message = kp_alter(kp, "", {"log.dirs": "/tmp/elsewhere"})
             assert code == INVALID_REQUEST and "Cannot update these configs dynamically" in message, message
+            # Another broker's id: Kafka's "Unexpected broker id" from the broker asked.
+            code, message = kp_alter(kp, "2", {"log.retention.ms": "1000"})
+            assert code == INVALID_REQUEST and "Unexpected broker id" in message, message
             assert describe(client, "1", ConfigResource.Type.BROKER)["log.retention.ms"].value == "7200000"
         finally:
             kp.close()
