@@ -13,6 +13,8 @@ from confluent_kafka import Producer, KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
 from kafka.admin import KafkaAdminClient, ConfigResource as KPConfigResource, ConfigResourceType
 from kafka.protocol.admin import DescribeConfigsRequest
+from kafka.protocol.api import Request, Response
+from kafka.protocol.types import Array, Boolean, Int8, Int16, Int32, Schema, String
 
 
 def admin(broker):
@@ -133,6 +135,38 @@ def kp_describe_default(kp):
     return {e[0]: e for e in result[4]}
 
 
+class IncrementalAlterConfigsResponse_v0(Response):
+    API_KEY = 44
+    API_VERSION = 0
+    SCHEMA = Schema(("throttle_time_ms", Int32),
+                    ("responses", Array(("error_code", Int16), ("error_message", String("utf-8")),
+                                        ("resource_type", Int8), ("resource_name", String("utf-8")))))
+
+
+class IncrementalAlterConfigsRequest_v0(Request):
+    """kafka-python 2.0.2 and confluent-kafka 1.7 lack IncrementalAlterConfigs:
+    Kafka's v0 schema on kafka-python's wire layer."""
+    API_KEY = 44
+    API_VERSION = 0
+    RESPONSE_TYPE = IncrementalAlterConfigsResponse_v0
+    SCHEMA = Schema(("resources", Array(("resource_type", Int8), ("resource_name", String("utf-8")),
+                                        ("configs", Array(("name", String("utf-8")), ("config_operation", Int8),
+                                                          ("value", String("utf-8")))))),
+                    ("validate_only", Boolean))
+
+
+SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
+
+
+def kp_incremental(kp, name, ops, validate_only=False):
+    """IncrementalAlterConfigs of BROKER resource `name`: ops are (key, op, value)."""
+    request = IncrementalAlterConfigsRequest_v0(resources=[(4, name, ops)], validate_only=validate_only)
+    future = kp._send_request_to_node(1, request)
+    kp._wait_for_futures([future])
+    error_code, error_message, _, _ = future.value.responses[0]
+    return error_code, error_message
+
+
 def producer_to(broker, topic):
     producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0})
     errors = []
@@ -222,6 +256,21 @@ def test_dynamic_broker_configs():
                     assert key in e.args[0].str(), e
             code, message = kp_alter(kp, "", {"log.dirs": "/tmp/elsewhere"})
             assert code == INVALID_REQUEST and "Cannot update these configs dynamically" in message, message
+            # IncrementalAlterConfigs on the cluster default: APPEND and SUBTRACT on a
+            # list key start from the current value; DELETE leaves the others alone;
+            # validate_only changes nothing.
+            assert kp_incremental(kp, "", [("log.cleanup.policy", APPEND, "compact")]) == (0, None)
+            assert kp_describe_default(kp)["log.cleanup.policy"][1] == "delete,compact"
+            assert describe(client, "inherits")["cleanup.policy"].source == \
+                ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value
+            assert kp_incremental(kp, "", [("log.cleanup.policy", SUBTRACT, "delete")]) == (0, None)
+            assert kp_describe_default(kp)["log.cleanup.policy"][1] == "compact"
+            assert kp_incremental(kp, "", [("log.cleanup.policy", DELETE, None)]) == (0, None)
+            assert kp_incremental(kp, "", [("log.retention.ms", SET, "1")], validate_only=True) == (0, None)
+            assert set(kp_describe_default(kp)) == {"log.retention.ms", "message.max.bytes"}
+            assert kp_describe_default(kp)["log.retention.ms"][1] == "3600000"
+            code, message = kp_incremental(kp, "", [("log.retention.ms", APPEND, "1")])
+            assert code != 0, message
             # Another broker's id: Kafka's "Unexpected broker id" from the broker asked.
             code, message = kp_alter(kp, "2", {"log.retention.ms": "1000"})
             assert code == INVALID_REQUEST and "Unexpected broker id" in message, message
