@@ -46,13 +46,23 @@ int8_t resource_type_of(const std::string& kind) {
     return kind == "topic" ? resource_topic : resource_broker;
 }
 
+// "broker default" (or "") names the cluster-wide default of dynamic broker
+// configs: Kafka's resource name "" (kafka-configs.sh --entity-default).
+bool is_cluster_default(const std::string& kind, const std::string& name) {
+    return kind == "broker" && (name.empty() || name == "default");
+}
+
+std::string resource_name_of(const std::string& kind, const std::string& name) {
+    return is_cluster_default(kind, name) ? std::string() : name;
+}
+
 void config_get(const global_options& g, const std::string& kind, const std::string& name,
                 const std::vector<std::string>& keys, bool overrides_only) {
     kafka_client client(g);
     pm::describe_configs_request request;
     pm::describe_configs_request::describe_configs_resource resource;
     resource.resource_type = resource_type_of(kind);
-    resource.resource_name = name;
+    resource.resource_name = resource_name_of(kind, name);
     if (keys.empty()) {
         resource.configuration_keys.reset();
     } else {
@@ -60,7 +70,9 @@ void config_get(const global_options& g, const std::string& kind, const std::str
     }
     request.resources.push_back(resource);
     int32_t target = kafka_client::bootstrap_node;
-    if (kind == "broker") {
+    if (is_cluster_default(kind, name)) {
+        // Any broker answers for the cluster-wide default.
+    } else if (kind == "broker") {
         try {
             target = std::stoi(name);
         } catch (const std::exception&) {
@@ -102,7 +114,7 @@ void config_set(const global_options& g, const std::string& kind, const std::str
     std::vector<std::pair<std::string, std::string>> pairs;
     for (const auto& s : settings) pairs.push_back(parse_key_value(s, "setting"));
     kafka_client client(g);
-    alter_configs(client, resource_type_of(kind), name, pairs, remove);
+    alter_configs(client, resource_type_of(kind), resource_name_of(kind, name), pairs, remove);
     json changes = json::object();
     for (const auto& [k, v] : pairs) changes[k] = v;
     for (const auto& k : remove) changes[k] = nullptr;
@@ -131,7 +143,8 @@ void add_config_commands(CLI::App& app, const std::shared_ptr<global_options>& g
     auto ga = std::make_shared<get_args>();
     auto* get = config->add_subcommand("get", "Show the configs of a topic or a broker");
     get->add_option("kind", ga->kind, "topic or broker")->required()->check(CLI::IsMember({"topic", "broker"}));
-    get->add_option("name", ga->name, "Topic name or broker id")->required();
+    get->add_option("name", ga->name, "Topic name, broker id, or `default` (the cluster-wide broker default)")
+        ->required();
     get->add_option("-k,--key", ga->keys, "Only these keys (repeatable)");
     get->add_flag("--overrides", ga->overrides, "Only values set on this resource (not defaults)");
     get->footer(
@@ -145,12 +158,15 @@ void add_config_commands(CLI::App& app, const std::shared_ptr<global_options>& g
     auto sa = std::make_shared<set_args>();
     auto* set = config->add_subcommand("set", "Set (or --delete) config keys of a topic or a broker");
     set->add_option("kind", sa->kind, "topic or broker")->required()->check(CLI::IsMember({"topic", "broker"}));
-    set->add_option("name", sa->name, "Topic name or broker id")->required();
+    set->add_option("name", sa->name, "Topic name, broker id, or `default` (the cluster-wide broker default)")
+        ->required();
     set->add_option("settings", sa->settings, "key=value pairs");
     set->add_option("-d,--delete", sa->remove, "Key to reset to its default (repeatable)");
     set->footer(
         "Examples:\n  strata config set topic orders retention.ms=3600000 cleanup.policy=compact\n"
-        "  strata config set topic orders --delete retention.ms");
+        "  strata config set topic orders --delete retention.ms\n"
+        "  strata config set broker default log.retention.ms=86400000   (every broker)\n"
+        "  strata config set broker 1 message.max.bytes=2000000");
     set->callback([global, sa] { config_set(*global, sa->kind, sa->name, sa->settings, sa->remove); });
 }
 

@@ -57,8 +57,9 @@ void partition_manager::apply(std::shared_ptr<const metadata::metadata_image> im
         }
     }
 
+    const partition_config defaults = defaults_in(*image);
     if (reconcile_all || !previous->image) {
-        for (const auto& [name, topic] : image->topics()) reconcile_topic(*topic, *image, next->led);
+        for (const auto& [name, topic] : image->topics()) reconcile_topic(defaults, *topic, *image, next->led);
         // Led topics the image no longer has (deleted while we were away from
         // the log, say) stop; their logs stay until a delete names them.
         for (auto it = next->led.begin(); it != next->led.end();) {
@@ -74,14 +75,15 @@ void partition_manager::apply(std::shared_ptr<const metadata::metadata_image> im
         std::vector<protocol::uuid> ids = changes.created_topics;
         ids.insert(ids.end(), changes.changed_topics.begin(), changes.changed_topics.end());
         for (const auto& id : ids)
-            if (const auto* topic = image->topic(id)) reconcile_topic(*topic, *image, next->led);
-        // Altered topic configs reach the partitions already open. (Resolving
-        // every led topic is cheap next to how rarely configs change.)
+            if (const auto* topic = image->topic(id)) reconcile_topic(defaults, *topic, *image, next->led);
+        // Altered topic configs, and dynamic broker configs (the defaults of
+        // every topic), reach the partitions already open. (Resolving every
+        // led topic is cheap next to how rarely configs change.)
         if (changes.configs_changed) {
             for (const auto& [name, slots] : next->led) {
                 std::vector<std::string> problems;
                 auto config = resolve_partition_config(
-                    _options.defaults, image->configs({metadata::config_resource_type::topic, name}), &problems);
+                    defaults, image->configs({metadata::config_resource_type::topic, name}), &problems);
                 for (const auto& problem : problems) logger()->warn("topic {}: config {}; ignored", name, problem);
                 for (const auto& p : slots)
                     if (p) p->update_config(config);
@@ -91,7 +93,16 @@ void partition_manager::apply(std::shared_ptr<const metadata::metadata_image> im
     _state.store(std::move(next), std::memory_order_release);
 }
 
-void partition_manager::reconcile_topic(const metadata::topic_image& topic, const metadata::metadata_image& image,
+partition_config partition_manager::defaults_in(const metadata::metadata_image& image) const {
+    if (!_options.dynamic_defaults) return _options.defaults;
+    std::vector<std::string> problems;
+    auto config = resolve_partition_config(_options.defaults, _options.dynamic_defaults(image), &problems);
+    for (const auto& problem : problems) logger()->warn("dynamic broker config {}; ignored", problem);
+    return config;
+}
+
+void partition_manager::reconcile_topic(const partition_config& defaults, const metadata::topic_image& topic,
+                                        const metadata::metadata_image& image,
                                         std::unordered_map<std::string, topic_partitions>& led) {
     auto& slots = led[topic.name];
     // A topic that was re-created under its old name since we last looked.
@@ -121,7 +132,7 @@ void partition_manager::reconcile_topic(const metadata::topic_image& topic, cons
             if (!config) {
                 std::vector<std::string> problems;
                 config = resolve_partition_config(
-                    _options.defaults, image.configs({metadata::config_resource_type::topic, topic.name}), &problems);
+                    defaults, image.configs({metadata::config_resource_type::topic, topic.name}), &problems);
                 for (const auto& problem : problems) logger()->warn("topic {}: config {}; ignored", topic.name, problem);
             }
             auto log = _logs.get_or_create(tp, config->log);

@@ -41,7 +41,7 @@ std::vector<uint8_t> batch_of(int count, int64_t timestamp = 1'700'000'000'000) 
 // directory. The flusher thread is real (fsync completions arrive from it), so
 // tests run the io_context until what they wait for has happened.
 struct fixture {
-    fixture() {
+    explicit fixture(std::function<metadata::config_map(const metadata::metadata_image&)> dynamic_defaults = {}) {
         std::string pattern = (std::filesystem::temp_directory_path() / "strata-replication-XXXXXX").string();
         if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
         dir = pattern;
@@ -53,6 +53,7 @@ struct fixture {
         partition_manager_options options;
         options.node_id = self;
         options.clock = &clock;
+        options.dynamic_defaults = std::move(dynamic_defaults);
         manager.emplace(options, *logs, io.get_executor());
     }
     ~fixture() {
@@ -306,6 +307,42 @@ TEST(partition_config, topic_configs_override_broker_defaults) {
     EXPECT_EQ(c.log.flush_messages, 10);
     EXPECT_EQ(c.log.max_message_bytes, defaults.log.max_message_bytes);
     ASSERT_EQ(problems.size(), 1u);
+}
+
+}  // namespace
+}  // namespace strata::replication
+
+namespace strata::replication {
+namespace {
+
+// The server maps BROKER ConfigRecords to topic configs (server/topic_configs);
+// here a stand-in hook takes the cluster default's message.max.bytes.
+metadata::config_map cluster_default_max_bytes(const metadata::metadata_image& image) {
+    const auto& broker = image.configs({metadata::config_resource_type::broker, ""});
+    metadata::config_map out;
+    if (auto it = broker.find("message.max.bytes"); it != broker.end()) out.emplace("max.message.bytes", it->second);
+    return out;
+}
+
+mr::config_record broker_default(const std::string& key, std::optional<std::string> value) {
+    mr::config_record r;
+    r.resource_type = static_cast<int8_t>(metadata::config_resource_type::broker);
+    r.resource_name = "";
+    r.name = key;
+    r.value = std::move(value);
+    return r;
+}
+
+TEST(partition_manager, dynamic_broker_defaults_reach_open_partitions_under_topic_overrides) {
+    fixture f(cluster_default_max_bytes);
+    f.apply({fixture::topic("t", 1), fixture::partition_rec(1, 0, self, 1), fixture::topic("own", 2),
+             fixture::topic_config("own", "max.message.bytes", "1000000"), fixture::partition_rec(2, 0, self, 1)});
+    EXPECT_EQ(f.produce("t", 0, batch_of(10)).error, kafka_error::none);
+    f.apply({broker_default("message.max.bytes", "100")});
+    EXPECT_EQ(f.produce("t", 0, batch_of(10)).error, kafka_error::message_too_large);
+    EXPECT_EQ(f.produce("own", 0, batch_of(10)).error, kafka_error::none);  // the topic's own config wins
+    f.apply({broker_default("message.max.bytes", std::nullopt)});
+    EXPECT_EQ(f.produce("t", 0, batch_of(10)).error, kafka_error::none);
 }
 
 }  // namespace

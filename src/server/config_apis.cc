@@ -1,7 +1,11 @@
 // DescribeConfigs (32), AlterConfigs (33) and IncrementalAlterConfigs (44).
-// Topic configs live in the metadata log (ConfigRecord) and change through
-// the controller; the broker's own configuration is its file, read-only at
-// run time (no dynamic broker configs yet).
+// Topic configs and dynamic broker configs live in the metadata log
+// (ConfigRecord, resource type TOPIC or BROKER) and change through the
+// controller. A BROKER resource is named "" (the cluster-wide default) or by a
+// broker id; only the keys behind topic configs (log.retention.ms, ...) may
+// change at run time, as in Kafka. The rest of a broker's configuration is its
+// file, read-only.
+#include <charconv>
 #include <set>
 #include <type_traits>
 
@@ -18,6 +22,7 @@
 #include "strata/protocol/messages/incremental_alter_configs_request.h"
 #include "strata/protocol/messages/incremental_alter_configs_response.h"
 #include "strata/server/broker_config.h"
+#include "strata/server/config_schema.h"
 #include "topic_configs.h"
 
 namespace strata::server {
@@ -62,17 +67,21 @@ awaitable<net::handler_result> handle_describe_configs(admin_context& admin, req
                 continue;
             }
             configs = describe_topic_configs(
-                image->configs({config_resource_type::topic, resource.resource_name}), *admin.broker);
+                image->configs({config_resource_type::topic, resource.resource_name}), *admin.broker,
+                dynamic_configs_of(*image, admin.broker->node_id));
             break;
         }
         case config_resource_type::broker:
-            if (resource.resource_name.empty()) break;  // the cluster's dynamic defaults: none
+            if (resource.resource_name.empty()) {
+                configs = describe_cluster_default_configs(dynamic_configs_of(*image, admin.broker->node_id));
+                break;
+            }
             if (auto problem = wrong_broker(admin, resource.resource_name)) {
                 result.error_code = code(kafka_error::invalid_request);
                 result.error_message = *problem;
                 continue;
             }
-            configs = describe_broker_configs(*admin.broker);
+            configs = describe_broker_configs(*admin.broker, dynamic_configs_of(*image, admin.broker->node_id));
             break;
         default:
             result.error_code = code(kafka_error::invalid_request);
@@ -89,7 +98,7 @@ awaitable<net::handler_result> handle_describe_configs(admin_context& admin, req
             auto& out = result.configs.emplace_back();
             out.name = c.name;
             out.value = c.value;
-            out.read_only = !is_topic;  // broker configs cannot change at run time yet
+            out.read_only = !is_topic && !is_dynamic_broker_config(c.name);
             out.is_default = c.source == config_source::default_;
             out.config_source = static_cast<int8_t>(c.source);
             out.config_type = static_cast<int8_t>(c.type);
@@ -199,6 +208,109 @@ resource_outcome decide_topic_changes(const metadata::metadata_image& image, con
     return {};
 }
 
+// Kafka's way of naming a resource in messages.
+std::string broker_resource_text(const std::string& name) {
+    return fmt::format("ConfigResource(type=BROKER, name='{}')", name);
+}
+
+// Checks the changes of one BROKER resource ("" or a broker id) and turns them
+// into ConfigRecords, as for topics. Kafka answers every problem with a
+// broker config as INVALID_REQUEST ("Invalid config value for resource ...").
+resource_outcome decide_broker_changes(const metadata::metadata_image& image, const broker_config& broker,
+                                       const std::string& name, const std::vector<config_change>& changes,
+                                       bool replace_all, bool validate_only, std::vector<metadata::record>& out) {
+    auto refuse = [&](const std::string& problem) -> resource_outcome {
+        return {kafka_error::invalid_request,
+                fmt::format("Invalid config value for resource {}: {}", broker_resource_text(name), problem)};
+    };
+    const config_resource_type type = config_resource_type::broker;
+    const auto& current = image.configs({type, name});
+    std::map<std::string, std::optional<std::string>> next;
+    std::set<std::string> named;
+    std::vector<std::string> unknown, read_only;
+    for (const auto& change : changes) {
+        if (!named.insert(change.name).second)
+            return {kafka_error::invalid_request, fmt::format("Duplicate config {} in the request", change.name)};
+        if (!is_known_broker_config(change.name)) unknown.push_back(change.name);
+        else if (!is_dynamic_broker_config(change.name)) read_only.push_back(change.name);
+    }
+    auto set_text = [](const std::vector<std::string>& names) {
+        std::string joined;
+        for (const auto& n : names) joined += (joined.empty() ? "" : ", ") + n;
+        return fmt::format("Set({})", joined);
+    };
+    if (!unknown.empty()) return refuse(fmt::format("Unknown broker configs: {}", set_text(unknown)));
+    if (!read_only.empty())
+        return refuse(fmt::format("Cannot update these configs dynamically: {}", set_text(read_only)));
+    for (const auto& change : changes) {
+        std::optional<std::string> value;
+        switch (change.op) {
+        case op_set:
+            if (!change.value)
+                return {kafka_error::invalid_request, fmt::format("Null value not supported for {}", change.name)};
+            value = change.value;
+            break;
+        case op_delete:
+            break;
+        case op_append:
+        case op_subtract: {
+            const auto* key = find_config_key(change.name);
+            if (!key || !key->type.starts_with("list"))
+                return {kafka_error::invalid_config,
+                        fmt::format("Config value {} is not allowed for config key: {}",
+                                    change.op == op_append ? "append" : "subtract", change.name)};
+            // From the value at this level, else the file's (or the default).
+            std::string base;
+            if (auto it = current.find(change.name); it != current.end()) base = it->second;
+            else if (auto it = broker.explicit_values.find(change.name); it != broker.explicit_values.end())
+                base = it->second;
+            else base = key->default_value;
+            auto items = split(base);
+            for (const auto& item : split(change.value.value_or(""))) {
+                auto found = std::find(items.begin(), items.end(), item);
+                if (change.op == op_append && found == items.end()) items.push_back(item);
+                if (change.op == op_subtract && found != items.end()) items.erase(found);
+            }
+            std::string joined;
+            for (const auto& item : items) joined += (joined.empty() ? "" : ",") + item;
+            value = joined;
+            break;
+        }
+        default:
+            return {kafka_error::invalid_request, fmt::format("Unknown config operation {}", change.op)};
+        }
+        if (value) {
+            if (auto problem = check_dynamic_broker_value(change.name, *value)) return refuse(*problem);
+        }
+        next[change.name] = value;
+    }
+    if (replace_all)
+        for (const auto& [key, value] : current)
+            if (!named.count(key)) next[key] = std::nullopt;
+    if (validate_only) return {};
+    for (const auto& [key, value] : next) {
+        auto it = current.find(key);
+        const bool unchanged = value ? it != current.end() && it->second == *value : it == current.end();
+        if (unchanged) continue;
+        metadata::records::config_record r;
+        r.resource_type = static_cast<int8_t>(type);
+        r.resource_name = name;
+        r.name = key;
+        r.value = value;
+        out.emplace_back(r);
+    }
+    return {};
+}
+
+// A BROKER resource's name: "" or a broker id.
+std::optional<std::string> invalid_broker_name(const std::string& name) {
+    if (name.empty()) return std::nullopt;
+    int32_t id = -1;
+    auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), id);
+    if (ec == std::errc() && end == name.data() + name.size() && id >= 0) return std::nullopt;
+    return fmt::format("Invalid broker id in resource name: '{}' (expected a broker id or the empty string)", name);
+}
+
 // The resources of either alter request, as (type, name, changes).
 struct alter_resource {
     int8_t type;
@@ -211,45 +323,46 @@ struct alter_resource {
 awaitable<std::vector<resource_outcome>> alter(admin_context& admin, std::vector<alter_resource> resources,
                                                bool replace_all, bool validate_only) {
     std::vector<resource_outcome> outcomes(resources.size());
-    // Broker resources are answered here: nothing about them goes to the log.
-    bool any_topic = false;
+    // What goes to the controller's decision: topics, and the cluster default
+    // or a broker's dynamic configs. Broker loggers are not supported.
+    std::vector<bool> decided(resources.size(), false);
+    bool any = false;
     for (size_t i = 0; i < resources.size(); ++i) {
         const auto& r = resources[i];
         switch (static_cast<config_resource_type>(r.type)) {
         case config_resource_type::topic:
-            any_topic = true;
+            decided[i] = any = true;
             break;
         case config_resource_type::broker:
+            if (auto problem = invalid_broker_name(r.name)) outcomes[i] = {kafka_error::invalid_request, *problem};
+            else decided[i] = any = true;
+            break;
         case config_resource_type::broker_logger:
-            if (!r.name.empty()) {
-                if (auto problem = wrong_broker(admin, r.name)) {
-                    outcomes[i] = {kafka_error::invalid_request, *problem};
-                    break;
-                }
-            }
-            outcomes[i] = {kafka_error::invalid_request,
-                           "Strata does not change broker configs at run time yet: set them in the node's "
-                           "configuration file (or STRATA_* environment variables) and restart it"};
+            outcomes[i] = {kafka_error::invalid_request, "Strata does not change broker loggers at run time"};
             break;
         default:
             outcomes[i] = {kafka_error::invalid_request, fmt::format("Unexpected resource type {}", r.type)};
         }
     }
-    if (!any_topic) co_return outcomes;
+    if (!any) co_return outcomes;
     const broker_config& broker = *admin.broker;
     auto error = co_await admin.metadata.decide([&](const metadata::metadata_image& image) {
         std::vector<metadata::record> records;
-        std::set<std::string> seen;
+        std::set<std::pair<int8_t, std::string>> seen;
         for (size_t i = 0; i < resources.size(); ++i) {
-            if (resources[i].type != static_cast<int8_t>(config_resource_type::topic)) continue;
-            if (!seen.insert(resources[i].name).second) {
+            if (!decided[i]) continue;
+            const bool topic = resources[i].type == static_cast<int8_t>(config_resource_type::topic);
+            if (!seen.insert({resources[i].type, resources[i].name}).second) {
                 outcomes[i] = {kafka_error::invalid_request,
-                               fmt::format("Topic {} appears more than once", resources[i].name)};
+                               fmt::format("{} {} appears more than once", topic ? "Topic" : "Broker resource",
+                                           topic ? resources[i].name : broker_resource_text(resources[i].name))};
                 continue;
             }
             std::vector<metadata::record> mine;
-            outcomes[i] = decide_topic_changes(image, broker, resources[i].name, resources[i].changes, replace_all,
-                                               validate_only, mine);
+            outcomes[i] = topic ? decide_topic_changes(image, broker, resources[i].name, resources[i].changes,
+                                                       replace_all, validate_only, mine)
+                                : decide_broker_changes(image, broker, resources[i].name, resources[i].changes,
+                                                        replace_all, validate_only, mine);
             if (outcomes[i].error == kafka_error::none)
                 records.insert(records.end(), std::make_move_iterator(mine.begin()),
                                std::make_move_iterator(mine.end()));
@@ -258,8 +371,7 @@ awaitable<std::vector<resource_outcome>> alter(admin_context& admin, std::vector
     });
     if (error != kafka_error::none)
         for (size_t i = 0; i < resources.size(); ++i)
-            if (resources[i].type == static_cast<int8_t>(config_resource_type::topic) &&
-                outcomes[i].error == kafka_error::none)
+            if (decided[i] && outcomes[i].error == kafka_error::none)
                 outcomes[i] = {error, {}};
     co_return outcomes;
 }
@@ -297,15 +409,54 @@ awaitable<Response> alter_here(admin_context& admin, Request request) {
     co_return response;
 }
 
+// Either alter request, from a client: as in Kafka, a BROKER resource must
+// name this broker or be "" (the cluster-wide default); the others are
+// answered here, the rest goes to the active controller. (A request the
+// controller gets forwarded was checked by the broker that received it.)
+template <typename Response, typename Request>
+awaitable<Response> alter_from_client(admin_context& admin, request_context& ctx, Request request) {
+    const bool forwarded_here = ctx.header.client_id && *ctx.header.client_id == forwarded_client_id;
+    std::vector<std::optional<resource_outcome>> refused(request.resources.size());
+    Request passed = request;
+    passed.resources.clear();
+    for (size_t i = 0; i < request.resources.size(); ++i) {
+        const auto& r = request.resources[i];
+        const bool broker = r.resource_type == static_cast<int8_t>(config_resource_type::broker) ||
+                            r.resource_type == static_cast<int8_t>(config_resource_type::broker_logger);
+        if (!forwarded_here && broker && !r.resource_name.empty()) {
+            if (auto problem = wrong_broker(admin, r.resource_name)) {
+                refused[i] = resource_outcome{kafka_error::invalid_request, *problem};
+                continue;
+            }
+        }
+        passed.resources.push_back(r);
+    }
+    Response answered;
+    if (!passed.resources.empty()) {
+        answered = co_await on_controller<Response>(admin, &ctx, std::move(passed), ctx.version,
+                                                    [&admin](Request r) {
+                                                        return alter_here<Response>(admin, std::move(r));
+                                                    });
+    }
+    Response response = answered;
+    response.responses.clear();
+    size_t next = 0;
+    for (size_t i = 0; i < request.resources.size(); ++i) {
+        if (refused[i]) {
+            fill_outcome(response.responses.emplace_back(), request.resources[i].resource_type,
+                         request.resources[i].resource_name, *refused[i]);
+        } else if (next < answered.responses.size()) {
+            response.responses.push_back(answered.responses[next++]);
+        }
+    }
+    co_return response;
+}
+
 awaitable<net::handler_result> handle_alter_configs(admin_context& admin, request_context& ctx,
                                                     protocol::reader& body) {
     msg::alter_configs_request request;
     request.decode(body, ctx.version);
-    auto response = co_await on_controller<msg::alter_configs_response>(
-        admin, &ctx, std::move(request), ctx.version,
-        [&admin](msg::alter_configs_request r) {
-            return alter_here<msg::alter_configs_response>(admin, std::move(r));
-        });
+    auto response = co_await alter_from_client<msg::alter_configs_response>(admin, ctx, std::move(request));
     co_return respond(ctx, response);
 }
 
@@ -313,10 +464,8 @@ awaitable<net::handler_result> handle_incremental_alter_configs(admin_context& a
                                                                 protocol::reader& body) {
     msg::incremental_alter_configs_request request;
     request.decode(body, ctx.version);
-    auto response = co_await on_controller<msg::incremental_alter_configs_response>(
-        admin, &ctx, std::move(request), ctx.version, [&admin](msg::incremental_alter_configs_request r) {
-            return alter_here<msg::incremental_alter_configs_response>(admin, std::move(r));
-        });
+    auto response =
+        co_await alter_from_client<msg::incremental_alter_configs_response>(admin, ctx, std::move(request));
     co_return respond(ctx, response);
 }
 

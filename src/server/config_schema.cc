@@ -11,6 +11,7 @@
 
 #include "config_values.h"
 #include "strata/server/broker_config.h"
+#include "topic_configs.h"
 
 namespace strata::server {
 
@@ -394,13 +395,16 @@ std::string config_reference_markdown() {
         if (key.section != section) {
             section = key.section;
             out += fmt::format("{}### {}\n\n", out.empty() ? "" : "\n", section);
-            out += "| Key | Type | Default | Valid values | Description |\n";
-            out += "| --- | --- | --- | --- | --- |\n";
+            out += "| Key | Type | Default | Valid values | Update mode | Description |\n";
+            out += "| --- | --- | --- | --- | --- | --- |\n";
         }
-        out += fmt::format("| `{}` | {} | {} | {} | {} |\n", key.name, key.type,
+        // Kafka's update modes: "cluster-wide" keys change at run time
+        // (AlterConfigs on a BROKER resource), the others need a restart.
+        out += fmt::format("| `{}` | {} | {} | {} | {} | {} |\n", key.name, key.type,
                            key.default_value.empty() ? std::string("*(empty)*")
                                                      : fmt::format("`{}`", key.default_value),
-                           escape_cell(key.valid_values), escape_cell(key.doc));
+                           escape_cell(key.valid_values),
+                           is_dynamic_broker_config(key.name) ? "cluster-wide" : "read-only", escape_cell(key.doc));
     }
     return out;
 }

@@ -6,6 +6,7 @@
 
 #include "data_path.h"
 #include "strata/common/log.h"
+#include "topic_configs.h"
 
 namespace strata::server {
 
@@ -31,6 +32,11 @@ data_plane::data_plane(const broker_config& config, metadata::metadata_service& 
     replication::partition_manager_options options;
     options.node_id = config.node_id;
     options.defaults = partition_defaults(config);
+    // Dynamic broker configs (kafka-configs.sh --entity-type brokers) become
+    // the defaults of every topic without its own override.
+    options.dynamic_defaults = [config](const metadata::metadata_image& image) {
+        return dynamic_topic_defaults(dynamic_configs_of(image, config.node_id), config);
+    };
     _impl->partitions =
         std::make_unique<replication::partition_manager>(options, *_impl->logs, _impl->strands.get_executor());
     auto* partitions = _impl->partitions.get();

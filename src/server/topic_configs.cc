@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -260,7 +261,126 @@ std::optional<std::string> check_topic_config(const std::string& name, const std
     return std::nullopt;
 }
 
-std::vector<described_config> describe_topic_configs(const metadata::config_map& topic, const broker_config& broker) {
+dynamic_broker_configs dynamic_configs_of(const metadata::metadata_image& image, int32_t node_id) {
+    using metadata::config_resource_type;
+    return {image.configs({config_resource_type::broker, std::to_string(node_id)}),
+            image.configs({config_resource_type::broker, ""})};
+}
+
+namespace {
+
+// Broker synonyms of topic configs that Kafka does not let change at run time
+// (or that are topic-only names listed as their own synonym).
+bool excluded_from_dynamic(std::string_view name) {
+    return name == "remote.log.storage.system.enable" || name == "follower.replication.throttled.replicas" ||
+           name == "leader.replication.throttled.replicas";
+}
+
+// The topic config a broker key stands behind, or nullptr.
+const topic_config_key* topic_config_behind(std::string_view name) {
+    for (const auto& key : topic_config_keys())
+        for (auto synonym : key.broker_synonyms)
+            if (synonym == name) return &key;
+    return nullptr;
+}
+
+// Kafka's groups of broker keys that set one value in different units, in
+// order of precedence (DynamicBrokerConfig.brokerConfigSynonyms).
+std::vector<std::string_view> broker_synonyms_of(std::string_view name) {
+    static const std::vector<std::vector<std::string_view>> groups = {
+        {"log.roll.ms", "log.roll.hours"},
+        {"log.roll.jitter.ms", "log.roll.jitter.hours"},
+        {"log.flush.interval.ms", "log.flush.scheduler.interval.ms"},
+        {"log.retention.ms", "log.retention.minutes", "log.retention.hours"},
+    };
+    for (const auto& group : groups)
+        if (std::find(group.begin(), group.end(), name) != group.end()) return group;
+    return {name};
+}
+
+// A broker key's value in the units of its topic config (hours and minutes
+// to milliseconds; a negative time is unlimited).
+std::string in_topic_units(std::string_view synonym, const std::string& value) {
+    int64_t factor = synonym.ends_with(".hours") ? 3600000 : synonym.ends_with(".minutes") ? 60000 : 1;
+    if (factor == 1) return value;
+    auto n = parse_integer<int64_t>(value);
+    if (!n) return value;
+    return *n < 0 ? std::string("-1") : std::to_string(*n * factor);
+}
+
+const std::string* find_in(const metadata::config_map& map, std::string_view name) {
+    auto it = map.find(name);
+    return it == map.end() ? nullptr : &it->second;
+}
+
+// What a topic config inherits from the broker: the first of its synonyms
+// set at any level (per-broker, cluster default, static file), or the default.
+struct inherited_value {
+    std::string value;
+    config_source source = config_source::default_;
+};
+
+inherited_value inherited(const topic_config_key& key, const dynamic_broker_configs& dynamic,
+                          const broker_config& broker) {
+    for (auto synonym : key.broker_synonyms) {
+        if (excluded_from_dynamic(synonym)) break;
+        if (const auto* v = find_in(dynamic.per_broker, synonym))
+            return {in_topic_units(synonym, *v), config_source::dynamic_broker};
+        if (const auto* v = find_in(dynamic.cluster_default, synonym))
+            return {in_topic_units(synonym, *v), config_source::dynamic_default};
+        if (explicit_broker_value(broker, synonym)) return {key.broker_default(broker), config_source::static_broker};
+    }
+    const bool broker_sets = std::any_of(key.broker_synonyms.begin(), key.broker_synonyms.end(),
+                                         [&](auto s) { return explicit_broker_value(broker, s).has_value(); });
+    return {key.broker_default(broker), broker_sets ? config_source::static_broker : config_source::default_};
+}
+
+config_type schema_type(std::string_view type) {
+    return type == "int"                ? config_type::int_
+           : type == "long"             ? config_type::long_
+           : type == "boolean"          ? config_type::boolean
+           : type.starts_with("list")   ? config_type::list
+                                        : config_type::string;
+}
+
+}  // namespace
+
+bool is_dynamic_broker_config(std::string_view name) {
+    return !excluded_from_dynamic(name) && topic_config_behind(name) != nullptr;
+}
+
+bool is_known_broker_config(std::string_view name) {
+    return find_config_key(name) != nullptr || is_dynamic_broker_config(name);
+}
+
+std::optional<std::string> check_dynamic_broker_value(std::string_view name, std::string_view value) {
+    std::string problem;
+    if (const auto* key = find_config_key(name)) {
+        static const broker_config scratch_base = default_broker_config();
+        broker_config scratch = scratch_base;
+        problem = key->apply(value, scratch);
+    } else if (const auto* topic_key = topic_config_behind(name)) {
+        problem = topic_key->validate(value);
+    } else {
+        problem = "unknown key";
+    }
+    if (problem.empty()) return std::nullopt;
+    return fmt::format("Invalid value {} for configuration {}: {}", value, name, problem);
+}
+
+metadata::config_map dynamic_topic_defaults(const dynamic_broker_configs& dynamic, const broker_config& broker) {
+    metadata::config_map out;
+    if (dynamic.per_broker.empty() && dynamic.cluster_default.empty()) return out;
+    for (const auto& key : topic_config_keys()) {
+        auto v = inherited(key, dynamic, broker);
+        if (v.source == config_source::dynamic_broker || v.source == config_source::dynamic_default)
+            out.emplace(std::string(key.name), std::move(v.value));
+    }
+    return out;
+}
+
+std::vector<described_config> describe_topic_configs(const metadata::config_map& topic, const broker_config& broker,
+                                                     const dynamic_broker_configs& dynamic) {
     std::vector<described_config> out;
     out.reserve(topic_config_keys().size());
     for (const auto& key : topic_config_keys()) {
@@ -270,48 +390,103 @@ std::vector<described_config> describe_topic_configs(const metadata::config_map&
         d.doc = key.doc;
         if (auto it = topic.find(key.name); it != topic.end())
             d.synonyms.push_back({d.name, it->second, config_source::topic});
-        for (auto synonym : key.broker_synonyms)
+        // Then each broker synonym at each level, as Kafka lists them.
+        for (auto synonym : key.broker_synonyms) {
+            if (!excluded_from_dynamic(synonym)) {
+                if (const auto* v = find_in(dynamic.per_broker, synonym))
+                    d.synonyms.push_back({std::string(synonym), *v, config_source::dynamic_broker});
+                if (const auto* v = find_in(dynamic.cluster_default, synonym))
+                    d.synonyms.push_back({std::string(synonym), *v, config_source::dynamic_default});
+            }
             if (auto v = explicit_broker_value(broker, synonym))
                 d.synonyms.push_back({std::string(synonym), *v, config_source::static_broker});
+        }
         // Last, the default, named after the broker key that has one (Kafka
         // names log.retention.hours for retention.ms), with Kafka's value.
-        const std::string fallback = key.broker_default(broker);
-        const bool broker_sets = std::any_of(key.broker_synonyms.begin(), key.broker_synonyms.end(),
-                                             [&](auto s) { return explicit_broker_value(broker, s).has_value(); });
         const auto default_name = key.broker_synonyms.empty() ? key.name : key.broker_synonyms.back();
         const auto* schema_key = find_config_key(default_name);
-        d.synonyms.push_back({std::string(default_name), schema_key ? schema_key->default_value : fallback,
+        auto from_broker = inherited(key, dynamic, broker);
+        d.synonyms.push_back({std::string(default_name),
+                              schema_key ? schema_key->default_value : key.broker_default(broker),
                               config_source::default_});
         if (auto it = topic.find(key.name); it != topic.end()) {
             d.value = it->second;
             d.source = config_source::topic;
         } else {
-            d.value = fallback;
-            d.source = broker_sets ? config_source::static_broker : config_source::default_;
+            d.value = std::move(from_broker.value);
+            d.source = from_broker.source;
         }
     }
     return out;
 }
 
-std::vector<described_config> describe_broker_configs(const broker_config& broker) {
+namespace {
+
+// One broker key as DescribeConfigs reports it for a broker resource. Value:
+// the key's own (per-broker, cluster default, file, default); source: that
+// of the first of its synonyms (Kafka's createBrokerConfigEntry).
+described_config describe_broker_key(std::string_view name, config_type type, std::string_view doc,
+                                     const broker_config& broker, const dynamic_broker_configs& dynamic) {
+    described_config d;
+    d.name = std::string(name);
+    d.type = type;
+    d.doc = doc;
+    for (auto synonym : broker_synonyms_of(name)) {
+        if (const auto* v = find_in(dynamic.per_broker, synonym))
+            d.synonyms.push_back({std::string(synonym), *v, config_source::dynamic_broker});
+        if (const auto* v = find_in(dynamic.cluster_default, synonym))
+            d.synonyms.push_back({std::string(synonym), *v, config_source::dynamic_default});
+        if (auto v = explicit_broker_value(broker, synonym))
+            d.synonyms.push_back({std::string(synonym), *v, config_source::static_broker});
+        if (const auto* key = find_config_key(synonym); key && !key->default_value.empty())
+            d.synonyms.push_back({std::string(synonym), key->default_value, config_source::default_});
+    }
+    d.source = d.synonyms.empty() ? config_source::default_ : d.synonyms.front().source;
+    if (const auto* v = find_in(dynamic.per_broker, name)) d.value = *v;
+    else if (const auto* v = find_in(dynamic.cluster_default, name)) d.value = *v;
+    else if (auto v = explicit_broker_value(broker, name)) d.value = *v;
+    else if (const auto* key = find_config_key(name)) d.value = key->default_value;
+    return d;
+}
+
+}  // namespace
+
+std::vector<described_config> describe_broker_configs(const broker_config& broker,
+                                                      const dynamic_broker_configs& dynamic) {
     std::vector<described_config> out;
-    for (const auto& key : config_schema()) {
+    for (const auto& key : config_schema())
+        out.push_back(describe_broker_key(key.name, schema_type(key.type), key.doc, broker, dynamic));
+    // Dynamic keys the file does not have (log.flush.interval.ms, log.cleaner.*)
+    // appear once set.
+    std::set<std::string_view> extra;
+    for (const auto* level : {&dynamic.per_broker, &dynamic.cluster_default})
+        for (const auto& [name, value] : *level)
+            if (!find_config_key(name)) extra.insert(name);
+    for (auto name : extra) {
+        const auto* topic_key = topic_config_behind(name);
+        out.push_back(describe_broker_key(name, topic_key ? topic_key->type : config_type::string,
+                                          topic_key ? topic_key->doc : std::string_view(), broker, dynamic));
+    }
+    return out;
+}
+
+std::vector<described_config> describe_cluster_default_configs(const dynamic_broker_configs& dynamic) {
+    std::vector<described_config> out;
+    for (const auto& [name, value] : dynamic.cluster_default) {
         auto& d = out.emplace_back();
-        d.name = std::string(key.name);
-        d.doc = key.doc;
-        d.type = key.type == "int"       ? config_type::int_
-                 : key.type == "long"    ? config_type::long_
-                 : key.type == "boolean" ? config_type::boolean
-                 : key.type.starts_with("list") ? config_type::list
-                                                : config_type::string;
-        if (auto v = explicit_broker_value(broker, key.name)) {
-            d.value = *v;
-            d.source = config_source::static_broker;
-            d.synonyms.push_back({d.name, *v, config_source::static_broker});
-        } else {
-            d.value = key.default_value;
+        d.name = name;
+        d.value = value;
+        d.source = config_source::dynamic_default;
+        if (const auto* key = find_config_key(name)) {
+            d.type = schema_type(key->type);
+            d.doc = key->doc;
+        } else if (const auto* topic_key = topic_config_behind(name)) {
+            d.type = topic_key->type;
+            d.doc = topic_key->doc;
         }
-        d.synonyms.push_back({d.name, key.default_value, config_source::default_});
+        for (auto synonym : broker_synonyms_of(name))
+            if (const auto* v = find_in(dynamic.cluster_default, synonym))
+                d.synonyms.push_back({std::string(synonym), *v, config_source::dynamic_default});
     }
     return out;
 }

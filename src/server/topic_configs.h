@@ -50,6 +50,33 @@ const topic_config_key* find_topic_config(std::string_view name);
 // unknown name, a value that does not parse or is out of range), or nullopt.
 std::optional<std::string> check_topic_config(const std::string& name, const std::optional<std::string>& value);
 
+// Dynamic broker configs (Kafka's "Updating Broker Configs"): ConfigRecords
+// of resource type BROKER in the metadata log, named "" for the cluster-wide
+// default or a broker's id. As one broker sees them:
+struct dynamic_broker_configs {
+    metadata::config_map per_broker;       // resource name = this broker's id
+    metadata::config_map cluster_default;  // resource name ""
+};
+dynamic_broker_configs dynamic_configs_of(const metadata::metadata_image& image, int32_t node_id);
+
+// Whether `name` may change at run time: the broker keys standing behind a
+// topic config (log.retention.ms, message.max.bytes, log.cleaner.*, ...),
+// which Kafka marks "cluster-wide". Every other key is read-only.
+bool is_dynamic_broker_config(std::string_view name);
+// Whether `name` is a broker key at all (the file's, or a dynamic one).
+bool is_known_broker_config(std::string_view name);
+// The problem with the value of a dynamic key (by the file's own parser and
+// rule when the file has the key, else by its topic config's), or nullopt.
+std::optional<std::string> check_dynamic_broker_value(std::string_view name, std::string_view value);
+
+// The topic configs that dynamic broker configs set for every topic without
+// its own override: per-broker value over cluster default over the static
+// file, walking each topic config's broker synonyms in Kafka's order
+// (log.retention.ms, .minutes, .hours), values in the topic config's units.
+// Only configs whose winning synonym is dynamic are in the map: the static
+// file's are already the partitions' defaults.
+metadata::config_map dynamic_topic_defaults(const dynamic_broker_configs& dynamic, const broker_config& broker);
+
 // One config of a topic as DescribeConfigs reports it.
 struct described_config {
     std::string name;
@@ -67,8 +94,15 @@ struct described_config {
 
 // Every topic config of `topic` (its explicit settings over the broker's
 // defaults).
-std::vector<described_config> describe_topic_configs(const metadata::config_map& topic, const broker_config& broker);
-// Every key of the broker's own configuration.
-std::vector<described_config> describe_broker_configs(const broker_config& broker);
+std::vector<described_config> describe_topic_configs(const metadata::config_map& topic, const broker_config& broker,
+                                                     const dynamic_broker_configs& dynamic = {});
+// Every key of the broker's own configuration, each with its effective value
+// and source (DYNAMIC_BROKER_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG,
+// STATIC_BROKER_CONFIG, DEFAULT_CONFIG) and its synonyms in Kafka's order.
+std::vector<described_config> describe_broker_configs(const broker_config& broker,
+                                                      const dynamic_broker_configs& dynamic = {});
+// The cluster-wide default resource (name ""): as in Kafka, only the keys set
+// at that level.
+std::vector<described_config> describe_cluster_default_configs(const dynamic_broker_configs& dynamic);
 
 }  // namespace strata::server

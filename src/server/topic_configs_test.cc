@@ -76,5 +76,101 @@ TEST(TopicConfigs, BrokerConfigsNameWhatTheFileSet) {
     EXPECT_EQ(find(configs, "log.segment.bytes").source, config_source::default_);
 }
 
+TEST(DynamicBrokerConfigs, OnlyTheKeysBehindTopicConfigsChangeAtRunTime) {
+    for (auto name : {"log.retention.ms", "log.retention.hours", "log.retention.bytes", "log.segment.bytes",
+                      "log.roll.ms", "log.cleanup.policy", "log.flush.interval.messages", "log.flush.interval.ms",
+                      "message.max.bytes", "log.message.timestamp.type", "compression.type", "min.insync.replicas",
+                      "unclean.leader.election.enable", "log.cleaner.delete.retention.ms",
+                      "log.cleaner.min.cleanable.ratio"})
+        EXPECT_TRUE(is_dynamic_broker_config(name)) << name;
+    for (auto name : {"log.dirs", "listeners", "node.id", "process.roles", "num.partitions",
+                      "remote.log.storage.system.enable", "leader.replication.throttled.replicas"})
+        EXPECT_FALSE(is_dynamic_broker_config(name)) << name;
+    EXPECT_TRUE(is_known_broker_config("log.dirs"));
+    EXPECT_FALSE(is_known_broker_config("log.retention.mss"));
+}
+
+TEST(DynamicBrokerConfigs, ValuesAreCheckedByTheFilesParsersOrTheTopicConfigs) {
+    EXPECT_EQ(check_dynamic_broker_value("log.retention.ms", "3600000"), std::nullopt);
+    EXPECT_EQ(check_dynamic_broker_value("log.cleanup.policy", "compact,delete"), std::nullopt);
+    EXPECT_EQ(check_dynamic_broker_value("log.flush.interval.messages", "1000"), std::nullopt);
+    EXPECT_TRUE(check_dynamic_broker_value("log.retention.ms", "soon"));
+    EXPECT_TRUE(check_dynamic_broker_value("log.segment.bytes", "13"));
+    EXPECT_TRUE(check_dynamic_broker_value("log.cleanup.policy", "shred"));
+    EXPECT_TRUE(check_dynamic_broker_value("log.message.timestamp.type", "createtime"));
+    EXPECT_TRUE(check_dynamic_broker_value("log.flush.interval.messages", "0"));
+    EXPECT_TRUE(check_dynamic_broker_value("log.cleaner.min.cleanable.ratio", "2"));
+    EXPECT_NE(check_dynamic_broker_value("log.retention.ms", "soon")->find("log.retention.ms"), std::string::npos);
+}
+
+TEST(DynamicBrokerConfigs, PerBrokerBeatsClusterDefaultBeatsFileSynonymBySynonym) {
+    auto broker = load_broker_config("log.retention.minutes: 30\n", "test.yaml", no_environment());
+    dynamic_broker_configs dynamic;
+    // A dynamic log.retention.hours loses to the file's log.retention.minutes
+    // (Kafka resolves ms, then minutes, then hours, each at every level).
+    dynamic.cluster_default = {{"log.retention.hours", "1"}, {"message.max.bytes", "2000"}};
+    auto defaults = dynamic_topic_defaults(dynamic, broker);
+    EXPECT_EQ(defaults.count("retention.ms"), 0u);
+    EXPECT_EQ(defaults.at("max.message.bytes"), "2000");
+
+    dynamic.cluster_default["log.retention.ms"] = "5000";
+    EXPECT_EQ(dynamic_topic_defaults(dynamic, broker).at("retention.ms"), "5000");
+    dynamic.per_broker = {{"log.retention.ms", "7000"}, {"log.roll.hours", "2"}};
+    defaults = dynamic_topic_defaults(dynamic, broker);
+    EXPECT_EQ(defaults.at("retention.ms"), "7000");
+    EXPECT_EQ(defaults.at("segment.ms"), std::to_string(2 * 3600000));
+    EXPECT_EQ(defaults.at("max.message.bytes"), "2000");
+    EXPECT_EQ(defaults.count("segment.bytes"), 0u);
+    EXPECT_TRUE(dynamic_topic_defaults({}, broker).empty());
+}
+
+TEST(DynamicBrokerConfigs, TopicsShowInheritedDynamicValuesWithKafkasSynonymOrder) {
+    auto broker = load_broker_config("log.retention.hours: 24\n", "test.yaml", no_environment());
+    dynamic_broker_configs dynamic;
+    dynamic.per_broker = {{"log.retention.ms", "7000"}};
+    dynamic.cluster_default = {{"log.retention.ms", "5000"}, {"log.segment.bytes", "1048576"}};
+    auto configs = describe_topic_configs({}, broker, dynamic);
+    const auto& retention = find(configs, "retention.ms");
+    EXPECT_EQ(retention.value, "7000");
+    EXPECT_EQ(retention.source, config_source::dynamic_broker);
+    ASSERT_EQ(retention.synonyms.size(), 4u);
+    EXPECT_EQ(retention.synonyms[0].source, config_source::dynamic_broker);
+    EXPECT_EQ(retention.synonyms[1].source, config_source::dynamic_default);
+    EXPECT_EQ(retention.synonyms[1].value, "5000");
+    EXPECT_EQ(retention.synonyms[2].name, "log.retention.hours");
+    EXPECT_EQ(retention.synonyms[2].source, config_source::static_broker);
+    EXPECT_EQ(retention.synonyms[3].source, config_source::default_);
+    const auto& segment = find(configs, "segment.bytes");
+    EXPECT_EQ(segment.value, "1048576");
+    EXPECT_EQ(segment.source, config_source::dynamic_default);
+    // The topic's own value still wins.
+    EXPECT_EQ(find(describe_topic_configs({{"retention.ms", "1"}}, broker, dynamic), "retention.ms").source,
+              config_source::topic);
+}
+
+TEST(DynamicBrokerConfigs, BrokerAndClusterDefaultResourcesShowDynamicSources) {
+    auto broker = load_broker_config("log.retention.hours: 24\n", "test.yaml", no_environment());
+    dynamic_broker_configs dynamic;
+    dynamic.per_broker = {{"log.retention.ms", "7000"}};
+    dynamic.cluster_default = {{"log.retention.ms", "5000"}, {"log.flush.interval.ms", "1000"}};
+    auto configs = describe_broker_configs(broker, dynamic);
+    const auto& ms = find(configs, "log.retention.ms");
+    EXPECT_EQ(ms.value, "7000");
+    EXPECT_EQ(ms.source, config_source::dynamic_broker);
+    ASSERT_EQ(ms.synonyms.size(), 4u);  // ms per broker, ms default, hours static, hours default
+    EXPECT_EQ(ms.synonyms[2].name, "log.retention.hours");
+    // Kafka: a synonym's source is that of the first of the group.
+    EXPECT_EQ(find(configs, "log.retention.hours").value, "24");
+    EXPECT_EQ(find(configs, "log.retention.hours").source, config_source::dynamic_broker);
+    EXPECT_EQ(find(configs, "log.flush.interval.ms").source, config_source::dynamic_default);
+    EXPECT_EQ(find(configs, "num.partitions").source, config_source::default_);
+
+    auto defaults = describe_cluster_default_configs(dynamic);
+    ASSERT_EQ(defaults.size(), 2u);
+    EXPECT_EQ(find(defaults, "log.retention.ms").value, "5000");
+    EXPECT_EQ(find(defaults, "log.retention.ms").source, config_source::dynamic_default);
+    ASSERT_EQ(find(defaults, "log.retention.ms").synonyms.size(), 1u);
+}
+
 }  // namespace
 }  // namespace strata::server

@@ -370,6 +370,30 @@ def test_config_commands():
     fails(["config", "get", "cluster", "x"], BROKER, code=2)
 
 
+def test_dynamic_broker_config_commands():
+    def broker_value(name, key):
+        doc = json.loads(ok(["config", "get", "broker", name, "-k", key, "-o", "json"], BROKER).out)
+        return doc["configs"][0] if doc["configs"] else None
+
+    topic("inheriting")
+    # The cluster-wide default (Kafka's resource name "", --entity-default), then broker 1's own.
+    ok(["config", "set", "broker", "default", "log.retention.ms=86400000"], BROKER)
+    assert broker_value("default", "log.retention.ms")["source"] == "broker-default"
+    ok(["config", "set", "broker", "1", "log.retention.ms=43200000"], BROKER)
+    entry = broker_value("1", "log.retention.ms")
+    assert entry["value"] == "43200000" and entry["source"] == "broker" and not entry["read_only"], entry
+    doc = json.loads(ok(["config", "get", "topic", "inheriting", "-k", "retention.ms", "-o", "json"], BROKER).out)
+    assert {"value": "43200000", "source": "broker"}.items() <= doc["configs"][0].items(), doc
+    result = fails(["config", "set", "broker", "1", "log.dirs=/tmp/elsewhere"], BROKER)
+    assert "INVALID_REQUEST" in result.err and "log.dirs" in result.err, result
+    assert broker_value("1", "log.dirs")["read_only"]
+    ok(["config", "set", "broker", "1", "--delete", "log.retention.ms"], BROKER)
+    assert broker_value("1", "log.retention.ms")["source"] == "broker-default"
+    ok(["config", "set", "broker", "default", "--delete", "log.retention.ms"], BROKER)
+    assert broker_value("1", "log.retention.ms")["source"] == "default"
+    assert broker_value("default", "log.retention.ms") is None
+
+
 def test_group_commands():
     topic("grouped")
     ok(["produce", "grouped"], BROKER, input="1\n2\n3\n")
@@ -461,6 +485,7 @@ def main():
                 test_produce_from_file_with_parsed_headers,
                 test_perf_produce_and_consume,
                 test_config_commands,
+                test_dynamic_broker_config_commands,
                 test_group_commands,
                 test_reset_offsets_usage,
                 test_completion_scripts,

@@ -4,7 +4,8 @@ registers with the active controller over BrokerRegistration and stays
 unfenced by heartbeats, so Metadata lists all three; admin requests sent to
 a broker that is not the active controller are forwarded to it; idempotent
 producers get producer ids on any broker; topics with one replica per
-partition spread over the brokers and serve produce and fetch on each."""
+partition spread over the brokers and serve produce and fetch on each;
+dynamic broker configs set through any broker reach every broker."""
 
 import time
 
@@ -13,6 +14,7 @@ from harness import Cluster, run_tests
 from confluent_kafka import KafkaException, Producer
 from kafka import KafkaConsumer, TopicPartition as KPTopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+from kafka.admin import KafkaAdminClient, ConfigResource as KPConfigResource, ConfigResourceType
 
 
 def wait_for(predicate, timeout=15.0, what="condition"):
@@ -57,6 +59,29 @@ def test_every_broker_registers_and_admin_is_forwarded():
             raise AssertionError("a bad value was accepted")
         except KafkaException as e:
             assert e.args[0].name() == "INVALID_CONFIG", e
+
+        # Dynamic broker configs: the cluster-wide default (kafka-python, which sends
+        # resource "" to any broker) and one broker's own (librdkafka sends it to
+        # that broker), forwarded to the controller, reach every broker.
+        kp = KafkaAdminClient(bootstrap_servers=follower.bootstrap, request_timeout_ms=20000)
+        try:
+            response = kp.alter_configs([KPConfigResource(ConfigResourceType.BROKER, "",
+                                                          configs={"log.retention.ms": "7200000"})])
+            assert response.resources[0][0] == 0, response
+        finally:
+            kp.close()
+        own = ConfigResource(ConfigResource.Type.BROKER, str(follower.node_id))
+        own.set_config("log.retention.ms", "5400000")
+        client.alter_configs([own])[own].result(timeout=20)
+
+        def broker_retention(node_id):
+            r = ConfigResource(ConfigResource.Type.BROKER, str(node_id))
+            entry = client.describe_configs([r])[r].result(timeout=10)["log.retention.ms"]
+            return entry.value, entry.source
+
+        for node in cluster.nodes:
+            expected = ("5400000", 2) if node.node_id == follower.node_id else ("7200000", 3)
+            wait_for(lambda: broker_retention(node.node_id) == expected, what=f"broker {node.node_id}'s config")
 
         # Idempotent produce to partitions led by every broker, read back.
         producer = Producer({"bootstrap.servers": follower.bootstrap, "enable.idempotence": True, "acks": "all"})

@@ -2,7 +2,8 @@
 """Topic and broker configs with real clients: DescribeConfigs with sources,
 synonyms and documentation; AlterConfigs and IncrementalAlterConfigs through
 the metadata quorum; Kafka's errors for bad names and values; altered
-configs act on open partitions and survive a restart."""
+configs act on open partitions and survive a restart; dynamic broker configs
+(cluster-wide default and per broker) likewise."""
 
 import time
 
@@ -11,6 +12,9 @@ from harness import Broker, run_tests
 from confluent_kafka import Producer, KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
 from kafka.admin import KafkaAdminClient, ConfigResource as KPConfigResource, ConfigResourceType
+from kafka.protocol.admin import DescribeConfigsRequest
+from kafka.protocol.api import Request, Response
+from kafka.protocol.types import Array, Boolean, Int8, Int16, Int32, Schema, String
 
 
 def admin(broker):
@@ -111,20 +115,185 @@ def test_kafka_python_describe_and_alter():
             kp.close()
 
 
-def test_broker_configs_are_described_read_only():
+def kp_alter(kp, name, configs):
+    """AlterConfigs of a BROKER resource through kafka-python, which (unlike
+    librdkafka) accepts "", the cluster-wide default. Returns (code, message)."""
+    response = kp.alter_configs([KPConfigResource(ConfigResourceType.BROKER, name, configs=configs)])
+    error_code, error_message = response.resources[0][0], response.resources[0][1]
+    return error_code, error_message
+
+
+def kp_describe_default(kp):
+    """DescribeConfigs of the cluster-wide default (resource name ""): kafka-python's
+    describe_configs insists on a numeric broker id, so the request goes out by hand."""
+    future = kp._send_request_to_node(1, DescribeConfigsRequest[1](resources=[(4, "", None)], include_synonyms=True))
+    kp._wait_for_futures([future])
+    result = future.value.resources[0]
+    assert result[0] == 0, result
+    # (name, value, read_only, source, is_sensitive, synonyms): kafka-python decodes
+    # v1's source byte as v0's is_default, so the source is read from the synonym.
+    return {e[0]: e for e in result[4]}
+
+
+class IncrementalAlterConfigsResponse_v0(Response):
+    API_KEY = 44
+    API_VERSION = 0
+    SCHEMA = Schema(("throttle_time_ms", Int32),
+                    ("responses", Array(("error_code", Int16), ("error_message", String("utf-8")),
+                                        ("resource_type", Int8), ("resource_name", String("utf-8")))))
+
+
+class IncrementalAlterConfigsRequest_v0(Request):
+    """kafka-python 2.0.2 and confluent-kafka 1.7 lack IncrementalAlterConfigs:
+    Kafka's v0 schema on kafka-python's wire layer."""
+    API_KEY = 44
+    API_VERSION = 0
+    RESPONSE_TYPE = IncrementalAlterConfigsResponse_v0
+    SCHEMA = Schema(("resources", Array(("resource_type", Int8), ("resource_name", String("utf-8")),
+                                        ("configs", Array(("name", String("utf-8")), ("config_operation", Int8),
+                                                          ("value", String("utf-8")))))),
+                    ("validate_only", Boolean))
+
+
+SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
+
+
+def kp_incremental(kp, name, ops, validate_only=False):
+    """IncrementalAlterConfigs of BROKER resource `name`: ops are (key, op, value)."""
+    request = IncrementalAlterConfigsRequest_v0(resources=[(4, name, ops)], validate_only=validate_only)
+    future = kp._send_request_to_node(1, request)
+    kp._wait_for_futures([future])
+    error_code, error_message, _, _ = future.value.responses[0]
+    return error_code, error_message
+
+
+def producer_to(broker, topic):
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0})
+    errors = []
+
+    def send(size):
+        producer.produce(topic, b"x" * size, on_delivery=lambda err, msg: errors.append(err))
+        producer.flush(10)
+        return errors.pop()
+
+    return send
+
+
+def wait_for_error(send, size, expected, seconds=5):
+    deadline = time.monotonic() + seconds
+    while True:
+        err = send(size)
+        if (err is not None and err.name() == expected) or time.monotonic() > deadline:
+            return err
+        time.sleep(0.05)
+
+
+def test_dynamic_broker_configs():
+    INVALID_REQUEST = 42
     with Broker() as broker:
         client = admin(broker)
+        create(client, "inherits", partitions=1)
+        create(client, "own", partitions=1, config={"retention.ms": "60000"})
+        send = producer_to(broker, "inherits")
+        assert send(5000) is None
         configs = describe(client, "1", ConfigResource.Type.BROKER)
-        assert configs["log.segment.bytes"].value == "1073741824"
-        assert configs["log.segment.bytes"].is_read_only
-        assert configs["listeners"].source == ConfigSource.STATIC_BROKER_CONFIG.value
-        resource = ConfigResource(ConfigResource.Type.BROKER, "1")
-        resource.set_config("log.retention.ms", "1000")
+        assert configs["log.retention.ms"].source == ConfigSource.DEFAULT_CONFIG.value
+        assert not configs["log.retention.ms"].is_read_only
+        assert configs["log.dirs"].is_read_only and configs["listeners"].is_read_only
+
+        kp = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=10000)
         try:
+            # kafka-configs.sh --entity-type brokers --entity-default --add-config ...
+            assert kp_alter(kp, "", {"log.retention.ms": "3600000", "message.max.bytes": "2000"})[0] == 0
+            default = kp_describe_default(kp)
+            assert set(default) == {"log.retention.ms", "message.max.bytes"}, default
+            assert default["log.retention.ms"][1] == "3600000"
+            assert default["log.retention.ms"][5] == [
+                ("log.retention.ms", "3600000", ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value)], default
+
+            configs = describe(client, "1", ConfigResource.Type.BROKER)
+            assert configs["log.retention.ms"].value == "3600000"
+            assert configs["log.retention.ms"].source == ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value
+            topic = describe(client, "inherits")
+            assert topic["retention.ms"].value == "3600000", topic["retention.ms"]
+            assert topic["retention.ms"].source == ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value
+            assert "log.retention.ms" in topic["retention.ms"].synonyms
+            assert topic["max.message.bytes"].value == "2000"
+            own = describe(client, "own")
+            assert own["retention.ms"].value == "60000"
+            assert own["retention.ms"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+
+            # The open partition of a topic without an override takes the new default.
+            err = wait_for_error(send, 5000, "MSG_SIZE_TOO_LARGE")
+            assert err is not None and err.name() == "MSG_SIZE_TOO_LARGE", err
+            assert send(100) is None
+
+            # Per broker (--entity-name 1) beats the cluster default.
+            resource = ConfigResource(ConfigResource.Type.BROKER, "1")
+            resource.set_config("log.retention.ms", "7200000")
             client.alter_configs([resource])[resource].result(timeout=10)
-            raise AssertionError("a broker config changed at run time")
-        except KafkaException as e:
-            assert e.args[0].name() == "INVALID_REQUEST", e
+            topic = describe(client, "inherits")
+            assert topic["retention.ms"].value == "7200000"
+            assert topic["retention.ms"].source == ConfigSource.DYNAMIC_BROKER_CONFIG.value
+
+            # validate_only changes nothing.
+            trial = ConfigResource(ConfigResource.Type.BROKER, "1")
+            trial.set_config("log.retention.ms", "1000")
+            client.alter_configs([trial], validate_only=True)[trial].result(timeout=10)
+            assert describe(client, "1", ConfigResource.Type.BROKER)["log.retention.ms"].value == "7200000"
+
+            # Read-only keys, unknown keys and bad values: INVALID_REQUEST, as in Kafka.
+            for key, value in (("log.dirs", "/tmp/elsewhere"), ("listeners", "PLAINTEXT://:9999"),
+                               ("no.such.key", "1"), ("log.retention.ms", "soon"),
+                               ("log.cleanup.policy", "shred")):
+                bad = ConfigResource(ConfigResource.Type.BROKER, "1")
+                bad.set_config(key, value)
+                try:
+                    client.alter_configs([bad])[bad].result(timeout=10)
+                    raise AssertionError("{}={} accepted".format(key, value))
+                except KafkaException as e:
+                    assert e.args[0].name() == "INVALID_REQUEST", (key, e)
+                    assert key in e.args[0].str(), e
+            code, message = kp_alter(kp, "", {"log.dirs": "/tmp/elsewhere"})
+            assert code == INVALID_REQUEST and "Cannot update these configs dynamically" in message, message
+            # IncrementalAlterConfigs on the cluster default: APPEND and SUBTRACT on a
+            # list key start from the current value; DELETE leaves the others alone;
+            # validate_only changes nothing.
+            assert kp_incremental(kp, "", [("log.cleanup.policy", APPEND, "compact")]) == (0, None)
+            assert kp_describe_default(kp)["log.cleanup.policy"][1] == "delete,compact"
+            assert describe(client, "inherits")["cleanup.policy"].source == \
+                ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value
+            assert kp_incremental(kp, "", [("log.cleanup.policy", SUBTRACT, "delete")]) == (0, None)
+            assert kp_describe_default(kp)["log.cleanup.policy"][1] == "compact"
+            assert kp_incremental(kp, "", [("log.cleanup.policy", DELETE, None)]) == (0, None)
+            assert kp_incremental(kp, "", [("log.retention.ms", SET, "1")], validate_only=True) == (0, None)
+            assert set(kp_describe_default(kp)) == {"log.retention.ms", "message.max.bytes"}
+            assert kp_describe_default(kp)["log.retention.ms"][1] == "3600000"
+            code, message = kp_incremental(kp, "", [("log.retention.ms", APPEND, "1")])
+            assert code != 0, message
+            # Another broker's id: Kafka's "Unexpected broker id" from the broker asked.
+            code, message = kp_alter(kp, "2", {"log.retention.ms": "1000"})
+            assert code == INVALID_REQUEST and "Unexpected broker id" in message, message
+            assert describe(client, "1", ConfigResource.Type.BROKER)["log.retention.ms"].value == "7200000"
+        finally:
+            kp.close()
+
+        # New topics inherit too.
+        create(client, "later", partitions=1)
+        assert describe(client, "later")["max.message.bytes"].value == "2000"
+
+        broker.stop()
+        broker.start().wait_ready()
+        client = admin(broker)
+        configs = describe(client, "1", ConfigResource.Type.BROKER)
+        assert configs["log.retention.ms"].value == "7200000"
+        assert configs["log.retention.ms"].source == ConfigSource.DYNAMIC_BROKER_CONFIG.value
+        assert configs["message.max.bytes"].value == "2000"
+        assert configs["message.max.bytes"].source == ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value
+        send = producer_to(broker, "inherits")
+        err = wait_for_error(send, 5000, "MSG_SIZE_TOO_LARGE")
+        assert err is not None and err.name() == "MSG_SIZE_TOO_LARGE", err
+        assert producer_to(broker, "later")(5000).name() == "MSG_SIZE_TOO_LARGE"
 
 
 def test_altered_limit_applies_to_open_partition_and_survives_restart():
@@ -161,6 +330,6 @@ if __name__ == "__main__":
         test_describe_topic_configs_reports_sources,
         test_incremental_alter_set_delete_append_and_errors,
         test_kafka_python_describe_and_alter,
-        test_broker_configs_are_described_read_only,
+        test_dynamic_broker_configs,
         test_altered_limit_applies_to_open_partition_and_survives_restart,
     ])

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,6 +33,10 @@ struct partition_manager_options {
     // The broker's defaults for every topic setting (log.*, message.max.bytes,
     // min.insync.replicas, ...), which topic configs override.
     partition_config defaults;
+    // The topic configs that dynamic broker configs (BROKER ConfigRecords in
+    // the image) set for every topic: applied over `defaults`, under the
+    // topic's own configs. Unset: none.
+    std::function<metadata::config_map(const metadata::metadata_image&)> dynamic_defaults;
     storage::clock* clock = &storage::system_clock::instance();
 };
 
@@ -84,7 +89,10 @@ private:
     };
 
     std::shared_ptr<const state> load() const { return _state.load(std::memory_order_acquire); }
-    void reconcile_topic(const metadata::topic_image& topic, const metadata::metadata_image& image,
+    // `defaults` with the image's dynamic broker configs applied.
+    partition_config defaults_in(const metadata::metadata_image& image) const;
+    void reconcile_topic(const partition_config& defaults, const metadata::topic_image& topic,
+                         const metadata::metadata_image& image,
                          std::unordered_map<std::string, topic_partitions>& led);
     partition_lookup find_in(const state& s, const metadata::topic_image* topic, int32_t partition) const;
 
