@@ -79,6 +79,7 @@ struct fixture {
         for (const auto& r : records) delta.replay(r);
         image = delta.apply();
         manager->apply(image, delta.changes());
+        manager->wait_for_pending_logs();  // logs are opened by the manager's worker
         run_until([] { return false; }, std::chrono::milliseconds(10));
     }
 
