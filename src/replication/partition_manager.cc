@@ -170,8 +170,8 @@ void partition_manager::run_log_worker() {
 }
 
 void partition_manager::open_log(const log_job& job) {
+    if (_options.before_log_opened) _options.before_log_opened(job.tp);
     auto log = _logs.get_or_create(job.tp, job.config.log);
-    if (_options.after_log_opened) _options.after_log_opened(job.tp);
 
     // From here on, no image is applied under our feet.
     std::lock_guard apply_lock(_apply_mutex);

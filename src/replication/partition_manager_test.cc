@@ -43,7 +43,7 @@ std::vector<uint8_t> batch_of(int count, int64_t timestamp = 1'700'000'000'000) 
 // directory. The flusher thread is real (fsync completions arrive from it), so
 // tests run the io_context until what they wait for has happened.
 struct fixture {
-    explicit fixture(std::function<void(const topic_partition&)> after_log_opened = {}) {
+    explicit fixture(std::function<void(const topic_partition&)> before_log_opened = {}) {
         std::string pattern = (std::filesystem::temp_directory_path() / "strata-replication-XXXXXX").string();
         if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
         dir = pattern;
@@ -55,7 +55,7 @@ struct fixture {
         partition_manager_options options;
         options.node_id = self;
         options.clock = &clock;
-        options.after_log_opened = std::move(after_log_opened);
+        options.before_log_opened = std::move(before_log_opened);
         manager.emplace(options, *logs, io.get_executor());
     }
     ~fixture() {
@@ -277,7 +277,7 @@ TEST(partition_manager, losing_leadership_and_deleting_the_topic) {
     EXPECT_EQ(fresh.leader->log_end_offset(), offset(0));
 }
 
-// Holds the log worker after it opened a log until the test lets it go.
+// Holds the log worker before it opens a log until the test lets it go.
 struct worker_gate {
     std::mutex mutex;
     std::condition_variable changed;
@@ -339,7 +339,9 @@ TEST(partition_manager, deleting_a_topic_whose_logs_are_not_ready_leaves_no_dire
     std::vector<metadata::record> create{fixture::topic("t", 1)};
     for (int32_t i = 0; i < 5; ++i) create.push_back(fixture::partition_rec(1, i, self, 1));
     f.apply_without_waiting(create);
-    // Partition 0's log exists (the worker holds after creating it); 1-4 are queued.
+    // The worker took partition 0's job (its log is created once released);
+    // 1-4 are queued. The deletion runs before the log exists: the worker
+    // must remove what it creates after.
     ASSERT_TRUE(gate.wait_arrived(1));
     mr::remove_topic_record removed;
     removed.topic_id = id_of(1);

@@ -40,9 +40,9 @@ struct partition_manager_options {
     // min.insync.replicas, ...), which topic configs override.
     partition_config defaults;
     storage::clock* clock = &storage::system_clock::instance();
-    // Tests only: called on the log worker after a log is opened or created,
-    // before the partition is installed (to order deletions against it).
-    std::function<void(const topic_partition&)> after_log_opened;
+    // Tests only: called on the log worker when it takes a job, before the
+    // log is opened or created (to order deletions against it).
+    std::function<void(const topic_partition&)> before_log_opened;
 };
 
 // A partition as a request handler finds it: the partition when this broker
