@@ -156,70 +156,94 @@ void partition_manager::run_log_worker() {
     for (;;) {
         _jobs_changed.wait(lock, [&] { return _stopping || !_jobs.empty(); });
         if (_stopping) return;
-        log_job job = std::move(_jobs.front());
-        _jobs.pop_front();
-        auto it = _pending.find(job.tp);
-        if (it == _pending.end() || it->second != job.topic_id) continue;  // deleted or moved before its turn
+        // A batch is installed with one copy of the state: per partition, the
+        // copy (O(partitions led)) would make a burst quadratic.
+        std::vector<log_job> batch;
+        while (!_jobs.empty() && batch.size() < log_batch_size) {
+            log_job job = std::move(_jobs.front());
+            _jobs.pop_front();
+            auto it = _pending.find(job.tp);
+            if (it != _pending.end() && it->second == job.topic_id) batch.push_back(std::move(job));
+            // else: deleted or moved before its turn
+        }
+        if (batch.empty()) continue;
         _job_running = true;
         lock.unlock();
-        open_log(job);
+        open_logs(batch);
         lock.lock();
         _job_running = false;
         _jobs_changed.notify_all();
     }
 }
 
-void partition_manager::open_log(const log_job& job) {
-    if (_options.before_log_opened) _options.before_log_opened(job.tp);
-    auto log = _logs.get_or_create(job.tp, job.config.log);
+void partition_manager::open_logs(const std::vector<log_job>& batch) {
+    // Empty: the job went stale (topic deleted, leader moved) before its turn.
+    std::vector<std::optional<storage::result<std::shared_ptr<storage::partition_log>>>> logs(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+        const auto& job = batch[i];
+        {
+            std::lock_guard lock(_jobs_mutex);
+            auto it = _pending.find(job.tp);
+            if (_stopping || it == _pending.end() || it->second != job.topic_id) continue;
+        }
+        if (_options.before_log_opened) _options.before_log_opened(job.tp);
+        logs[i] = _logs.get_or_create(job.tp, job.config.log);
+    }
 
     // From here on, no image is applied under our feet.
     std::lock_guard apply_lock(_apply_mutex);
-    bool wanted = false;
-    {
-        std::lock_guard lock(_jobs_mutex);
-        auto it = _pending.find(job.tp);
-        if (it != _pending.end() && it->second == job.topic_id) {
-            wanted = true;
-            _pending.erase(it);
-        }
-    }
-    if (!log) {
-        logger()->error("{}: cannot open its log: {}", job.tp, log.error());
-        return;
-    }
     auto current = load();
-    const auto* topic = current->image ? current->image->topic(job.topic_id) : nullptr;
-    if (!topic) {
-        // Deleted (perhaps re-created under its name) while the log was being
-        // made: the deletion may have run before the directory existed, so
-        // the log goes now rather than surviving its topic.
-        if (auto r = _logs.remove(job.tp); !r && r.error().code != storage::storage_errc::unknown_partition)
-            logger()->error("{}: deleting the log of a deleted topic failed: {}", job.tp, r.error());
-        else
-            logger()->info("{}: topic deleted while its log was opened; log deleted", job.tp);
-        return;
-    }
-    const auto index = size_t(job.tp.partition.value());
-    if (!wanted || index >= topic->partitions.size() || topic->partitions[index].leader != _options.node_id)
-        return;  // another broker leads it now; the log stays on disk
-    const auto& ps = topic->partitions[index];
+    std::shared_ptr<state> next;
+    for (size_t i = 0; i < batch.size(); ++i) {
+        const auto& job = batch[i];
+        if (!logs[i]) continue;
+        auto& log = *logs[i];
+        bool wanted = false;
+        {
+            std::lock_guard lock(_jobs_mutex);
+            auto it = _pending.find(job.tp);
+            if (it != _pending.end() && it->second == job.topic_id) {
+                wanted = true;
+                _pending.erase(it);
+            }
+        }
+        if (!log) {
+            logger()->error("{}: cannot open its log: {}", job.tp, log.error());
+            continue;
+        }
+        const auto* topic = current->image ? current->image->topic(job.topic_id) : nullptr;
+        if (!topic) {
+            // Deleted (perhaps re-created under its name) while the log was
+            // being made: the deletion may have run before the directory
+            // existed, so the log goes now rather than outliving its topic.
+            if (auto r = _logs.remove(job.tp); !r && r.error().code != storage::storage_errc::unknown_partition)
+                logger()->error("{}: deleting the log of a deleted topic failed: {}", job.tp, r.error());
+            else
+                logger()->info("{}: topic deleted while its log was opened; log deleted", job.tp);
+            continue;
+        }
+        const auto index = size_t(job.tp.partition.value());
+        if (!wanted || index >= topic->partitions.size() || topic->partitions[index].leader != _options.node_id)
+            continue;  // another broker leads it now; the log stays on disk
+        const auto& ps = topic->partitions[index];
 
-    auto next = std::make_shared<state>(*current);  // copies pointers: O(topics led)
-    auto& slots = next->led[topic->name];
-    if (slots.size() < topic->partitions.size()) slots.resize(topic->partitions.size());
-    auto& slot = slots[index];
-    if (!slot || slot->topic_id() != topic->id) {
-        if (slot) slot->stop();
-        // Configs as of now: one altered while the job waited applies too.
-        std::vector<std::string> problems;
-        auto config = resolve_partition_config(
-            _options.defaults, current->image->configs({metadata::config_resource_type::topic, topic->name}), &problems);
-        slot = std::make_shared<partition>(_options.node_id, job.tp, topic->id, std::move(log).value(), config,
-                                           _executor, *_options.clock);
+        if (!next) next = std::make_shared<state>(*current);  // copies pointers: O(topics led)
+        auto& slots = next->led[topic->name];
+        if (slots.size() < topic->partitions.size()) slots.resize(topic->partitions.size());
+        auto& slot = slots[index];
+        if (!slot || slot->topic_id() != topic->id) {
+            if (slot) slot->stop();
+            // Configs as of now: one altered while the job waited applies too.
+            std::vector<std::string> problems;
+            auto config = resolve_partition_config(
+                _options.defaults, current->image->configs({metadata::config_resource_type::topic, topic->name}),
+                &problems);
+            slot = std::make_shared<partition>(_options.node_id, job.tp, topic->id, std::move(log).value(), config,
+                                               _executor, *_options.clock);
+        }
+        slot->become_leader(leadership{leader_epoch(ps.leader_epoch), ps.replicas, ps.isr});
     }
-    slot->become_leader(leadership{leader_epoch(ps.leader_epoch), ps.replicas, ps.isr});
-    _state.store(std::move(next), std::memory_order_release);
+    if (next) _state.store(std::move(next), std::memory_order_release);
 }
 
 bool partition_manager::wait_for_pending_logs(std::chrono::milliseconds bound) const {

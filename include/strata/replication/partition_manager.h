@@ -118,8 +118,11 @@ private:
     std::shared_ptr<const state> load() const { return _state.load(std::memory_order_acquire); }
     void reconcile_topic(const metadata::topic_image& topic, const metadata::metadata_image& image,
                          std::unordered_map<std::string, topic_partitions>& led);
+    // Logs opened before their partitions are installed together.
+    static constexpr size_t log_batch_size = 64;
+
     void run_log_worker();
-    void open_log(const log_job& job);
+    void open_logs(const std::vector<log_job>& batch);
     partition_lookup find_in(const state& s, const metadata::topic_image* topic, int32_t partition) const;
 
     const partition_manager_options _options;
