@@ -158,8 +158,7 @@ result<void> disk_log::load(bool recover) {
     }
     if (auto r = write_epochs(); !r) return r;
     // A new log's checkpoints are the defaults a lost write falls back to, so
-    // they need no sync of their own (one RocksDB WAL sync per partition made
-    // up most of the cost of creating a partition).
+    // they need no sync of their own (a RocksDB WAL sync per new partition).
     if (auto r = write_checkpoints(!created); !r) return r;
     if (unsynced_from) request_flush();
     return boost::outcome_v2::success();
