@@ -271,15 +271,14 @@ kafka_error group_coordinator::impl::shard_ready(int32_t p) {
     auto found = partitions.find(offsets_topic_name, p);
     if (!found.leader) {
         if (it != shards.end()) unload(p);
+        if (found.error != kafka_error::unknown_topic_or_partition) return kafka_error::not_coordinator;
         // The topic may be committed (FindCoordinator named this broker) but
-        // its log not yet open here (the partition manager opens logs on its
-        // worker): worth a retry, not a new FindCoordinator.
+        // not yet opened here: worth a retry, not a new FindCoordinator.
         auto image = metadata.image();
         const auto* t = image ? image->topic(offsets_topic_name) : nullptr;
         if (t && static_cast<size_t>(p) < t->partitions.size() &&
             t->partitions[static_cast<size_t>(p)].leader == partitions.node_id())
             return kafka_error::coordinator_load_in_progress;
-        if (found.error != kafka_error::unknown_topic_or_partition) return kafka_error::not_coordinator;
         return kafka_error::coordinator_not_available;
     }
     if (!found.leader->is_leader()) return kafka_error::coordinator_load_in_progress;  // becoming leader

@@ -20,14 +20,12 @@ partition_manager::partition_manager(partition_manager_options options, storage:
                                      boost::asio::any_io_executor executor)
     : _options(std::move(options)), _logs(logs), _executor(std::move(executor)) {
     _state.store(std::make_shared<const state>());
-    _worker = std::thread([this] { run_log_worker(); });
 }
 
-partition_manager::~partition_manager() { stop_all(); }
+partition_manager::~partition_manager() = default;
 
 void partition_manager::apply(std::shared_ptr<const metadata::metadata_image> image,
                               const metadata::image_changes& changes, bool reconcile_all) {
-    std::lock_guard apply_lock(_apply_mutex);
     auto previous = load();
     auto next = std::make_shared<state>();
     next->image = image;
@@ -43,12 +41,6 @@ void partition_manager::apply(std::shared_ptr<const metadata::metadata_image> im
             for (const auto& p : it->second)
                 if (p) p->stop();
             next->led.erase(it);
-        }
-        // A log still queued for the worker is not created; one being created
-        // now is removed by the worker when it finds the job stale.
-        {
-            std::lock_guard lock(_jobs_mutex);
-            std::erase_if(_pending, [&](const auto& entry) { return entry.first.topic == name; });
         }
         // Every replica of a deleted topic goes, led here or not.
         std::set<int32_t> removed;
@@ -79,8 +71,6 @@ void partition_manager::apply(std::shared_ptr<const metadata::metadata_image> im
                 if (p) p->stop();
             it = next->led.erase(it);
         }
-        std::lock_guard lock(_jobs_mutex);
-        std::erase_if(_pending, [&](const auto& entry) { return !image->topic(entry.first.topic); });
     } else {
         std::vector<protocol::uuid> ids = changes.created_topics;
         ids.insert(ids.end(), changes.changed_topics.begin(), changes.changed_topics.end());
@@ -136,147 +126,29 @@ void partition_manager::reconcile_topic(const partition_config& defaults, const 
                 slot->stop();
                 slot.reset();
             }
-            std::lock_guard lock(_jobs_mutex);
-            _pending.erase(tp);
             continue;
         }
-        if (slot) {
-            slot->become_leader(leadership{leader_epoch(ps.leader_epoch), ps.replicas, ps.isr});
-            continue;
-        }
-        // The log is opened (or created) by the worker, which makes the
-        // partition leader once it is ready (open_log).
-        if (!config) {
-            std::vector<std::string> problems;
-            config = resolve_partition_config(
-                defaults, image.configs({metadata::config_resource_type::topic, topic.name}), &problems);
-            for (const auto& problem : problems) logger()->warn("topic {}: config {}; ignored", topic.name, problem);
-        }
-        std::lock_guard lock(_jobs_mutex);
-        auto [it, inserted] = _pending.try_emplace(tp, topic.id);
-        if (!inserted && it->second == topic.id) continue;  // queued already
-        it->second = topic.id;
-        _jobs.push_back(log_job{tp, topic.id, *config});
-        _jobs_changed.notify_all();
-    }
-    if (std::none_of(slots.begin(), slots.end(), [](const auto& p) { return p != nullptr; })) led.erase(topic.name);
-}
-
-void partition_manager::run_log_worker() {
-    std::unique_lock lock(_jobs_mutex);
-    for (;;) {
-        _jobs_changed.wait(lock, [&] { return _stopping || !_jobs.empty(); });
-        if (_stopping) return;
-        // A batch is installed with one copy of the state: per partition, the
-        // copy (O(partitions led)) would make a burst quadratic.
-        std::vector<log_job> batch;
-        while (!_jobs.empty() && batch.size() < log_batch_size) {
-            log_job job = std::move(_jobs.front());
-            _jobs.pop_front();
-            auto it = _pending.find(job.tp);
-            if (it != _pending.end() && it->second == job.topic_id) batch.push_back(std::move(job));
-            // else: deleted or moved before its turn
-        }
-        if (batch.empty()) continue;
-        _job_running = true;
-        lock.unlock();
-        open_logs(batch);
-        lock.lock();
-        _job_running = false;
-        _jobs_changed.notify_all();
-    }
-}
-
-void partition_manager::open_logs(const std::vector<log_job>& batch) {
-    // Empty: the job went stale (topic deleted, leader moved) before its turn.
-    std::vector<std::optional<storage::result<std::shared_ptr<storage::partition_log>>>> logs(batch.size());
-    for (size_t i = 0; i < batch.size(); ++i) {
-        const auto& job = batch[i];
-        {
-            std::lock_guard lock(_jobs_mutex);
-            auto it = _pending.find(job.tp);
-            if (_stopping || it == _pending.end() || it->second != job.topic_id) continue;
-        }
-        if (_options.before_log_opened) _options.before_log_opened(job.tp);
-        logs[i] = _logs.get_or_create(job.tp, job.config.log);
-    }
-
-    // From here on, no image is applied under our feet.
-    std::lock_guard apply_lock(_apply_mutex);
-    auto current = load();
-    std::shared_ptr<state> next;
-    for (size_t i = 0; i < batch.size(); ++i) {
-        const auto& job = batch[i];
-        if (!logs[i]) continue;
-        auto& log = *logs[i];
-        bool wanted = false;
-        {
-            std::lock_guard lock(_jobs_mutex);
-            auto it = _pending.find(job.tp);
-            if (it != _pending.end() && it->second == job.topic_id) {
-                wanted = true;
-                _pending.erase(it);
+        if (!slot) {
+            if (!config) {
+                std::vector<std::string> problems;
+                config = resolve_partition_config(
+                    defaults, image.configs({metadata::config_resource_type::topic, topic.name}), &problems);
+                for (const auto& problem : problems) logger()->warn("topic {}: config {}; ignored", topic.name, problem);
             }
-        }
-        if (!log) {
-            logger()->error("{}: cannot open its log: {}", job.tp, log.error());
-            continue;
-        }
-        const auto* topic = current->image ? current->image->topic(job.topic_id) : nullptr;
-        if (!topic) {
-            // Deleted (perhaps re-created under its name) while the log was
-            // being made: the deletion may have run before the directory
-            // existed, so the log goes now rather than outliving its topic.
-            if (auto r = _logs.remove(job.tp); !r && r.error().code != storage::storage_errc::unknown_partition)
-                logger()->error("{}: deleting the log of a deleted topic failed: {}", job.tp, r.error());
-            else
-                logger()->info("{}: topic deleted while its log was opened; log deleted", job.tp);
-            continue;
-        }
-        const auto index = size_t(job.tp.partition.value());
-        if (!wanted || index >= topic->partitions.size() || topic->partitions[index].leader != _options.node_id)
-            continue;  // another broker leads it now; the log stays on disk
-        const auto& ps = topic->partitions[index];
-
-        if (!next) next = std::make_shared<state>(*current);  // copies pointers: O(topics led)
-        auto& slots = next->led[topic->name];
-        if (slots.size() < topic->partitions.size()) slots.resize(topic->partitions.size());
-        auto& slot = slots[index];
-        if (!slot || slot->topic_id() != topic->id) {
-            if (slot) slot->stop();
-            // Configs as of now: one altered while the job waited applies too.
-            std::vector<std::string> problems;
-            auto config = resolve_partition_config(
-                defaults_in(*current->image),
-                current->image->configs({metadata::config_resource_type::topic, topic->name}), &problems);
-            slot = std::make_shared<partition>(_options.node_id, job.tp, topic->id, std::move(log).value(), config,
+            auto log = _logs.get_or_create(tp, config->log);
+            if (!log) {
+                logger()->error("{}: cannot open its log: {}", tp, log.error());
+                continue;
+            }
+            slot = std::make_shared<partition>(_options.node_id, tp, topic.id, std::move(log).value(), *config,
                                                _executor, *_options.clock);
         }
         slot->become_leader(leadership{leader_epoch(ps.leader_epoch), ps.replicas, ps.isr});
     }
-    if (next) _state.store(std::move(next), std::memory_order_release);
-}
-
-bool partition_manager::wait_for_pending_logs(std::chrono::milliseconds bound) const {
-    std::unique_lock lock(_jobs_mutex);
-    return _jobs_changed.wait_for(lock, bound, [&] { return _stopping || (_jobs.empty() && !_job_running); });
-}
-
-size_t partition_manager::pending_logs() const {
-    std::lock_guard lock(_jobs_mutex);
-    return _pending.size();
+    if (std::none_of(slots.begin(), slots.end(), [](const auto& p) { return p != nullptr; })) led.erase(topic.name);
 }
 
 void partition_manager::stop_all() {
-    {
-        std::lock_guard lock(_jobs_mutex);
-        _stopping = true;
-        _jobs.clear();
-        _pending.clear();
-        _jobs_changed.notify_all();
-    }
-    if (_worker.joinable()) _worker.join();  // lets a log being opened finish
-    std::lock_guard apply_lock(_apply_mutex);
     auto previous = load();
     for (const auto& [name, slots] : previous->led)
         for (const auto& p : slots)

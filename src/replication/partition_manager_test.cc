@@ -6,8 +6,6 @@
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -43,8 +41,7 @@ std::vector<uint8_t> batch_of(int count, int64_t timestamp = 1'700'000'000'000) 
 // directory. The flusher thread is real (fsync completions arrive from it), so
 // tests run the io_context until what they wait for has happened.
 struct fixture {
-    explicit fixture(std::function<metadata::config_map(const metadata::metadata_image&)> dynamic_defaults = {},
-                     std::function<void(const topic_partition&)> before_log_opened = {}) {
+    explicit fixture(std::function<metadata::config_map(const metadata::metadata_image&)> dynamic_defaults = {}) {
         std::string pattern = (std::filesystem::temp_directory_path() / "strata-replication-XXXXXX").string();
         if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
         dir = pattern;
@@ -57,7 +54,6 @@ struct fixture {
         options.node_id = self;
         options.clock = &clock;
         options.dynamic_defaults = std::move(dynamic_defaults);
-        options.before_log_opened = std::move(before_log_opened);
         manager.emplace(options, *logs, io.get_executor());
     }
     ~fixture() {
@@ -80,17 +76,11 @@ struct fixture {
     }
 
     void apply(const std::vector<metadata::record>& records) {
-        apply_without_waiting(records);
-        manager->wait_for_pending_logs();  // logs are opened by the manager's worker
-        run_until([] { return false; }, std::chrono::milliseconds(10));
-    }
-
-    // Applies the records; logs still opening on the worker are not awaited.
-    void apply_without_waiting(const std::vector<metadata::record>& records) {
         metadata::metadata_delta delta(image);
         for (const auto& r : records) delta.replay(r);
         image = delta.apply();
         manager->apply(image, delta.changes());
+        run_until([] { return false; }, std::chrono::milliseconds(10));
     }
 
     static mr::topic_record topic(const std::string& name, uint8_t id) {
@@ -277,104 +267,6 @@ TEST(partition_manager, losing_leadership_and_deleting_the_topic) {
     ASSERT_TRUE(fresh.leader);
     EXPECT_EQ(fresh.topic_id, id_of(2));
     EXPECT_EQ(fresh.leader->log_end_offset(), offset(0));
-}
-
-// Holds the log worker before it opens a log until the test lets it go.
-struct worker_gate {
-    std::mutex mutex;
-    std::condition_variable changed;
-    bool open = false;
-    int arrived = 0;
-    void wait_here() {
-        std::unique_lock lock(mutex);
-        ++arrived;
-        changed.notify_all();
-        changed.wait(lock, [&] { return open; });
-    }
-    bool wait_arrived(int n) {
-        std::unique_lock lock(mutex);
-        return changed.wait_for(lock, std::chrono::seconds(10), [&] { return arrived >= n; });
-    }
-    void release() {
-        std::lock_guard lock(mutex);
-        open = true;
-        changed.notify_all();
-    }
-};
-
-std::vector<std::string> partition_dirs(const std::string& dir, const std::string& topic) {
-    std::vector<std::string> out;
-    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-        auto name = entry.path().filename().string();
-        if (name.starts_with(topic + "-") && name.find(".") == std::string::npos) out.push_back(name);
-    }
-    return out;
-}
-
-TEST(partition_manager, a_partition_leads_once_its_log_is_ready) {
-    worker_gate gate;
-    fixture f({}, [&](const topic_partition&) { gate.wait_here(); });
-    f.apply_without_waiting({fixture::topic("t", 1), fixture::partition_rec(1, 0, self, 3),
-                             fixture::partition_rec(1, 1, self, 3)});
-    ASSERT_TRUE(gate.wait_arrived(1));
-    // The metadata path did not wait for the logs; requests get a retriable error.
-    EXPECT_EQ(f.manager->find("t", 0).error, kafka_error::not_leader_or_follower);
-    EXPECT_EQ(f.manager->find("t", 1).error, kafka_error::not_leader_or_follower);
-    EXPECT_EQ(f.manager->pending_logs(), 2u);
-    // A later image moves the epoch while the logs wait: they lead at that one.
-    f.apply_without_waiting({fixture::partition_rec(1, 0, self, 4), fixture::partition_rec(1, 1, self, 4)});
-    gate.release();
-    ASSERT_TRUE(f.manager->wait_for_pending_logs());
-    EXPECT_EQ(f.manager->pending_logs(), 0u);
-    for (int32_t i = 0; i < 2; ++i) {
-        auto found = f.manager->find("t", i);
-        ASSERT_EQ(found.error, kafka_error::none);
-        auto leader = found.leader;
-        EXPECT_TRUE(f.run_until([&] { return leader->epoch() == leader_epoch(4); }));
-    }
-    EXPECT_EQ(f.produce("t", 1, batch_of(2)).error, kafka_error::none);
-}
-
-TEST(partition_manager, deleting_a_topic_whose_logs_are_not_ready_leaves_no_directory) {
-    worker_gate gate;
-    fixture f({}, [&](const topic_partition&) { gate.wait_here(); });
-    std::vector<metadata::record> create{fixture::topic("t", 1)};
-    for (int32_t i = 0; i < 5; ++i) create.push_back(fixture::partition_rec(1, i, self, 1));
-    f.apply_without_waiting(create);
-    // The worker took partition 0's job (its log is created once released);
-    // 1-4 are queued. The deletion runs before the log exists: the worker
-    // must remove what it creates after.
-    ASSERT_TRUE(gate.wait_arrived(1));
-    mr::remove_topic_record removed;
-    removed.topic_id = id_of(1);
-    f.apply_without_waiting({removed});
-    gate.release();
-    ASSERT_TRUE(f.manager->wait_for_pending_logs());
-    EXPECT_EQ(gate.arrived, 1);  // the queued ones were never opened
-    EXPECT_TRUE(partition_dirs(f.dir, "t").empty());
-    EXPECT_EQ(f.manager->find("t", 0).error, kafka_error::unknown_topic_or_partition);
-    EXPECT_EQ(f.manager->pending_logs(), 0u);
-    EXPECT_TRUE(f.manager->leaders().empty());
-}
-
-TEST(partition_manager, a_topic_recreated_before_its_logs_are_ready_gets_fresh_logs) {
-    worker_gate gate;
-    fixture f({}, [&](const topic_partition&) { gate.wait_here(); });
-    f.apply_without_waiting({fixture::topic("t", 1), fixture::partition_rec(1, 0, self, 1)});
-    ASSERT_TRUE(gate.wait_arrived(1));
-    mr::remove_topic_record removed;
-    removed.topic_id = id_of(1);
-    f.apply_without_waiting({removed});
-    f.apply_without_waiting({fixture::topic("t", 2), fixture::partition_rec(2, 0, self, 7)});
-    gate.release();
-    ASSERT_TRUE(f.manager->wait_for_pending_logs());
-    auto found = f.manager->find("t", 0);
-    ASSERT_EQ(found.error, kafka_error::none);
-    EXPECT_EQ(found.leader->topic_id(), id_of(2));
-    auto leader = found.leader;
-    EXPECT_TRUE(f.run_until([&] { return leader->epoch() == leader_epoch(7); }));
-    EXPECT_EQ(partition_dirs(f.dir, "t"), std::vector<std::string>{"t-0"});
-    EXPECT_EQ(f.produce("t", 0, batch_of(1)).base_offset, offset(0));
 }
 
 TEST(partition_manager, waiters_wake_when_the_hw_moves) {

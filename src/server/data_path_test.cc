@@ -126,7 +126,6 @@ struct fixture {
             delta.replay(p);
         }
         manager->apply(delta.apply(), delta.changes());
-        manager->wait_for_pending_logs();  // logs are opened by the manager's worker
         run_until([] { return false; }, std::chrono::milliseconds(10));
     }
     ~fixture() {

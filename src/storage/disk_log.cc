@@ -108,21 +108,19 @@ result<void> disk_log::load(bool recover) {
         segments->push_back(s.value());
         broken.push_back(needs_recovery);
     }
-    const bool created = segments->empty();
-    if (created) {
+    if (segments->empty()) {
         auto s = segment::create(_dir, checkpoints.log_start, _config, _context.time->now_ms());
         if (!s) return s.error();
         segments->push_back(s.value());
         broken.push_back(false);
-        std::lock_guard sync(_sync_mutex);
-        _dir_unsynced = true;  // synced by the first flush (run_flush)
+        if (auto r = fsync_dir(_dir); !r) return r;
     }
     publish(segments, segments->back()->next_offset(), std::max(checkpoints.log_start, segments->front()->base_offset()));
 
     // Segments before the recovery point were synced with their indexes; only
     // a failed sanity check sends one of them through recovery.
     size_t first_unsafe = segments->size();
-    if (recover && !created) {  // a segment just created is empty: nothing to scan
+    if (recover) {
         first_unsafe = 0;
         for (size_t i = 0; i < segments->size(); ++i)
             if ((*segments)[i]->base_offset() <= checkpoints.recovery_point) first_unsafe = i;
@@ -157,9 +155,7 @@ result<void> disk_log::load(bool recover) {
         _last_flush_ms = _context.time->now_ms();
     }
     if (auto r = write_epochs(); !r) return r;
-    // A new log's checkpoints are the defaults a lost write falls back to, so
-    // they need no sync of their own (a RocksDB WAL sync per new partition).
-    if (auto r = write_checkpoints(!created); !r) return r;
+    if (auto r = write_checkpoints(true); !r) return r;
     if (unsynced_from) request_flush();
     return boost::outcome_v2::success();
 }
@@ -569,13 +565,6 @@ void disk_log::run_flush() {
             bool active = i + 1 == segments.size();
             if (!active && segments[i + 1]->base_offset() <= flushed) continue;  // synced before
             status = segments[i]->flush(!active);
-        }
-        // The first flush of a new log makes its files reachable after a
-        // crash: the partition directory, then its entry in the data directory.
-        if (status && _dir_unsynced) {
-            status = fsync_dir(_dir);
-            if (status) status = fsync_dir(fs::path(_dir).parent_path().string());
-            if (status) _dir_unsynced = false;
         }
     }
     std::vector<waiter> done;

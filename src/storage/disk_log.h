@@ -137,14 +137,6 @@ private:
     };
     mutable std::mutex _flush_mutex;
     std::mutex _sync_mutex;  // one sync at a time per log
-    // A log created by this open: its directory (and its entry in the data
-    // directory) are synced by the first flush that has data to make durable,
-    // not at creation. Kafka does not sync at partition creation either (its
-    // newer versions sync a new log's parent directory on its first flush;
-    // from memory, not checked against Kafka's source). Creating thousands of partitions then costs no fsync each;
-    // a crash before the first flush loses only an empty log, which the
-    // metadata image re-creates. Guarded by _sync_mutex.
-    bool _dir_unsynced = false;
     offset _flushed;
     offset _recovery_point;
     uint64_t _truncations = 0;
