@@ -90,7 +90,16 @@ awaitable<net::handler_result> handle_metadata(admin_context& admin, request_con
 
     msg::metadata_response response;
     response.cluster_id = admin.cluster_id;
-    response.controller_id = controller_for_clients(*image, admin.metadata.controller_id());
+    // Clients send CreateTopics and the like to the broker named here, and
+    // every broker forwards them to the active controller. Kafka's KRaft
+    // brokers name a random live broker; this one names itself when it is
+    // live: the client is connected to it already, and the active
+    // controller's broker may be gone without being fenced yet (a client
+    // sent there retries a dead address until its request times out).
+    const auto* self = admin.broker ? image->broker(admin.broker->node_id) : nullptr;
+    response.controller_id = self && !self->fenced
+                                 ? admin.broker->node_id
+                                 : controller_for_clients(*image, admin.metadata.controller_id());
     response.cluster_authorized_operations = operations_not_requested;
     fill_brokers(*image, ctx.connection.listener, response.brokers);
 
