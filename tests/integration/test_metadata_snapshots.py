@@ -145,8 +145,12 @@ def test_stopped_follower_catches_up_through_fetch_snapshot():
         follower = next(n for n in cluster.nodes if n.node_id != leader_id)
         for node in cluster.nodes:
             node.wait_ready(timeout=20)
-        assert follower.stop() == 0
         leader = cluster.node(leader_id)
+        # Every broker registered and unfenced first: a client's controller is
+        # a live broker from its first Metadata, and the one about to stop
+        # must not be the only live one named then.
+        wait_for(lambda: len(admin(leader).list_topics(timeout=10).brokers) == 3, what="three live brokers")
+        assert follower.stop() == 0
         # Where the follower's log ended, as the leader saw its fetches.
         follower_end = dict(cluster.quorum_view(leader)["voters"])[follower.node_id]
         client = admin(leader)

@@ -136,8 +136,10 @@ def test_retention_removes_old_segments_while_consumers_read():
                              "auto.offset.reset": "earliest"})
         consumer.assign([TopicPartition("rolling", 0, 0)])
         # Batches must fit a segment (Kafka refuses larger ones too).
+        # Idempotent: a retry after a timed-out request on a loaded machine
+        # must not write a record twice (the order check below would fail).
         producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5, "batch.size": 16384,
-                             "acks": 1})
+                             "enable.idempotence": True})
         got, starts = [], []
         deadline = time.monotonic() + 4
         i = 0
