@@ -24,15 +24,6 @@ namespace {
 // Every value of these records is at version 0 (flexible).
 constexpr int16_t value_version = 0;
 
-template <typename Message>
-std::vector<uint8_t> versioned(const Message& m, int16_t version) {
-    protocol::encoded_output out;
-    protocol::writer w(out);
-    w.write_int16(version);
-    m.encode(w, version);
-    return std::move(out.bytes);
-}
-
 template <typename Key>
 Key group_key(const std::string& group_id) {
     Key k;

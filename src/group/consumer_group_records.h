@@ -16,6 +16,17 @@
 
 namespace strata::group {
 
+// A coordinator record's key or value as __consumer_offsets holds it: its
+// version (int16), then the message at that version.
+template <typename Message>
+std::vector<uint8_t> versioned(const Message& m, int16_t version) {
+    protocol::encoded_output out;
+    protocol::writer w(out);
+    w.write_int16(version);
+    m.encode(w, version);
+    return std::move(out.bytes);
+}
+
 // One key/value record for __consumer_offsets; no value: a tombstone.
 struct offsets_record {
     std::vector<uint8_t> key;

@@ -78,15 +78,6 @@ int32_t partition_for_group(std::string_view group_id, int32_t partitions) {
 
 namespace {
 
-template <typename Message>
-std::vector<uint8_t> versioned(const Message& m, int16_t version) {
-    protocol::encoded_output out;
-    protocol::writer w(out);
-    w.write_int16(version);
-    m.encode(w, version);
-    return std::move(out.bytes);
-}
-
 // The value versions Kafka 3.9 writes: OffsetCommitValue 3 (leader epoch, no
 // expire timestamp) or 1 (with one), GroupMetadataValue 3.
 constexpr int16_t offset_key_version = 1;

@@ -137,6 +137,38 @@ std::vector<std::string> split(const std::string& list) {
     return items;
 }
 
+// IncrementalAlterConfigs' APPEND / SUBTRACT of a list config, from `base`.
+std::string apply_list_op(const std::string& base, const config_change& change) {
+    auto items = split(base);
+    for (const auto& item : split(change.value.value_or(""))) {
+        auto found = std::find(items.begin(), items.end(), item);
+        if (change.op == op_append && found == items.end()) items.push_back(item);
+        if (change.op == op_subtract && found != items.end()) items.erase(found);
+    }
+    std::string joined;
+    for (const auto& item : items) joined += (joined.empty() ? "" : ",") + item;
+    return joined;
+}
+
+// A ConfigRecord for every config of `resource` that `next` changes
+// (nullopt: removed) relative to `current`.
+void append_changed_configs(const metadata::config_resource& resource,
+                            const metadata::config_map& current,
+                            const std::map<std::string, std::optional<std::string>>& next,
+                            std::vector<metadata::record>& out) {
+    for (const auto& [key, value] : next) {
+        auto it = current.find(key);
+        const bool unchanged = value ? it != current.end() && it->second == *value : it == current.end();
+        if (unchanged) continue;
+        metadata::records::config_record r;
+        r.resource_type = static_cast<int8_t>(resource.type);
+        r.resource_name = resource.name;
+        r.name = key;
+        r.value = value;
+        out.emplace_back(r);
+    }
+}
+
 // Checks the changes of one topic against the image and turns them into
 // ConfigRecords (appended to `out` unless validate_only). `replace_all`:
 // AlterConfigs, which removes every explicit config it does not name.
@@ -171,15 +203,7 @@ resource_outcome decide_topic_changes(const metadata::metadata_image& image, con
                         fmt::format("Config value {} is not allowed for config key: {}",
                                     change.op == op_append ? "append" : "subtract", change.name)};
             auto it = current.find(change.name);
-            auto items = split(it != current.end() ? it->second : key->broker_default(broker));
-            for (const auto& item : split(change.value.value_or(""))) {
-                auto found = std::find(items.begin(), items.end(), item);
-                if (change.op == op_append && found == items.end()) items.push_back(item);
-                if (change.op == op_subtract && found != items.end()) items.erase(found);
-            }
-            std::string joined;
-            for (const auto& item : items) joined += (joined.empty() ? "" : ",") + item;
-            value = joined;
+            value = apply_list_op(it != current.end() ? it->second : key->broker_default(broker), change);
             break;
         }
         default:
@@ -193,18 +217,7 @@ resource_outcome decide_topic_changes(const metadata::metadata_image& image, con
     if (replace_all)
         for (const auto& [name, value] : current)
             if (!named.count(name)) next[name] = std::nullopt;
-    if (validate_only) return {};
-    for (const auto& [name, value] : next) {
-        auto it = current.find(name);
-        const bool unchanged = value ? it != current.end() && it->second == *value : it == current.end();
-        if (unchanged) continue;
-        metadata::records::config_record r;
-        r.resource_type = static_cast<int8_t>(config_resource_type::topic);
-        r.resource_name = topic;
-        r.name = name;
-        r.value = value;
-        out.emplace_back(r);
-    }
+    if (!validate_only) append_changed_configs({config_resource_type::topic, topic}, current, next, out);
     return {};
 }
 
@@ -265,15 +278,7 @@ resource_outcome decide_broker_changes(const metadata::metadata_image& image, co
             else if (auto it = broker.explicit_values.find(change.name); it != broker.explicit_values.end())
                 base = it->second;
             else base = key->default_value;
-            auto items = split(base);
-            for (const auto& item : split(change.value.value_or(""))) {
-                auto found = std::find(items.begin(), items.end(), item);
-                if (change.op == op_append && found == items.end()) items.push_back(item);
-                if (change.op == op_subtract && found != items.end()) items.erase(found);
-            }
-            std::string joined;
-            for (const auto& item : items) joined += (joined.empty() ? "" : ",") + item;
-            value = joined;
+            value = apply_list_op(base, change);
             break;
         }
         default:
@@ -287,18 +292,7 @@ resource_outcome decide_broker_changes(const metadata::metadata_image& image, co
     if (replace_all)
         for (const auto& [key, value] : current)
             if (!named.count(key)) next[key] = std::nullopt;
-    if (validate_only) return {};
-    for (const auto& [key, value] : next) {
-        auto it = current.find(key);
-        const bool unchanged = value ? it != current.end() && it->second == *value : it == current.end();
-        if (unchanged) continue;
-        metadata::records::config_record r;
-        r.resource_type = static_cast<int8_t>(type);
-        r.resource_name = name;
-        r.name = key;
-        r.value = value;
-        out.emplace_back(r);
-    }
+    if (!validate_only) append_changed_configs({type, name}, current, next, out);
     return {};
 }
 

@@ -11,6 +11,7 @@ lists it; the partitions it alone held go leaderless) and not before;
 restarting it unfences it, gives those partitions their leader back, and
 their records are there."""
 
+import contextlib
 import shutil
 import subprocess
 import time
@@ -70,11 +71,31 @@ def consume(bootstrap, topic, partitions, expected, timeout=30):
     return got
 
 
+@contextlib.contextmanager
+def running(cluster, broker):
+    """Stops the cluster and the broker-only node afterwards; prints their
+    logs if the body failed, else removes their directories."""
+    try:
+        yield
+    except BaseException:
+        for node in cluster.nodes + [broker]:
+            print(f"--- node {node.node_id} log ({node.log_path}) ---\n{node.log()}")
+        raise
+    finally:
+        try:
+            broker.stop()
+        except RuntimeError:
+            pass
+        cluster.stop()
+    for node in cluster.nodes + [broker]:
+        shutil.rmtree(node.workdir, ignore_errors=True)
+
+
 def test_broker_only_node_serves_and_is_fenced_and_unfenced():
     cluster = Cluster(3, extra_env=TIMING)
     cluster.format()
     broker = broker_only_node(cluster, 4)
-    try:
+    with running(cluster, broker):
         cluster.start().wait_ready()
         broker.start().wait_ready(timeout=20)
         for node in cluster.nodes + [broker]:
@@ -131,18 +152,6 @@ def test_broker_only_node_serves_and_is_fenced_and_unfenced():
         got = wait_for(lambda: (lambda g: g if g == on_broker_values else None)(
             consume(broker.bootstrap, "via-broker", on_broker, len(on_broker_values), timeout=10)),
             what="the records of broker 4's partitions after the restart")
-    except BaseException:
-        for node in cluster.nodes + [broker]:
-            print(f"--- node {node.node_id} log ({node.log_path}) ---\n{node.log()}")
-        raise
-    finally:
-        try:
-            broker.stop()
-        except RuntimeError:
-            pass
-        cluster.stop()
-    for node in cluster.nodes + [broker]:
-        shutil.rmtree(node.workdir, ignore_errors=True)
 
 
 def test_controller_only_quorum_with_one_broker():
@@ -158,7 +167,7 @@ def test_controller_only_quorum_with_one_broker():
         node.port = node.controller_port  # what Broker.start waits on
     cluster.format()
     broker = broker_only_node(cluster, 4)
-    try:
+    with running(cluster, broker):
         cluster.start().wait_ready()
         broker.start().wait_ready(timeout=20)
         wait_for(lambda: brokers_seen_by(broker) == {4}, what="broker 4 registered and unfenced")
@@ -173,18 +182,6 @@ def test_controller_only_quorum_with_one_broker():
         assert producer.flush(30) == 0
         got = consume(broker.bootstrap, "only", range(3), 90)
         assert len(got) == 90, len(got)
-    except BaseException:
-        for node in cluster.nodes + [broker]:
-            print(f"--- node {node.node_id} log ({node.log_path}) ---\n{node.log()}")
-        raise
-    finally:
-        try:
-            broker.stop()
-        except RuntimeError:
-            pass
-        cluster.stop()
-    for node in cluster.nodes + [broker]:
-        shutil.rmtree(node.workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
