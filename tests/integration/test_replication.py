@@ -158,7 +158,11 @@ def test_leader_sigkill_during_acks_all_stream():
     with Cluster(3, extra_env=cluster_env()) as cluster:
         leader, epoch, _, _ = create_topic(cluster)
         survivors = [n for n in cluster.nodes if n.node_id != leader]
-        p = producer(cluster.nodes, **{"message.timeout.ms": 60000, "request.timeout.ms": 5000})
+        # Metadata every 200 ms: the producer learns of the new leader soon
+        # after the controller elects it (librdkafka's own discovery delay
+        # would otherwise dominate the failover time).
+        p = producer(cluster.nodes, **{"message.timeout.ms": 60000, "request.timeout.ms": 5000,
+                                       "topic.metadata.refresh.interval.ms": 200})
         acked, errors, lock = {}, [], threading.Lock()
         ack_times = []
 
