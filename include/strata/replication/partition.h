@@ -137,6 +137,7 @@ private:
     void update_high_watermark();
     void complete_pending(kafka_error error_for_all = kafka_error::none);
     void wake_waiters();
+    void save_producer_snapshot();
 
     const int32_t _self;
     const topic_partition _tp;
@@ -158,6 +159,7 @@ private:
     offset _flushed{0};                                // durable LEO of this replica
     offset _flush_requested{0};                        // a flush up to here is outstanding
     std::deque<pending_produce> _pending;              // acks=all, in offset order
+    size_t _segments_at_snapshot = 0;                  // segment count at the last producer snapshot
 
     mutable std::mutex _waiters_mutex;
     std::vector<std::weak_ptr<async_signal>> _waiters;
