@@ -10,6 +10,8 @@
 #include "commands.h"
 #include "group_ops.h"
 #include "ops.h"
+#include "strata/protocol/messages/consumer_group_describe_request.h"
+#include "strata/protocol/messages/consumer_group_describe_response.h"
 #include "strata/protocol/messages/consumer_protocol_assignment.h"
 #include "strata/protocol/messages/delete_groups_request.h"
 #include "strata/protocol/messages/delete_groups_response.h"
@@ -54,19 +56,86 @@ void group_list(const global_options& g) {
     print_result(g, doc, t);
 }
 
-pm::describe_groups_response::described_group describe_group(kafka_client& client, const std::string& group) {
-    pm::describe_groups_response::described_group described;
+// A group as DescribeGroups shows it, for classic groups and (from
+// ConsumerGroupDescribe) KIP-848 ones alike.
+struct group_description {
+    pm::describe_groups_response::described_group group;
+    // Which member owns which partition: index into group.members.
+    std::map<std::pair<std::string, int32_t>, size_t> owner;
+};
+
+// Owners from the members' consumer-protocol assignments (classic groups).
+void decode_classic_owners(group_description& d) {
+    if (d.group.protocol_type != "consumer") return;
+    for (size_t i = 0; i < d.group.members.size(); ++i) {
+        const auto& m = d.group.members[i];
+        if (m.member_assignment.size() < 2) continue;
+        try {
+            protocol::reader r(m.member_assignment);
+            int16_t version = r.read_int16();
+            pm::consumer_protocol_assignment assignment;
+            assignment.decode(r,
+                              std::min<int16_t>(version, pm::consumer_protocol_assignment::highest_supported_version));
+            for (const auto& tp : assignment.assigned_partitions)
+                for (int32_t p : tp.partitions) d.owner[{tp.topic, p}] = i;
+        } catch (const protocol::decode_error&) {
+        }
+    }
+}
+
+// A KIP-848 group (DescribeGroups calls it Dead, as Kafka does): its
+// members and assignments from ConsumerGroupDescribe. False if the broker
+// does not serve it or knows no such group.
+bool describe_consumer_group(kafka_client& client, int32_t coordinator, const std::string& group,
+                             group_description& d) {
+    if (!client.supports(coordinator, protocol::api_key::consumer_group_describe)) return false;
+    pm::consumer_group_describe_request request;
+    request.group_ids = {group};
+    auto response = client.call<pm::consumer_group_describe_response>(coordinator, request);
+    if (response.groups.empty()) return false;
+    const auto& g = response.groups.front();
+    if (g.error_code == kafka_error_code(kafka_error::group_id_not_found)) return false;
+    if (g.error_code != 0)
+        throw_kafka_error(g.error_code, fmt::format("describing consumer group '{}'", group), g.error_message);
+    d.group.group_state = g.group_state;
+    d.group.protocol_type = "consumer";
+    d.group.protocol_data = g.assignor_name;
+    d.group.members.clear();
+    d.owner.clear();
+    for (const auto& m : g.members) {
+        auto& out = d.group.members.emplace_back();
+        out.member_id = m.member_id;
+        out.group_instance_id = m.instance_id;
+        out.client_id = m.client_id;
+        out.client_host = m.client_host;
+        for (const auto& tp : m.assignment.topic_partitions)
+            for (int32_t p : tp.partitions) d.owner[{tp.topic_name, p}] = d.group.members.size() - 1;
+    }
+    return true;
+}
+
+group_description describe_group(kafka_client& client, const std::string& group) {
+    group_description d;
     retry_while_coordinator_busy(client, group, [&] {
         const int32_t coordinator = client.group_coordinator(group);
         pm::describe_groups_request request;
         request.groups = {group};
         auto response = client.call<pm::describe_groups_response>(coordinator, request);
         if (response.groups.empty()) throw cli_error("DescribeGroups answered with no group");
-        described = response.groups.front();
-        if (described.error_code != 0)
-            throw_kafka_error(described.error_code, fmt::format("describing group '{}'", group));
+        d = group_description{response.groups.front(), {}};
+        if (d.group.error_code != 0)
+            throw_kafka_error(d.group.error_code, fmt::format("describing group '{}'", group));
+        if (d.group.group_state == "Dead") {
+            describe_consumer_group(client, coordinator, group, d);
+        } else {
+            decode_classic_owners(d);
+        }
     });
-    return described;
+    return d;
+}
+
+bool is_empty_state(const std::string& state) {
+    return state.empty() || state == "Empty" || state == "Dead" || state == "empty" || state == "dead";
 }
 
 std::map<std::string, std::map<int32_t, int64_t>> committed_offsets(kafka_client& client, const std::string& group) {
@@ -77,27 +146,14 @@ std::map<std::string, std::map<int32_t, int64_t>> committed_offsets(kafka_client
 
 void group_describe(const global_options& g, const std::string& group) {
     kafka_client client(g);
-    auto described = describe_group(client, group);
+    auto description = describe_group(client, group);
+    const auto& described = description.group;
     if (described.group_state == "Dead")
         throw_kafka_error(kafka_error_code(kafka_error::group_id_not_found),
                           fmt::format("group '{}' does not exist", group));
     // Which member owns which partition (consumer groups' assignments).
     std::map<std::pair<std::string, int32_t>, const pm::describe_groups_response::described_group_member*> owner;
-    if (described.protocol_type == "consumer") {
-        for (const auto& m : described.members) {
-            if (m.member_assignment.size() < 2) continue;
-            try {
-                protocol::reader r(m.member_assignment);
-                int16_t version = r.read_int16();
-                pm::consumer_protocol_assignment assignment;
-                assignment.decode(
-                    r, std::min<int16_t>(version, pm::consumer_protocol_assignment::highest_supported_version));
-                for (const auto& tp : assignment.assigned_partitions)
-                    for (int32_t p : tp.partitions) owner[{tp.topic, p}] = &m;
-            } catch (const protocol::decode_error&) {
-            }
-        }
-    }
+    for (const auto& [key, index] : description.owner) owner[key] = &described.members[index];
     auto committed = committed_offsets(client, group);
     for (const auto& [key, member] : owner) committed[key.first].emplace(key.second, -1);
     json doc{{"group", group},
@@ -194,8 +250,8 @@ void group_reset_offsets(const global_options& g, const reset_args& a) {
     // A duration reaching before the epoch means "from the start".
     if (!a.by_duration.empty()) to_time = std::max<int64_t>(0, now_ms() - parse_duration_ms(a.by_duration));
     kafka_client client(g);
-    auto described = describe_group(client, a.group);
-    if (described.group_state != "Empty" && described.group_state != "Dead" && !described.group_state.empty())
+    const auto described = describe_group(client, a.group).group;
+    if (!is_empty_state(described.group_state))
         throw_kafka_error(kafka_error_code(kafka_error::non_empty_group),
                           fmt::format("group '{}' is {} with {} member(s)", a.group, described.group_state,
                                       described.members.size()));

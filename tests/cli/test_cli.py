@@ -511,6 +511,54 @@ def test_group_goldens():
         assert [g["group"] for g in json.loads(ok(["group", "list", "-o", "json"], broker).out)] == ["audit"]
 
 
+def test_kip848_group_seen_through_consumer_group_describe():
+    """A KIP-848 group (@platformatic/kafka, group.protocol=consumer): DescribeGroups
+    calls it Dead, so strata asks ConsumerGroupDescribe for its members and
+    assignments, and refuses to reset or delete it while they run."""
+    from harness import ensure_node_modules
+    cwd = ensure_node_modules()
+    topic("kip848-topic", 4)
+    ok(["produce", "kip848-topic"], BROKER, input="".join(f"r{i}\n" for i in range(20)))
+    members = subprocess.Popen(["node", os.path.join(cwd, "js", "kip848_member.js"), BROKER.bootstrap, "kip848-topic",
+                                "kip848-group"], cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            result = run(["group", "describe", "kip848-group", "-o", "json"], BROKER)
+            doc = json.loads(result.out) if result.code == 0 else None
+            if (doc and doc["state"] == "Stable" and len(doc["members"]) == 2
+                    and sum(o["current_offset"] or 0 for o in doc["offsets"]) == 20
+                    and all(o["member_id"] for o in doc["offsets"])):
+                break
+            assert time.monotonic() < deadline, f"KIP-848 group not stable and committed: {result}"
+            time.sleep(0.3)
+        assert doc["protocol_type"] == "consumer" and doc["protocol"] == "uniform", doc
+        member_ids = {m["member_id"] for m in doc["members"]}
+        assert sorted(o["partition"] for o in doc["offsets"]) == [0, 1, 2, 3], doc
+        assert {o["member_id"] for o in doc["offsets"]} == member_ids and doc["total_lag"] == 0, doc
+        assert {m["client_id"] for m in doc["members"]} == {"kip848-member-0", "kip848-member-1"}, doc
+        table = ok(["group", "describe", "kip848-group"], BROKER).out
+        assert "State:     Stable" in table and "Members:   2" in table and "kip848-member-0" in table, table
+        listed = {g["group"]: g for g in json.loads(ok(["group", "list", "-o", "json"], BROKER).out)}
+        assert listed["kip848-group"]["type"] == "consumer", listed
+        result = fails(["group", "reset-offsets", "kip848-group", "-t", "kip848-topic", "--to-earliest"], BROKER)
+        assert "NON_EMPTY_GROUP" in result.err and "2 member(s)" in result.err, result
+        result = fails(["group", "delete", "kip848-group"], BROKER)
+        assert "NON_EMPTY_GROUP" in result.err, result
+    finally:
+        members.stdin.close()
+        try:
+            members.wait(60)
+        except subprocess.TimeoutExpired:
+            members.kill()
+    # Once its members have left: empty, and its offsets can be reset.
+    doc = json.loads(ok(["group", "describe", "kip848-group", "-o", "json"], BROKER).out)
+    assert doc["state"] == "Empty" and doc["members"] == [] and doc["total_lag"] == 0, doc
+    ok(["group", "reset-offsets", "kip848-group", "-t", "kip848-topic", "--to-earliest"], BROKER)
+    assert json.loads(ok(["group", "describe", "kip848-group", "-o", "json"], BROKER).out)["total_lag"] == 20
+
+
 def test_reset_offsets_semantics():
     """Each strategy of reset-offsets, as kafka-consumer-groups.sh computes it:
     targets outside the log are clamped to its start or end; a time with no
@@ -629,6 +677,7 @@ def main():
                 test_dynamic_broker_config_commands,
                 test_group_commands,
                 test_group_goldens,
+                test_kip848_group_seen_through_consumer_group_describe,
                 test_reset_offsets_semantics,
                 test_reset_offsets_usage,
                 test_completion_scripts,
