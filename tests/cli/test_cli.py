@@ -564,7 +564,8 @@ def test_reset_offsets_semantics():
     targets outside the log are clamped to its start or end; a time with no
     record at or after it gives the end; --shift-by needs a committed offset."""
     from kafka import KafkaProducer
-    topic("reset-semantics")
+    # Records from 2023: without retention.ms=-1, time retention would delete them under the test.
+    ok(["topic", "create", "reset-semantics", "-c", "retention.ms=-1"], BROKER)
     base = 1_700_000_000_000  # 2023-11-14T22:13:20Z; record i has timestamp base + i seconds
     producer = KafkaProducer(bootstrap_servers=BROKER.bootstrap)
     for i in range(10):
@@ -573,8 +574,11 @@ def test_reset_offsets_semantics():
     producer.close()
 
     def reset(*strategy):
-        ok(["group", "reset-offsets", "resetter", "-t", "reset-semantics", *strategy], BROKER)
-        return describe("resetter")["offsets"][0]["current_offset"]
+        result = ok(["group", "reset-offsets", "resetter", "-t", "reset-semantics", *strategy, "-o", "json"], BROKER)
+        planned = json.loads(result.out)["offsets"][0]["new_offset"]
+        doc = describe("resetter")
+        assert doc["offsets"][0]["current_offset"] == planned, (strategy, result.out, doc)
+        return planned
 
     def planned(*strategy):
         doc = json.loads(ok(["group", "reset-offsets", "resetter", "-t", "reset-semantics", *strategy, "--dry-run",
