@@ -43,6 +43,18 @@ TEST(Partitioner, Murmur2IsStableAndInRange) {
     EXPECT_EQ(murmur2({}), murmur2({}));
 }
 
+TEST(ParseDuration, ReadsIso8601LikeJavaTimeDuration) {
+    EXPECT_EQ(parse_duration_ms("PT1H"), 3600000);
+    EXPECT_EQ(parse_duration_ms("PT30M"), 1800000);
+    EXPECT_EQ(parse_duration_ms("P1DT12H"), 129600000);
+    EXPECT_EQ(parse_duration_ms("P2D"), 172800000);
+    EXPECT_EQ(parse_duration_ms("PT0.5S"), 500);
+    EXPECT_EQ(parse_duration_ms("pt1h2m3s"), 3723000);
+    EXPECT_EQ(parse_duration_ms("-PT5M"), -300000);
+    for (const char* bad : {"", "P", "PT", "1H", "PT1", "P1H", "PT1D", "PT1.5H", "PTXS", "P1DTT1H"})
+        EXPECT_THROW(parse_duration_ms(bad), cli_error) << bad;
+}
+
 TEST(ParseTimestamp, AcceptsMillisAndIso8601) {
     EXPECT_EQ(parse_timestamp("1700000000000"), 1700000000000);
     EXPECT_EQ(parse_timestamp("2024-05-01T12:00:00Z"), 1714564800000);

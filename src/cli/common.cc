@@ -1,6 +1,7 @@
 #include "common.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -84,7 +85,9 @@ void throw_kafka_error(int16_t code, const std::string& what, const std::optiona
                    ? "a transient (retriable) error; retry in a moment"
                    : "Kafka's error codes are listed at https://kafka.apache.org/protocol#protocol_error_codes";
     }
-    throw cli_error(text, hint);
+    cli_error error(text, hint);
+    error.kafka_code = code;
+    throw error;
 }
 
 void throw_usage(const std::string& message, const std::string& hint) {
@@ -194,6 +197,58 @@ std::string join_ints(const std::vector<int32_t>& values, std::string_view separ
 int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
+}
+
+int64_t parse_duration_ms(const std::string& text) {
+    auto bad = [&text] {
+        throw_usage(fmt::format("cannot read '{}' as a duration", text),
+                    "use ISO 8601, e.g. PT1H (an hour), PT30M, P1DT12H, PT0.5S");
+    };
+    size_t pos = 0;
+    int64_t sign = 1;
+    if (pos < text.size() && (text[pos] == '-' || text[pos] == '+')) sign = text[pos++] == '-' ? -1 : 1;
+    if (pos >= text.size() || (text[pos] != 'P' && text[pos] != 'p')) bad();
+    ++pos;
+    bool in_time = false, any = false;
+    int64_t total = 0;
+    while (pos < text.size()) {
+        if (text[pos] == 'T' || text[pos] == 't') {
+            if (in_time) bad();
+            in_time = true;
+            ++pos;
+            continue;
+        }
+        size_t end = pos;
+        if (end < text.size() && (text[end] == '-' || text[end] == '+')) ++end;
+        while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.')) ++end;
+        if (end == pos || end >= text.size()) bad();
+        double amount = 0;
+        try {
+            amount = std::stod(text.substr(pos, end - pos));
+        } catch (const std::exception&) {
+            bad();
+        }
+        const char unit = static_cast<char>(std::toupper(static_cast<unsigned char>(text[end])));
+        double unit_ms = 0;
+        if (!in_time && unit == 'D') {
+            unit_ms = 86400000.0;
+        } else if (in_time && unit == 'H') {
+            unit_ms = 3600000.0;
+        } else if (in_time && unit == 'M') {
+            unit_ms = 60000.0;
+        } else if (in_time && unit == 'S') {
+            unit_ms = 1000.0;
+        } else {
+            bad();
+        }
+        // Only seconds may have a fraction (java.time.Duration).
+        if (unit != 'S' && text.substr(pos, end - pos).find('.') != std::string::npos) bad();
+        total += static_cast<int64_t>(amount * unit_ms);
+        any = true;
+        pos = end + 1;
+    }
+    if (!any) bad();
+    return sign * total;
 }
 
 int64_t parse_timestamp(const std::string& text) {

@@ -38,6 +38,7 @@ public:
         : std::runtime_error(std::move(message)), hint(std::move(hint)), exit_code(code) {}
     std::string hint;
     int exit_code;
+    int16_t kafka_code = 0;  // the Kafka error it reports, if any
 };
 
 // Kafka's UPPER_CASE name for a code ("UNKNOWN_TOPIC_OR_PARTITION"), also
@@ -73,6 +74,9 @@ std::string join_ints(const std::vector<int32_t>& values, std::string_view separ
 // ISO 8601 date-time ("2024-05-01T12:00:00Z", "2024-05-01T12:00:00.250+02:00",
 // "2024-05-01"). Throws a usage error.
 int64_t parse_timestamp(const std::string& text);
+// Parses an ISO 8601 duration as java.time.Duration does (kafka-consumer-groups.sh
+// --by-duration): "PT1H", "P1DT12H30M", "PT0.5S", "-PT5M". Throws a usage error.
+int64_t parse_duration_ms(const std::string& text);
 int64_t now_ms();
 std::string format_timestamp(int64_t ms);
 

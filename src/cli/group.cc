@@ -10,6 +10,8 @@
 #include "commands.h"
 #include "group_ops.h"
 #include "ops.h"
+#include "strata/protocol/messages/consumer_group_describe_request.h"
+#include "strata/protocol/messages/consumer_group_describe_response.h"
 #include "strata/protocol/messages/consumer_protocol_assignment.h"
 #include "strata/protocol/messages/delete_groups_request.h"
 #include "strata/protocol/messages/delete_groups_response.h"
@@ -32,11 +34,13 @@ void group_list(const global_options& g) {
     client.version_of<pm::list_groups_request>(kafka_client::bootstrap_node);
     std::map<std::string, pm::list_groups_response::listed_group> groups;
     for (int32_t broker : client.broker_ids()) {
-        pm::list_groups_request request;
-        auto response = client.call<pm::list_groups_response>(broker, request);
-        if (response.error_code != 0)
-            throw_kafka_error(response.error_code, fmt::format("listing groups on broker {}", broker));
-        for (const auto& group : response.groups) groups[group.group_id] = group;
+        retry_while_coordinator_busy(client, {}, [&] {
+            pm::list_groups_request request;
+            auto response = client.call<pm::list_groups_response>(broker, request);
+            if (response.error_code != 0)
+                throw_kafka_error(response.error_code, fmt::format("listing groups on broker {}", broker));
+            for (const auto& group : response.groups) groups[group.group_id] = group;
+        });
     }
     json doc = json::array();
     table t{{"GROUP", "STATE", "TYPE", "PROTOCOL-TYPE"}, {}};
@@ -52,41 +56,105 @@ void group_list(const global_options& g) {
     print_result(g, doc, t);
 }
 
-pm::describe_groups_response::described_group describe_group(kafka_client& client, const std::string& group) {
-    const int32_t coordinator = client.group_coordinator(group);
-    pm::describe_groups_request request;
-    request.groups = {group};
-    auto response = client.call<pm::describe_groups_response>(coordinator, request);
-    if (response.groups.empty()) throw cli_error("DescribeGroups answered with no group");
-    auto described = response.groups.front();
-    if (described.error_code != 0) throw_kafka_error(described.error_code, fmt::format("describing group '{}'", group));
-    return described;
+// A group as DescribeGroups shows it, for classic groups and (from
+// ConsumerGroupDescribe) KIP-848 ones alike.
+struct group_description {
+    pm::describe_groups_response::described_group group;
+    // Which member owns which partition: index into group.members.
+    std::map<std::pair<std::string, int32_t>, size_t> owner;
+};
+
+// Owners from the members' consumer-protocol assignments (classic groups).
+void decode_classic_owners(group_description& d) {
+    if (d.group.protocol_type != "consumer") return;
+    for (size_t i = 0; i < d.group.members.size(); ++i) {
+        const auto& m = d.group.members[i];
+        if (m.member_assignment.size() < 2) continue;
+        try {
+            protocol::reader r(m.member_assignment);
+            int16_t version = r.read_int16();
+            pm::consumer_protocol_assignment assignment;
+            assignment.decode(r,
+                              std::min<int16_t>(version, pm::consumer_protocol_assignment::highest_supported_version));
+            for (const auto& tp : assignment.assigned_partitions)
+                for (int32_t p : tp.partitions) d.owner[{tp.topic, p}] = i;
+        } catch (const protocol::decode_error&) {
+        }
+    }
+}
+
+// A KIP-848 group (DescribeGroups calls it Dead, as Kafka does): its
+// members and assignments from ConsumerGroupDescribe. False if the broker
+// does not serve it or knows no such group.
+bool describe_consumer_group(kafka_client& client, int32_t coordinator, const std::string& group,
+                             group_description& d) {
+    if (!client.supports(coordinator, protocol::api_key::consumer_group_describe)) return false;
+    pm::consumer_group_describe_request request;
+    request.group_ids = {group};
+    auto response = client.call<pm::consumer_group_describe_response>(coordinator, request);
+    if (response.groups.empty()) return false;
+    const auto& g = response.groups.front();
+    if (g.error_code == kafka_error_code(kafka_error::group_id_not_found)) return false;
+    if (g.error_code != 0)
+        throw_kafka_error(g.error_code, fmt::format("describing consumer group '{}'", group), g.error_message);
+    d.group.group_state = g.group_state;
+    d.group.protocol_type = "consumer";
+    d.group.protocol_data = g.assignor_name;
+    d.group.members.clear();
+    d.owner.clear();
+    for (const auto& m : g.members) {
+        auto& out = d.group.members.emplace_back();
+        out.member_id = m.member_id;
+        out.group_instance_id = m.instance_id;
+        out.client_id = m.client_id;
+        out.client_host = m.client_host;
+        for (const auto& tp : m.assignment.topic_partitions)
+            for (int32_t p : tp.partitions) d.owner[{tp.topic_name, p}] = d.group.members.size() - 1;
+    }
+    return true;
+}
+
+group_description describe_group(kafka_client& client, const std::string& group) {
+    group_description d;
+    retry_while_coordinator_busy(client, group, [&] {
+        const int32_t coordinator = client.group_coordinator(group);
+        pm::describe_groups_request request;
+        request.groups = {group};
+        auto response = client.call<pm::describe_groups_response>(coordinator, request);
+        if (response.groups.empty()) throw cli_error("DescribeGroups answered with no group");
+        d = group_description{response.groups.front(), {}};
+        if (d.group.error_code != 0)
+            throw_kafka_error(d.group.error_code, fmt::format("describing group '{}'", group));
+        if (d.group.group_state == "Dead") {
+            describe_consumer_group(client, coordinator, group, d);
+        } else {
+            decode_classic_owners(d);
+        }
+    });
+    return d;
+}
+
+bool is_empty_state(const std::string& state) {
+    return state.empty() || state == "Empty" || state == "Dead" || state == "empty" || state == "dead";
+}
+
+std::map<std::string, std::map<int32_t, int64_t>> committed_offsets(kafka_client& client, const std::string& group) {
+    std::map<std::string, std::map<int32_t, int64_t>> committed;
+    retry_while_coordinator_busy(client, group, [&] { committed = fetch_group_offsets(client, group); });
+    return committed;
 }
 
 void group_describe(const global_options& g, const std::string& group) {
     kafka_client client(g);
-    auto described = describe_group(client, group);
+    auto description = describe_group(client, group);
+    const auto& described = description.group;
     if (described.group_state == "Dead")
         throw_kafka_error(kafka_error_code(kafka_error::group_id_not_found),
                           fmt::format("group '{}' does not exist", group));
     // Which member owns which partition (consumer groups' assignments).
     std::map<std::pair<std::string, int32_t>, const pm::describe_groups_response::described_group_member*> owner;
-    if (described.protocol_type == "consumer") {
-        for (const auto& m : described.members) {
-            if (m.member_assignment.size() < 2) continue;
-            try {
-                protocol::reader r(m.member_assignment);
-                int16_t version = r.read_int16();
-                pm::consumer_protocol_assignment assignment;
-                assignment.decode(
-                    r, std::min<int16_t>(version, pm::consumer_protocol_assignment::highest_supported_version));
-                for (const auto& tp : assignment.assigned_partitions)
-                    for (int32_t p : tp.partitions) owner[{tp.topic, p}] = &m;
-            } catch (const protocol::decode_error&) {
-            }
-        }
-    }
-    auto committed = fetch_group_offsets(client, group);
+    for (const auto& [key, index] : description.owner) owner[key] = &described.members[index];
+    auto committed = committed_offsets(client, group);
     for (const auto& [key, member] : owner) committed[key.first].emplace(key.second, -1);
     json doc{{"group", group},
              {"state", described.group_state},
@@ -138,15 +206,16 @@ void group_delete(const global_options& g, const std::vector<std::string>& group
     json doc = json::array();
     std::string text;
     for (const auto& group : groups) {
-        const int32_t coordinator = client.group_coordinator(group);
-        pm::delete_groups_request request;
-        request.groups_names = {group};
-        auto response = client.call<pm::delete_groups_response>(coordinator, request);
-        for (const auto& r : response.results) {
-            if (r.error_code != 0) throw_kafka_error(r.error_code, fmt::format("deleting group '{}'", r.group_id));
-            doc.push_back({{"group", r.group_id}, {"deleted", true}});
-            text += fmt::format("Deleted group '{}'.\n", r.group_id);
-        }
+        retry_while_coordinator_busy(client, group, [&] {
+            const int32_t coordinator = client.group_coordinator(group);
+            pm::delete_groups_request request;
+            request.groups_names = {group};
+            auto response = client.call<pm::delete_groups_response>(coordinator, request);
+            for (const auto& r : response.results)
+                if (r.error_code != 0) throw_kafka_error(r.error_code, fmt::format("deleting group '{}'", r.group_id));
+        });
+        doc.push_back({{"group", group}, {"deleted", true}});
+        text += fmt::format("Deleted group '{}'.\n", group);
     }
     if (g.format() == output_format::table) {
         std::cout << text;
@@ -163,23 +232,30 @@ struct reset_args {
     bool to_latest = false;
     std::optional<int64_t> to_offset;
     std::string to_datetime;
+    std::string by_duration;  // ISO 8601, e.g. PT1H: the first offset at or after now minus it
     std::optional<int64_t> shift_by;
     bool dry_run = false;
 };
 
 void group_reset_offsets(const global_options& g, const reset_args& a) {
-    const int strategies =
-        a.to_earliest + a.to_latest + a.to_offset.has_value() + !a.to_datetime.empty() + a.shift_by.has_value();
+    const int strategies = a.to_earliest + a.to_latest + a.to_offset.has_value() + !a.to_datetime.empty() +
+                           !a.by_duration.empty() + a.shift_by.has_value();
     if (strategies != 1)
-        throw_usage("give exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime, --shift-by");
+        throw_usage(
+            "give exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime, --by-duration, --shift-by");
     if (a.topics.empty() && !a.all_topics) throw_usage("name the topics with --topic, or pass --all-topics");
+    // Times are read before connecting: a bad one is a usage error.
+    std::optional<int64_t> to_time;
+    if (!a.to_datetime.empty()) to_time = parse_timestamp(a.to_datetime);
+    // A duration reaching before the epoch means "from the start".
+    if (!a.by_duration.empty()) to_time = std::max<int64_t>(0, now_ms() - parse_duration_ms(a.by_duration));
     kafka_client client(g);
-    auto described = describe_group(client, a.group);
-    if (described.group_state != "Empty" && described.group_state != "Dead" && !described.group_state.empty())
+    const auto described = describe_group(client, a.group).group;
+    if (!is_empty_state(described.group_state))
         throw_kafka_error(kafka_error_code(kafka_error::non_empty_group),
                           fmt::format("group '{}' is {} with {} member(s)", a.group, described.group_state,
                                       described.members.size()));
-    auto committed = fetch_group_offsets(client, a.group);
+    auto committed = committed_offsets(client, a.group);
     std::map<std::string, std::vector<int32_t>> targets;
     if (a.all_topics) {
         for (const auto& [topic, partitions] : committed)
@@ -214,7 +290,7 @@ void group_reset_offsets(const global_options& g, const reset_args& a) {
         auto earliest = list_offsets(client, md, partitions, earliest_timestamp);
         auto latest = list_offsets(client, md, partitions, latest_timestamp);
         std::map<int32_t, listed_offset> by_time;
-        if (!a.to_datetime.empty()) by_time = list_offsets(client, md, partitions, parse_timestamp(a.to_datetime));
+        if (to_time) by_time = list_offsets(client, md, partitions, *to_time);
         for (int32_t p : partitions) {
             const int64_t current = committed[topic].count(p) ? committed[topic][p] : -1;
             int64_t target = 0;
@@ -224,10 +300,14 @@ void group_reset_offsets(const global_options& g, const reset_args& a) {
                 target = latest[p].offset;
             else if (a.to_offset)
                 target = *a.to_offset;
-            else if (!a.to_datetime.empty())
+            else if (to_time)  // no record that late: the end, as Kafka's tool does
                 target = by_time[p].offset >= 0 ? by_time[p].offset : latest[p].offset;
-            else
-                target = (current >= 0 ? current : latest[p].offset) + *a.shift_by;
+            else if (current >= 0)
+                target = current + *a.shift_by;
+            else  // Kafka's tool refuses too: there is nothing to shift
+                throw cli_error(fmt::format("cannot shift the offset of {}-{}: group '{}' has no committed offset there",
+                                            topic, p, a.group),
+                                "set one first with --to-earliest, --to-latest, --to-offset or --to-datetime");
             // Like Kafka's tool: clamp into the log's range.
             target = std::clamp(target, earliest[p].offset, latest[p].offset);
             plan[topic][p] = target;
@@ -240,7 +320,8 @@ void group_reset_offsets(const global_options& g, const reset_args& a) {
         }
     }
     if (!a.dry_run)
-        for (const auto& [topic, offsets] : plan) commit_offsets(client, a.group, topic, offsets);
+        for (const auto& [topic, offsets] : plan)
+            retry_while_coordinator_busy(client, a.group, [&] { commit_offsets(client, a.group, topic, offsets); });
     print_result(g, doc, t);
     if (g.format() == output_format::table)
         std::cout << (a.dry_run ? "\nDry run: nothing was changed (drop --dry-run to apply).\n"
@@ -279,13 +360,16 @@ void add_group_commands(CLI::App& app, const std::shared_ptr<global_options>& gl
     r->add_flag("--to-latest", a->to_latest, "To each partition's end");
     r->add_option("--to-offset", a->to_offset, "To this offset");
     r->add_option("--to-datetime", a->to_datetime, "To the first offset at or after this time (ISO 8601 or ms)");
+    r->add_option("--by-duration", a->by_duration,
+                  "To the first offset at or after now minus this ISO 8601 duration (PT1H, P1DT12H)");
     r->add_option("--shift-by", a->shift_by, "Move the current offsets by N (negative: back)");
     r->add_flag("--dry-run", a->dry_run, "Show the plan without committing it");
     r->footer(
         "Examples:\n"
         "  strata group reset-offsets my-service -t orders --to-earliest --dry-run\n"
         "  strata group reset-offsets my-service -t orders:0,1 --shift-by -100\n"
-        "  strata group reset-offsets my-service --all-topics --to-datetime 2024-05-01T00:00:00Z");
+        "  strata group reset-offsets my-service --all-topics --to-datetime 2024-05-01T00:00:00Z\n"
+        "  strata group reset-offsets my-service -t orders --by-duration PT1H");
     r->callback([global, a] { group_reset_offsets(*global, *a); });
 }
 

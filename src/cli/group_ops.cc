@@ -1,5 +1,8 @@
 #include "group_ops.h"
 
+#include <chrono>
+#include <thread>
+
 #include <fmt/format.h>
 
 #include "strata/protocol/messages/offset_commit_request.h"
@@ -100,6 +103,24 @@ void commit_offsets(kafka_client& client, const std::string& group, const std::s
             if (rp.error_code != 0)
                 throw_kafka_error(rp.error_code, fmt::format("committing offset of {}-{} for group '{}'", rt.name,
                                                              rp.partition_index, group));
+}
+
+void retry_while_coordinator_busy(kafka_client& client, const std::string& group,
+                                  const std::function<void()>& attempt) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(client.options().timeout_ms);
+    for (;;) {
+        try {
+            attempt();
+            return;
+        } catch (const cli_error& e) {
+            const bool moved = e.kafka_code == kafka_error_code(kafka_error::not_coordinator) ||
+                               e.kafka_code == kafka_error_code(kafka_error::coordinator_not_available);
+            const bool loading = e.kafka_code == kafka_error_code(kafka_error::coordinator_load_in_progress);
+            if (!(moved || loading) || std::chrono::steady_clock::now() >= deadline) throw;
+            if (moved && !group.empty()) client.forget_coordinator(group);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
 }
 
 }  // namespace strata::cli

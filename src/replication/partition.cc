@@ -37,6 +37,7 @@ partition::partition(int32_t self, topic_partition tp, protocol::uuid topic_id,
     if (auto rebuilt = _producers.rebuild(*_log); !rebuilt)
         logger()->warn("{}: idempotent producer state not rebuilt ({}); retries may be duplicated", _tp,
                        storage::to_string(rebuilt.error()));
+    _segments_at_snapshot = _log->segment_count();
 }
 
 void partition::produce(protocol::bytes_view batches, std::shared_ptr<const void> owner, required_acks acks,
@@ -107,6 +108,7 @@ void partition::do_produce(protocol::bytes_view batches, required_acks acks, pro
         sequence_range.last_offset = a.last_offset.value();
         _producers.record(producer->first, producer->second, sequence_range);
     }
+    if (_log->segment_count() != _segments_at_snapshot) save_producer_snapshot();
     out.base_offset = a.base_offset;
     out.log_append_time = a.log_append_time;
     out.log_start_offset = _log->log_start_offset();
@@ -283,11 +285,23 @@ void partition::stop_leading(kafka_error error_for_pending) {
     wake_waiters();
 }
 
+// Kafka takes a producer snapshot when a segment rolls and when the log
+// closes; so does the partition (at a roll, and when it stops leading or the
+// broker shuts down), so that a restart replays at most the active segment's
+// batch headers. Only producers that appended write anything worth saving.
+void partition::save_producer_snapshot() {
+    _segments_at_snapshot = _log->segment_count();
+    if (_producers.producers() == 0) return;
+    // A deleted log refuses (closed); a failure only means a longer replay.
+    (void)_log->save_producer_snapshot(_log->end_offset(), _producers.encode());
+}
+
 void partition::stop(std::function<void()> then) {
     boost::asio::post(_strand, [self = shared_from_this(), then = std::move(then)] {
         self->_stopped = true;
         self->_leader_id.store(-1, std::memory_order_release);
         self->stop_leading(kafka_error::not_leader_or_follower);
+        self->save_producer_snapshot();
         if (then) then();
     });
 }

@@ -115,6 +115,7 @@ void partition::append_from_leader(leader_epoch epoch, protocol::bytes_view batc
                 range.last_offset = b.last_offset();
                 self->_producers.record(b.producer_id(), b.producer_epoch(), range);
             }
+            if (log.segment_count() != self->_segments_at_snapshot) self->save_producer_snapshot();
         }
         self->set_follower_hw(leader_hw);
         // Kafka's follower moves its log start up to the leader's (records
@@ -162,10 +163,13 @@ void partition::after_truncation() {
     _high_watermark.store(hw.value(), std::memory_order_release);
     _flushed = std::min(_flushed, leo);
     _flush_requested = std::min(_flush_requested, leo);
+    // Storage dropped a producer snapshot past the new end; the state is
+    // rebuilt from what is left (snapshot, then the batch headers after it).
     _producers = producer_state{};
     if (auto rebuilt = _producers.rebuild(*_log); !rebuilt)
         logger()->warn("{}: idempotent producer state not rebuilt after truncation ({})", _tp,
                        storage::to_string(rebuilt.error()));
+    _segments_at_snapshot = _log->segment_count();
 }
 
 }  // namespace strata::replication

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -77,9 +79,84 @@ void producer_state::record(int64_t producer_id, int16_t epoch, const producer_b
     while (e.batches.size() > batches_kept) e.batches.pop_front();
 }
 
+namespace {
+
+constexpr uint8_t snapshot_version = 1;
+constexpr size_t snapshot_batch_bytes = 4 + 4 + 8 + 8;
+constexpr size_t snapshot_producer_bytes = 8 + 2 + 1;
+
+template <typename T>
+void append_big_endian(std::string& out, T value) {
+    for (size_t i = sizeof(T); i-- > 0;) out.push_back(char(uint8_t(uint64_t(value) >> (8 * i))));
+}
+
+}  // namespace
+
+std::string producer_state::encode() const {
+    std::string out;
+    out.reserve(5 + _producers.size() * (snapshot_producer_bytes + batches_kept * snapshot_batch_bytes));
+    out.push_back(char(snapshot_version));
+    append_big_endian(out, int32_t(_producers.size()));
+    // In producer id order, so that equal states encode to equal bytes.
+    std::vector<int64_t> ids;
+    ids.reserve(_producers.size());
+    for (const auto& entry : _producers) ids.push_back(entry.first);
+    std::sort(ids.begin(), ids.end());
+    for (int64_t id : ids) {
+        const entry& e = _producers.at(id);
+        append_big_endian(out, id);
+        append_big_endian(out, e.epoch);
+        out.push_back(char(uint8_t(e.batches.size())));
+        for (const auto& b : e.batches) {
+            append_big_endian(out, b.first_sequence);
+            append_big_endian(out, b.last_sequence);
+            append_big_endian(out, b.first_offset);
+            append_big_endian(out, b.last_offset);
+        }
+    }
+    return out;
+}
+
+bool producer_state::decode(std::string_view bytes) {
+    const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+    size_t left = bytes.size();
+    auto take = [&](size_t n) {
+        if (left < n) return false;
+        left -= n;
+        return true;
+    };
+    if (!take(5) || p[0] != snapshot_version) return false;
+    const int32_t count = big_endian<int32_t>(p + 1);
+    p += 5;
+    // Every producer takes at least its fixed part: a count beyond what the
+    // bytes can hold is corrupt, and is refused before anything is allocated.
+    if (count < 0 || size_t(count) > left / snapshot_producer_bytes) return false;
+    std::unordered_map<int64_t, entry> producers;
+    producers.reserve(size_t(count));
+    for (int32_t i = 0; i < count; ++i) {
+        if (!take(snapshot_producer_bytes)) return false;
+        const int64_t id = big_endian<int64_t>(p);
+        entry e;
+        e.epoch = big_endian<int16_t>(p + 8);
+        const size_t batches = p[10];
+        p += snapshot_producer_bytes;
+        if (batches > batches_kept || !take(batches * snapshot_batch_bytes)) return false;
+        for (size_t b = 0; b < batches; ++b, p += snapshot_batch_bytes) {
+            e.batches.push_back(producer_batch{big_endian<int32_t>(p), big_endian<int32_t>(p + 4),
+                                               big_endian<int64_t>(p + 8), big_endian<int64_t>(p + 16)});
+        }
+        producers[id] = std::move(e);
+    }
+    if (left != 0) return false;
+    _producers = std::move(producers);
+    return true;
+}
+
 storage::result<void> producer_state::rebuild(const storage::partition_log& log) {
     _producers.clear();
+    _replayed_batches = 0;
     storage::offset next = log.log_start_offset();
+    if (auto snapshot = log.load_producer_snapshot(); snapshot && decode(snapshot->state)) next = snapshot->at;
     const storage::offset end = log.end_offset();
     uint8_t header[header_bytes];
     while (next < end) {
@@ -112,6 +189,7 @@ storage::result<void> producer_state::rebuild(const storage::partition_log& log)
                 record(producer_id, big_endian<int16_t>(header + producer_epoch_at),
                        producer_batch{first_sequence, last_sequence, base, base + last_delta});
             }
+            ++_replayed_batches;
             position += 12 + uint64_t(length);  // base offset and length fields, then `length` bytes
         }
         if (last_offset < 0 || storage::offset(last_offset + 1) <= next) break;  // no progress: stop, never loop

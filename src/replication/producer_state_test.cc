@@ -1,6 +1,14 @@
 #include "strata/replication/producer_state.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "strata/protocol/record_batch.h"
+#include "strata/storage/log_manager.h"
 
 namespace strata::replication {
 namespace {
@@ -33,6 +41,153 @@ TEST(producer_state, sequence_wraps_after_int_max) {
     producer_state s;
     s.record(1, 0, {INT32_MAX - 1, INT32_MAX, 0, 1});
     EXPECT_EQ(s.check(1, 0, 0, 4).error, kafka_error::none);
+}
+
+TEST(producer_state, snapshot_bytes_round_trip_and_malformed_ones_are_refused) {
+    producer_state s;
+    for (int i = 0; i < 7; ++i) s.record(1, 3, {i * 10, i * 10 + 9, i * 100, i * 100 + 9});
+    s.record(-5, 0, {0, 0, 900, 900});
+    s.record(INT64_MAX, INT16_MAX, {INT32_MAX - 1, INT32_MAX, INT64_MAX - 1, INT64_MAX});
+    const std::string bytes = s.encode();
+    producer_state copy;
+    ASSERT_TRUE(copy.decode(bytes));
+    EXPECT_EQ(copy.encode(), bytes);
+    EXPECT_TRUE(copy.check(1, 3, 60, 69).duplicate_of);
+    EXPECT_FALSE(copy.check(1, 3, 10, 19).duplicate_of);
+    EXPECT_EQ(copy.check(1, 2, 70, 79).error, kafka_error::invalid_producer_epoch);
+    EXPECT_TRUE(copy.check(INT64_MAX, INT16_MAX, INT32_MAX - 1, INT32_MAX).duplicate_of);
+    // Every strict prefix, a longer input, another version and an absurd
+    // producer count are refused, and leave the state as it was.
+    for (size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(copy.decode(bytes.substr(0, n))) << n;
+    EXPECT_FALSE(copy.decode(bytes + "x"));
+    std::string other_version = bytes;
+    other_version[0] = 2;
+    EXPECT_FALSE(copy.decode(other_version));
+    EXPECT_FALSE(copy.decode(std::string("\x01\x7f\xff\xff\xff", 5)));
+    std::string too_many_batches = bytes;
+    too_many_batches[5 + 10] = 6;  // the first producer's batch count, past five
+    EXPECT_FALSE(copy.decode(too_many_batches));
+    EXPECT_EQ(copy.encode(), bytes);
+}
+
+// A real log in a temporary directory (RocksDB state store included).
+struct log_fixture {
+    log_fixture() {
+        std::string pattern = (std::filesystem::temp_directory_path() / "strata-producers-XXXXXX").string();
+        if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+        dir = pattern;
+        open();
+    }
+    ~log_fixture() {
+        log.reset();
+        if (logs) (void)logs->shutdown();
+        std::filesystem::remove_all(dir);
+    }
+    void open() {
+        storage::log_manager_config config;
+        config.data_dir = dir;
+        config.start_threads = false;
+        logs = storage::log_manager::open(config).value();
+        log = logs->get_or_create(tp, storage::log_config{}).value();
+    }
+    void reopen() {
+        log.reset();
+        (void)logs->shutdown();
+        logs.reset();
+        open();
+    }
+    // Appends an idempotent batch of `count` records for producer `id`.
+    storage::append_result append(int64_t id, int32_t first_sequence, int count) {
+        protocol::record_batch_options options;
+        options.producer_id = id;
+        options.producer_epoch = 0;
+        options.base_sequence = first_sequence;
+        protocol::record_batch_builder builder(options);
+        std::string value = "v";
+        for (int i = 0; i < count; ++i)
+            builder.append(now_ms, std::nullopt,
+                           protocol::bytes_view(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
+        auto batch = builder.build().value();
+        return log->append(batch, storage::leader_epoch(0)).value();
+    }
+
+    // Current timestamps: old ones would make segment.ms roll at every append.
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    std::string dir;
+    storage::topic_partition tp{"idempotent", storage::partition_id(0)};
+    std::unique_ptr<storage::log_manager> logs;
+    std::shared_ptr<storage::partition_log> log;
+};
+
+TEST(producer_state, rebuild_replays_only_the_batches_after_the_snapshot) {
+    log_fixture f;
+    for (int i = 0; i < 3; ++i) f.append(7, i * 10, 10);
+    producer_state before;
+    ASSERT_TRUE(before.rebuild(*f.log));
+    EXPECT_EQ(before.replayed_batches(), 3u);
+    ASSERT_TRUE(f.log->save_producer_snapshot(f.log->end_offset(), before.encode()));
+    f.append(7, 30, 10);
+    f.append(8, 0, 5);
+    f.reopen();
+
+    producer_state after;
+    ASSERT_TRUE(after.rebuild(*f.log));
+    EXPECT_EQ(after.replayed_batches(), 2u);  // the two batches after the snapshot
+    auto first = after.check(7, 0, 0, 9);      // from the snapshot
+    ASSERT_TRUE(first.duplicate_of);
+    EXPECT_EQ(first.duplicate_of->first_offset, 0);
+    auto fourth = after.check(7, 0, 30, 39);  // replayed
+    ASSERT_TRUE(fourth.duplicate_of);
+    EXPECT_EQ(fourth.duplicate_of->first_offset, 30);
+    EXPECT_TRUE(after.check(8, 0, 0, 4).duplicate_of);
+    EXPECT_EQ(after.check(7, 0, 50, 59).error, kafka_error::out_of_order_sequence_number);
+}
+
+TEST(producer_state, truncation_below_the_snapshot_drops_it) {
+    log_fixture f;
+    for (int i = 0; i < 4; ++i) f.append(7, i * 10, 10);
+    producer_state s;
+    ASSERT_TRUE(s.rebuild(*f.log));
+    ASSERT_TRUE(f.log->save_producer_snapshot(f.log->end_offset(), s.encode()));
+    ASSERT_TRUE(f.log->load_producer_snapshot());
+    // A follower truncating to offset 20 loses the third and fourth batches:
+    // the snapshot (which has them) must not be used again.
+    ASSERT_TRUE(f.log->truncate_to(storage::offset(20)));
+    EXPECT_FALSE(f.log->load_producer_snapshot());
+    producer_state rebuilt;
+    ASSERT_TRUE(rebuilt.rebuild(*f.log));
+    EXPECT_EQ(rebuilt.replayed_batches(), 2u);
+    EXPECT_FALSE(rebuilt.check(7, 0, 20, 29).duplicate_of);
+    EXPECT_EQ(rebuilt.check(7, 0, 20, 29).error, kafka_error::none);
+    // Appends past the old snapshot offset do not bring it back.
+    f.append(7, 20, 30);
+    EXPECT_FALSE(f.log->load_producer_snapshot());
+}
+
+TEST(producer_state, a_snapshot_past_what_recovery_kept_is_dropped) {
+    log_fixture f;
+    for (int i = 0; i < 4; ++i) f.append(7, i * 10, 10);
+    producer_state s;
+    ASSERT_TRUE(s.rebuild(*f.log));
+    ASSERT_TRUE(f.log->save_producer_snapshot(f.log->end_offset(), s.encode()));
+    const auto size = f.log->size_bytes();
+    f.log.reset();
+    ASSERT_TRUE(f.logs->shutdown());
+    f.logs.reset();
+    // An unclean stop that lost the log's tail: no marker, a shorter file.
+    std::filesystem::remove(f.dir + "/.strata_clean_shutdown");
+    const auto segment = f.dir + "/idempotent-0/00000000000000000000.log";
+    ASSERT_EQ(::truncate(segment.c_str(), off_t(size - 10)), 0);
+    f.open();
+    EXPECT_EQ(f.log->end_offset(), storage::offset(30));
+    EXPECT_FALSE(f.log->load_producer_snapshot());
+    f.append(7, 30, 20);  // the log grows past the old snapshot offset again
+    producer_state rebuilt;
+    ASSERT_TRUE(rebuilt.rebuild(*f.log));
+    EXPECT_EQ(rebuilt.replayed_batches(), 4u);
+    EXPECT_EQ(rebuilt.check(7, 0, 30, 49).duplicate_of->first_offset, 30);
 }
 
 }  // namespace

@@ -42,9 +42,11 @@ constexpr int16_t fetch_version = 15;
 constexpr int16_t list_offsets_version = 7;
 constexpr int64_t latest_timestamp = -1;
 constexpr int64_t earliest_timestamp = -2;
-// UNKNOWN_LEADER_EPOCH: the leader has not applied the image that made it
-// leader at our epoch yet; it will within milliseconds.
-constexpr auto newer_epoch_backoff = std::chrono::milliseconds(50);
+// UNKNOWN_LEADER_EPOCH or NOT_LEADER_OR_FOLLOWER: the leader has not applied
+// the image that made it leader at our epoch yet; it will within
+// milliseconds, and waiting replica.fetch.backoff.ms would hold its HW (and
+// acks=all) back after a failover.
+constexpr auto image_race_backoff = std::chrono::milliseconds(50);
 
 // A partition as one fetcher fetches it.
 struct fetch_target {
@@ -255,9 +257,9 @@ asio::awaitable<void> handle_response(impl_ptr m, std::shared_ptr<fetcher> f,
             // one of the two images is behind; the newer one will tell.
             logger()->debug("{}: fetch from leader {} at epoch {} answered {}", asked.tp, f->leader, epoch,
                             kafka_error_name(error));
-            it->second.not_before = now + (error == kafka_error::unknown_leader_epoch
-                                               ? std::chrono::duration_cast<std::chrono::milliseconds>(newer_epoch_backoff)
-                                               : m->options.backoff);
+            const bool image_race =
+                error == kafka_error::unknown_leader_epoch || error == kafka_error::not_leader_or_follower;
+            it->second.not_before = now + (image_race ? image_race_backoff : m->options.backoff);
         }
     }
     co_await wait_ops(ops);

@@ -155,6 +155,9 @@ result<void> disk_log::load(bool recover) {
         _last_flush_ms = _context.time->now_ms();
     }
     if (auto r = write_epochs(); !r) return r;
+    // A snapshot past the recovered end describes batches recovery cut off
+    // (or never reached the disk); new appends would make it look valid again.
+    if (auto r = drop_producer_snapshot_after(end); !r) return r;
     if (auto r = write_checkpoints(true); !r) return r;
     if (unsynced_from) request_flush();
     return boost::outcome_v2::success();
@@ -232,6 +235,46 @@ result<void> disk_log::write_checkpoints(bool sync) {
     c.high_watermark = offset(_high_watermark.load());
     c.cleaner_checkpoint = offset(_cleaner_checkpoint.load());
     return _context.store->apply({{checkpoints_key(_tp), c.encode()}}, sync);
+}
+
+// storage/<dir>/producer_snapshot: version int8 (1) | at int64 | state.
+constexpr uint8_t producer_snapshot_version = 1;
+constexpr size_t producer_snapshot_header = 9;
+
+result<void> disk_log::save_producer_snapshot(offset at, std::string_view state) {
+    // Under the owner lock: a log deleted meanwhile (its state keys removed)
+    // must not get one back, which a re-created topic of that name would read.
+    std::lock_guard owner(_owner_mutex);
+    if (_closed) return make_error(storage_errc::closed);
+    if (at > snapshot().end) return make_error(storage_errc::offset_out_of_range);
+    std::string value(producer_snapshot_header, '\0');
+    value[0] = char(producer_snapshot_version);
+    put_be64(reinterpret_cast<uint8_t*>(value.data()) + 1, uint64_t(at.value()));
+    value.append(state);
+    return _context.store->apply({{producer_snapshot_key(_tp), std::move(value)}}, false);
+}
+
+std::optional<producer_snapshot> disk_log::load_producer_snapshot() const {
+    auto stored = _context.store->get(producer_snapshot_key(_tp));
+    if (!stored || !stored.value()) return std::nullopt;
+    const std::string& value = *stored.value();
+    if (value.size() < producer_snapshot_header || uint8_t(value[0]) != producer_snapshot_version) return std::nullopt;
+    producer_snapshot snapshot{offset(int64_t(get_be64(reinterpret_cast<const uint8_t*>(value.data()) + 1))),
+                               value.substr(producer_snapshot_header)};
+    auto snap = this->snapshot();
+    if (snapshot.at < snap.log_start || snapshot.at > snap.end) return std::nullopt;
+    return snapshot;
+}
+
+result<void> disk_log::drop_producer_snapshot_after(offset end) {
+    auto stored = _context.store->get(producer_snapshot_key(_tp));
+    if (!stored) return stored.error();
+    if (!stored.value()) return boost::outcome_v2::success();
+    const std::string& value = *stored.value();
+    const bool stale = value.size() < producer_snapshot_header ||
+                       int64_t(get_be64(reinterpret_cast<const uint8_t*>(value.data()) + 1)) > end.value();
+    if (!stale) return boost::outcome_v2::success();
+    return _context.store->apply({{producer_snapshot_key(_tp), std::nullopt}}, true);
 }
 
 result<void> disk_log::write_epochs() {
@@ -385,6 +428,7 @@ result<void> disk_log::truncate_to(offset to) {
     if (offset(_high_watermark.load()) > end) _high_watermark.store(end.value());
     lower_flushed(end);
     if (auto r = write_epochs(); !r) return r;
+    if (auto r = drop_producer_snapshot_after(end); !r) return r;
     return write_checkpoints(true);
 }
 
@@ -406,6 +450,7 @@ result<void> disk_log::truncate_fully_and_start_at(offset start) {
         _recovery_point = start;
     }
     if (auto r = write_epochs(); !r) return r;
+    if (auto r = _context.store->apply({{producer_snapshot_key(_tp), std::nullopt}}, true); !r) return r;
     return write_checkpoints(true);
 }
 

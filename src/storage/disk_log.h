@@ -60,6 +60,8 @@ public:
     result<offset> delete_records_before(offset new_start) override;
     void set_high_watermark(offset hw) override;
     result<void> roll() override;
+    result<void> save_producer_snapshot(offset at, std::string_view state) override;
+    std::optional<producer_snapshot> load_producer_snapshot() const override;
 
     result<read_result> read(const read_options& options) const override;
     result<std::optional<timestamp_and_offset>> offset_for_timestamp(int64_t timestamp) const override;
@@ -106,6 +108,8 @@ private:
     void publish_end(offset end);
     result<void> write_checkpoints(bool sync);
     result<void> write_epochs();
+    // Drops the producer snapshot if it lies past `end` (truncation, recovery).
+    result<void> drop_producer_snapshot_after(offset end);
     void lower_flushed(offset end);
     void request_flush();
     result<read_result> read_in(const log_snapshot& snap, size_t index, const read_options& options,

@@ -123,5 +123,8 @@ result<log_checkpoints> log_checkpoints::decode(std::string_view bytes) {
 std::string partition_state_prefix(const topic_partition& tp) { return "storage/" + tp.dir_name() + "/"; }
 std::string checkpoints_key(const topic_partition& tp) { return partition_state_prefix(tp) + "checkpoints"; }
 std::string leader_epochs_key(const topic_partition& tp) { return partition_state_prefix(tp) + "leader_epochs"; }
+std::string producer_snapshot_key(const topic_partition& tp) {
+    return partition_state_prefix(tp) + "producer_snapshot";
+}
 
 }  // namespace strata::storage

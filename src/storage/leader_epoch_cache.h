@@ -69,6 +69,7 @@ struct log_checkpoints {
 
 std::string checkpoints_key(const topic_partition& tp);
 std::string leader_epochs_key(const topic_partition& tp);
+std::string producer_snapshot_key(const topic_partition& tp);
 std::string partition_state_prefix(const topic_partition& tp);
 
 }  // namespace strata::storage

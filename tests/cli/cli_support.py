@@ -1,5 +1,5 @@
 """Support for the `strata` CLI tests: run the binary, normalize its output
-(cluster ids, topic ids, ports, times), compare with golden files.
+(cluster ids, topic ids, member ids, ports, times), compare with golden files.
 
 STRATA is the binary (ctest passes it); STRATA_UPDATE_GOLDEN=1 rewrites the
 golden files from the current output instead of comparing.
@@ -65,6 +65,10 @@ def normalize(text, broker=None):
     text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "<TIME>", text)
     text = re.sub(r"\b1[6-9]\d{11}\b", "<TS>", text)  # epoch milliseconds (2020s)
     text = re.sub(r"\b\d+ ms ago\b", "<N> ms ago", text)
+    # Group member ids (KIP-394: client id, then a UUID the coordinator made);
+    # the placeholder has the UUID's width, so that tables stay aligned.
+    text = re.sub(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
+                  "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", text)
     # Kafka ids: 22 characters of URL-safe base64 (cluster ids, topic ids).
     text = re.sub(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{22}(?![A-Za-z0-9_-])", "<ID>", text)
     return text

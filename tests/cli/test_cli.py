@@ -115,9 +115,12 @@ def test_cluster_health_and_quorum():
     quorum = re.sub(r"High watermark: \d+", "High watermark: <N>", quorum)
     quorum = re.sub(r"(?m)^(1\s+leader\s+)\d+", r"\g<1><N>", quorum)
     golden("cluster_quorum.txt", quorum, BROKER)
-    doc = json.loads(ok(["cluster", "quorum", "-o", "json"], BROKER).out)
+    result = ok(["cluster", "quorum", "-o", "json"], BROKER)
+    doc = json.loads(result.out)
     assert doc["leader_id"] == 1 and doc["voters"][0]["id"] == 1, doc
-    assert doc["high_watermark"] > 0, doc
+    assert doc["high_watermark"] > 0 and doc["voters"][0]["log_end_offset"] > 0, doc
+    golden("cluster_quorum.json",
+           re.sub(r'"(high_watermark|log_end_offset)": \d+', r'"\1": <N>', result.out), BROKER)
 
 
 # ---- topics -----------------------------------------------------------------------------
@@ -370,6 +373,23 @@ def test_config_commands():
     fails(["config", "get", "cluster", "x"], BROKER, code=2)
 
 
+def test_config_get_golden():
+    ok(["topic", "create", "golden-config", "-c", "retention.ms=3600000", "-c", "cleanup.policy=compact"], BROKER)
+    # Two keys set on the topic, one inherited; keys no other test changes.
+    keys = ["-k", "retention.ms", "-k", "cleanup.policy", "-k", "max.message.bytes"]
+    golden("config_get_topic.txt", ok(["config", "get", "topic", "golden-config"] + keys, BROKER).out, BROKER)
+    golden("config_get_topic.json", ok(["config", "get", "topic", "golden-config", "-o", "json"] + keys, BROKER).out,
+           BROKER)
+    keys = ["-k", "log.segment.bytes", "-k", "num.partitions", "-k", "message.max.bytes"]
+    golden("config_get_broker.txt", ok(["config", "get", "broker", "1"] + keys, BROKER).out, BROKER)
+    golden("config_get_broker.json", ok(["config", "get", "broker", "1", "-o", "json"] + keys, BROKER).out, BROKER)
+    # --overrides: only what the topic sets.
+    doc = json.loads(ok(["config", "get", "topic", "golden-config", "--overrides", "-o", "json"], BROKER).out)
+    assert sorted(c["key"] for c in doc["configs"]) == ["cleanup.policy", "retention.ms"], doc
+    result = fails(["config", "get", "topic", "no-such-topic"], BROKER)
+    assert "UNKNOWN_TOPIC_OR_PARTITION" in result.err and "hint:" in result.err and result.seconds < 12, result
+
+
 def test_dynamic_broker_config_commands():
     def broker_value(name, key):
         doc = json.loads(ok(["config", "get", "broker", name, "-k", key, "-o", "json"], BROKER).out)
@@ -431,10 +451,182 @@ def test_group_commands():
     ok(["group", "reset-offsets", "py-group", "-t", "grouped", "--to-earliest"], BROKER)
 
 
+def describe(group, broker=None):
+    return json.loads(ok(["group", "describe", group, "-o", "json"], broker or BROKER).out)
+
+
+def wait_for_stable(group, broker, timeout=15.0):
+    """Waits until `group` is Stable with one member that owns its partitions."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = run(["group", "describe", group, "-o", "json"], broker)
+        if result.code == 0:
+            doc = json.loads(result.out)
+            if doc["state"] == "Stable" and len(doc["members"]) == 1 and all(o["member_id"] for o in doc["offsets"]):
+                return doc
+        assert time.monotonic() < deadline, f"group {group} not stable: {result}"
+        time.sleep(0.2)
+
+
+def test_group_goldens():
+    # A broker of its own, so that `group list` shows exactly these groups.
+    with Broker() as broker:
+        ok(["topic", "create", "orders", "-p", "2"], broker)
+        ok(["produce", "orders", "-p", "0"], broker, input="a\nb\nc\nd\ne\n")
+        ok(["produce", "orders", "-p", "1"], broker, input="x\ny\n")
+        # Committed offsets 3 and 1 (lag 2 and 1), set without consuming.
+        ok(["group", "reset-offsets", "billing", "-t", "orders:0", "--to-offset", "3"], broker)
+        ok(["group", "reset-offsets", "billing", "-t", "orders:1", "--to-offset", "1"], broker)
+        ok(["group", "reset-offsets", "audit", "-t", "orders", "--to-earliest"], broker)
+        # The dry run's plan, which changes nothing.
+        plan = ["group", "reset-offsets", "billing", "-t", "orders", "--to-latest", "--dry-run"]
+        golden("group_reset_dry_run.txt", ok(plan, broker).out, broker)
+        golden("group_reset_dry_run.json", ok(plan + ["-o", "json"], broker).out, broker)
+        assert [o["current_offset"] for o in describe("billing", broker)["offsets"]] == [3, 1]
+        # A member of billing that owns both partitions and commits nothing.
+        member = subprocess.Popen([STRATA, "-b", broker.bootstrap, "consume", "orders", "--group", "billing", "-f",
+                                   "--no-commit"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for_stable("billing", broker)
+            golden("group_list.txt", ok(["group", "list"], broker).out, broker)
+            golden("group_list.json", ok(["group", "list", "-o", "json"], broker).out, broker)
+            golden("group_describe.txt", ok(["group", "describe", "billing"], broker).out, broker)
+            golden("group_describe.json", ok(["group", "describe", "billing", "-o", "json"], broker).out, broker)
+            # A group with members cannot be deleted (nor reset), as in Kafka.
+            result = fails(["group", "delete", "billing"], broker)
+            assert "NON_EMPTY_GROUP: deleting group 'billing'" in result.err and "hint:" in result.err, result
+            assert result.seconds < 5, result
+            result = fails(["group", "reset-offsets", "billing", "-t", "orders", "--to-earliest"], broker)
+            assert "NON_EMPTY_GROUP" in result.err, result
+        finally:
+            member.send_signal(signal.SIGINT)
+            out, err = member.communicate(timeout=10)
+        assert member.returncode == 0 and sorted(out.splitlines()) == ["d", "e", "y"], (member.returncode, out, err)
+        # --no-commit: the offsets are still the ones set above.
+        doc = describe("billing", broker)
+        assert doc["state"] == "Empty" and [o["current_offset"] for o in doc["offsets"]] == [3, 1], doc
+        assert ok(["group", "delete", "billing"], broker).out == "Deleted group 'billing'.\n"
+        result = fails(["group", "delete", "billing"], broker)
+        assert "GROUP_ID_NOT_FOUND" in result.err, result
+        assert [g["group"] for g in json.loads(ok(["group", "list", "-o", "json"], broker).out)] == ["audit"]
+
+
+def test_kip848_group_seen_through_consumer_group_describe():
+    """A KIP-848 group (@platformatic/kafka, group.protocol=consumer): DescribeGroups
+    calls it Dead, so strata asks ConsumerGroupDescribe for its members and
+    assignments, and refuses to reset or delete it while they run."""
+    from harness import ensure_node_modules
+    cwd = ensure_node_modules()
+    topic("kip848-topic", 4)
+    ok(["produce", "kip848-topic"], BROKER, input="".join(f"r{i}\n" for i in range(20)))
+    members = subprocess.Popen(["node", os.path.join(cwd, "js", "kip848_member.js"), BROKER.bootstrap, "kip848-topic",
+                                "kip848-group"], cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            result = run(["group", "describe", "kip848-group", "-o", "json"], BROKER)
+            doc = json.loads(result.out) if result.code == 0 else None
+            if (doc and doc["state"] == "Stable" and len(doc["members"]) == 2
+                    and sum(o["current_offset"] or 0 for o in doc["offsets"]) == 20
+                    and all(o["member_id"] for o in doc["offsets"])):
+                break
+            assert time.monotonic() < deadline, f"KIP-848 group not stable and committed: {result}"
+            time.sleep(0.3)
+        assert doc["protocol_type"] == "consumer" and doc["protocol"] == "uniform", doc
+        member_ids = {m["member_id"] for m in doc["members"]}
+        assert sorted(o["partition"] for o in doc["offsets"]) == [0, 1, 2, 3], doc
+        assert {o["member_id"] for o in doc["offsets"]} == member_ids and doc["total_lag"] == 0, doc
+        assert {m["client_id"] for m in doc["members"]} == {"kip848-member-0", "kip848-member-1"}, doc
+        table = ok(["group", "describe", "kip848-group"], BROKER).out
+        assert "State:     Stable" in table and "Members:   2" in table and "kip848-member-0" in table, table
+        listed = {g["group"]: g for g in json.loads(ok(["group", "list", "-o", "json"], BROKER).out)}
+        assert listed["kip848-group"]["type"] == "consumer", listed
+        result = fails(["group", "reset-offsets", "kip848-group", "-t", "kip848-topic", "--to-earliest"], BROKER)
+        assert "NON_EMPTY_GROUP" in result.err and "2 member(s)" in result.err, result
+        result = fails(["group", "delete", "kip848-group"], BROKER)
+        assert "NON_EMPTY_GROUP" in result.err, result
+    finally:
+        members.stdin.close()
+        try:
+            members.wait(60)
+        except subprocess.TimeoutExpired:
+            members.kill()
+    # Once its members have left: empty, and its offsets can be reset.
+    doc = json.loads(ok(["group", "describe", "kip848-group", "-o", "json"], BROKER).out)
+    assert doc["state"] == "Empty" and doc["members"] == [] and doc["total_lag"] == 0, doc
+    ok(["group", "reset-offsets", "kip848-group", "-t", "kip848-topic", "--to-earliest"], BROKER)
+    assert json.loads(ok(["group", "describe", "kip848-group", "-o", "json"], BROKER).out)["total_lag"] == 20
+
+
+def test_reset_offsets_semantics():
+    """Each strategy of reset-offsets, as kafka-consumer-groups.sh computes it:
+    targets outside the log are clamped to its start or end; a time with no
+    record at or after it gives the end; --shift-by needs a committed offset."""
+    from kafka import KafkaProducer
+    # Records from 2023: without retention.ms=-1, time retention would delete them under the test.
+    ok(["topic", "create", "reset-semantics", "-c", "retention.ms=-1"], BROKER)
+    base = 1_700_000_000_000  # 2023-11-14T22:13:20Z; record i has timestamp base + i seconds
+    producer = KafkaProducer(bootstrap_servers=BROKER.bootstrap)
+    for i in range(10):
+        producer.send("reset-semantics", value=f"m{i}".encode(), partition=0, timestamp_ms=base + i * 1000)
+    producer.flush()
+    producer.close()
+
+    def reset(*strategy):
+        result = ok(["group", "reset-offsets", "resetter", "-t", "reset-semantics", *strategy, "-o", "json"], BROKER)
+        planned = json.loads(result.out)["offsets"][0]["new_offset"]
+        doc = describe("resetter")
+        assert doc["offsets"][0]["current_offset"] == planned, (strategy, result.out, doc)
+        return planned
+
+    def planned(*strategy):
+        doc = json.loads(ok(["group", "reset-offsets", "resetter", "-t", "reset-semantics", *strategy, "--dry-run",
+                             "-o", "json"], BROKER).out)
+        return doc["offsets"][0]["new_offset"]
+
+    # --shift-by on a partition with no committed offset: refused, as Kafka's tool does.
+    result = fails(["group", "reset-offsets", "resetter", "-t", "reset-semantics", "--shift-by", "1"], BROKER)
+    assert "no committed offset" in result.err and "reset-semantics-0" in result.err and "hint:" in result.err, result
+    assert reset("--to-offset", "4") == 4
+    assert ok(["consume", "reset-semantics", "--group", "resetter", "-n", "1", "--no-commit"], BROKER).out == "m4\n"
+    assert reset("--shift-by", "3") == 7
+    assert reset("--shift-by", "-2") == 5
+    assert planned("--shift-by", "100") == 10  # past the end: the end
+    assert planned("--shift-by", "-100") == 0  # before the start: the start
+    assert planned("--to-offset", "50") == 10
+    assert planned("--to-offset", "-5") == 0
+    assert describe("resetter")["offsets"][0]["current_offset"] == 5  # dry runs changed nothing
+    # By time: the first offset whose timestamp is at or after it.
+    assert reset("--to-datetime", "2023-11-14T22:13:22.500Z") == 3
+    assert reset("--to-datetime", str(base + 2000)) == 2
+    assert reset("--to-datetime", "2023-11-14T23:13:26+01:00") == 6
+    assert reset("--to-datetime", "2020-01-01T00:00:00Z") == 0
+    assert reset("--to-datetime", str(int(time.time() * 1000) + 3600_000)) == 10  # no record that late: the end
+    # --by-duration: now minus the duration. Every record is from 2023.
+    assert reset("--by-duration", "P36500D") == 0
+    assert reset("--by-duration", "PT1H") == 10
+    assert ok(["consume", "reset-semantics", "--group", "resetter"], BROKER).out == ""
+    assert reset("--to-earliest") == 0
+    assert reset("--to-latest") == 10
+    # consume --timestamp picks the same records.
+    assert ok(["consume", "reset-semantics", "--timestamp", "2023-11-14T22:13:22.500Z"], BROKER).out == \
+        "".join(f"m{i}\n" for i in range(3, 10))
+    assert ok(["consume", "reset-semantics", "--timestamp", str(base + 8000)], BROKER).out == "m8\nm9\n"
+    records = [json.loads(line) for line in
+               ok(["consume", "reset-semantics", "--timestamp", str(base + 9000), "--format", "json"], BROKER).out
+               .splitlines()]
+    assert [(r["offset"], r["timestamp"]) for r in records] == [(9, base + 9000)], records
+
+
 def test_reset_offsets_usage():
     fails(["group", "reset-offsets", "g1", "-t", "x"], BROKER, code=2)
     fails(["group", "reset-offsets", "g1", "--to-earliest", "--to-latest", "-t", "x"], BROKER, code=2)
     fails(["group", "reset-offsets", "g1", "--to-earliest"], BROKER, code=2)
+    # Bad times are usage errors found before any connection (nothing listens on port 1).
+    for strategy in (["--to-datetime", "junk"], ["--by-duration", "1H"], ["--by-duration", "PT1D"]):
+        result = fails(["group", "reset-offsets", "g1", "-t", "x", *strategy], "127.0.0.1:1", code=2)
+        assert "cannot read" in result.err and "hint:" in result.err and result.seconds < 5, (strategy, result)
 
 
 # ---- completion -------------------------------------------------------------------------
@@ -485,8 +677,12 @@ def main():
                 test_produce_from_file_with_parsed_headers,
                 test_perf_produce_and_consume,
                 test_config_commands,
+                test_config_get_golden,
                 test_dynamic_broker_config_commands,
                 test_group_commands,
+                test_group_goldens,
+                test_kip848_group_seen_through_consumer_group_describe,
+                test_reset_offsets_semantics,
                 test_reset_offsets_usage,
                 test_completion_scripts,
             ])

@@ -241,6 +241,7 @@ private:
     void send_isr_update(std::vector<int32_t> isr);
     void on_isr_update(isr_update_result result, leader_epoch sent_epoch, int32_t sent_partition_epoch);
     std::vector<int32_t> maximal_isr() const;
+    void save_producer_snapshot();
 
     const int32_t _self;
     const topic_partition _tp;
@@ -270,6 +271,7 @@ private:
     offset _flushed{0};                                // durable LEO of this replica
     offset _flush_requested{0};                        // a flush up to here is outstanding
     std::deque<pending_produce> _pending;              // acks=all, in offset order
+    size_t _segments_at_snapshot = 0;                  // segment count at the last producer snapshot
 
     mutable std::mutex _waiters_mutex;
     std::vector<std::weak_ptr<async_signal>> _waiters;

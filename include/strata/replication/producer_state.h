@@ -6,13 +6,23 @@
 // Owned by the partition and used on its strand only. Rebuilt when a
 // partition opens by reading the batch headers of its log (the producer
 // fields are in every v2 batch header), so it survives restarts and
-// crashes: whatever was appended before the crash is in the log.
+// crashes: whatever was appended before the crash is in the log. To keep
+// that replay short, the partition saves the state as a snapshot in the
+// log's state store (Kafka's producer snapshots) when a segment rolls and
+// when it stops; the replay then starts at the snapshot's offset. The
+// snapshot's bytes (big-endian):
+//
+//   version int8 (1) | producerCount int32 |
+//   [ producerId int64 | epoch int16 | batchCount int8 |
+//     [ firstSequence int32 | lastSequence int32 |
+//       firstOffset int64 | lastOffset int64 ]* ]*
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "strata/common/kafka_error.h"
@@ -43,9 +53,16 @@ public:
     producer_check check(int64_t producer_id, int16_t epoch, int32_t first_sequence, int32_t last_sequence) const;
     void record(int64_t producer_id, int16_t epoch, const producer_batch& batch);
 
-    // Replays the producer fields of every batch in `log` from its start.
-    // Reads only the 61-byte batch headers.
+    // Loads the log's producer snapshot, if it has a valid one, then replays
+    // the producer fields of every batch after it (of every batch, from the
+    // log start, without one). Reads only the 61-byte batch headers.
     storage::result<void> rebuild(const storage::partition_log& log);
+    // The batches replayed by the last rebuild (tests, logs).
+    size_t replayed_batches() const { return _replayed_batches; }
+
+    // The snapshot bytes drawn above; decode rejects malformed input.
+    std::string encode() const;
+    bool decode(std::string_view bytes);
 
     size_t producers() const { return _producers.size(); }
 
@@ -55,6 +72,7 @@ private:
         std::deque<producer_batch> batches;  // oldest first
     };
     std::unordered_map<int64_t, entry> _producers;
+    size_t _replayed_batches = 0;
 };
 
 }  // namespace strata::replication

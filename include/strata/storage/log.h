@@ -22,6 +22,8 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "strata/protocol/record_batch.h"
@@ -76,6 +78,13 @@ struct timestamp_and_offset {
     bool operator==(const timestamp_and_offset&) const = default;
 };
 
+// Opaque state a log keeps for its owner beside the segments (the broker's
+// idempotent-producer state), as it stood after every batch below `at`.
+struct producer_snapshot {
+    offset at;
+    std::string state;
+};
+
 struct epoch_end {
     leader_epoch epoch;
     offset end_offset;
@@ -113,6 +122,13 @@ public:
     virtual void reconfigure(const log_config& config) = 0;
     // Starts a new segment now (tests, admin). A no-op on an empty segment.
     virtual result<void> roll() = 0;
+    // Kafka's producer snapshots: keeps `state` (opaque here; see
+    // replication/producer_state.h) in the node's state store as the state
+    // after every batch below `at`, so that opening the partition replays only
+    // the batch headers after `at` instead of the whole log. Not synced: a
+    // lost or stale snapshot only means a longer replay. Truncation below `at`
+    // and a recovery that ends the log before `at` drop it.
+    virtual result<void> save_producer_snapshot(offset at, std::string_view state) = 0;
 
     // ---- any thread -------------------------------------------------------
     virtual result<read_result> read(const read_options& options) const = 0;
@@ -124,6 +140,9 @@ public:
     // than the history.
     virtual std::optional<epoch_end> end_offset_for_epoch(leader_epoch epoch) const = 0;
     virtual std::optional<leader_epoch> latest_epoch() const = 0;
+    // The saved producer state, if it still describes this log
+    // (log start <= at <= log end).
+    virtual std::optional<producer_snapshot> load_producer_snapshot() const = 0;
 
     virtual offset log_start_offset() const = 0;
     virtual offset end_offset() const = 0;      // LEO: the next offset to assign

@@ -11,6 +11,10 @@
 //                                 cleanerCheckpoint int64          (big-endian)
 //   storage/<dir>/leader_epochs   version int8 (1) | count int32 |
 //                                 [epoch int32 | startOffset int64]*
+//   storage/<dir>/producer_snapshot
+//                                 version int8 (1) | at int64 | state bytes
+//                                 (the state's own layout: replication/
+//                                 producer_state.h)
 //
 // Writes are ordered: with RocksDB's write-ahead log, a write that survives a
 // crash implies every earlier write survived, which recovery relies on (a
