@@ -25,7 +25,7 @@ import threading
 import time
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from harness import Cluster, run_tests
 from test_alter_partition import metadata, wait_for
@@ -274,6 +274,12 @@ def test_returning_leader_truncates_divergent_records():
         assert [consumed[o][1] for o in range(100, 180)] == [f"new-{i}".encode() for i in range(80)]
 
 
+def set_min_isr(admin, value):
+    resource = ConfigResource("topic", TOPIC, set_config={"min.insync.replicas": value})
+    admin.alter_configs([resource])[resource].result(timeout=20)
+    time.sleep(0.5)  # the ConfigRecord reaches the leader's partition through its image
+
+
 def test_isr_shrinks_and_expands():
     # A session timeout far above replica.lag.time.max.ms: the stopped
     # follower leaves the ISR by the leader's lag check, not by fencing.
@@ -304,6 +310,17 @@ def test_isr_shrinks_and_expands():
         acked, errors = produce_all(p, [(b"k", b"with-two")])
         assert not errors and len(acked) == 1, errors
 
+        # An ISR of two under min.insync.replicas=3: acks=all is refused
+        # before the append, acks=1 is not.
+        admin = AdminClient({"bootstrap.servers": bootstrap(running)})
+        set_min_isr(admin, "3")
+        impatient = producer(running, **{"retries": 0, "message.timeout.ms": 10000})
+        acked, errors = produce_all(impatient, [(b"k", b"needs-three")])
+        assert not acked and [e.code() for e in errors] == [KafkaError.NOT_ENOUGH_REPLICAS], errors
+        acked, errors = produce_all(producer(running, acks="1"), [(b"k", b"one-is-enough")])
+        assert not errors and len(acked) == 1, errors
+        set_min_isr(admin, "2")
+
         lagging.proc.send_signal(signal.SIGCONT)
         wait_isr(running[0], lambda isr: isr == [1, 2, 3], timeout=20, what="the follower back in the ISR")
 
@@ -318,6 +335,7 @@ def test_isr_shrinks_and_expands():
             strict = producer([leader_node], **{"message.timeout.ms": 6000, "retries": 1000})
             acked, errors = produce_all(strict, [(b"k", b"needs-two")])
             assert not acked and errors, (acked, errors)
+            print(f"acks=all with both followers stopped: {errors[0].name()}", flush=True)
             assert errors[0].code() in (KafkaError.NOT_ENOUGH_REPLICAS, KafkaError._MSG_TIMED_OUT,
                                         KafkaError.REQUEST_TIMED_OUT), errors[0]
             relaxed = producer([leader_node], acks="1", **{"message.timeout.ms": 10000})

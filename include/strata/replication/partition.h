@@ -160,11 +160,12 @@ public:
     void delete_records(int64_t before, delete_records_callback done);
 
     // ---- leader: a follower's fetch ----------------------------------------
-    // Posts to the strand: `replica` fetched from `fetch_offset` at `now_ms`
-    // (the fetch's own clock reading), so its log end offset is that. Moves
-    // the HW (releasing acks=all produces and consumer fetches), and may
-    // start an ISR expansion. Ignored unless leading a partition `replica`
-    // is a replica of.
+    // Posts to the strand: `replica` (of broker epoch `broker_epoch`, from
+    // its fetch's ReplicaState) fetched from `fetch_offset`, so its log end
+    // offset is that (at most the leader's). Updates its caught-up time
+    // (the partition's clock), moves the HW (releasing acks=all produces and
+    // consumer fetches), and may start an ISR expansion. Ignored unless
+    // leading a partition `replica` is a replica of.
     void record_follower_fetch(int32_t replica, int64_t broker_epoch, offset fetch_offset);
     // Posts to the strand: shrinks the ISR of followers that have not caught
     // up within replica.lag.time.max.ms (the broker calls it periodically).
