@@ -38,6 +38,7 @@ BASE_ENV = {
     "STRATA_MIN_INSYNC_REPLICAS": "2",
     "STRATA_DEFAULT_REPLICATION_FACTOR": "3",
     "STRATA_OFFSETS_TOPIC_NUM_PARTITIONS": "3",
+    "STRATA_OFFSETS_TOPIC_REPLICATION_FACTOR": "3",
 }
 TOPIC = "replicated"
 
@@ -148,6 +149,24 @@ def test_acks_all_replicates_to_every_replica():
         assert len(consumed) == len(records), len(consumed)
         for value, offset in acked.items():
             assert consumed[offset][1] == value, (offset, consumed[offset], value)
+        # A group member's committed offset goes to __consumer_offsets, itself
+        # replicated three ways (acks=all on the coordinator's partition).
+        member = Consumer({"bootstrap.servers": bootstrap(cluster.nodes), "group.id": "replicated-group",
+                           "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+        try:
+            member.subscribe([TOPIC])
+            seen = 0
+            deadline = time.monotonic() + 30
+            while seen < len(records) and time.monotonic() < deadline:
+                msg = member.poll(0.5)
+                if msg is not None and not msg.error():
+                    seen += 1
+            assert seen == len(records), seen
+            member.commit(asynchronous=False)
+            committed = member.committed([TopicPartition(TOPIC, 0)], timeout=10)
+            assert committed[0].offset == len(records), committed
+        finally:
+            member.close()
         # The followers' logs are the leader's, byte for byte.
         wait_identical_replicas(cluster.nodes)
         # Consumers are served by the leader only (no KIP-392).
