@@ -214,6 +214,7 @@ def test_leader_sigkill_during_acks_all_stream():
         thread = threading.Thread(target=stream)
         thread.start()
         wait_for(lambda: len(acked) >= 2000, timeout=30, what="2000 acknowledged records before the kill")
+        active, _, _ = cluster.wait_for_leader()
         killed = cluster.node(leader)
         killed.kill()
         killed_at = time.monotonic()
@@ -225,7 +226,7 @@ def test_leader_sigkill_during_acks_all_stream():
             with lock:
                 return next((t for t in ack_times if t > killed_at), None)
         first = wait_for(first_ack_after_kill, timeout=30, what="an acknowledgement from the new leader")
-        print(f"leader {leader} SIGKILLed; leader {new_state[0]} at epoch {new_state[1]} seen after "
+        print(f"leader {leader} SIGKILLed (active controller: {active}); leader {new_state[0]} at epoch {new_state[1]} seen after "
               f"{(elected_at - killed_at) * 1000:.0f} ms; first acks=all produce acknowledged after "
               f"{(first - killed_at) * 1000:.0f} ms (broker.session.timeout.ms={SESSION_TIMEOUT_MS})", flush=True)
         # Fencing takes the session timeout (plus a controller election if the
