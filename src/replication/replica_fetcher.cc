@@ -271,6 +271,12 @@ asio::awaitable<void> run_fetcher(impl_ptr m, std::shared_ptr<fetcher> f) {
     bool reported_unreachable = false;
     while (!f->stopped && !m->stopped) {
         if (f->partitions.empty()) {
+            // Nothing follows this leader now: let the connection go until
+            // something does again.
+            if (f->connection) {
+                f->connection->close();
+                f->connection.reset();
+            }
             co_await pause(m, f, clock_type::now() + std::chrono::seconds(1));
             continue;
         }
