@@ -138,6 +138,7 @@ private:
     void complete_pending(kafka_error error_for_all = kafka_error::none);
     void wake_waiters();
     void save_producer_snapshot();
+    void expire_producers();
 
     const int32_t _self;
     const topic_partition _tp;
@@ -160,6 +161,7 @@ private:
     offset _flush_requested{0};                        // a flush up to here is outstanding
     std::deque<pending_produce> _pending;              // acks=all, in offset order
     size_t _segments_at_snapshot = 0;                  // segment count at the last producer snapshot
+    int64_t _producers_checked_ms = -1;                // the last producer expiry check
 
     mutable std::mutex _waiters_mutex;
     std::vector<std::weak_ptr<async_signal>> _waiters;

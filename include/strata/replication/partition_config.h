@@ -21,6 +21,9 @@ struct partition_config {
     // unset). Checked only for CreateTime topics.
     int64_t timestamp_before_max_ms = no_timestamp_bound;
     int64_t timestamp_after_max_ms = no_timestamp_bound;
+    // producer.id.expiration.ms: idempotent producers silent this long are
+    // forgotten (Kafka's default: one day).
+    int64_t producer_id_expiration_ms = 86'400'000;
 };
 
 // `defaults` with every recognised key of `topic_configs` applied. Values were
