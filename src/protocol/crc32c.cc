@@ -160,9 +160,9 @@ struct fold_constants {
     uint64_t plus_32;   // k(D + 32), multiplies the low (earlier) 64 bits
     uint64_t minus_32;  // k(D - 32), multiplies the high 64 bits
 };
-constexpr fold_constants fold_16_bytes{0x0f20c0dfe, 0x14cd00bd6};    // D = 128: the next 128-bit chunk
-constexpr fold_constants fold_64_bytes{0x0740eef02, 0x09e4addf8};    // D = 512: four 128-bit lanes on
-constexpr fold_constants fold_256_bytes{0x0dcb17aa4, 0x0b9e02b86};   // D = 2048: four 512-bit lanes on
+constexpr fold_constants fold_16_bytes{0x0f20c0dfe, 0x14cd00bd6};   // D = 128: the next 16-byte chunk
+constexpr fold_constants fold_64_bytes{0x0740eef02, 0x09e4addf8};   // D = 512: past four 128-bit lanes, or one 512-bit
+constexpr fold_constants fold_256_bytes{0x0dcb17aa4, 0x0b9e02b86};  // D = 2048: past four 512-bit lanes
 
 constexpr uint64_t fold_constant(size_t bits) { return uint64_t{x_to_the_bytes(bits / 8)} << 1; }
 static_assert(fold_16_bytes.plus_32 == fold_constant(128 + 32) && fold_16_bytes.minus_32 == fold_constant(128 - 32));
