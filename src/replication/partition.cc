@@ -38,6 +38,7 @@ partition::partition(int32_t self, topic_partition tp, protocol::uuid topic_id,
         logger()->warn("{}: idempotent producer state not rebuilt ({}); retries may be duplicated", _tp,
                        storage::to_string(rebuilt.error()));
     _segments_at_snapshot = _log->segment_count();
+    expire_producers();
 }
 
 void partition::produce(protocol::bytes_view batches, std::shared_ptr<const void> owner, required_acks acks,
@@ -106,8 +107,9 @@ void partition::do_produce(protocol::bytes_view batches, required_acks acks, pro
     if (producer) {
         sequence_range.first_offset = a.base_offset.value();
         sequence_range.last_offset = a.last_offset.value();
-        _producers.record(producer->first, producer->second, sequence_range);
+        _producers.record(producer->first, producer->second, sequence_range, a.max_timestamp);
     }
+    expire_producers();
     if (_log->segment_count() != _segments_at_snapshot) save_producer_snapshot();
     out.base_offset = a.base_offset;
     out.log_append_time = a.log_append_time;
@@ -283,6 +285,17 @@ void partition::stop_leading(kafka_error error_for_pending) {
     _isr_in_flight.reset();
     complete_pending(error_for_pending);
     wake_waiters();
+}
+
+// Kafka's producer.id.expiration.check.interval.ms: at most this often.
+void partition::expire_producers() {
+    constexpr int64_t check_interval_ms = 600'000;
+    const int64_t now = _clock.now_ms();
+    if (_producers_checked_ms >= 0 && now - _producers_checked_ms < check_interval_ms) return;
+    _producers_checked_ms = now;
+    if (size_t gone = _producers.expire(now, _config.producer_id_expiration_ms); gone > 0)
+        logger()->debug("{}: {} idempotent producers expired (producer.id.expiration.ms={})", _tp, gone,
+                        _config.producer_id_expiration_ms);
 }
 
 // Kafka takes a producer snapshot when a segment rolls and when the log

@@ -113,7 +113,7 @@ void partition::append_from_leader(leader_epoch epoch, protocol::bytes_view batc
                     int32_t((int64_t(b.base_sequence()) + b.last_offset_delta()) % (int64_t(INT32_MAX) + 1));
                 range.first_offset = b.base_offset();
                 range.last_offset = b.last_offset();
-                self->_producers.record(b.producer_id(), b.producer_epoch(), range);
+                self->_producers.record(b.producer_id(), b.producer_epoch(), range, b.max_timestamp());
             }
             if (log.segment_count() != self->_segments_at_snapshot) self->save_producer_snapshot();
         }

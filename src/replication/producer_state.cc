@@ -22,8 +22,8 @@ bool in_sequence(int32_t last, int32_t next) {
 // (record_batch_view needs the whole batch in memory; this reads headers only.)
 constexpr size_t header_bytes = protocol::record_batch_view::header_size;
 constexpr size_t attributes_at = protocol::record_batch_view::attributes_offset;
-constexpr size_t length_at = 8, magic_at = 16, last_delta_at = 23, producer_id_at = 43, producer_epoch_at = 51,
-                 base_sequence_at = 53;
+constexpr size_t length_at = 8, magic_at = 16, last_delta_at = 23, max_timestamp_at = 35, producer_id_at = 43,
+                 producer_epoch_at = 51, base_sequence_at = 53;
 
 template <typename T>
 T big_endian(const uint8_t* p) {
@@ -69,8 +69,13 @@ producer_check producer_state::check(int64_t producer_id, int16_t epoch, int32_t
     return out;
 }
 
-void producer_state::record(int64_t producer_id, int16_t epoch, const producer_batch& batch) {
+size_t producer_state::expire(int64_t now_ms, int64_t expiration_ms) {
+    return std::erase_if(_producers, [&](const auto& p) { return now_ms - p.second.last_timestamp >= expiration_ms; });
+}
+
+void producer_state::record(int64_t producer_id, int16_t epoch, const producer_batch& batch, int64_t timestamp) {
     entry& e = _producers[producer_id];
+    e.last_timestamp = std::max(e.last_timestamp, timestamp);
     if (epoch != e.epoch) {
         e.epoch = epoch;
         e.batches.clear();
@@ -83,7 +88,7 @@ namespace {
 
 constexpr uint8_t snapshot_version = 1;
 constexpr size_t snapshot_batch_bytes = 4 + 4 + 8 + 8;
-constexpr size_t snapshot_producer_bytes = 8 + 2 + 1;
+constexpr size_t snapshot_producer_bytes = 8 + 2 + 8 + 1;
 
 template <typename T>
 void append_big_endian(std::string& out, T value) {
@@ -106,6 +111,7 @@ std::string producer_state::encode() const {
         const entry& e = _producers.at(id);
         append_big_endian(out, id);
         append_big_endian(out, e.epoch);
+        append_big_endian(out, e.last_timestamp);
         out.push_back(char(uint8_t(e.batches.size())));
         for (const auto& b : e.batches) {
             append_big_endian(out, b.first_sequence);
@@ -138,7 +144,8 @@ bool producer_state::decode(std::string_view bytes) {
         const int64_t id = big_endian<int64_t>(p);
         entry e;
         e.epoch = big_endian<int16_t>(p + 8);
-        const size_t batches = p[10];
+        e.last_timestamp = big_endian<int64_t>(p + 10);
+        const size_t batches = p[18];
         p += snapshot_producer_bytes;
         if (batches > batches_kept || !take(batches * snapshot_batch_bytes)) return false;
         for (size_t b = 0; b < batches; ++b, p += snapshot_batch_bytes) {
@@ -187,7 +194,8 @@ storage::result<void> producer_state::rebuild(const storage::partition_log& log)
                     first_sequence < 0 ? first_sequence
                                        : int32_t((int64_t(first_sequence) + last_delta) % (int64_t(INT32_MAX) + 1));
                 record(producer_id, big_endian<int16_t>(header + producer_epoch_at),
-                       producer_batch{first_sequence, last_sequence, base, base + last_delta});
+                       producer_batch{first_sequence, last_sequence, base, base + last_delta},
+                       big_endian<int64_t>(header + max_timestamp_at));
             }
             ++_replayed_batches;
             position += 12 + uint64_t(length);  // base offset and length fields, then `length` bytes

@@ -16,7 +16,7 @@ namespace {
 TEST(producer_state, retries_are_duplicates_and_gaps_are_refused) {
     producer_state s;
     EXPECT_EQ(s.check(7, 0, 0, 9).error, kafka_error::none);  // a new producer
-    s.record(7, 0, {0, 9, 100, 109});
+    s.record(7, 0, {0, 9, 100, 109}, 1000);
     // The same range again is a retry: answered with its offsets.
     auto retry = s.check(7, 0, 0, 9);
     ASSERT_TRUE(retry.duplicate_of);
@@ -28,7 +28,7 @@ TEST(producer_state, retries_are_duplicates_and_gaps_are_refused) {
 
 TEST(producer_state, keeps_five_batches_and_checks_epochs) {
     producer_state s;
-    for (int i = 0; i < 7; ++i) s.record(1, 3, {i * 10, i * 10 + 9, i * 100, i * 100 + 9});
+    for (int i = 0; i < 7; ++i) s.record(1, 3, {i * 10, i * 10 + 9, i * 100, i * 100 + 9}, 1000 + i);
     EXPECT_FALSE(s.check(1, 3, 10, 19).duplicate_of);  // fell out of the window
     EXPECT_TRUE(s.check(1, 3, 20, 29).duplicate_of);
     EXPECT_EQ(s.check(1, 2, 70, 79).error, kafka_error::invalid_producer_epoch);
@@ -39,15 +39,30 @@ TEST(producer_state, keeps_five_batches_and_checks_epochs) {
 
 TEST(producer_state, sequence_wraps_after_int_max) {
     producer_state s;
-    s.record(1, 0, {INT32_MAX - 1, INT32_MAX, 0, 1});
+    s.record(1, 0, {INT32_MAX - 1, INT32_MAX, 0, 1}, 1000);
     EXPECT_EQ(s.check(1, 0, 0, 4).error, kafka_error::none);
+}
+
+TEST(producer_state, producers_silent_for_the_expiration_are_forgotten) {
+    producer_state s;
+    s.record(1, 0, {0, 9, 0, 9}, 1'000);
+    s.record(2, 0, {0, 9, 10, 19}, 5'000);
+    s.record(2, 0, {10, 19, 20, 29}, 3'000);  // an older timestamp does not move it back
+    EXPECT_EQ(s.expire(10'999, 10'000), 0u);
+    EXPECT_EQ(s.expire(11'000, 10'000), 1u);  // producer 1: exactly the expiration ago
+    EXPECT_EQ(s.producers(), 1u);
+    EXPECT_FALSE(s.check(1, 0, 10, 19).duplicate_of);
+    EXPECT_EQ(s.check(1, 0, 50, 59).error, kafka_error::none);  // forgotten: any sequence, as new
+    EXPECT_TRUE(s.check(2, 0, 10, 19).duplicate_of);
+    EXPECT_EQ(s.expire(15'000, 10'000), 1u);
+    EXPECT_EQ(s.producers(), 0u);
 }
 
 TEST(producer_state, snapshot_bytes_round_trip_and_malformed_ones_are_refused) {
     producer_state s;
-    for (int i = 0; i < 7; ++i) s.record(1, 3, {i * 10, i * 10 + 9, i * 100, i * 100 + 9});
-    s.record(-5, 0, {0, 0, 900, 900});
-    s.record(INT64_MAX, INT16_MAX, {INT32_MAX - 1, INT32_MAX, INT64_MAX - 1, INT64_MAX});
+    for (int i = 0; i < 7; ++i) s.record(1, 3, {i * 10, i * 10 + 9, i * 100, i * 100 + 9}, 1000 + i);
+    s.record(-5, 0, {0, 0, 900, 900}, -1);
+    s.record(INT64_MAX, INT16_MAX, {INT32_MAX - 1, INT32_MAX, INT64_MAX - 1, INT64_MAX}, INT64_MAX);
     const std::string bytes = s.encode();
     producer_state copy;
     ASSERT_TRUE(copy.decode(bytes));
@@ -65,7 +80,7 @@ TEST(producer_state, snapshot_bytes_round_trip_and_malformed_ones_are_refused) {
     EXPECT_FALSE(copy.decode(other_version));
     EXPECT_FALSE(copy.decode(std::string("\x01\x7f\xff\xff\xff", 5)));
     std::string too_many_batches = bytes;
-    too_many_batches[5 + 10] = 6;  // the first producer's batch count, past five
+    too_many_batches[5 + 18] = 6;  // the first producer's batch count, past five
     EXPECT_FALSE(copy.decode(too_many_batches));
     EXPECT_EQ(copy.encode(), bytes);
 }

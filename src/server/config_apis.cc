@@ -97,7 +97,8 @@ awaitable<net::handler_result> handle_describe_configs(admin_context& admin, req
             }
             auto& out = result.configs.emplace_back();
             out.name = c.name;
-            out.value = c.value;
+            if (c.null_value) out.value.reset();
+            else out.value = c.value;
             out.read_only = !is_topic && !is_dynamic_broker_config(c.name);
             out.is_default = c.source == config_source::default_;
             out.config_source = static_cast<int8_t>(c.source);

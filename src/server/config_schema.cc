@@ -336,6 +336,10 @@ void add_topic_keys(std::vector<config_key>& k) {
         at_least<int32_t>(1),
         "`min.insync.replicas` of `__transaction_state` (the single-node configuration sets 1). "
         "Not yet in effect."));
+    k.push_back(key(topics, "producer.id.expiration.ms", &c::producer_id_expiration_ms, "86400000",
+        at_least<int64_t>(1),
+        "An idempotent producer whose last batch to a partition is this old is forgotten there (checked every "
+        "10 minutes and when the partition opens); a retry from it is then accepted as new."));
     k.push_back(key(topics, "group.initial.rebalance.delay.ms", &c::group_initial_rebalance_delay_ms, "3000",
         at_least<int32_t>(0),
         "How long a new consumer group waits for more members before its first rebalance."));

@@ -27,6 +27,7 @@ replication::partition_config partition_defaults(const broker_config& config) {
                                                                               : protocol::timestamp_type::create_time;
     out.min_insync_replicas = config.min_insync_replicas;
     out.replica_lag_time_max_ms = config.replica_lag_time_max_ms;
+    out.producer_id_expiration_ms = config.producer_id_expiration_ms;
     return out;
 }
 

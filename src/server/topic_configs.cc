@@ -445,7 +445,10 @@ described_config describe_broker_key(std::string_view name, config_type type, st
     if (const auto* v = find_in(dynamic.per_broker, name)) d.value = *v;
     else if (const auto* v = find_in(dynamic.cluster_default, name)) d.value = *v;
     else if (auto v = explicit_broker_value(broker, name)) d.value = *v;
-    else if (const auto* key = find_config_key(name)) d.value = key->default_value;
+    else if (const auto* key = find_config_key(name)) {
+        d.value = key->default_value;
+        d.null_value = d.value.empty();
+    }
     return d;
 }
 

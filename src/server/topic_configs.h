@@ -81,6 +81,9 @@ metadata::config_map dynamic_topic_defaults(const dynamic_broker_configs& dynami
 struct described_config {
     std::string name;
     std::string value;
+    // No value at all (a broker key that is not set and has no default, as
+    // log.retention.ms): Kafka answers null, not "".
+    bool null_value = false;
     config_source source = config_source::default_;
     config_type type = config_type::string;
     std::string_view doc;

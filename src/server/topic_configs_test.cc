@@ -172,5 +172,16 @@ TEST(DynamicBrokerConfigs, BrokerAndClusterDefaultResourcesShowDynamicSources) {
     ASSERT_EQ(find(defaults, "log.retention.ms").synonyms.size(), 1u);
 }
 
+TEST(DynamicBrokerConfigs, AnUnsetKeyWithoutDefaultIsNullAsInKafka) {
+    auto broker = load_broker_config("", "test.yaml", no_environment());
+    auto configs = describe_broker_configs(broker, {});
+    EXPECT_TRUE(find(configs, "log.retention.ms").null_value);  // Kafka: null, falls back to .hours
+    EXPECT_FALSE(find(configs, "log.retention.hours").null_value);
+    EXPECT_EQ(find(configs, "log.retention.hours").value, "168");
+    dynamic_broker_configs dynamic;
+    dynamic.per_broker = {{"log.retention.ms", "7000"}};
+    EXPECT_FALSE(find(describe_broker_configs(broker, dynamic), "log.retention.ms").null_value);
+}
+
 }  // namespace
 }  // namespace strata::server

@@ -1,8 +1,9 @@
 // CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of Kafka
-// record batches (magic 2). Runs on SSE4.2 hardware when the CPU has it (chosen
-// once at start-up) and on a portable slicing-by-8 table otherwise; both give
-// the same values, and the explicit entry points exist so tests and the
-// benchmark can compare them.
+// record batches (magic 2). Runs the fastest path this CPU has, chosen once on
+// first use: carry-less multiplication folding with VPCLMULQDQ + AVX-512 or
+// PCLMULQDQ, the SSE4.2 crc32 instruction, or a portable slicing-by-8 table.
+// All give the same values (src/protocol/crc32c_paths.h exposes each path to
+// the unit test and the benchmark).
 //
 // Values are finished CRCs (pre- and post-inverted), so that
 //   crc32c_extend(crc32c(a), b) == crc32c(a || b)
@@ -24,13 +25,5 @@ inline uint32_t crc32c(std::span<const uint8_t> data) { return crc32c_extend(0, 
 inline uint32_t crc32c(std::string_view data) {
     return crc32c({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
 }
-
-// Whether this CPU runs the SSE4.2 path (what crc32c_extend uses).
-bool crc32c_hardware_available();
-
-// The two implementations behind crc32c_extend. The hardware one must only be
-// called when crc32c_hardware_available() is true.
-uint32_t crc32c_extend_portable(uint32_t crc, std::span<const uint8_t> data);
-uint32_t crc32c_extend_hardware(uint32_t crc, std::span<const uint8_t> data);
 
 }  // namespace strata::protocol

@@ -243,6 +243,7 @@ private:
     void on_isr_update(isr_update_result result, leader_epoch sent_epoch, int32_t sent_partition_epoch);
     std::vector<int32_t> maximal_isr() const;
     void save_producer_snapshot();
+    void expire_producers();
 
     const int32_t _self;
     const topic_partition _tp;
@@ -273,6 +274,7 @@ private:
     offset _flush_requested{0};                        // a flush up to here is outstanding
     std::deque<pending_produce> _pending;              // acks=all, in offset order
     size_t _segments_at_snapshot = 0;                  // segment count at the last producer snapshot
+    int64_t _producers_checked_ms = -1;                // the last producer expiry check
 
     mutable std::mutex _waiters_mutex;
     std::vector<std::weak_ptr<async_signal>> _waiters;

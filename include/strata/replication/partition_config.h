@@ -24,6 +24,9 @@ struct partition_config {
     // replica.lag.time.max.ms: a broker setting (topics cannot override it),
     // carried here because the leader's ISR shrink reads it.
     int64_t replica_lag_time_max_ms = 30000;
+    // producer.id.expiration.ms: idempotent producers silent this long are
+    // forgotten (Kafka's default: one day).
+    int64_t producer_id_expiration_ms = 86'400'000;
 };
 
 // `defaults` with every recognised key of `topic_configs` applied. Values were

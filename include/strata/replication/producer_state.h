@@ -13,7 +13,7 @@
 // snapshot's bytes (big-endian):
 //
 //   version int8 (1) | producerCount int32 |
-//   [ producerId int64 | epoch int16 | batchCount int8 |
+//   [ producerId int64 | epoch int16 | lastTimestamp int64 | batchCount int8 |
 //     [ firstSequence int32 | lastSequence int32 |
 //       firstOffset int64 | lastOffset int64 ]* ]*
 #pragma once
@@ -51,7 +51,14 @@ public:
     static constexpr size_t batches_kept = 5;
 
     producer_check check(int64_t producer_id, int16_t epoch, int32_t first_sequence, int32_t last_sequence) const;
-    void record(int64_t producer_id, int16_t epoch, const producer_batch& batch);
+    // `timestamp`: the batch's maxTimestamp (Kafka's lastTimestamp), which
+    // expiry compares with the clock.
+    void record(int64_t producer_id, int16_t epoch, const producer_batch& batch, int64_t timestamp);
+    // Forgets every producer whose last batch is `expiration_ms` or more older
+    // than `now_ms` (Kafka's producer.id.expiration.ms), so that the state of
+    // producers that came and went does not grow without bound. A retry from a
+    // forgotten producer is accepted as new, as in Kafka. Returns how many.
+    size_t expire(int64_t now_ms, int64_t expiration_ms);
 
     // Loads the log's producer snapshot, if it has a valid one, then replays
     // the producer fields of every batch after it (of every batch, from the
@@ -69,6 +76,7 @@ public:
 private:
     struct entry {
         int16_t epoch = -1;
+        int64_t last_timestamp = -1;
         std::deque<producer_batch> batches;  // oldest first
     };
     std::unordered_map<int64_t, entry> _producers;

@@ -112,6 +112,7 @@ struct broker_config {
     int32_t transaction_state_log_replication_factor = 0;
     int32_t transaction_state_log_min_isr = 0;
     int32_t group_initial_rebalance_delay_ms = 0;
+    int64_t producer_id_expiration_ms = 0;
     int32_t offsets_topic_segment_bytes = 0;
     int32_t offsets_retention_minutes = 0;
     int64_t offsets_retention_check_interval_ms = 0;
