@@ -22,14 +22,15 @@ const auto& logger() {
 
 partition::partition(int32_t self, topic_partition tp, protocol::uuid topic_id,
                      std::shared_ptr<storage::partition_log> log, partition_config config,
-                     boost::asio::any_io_executor executor, storage::clock& clock)
+                     boost::asio::any_io_executor executor, storage::clock& clock, isr_update_sender isr_sender)
     : _self(self),
       _tp(std::move(tp)),
       _topic_id(topic_id),
       _log(std::move(log)),
       _config(std::move(config)),
       _clock(clock),
-      _strand(boost::asio::make_strand(std::move(executor))) {
+      _strand(boost::asio::make_strand(std::move(executor))),
+      _isr_sender(std::move(isr_sender)) {
     _flushed = _log->flushed_offset();
     _high_watermark.store(std::min(_log->high_watermark(), _log->end_offset()).value());
     // Before the partition serves anything (its strand has not started).
@@ -117,6 +118,8 @@ void partition::do_produce(protocol::bytes_view batches, required_acks acks, pro
         _max_timestamp.store(a.max_timestamp, std::memory_order_release);
 
     const offset end = a.last_offset.next();
+    // Followers long-polling at the old log end fetch what was just added.
+    wake_append_waiters();
     // acks=all waits for durability (a group-committed fdatasync), whatever
     // the flush policy; acks=0/1 do not, as in Kafka: the data is in the page
     // cache, which a process crash does not lose, and the log is flushed in
@@ -203,12 +206,14 @@ void partition::update_high_watermark() {
     if (!_leader.load(std::memory_order_relaxed)) return;
     const offset leo = _log->end_offset();
     // Kafka's rule: the HW is the smallest log end offset in the ISR (the
-    // leader's own for an ISR of one), independent of fsync.
+    // leader's own for an ISR of one), independent of fsync. A member that
+    // has not fetched since this leadership began holds it where it is.
     offset hw = leo;
-    for (int32_t member : _isr) {
+    for (int32_t member : maximal_isr()) {
         if (member == _self) continue;
-        auto it = _follower_end_offsets.find(member);
-        hw = std::min(hw, it == _follower_end_offsets.end() ? offset(0) : it->second);
+        auto it = _followers.find(member);
+        if (it == _followers.end() || it->second.end < offset(0)) return;
+        hw = std::min(hw, it->second.end);
     }
     if (hw <= high_watermark()) return;
     _high_watermark.store(hw.value(), std::memory_order_release);
@@ -228,22 +233,41 @@ void partition::complete_pending(kafka_error error_for_all) {
     }
 }
 
-void partition::add_waiter(const std::shared_ptr<async_signal>& signal) {
+void partition::add_waiter(const std::shared_ptr<async_signal>& signal, bool on_append) {
     std::lock_guard lock(_waiters_mutex);
     // Drop waiters that gave up, so that a partition nobody produces to does
     // not collect one per long poll.
-    std::erase_if(_waiters, [](const std::weak_ptr<async_signal>& w) {
+    auto gone = [](const std::weak_ptr<async_signal>& w) {
         auto s = w.lock();
         return !s || s->fired();
-    });
+    };
+    std::erase_if(_waiters, gone);
     _waiters.push_back(signal);
+    if (on_append) {
+        std::erase_if(_append_waiters, gone);
+        _append_waiters.push_back(signal);
+    }
 }
 
 void partition::wake_waiters() {
-    std::vector<std::weak_ptr<async_signal>> waiters;
+    std::vector<std::weak_ptr<async_signal>> waiters, append_waiters;
     {
         std::lock_guard lock(_waiters_mutex);
         waiters.swap(_waiters);
+        append_waiters.swap(_append_waiters);
+    }
+    for (auto& w : waiters)
+        if (auto s = w.lock()) s->notify();
+    for (auto& w : append_waiters)
+        if (auto s = w.lock()) s->notify();
+}
+
+void partition::wake_append_waiters() {
+    std::vector<std::weak_ptr<async_signal>> waiters;
+    {
+        std::lock_guard lock(_waiters_mutex);
+        if (_append_waiters.empty()) return;
+        waiters.swap(_append_waiters);
     }
     for (auto& w : waiters)
         if (auto s = w.lock()) s->notify();
@@ -251,22 +275,16 @@ void partition::wake_waiters() {
 
 void partition::become_leader(leadership l) {
     boost::asio::post(_strand, [self = shared_from_this(), l = std::move(l)]() mutable {
-        const bool new_epoch = l.epoch.value() != self->_epoch.load(std::memory_order_relaxed);
-        if (new_epoch) self->_follower_end_offsets.clear();
-        std::erase_if(self->_follower_end_offsets, [&](const auto& entry) {
-            return std::find(l.isr.begin(), l.isr.end(), entry.first) == l.isr.end();
-        });
-        self->_isr = std::move(l.isr);
-        self->_epoch.store(l.epoch.value(), std::memory_order_release);
-        const bool was_leader = self->_leader.exchange(true, std::memory_order_acq_rel);
-        if (!was_leader || new_epoch)
-            logger()->info("{}: leader at epoch {} (ISR {})", self->_tp, l.epoch, fmt::join(self->_isr, ","));
-        self->update_high_watermark();
-        if (self->_config.log.flush == storage::flush_mode::group_commit && self->_flushed < self->_log->end_offset())
-            self->request_flush(self->_log->end_offset());
-        // A smaller ISR may let the HW (and acks=all produces) move on.
-        self->complete_pending();
+        self->apply_leadership(std::move(l));
     });
+}
+
+void partition::stop_leading(kafka_error error_for_pending) {
+    _leader.store(false, std::memory_order_release);
+    _followers.clear();
+    _isr_in_flight.reset();
+    complete_pending(error_for_pending);
+    wake_waiters();
 }
 
 // Kafka's producer.id.expiration.check.interval.ms: at most this often.
@@ -293,9 +311,9 @@ void partition::save_producer_snapshot() {
 
 void partition::stop(std::function<void()> then) {
     boost::asio::post(_strand, [self = shared_from_this(), then = std::move(then)] {
-        self->_leader.store(false, std::memory_order_release);
-        self->complete_pending(kafka_error::not_leader_or_follower);
-        self->wake_waiters();
+        self->_stopped = true;
+        self->_leader_id.store(-1, std::memory_order_release);
+        self->stop_leading(kafka_error::not_leader_or_follower);
         self->save_producer_snapshot();
         if (then) then();
     });

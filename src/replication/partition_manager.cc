@@ -29,18 +29,18 @@ void partition_manager::apply(std::shared_ptr<const metadata::metadata_image> im
     auto previous = load();
     auto next = std::make_shared<state>();
     next->image = image;
-    next->led = previous->led;  // copies pointers: O(topics led)
+    next->hosted = previous->hosted;  // copies pointers: O(topics hosted)
 
     // Deletions first, so that a topic deleted and re-created under the same
     // name in one delta gets a fresh log. The directory is renamed at once
     // (storage deletes its files in the background); an append racing with
     // it fails with `closed`, answered as NOT_LEADER_OR_FOLLOWER.
     for (const auto& [id, name] : changes.deleted_topics) {
-        auto it = next->led.find(name);
-        if (it != next->led.end()) {
-            for (const auto& p : it->second)
-                if (p) p->stop();
-            next->led.erase(it);
+        auto it = next->hosted.find(name);
+        if (it != next->hosted.end()) {
+            for (auto& p : it->second)
+                if (p) drop(p);
+            next->hosted.erase(it);
         }
         // Every replica of a deleted topic goes, led here or not.
         std::set<int32_t> removed;
@@ -59,28 +59,28 @@ void partition_manager::apply(std::shared_ptr<const metadata::metadata_image> im
 
     const partition_config defaults = defaults_in(*image);
     if (reconcile_all || !previous->image) {
-        for (const auto& [name, topic] : image->topics()) reconcile_topic(defaults, *topic, *image, next->led);
-        // Led topics the image no longer has (deleted while we were away from
-        // the log, say) stop; their logs stay until a delete names them.
-        for (auto it = next->led.begin(); it != next->led.end();) {
+        for (const auto& [name, topic] : image->topics()) reconcile_topic(defaults, *topic, *image, next->hosted);
+        // Hosted topics the image no longer has (deleted while we were away
+        // from the log, say) stop; their logs stay until a delete names them.
+        for (auto it = next->hosted.begin(); it != next->hosted.end();) {
             if (image->topic(it->first)) {
                 ++it;
                 continue;
             }
-            for (const auto& p : it->second)
-                if (p) p->stop();
-            it = next->led.erase(it);
+            for (auto& p : it->second)
+                if (p) drop(p);
+            it = next->hosted.erase(it);
         }
     } else {
         std::vector<protocol::uuid> ids = changes.created_topics;
         ids.insert(ids.end(), changes.changed_topics.begin(), changes.changed_topics.end());
         for (const auto& id : ids)
-            if (const auto* topic = image->topic(id)) reconcile_topic(defaults, *topic, *image, next->led);
+            if (const auto* topic = image->topic(id)) reconcile_topic(defaults, *topic, *image, next->hosted);
         // Altered topic configs, and dynamic broker configs (the defaults of
         // every topic), reach the partitions already open. (Resolving every
         // led topic is cheap next to how rarely configs change.)
         if (changes.configs_changed) {
-            for (const auto& [name, slots] : next->led) {
+            for (const auto& [name, slots] : next->hosted) {
                 std::vector<std::string> problems;
                 auto config = resolve_partition_config(
                     defaults, image->configs({metadata::config_resource_type::topic, name}), &problems);
@@ -101,30 +101,32 @@ partition_config partition_manager::defaults_in(const metadata::metadata_image& 
     return config;
 }
 
+void partition_manager::drop(std::shared_ptr<partition>& slot) {
+    if (_options.on_follow) _options.on_follow(slot, -1, slot->epoch());
+    slot->stop();
+    slot.reset();
+}
+
 void partition_manager::reconcile_topic(const partition_config& defaults, const metadata::topic_image& topic,
                                         const metadata::metadata_image& image,
-                                        std::unordered_map<std::string, topic_partitions>& led) {
-    auto& slots = led[topic.name];
+                                        std::unordered_map<std::string, topic_partitions>& hosted) {
+    auto& slots = hosted[topic.name];
     // A topic that was re-created under its old name since we last looked.
-    for (auto& p : slots) {
-        if (p && p->topic_id() != topic.id) {
-            p->stop();
-            p.reset();
-        }
-    }
+    for (auto& p : slots)
+        if (p && p->topic_id() != topic.id) drop(p);
     if (slots.size() < topic.partitions.size()) slots.resize(topic.partitions.size());
 
     std::optional<partition_config> config;  // resolved once, for the first new partition
     for (const auto& ps : topic.partitions) {
         auto& slot = slots[size_t(ps.partition)];
         const topic_partition tp{topic.name, storage::partition_id(ps.partition)};
-        if (ps.leader != _options.node_id) {
-            // Following is replication's next step; until then the log stays
-            // on disk and this broker answers NOT_LEADER_OR_FOLLOWER.
+        const bool replica =
+            std::find(ps.replicas.begin(), ps.replicas.end(), _options.node_id) != ps.replicas.end();
+        if (!replica) {
+            // Not (or no longer) a replica here: the log stays on disk.
             if (slot) {
-                logger()->info("{}: no longer the leader (leader {} at epoch {})", tp, ps.leader, ps.leader_epoch);
-                slot->stop();
-                slot.reset();
+                logger()->info("{}: no longer a replica here (leader {} at epoch {})", tp, ps.leader, ps.leader_epoch);
+                drop(slot);
             }
             continue;
         }
@@ -141,18 +143,25 @@ void partition_manager::reconcile_topic(const partition_config& defaults, const 
                 continue;
             }
             slot = std::make_shared<partition>(_options.node_id, tp, topic.id, std::move(log).value(), *config,
-                                               _executor, *_options.clock);
+                                               _executor, *_options.clock, _options.isr_sender);
         }
-        slot->become_leader(leadership{leader_epoch(ps.leader_epoch), ps.replicas, ps.isr});
+        const leader_epoch epoch(ps.leader_epoch);
+        if (ps.leader == _options.node_id) {
+            slot->become_leader(leadership{epoch, ps.replicas, ps.isr, ps.partition_epoch});
+            if (_options.on_follow) _options.on_follow(slot, -1, epoch);
+        } else {
+            slot->become_follower(followership{ps.leader, epoch, ps.replicas});
+            if (_options.on_follow) _options.on_follow(slot, ps.leader, epoch);
+        }
     }
-    if (std::none_of(slots.begin(), slots.end(), [](const auto& p) { return p != nullptr; })) led.erase(topic.name);
+    if (std::none_of(slots.begin(), slots.end(), [](const auto& p) { return p != nullptr; })) hosted.erase(topic.name);
 }
 
 void partition_manager::stop_all() {
     auto previous = load();
-    for (const auto& [name, slots] : previous->led)
-        for (const auto& p : slots)
-            if (p) p->stop();
+    for (const auto& [name, slots] : previous->hosted)
+        for (auto p : slots)
+            if (p) drop(p);
     auto next = std::make_shared<state>();
     next->image = previous->image;
     _state.store(std::move(next), std::memory_order_release);
@@ -173,8 +182,11 @@ partition_lookup partition_manager::find_in(const state& s, const metadata::topi
     }
     out.topic_id = topic->id;
     out.topic_name = topic->name;
-    auto it = s.led.find(topic->name);
-    if (it != s.led.end() && size_t(partition) < it->second.size() && it->second[size_t(partition)] &&
+    // The image decides who leads; the partition follows it on its strand
+    // (a produce that gets there first is refused NOT_LEADER_OR_FOLLOWER).
+    auto it = s.hosted.find(topic->name);
+    if (topic->partitions[size_t(partition)].leader == _options.node_id && it != s.hosted.end() &&
+        size_t(partition) < it->second.size() && it->second[size_t(partition)] &&
         it->second[size_t(partition)]->topic_id() == topic->id) {
         out.leader = it->second[size_t(partition)];
         return out;
@@ -200,9 +212,24 @@ partition_lookup partition_manager::find(const protocol::uuid& topic_id, int32_t
     return find_in(*s, topic, partition);
 }
 
+bool partition_manager::leads(const metadata::metadata_image& image, const partition& p) const {
+    const auto* topic = image.topic(p.topic_id());
+    const auto index = size_t(p.id().partition.value());
+    return topic && index < topic->partitions.size() && topic->partitions[index].leader == _options.node_id;
+}
+
 std::vector<std::shared_ptr<partition>> partition_manager::leaders() const {
+    auto s = load();
     std::vector<std::shared_ptr<partition>> out;
-    for (const auto& [name, slots] : load()->led)
+    for (const auto& [name, slots] : s->hosted)
+        for (const auto& p : slots)
+            if (p && s->image && leads(*s->image, *p)) out.push_back(p);
+    return out;
+}
+
+std::vector<std::shared_ptr<partition>> partition_manager::replicas() const {
+    std::vector<std::shared_ptr<partition>> out;
+    for (const auto& [name, slots] : load()->hosted)
         for (const auto& p : slots)
             if (p) out.push_back(p);
     return out;

@@ -41,7 +41,8 @@ std::vector<uint8_t> batch_of(int count, int64_t timestamp = 1'700'000'000'000) 
 // directory. The flusher thread is real (fsync completions arrive from it), so
 // tests run the io_context until what they wait for has happened.
 struct fixture {
-    explicit fixture(std::function<metadata::config_map(const metadata::metadata_image&)> dynamic_defaults = {}) {
+    explicit fixture(std::function<metadata::config_map(const metadata::metadata_image&)> dynamic_defaults = {},
+                     isr_update_sender isr_sender = {}) {
         std::string pattern = (std::filesystem::temp_directory_path() / "strata-replication-XXXXXX").string();
         if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
         dir = pattern;
@@ -54,6 +55,7 @@ struct fixture {
         options.node_id = self;
         options.clock = &clock;
         options.dynamic_defaults = std::move(dynamic_defaults);
+        options.isr_sender = std::move(isr_sender);
         manager.emplace(options, *logs, io.get_executor());
     }
     ~fixture() {
@@ -90,14 +92,15 @@ struct fixture {
         return r;
     }
     static mr::partition_record partition_rec(uint8_t topic, int32_t index, int32_t leader, int32_t epoch,
-                                              std::vector<int32_t> isr = {self}) {
+                                              std::vector<int32_t> isr = {self}, std::vector<int32_t> replicas = {}) {
         mr::partition_record r;
         r.topic_id = id_of(topic);
         r.partition_id = index;
-        r.replicas = isr;
+        r.replicas = replicas.empty() ? isr : replicas;
         r.isr = isr;
         r.leader = leader;
         r.leader_epoch = epoch;
+        r.partition_epoch = 0;
         return r;
     }
     static mr::config_record topic_config(const std::string& topic, const std::string& key, const std::string& value) {
@@ -192,7 +195,7 @@ TEST(partition_manager, min_insync_replicas_refuses_acks_all_only) {
 
 TEST(partition_manager, hw_waits_for_every_isr_member) {
     fixture f;
-    // ISR {1, 2}: without follower fetches (not yet), the HW cannot pass 0.
+    // ISR {1, 2}: until follower 2 fetches, the HW cannot pass 0.
     f.apply({fixture::topic("t", 1), fixture::partition_rec(1, 0, self, 1, {self, 2})});
     auto p = f.manager->find("t", 0).leader;
     EXPECT_EQ(f.produce("t", 0, batch_of(2)).error, kafka_error::none);
@@ -308,7 +311,6 @@ TEST(partition_config, topic_configs_override_broker_defaults) {
     EXPECT_EQ(c.log.max_message_bytes, defaults.log.max_message_bytes);
     ASSERT_EQ(problems.size(), 1u);
 }
-
 }  // namespace
 }  // namespace strata::replication
 
@@ -343,6 +345,172 @@ TEST(partition_manager, dynamic_broker_defaults_reach_open_partitions_under_topi
     EXPECT_EQ(f.produce("own", 0, batch_of(10)).error, kafka_error::none);  // the topic's own config wins
     f.apply({broker_default("message.max.bytes", std::nullopt)});
     EXPECT_EQ(f.produce("t", 0, batch_of(10)).error, kafka_error::none);
+}
+
+// Batches as a leader stores them: offsets from `base`, stamped with `epoch`.
+std::vector<uint8_t> leader_batch(int64_t base, int32_t epoch, int count) {
+    protocol::record_batch_options options;
+    options.base_offset = base;
+    options.partition_leader_epoch = epoch;
+    protocol::record_batch_builder builder(options);
+    std::string value = "replicated";
+    for (int i = 0; i < count; ++i)
+        builder.append(1'700'000'000'000, std::nullopt,
+                       protocol::bytes_view(reinterpret_cast<const uint8_t*>(value.data()), value.size()));
+    return builder.build().value();
+}
+
+TEST(partition_replication, followers_fetch_offsets_move_the_hw_and_release_acks_all) {
+    fixture f;
+    f.apply({fixture::topic("t", 1), fixture::partition_rec(1, 0, self, 1, {self, 2, 3})});
+    auto p = f.manager->find("t", 0).leader;
+    ASSERT_TRUE(p);
+    auto owned = std::make_shared<const std::vector<uint8_t>>(batch_of(3));
+    std::optional<produce_outcome> acked;
+    p->produce(*owned, owned, required_acks::all, [&](produce_outcome o) { acked = o; });
+    f.run_until([&] { return p->log()->flushed_offset() >= offset(3); });
+    // Follower 2 has everything, follower 3 has not fetched yet: no HW.
+    p->record_follower_fetch(2, -1, offset(3));
+    f.run_until([] { return false; }, std::chrono::milliseconds(20));
+    EXPECT_EQ(p->high_watermark(), offset(0));
+    // The HW is the smallest log end offset in the ISR.
+    p->record_follower_fetch(3, -1, offset(2));
+    ASSERT_TRUE(f.run_until([&] { return p->high_watermark() == offset(2); }));
+    EXPECT_FALSE(acked.has_value());
+    // A fetch offset past the log end counts as the log end.
+    p->record_follower_fetch(3, -1, offset(10));
+    ASSERT_TRUE(f.run_until([&] { return acked.has_value(); }));
+    EXPECT_EQ(acked->error, kafka_error::none);
+    EXPECT_EQ(p->high_watermark(), offset(3));
+    // A replica of another partition, or a fetch offset behind, moves nothing.
+    p->record_follower_fetch(4, -1, offset(0));
+    p->record_follower_fetch(2, -1, offset(1));
+    f.run_until([] { return false; }, std::chrono::milliseconds(20));
+    EXPECT_EQ(p->high_watermark(), offset(3));
+}
+
+TEST(partition_replication, lagging_followers_leave_the_isr_and_caught_up_ones_rejoin) {
+    struct sent {
+        isr_update_request request;
+        std::function<void(isr_update_result)> done;
+    };
+    std::vector<sent> requests;
+    fixture f({}, [&](isr_update_request r, std::function<void(isr_update_result)> done) {
+        requests.push_back({std::move(r), std::move(done)});
+    });
+    f.apply({fixture::topic("t", 1), fixture::partition_rec(1, 0, self, 1, {self, 2, 3})});
+    auto p = f.manager->find("t", 0).leader;
+    ASSERT_TRUE(p);
+    ASSERT_EQ(f.produce("t", 0, batch_of(2)).error, kafka_error::none);
+    p->record_follower_fetch(2, 11, offset(2));
+    p->record_follower_fetch(3, 12, offset(0));
+    // Within replica.lag.time.max.ms (30 s by default) nobody is dropped.
+    f.clock.advance(29'000);
+    p->check_isr();
+    f.run_until([] { return false; }, std::chrono::milliseconds(20));
+    EXPECT_TRUE(requests.empty());
+    // Follower 2 keeps up; follower 3 stays behind the log end.
+    p->record_follower_fetch(2, 11, offset(2));
+    f.clock.advance(2'000);
+    p->check_isr();
+    ASSERT_TRUE(f.run_until([&] { return requests.size() == 1; }));
+    EXPECT_EQ(requests[0].request.epoch, leader_epoch(1));
+    EXPECT_EQ(requests[0].request.partition_epoch, 0);
+    ASSERT_EQ(requests[0].request.isr.size(), 2u);
+    EXPECT_EQ(requests[0].request.isr[0].id, self);
+    EXPECT_EQ(requests[0].request.isr[1].id, 2);
+    EXPECT_EQ(requests[0].request.isr[1].broker_epoch, 11);
+    // One request in flight at a time.
+    p->check_isr();
+    f.run_until([] { return false; }, std::chrono::milliseconds(20));
+    EXPECT_EQ(requests.size(), 1u);
+    // Accepted: the ISR changes when the image brings the change back.
+    requests[0].done({kafka_error::none, 1, {self, 2}});
+    f.run_until([] { return false; }, std::chrono::milliseconds(20));
+    EXPECT_EQ(p->isr(), (std::vector<int32_t>{self, 2, 3}));
+    mr::partition_change_record shrink;
+    shrink.topic_id = id_of(1);
+    shrink.partition_id = 0;
+    shrink.isr = std::vector<int32_t>{self, 2};
+    f.apply({shrink});
+    ASSERT_TRUE(f.run_until([&] { return p->isr() == std::vector<int32_t>{self, 2}; }));
+    // Follower 3 catches up with the HW: it is asked back in, at the new
+    // partition epoch and with its broker epoch.
+    p->record_follower_fetch(3, 12, offset(2));
+    ASSERT_TRUE(f.run_until([&] { return requests.size() == 2; }));
+    EXPECT_EQ(requests[1].request.partition_epoch, 1);
+    ASSERT_EQ(requests[1].request.isr.size(), 3u);
+    EXPECT_EQ(requests[1].request.isr[2].id, 3);
+    EXPECT_EQ(requests[1].request.isr[2].broker_epoch, 12);
+    // A stale partition epoch waits for the image; other errors retry.
+    requests[1].done({kafka_error::invalid_update_version, -1, {}});
+    f.run_until([] { return false; }, std::chrono::milliseconds(20));
+    p->record_follower_fetch(3, 12, offset(2));
+    f.run_until([] { return false; }, std::chrono::milliseconds(20));
+    EXPECT_EQ(requests.size(), 2u);
+    mr::partition_change_record expand;
+    expand.topic_id = id_of(1);
+    expand.partition_id = 0;
+    expand.isr = std::vector<int32_t>{self, 2, 3};
+    f.apply({expand});
+    ASSERT_TRUE(f.run_until([&] { return p->isr() == std::vector<int32_t>{self, 2, 3}; }));
+}
+
+TEST(partition_replication, a_follower_appends_the_leaders_batches_and_truncates) {
+    fixture f;
+    f.apply({fixture::topic("t", 1), fixture::partition_rec(1, 0, 2, 4, {2, self})});
+    EXPECT_EQ(f.manager->find("t", 0).error, kafka_error::not_leader_or_follower);
+    auto replicas = f.manager->replicas();
+    ASSERT_EQ(replicas.size(), 1u);
+    auto p = replicas[0];
+    f.run_until([&] { return p->leader_id() == 2; });
+    EXPECT_FALSE(p->is_leader());
+    EXPECT_EQ(p->epoch(), leader_epoch(4));
+
+    auto run = [&](const std::function<void(partition::done_callback)>& start) {
+        std::optional<kafka_error> result;
+        start([&](kafka_error e) { result = e; });
+        EXPECT_TRUE(f.run_until([&] { return result.has_value(); }));
+        return result.value_or(kafka_error::unknown_server_error);
+    };
+    // The leader's offsets and epochs are kept; a batch cut short at the end
+    // of the fetch is left for the next one.
+    auto payload = std::make_shared<std::vector<uint8_t>>(leader_batch(0, 3, 3));
+    auto second = leader_batch(3, 4, 2);
+    payload->insert(payload->end(), second.begin(), second.end());
+    auto partial = leader_batch(5, 4, 1);
+    payload->insert(payload->end(), partial.begin(), partial.begin() + 30);
+    EXPECT_EQ(run([&](auto done) { p->append_from_leader(leader_epoch(4), *payload, payload, offset(4), offset(0), done); }),
+              kafka_error::none);
+    EXPECT_EQ(p->log_end_offset(), offset(5));
+    EXPECT_EQ(p->high_watermark(), offset(4));
+    EXPECT_EQ(p->log()->latest_epoch(), leader_epoch(4));
+    EXPECT_EQ(p->log()->end_offset_for_epoch(leader_epoch(3)), (storage::epoch_end{leader_epoch(3), offset(3)}));
+    // The same batches again (a retried fetch) add nothing.
+    EXPECT_EQ(run([&](auto done) { p->append_from_leader(leader_epoch(4), *payload, payload, offset(5), offset(0), done); }),
+              kafka_error::none);
+    EXPECT_EQ(p->log_end_offset(), offset(5));
+    EXPECT_EQ(p->high_watermark(), offset(5));
+    // An answer for another leader epoch is refused.
+    EXPECT_EQ(run([&](auto done) { p->update_follower_hw(leader_epoch(3), offset(5), done); }),
+              kafka_error::not_leader_or_follower);
+    // Divergence: everything from offset 3 on goes, and the HW with it.
+    EXPECT_EQ(run([&](auto done) { p->truncate_as_follower(leader_epoch(4), offset(3), false, done); }),
+              kafka_error::none);
+    EXPECT_EQ(p->log_end_offset(), offset(3));
+    EXPECT_EQ(p->high_watermark(), offset(3));
+    EXPECT_EQ(p->log()->latest_epoch(), leader_epoch(3));
+
+    // Elected: it leads from its log at the next epoch, and a produce goes on
+    // from its log end.
+    mr::partition_change_record elected;
+    elected.topic_id = id_of(1);
+    elected.partition_id = 0;
+    elected.leader = self;
+    elected.isr = std::vector<int32_t>{self};
+    f.apply({elected});
+    ASSERT_TRUE(f.run_until([&] { return p->is_leader(); }));
+    EXPECT_EQ(f.produce("t", 0, batch_of(1)).base_offset, offset(3));
 }
 
 }  // namespace

@@ -304,10 +304,23 @@ void add_topic_keys(std::vector<config_key>& k) {
         "acknowledged data. Not yet in effect."));
     k.push_back(key(topics, "replica.lag.time.max.ms", &c::replica_lag_time_max_ms, "30000",
         at_least<int64_t>(1),
-        "A follower that has not caught up with the leader for this long leaves the ISR. Not yet in effect."));
+        "A follower that has not caught up with the leader's log end within this long leaves the ISR (the "
+        "leader sends AlterPartition; it checks every half of this). A follower that catches up with the high "
+        "watermark joins it again."));
     k.push_back(key(topics, "replica.fetch.max.bytes", &c::replica_fetch_max_bytes, "1048576",
         at_least<int32_t>(0),
-        "Bytes a follower asks for per partition in one fetch. Not yet in effect."));
+        "Bytes a follower asks for per partition in one fetch (the first batch comes whole however large)."));
+    k.push_back(key(topics, "replica.fetch.response.max.bytes", &c::replica_fetch_response_max_bytes, "10485760",
+        at_least<int32_t>(0), "Bytes a follower asks for in one fetch over all its partitions."));
+    k.push_back(key(topics, "replica.fetch.wait.max.ms", &c::replica_fetch_wait_max_ms, "500", at_least<int32_t>(0),
+        "How long the leader holds a caught-up follower's fetch waiting for new records (it answers at once when "
+        "one is appended or the high watermark moves)."));
+    k.push_back(key(topics, "replica.fetch.backoff.ms", &c::replica_fetch_backoff_ms, "1000", at_least<int32_t>(0),
+        "How long a follower waits before fetching again a partition whose fetch failed, or from a leader it "
+        "cannot reach."));
+    k.push_back(key(topics, "num.replica.fetchers", &c::num_replica_fetchers, "1", at_least<int32_t>(1),
+        "Fetch loops (each with its own connection) per source broker; a broker's followed partitions are spread "
+        "over them by hash."));
     k.push_back(key(topics, "offsets.topic.num.partitions", &c::offsets_topic_num_partitions, "50",
         at_least<int32_t>(1), "Partitions of `__consumer_offsets`, made on the first FindCoordinator; a group belongs to "
         "partition abs(hash(group.id)) % this."));

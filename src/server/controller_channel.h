@@ -45,6 +45,9 @@ public:
     ~controller_channel();
 
     int32_t node_id() const { return _node_id; }
+    // The single-threaded executor the connections live on (the metadata
+    // quorum's).
+    const boost::asio::any_io_executor& executor() const { return _executor; }
     // True when this node is the active controller as it knows it.
     bool local() const;
     // The active controller's id, if known.
@@ -66,8 +69,7 @@ public:
     }
 
     // AlterPartition (v3) from this broker as the leader of the request's
-    // partitions: the replication layer's ISR changes, once brokers fetch
-    // from each other. Runs in-process when this node is the active
+    // partitions: the replication layer's ISR changes. Runs in-process when this node is the active
     // controller, else over the controller listener. Failing to reach a
     // controller comes back as a top-level NOT_CONTROLLER (no controller
     // known or reachable) or REQUEST_TIMED_OUT, for the caller to retry, as

@@ -329,6 +329,42 @@ TEST(data_path, fetch_long_polls_until_a_produce_moves_the_hw) {
     EXPECT_EQ(empty.responses[0].partitions[0].records->size(), 0u);
 }
 
+TEST(data_path, a_followers_fetch_gets_the_diverging_epoch_or_waits_for_an_append) {
+    fixture f;
+    f.produce(9, batch_of(2));  // stamped with the leader epoch, 4
+    f.wait_for_hw(2);
+    auto follower_fetch = [&](int64_t offset, int32_t last_fetched_epoch, int32_t max_wait_ms) {
+        auto request = f.fetch_request(15, offset, max_wait_ms);
+        request.replica_state.replica_id = 2;
+        request.replica_state.replica_epoch = 9;
+        request.topics[0].partitions[0].current_leader_epoch = 4;
+        request.topics[0].partitions[0].last_fetched_epoch = last_fetched_epoch;
+        return request;
+    };
+    // The follower's epoch 3 is older than this log's history: it ends where
+    // the history starts, below the follower's fetch offset.
+    auto diverged = f.fetch(15, follower_fetch(2, 3, 10'000));
+    const auto& d = diverged.responses[0].partitions[0];
+    EXPECT_EQ(d.error_code, 0);
+    EXPECT_EQ(d.diverging_epoch.epoch, 3);
+    EXPECT_EQ(d.diverging_epoch.end_offset, 0);
+    EXPECT_EQ(d.records->size(), 0u);
+    // At epoch 4 it is caught up: the fetch waits, and an append answers it.
+    auto pending = f.start(frame_of(api_key::fetch, 15, follower_fetch(2, 4, 10'000)));
+    f.run_until([] { return false; }, std::chrono::milliseconds(30));
+    EXPECT_NE(pending.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+    f.produce(9, batch_of(3));
+    ASSERT_TRUE(f.run_until([&] { return pending.wait_for(std::chrono::seconds(0)) == std::future_status::ready; }));
+    auto r = f.decode<pm::fetch_response>(api_key::fetch, 15, pending.get());
+    EXPECT_EQ(r.responses[0].partitions[0].diverging_epoch.epoch, -1);
+    EXPECT_GT(r.responses[0].partitions[0].records->size(), 0u);
+    // An older leader epoch than the partition's is fenced.
+    auto stale = follower_fetch(2, 4, 0);
+    stale.topics[0].partitions[0].current_leader_epoch = 3;
+    EXPECT_EQ(f.fetch(15, stale).responses[0].partitions[0].error_code,
+              static_cast<int16_t>(kafka_error::fenced_leader_epoch));
+}
+
 TEST(data_path, incremental_fetch_sessions_send_only_what_changed) {
     fixture f;
     f.produce(9, batch_of(3));

@@ -4,8 +4,13 @@
 
 #include <stdexcept>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
+#include "controller_channel.h"
 #include "data_path.h"
 #include "strata/common/log.h"
+#include "strata/replication/replica_fetcher.h"
 #include "topic_configs.h"
 
 namespace strata::server {
@@ -16,11 +21,70 @@ struct data_plane::impl {
     // project's 2-core machines.
     boost::asio::thread_pool strands{2};
     std::unique_ptr<storage::log_manager> logs;
+    // Declared before the partitions, which its partitions' callbacks reach:
+    // destroyed after them.
+    std::unique_ptr<replication::replica_fetcher_manager> fetchers;
     std::unique_ptr<replication::partition_manager> partitions;
+    const replication::partition_manager* partitions_view = nullptr;  // set once made
     bool stopped = false;
 };
 
-data_plane::data_plane(const broker_config& config, metadata::metadata_service& metadata)
+namespace {
+
+namespace pm = protocol::messages;
+
+// One AlterPartition for one partition, on the controller channel's executor.
+boost::asio::awaitable<void> send_alter_partition(controller_channel* controller, pm::alter_partition_request request,
+                                                  std::function<void(replication::isr_update_result)> done) {
+    constexpr auto timeout = std::chrono::milliseconds(5000);
+    auto response = co_await controller->alter_partition(std::move(request), timeout);
+    replication::isr_update_result result;
+    result.error = static_cast<kafka_error>(response.error_code);
+    if (result.error == kafka_error::none) {
+        result.error = kafka_error::unknown_server_error;  // unless the partition is in the answer
+        for (const auto& t : response.topics) {
+            for (const auto& p : t.partitions) {
+                result.error = static_cast<kafka_error>(p.error_code);
+                result.partition_epoch = p.partition_epoch;
+                result.isr = p.isr;
+            }
+        }
+    }
+    done(std::move(result));
+}
+
+replication::isr_update_sender isr_sender(controller_channel* controller, const replication::partition_manager* const* partitions,
+                                          int32_t node_id) {
+    if (!controller) return {};
+    return [controller, partitions, node_id](replication::isr_update_request change,
+                                             std::function<void(replication::isr_update_result)> done) {
+        auto image = (*partitions)->image();
+        const auto* self = image ? image->broker(node_id) : nullptr;
+        pm::alter_partition_request request;
+        request.broker_id = node_id;
+        request.broker_epoch = self ? self->epoch : -1;
+        auto& topic = request.topics.emplace_back();
+        topic.topic_id = change.topic_id;
+        topic.topic_name = change.tp.topic;
+        auto& p = topic.partitions.emplace_back();
+        p.partition_index = change.tp.partition.value();
+        p.leader_epoch = change.epoch.value();
+        p.partition_epoch = change.partition_epoch;
+        p.leader_recovery_state = 0;
+        for (const auto& member : change.isr) {
+            auto& m = p.new_isr_with_epochs.emplace_back();
+            m.broker_id = member.id;
+            m.broker_epoch = member.broker_epoch;
+        }
+        boost::asio::co_spawn(controller->executor(), send_alter_partition(controller, std::move(request), std::move(done)),
+                              boost::asio::detached);
+    };
+}
+
+}  // namespace
+
+data_plane::data_plane(const broker_config& config, metadata::metadata_service& metadata,
+                       controller_channel* controller)
     : _impl(std::make_unique<impl>()) {
     if (config.log_dirs.empty()) throw std::runtime_error("log.dirs is empty");
     storage::log_manager_config log_config;
@@ -37,8 +101,29 @@ data_plane::data_plane(const broker_config& config, metadata::metadata_service& 
     options.dynamic_defaults = [config](const metadata::metadata_image& image) {
         return dynamic_topic_defaults(dynamic_configs_of(image, config.node_id), config);
     };
+    const replication::partition_manager* const* manager = &_impl->partitions_view;
+    options.isr_sender = isr_sender(controller, manager, config.node_id);
+
+    replication::replica_fetcher_options fetch;
+    fetch.node_id = config.node_id;
+    fetch.listener = config.inter_broker_listener_name;
+    fetch.fetch_max_bytes = config.replica_fetch_max_bytes;
+    fetch.fetch_response_max_bytes = config.replica_fetch_response_max_bytes;
+    fetch.fetch_wait_max_ms = config.replica_fetch_wait_max_ms;
+    fetch.num_fetchers = config.num_replica_fetchers;
+    fetch.backoff = std::chrono::milliseconds(config.replica_fetch_backoff_ms);
+    fetch.isr_check_interval = std::chrono::milliseconds(std::max<int64_t>(config.replica_lag_time_max_ms / 2, 1));
+    fetch.image = [manager] { return (*manager)->image(); };
+    fetch.leaders = [manager] { return (*manager)->leaders(); };
+    _impl->fetchers = std::make_unique<replication::replica_fetcher_manager>(fetch);
+    auto* fetchers = _impl->fetchers.get();
+    options.on_follow = [fetchers](const std::shared_ptr<replication::partition>& p, int32_t leader,
+                                   replication::leader_epoch epoch) { fetchers->follow(p, leader, epoch); };
+
     _impl->partitions =
         std::make_unique<replication::partition_manager>(options, *_impl->logs, _impl->strands.get_executor());
+    _impl->partitions_view = _impl->partitions.get();
+    _impl->fetchers->start();
     auto* partitions = _impl->partitions.get();
     metadata.on_image([partitions](const std::shared_ptr<const metadata::metadata_image>& image,
                                    const metadata::image_changes& changes) {
@@ -53,6 +138,7 @@ replication::partition_manager& data_plane::partitions() { return *_impl->partit
 void data_plane::stop() {
     if (_impl->stopped) return;
     _impl->stopped = true;
+    _impl->fetchers->stop();
     _impl->partitions->stop_all();
     _impl->strands.join();
     if (auto r = _impl->logs->shutdown(); !r)

@@ -2,6 +2,13 @@
 // regions (sendfile) where the connection allows; long polling on min_bytes
 // and max_wait_ms; KIP-74 limits; KIP-227 incremental fetch sessions. Fetches of `__cluster_metadata` never get
 // here: the fetch_router sends them to the quorum.
+//
+// A fetch with a replica id (ReplicaState in v15+) is a follower's: it reads
+// to the log end rather than the HW, reports the follower's log end offset
+// to the partition (its fetch offset: the HW and the ISR follow from it),
+// gets DivergingEpoch (v12+) when its last fetched epoch ends before its
+// fetch offset here, and its long poll also ends on the next append or
+// when the HW moves.
 #include <boost/asio/this_coro.hpp>
 
 #include <chrono>
@@ -23,8 +30,13 @@ constexpr int8_t read_committed = 1;
 struct fetch_build {
     pm::fetch_response response;
     size_t bytes = 0;
-    bool has_error = false;
+    bool has_error = false;     // or anything else to answer at once (a divergence)
+    std::vector<int64_t> hws;   // each partition's HW as read, in request order
 };
+
+int32_t replica_of(const request_context& ctx, const pm::fetch_request& request) {
+    return ctx.version >= 15 ? request.replica_state.replica_id : request.replica_id;
+}
 
 void set_error(pm::fetch_response::partition_data& out, kafka_error error) {
     out.error_code = static_cast<int16_t>(error);
@@ -38,15 +50,18 @@ void set_error(pm::fetch_response::partition_data& out, kafka_error error) {
 // max_bytes; the first partition with data may exceed it (KIP-74).
 void read_partition(const request_context& ctx, const pm::fetch_request& request, const pm::fetch_request::fetch_partition& in,
                     const replication::partition_lookup& found, const std::shared_ptr<replication::async_signal>& waiter,
-                    fetch_build& build, pm::fetch_response::partition_data& out) {
+                    bool first_read, fetch_build& build, pm::fetch_response::partition_data& out) {
     out.partition_index = in.partition;
+    build.hws.push_back(-1);
     if (!found.leader) {
         set_error(out, found.error);
         build.has_error = true;
         return;
     }
     auto& p = *found.leader;
-    if (waiter) p.add_waiter(waiter);
+    const int32_t replica_id = replica_of(ctx, request);
+    const bool follower = replica_id >= 0;
+    if (waiter) p.add_waiter(waiter, follower);
     const int32_t epoch = p.epoch().value();
     if (ctx.version >= 9 && in.current_leader_epoch >= 0 && in.current_leader_epoch != epoch) {
         // KIP-320: the client's view of the leadership is older or newer.
@@ -55,20 +70,39 @@ void read_partition(const request_context& ctx, const pm::fetch_request& request
         build.has_error = true;
         return;
     }
-    const int32_t replica_id = ctx.version >= 15 ? request.replica_state.replica_id : request.replica_id;
     const auto hw = p.high_watermark();
     const auto lso = p.last_stable_offset();
+    build.hws.back() = hw.value();
     out.high_watermark = hw.value();
     out.last_stable_offset = lso.value();
     out.log_start_offset = p.log_start_offset().value();
     if (request.isolation_level == read_committed) out.aborted_transactions.emplace();  // none: no transactions yet
     out.records = protocol::records{};
 
+    if (follower && ctx.version >= 12 && in.last_fetched_epoch >= 0) {
+        // KIP-320 (Kafka 2.7's Fetch v12): the follower's last fetched epoch
+        // must reach its fetch offset here too, else it has records this log
+        // does not and truncates to where the epoch ends here.
+        auto end = p.log()->end_offset_for_epoch(storage::leader_epoch(in.last_fetched_epoch));
+        if (!end || end->epoch.value() < in.last_fetched_epoch || end->end_offset.value() < in.fetch_offset) {
+            out.diverging_epoch.epoch = end ? end->epoch.value() : -1;
+            out.diverging_epoch.end_offset = end ? end->end_offset.value() : -1;
+            build.has_error = true;
+            return;
+        }
+    }
+    const auto leo = p.log_end_offset();
+    // The follower has everything below its fetch offset: its log end, which
+    // moves the HW and decides its ISR membership. Once per request, not on
+    // every re-read of a long poll.
+    if (follower && first_read && in.fetch_offset >= p.log_start_offset().value() && in.fetch_offset <= leo.value())
+        p.record_follower_fetch(replica_id, request.replica_state.replica_epoch, storage::offset(in.fetch_offset));
+
     // Consumers read to the HW (read_committed: the LSO); a follower reads to
-    // the log end (follower state is not tracked yet).
+    // the log end.
     storage::read_options options;
     options.start = storage::offset(in.fetch_offset);
-    options.max_offset = replica_id >= 0 ? p.log_end_offset() : (request.isolation_level == read_committed ? lso : hw);
+    options.max_offset = follower ? leo : (request.isolation_level == read_committed ? lso : hw);
     const size_t max_bytes = size_t(std::max(request.max_bytes, 0));
     const size_t budget = build.bytes >= max_bytes ? 0 : max_bytes - build.bytes;
     options.max_bytes = std::min(size_t(std::max(in.partition_max_bytes, 0)), budget);
@@ -107,7 +141,7 @@ void read_partition(const request_context& ctx, const pm::fetch_request& request
 fetch_build build_response(const request_context& ctx, const pm::fetch_request& request,
                            const std::vector<pm::fetch_request::fetch_topic>& topics,
                            replication::partition_manager& partitions,
-                           const std::shared_ptr<replication::async_signal>& waiter) {
+                           const std::shared_ptr<replication::async_signal>& waiter, bool first_read) {
     fetch_build build;
     for (const auto& topic : topics) {
         auto& topic_out = build.response.responses.emplace_back();
@@ -117,7 +151,7 @@ fetch_build build_response(const request_context& ctx, const pm::fetch_request& 
             auto& out = topic_out.partitions.emplace_back();
             auto found = ctx.version >= 13 ? partitions.find(topic.topic_id, in.partition)
                                            : partitions.find(topic.topic, in.partition);
-            read_partition(ctx, request, in, found, waiter, build, out);
+            read_partition(ctx, request, in, found, waiter, first_read, build, out);
         }
     }
     return build;
@@ -143,17 +177,24 @@ boost::asio::awaitable<net::handler_result> handle_fetch(request_context& ctx, c
         sessions.finish(plan, build.response, by_id);
         return respond(ctx, build.response);
     };
-    for (;;) {
+    // A follower's long poll also ends when a HW moved, so that the
+    // follower's HW (and its readiness to lead) keeps up with the leader's.
+    const bool follower = replica_of(ctx, request) >= 0;
+    std::vector<int64_t> first_hws;
+    for (bool first = true;; first = false) {
         // The waiter is registered while the partitions are read, so that an
         // HW move between the read and the wait is not missed.
         auto waiter = request.max_wait_ms > 0 ? replication::async_signal::make(executor) : nullptr;
-        auto build = build_response(ctx, request, plan.topics, partitions, waiter);
-        if (build.bytes >= min_bytes || build.has_error || !waiter ||
+        auto build = build_response(ctx, request, plan.topics, partitions, waiter, first);
+        if (first) first_hws = build.hws;
+        const bool hw_moved = follower && build.hws != first_hws;
+        if (build.bytes >= min_bytes || build.has_error || hw_moved || !waiter ||
             std::chrono::steady_clock::now() >= deadline) {
             co_return answer(build);
         }
-        if (!co_await waiter->wait_until(deadline)) {
-            auto last = build_response(ctx, request, plan.topics, partitions, nullptr);
+        const bool woken = co_await waiter->wait_until(deadline);
+        if (!woken) {
+            auto last = build_response(ctx, request, plan.topics, partitions, nullptr, false);
             co_return answer(last);
         }
     }

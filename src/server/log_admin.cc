@@ -105,10 +105,9 @@ awaitable<net::handler_result> handle_describe_log_dirs(request_context& ctx, pr
     } else {
         dir.error_code = static_cast<int16_t>(kafka_error::kafka_storage_error);
     }
-    // Every partition whose replica is here (this broker leads them all
-    // until followers replicate), in topic order.
+    // Every partition whose replica is here, led or followed, in topic order.
     std::map<std::string, std::vector<std::shared_ptr<replication::partition>>> by_topic;
-    for (auto& p : partitions.leaders()) by_topic[p->id().topic].push_back(std::move(p));
+    for (auto& p : partitions.replicas()) by_topic[p->id().topic].push_back(std::move(p));
     auto wanted = [&](const std::string& topic, int32_t partition) {
         if (!request.topics) return true;
         for (const auto& t : *request.topics)
@@ -127,7 +126,8 @@ awaitable<net::handler_result> handle_describe_log_dirs(request_context& ctx, pr
             auto& out = topic.partitions.emplace_back();
             out.partition_index = index;
             out.partition_size = int64_t(p->log()->size_bytes());
-            out.offset_lag = 0;  // a leader lags nobody
+            // Kafka: how far the log end is behind the HW (0 on a leader).
+            out.offset_lag = std::max<int64_t>(0, p->high_watermark() - p->log_end_offset());
         }
         if (!topic.partitions.empty()) dir.topics.push_back(std::move(topic));
     }

@@ -26,6 +26,7 @@ replication::partition_config partition_defaults(const broker_config& config) {
     log.timestamp_kind = config.log_message_timestamp_type == "LogAppendTime" ? protocol::timestamp_type::log_append_time
                                                                               : protocol::timestamp_type::create_time;
     out.min_insync_replicas = config.min_insync_replicas;
+    out.replica_lag_time_max_ms = config.replica_lag_time_max_ms;
     out.producer_id_expiration_ms = config.producer_id_expiration_ms;
     return out;
 }

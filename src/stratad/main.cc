@@ -173,7 +173,8 @@ int run(const options& opts) {
     std::unique_ptr<server::data_plane> data;
     try {
         quorum_holder.emplace(config);
-        if (config.has_role("broker")) data = std::make_unique<server::data_plane>(config, quorum_holder->metadata());
+        if (config.has_role("broker"))
+            data = std::make_unique<server::data_plane>(config, quorum_holder->metadata(), &quorum_holder->controller());
         quorum_holder->start();
     } catch (const std::exception& e) {
         logger->critical("cannot start the metadata quorum: {}", e.what());

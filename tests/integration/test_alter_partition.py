@@ -8,11 +8,12 @@ INVALID_UPDATE_VERSION; a wrong broker epoch STALE_BROKER_EPOCH; a controller
 that is not the active one NOT_CONTROLLER; ApiVersions on the controller
 listener lists the API.
 
-Brokers do not replicate between each other yet, but the controller accepts
-replication factor 3 (the replicas are assigned; only the leader serves), so
-the topic is created through the admin API like any other."""
+The brokers replicate, so the leader would soon ask for the dropped follower
+to rejoin the ISR (it is caught up): the test stops that follower (SIGSTOP)
+before shrinking the ISR under the leader's feet."""
 
 import re
+import signal
 import socket
 import struct
 import time
@@ -166,16 +167,22 @@ def test_alter_partition_shrinks_the_isr_everywhere():
         error, _ = alter_partition(standby.controller_port, 3, leader, epoch, topic_id, 0, leader_epoch, 0, isr)
         assert error == NOT_CONTROLLER, error
 
-        # Shrink: drop one follower. A new partition has partition epoch 0.
-        smaller = [b for b in isr if b == leader] + [b for b in isr if b != leader][:1]
+        # Shrink: drop one follower (not the active controller, which the
+        # test keeps talking to), stopped first so that it cannot catch up
+        # and be let back in. A new partition has partition epoch 0.
+        followers = [b for b in isr if b != leader]
+        dropped = next(b for b in followers if b != active)
+        smaller = [leader] + [b for b in followers if b != dropped]
+        cluster.node(dropped).proc.send_signal(signal.SIGSTOP)
         error, result = alter_partition(controller_port, 2, leader, epoch, topic_id, 0, leader_epoch, 0, smaller)
         assert error == NONE, error
         assert result["error"] == NONE, result
         assert result["isr"] == smaller and result["leader"] == leader, result
         assert result["leader_epoch"] == leader_epoch and result["partition_epoch"] == 1, result
 
-        # Every node applied the record.
-        for node in cluster.nodes:
+        # Every running node applied the record.
+        running = [n for n in cluster.nodes if n.node_id != dropped]
+        for node in running:
             wait_for(lambda: metadata(node.port, "isr")["partitions"][0][3] == smaller,
                      what=f"the smaller ISR in node {node.node_id}'s Metadata")
 
@@ -205,7 +212,7 @@ def test_alter_partition_shrinks_the_isr_everywhere():
         assert error == NONE and result["error"] == INVALID_REQUEST, result
 
         # Nothing of that changed the partition.
-        for node in cluster.nodes:
+        for node in running:
             assert metadata(node.port, "isr")["partitions"][0][3] == smaller
 
 

@@ -1,28 +1,36 @@
-// One partition this broker leads: its log, leader epoch, in-sync replica set
-// and high watermark, and the requests waiting on them.
+// One partition this broker hosts, as its leader or as a follower: its log,
+// leader epoch, in-sync replica set and high watermark, and the requests
+// waiting on them.
 //
 // Ownership and executor. A partition is created and owned (shared_ptr) by
-// the partition_manager; request handlers hold it for the duration of a
-// request. Its replication state (ISR, replica end offsets, HW, pending
-// acks=all produces, leadership) is changed only on the partition's strand:
-// produce() posts the append there, the storage flusher's callbacks are posted
-// there, and the manager's become_leader / stop go through it. So the state
-// has exactly one owner at a time and needs no lock; the log's own append is
-// likewise called only from the strand. Posting from a request handler's
-// synchronous part keeps produce order per partition per connection (the
-// net::request_handler contract) because a strand runs what is posted in
-// order. Reads (fetch, ListOffsets) run on the caller's thread: the log is
-// readable from any thread and the values readers need (HW, epoch) are
-// published in atomics.
+// the partition_manager; request handlers and the replica fetcher hold it for
+// the duration of a request. Its replication state (role, ISR, followers'
+// fetch state, HW, pending acks=all produces) is changed only on the
+// partition's strand: produce() posts the append there, the storage flusher's
+// callbacks are posted there, the fetcher's follower appends and truncations
+// go there, and the manager's become_leader / become_follower / stop go
+// through it. So the state has exactly one owner at a time and needs no
+// lock; the log's own append is likewise called only from the strand.
+// Posting from a request handler's synchronous part keeps produce order per
+// partition per connection (the net::request_handler contract) because a
+// strand runs what is posted in order. Reads (fetch, ListOffsets) run on the
+// caller's thread: the log is readable from any thread and the values readers
+// need (HW, epoch, leader) are published in atomics.
 //
-// HW model (Kafka's ISR): HW = min over the ISR of each member's log end
-// offset, never moving back while one leader epoch lasts. The leader's own
-// contribution is its LEO once that is durable by the topic's flush policy:
-// with group commit (the default) the fsynced offset, so that consumers never
-// read what a crash could take back; with Kafka's interval policy, the LEO at
-// once. Followers' offsets come from their fetches (not yet: the ISR is
-// {leader} on a single node, and with RF > 1 the HW waits for followers that
-// never report, which is correct but stalls until replication lands).
+// HW model (Kafka's ISR): on the leader, HW = min over the ISR of each
+// member's log end offset, never moving back while one leader epoch lasts;
+// a follower's log end offset is the offset of its latest fetch. While an ISR
+// expansion is in flight the joining replica counts too (KIP-497's maximal
+// ISR), so that the controller never commits an ISR with a member lacking
+// acknowledged data. On a follower, HW = min(the leader's HW from its last
+// fetch response, own log end offset).
+//
+// ISR changes (leader only): a follower that has not caught up with the
+// leader's log end offset within replica.lag.time.max.ms is shrunk out; a
+// replica outside the ISR whose fetch offset reaches the HW and this
+// leadership's first offset is let back in. Either goes to the controller as
+// an AlterPartition (one in flight per partition) and takes effect when the
+// image brings the PartitionChangeRecord back (become_leader).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -64,19 +72,53 @@ struct produce_outcome {
     offset log_start_offset{-1};
 };
 
-// What a leader tells the partition about itself when it (re)gains leadership.
+// What the image tells a leader about its partition.
 struct leadership {
     leader_epoch epoch;
     std::vector<int32_t> replicas;
     std::vector<int32_t> isr;
+    int32_t partition_epoch = 0;
 };
+
+// What the image tells a follower: whom to follow at which epoch.
+struct followership {
+    int32_t leader = -1;  // -1: no leader right now
+    leader_epoch epoch;
+    std::vector<int32_t> replicas;
+};
+
+// An ISR change the leader asks the controller for (AlterPartition v3).
+struct isr_update_request {
+    topic_partition tp;
+    protocol::uuid topic_id;
+    leader_epoch epoch;
+    int32_t partition_epoch = 0;
+    struct member {
+        int32_t id;
+        int64_t broker_epoch;  // -1: not known
+    };
+    std::vector<member> isr;
+};
+
+struct isr_update_result {
+    kafka_error error = kafka_error::none;  // the request's or the partition's
+    int32_t partition_epoch = -1;           // on success: the epoch the change gets
+    std::vector<int32_t> isr;
+};
+
+// Sends an AlterPartition for the partition and calls back (on any thread)
+// with the controller's answer. Set by the broker (controller_channel); unset
+// in unit tests that do not exercise ISR changes (the request is then dropped).
+using isr_update_sender = std::function<void(isr_update_request, std::function<void(isr_update_result)>)>;
 
 class partition : public std::enable_shared_from_this<partition> {
 public:
     using produce_callback = std::function<void(produce_outcome)>;
+    using done_callback = std::function<void(kafka_error)>;
 
     partition(int32_t self, topic_partition tp, protocol::uuid topic_id, std::shared_ptr<storage::partition_log> log,
-              partition_config config, boost::asio::any_io_executor executor, storage::clock& clock);
+              partition_config config, boost::asio::any_io_executor executor, storage::clock& clock,
+              isr_update_sender isr_sender = {});
 
     // ---- any thread --------------------------------------------------------
     const topic_partition& id() const { return _tp; }
@@ -84,6 +126,8 @@ public:
     const std::shared_ptr<storage::partition_log>& log() const { return _log; }
 
     bool is_leader() const { return _leader.load(std::memory_order_acquire); }
+    // The leader this replica follows (-1: none, or this replica leads).
+    int32_t leader_id() const { return _leader_id.load(std::memory_order_acquire); }
     leader_epoch epoch() const { return leader_epoch(_epoch.load(std::memory_order_acquire)); }
     offset high_watermark() const { return offset(_high_watermark.load(std::memory_order_acquire)); }
     // No transactions yet: the last stable offset is the high watermark.
@@ -94,6 +138,8 @@ public:
     // (ListOffsets -3 looks its first record up); -1: none yet. Not rebuilt
     // from the log at open: storage does not expose its segments' maxima.
     int64_t max_timestamp() const { return _max_timestamp.load(std::memory_order_acquire); }
+    // The in-sync replicas as this leader last applied them (a copy).
+    std::vector<int32_t> isr() const;
 
     // Validates and appends `batches` (a v2 produce payload, kept alive by
     // `owner` until done runs) on the strand. `done` runs on the strand, or on
@@ -102,10 +148,10 @@ public:
                  produce_callback done);
 
     // Fetch long polling: `signal` is notified (once) the next time the high
-    // watermark moves or the partition stops leading. (Followers, which read
-    // to the log end, will want a wake-up on append too.) Held
-    // weakly; a waiter that gave up costs nothing.
-    void add_waiter(const std::shared_ptr<async_signal>& signal);
+    // watermark moves or the partition stops leading, and with `on_append`
+    // (followers' fetches, which read to the log end) also on the next
+    // append. Held weakly; a waiter that gave up costs nothing.
+    void add_waiter(const std::shared_ptr<async_signal>& signal, bool on_append = false);
 
     // DeleteRecords: on the strand, moves the log start offset to `before`
     // (-1: the high watermark), which must not pass the high watermark.
@@ -113,9 +159,40 @@ public:
     using delete_records_callback = std::function<void(kafka_error, offset low_watermark)>;
     void delete_records(int64_t before, delete_records_callback done);
 
+    // ---- leader: a follower's fetch ----------------------------------------
+    // Posts to the strand: `replica` (of broker epoch `broker_epoch`, from
+    // its fetch's ReplicaState) fetched from `fetch_offset`, so its log end
+    // offset is that (at most the leader's). Updates its caught-up time
+    // (the partition's clock), moves the HW (releasing acks=all produces and
+    // consumer fetches), and may start an ISR expansion. Ignored unless
+    // leading a partition `replica` is a replica of.
+    void record_follower_fetch(int32_t replica, int64_t broker_epoch, offset fetch_offset);
+    // Posts to the strand: shrinks the ISR of followers that have not caught
+    // up within replica.lag.time.max.ms (the broker calls it periodically).
+    void check_isr();
+
+    // ---- follower: the replica fetcher -------------------------------------
+    // Post to the strand; `done` runs there with NONE, or with
+    // NOT_LEADER_OR_FOLLOWER / FENCED_LEADER_EPOCH when the partition no
+    // longer follows at `epoch`, or the storage error.
+    //
+    // Appends batches fetched from the leader as they are (offsets and
+    // epochs kept, CRC-checked), then sets the HW to min(leader_hw, log end)
+    // and moves the log start up to the leader's (within the HW).
+    void append_from_leader(leader_epoch epoch, protocol::bytes_view batches, std::shared_ptr<const void> owner,
+                            offset leader_hw, offset leader_log_start, done_callback done);
+    // Sets the HW from a fetch that brought no records.
+    void update_follower_hw(leader_epoch epoch, offset leader_hw, done_callback done);
+    // Removes everything from `to` on (divergence from the leader), or with
+    // `fully` restarts the log empty at `to` (the leader's log starts there).
+    void truncate_as_follower(leader_epoch epoch, offset to, bool fully, done_callback done);
+
     // ---- partition manager -------------------------------------------------
     // Posts to the strand: leads at `l.epoch` (a newer epoch or a changed ISR).
     void become_leader(leadership l);
+    // Posts to the strand: follows `f.leader` at `f.epoch`; pending acks=all
+    // produces fail with NOT_LEADER_OR_FOLLOWER and waiters wake.
+    void become_follower(followership f);
     // Posts to the strand: stops leading; pending acks=all produces fail with
     // NOT_LEADER_OR_FOLLOWER and waiters wake. `then` runs on the strand after.
     void stop(std::function<void()> then = {});
@@ -129,6 +206,20 @@ private:
         produce_outcome outcome;
         produce_callback done;
     };
+    // What the leader knows of one follower (Kafka's Replica state).
+    struct follower_state {
+        offset end{-1};  // its log end offset: its latest fetch offset; -1: not fetched this epoch
+        int64_t broker_epoch = -1;
+        int64_t last_fetch_ms = 0;
+        offset leader_end_at_last_fetch{-1};
+        int64_t last_caught_up_ms = 0;
+    };
+    // The AlterPartition in flight, if any: the ISR it asks for, and the
+    // partition epoch it was sent at (an image past it ends the wait).
+    struct isr_change {
+        std::vector<int32_t> isr;
+        int32_t sent_partition_epoch = 0;
+    };
 
     void do_produce(protocol::bytes_view batches, required_acks acks, produce_callback done);
     std::optional<produce_outcome> check_timestamps(protocol::bytes_view batches) const;
@@ -137,6 +228,20 @@ private:
     void update_high_watermark();
     void complete_pending(kafka_error error_for_all = kafka_error::none);
     void wake_waiters();
+    void wake_append_waiters();
+    void stop_leading(kafka_error error_for_pending);
+    bool following_at(leader_epoch epoch) const;
+    void set_follower_hw(offset leader_hw);
+    void after_truncation();
+
+    // ISR (partition_isr.cc).
+    void apply_leadership(leadership l);
+    void on_follower_fetch(int32_t replica, int64_t broker_epoch, offset fetch_offset);
+    void maybe_expand_isr(int32_t replica);
+    void maybe_shrink_isr();
+    void send_isr_update(std::vector<int32_t> isr);
+    void on_isr_update(isr_update_result result, leader_epoch sent_epoch, int32_t sent_partition_epoch);
+    std::vector<int32_t> maximal_isr() const;
     void save_producer_snapshot();
     void expire_producers();
 
@@ -148,15 +253,23 @@ private:
     producer_state _producers;  // strand only
     storage::clock& _clock;
     boost::asio::strand<boost::asio::any_io_executor> _strand;
+    const isr_update_sender _isr_sender;
 
     // Published for readers; written on the strand.
     std::atomic<bool> _leader{false};
+    std::atomic<int32_t> _leader_id{-1};
     std::atomic<int32_t> _epoch{-1};
     std::atomic<int64_t> _high_watermark{0};
 
     // Strand only.
+    bool _stopped = false;
+    std::vector<int32_t> _replicas;
     std::vector<int32_t> _isr;
-    std::map<int32_t, offset> _follower_end_offsets;  // ISR members but self
+    int32_t _partition_epoch = 0;
+    offset _epoch_start{0};                            // the log end when this leadership began
+    std::map<int32_t, follower_state> _followers;      // every replica but self, while leading
+    std::optional<isr_change> _isr_in_flight;
+    int64_t _next_isr_attempt_ms = 0;                  // after an AlterPartition error
     offset _flushed{0};                                // durable LEO of this replica
     offset _flush_requested{0};                        // a flush up to here is outstanding
     std::deque<pending_produce> _pending;              // acks=all, in offset order
@@ -165,6 +278,9 @@ private:
 
     mutable std::mutex _waiters_mutex;
     std::vector<std::weak_ptr<async_signal>> _waiters;
+    std::vector<std::weak_ptr<async_signal>> _append_waiters;
+    mutable std::mutex _isr_mutex;  // guards the copy isr() returns
+    std::vector<int32_t> _isr_copy;
 
     std::atomic<int64_t> _max_timestamp{-1};
 };

@@ -21,6 +21,9 @@ struct partition_config {
     // unset). Checked only for CreateTime topics.
     int64_t timestamp_before_max_ms = no_timestamp_bound;
     int64_t timestamp_after_max_ms = no_timestamp_bound;
+    // replica.lag.time.max.ms: a broker setting (topics cannot override it),
+    // carried here because the leader's ISR shrink reads it.
+    int64_t replica_lag_time_max_ms = 30000;
     // producer.id.expiration.ms: idempotent producers silent this long are
     // forgotten (Kafka's default: one day).
     int64_t producer_id_expiration_ms = 86'400'000;

@@ -1,4 +1,5 @@
-// The partitions this broker leads, kept in step with the metadata image.
+// The partitions this broker hosts (leads or follows), kept in step with the
+// metadata image.
 //
 // Ownership and threads. One per broker, owned by whoever owns the storage
 // log manager it uses (stratad), and outliving the request handlers. apply()
@@ -38,6 +39,13 @@ struct partition_manager_options {
     // topic's own configs. Unset: none.
     std::function<metadata::config_map(const metadata::metadata_image&)> dynamic_defaults;
     storage::clock* clock = &storage::system_clock::instance();
+    // How a leader's ISR changes reach the controller (AlterPartition).
+    isr_update_sender isr_sender;
+    // Told, on the metadata publisher, whom each hosted partition follows
+    // after every image that may have changed it: the leader's id, or -1 when
+    // it follows no one (it leads, has no leader, or is no longer hosted).
+    // The replica fetcher listens here.
+    std::function<void(const std::shared_ptr<partition>&, int32_t leader, leader_epoch epoch)> on_follow;
 };
 
 // A partition as a request handler finds it: the partition when this broker
@@ -58,9 +66,10 @@ public:
     partition_manager(const partition_manager&) = delete;
     partition_manager& operator=(const partition_manager&) = delete;
 
-    // Metadata publisher only. Makes this broker lead the partitions `image`
-    // says it leads (opening or creating their logs; the leader epoch and ISR
-    // from the image), stops leading the others, and stops and deletes the
+    // Metadata publisher only. Opens or creates the log of every partition
+    // `image` names this broker a replica of; makes it lead those it leads
+    // (the leader epoch and ISR from the image) and follow the others; stops
+    // the partitions it no longer hosts, and stops and deletes the
     // partitions of deleted topics. The first call (or one with `reconcile_all`)
     // looks at every topic; later ones at those `changes` name.
     void apply(std::shared_ptr<const metadata::metadata_image> image, const metadata::image_changes& changes,
@@ -76,16 +85,18 @@ public:
     partition_lookup find(std::string_view topic, int32_t partition) const;
     // As above by topic id; an unknown id is UNKNOWN_TOPIC_ID.
     partition_lookup find(const protocol::uuid& topic_id, int32_t partition) const;
-    // Every partition this broker leads now.
+    // Every partition this broker leads now (by the image).
     std::vector<std::shared_ptr<partition>> leaders() const;
+    // Every partition this broker hosts, leader or follower.
+    std::vector<std::shared_ptr<partition>> replicas() const;
 
     int32_t node_id() const { return _options.node_id; }
 
 private:
-    using topic_partitions = std::vector<std::shared_ptr<partition>>;  // by index; null: not led here
+    using topic_partitions = std::vector<std::shared_ptr<partition>>;  // by index; null: not hosted here
     struct state {
         std::shared_ptr<const metadata::metadata_image> image;
-        std::unordered_map<std::string, topic_partitions> led;  // by topic name
+        std::unordered_map<std::string, topic_partitions> hosted;  // by topic name
     };
 
     std::shared_ptr<const state> load() const { return _state.load(std::memory_order_acquire); }
@@ -93,7 +104,9 @@ private:
     partition_config defaults_in(const metadata::metadata_image& image) const;
     void reconcile_topic(const partition_config& defaults, const metadata::topic_image& topic,
                          const metadata::metadata_image& image,
-                         std::unordered_map<std::string, topic_partitions>& led);
+                         std::unordered_map<std::string, topic_partitions>& hosted);
+    void drop(std::shared_ptr<partition>& slot);
+    bool leads(const metadata::metadata_image& image, const partition& p) const;
     partition_lookup find_in(const state& s, const metadata::topic_image* topic, int32_t partition) const;
 
     const partition_manager_options _options;

@@ -102,6 +102,10 @@ struct broker_config {
     bool unclean_leader_election_enable = false;
     int64_t replica_lag_time_max_ms = 0;
     int32_t replica_fetch_max_bytes = 0;
+    int32_t replica_fetch_response_max_bytes = 0;
+    int32_t replica_fetch_wait_max_ms = 0;
+    int32_t replica_fetch_backoff_ms = 0;
+    int32_t num_replica_fetchers = 0;
     int32_t offsets_topic_num_partitions = 0;
     int32_t offsets_topic_replication_factor = 0;
     int32_t transaction_state_log_num_partitions = 0;

@@ -1,7 +1,9 @@
 // The broker's partitions and their storage: the log manager over log.dirs,
-// the partition manager that leads what the metadata image says, and the
-// threads its partition strands run on. Made and stopped by stratad's main
-// thread; fed by the metadata service's image listener.
+// the partition manager that leads and follows what the metadata image says,
+// the replica fetchers that copy the leaders' logs to this broker's
+// followers, and the threads they run on. Made and stopped by stratad's main
+// thread; fed by the metadata service's image listener; ISR changes go to
+// the controller through the controller channel.
 #pragma once
 
 #include <memory>
@@ -12,20 +14,25 @@
 
 namespace strata::server {
 
+class controller_channel;
+
 class data_plane {
 public:
     // Opens (recovering if needed) the log directory and subscribes to
     // `metadata`'s images; call before the metadata quorum starts, so that
     // no image is missed. Throws std::runtime_error if the logs cannot be
-    // opened.
-    data_plane(const broker_config& config, metadata::metadata_service& metadata);
+    // opened. `controller` (outliving the data plane's partitions, or null:
+    // no ISR changes) carries the leaders' AlterPartition requests.
+    data_plane(const broker_config& config, metadata::metadata_service& metadata,
+               controller_channel* controller = nullptr);
     ~data_plane();  // stop()
 
     replication::partition_manager& partitions();
 
     // After the network server and the metadata quorum have stopped: stops
-    // every partition, drains their strands, flushes and closes the logs
-    // (writing the clean-shutdown marker). Idempotent.
+    // the replica fetchers and every partition, drains their strands,
+    // flushes and closes the logs (writing the clean-shutdown marker).
+    // Idempotent.
     void stop();
 
 private:
