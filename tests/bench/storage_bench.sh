@@ -19,11 +19,22 @@ echo "-- dd"
 # understated against the figures it is compared with.
 dd if=/dev/zero of="$DD" bs=1M count="$MIB" status=none; rm -f "$DD"
 sync
-echo "dd bs=1M (page cache):        $(dd if=/dev/zero of="$DD" bs=1M count="$MIB" 2>&1 | tail -1)"
+# dd's own "copied, S s" line, as MB/s (its unit varies between MB and GB).
+dd_mbps() { awk '/copied/ {for (i = 1; i <= NF; i++) if ($i == "s,") print $1 / $(i - 1) / 1e6}'; }
+DD_WRITE=$(dd if=/dev/zero of="$DD" bs=1M count="$MIB" 2>&1 | tail -1)
+echo "dd bs=1M (page cache):        $DD_WRITE"
 rm -f "$DD"; sync
-echo "dd bs=1M conv=fdatasync:      $(dd if=/dev/zero of="$DD" bs=1M count="$MIB" conv=fdatasync 2>&1 | tail -1)"
+DD_SYNC=$(dd if=/dev/zero of="$DD" bs=1M count="$MIB" conv=fdatasync 2>&1 | tail -1)
+echo "dd bs=1M conv=fdatasync:      $DD_SYNC"
 echo "dd read bs=1M (page cache):   $(dd if="$DD" of=/dev/null bs=1M 2>&1 | tail -1)"
 rm -f "$DD"
 echo "-- strata storage"
-"$BENCH" "$DIR/data" "$MIB" 2>/dev/null
+OUT=$("$BENCH" "$DIR/data" "$MIB" 2>/dev/null)
+echo "$OUT"
 rm -rf "$DIR"
+# The targets of docs/benchmarks.md, as ratios to dd from this same run.
+W=$(echo "$DD_WRITE" | dd_mbps); S=$(echo "$DD_SYNC" | dd_mbps)
+echo "-- against dd (targets: append_nosync >= 0.80 of dd, groupsync >= 0.70 of dd conv=fdatasync)"
+echo "$OUT" | awk -v w="$W" -v s="$S" '
+    $1 == "append_nosync" { printf "%-18s %.2f of dd bs=1M (%.0f MB/s)\n", $1, $(NF-1) / w, w }
+    $1 ~ /^groupsync/     { printf "%-18s %.2f of dd conv=fdatasync (%.0f MB/s)\n", $1, $(NF-1) / s, s }'
