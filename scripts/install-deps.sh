@@ -16,6 +16,7 @@ test_packages=(
   kcat librdkafka-dev python3-confluent-kafka python3-kafka
   python3-snappy python3-lz4 python3-zstandard
   clang libclang-rt-14-dev iperf3
+  prometheus
 )
 
 want=("${build_packages[@]}")
