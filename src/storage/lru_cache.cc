@@ -79,7 +79,7 @@ size_t lru_cache::size() const {
 // Never destroyed: segments (and their indexes) release their entries in
 // their destructors, which may run during static destruction.
 lru_cache& index_cache() {
-    static auto* cache = new lru_cache(16 << 20);
+    static auto* cache = new lru_cache(8 << 20);
     return *cache;
 }
 

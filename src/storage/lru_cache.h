@@ -53,8 +53,9 @@ private:
     std::unordered_map<uint64_t, std::list<node>::iterator> _by_id;
 };
 
-// Loaded index entries of sealed segments, process-wide. 16 MiB by default:
-// a few segments' indexes at the default segment.bytes, hundreds at 1 MiB.
+// Loaded index entries of sealed segments, process-wide. 8 MiB by default:
+// one or two segments' indexes at the default segment.bytes, thousands at
+// 1 MiB (a lookup after eviction reads the file, usually from the page cache).
 lru_cache& index_cache();
 // Open .log descriptors of sealed segments, process-wide; 1024 by default,
 // well below a typical RLIMIT_NOFILE. Active segments' descriptors are not
