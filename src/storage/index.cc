@@ -101,6 +101,7 @@ std::shared_ptr<const std::vector<uint8_t>> sparse_index<T>::entries_locked() co
     if (_resident) return _resident;
     if (_count == 0) return nullptr;
     if (auto cached = index_cache().get(_cache_id)) return std::static_pointer_cast<const bytes>(cached);
+    if (_path.empty()) return nullptr;  // detached
     auto file = open_file(_path, O_RDONLY);
     if (!file) return nullptr;
     auto data = read_whole(file.value().fd());
@@ -210,6 +211,12 @@ void sparse_index<T>::seal() {
         // and consumers near the end): its entries start out in the cache.
         if (!entries->empty()) index_cache().put(_cache_id, entries, cache_cost(*entries));
     }
+}
+
+template <typename T>
+void sparse_index<T>::detach() {
+    std::lock_guard lock(_mutex);
+    _path.clear();
 }
 
 template <typename T>

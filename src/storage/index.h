@@ -145,6 +145,11 @@ public:
     // Lets the entries and the descriptor go (the segment is no longer
     // appended to; call after flush()).
     void seal();
+    // Forgets the file (about to be unlinked or replaced by another segment's):
+    // a later load finds nothing, and a lookup that misses the cache answers
+    // Traits::none(base), which sends the reader's scan to the segment's start
+    // (correct, only slower) instead of into another file's entries.
+    void detach();
 
     bool full() const;
     size_t entries() const;

@@ -132,6 +132,9 @@ result<std::shared_ptr<const file_handle>> segment::pinned_file() {
 }
 
 result<void> segment::pin_file() {
+    // The index files go with the path: never load another segment's.
+    _index.detach();
+    _time_index.detach();
     auto file = pinned_file();
     if (!file) return file.error();
     std::lock_guard lock(_file_mutex);

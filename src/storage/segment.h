@@ -121,7 +121,8 @@ public:
     // Unlinks the files; the descriptor (and open regions) stay valid.
     void unlink_files();
     // Keeps the .log open for the rest of this object's life, for readers of
-    // a segment whose path is about to be unlinked or reused.
+    // a segment whose path is about to be unlinked or reused; its indexes
+    // stop loading from their paths (index.h, detach()).
     result<void> pin_file();
     // Whether either index's entries are on the heap (tests).
     bool indexes_loaded() const { return _index.loaded() || _time_index.loaded(); }

@@ -155,5 +155,41 @@ TEST(sealed_segment, an_unlinked_sealed_segment_stays_readable) {
     EXPECT_EQ(found->last, offset(2));
 }
 
+// Appends `count` batches of `records` records (offsets follow on).
+void append_batches(segment& s, int count, int records, size_t value_size) {
+    for (int i = 0; i < count; ++i) {
+        auto batch = make_simple_batch(records, value_size, t0 + i);
+        int64_t base = s.next_offset().value();
+        for (int b = 0; b < 8; ++b) batch[b] = uint8_t(uint64_t(base) >> (56 - 8 * b));  // baseOffset
+        std::vector<batch_info> infos{parse_batch_header(batch.data(), s.size())};
+        struct iovec iov{batch.data(), batch.size()};
+        ASSERT_TRUE(s.append(infos, &iov, 1, batch.size()));
+    }
+}
+
+TEST(sealed_segment, a_replaced_segment_never_reads_its_successors_index) {
+    testing::temp_dir dir;
+    cold_caches cold;
+    auto old = segment::create(dir.path(), offset(0), small_segments(), t0).value();
+    append_batches(*old, 20, 3, 40);
+    ASSERT_TRUE(old->flush(true));
+    std::vector<uint64_t> positions;
+    for (int o = 0; o < 60; ++o) positions.push_back(old->find_batch(offset(o), old->size()).value()->position);
+    cold.drop();
+    old->unlink_files();
+    // A new segment at the same base: different batches, different index.
+    auto next = segment::create(dir.path(), offset(0), small_segments(), t0).value();
+    append_batches(*next, 6, 10, 300);
+    ASSERT_TRUE(next->flush(true));
+    cold.drop();
+    for (int o = 0; o < 60; ++o) {
+        auto found = old->find_batch(offset(o), old->size()).value();
+        ASSERT_TRUE(found) << o;
+        EXPECT_EQ(found->position, positions[size_t(o)]) << o;
+        EXPECT_LE(found->base, offset(o));
+        EXPECT_GE(found->last, offset(o));
+    }
+}
+
 }  // namespace
 }  // namespace strata::storage
