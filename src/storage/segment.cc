@@ -135,10 +135,14 @@ result<void> segment::pin_file() {
     // The index files go with the path: never load another segment's.
     _index.detach();
     _time_index.detach();
-    auto file = pinned_file();
+    auto file = log_file();
     if (!file) return file.error();
+    // One step under the lock, so that a concurrent unpin_file() (the
+    // flusher sealing it) cannot leave it unpinned.
     std::lock_guard lock(_file_mutex);
+    if (!_pinned) _pinned = file.value();
     _pinned_for_good = true;
+    log_file_cache().erase(_file_cache_id);
     return boost::outcome_v2::success();
 }
 
