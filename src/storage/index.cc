@@ -116,6 +116,9 @@ template <typename T>
 result<void> sparse_index<T>::append(const entry& e) {
     std::lock_guard lock(_mutex);
     if (_last && !T::follows(*_last, e)) return boost::outcome_v2::success();  // never out of order
+    // A detached index belongs to a segment being deleted or replaced (the
+    // flusher may still finish it): there is no file left to extend.
+    if (!_resident && _path.empty()) return boost::outcome_v2::success();
     if (auto r = make_resident_locked(); !r) return r;
     uint8_t buf[entry_size];
     T::encode(buf, e, _base);
