@@ -508,7 +508,9 @@ result<read_result> disk_log::read_in(const log_snapshot& snap, size_t index, co
         if (options.min_one_batch && length < first.value()->size) length = std::min<uint64_t>(first.value()->size, end_pos - pos);
         length = std::min<uint64_t>(length, std::numeric_limits<int32_t>::max());
         if (length == 0) return out;
-        out.region = protocol::file_region{s->fd(), pos, uint32_t(length), s};
+        auto file = s->log_file();  // the region keeps the descriptor open
+        if (!file) return file.error();
+        out.region = protocol::file_region{file.value()->fd(), pos, uint32_t(length), file.value()};
         return out;
     }
     return out;
@@ -530,7 +532,7 @@ result<std::optional<timestamp_and_offset>> disk_log::offset_for_timestamp(int64
             const auto& info = *found.value();
             pos = info.position;
             buffer.resize(info.size);
-            auto n = pread_full(s->fd(), buffer, pos);
+            auto n = s->read(buffer, pos);
             if (!n) return n.error();
             auto batch = record_batch_view::from(buffer);
             if (!batch) return make_error(storage_errc::corrupt_state);
@@ -706,6 +708,8 @@ result<bool> disk_log::swap_cleaned(const std::shared_ptr<segment>& old, uint64_
         ::unlink(cleaned.c_str());
         return false;
     }
+    // Readers of the old segment keep its file, not the path about to be reused.
+    if (auto r = old->pin_file(); !r) return r.error();
     auto replacement = segment::replace_with_cleaned(_dir, old->base_offset(), _config);
     if (!replacement) return replacement.error();
     auto segments = std::make_shared<segment_list>(*snap.segments);
