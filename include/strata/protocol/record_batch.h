@@ -85,6 +85,8 @@ enum class record_error : uint8_t {
     no_batches,              // an empty payload, or a wrapper with no messages
     too_many_batches,        // produce v3+ carries exactly one batch
     nested_compression,      // a legacy compressed message inside another
+    // A record timestamp the topic does not accept: INVALID_TIMESTAMP.
+    invalid_timestamp,
     // Not the input's fault: UNKNOWN_SERVER_ERROR.
     compression_failed,      // the codec failed while building a batch
 };
