@@ -166,6 +166,11 @@ int64_t segment::rolling_timestamp() const {
     return first >= 0 ? first : _created_ms;
 }
 
+int64_t segment::time_waited_for_roll(int64_t now_ms, int64_t max_timestamp) const {
+    int64_t first = _first_batch_timestamp.load(std::memory_order_acquire);
+    return first >= 0 ? max_timestamp - first : now_ms - _created_ms;
+}
+
 int64_t segment::retention_timestamp() const {
     int64_t ts = max_timestamp();
     return ts >= 0 ? ts : file_mtime_ms(_log.fd());
