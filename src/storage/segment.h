@@ -81,9 +81,6 @@ public:
     offset next_offset() const { return offset(_next_offset.load(std::memory_order_acquire)); }
     bool empty() const { return size() == 0; }
     int64_t max_timestamp() const { return _max_timestamp.load(std::memory_order_acquire); }
-    // segment.ms counts from the first batch's maxTimestamp, or from the
-    // segment's creation when that has none (Kafka's rollingBasedTimestamp).
-    int64_t rolling_timestamp() const;
     // Kafka's LogSegment.timeWaitedForRoll: how long this segment has been
     // open when batches with `max_timestamp` arrive, in record time (their
     // max timestamp minus the first batch's) or, for a segment whose first

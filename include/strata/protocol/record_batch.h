@@ -262,8 +262,8 @@ struct batch_validation_options {
     // records are walked. Off for replication and the cleaner.
     bool from_client = true;
     // Decompress (bounded) and decode every record. Off: framing, sizes,
-    // magic, CRC and header fields only, which is all the produce path needs
-    // to store a batch as received.
+    // magic, CRC and header fields only. (The produce path validates with
+    // storage::validate_produce, which walks every client record once.)
     bool verify_records = false;
     // Compacted topics refuse null keys; implies verify_records.
     bool require_keys = false;
