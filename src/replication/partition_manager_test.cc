@@ -246,7 +246,8 @@ TEST(partition_manager, record_errors_and_the_recomputed_max_timestamp) {
     EXPECT_EQ(refused.error, kafka_error::invalid_record);
     ASSERT_EQ(refused.record_errors.size(), 1u);
     EXPECT_EQ(refused.record_errors[0].batch_index, 1);
-    EXPECT_EQ(refused.record_errors[0].message, "Compacted topic cannot accept message without key in topic partition t-0");
+    EXPECT_EQ(refused.record_errors[0].message,
+              "Compacted topic cannot accept message without key in topic partition t-0");
     EXPECT_EQ(f.manager->find("t", 0).leader->log_end_offset(), storage::offset(0));
 
     protocol::record_batch_builder keyed;

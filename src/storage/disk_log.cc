@@ -309,7 +309,8 @@ result<append_result> disk_log::append_validated(const validated_records& record
         const auto& batch = records.batches[i];
         offset base = assign ? next : offset(batch.view.base_offset());
         if (base < next || batch.view.last_offset_delta() < 0) return make_error(storage_errc::non_monotonic_offset);
-        stamp(headers[i], batch, assign ? std::optional(base) : std::nullopt, assign ? std::optional(epoch) : std::nullopt);
+        stamp(headers[i], batch, assign ? std::optional(base) : std::nullopt,
+              assign ? std::optional(epoch) : std::nullopt);
         iov.push_back({headers[i].bytes.data(), header_size});
         if (batch.view.size() > header_size)
             iov.push_back({const_cast<uint8_t*>(batch.view.records_data().data()), batch.view.size() - header_size});

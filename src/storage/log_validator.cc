@@ -65,14 +65,13 @@ protocol::record_result<uint32_t> check_header(const record_batch_view& batch,
 // the record's (the batch's maxTimestamp for a LogAppendTime batch, as
 // Kafka's Record.timestamp() gives it).
 std::optional<std::pair<kafka_error, std::string>> check_record(const record_batch_view& batch,
-                                                                const protocol::record_view& record,
-                                                                int64_t timestamp,
+                                                                const protocol::record_view& record, int64_t timestamp,
                                                                 const produce_validation_config& config,
                                                                 int64_t now_ms) {
     if (config.compacted && !record.key)
-        return std::pair{kafka_error::invalid_record,
-                         fmt::format("Compacted topic cannot accept message without key in topic partition {}",
-                                     config.partition)};
+        return std::pair{
+            kafka_error::invalid_record,
+            fmt::format("Compacted topic cannot accept message without key in topic partition {}", config.partition)};
     if (config.timestamp_kind == protocol::timestamp_type::create_time && timestamp != no_timestamp) {
         // As Kafka computes it: now - ts against before, ts - now against after.
         const bool too_early = config.timestamp_before_max_ms != unbounded_timestamp_ms &&
@@ -133,8 +132,7 @@ protocol::record_result<walked_batch> walk_records(const record_batch_view& batc
 }
 
 // The CRC of `batch` with the timestamp type bit and maxTimestamp as given.
-uint32_t crc_with(const record_batch_view& batch, uint32_t records_crc, bool log_append_time,
-                  int64_t max_timestamp) {
+uint32_t crc_with(const record_batch_view& batch, uint32_t records_crc, bool log_append_time, int64_t max_timestamp) {
     if (batch.max_timestamp() == max_timestamp &&
         (batch.timestamp_kind() == protocol::timestamp_type::log_append_time) == log_append_time)
         return batch.crc();
@@ -161,15 +159,17 @@ produce_validation_config validation_config_for(const log_config& config, append
 }
 
 std::string record_errors_summary(kafka_error error, const std::vector<record_failure>& errors) {
-    if (error == kafka_error::invalid_timestamp) return "One or more records have been rejected due to invalid timestamp";
+    if (error == kafka_error::invalid_timestamp)
+        return "One or more records have been rejected due to invalid timestamp";
     std::string shown;
     for (size_t i = 0; i < std::min<size_t>(errors.size(), 3); ++i) {
         if (i > 0) shown += ", ";
         shown += fmt::format("RecordError(batchIndex={}, message='{}')", errors[i].batch_index, errors[i].message);
     }
-    return fmt::format("One or more records have been rejected due to {} record errors in total, and only showing "
-                       "the first three errors at most: [{}]",
-                       errors.size(), shown);
+    return fmt::format(
+        "One or more records have been rejected due to {} record errors in total, and only showing "
+        "the first three errors at most: [{}]",
+        errors.size(), shown);
 }
 
 validation_result validate_produce(protocol::bytes_view payload, const produce_validation_config& config,
@@ -199,8 +199,10 @@ validation_result validate_produce(protocol::bytes_view payload, const produce_v
             if (!walked) return batch_failure(walked.error());
             if (!walked.value().failures.empty()) {
                 validation_failure f;
-                f.error = walked.value().timestamp_failure ? kafka_error::invalid_timestamp : kafka_error::invalid_record;
-                f.cause = walked.value().timestamp_failure ? record_error::invalid_timestamp : record_error::missing_key;
+                f.error =
+                    walked.value().timestamp_failure ? kafka_error::invalid_timestamp : kafka_error::invalid_record;
+                f.cause =
+                    walked.value().timestamp_failure ? record_error::invalid_timestamp : record_error::missing_key;
                 f.message = record_errors_summary(f.error, walked.value().failures);
                 f.record_errors = std::move(walked.value().failures);
                 return f;

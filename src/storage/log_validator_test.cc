@@ -25,9 +25,9 @@ produce_validation_config client_config() {
 // records as received.
 std::vector<uint8_t> as_stored(const validated_batch& b) {
     std::vector<uint8_t> out(b.view.bytes().begin(), b.view.bytes().end());
-    protocol::set_max_timestamp(out, b.log_append_time ? protocol::timestamp_type::log_append_time
-                                                       : protocol::timestamp_type::create_time,
-                                b.max_timestamp);
+    protocol::set_max_timestamp(
+        out, b.log_append_time ? protocol::timestamp_type::log_append_time : protocol::timestamp_type::create_time,
+        b.max_timestamp);
     return out;
 }
 
@@ -38,9 +38,10 @@ std::vector<uint8_t> without_max_timestamp(std::vector<uint8_t> batch) {
 }
 
 TEST(log_validator, recomputes_the_max_timestamp_under_create_time) {
-    for (auto codec : {protocol::compression_codec::none, protocol::compression_codec::lz4,
-                       protocol::compression_codec::zstd}) {
-        auto batch = without_max_timestamp(make_batch({{"a", "x", t0 + 30}, {"b", "y", t0 + 90}, {"c", "z", t0}}, codec));
+    for (auto codec :
+         {protocol::compression_codec::none, protocol::compression_codec::lz4, protocol::compression_codec::zstd}) {
+        auto batch =
+            without_max_timestamp(make_batch({{"a", "x", t0 + 30}, {"b", "y", t0 + 90}, {"c", "z", t0}}, codec));
         ASSERT_EQ(protocol::record_batch_view::from(batch).value().max_timestamp(), -1);
         auto v = validate_produce(batch, client_config(), t0);
         ASSERT_TRUE(v) << v.error().message;
@@ -87,8 +88,8 @@ TEST(log_validator, keyless_records_on_a_compacted_topic_are_record_errors) {
     EXPECT_EQ(v.error().record_errors, (std::vector<record_failure>{{1, why}, {3, why}}));
     EXPECT_EQ(v.error().message,
               "One or more records have been rejected due to 2 record errors in total, and only showing the first "
-              "three errors at most: [RecordError(batchIndex=1, message='" + why +
-                  "'), RecordError(batchIndex=3, message='" + why + "')]");
+              "three errors at most: [RecordError(batchIndex=1, message='" +
+                  why + "'), RecordError(batchIndex=3, message='" + why + "')]");
     // Keys everywhere: accepted.
     EXPECT_TRUE(validate_produce(make_batch({{"a", "x"}, {"b", std::nullopt}}), config, t0));
 }
@@ -97,7 +98,8 @@ TEST(log_validator, timestamps_outside_the_bounds_are_record_errors) {
     auto config = client_config();
     config.timestamp_before_max_ms = 1000;
     config.timestamp_after_max_ms = 2000;
-    auto batch = make_batch({{"a", "x", t0 - 1001}, {"b", "y", t0 - 1000}, {"c", "z", t0 + 2000}, {"d", "w", t0 + 2001}});
+    auto batch =
+        make_batch({{"a", "x", t0 - 1001}, {"b", "y", t0 - 1000}, {"c", "z", t0 + 2000}, {"d", "w", t0 + 2001}});
     auto v = validate_produce(batch, config, t0);
     ASSERT_FALSE(v);
     EXPECT_EQ(v.error().error, kafka_error::invalid_timestamp);
