@@ -184,6 +184,13 @@ boost::asio::awaitable<pm::produce_response> handle_produce(request_context& ctx
             p.log_append_time_ms = o.log_append_time;
             p.log_start_offset = o.log_start_offset.value();
             if (!o.message.empty()) p.error_message = o.message;
+            // KIP-467: which records failed, so that the client fails only
+            // those (encoded from v8 on; older versions carry the error alone).
+            for (const auto& failure : o.record_errors) {
+                auto& e = p.record_errors.emplace_back();
+                e.batch_index = failure.batch_index;
+                e.batch_index_error_message = failure.message;
+            }
         }
     }
     co_return response;

@@ -228,9 +228,9 @@ result<std::shared_ptr<segment>> segment::open(const std::string& dir, offset ba
     return s;
 }
 
-int64_t segment::rolling_timestamp() const {
+int64_t segment::time_waited_for_roll(int64_t now_ms, int64_t max_timestamp) const {
     int64_t first = _first_batch_timestamp.load(std::memory_order_acquire);
-    return first >= 0 ? first : _created_ms;
+    return first >= 0 ? max_timestamp - first : now_ms - _created_ms;
 }
 
 int64_t segment::retention_timestamp() const {

@@ -93,9 +93,11 @@ public:
     offset next_offset() const { return offset(_next_offset.load(std::memory_order_acquire)); }
     bool empty() const { return size() == 0; }
     int64_t max_timestamp() const { return _max_timestamp.load(std::memory_order_acquire); }
-    // segment.ms counts from the first batch's maxTimestamp, or from the
-    // segment's creation when that has none (Kafka's rollingBasedTimestamp).
-    int64_t rolling_timestamp() const;
+    // Kafka's LogSegment.timeWaitedForRoll: how long this segment has been
+    // open when batches with `max_timestamp` arrive, in record time (their
+    // max timestamp minus the first batch's) or, for a segment whose first
+    // batch has no timestamp, in wall-clock time since it was created.
+    int64_t time_waited_for_roll(int64_t now_ms, int64_t max_timestamp) const;
     // For retention.ms: the largest timestamp, or the file's mtime if none.
     int64_t retention_timestamp() const;
     // The .log's descriptor, opened if the segment is sealed and its file is
