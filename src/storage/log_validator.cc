@@ -131,6 +131,27 @@ protocol::record_result<walked_batch> walk_records(const record_batch_view& batc
     }
 }
 
+// Whether a client batch's records must be read one by one. Kafka's
+// LogValidator always reads them; here that costs as much CPU as the rest
+// of the produce path (a decompression, and a parse of every record: about
+// 0.3 s per GB of 1 KB records against the CRC's 0.03), so the walk is done
+// only where a record-level rule applies or the header cannot be trusted:
+// - keys on a compacted topic;
+// - timestamp bounds (message.timestamp.before/after.max.ms, unbounded by
+//   default) under CreateTime;
+// - a maxTimestamp below the first timestamp (Sarama 1.22 sends -1), which
+//   is recomputed from the records;
+// - a batch a client marked LogAppendTime, refused record by record.
+// Otherwise the CRC (which covers every record) and the header checks stand
+// for the batch, and it is stored as received, as before this validator.
+bool records_need_walk(const record_batch_view& batch, const produce_validation_config& config) {
+    if (config.compacted) return true;
+    if (batch.timestamp_kind() == protocol::timestamp_type::log_append_time) return true;
+    if (config.timestamp_kind != protocol::timestamp_type::create_time) return false;
+    return config.timestamp_before_max_ms != unbounded_timestamp_ms ||
+           config.timestamp_after_max_ms != unbounded_timestamp_ms || batch.max_timestamp() < batch.base_timestamp();
+}
+
 // The CRC of `batch` with the timestamp type bit and maxTimestamp as given.
 uint32_t crc_with(const record_batch_view& batch, uint32_t records_crc, bool log_append_time, int64_t max_timestamp) {
     if (batch.max_timestamp() == max_timestamp &&
@@ -192,9 +213,9 @@ validation_result validate_produce(protocol::bytes_view payload, const produce_v
         if (!records_crc) return batch_failure(records_crc.error());
         // Followers and the broker's own batches are stored as they are;
         // client batches get their records checked and their max timestamp
-        // recomputed (Kafka trusts no client's header for it).
+        // recomputed where a rule needs it (records_need_walk).
         int64_t max_timestamp = batch.max_timestamp();
-        if (client) {
+        if (client && records_need_walk(batch, config)) {
             auto walked = walk_records(batch, config, now_ms, scratch);
             if (!walked) return batch_failure(walked.error());
             if (!walked.value().failures.empty()) {

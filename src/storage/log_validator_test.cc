@@ -151,5 +151,35 @@ TEST(log_validator, replicated_batches_are_kept_as_they_are) {
     EXPECT_EQ(v.batches.front().crc, protocol::record_batch_view::from(batch).value().crc());
 }
 
+// Records are read one by one only where a rule needs them
+// (records_need_walk): a record the CRC covers but whose offset delta is out
+// of order is stored as received on a plain topic, and refused on a
+// compacted one, whose keys must be read anyway.
+TEST(log_validator, reads_the_records_only_where_a_rule_needs_them) {
+    auto batch = make_batch({{"a", "x", t0}, {"b", "y", t0}});
+    const size_t first = protocol::record_batch_view::header_size;
+    const size_t second = first + 1 + batch[first] / 2;  // after record 0's length varint and body
+    ASSERT_EQ(batch[second + 3], 2) << "record 1's offset delta (zigzag 1) after length, attributes, timestamp";
+    batch[second + 3] = 10;  // offset delta 5
+    const int64_t max = protocol::record_batch_view::from(batch).value().max_timestamp();
+    protocol::set_max_timestamp(batch, protocol::timestamp_type::create_time, max - 1);  // recomputes the CRC
+    protocol::set_max_timestamp(batch, protocol::timestamp_type::create_time, max);
+    ASSERT_TRUE(protocol::record_batch_view::from(batch).value().crc_ok());
+
+    auto plain = validate_produce(batch, client_config(), t0);
+    ASSERT_TRUE(plain) << plain.error().message;
+    EXPECT_EQ(plain.value().batches.front().crc, protocol::record_batch_view::from(batch).value().crc());
+
+    auto compacted = client_config();
+    compacted.compacted = true;
+    auto refused = validate_produce(batch, compacted, t0);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().cause, protocol::record_error::invalid_offset_delta);
+
+    auto bounded = client_config();
+    bounded.timestamp_before_max_ms = 3'600'000;
+    EXPECT_FALSE(validate_produce(batch, bounded, t0));
+}
+
 }  // namespace
 }  // namespace strata::storage
