@@ -7,6 +7,7 @@ JOBS       ?= $(shell nproc)
 CONFIG     ?= config/single-node.yaml
 CMAKE_FLAGS ?=
 PREFIX     ?= /usr/local
+UNIT_DIR   ?= /etc/systemd/system
 # The programs a broker needs; `make run` and `make cluster` build only these
 # (and the libraries they link), not the unit tests and benchmarks of `all`.
 PROGRAMS   := stratad strata
@@ -47,10 +48,10 @@ cluster-status:
 	@STRATAD=$(BUILD)/src/stratad STRATA=$(BUILD)/src/strata bash scripts/cluster.sh status
 
 # Binaries to $(PREFIX)/bin, the configuration to /etc/strata, the unit to
-# /etc/systemd/system; then (unless DESTDIR is set) the strata user and
+# $(UNIT_DIR) (/etc/systemd/system); then (unless DESTDIR is set) the strata user and
 # /var/lib/strata. The unit names $(PREFIX)/bin/stratad, hence the reconfigure.
 install: deps
-	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_INSTALL_PREFIX=$(PREFIX) -DSTRATA_SYSTEMD_UNIT_DIR=$(UNIT_DIR) $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS) --target $(PROGRAMS)
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --strip
 	@if [ -z "$(DESTDIR)" ]; then sh packaging/postinst make-install; fi
