@@ -60,6 +60,12 @@ def free_base():
     raise RuntimeError("no free ports")
 
 
+def broker_registered(port):
+    result = subprocess.run([os.path.join(BUILD, "src", "strata"), "-b", f"localhost:{port}", "cluster", "info"],
+                            capture_output=True, text=True, timeout=30)
+    return result.returncode == 0 and re.search(r"^Brokers:\s+[1-9]", result.stdout, re.M) is not None
+
+
 class Section:
     def __init__(self, work):
         self.base = free_base()
@@ -99,11 +105,13 @@ def run_section(name, section_blocks):
                                               env=section.env, start_new_session=True,
                                               stdout=open(os.path.join(work, "background.log"), "wb"),
                                               stderr=subprocess.STDOUT)
+                # Serving, as a reader of the doc would see it: the broker
+                # is registered (Brokers: 1), not only listening.
                 deadline = time.monotonic() + 120
-                while port_free(section.base):
+                while not broker_registered(section.base):
                     assert background.poll() is None, open(os.path.join(work, "background.log")).read()
-                    assert time.monotonic() < deadline, "the background block did not listen"
-                    time.sleep(0.1)
+                    assert time.monotonic() < deadline, "the background block did not serve"
+                    time.sleep(0.2)
                 continue
             start = time.monotonic()
             result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=SOURCE_DIR, env=section.env,
