@@ -13,4 +13,6 @@ trap 'rm -rf "$context"' EXIT
 cp "$deb" "$context/strata.deb"
 cp "$here/strata.yaml" "$here/entrypoint.sh" "$here/Dockerfile" "$context/"
 docker build -q -t "$tag" "$context" >/dev/null
+# The build stage and the image this one replaced, now untagged.
+docker image prune -f --filter label=org.strata.image >/dev/null
 echo "build-image: $tag, $(docker image inspect -f '{{.Size}}' "$tag") bytes"
