@@ -141,6 +141,7 @@ void connection::close() {
     boost::system::error_code ignored;
     _socket.shutdown(tcp::socket::shutdown_both, ignored);
     _socket.close(ignored);
+    if (_budget_wait) _budget_wait->cancel();
     _reader_wakeup.notify_all();
     _writer_wakeup.notify_all();
 }
@@ -187,6 +188,18 @@ asio::awaitable<void> connection::read_loop() {
             close();
             co_return;
         }
+        // The broker-wide budget first: until the frame's bytes are reserved,
+        // its body is neither read nor allocated, and this peer waits.
+        const auto reserved = co_await _options.budget->reserve(static_cast<size_t>(size), _budget_wait);
+        if (reserved == request_budget::outcome::cancelled) co_return;
+        if (reserved == request_budget::outcome::reserved_after_waiting) {
+            logger()->debug("connection {} from {}: waited for request memory (queued.max.request.bytes = {})",
+                            _info.id, _info.remote, _options.budget->limit());
+        }
+        if (_closed) {
+            _options.budget->release(static_cast<size_t>(size));
+            co_return;
+        }
         auto frame = co_await read_frame(static_cast<size_t>(size));
         if (!frame) {
             close();
@@ -225,8 +238,9 @@ asio::awaitable<bool> connection::fill(size_t n) {
 // buffer grows with the bytes received, at most doubling each time, so that
 // a size prefix alone never makes us allocate what it claims (DESIGN.md,
 // "bad input costs nothing"). nullptr if the connection ended first.
+// The frame holds the budget's reservation of `size` bytes until it is freed.
 asio::awaitable<std::shared_ptr<std::vector<uint8_t>>> connection::read_frame(size_t size) {
-    auto frame = std::make_shared<std::vector<uint8_t>>();
+    auto frame = _options.budget->make_frame(size);
     const size_t buffered = std::min(size, _read_end - _read_begin);
     frame->reserve(buffered == size ? size : std::min(size, std::max(buffered, min_frame_growth)));
     const auto buffered_begin = _read_buffer.begin() + static_cast<std::ptrdiff_t>(_read_begin);

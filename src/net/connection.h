@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "request_budget.h"
 #include "strata/net/async_event.h"
 #include "strata/net/request_handler.h"
 
@@ -20,6 +21,8 @@ struct connection_options {
     int32_t max_request_bytes = 104857600;
     size_t max_in_flight_requests = 100;
     size_t max_in_flight_bytes = 104857600;
+    // Broker-wide (queued.max.request.bytes); shared by every connection.
+    std::shared_ptr<request_budget> budget = std::make_shared<request_budget>(-1);
 };
 
 // One client connection: reads size-prefixed frames, hands each to the
@@ -95,6 +98,7 @@ private:
     bool _reading_done = false;           // no more requests will be added
     bool _closed = false;
 
+    std::shared_ptr<request_budget::ticket> _budget_wait;  // while waiting for request memory
     async_event _reader_wakeup;  // a slot was freed, or closed
     async_event _writer_wakeup;  // a request was answered, reading ended, or closed
     task_group _tasks;           // the write loop and the request coroutines

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -41,15 +42,32 @@ std::atomic<uint64_t> next_connection_id{1};
 // with the completion handlers of the coroutines it counts, so that it
 // outlives any of them even if stop() gives up waiting.
 struct connection_registry {
+    struct entry {
+        std::weak_ptr<detail::connection> connection;
+        std::string listener;
+        std::string address;   // the client's IP address, for max.connections.per.ip
+        bool limited = false;  // counted against max.connections
+    };
+
     std::mutex mutex;
     std::condition_variable changed;
     bool stopping = false;
-    std::unordered_map<uint64_t, std::weak_ptr<detail::connection>> connections;
-    size_t running = 0;  // accept loops and connections not yet finished
+    std::unordered_map<uint64_t, entry> connections;
+    std::unordered_map<std::string, int32_t> per_address;
+    int32_t limited = 0;  // connections on listeners max.connections counts
+    size_t running = 0;   // accept loops and connections not yet finished
 
     void finished(std::optional<uint64_t> connection_id) {
         std::lock_guard lock(mutex);
-        if (connection_id) connections.erase(*connection_id);
+        if (connection_id) {
+            auto found = connections.find(*connection_id);
+            if (found != connections.end()) {
+                if (found->second.limited) --limited;
+                auto count = per_address.find(found->second.address);
+                if (count != per_address.end() && --count->second == 0) per_address.erase(count);
+                connections.erase(found);
+            }
+        }
         --running;
         changed.notify_all();  // under the lock: stop() may destroy us as soon as it sees zero
     }
@@ -58,6 +76,7 @@ struct connection_registry {
 struct listening_socket {
     std::string listener;
     bool zero_copy = true;
+    bool limited = true;  // counted against max.connections
     tcp::acceptor acceptor;
 };
 
@@ -109,7 +128,14 @@ struct server::impl {
         connection_options.max_in_flight_bytes = options.max_in_flight_bytes > 0
                                                      ? options.max_in_flight_bytes
                                                      : static_cast<size_t>(std::max(options.max_request_bytes, 1));
+        connection_options.budget = std::make_shared<detail::request_budget>(options.queued_max_request_bytes);
     }
+
+    bool at_connection_limit() {
+        std::lock_guard lock(registry->mutex);
+        return registry->limited >= options.max_connections;
+    }
+    asio::awaitable<void> wait_for_connection_slot(listening_socket& listening);
 
     void bind(const listener_options& listener, size_t index);
     bool bind_one(const listener_options& listener, tcp::endpoint endpoint, asio::io_context& context,
@@ -162,8 +188,10 @@ void server::impl::bind(const listener_options& listener, size_t index) {
 // for any other failure (the port is taken, no permission).
 bool server::impl::bind_one(const listener_options& listener, tcp::endpoint endpoint, asio::io_context& context,
                             bool optional) {
+    const bool limited = std::find(options.unlimited_listeners.begin(), options.unlimited_listeners.end(),
+                                   listener.name) == options.unlimited_listeners.end();
     auto socket = std::make_unique<listening_socket>(
-        listening_socket{listener.name, listener.zero_copy, tcp::acceptor(context)});
+        listening_socket{listener.name, listener.zero_copy, limited, tcp::acceptor(context)});
     auto& acceptor = socket->acceptor;
     boost::system::error_code ec;
     acceptor.open(endpoint.protocol(), ec);
@@ -202,8 +230,27 @@ void server::impl::configure(tcp::socket& socket) {
     }
 }
 
+// At max.connections a limited listener stops accepting: new clients wait in
+// the kernel's backlog (Kafka's Acceptor blocks the same way) and are taken
+// as connections close. A connection closes on any thread, so the freed slot
+// is noticed by polling rather than by a wake-up across threads.
+asio::awaitable<void> server::impl::wait_for_connection_slot(listening_socket& listening) {
+    bool logged = false;
+    while (listening.acceptor.is_open() && at_connection_limit()) {
+        if (!logged) {
+            logger()->warn("listener {}: max.connections ({}) reached; new connections wait until one closes",
+                           listening.listener, options.max_connections);
+            logged = true;
+        }
+        asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(10));
+        boost::system::error_code ignored;
+        co_await pause.async_wait(redirect_error(use_awaitable, ignored));
+    }
+}
+
 asio::awaitable<void> server::impl::accept_loop(listening_socket& listening) {
     for (;;) {
+        if (listening.limited) co_await wait_for_connection_slot(listening);
         // Each connection goes to the next network thread and stays there.
         tcp::socket socket(pool->next());
         boost::system::error_code ec;
@@ -222,13 +269,28 @@ asio::awaitable<void> server::impl::accept_loop(listening_socket& listening) {
         if (ec) continue;  // already gone
         configure(socket);
         const uint64_t id = next_connection_id.fetch_add(1, std::memory_order_relaxed);
+        auto address = remote.address();
+        if (address.is_v6() && address.to_v6().is_v4_mapped())
+            address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
         connection_info info{id, format_endpoint(remote), listening.listener, listening.zero_copy};
         auto conn = std::make_shared<detail::connection>(std::move(socket), std::move(info), connection_options,
                                                          handler);
         {
             std::lock_guard lock(registry->mutex);
             if (registry->stopping) continue;  // closes the socket
-            registry->connections.emplace(id, conn);
+            auto& from_address = registry->per_address[address.to_string()];
+            if (from_address >= options.max_connections_per_ip) {
+                // Kafka's ConnectionQuotas: refused at once, with a log line.
+                logger()->warn(
+                    "listener {}: refused connection from {}: it already has the "
+                    "max.connections.per.ip of {}",
+                    listening.listener, conn->info().remote, options.max_connections_per_ip);
+                continue;  // closes the socket
+            }
+            ++from_address;
+            if (listening.limited) ++registry->limited;
+            registry->connections.emplace(
+                id, connection_registry::entry{conn, listening.listener, address.to_string(), listening.limited});
             ++registry->running;
         }
         auto executor = conn->get_executor();
@@ -288,6 +350,24 @@ size_t server::connection_count() const {
     return _impl->registry->connections.size();
 }
 
+std::vector<std::pair<std::string, size_t>> server::connections_by_listener() const {
+    std::map<std::string, size_t> counts;
+    for (const auto& socket : _impl->sockets) counts[socket->listener];
+    {
+        std::lock_guard lock(_impl->registry->mutex);
+        for (const auto& [id, e] : _impl->registry->connections) ++counts[e.listener];
+    }
+    return {counts.begin(), counts.end()};
+}
+
+int64_t server::queued_request_bytes() const {
+    return _impl->connection_options.budget->used();
+}
+
+size_t server::connections_waiting_for_memory() const {
+    return _impl->connection_options.budget->waiting();
+}
+
 void server::stop() {
     auto& self = *_impl;
     if (self.current != impl::state::started) {
@@ -305,8 +385,8 @@ void server::stop() {
     {
         std::lock_guard lock(self.registry->mutex);
         self.registry->stopping = true;  // from now on, accepted sockets are closed at once
-        for (auto& [id, weak] : self.registry->connections) {
-            if (auto conn = weak.lock()) open.push_back(std::move(conn));
+        for (auto& [id, e] : self.registry->connections) {
+            if (auto conn = e.connection.lock()) open.push_back(std::move(conn));
         }
     }
     for (auto& socket : self.sockets) {

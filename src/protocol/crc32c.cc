@@ -381,4 +381,54 @@ uint32_t crc32c_extend(uint32_t crc, std::span<const uint8_t> data) {
     return implementation(crc, data);
 }
 
+namespace {
+
+constexpr uint32_t reflected_polynomial = 0x82F63B78;
+
+// a * b modulo the polynomial, both in reflected bit order.
+uint32_t multiply_mod_p(uint32_t a, uint32_t b) {
+    uint32_t m = uint32_t{1} << 31;
+    uint32_t product = 0;
+    for (;;) {
+        if (a & m) {
+            product ^= b;
+            if ((a & (m - 1)) == 0) break;
+        }
+        m >>= 1;
+        b = (b & 1) ? (b >> 1) ^ reflected_polynomial : b >> 1;
+    }
+    return product;
+}
+
+// x^(2^k) modulo the polynomial for k = 0..31.
+const std::array<uint32_t, 32>& powers_of_x() {
+    static const std::array<uint32_t, 32> table = [] {
+        std::array<uint32_t, 32> t{};
+        uint32_t p = uint32_t{1} << 30;  // x^1
+        t[0] = p;
+        for (size_t k = 1; k < t.size(); ++k) t[k] = p = multiply_mod_p(p, p);
+        return t;
+    }();
+    return table;
+}
+
+// x^(n * 2^k) modulo the polynomial.
+uint32_t x_to_the(uint64_t n, unsigned k) {
+    const auto& table = powers_of_x();
+    uint32_t p = uint32_t{1} << 31;  // x^0
+    while (n) {
+        if (n & 1) p = multiply_mod_p(table[k & 31], p);
+        n >>= 1;
+        ++k;
+    }
+    return p;
+}
+
+}  // namespace
+
+uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, size_t len_b) {
+    // Shifting crc_a over len_b bytes (8 * len_b bits) multiplies it by x^(8 len_b).
+    return multiply_mod_p(x_to_the(len_b, 3), crc_a) ^ crc_b;
+}
+
 }  // namespace strata::protocol

@@ -165,3 +165,23 @@ TEST(crc32c, extend_over_split_buffers_equals_whole) {
 
 }  // namespace
 }  // namespace strata::protocol
+
+namespace strata::protocol {
+namespace {
+
+// crc32c_combine(crc(a), crc(b), |b|) is crc(a || b) for every split,
+// including empty halves and lengths across several powers of two.
+TEST(crc32c_combine, equals_the_crc_of_the_concatenation) {
+    std::mt19937_64 rng(7);
+    for (size_t total : {0, 1, 61, 100, 4096, 100'000}) {
+        std::vector<uint8_t> data(total);
+        for (auto& b : data) b = uint8_t(rng());
+        for (size_t split : {size_t{0}, total / 3, total}) {
+            std::span<const uint8_t> all(data), a = all.first(split), b = all.subspan(split);
+            EXPECT_EQ(crc32c_combine(crc32c(a), crc32c(b), b.size()), crc32c(all)) << total << "/" << split;
+        }
+    }
+}
+
+}  // namespace
+}  // namespace strata::protocol

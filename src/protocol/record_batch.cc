@@ -107,6 +107,7 @@ kafka_error to_kafka_error(record_error error) {
         case record_error::no_batches:
         case record_error::too_many_batches:
         case record_error::nested_compression: return kafka_error::invalid_record;
+        case record_error::invalid_timestamp: return kafka_error::invalid_timestamp;
         case record_error::compression_failed: return kafka_error::unknown_server_error;
     }
     return kafka_error::unknown_server_error;
@@ -135,6 +136,7 @@ std::string_view record_error_message(record_error error) {
         case record_error::no_batches: return "no records";
         case record_error::too_many_batches: return "more than one record batch";
         case record_error::nested_compression: return "compressed message inside a compressed message";
+        case record_error::invalid_timestamp: return "record timestamp not accepted by the topic";
         case record_error::compression_failed: return "compression failed";
     }
     return "unknown record error";

@@ -164,6 +164,15 @@ TEST(raft_sim, whole_cluster_restart_keeps_persisted_state) {
         epochs[n.id.value()] = n.core->current_epoch();
     }
     size_t committed = cluster.checker().committed();
+    // Committed means on a majority; let the last voter catch up too, so
+    // that every voter has the whole log to persist.
+    ASSERT_TRUE(cluster.run_until(
+        [&] {
+            for (node_id v : cluster.voter_ids())
+                if (cluster.core(v).log().end_offset().value() < static_cast<int64_t>(committed)) return false;
+            return true;
+        },
+        3000));
     for (node_id v : cluster.voter_ids()) {
         cluster.crash(v);
     }

@@ -285,11 +285,16 @@ void raft_core::on_fetch_response(node_id from, const fetch_request& request, co
         _actions.push_back(persist_log{_log.end_offset()});
     }
     offset committed = std::min(response.high_watermark, _log.end_offset());
-    if (committed > _high_watermark) {
+    const bool committed_more = committed > _high_watermark;
+    if (committed_more) {
         _high_watermark = committed;
         apply_committed();
     }
-    if (appended > 0) {
+    // Fetch again at once after news (entries, or a HW move that woke the
+    // long poll), so that the next change is not delayed by the pause; the
+    // pause is for answers with nothing new, so a leader that does not hold
+    // fetches is not polled in a tight loop.
+    if (appended > 0 || committed_more) {
         send_fetch(from, now);
     } else {
         _next_fetch_at = now + _config.fetch_interval;

@@ -65,14 +65,18 @@ void partition::do_produce(protocol::bytes_view batches, required_acks acks, pro
         return fail(kafka_error::record_list_too_large,
                     fmt::format("{} bytes exceed segment.bytes={}", batches.size(), _config.log.segment_bytes));
     }
-    if (auto bad = check_timestamps(batches)) return done(std::move(*bad));
+    auto validated = validate(batches);
+    if (!validated) {
+        out.log_start_offset = _log->log_start_offset();
+        out.record_errors = std::move(validated.error().record_errors);
+        return fail(validated.error().error, std::move(validated.error().message));
+    }
 
     // Idempotent producers: a retried batch gets the offsets it already has;
     // a gap in the sequence is refused. (Produce v3+ carries one batch.)
     std::optional<std::pair<int64_t, int16_t>> producer;
     producer_batch sequence_range;
-    if (auto first = protocol::record_batch_view::from(batches); first && first.value().has_producer_id()) {
-        const auto& b = first.value();
+    if (const auto& b = validated.value().batches.front().view; b.has_producer_id()) {
         if (b.base_sequence() < 0)
             return fail(kafka_error::invalid_record, "an idempotent batch must carry a base sequence");
         producer.emplace(b.producer_id(), b.producer_epoch());
@@ -98,7 +102,7 @@ void partition::do_produce(protocol::bytes_view batches, required_acks acks, pro
         }
     }
 
-    auto appended = _log->append(batches, epoch());
+    auto appended = _log->append_validated(validated.value(), epoch());
     if (!appended) {
         out.log_start_offset = _log->log_start_offset();
         return fail(storage::to_kafka_error(appended.error()), storage::to_string(appended.error()));
@@ -134,40 +138,12 @@ void partition::do_produce(protocol::bytes_view batches, required_acks acks, pro
     done(std::move(out));
 }
 
-std::optional<produce_outcome> partition::check_timestamps(protocol::bytes_view batches) const {
-    if (_config.log.timestamp_kind == protocol::timestamp_type::log_append_time) return std::nullopt;
-    if (_config.timestamp_before_max_ms == no_timestamp_bound && _config.timestamp_after_max_ms == no_timestamp_bound)
-        return std::nullopt;
-    const int64_t now = _clock.now_ms();
-    auto too_early = [&](int64_t ts) {
-        return _config.timestamp_before_max_ms != no_timestamp_bound && ts < now - _config.timestamp_before_max_ms;
-    };
-    auto too_late = [&](int64_t ts) {
-        return _config.timestamp_after_max_ms != no_timestamp_bound && ts > now + _config.timestamp_after_max_ms;
-    };
-    std::vector<uint8_t> scratch;
-    std::optional<int64_t> bad;
-    protocol::record_batch_sequence sequence(batches);
-    for (;;) {
-        auto next = sequence.next();
-        // Framing errors are the append's to report, with their own codes.
-        if (!next || !next.value()) break;
-        const auto& batch = *next.value();
-        auto walked = protocol::for_each_record(batch, protocol::batch_validation_options{}.max_decompressed_bytes,
-                                                scratch, [&](const protocol::record_view& r) {
-                                                    int64_t ts = batch.base_timestamp() + r.timestamp_delta;
-                                                    if (!bad && (too_early(ts) || too_late(ts))) bad = ts;
-                                                });
-        if (!walked || bad) break;
-    }
-    if (!bad) return std::nullopt;
-    produce_outcome out;
-    out.error = kafka_error::invalid_timestamp;
-    out.message = fmt::format("timestamp {} is out of the range allowed by message.timestamp.before.max.ms / "
-                              "after.max.ms around {}",
-                              *bad, now);
-    out.log_start_offset = _log->log_start_offset();
-    return out;
+storage::validation_result partition::validate(protocol::bytes_view batches) const {
+    auto config = storage::validation_config_for(_config.log, storage::append_origin::client);
+    config.timestamp_before_max_ms = _config.timestamp_before_max_ms;
+    config.timestamp_after_max_ms = _config.timestamp_after_max_ms;
+    config.partition = fmt::format("{}", _tp);
+    return storage::validate_produce(batches, config, _clock.now_ms());
 }
 
 void partition::request_flush(offset upto) {

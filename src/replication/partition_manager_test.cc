@@ -227,6 +227,40 @@ TEST(partition_manager, size_and_timestamp_limits_per_topic_config) {
     EXPECT_EQ(f.produce("t", 0, corrupt).error, kafka_error::corrupt_message);
 }
 
+// KIP-467: the outcome names the records that failed validation; the batch
+// takes no offsets. A batch whose header says maxTimestamp -1 (Sarama 1.22)
+// is stored with its records' max timestamp.
+TEST(partition_manager, record_errors_and_the_recomputed_max_timestamp) {
+    fixture f;
+    f.apply({fixture::topic("t", 1), fixture::topic_config("t", "cleanup.policy", "compact"),
+             fixture::partition_rec(1, 0, self, 1)});
+    const int64_t now = f.clock.now_ms();
+    auto bytes = [](std::string_view s) {
+        return protocol::bytes_view(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+    };
+    protocol::record_batch_builder keyless;
+    keyless.append(now, bytes("k0"), bytes("v"));
+    keyless.append(now, std::nullopt, bytes("v"));
+    keyless.append(now, bytes("k2"), bytes("v"));
+    auto refused = f.produce("t", 0, keyless.build().value());
+    EXPECT_EQ(refused.error, kafka_error::invalid_record);
+    ASSERT_EQ(refused.record_errors.size(), 1u);
+    EXPECT_EQ(refused.record_errors[0].batch_index, 1);
+    EXPECT_EQ(refused.record_errors[0].message,
+              "Compacted topic cannot accept message without key in topic partition t-0");
+    EXPECT_EQ(f.manager->find("t", 0).leader->log_end_offset(), storage::offset(0));
+
+    protocol::record_batch_builder keyed;
+    keyed.append(now - 20, bytes("k0"), bytes("v"));
+    keyed.append(now - 10, bytes("k1"), bytes("v"));
+    auto batch = keyed.build().value();
+    protocol::set_max_timestamp(batch, protocol::timestamp_type::create_time, -1);
+    auto out = f.produce("t", 0, batch);
+    EXPECT_EQ(out.error, kafka_error::none) << out.message;
+    EXPECT_TRUE(out.record_errors.empty());
+    EXPECT_EQ(f.manager->find("t", 0).leader->max_timestamp(), now - 10);
+}
+
 TEST(partition_manager, log_append_time_topics_stamp_the_broker_time) {
     fixture f;
     f.apply({fixture::topic("t", 1), fixture::topic_config("t", "message.timestamp.type", "LogAppendTime"),

@@ -83,9 +83,8 @@ int32_t controller_for_clients(const metadata::metadata_image& image, std::optio
     return -1;
 }
 
-awaitable<net::handler_result> handle_metadata(admin_context& admin, request_context& ctx, protocol::reader& body) {
-    msg::metadata_request request;
-    request.decode(body, ctx.version);
+awaitable<msg::metadata_response> handle_metadata(admin_context& admin, request_context& ctx,
+                                                  msg::metadata_request& request) {
     auto image = admin.metadata.image();
 
     msg::metadata_response response;
@@ -105,15 +104,35 @@ awaitable<net::handler_result> handle_metadata(admin_context& admin, request_con
 
     // v0: an empty list means every topic; v1+: null means every topic.
     const bool all_topics = !request.topics || (ctx.version == 0 && request.topics->empty());
+    // The authorize stage: DESCRIBE on a topic shows it. Asked for every
+    // topic, those not allowed are left out, as Kafka does.
+    auto may_describe = [&ctx](const std::string& name) {
+        return ctx.authorized(security::acl_operation::describe, security::resource_type::topic, name);
+    };
     if (all_topics) {
         for (const auto& [name, t] : image->topics())
-            fill_topic(*image, *t, ctx.version, response.topics.emplace_back());
-        co_return respond(ctx, response);
+            if (may_describe(name)) fill_topic(*image, *t, ctx.version, response.topics.emplace_back());
+        co_return response;
     }
     const bool may_create = admin.auto_create_topics && (ctx.version < 4 || request.allow_auto_topic_creation);
     for (const auto& wanted : *request.topics) {
         const metadata::topic_image* t = wanted.name ? image->topic(*wanted.name) : image->topic(wanted.topic_id);
-        if (!t && wanted.name && may_create && !metadata::invalid_topic_name(*wanted.name)) {
+        const std::string name = wanted.name ? *wanted.name : (t ? t->name : std::string());
+        if ((t || wanted.name) && !may_describe(name)) {
+            auto& out = response.topics.emplace_back();
+            out.name = wanted.name;
+            out.topic_id = wanted.topic_id;
+            out.topic_authorized_operations = operations_not_requested;
+            out.error_code = code(kafka_error::topic_authorization_failed);
+            continue;
+        }
+        // Auto-creation needs CREATE on the cluster or the topic.
+        const bool may_create_this =
+            may_create && wanted.name &&
+            (ctx.authorized(security::acl_operation::create, security::resource_type::cluster,
+                            security::cluster_resource_name) ||
+             ctx.authorized(security::acl_operation::create, security::resource_type::topic, *wanted.name));
+        if (!t && wanted.name && may_create_this && !metadata::invalid_topic_name(*wanted.name)) {
             msg::create_topics_request create;
             auto& ct = create.topics.emplace_back();
             ct.name = *wanted.name;
@@ -140,47 +159,39 @@ awaitable<net::handler_result> handle_metadata(admin_context& admin, request_con
         else
             out.error_code = code(kafka_error::unknown_topic_or_partition);
     }
-    co_return respond(ctx, response);
+    co_return response;
 }
 
-awaitable<net::handler_result> handle_create_topics(admin_context& admin, request_context& ctx,
-                                                    protocol::reader& body) {
-    msg::create_topics_request request;
-    request.decode(body, ctx.version);
+awaitable<msg::create_topics_response> handle_create_topics(admin_context& admin, request_context& ctx,
+                                                            msg::create_topics_request& request) {
     const int16_t v = ctx.version;
     auto response = co_await on_controller<msg::create_topics_response>(
         admin, &ctx, std::move(request), v, [&admin, v](msg::create_topics_request r) {
             return admin.metadata.create_topics(std::move(r), v);
         });
-    co_return respond(ctx, response);
+    co_return response;
 }
 
-awaitable<net::handler_result> handle_delete_topics(admin_context& admin, request_context& ctx,
-                                                    protocol::reader& body) {
-    msg::delete_topics_request request;
-    request.decode(body, ctx.version);
+awaitable<msg::delete_topics_response> handle_delete_topics(admin_context& admin, request_context& ctx,
+                                                            msg::delete_topics_request& request) {
     const int16_t v = ctx.version;
     auto response = co_await on_controller<msg::delete_topics_response>(
         admin, &ctx, std::move(request), v, [&admin, v](msg::delete_topics_request r) {
             return admin.metadata.delete_topics(std::move(r), v);
         });
-    co_return respond(ctx, response);
+    co_return response;
 }
 
-awaitable<net::handler_result> handle_create_partitions(admin_context& admin, request_context& ctx,
-                                                        protocol::reader& body) {
-    msg::create_partitions_request request;
-    request.decode(body, ctx.version);
+awaitable<msg::create_partitions_response> handle_create_partitions(admin_context& admin, request_context& ctx,
+                                                                    msg::create_partitions_request& request) {
     auto response = co_await on_controller<msg::create_partitions_response>(
         admin, &ctx, std::move(request), ctx.version,
         [&admin](msg::create_partitions_request r) { return admin.metadata.create_partitions(std::move(r)); });
-    co_return respond(ctx, response);
+    co_return response;
 }
 
-awaitable<net::handler_result> handle_describe_cluster(admin_context& admin, request_context& ctx,
-                                                       protocol::reader& body) {
-    msg::describe_cluster_request request;
-    request.decode(body, ctx.version);
+awaitable<msg::describe_cluster_response> handle_describe_cluster(admin_context& admin, request_context& ctx,
+                                                                  msg::describe_cluster_request& request) {
     auto image = admin.metadata.image();
     msg::describe_cluster_response response;
     response.cluster_id = admin.cluster_id;
@@ -194,17 +205,15 @@ awaitable<net::handler_result> handle_describe_cluster(admin_context& admin, req
                                   broker.port = e.port;
                                   broker.rack = b.rack;
                               });
-    co_return respond(ctx, response);
+    co_return response;
 }
 
 // KIP-966's paginated topic description (Kafka's admin client uses it from
 // 3.8 on): topics in name order from the cursor, at most
 // response_partition_limit partitions (and never more than 2000, Kafka's
 // max.request.partition.size.limit), with the cursor to continue from.
-awaitable<net::handler_result> handle_describe_topic_partitions(admin_context& admin, request_context& ctx,
-                                                                protocol::reader& body) {
-    msg::describe_topic_partitions_request request;
-    request.decode(body, ctx.version);
+awaitable<msg::describe_topic_partitions_response> handle_describe_topic_partitions(
+    admin_context& admin, request_context& ctx, msg::describe_topic_partitions_request& request) {
     auto image = admin.metadata.image();
     msg::describe_topic_partitions_response response;
     response.next_cursor.reset();
@@ -266,23 +275,22 @@ awaitable<net::handler_result> handle_describe_topic_partitions(admin_context& a
         }
         if (response.next_cursor) break;
     }
-    co_return respond(ctx, response);
+    co_return response;
 }
 
 }  // namespace
 
 void register_admin_apis(request_dispatcher& dispatcher, admin_context& admin) {
     auto bind = [&admin](auto fn) {
-        return [&admin, fn](request_context& ctx, protocol::reader& body) { return fn(admin, ctx, body); };
+        return [&admin, fn](request_context& ctx, auto& request) { return fn(admin, ctx, request); };
     };
     // The version ranges Kafka 3.9 serves.
-    dispatcher.register_api(protocol::api_key::metadata, 0, 12, bind(handle_metadata));
-    dispatcher.register_api(protocol::api_key::create_topics, 2, 7, bind(handle_create_topics));
-    dispatcher.register_api(protocol::api_key::delete_topics, 1, 6, bind(handle_delete_topics));
-    dispatcher.register_api(protocol::api_key::create_partitions, 0, 3, bind(handle_create_partitions));
-    dispatcher.register_api(protocol::api_key::describe_cluster, 0, 1, bind(handle_describe_cluster));
-    dispatcher.register_api(protocol::api_key::describe_topic_partitions, 0, 0,
-                            bind(handle_describe_topic_partitions));
+    dispatcher.register_api<msg::metadata_request>(bind(handle_metadata), 0, 12);
+    dispatcher.register_api<msg::create_topics_request>(bind(handle_create_topics), 2, 7);
+    dispatcher.register_api<msg::delete_topics_request>(bind(handle_delete_topics), 1, 6);
+    dispatcher.register_api<msg::create_partitions_request>(bind(handle_create_partitions), 0, 3);
+    dispatcher.register_api<msg::describe_cluster_request>(bind(handle_describe_cluster), 0, 1);
+    dispatcher.register_api<msg::describe_topic_partitions_request>(bind(handle_describe_topic_partitions), 0, 0);
 }
 
 }  // namespace strata::server

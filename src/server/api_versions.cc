@@ -20,18 +20,16 @@ bool valid_software_field(const std::string& value) {
 }  // namespace
 
 void register_api_versions(request_dispatcher& dispatcher) {
-    dispatcher.register_api(
-        protocol::api_key::api_versions, 0, protocol::messages::api_versions_request::highest_supported_version,
-        [&dispatcher](request_context& ctx, protocol::reader& body) -> boost::asio::awaitable<net::handler_result> {
-            protocol::messages::api_versions_request request;
-            request.decode(body, ctx.version);
-
-            protocol::messages::api_versions_response response;
+    namespace pm = protocol::messages;
+    dispatcher.register_api<pm::api_versions_request>(
+        [&dispatcher](request_context& ctx,
+                      pm::api_versions_request& request) -> boost::asio::awaitable<pm::api_versions_response> {
+            pm::api_versions_response response;
             if (ctx.version >= 3 &&
                 !(valid_software_field(request.client_software_name) &&
                   valid_software_field(request.client_software_version))) {
                 response.error_code = static_cast<int16_t>(kafka_error::invalid_request);
-                co_return respond(ctx, response);
+                co_return response;
             }
             for (const auto& api : dispatcher.supported_apis()) {
                 auto& entry = response.api_keys.emplace_back();
@@ -39,7 +37,7 @@ void register_api_versions(request_dispatcher& dispatcher) {
                 entry.min_version = api.min_version;
                 entry.max_version = api.max_version;
             }
-            co_return respond(ctx, response);
+            co_return response;
         });
 }
 

@@ -208,6 +208,13 @@ void check_roles(const broker_config& config, std::vector<std::string>& problems
 void check_consistency(const broker_config& config, std::vector<std::string>& problems) {
     check_listeners(config, problems);
     check_roles(config, problems);
+    // Kafka's rule too: else a request of the largest allowed size could
+    // never be read.
+    if (config.queued_max_request_bytes > 0 && config.queued_max_request_bytes < config.socket_request_max_bytes)
+        problems.push_back(
+            fmt::format("queued.max.request.bytes ({}) must be at least socket.request.max.bytes ({}), "
+                        "or -1",
+                        config.queued_max_request_bytes, config.socket_request_max_bytes));
 }
 
 }  // namespace
@@ -352,6 +359,10 @@ net::server_options to_server_options(const broker_config& config) {
     options.socket_send_buffer_bytes = config.socket_send_buffer_bytes;
     options.socket_receive_buffer_bytes = config.socket_receive_buffer_bytes;
     options.listen_backlog = config.socket_listen_backlog_size;
+    options.queued_max_request_bytes = config.queued_max_request_bytes;
+    options.max_connections = config.max_connections;
+    options.max_connections_per_ip = config.max_connections_per_ip;
+    options.unlimited_listeners = config.controller_listener_names;
     return options;
 }
 

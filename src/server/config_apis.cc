@@ -42,10 +42,8 @@ std::optional<std::string> wrong_broker(const admin_context& admin, const std::s
                        name);
 }
 
-awaitable<net::handler_result> handle_describe_configs(admin_context& admin, request_context& ctx,
-                                                       protocol::reader& body) {
-    msg::describe_configs_request request;
-    request.decode(body, ctx.version);
+awaitable<msg::describe_configs_response> handle_describe_configs(admin_context& admin, request_context& ctx,
+                                                                  msg::describe_configs_request& request) {
     auto image = admin.metadata.image();
     msg::describe_configs_response response;
     for (const auto& resource : request.resources) {
@@ -114,7 +112,7 @@ awaitable<net::handler_result> handle_describe_configs(admin_context& admin, req
                 }
         }
     }
-    co_return respond(ctx, response);
+    co_return response;
 }
 
 // One resource's change, in the form both alter APIs reduce to.
@@ -447,33 +445,28 @@ awaitable<Response> alter_from_client(admin_context& admin, request_context& ctx
     co_return response;
 }
 
-awaitable<net::handler_result> handle_alter_configs(admin_context& admin, request_context& ctx,
-                                                    protocol::reader& body) {
-    msg::alter_configs_request request;
-    request.decode(body, ctx.version);
+awaitable<msg::alter_configs_response> handle_alter_configs(admin_context& admin, request_context& ctx,
+                                                            msg::alter_configs_request& request) {
     auto response = co_await alter_from_client<msg::alter_configs_response>(admin, ctx, std::move(request));
-    co_return respond(ctx, response);
+    co_return response;
 }
 
-awaitable<net::handler_result> handle_incremental_alter_configs(admin_context& admin, request_context& ctx,
-                                                                protocol::reader& body) {
-    msg::incremental_alter_configs_request request;
-    request.decode(body, ctx.version);
+awaitable<msg::incremental_alter_configs_response> handle_incremental_alter_configs(
+    admin_context& admin, request_context& ctx, msg::incremental_alter_configs_request& request) {
     auto response =
         co_await alter_from_client<msg::incremental_alter_configs_response>(admin, ctx, std::move(request));
-    co_return respond(ctx, response);
+    co_return response;
 }
 
 }  // namespace
 
 void register_config_apis(request_dispatcher& dispatcher, admin_context& admin) {
     auto bind = [&admin](auto fn) {
-        return [&admin, fn](request_context& ctx, protocol::reader& body) { return fn(admin, ctx, body); };
+        return [&admin, fn](request_context& ctx, auto& request) { return fn(admin, ctx, request); };
     };
-    dispatcher.register_api(protocol::api_key::describe_configs, 0, 4, bind(handle_describe_configs));
-    dispatcher.register_api(protocol::api_key::alter_configs, 0, 2, bind(handle_alter_configs));
-    dispatcher.register_api(protocol::api_key::incremental_alter_configs, 0, 1,
-                            bind(handle_incremental_alter_configs));
+    dispatcher.register_api<msg::describe_configs_request>(bind(handle_describe_configs), 0, 4);
+    dispatcher.register_api<msg::alter_configs_request>(bind(handle_alter_configs), 0, 2);
+    dispatcher.register_api<msg::incremental_alter_configs_request>(bind(handle_incremental_alter_configs), 0, 1);
 }
 
 }  // namespace strata::server

@@ -233,6 +233,22 @@ void add_network_keys(std::vector<config_key>& k) {
         "At the bound the broker stops reading that connection until a response goes out (backpressure). "
         "Reading also pauses while a connection's requests in flight hold `socket.request.max.bytes` bytes. "
         "Strata's own key: Kafka handles one request per connection at a time."));
+    k.push_back(key(network, "queued.max.request.bytes", &c::queued_max_request_bytes, "536870912",
+        at_least_or_minus_one<int64_t>(1),
+        "The most bytes of requests held in memory across every connection, from the moment a frame's size "
+        "is read until the request is done with its bytes. While spent, connections wait before reading the "
+        "next request's body (their clients are paused by TCP, not disconnected). -1: unbounded, Kafka's "
+        "default; Strata bounds it by default so that memory does not grow with the number of clients. Must "
+        "be at least `socket.request.max.bytes`."));
+    k.push_back(key(network, "max.connections", &c::max_connections, "2147483647", at_least<int32_t>(1),
+        "The most client connections open at once, across the listeners other than the controller listeners. "
+        "At the bound the broker stops accepting: new connections wait in the listen backlog until one "
+        "closes, as Kafka's do. Unlike Kafka, a connection to an inter-broker listener shared with clients "
+        "is not let in by closing another; give the cluster's traffic its own listener when you set this."));
+    k.push_back(key(network, "max.connections.per.ip", &c::max_connections_per_ip, "2147483647",
+        at_least<int32_t>(1),
+        "The most connections from one IP address, on every listener. A connection beyond it is closed as "
+        "soon as it is accepted (and logged)."));
 }
 
 void add_storage_keys(std::vector<config_key>& k) {

@@ -22,52 +22,50 @@ using boost::asio::awaitable;
 
 constexpr int32_t producer_id_block = 1000;
 
-awaitable<net::handler_result> handle_broker_registration(admin_context& admin, request_context& ctx,
-                                                          protocol::reader& body) {
-    msg::broker_registration_request request;
-    request.decode(body, ctx.version);
+awaitable<msg::broker_registration_response> handle_broker_registration(admin_context& admin, request_context& ctx,
+                                                                        msg::broker_registration_request& request) {
     auto response = co_await admin.metadata.register_broker(std::move(request));
-    co_return respond(ctx, response);
+    co_return response;
 }
 
-awaitable<net::handler_result> handle_broker_heartbeat(admin_context& admin, request_context& ctx,
-                                                       protocol::reader& body) {
-    msg::broker_heartbeat_request request;
-    request.decode(body, ctx.version);
+awaitable<msg::broker_heartbeat_response> handle_broker_heartbeat(admin_context& admin, request_context& ctx,
+                                                                  msg::broker_heartbeat_request& request) {
     auto response = co_await admin.metadata.broker_heartbeat(std::move(request));
-    co_return respond(ctx, response);
+    co_return response;
 }
 
-awaitable<net::handler_result> handle_allocate_producer_ids(admin_context& admin, request_context& ctx,
-                                                            protocol::reader& body) {
-    msg::allocate_producer_ids_request request;
-    request.decode(body, ctx.version);
+awaitable<msg::allocate_producer_ids_response> handle_allocate_producer_ids(
+    admin_context& admin, request_context& ctx, msg::allocate_producer_ids_request& request) {
     auto [error, first] = co_await admin.metadata.allocate_producer_ids(request.broker_id, producer_id_block);
     msg::allocate_producer_ids_response response;
     response.error_code = static_cast<int16_t>(error);
     response.producer_id_start = error == kafka_error::none ? first : -1;
     response.producer_id_len = error == kafka_error::none ? producer_id_block : 0;
-    co_return respond(ctx, response);
+    co_return response;
 }
 
-awaitable<net::handler_result> handle_alter_partition(admin_context& admin, request_context& ctx,
-                                                     protocol::reader& body) {
-    msg::alter_partition_request request;
-    request.decode(body, ctx.version);
+awaitable<msg::alter_partition_response> handle_alter_partition(admin_context& admin, request_context& ctx,
+                                                                msg::alter_partition_request& request) {
     auto response = co_await admin.metadata.alter_partition(std::move(request), ctx.version);
-    co_return respond(ctx, response);
+    co_return response;
 }
 
 }  // namespace
 
 void register_controller_apis(request_dispatcher& dispatcher, admin_context& admin) {
+    // Only the cluster's own members may call these (CLUSTER_ACTION), as
+    // Kafka's ControllerApis checks.
     auto bind = [&admin](auto fn) {
-        return [&admin, fn](request_context& ctx, protocol::reader& body) { return fn(admin, ctx, body); };
+        return [&admin, fn](request_context& ctx, auto& request) -> decltype(fn(admin, ctx, request)) {
+            using response = typename decltype(fn(admin, ctx, request))::value_type;
+            if (!cluster_action_allowed(ctx)) co_return refused<response>(kafka_error::cluster_authorization_failed);
+            co_return co_await fn(admin, ctx, request);
+        };
     };
-    dispatcher.register_api(protocol::api_key::broker_registration, 0, 4, bind(handle_broker_registration));
-    dispatcher.register_api(protocol::api_key::broker_heartbeat, 0, 1, bind(handle_broker_heartbeat));
-    dispatcher.register_api(protocol::api_key::allocate_producer_ids, 0, 0, bind(handle_allocate_producer_ids));
-    dispatcher.register_api(protocol::api_key::alter_partition, 0, 3, bind(handle_alter_partition));
+    dispatcher.register_api<msg::broker_registration_request>(bind(handle_broker_registration), 0, 4);
+    dispatcher.register_api<msg::broker_heartbeat_request>(bind(handle_broker_heartbeat), 0, 1);
+    dispatcher.register_api<msg::allocate_producer_ids_request>(bind(handle_allocate_producer_ids), 0, 0);
+    dispatcher.register_api<msg::alter_partition_request>(bind(handle_alter_partition), 0, 3);
 }
 
 }  // namespace strata::server

@@ -10,12 +10,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <stdlib.h>
+#include <zlib.h>
 #include <chrono>
 #include <filesystem>
 #include <future>
 #include <optional>
-#include <stdlib.h>
-#include <zlib.h>
+#include <set>
 
 #include "strata/common/kafka_error.h"
 #include "strata/protocol/messages/fetch_response.h"
@@ -90,6 +91,25 @@ std::vector<uint8_t> flatten(const encoded_output& out) {
     return bytes;
 }
 
+// Denies what a test names: topics (every operation) and the cluster's
+// CLUSTER_ACTION, so that the handlers' authorize stage can be seen refusing.
+struct switchable_authorizer final : security::authorizer {
+    std::vector<bool> authorize(const security::request_identity&,
+                                std::span<const security::action> actions) const override {
+        std::vector<bool> out;
+        for (const auto& a : actions) {
+            const bool denied =
+                (a.type == security::resource_type::topic && denied_topics.count(std::string(a.name))) ||
+                (a.type == security::resource_type::cluster && a.operation == security::acl_operation::cluster_action &&
+                 deny_cluster_action);
+            out.push_back(!denied);
+        }
+        return out;
+    }
+    std::set<std::string> denied_topics;
+    bool deny_cluster_action = false;
+};
+
 struct fixture {
     fixture() {
         std::string pattern = (std::filesystem::temp_directory_path() / "strata-data-path-XXXXXX").string();
@@ -103,9 +123,9 @@ struct fixture {
         options.node_id = self;
         manager.emplace(options, *logs, io.get_executor());
         router.set_metadata_handler(
-            [this](request_context& ctx, pm::fetch_request&) -> boost::asio::awaitable<net::handler_result> {
+            [this](request_context&, pm::fetch_request&) -> boost::asio::awaitable<pm::fetch_response> {
                 ++metadata_fetches;
-                co_return respond(ctx, pm::fetch_response{});
+                co_return pm::fetch_response{};
             });
         register_data_path(dispatcher, router, *manager);
         router.register_with(dispatcher);
@@ -211,7 +231,8 @@ struct fixture {
     boost::asio::io_context io;
     std::unique_ptr<storage::log_manager> logs;
     std::optional<replication::partition_manager> manager;
-    request_dispatcher dispatcher;
+    switchable_authorizer authorizer;
+    request_dispatcher dispatcher{pipeline_services{&authorizer, nullptr, nullptr}};
     fetch_router router;
     net::connection_info connection;
     int metadata_fetches = 0;
@@ -555,6 +576,42 @@ TEST(data_path, offset_for_leader_epoch) {
     auto fenced = f.decode<pm::offset_for_leader_epoch_response>(
         api_key::offset_for_leader_epoch, 4, f.call(frame_of(api_key::offset_for_leader_epoch, 4, request)));
     EXPECT_EQ(fenced.topics[0].partitions[0].error_code, int16_t(kafka_error::fenced_leader_epoch));
+}
+
+// The authorize stage of the data path: WRITE for Produce, READ for a
+// consumer's Fetch (by name and by topic id), DESCRIBE for ListOffsets, and
+// CLUSTER_ACTION for a follower's Fetch, each refused with Kafka's error.
+TEST(data_path, refuses_what_the_authorizer_denies) {
+    fixture f;
+    EXPECT_EQ(f.produce(9, batch_of(2)).responses[0].partition_responses[0].error_code, 0);
+    f.wait_for_hw(2);
+    f.authorizer.denied_topics = {"t"};
+    const auto denied = int16_t(kafka_error::topic_authorization_failed);
+    EXPECT_EQ(f.produce(9, batch_of(2)).responses[0].partition_responses[0].error_code, denied);
+    for (int16_t version : {11, 13}) {
+        auto r = f.fetch(version, f.fetch_request(version, 0));
+        EXPECT_EQ(r.responses[0].partitions[0].error_code, denied) << "v" << version;
+        EXPECT_FALSE(r.responses[0].partitions[0].records && r.responses[0].partitions[0].records->size() > 0);
+    }
+    pm::list_offsets_request list;
+    list.replica_id = -1;
+    auto& topic = list.topics.emplace_back();
+    topic.name = "t";
+    topic.partitions.emplace_back().timestamp = -1;
+    auto offsets =
+        f.decode<pm::list_offsets_response>(api_key::list_offsets, 9, f.call(frame_of(api_key::list_offsets, 9, list)));
+    EXPECT_EQ(offsets.topics[0].partitions[0].error_code, denied);
+
+    // A follower's fetch is the cluster's business, whatever the topic ACLs.
+    f.authorizer.denied_topics.clear();
+    f.authorizer.deny_cluster_action = true;
+    auto follower = f.fetch_request(15, 0);
+    follower.replica_state.replica_id = 2;
+    follower.replica_state.replica_epoch = 9;
+    EXPECT_EQ(f.fetch(15, follower).responses[0].partitions[0].error_code, denied);
+    EXPECT_EQ(f.fetch(15, f.fetch_request(15, 0)).responses[0].partitions[0].error_code, 0);  // a consumer's
+    // Nothing denied was written: the log holds the first two records only.
+    EXPECT_EQ(f.manager->find("t", 0).leader->log_end_offset().value(), 2);
 }
 
 }  // namespace

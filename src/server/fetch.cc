@@ -138,17 +138,63 @@ void read_partition(const request_context& ctx, const pm::fetch_request& request
     build.bytes += region.length;
 }
 
+// The authorize stage, once per request (not at every read of a long poll):
+// whether each topic of `topics` may be read. A follower's fetch needs
+// CLUSTER_ACTION on the cluster (a forged replica id from a client must not
+// read past the HW: CVE-2018-1288's lesson), a consumer's READ on the topic.
+std::vector<bool> authorize_topics(const request_context& ctx, const pm::fetch_request& request,
+                                   const std::vector<pm::fetch_request::fetch_topic>& topics,
+                                   replication::partition_manager& partitions) {
+    using security::acl_operation;
+    using security::resource_type;
+    if (replica_of(ctx, request) >= 0) {
+        const bool cluster =
+            ctx.authorized(acl_operation::cluster_action, resource_type::cluster, security::cluster_resource_name);
+        return std::vector<bool>(topics.size(), cluster);
+    }
+    std::vector<bool> allowed;
+    allowed.reserve(topics.size());
+    for (const auto& topic : topics) {
+        std::string name = topic.topic;
+        if (ctx.version >= 13) {
+            // By id (v13+): the name is the partition's; an unknown id is
+            // answered UNKNOWN_TOPIC_ID whatever the ACLs say.
+            name.clear();
+            for (const auto& in : topic.partitions) {
+                if (auto found = partitions.find(topic.topic_id, in.partition); found.leader) {
+                    name = found.leader->id().topic;
+                    break;
+                }
+            }
+            if (name.empty()) {
+                allowed.push_back(true);
+                continue;
+            }
+        }
+        allowed.push_back(ctx.authorized(acl_operation::read, resource_type::topic, name));
+    }
+    return allowed;
+}
+
 fetch_build build_response(const request_context& ctx, const pm::fetch_request& request,
-                           const std::vector<pm::fetch_request::fetch_topic>& topics,
+                           const std::vector<pm::fetch_request::fetch_topic>& topics, const std::vector<bool>& allowed,
                            replication::partition_manager& partitions,
                            const std::shared_ptr<replication::async_signal>& waiter, bool first_read) {
     fetch_build build;
-    for (const auto& topic : topics) {
+    for (size_t t = 0; t < topics.size(); ++t) {
+        const auto& topic = topics[t];
         auto& topic_out = build.response.responses.emplace_back();
         topic_out.topic = topic.topic;
         topic_out.topic_id = topic.topic_id;
         for (const auto& in : topic.partitions) {
             auto& out = topic_out.partitions.emplace_back();
+            if (!allowed[t]) {
+                out.partition_index = in.partition;
+                build.hws.push_back(-1);
+                set_error(out, kafka_error::topic_authorization_failed);
+                build.has_error = true;
+                continue;
+            }
             auto found = ctx.version >= 13 ? partitions.find(topic.topic_id, in.partition)
                                            : partitions.find(topic.topic, in.partition);
             read_partition(ctx, request, in, found, waiter, first_read, build, out);
@@ -157,9 +203,9 @@ fetch_build build_response(const request_context& ctx, const pm::fetch_request& 
     return build;
 }
 
-boost::asio::awaitable<net::handler_result> handle_fetch(request_context& ctx, const pm::fetch_request& request,
-                                                         replication::partition_manager& partitions,
-                                                         fetch_session_cache& sessions) {
+boost::asio::awaitable<pm::fetch_response> handle_fetch(request_context& ctx, const pm::fetch_request& request,
+                                                        replication::partition_manager& partitions,
+                                                        fetch_session_cache& sessions) {
     // KIP-227: the session decides which partitions this request reads (v7+;
     // older requests decode as sessionless full fetches).
     const bool by_id = ctx.version >= 13;
@@ -167,15 +213,16 @@ boost::asio::awaitable<net::handler_result> handle_fetch(request_context& ctx, c
     if (plan.error != kafka_error::none) {
         pm::fetch_response response;
         response.error_code = static_cast<int16_t>(plan.error);
-        co_return respond(ctx, response);
+        co_return response;
     }
+    const auto allowed = authorize_topics(ctx, request, plan.topics, partitions);
     const auto executor = co_await boost::asio::this_coro::executor;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(request.max_wait_ms, 0));
     const size_t min_bytes = size_t(std::max(request.min_bytes, 1));
     auto answer = [&](fetch_build& build) {
         build.response.session_id = plan.session_id;
         sessions.finish(plan, build.response, by_id);
-        return respond(ctx, build.response);
+        return std::move(build.response);
     };
     // A follower's long poll also ends when a HW moved, so that the
     // follower's HW (and its readiness to lead) keeps up with the leader's.
@@ -185,7 +232,7 @@ boost::asio::awaitable<net::handler_result> handle_fetch(request_context& ctx, c
         // The waiter is registered while the partitions are read, so that an
         // HW move between the read and the wait is not missed.
         auto waiter = request.max_wait_ms > 0 ? replication::async_signal::make(executor) : nullptr;
-        auto build = build_response(ctx, request, plan.topics, partitions, waiter, first);
+        auto build = build_response(ctx, request, plan.topics, allowed, partitions, waiter, first);
         if (first) first_hws = build.hws;
         const bool hw_moved = follower && build.hws != first_hws;
         if (build.bytes >= min_bytes || build.has_error || hw_moved || !waiter ||
@@ -194,7 +241,7 @@ boost::asio::awaitable<net::handler_result> handle_fetch(request_context& ctx, c
         }
         const bool woken = co_await waiter->wait_until(deadline);
         if (!woken) {
-            auto last = build_response(ctx, request, plan.topics, partitions, nullptr, false);
+            auto last = build_response(ctx, request, plan.topics, allowed, partitions, nullptr, false);
             co_return answer(last);
         }
     }

@@ -9,13 +9,11 @@ namespace strata::server {
 namespace pm = protocol::messages;
 
 void fetch_router::register_with(request_dispatcher& dispatcher) {
-    dispatcher.register_api(protocol::api_key::fetch, 4, 17,
-                            [this](request_context& ctx, protocol::reader& body) { return route(ctx, body); });
+    dispatcher.register_api<pm::fetch_request>(
+        [this](request_context& ctx, pm::fetch_request& request) { return route(ctx, request); }, 4, 17);
 }
 
-boost::asio::awaitable<net::handler_result> fetch_router::route(request_context& ctx, protocol::reader& body) {
-    pm::fetch_request request;
-    request.decode(body, ctx.version);
+boost::asio::awaitable<pm::fetch_response> fetch_router::route(request_context& ctx, pm::fetch_request& request) {
     if (_metadata && raft::wire::is_metadata_fetch(request, ctx.version)) co_return co_await _metadata(ctx, request);
     if (_partitions) co_return co_await _partitions(ctx, request);
     pm::fetch_response response;
@@ -32,7 +30,7 @@ boost::asio::awaitable<net::handler_result> fetch_router::route(request_context&
             p.records = protocol::records{};
         }
     }
-    co_return respond(ctx, response);
+    co_return response;
 }
 
 }  // namespace strata::server

@@ -9,10 +9,11 @@
 
 #include "request_dispatcher.h"
 #include "strata/protocol/messages/fetch_request.h"
+#include "strata/protocol/messages/fetch_response.h"
 
 namespace strata::server {
 
-using fetch_handler = std::function<boost::asio::awaitable<net::handler_result>(
+using fetch_handler = std::function<boost::asio::awaitable<protocol::messages::fetch_response>(
     request_context& ctx, protocol::messages::fetch_request& request)>;
 
 // Built and filled before the server starts; immutable afterwards.
@@ -28,7 +29,8 @@ public:
     void register_with(request_dispatcher& dispatcher);
 
 private:
-    boost::asio::awaitable<net::handler_result> route(request_context& ctx, protocol::reader& body);
+    boost::asio::awaitable<protocol::messages::fetch_response> route(request_context& ctx,
+                                                                     protocol::messages::fetch_request& request);
 
     fetch_handler _metadata;
     fetch_handler _partitions;

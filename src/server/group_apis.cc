@@ -27,10 +27,8 @@ std::string client_host(const std::string& remote) {
     return "/" + host;
 }
 
-awaitable<net::handler_result> handle_find_coordinator(group_context& groups, request_context& ctx,
-                                                       protocol::reader& body) {
-    msg::find_coordinator_request request;
-    request.decode(body, ctx.version);
+awaitable<msg::find_coordinator_response> handle_find_coordinator(group_context& groups, request_context& ctx,
+                                                                  msg::find_coordinator_request& request) {
     std::vector<std::string> keys;
     if (ctx.version >= 4)
         keys = request.coordinator_keys;
@@ -81,92 +79,73 @@ awaitable<net::handler_result> handle_find_coordinator(group_context& groups, re
         response.port = c.port;
         response.coordinators.clear();
     }
-    co_return respond(ctx, response);
-}
-
-// Decode, hand to the coordinator, encode.
-template <typename Request, typename Call>
-awaitable<net::handler_result> forward(request_context& ctx, protocol::reader& body, Call call) {
-    Request request;
-    request.decode(body, ctx.version);
-    auto response = co_await call(std::move(request));
-    co_return respond(ctx, response);
+    co_return response;
 }
 
 }  // namespace
 
 void register_group_apis(request_dispatcher& dispatcher, group_context& groups) {
     auto& gc = groups.coordinator;
-    dispatcher.register_api(
-        protocol::api_key::find_coordinator, 0, 6,
-        [&groups](request_context& ctx, protocol::reader& body) { return handle_find_coordinator(groups, ctx, body); });
-    dispatcher.register_api(protocol::api_key::join_group, 0, 9, [&gc](request_context& ctx, protocol::reader& body) {
-        return forward<msg::join_group_request>(ctx, body, [&gc, &ctx](msg::join_group_request r) {
+    dispatcher.register_api<msg::find_coordinator_request>(
+        [&groups](request_context& ctx, msg::find_coordinator_request& r) {
+            return handle_find_coordinator(groups, ctx, r);
+        },
+        0, 6);
+    dispatcher.register_api<msg::join_group_request>(
+        [&gc](request_context& ctx, msg::join_group_request& r) {
             return gc.join_group(std::move(r), ctx.version, ctx.header.client_id.value_or(""),
                                  client_host(ctx.connection.remote));
-        });
-    });
-    dispatcher.register_api(protocol::api_key::sync_group, 0, 5, [&gc](request_context& ctx, protocol::reader& body) {
-        return forward<msg::sync_group_request>(
-            ctx, body, [&gc, v = ctx.version](msg::sync_group_request r) { return gc.sync_group(std::move(r), v); });
-    });
-    dispatcher.register_api(protocol::api_key::heartbeat, 0, 4, [&gc](request_context& ctx, protocol::reader& body) {
-        return forward<msg::heartbeat_request>(
-            ctx, body, [&gc, v = ctx.version](msg::heartbeat_request r) { return gc.heartbeat(std::move(r), v); });
-    });
-    dispatcher.register_api(protocol::api_key::leave_group, 0, 5, [&gc](request_context& ctx, protocol::reader& body) {
-        return forward<msg::leave_group_request>(
-            ctx, body, [&gc, v = ctx.version](msg::leave_group_request r) { return gc.leave_group(std::move(r), v); });
-    });
-    dispatcher.register_api(
-        protocol::api_key::offset_commit, 0, 9, [&gc](request_context& ctx, protocol::reader& body) {
-            return forward<msg::offset_commit_request>(ctx, body, [&gc, v = ctx.version](msg::offset_commit_request r) {
-                return gc.offset_commit(std::move(r), v);
-            });
-        });
-    dispatcher.register_api(protocol::api_key::offset_fetch, 0, 9, [&gc](request_context& ctx, protocol::reader& body) {
-        return forward<msg::offset_fetch_request>(ctx, body, [&gc, v = ctx.version](msg::offset_fetch_request r) {
-            return gc.offset_fetch(std::move(r), v);
-        });
-    });
-    dispatcher.register_api(
-        protocol::api_key::describe_groups, 0, 5, [&gc](request_context& ctx, protocol::reader& body) {
-            return forward<msg::describe_groups_request>(
-                ctx, body,
-                [&gc, v = ctx.version](msg::describe_groups_request r) { return gc.describe_groups(std::move(r), v); });
-        });
-    dispatcher.register_api(protocol::api_key::list_groups, 0, 5, [&gc](request_context& ctx, protocol::reader& body) {
-        return forward<msg::list_groups_request>(
-            ctx, body, [&gc, v = ctx.version](msg::list_groups_request r) { return gc.list_groups(std::move(r), v); });
-    });
-    dispatcher.register_api(
-        protocol::api_key::delete_groups, 0, 2, [&gc](request_context& ctx, protocol::reader& body) {
-            return forward<msg::delete_groups_request>(ctx, body, [&gc, v = ctx.version](msg::delete_groups_request r) {
-                return gc.delete_groups(std::move(r), v);
-            });
-        });
+        },
+        0, 9);
+    dispatcher.register_api<msg::sync_group_request>(
+        [&gc](request_context& ctx, msg::sync_group_request& r) { return gc.sync_group(std::move(r), ctx.version); }, 0,
+        5);
+    dispatcher.register_api<msg::heartbeat_request>(
+        [&gc](request_context& ctx, msg::heartbeat_request& r) { return gc.heartbeat(std::move(r), ctx.version); }, 0,
+        4);
+    dispatcher.register_api<msg::leave_group_request>(
+        [&gc](request_context& ctx, msg::leave_group_request& r) { return gc.leave_group(std::move(r), ctx.version); },
+        0, 5);
+    dispatcher.register_api<msg::offset_commit_request>(
+        [&gc](request_context& ctx, msg::offset_commit_request& r) {
+            return gc.offset_commit(std::move(r), ctx.version);
+        },
+        0, 9);
+    dispatcher.register_api<msg::offset_fetch_request>(
+        [&gc](request_context& ctx, msg::offset_fetch_request& r) {
+            return gc.offset_fetch(std::move(r), ctx.version);
+        },
+        0, 9);
+    dispatcher.register_api<msg::describe_groups_request>(
+        [&gc](request_context& ctx, msg::describe_groups_request& r) {
+            return gc.describe_groups(std::move(r), ctx.version);
+        },
+        0, 5);
+    dispatcher.register_api<msg::list_groups_request>(
+        [&gc](request_context& ctx, msg::list_groups_request& r) { return gc.list_groups(std::move(r), ctx.version); },
+        0, 5);
+    dispatcher.register_api<msg::delete_groups_request>(
+        [&gc](request_context& ctx, msg::delete_groups_request& r) {
+            return gc.delete_groups(std::move(r), ctx.version);
+        },
+        0, 2);
     // KIP-848: Kafka 3.9 serves v0 of both (ConsumerGroupHeartbeat v1 is unstable there).
-    dispatcher.register_api(
-        protocol::api_key::consumer_group_heartbeat, 0, 0, [&gc](request_context& ctx, protocol::reader& body) {
-            return forward<msg::consumer_group_heartbeat_request>(
-                ctx, body, [&gc, &ctx](msg::consumer_group_heartbeat_request r) {
-                    return gc.consumer_group_heartbeat(std::move(r), ctx.version, ctx.header.client_id.value_or(""),
-                                                       client_host(ctx.connection.remote));
-                });
-        });
-    dispatcher.register_api(protocol::api_key::consumer_group_describe, 0, 0,
-                            [&gc](request_context& ctx, protocol::reader& body) {
-                                return forward<msg::consumer_group_describe_request>(
-                                    ctx, body, [&gc, v = ctx.version](msg::consumer_group_describe_request r) {
-                                        return gc.consumer_group_describe(std::move(r), v);
-                                    });
-                            });
-    dispatcher.register_api(
-        protocol::api_key::offset_delete, 0, 0, [&gc](request_context& ctx, protocol::reader& body) {
-            return forward<msg::offset_delete_request>(ctx, body, [&gc, v = ctx.version](msg::offset_delete_request r) {
-                return gc.offset_delete(std::move(r), v);
-            });
-        });
+    dispatcher.register_api<msg::consumer_group_heartbeat_request>(
+        [&gc](request_context& ctx, msg::consumer_group_heartbeat_request& r) {
+            return gc.consumer_group_heartbeat(std::move(r), ctx.version, ctx.header.client_id.value_or(""),
+                                               client_host(ctx.connection.remote));
+        },
+        0, 0);
+    dispatcher.register_api<msg::consumer_group_describe_request>(
+        [&gc](request_context& ctx, msg::consumer_group_describe_request& r) {
+            return gc.consumer_group_describe(std::move(r), ctx.version);
+        },
+        0, 0);
+    dispatcher.register_api<msg::offset_delete_request>(
+        [&gc](request_context& ctx, msg::offset_delete_request& r) {
+            return gc.offset_delete(std::move(r), ctx.version);
+        },
+        0, 0);
 }
 
 group::coordinator_config coordinator_config_from(const broker_config& config) {

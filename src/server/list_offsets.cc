@@ -78,26 +78,31 @@ void list_partition(const pm::list_offsets_request& request, int16_t version,
     out.leader_epoch = epoch;
 }
 
-boost::asio::awaitable<net::handler_result> handle_list_offsets(request_context& ctx, protocol::reader& body,
-                                                                replication::partition_manager& partitions) {
-    pm::list_offsets_request request;
-    request.decode(body, ctx.version);
+boost::asio::awaitable<pm::list_offsets_response> handle_list_offsets(request_context& ctx,
+                                                                      pm::list_offsets_request& request,
+                                                                      replication::partition_manager& partitions) {
     pm::list_offsets_response response;
     for (const auto& topic : request.topics) {
         auto& topic_out = response.topics.emplace_back();
         topic_out.name = topic.name;
+        // The authorize stage: DESCRIBE on the topic, as Kafka's KafkaApis.
+        const bool allowed =
+            ctx.authorized(security::acl_operation::describe, security::resource_type::topic, topic.name);
         for (const auto& in : topic.partitions) {
             auto& out = topic_out.partitions.emplace_back();
+            if (!allowed) {
+                out.partition_index = in.partition_index;
+                out.error_code = static_cast<int16_t>(kafka_error::topic_authorization_failed);
+                continue;
+            }
             list_partition(request, ctx.version, in, partitions, topic.name, out);
         }
     }
-    co_return respond(ctx, response);
+    co_return response;
 }
 
-boost::asio::awaitable<net::handler_result> handle_offset_for_leader_epoch(request_context& ctx, protocol::reader& body,
-                                                                           replication::partition_manager& partitions) {
-    pm::offset_for_leader_epoch_request request;
-    request.decode(body, ctx.version);
+boost::asio::awaitable<pm::offset_for_leader_epoch_response> handle_offset_for_leader_epoch(
+    request_context& ctx, pm::offset_for_leader_epoch_request& request, replication::partition_manager& partitions) {
     pm::offset_for_leader_epoch_response response;
     for (const auto& topic : request.topics) {
         auto& topic_out = response.topics.emplace_back();
@@ -124,23 +129,25 @@ boost::asio::awaitable<net::handler_result> handle_offset_for_leader_epoch(reque
             }
         }
     }
-    co_return respond(ctx, response);
+    co_return response;
 }
 
 }  // namespace
 
 void register_list_offsets(request_dispatcher& dispatcher, replication::partition_manager& partitions) {
-    dispatcher.register_api(protocol::api_key::list_offsets, 1, 9,
-                            [&partitions](request_context& ctx, protocol::reader& body) {
-                                return handle_list_offsets(ctx, body, partitions);
-                            });
+    dispatcher.register_api<pm::list_offsets_request>(
+        [&partitions](request_context& ctx, pm::list_offsets_request& request) {
+            return handle_list_offsets(ctx, request, partitions);
+        },
+        1, 9);
 }
 
 void register_offset_for_leader_epoch(request_dispatcher& dispatcher, replication::partition_manager& partitions) {
-    dispatcher.register_api(protocol::api_key::offset_for_leader_epoch, 0, 4,
-                            [&partitions](request_context& ctx, protocol::reader& body) {
-                                return handle_offset_for_leader_epoch(ctx, body, partitions);
-                            });
+    dispatcher.register_api<pm::offset_for_leader_epoch_request>(
+        [&partitions](request_context& ctx, pm::offset_for_leader_epoch_request& request) {
+            return handle_offset_for_leader_epoch(ctx, request, partitions);
+        },
+        0, 4);
 }
 
 void register_data_path(request_dispatcher& dispatcher, fetch_router& router,

@@ -39,10 +39,8 @@ struct delete_wait {
     pm::delete_records_response response;
 };
 
-awaitable<net::handler_result> handle_delete_records(request_context& ctx, protocol::reader& body,
-                                                     replication::partition_manager& partitions) {
-    pm::delete_records_request request;
-    request.decode(body, ctx.version);
+awaitable<pm::delete_records_response> handle_delete_records(request_context& ctx, pm::delete_records_request& request,
+                                                             replication::partition_manager& partitions) {
     auto wait = std::make_shared<delete_wait>(co_await boost::asio::this_coro::executor);
     {
         // Results are laid out before any strand can write into them.
@@ -82,17 +80,16 @@ awaitable<net::handler_result> handle_delete_records(request_context& ctx, proto
             for (auto& p : t.partitions)
                 if (p.error_code == 0 && p.low_watermark < 0)
                     p.error_code = static_cast<int16_t>(kafka_error::request_timed_out);
-        co_return respond(ctx, timed_out);
+        co_return timed_out;
     }
     std::lock_guard lock(wait->mutex);
-    co_return respond(ctx, wait->response);
+    co_return wait->response;
 }
 
-awaitable<net::handler_result> handle_describe_log_dirs(request_context& ctx, protocol::reader& body,
-                                                        replication::partition_manager& partitions,
-                                                        const std::string& log_dir) {
-    pm::describe_log_dirs_request request;
-    request.decode(body, ctx.version);
+awaitable<pm::describe_log_dirs_response> handle_describe_log_dirs(request_context& ctx,
+                                                                   pm::describe_log_dirs_request& request,
+                                                                   replication::partition_manager& partitions,
+                                                                   const std::string& log_dir) {
     pm::describe_log_dirs_response response;
     auto& dir = response.results.emplace_back();
     std::error_code ec;
@@ -131,21 +128,23 @@ awaitable<net::handler_result> handle_describe_log_dirs(request_context& ctx, pr
         }
         if (!topic.partitions.empty()) dir.topics.push_back(std::move(topic));
     }
-    co_return respond(ctx, response);
+    co_return response;
 }
 
 }  // namespace
 
 void register_log_admin(request_dispatcher& dispatcher, replication::partition_manager& partitions,
                         std::string log_dir) {
-    dispatcher.register_api(protocol::api_key::delete_records, 0, 2,
-                            [&partitions](request_context& ctx, protocol::reader& body) {
-                                return handle_delete_records(ctx, body, partitions);
-                            });
-    dispatcher.register_api(protocol::api_key::describe_log_dirs, 0, 4,
-                            [&partitions, log_dir = std::move(log_dir)](request_context& ctx, protocol::reader& body) {
-                                return handle_describe_log_dirs(ctx, body, partitions, log_dir);
-                            });
+    dispatcher.register_api<pm::delete_records_request>(
+        [&partitions](request_context& ctx, pm::delete_records_request& request) {
+            return handle_delete_records(ctx, request, partitions);
+        },
+        0, 2);
+    dispatcher.register_api<pm::describe_log_dirs_request>(
+        [&partitions, log_dir = std::move(log_dir)](request_context& ctx, pm::describe_log_dirs_request& request) {
+            return handle_describe_log_dirs(ctx, request, partitions, log_dir);
+        },
+        0, 4);
 }
 
 }  // namespace strata::server

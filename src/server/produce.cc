@@ -87,10 +87,8 @@ prepared_records prepare(const std::optional<protocol::records>& records, int16_
     return out;
 }
 
-boost::asio::awaitable<net::handler_result> handle_produce(request_context& ctx, protocol::reader& body,
-                                                           replication::partition_manager& partitions) {
-    pm::produce_request request;
-    request.decode(body, ctx.version);
+boost::asio::awaitable<pm::produce_response> handle_produce(request_context& ctx, pm::produce_request& request,
+                                                            replication::partition_manager& partitions) {
     auto executor = co_await boost::asio::this_coro::executor;
 
     size_t count = 0;
@@ -112,6 +110,9 @@ boost::asio::awaitable<net::handler_result> handle_produce(request_context& ctx,
     {
         std::lock_guard lock(wait->mutex);
         for (const auto& topic : request.topic_data) {
+            // The authorize stage: WRITE on the topic, as Kafka's KafkaApis.
+            const bool may_write = refuse_all || ctx.authorized(security::acl_operation::write,
+                                                                security::resource_type::topic, topic.name);
             for (const auto& data : topic.partition_data) {
                 const size_t i = index++;
                 auto done_now = [&](produce_outcome o) {
@@ -120,6 +121,10 @@ boost::asio::awaitable<net::handler_result> handle_produce(request_context& ctx,
                 };
                 if (refuse_all) {
                     done_now(*refuse_all);
+                    continue;
+                }
+                if (!may_write) {
+                    done_now(error_outcome(kafka_error::topic_authorization_failed));
                     continue;
                 }
                 auto found = partitions.find(topic.name, data.index);
@@ -153,7 +158,9 @@ boost::asio::awaitable<net::handler_result> handle_produce(request_context& ctx,
         std::lock_guard lock(wait->mutex);
         bool failed = false;
         for (size_t i = 0; i < count; ++i) failed |= wait->done[i] && wait->outcomes[i].error != kafka_error::none;
-        co_return net::handler_result{std::nullopt, failed};
+        ctx.no_response = true;
+        ctx.close_connection = failed;
+        co_return pm::produce_response{};
     }
 
     pm::produce_response response;
@@ -177,18 +184,26 @@ boost::asio::awaitable<net::handler_result> handle_produce(request_context& ctx,
             p.log_append_time_ms = o.log_append_time;
             p.log_start_offset = o.log_start_offset.value();
             if (!o.message.empty()) p.error_message = o.message;
+            // KIP-467: which records failed, so that the client fails only
+            // those (encoded from v8 on; older versions carry the error alone).
+            for (const auto& failure : o.record_errors) {
+                auto& e = p.record_errors.emplace_back();
+                e.batch_index = failure.batch_index;
+                e.batch_index_error_message = failure.message;
+            }
         }
     }
-    co_return respond(ctx, response);
+    co_return response;
 }
 
 }  // namespace
 
 void register_produce(request_dispatcher& dispatcher, replication::partition_manager& partitions) {
-    dispatcher.register_api(protocol::api_key::produce, 0, pm::produce_request::highest_supported_version,
-                            [&partitions](request_context& ctx, protocol::reader& body) {
-                                return handle_produce(ctx, body, partitions);
-                            });
+    dispatcher.register_api<pm::produce_request>(
+        [&partitions](request_context& ctx, pm::produce_request& request) {
+            return handle_produce(ctx, request, partitions);
+        },
+        0, pm::produce_request::highest_supported_version);
 }
 
 }  // namespace strata::server

@@ -36,12 +36,9 @@ boost::asio::awaitable<msg::allocate_producer_ids_response> allocate_here(admin_
     co_return response;
 }
 
-boost::asio::awaitable<net::handler_result> handle_init_producer_id(admin_context& admin,
-                                                                   std::shared_ptr<producer_id_blocks> blocks,
-                                                                   int32_t node_id, request_context& ctx,
-                                                                   protocol::reader& body) {
-    msg::init_producer_id_request request;
-    request.decode(body, ctx.version);
+boost::asio::awaitable<msg::init_producer_id_response> handle_init_producer_id(
+    admin_context& admin, std::shared_ptr<producer_id_blocks> blocks, int32_t node_id, request_context& ctx,
+    msg::init_producer_id_request& request) {
     msg::init_producer_id_response response;
     response.producer_id = -1;
     response.producer_epoch = -1;
@@ -49,7 +46,7 @@ boost::asio::awaitable<net::handler_result> handle_init_producer_id(admin_contex
         // Only the transaction coordinator answers for a transactional id;
         // FindCoordinator(TRANSACTION) finds none here.
         response.error_code = static_cast<int16_t>(kafka_error::coordinator_not_available);
-        co_return respond(ctx, response);
+        co_return response;
     }
     for (int attempt = 0; attempt < 2; ++attempt) {
         {
@@ -57,7 +54,7 @@ boost::asio::awaitable<net::handler_result> handle_init_producer_id(admin_contex
             if (blocks->next < blocks->end) {
                 response.producer_id = blocks->next++;
                 response.producer_epoch = 0;
-                co_return respond(ctx, response);
+                co_return response;
             }
         }
         msg::allocate_producer_ids_request allocate;
@@ -73,7 +70,7 @@ boost::asio::awaitable<net::handler_result> handle_init_producer_id(admin_contex
             // NOT_CONTROLLER and timeouts are retriable for the client.
             response.error_code = static_cast<int16_t>(
                 error == kafka_error::not_controller ? kafka_error::coordinator_load_in_progress : error);
-            co_return respond(ctx, response);
+            co_return response;
         }
         std::lock_guard lock(blocks->mutex);
         if (blocks->next >= blocks->end) {
@@ -82,17 +79,18 @@ boost::asio::awaitable<net::handler_result> handle_init_producer_id(admin_contex
         }
     }
     response.error_code = static_cast<int16_t>(kafka_error::coordinator_load_in_progress);
-    co_return respond(ctx, response);
+    co_return response;
 }
 
 }  // namespace
 
 void register_init_producer_id(request_dispatcher& dispatcher, admin_context& admin, int32_t node_id) {
     auto blocks = std::make_shared<producer_id_blocks>();
-    dispatcher.register_api(protocol::api_key::init_producer_id, 0, 5,
-                            [&admin, blocks, node_id](request_context& ctx, protocol::reader& body) {
-                                return handle_init_producer_id(admin, blocks, node_id, ctx, body);
-                            });
+    dispatcher.register_api<msg::init_producer_id_request>(
+        [&admin, blocks, node_id](request_context& ctx, msg::init_producer_id_request& request) {
+            return handle_init_producer_id(admin, blocks, node_id, ctx, request);
+        },
+        0, 5);
 }
 
 }  // namespace strata::server

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include <fmt/format.h>
+
 #include "strata/common/kafka_error.h"
 #include "strata/common/log.h"
 #include "strata/protocol/messages/api_versions_response.h"
@@ -10,10 +12,15 @@ namespace strata::server {
 
 namespace {
 
+namespace asio = boost::asio;
+
 const auto& logger() {
     static const auto instance = log::get("server");
     return instance;
 }
+
+const security::allow_all_authorizer allow_all;
+no_quotas no_quota;
 
 // KIP-511: a client that sends ApiVersions at a version newer than ours gets
 // a v0 response carrying UNSUPPORTED_VERSION and our ranges, then retries at
@@ -37,16 +44,53 @@ protocol::encoded_output unsupported_api_versions_response(int32_t correlation_i
     return out;
 }
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 }  // namespace
 
-request_dispatcher::request_dispatcher() { register_api_versions(*this); }
+security::request_identity request_context::identity() const {
+    return security::request_identity{connection.principal, connection.remote, connection.listener,
+                                      static_cast<int16_t>(api), header.client_id ? *header.client_id : ""};
+}
 
-void request_dispatcher::register_api(protocol::api_key key, int16_t min_version, int16_t max_version,
-                                      api_handler handler) {
+bool request_context::authorized(security::acl_operation operation, security::resource_type type,
+                                 std::string_view name) const {
+    const security::action wanted{operation, type, name};
+    const auto decisions = authorizer.authorize(identity(), std::span<const security::action>(&wanted, 1));
+    return !decisions.empty() && decisions.front();
+}
+
+request_dispatcher::request_dispatcher(pipeline_services services)
+    : _own_metrics(services.metrics ? nullptr : std::make_unique<metrics::registry>()),
+      _metrics(services.metrics ? services.metrics : _own_metrics.get()),
+      _authorizer(services.authorizer ? services.authorizer : &allow_all),
+      _quotas(services.quotas ? services.quotas : &no_quota) {
+    register_api_versions(*this);
+}
+
+void request_dispatcher::add(protocol::api_key key, int16_t min_version, int16_t max_version, invoker call) {
     const auto* schema = protocol::find_api_schema(static_cast<int16_t>(key));
     if (!schema || min_version < schema->min_version || max_version > schema->max_version || min_version > max_version)
         throw std::logic_error("register_api: versions outside what the codec knows");
-    _apis[static_cast<int16_t>(key)] = entry{supported_api{key, min_version, max_version}, std::move(handler)};
+    entry e{supported_api{key, min_version, max_version}, std::move(call), {}};
+    // Kafka's RequestMetrics: RequestsPerSec by request and version,
+    // TotalTimeMs by request, ErrorsPerSec by request and error.
+    const std::string api_name(schema->name);
+    for (int16_t v = min_version; v <= max_version; ++v) {
+        e.metrics.requests_by_version.push_back(&_metrics->counter(
+            "strata_requests_total", "Requests received, by API and version (Kafka: RequestMetrics RequestsPerSec).",
+            {{"api", api_name}, {"version", std::to_string(v)}}));
+    }
+    e.metrics.latency = &_metrics->histogram(
+        "strata_request_latency_seconds",
+        "Time from a request's frame being read to its response being ready (Kafka: RequestMetrics TotalTimeMs).",
+        metrics::latency_buckets_seconds(), {{"api", api_name}});
+    e.metrics.errors =
+        std::make_unique<std::array<std::atomic<metrics::counter*>, api_metrics::max_counted_error + 1>>();
+    for (auto& slot : *e.metrics.errors) slot.store(nullptr, std::memory_order_relaxed);
+    _apis.insert_or_assign(static_cast<int16_t>(key), std::move(e));
 }
 
 std::vector<supported_api> request_dispatcher::supported_apis() const {
@@ -56,8 +100,28 @@ std::vector<supported_api> request_dispatcher::supported_apis() const {
     return out;
 }
 
-boost::asio::awaitable<net::handler_result> request_dispatcher::handle(
-    const net::connection_info& connection, std::shared_ptr<const std::vector<uint8_t>> frame) {
+void request_dispatcher::count_errors(entry& api, const std::vector<int16_t>& errors) {
+    const std::string_view api_name = protocol::find_api_schema(static_cast<int16_t>(api.versions.key))->name;
+    for (const int16_t code : errors) {
+        // Codes outside the table (a newer peer's, or -1) share one series.
+        const bool in_table = code > 0 && code <= api_metrics::max_counted_error;
+        auto* cached = in_table ? (*api.metrics.errors)[code].load(std::memory_order_acquire) : nullptr;
+        if (!cached) {
+            const auto error = kafka_error_from_code(code);
+            const std::string name = error ? std::string(kafka_error_name(*error)) : fmt::format("CODE_{}", code);
+            cached =
+                &_metrics->counter("strata_request_errors_total",
+                                   "Error codes in responses, by API and error (Kafka: RequestMetrics ErrorsPerSec).",
+                                   {{"api", std::string(api_name)}, {"error", name}});
+            if (in_table) (*api.metrics.errors)[code].store(cached, std::memory_order_release);
+        }
+        cached->inc();
+    }
+}
+
+asio::awaitable<net::handler_result> request_dispatcher::handle(const net::connection_info& connection,
+                                                                std::shared_ptr<const std::vector<uint8_t>> frame) {
+    const auto started = std::chrono::steady_clock::now();
     protocol::reader peek(*frame);
     const int16_t key = peek.read_int16();
     const int16_t version = peek.read_int16();
@@ -69,15 +133,16 @@ boost::asio::awaitable<net::handler_result> request_dispatcher::handle(
                        connection.remote, key, version);
         co_return net::handler_result{std::nullopt, true};
     }
-    const auto api = static_cast<protocol::api_key>(key);
-    const supported_api& range = found->second.versions;
+    entry& api = found->second;
+    const auto key_enum = static_cast<protocol::api_key>(key);
+    const supported_api& range = api.versions;
 
     protocol::reader body(*frame, frame);
-    request_context ctx{connection, api, version, {}, frame};
-    ctx.header.decode(body, protocol::request_header_version(api, version));
+    request_context ctx{connection, key_enum, version, {}, frame, *_authorizer};
+    ctx.header.decode(body, protocol::request_header_version(key_enum, version));
 
     if (version < range.min_version || version > range.max_version) {
-        if (api == protocol::api_key::api_versions) {
+        if (key_enum == protocol::api_key::api_versions) {
             co_return net::handler_result{unsupported_api_versions_response(ctx.header.correlation_id, supported_apis()),
                                           false};
         }
@@ -86,7 +151,20 @@ boost::asio::awaitable<net::handler_result> request_dispatcher::handle(
                        range.max_version);
         co_return net::handler_result{std::nullopt, true};
     }
-    co_return co_await found->second.handler(ctx, body);
+    api.metrics.requests_by_version[version - range.min_version]->inc();
+
+    // Authenticate: the principal is the connection's (User:ANONYMOUS until
+    // SASL or mutual TLS set another); every listener is open today, so no
+    // request is refused here yet.
+    // Quota: how long this client is to be throttled.
+    ctx.throttle_ms = _quotas->throttle_ms(ctx.identity(), frame->size());
+
+    // Empty (and unallocated) unless the response carries an error.
+    std::vector<int16_t> errors;
+    auto response = co_await api.call(ctx, body, errors);
+    if (!errors.empty()) count_errors(api, errors);
+    api.metrics.latency->observe(seconds_since(started));
+    co_return net::handler_result{std::move(response), ctx.close_connection};
 }
 
 }  // namespace strata::server

@@ -1,20 +1,51 @@
-// The server's entry point for every request: reads the header, finds the
-// API's handler, answers the cases Kafka answers before any handler runs
-// (unknown API, unsupported version, KIP-511's ApiVersions fallback), and
-// frames the handler's response with the right response header.
+// The request pipeline: every request of every listener passes through the
+// same stages, whatever its API:
+//
+//   frame -> header -> version check -> authenticate -> quota -> decode
+//         -> handler (which authorizes what the decoded request touches)
+//         -> encode -> metrics (count, errors, latency per API)
+//
+// Handlers register per API with register_api<Request>(handler): the version
+// range comes from the generated schema, and the pipeline decodes the
+// request and encodes the response, so a handler sees typed messages only.
 #pragma once
 
+#include <array>
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
+#include "strata/common/kafka_error.h"
+#include "strata/metrics/registry.h"
 #include "strata/net/request_handler.h"
 #include "strata/protocol/api.h"
+#include "strata/protocol/error_codes.h"
 #include "strata/protocol/messages/request_header.h"
 #include "strata/protocol/messages/response_header.h"
+#include "strata/security/authorizer.h"
 
 namespace strata::server {
+
+// The quota stage (Kafka's ClientQuotaManager): how long to throttle a
+// request's client. Called concurrently from every network thread.
+class quota_hook {
+public:
+    virtual ~quota_hook() = default;
+    // The throttle time, in ms, the response reports (throttle_time_ms) for
+    // this request of `request_bytes`; 0 for none.
+    virtual int32_t throttle_ms(const security::request_identity& who, size_t request_bytes) = 0;
+};
+
+// No quotas configured: nobody is throttled.
+class no_quotas final : public quota_hook {
+public:
+    int32_t throttle_ms(const security::request_identity&, size_t) override { return 0; }
+};
 
 // One request as a handler sees it. Lives for the handler call.
 struct request_context {
@@ -24,12 +55,22 @@ struct request_context {
     protocol::messages::request_header header;
     // The frame the request came in; decoded records views point into it.
     std::shared_ptr<const std::vector<uint8_t>> frame;
-};
+    const security::authorizer& authorizer;
+    // Set by the quota stage; the pipeline writes it into the response's
+    // throttle_time_ms (when the handler set none larger).
+    int32_t throttle_ms = 0;
+    // Set by a handler: send nothing back (Produce with acks=0); close the
+    // connection after the response (if any).
+    bool no_response = false;
+    bool close_connection = false;
 
-// A handler decodes its request body from `body` (positioned after the
-// header) and returns the response; decode_error closes the connection, as
-// Kafka does for a request it cannot parse.
-using api_handler = std::function<boost::asio::awaitable<net::handler_result>(request_context&, protocol::reader& body)>;
+    const security::principal& principal() const { return connection.principal; }
+    security::request_identity identity() const;
+    // The authorize stage: may this request's principal perform `operation`
+    // on the resource? Handlers call it for each resource the decoded request
+    // touches and answer Kafka's *_AUTHORIZATION_FAILED error where not.
+    bool authorized(security::acl_operation operation, security::resource_type type, std::string_view name) const;
+};
 
 struct supported_api {
     protocol::api_key key;
@@ -37,19 +78,30 @@ struct supported_api {
     int16_t max_version;
 };
 
+// What the pipeline needs besides the handlers; each must outlive it.
+struct pipeline_services {
+    const security::authorizer* authorizer = nullptr;  // null: allow all
+    quota_hook* quotas = nullptr;                      // null: no quotas
+    metrics::registry* metrics = nullptr;              // null: a private registry (tests)
+};
+
 // Immutable after start-up (handlers are registered before the server starts),
 // so `handle` runs concurrently on every network thread without locks.
 class request_dispatcher final : public net::request_handler {
 public:
-    request_dispatcher();
+    explicit request_dispatcher(pipeline_services services = {});
     // Handlers capture the dispatcher; it never moves.
     request_dispatcher(const request_dispatcher&) = delete;
     request_dispatcher& operator=(const request_dispatcher&) = delete;
 
-    // Registers the handler of `key` for versions [min, max], which must lie
-    // within the versions the codec knows. Only registered APIs are
-    // advertised by ApiVersions.
-    void register_api(protocol::api_key key, int16_t min_version, int16_t max_version, api_handler handler);
+    // Registers `handler` for Request's API at versions [min, max] (by
+    // default every version the schema defines). The handler is called as
+    //   awaitable<Response> handler(request_context&, Request&)
+    // with the request decoded; its response is encoded by the pipeline.
+    // Only registered APIs are advertised by ApiVersions.
+    template <typename Request, typename Handler>
+    void register_api(Handler handler, int16_t min_version = Request::lowest_supported_version,
+                      int16_t max_version = Request::highest_supported_version);
 
     // What ApiVersions advertises, ordered by API key.
     std::vector<supported_api> supported_apis() const;
@@ -57,11 +109,37 @@ public:
     boost::asio::awaitable<net::handler_result> handle(const net::connection_info& connection,
                                                        std::shared_ptr<const std::vector<uint8_t>> frame) override;
 
+    metrics::registry& metrics() { return *_metrics; }
+
 private:
+    // Decodes from the body reader, calls the handler, encodes; appends the
+    // response's error codes to the vector.
+    using invoker = std::function<boost::asio::awaitable<std::optional<protocol::encoded_output>>(
+        request_context&, protocol::reader& body, std::vector<int16_t>& errors)>;
+
+    // An API's series, created at registration so that the hot path only
+    // touches atomics.
+    struct api_metrics {
+        std::vector<metrics::counter*> requests_by_version;  // index: version - min
+        metrics::histogram* latency = nullptr;
+        // By Kafka error code (0..max_counted_error); created at first use.
+        static constexpr int16_t max_counted_error = 159;
+        std::unique_ptr<std::array<std::atomic<metrics::counter*>, max_counted_error + 1>> errors;
+    };
+
     struct entry {
         supported_api versions;
-        api_handler handler;
+        invoker call;
+        api_metrics metrics;
     };
+
+    void add(protocol::api_key key, int16_t min_version, int16_t max_version, invoker call);
+    void count_errors(entry& api, const std::vector<int16_t>& errors);
+
+    std::unique_ptr<metrics::registry> _own_metrics;
+    metrics::registry* _metrics;
+    const security::authorizer* _authorizer;
+    quota_hook* _quotas;
     std::map<int16_t, entry> _apis;
 };
 
@@ -79,9 +157,41 @@ protocol::encoded_output encode_response(const request_context& ctx, const Respo
     return out;
 }
 
+template <typename Request, typename Handler>
+void request_dispatcher::register_api(Handler handler, int16_t min_version, int16_t max_version) {
+    using awaitable_response = std::invoke_result_t<Handler&, request_context&, Request&>;
+    using Response = typename awaitable_response::value_type;
+    static_assert(Response::api_key == Request::api_key, "a handler answers its request's API");
+    add(static_cast<protocol::api_key>(Request::api_key), min_version, max_version,
+        [handler = std::move(handler)](request_context& ctx, protocol::reader& body, std::vector<int16_t>& errors)
+            -> boost::asio::awaitable<std::optional<protocol::encoded_output>> {
+            Request request;
+            request.decode(body, ctx.version);
+            Response response = co_await handler(ctx, request);
+            if (ctx.no_response) co_return std::nullopt;
+            if constexpr (requires { response.throttle_time_ms; }) {
+                if (ctx.throttle_ms > response.throttle_time_ms) response.throttle_time_ms = ctx.throttle_ms;
+            }
+            protocol::collect_error_codes(response, errors);
+            co_return encode_response(ctx, response);
+        });
+}
+
+// Kafka's answer to a request its principal may not make at all (the
+// controller's and the quorum's RPCs without CLUSTER_ACTION): the response
+// with only its top-level error code set.
 template <typename Response>
-net::handler_result respond(const request_context& ctx, const Response& response) {
-    return net::handler_result{encode_response(ctx, response), false};
+Response refused(kafka_error error) {
+    Response response;
+    response.error_code = static_cast<int16_t>(error);
+    return response;
+}
+
+// Whether the request's principal may act as a member of the cluster (a
+// broker or controller): CLUSTER_ACTION on the cluster resource.
+inline bool cluster_action_allowed(const request_context& ctx) {
+    return ctx.authorized(security::acl_operation::cluster_action, security::resource_type::cluster,
+                          security::cluster_resource_name);
 }
 
 // Registers ApiVersions (api_versions.cc).

@@ -9,6 +9,8 @@
 #include "strata/common/kafka_error.h"
 #include "strata/protocol/messages/api_versions_request.h"
 #include "strata/protocol/messages/api_versions_response.h"
+#include "strata/protocol/messages/metadata_request.h"
+#include "strata/protocol/messages/metadata_response.h"
 #include "strata/protocol/messages/response_header.h"
 
 namespace strata::server {
@@ -115,7 +117,113 @@ TEST(request_dispatcher, advertises_only_registered_apis) {
     auto apis = d.supported_apis();
     ASSERT_EQ(apis.size(), 1u);
     EXPECT_EQ(apis[0].key, api_key::api_versions);
-    EXPECT_THROW(d.register_api(api_key::fetch, 0, 99, {}), std::logic_error);
+    auto handler = [](request_context&,
+                      messages::metadata_request&) -> boost::asio::awaitable<messages::metadata_response> {
+        co_return messages::metadata_response{};
+    };
+    EXPECT_THROW(d.register_api<messages::metadata_request>(handler, 0, 99), std::logic_error);
+    EXPECT_THROW(d.register_api<messages::metadata_request>(handler, 5, 4), std::logic_error);
+}
+
+// The pipeline's stages around a handler: the principal and authorizer it
+// sees, the quota's throttle written into the response, and the metrics.
+struct deny_topic_authorizer final : security::authorizer {
+    std::vector<bool> authorize(const security::request_identity& who,
+                                std::span<const security::action> actions) const override {
+        std::vector<bool> out;
+        for (const auto& a : actions) {
+            seen_principal = who.principal.to_string();
+            out.push_back(!(a.type == security::resource_type::topic && a.name == "secret"));
+        }
+        return out;
+    }
+    mutable std::string seen_principal;
+};
+
+struct fixed_quota final : quota_hook {
+    int32_t throttle_ms(const security::request_identity&, size_t request_bytes) override {
+        last_bytes = request_bytes;
+        return 250;
+    }
+    size_t last_bytes = 0;
+};
+
+std::shared_ptr<const std::vector<uint8_t>> metadata_frame(int16_t version, std::vector<std::string> topics) {
+    messages::request_header h;
+    h.request_api_key = 3;
+    h.request_api_version = version;
+    h.correlation_id = 5;
+    h.client_id = "test";
+    messages::metadata_request req;
+    req.topics.emplace();
+    for (auto& t : topics) req.topics->emplace_back().name = t;
+    encoded_output out;
+    writer w(out);
+    h.encode(w, request_header_version(api_key::metadata, version));
+    req.encode(w, version);
+    return std::make_shared<std::vector<uint8_t>>(std::move(out.bytes));
+}
+
+messages::metadata_response decode_metadata(const net::handler_result& r, int16_t version) {
+    EXPECT_TRUE(r.response.has_value());
+    reader rd(r.response->bytes);
+    messages::response_header h;
+    h.decode(rd, response_header_version(api_key::metadata, version));
+    messages::metadata_response body;
+    body.decode(rd, version);
+    return body;
+}
+
+TEST(request_pipeline, handlers_see_the_authorizer_quota_and_record_metrics) {
+    deny_topic_authorizer authorizer;
+    fixed_quota quota;
+    metrics::registry registry;
+    request_dispatcher d(pipeline_services{&authorizer, &quota, &registry});
+    d.register_api<messages::metadata_request>(
+        [](request_context& ctx,
+           messages::metadata_request& request) -> boost::asio::awaitable<messages::metadata_response> {
+            messages::metadata_response response;
+            for (const auto& t : *request.topics) {
+                auto& out = response.topics.emplace_back();
+                out.name = t.name;
+                if (!ctx.authorized(security::acl_operation::describe, security::resource_type::topic, *t.name))
+                    out.error_code = static_cast<int16_t>(kafka_error::topic_authorization_failed);
+            }
+            co_return response;
+        },
+        0, 12);
+    auto frame = metadata_frame(12, {"open", "secret"});
+    auto response = decode_metadata(call(d, frame), 12);
+    ASSERT_EQ(response.topics.size(), 2u);
+    EXPECT_EQ(response.topics[0].error_code, 0);
+    EXPECT_EQ(response.topics[1].error_code, static_cast<int16_t>(kafka_error::topic_authorization_failed));
+    EXPECT_EQ(authorizer.seen_principal, "User:ANONYMOUS");
+    EXPECT_EQ(response.throttle_time_ms, 250);
+    EXPECT_EQ(quota.last_bytes, frame->size());
+
+    call(d, metadata_frame(9, {"open"}));
+    const auto text = registry.render();
+    EXPECT_NE(text.find("strata_requests_total{api=\"Metadata\",version=\"12\"} 1\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("strata_requests_total{api=\"Metadata\",version=\"9\"} 1\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("strata_request_errors_total{api=\"Metadata\",error=\"TOPIC_AUTHORIZATION_FAILED\"} 1\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("strata_request_latency_seconds_count{api=\"Metadata\"} 2\n"), std::string::npos) << text;
+    EXPECT_EQ(text.find("error=\"NONE\""), std::string::npos) << "only errors are counted";
+}
+
+TEST(request_pipeline, a_handler_may_answer_nothing_or_close) {
+    request_dispatcher d;
+    d.register_api<messages::metadata_request>(
+        [](request_context& ctx, messages::metadata_request&) -> boost::asio::awaitable<messages::metadata_response> {
+            ctx.no_response = true;
+            ctx.close_connection = true;
+            co_return messages::metadata_response{};
+        },
+        0, 12);
+    auto r = call(d, metadata_frame(12, {"a"}));
+    EXPECT_FALSE(r.response.has_value());
+    EXPECT_TRUE(r.close_connection);
 }
 
 }  // namespace

@@ -17,10 +17,11 @@ namespace {
 class broker_request_handler final : public net::request_handler {
 public:
     broker_request_handler(const broker_config& config, metadata_quorum& quorum,
-                           replication::partition_manager* partitions)
+                           replication::partition_manager* partitions, const pipeline_services& services)
         : _config(config),
           _admin{quorum.metadata(), &quorum.controller(), &_config, quorum.cluster_id().value_or(""),
-                 config.auto_create_topics_enable} {
+                 config.auto_create_topics_enable},
+          _dispatcher(services) {
         register_raft_apis(_dispatcher, _fetch_router, quorum.node());
         register_admin_apis(_dispatcher, _admin);
         register_config_apis(_dispatcher, _admin);
@@ -74,8 +75,10 @@ std::unique_ptr<net::request_handler> make_request_handler(const broker_config&)
 }
 
 std::unique_ptr<net::request_handler> make_request_handler(const broker_config& config, metadata_quorum& quorum,
-                                                          replication::partition_manager* partitions) {
-    return std::make_unique<broker_request_handler>(config, quorum, partitions);
+                                                           replication::partition_manager* partitions,
+                                                           metrics::registry& metrics) {
+    return std::make_unique<broker_request_handler>(config, quorum, partitions,
+                                                    pipeline_services{nullptr, nullptr, &metrics});
 }
 
 }  // namespace strata::server

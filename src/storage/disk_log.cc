@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <limits>
 
+#include <fmt/format.h>
+
 #include "strata/common/log.h"
 #include "strata/protocol/crc32c.h"
 
@@ -32,25 +34,25 @@ struct stamped_header {
 };
 
 // The header as it is written: base offset and epoch stamped (outside the
-// CRC); with LogAppendTime, the type bit and maxTimestamp set and the CRC
-// recomputed over the new header and the untouched records.
-void stamp(stamped_header& h, const record_batch_view& batch, std::optional<offset> base,
-           std::optional<leader_epoch> epoch, std::optional<int64_t> log_append_time) {
-    std::copy_n(batch.bytes().data(), header_size, h.bytes.data());
+// CRC) when the log assigns offsets; the timestamp type bit, maxTimestamp and
+// CRC as validation decided (log_validator.h), which rewrote them only when
+// they differ from what the client sent.
+void stamp(stamped_header& h, const validated_batch& batch, std::optional<offset> base,
+           std::optional<leader_epoch> epoch) {
+    std::copy_n(batch.view.bytes().data(), header_size, h.bytes.data());
     if (base) put_be64(h.bytes.data(), uint64_t(base->value()));
     if (epoch) put_be32(h.bytes.data() + 12, uint32_t(epoch->value()));
-    if (log_append_time) {
-        uint8_t* attr = h.bytes.data() + record_batch_view::attributes_offset;
-        uint16_t attributes = uint16_t((attr[0] << 8) | attr[1]) | timestamp_type_bit;
-        attr[0] = uint8_t(attributes >> 8);
-        attr[1] = uint8_t(attributes);
-        put_be64(h.bytes.data() + 35, uint64_t(*log_append_time));
-        uint32_t crc = protocol::crc32c(
-            std::span<const uint8_t>(h.bytes.data() + record_batch_view::attributes_offset,
-                                     header_size - record_batch_view::attributes_offset));
-        crc = protocol::crc32c_extend(crc, batch.records_data());
-        put_be32(h.bytes.data() + record_batch_view::crc_offset, crc);
-    }
+    uint8_t* attr = h.bytes.data() + record_batch_view::attributes_offset;
+    uint16_t attributes = uint16_t((attr[0] << 8) | attr[1]);
+    attributes = batch.log_append_time ? (attributes | timestamp_type_bit) : (attributes & ~timestamp_type_bit);
+    attr[0] = uint8_t(attributes >> 8);
+    attr[1] = uint8_t(attributes);
+    put_be64(h.bytes.data() + 35, uint64_t(batch.max_timestamp));
+    put_be32(h.bytes.data() + record_batch_view::crc_offset, batch.crc);
+}
+
+storage_error to_storage_error(const validation_failure& f) {
+    return invalid_records(f.cause.value_or(protocol::record_error::malformed_record));
 }
 
 }  // namespace
@@ -282,22 +284,20 @@ result<void> disk_log::write_epochs() {
 }
 
 result<append_result> disk_log::append(protocol::bytes_view payload, leader_epoch epoch, append_origin origin) {
+    produce_validation_config checks = validation_config_for(config(), origin);
+    checks.partition = fmt::format("{}", _tp);
+    auto validated = validate_produce(payload, checks, _context.time->now_ms());
+    if (!validated) return to_storage_error(validated.error());
+    return append_validated(validated.value(), epoch);
+}
+
+result<append_result> disk_log::append_validated(const validated_records& records, leader_epoch epoch) {
     std::lock_guard owner(_owner_mutex);
     if (_closed) return make_error(storage_errc::closed);
-    protocol::produce_validation_options checks;
-    checks.require_single_batch = false;
-    checks.max_batch_bytes = _config.max_message_bytes;
-    checks.from_client = origin == append_origin::client;
-    checks.require_keys = _config.compacted() && origin == append_origin::client;
-    auto summary = protocol::validate_produce_records(payload, checks);
-    if (!summary) return invalid_records(summary.error());
+    if (records.batches.empty()) return invalid_records(protocol::record_error::no_batches);
+    const bool assign = records.origin != append_origin::replication;
 
-    const bool assign = origin != append_origin::replication;
-    std::optional<int64_t> append_time;
-    if (assign && _config.timestamp_kind == protocol::timestamp_type::log_append_time)
-        append_time = _context.time->now_ms();
-
-    std::vector<stamped_header> headers(size_t(summary.value().batch_count));
+    std::vector<stamped_header> headers(records.batches.size());
     std::vector<struct iovec> iov;
     iov.reserve(headers.size() * 2);
     std::vector<batch_info> infos;
@@ -305,30 +305,29 @@ result<append_result> disk_log::append(protocol::bytes_view payload, leader_epoc
     append_result out;
     offset next = snapshot().end;
     size_t bytes = 0;
-    protocol::record_batch_sequence sequence(payload);
     for (size_t i = 0; i < headers.size(); ++i) {
-        auto batch = *sequence.next().value();
-        offset base = assign ? next : offset(batch.base_offset());
-        if (base < next || batch.last_offset_delta() < 0) return make_error(storage_errc::non_monotonic_offset);
+        const auto& batch = records.batches[i];
+        offset base = assign ? next : offset(batch.view.base_offset());
+        if (base < next || batch.view.last_offset_delta() < 0) return make_error(storage_errc::non_monotonic_offset);
         stamp(headers[i], batch, assign ? std::optional(base) : std::nullopt,
-              assign ? std::optional(epoch) : std::nullopt, append_time);
+              assign ? std::optional(epoch) : std::nullopt);
         iov.push_back({headers[i].bytes.data(), header_size});
-        if (batch.size() > header_size)
-            iov.push_back({const_cast<uint8_t*>(batch.records_data().data()), batch.size() - header_size});
+        if (batch.view.size() > header_size)
+            iov.push_back({const_cast<uint8_t*>(batch.view.records_data().data()), batch.view.size() - header_size});
         auto info = parse_batch_header(headers[i].bytes.data(), bytes);
         infos.push_back(info);
         if (i == 0) out.base_offset = base;
         out.max_timestamp = std::max(out.max_timestamp, info.max_timestamp);
         next = info.last.next();
-        bytes += batch.size();
+        bytes += batch.view.size();
     }
     out.last_offset = infos.back().last;
-    out.log_append_time = append_time.value_or(-1);
+    out.log_append_time = records.log_append_time;
     out.bytes = bytes;
-    out.batch_count = summary.value().batch_count;
-    out.record_count = summary.value().record_count;
+    out.batch_count = int32_t(records.batches.size());
+    out.record_count = records.record_count;
 
-    if (auto r = maybe_roll(out.base_offset, out.last_offset, bytes); !r) return r.error();
+    if (auto r = maybe_roll(out.base_offset, out.last_offset, bytes, out.max_timestamp); !r) return r.error();
     auto active = snapshot().segments->back();
     for (auto& info : infos) info.position += active->size();
     if (auto r = active->append(infos, iov.data(), int(iov.size()), bytes); !r) return r.error();
@@ -350,7 +349,12 @@ result<append_result> disk_log::append(protocol::bytes_view payload, leader_epoc
     return out;
 }
 
-result<void> disk_log::maybe_roll(offset first, offset last, size_t bytes) {
+// Kafka's LogSegment.shouldRoll: segment.ms counts in record time, from the
+// segment's first batch's max timestamp to the incoming batches' max
+// timestamp; only a segment without a timestamp counts wall-clock time since
+// it was created. (Backfilled old records so stay together instead of
+// rolling one segment per batch that retention then deletes.)
+result<void> disk_log::maybe_roll(offset first, offset last, size_t bytes, int64_t max_timestamp) {
     auto active = snapshot().segments->back();
     if (active->empty()) {
         if (active->base_offset() == first) return boost::outcome_v2::success();
@@ -360,7 +364,7 @@ result<void> disk_log::maybe_roll(offset first, offset last, size_t bytes) {
     }
     int64_t now = _context.time->now_ms();
     bool full = active->size() + bytes > _config.segment_bytes;
-    bool old = now - active->rolling_timestamp() > _config.segment_ms;
+    bool old = active->time_waited_for_roll(now, max_timestamp) > _config.segment_ms;
     bool overflow = last - active->base_offset() > std::numeric_limits<int32_t>::max();
     if (full || old || overflow || active->index_full()) return roll_locked(first);
     return boost::outcome_v2::success();
@@ -508,7 +512,9 @@ result<read_result> disk_log::read_in(const log_snapshot& snap, size_t index, co
         if (options.min_one_batch && length < first.value()->size) length = std::min<uint64_t>(first.value()->size, end_pos - pos);
         length = std::min<uint64_t>(length, std::numeric_limits<int32_t>::max());
         if (length == 0) return out;
-        out.region = protocol::file_region{s->fd(), pos, uint32_t(length), s};
+        auto file = s->log_file();  // the region keeps the descriptor open
+        if (!file) return file.error();
+        out.region = protocol::file_region{file.value()->fd(), pos, uint32_t(length), file.value()};
         return out;
     }
     return out;
@@ -530,7 +536,7 @@ result<std::optional<timestamp_and_offset>> disk_log::offset_for_timestamp(int64
             const auto& info = *found.value();
             pos = info.position;
             buffer.resize(info.size);
-            auto n = pread_full(s->fd(), buffer, pos);
+            auto n = s->read(buffer, pos);
             if (!n) return n.error();
             auto batch = record_batch_view::from(buffer);
             if (!batch) return make_error(storage_errc::corrupt_state);
@@ -706,6 +712,8 @@ result<bool> disk_log::swap_cleaned(const std::shared_ptr<segment>& old, uint64_
         ::unlink(cleaned.c_str());
         return false;
     }
+    // Readers of the old segment keep its file, not the path about to be reused.
+    if (auto r = old->pin_file(); !r) return r.error();
     auto replacement = segment::replace_with_cleaned(_dir, old->base_offset(), _config);
     if (!replacement) return replacement.error();
     auto segments = std::make_shared<segment_list>(*snap.segments);

@@ -19,6 +19,7 @@
 #include "segment.h"
 #include "strata/storage/clock.h"
 #include "strata/storage/log.h"
+#include "strata/storage/log_validator.h"
 #include "strata/storage/state_store.h"
 
 namespace strata::storage {
@@ -55,6 +56,7 @@ public:
     void reconfigure(const log_config& config) override;
     result<append_result> append(protocol::bytes_view batches, leader_epoch epoch,
                                  append_origin origin = append_origin::client) override;
+    result<append_result> append_validated(const validated_records& records, leader_epoch epoch) override;
     result<void> truncate_to(offset to) override;
     result<void> truncate_fully_and_start_at(offset start) override;
     result<offset> delete_records_before(offset new_start) override;
@@ -102,7 +104,7 @@ private:
     disk_log(std::string dir, topic_partition tp, log_config config, disk_log_context context);
     result<void> load(bool recover);
     result<void> recover_from(size_t first);
-    result<void> maybe_roll(offset first, offset last, size_t bytes);
+    result<void> maybe_roll(offset first, offset last, size_t bytes, int64_t max_timestamp);
     result<void> roll_locked(offset base);
     void publish(std::shared_ptr<const segment_list> segments, offset end, offset log_start);
     void publish_end(offset end);

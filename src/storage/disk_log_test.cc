@@ -116,6 +116,66 @@ TEST(disk_log, rolls_by_size_time_and_full_index) {
     EXPECT_EQ(indexed->segment_count(), 3u);
 }
 
+// Kafka's LogSegment.shouldRoll: segment.ms is measured in record time, from
+// the segment's first batch's max timestamp to the incoming batch's. A
+// backfill of old records (1970) must not roll one segment per batch, which
+// the wall-clock rule did (and time retention then deleted all but one).
+TEST(disk_log, segment_ms_counts_record_time_from_the_first_batch) {
+    testing::log_fixture f;
+    log_config c;
+    c.segment_ms = 1000;
+    f.time.set(t0);
+    auto log = f.open(c);
+    for (int i = 0; i < 5; ++i)
+        ASSERT_TRUE(log->append(make_batch({{"k", "v", 1000 + i}, {"k", "v", 1000 + i}}), leader_epoch(0)));
+    EXPECT_EQ(log->segment_count(), 1u);
+    f.time.advance(10'000);  // wall-clock time alone does not roll a segment with timestamps
+    ASSERT_TRUE(log->append(make_batch({{"k", "v", 1500}}), leader_epoch(0)));
+    EXPECT_EQ(log->segment_count(), 1u);
+    // A batch whose records are more than segment.ms after the first batch's.
+    ASSERT_TRUE(log->append(make_batch({{"k", "v", 1000 + 1001}}), leader_epoch(0)));
+    EXPECT_EQ(log->segment_count(), 2u);
+    // Retention sees 1970 records in the non-active segment only.
+    c.retention_ms = 60'000;
+    log->reconfigure(c);
+    EXPECT_EQ(log->apply_retention().value(), 1u);
+    EXPECT_EQ(log->log_start_offset(), offset(11));
+}
+
+TEST(disk_log, segment_ms_counts_wall_clock_time_when_the_first_batch_has_no_timestamp) {
+    testing::log_fixture f;
+    log_config c;
+    c.segment_ms = 1000;
+    f.time.set(t0);
+    auto log = f.open(c);
+    ASSERT_TRUE(log->append(make_batch({{"k", "v", -1}}), leader_epoch(0)));
+    f.time.advance(900);
+    ASSERT_TRUE(log->append(make_batch({{"k", "v", -1}}), leader_epoch(0)));
+    EXPECT_EQ(log->segment_count(), 1u);
+    f.time.advance(200);
+    ASSERT_TRUE(log->append(make_batch({{"k", "v", -1}}), leader_epoch(0)));
+    EXPECT_EQ(log->segment_count(), 2u);
+}
+
+// Sarama 1.22 sends -1 as a batch's maxTimestamp: the log stores the max of
+// its records' timestamps (with a CRC that checks out), so that time lookups
+// and the time index see the records.
+TEST(disk_log, stores_the_max_timestamp_computed_from_the_records) {
+    testing::log_fixture f;
+    auto log = f.open(log_config{});
+    auto batch = make_batch({{"a", "x", t0 + 10}, {"b", "y", t0 + 70}, {"c", "z", t0 + 40}});
+    protocol::set_max_timestamp(batch, protocol::timestamp_type::create_time, -1);
+    auto r = log->append(batch, leader_epoch(0)).value();
+    EXPECT_EQ(r.max_timestamp, t0 + 70);
+    auto bytes = testing::read_all(*log, offset(0));
+    auto stored = protocol::record_batch_view::from(bytes).value();
+    EXPECT_EQ(stored.max_timestamp(), t0 + 70);
+    EXPECT_TRUE(stored.crc_ok());
+    auto found = log->offset_for_timestamp(t0 + 50).value();
+    ASSERT_TRUE(found);
+    EXPECT_EQ(*found, (timestamp_and_offset{t0 + 70, offset(1)}));
+}
+
 TEST(disk_log, reads_by_offset_across_segments_within_bounds) {
     testing::log_fixture f;
     auto log = f.open(small_segments(2048));

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <limits>
 
+#include "lru_cache.h"
 #include "strata/common/log.h"
 
 namespace strata::storage {
@@ -18,9 +19,9 @@ using protocol::record_batch_view;
 constexpr size_t length_prefix = 12;  // baseOffset + batchLength
 constexpr size_t scan_chunk = 4 << 20;
 
-int64_t file_mtime_ms(int fd) {
+int64_t file_mtime_ms(const std::string& path) {
     struct stat st{};
-    if (::fstat(fd, &st) != 0) return 0;
+    if (::stat(path.c_str(), &st) != 0) return 0;
     return int64_t(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
 }
 
@@ -95,10 +96,74 @@ segment::segment(std::string dir, offset base, const log_config& config)
       _log_path(_dir + "/" + segment_file_name(base, log_suffix)),
       _index(base, std::max<size_t>(1, config.segment_index_bytes / offset_index::entry_size)),
       _time_index(base, std::max<size_t>(1, config.segment_index_bytes / time_index::entry_size)),
+      _file_cache_id(lru_cache::next_id()),
       _next_offset(base.value()),
       _offset_of_max_timestamp(base) {}
 
-segment::~segment() = default;
+segment::~segment() { log_file_cache().erase(_file_cache_id); }
+
+result<std::shared_ptr<const file_handle>> segment::log_file() const {
+    std::lock_guard lock(_file_mutex);
+    if (_pinned) return _pinned;
+    if (auto file = _cached.lock()) {
+        // Still open: in the cache, or held by a reader after its eviction.
+        if (!log_file_cache().get(_file_cache_id)) log_file_cache().put(_file_cache_id, file, 1);
+        return file;
+    }
+    auto opened = open_file(_log_path, O_RDWR);
+    if (!opened) return opened.error();
+    auto file = std::make_shared<const file_handle>(std::move(opened.value()));
+    _cached = file;
+    log_file_cache().put(_file_cache_id, file, 1);
+    return std::shared_ptr<const file_handle>(file);
+}
+
+result<std::shared_ptr<const file_handle>> segment::pinned_file() {
+    {
+        std::lock_guard lock(_file_mutex);
+        if (_pinned) return _pinned;
+    }
+    auto file = log_file();
+    if (!file) return file.error();
+    std::lock_guard lock(_file_mutex);
+    if (!_pinned) _pinned = file.value();
+    log_file_cache().erase(_file_cache_id);
+    return _pinned;
+}
+
+result<void> segment::pin_file() {
+    // The index files go with the path: never load another segment's.
+    _index.detach();
+    _time_index.detach();
+    auto file = log_file();
+    if (!file) return file.error();
+    // One step under the lock, so that a concurrent unpin_file() (the
+    // flusher sealing it) cannot leave it unpinned.
+    std::lock_guard lock(_file_mutex);
+    if (!_pinned) _pinned = file.value();
+    _pinned_for_good = true;
+    log_file_cache().erase(_file_cache_id);
+    return boost::outcome_v2::success();
+}
+
+void segment::unpin_file() {
+    std::lock_guard lock(_file_mutex);
+    if (!_pinned || _pinned_for_good) return;
+    _cached = _pinned;
+    log_file_cache().put(_file_cache_id, std::move(_pinned), 1);
+    _pinned.reset();
+}
+
+bool segment::file_pinned() const {
+    std::lock_guard lock(_file_mutex);
+    return _pinned != nullptr;
+}
+
+result<size_t> segment::read(std::span<uint8_t> data, uint64_t position) const {
+    auto file = log_file();
+    if (!file) return file.error();
+    return pread_full(file.value()->fd(), data, position);
+}
 
 result<std::shared_ptr<segment>> segment::create(const std::string& dir, offset base, const log_config& config,
                                                  int64_t now_ms) {
@@ -107,7 +172,7 @@ result<std::shared_ptr<segment>> segment::create(const std::string& dir, offset 
     ::unlink((dir + "/" + segment_file_name(base, time_index_suffix)).c_str());
     auto log = open_file(s->_log_path, O_RDWR | O_CREAT | O_TRUNC);
     if (!log) return log.error();
-    s->_log = std::move(log.value());
+    s->_pinned = std::make_shared<const file_handle>(std::move(log.value()));
     if (auto r = s->_index.open(dir + "/" + segment_file_name(base, index_suffix), 0); !r) return r.error();
     if (auto r = s->_time_index.open(dir + "/" + segment_file_name(base, time_index_suffix)); !r) return r.error();
     s->_created_ms = now_ms;
@@ -117,16 +182,18 @@ result<std::shared_ptr<segment>> segment::create(const std::string& dir, offset 
 result<std::shared_ptr<segment>> segment::open(const std::string& dir, offset base, const log_config& config,
                                                bool& needs_recovery) {
     std::shared_ptr<segment> s(new segment(dir, base, config));
-    auto log = open_file(s->_log_path, O_RDWR);
+    // Every segment opens sealed: nothing of it stays on the heap or open
+    // but in the caches (the log's first append makes the last one resident).
+    auto log = s->log_file();
     if (!log) return log.error();
-    s->_log = std::move(log.value());
-    auto size = file_size(s->_log.fd());
+    const int fd = log.value()->fd();
+    auto size = file_size(fd);
     if (!size) return size.error();
     s->_size.store(size.value());
-    s->_created_ms = file_mtime_ms(s->_log.fd());
-    auto index_ok = s->_index.open(dir + "/" + segment_file_name(base, index_suffix), size.value());
+    s->_created_ms = file_mtime_ms(s->_log_path);
+    auto index_ok = s->_index.open_sealed(dir + "/" + segment_file_name(base, index_suffix), size.value());
     if (!index_ok) return index_ok.error();
-    auto time_ok = s->_time_index.open(dir + "/" + segment_file_name(base, time_index_suffix));
+    auto time_ok = s->_time_index.open_sealed(dir + "/" + segment_file_name(base, time_index_suffix));
     if (!time_ok) return time_ok.error();
     needs_recovery = !index_ok.value() || !time_ok.value();
     if (needs_recovery || size.value() == 0) return s;
@@ -139,7 +206,7 @@ result<std::shared_ptr<segment>> segment::open(const std::string& dir, offset ba
         s->_offset_of_max_timestamp = t->at;
     }
     bool first = true;
-    auto tail = scan(s->_log.fd(), from ? from->position : 0, size.value(),
+    auto tail = scan(fd, from ? from->position : 0, size.value(),
                      [&](const record_batch_view& b, uint64_t) {
                          if (first && !from) s->_first_batch_timestamp.store(b.max_timestamp());
                          first = false;
@@ -154,21 +221,21 @@ result<std::shared_ptr<segment>> segment::open(const std::string& dir, offset ba
     if (tail.value().invalid) needs_recovery = true;
     if (from) {
         uint8_t header[record_batch_view::header_size];
-        auto n = pread_full(s->_log.fd(), header, 0);
+        auto n = pread_full(fd, header, 0);
         if (n && n.value() == sizeof header) s->_first_batch_timestamp.store(parse_batch_header(header, 0).max_timestamp);
     }
     s->_bytes_since_index_entry = size.value() - (from ? from->position : 0);
     return s;
 }
 
-int64_t segment::rolling_timestamp() const {
+int64_t segment::time_waited_for_roll(int64_t now_ms, int64_t max_timestamp) const {
     int64_t first = _first_batch_timestamp.load(std::memory_order_acquire);
-    return first >= 0 ? first : _created_ms;
+    return first >= 0 ? max_timestamp - first : now_ms - _created_ms;
 }
 
 int64_t segment::retention_timestamp() const {
     int64_t ts = max_timestamp();
-    return ts >= 0 ? ts : file_mtime_ms(_log.fd());
+    return ts >= 0 ? ts : file_mtime_ms(_log_path);
 }
 
 result<void> segment::index_batch(const batch_info& batch) {
@@ -193,9 +260,12 @@ result<void> segment::index_batch(const batch_info& batch) {
 result<void> segment::append(const std::vector<batch_info>& batches, struct iovec* iov, int iov_count,
                              size_t bytes) {
     uint64_t position = size();
-    if (auto r = pwritev_all(_log.fd(), iov, iov_count, position); !r) {
+    auto file = pinned_file();
+    if (!file) return file.error();
+    const int fd = file.value()->fd();
+    if (auto r = pwritev_all(fd, iov, iov_count, position); !r) {
         // Leave no partial batch behind for readers or the next append.
-        (void)truncate_file(_log.fd(), position);
+        (void)truncate_file(fd, position);
         return r;
     }
     for (const auto& b : batches) {
@@ -206,10 +276,10 @@ result<void> segment::append(const std::vector<batch_info>& batches, struct iove
     return boost::outcome_v2::success();
 }
 
-result<std::optional<batch_info>> segment::read_header(uint64_t position, uint64_t end) const {
+result<std::optional<batch_info>> segment::read_header(int fd, uint64_t position, uint64_t end) const {
     if (position + record_batch_view::header_size > end) return std::optional<batch_info>{};
     uint8_t header[record_batch_view::header_size];
-    auto n = pread_full(_log.fd(), header, position);
+    auto n = pread_full(fd, header, position);
     if (!n) return n.error();
     if (n.value() < sizeof header) return std::optional<batch_info>{};
     auto info = parse_batch_header(header, position);
@@ -219,8 +289,10 @@ result<std::optional<batch_info>> segment::read_header(uint64_t position, uint64
 
 result<std::optional<batch_info>> segment::find_batch(offset target, uint64_t end) const {
     uint64_t pos = _index.lookup(target).position;
+    auto file = log_file();
+    if (!file) return file.error();
     for (;;) {
-        auto header = read_header(pos, end);
+        auto header = read_header(file.value()->fd(), pos, end);
         if (!header || !header.value()) return header;
         if (header.value()->last >= target) return header;
         pos += header.value()->size;
@@ -230,8 +302,10 @@ result<std::optional<batch_info>> segment::find_batch(offset target, uint64_t en
 result<std::optional<batch_info>> segment::find_batch_by_time(int64_t timestamp, uint64_t end) const {
     auto entry = _time_index.lookup(timestamp);
     uint64_t pos = entry.timestamp < 0 ? 0 : _index.lookup(entry.at).position;
+    auto file = log_file();
+    if (!file) return file.error();
     for (;;) {
-        auto header = read_header(pos, end);
+        auto header = read_header(file.value()->fd(), pos, end);
         if (!header || !header.value()) return header;
         if (header.value()->max_timestamp >= timestamp) return header;
         pos += header.value()->size;
@@ -239,7 +313,9 @@ result<std::optional<batch_info>> segment::find_batch_by_time(int64_t timestamp,
 }
 
 result<void> segment::for_each_batch(uint64_t start, uint64_t end, const batch_fn& fn) const {
-    auto outcome = scan(_log.fd(), start, end, [&](const record_batch_view& b, uint64_t pos) {
+    auto file = log_file();
+    if (!file) return file.error();
+    auto outcome = scan(file.value()->fd(), start, end, [&](const record_batch_view& b, uint64_t pos) {
         return fn(b, pos) ? scan_action::next : scan_action::stop;
     });
     if (!outcome) return outcome.error();
@@ -255,7 +331,10 @@ result<recovery_stats> segment::recover(const std::function<void(const record_ba
     _first_batch_timestamp.store(-1);
     _offset_of_max_timestamp = _base;
     _next_offset.store(_base.value());
-    auto size = file_size(_log.fd());
+    auto file = pinned_file();
+    if (!file) return file.error();
+    const int fd = file.value()->fd();
+    auto size = file_size(fd);
     if (!size) return size.error();
 
     protocol::batch_validation_options checks;
@@ -263,7 +342,7 @@ result<recovery_stats> segment::recover(const std::function<void(const record_ba
     recovery_stats stats;
     offset expected = _base;
     result<void> index_status = boost::outcome_v2::success();
-    auto outcome = scan(_log.fd(), 0, size.value(), [&](const record_batch_view& b, uint64_t pos) {
+    auto outcome = scan(fd, 0, size.value(), [&](const record_batch_view& b, uint64_t pos) {
         if (b.last_offset_delta() < 0 || offset(b.base_offset()) < expected ||
             b.last_offset() - _base.value() > std::numeric_limits<int32_t>::max() ||
             !protocol::validate_batch(b, checks)) {
@@ -282,8 +361,8 @@ result<recovery_stats> segment::recover(const std::function<void(const record_ba
     stats.valid_bytes = outcome.value().position;
     stats.truncated_bytes = size.value() - stats.valid_bytes;
     if (stats.truncated_bytes > 0) {
-        if (auto r = truncate_file(_log.fd(), stats.valid_bytes); !r) return r.error();
-        if (auto r = fdatasync_file(_log.fd()); !r) return r.error();
+        if (auto r = truncate_file(fd, stats.valid_bytes); !r) return r.error();
+        if (auto r = fdatasync_file(fd); !r) return r.error();
     }
     _next_offset.store(expected.value());
     _size.store(stats.valid_bytes);
@@ -295,8 +374,10 @@ result<void> segment::truncate_to(offset to) {
     if (!found) return found.error();
     if (!found.value()) return boost::outcome_v2::success();
     uint64_t position = found.value()->position;
-    if (auto r = truncate_file(_log.fd(), position); !r) return r;
-    if (auto r = fdatasync_file(_log.fd()); !r) return r;
+    auto file = pinned_file();  // the truncated segment is the active one
+    if (!file) return file.error();
+    if (auto r = truncate_file(file.value()->fd(), position); !r) return r;
+    if (auto r = fdatasync_file(file.value()->fd()); !r) return r;
     if (auto r = _index.truncate_to(to); !r) return r;
     if (auto r = _time_index.truncate_to(to); !r) return r;
     _size.store(position, std::memory_order_release);
@@ -323,7 +404,11 @@ result<void> segment::truncate_to(offset to) {
 }
 
 result<void> segment::flush(bool indexes) {
-    if (auto r = fdatasync_file(_log.fd()); !r) return r;
+    {
+        auto file = log_file();
+        if (!file) return file.error();
+        if (auto r = fdatasync_file(file.value()->fd()); !r) return r;
+    }
     if (!indexes) return boost::outcome_v2::success();
     // A finished segment's time index ends with its largest timestamp, so
     // that reopening it does not need a scan (Kafka's onBecomeInactiveSegment).
@@ -331,10 +416,19 @@ result<void> segment::flush(bool indexes) {
         if (auto r = _time_index.maybe_append(_max_timestamp.load(), _offset_of_max_timestamp); !r) return r;
     }
     if (auto r = _index.flush(); !r) return r;
-    return _time_index.flush();
+    if (auto r = _time_index.flush(); !r) return r;
+    // Flushed with its indexes means finished (the log's run_flush passes
+    // indexes only for segments before the active one): seal it.
+    _index.seal();
+    _time_index.seal();
+    unpin_file();
+    return boost::outcome_v2::success();
 }
 
 void segment::unlink_files() {
+    // Readers of this object must keep reading the unlinked file. If even
+    // that open fails (no descriptors left), they get an error, not wrong data.
+    (void)pin_file();
     ::unlink(_log_path.c_str());
     ::unlink((_dir + "/" + segment_file_name(_base, index_suffix)).c_str());
     ::unlink((_dir + "/" + segment_file_name(_base, time_index_suffix)).c_str());

@@ -18,16 +18,28 @@
 // Threads: the log's owner appends, truncates and recovers; any thread reads
 // (find_batch, for_each_batch) below a size the log has published. size()
 // and next_offset() are atomics so that readers and the flusher see a
-// consistent value without a lock. The file descriptor lives as long as the
-// segment object; file regions hold a shared_ptr to it, so a deleted segment
-// stays readable until the last region is sent.
+// consistent value without a lock.
+//
+// Memory and descriptors do not grow with the segments a log retains: only
+// the active segment keeps its indexes on the heap and its three files open.
+// A sealed segment (flush(true) seals it; open() opens every segment sealed,
+// and the first append makes the active one resident again) keeps its
+// offsets, sizes and last index entries, nothing else: its indexes are loaded
+// on a lookup into a bounded LRU (index.h), and its .log descriptor is opened
+// on a read and kept in another (lru_cache.h). Readers hold the descriptor
+// they were given (log_file(): a file region keeps it), so a cache eviction
+// never closes a file under a send. Before its files are unlinked or its path
+// reused (the cleaner's swap), a segment pins its descriptor for the rest of
+// its life, so a deleted segment stays readable until the last region is sent.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -81,12 +93,18 @@ public:
     offset next_offset() const { return offset(_next_offset.load(std::memory_order_acquire)); }
     bool empty() const { return size() == 0; }
     int64_t max_timestamp() const { return _max_timestamp.load(std::memory_order_acquire); }
-    // segment.ms counts from the first batch's maxTimestamp, or from the
-    // segment's creation when that has none (Kafka's rollingBasedTimestamp).
-    int64_t rolling_timestamp() const;
+    // Kafka's LogSegment.timeWaitedForRoll: how long this segment has been
+    // open when batches with `max_timestamp` arrive, in record time (their
+    // max timestamp minus the first batch's) or, for a segment whose first
+    // batch has no timestamp, in wall-clock time since it was created.
+    int64_t time_waited_for_roll(int64_t now_ms, int64_t max_timestamp) const;
     // For retention.ms: the largest timestamp, or the file's mtime if none.
     int64_t retention_timestamp() const;
-    int fd() const { return _log.fd(); }
+    // The .log's descriptor, opened if the segment is sealed and its file is
+    // not in the cache. Hold the pointer for as long as the fd is used.
+    result<std::shared_ptr<const file_handle>> log_file() const;
+    // Reads up to data.size() bytes at `position` of the .log.
+    result<size_t> read(std::span<uint8_t> data, uint64_t position) const;
     const std::string& log_path() const { return _log_path; }
 
     // ---- owner -----------------------------------------------------------------
@@ -104,6 +122,14 @@ public:
     result<void> flush(bool indexes);
     // Unlinks the files; the descriptor (and open regions) stay valid.
     void unlink_files();
+    // Keeps the .log open for the rest of this object's life, for readers of
+    // a segment whose path is about to be unlinked or reused; its indexes
+    // stop loading from their paths (index.h, detach()).
+    result<void> pin_file();
+    // Whether either index's entries are on the heap (tests).
+    bool indexes_loaded() const { return _index.loaded() || _time_index.loaded(); }
+    bool indexes_resident() const { return _index.is_resident() || _time_index.is_resident(); }
+    bool file_pinned() const;
     // Swaps in a cleaned copy of this segment: `cleaned` is a complete
     // <base>.log.cleaned; the indexes are deleted and rebuilt.
     static result<std::shared_ptr<segment>> replace_with_cleaned(const std::string& dir, offset base,
@@ -124,13 +150,21 @@ private:
     segment(std::string dir, offset base, const log_config& config);
     result<void> open_files(int flags);
     result<void> index_batch(const batch_info& batch);
-    result<std::optional<batch_info>> read_header(uint64_t position, uint64_t end) const;
+    result<std::optional<batch_info>> read_header(int fd, uint64_t position, uint64_t end) const;
+    // Called on the active segment's writes: its descriptor stays open.
+    result<std::shared_ptr<const file_handle>> pinned_file();
+    // A sealed segment's descriptor goes to the cache.
+    void unpin_file();
 
     std::string _dir;
     offset _base;
     size_t _index_interval_bytes;
     std::string _log_path;
-    file_handle _log;
+    uint64_t _file_cache_id;
+    mutable std::mutex _file_mutex;
+    mutable std::shared_ptr<const file_handle> _pinned;  // active, or about to be unlinked
+    mutable std::weak_ptr<const file_handle> _cached;    // sealed: owned by log_file_cache()
+    bool _pinned_for_good = false;
     offset_index _index;
     time_index _time_index;
     std::atomic<uint64_t> _size{0};

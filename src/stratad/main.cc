@@ -24,13 +24,12 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "strata/broker/broker.h"
 #include "strata/common/log.h"
 #include "strata/net/server.h"
 #include "strata/net/stop_signals.h"
 #include "strata/server/broker_config.h"
-#include "strata/server/data_plane.h"
 #include "strata/server/metadata_quorum.h"
-#include "strata/server/request_handler_factory.h"
 #include "build_info.h"
 #include "systemd_notify.h"
 
@@ -61,24 +60,6 @@ std::optional<server::broker_config> load_config(const options& opts) {
     }
 }
 
-// The directories a node keeps its identity in: every log dir and the
-// metadata log's.
-std::vector<std::string> identity_directories(const server::broker_config& config) {
-    auto directories = config.log_dirs;
-    const auto metadata = config.effective_metadata_log_dir();
-    if (std::find(directories.begin(), directories.end(), metadata) == directories.end())
-        directories.push_back(metadata);
-    return directories;
-}
-
-std::optional<int32_t> read_node_id(const std::filesystem::path& directory) {
-    std::ifstream in(directory / "meta.properties");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.starts_with("node.id=")) return std::atoi(line.c_str() + 8);
-    return std::nullopt;
-}
-
 // Kafka's kafka-storage.sh format: every directory gets meta.properties with
 // the cluster id and this node's id. Refuses directories formatted before
 // (unless --ignore-formatted and the same cluster).
@@ -90,7 +71,7 @@ int format(const options& opts) {
                            "`stratad random-uuid` prints)\n", opts.cluster_id);
         return 2;
     }
-    for (const auto& directory : identity_directories(*config)) {
+    for (const auto& directory : broker::identity_directories(*config)) {
         if (auto existing = server::read_cluster_id(directory)) {
             if (opts.ignore_formatted && *existing == opts.cluster_id) {
                 fmt::print("{} is already formatted for cluster {}\n", directory, *existing);
@@ -111,45 +92,10 @@ int format(const options& opts) {
     return 0;
 }
 
-// A node joins only the cluster its directories were formatted for, as the
-// node id they were formatted with; a node of a multi-node quorum must have
-// been formatted (the single-node default formats itself).
-std::optional<std::string> identity_problem(const server::broker_config& config) {
-    std::optional<std::string> cluster;
-    for (const auto& directory : identity_directories(config)) {
-        auto id = server::read_cluster_id(directory);
-        if (!id) continue;
-        if (cluster && *cluster != *id)
-            return fmt::format("{} belongs to cluster {}, another directory to cluster {}", directory, *id, *cluster);
-        cluster = id;
-        if (auto node = read_node_id(directory); node && *node != config.node_id)
-            return fmt::format("{} was formatted for node {}, but node.id is {}", directory, *node, config.node_id);
-    }
-    if (!server::read_cluster_id(config.effective_metadata_log_dir()))
-        return fmt::format("{} is not formatted: run `stratad format -t $(stratad random-uuid) -c <config>` once per "
-                           "cluster id, on every node, with the same id",
-                           config.effective_metadata_log_dir());
-    return std::nullopt;
-}
-
 std::string join_roles(const server::broker_config& config) {
     std::string roles;
     for (const auto& role : config.process_roles) roles += (roles.empty() ? "" : ",") + role;
     return roles;
-}
-
-bool create_data_directories(const server::broker_config& config, spdlog::logger& logger) {
-    auto directories = config.log_dirs;
-    directories.push_back(config.effective_metadata_log_dir());
-    for (const auto& directory : directories) {
-        std::error_code ec;
-        std::filesystem::create_directories(directory, ec);
-        if (ec) {
-            logger.critical("cannot create data directory {}: {}", directory, ec.message());
-            return false;
-        }
-    }
-    return true;
 }
 
 // Loads `file` as a node would (environment overrides included) and says
@@ -178,44 +124,15 @@ int run(const options& opts) {
     logger->info("{} starting: node {}, roles {}, configuration {}", version_text(), config.node_id,
                  join_roles(config), opts.config_file.value_or("built-in (single node)"));
 
-    if (!create_data_directories(config, *logger)) return 1;
+    broker::broker node(std::move(config));
     try {
-        server::format_if_single_node(config);
+        node.start();
     } catch (const std::exception& e) {
-        logger->critical("cannot format {}: {}", config.effective_metadata_log_dir(), e.what());
-        return 1;
-    }
-    if (auto problem = identity_problem(config)) {
-        logger->critical("{}", *problem);
-        return 1;
-    }
-
-    // Every node runs the metadata quorum's raft node: a voter with the
-    // controller role, an observer (a broker following the log) without.
-    std::optional<server::metadata_quorum> quorum_holder;
-    // A broker's partitions; made before the quorum starts so that it sees
-    // every metadata image.
-    std::unique_ptr<server::data_plane> data;
-    try {
-        quorum_holder.emplace(config);
-        if (config.has_role("broker"))
-            data = std::make_unique<server::data_plane>(config, quorum_holder->metadata(), &quorum_holder->controller());
-        quorum_holder->start();
-    } catch (const std::exception& e) {
-        logger->critical("cannot start the metadata quorum: {}", e.what());
-        return 1;
-    }
-    server::metadata_quorum& quorum = *quorum_holder;
-    const auto handler = server::make_request_handler(config, quorum, data ? &data->partitions() : nullptr);
-    net::server network(server::to_server_options(config), *handler);
-    try {
-        network.start();
-    } catch (const std::exception& e) {
-        logger->critical("cannot start: {}", e.what());
+        logger->critical("{}", e.what());
         return 1;
     }
     std::string addresses;
-    for (const auto& bound : network.endpoints()) {
+    for (const auto& bound : node.endpoints()) {
         addresses += fmt::format("{}{}://{}", addresses.empty() ? "" : ", ", bound.listener,
                                  net::format_endpoint(bound.endpoint));
     }
@@ -226,9 +143,7 @@ int run(const options& opts) {
     const int signal = stop_signals.wait();
     logger->info("received {}; shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
     stratad::notify_systemd("STOPPING=1");
-    network.stop();  // first: its handlers call into the quorum and the partitions
-    quorum.stop();   // then no new metadata reaches the partitions
-    if (data) data->stop();
+    node.stop();
     logger->info("stopped");
     return 0;
 }

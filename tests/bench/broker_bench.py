@@ -77,6 +77,12 @@ def dd_mb_s(directory, sync):
     return MIB * 1048576 / float(m.group(1)) / 1e6
 
 
+def cpu_seconds(broker):
+    """The broker process's own user + system CPU time so far, from /proc."""
+    fields = open(f"/proc/{broker.proc.pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def create_topic(broker, name, partitions=6):
     from confluent_kafka.admin import AdminClient, NewTopic
     client = AdminClient({"bootstrap.servers": broker.bootstrap})
@@ -122,13 +128,15 @@ def perf_consume(broker, topic, count):
 
 def synced_runs(broker, workdir, topic, count, size, runs=3):
     """acks=all produce runs into fresh topics, each right after a synced dd
-    of the same size. -> ([dd MB/s], [produce MB/s])"""
-    dd, produced = [], []
+    of the same size. -> ([dd MB/s], [produce MB/s], broker CPU s per GB)"""
+    dd, produced, cpu = [], [], 0.0
     for i in range(runs):
         create_topic(broker, f"{topic}{i}")
         dd.append(dd_mb_s(workdir, True))
+        before = cpu_seconds(broker)
         produced.append(perf_produce(broker, f"{topic}{i}", -1, count, size=size))
-    return dd, produced
+        cpu += cpu_seconds(broker) - before
+    return dd, produced, cpu / (runs * count * size / 1e9)
 
 
 def median(values):
@@ -192,16 +200,21 @@ def main():
         rows = []
         with Broker(extra_env={"STRATA_LOG_DIRS": os.path.join(workdir, "data")}) as broker:
             create_topic(broker, "bench1")
+            gb = count * 1024 / 1e9
+            before = cpu_seconds(broker)
             p1 = perf_produce(broker, "bench1", 1, count)
+            cpu_p1 = (cpu_seconds(broker) - before) / gb
+            before = cpu_seconds(broker)
             c1 = perf_consume(broker, "bench1", count)
+            cpu_c1 = (cpu_seconds(broker) - before) / gb
             # Each synced figure starts, like dd's, with no dirty pages of
             # earlier figures being written back to the same disk.
             # The disk's synced rate swings 4x within a minute on this VM
             # (dd conv=fdatasync 370-1510 MB/s in one run), so each synced
             # figure is three runs, each just after a dd of its own, and the
             # ratio is of the medians.
-            dd_all, pall = synced_runs(broker, workdir, "benchall", count, 1024)
-            dd_all16, pall16 = synced_runs(broker, workdir, "benchall16k", count // 16, 16384)
+            dd_all, pall, cpu_all = synced_runs(broker, workdir, "benchall", count, 1024)
+            dd_all16, pall16, cpu_all16 = synced_runs(broker, workdir, "benchall16k", count // 16, 16384)
             create_topic(broker, "latency")
             lat = produce_latency(broker, "latency")
         starts, rss = start_to_serving(workdir)
@@ -220,6 +233,9 @@ def main():
                   f"{median(runs) / median(dd_runs):.2f} | >= 0.70 of dd fdatasync |")
         print(f"| produce latency at {lat[0]:.0f} MB/s, acks=1 (p50 / p99 / p99.9) | {lat[1]:.2f} / {lat[2]:.2f} / "
               f"{lat[3]:.2f} ms | | | p99 <= 3 ms at 50 MB/s |")
+        print(f"| broker CPU per GB (user + system, /proc): produce 1 KB acks=1 / acks=all / 16 KB acks=all / "
+              f"consume | {cpu_p1:.2f} / {cpu_all:.2f} / {cpu_all16:.2f} / {cpu_c1:.2f} s | | | "
+              f"<= 0.35 / 0.5 (fsync) / 0.5 / 0.1 s |")
         print(f"| exec to serving: fresh data dir / restart | {starts[0]:.0f} / {starts[1]:.0f} ms | | | <= 200 ms |")
         print(f"| idle RSS (1 s after serving) | {rss:.1f} MiB | | | <= 64 MiB |")
     finally:

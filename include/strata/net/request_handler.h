@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "strata/protocol/wire.h"
+#include "strata/security/principal.h"
 
 namespace strata::net {
 
@@ -29,6 +30,9 @@ struct connection_info {
     // handles either case, so handlers may ignore it; it is here for handlers
     // that would rather not produce file regions at all.
     bool zero_copy_allowed = true;
+    // Who the peer authenticated as. User:ANONYMOUS on a PLAINTEXT listener
+    // (SASL and mutual TLS will set it when they authenticate).
+    security::principal principal;
 };
 
 struct handler_result {

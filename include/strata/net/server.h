@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -39,6 +40,19 @@ struct server_options {
     // its requests in flight total at least this many bytes (at least one
     // request is always admitted). 0 means max_request_bytes.
     size_t max_in_flight_bytes = 0;
+    // Broker-wide: request bytes read and not yet freed, across every
+    // connection (queued.max.request.bytes). While spent, connections wait
+    // before reading the next frame's body. <= 0: unbounded.
+    int64_t queued_max_request_bytes = -1;
+    // Broker-wide (max.connections): at the bound the limited listeners stop
+    // accepting until a connection closes; clients wait in the backlog.
+    int32_t max_connections = INT32_MAX;
+    // Listeners max.connections neither counts nor stops: the cluster's own
+    // (controller, inter-broker), so that clients cannot lock it out.
+    std::vector<std::string> unlimited_listeners;
+    // Per client address, on every listener (max.connections.per.ip): a
+    // connection beyond it is closed as soon as it is accepted.
+    int32_t max_connections_per_ip = INT32_MAX;
     int socket_send_buffer_bytes = -1;     // SO_SNDBUF; -1: the OS default (autotuning)
     int socket_receive_buffer_bytes = -1;  // SO_RCVBUF; -1: the OS default (autotuning)
     int listen_backlog = 50;
@@ -85,6 +99,12 @@ public:
 
     // Connections currently open (tests, metrics).
     size_t connection_count() const;
+    // Connections open per listener name (metrics).
+    std::vector<std::pair<std::string, size_t>> connections_by_listener() const;
+    // Request bytes held now (queued.max.request.bytes' budget), and the
+    // connections waiting for it (metrics, tests).
+    int64_t queued_request_bytes() const;
+    size_t connections_waiting_for_memory() const;
 
 private:
     struct impl;

@@ -22,6 +22,12 @@ uint32_t crc32c_extend(uint32_t crc, std::span<const uint8_t> data);
 
 inline uint32_t crc32c(std::span<const uint8_t> data) { return crc32c_extend(0, data); }
 
+// The finished CRC of a || b from crc32c(a), crc32c(b) and b's length, in
+// O(log len_b) without the bytes (zlib's crc32_combine for this polynomial):
+// lets the broker rewrite a batch header and recompute the batch CRC from the
+// records' CRC taken during validation instead of reading the records again.
+uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, size_t len_b);
+
 inline uint32_t crc32c(std::string_view data) {
     return crc32c({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
 }

@@ -85,6 +85,8 @@ enum class record_error : uint8_t {
     no_batches,              // an empty payload, or a wrapper with no messages
     too_many_batches,        // produce v3+ carries exactly one batch
     nested_compression,      // a legacy compressed message inside another
+    // A record timestamp the topic does not accept: INVALID_TIMESTAMP.
+    invalid_timestamp,
     // Not the input's fault: UNKNOWN_SERVER_ERROR.
     compression_failed,      // the codec failed while building a batch
 };
@@ -260,8 +262,8 @@ struct batch_validation_options {
     // records are walked. Off for replication and the cleaner.
     bool from_client = true;
     // Decompress (bounded) and decode every record. Off: framing, sizes,
-    // magic, CRC and header fields only, which is all the produce path needs
-    // to store a batch as received.
+    // magic, CRC and header fields only. (The produce path validates with
+    // storage::validate_produce, which walks every client record once.)
     bool verify_records = false;
     // Compacted topics refuse null keys; implies verify_records.
     bool require_keys = false;

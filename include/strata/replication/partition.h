@@ -54,6 +54,7 @@
 #include "strata/replication/producer_state.h"
 #include "strata/storage/clock.h"
 #include "strata/storage/log.h"
+#include "strata/storage/log_validator.h"
 
 namespace strata::replication {
 
@@ -67,6 +68,9 @@ enum class required_acks : int8_t { none = 0, leader = 1, all = -1 };
 struct produce_outcome {
     kafka_error error = kafka_error::none;
     std::string message;  // for the response's error_message (v8+); empty: none
+    // The records that failed validation, by index in their batch (v8+
+    // RecordErrors, KIP-467); empty when the error is the batch's as a whole.
+    std::vector<storage::record_failure> record_errors;
     offset base_offset{-1};
     int64_t log_append_time = -1;
     offset log_start_offset{-1};
@@ -222,7 +226,9 @@ private:
     };
 
     void do_produce(protocol::bytes_view batches, required_acks acks, produce_callback done);
-    std::optional<produce_outcome> check_timestamps(protocol::bytes_view batches) const;
+    // The one validation pass (storage/log_validator.h) with this partition's
+    // settings: max.message.bytes, compaction, timestamp type and bounds.
+    storage::validation_result validate(protocol::bytes_view batches) const;
     void request_flush(offset upto);
     void on_flushed(offset upto, storage::result<void> r);
     void update_high_watermark();

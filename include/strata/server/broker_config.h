@@ -72,6 +72,9 @@ struct broker_config {
     int32_t socket_receive_buffer_bytes = 0;
     int32_t socket_listen_backlog_size = 0;
     int32_t max_in_flight_requests_per_connection = 0;
+    int64_t queued_max_request_bytes = 0;
+    int32_t max_connections = 0;
+    int32_t max_connections_per_ip = 0;
     int64_t connections_max_idle_ms = 0;
 
     // Storage.

@@ -4,10 +4,11 @@
 
 #include <memory>
 
+#include "strata/metrics/registry.h"
 #include "strata/net/request_handler.h"
 #include "strata/replication/partition_manager.h"
-#include "strata/server/metadata_quorum.h"
 #include "strata/server/broker_config.h"
+#include "strata/server/metadata_quorum.h"
 
 namespace strata::server {
 
@@ -17,8 +18,10 @@ std::unique_ptr<net::request_handler> make_request_handler(const broker_config& 
 // The same, also serving the KRaft APIs (and Fetch of __cluster_metadata)
 // and the metadata and admin APIs from `quorum`, and, with `partitions`
 // (a broker), the data path: Produce, Fetch, ListOffsets,
-// OffsetForLeaderEpoch. Both must outlive the handler.
+// OffsetForLeaderEpoch. Every request is counted and timed into `metrics`.
+// All three must outlive the handler.
 std::unique_ptr<net::request_handler> make_request_handler(const broker_config& config, metadata_quorum& quorum,
-                                                          replication::partition_manager* partitions);
+                                                           replication::partition_manager* partitions,
+                                                           metrics::registry& metrics);
 
 }  // namespace strata::server

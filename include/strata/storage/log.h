@@ -43,6 +43,8 @@ enum class append_origin : uint8_t {
                   // offsets stamped, control batches allowed
 };
 
+struct validated_records;  // log_validator.h
+
 struct append_result {
     offset base_offset;
     offset last_offset;
@@ -104,8 +106,15 @@ public:
     // client and internal origins the batches get consecutive offsets from the
     // log end and `epoch` as partitionLeaderEpoch, and LogAppendTime topics get
     // the append time; they are otherwise written exactly as received.
+    // Validation is validate_produce (log_validator.h) with the log's own
+    // settings and no timestamp bounds.
     virtual result<append_result> append(protocol::bytes_view batches, leader_epoch epoch,
                                          append_origin origin = append_origin::client) = 0;
+    // Appends what validate_produce accepted (the produce path, which
+    // validates with the partition's settings and reports record errors),
+    // writing each batch's header as validation decided without parsing the
+    // batches again. The payload the batches point into must still be alive.
+    virtual result<append_result> append_validated(const validated_records& records, leader_epoch epoch) = 0;
     // Removes every batch at or after `to` (the batch holding `to` goes too),
     // for follower truncation. The log end becomes at most `to`.
     virtual result<void> truncate_to(offset to) = 0;

@@ -1055,6 +1055,123 @@ def emit_data_schemas(messages):
 
 # ---------------------------------------------------------------------------
 
+# ---------------------------------------------------------------------------
+# Error codes of responses: what the request pipeline counts into its metrics
+# (Kafka's RequestMetrics ErrorsPerSec, from AbstractResponse.errorCounts).
+
+def is_error_code(f):
+    return f.elem == "int16" and not f.is_array and f.name.endswith("ErrorCode")
+
+
+def error_structs(msg):
+    """The structs of `msg` that hold an error code at any depth, leaves first."""
+    holding = {}
+
+    def holds(st):
+        if st.cpp_name in holding:
+            return holding[st.cpp_name]
+        holding[st.cpp_name] = False  # no recursion in schemas, but be safe
+        result = False
+        for f in st.fields:
+            if is_error_code(f) or (f.struct and holds(f.struct)):
+                result = True
+        holding[st.cpp_name] = result
+        return result
+
+    ordered = [st for st in msg.ordered_structs if holds(st)]
+    return ordered, holds(msg.root)
+
+
+def emit_error_codes_header(responses):
+    e = Emitter()
+    e(GENERATED_MARK)
+    e("// The error codes a response carries, at any depth, for the request")
+    e("// pipeline's metrics (Kafka's RequestMetrics ErrorsPerSec).")
+    e("#pragma once")
+    e()
+    e("#include <cstdint>")
+    e("#include <vector>")
+    e()
+    e("namespace strata::protocol {")
+    e()
+    e("namespace messages {")
+    for m in responses:
+        e(f"struct {m.root.cpp_name};")
+    e("}  // namespace messages")
+    e()
+    e("// Appends every non-zero ErrorCode field of the response (every field whose")
+    e("// name ends in ErrorCode, in every nested struct and array) to `out`.")
+    for m in responses:
+        e(f"void collect_error_codes(const messages::{m.root.cpp_name}& response, std::vector<int16_t>& out);")
+    e()
+    e("}  // namespace strata::protocol")
+    return e.text()
+
+
+def emit_error_codes_source(responses):
+    e = Emitter()
+    e(GENERATED_MARK)
+    e('#include "strata/protocol/error_codes.h"')
+    e()
+    for m in responses:
+        e(f'#include "strata/protocol/messages/{m.file_stem}.h"')
+    e()
+    e("namespace strata::protocol {")
+    e()
+    e("namespace {")
+    e()
+    e("namespace pm = messages;")
+    e()
+    e("void add(int16_t code, std::vector<int16_t>& out) {")
+    e("    if (code != 0) out.push_back(code);")
+    e("}")
+
+    def body(st, qual, holds_set):
+        for f in st.fields:
+            expr = f"s.{f.ident}"
+            if is_error_code(f):
+                e(f"add({expr}, out);")
+            elif f.struct and f.struct.cpp_name in holds_set:
+                if f.is_array:
+                    rng = f"*{expr}" if f.nullable_ever() else expr
+                    if f.nullable_ever():
+                        e(f"if ({expr}) for (const auto& x : {rng}) collect(x, out);")
+                    else:
+                        e(f"for (const auto& x : {rng}) collect(x, out);")
+                elif f.nullable_ever():
+                    e(f"if ({expr}) collect(*{expr}, out);")
+                else:
+                    e(f"collect({expr}, out);")
+
+    for m in responses:
+        structs, _ = error_structs(m)
+        names = {st.cpp_name for st in structs}
+        for st in structs:
+            e()
+            e(f"void collect(const pm::{m.root.cpp_name}::{st.cpp_name}& s, std::vector<int16_t>& out) {{")
+            e.depth += 1
+            body(st, m.root.cpp_name, names)
+            e.depth -= 1
+            e("}")
+    e()
+    e("}  // namespace")
+    for m in responses:
+        structs, root_holds = error_structs(m)
+        names = {st.cpp_name for st in structs}
+        e()
+        if not root_holds:
+            e(f"void collect_error_codes(const pm::{m.root.cpp_name}&, std::vector<int16_t>&) {{}}")
+            continue
+        e(f"void collect_error_codes(const pm::{m.root.cpp_name}& s, std::vector<int16_t>& out) {{")
+        e.depth += 1
+        body(m.root, m.root.cpp_name, names)
+        e.depth -= 1
+        e("}")
+    e()
+    e("}  // namespace strata::protocol")
+    return e.text()
+
+
 def load_messages(schemas_dir):
     messages = []
     for folder, namespace in GROUPS:
@@ -1083,6 +1200,9 @@ def render(schemas_dir):
     apis = [(reqs[k], resps[k]) for k in sorted(reqs)]
     files["include/strata/protocol/api.h"] = emit_api_header(apis)
     files["src/protocol/generated/api.cc"] = emit_api_source(apis)
+    responses = [resps[k] for k in sorted(resps)]
+    files["include/strata/protocol/error_codes.h"] = emit_error_codes_header(responses)
+    files["src/protocol/generated/error_codes.cc"] = emit_error_codes_source(responses)
     for m in messages:
         files[f"src/protocol/testing/generated/{m.namespace}_{m.file_stem}.cc"] = emit_sample_source(m)
     files["src/protocol/testing/generated/all_cases.cc"] = emit_samples_index(messages)

@@ -1,0 +1,171 @@
+#include "strata/broker/broker.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <stdexcept>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "strata/common/log.h"
+#include "strata/net/request_handler.h"
+#include "strata/server/data_plane.h"
+#include "strata/server/metadata_quorum.h"
+#include "strata/server/request_handler_factory.h"
+
+namespace strata::broker {
+
+namespace {
+
+const auto& logger() {
+    static const auto instance = log::get("broker");
+    return instance;
+}
+
+std::optional<int32_t> read_node_id(const std::filesystem::path& directory) {
+    std::ifstream in(directory / "meta.properties");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.starts_with("node.id=")) return std::atoi(line.c_str() + 8);
+    return std::nullopt;
+}
+
+// A node joins only the cluster its directories were formatted for, as the
+// node id they were formatted with; a node of a multi-node quorum must have
+// been formatted (the single-node default formats itself).
+std::optional<std::string> identity_problem(const server::broker_config& config) {
+    std::optional<std::string> cluster;
+    for (const auto& directory : identity_directories(config)) {
+        auto id = server::read_cluster_id(directory);
+        if (!id) continue;
+        if (cluster && *cluster != *id)
+            return fmt::format("{} belongs to cluster {}, another directory to cluster {}", directory, *id, *cluster);
+        cluster = id;
+        if (auto node = read_node_id(directory); node && *node != config.node_id)
+            return fmt::format("{} was formatted for node {}, but node.id is {}", directory, *node, config.node_id);
+    }
+    if (!server::read_cluster_id(config.effective_metadata_log_dir()))
+        return fmt::format(
+            "{} is not formatted: run `stratad format -t $(stratad random-uuid) -c <config>` once per "
+            "cluster id, on every node, with the same id",
+            config.effective_metadata_log_dir());
+    return std::nullopt;
+}
+
+void create_data_directories(const server::broker_config& config) {
+    auto directories = config.log_dirs;
+    directories.push_back(config.effective_metadata_log_dir());
+    for (const auto& directory : directories) {
+        std::error_code ec;
+        std::filesystem::create_directories(directory, ec);
+        if (ec) throw std::runtime_error(fmt::format("cannot create data directory {}: {}", directory, ec.message()));
+    }
+}
+
+}  // namespace
+
+std::vector<std::string> identity_directories(const server::broker_config& config) {
+    auto directories = config.log_dirs;
+    const auto metadata = config.effective_metadata_log_dir();
+    if (std::find(directories.begin(), directories.end(), metadata) == directories.end())
+        directories.push_back(metadata);
+    return directories;
+}
+
+// Declared in start order; destroyed (after stop()) in reverse.
+struct broker::subsystems {
+    std::optional<server::metadata_quorum> quorum;
+    std::unique_ptr<server::data_plane> data;
+    std::unique_ptr<net::request_handler> pipeline;
+    std::unique_ptr<net::server> network;
+};
+
+broker::broker(server::broker_config config) : _config(std::move(config)) {}
+
+broker::~broker() {
+    stop();
+}
+
+void broker::start() {
+    if (_running) throw std::logic_error("broker::start called twice");
+    create_data_directories(_config);
+    try {
+        server::format_if_single_node(_config);
+    } catch (const std::exception& e) {
+        throw std::runtime_error(fmt::format("cannot format {}: {}", _config.effective_metadata_log_dir(), e.what()));
+    }
+    if (auto problem = identity_problem(_config)) throw std::runtime_error(*problem);
+
+    _running = std::make_unique<subsystems>();
+    auto& s = *_running;
+    try {
+        // Every node runs the metadata quorum's raft node: a voter with the
+        // controller role, an observer (a broker following the log) without.
+        s.quorum.emplace(_config);
+        // The broker's partitions, subscribed before the quorum starts so
+        // that they see every metadata image.
+        if (_config.has_role("broker"))
+            s.data = std::make_unique<server::data_plane>(_config, s.quorum->metadata(), &s.quorum->controller());
+        s.quorum->start();
+    } catch (const std::exception& e) {
+        stop();
+        throw std::runtime_error(fmt::format("cannot start the metadata quorum: {}", e.what()));
+    }
+    s.pipeline = server::make_request_handler(_config, *s.quorum, s.data ? &s.data->partitions() : nullptr, _metrics);
+    s.network = std::make_unique<net::server>(server::to_server_options(_config), *s.pipeline);
+    try {
+        s.network->start();
+    } catch (const std::exception& e) {
+        stop();
+        throw std::runtime_error(e.what());
+    }
+    register_network_metrics();
+}
+
+void broker::stop() {
+    if (!_running) return;
+    auto& s = *_running;
+    _metrics.remove_collector("strata_connections");
+    _metrics.remove_collector("strata_queued_request_bytes");
+    _metrics.remove_collector("strata_connections_waiting_for_memory");
+    if (s.network) s.network->stop();  // first: its handlers call into the quorum and the partitions
+    if (s.quorum) s.quorum->stop();    // then no new metadata reaches the partitions
+    if (s.data) s.data->stop();
+    // The pipeline and the subsystems it calls go in reverse order of creation.
+    s.network.reset();
+    s.pipeline.reset();
+    s.data.reset();
+    s.quorum.reset();
+    _running.reset();
+}
+
+std::vector<net::bound_endpoint> broker::endpoints() const {
+    if (!_running || !_running->network) return {};
+    return _running->network->endpoints();
+}
+
+void broker::register_network_metrics() {
+    net::server& network = *_running->network;
+    _metrics.add_collector("strata_connections",
+                           "Open connections, by listener (Kafka: socket-server connection-count).",
+                           metrics::metric_type::gauge, [&network] {
+                               std::vector<metrics::sample> out;
+                               for (const auto& [listener, count] : network.connections_by_listener())
+                                   out.push_back({{{"listener", listener}}, double(count)});
+                               return out;
+                           });
+    _metrics.add_collector("strata_queued_request_bytes",
+                           "Request bytes held in memory now, of queued.max.request.bytes (Kafka: MemoryPoolUsed).",
+                           metrics::metric_type::gauge, [&network] {
+                               return std::vector<metrics::sample>{{{}, double(network.queued_request_bytes())}};
+                           });
+    _metrics.add_collector(
+        "strata_connections_waiting_for_memory", "Connections paused because queued.max.request.bytes is spent.",
+        metrics::metric_type::gauge, [&network] {
+            return std::vector<metrics::sample>{{{}, double(network.connections_waiting_for_memory())}};
+        });
+}
+
+}  // namespace strata::broker
