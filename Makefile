@@ -1,12 +1,19 @@
-# Thin wrapper over CMake. `make run` and `make test` work on a fresh Debian 12
-# machine as root: they install what is missing, build, then run.
+# Thin wrapper over CMake. `make run`, `make cluster` and `make test` work on a
+# fresh Debian 12 machine as root: they install what is missing, build, then run.
 BUILD      ?= build
 FUZZ_BUILD ?= build-fuzz
+DEB_BUILD  ?= build-deb
 JOBS       ?= $(shell nproc)
 CONFIG     ?= config/single-node.yaml
 CMAKE_FLAGS ?=
+PREFIX     ?= /usr/local
+UNIT_DIR   ?= /etc/systemd/system
+# The programs a broker needs; `make run` and `make cluster` build only these
+# (and the libraries they link), not the unit tests and benchmarks of `all`.
+PROGRAMS   := stratad strata
 
-.PHONY: all deps test-deps configure build run test fuzz-build generate bench clean
+.PHONY: all deps test-deps configure build programs run cluster cluster-down cluster-status test fuzz-build \
+        generate bench clean install deb image test-packaging test-container packaging-deps
 
 all: build
 
@@ -24,8 +31,55 @@ configure: $(BUILD)/build.ninja
 build: deps configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-run: build
+programs: deps configure
+	cmake --build $(BUILD) -j $(JOBS) --target $(PROGRAMS)
+
+run: programs
 	$(BUILD)/src/stratad --config $(CONFIG)
+
+# Three broker+controller nodes on localhost:9092-9094, data and logs in ./cluster.
+cluster: programs
+	@STRATAD=$(BUILD)/src/stratad STRATA=$(BUILD)/src/strata bash scripts/cluster.sh up
+
+cluster-down:
+	@STRATAD=$(BUILD)/src/stratad STRATA=$(BUILD)/src/strata bash scripts/cluster.sh down
+
+cluster-status:
+	@STRATAD=$(BUILD)/src/stratad STRATA=$(BUILD)/src/strata bash scripts/cluster.sh status
+
+# Binaries to $(PREFIX)/bin, the configuration to /etc/strata, the unit to
+# $(UNIT_DIR) (/etc/systemd/system); then (unless DESTDIR is set) the strata user and
+# /var/lib/strata. The unit names $(PREFIX)/bin/stratad, hence the reconfigure.
+install: deps
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_INSTALL_PREFIX=$(PREFIX) -DSTRATA_SYSTEMD_UNIT_DIR=$(UNIT_DIR) $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j $(JOBS) --target $(PROGRAMS)
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --strip
+	@if [ -z "$(DESTDIR)" ]; then sh packaging/postinst make-install; fi
+
+# build-deb/strata_<version>_amd64.deb: the programs for /usr, the unit in
+# /lib/systemd/system, the package's dependencies found by dpkg-shlibdeps.
+deb: deps
+	cmake -S . -B $(DEB_BUILD) -G Ninja -DCMAKE_INSTALL_PREFIX=/usr -DSTRATA_SYSTEMD_UNIT_DIR=/lib/systemd/system \
+	      -DSTRATA_TESTS=OFF -DSTRATA_BENCH=OFF $(CMAKE_FLAGS)
+	cmake --build $(DEB_BUILD) -j $(JOBS) --target $(PROGRAMS)
+	cd $(DEB_BUILD) && cpack -G DEB >/dev/null && ls -l $(CURDIR)/$(DEB_BUILD)/strata_*.deb
+
+# The container image strata:latest, from the package (docker/build-image.sh).
+image: deb packaging-deps
+	@docker info >/dev/null 2>&1 || { echo "make image: no Docker engine answers; start one (dockerd &)"; exit 1; }
+	bash docker/build-image.sh $(DEB_BUILD)/strata_*.deb
+
+# Slow tests, not in ctest: the package in a debootstrapped Debian 12 chroot;
+# the image and a three-node compose cluster in Docker.
+test-packaging: deb packaging-deps
+	bash tests/packaging/test_deb.sh $(DEB_BUILD)/strata_*.deb
+
+test-container: image
+	/usr/bin/python3 tests/packaging/test_container.py
+	/usr/bin/python3 tests/cli/test_quickstart.py --sections container
+
+packaging-deps:
+	@bash scripts/install-deps.sh --packaging
 
 # The libFuzzer tree: clang with ASan+UBSan, only the protocol library.
 fuzz-build: test-deps
@@ -43,4 +97,4 @@ bench: build
 	bash tests/bench/run.sh
 
 clean:
-	rm -rf $(BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD) $(DEB_BUILD)

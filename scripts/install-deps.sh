@@ -22,8 +22,13 @@ test_packages=(
   prometheus
 )
 
+# `make deb`, `make image` and their tests (make test-packaging,
+# test-container): dpkg-shlibdeps, debootstrap, a Docker engine and compose.
+packaging_packages=(dpkg-dev debootstrap docker.io docker-compose kcat python3-confluent-kafka)
+
 want=("${build_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then want+=("${test_packages[@]}"); fi
+if [[ "${1:-}" == "--packaging" ]]; then want+=("${packaging_packages[@]}"); fi
 
 missing=()
 for p in "${want[@]}"; do

@@ -6,6 +6,9 @@
 //                                                   (meta.properties) into its
 //                                                   log and metadata directories
 //   stratad random-uuid                             a new cluster id
+//   stratad check-config node.yaml                  validate a configuration
+//                                                   and exit (0 valid, 1 not)
+//   stratad --version                               version, commit, build type
 #include <malloc.h>
 
 #include <csignal>
@@ -27,6 +30,8 @@
 #include "strata/net/stop_signals.h"
 #include "strata/server/broker_config.h"
 #include "strata/server/metadata_quorum.h"
+#include "build_info.h"
+#include "systemd_notify.h"
 
 namespace {
 
@@ -37,7 +42,13 @@ struct options {
     std::optional<std::string> log_level;
     std::string cluster_id;         // format
     bool ignore_formatted = false;  // format
+    std::string check_file;         // check-config
 };
+
+std::string version_text() {
+    return fmt::format("stratad {} (commit {}, {} build)", STRATA_BUILD_VERSION, STRATA_BUILD_COMMIT,
+                       STRATA_BUILD_TYPE);
+}
 
 std::optional<server::broker_config> load_config(const options& opts) {
     try {
@@ -87,6 +98,20 @@ std::string join_roles(const server::broker_config& config) {
     return roles;
 }
 
+// Loads `file` as a node would (environment overrides included) and says
+// what is wrong with it, without touching a directory or a port.
+int check_config(const options& opts) {
+    try {
+        const auto config = server::load_broker_config_file(opts.check_file, server::process_environment());
+        fmt::print("{}: valid (node {}, roles {})\n", opts.check_file, config.node_id,
+                   join_roles(config));
+        return 0;
+    } catch (const server::config_error& e) {
+        fmt::print(stderr, "stratad: {}\n", e.what());
+        return 1;
+    }
+}
+
 int run(const options& opts) {
     // Before any thread exists, so that no signal is lost or kills us mid-way.
     net::stop_signal_waiter stop_signals;
@@ -96,7 +121,7 @@ int run(const options& opts) {
     server::broker_config config = std::move(*loaded);
     log::set_level(*log::parse_level(opts.log_level.value_or(config.log_level)));
     const auto logger = log::get("stratad");
-    logger->info("stratad {} starting: node {}, roles {}, configuration {}", STRATA_VERSION, config.node_id,
+    logger->info("{} starting: node {}, roles {}, configuration {}", version_text(), config.node_id,
                  join_roles(config), opts.config_file.value_or("built-in (single node)"));
 
     broker::broker node(std::move(config));
@@ -112,9 +137,12 @@ int run(const options& opts) {
                                  net::format_endpoint(bound.endpoint));
     }
     logger->info("stratad listening on {}", addresses);
+    // Under systemd (Type=notify): the unit is started once clients can connect.
+    stratad::notify_systemd("READY=1");
 
     const int signal = stop_signals.wait();
     logger->info("received {}; shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    stratad::notify_systemd("STOPPING=1");
     node.stop();
     logger->info("stopped");
     return 0;
@@ -132,7 +160,13 @@ int main(int argc, char** argv) {
         ->check([](const std::string& value) {
             return strata::log::parse_level(value) ? std::string() : "not a log level: " + value;
         });
-    app.set_version_flag("--version", std::string("stratad ") + STRATA_VERSION);
+    app.set_version_flag("-V,--version", version_text(), "Print the version, git commit and build type, then exit");
+    app.footer("Examples:\n"
+               "  stratad                                   a single local node (localhost:9092, data in ./data)\n"
+               "  stratad -c config/cluster-node-1.yaml     a node of the three-node example cluster\n"
+               "  stratad check-config /etc/strata/strata.yaml\n"
+               "Every configuration key can be overridden from the environment: STRATA_ + the key in upper\n"
+               "case, dots as underscores (STRATA_LOG_DIRS=/var/lib/strata). Keys: docs/configuration.md.");
 
     auto* format_command = app.add_subcommand("format", "Write this node's identity (cluster id, node id) into its "
                                                         "log and metadata directories, before its first start");
@@ -143,7 +177,11 @@ int main(int argc, char** argv) {
                              "Leave directories already formatted for this cluster as they are");
     format_command->footer("Example: stratad format -t $(stratad random-uuid) -c config/cluster-node-1.yaml");
     auto* uuid_command = app.add_subcommand("random-uuid", "Print a new cluster id");
+    auto* check_command = app.add_subcommand("check-config", "Validate a configuration file (with the STRATA_* "
+                                                             "environment overrides) and exit: 0 valid, 1 not");
+    check_command->add_option("file", opts.check_file, "The YAML configuration file")->required();
     CLI11_PARSE(app, argc, argv);
+    if (*check_command) return check_config(opts);
     if (*uuid_command) {
         fmt::print("{}\n", protocol::uuid::random().to_string());
         return 0;
