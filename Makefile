@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc)
 CONFIG     ?= config/single-node.yaml
 CMAKE_FLAGS ?=
 
-.PHONY: all deps test-deps configure build run test fuzz-build generate bench clean
+.PHONY: all deps test-deps configure build run test fuzz-build generate bench compat clean
 
 all: build
 
@@ -34,6 +34,16 @@ fuzz-build: test-deps
 
 test: test-deps build fuzz-build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# The compat tier's whole list (tests/compat/tests.list): librdkafka's own
+# tests against one node, then three nodes. `make test` runs its fast subset.
+compat: test-deps build
+	bash tests/compat/build.sh $(BUILD)/compat
+	STRATAD=$(BUILD)/src/stratad STRATA_COMPAT_BUILD_DIR=$(BUILD)/compat /usr/bin/python3 tests/compat/run.py --nodes 1; \
+	one=$$?; \
+	STRATAD=$(BUILD)/src/stratad STRATA_COMPAT_BUILD_DIR=$(BUILD)/compat /usr/bin/python3 tests/compat/run.py --nodes 3; \
+	three=$$?; \
+	test $$one -eq 0 -a $$three -eq 0
 
 # Regenerates the protocol codecs from ../shared/kafka-protocol.
 generate:
