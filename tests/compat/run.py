@@ -78,6 +78,15 @@ class Nodes:
         self.inner.__enter__()
         for node in self.nodes:
             node.wait_ready(30.0)
+        # Every broker registered (and unfenced) before the first test, or a
+        # replication factor 3 topic cannot be created yet.
+        from confluent_kafka.admin import AdminClient
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        deadline = time.monotonic() + 30
+        while len(admin.list_topics(timeout=5).brokers) < len(self.nodes):
+            if time.monotonic() > deadline:
+                raise RuntimeError("not every broker registered within 30 s")
+            time.sleep(0.2)
         return self
 
     def __exit__(self, *exc):
