@@ -162,7 +162,8 @@ def main():
     parser.add_argument("--protocol", default="classic", choices=["classic", "consumer"])
     parser.add_argument("--quick", action="store_true", help="librdkafka's quick mode (-Q)")
     parser.add_argument("--runner", default=os.environ.get("STRATA_COMPAT_RUNNER"))
-    parser.add_argument("--timeout", type=float, default=600.0, help="per test, seconds")
+    parser.add_argument("--timeout", type=float, default=1800.0,
+                        help="per test, seconds (librdkafka has its own per-test timeouts; this is a backstop)")
     parser.add_argument("--jobs", type=int, default=0, help="tests at a time (default: 6 for the fast subset, else 1)")
     args = parser.parse_args()
 
