@@ -50,12 +50,14 @@ grep -q '^#define RD_KAFKA_VERSION  *0x020c' src/rdkafka.h ||
 # Minimal and offline: no SSL, SASL/GSSAPI, libcurl (OIDC) or external LZ4
 # (the built-in copy is used); zlib, zstd and snappy come from Debian.
 # --no-download keeps mklove from fetching its modules or any dependency.
+# Logs go beside the tree, not in it: mklove takes any configure.* file in
+# the tree for one of its modules.
 if [[ ! -f Makefile.config ]]; then
-    ./configure --no-download --disable-ssl --disable-gssapi --disable-curl --disable-lz4-ext >configure.log 2>&1 ||
-        { tail -30 configure.log >&2; exit 1; }
+    ./configure --no-download --disable-ssl --disable-gssapi --disable-curl --disable-lz4-ext >"$out/configure.out" 2>&1 ||
+        { tail -30 "$out/configure.out" >&2; exit 1; }
 fi
 jobs=${JOBS:-$(nproc)}
-make -j"$jobs" libs >make-libs.log 2>&1 || { tail -30 make-libs.log >&2; exit 1; }
-make -j"$jobs" -C tests test-runner >make-tests.log 2>&1 || { tail -30 make-tests.log >&2; exit 1; }
+make -j"$jobs" libs >"$out/make-libs.out" 2>&1 || { tail -30 "$out/make-libs.out" >&2; exit 1; }
+make -j"$jobs" -C tests test-runner >"$out/make-tests.out" 2>&1 || { tail -30 "$out/make-tests.out" >&2; exit 1; }
 touch "$out/built.stamp"
 echo "$runner"
