@@ -13,7 +13,7 @@ UNIT_DIR   ?= /etc/systemd/system
 PROGRAMS   := stratad strata
 
 .PHONY: all deps test-deps configure build programs run cluster cluster-down cluster-status test fuzz-build \
-        generate bench clean install deb image test-packaging test-container packaging-deps
+        generate bench compat clean install deb image test-packaging test-container packaging-deps
 
 all: build
 
@@ -88,6 +88,16 @@ fuzz-build: test-deps
 
 test: test-deps build fuzz-build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# The compat tier's whole list (tests/compat/tests.list): librdkafka's own
+# tests against one node, then three nodes. `make test` runs its fast subset.
+compat: test-deps build
+	bash tests/compat/build.sh $(BUILD)/compat
+	STRATAD=$(BUILD)/src/stratad STRATA_COMPAT_BUILD_DIR=$(BUILD)/compat /usr/bin/python3 tests/compat/run.py --nodes 1; \
+	one=$$?; \
+	STRATAD=$(BUILD)/src/stratad STRATA_COMPAT_BUILD_DIR=$(BUILD)/compat /usr/bin/python3 tests/compat/run.py --nodes 3; \
+	three=$$?; \
+	test $$one -eq 0 -a $$three -eq 0
 
 # Regenerates the protocol codecs from ../shared/kafka-protocol.
 generate:

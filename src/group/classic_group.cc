@@ -265,6 +265,7 @@ void classic_group::static_member_join(join_params params, int64_t now_ms, join_
     // The restarted instance takes over its old member: the old one's waiting
     // requests are fenced.
     const std::string old_id = known->second;
+    const std::string old_leader = _leader.value_or("");
     auto node = _members.extract(old_id);
     member& old = node.mapped();
     if (old.awaiting_join) {
@@ -300,25 +301,8 @@ void classic_group::static_member_join(join_params params, int64_t now_ms, join_
             m.client_host = params.client_host;
             reset_heartbeat(m, now_ms);
             // No rebalance: the member keeps its assignment once its new id is durable.
-            std::weak_ptr<bool> alive = _alive;
-            const int32_t generation = _generation;
-            _env.store_group(*this, to_record(now_ms),
-                             [this, alive, new_id, generation, done = std::move(done)](kafka_error error) {
-                                 auto a = alive.lock();
-                                 if (!a || !*a) return;  // the callback's owner answers
-                                 auto it = _members.find(new_id);
-                                 if (error != kafka_error::none || it == _members.end() || generation != _generation) {
-                                     join_result r;
-                                     r.error = error != kafka_error::none ? error : kafka_error::rebalance_in_progress;
-                                     r.member_id = new_id;
-                                     return done(std::move(r));
-                                 }
-                                 const bool leader = _leader == new_id;
-                                 auto r = current_join_result(it->second, leader);
-                                 r.skip_assignment = leader;
-                                 done(std::move(r));
-                             });
-            return;
+            return store_rejoined_static_member(new_id, old_leader, params.supports_skip_assignment, now_ms,
+                                                std::move(done));
         }
         case group_state::completing_rebalance:
             return update_member_and_rebalance(m, params, now_ms, std::move(done));
@@ -327,6 +311,41 @@ void classic_group::static_member_join(join_params params, int64_t now_ms, join_
         case group_state::dead:
             return update_member_and_rebalance(m, params, now_ms, std::move(done));
     }
+}
+
+// A static member rejoined a Stable group without changing its protocols: it
+// keeps its assignment once its new member id is durable, and nobody
+// rebalances. Kafka's answer (GroupCoordinator.updateStaticMemberAndRebalance):
+// from JoinGroup v9 the leader hears it leads, with the members, and
+// skip_assignment set; before v9 every rejoining member is told the leader id
+// from before the rejoin, so a rejoining leader does not take itself for the
+// leader and run an assignment the Stable group would never hand out.
+void classic_group::store_rejoined_static_member(const std::string& new_id, const std::string& old_leader,
+                                                 bool supports_skip_assignment, int64_t now_ms, join_callback done) {
+    std::weak_ptr<bool> alive = _alive;
+    const int32_t generation = _generation;
+    _env.store_group(*this, to_record(now_ms),
+                     [this, alive, new_id, old_leader, supports_skip_assignment, generation,
+                      done = std::move(done)](kafka_error error) {
+                         auto a = alive.lock();
+                         if (!a || !*a) return;  // the callback's owner answers
+                         auto it = _members.find(new_id);
+                         if (error != kafka_error::none || it == _members.end() || generation != _generation) {
+                             join_result r;
+                             r.error = error != kafka_error::none ? error : kafka_error::rebalance_in_progress;
+                             r.member_id = new_id;
+                             return done(std::move(r));
+                         }
+                         if (!supports_skip_assignment) {
+                             auto r = current_join_result(it->second, false);
+                             r.leader_id = old_leader;
+                             return done(std::move(r));
+                         }
+                         const bool leader = _leader == new_id;
+                         auto r = current_join_result(it->second, leader);
+                         r.skip_assignment = leader;
+                         done(std::move(r));
+                     });
 }
 
 void classic_group::maybe_prepare_rebalance(int64_t now_ms) {
@@ -605,6 +624,9 @@ kafka_error classic_group::validate_offset_commit(const std::string& member_id,
                                                   int64_t now_ms) {
     _clock_ms = now_ms;
     if (_state == group_state::dead) return kafka_error::coordinator_not_available;
+    // Generation -1 on an Empty group: an admin client or a consumer without
+    // group management, whatever member id it names (Kafka checks this first).
+    if (generation < 0 && _state == group_state::empty) return kafka_error::none;
     if (generation >= 0 || !member_id.empty() || instance_id) {
         if (is_static_member_fenced(member_id, instance_id)) return kafka_error::fenced_instance_id;
         auto it = _members.find(member_id);
@@ -614,10 +636,8 @@ kafka_error classic_group::validate_offset_commit(const std::string& member_id,
         reset_heartbeat(it->second, now_ms);
         return kafka_error::none;
     }
-    // Generation -1: an admin client or a consumer without group management,
-    // which may commit only while no member is in the group.
-    if (_state != group_state::empty) return kafka_error::unknown_member_id;
-    return kafka_error::none;
+    // Without an identity, only while no member is in the group.
+    return kafka_error::unknown_member_id;
 }
 
 // ---- records ----------------------------------------------------------------------

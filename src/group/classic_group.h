@@ -77,6 +77,7 @@ struct join_params {
     std::string protocol_type;
     std::vector<member_protocol> protocols;
     bool require_known_member_id = false;  // JoinGroup v4+ (KIP-394)
+    bool supports_skip_assignment = false; // JoinGroup v9+ (KIP-814)
 };
 
 struct sync_params {
@@ -200,6 +201,8 @@ private:
     void add_member_and_rebalance(join_params params, std::string member_id, int64_t now_ms, join_callback done);
     void update_member_and_rebalance(member& m, join_params& params, int64_t now_ms, join_callback done);
     void static_member_join(join_params params, int64_t now_ms, join_callback done);
+    void store_rejoined_static_member(const std::string& new_id, const std::string& old_leader,
+                                      bool supports_skip_assignment, int64_t now_ms, join_callback done);
     void maybe_prepare_rebalance(int64_t now_ms);
     void prepare_rebalance(int64_t now_ms);
     void maybe_complete_join(int64_t now_ms);

@@ -231,7 +231,8 @@ TEST_F(group_test, a_static_member_restarting_within_its_session_keeps_its_assig
     sync(old_id, 1, {{old_id, {4, 2}}});
     ASSERT_EQ(group.state(), group_state::stable);
 
-    now += 3000;  // restarted: joins again without a member id
+    now += 3000;  // restarted: joins again without a member id, JoinGroup v9
+    p.supports_skip_assignment = true;
     captured<join_result> again;
     group.join(p, now, again.callback());
     ASSERT_TRUE(again.value);
@@ -245,6 +246,35 @@ TEST_F(group_test, a_static_member_restarting_within_its_session_keeps_its_assig
     EXPECT_EQ(group.heartbeat(old_id, std::string("instance-1"), 1, now), kafka_error::fenced_instance_id);
 }
 
+// librdkafka 0102: before JoinGroup v9 a rejoining static leader is told the
+// leader id from before its rejoin (its old member id), so it does not run an
+// assignment; the others see no rebalance either.
+TEST_F(group_test, a_static_leader_rejoining_before_v9_is_not_told_it_leads) {
+    auto p = params("s");
+    p.group_instance_id = "instance-1";
+    captured<join_result> first;
+    group.join(p, now, first.callback());
+    ASSERT_EQ(first.value->error, kafka_error::none);
+    const auto old_id = first.value->member_id;
+    sync(old_id, 1, {{old_id, {4, 2}}});
+    ASSERT_EQ(group.state(), group_state::stable);
+    ASSERT_EQ(group.leader_id(), old_id);
+
+    now += 3000;
+    captured<join_result> again;
+    group.join(p, now, again.callback());  // v5: no skip_assignment
+    ASSERT_TRUE(again.value);
+    EXPECT_EQ(again.value->error, kafka_error::none);
+    EXPECT_EQ(again.value->generation, 1);
+    EXPECT_NE(again.value->member_id, old_id);
+    EXPECT_EQ(again.value->leader_id, old_id);  // not its new id: it is no leader to itself
+    EXPECT_TRUE(again.value->members.empty());
+    EXPECT_FALSE(again.value->skip_assignment);
+    EXPECT_EQ(group.leader_id(), again.value->member_id);  // the group knows who leads
+    EXPECT_EQ(group.state(), group_state::stable);
+    EXPECT_EQ(sync(again.value->member_id, 1).assignment, (std::vector<uint8_t>{4, 2}));
+}
+
 TEST_F(group_test, leaving_empties_the_group_and_bumps_the_generation) {
     captured<join_result> a;
     auto id = join_new("a", a);
@@ -254,6 +284,20 @@ TEST_F(group_test, leaving_empties_the_group_and_bumps_the_generation) {
     EXPECT_EQ(group.generation(), 2);
     EXPECT_EQ(group.leave(id, std::nullopt, now), kafka_error::unknown_member_id);
     EXPECT_EQ(group.leave("", std::string("nope"), now), kafka_error::unknown_member_id);
+}
+
+// Kafka's validateOffsetCommit order: generation -1 on an Empty group is an
+// admin (or assign()-only) commit whatever member id it names; a member that
+// left commits with its old generation as a zombie and is refused.
+TEST_F(group_test, a_member_that_left_is_refused_but_generation_minus_one_commits_to_an_empty_group) {
+    captured<join_result> a;
+    auto id = join_new("a", a);
+    sync(id, 1);
+    ASSERT_EQ(group.leave(id, std::nullopt, now), kafka_error::none);
+    ASSERT_EQ(group.state(), group_state::empty);
+    EXPECT_EQ(group.validate_offset_commit(id, std::nullopt, 1, now), kafka_error::unknown_member_id);
+    EXPECT_EQ(group.validate_offset_commit(id, std::nullopt, -1, now), kafka_error::none);
+    EXPECT_EQ(group.validate_offset_commit("", std::nullopt, -1, now), kafka_error::none);
 }
 
 TEST_F(group_test, offset_commit_validation) {

@@ -86,6 +86,7 @@ awaitable<msg::join_group_response> group_coordinator::join_group(msg::join_grou
             for (auto& proto : request.protocols)
                 p.protocols.push_back({std::move(proto.name), std::move(proto.metadata)});
             p.require_known_member_id = version >= 4;
+            p.supports_skip_assignment = version >= 9;
             group->join(std::move(p), self->now_ms(),
                         [answer, version](join_result r) { answer(to_response(r, version)); });
         });
