@@ -53,6 +53,11 @@ grep -q '^#define RD_KAFKA_VERSION  *0x020c' src/rdkafka.h ||
 # Logs go beside the tree, not in it: mklove takes any configure.* file in
 # the tree for one of its modules.
 if [[ ! -f Makefile.config ]]; then
+    # Through ccache when there is one (configure records CC and CXX): a
+    # fresh clone (CI's) then rebuilds librdkafka from the cache.
+    if command -v ccache >/dev/null; then
+        export CC="ccache ${CC:-cc}" CXX="ccache ${CXX:-c++}" CCACHE_BASEDIR=$source_dir CCACHE_NOHASHDIR=true
+    fi
     ./configure --no-download --disable-ssl --disable-gssapi --disable-curl --disable-lz4-ext >"$out/configure.out" 2>&1 ||
         { tail -30 "$out/configure.out" >&2; exit 1; }
 fi
