@@ -26,6 +26,12 @@ bool eventually(Condition condition) {
     return true;
 }
 
+function_handler echo_handler() {
+    return function_handler([](const connection_info&, frame_ptr frame) -> awaitable<handler_result> {
+        co_return echo(*frame);
+    });
+}
+
 struct gated_echo {
     gates gate;
     function_handler handler{[this](const connection_info&, frame_ptr frame) -> awaitable<handler_result> {
@@ -126,8 +132,7 @@ TEST(request_budget, stopping_the_server_ends_the_waits) {
 }
 
 TEST(connection_limits, at_max_connections_new_clients_wait_until_one_closes) {
-    function_handler handler(
-        [](const connection_info&, frame_ptr frame) -> awaitable<handler_result> { co_return echo(*frame); });
+    auto handler = echo_handler();
     auto options = loopback_options();
     options.max_connections = 2;
     server s(options, handler);
@@ -150,8 +155,7 @@ TEST(connection_limits, at_max_connections_new_clients_wait_until_one_closes) {
 }
 
 TEST(connection_limits, the_controller_listener_is_not_counted_or_stopped) {
-    function_handler handler(
-        [](const connection_info&, frame_ptr frame) -> awaitable<handler_result> { co_return echo(*frame); });
+    auto handler = echo_handler();
     auto options = loopback_options();
     options.listeners.push_back(listener_options{"CONTROLLER", "127.0.0.1", 0, true});
     options.max_connections = 1;
@@ -171,8 +175,7 @@ TEST(connection_limits, the_controller_listener_is_not_counted_or_stopped) {
 }
 
 TEST(connection_limits, a_connection_over_max_connections_per_ip_is_closed) {
-    function_handler handler(
-        [](const connection_info&, frame_ptr frame) -> awaitable<handler_result> { co_return echo(*frame); });
+    auto handler = echo_handler();
     auto options = loopback_options();
     options.max_connections_per_ip = 2;
     server s(options, handler);
