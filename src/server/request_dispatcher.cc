@@ -57,9 +57,7 @@ security::request_identity request_context::identity() const {
 
 bool request_context::authorized(security::acl_operation operation, security::resource_type type,
                                  std::string_view name) const {
-    const security::action wanted{operation, type, name};
-    const auto decisions = authorizer.authorize(identity(), std::span<const security::action>(&wanted, 1));
-    return !decisions.empty() && decisions.front();
+    return authorizer.authorize_one(identity(), security::action{operation, type, name});
 }
 
 request_dispatcher::request_dispatcher(pipeline_services services)

@@ -74,6 +74,12 @@ public:
     virtual ~authorizer() = default;
     // One decision per action, in order: true allows it.
     virtual std::vector<bool> authorize(const request_identity& who, std::span<const action> actions) const = 0;
+    // One action: what handlers ask on the produce and fetch paths, so an
+    // authorizer may answer it without building a vector.
+    virtual bool authorize_one(const request_identity& who, const action& wanted) const {
+        const auto decisions = authorize(who, std::span<const action>(&wanted, 1));
+        return !decisions.empty() && decisions.front();
+    }
 };
 
 // Allows everything: what a broker with no authorizer configured does
@@ -83,6 +89,7 @@ public:
     std::vector<bool> authorize(const request_identity&, std::span<const action> actions) const override {
         return std::vector<bool>(actions.size(), true);
     }
+    bool authorize_one(const request_identity&, const action&) const override { return true; }
 };
 
 }  // namespace strata::security
