@@ -19,8 +19,6 @@ Prints a Markdown table for docs/benchmarks.md.
 import os
 import re
 import shutil
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -36,23 +34,14 @@ MIB = int(sys.argv[2]) if len(sys.argv) > 2 else 1024
 os.environ.setdefault("STRATAD", os.path.join(BUILD, "src", "stratad"))
 
 from harness import Broker, free_port  # noqa: E402
+import perf_tools  # noqa: E402
+from perf_tools import api_versions_answered  # noqa: E402
 
-PERF_SOURCE = "/usr/share/doc/librdkafka-dev/examples/rdkafka_performance.c"
 PERF = os.path.join(BUILD, "tests", "bench", "rdkafka_performance")
 
 
 def build_perf():
-    if os.path.exists(PERF):
-        return
-    os.makedirs(os.path.dirname(PERF), exist_ok=True)
-    source = PERF_SOURCE
-    if not os.path.exists(source) and os.path.exists(source + ".gz"):
-        source = os.path.join(os.path.dirname(PERF), "rdkafka_performance.c")
-        subprocess.run(f"gunzip -c {PERF_SOURCE}.gz > {source}", shell=True, check=True)
-    # The example includes a few librdkafka-internal headers; ours stand in.
-    shim = os.path.join(HERE, "rdkafka_performance", "src")
-    subprocess.run(["cc", "-O2", "-I", shim, "-I", "/usr/include/librdkafka", "-o", PERF, source, "-lrdkafka",
-                    "-lpthread", "-lm"], check=True)
+    perf_tools.build_perf(PERF)
 
 
 def loopback_mb_s():
@@ -155,16 +144,6 @@ def produce_latency(broker, topic, mb_per_s=50, seconds=10):
     out = subprocess.run([LATENCY, broker.bootstrap, topic, "1024", str(mb_per_s), str(seconds)],
                          capture_output=True, text=True, timeout=seconds + 120).stdout.split()
     return float(out[0]), float(out[1]), float(out[2]), float(out[3])
-
-
-def api_versions_answered(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.05) as s:
-            header = struct.pack(">hhih", 18, 0, 1, 5) + b"bench"
-            s.sendall(struct.pack(">i", len(header)) + header)
-            return len(s.recv(4)) == 4
-    except OSError:
-        return False
 
 
 def start_to_serving(workdir):

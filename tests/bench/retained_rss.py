@@ -30,8 +30,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -42,35 +40,11 @@ SOURCE = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(SOURCE, "tests", "integration"))
 
 from harness import free_port  # noqa: E402
+from perf_tools import api_versions_answered, build_perf  # noqa: E402
 
-PERF_SOURCE = "/usr/share/doc/librdkafka-dev/examples/rdkafka_performance.c"
 TOPICS = [f"retained{i}" for i in range(4)]
 PARTITIONS = 5
 RECORD = 10240
-
-
-def build_perf(path):
-    if os.path.exists(path):
-        return path
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    source = PERF_SOURCE
-    if not os.path.exists(source) and os.path.exists(source + ".gz"):
-        source = os.path.join(os.path.dirname(path), "rdkafka_performance.c")
-        subprocess.run(f"gunzip -c {PERF_SOURCE}.gz > {source}", shell=True, check=True)
-    shim = os.path.join(HERE, "rdkafka_performance", "src")
-    subprocess.run(["cc", "-O2", "-I", shim, "-I", "/usr/include/librdkafka", "-o", path, source, "-lrdkafka",
-                    "-lpthread", "-lm"], check=True)
-    return path
-
-
-def api_versions_answered(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.05) as s:
-            header = struct.pack(">hhih", 18, 0, 1, 5) + b"bench"
-            s.sendall(struct.pack(">i", len(header)) + header)
-            return len(s.recv(4)) == 4
-    except OSError:
-        return False
 
 
 class Broker:

@@ -9,10 +9,8 @@ data and reads the records back.
 """
 
 import os
-import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,28 +19,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
-from harness import SOURCE_DIR, STRATAD, run_tests  # noqa: E402
+from harness import SOURCE_DIR, STRATAD, free_cluster_base_port, run_tests  # noqa: E402
 
 STRATA = os.path.abspath(os.environ.get("STRATA", os.path.join(os.path.dirname(STRATAD), "strata")))
 BUILD = os.path.dirname(os.path.dirname(STRATAD))  # <build>/src/stratad
-
-
-def port_free(port):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
-def free_base_port():
-    """A port P with P..P+2 and P+100..P+102 free (the brokers and controllers)."""
-    for _ in range(200):
-        base = random.randrange(20000, 40000)
-        if all(port_free(p) for p in (base, base + 1, base + 2, base + 100, base + 101, base + 102)):
-            return base
-    raise RuntimeError("no free ports")
 
 
 def make(target, cluster_dir, base_port, timeout=120):
@@ -75,7 +55,7 @@ def alive(pid):
 
 def test_make_cluster_produce_consume_down_and_up_again():
     cluster_dir = tempfile.mkdtemp(prefix="strata-cluster-")
-    base = free_base_port()
+    base = free_cluster_base_port()
     try:
         up, seconds = make("cluster", cluster_dir, base)
         assert up.returncode == 0, f"make cluster failed:\n{up.stdout}\n{up.stderr}"

@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
-from harness import SOURCE_DIR, STRATAD  # noqa: E402
+from harness import SOURCE_DIR, STRATAD, free_cluster_base_port  # noqa: E402
 
 DOC = os.path.join(SOURCE_DIR, "docs", "quickstart.md")
 BUILD = os.path.dirname(os.path.dirname(STRATAD))
@@ -42,24 +41,6 @@ def blocks():
     return [(m.group(1), "background" in m.group(2), m.group(3)) for m in BLOCK.finditer(text)]
 
 
-def port_free(port):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
-def free_base():
-    import random
-    for _ in range(200):
-        base = random.randrange(20000, 40000)
-        if all(port_free(p) for p in (base, base + 1, base + 2, base + 100, base + 101, base + 102)):
-            return base
-    raise RuntimeError("no free ports")
-
-
 def broker_registered(port):
     result = subprocess.run([os.path.join(BUILD, "src", "strata"), "-b", f"localhost:{port}", "cluster", "info"],
                             capture_output=True, text=True, timeout=30)
@@ -68,7 +49,7 @@ def broker_registered(port):
 
 class Section:
     def __init__(self, work):
-        self.base = free_base()
+        self.base = free_cluster_base_port()
         self.env = dict(os.environ)
         for key in list(self.env):
             if key.startswith("STRATA_"):

@@ -44,6 +44,26 @@ def free_port():
         return s.getsockname()[1]
 
 
+def port_free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_cluster_base_port():
+    """A port P with P..P+2 and P+100..P+102 free: the brokers' and
+    controllers' ports of scripts/cluster.sh (STRATA_CLUSTER_PORT)."""
+    import random
+    for _ in range(200):
+        base = random.randrange(20000, 40000)
+        if all(port_free(p) for p in (base, base + 1, base + 2, base + 100, base + 101, base + 102)):
+            return base
+    raise RuntimeError("no free ports")
+
+
 class Broker:
     """One stratad process. Use as a context manager."""
 
