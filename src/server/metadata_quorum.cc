@@ -112,6 +112,7 @@ metadata::metadata_service_options service_options(const broker_config& config) 
     options.controller.validate_topic_config = check_topic_config;
     options.controller.broker_session_timeout_ms = config.broker_session_timeout_ms;
     options.controller.broker_heartbeat_interval_ms = config.broker_heartbeat_interval_ms;
+    options.controller.unclean_leader_election_enable = config.unclean_leader_election_enable;
     options.snapshot_max_record_bytes = config.metadata_log_max_record_bytes_between_snapshots;
     options.snapshot_interval = std::chrono::milliseconds(config.metadata_log_max_snapshot_interval_ms);
     return options;

@@ -47,6 +47,7 @@ struct controller_options {
     // partitions move within this instead of the whole session timeout.
     int64_t broker_disconnect_grace_ms = 250;
     int32_t max_partitions_per_request = 10000;
+    bool unclean_leader_election_enable = false;  // the static default; topics and the cluster may override
     // Checks one topic config (name, value); returns an error message, or
     // nullopt when valid. Supplied by the layer that knows topic configs.
     std::function<std::optional<std::string>(const std::string&, const std::optional<std::string>&)> validate_topic_config;
