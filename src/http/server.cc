@@ -216,7 +216,9 @@ asio::awaitable<void> server::impl::accept_loop(std::shared_ptr<impl> self, tcp:
         tcp::socket socket(self->pick_executor());
         boost::system::error_code ec;
         co_await acceptor.async_accept(socket, redirect_error(use_awaitable, ec));
-        if (ec == asio::error::operation_aborted) co_return;
+        // Closed by stop() (an accept in progress ends aborted, a later one
+        // finds the descriptor gone).
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
         if (ec) {
             // Out of descriptors or the like: back off rather than spin.
             logger()->warn("HTTP accept failed: {}", ec.message());

@@ -3,8 +3,11 @@
 partitions (issue 17: at most 50 ms to render with 10,000 partitions, at most
 5% of a core at one scrape per second).
 
-One stratad (RelWithDebInfo build) with --topics topics of
---partitions/--topics partitions each (RF 1, so every partition is led here),
+--nodes stratad processes (RelWithDebInfo build; 3 by default: one broker
+cannot open 10,000 partitions' logs within this machine's 20,000
+descriptors) with --topics topics of --partitions/--topics partitions each
+(RF 1, spread over the brokers; every node's partition gauges still walk all
+of them in its metadata image),
 one record produced to every topic (so that every topic has its traffic
 series), then --scrapes GETs of /metrics back to back, in Prometheus's text
 format and in OpenMetrics. Reports the body size, the series count, the
@@ -12,23 +15,20 @@ server's own render time (strata_metrics_render_seconds, which each scrape
 reports for the one before it), the client's wall time per GET, and the
 broker's CPU time per scrape from /proc/<pid>/stat.
 
-    tests/bench/metrics_render.py [--stratad build/src/stratad] [--partitions 10000] [--topics 100]
+    STRATAD=build/src/stratad tests/bench/metrics_render.py [--partitions 10000] [--topics 100] [--nodes 3]
 """
 
 import argparse
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-from harness import free_port  # noqa: E402
+from harness import Broker, Cluster  # noqa: E402
 
 
 def get(port, accept=None):
@@ -69,72 +69,113 @@ def measure(port, pid, scrapes, accept):
     return body, walls, renders[1:], cpu
 
 
+def ready(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_ready(nodes, timeout):
+    deadline = time.monotonic() + timeout
+    while not all(ready(n.http_port) for n in nodes):
+        if time.monotonic() > deadline:
+            bodies = []
+            for n in nodes:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{n.http_port}/health/ready", timeout=5)
+                except urllib.error.HTTPError as e:
+                    bodies.append(e.read().decode())
+            raise RuntimeError(f"not ready within {timeout} s: {bodies}")
+        time.sleep(0.1)
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--stratad", default=os.path.join(HERE, "..", "..", "build", "src", "stratad"))
     parser.add_argument("--partitions", type=int, default=10000)
     parser.add_argument("--topics", type=int, default=100)
+    parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--scrapes", type=int, default=30)
     args = parser.parse_args()
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    work = tempfile.mkdtemp(prefix="strata-metrics-bench-")
-    port, http_port = free_port(), free_port()
-    env = dict(os.environ, STRATA_LISTENERS=f"PLAINTEXT://127.0.0.1:{port}", STRATA_LOG_DIRS=os.path.join(work, "data"),
-               STRATA_HTTP_LISTENERS=f"http://127.0.0.1:{http_port}", STRATA_LOG_LEVEL="warn",
-               STRATA_OFFSETS_TOPIC_NUM_PARTITIONS="1")
-    log = open(os.path.join(work, "stratad.log"), "wb")
-    proc = subprocess.Popen([args.stratad], env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
+    env = {"STRATA_LOG_LEVEL": "warn", "STRATA_OFFSETS_TOPIC_NUM_PARTITIONS": "1",
+           "STRATA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1"}
+    cluster = Cluster(args.nodes, extra_env=env) if args.nodes > 1 else None
+    nodes = cluster.nodes if cluster else [Broker(extra_env=env)]
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", http_port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("stratad did not start")
-                time.sleep(0.05)
-        bootstrap = f"127.0.0.1:{port}"
+        if cluster:
+            cluster.start().wait_ready(30)
+        else:
+            nodes[0].start()
+        wait_ready(nodes, 60)
+        bootstrap = ",".join(n.bootstrap for n in nodes)
         admin = AdminClient({"bootstrap.servers": bootstrap})
         per_topic = args.partitions // args.topics
         names = [f"bench-{i:04d}" for i in range(args.topics)]
         start = time.monotonic()
-        for i in range(0, len(names), 10):
-            futures = admin.create_topics([NewTopic(n, num_partitions=per_topic, replication_factor=1)
-                                           for n in names[i:i + 10]], request_timeout=120)
-            for future in futures.values():
-                future.result(120)
+        for i in range(0, len(names), 5):
+            batch = names[i:i + 5]
+            while batch:
+                # Creating thousands of partitions can keep a broker from
+                # heartbeating in time: wait until every node is ready again
+                # and retry what failed.
+                wait_ready(nodes, 120)
+                futures = admin.create_topics([NewTopic(n, num_partitions=per_topic, replication_factor=1)
+                                               for n in batch], request_timeout=120)
+                failed = []
+                for name, future in futures.items():
+                    try:
+                        future.result(120)
+                    except Exception as e:
+                        if "TOPIC_ALREADY_EXISTS" not in str(e):
+                            failed.append(name)
+                batch = failed
         target = per_topic * args.topics
-        while (gauge(get(http_port), "strata_leader_partitions") or 0) < target:
+        led = lambda: sum(gauge(get(n.http_port), "strata_leader_partitions") or 0 for n in nodes)  # noqa: E731
+        while led() < target:
             if time.monotonic() - start > 600:
-                raise RuntimeError("partitions not led after 600 s")
+                raise RuntimeError(f"{led()} of {target} partitions led after 600 s")
             time.sleep(0.5)
-        print(f"{target} partitions in {args.topics} topics led after {time.monotonic() - start:.1f} s", flush=True)
+        wait_ready(nodes, 120)
+        print(f"{target} partitions in {args.topics} topics on {len(nodes)} brokers, led after "
+              f"{time.monotonic() - start:.1f} s", flush=True)
         producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
         for name in names:
             producer.produce(name, value=b"x" * 100, partition=0)
         producer.flush(60)
+        del producer
         time.sleep(1)
 
         print(f"load average before: {os.getloadavg()[0]:.1f}; {os.cpu_count()} cores")
-        for label, accept in (("Prometheus text 0.0.4", None),
-                              ("OpenMetrics", "application/openmetrics-text; version=1.0.0")):
-            body, walls, renders, cpu = measure(http_port, proc.pid, args.scrapes, accept)
-            series = sum(1 for line in body.splitlines() if line and not line.startswith("#"))
-            print(f"{label}: {len(body) / 1024:.0f} KiB, {series} series; "
-                  f"render p50 {statistics.median(renders) * 1e3:.2f} ms, p99 {percentile(renders, 99) * 1e3:.2f} ms, "
-                  f"max {max(renders) * 1e3:.2f} ms; GET wall p50 {statistics.median(walls) * 1e3:.2f} ms, "
-                  f"p99 {percentile(walls, 99) * 1e3:.2f} ms; broker CPU {cpu * 1e3:.2f} ms per scrape "
-                  f"= {cpu * 100:.2f}% of a core at one scrape per second", flush=True)
+        for node in nodes:
+            text = get(node.http_port)
+            role = "active controller" if gauge(text, "strata_active_controllers") == 1 else "broker"
+            print(f"node {getattr(node, 'node_id', 1)} ({role}, leads {gauge(text, 'strata_leader_partitions'):.0f}, "
+                  f"{gauge(text, 'process_open_fds'):.0f} fds):")
+            for label, accept in (("Prometheus text 0.0.4", None),
+                                  ("OpenMetrics", "application/openmetrics-text; version=1.0.0")):
+                body, walls, renders, cpu = measure(node.http_port, node.proc.pid, args.scrapes, accept)
+                series = sum(1 for line in body.splitlines() if line and not line.startswith("#"))
+                print(f"  {label}: {len(body) / 1024:.0f} KiB, {series} series; render p50 "
+                      f"{statistics.median(renders) * 1e3:.2f} ms, p99 {percentile(renders, 99) * 1e3:.2f} ms, "
+                      f"max {max(renders) * 1e3:.2f} ms; GET wall p50 {statistics.median(walls) * 1e3:.2f} ms, "
+                      f"p99 {percentile(walls, 99) * 1e3:.2f} ms; broker CPU {cpu * 1e3:.2f} ms per scrape "
+                      f"= {cpu * 100:.2f}% of a core at one scrape per second", flush=True)
         print(f"load average after: {os.getloadavg()[0]:.1f}")
-        del producer
+    except BaseException:
+        for n in nodes:
+            print(f"--- node log ({n.log_path}) ---\n{n.log()[-2000:]}", file=sys.stderr)
+        raise
     finally:
-        proc.terminate()
-        proc.wait(60)
-        log.close()
-        shutil.rmtree(work, ignore_errors=True)
+        if cluster:
+            cluster.stop()
+        else:
+            nodes[0].stop()
+        for n in nodes:
+            shutil.rmtree(n.workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
