@@ -70,6 +70,7 @@ private:
     const double _start_time_seconds;
     std::vector<std::string> _collectors;  // names, removed by the destructor
     metrics::gauge& _render_seconds;
+    metrics::gauge& _render_cpu_seconds;
 
     // The last summary and the image it came from: a scrape of an unchanged
     // image costs nothing.

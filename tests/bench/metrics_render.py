@@ -11,8 +11,9 @@ of them in its metadata image),
 one record produced to every topic (so that every topic has its traffic
 series), then --scrapes GETs of /metrics back to back, in Prometheus's text
 format and in OpenMetrics. Reports the body size, the series count, the
-server's own render time (strata_metrics_render_seconds, which each scrape
-reports for the one before it), the client's wall time per GET, and the
+server's own render time (strata_metrics_render_seconds, wall, and
+strata_metrics_render_cpu_seconds, the rendering thread's CPU time, which
+each scrape reports for the one before it), the client's wall time per GET, and the
 broker's CPU time per scrape from /proc/<pid>/stat.
 
     STRATAD=build/src/stratad tests/bench/metrics_render.py [--partitions 10000] [--topics 100] [--nodes 3]
@@ -55,18 +56,30 @@ def percentile(values, p):
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def idle_cpu_rate(pid, seconds=3.0):
+    """The broker's CPU seconds per second with nobody scraping."""
+    before, start = cpu_seconds(pid), time.perf_counter()
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - before) / (time.perf_counter() - start)
+
+
 def measure(port, pid, scrapes, accept):
-    walls, renders = [], []
+    """Back-to-back scrapes; the broker's CPU per scrape is its CPU over the
+    loop less what it spends idle over as long (measured just before)."""
+    walls, renders, render_cpus = [], [], []
     body = get(port, accept)
-    cpu_before = cpu_seconds(pid)
+    idle = idle_cpu_rate(pid)
+    cpu_before, start = cpu_seconds(pid), time.perf_counter()
     for _ in range(scrapes):
-        start = time.perf_counter()
+        t = time.perf_counter()
         body = get(port, accept)
-        walls.append(time.perf_counter() - start)
+        walls.append(time.perf_counter() - t)
         renders.append(gauge(body, "strata_metrics_render_seconds"))
-    cpu = (cpu_seconds(pid) - cpu_before) / scrapes
+        render_cpus.append(gauge(body, "strata_metrics_render_cpu_seconds"))
+    elapsed = time.perf_counter() - start
+    cpu = (cpu_seconds(pid) - cpu_before - idle * elapsed) / scrapes
     # The first sample reports the warm-up scrape's render.
-    return body, walls, renders[1:], cpu
+    return body, walls, renders[1:], render_cpus[1:], cpu, idle
 
 
 def ready(port):
@@ -157,13 +170,30 @@ def main():
                   f"{gauge(text, 'process_open_fds'):.0f} fds):")
             for label, accept in (("Prometheus text 0.0.4", None),
                                   ("OpenMetrics", "application/openmetrics-text; version=1.0.0")):
-                body, walls, renders, cpu = measure(node.http_port, node.proc.pid, args.scrapes, accept)
+                body, walls, renders, render_cpus, cpu, idle = measure(node.http_port, node.proc.pid, args.scrapes, accept)
                 series = sum(1 for line in body.splitlines() if line and not line.startswith("#"))
-                print(f"  {label}: {len(body) / 1024:.0f} KiB, {series} series; render p50 "
+                print(f"  {label}: {len(body) / 1024:.0f} KiB, {series} series; render thread CPU p50 "
+                      f"{statistics.median(render_cpus) * 1e3:.2f} ms, p99 {percentile(render_cpus, 99) * 1e3:.2f} ms; "
+                      f"render wall p50 "
                       f"{statistics.median(renders) * 1e3:.2f} ms, p99 {percentile(renders, 99) * 1e3:.2f} ms, "
                       f"max {max(renders) * 1e3:.2f} ms; GET wall p50 {statistics.median(walls) * 1e3:.2f} ms, "
                       f"p99 {percentile(walls, 99) * 1e3:.2f} ms; broker CPU {cpu * 1e3:.2f} ms per scrape "
-                      f"= {cpu * 100:.2f}% of a core at one scrape per second", flush=True)
+                      f"= {cpu * 100:.2f}% of a core at one scrape per second (idle: {idle * 100:.2f}% of a core)",
+                      flush=True)
+        # A scrape after the metadata image changed walks every partition of
+        # it again (the partition gauges are cached per image): a topic
+        # config change, then two scrapes, the second reporting the first.
+        from confluent_kafka.admin import ConfigResource
+        for node in nodes:
+            cold = []
+            for i in range(10):
+                admin.alter_configs([ConfigResource("topic", names[0], set_config={"retention.ms": str(86400000 + i)})
+                                     ])[ConfigResource("topic", names[0])].result(30)
+                time.sleep(0.3)
+                get(node.http_port)
+                cold.append(gauge(get(node.http_port), "strata_metrics_render_cpu_seconds"))
+            print(f"node {getattr(node, 'node_id', 1)}, after an image change: render thread CPU p50 "
+                  f"{statistics.median(cold) * 1e3:.2f} ms, max {max(cold) * 1e3:.2f} ms", flush=True)
         print(f"load average after: {os.getloadavg()[0]:.1f}")
     except BaseException:
         for n in nodes:
