@@ -181,12 +181,20 @@ observability::partition_summary observability::current_summary() const {
     return _cached;
 }
 
+void observability::add(const char* name, const char* help, metrics::metric_type type,
+                        std::function<std::vector<metrics::sample>()> collect) {
+    _registry.add_collector(name, help, type, std::move(collect));
+    _collectors.emplace_back(name);
+}
+
 void observability::register_collectors() {
+    register_partition_collectors();
+    register_metadata_collectors();
+    register_process_collectors();
+}
+
+void observability::register_partition_collectors() {
     using metrics::metric_type;
-    auto add = [this](const char* name, const char* help, metric_type type, std::function<std::vector<metrics::sample>()> f) {
-        _registry.add_collector(name, help, type, std::move(f));
-        _collectors.emplace_back(name);
-    };
     auto summary_gauge = [&](const char* name, const char* help, int64_t partition_summary::*field) {
         add(name, help, metric_type::gauge, [this, field] { return one(double(current_summary().*field)); });
     };
@@ -222,6 +230,10 @@ void observability::register_collectors() {
     summary_gauge("strata_fenced_brokers",
                   "Registered fenced brokers; active controller only (Kafka: KafkaController FencedBrokerCount).",
                   &partition_summary::fenced_brokers);
+}
+
+void observability::register_metadata_collectors() {
+    using metrics::metric_type;
     add("strata_active_controllers",
         "1 on the active controller, else 0 (Kafka: KafkaController ActiveControllerCount).", metric_type::gauge, [this] {
             const bool active = _config.has_role("controller") && _quorum.metadata().controller_id() == _config.node_id;
@@ -254,6 +266,10 @@ void observability::register_collectors() {
             return std::vector<metrics::sample>{
                 {{{"state", std::string(raft::to_string(_quorum.node().status().role))}}, 1.0}};
         });
+}
+
+void observability::register_process_collectors() {
+    using metrics::metric_type;
     add("process_cpu_seconds_total", "User and system CPU time spent, in seconds.", metric_type::counter,
         [] { return one(cpu_seconds()); });
     add("process_resident_memory_bytes", "Resident memory size, in bytes.", metric_type::gauge,
@@ -266,17 +282,15 @@ void observability::register_collectors() {
 
 void observability::watch_http(const http::server* server) {
     if (!server) return;
-    _registry.add_collector("strata_http_connections", "Open HTTP connections.", metrics::metric_type::gauge,
-                            [server] { return one(double(server->connection_count())); });
-    _collectors.emplace_back("strata_http_connections");
-    _registry.add_collector("strata_http_responses_total", "HTTP responses sent, by status class.",
-                            metrics::metric_type::counter, [server] {
-                                std::vector<metrics::sample> out;
-                                for (unsigned c = 2; c <= 5; ++c)
-                                    out.push_back({{{"code", fmt::format("{}xx", c)}}, double(server->responses(c))});
-                                return out;
-                            });
-    _collectors.emplace_back("strata_http_responses_total");
+    add("strata_http_connections", "Open HTTP connections.", metrics::metric_type::gauge,
+        [server] { return one(double(server->connection_count())); });
+    add("strata_http_responses_total", "HTTP responses sent, by status class.", metrics::metric_type::counter,
+        [server] {
+            std::vector<metrics::sample> out;
+            for (unsigned c = 2; c <= 5; ++c)
+                out.push_back({{{"code", fmt::format("{}xx", c)}}, double(server->responses(c))});
+            return out;
+        });
 }
 
 http::readiness_facts observability::readiness() const {

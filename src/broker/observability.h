@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -59,7 +60,12 @@ public:
                                        int32_t default_min_isr);
 
 private:
+    void add(const char* name, const char* help, metrics::metric_type type,
+             std::function<std::vector<metrics::sample>()> collect);
     void register_collectors();
+    void register_partition_collectors();
+    void register_metadata_collectors();
+    void register_process_collectors();
     partition_summary current_summary() const;
 
     const server::broker_config& _config;

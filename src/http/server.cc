@@ -166,6 +166,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
     bool bind_one(tcp::endpoint endpoint, bool optional);
     static asio::awaitable<void> accept_loop(std::shared_ptr<impl> self, tcp::acceptor& acceptor);
     static asio::awaitable<void> serve(std::shared_ptr<impl> self, std::shared_ptr<connection> c, bool refuse);
+    asio::awaitable<void> send(connection& c, response out, unsigned version, bool keep_alive, bool head);
     asio::awaitable<response> answer(request& r);
 };
 
@@ -257,31 +258,48 @@ asio::awaitable<response> server::impl::answer(request& r) {
     }
 }
 
+// The handler's view of a parsed request.
+static request to_request(bhttp::request<bhttp::string_body>& in, const std::string& remote) {
+    request r;
+    r.method = std::string(in.method_string());
+    const auto target = std::string_view(in.target().data(), in.target().size());
+    const auto question = target.find('?');
+    r.path = std::string(target.substr(0, question));
+    if (question != std::string_view::npos) r.query = std::string(target.substr(question + 1));
+    for (const auto& field : in)
+        r.headers[lower(std::string_view(field.name_string().data(), field.name_string().size()))] =
+            std::string(field.value());
+    r.body = std::move(in.body());
+    r.remote = remote;
+    return r;
+}
+
+asio::awaitable<void> server::impl::send(connection& c, response out, unsigned version, bool keep_alive, bool head) {
+    bhttp::response<bhttp::string_body> message{static_cast<bhttp::status>(out.status), version};
+    message.set(bhttp::field::server, "strata");
+    message.set(bhttp::field::content_type, out.content_type);
+    for (auto& [name, value] : out.headers) message.set(name, value);
+    message.keep_alive(keep_alive);
+    message.body() = std::move(out.body);
+    message.prepare_payload();
+    if (head) message.body().clear();  // Content-Length stays the GET's
+    by_class[std::min<unsigned>(out.status / 100, 5)].fetch_add(1, std::memory_order_relaxed);
+    bhttp::response_serializer<bhttp::string_body> serializer(message);
+    if (head) serializer.split(true);
+    c.stream.expires_after(options.idle_timeout);
+    boost::system::error_code ec;  // a failed write ends the connection at its next read
+    if (head) co_await bhttp::async_write_header(c.stream, serializer, redirect_error(use_awaitable, ec));
+    else co_await bhttp::async_write(c.stream, serializer, redirect_error(use_awaitable, ec));
+}
+
 asio::awaitable<void> server::impl::serve(std::shared_ptr<impl> self, std::shared_ptr<connection> c, bool refuse) {
     boost::system::error_code ec;
     const auto remote_endpoint = c->stream.socket().remote_endpoint(ec);
     const std::string remote = ec ? "?" : format_endpoint(remote_endpoint);
-    auto send = [&](response out, unsigned version, bool keep_alive, bool head) -> asio::awaitable<void> {
-        bhttp::response<bhttp::string_body> message{static_cast<bhttp::status>(out.status), version};
-        message.set(bhttp::field::server, "strata");
-        message.set(bhttp::field::content_type, out.content_type);
-        for (auto& [name, value] : out.headers) message.set(name, value);
-        message.keep_alive(keep_alive);
-        message.body() = std::move(out.body);
-        message.prepare_payload();
-        if (head) message.body().clear();  // Content-Length stays the GET's
-        self->by_class[std::min<unsigned>(out.status / 100, 5)].fetch_add(1, std::memory_order_relaxed);
-        bhttp::response_serializer<bhttp::string_body> serializer(message);
-        if (head) serializer.split(true);
-        c->stream.expires_after(self->options.idle_timeout);
-        boost::system::error_code write_ec;
-        if (head) co_await bhttp::async_write_header(c->stream, serializer, redirect_error(use_awaitable, write_ec));
-        else co_await bhttp::async_write(c->stream, serializer, redirect_error(use_awaitable, write_ec));
-    };
     if (refuse) {
         logger()->debug("HTTP {}: refused, {} connections open (http.max.connections)", remote,
                         self->options.max_connections);
-        co_await send(plain(503, "too many connections"), 11, false, false);
+        co_await self->send(*c, plain(503, "too many connections"), 11, false, false);
         c->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
         co_return;
     }
@@ -295,34 +313,28 @@ asio::awaitable<void> server::impl::serve(std::shared_ptr<impl> self, std::share
         if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
             const bool headers = ec != bhttp::error::body_limit;
             logger()->debug("HTTP {}: request over http.max.request.bytes", remote);
-            co_await send(plain(headers ? 431 : 413, "request too large (http.max.request.bytes)"), 11, false, false);
+            co_await self->send(*c, plain(headers ? 431 : 413, "request too large (http.max.request.bytes)"), 11,
+                                false, false);
             break;
         }
         // A parse error (Beast's HTTP category) gets an answer; a closed or
         // timed-out connection does not.
         if (ec && ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
             ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-            co_await send(plain(400, "bad request"), 11, false, false);
+            co_await self->send(*c, plain(400, "bad request"), 11, false, false);
             break;
         }
         if (ec) break;
         const auto start = std::chrono::steady_clock::now();
         auto& in = parser.get();
-        request r;
-        r.method = std::string(in.method_string());
-        const auto target = std::string_view(in.target().data(), in.target().size());
-        const auto question = target.find('?');
-        r.path = std::string(target.substr(0, question));
-        if (question != std::string_view::npos) r.query = std::string(target.substr(question + 1));
-        for (const auto& field : in) r.headers[lower(std::string_view(field.name_string().data(), field.name_string().size()))] =
-            std::string(field.value());
-        r.body = std::move(in.body());
-        r.remote = remote;
+        const auto target = std::string(in.target());
+        const bool keep_alive = in.keep_alive();
+        const unsigned version = in.version();
+        auto r = to_request(in, remote);
         auto out = co_await self->answer(r);
         const unsigned status = out.status;
         const size_t bytes = out.body.size();
-        const bool keep_alive = in.keep_alive();
-        co_await send(std::move(out), in.version(), keep_alive, r.method == "HEAD");
+        co_await self->send(*c, std::move(out), version, keep_alive, r.method == "HEAD");
         logger()->debug("{} \"{} {}\" {} {} {:.3f}ms", remote, r.method, target, status, bytes,
                         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
         if (!keep_alive) break;
