@@ -1,5 +1,7 @@
 #include "broker_lifecycle.h"
 
+#include <atomic>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -68,6 +70,8 @@ struct broker_lifecycle::impl {
     asio::steady_timer timer;
     std::chrono::milliseconds interval;  // broker.heartbeat.interval.ms, once unfenced
     bool stopping = false;
+    // steady_clock ticks of the last heartbeat answered; 0: none yet.
+    std::atomic<int64_t> last_answer{0};
 
     asio::awaitable<void> sleep(std::chrono::milliseconds d) {
         timer.expires_after(d);
@@ -154,6 +158,8 @@ struct broker_lifecycle::impl {
                 epoch = -1;
                 continue;
             }
+            self->last_answer.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                                    std::memory_order_relaxed);
             // Heartbeat quickly until unfenced, then every broker.heartbeat.interval.ms.
             co_await self->sleep_unless_controller_changes(
                 response.is_fenced ? std::chrono::milliseconds(50) : self->interval, *controller);
@@ -169,6 +175,12 @@ broker_lifecycle::~broker_lifecycle() { stop(); }
 
 void broker_lifecycle::start() {
     asio::co_spawn(_impl->timer.get_executor(), impl::run(_impl), asio::detached);
+}
+
+std::optional<std::chrono::steady_clock::time_point> broker_lifecycle::last_heartbeat_answer() const {
+    const auto ticks = _impl->last_answer.load(std::memory_order_relaxed);
+    if (ticks == 0) return std::nullopt;
+    return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(ticks));
 }
 
 void broker_lifecycle::stop() {

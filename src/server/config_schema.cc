@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "config_values.h"
+#include "strata/http/server.h"
 #include "strata/server/broker_config.h"
 #include "topic_configs.h"
 
@@ -125,6 +126,7 @@ constexpr std::string_view network = "Network";
 constexpr std::string_view storage = "Storage";
 constexpr std::string_view topics = "Topics and replication";
 constexpr std::string_view operations = "Operations";
+constexpr std::string_view http_section = "HTTP (metrics and health)";
 
 using c = broker_config;
 
@@ -382,6 +384,32 @@ void add_topic_keys(std::vector<config_key>& k) {
         "5000", at_least<int32_t>(1), "KIP-848 consumer groups: how often members are told to heartbeat."));
 }
 
+// Every item an http:// address the HTTP listener can bind.
+rule<std::vector<std::string>> http_addresses() {
+    return {"`http://host:port` items", [](const std::vector<std::string>& value) -> std::string {
+                for (const auto& item : value) {
+                    http::listen_address address;
+                    if (auto problem = http::parse_listen_address(item, address); !problem.empty()) return problem;
+                }
+                return {};
+            }};
+}
+
+void add_http_keys(std::vector<config_key>& k) {
+    k.push_back(key(http_section, "http.listeners", &c::http_listeners, "", http_addresses(),
+        "Where the HTTP listener accepts connections, comma-separated `http://host:port` (an empty host: every "
+        "interface). It serves `/metrics` (Prometheus text, or OpenMetrics when asked), `/health/live` and "
+        "`/health/ready` (docs/metrics.md). Empty: no HTTP listener, the default for production; "
+        "config/single-node.yaml turns it on at `http://localhost:8080`. Strata's own key."));
+    k.push_back(key(http_section, "http.max.request.bytes", &c::http_max_request_bytes, "1048576",
+        at_least<int32_t>(1024),
+        "The largest HTTP request (headers and body) accepted; a larger one is answered 413 (431 for the "
+        "headers alone, which are also capped at 64 KiB) and its connection closed."));
+    k.push_back(key(http_section, "http.max.connections", &c::http_max_connections, "100", at_least<int32_t>(1),
+        "The most HTTP connections open at once; one more is answered 503 and closed. HTTP connections do not "
+        "count against `max.connections`."));
+}
+
 void add_operation_keys(std::vector<config_key>& k) {
     k.push_back(key(operations, "log.level", &c::log_level, "info",
         one_of<std::string>({"trace", "debug", "info", "warn", "error", "critical", "off"}),
@@ -396,6 +424,7 @@ std::vector<config_key> make_schema() {
     add_network_keys(k);
     add_storage_keys(k);
     add_topic_keys(k);
+    add_http_keys(k);
     add_operation_keys(k);
     return k;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "fetch_router.h"
@@ -18,8 +19,13 @@ namespace strata::server {
 void register_data_path(request_dispatcher& dispatcher, fetch_router& router,
                         replication::partition_manager& partitions);
 
-void register_produce(request_dispatcher& dispatcher, replication::partition_manager& partitions);
-void register_partition_fetch(fetch_router& router, replication::partition_manager& partitions);
+class topic_metrics;
+// Produce and Fetch count their bytes and records per topic into `traffic`
+// (null: a topic_metrics over the dispatcher's registry).
+void register_produce(request_dispatcher& dispatcher, replication::partition_manager& partitions,
+                      std::shared_ptr<topic_metrics> traffic = nullptr);
+void register_partition_fetch(fetch_router& router, replication::partition_manager& partitions,
+                              std::shared_ptr<topic_metrics> traffic);
 void register_list_offsets(request_dispatcher& dispatcher, replication::partition_manager& partitions);
 void register_offset_for_leader_epoch(request_dispatcher& dispatcher, replication::partition_manager& partitions);
 

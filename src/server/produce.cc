@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "data_path.h"
+#include "topic_metrics.h"
 #include "strata/common/kafka_error.h"
 #include "strata/protocol/legacy_records.h"
 #include "strata/protocol/messages/produce_request.h"
@@ -87,8 +88,22 @@ prepared_records prepare(const std::optional<protocol::records>& records, int16_
     return out;
 }
 
+// Records in the (already framed) batches of `bytes`, for MessagesInPerSec:
+// the batch headers' counts, without decoding a record.
+int64_t count_records(protocol::bytes_view bytes) {
+    int64_t count = 0;
+    while (!bytes.empty()) {
+        auto batch = protocol::record_batch_view::from(bytes);
+        if (!batch) break;
+        count += std::max(batch.value().record_count(), 0);
+        bytes = bytes.subspan(batch.value().size());
+    }
+    return count;
+}
+
 boost::asio::awaitable<pm::produce_response> handle_produce(request_context& ctx, pm::produce_request& request,
-                                                            replication::partition_manager& partitions) {
+                                                            replication::partition_manager& partitions,
+                                                            topic_metrics& traffic) {
     auto executor = co_await boost::asio::this_coro::executor;
 
     size_t count = 0;
@@ -139,8 +154,16 @@ boost::asio::awaitable<pm::produce_response> handle_produce(request_context& ctx
                     continue;
                 }
                 ++wait->remaining;
-                found.leader->produce(prepared.bytes, std::move(prepared.owner), acks,
-                                      [wait, i](produce_outcome o) { wait->complete(i, std::move(o)); });
+                // Counted once appended, as Kafka counts BytesIn/MessagesIn.
+                auto append_done = [wait, i, series = &traffic.of(topic.name), bytes = prepared.bytes.size(),
+                                    records = count_records(prepared.bytes)](produce_outcome o) {
+                    if (o.error == kafka_error::none) {
+                        series->bytes_in->inc(bytes);
+                        series->messages_in->inc(static_cast<uint64_t>(records));
+                    }
+                    wait->complete(i, std::move(o));
+                };
+                found.leader->produce(prepared.bytes, std::move(prepared.owner), acks, std::move(append_done));
             }
         }
         if (wait->remaining == 0) wait->signal->notify();
@@ -198,10 +221,12 @@ boost::asio::awaitable<pm::produce_response> handle_produce(request_context& ctx
 
 }  // namespace
 
-void register_produce(request_dispatcher& dispatcher, replication::partition_manager& partitions) {
+void register_produce(request_dispatcher& dispatcher, replication::partition_manager& partitions,
+                      std::shared_ptr<topic_metrics> traffic) {
+    if (!traffic) traffic = std::make_shared<topic_metrics>(dispatcher.metrics());
     dispatcher.register_api<pm::produce_request>(
-        [&partitions](request_context& ctx, pm::produce_request& request) {
-            return handle_produce(ctx, request, partitions);
+        [&partitions, traffic](request_context& ctx, pm::produce_request& request) {
+            return handle_produce(ctx, request, partitions, *traffic);
         },
         0, pm::produce_request::highest_supported_version);
 }

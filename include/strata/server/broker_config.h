@@ -77,6 +77,11 @@ struct broker_config {
     int32_t max_connections_per_ip = 0;
     int64_t connections_max_idle_ms = 0;
 
+    // HTTP (metrics, health).
+    std::vector<std::string> http_listeners;
+    int32_t http_max_request_bytes = 0;
+    int32_t http_max_connections = 0;
+
     // Storage.
     std::vector<std::string> log_dirs;
     std::string metadata_log_dir;
