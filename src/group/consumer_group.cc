@@ -112,11 +112,65 @@ bool consumer_group::owned_by_other(const std::string& member_id, const protocol
     return false;
 }
 
-void consumer_group::maybe_compute_target(const topic_catalog& topics, bool membership_changed) {
-    // A subscribed topic that appeared, went or grew is a new group epoch.
-    std::map<std::string, int32_t> metadata;
+std::set<std::string> consumer_group::subscribed_topic_names() const {
+    std::set<std::string> out;
+    for (const auto& [name, partitions] : _subscribed_metadata) out.insert(name);
+    return out;
+}
+
+// Each member's topics: its names plus every topic whose whole name its regex
+// matches (Kafka matches every topic of the metadata image, internal ones
+// included). Resolved afresh against `topics` each time, so a topic created
+// or deleted moves the assignment at the next heartbeat. One pass over the
+// topics per distinct pattern.
+member_subscriptions consumer_group::resolve_subscriptions(const topic_catalog& topics) {
+    std::map<std::string, std::set<std::string>> matched;  // by pattern
     for (const auto& [id, m] : _members)
-        for (const auto& t : m.subscribed_topics)
+        if (!m.subscribed_topic_regex.empty()) matched.emplace(m.subscribed_topic_regex, std::set<std::string>{});
+    std::erase_if(_regexes, [&](const auto& kv) { return !matched.contains(kv.first); });
+    for (auto& [pattern, names] : matched) {
+        auto& compiled = _regexes[pattern];
+        if (!compiled) {
+            std::string error;  // validated when the member sent it; a bad one read back matches nothing
+            compiled = topic_regex::compile(pattern, error);
+            if (!compiled) continue;
+        }
+        for (const auto& [name, info] : topics)
+            if (compiled->matches(name)) names.insert(name);
+    }
+    member_subscriptions out;
+    for (const auto& [id, m] : _members) {
+        auto& topics_of = out[id];
+        topics_of.insert(m.subscribed_topics.begin(), m.subscribed_topics.end());
+        if (!m.subscribed_topic_regex.empty()) {
+            const auto& names = matched[m.subscribed_topic_regex];
+            topics_of.insert(names.begin(), names.end());
+        }
+    }
+    return out;
+}
+
+// Kafka validates a regex before the heartbeat changes anything: a member
+// that sends an invalid one is neither added nor changed.
+kafka_error consumer_group::check_regex(const std::optional<std::string>& regex, std::string& message) {
+    if (!regex || regex->empty() || _regexes.contains(*regex)) return kafka_error::none;
+    std::string error;
+    auto compiled = topic_regex::compile(*regex, error);
+    if (!compiled) {
+        message = "SubscribedTopicRegex `" + *regex + "` is not a valid regular expression: " + error + ".";
+        return kafka_error::invalid_regular_expression;
+    }
+    _regexes.emplace(*regex, std::move(compiled));
+    return kafka_error::none;
+}
+
+void consumer_group::maybe_compute_target(const topic_catalog& topics, bool membership_changed) {
+    // A subscribed topic that appeared, went or grew is a new group epoch;
+    // so is a topic that a regex matches now or no longer.
+    const auto subscriptions = resolve_subscriptions(topics);
+    std::map<std::string, int32_t> metadata;
+    for (const auto& [id, names] : subscriptions)
+        for (const auto& t : names)
             if (auto it = topics.find(t); it != topics.end()) metadata[t] = it->second.partitions;
     if (metadata != _subscribed_metadata) {
         _subscribed_metadata = std::move(metadata);
@@ -124,7 +178,8 @@ void consumer_group::maybe_compute_target(const topic_catalog& topics, bool memb
     }
     if (membership_changed) ++_group_epoch;  // one new epoch per heartbeat at most
     if (_assignment_epoch == _group_epoch) return;
-    _target = assignor() == "range" ? assign_range(_members, topics) : assign_uniform(_members, topics, _target);
+    _target = assignor() == "range" ? assign_range(subscriptions, topics)
+                                    : assign_uniform(subscriptions, topics, _target);
     _assignment_epoch = _group_epoch;
 }
 
@@ -165,10 +220,10 @@ consumer_heartbeat_result consumer_group::heartbeat(consumer_heartbeat request, 
         out.member_epoch = request.member_epoch;
         return out;
     };
-    if (request.subscribed_topic_regex && !request.subscribed_topic_regex->empty())
-        return fail(kafka_error::invalid_request, "regex subscriptions are not supported by this broker yet");
     if (request.server_assignor && *request.server_assignor != "uniform" && *request.server_assignor != "range")
         return fail(kafka_error::unsupported_assignor, "assignors: uniform, range");
+    if (std::string message; check_regex(request.subscribed_topic_regex, message) != kafka_error::none)
+        return fail(kafka_error::invalid_regular_expression, std::move(message));
 
     if (request.member_epoch == -1 || request.member_epoch == -2) {
         // Leaving (-2: a static member leaving for now; without static
@@ -187,8 +242,9 @@ consumer_heartbeat_result consumer_group::heartbeat(consumer_heartbeat request, 
         if (it == _members.end()) {
             if (_members.size() >= static_cast<size_t>(_limits.max_size))
                 return fail(kafka_error::group_max_size_reached);
-            if (!request.subscribed_topic_names)
-                return fail(kafka_error::invalid_request, "SubscribedTopicNames must be set when joining");
+            if (!request.subscribed_topic_names && !request.subscribed_topic_regex)
+                return fail(kafka_error::invalid_request,
+                            "Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining.");
             it = _members.emplace(id, consumer_member{}).first;
             it->second.member_id = id;
             changed = true;
@@ -215,6 +271,10 @@ consumer_heartbeat_result consumer_group::heartbeat(consumer_heartbeat request, 
     if (request.rack_id) m->rack_id = request.rack_id;
     if (request.rebalance_timeout_ms >= 0) m->rebalance_timeout_ms = request.rebalance_timeout_ms;
     if (request.server_assignor) m->server_assignor = request.server_assignor;
+    if (request.subscribed_topic_regex && *request.subscribed_topic_regex != m->subscribed_topic_regex) {
+        m->subscribed_topic_regex = *request.subscribed_topic_regex;
+        changed = true;
+    }
     if (request.subscribed_topic_names) {
         auto sorted = *request.subscribed_topic_names;
         std::sort(sorted.begin(), sorted.end());
@@ -233,7 +293,7 @@ consumer_heartbeat_result consumer_group::heartbeat(consumer_heartbeat request, 
 
 // ---- assignors -------------------------------------------------------------------
 
-std::map<std::string, partition_assignment> assign_uniform(const std::map<std::string, consumer_member>& members,
+std::map<std::string, partition_assignment> assign_uniform(const member_subscriptions& members,
                                                            const topic_catalog& topics,
                                                            const std::map<std::string, partition_assignment>& current) {
     std::map<std::string, partition_assignment> out;
@@ -244,8 +304,7 @@ std::map<std::string, partition_assignment> assign_uniform(const std::map<std::s
     for (const auto& [name, info] : topics) {
         std::vector<std::string> subscribers;
         for (const auto& [id, m] : members)
-            if (std::find(m.subscribed_topics.begin(), m.subscribed_topics.end(), name) != m.subscribed_topics.end())
-                subscribers.push_back(id);
+            if (m.contains(name)) subscribers.push_back(id);
         if (!subscribers.empty()) subscribed.emplace_back(&info, std::move(subscribers));
     }
     size_t total = 0;
@@ -282,14 +341,13 @@ std::map<std::string, partition_assignment> assign_uniform(const std::map<std::s
     return out;
 }
 
-std::map<std::string, partition_assignment> assign_range(const std::map<std::string, consumer_member>& members,
+std::map<std::string, partition_assignment> assign_range(const member_subscriptions& members,
                                                          const topic_catalog& topics) {
     std::map<std::string, partition_assignment> out;
     for (const auto& [name, info] : topics) {
         std::vector<std::string> subs;
         for (const auto& [id, m] : members)
-            if (std::find(m.subscribed_topics.begin(), m.subscribed_topics.end(), name) != m.subscribed_topics.end())
-                subs.push_back(id);
+            if (m.contains(name)) subs.push_back(id);
         if (subs.empty()) continue;
         const int32_t n = info.partitions;
         const int32_t k = static_cast<int32_t>(subs.size());
