@@ -128,7 +128,9 @@ member_subscriptions consumer_group::resolve_subscriptions(const topic_catalog& 
     for (const auto& [id, m] : _members)
         if (!m.subscribed_topic_regex.empty()) matched.emplace(m.subscribed_topic_regex, std::set<std::string>{});
     std::erase_if(_regexes, [&](const auto& kv) { return !matched.contains(kv.first); });
+    std::erase_if(_unresolved, [&](const std::string& pattern) { return !matched.contains(pattern); });
     for (auto& [pattern, names] : matched) {
+        if (_unresolved.contains(pattern)) continue;  // matches nothing until resolve_regexes
         auto& compiled = _regexes[pattern];
         if (!compiled) {
             std::string error;  // validated when the member sent it; a bad one read back matches nothing
@@ -150,6 +152,34 @@ member_subscriptions consumer_group::resolve_subscriptions(const topic_catalog& 
     return out;
 }
 
+// A member joining with an instance id (static membership): the member that
+// holds the id, if it left for now (epoch -2), hands its place over (its
+// assignment, target and epoch) with no rebalance; if it is still there,
+// Kafka refuses the newcomer (UNRELEASED_INSTANCE_ID), unlike the classic
+// protocol, which fences the old member.
+kafka_error consumer_group::take_over_instance(const std::string& instance_id, const std::string& member_id,
+                                               bool& taken_over, std::string& message) {
+    auto holder = std::find_if(_members.begin(), _members.end(),
+                               [&](const auto& kv) { return kv.second.instance_id == instance_id; });
+    if (holder == _members.end() || holder->first == member_id) return kafka_error::none;
+    if (holder->second.epoch != -2) {
+        message = "Static member " + member_id + " with instance id " + instance_id +
+                  " cannot join the group because the instance id is owned by member " + holder->first + ".";
+        return kafka_error::unreleased_instance_id;
+    }
+    consumer_member moved = std::move(holder->second);
+    moved.member_id = member_id;
+    moved.epoch = moved.previous_epoch;
+    if (auto target = _target.find(holder->first); target != _target.end()) {
+        _target[member_id] = std::move(target->second);
+        _target.erase(target);
+    }
+    _members.erase(holder);
+    _members.emplace(member_id, std::move(moved));
+    taken_over = true;
+    return kafka_error::none;
+}
+
 // Kafka validates a regex before the heartbeat changes anything: a member
 // that sends an invalid one is neither added nor changed.
 kafka_error consumer_group::check_regex(const std::optional<std::string>& regex, std::string& message) {
@@ -162,6 +192,14 @@ kafka_error consumer_group::check_regex(const std::optional<std::string>& regex,
     }
     _regexes.emplace(*regex, std::move(compiled));
     return kafka_error::none;
+}
+
+bool consumer_group::resolve_regexes(const topic_catalog& topics) {
+    if (_unresolved.empty()) return false;
+    _unresolved.clear();
+    const int32_t epoch = _group_epoch;
+    maybe_compute_target(topics, false);
+    return _group_epoch != epoch;
 }
 
 void consumer_group::maybe_compute_target(const topic_catalog& topics, bool membership_changed) {
@@ -226,9 +264,18 @@ consumer_heartbeat_result consumer_group::heartbeat(consumer_heartbeat request, 
         return fail(kafka_error::invalid_regular_expression, std::move(message));
 
     if (request.member_epoch == -1 || request.member_epoch == -2) {
-        // Leaving (-2: a static member leaving for now; without static
-        // membership here, the same).
-        if (_members.contains(request.member_id)) remove_member(request.member_id);
+        if (auto it = _members.find(request.member_id); it != _members.end()) {
+            if (request.member_epoch == -2 && it->second.instance_id) {
+                // A static member leaving for now (KIP-345 under KIP-848): it
+                // keeps its assignment for its session, without a rebalance,
+                // for the next member with its instance id.
+                it->second.previous_epoch = it->second.epoch;
+                it->second.epoch = -2;
+                it->second.pending_revocation.clear();
+            } else {
+                remove_member(request.member_id);
+            }
+        }
         out.member_id = request.member_id;
         out.member_epoch = request.member_epoch;
         return out;
@@ -238,6 +285,12 @@ consumer_heartbeat_result consumer_group::heartbeat(consumer_heartbeat request, 
     bool changed = false;
     if (request.member_epoch == 0) {
         std::string id = request.member_id.empty() ? new_member_id : request.member_id;
+        bool taken_over = false;
+        if (request.instance_id) {
+            std::string message;
+            if (auto e = take_over_instance(*request.instance_id, id, taken_over, message); e != kafka_error::none)
+                return fail(e, std::move(message));
+        }
         auto it = _members.find(id);
         if (it == _members.end()) {
             if (_members.size() >= static_cast<size_t>(_limits.max_size))
@@ -248,7 +301,7 @@ consumer_heartbeat_result consumer_group::heartbeat(consumer_heartbeat request, 
             it = _members.emplace(id, consumer_member{}).first;
             it->second.member_id = id;
             changed = true;
-        } else {
+        } else if (!taken_over) {
             // A member that rejoins (it lost its epoch) starts over.
             it->second.assigned.clear();
             it->second.pending_revocation.clear();
@@ -272,7 +325,14 @@ consumer_heartbeat_result consumer_group::heartbeat(consumer_heartbeat request, 
     if (request.rebalance_timeout_ms >= 0) m->rebalance_timeout_ms = request.rebalance_timeout_ms;
     if (request.server_assignor) m->server_assignor = request.server_assignor;
     if (request.subscribed_topic_regex && *request.subscribed_topic_regex != m->subscribed_topic_regex) {
-        m->subscribed_topic_regex = *request.subscribed_topic_regex;
+        const auto& pattern = *request.subscribed_topic_regex;
+        // A pattern no member uses yet is resolved after this heartbeat, as
+        // Kafka resolves it off the request path: its topics come in a later
+        // epoch than the member's literal names.
+        const bool in_use = std::any_of(_members.begin(), _members.end(),
+                                        [&](const auto& kv) { return kv.second.subscribed_topic_regex == pattern; });
+        if (!pattern.empty() && !in_use) _unresolved.insert(pattern);
+        m->subscribed_topic_regex = pattern;
         changed = true;
     }
     if (request.subscribed_topic_names) {

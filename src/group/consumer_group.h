@@ -127,6 +127,13 @@ public:
     consumer_group_state persisted_state() const;
     void restore(consumer_group_state state, int64_t now_ms);
 
+    // Resolves the patterns that members brought since the last call (Kafka
+    // resolves a pattern new to the group off the heartbeat's path; the
+    // coordinator calls this on its next tick); true if that made a new group
+    // epoch, whose records are then to be written.
+    bool has_unresolved_regexes() const { return !_unresolved.empty(); }
+    bool resolve_regexes(const topic_catalog& topics);
+
     // Removes members whose session expired; true if any went.
     bool tick(int64_t now_ms);
     // OffsetCommit/OffsetFetch from a member: NONE, UNKNOWN_MEMBER_ID or STALE_MEMBER_EPOCH.
@@ -136,6 +143,8 @@ private:
     void remove_member(const std::string& member_id);
     void maybe_compute_target(const topic_catalog& topics, bool membership_changed);
     member_subscriptions resolve_subscriptions(const topic_catalog& topics);
+    kafka_error take_over_instance(const std::string& instance_id, const std::string& member_id, bool& taken_over,
+                                   std::string& message);
     // INVALID_REGULAR_EXPRESSION (and why) for a pattern RE2 refuses; compiles it once.
     kafka_error check_regex(const std::optional<std::string>& regex, std::string& message);
     void reconcile(consumer_member& m, const std::optional<partition_assignment>& owned);
@@ -151,6 +160,7 @@ private:
     // Compiled once per distinct pattern (the members of a group usually share
     // one); dropped when no member uses it any more.
     std::map<std::string, std::shared_ptr<const topic_regex>> _regexes;
+    std::set<std::string> _unresolved;  // patterns new to the group, matching nothing until resolve_regexes
 };
 
 // The server-side assignors (KIP-848): "uniform" spreads every subscribed

@@ -187,6 +187,8 @@ TEST(consumer_group_records, a_members_regex_is_written_and_replayed) {
     auto before = g.persisted_state();
     auto r = g.heartbeat(h, catalog, 0, "");
     ASSERT_EQ(r.error, kafka_error::none);
+    ASSERT_TRUE(g.resolve_regexes(catalog));
+    r = g.heartbeat(beat("a", r.member_epoch, r.assignment), catalog, 0, "");
     auto log = consumer_group_records("g", before, g.persisted_state(), catalog);
 
     // Kafka's ConsumerGroupMemberMetadataValue carries the pattern.

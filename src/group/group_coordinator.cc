@@ -506,8 +506,13 @@ void group_coordinator::impl::tick() {
             continue;
         }
         auto before = it->second->persisted_state();
-        if (it->second->tick(now)) {
-            // Expired members: their records go (all of the group's with the last one).
+        // Expired members: their records go (all of the group's with the last
+        // one). Patterns new to the group are resolved here, after the
+        // heartbeat that brought them, as Kafka resolves them off its path.
+        const bool expired = it->second->tick(now);
+        if (it->second->has_unresolved_regexes() && !topics) topics = catalog();
+        const bool resolved = it->second->has_unresolved_regexes() && it->second->resolve_regexes(*topics);
+        if (expired || resolved) {
             if (!topics) topics = catalog();
             persist_consumer_group(it->first, before, it->second->persisted_state(), *topics, [](kafka_error) {});
         }
