@@ -248,6 +248,86 @@ void consumer_group::reconcile(consumer_member& m, const std::optional<partition
     m.assigned = std::move(next);
 }
 
+void consumer_group::leave(const consumer_heartbeat& request) {
+    auto it = _members.find(request.member_id);
+    if (it == _members.end()) return;
+    if (request.member_epoch == -2 && it->second.instance_id) {
+        // A static member leaving for now (KIP-345 under KIP-848): it keeps
+        // its assignment for its session, without a rebalance, for the next
+        // member with its instance id.
+        it->second.previous_epoch = it->second.epoch;
+        it->second.epoch = -2;
+        it->second.pending_revocation.clear();
+    } else {
+        remove_member(request.member_id);
+    }
+}
+
+// The member a joining heartbeat (epoch 0) is about: new, taking a static
+// member's place, or one that lost its epoch and starts over.
+consumer_member* consumer_group::join(const consumer_heartbeat& request, const std::string& new_member_id,
+                                      bool& changed, kafka_error& error, std::string& message) {
+    std::string id = request.member_id.empty() ? new_member_id : request.member_id;
+    bool taken_over = false;
+    if (request.instance_id) {
+        error = take_over_instance(*request.instance_id, id, taken_over, message);
+        if (error != kafka_error::none) return nullptr;
+    }
+    auto it = _members.find(id);
+    if (it == _members.end()) {
+        if (_members.size() >= static_cast<size_t>(_limits.max_size)) {
+            error = kafka_error::group_max_size_reached;
+            return nullptr;
+        }
+        if (!request.subscribed_topic_names && !request.subscribed_topic_regex) {
+            error = kafka_error::invalid_request;
+            message = "Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining.";
+            return nullptr;
+        }
+        it = _members.emplace(id, consumer_member{}).first;
+        it->second.member_id = id;
+        changed = true;
+    } else if (!taken_over) {
+        // A member that rejoins (it lost its epoch) starts over.
+        it->second.assigned.clear();
+        it->second.pending_revocation.clear();
+        it->second.epoch = 0;
+        changed = true;
+    }
+    return &it->second;
+}
+
+// What the heartbeat says of the member; true if its subscription changed.
+bool consumer_group::update_member(consumer_member& m, const consumer_heartbeat& request) {
+    bool changed = false;
+    m.client_id = request.client_id;
+    m.client_host = request.client_host;
+    if (request.instance_id) m.instance_id = request.instance_id;
+    if (request.rack_id) m.rack_id = request.rack_id;
+    if (request.rebalance_timeout_ms >= 0) m.rebalance_timeout_ms = request.rebalance_timeout_ms;
+    if (request.server_assignor) m.server_assignor = request.server_assignor;
+    if (request.subscribed_topic_regex && *request.subscribed_topic_regex != m.subscribed_topic_regex) {
+        const auto& pattern = *request.subscribed_topic_regex;
+        // A pattern no member uses yet is resolved after this heartbeat, as
+        // Kafka resolves it off the request path: its topics come in a later
+        // epoch than the member's literal names.
+        const bool in_use = std::any_of(_members.begin(), _members.end(),
+                                        [&](const auto& kv) { return kv.second.subscribed_topic_regex == pattern; });
+        if (!pattern.empty() && !in_use) _unresolved.insert(pattern);
+        m.subscribed_topic_regex = pattern;
+        changed = true;
+    }
+    if (request.subscribed_topic_names) {
+        auto sorted = *request.subscribed_topic_names;
+        std::sort(sorted.begin(), sorted.end());
+        if (sorted != m.subscribed_topics) {
+            m.subscribed_topics = std::move(sorted);
+            changed = true;
+        }
+    }
+    return changed;
+}
+
 consumer_heartbeat_result consumer_group::heartbeat(consumer_heartbeat request, const topic_catalog& topics,
                                                     int64_t now_ms, const std::string& new_member_id) {
     consumer_heartbeat_result out;
@@ -264,18 +344,7 @@ consumer_heartbeat_result consumer_group::heartbeat(consumer_heartbeat request, 
         return fail(kafka_error::invalid_regular_expression, std::move(message));
 
     if (request.member_epoch == -1 || request.member_epoch == -2) {
-        if (auto it = _members.find(request.member_id); it != _members.end()) {
-            if (request.member_epoch == -2 && it->second.instance_id) {
-                // A static member leaving for now (KIP-345 under KIP-848): it
-                // keeps its assignment for its session, without a rebalance,
-                // for the next member with its instance id.
-                it->second.previous_epoch = it->second.epoch;
-                it->second.epoch = -2;
-                it->second.pending_revocation.clear();
-            } else {
-                remove_member(request.member_id);
-            }
-        }
+        leave(request);
         out.member_id = request.member_id;
         out.member_epoch = request.member_epoch;
         return out;
@@ -284,31 +353,10 @@ consumer_heartbeat_result consumer_group::heartbeat(consumer_heartbeat request, 
     consumer_member* m = nullptr;
     bool changed = false;
     if (request.member_epoch == 0) {
-        std::string id = request.member_id.empty() ? new_member_id : request.member_id;
-        bool taken_over = false;
-        if (request.instance_id) {
-            std::string message;
-            if (auto e = take_over_instance(*request.instance_id, id, taken_over, message); e != kafka_error::none)
-                return fail(e, std::move(message));
-        }
-        auto it = _members.find(id);
-        if (it == _members.end()) {
-            if (_members.size() >= static_cast<size_t>(_limits.max_size))
-                return fail(kafka_error::group_max_size_reached);
-            if (!request.subscribed_topic_names && !request.subscribed_topic_regex)
-                return fail(kafka_error::invalid_request,
-                            "Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining.");
-            it = _members.emplace(id, consumer_member{}).first;
-            it->second.member_id = id;
-            changed = true;
-        } else if (!taken_over) {
-            // A member that rejoins (it lost its epoch) starts over.
-            it->second.assigned.clear();
-            it->second.pending_revocation.clear();
-            it->second.epoch = 0;
-            changed = true;
-        }
-        m = &it->second;
+        kafka_error e = kafka_error::none;
+        std::string message;
+        m = join(request, new_member_id, changed, e, message);
+        if (!m) return fail(e, std::move(message));
     } else {
         auto it = _members.find(request.member_id);
         if (it == _members.end()) return fail(kafka_error::unknown_member_id);
@@ -316,33 +364,8 @@ consumer_heartbeat_result consumer_group::heartbeat(consumer_heartbeat request, 
         if (request.member_epoch != m->epoch && request.member_epoch != m->previous_epoch)
             return fail(kafka_error::fenced_member_epoch);
     }
-
     m->deadline_ms = now_ms + _limits.session_timeout_ms;
-    m->client_id = request.client_id;
-    m->client_host = request.client_host;
-    if (request.instance_id) m->instance_id = request.instance_id;
-    if (request.rack_id) m->rack_id = request.rack_id;
-    if (request.rebalance_timeout_ms >= 0) m->rebalance_timeout_ms = request.rebalance_timeout_ms;
-    if (request.server_assignor) m->server_assignor = request.server_assignor;
-    if (request.subscribed_topic_regex && *request.subscribed_topic_regex != m->subscribed_topic_regex) {
-        const auto& pattern = *request.subscribed_topic_regex;
-        // A pattern no member uses yet is resolved after this heartbeat, as
-        // Kafka resolves it off the request path: its topics come in a later
-        // epoch than the member's literal names.
-        const bool in_use = std::any_of(_members.begin(), _members.end(),
-                                        [&](const auto& kv) { return kv.second.subscribed_topic_regex == pattern; });
-        if (!pattern.empty() && !in_use) _unresolved.insert(pattern);
-        m->subscribed_topic_regex = pattern;
-        changed = true;
-    }
-    if (request.subscribed_topic_names) {
-        auto sorted = *request.subscribed_topic_names;
-        std::sort(sorted.begin(), sorted.end());
-        if (sorted != m->subscribed_topics) {
-            m->subscribed_topics = std::move(sorted);
-            changed = true;
-        }
-    }
+    changed = update_member(*m, request) || changed;
     maybe_compute_target(topics, changed);
     reconcile(*m, request.owned);
     out.member_id = m->member_id;

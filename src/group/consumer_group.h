@@ -141,6 +141,10 @@ public:
 
 private:
     void remove_member(const std::string& member_id);
+    void leave(const consumer_heartbeat& request);
+    consumer_member* join(const consumer_heartbeat& request, const std::string& new_member_id, bool& changed,
+                          kafka_error& error, std::string& message);
+    bool update_member(consumer_member& m, const consumer_heartbeat& request);
     void maybe_compute_target(const topic_catalog& topics, bool membership_changed);
     member_subscriptions resolve_subscriptions(const topic_catalog& topics);
     kafka_error take_over_instance(const std::string& instance_id, const std::string& member_id, bool& taken_over,
