@@ -649,8 +649,9 @@ awaitable<std::shared_ptr<const metadata::metadata_image>> whole_offsets_topic(g
         wait.expires_after(std::chrono::milliseconds(20));
         co_await wait.async_wait(boost::asio::use_awaitable);
     }
-    impl.offsets_topic_whole = true;
-    co_return impl.partitions.image();
+    auto image = impl.partitions.image();
+    if (image && image->topic(offsets_topic_name)) impl.offsets_topic_whole = true;
+    co_return image;
 }
 
 }  // namespace
@@ -681,11 +682,17 @@ awaitable<std::pair<kafka_error, int32_t>> group_coordinator::find_coordinator(s
             created = co_await _impl->config.create_topics(std::move(create));
         else
             created = co_await _impl->metadata.create_topics(std::move(create), 7);
+        bool made = !created.topics.empty();
         for (const auto& r : created.topics)
-            if (r.error_code != 0 && r.error_code != code(kafka_error::topic_already_exists))
+            if (r.error_code != 0 && r.error_code != code(kafka_error::topic_already_exists)) {
                 _impl->logger->warn("cannot create {}: {} {}", offsets_topic_name, r.error_code,
                                     r.error_message.value_or(""));
-        image = co_await whole_offsets_topic(*_impl, wanted);
+                made = false;
+            }
+        if (made)
+            image = co_await whole_offsets_topic(*_impl, wanted);
+        else
+            image = _impl->metadata.image();
     }
     const auto* topic = image ? image->topic(offsets_topic_name) : nullptr;
     if (!topic || topic->partitions.empty()) co_return std::pair{kafka_error::coordinator_not_available, -1};
