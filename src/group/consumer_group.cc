@@ -48,9 +48,11 @@ std::string consumer_group::assignor() const {
 std::string consumer_group::state() const {
     if (_members.empty()) return "Empty";
     if (_group_epoch != _assignment_epoch) return "Assigning";
-    for (const auto& [id, m] : _members)
+    for (const auto& [id, m] : _members) {
+        if (m.epoch == -2) continue;  // a static member away keeps what it had, as Kafka's does
         if (m.epoch != _assignment_epoch || !empty(m.pending_revocation) || minus(target_of(id), m.assigned).size() > 0)
             return "Reconciling";
+    }
     return "Stable";
 }
 

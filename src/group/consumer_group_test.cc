@@ -321,6 +321,7 @@ TEST(consumer_group_static, a_member_leaving_for_now_hands_its_partitions_to_its
     auto left = g.heartbeat(beat("a", -2, std::nullopt), topics, 10, "");
     EXPECT_EQ(left.member_epoch, -2);
     EXPECT_EQ(g.members().size(), 2u);  // still there, with its partitions
+    EXPECT_EQ(g.state(), "Stable");
     b = g.heartbeat(beat("b", b.member_epoch, b.assignment), topics, 11, "");
     EXPECT_EQ(parts(b.assignment).size(), 3u);  // no rebalance
     EXPECT_EQ(g.group_epoch(), epoch);
