@@ -111,6 +111,8 @@ struct group_coordinator::impl final : group_environment, std::enable_shared_fro
     boost::asio::thread_pool loader{1};
     boost::asio::steady_timer timer{io};
     bool started = false;
+    // __consumer_offsets seen with all its partitions (FindCoordinator, any thread).
+    std::atomic<bool> offsets_topic_whole{false};
     bool stopping = false;            // coordinator thread
     std::atomic<bool> closed{false};  // any thread: stop() has begun
 

@@ -506,8 +506,13 @@ void group_coordinator::impl::tick() {
             continue;
         }
         auto before = it->second->persisted_state();
-        if (it->second->tick(now)) {
-            // Expired members: their records go (all of the group's with the last one).
+        // Expired members: their records go (all of the group's with the last
+        // one). Patterns new to the group are resolved here, after the
+        // heartbeat that brought them, as Kafka resolves them off its path.
+        const bool expired = it->second->tick(now);
+        if (it->second->has_unresolved_regexes() && !topics) topics = catalog();
+        const bool resolved = it->second->has_unresolved_regexes() && it->second->resolve_regexes(*topics);
+        if (expired || resolved) {
             if (!topics) topics = catalog();
             persist_consumer_group(it->first, before, it->second->persisted_state(), *topics, [](kafka_error) {});
         }
@@ -624,9 +629,38 @@ void group_coordinator::stop() {
     if (_impl->thread.joinable()) _impl->thread.join();
 }
 
+namespace {
+
+// The image once __consumer_offsets has `wanted` partitions in it. A new
+// topic's partitions can reach the image in more than one step, and a group
+// hashed over a part of them would be coordinated on the wrong partition
+// (Kafka fixes the count once, at start-up). A topic made elsewhere with
+// fewer partitions is taken as it is after a while, once.
+awaitable<std::shared_ptr<const metadata::metadata_image>> whole_offsets_topic(group_coordinator::impl& impl,
+                                                                                size_t wanted) {
+    boost::asio::steady_timer wait(co_await boost::asio::this_coro::executor);
+    for (int i = 0; i < 100; ++i) {
+        auto image = impl.partitions.image();
+        const auto* topic = image ? image->topic(offsets_topic_name) : nullptr;
+        if (topic && topic->partitions.size() >= wanted) {
+            impl.offsets_topic_whole = true;
+            co_return image;
+        }
+        wait.expires_after(std::chrono::milliseconds(20));
+        co_await wait.async_wait(boost::asio::use_awaitable);
+    }
+    auto image = impl.partitions.image();
+    if (image && image->topic(offsets_topic_name)) impl.offsets_topic_whole = true;
+    co_return image;
+}
+
+}  // namespace
+
 awaitable<std::pair<kafka_error, int32_t>> group_coordinator::find_coordinator(std::string group_id) {
     auto image = _impl->partitions.image();
-    if (!image || !image->topic(offsets_topic_name)) {
+    const auto* existing = image ? image->topic(offsets_topic_name) : nullptr;
+    const auto wanted = static_cast<size_t>(_impl->config.offsets_topic_partitions);
+    if (!existing || (!_impl->offsets_topic_whole && existing->partitions.size() < wanted)) {
         msg::create_topics_request create;
         auto& t = create.topics.emplace_back();
         t.name = std::string(offsets_topic_name);
@@ -648,11 +682,17 @@ awaitable<std::pair<kafka_error, int32_t>> group_coordinator::find_coordinator(s
             created = co_await _impl->config.create_topics(std::move(create));
         else
             created = co_await _impl->metadata.create_topics(std::move(create), 7);
+        bool made = !created.topics.empty();
         for (const auto& r : created.topics)
-            if (r.error_code != 0 && r.error_code != code(kafka_error::topic_already_exists))
+            if (r.error_code != 0 && r.error_code != code(kafka_error::topic_already_exists)) {
                 _impl->logger->warn("cannot create {}: {} {}", offsets_topic_name, r.error_code,
                                     r.error_message.value_or(""));
-        image = _impl->metadata.image();
+                made = false;
+            }
+        if (made)
+            image = co_await whole_offsets_topic(*_impl, wanted);
+        else
+            image = _impl->metadata.image();
     }
     const auto* topic = image ? image->topic(offsets_topic_name) : nullptr;
     if (!topic || topic->partitions.empty()) co_return std::pair{kafka_error::coordinator_not_available, -1};

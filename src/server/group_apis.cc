@@ -129,13 +129,17 @@ void register_group_apis(request_dispatcher& dispatcher, group_context& groups) 
             return gc.delete_groups(std::move(r), ctx.version);
         },
         0, 2);
-    // KIP-848: Kafka 3.9 serves v0 of both (ConsumerGroupHeartbeat v1 is unstable there).
+    // KIP-848: ConsumerGroupHeartbeat v1 is Kafka 4.0's (SubscribedTopicRegex,
+    // resolved by the coordinator); librdkafka 2.12 speaks the consumer
+    // protocol only from v1. ConsumerGroupDescribe v0 already describes a
+    // member's regex; v1 (Kafka 4.0's MemberType, KIP-1099) is not in the
+    // schemas this build generates from.
     dispatcher.register_api<msg::consumer_group_heartbeat_request>(
         [&gc](request_context& ctx, msg::consumer_group_heartbeat_request& r) {
             return gc.consumer_group_heartbeat(std::move(r), ctx.version, ctx.header.client_id.value_or(""),
                                                client_host(ctx.connection.remote));
         },
-        0, 0);
+        0, 1);
     dispatcher.register_api<msg::consumer_group_describe_request>(
         [&gc](request_context& ctx, msg::consumer_group_describe_request& r) {
             return gc.consumer_group_describe(std::move(r), ctx.version);
