@@ -76,7 +76,7 @@ TEST(producer_state, snapshot_bytes_round_trip_and_malformed_ones_are_refused) {
     for (size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(copy.decode(bytes.substr(0, n))) << n;
     EXPECT_FALSE(copy.decode(bytes + "x"));
     std::string other_version = bytes;
-    other_version[0] = 2;
+    other_version[0] = 9;
     EXPECT_FALSE(copy.decode(other_version));
     EXPECT_FALSE(copy.decode(std::string("\x01\x7f\xff\xff\xff", 5)));
     std::string too_many_batches = bytes;

@@ -151,8 +151,8 @@ void register_offset_for_leader_epoch(request_dispatcher& dispatcher, replicatio
 }
 
 void register_data_path(request_dispatcher& dispatcher, fetch_router& router,
-                        replication::partition_manager& partitions) {
-    register_produce(dispatcher, partitions);
+                        replication::partition_manager& partitions, produce_txn_verifier verifier) {
+    register_produce(dispatcher, partitions, std::move(verifier));
     register_partition_fetch(router, partitions);
     register_list_offsets(dispatcher, partitions);
     register_offset_for_leader_epoch(dispatcher, partitions);
