@@ -319,6 +319,13 @@ void partition::do_append_coordinator_batch(protocol::bytes_view batch, produce_
     done(std::move(out));
 }
 
+void partition::describe_producers(std::function<void(kafka_error, std::vector<producer_info>)> done) {
+    boost::asio::post(_strand, [self = shared_from_this(), done = std::move(done)] {
+        if (!self->_leader.load(std::memory_order_relaxed)) return done(kafka_error::not_leader_or_follower, {});
+        done(kafka_error::none, self->_producers.describe());
+    });
+}
+
 void partition::write_txn_marker(int64_t producer_id, int16_t producer_epoch, int32_t coordinator_epoch, bool commit,
                                  done_callback done) {
     boost::asio::post(_strand, [self = shared_from_this(), producer_id, producer_epoch, coordinator_epoch, commit,

@@ -112,6 +112,22 @@ void producer_state::end_transaction(int64_t producer_id, int16_t epoch, const t
     _ongoing.erase(open);
 }
 
+std::vector<producer_info> producer_state::describe() const {
+    std::vector<producer_info> out;
+    for (const auto& [id, e] : _producers) {
+        producer_info p;
+        p.producer_id = id;
+        p.epoch = e.epoch;
+        p.last_sequence = e.batches.empty() ? -1 : e.batches.back().last_sequence;
+        p.last_timestamp = e.last_timestamp;
+        p.coordinator_epoch = e.coordinator_epoch;
+        if (auto open = _ongoing.find(id); open != _ongoing.end()) p.txn_start_offset = open->second;
+        out.push_back(p);
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.producer_id < b.producer_id; });
+    return out;
+}
+
 int64_t producer_state::first_unstable_offset() const {
     int64_t first = INT64_MAX;
     for (const auto& [id, offset] : _ongoing) first = std::min(first, offset);

@@ -1,5 +1,7 @@
-// The transaction APIs: AddPartitionsToTxn (24), AddOffsetsToTxn (25) and
-// EndTxn (26) handed to the transaction coordinator (src/txn/);
+// The transaction APIs: DescribeProducers (61) from this broker's partition
+// leaders; AddPartitionsToTxn (24), AddOffsetsToTxn (25),
+// EndTxn (26), DescribeTransactions (65) and ListTransactions (66) handed to
+// the transaction coordinator (src/txn/);
 // TxnOffsetCommit (28) to the group coordinator; WriteTxnMarkers (27), which
 // the coordinators send to partition leaders, answered here by the
 // partitions this broker leads.
@@ -7,6 +9,8 @@
 
 #include <mutex>
 
+#include "strata/protocol/messages/describe_producers_request.h"
+#include "strata/protocol/messages/describe_producers_response.h"
 #include "strata/protocol/messages/txn_offset_commit_request.h"
 #include "strata/protocol/messages/txn_offset_commit_response.h"
 
@@ -50,6 +54,64 @@ awaitable<msg::write_txn_markers_response> handle_write_txn_markers(txn_context&
     co_await signal->wait_until(std::chrono::steady_clock::time_point::max());
     std::lock_guard lock(*mutex);
     co_return std::move(**result);
+}
+
+// DescribeProducers (KIP-664): the producer state of partitions led here.
+awaitable<msg::describe_producers_response> handle_describe_producers(txn_context& txns, request_context& ctx,
+                                                                      msg::describe_producers_request& request) {
+    struct wait_state {
+        std::mutex mutex;
+        msg::describe_producers_response response;
+        size_t remaining = 0;
+    };
+    auto signal = replication::async_signal::make(co_await boost::asio::this_coro::executor);
+    auto wait = std::make_shared<wait_state>();
+    std::vector<std::tuple<size_t, size_t, std::shared_ptr<replication::partition>>> asks;
+    {
+        std::lock_guard lock(wait->mutex);
+        for (const auto& t : request.topics) {
+            auto& topic = wait->response.topics.emplace_back();
+            topic.name = t.name;
+            const bool may = ctx.authorized(security::acl_operation::read, security::resource_type::topic, t.name);
+            for (int32_t index : t.partition_indexes) {
+                auto& p = topic.partitions.emplace_back();
+                p.partition_index = index;
+                if (!may) {
+                    p.error_code = static_cast<int16_t>(kafka_error::topic_authorization_failed);
+                    continue;
+                }
+                auto found = txns.partitions.find(t.name, index);
+                if (!found.leader) {
+                    p.error_code = static_cast<int16_t>(found.error);
+                    continue;
+                }
+                asks.emplace_back(wait->response.topics.size() - 1, topic.partitions.size() - 1, found.leader);
+            }
+        }
+        wait->remaining = asks.size();
+    }
+    if (asks.empty()) co_return std::move(wait->response);
+    for (auto& [t, p, leader] : asks) {
+        leader->describe_producers(
+            [wait, signal, t = t, p = p](kafka_error e, std::vector<replication::producer_info> producers) {
+                std::lock_guard lock(wait->mutex);
+                auto& out = wait->response.topics[t].partitions[p];
+                out.error_code = static_cast<int16_t>(e);
+                for (const auto& info : producers) {
+                    auto& a = out.active_producers.emplace_back();
+                    a.producer_id = info.producer_id;
+                    a.producer_epoch = info.epoch;
+                    a.last_sequence = info.last_sequence;
+                    a.last_timestamp = info.last_timestamp;
+                    a.coordinator_epoch = info.coordinator_epoch;
+                    a.current_txn_start_offset = info.txn_start_offset;
+                }
+                if (--wait->remaining == 0) signal->notify();
+            });
+    }
+    co_await signal->wait_until(std::chrono::steady_clock::time_point::max());
+    std::lock_guard lock(wait->mutex);
+    co_return std::move(wait->response);
 }
 
 }  // namespace
@@ -121,6 +183,21 @@ void register_txn_apis(request_dispatcher& dispatcher, txn_context& txns) {
     dispatcher.register_api<msg::write_txn_markers_request>(
         [&txns](request_context& ctx, msg::write_txn_markers_request& r) {
             return handle_write_txn_markers(txns, ctx, r);
+        },
+        0, 1);
+    dispatcher.register_api<msg::describe_producers_request>(
+        [&txns](request_context& ctx, msg::describe_producers_request& r) {
+            return handle_describe_producers(txns, ctx, r);
+        },
+        0, 0);
+    dispatcher.register_api<msg::describe_transactions_request>(
+        [&tc](request_context& ctx, msg::describe_transactions_request& r) {
+            return tc.describe_transactions(std::move(r), ctx.version);
+        },
+        0, 0);
+    dispatcher.register_api<msg::list_transactions_request>(
+        [&tc](request_context& ctx, msg::list_transactions_request& r) {
+            return tc.list_transactions(std::move(r), ctx.version);
         },
         0, 1);
     if (txns.groups) {

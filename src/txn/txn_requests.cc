@@ -96,11 +96,13 @@ namespace {
 using partition_errors = std::vector<std::pair<txn_partition, kafka_error>>;
 
 awaitable<partition_errors> add_or_verify(txn_coordinator::impl& self, std::string id, int64_t producer_id,
-                                          int16_t epoch, std::vector<txn_partition> wanted, bool verify_only) {
+                                          int16_t epoch, std::vector<txn_partition> wanted, bool verify_only,
+                                          bool check_topics = true) {
     // Topics that do not exist fail alone; the others are then not attempted.
     auto image = self.partitions.image();
     partition_errors unknown;
     for (const auto& p : wanted) {
+        if (!check_topics) break;
         const auto* t = image ? image->topic(p.topic) : nullptr;
         if (!t || p.partition < 0 || size_t(p.partition) >= t->partitions.size())
             unknown.emplace_back(p, kafka_error::unknown_topic_or_partition);
@@ -185,14 +187,12 @@ awaitable<msg::add_offsets_to_txn_response> txn_coordinator::add_offsets_to_txn(
     const int32_t count = offsets && !offsets->partitions.empty() ? static_cast<int32_t>(offsets->partitions.size())
                                                                    : _impl->config.offsets_topic_partitions;
     msg::add_offsets_to_txn_response response;
-    if (!offsets) {
-        response.error_code = code(kafka_error::coordinator_not_available);
-        co_return response;
-    }
+    // (Before the group's first FindCoordinator, __consumer_offsets may not
+    // exist yet: its partition is the one it will have, as Kafka computes it.)
     std::vector<txn_partition> wanted{
         txn_partition{std::string(group::offsets_topic_name), group::partition_for_group(request.group_id, count)}};
     auto errors = co_await add_or_verify(*_impl, request.transactional_id, request.producer_id, request.producer_epoch,
-                                         wanted, false);
+                                         wanted, false, false);
     response.error_code = code(for_version(errors.front().second, version, 2));
     co_return response;
 }
@@ -222,6 +222,89 @@ awaitable<msg::end_txn_response> txn_coordinator::end_txn(msg::end_txn_request r
     response.producer_id = request.producer_id;
     response.producer_epoch = request.producer_epoch;
     co_return response;
+}
+
+awaitable<msg::describe_transactions_response> txn_coordinator::describe_transactions(
+    msg::describe_transactions_request request, int16_t version) {
+    auto& self = *_impl;
+    msg::describe_transactions_response fallback;
+    for (const auto& id : request.transactional_ids) {
+        auto& s = fallback.transaction_states.emplace_back();
+        s.transactional_id = id;
+        s.error_code = code(kafka_error::not_coordinator);
+    }
+    auto requester = co_await boost::asio::this_coro::executor;
+    auto reply = post_to_coordinator<msg::describe_transactions_response>(
+        self, requester, fallback, [&self, request](responder<msg::describe_transactions_response> answer) {
+            msg::describe_transactions_response out;
+            for (const auto& id : request.transactional_ids) {
+                auto& s = out.transaction_states.emplace_back();
+                s.transactional_id = id;
+                s.producer_id = -1;
+                s.producer_epoch = -1;
+                s.transaction_start_time_ms = -1;
+                auto e = id.empty() ? kafka_error::transactional_id_not_found : self.id_ready(id);
+                const auto* m = e == kafka_error::none ? self.find(id) : nullptr;
+                if (e == kafka_error::none && !m) e = kafka_error::transactional_id_not_found;
+                s.error_code = code(e);
+                if (!m) continue;
+                s.transaction_state = to_string(m->state);
+                s.transaction_timeout_ms = m->timeout_ms;
+                s.transaction_start_time_ms = m->start_ms;
+                s.producer_id = m->producer_id;
+                s.producer_epoch = m->producer_epoch;
+                for (const auto& p : m->partitions) {
+                    if (s.topics.empty() || s.topics.back().topic != p.topic) s.topics.emplace_back().topic = p.topic;
+                    s.topics.back().partitions.push_back(p.partition);
+                }
+            }
+            answer(std::move(out));
+        });
+    co_return co_await reply.wait();
+}
+
+awaitable<msg::list_transactions_response> txn_coordinator::list_transactions(msg::list_transactions_request request,
+                                                                              int16_t version) {
+    auto& self = *_impl;
+    msg::list_transactions_response fallback;
+    fallback.error_code = code(kafka_error::coordinator_not_available);
+    auto requester = co_await boost::asio::this_coro::executor;
+    auto reply = post_to_coordinator<msg::list_transactions_response>(
+        self, requester, fallback, [&self, request, version](responder<msg::list_transactions_response> answer) {
+            msg::list_transactions_response out;
+            std::set<txn_state> states;
+            for (const auto& name : request.state_filters) {
+                bool known = false;
+                for (int8_t i = 0; i <= 7; ++i)
+                    if (name == to_string(static_cast<txn_state>(i))) {
+                        states.insert(static_cast<txn_state>(i));
+                        known = true;
+                    }
+                if (!known) out.unknown_state_filters.push_back(name);
+            }
+            // Kafka: an unknown state filter matches nothing.
+            const bool match_none = !request.state_filters.empty() && states.empty();
+            const std::set<int64_t> producers(request.producer_id_filters.begin(), request.producer_id_filters.end());
+            const int64_t now = self.now_ms();
+            for (const auto& [p, shard] : self.shards)
+                if (!shard.loaded) out.error_code = code(kafka_error::coordinator_load_in_progress);
+            for (const auto& [id, e] : self.txns) {
+                if (!e.meta || match_none) continue;
+                const auto& m = *e.meta;
+                if (!states.empty() && !states.contains(m.state)) continue;
+                if (!producers.empty() && !producers.contains(m.producer_id)) continue;
+                // v1 (KIP-994): only transactions running at least this long.
+                if (version >= 1 && request.duration_filter >= 0 &&
+                    (m.state != txn_state::ongoing || now - m.start_ms < request.duration_filter))
+                    continue;
+                auto& s = out.transaction_states.emplace_back();
+                s.transactional_id = id;
+                s.producer_id = m.producer_id;
+                s.transaction_state = to_string(m.state);
+            }
+            answer(std::move(out));
+        });
+    co_return co_await reply.wait();
 }
 
 void txn_coordinator::verify_partition(std::string transactional_id, int64_t producer_id, int16_t epoch,

@@ -24,8 +24,17 @@ FAST = {"STRATA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
 
 def create_topic(bootstrap, name, partitions, rf=1, configs=None):
     client = AdminClient({"bootstrap.servers": bootstrap})
-    topic = NewTopic(name, num_partitions=partitions, replication_factor=rf, config=configs or {})
-    client.create_topics([topic])[name].result(timeout=20)
+    deadline = time.monotonic() + 20
+    while True:
+        topic = NewTopic(name, num_partitions=partitions, replication_factor=rf, config=configs or {})
+        try:
+            client.create_topics([topic])[name].result(timeout=20)
+            return
+        except KafkaException as e:
+            # A cluster whose brokers are still registering.
+            if e.args[0].code() != KafkaError.INVALID_REPLICATION_FACTOR or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def txn_producer(bootstrap, txn_id, **extra):
@@ -93,6 +102,32 @@ def test_commit_visible_abort_invisible_to_read_committed():
         low, high = consumer.get_watermark_offsets(TopicPartition("t1", 0), timeout=10, cached=False)
         consumer.close()
         assert high == 10 + 1 + 8 + 1 + 3 + 1, (low, high)
+
+
+def test_aborted_transactions_stay_invisible_after_a_crash():
+    with Broker(extra_env=FAST) as broker:
+        create_topic(broker.bootstrap, "t5", 1)
+        producer = txn_producer(broker.bootstrap, "txn-crash")
+        for t in range(4):
+            producer.begin_transaction()
+            for i in range(5):
+                producer.produce("t5", value=f"{t}-{i}".encode())
+            producer.flush(10)
+            if t % 2:
+                producer.abort_transaction(30)
+            else:
+                producer.commit_transaction(30)
+        broker.kill()  # SIGKILL: the partition's transaction state comes back from the log
+        broker.start().wait_ready()
+        committed = consume_all(broker.bootstrap, "t5", "read_committed", expect_at_least=10)
+        assert committed == [f"{t}-{i}" for t in (0, 2) for i in range(5)], committed
+        assert len(consume_all(broker.bootstrap, "t5", "read_uncommitted", expect_at_least=20)) == 20
+        # The coordinator reloaded the id: a new producer bumps its epoch.
+        again = txn_producer(broker.bootstrap, "txn-crash")
+        again.begin_transaction()
+        again.produce("t5", value=b"after")
+        again.commit_transaction(30)
+        assert consume_all(broker.bootstrap, "t5", "read_committed", expect_at_least=11)[-1] == "after"
 
 
 def test_open_transaction_holds_back_read_committed():
@@ -332,6 +367,7 @@ if __name__ == "__main__":
     run_tests([
         test_commit_visible_abort_invisible_to_read_committed,
         test_open_transaction_holds_back_read_committed,
+        test_aborted_transactions_stay_invisible_after_a_crash,
         test_second_producer_fences_the_first_and_aborts_its_transaction,
         test_transaction_timeout_aborts,
         test_invalid_transaction_timeout_is_refused,

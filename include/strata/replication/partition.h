@@ -175,6 +175,9 @@ public:
     void append_coordinator_batch(protocol::bytes_view batch, std::shared_ptr<const void> owner,
                                   produce_callback done);
 
+    // DescribeProducers: the producer state, read on the strand; `done` runs there.
+    void describe_producers(std::function<void(kafka_error, std::vector<producer_info>)> done);
+
     // WriteTxnMarkers, on the strand: appends the COMMIT or ABORT control
     // batch of `producer_id` (leader only; refused with the producer state's
     // INVALID_PRODUCER_EPOCH or TRANSACTION_COORDINATOR_FENCED), and calls

@@ -67,6 +67,16 @@ std::optional<txn_marker> parse_txn_marker(protocol::bytes_view records);
 std::vector<uint8_t> txn_marker_key(bool commit);
 std::vector<uint8_t> txn_marker_value(int32_t coordinator_epoch);
 
+// One producer as DescribeProducers shows it (KIP-664).
+struct producer_info {
+    int64_t producer_id = -1;
+    int16_t epoch = -1;
+    int32_t last_sequence = -1;
+    int64_t last_timestamp = -1;
+    int32_t coordinator_epoch = -1;
+    int64_t txn_start_offset = -1;  // -1: no open transaction
+};
+
 struct producer_batch {
     int32_t first_sequence = 0;
     int32_t last_sequence = 0;
@@ -133,6 +143,7 @@ public:
     bool decode(std::string_view bytes);
 
     size_t producers() const { return _producers.size(); }
+    std::vector<producer_info> describe() const;
 
 private:
     struct entry {

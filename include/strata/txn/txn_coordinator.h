@@ -37,10 +37,14 @@
 #include "strata/protocol/messages/add_partitions_to_txn_response.h"
 #include "strata/protocol/messages/create_topics_request.h"
 #include "strata/protocol/messages/create_topics_response.h"
+#include "strata/protocol/messages/describe_transactions_request.h"
+#include "strata/protocol/messages/describe_transactions_response.h"
 #include "strata/protocol/messages/end_txn_request.h"
 #include "strata/protocol/messages/end_txn_response.h"
 #include "strata/protocol/messages/init_producer_id_request.h"
 #include "strata/protocol/messages/init_producer_id_response.h"
+#include "strata/protocol/messages/list_transactions_request.h"
+#include "strata/protocol/messages/list_transactions_response.h"
 #include "strata/protocol/messages/write_txn_markers_request.h"
 #include "strata/protocol/messages/write_txn_markers_response.h"
 #include "strata/replication/partition_manager.h"
@@ -99,6 +103,12 @@ public:
         protocol::messages::add_offsets_to_txn_request request, int16_t version);
     boost::asio::awaitable<protocol::messages::end_txn_response> end_txn(protocol::messages::end_txn_request request,
                                                                          int16_t version);
+
+    // KIP-664: what `kafka-transactions.sh describe` and `list` show.
+    boost::asio::awaitable<protocol::messages::describe_transactions_response> describe_transactions(
+        protocol::messages::describe_transactions_request request, int16_t version);
+    boost::asio::awaitable<protocol::messages::list_transactions_response> list_transactions(
+        protocol::messages::list_transactions_request request, int16_t version);
 
     // KIP-890 part 1, for this broker's partition leaders: is `topic`-
     // `partition` in the open transaction of (id, producer id, epoch)? Asks
