@@ -141,6 +141,10 @@ struct group_coordinator::impl final : group_environment, std::enable_shared_fro
     std::unordered_map<std::string, consumer_writes> consumer_writes_in_flight;
     // Offsets committed in open transactions, by producer id.
     std::map<int64_t, std::vector<pending_txn_offset>> txn_offsets;
+    // Markers that reached a partition of __consumer_offsets before its load
+    // was installed ({partition, producer id} -> commit): applied by install
+    // after the replay, which may have read the log before the marker.
+    std::map<std::pair<int32_t, int64_t>, bool> early_txn_markers;
     uint64_t next_load_id = 1;
     int64_t next_expiry_check_ms = 0;
     std::mt19937_64 random{std::random_device{}()};

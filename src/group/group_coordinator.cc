@@ -482,6 +482,10 @@ void group_coordinator::impl::install(int32_t p, uint64_t load_id, std::shared_p
         for (auto& o : offsets)
             if (partition_of(o.group) == p) add_txn_offset(producer_id, std::move(o));
     it->second.loaded = true;
+    for (auto m = early_txn_markers.lower_bound({p, INT64_MIN}); m != early_txn_markers.end() && m->first.first == p;) {
+        end_txn_offsets(m->first.second, m->second, p);
+        m = early_txn_markers.erase(m);
+    }
     logger->info("loaded {}-{}: {} groups ({} of the consumer protocol), {} offsets", offsets_topic_name, p,
                  state->groups.size() + consumer, consumer, offsets);
 }

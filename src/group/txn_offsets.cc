@@ -76,6 +76,8 @@ void group_coordinator::impl::add_txn_offset(int64_t producer_id, pending_txn_of
 }
 
 void group_coordinator::impl::end_txn_offsets(int64_t producer_id, bool commit, int32_t partition) {
+    if (auto shard = shards.find(partition); shard == shards.end() || !shard->second.loaded)
+        early_txn_markers[{partition, producer_id}] = commit;
     auto it = txn_offsets.find(producer_id);
     if (it == txn_offsets.end()) return;
     auto& offsets = it->second;

@@ -241,7 +241,7 @@ void partition::publish_txn_state() {
     for (const auto& [start, marker] : _unreplicated_markers) first = std::min(first, start);
     _first_unstable.store(first, std::memory_order_release);
     std::lock_guard lock(_aborted_mutex);
-    if (_aborted_copy.size() != _producers.aborted().size()) _aborted_copy = _producers.aborted();
+    if (_aborted_copy != _producers.aborted()) _aborted_copy = _producers.aborted();
 }
 
 std::vector<aborted_txn> partition::aborted_transactions(int64_t from, int64_t to) const {

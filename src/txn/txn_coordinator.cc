@@ -509,9 +509,10 @@ void txn_coordinator::stop() {
     });
     drained.get_future().wait();
     _impl->loader.join();
+    // The thread ends once what is queued has run: marker retries find no
+    // ids left, peer calls fail on their closed connections, and requests
+    // whose work is dropped are answered by their guards.
     _impl->work.reset();
-    // Marker retry timers and peer calls still queued end with the io.
-    _impl->io.stop();
     if (_impl->thread.joinable()) _impl->thread.join();
 }
 

@@ -335,6 +335,63 @@ def test_coordinator_killed_in_a_three_node_cluster():
         del admin
 
 
+def test_consume_transform_produce_survives_a_coordinator_kill_on_three_nodes():
+    env = dict(FAST, STRATA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR="3", STRATA_TRANSACTION_STATE_LOG_MIN_ISR="2",
+               STRATA_OFFSETS_TOPIC_REPLICATION_FACTOR="3")
+    total = 2000
+    with Cluster(3, extra_env=env) as cluster:
+        for node in cluster.nodes:
+            node.wait_ready(20)
+        bootstrap = ",".join(n.bootstrap for n in cluster.nodes)
+        create_topic(bootstrap, "a", 3, rf=3, configs={"min.insync.replicas": "2"})
+        create_topic(bootstrap, "b", 3, rf=3, configs={"min.insync.replicas": "2"})
+        plain = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5})
+        for i in range(total):
+            plain.produce("a", value=f"r{i}".encode(), partition=i % 3)
+        assert plain.flush(30) == 0
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "ctp3", "auto.offset.reset": "earliest",
+                             "enable.auto.commit": False, "isolation.level": "read_committed"})
+        consumer.subscribe(["a"])
+        producer = txn_producer(bootstrap, "txn-ctp3")
+        killed = None
+        committed_txns = 0
+        deadline = time.monotonic() + 120
+        done = 0
+        while done < total and time.monotonic() < deadline:
+            msgs = [m for m in consumer.consume(100, 1.0) if not m.error()]
+            if not msgs:
+                continue
+            try:
+                producer.begin_transaction()
+                for m in msgs:
+                    producer.produce("b", value=m.value().upper(), partition=m.partition())
+                if committed_txns == 5 and killed is None:
+                    killed = find_txn_coordinator(cluster, "txn-ctp3")
+                    cluster.node(killed).kill()  # mid-transaction
+                producer.send_offsets_to_transaction(consumer.position(consumer.assignment()),
+                                                     consumer.consumer_group_metadata(), 60)
+                producer.commit_transaction(60)
+                committed_txns += 1
+                done += len(msgs)
+            except KafkaException as e:
+                if not e.args[0].txn_requires_abort():
+                    raise
+                producer.abort_transaction(60)
+                committed = consumer.committed(consumer.assignment(), timeout=30)
+                for tp in committed:
+                    consumer.seek(TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else 0))
+                done = sum(max(tp.offset, 0) for tp in committed)
+        consumer.close()
+        assert killed is not None
+        cluster.node(killed).start()
+        out = consume_all(bootstrap, "b", "read_committed", expect_at_least=total, timeout=60)
+        assert sorted(out) == sorted(f"R{i}" for i in range(total)), (len(out), len(set(out)))
+        check = Consumer({"bootstrap.servers": bootstrap, "group.id": "ctp3"})
+        offsets = check.committed([TopicPartition("a", p) for p in range(3)], timeout=30)
+        check.close()
+        assert sum(tp.offset for tp in offsets) == total, offsets
+
+
 def find_txn_coordinator(cluster, txn_id):
     """The node id FindCoordinator(TRANSACTION) names, with kafka-python's
     protocol classes over a raw socket."""
@@ -374,4 +431,5 @@ if __name__ == "__main__":
         test_consume_transform_produce_commits_offsets_with_the_output,
         test_txn_offsets_invisible_until_commit_and_dropped_on_abort,
         test_coordinator_killed_in_a_three_node_cluster,
+        test_consume_transform_produce_survives_a_coordinator_kill_on_three_nodes,
     ])
