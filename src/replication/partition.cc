@@ -294,6 +294,15 @@ void partition::do_append_coordinator_batch(protocol::bytes_view batch, produce_
         out.error = validated.error().error;
         return done(std::move(out));
     }
+    // A fenced producer's offsets are refused (its epoch is older than the
+    // partition's, e.g. after the coordinator's abort marker).
+    for (const auto& v : validated.value().batches)
+        if (v.view.has_producer_id())
+            if (auto e = _producers.check_marker(v.view.producer_id(), v.view.producer_epoch(), INT32_MAX);
+                e != kafka_error::none) {
+                out.error = e;
+                return done(std::move(out));
+            }
     auto appended = _log->append_validated(validated.value(), epoch());
     if (!appended) {
         out.error = storage::to_kafka_error(appended.error());
