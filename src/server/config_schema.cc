@@ -348,14 +348,24 @@ void add_topic_keys(std::vector<config_key>& k) {
         at_least<int32_t>(1),
         "Replicas of `__consumer_offsets` (the single-node configuration sets 1)."));
     k.push_back(key(topics, "transaction.state.log.num.partitions", &c::transaction_state_log_num_partitions,
-        "50", at_least<int32_t>(1), "Partitions of `__transaction_state`. Not yet in effect."));
+        "50", at_least<int32_t>(1), "Partitions of `__transaction_state`, made on the first FindCoordinator of "
+        "type TRANSACTION; a transactional id belongs to partition abs(hash(transactional.id)) % this."));
     k.push_back(key(topics, "transaction.state.log.replication.factor",
         &c::transaction_state_log_replication_factor, "3", at_least<int32_t>(1),
-        "Replicas of `__transaction_state` (the single-node configuration sets 1). Not yet in effect."));
+        "Replicas of `__transaction_state` (the single-node configuration sets 1)."));
     k.push_back(key(topics, "transaction.state.log.min.isr", &c::transaction_state_log_min_isr, "2",
         at_least<int32_t>(1),
-        "`min.insync.replicas` of `__transaction_state` (the single-node configuration sets 1). "
-        "Not yet in effect."));
+        "`min.insync.replicas` of `__transaction_state` (the single-node configuration sets 1)."));
+    k.push_back(key(topics, "transaction.state.log.segment.bytes", &c::transaction_state_log_segment_bytes,
+        "104857600", at_least<int32_t>(1), "`segment.bytes` of `__transaction_state`."));
+    k.push_back(key(topics, "transaction.max.timeout.ms", &c::transaction_max_timeout_ms, "900000",
+        at_least<int32_t>(1),
+        "The largest `transaction.timeout.ms` a producer may ask for; InitProducerId with a larger one fails with "
+        "INVALID_TRANSACTION_TIMEOUT."));
+    k.push_back(key(topics, "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+        &c::transaction_abort_timed_out_transaction_cleanup_interval_ms, "10000", at_least<int32_t>(1),
+        "How often the transaction coordinator looks for open transactions older than their timeout, which it "
+        "aborts (fencing their producer)."));
     k.push_back(key(topics, "producer.id.expiration.ms", &c::producer_id_expiration_ms, "86400000",
         at_least<int64_t>(1),
         "An idempotent producer whose last batch to a partition is this old is forgotten there (checked every "

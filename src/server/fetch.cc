@@ -79,7 +79,16 @@ void read_partition(const request_context& ctx, const pm::fetch_request& request
     out.high_watermark = hw.value();
     out.last_stable_offset = lso.value();
     out.log_start_offset = p.log_start_offset().value();
-    if (request.isolation_level == read_committed) out.aborted_transactions.emplace();  // none: no transactions yet
+    if (request.isolation_level == read_committed) {
+        // KIP-98: the aborted transactions the consumer must filter out of
+        // what it reads here (up to the LSO).
+        auto& list = out.aborted_transactions.emplace();
+        for (const auto& a : p.aborted_transactions(in.fetch_offset, lso.value())) {
+            auto& e = list.emplace_back();
+            e.producer_id = a.producer_id;
+            e.first_offset = a.first_offset;
+        }
+    }
     out.records = protocol::records{};
 
     if (follower && ctx.version >= 12 && in.last_fetched_epoch >= 0) {

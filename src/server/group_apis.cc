@@ -43,17 +43,22 @@ awaitable<msg::find_coordinator_response> handle_find_coordinator(group_context&
         c.port = -1;
         c.error_message.reset();
         kafka_error error = kafka_error::none;
-        if (request.key_type == 1) {
+        if (request.key_type == 1 && !groups.transactions) {
             error = kafka_error::coordinator_not_available;
-            c.error_message = "transactions are not supported by this broker yet";
-        } else if (request.key_type != 0) {
+        } else if (request.key_type != 0 && request.key_type != 1) {
             error = kafka_error::invalid_request;
             c.error_message = "unknown coordinator key type";
         } else if (key.empty()) {
             error = kafka_error::invalid_request;
-            c.error_message = "empty group id";
+            c.error_message = request.key_type == 1 ? "empty transactional id" : "empty group id";
         } else {
-            auto found = co_await groups.coordinator.find_coordinator(key);
+            // (Two co_awaits in one conditional expression double-destroy
+            // the result with GCC 12: hence the if.)
+            std::pair<kafka_error, int32_t> found;
+            if (request.key_type == 1)
+                found = co_await groups.transactions->find_coordinator(key);
+            else
+                found = co_await groups.coordinator.find_coordinator(key);
             error = found.first;
             if (error == kafka_error::none) {
                 auto image = groups.metadata.image();
