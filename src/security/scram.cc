@@ -201,7 +201,10 @@ scram_server::step scram_server::client_final(std::string_view message) {
     const auto nonce = attribute(without_proof, 'r');
     const auto proof = base64_decode(message.substr(proof_at + 3));
     if (!channel || !nonce || !proof) return {false, false, {}, "client-final: malformed"};
-    if (*nonce != _nonce) return {false, false, {}, "client-final: nonce mismatch"};
+    // Kafka only checks that the nonce ends with the server-first's: librdkafka
+    // sends its own nonce before the combined one.
+    if (nonce->size() < _nonce.size() || nonce->substr(nonce->size() - _nonce.size()) != _nonce)
+        return {false, false, {}, "client-final: nonce mismatch"};
     const auto binding = base64_decode(*channel);
     if (!binding || binding->empty() || ((*binding)[0] != 'n' && (*binding)[0] != 'y'))
         return {false, false, {}, "client-final: unsupported channel binding"};

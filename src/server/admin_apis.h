@@ -39,6 +39,8 @@ boost::asio::awaitable<Response> on_controller(admin_context& admin, const reque
 
 // InitProducerId for idempotent producers (producer_ids.cc).
 void register_init_producer_id(request_dispatcher& dispatcher, admin_context& admin, int32_t node_id);
+// DescribeUserScramCredentials, AlterUserScramCredentials (scram_apis.cc).
+void register_scram_apis(request_dispatcher& dispatcher, admin_context& admin);
 // DescribeConfigs, AlterConfigs, IncrementalAlterConfigs (config_apis.cc).
 void register_config_apis(request_dispatcher& dispatcher, admin_context& admin);
 

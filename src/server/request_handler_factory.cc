@@ -7,6 +7,7 @@
 #include "group_apis.h"
 #include "raft_handlers.h"
 #include "request_dispatcher.h"
+#include "sasl_apis.h"
 
 namespace strata::server {
 
@@ -14,6 +15,30 @@ namespace {
 
 // The dispatcher together with what its handlers capture, so that they live
 // and die together.
+// The SASL mechanisms and users of the broker's SASL listeners; null when
+// it has none.
+std::unique_ptr<sasl_authenticator> make_authenticator(const broker_config& config,
+                                                      metadata::metadata_service& metadata) {
+    sasl_settings settings;
+    bool any = false;
+    for (const auto& l : config.listeners) {
+        const auto protocol = config.security_protocol(l.name).value_or("PLAINTEXT");
+        if (protocol != "SASL_PLAINTEXT" && protocol != "SASL_SSL") continue;
+        any = true;
+        settings.plain_users[l.name] = config.plain_users(l.name);
+    }
+    if (!any) return nullptr;
+    settings.mechanisms = config.sasl_enabled_mechanisms;
+    settings.failure_delay = std::chrono::milliseconds(config.connection_failed_authentication_delay_ms);
+    settings.image = [&metadata] { return metadata.image(); };
+    return std::make_unique<sasl_authenticator>(std::move(settings));
+}
+
+pipeline_services with_sasl(pipeline_services services, const sasl_authenticator* sasl) {
+    services.sasl = sasl;
+    return services;
+}
+
 class broker_request_handler final : public net::request_handler {
 public:
     broker_request_handler(const broker_config& config, metadata_quorum& quorum,
@@ -21,9 +46,11 @@ public:
         : _config(config),
           _admin{quorum.metadata(), &quorum.controller(), &_config, quorum.cluster_id().value_or(""),
                  config.auto_create_topics_enable},
-          _dispatcher(services) {
+          _sasl(make_authenticator(config, quorum.metadata())),
+          _dispatcher(with_sasl(services, _sasl.get())) {
         register_raft_apis(_dispatcher, _fetch_router, quorum.node());
         register_admin_apis(_dispatcher, _admin);
+        register_scram_apis(_dispatcher, _admin);
         register_config_apis(_dispatcher, _admin);
         register_init_producer_id(_dispatcher, _admin, config.node_id);
         if (config.has_role("controller")) register_controller_apis(_dispatcher, _admin);
@@ -64,6 +91,7 @@ private:
     // dispatcher whose handlers call it goes.
     std::unique_ptr<group::group_coordinator> _coordinator;
     std::optional<group_context> _groups;
+    std::unique_ptr<sasl_authenticator> _sasl;
     request_dispatcher _dispatcher;
     fetch_router _fetch_router;
 };
