@@ -15,7 +15,7 @@ import socket
 import time
 import uuid
 
-from harness import _recv_exactly, run_tests
+from harness import STRATAD, _recv_exactly, run_tests
 from security_support import (PLAIN_USERS, alter_scram, connection_closed, raw_request, sasl_broker)
 
 from confluent_kafka import Consumer, KafkaError, Producer
@@ -101,6 +101,22 @@ def test_scram_with_kcat_confluent_kafka_and_kafka_python():
         # Deleting the credential stops new logins with it.
         assert alter_scram(broker.port, deletes=[("bob", 2)]) == {"bob": (0, None)}
         assert_refused_by_librdkafka(bootstrap, librdkafka_settings("SCRAM-SHA-512", "bob", "bob-secret"))
+
+
+def test_format_add_scram_bootstraps_a_credential():
+    broker = sasl_broker()
+    cluster_id = subprocess.run([STRATAD, "random-uuid"], capture_output=True, text=True, check=True).stdout.strip()
+    formatted = subprocess.run([STRATAD, "format", "-t", cluster_id, "-c", broker.config,
+                                "--add-scram", "SCRAM-SHA-512=[name=erin,iterations=8192,password=\"erin,secret\"]"],
+                               env=broker.env, cwd=broker.workdir, capture_output=True, text=True)
+    assert formatted.returncode == 0, formatted.stderr
+    bad = subprocess.run([STRATAD, "format", "-t", cluster_id, "-c", broker.config,
+                          "--add-scram", "SCRAM-SHA-1=[name=x,password=y]"], env=broker.env, capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and "unknown SCRAM mechanism" in bad.stderr, bad.stderr
+    with broker:
+        bootstrap = f"127.0.0.1:{broker.sasl_port}"
+        kcat_roundtrip(bootstrap, librdkafka_settings("SCRAM-SHA-512", "erin", "erin,secret"), "bootstrapped")
 
 
 def test_alter_scram_errors_follow_kafka():
@@ -238,6 +254,7 @@ if __name__ == "__main__":
     run_tests([
         test_plain_with_kcat_confluent_kafka_and_kafka_python,
         test_scram_with_kcat_confluent_kafka_and_kafka_python,
+        test_format_add_scram_bootstraps_a_credential,
         test_alter_scram_errors_follow_kafka,
         test_wrong_password_and_unknown_user_are_refused_after_the_delay,
         test_unsupported_mechanism_is_answered_then_closed,
