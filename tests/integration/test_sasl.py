@@ -75,10 +75,18 @@ def librdkafka_settings(mechanism, user, password):
 
 
 def test_plain_with_kcat_confluent_kafka_and_kafka_python():
-    with sasl_broker() as broker:
+    with sasl_broker("sasl.plain.users: [carol:carol-pw]\n") as broker:
         bootstrap = f"127.0.0.1:{broker.sasl_port}"
         settings = librdkafka_settings("PLAIN", "alice", PLAIN_USERS["alice"])
         kcat_roundtrip(bootstrap, settings, "plain-kcat")
+        # Users of the YAML list, beside the listener's JAAS ones.
+        kcat_roundtrip(bootstrap, librdkafka_settings("PLAIN", "carol", "carol-pw"), "plain-yaml-user")
+        # DescribeConfigs flags the secrets and does not show them.
+        from confluent_kafka.admin import AdminClient, ConfigResource
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        described = admin.describe_configs([ConfigResource("broker", "1")])
+        entries = list(described.values())[0].result(timeout=30)
+        assert entries["sasl.plain.users"].is_sensitive and entries["sasl.plain.users"].value is None
         confluent_roundtrip(bootstrap, settings, "plain-confluent")
         kafka_python_roundtrip(bootstrap, "PLAIN", "alice", PLAIN_USERS["alice"], "plain-kafka-python")
         log = broker.log()
