@@ -139,5 +139,26 @@ def test_sasl_ssl_with_scram():
         kcat_roundtrip(f"127.0.0.1:{broker.ssl_port}", ssl_settings(broker.certs, client=None), "ssl-anonymous")
 
 
+def test_the_example_config_serves_sasl_ssl_and_ssl():
+    """config/secure-single-node.yaml as shipped, on free ports, with
+    certificates where it expects them (./certs)."""
+    broker = Broker()
+    sasl_ssl, ssl = free_port(), free_port()
+    listeners = f"PLAINTEXT://127.0.0.1:{broker.port},SASL_SSL://127.0.0.1:{sasl_ssl},SSL://127.0.0.1:{ssl}"
+    broker.env["STRATA_LISTENERS"] = listeners
+    broker.env["STRATA_ADVERTISED_LISTENERS"] = listeners
+    broker.config = os.path.join(SOURCE_DIR, "config", "secure-single-node.yaml")
+    certs = make_certs(os.path.join(broker.workdir, "certs"))
+    with broker:
+        kcat_roundtrip(f"127.0.0.1:{sasl_ssl}", {"security.protocol": "SASL_SSL", "ssl.ca.location": certs["ca.pem"],
+                                                  "sasl.mechanisms": "PLAIN", "sasl.username": "admin",
+                                                  "sasl.password": "admin-secret"}, "example-sasl-ssl")
+        kcat_roundtrip(f"127.0.0.1:{ssl}", ssl_settings(certs), "example-ssl")
+        assert refused(f"127.0.0.1:{sasl_ssl}", {"security.protocol": "SASL_SSL", "ssl.ca.location": certs["ca.pem"],
+                                                 "sasl.mechanisms": "PLAIN", "sasl.username": "admin",
+                                                 "sasl.password": "guess"})
+
+
 if __name__ == "__main__":
-    run_tests([test_ssl_with_client_certificates, test_sasl_ssl_with_scram])
+    run_tests([test_ssl_with_client_certificates, test_sasl_ssl_with_scram,
+               test_the_example_config_serves_sasl_ssl_and_ssl])
