@@ -51,6 +51,24 @@ TEST(scram, rfc7677_client_side) {
     EXPECT_FALSE(client.verify("v=AAAA", error));
 }
 
+// librdkafka sends its client nonce before the combined one in
+// client-final; Kafka accepts a nonce that ends with the combined one.
+TEST(scram, a_client_final_nonce_ending_with_the_combined_nonce_is_accepted) {
+    auto lookup = [](const std::string&) -> std::optional<scram_credential> { return rfc_credential(); };
+    scram_server server(scram_mechanism::sha_256, lookup, std::string(rfc_server_nonce));
+    ASSERT_TRUE(server.evaluate(rfc_client_first).ok);
+    // The proof is computed over the message as sent, so build it like a client would.
+    const std::string without_proof = "c=biws,r=rOprNGfwEbeRWgbNEkqO" + std::string(rfc_server_first.substr(2, 50));
+    const std::string auth_message = "n=user,r=rOprNGfwEbeRWgbNEkqO," + std::string(rfc_server_first) + "," + without_proof;
+    const auto salted = scram_salted_password(scram_mechanism::sha_256, "pencil", *base64_decode("W22ZaJ0SNY7soEsUEjb6gQ=="), 4096);
+    const auto client_key = scram_hmac(scram_mechanism::sha_256, salted, "Client Key");
+    const auto signature = scram_hmac(scram_mechanism::sha_256, scram_hash(scram_mechanism::sha_256, client_key), auth_message);
+    bytes proof(client_key.size());
+    for (size_t i = 0; i < proof.size(); ++i) proof[i] = client_key[i] ^ signature[i];
+    auto final = server.evaluate(without_proof + ",p=" + base64_encode(proof));
+    EXPECT_TRUE(final.complete) << final.error;
+}
+
 TEST(scram, wrong_password_and_unknown_user_fail) {
     auto lookup = [](const std::string& user) -> std::optional<scram_credential> {
         if (user == "alice") return make_scram_credential(scram_mechanism::sha_512, "right", random_bytes(16), 4096);
