@@ -197,6 +197,20 @@ def test_wrong_password_and_unknown_user_are_refused_after_the_delay():
             assert authenticate_plain(sock, "alice", PLAIN_USERS["alice"])[0] == 34
 
 
+def test_sasl_authenticate_v2_flexible():
+    """SaslAuthenticate v2 (flexible: compact bytes, tagged fields) with PLAIN."""
+    with sasl_broker() as broker:
+        with socket.create_connection(("127.0.0.1", broker.sasl_port), timeout=10) as sock:
+            assert handshake(sock, "PLAIN")[0] == 0
+            token = b"\0alice\0" + PLAIN_USERS["alice"].encode()
+            body = bytes([len(token) + 1]) + token + b"\x00"
+            response = raw_request(sock, SASL_AUTHENTICATE, 2, body, flexible=True)
+            assert struct.unpack(">h", response[:2])[0] == 0, response
+            # Authenticated: a Metadata request is answered now.
+            metadata = raw_request(sock, 3, 1, struct.pack(">i", -1))
+            assert len(metadata) > 8
+
+
 def test_unsupported_mechanism_is_answered_then_closed():
     with sasl_broker("sasl.enabled.mechanisms: SCRAM-SHA-512\n") as broker:
         with socket.create_connection(("127.0.0.1", broker.sasl_port), timeout=10) as sock:
@@ -265,6 +279,7 @@ if __name__ == "__main__":
         test_format_add_scram_bootstraps_a_credential,
         test_alter_scram_errors_follow_kafka,
         test_wrong_password_and_unknown_user_are_refused_after_the_delay,
+        test_sasl_authenticate_v2_flexible,
         test_unsupported_mechanism_is_answered_then_closed,
         test_requests_before_authentication_close_the_connection_unanswered,
         test_huge_frame_length_before_authentication_is_refused_without_allocation,
