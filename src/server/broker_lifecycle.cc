@@ -6,6 +6,9 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
+#include <optional>
+
 #include "controller_channel.h"
 #include "strata/common/log.h"
 
@@ -82,15 +85,27 @@ struct broker_lifecycle::impl {
         co_return failed;
     }
 
-    asio::awaitable<msg::broker_heartbeat_response> heartbeat(bool remote, msg::broker_heartbeat_request request) {
+    // nullopt: the controller was not reached (connection lost or refused,
+    // a timeout); the registration still stands, so heartbeat again.
+    asio::awaitable<std::optional<msg::broker_heartbeat_response>> heartbeat(bool remote,
+                                                                             msg::broker_heartbeat_request request) {
         if (!remote) co_return co_await metadata.broker_heartbeat(request);
         auto answer = co_await controller.call<msg::broker_heartbeat_response>(request, 1,
                                                                                std::chrono::milliseconds(5000));
         if (answer) co_return answer.value();
-        msg::broker_heartbeat_response failed;
-        failed.error_code = static_cast<int16_t>(kafka_error::not_controller);
-        failed.is_fenced = true;
-        co_return failed;
+        co_return std::nullopt;
+    }
+
+    // Sleeps `d`, but wakes as soon as the active controller changes: a new
+    // controller fences brokers it does not hear from soon.
+    asio::awaitable<void> sleep_unless_controller_changes(std::chrono::milliseconds d, int32_t controller) {
+        constexpr auto step = std::chrono::milliseconds(20);
+        const auto until = std::chrono::steady_clock::now() + d;
+        while (!stopping && metadata.controller_id().value_or(-1) == controller) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+            if (left.count() <= 0) break;
+            co_await sleep(std::min(left, step));
+        }
     }
 
     static asio::awaitable<void> run(std::shared_ptr<impl> self) {
@@ -117,7 +132,22 @@ struct broker_lifecycle::impl {
             heartbeat.broker_id = self->registration.broker_id;
             heartbeat.broker_epoch = epoch;
             heartbeat.current_metadata_offset = self->metadata.image()->end_offset();
-            auto response = co_await self->heartbeat(remote, heartbeat);
+            auto answer = co_await self->heartbeat(remote, heartbeat);
+            if (!answer) {
+                // The controller's connection closed or it did not answer:
+                // try again at once (on a new connection, or to a new
+                // controller), the controller fences a broker that stays
+                // silent after its connection closed.
+                co_await self->sleep(std::chrono::milliseconds(10));
+                continue;
+            }
+            auto& response = *answer;
+            if (response.error_code == static_cast<int16_t>(kafka_error::not_controller)) {
+                // Between controllers: the registration stands; heartbeat the
+                // next one as soon as it is known.
+                co_await self->sleep_unless_controller_changes(std::chrono::milliseconds(50), *controller);
+                continue;
+            }
             if (response.error_code != 0) {
                 logger()->info("broker {}: heartbeat refused ({}); registering again", heartbeat.broker_id,
                                response.error_code);
@@ -125,7 +155,8 @@ struct broker_lifecycle::impl {
                 continue;
             }
             // Heartbeat quickly until unfenced, then every broker.heartbeat.interval.ms.
-            co_await self->sleep(response.is_fenced ? std::chrono::milliseconds(50) : self->interval);
+            co_await self->sleep_unless_controller_changes(
+                response.is_fenced ? std::chrono::milliseconds(50) : self->interval, *controller);
         }
     }
 };
