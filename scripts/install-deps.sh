@@ -13,13 +13,15 @@ build_packages=(
 # kafka-python on Debian's /usr/bin/python3 with the codec modules it
 # imports for snappy, lz4 and zstd; Sarama 1.22 with the Go toolchain that
 # builds the tests' small Sarama program offline, GOPATH=/usr/share/gocode)
-# and the fuzzer's compiler.
+# the fuzzer's compiler, and the openssl CLI that makes the TLS tests'
+# certificates (scripts/make-test-certs.sh).
 test_packages=(
   kcat librdkafka-dev python3-confluent-kafka python3-kafka
   python3-snappy python3-lz4 python3-zstandard
   golang-go golang-github-shopify-sarama-dev
   clang libclang-rt-14-dev iperf3
   prometheus
+  openssl
 )
 
 # `make deb`, `make image` and their tests (make test-packaging,

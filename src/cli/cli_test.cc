@@ -92,3 +92,43 @@ TEST(Output, TablesAlignAndErrorsHaveNames) {
 
 }  // namespace
 }  // namespace strata::cli
+
+#include <cstdio>
+#include <fstream>
+
+#include "security.h"
+
+namespace strata::cli {
+namespace {
+
+TEST(CommandConfig, ParsesKafkaClientProperties) {
+    auto props = parse_properties("# comment\n! also\n security.protocol = SASL_SSL \nsasl.mechanism:PLAIN\n\nbad\n");
+    EXPECT_EQ(props.size(), 2u);
+    EXPECT_EQ(props["security.protocol"], "SASL_SSL");
+    EXPECT_EQ(props["sasl.mechanism"], "PLAIN");
+}
+
+TEST(CommandConfig, SaslCredentialsFromJaasOrUsernamePassword) {
+    const std::string path = ::testing::TempDir() + "strata-cli-test.properties";
+    {
+        std::ofstream out(path);
+        out << "security.protocol=sasl_plaintext\nsasl.mechanism=SCRAM-SHA-512\n"
+               "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+               "username=\"alice\" password=\"a=b c\";\n";
+    }
+    net::client_options options;
+    apply_command_config(path, options);
+    EXPECT_EQ(options.sasl_mechanism, "SCRAM-SHA-512");
+    EXPECT_EQ(options.sasl_username, "alice");
+    EXPECT_EQ(options.sasl_password, "a=b c");
+    EXPECT_EQ(options.tls, nullptr);
+    {
+        std::ofstream out(path);
+        out << "security.protocol=KERBEROS\n";
+    }
+    EXPECT_THROW(apply_command_config(path, options), cli_error);
+    std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace strata::cli

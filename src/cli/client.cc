@@ -1,5 +1,7 @@
 #include "client.h"
 
+#include "security.h"
+
 #include <thread>
 
 #include <fmt/format.h>
@@ -155,6 +157,9 @@ void kafka_client::negotiate(node_state& state) {
                 throw cli_error(fmt::format("timed out after {} ms waiting for broker {} to answer ApiVersions",
                                             timeout.count(), state.address.to_string()),
                                 "is it a Kafka broker? check -b/--brokers (or STRATA_BROKERS)");
+            if (const auto& why = state.connection->last_failure(); !why.empty() && why != "cannot connect")
+                throw cli_error(fmt::format("cannot connect to broker {}: {}", state.address.to_string(), why),
+                                "check --command-config (security.protocol, sasl.*, ssl.*) against the listener");
             throw cli_error(fmt::format("cannot connect to broker {} ({})", state.address.to_string(),
                                         net::to_string(answer.error())),
                             "check that the broker runs and that -b/--brokers (or STRATA_BROKERS) names it");
@@ -201,6 +206,17 @@ kafka_client::node_state& kafka_client::node(int32_t id) {
         options.port = address.port;
         options.client_id = _options.client_id;
         options.connect_timeout = std::chrono::milliseconds(std::min(_options.timeout_ms, 3000));
+        if (!_options.command_config.empty()) {
+            if (!_security) {
+                _security.emplace();
+                apply_command_config(_options.command_config, *_security);
+            }
+            options.tls = _security->tls;
+            options.verify_hostname = _security->verify_hostname;
+            options.sasl_mechanism = _security->sasl_mechanism;
+            options.sasl_username = _security->sasl_username;
+            options.sasl_password = _security->sasl_password;
+        }
         state->connection = net::client_connection::create(_io.get_executor(), options);
         try {
             negotiate(*state);

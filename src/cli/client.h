@@ -120,6 +120,7 @@ private:
     void negotiate(node_state& state);
 
     global_options _options;
+    std::optional<net::client_options> _security;  // from --command-config, read once
     boost::asio::io_context _io;
     std::vector<broker_address> _bootstrap;
     std::map<int32_t, broker_address> _brokers;

@@ -26,6 +26,8 @@ struct global_options {
     std::string output = "table";
     int timeout_ms = 10000;  // per request
     std::string client_id = "strata-cli";
+    // Kafka's client-properties file (security.protocol, sasl.*, ssl.*); empty: PLAINTEXT.
+    std::string command_config;
 
     output_format format() const;
 };

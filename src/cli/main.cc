@@ -39,6 +39,12 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 3600000))
         ->default_val(10000);
 
+    app.add_option("--command-config", global->command_config,
+                   "Kafka client properties: security.protocol, sasl.mechanism, sasl.username/password or "
+                   "sasl.jaas.config, ssl.ca.location... (docs/security.md)")
+        ->envname("STRATA_COMMAND_CONFIG")
+        ->check(CLI::ExistingFile);
+
     auto verbose = std::make_shared<bool>(false);
     app.add_flag("-v,--verbose", *verbose, "Log connection events to stderr");
     // The network library's warnings would repeat what the error says; -v shows them.
@@ -54,6 +60,7 @@ int main(int argc, char** argv) {
     add_group_commands(app, global);
     add_config_commands(app, global);
     add_perf_commands(app, global);
+    add_user_commands(app, global);
     add_completion_command(app);
 
     // Subcommands' help shows only their own options: name the global ones.
@@ -61,7 +68,7 @@ int main(int argc, char** argv) {
         for (auto* sub : command->get_subcommands({})) {
             sub->footer(sub->get_footer() +
                         "\nGlobal options (anywhere on the line): -b/--brokers host:port (env STRATA_BROKERS), "
-                        "-o/--output table|json|yaml, --timeout ms, -v/--verbose");
+                        "-o/--output table|json|yaml, --timeout ms, --command-config FILE, -v/--verbose");
             add_global_note(sub);
         }
     };

@@ -53,7 +53,8 @@ bool metadata_image::same_contents(const metadata_image& other) const {
     for (auto a = _topics.begin(), b = other._topics.begin(); a != _topics.end(); ++a, ++b)
         if (a->first != b->first || *a->second != *b->second) return false;
     return _topic_names == other._topic_names && _brokers == other._brokers && _configs == other._configs &&
-           _features == other._features && _next_producer_id == other._next_producer_id && _acls == other._acls;
+           _features == other._features && _next_producer_id == other._next_producer_id && _acls == other._acls &&
+           _scram == other._scram;
 }
 
 // ---- delta ------------------------------------------------------------------
@@ -207,6 +208,25 @@ void metadata_delta::replay_one(const records::producer_ids_record& r) { _next->
 void metadata_delta::replay_one(const records::access_control_entry_record& r) { _next->_acls[r.id] = r; }
 
 void metadata_delta::replay_one(const records::remove_access_control_entry_record& r) { _next->_acls.erase(r.id); }
+
+void metadata_delta::replay_one(const records::user_scram_credential_record& r) {
+    _next->_scram[r.name][r.mechanism] = r;
+}
+
+void metadata_delta::replay_one(const records::remove_user_scram_credential_record& r) {
+    auto user = _next->_scram.find(r.name);
+    if (user == _next->_scram.end()) return;
+    user->second.erase(r.mechanism);
+    if (user->second.empty()) _next->_scram.erase(user);
+}
+
+const records::user_scram_credential_record* metadata_image::scram_credential(std::string_view user,
+                                                                              int8_t mechanism) const {
+    auto found = _scram.find(user);
+    if (found == _scram.end()) return nullptr;
+    auto m = found->second.find(mechanism);
+    return m == found->second.end() ? nullptr : &m->second;
+}
 
 std::shared_ptr<const metadata_image> metadata_delta::apply() {
     if (!_next) _next = std::make_shared<metadata_image>(*_base);

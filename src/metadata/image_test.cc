@@ -175,3 +175,40 @@ TEST(metadata_image, inconsistent_records_are_errors) {
 
 }  // namespace
 }  // namespace strata::metadata
+
+namespace strata::metadata {
+namespace {
+
+TEST(metadata_image, scram_credentials_are_upserted_and_removed) {
+    metadata_delta d(nullptr);
+    records::user_scram_credential_record c;
+    c.name = "alice";
+    c.mechanism = 1;
+    c.iterations = 4096;
+    c.salt = {1};
+    d.replay(c);
+    c.mechanism = 2;
+    d.replay(c);
+    c.iterations = 8192;  // an update replaces
+    d.replay(c);
+    auto image = d.apply();
+    ASSERT_NE(image->scram_credential("alice", 2), nullptr);
+    EXPECT_EQ(image->scram_credential("alice", 2)->iterations, 8192);
+    EXPECT_EQ(image->scram_credential("bob", 1), nullptr);
+    metadata_delta d2(image);
+    records::remove_user_scram_credential_record rm;
+    rm.name = "alice";
+    rm.mechanism = 1;
+    d2.replay(rm);
+    auto image2 = d2.apply();
+    EXPECT_EQ(image2->scram_credential("alice", 1), nullptr);
+    ASSERT_NE(image2->scram_credential("alice", 2), nullptr);
+    rm.mechanism = 2;
+    metadata_delta d3(image2);
+    d3.replay(rm);
+    EXPECT_TRUE(d3.apply()->scram().empty());
+    EXPECT_NE(image->scram_credential("alice", 1), nullptr);  // the old image is untouched
+}
+
+}  // namespace
+}  // namespace strata::metadata

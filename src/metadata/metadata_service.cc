@@ -316,6 +316,7 @@ struct metadata_service::impl : std::enable_shared_from_this<impl> {
                 mv.feature_level = options.bootstrap_metadata_version;
                 std::vector<record> records;  // (a braced list here trips GCC 12's coroutines)
                 records.emplace_back(mv);
+                for (const auto& r : options.bootstrap_records) records.push_back(r);
                 auto error = co_await commit(records);
                 if (error != kafka_error::none) logger()->warn("bootstrap of metadata.version failed: {}", error);
             }

@@ -159,6 +159,8 @@ std::string write_snapshot(const metadata_image& image, int32_t epoch, int64_t t
     }
 
     for (const auto& [id, acl] : image.acls()) out.add(acl);
+    for (const auto& [user, by_mechanism] : image.scram())
+        for (const auto& [mechanism, credential] : by_mechanism) out.add(credential);
 
     out.flush();
     out.control(snapshot_footer_type, encode_message(protocol::messages::snapshot_footer_record{}));

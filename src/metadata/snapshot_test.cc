@@ -132,6 +132,14 @@ std::shared_ptr<const metadata_image> sample_image() {
     acl.operation = 3;
     acl.permission_type = 3;
     d.replay(acl);
+    records::user_scram_credential_record scram;
+    scram.name = "alice";
+    scram.mechanism = 2;
+    scram.salt = {1, 2, 3};
+    scram.stored_key = {4, 5};
+    scram.server_key = {6, 7};
+    scram.iterations = 4096;
+    d.replay(scram);
     d.set_end_offset(77);
     return d.apply();
 }

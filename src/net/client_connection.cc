@@ -8,6 +8,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 
 #include <deque>
@@ -18,6 +19,12 @@
 #include "strata/common/log.h"
 #include "strata/protocol/messages/request_header.h"
 #include "strata/protocol/messages/response_header.h"
+#include "strata/protocol/messages/sasl_authenticate_request.h"
+#include "strata/protocol/messages/sasl_authenticate_response.h"
+#include "strata/protocol/messages/sasl_handshake_request.h"
+#include "strata/protocol/messages/sasl_handshake_response.h"
+#include "strata/security/sasl.h"
+#include "strata/security/scram.h"
 
 namespace strata::net {
 
@@ -71,6 +78,25 @@ struct pending_call {
     }
 };
 
+// A connection's byte stream: the socket, or TLS over it.
+struct client_transport {
+    explicit client_transport(asio::any_io_executor executor) : socket(executor) {}
+    tcp::socket socket;
+    std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls;
+
+    template <typename Buffers>
+    asio::awaitable<void> read(const Buffers& buffers, boost::system::error_code& ec) {
+        if (tls) co_await asio::async_read(*tls, buffers, asio::redirect_error(asio::use_awaitable, ec));
+        else co_await asio::async_read(socket, buffers, asio::redirect_error(asio::use_awaitable, ec));
+    }
+    template <typename Buffers>
+    asio::awaitable<void> write(const Buffers& buffers, boost::system::error_code& ec) {
+        if (tls) co_await asio::async_write(*tls, buffers, asio::redirect_error(asio::use_awaitable, ec));
+        else co_await asio::async_write(socket, buffers, asio::redirect_error(asio::use_awaitable, ec));
+    }
+    void close(boost::system::error_code& ec) { socket.close(ec); }
+};
+
 struct client_connection::impl {
     impl(asio::any_io_executor executor, client_options opts)
         : executor(executor), options(std::move(opts)), connect_done(executor), reader_done(executor) {}
@@ -80,7 +106,8 @@ struct client_connection::impl {
 
     // One socket per connection; a new one for each reconnect, so that the
     // old read loop can never read from the new connection.
-    std::shared_ptr<tcp::socket> socket;
+    std::shared_ptr<client_transport> socket;
+    std::string last_failure;
     uint64_t generation = 0;
     bool connecting = false;
     bool closed = false;
@@ -123,15 +150,16 @@ std::shared_ptr<client_connection> client_connection::create(asio::any_io_execut
 
 bool client_connection::connected() const { return _impl->socket != nullptr; }
 const client_options& client_connection::options() const { return _impl->options; }
+const std::string& client_connection::last_failure() const { return _impl->last_failure; }
 
 namespace {
 
 asio::awaitable<void> read_loop(std::shared_ptr<client_connection> self, client_connection::impl* s,
-                                std::shared_ptr<tcp::socket> socket, uint64_t gen) {
+                                std::shared_ptr<client_transport> socket, uint64_t gen) {
     boost::system::error_code ec;
     for (;;) {
         std::array<uint8_t, 4> size_bytes{};
-        co_await asio::async_read(*socket, asio::buffer(size_bytes), asio::redirect_error(asio::use_awaitable, ec));
+        co_await socket->read(asio::buffer(size_bytes), ec);
         if (ec) break;
         const int32_t size = static_cast<int32_t>((uint32_t{size_bytes[0]} << 24) | (uint32_t{size_bytes[1]} << 16) |
                                                   (uint32_t{size_bytes[2]} << 8) | uint32_t{size_bytes[3]});
@@ -140,7 +168,7 @@ asio::awaitable<void> read_loop(std::shared_ptr<client_connection> self, client_
             break;
         }
         auto frame = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(size));
-        co_await asio::async_read(*socket, asio::buffer(*frame), asio::redirect_error(asio::use_awaitable, ec));
+        co_await socket->read(asio::buffer(*frame), ec);
         if (ec) break;
         const int32_t correlation_id = static_cast<int32_t>((uint32_t{(*frame)[0]} << 24) |
                                                             (uint32_t{(*frame)[1]} << 16) |
@@ -190,6 +218,133 @@ asio::awaitable<bool> connect_socket(client_connection::impl* s, tcp::socket& so
     co_return true;
 }
 
+// One request and its answer on a connection not yet handed to the read
+// loop (the SASL exchange). nullopt if the transport fails.
+template <typename Response, typename Request>
+asio::awaitable<std::optional<Response>> exchange(client_connection::impl* s, client_transport& t,
+                                                  const Request& request, int16_t version, int32_t correlation_id) {
+    const auto key = static_cast<protocol::api_key>(Request::api_key);
+    protocol::messages::request_header header;
+    header.request_api_key = Request::api_key;
+    header.request_api_version = version;
+    header.correlation_id = correlation_id;
+    header.client_id = s->options.client_id;
+    protocol::encoded_output out;
+    protocol::writer w(out);
+    w.write_int32(0);
+    header.encode(w, protocol::request_header_version(key, version));
+    request.encode(w, version);
+    const auto size = static_cast<uint32_t>(out.bytes.size() - 4);
+    for (int i = 0; i < 4; ++i) out.bytes[static_cast<size_t>(i)] = static_cast<uint8_t>(size >> (24 - 8 * i));
+    boost::system::error_code ec;
+    co_await t.write(asio::buffer(out.bytes), ec);
+    std::array<uint8_t, 4> size_bytes{};
+    if (!ec) co_await t.read(asio::buffer(size_bytes), ec);
+    if (ec) co_return std::nullopt;
+    const uint32_t answer_size = (uint32_t{size_bytes[0]} << 24) | (uint32_t{size_bytes[1]} << 16) |
+                                 (uint32_t{size_bytes[2]} << 8) | uint32_t{size_bytes[3]};
+    if (answer_size < 4 || answer_size > 1048576) co_return std::nullopt;
+    std::vector<uint8_t> frame(answer_size);
+    co_await t.read(asio::buffer(frame), ec);
+    if (ec) co_return std::nullopt;
+    try {
+        protocol::reader r(frame);
+        protocol::messages::response_header response_header;
+        response_header.decode(r, protocol::response_header_version(key, version));
+        Response response;
+        response.decode(r, version);
+        co_return response;
+    } catch (const protocol::decode_error&) {
+        co_return std::nullopt;
+    }
+}
+
+// SaslHandshake v1, then SaslAuthenticate v1 until the mechanism completes.
+asio::awaitable<bool> authenticate(client_connection::impl* s, client_transport& t) {
+    namespace msg = protocol::messages;
+    const auto& o = s->options;
+    msg::sasl_handshake_request handshake;
+    handshake.mechanism = o.sasl_mechanism;
+    auto shook = co_await exchange<msg::sasl_handshake_response>(s, t, handshake, 1, 1);
+    if (!shook) {
+        s->last_failure = "SaslHandshake: no answer (is the listener SASL_PLAINTEXT or SASL_SSL?)";
+        co_return false;
+    }
+    if (shook->error_code != 0) {
+        std::string offered;
+        for (const auto& m : shook->mechanisms) offered += (offered.empty() ? "" : ",") + m;
+        s->last_failure = "SaslHandshake: error " + std::to_string(shook->error_code) + " (the broker offers " +
+                          offered + ")";
+        co_return false;
+    }
+    std::vector<std::string> tokens;
+    std::optional<security::scram_client> scram;
+    if (o.sasl_mechanism == "PLAIN") {
+        tokens.push_back(std::string(1, '\0') + o.sasl_username + std::string(1, '\0') + o.sasl_password);
+    } else if (auto m = security::scram_mechanism_from_name(o.sasl_mechanism)) {
+        scram.emplace(*m, o.sasl_username, o.sasl_password);
+        tokens.push_back(scram->first());
+    } else {
+        s->last_failure = "unsupported SASL mechanism " + o.sasl_mechanism;
+        co_return false;
+    }
+    for (int32_t step = 0; step < 3 && !tokens.empty(); ++step) {
+        msg::sasl_authenticate_request request;
+        request.auth_bytes.assign(tokens.back().begin(), tokens.back().end());
+        tokens.clear();
+        auto answer = co_await exchange<msg::sasl_authenticate_response>(s, t, request, 1, 2 + step);
+        if (!answer) {
+            s->last_failure = "SaslAuthenticate: no answer";
+            co_return false;
+        }
+        if (answer->error_code != 0) {
+            s->last_failure = (answer->error_code == 58 ? std::string("SASL_AUTHENTICATION_FAILED")
+                                                        : "SaslAuthenticate error " + std::to_string(answer->error_code)) +
+                              (answer->error_message ? ": " + *answer->error_message : "");
+            co_return false;
+        }
+        if (!scram) break;
+        const std::string server(answer->auth_bytes.begin(), answer->auth_bytes.end());
+        std::string error;
+        if (step == 0) {
+            auto final = scram->final(server, error);
+            if (!final) {
+                s->last_failure = "SCRAM: " + error;
+                co_return false;
+            }
+            tokens.push_back(*final);
+        } else if (!scram->verify(server, error)) {
+            s->last_failure = "SCRAM: " + error;
+            co_return false;
+        }
+    }
+    co_return true;
+}
+
+// The TLS handshake and the SASL exchange the options ask for.
+asio::awaitable<bool> secure(client_connection::impl* s, client_transport& t) {
+    if (s->options.tls) {
+        t.tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(t.socket, *s->options.tls);
+        SSL_set_tlsext_host_name(t.tls->native_handle(), s->options.host.c_str());
+        if (s->options.verify_hostname) t.tls->set_verify_callback(asio::ssl::host_name_verification(s->options.host));
+        boost::system::error_code ec;
+        co_await t.tls->async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            s->last_failure = "TLS handshake: " + ec.message();
+            boost::system::error_code ignored;
+            t.close(ignored);
+            co_return false;
+        }
+    }
+    if (s->options.sasl_mechanism.empty()) co_return true;
+    const bool ok = co_await authenticate(s, t);
+    if (!ok) {
+        boost::system::error_code ignored;
+        t.close(ignored);
+    }
+    co_return ok;
+}
+
 }  // namespace
 
 asio::awaitable<client_result<response_frame>> client_connection::request(protocol::api_key key, int16_t version,
@@ -209,8 +364,10 @@ asio::awaitable<client_result<response_frame>> client_connection::request(protoc
         }
         if (clock_type::now() < s->next_attempt) co_return client_error::disconnected;
         s->connecting = true;
-        auto socket = std::make_shared<tcp::socket>(s->executor);
-        const bool ok = co_await connect_socket(s, *socket);
+        auto socket = std::make_shared<client_transport>(s->executor);
+        bool ok = co_await connect_socket(s, socket->socket);
+        if (!ok) s->last_failure = "cannot connect";
+        if (ok) ok = co_await secure(s, *socket);
         s->connecting = false;
         if (s->closed) {
             boost::system::error_code ignored;
@@ -226,6 +383,7 @@ asio::awaitable<client_result<response_frame>> client_connection::request(protoc
             co_return client_error::disconnected;
         }
         s->backoff = std::chrono::milliseconds{0};
+        s->last_failure.clear();
         s->socket = socket;
         const uint64_t gen = ++s->generation;
         ++s->readers;
@@ -266,7 +424,7 @@ asio::awaitable<client_result<response_frame>> client_connection::request(protoc
             auto next = std::move(s->write_queue.front());
             s->write_queue.pop_front();
             boost::system::error_code ec;
-            co_await asio::async_write(*socket, asio::buffer(next), asio::redirect_error(asio::use_awaitable, ec));
+            co_await socket->write(asio::buffer(next), ec);
             if (ec) {
                 s->drop_connection(gen, s->closed ? client_error::closed : client_error::disconnected);
                 break;

@@ -9,11 +9,13 @@
 #include <limits>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
 #include "strata/common/log.h"
+#include "strata/security/tls.h"
 
 namespace strata::net::detail {
 
@@ -21,6 +23,7 @@ namespace asio = boost::asio;
 using asio::redirect_error;
 using asio::use_awaitable;
 using asio::ip::tcp;
+using security::peer_certificate_subject;
 
 namespace {
 
@@ -89,9 +92,10 @@ std::optional<size_t> checked_total_size(const protocol::encoded_output& out, st
 }  // namespace
 
 connection::connection(tcp::socket socket, connection_info info, const connection_options& options,
-                       request_handler& handler)
+                       request_handler& handler, std::shared_ptr<asio::ssl::context> tls)
     : _executor(socket.get_executor()),
       _socket(std::move(socket)),
+      _tls_context(std::move(tls)),
       _info(std::move(info)),
       _options(options),
       _handler(handler),
@@ -103,6 +107,11 @@ connection::connection(tcp::socket socket, connection_info info, const connectio
     // network thread; EAGAIN is met with a wait for writability.
     boost::system::error_code ignored;
     _socket.native_non_blocking(true, ignored);
+    if (_tls_context) {
+        _tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(_socket, *_tls_context);
+        _info.zero_copy_allowed = false;
+        _info.tls = true;
+    }
 }
 
 connection::~connection() = default;
@@ -120,7 +129,7 @@ asio::awaitable<void> connection::run() {
         self->_tasks.done();
     });
     try {
-        co_await read_loop();
+        if (!_tls || co_await tls_handshake()) co_await read_loop();
     } catch (const std::exception& e) {
         logger()->error("connection {} from {}: read loop failed: {}", _info.id, _info.remote, e.what());
         close();
@@ -162,13 +171,67 @@ void connection::log_io_error(const char* what, const boost::system::error_code&
     }
 }
 
+// ---- transport ----
+
+// The TLS handshake, then on an SSL listener (no SASL) the principal from
+// the client's verified certificate, as Kafka's DefaultKafkaPrincipalBuilder:
+// User:<subject in RFC 2253>, or User:ANONYMOUS without one.
+asio::awaitable<bool> connection::tls_handshake() {
+    boost::system::error_code ec;
+    co_await _tls->async_handshake(asio::ssl::stream_base::server, redirect_error(use_awaitable, ec));
+    if (ec) {
+        if (!_closed) {
+            logger()->info("connection {} from {} on {}: TLS handshake failed: {}", _info.id, _info.remote,
+                           _info.listener, ec.message());
+        }
+        close();
+        co_return false;
+    }
+    if (!_info.sasl) {
+        if (auto subject = peer_certificate_subject(_tls->native_handle())) _info.principal.name = *subject;
+    }
+    logger()->debug("connection {} from {}: TLS established ({}), principal {}", _info.id, _info.remote,
+                    SSL_get_version(_tls->native_handle()), _info.principal.to_string());
+    co_return true;
+}
+
+asio::awaitable<size_t> connection::read_some(asio::mutable_buffer buffer, boost::system::error_code& ec) {
+    if (_tls) co_return co_await _tls->async_read_some(buffer, redirect_error(use_awaitable, ec));
+    co_return co_await _socket.async_read_some(buffer, redirect_error(use_awaitable, ec));
+}
+
+asio::awaitable<void> connection::write_all(const std::vector<asio::const_buffer>& buffers,
+                                            boost::system::error_code& ec) {
+    if (!_tls) {
+        co_await asio::async_write(_socket, buffers, redirect_error(use_awaitable, ec));
+        co_return;
+    }
+    // An SSL stream writes one buffer per record: coalesce the gather list so
+    // that small responses share records (and system calls).
+    if (buffers.size() == 1) {
+        co_await asio::async_write(*_tls, buffers.front(), redirect_error(use_awaitable, ec));
+        co_return;
+    }
+    _tls_out.clear();
+    for (const auto& b : buffers) {
+        const auto* p = static_cast<const uint8_t*>(b.data());
+        _tls_out.insert(_tls_out.end(), p, p + b.size());
+    }
+    co_await asio::async_write(*_tls, asio::buffer(_tls_out), redirect_error(use_awaitable, ec));
+    if (_tls_out.capacity() > copy_chunk_size) std::vector<uint8_t>().swap(_tls_out);
+}
+
 // ---- reading ----
 
 asio::awaitable<void> connection::read_loop() {
     for (;;) {
         // Backpressure: while at the bound, the socket is not read, so the
         // peer's sends stall once the kernel buffers fill.
-        while (!_closed && at_in_flight_bound()) co_await _reader_wakeup.wait();
+        // While authenticating, one request at a time (Kafka mutes the
+        // channel): the next frame is read, and sized, only once the
+        // previous answer is out and the SASL state it set is known.
+        while (!_closed && (at_in_flight_bound() || (unauthenticated() && !_in_flight.empty())))
+            co_await _reader_wakeup.wait();
         if (_closed) co_return;
         if (!co_await fill(4)) {
             // A peer that shuts down its sending side between frames still
@@ -179,13 +242,16 @@ asio::awaitable<void> connection::read_loop() {
         }
         const auto size = static_cast<int32_t>(load_be32(&_read_buffer[_read_begin]));
         _read_begin += 4;
-        if (size < 0 || size > _options.max_request_bytes) {
+        const bool before_authentication = unauthenticated();
+        const int32_t limit =
+            before_authentication ? _options.max_unauthenticated_request_bytes : _options.max_request_bytes;
+        if (size < 0 || size > limit) {
             // Kafka's answer to an impossible size (InvalidReceiveException):
             // close, having allocated nothing for it.
-            logger()->warn(
-                "closing connection {} from {} on {}: invalid request size {} (must be 0 to "
-                "socket.request.max.bytes = {})",
-                _info.id, _info.remote, _info.listener, size, _options.max_request_bytes);
+            logger()->warn("closing connection {} from {} on {}: invalid request size {} (must be 0 to {} = {})",
+                           _info.id, _info.remote, _info.listener, size,
+                           before_authentication ? "sasl.server.max.receive.size" : "socket.request.max.bytes",
+                           limit);
             close();
             co_return;
         }
@@ -222,9 +288,8 @@ asio::awaitable<bool> connection::fill(size_t n) {
     while (_read_end - _read_begin < n) {
         if (_closed) co_return false;
         boost::system::error_code ec;
-        const size_t got = co_await _socket.async_read_some(
-            asio::buffer(_read_buffer.data() + _read_end, _read_buffer.size() - _read_end),
-            redirect_error(use_awaitable, ec));
+        const size_t got =
+            co_await read_some(asio::buffer(_read_buffer.data() + _read_end, _read_buffer.size() - _read_end), ec);
         if (ec) {
             if (ec == asio::error::eof) _peer_finished_sending = true;
             log_io_error("read", ec);
@@ -265,8 +330,7 @@ asio::awaitable<std::shared_ptr<std::vector<uint8_t>>> connection::read_frame(si
         if (frame->capacity() < target) frame->reserve(target);  // exactly target
         frame->resize(target);
         boost::system::error_code ec;
-        const size_t got = co_await _socket.async_read_some(asio::buffer(frame->data() + have, target - have),
-                                                            redirect_error(use_awaitable, ec));
+        const size_t got = co_await read_some(asio::buffer(frame->data() + have, target - have), ec);
         if (ec) {
             log_io_error("read", ec);
             co_return nullptr;
@@ -390,7 +454,7 @@ asio::awaitable<bool> connection::flush(std::vector<asio::const_buffer>& gather)
     if (gather.empty()) co_return true;
     if (_closed) co_return false;
     boost::system::error_code ec;
-    co_await asio::async_write(_socket, gather, redirect_error(use_awaitable, ec));
+    co_await write_all(gather, ec);
     gather.clear();
     if (ec) {
         log_io_error("write", ec);
@@ -400,7 +464,7 @@ asio::awaitable<bool> connection::flush(std::vector<asio::const_buffer>& gather)
 }
 
 asio::awaitable<bool> connection::send_file_region(const protocol::file_region& region) {
-    if (_info.zero_copy_allowed) co_return co_await sendfile_region(region);
+    if (_info.zero_copy_allowed && !_tls) co_return co_await sendfile_region(region);
     co_return co_await copy_file_region(region);
 }
 
@@ -463,8 +527,8 @@ asio::awaitable<bool> connection::copy_file_region(const protocol::file_region& 
             co_return false;
         }
         boost::system::error_code ec;
-        co_await asio::async_write(_socket, asio::buffer(chunk.data(), static_cast<size_t>(got)),
-                                   redirect_error(use_awaitable, ec));
+        const std::vector<asio::const_buffer> piece{asio::const_buffer(chunk.data(), static_cast<size_t>(got))};
+        co_await write_all(piece, ec);
         if (ec) {
             log_io_error("write", ec);
             co_return false;

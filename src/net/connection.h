@@ -4,6 +4,8 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 
 #include <array>
 #include <cstdint>
@@ -19,6 +21,7 @@ namespace strata::net::detail {
 
 struct connection_options {
     int32_t max_request_bytes = 104857600;
+    int32_t max_unauthenticated_request_bytes = 524288;  // sasl.server.max.receive.size
     size_t max_in_flight_requests = 100;
     size_t max_in_flight_bytes = 104857600;
     // Broker-wide (queued.max.request.bytes); shared by every connection.
@@ -44,8 +47,10 @@ struct connection_options {
 // nothing refers to the connection after that.
 class connection : public std::enable_shared_from_this<connection> {
 public:
-    connection(boost::asio::ip::tcp::socket socket, connection_info info,
-               const connection_options& options, request_handler& handler);
+    // `tls` non-null: the connection begins with a TLS handshake and every
+    // byte goes through it (file regions are copied, never sendfile'd).
+    connection(boost::asio::ip::tcp::socket socket, connection_info info, const connection_options& options,
+               request_handler& handler, std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
     ~connection();
 
     boost::asio::awaitable<void> run();
@@ -64,6 +69,13 @@ private:
     };
 
     boost::asio::awaitable<void> read_loop();
+    boost::asio::awaitable<bool> tls_handshake();
+    // The socket, or the TLS stream over it.
+    boost::asio::awaitable<size_t> read_some(boost::asio::mutable_buffer buffer, boost::system::error_code& ec);
+    boost::asio::awaitable<void> write_all(const std::vector<boost::asio::const_buffer>& buffers,
+                                           boost::system::error_code& ec);
+    // A SASL connection that has not authenticated yet.
+    bool unauthenticated() const { return _info.sasl && !_info.sasl->authenticated(); }
     boost::asio::awaitable<bool> fill(size_t n);
     boost::asio::awaitable<std::shared_ptr<std::vector<uint8_t>>> read_frame(size_t size);
     void start_request(std::shared_ptr<std::vector<uint8_t>> frame);
@@ -83,6 +95,9 @@ private:
 
     boost::asio::any_io_executor _executor;
     boost::asio::ip::tcp::socket _socket;
+    std::shared_ptr<boost::asio::ssl::context> _tls_context;
+    std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> _tls;
+    std::vector<uint8_t> _tls_out;  // a gather write, coalesced into whole TLS records
     connection_info _info;
     connection_options _options;
     request_handler& _handler;

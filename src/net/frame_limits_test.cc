@@ -151,3 +151,62 @@ TEST(frame_limits, in_flight_bytes_bound_reading) {
 
 }  // namespace
 }  // namespace strata::net
+
+namespace strata::net {
+namespace {
+
+using namespace testing;
+
+// A SASL listener; the handler "authenticates" the connection when a
+// request's text is "auth".
+struct sasl_fixture {
+    std::atomic<int> calls{0};
+    function_handler handler{[this](const connection_info& c, frame_ptr frame) -> awaitable<handler_result> {
+        ++calls;
+        const std::string text(frame->begin() + 4, frame->end());
+        if (text == "auth" && c.sasl) {
+            c.sasl->state = security::sasl_session::stage::complete;
+            c.sasl->authenticated_as = security::principal{"User", "alice"};
+        }
+        co_return echo(*frame);
+    }};
+    server_options options() {
+        auto o = loopback_options();
+        o.listeners.front().sasl = true;
+        o.max_unauthenticated_request_bytes = 1000;
+        return o;
+    }
+};
+
+TEST(frame_limits, before_authentication_the_small_limit_applies_without_allocating) {
+    sasl_fixture f;
+    server s(f.options(), f.handler);
+    s.start();
+    loopback_client client(port_of(s));
+    largest_allocation = 0;
+    client.send_raw(size_prefix(100 * one_mebibyte));  // within socket.request.max.bytes
+    client.send_raw(request(1, "the start of a body"));
+    EXPECT_TRUE(client.closed_by_peer());
+    EXPECT_LT(largest_allocation.load(), one_mebibyte);
+    EXPECT_EQ(f.calls.load(), 0);
+}
+
+TEST(frame_limits, after_authentication_the_normal_limit_applies) {
+    sasl_fixture f;
+    server s(f.options(), f.handler);
+    s.start();
+    loopback_client client(port_of(s));
+    auto frame_of = [](std::vector<uint8_t> body) {
+        auto out = size_prefix(static_cast<uint32_t>(body.size()));
+        out.insert(out.end(), body.begin(), body.end());
+        return out;
+    };
+    client.send_raw(frame_of(request(1, "auth")));
+    EXPECT_EQ(id_of(client.read_frame()), 1u);
+    const std::string large(5000, 'x');  // over the pre-authentication bound
+    client.send_raw(frame_of(request(2, large)));
+    EXPECT_EQ(id_of(client.read_frame()), 2u);
+}
+
+}  // namespace
+}  // namespace strata::net

@@ -77,6 +77,8 @@ struct listening_socket {
     std::string listener;
     bool zero_copy = true;
     bool limited = true;  // counted against max.connections
+    bool sasl = false;
+    std::shared_ptr<asio::ssl::context> tls;
     tcp::acceptor acceptor;
 };
 
@@ -124,6 +126,8 @@ struct server::impl {
 
     impl(server_options o, request_handler& h) : options(std::move(o)), handler(h) {
         connection_options.max_request_bytes = options.max_request_bytes;
+        connection_options.max_unauthenticated_request_bytes =
+            std::min(options.max_request_bytes, options.max_unauthenticated_request_bytes);
         connection_options.max_in_flight_requests = std::max<size_t>(1, options.max_in_flight_requests);
         connection_options.max_in_flight_bytes = options.max_in_flight_bytes > 0
                                                      ? options.max_in_flight_bytes
@@ -191,7 +195,8 @@ bool server::impl::bind_one(const listener_options& listener, tcp::endpoint endp
     const bool limited = std::find(options.unlimited_listeners.begin(), options.unlimited_listeners.end(),
                                    listener.name) == options.unlimited_listeners.end();
     auto socket = std::make_unique<listening_socket>(
-        listening_socket{listener.name, listener.zero_copy, limited, tcp::acceptor(context)});
+        listening_socket{listener.name, listener.zero_copy && !listener.tls, limited, listener.sasl, listener.tls,
+                         tcp::acceptor(context)});
     auto& acceptor = socket->acceptor;
     boost::system::error_code ec;
     acceptor.open(endpoint.protocol(), ec);
@@ -273,8 +278,10 @@ asio::awaitable<void> server::impl::accept_loop(listening_socket& listening) {
         if (address.is_v6() && address.to_v6().is_v4_mapped())
             address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
         connection_info info{id, format_endpoint(remote), listening.listener, listening.zero_copy};
+        info.tls = listening.tls != nullptr;
+        if (listening.sasl) info.sasl = std::make_shared<security::sasl_session>();
         auto conn = std::make_shared<detail::connection>(std::move(socket), std::move(info), connection_options,
-                                                         handler);
+                                                         handler, listening.tls);
         {
             std::lock_guard lock(registry->mutex);
             if (registry->stopping) continue;  // closes the socket

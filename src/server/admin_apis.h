@@ -58,6 +58,8 @@ boost::asio::awaitable<std::pair<kafka_error, int64_t>> allocate_producer_id(
 // `transactions` (COORDINATOR_NOT_AVAILABLE without one).
 void register_init_producer_id(request_dispatcher& dispatcher, std::shared_ptr<producer_id_allocator> blocks,
                                txn::txn_coordinator* transactions);
+// DescribeUserScramCredentials, AlterUserScramCredentials (scram_apis.cc).
+void register_scram_apis(request_dispatcher& dispatcher, admin_context& admin);
 // DescribeConfigs, AlterConfigs, IncrementalAlterConfigs (config_apis.cc).
 void register_config_apis(request_dispatcher& dispatcher, admin_context& admin);
 

@@ -14,6 +14,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include "config_values.h"
+#include <boost/asio/ssl/context.hpp>
+
+#include "strata/security/sasl.h"
+#include "strata/security/tls.h"
 #include "strata/server/config_schema.h"
 
 namespace strata::server {
@@ -64,6 +68,20 @@ std::optional<std::string> value_text(const YAML::Node& value, std::string& prob
     return std::nullopt;
 }
 
+// listener.name.<listener>.plain.sasl.jaas.config (Kafka's per-listener,
+// per-mechanism JAAS key): kept by listener, checked in check_listeners.
+bool apply_listener_jaas(const std::string& name, const YAML::Node& value, broker_config& config) {
+    constexpr std::string_view prefix = "listener.name.";
+    constexpr std::string_view suffix = ".plain.sasl.jaas.config";
+    if (name.size() <= prefix.size() + suffix.size() || name.rfind(prefix, 0) != 0 ||
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+        return false;
+    std::string listener = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+    for (auto& ch : listener) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    config.listener_plain_jaas[listener] = value.IsScalar() ? value.Scalar() : std::string();
+    return true;
+}
+
 void apply_yaml(std::string_view yaml, std::string_view origin, broker_config& config,
                 std::vector<std::string>& problems) {
     YAML::Node root;
@@ -89,6 +107,10 @@ void apply_yaml(std::string_view yaml, std::string_view origin, broker_config& c
         const std::string name = entry.first.Scalar();
         if (!seen.insert(name).second) {
             problems.push_back(fmt::format("{}: {}: given more than once", where, name));
+            continue;
+        }
+        if (apply_listener_jaas(name, entry.second, config)) {
+            config.explicit_values[name] = "[hidden]";
             continue;
         }
         const config_key* key = find_config_key(name);
@@ -126,6 +148,47 @@ std::string host_name() {
     return name;
 }
 
+// The broker's own connections (controller quorum, replication) do not
+// authenticate yet, so their listeners stay PLAINTEXT; TLS listeners need a
+// key store; JAAS entries must parse and name a listener.
+void check_security(const broker_config& config, std::vector<std::string>& problems) {
+    bool tls = false;
+    for (const auto& l : config.listeners) {
+        const auto protocol = config.security_protocol(l.name).value_or("PLAINTEXT");
+        tls = tls || protocol == "SSL" || protocol == "SASL_SSL";
+        const bool own = l.name == config.inter_broker_listener_name ||
+                         std::find(config.controller_listener_names.begin(), config.controller_listener_names.end(),
+                                   l.name) != config.controller_listener_names.end();
+        if (own && protocol != "PLAINTEXT") {
+            problems.push_back(fmt::format("listeners: {} is the inter-broker or a controller listener and uses {}; "
+                                           "the cluster's own connections do not authenticate yet, so it must be "
+                                           "PLAINTEXT", l.name, protocol));
+        }
+    }
+    if (tls && config.ssl_keystore_location.empty() &&
+        (config.ssl_keystore_certificate_chain.empty() || config.ssl_keystore_key.empty())) {
+        problems.push_back("ssl.keystore.location: an SSL or SASL_SSL listener needs the broker's key and certificate "
+                           "(ssl.keystore.location, or ssl.keystore.certificate.chain and ssl.keystore.key)");
+    }
+    if (tls && config.ssl_client_auth != "none" && config.ssl_truststore_location.empty() &&
+        config.ssl_truststore_certificates.empty()) {
+        problems.push_back("ssl.client.auth: verifying client certificates needs ssl.truststore.location or "
+                           "ssl.truststore.certificates");
+    }
+    for (const auto& [listener, jaas] : config.listener_plain_jaas) {
+        const auto key = fmt::format("listener.name.{}.plain.sasl.jaas.config", listener);
+        if (!config.find_listener(listener)) problems.push_back(fmt::format("{}: {} is not one of the listeners", key, listener));
+        std::string error;
+        if (!security::parse_plain_jaas_users(jaas, error)) problems.push_back(fmt::format("{}: {}", key, error));
+    }
+    for (const auto& entry : config.sasl_plain_users) {
+        const auto colon = entry.find(':');
+        if (colon == std::string::npos || colon == 0)
+            problems.push_back(fmt::format("sasl.plain.users: '{}' is not name:password",
+                                           entry.substr(0, std::min(entry.size(), entry.find(':')))));
+    }
+}
+
 void check_listeners(const broker_config& config, std::vector<std::string>& problems) {
     const auto problem = [&](std::string text) { problems.push_back(std::move(text)); };
 
@@ -139,11 +202,13 @@ void check_listeners(const broker_config& config, std::vector<std::string>& prob
         const auto protocol = config.security_protocol(l.name);
         if (!protocol) {
             problem(fmt::format("listener.security.protocol.map: no security protocol for listener {}", l.name));
-        } else if (*protocol != "PLAINTEXT") {
-            problem(fmt::format("listeners: {} uses {}, which is not implemented yet (only PLAINTEXT is)", l.name,
-                                *protocol));
+        } else if (*protocol != "PLAINTEXT" && *protocol != "SSL" && *protocol != "SASL_PLAINTEXT" &&
+                   *protocol != "SASL_SSL") {
+            problem(fmt::format("listener.security.protocol.map: {} maps to {}, which is not a security protocol "
+                                "(PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL)", l.name, *protocol));
         }
     }
+    check_security(config, problems);
     for (const auto& l : config.advertised_listeners) {
         if (!config.find_listener(l.name)) {
             problem(fmt::format("advertised.listeners: {} is not one of the listeners", l.name));
@@ -231,6 +296,21 @@ std::string quorum_voter::to_string() const {
 
 bool broker_config::has_role(std::string_view role) const {
     return std::find(process_roles.begin(), process_roles.end(), role) != process_roles.end();
+}
+
+std::map<std::string, std::string> broker_config::plain_users(std::string_view listener_name) const {
+    std::map<std::string, std::string> users;
+    for (const auto& entry : sasl_plain_users) {
+        const auto colon = entry.find(':');
+        if (colon != std::string::npos && colon > 0) users[entry.substr(0, colon)] = entry.substr(colon + 1);
+    }
+    if (auto it = listener_plain_jaas.find(std::string(listener_name)); it != listener_plain_jaas.end()) {
+        std::string error;
+        if (auto parsed = security::parse_plain_jaas_users(it->second, error)) {
+            for (auto& [name, password] : *parsed) users[name] = password;
+        }
+    }
+    return users;
 }
 
 const listener* broker_config::find_listener(std::string_view name) const {
@@ -345,13 +425,35 @@ broker_config load_embedded_default_config(const environment& env) {
     return load_broker_config(embedded_default_config(), "(built-in single-node configuration)", env);
 }
 
+security::tls_settings tls_settings_from(const broker_config& config) {
+    security::tls_settings s;
+    s.keystore_location = config.ssl_keystore_location;
+    s.keystore_certificate_chain = config.ssl_keystore_certificate_chain;
+    s.keystore_key = config.ssl_keystore_key;
+    s.key_password = config.ssl_key_password;
+    s.truststore_location = config.ssl_truststore_location;
+    s.truststore_certificates = config.ssl_truststore_certificates;
+    s.client_auth = config.ssl_client_auth;
+    s.enabled_protocols = config.ssl_enabled_protocols;
+    s.cipher_suites = config.ssl_cipher_suites;
+    return s;
+}
+
 net::server_options to_server_options(const broker_config& config) {
     net::server_options options;
+    std::shared_ptr<boost::asio::ssl::context> tls;  // one context for every TLS listener
     for (const auto& l : config.listeners) {
-        // Only PLAINTEXT exists so far, and it may use sendfile; TLS listeners
-        // will set zero_copy = false.
-        options.listeners.push_back(net::listener_options{l.name, l.host, l.port, true});
+        const auto protocol = config.security_protocol(l.name).value_or("PLAINTEXT");
+        net::listener_options listener{l.name, l.host, l.port, true};
+        listener.sasl = protocol == "SASL_PLAINTEXT" || protocol == "SASL_SSL";
+        if (protocol == "SSL" || protocol == "SASL_SSL") {
+            if (!tls) tls = security::make_server_tls_context(tls_settings_from(config));
+            listener.tls = tls;
+            listener.zero_copy = false;  // bytes must pass through OpenSSL
+        }
+        options.listeners.push_back(std::move(listener));
     }
+    options.max_unauthenticated_request_bytes = config.sasl_server_max_receive_size;
     options.network_threads = static_cast<unsigned>(config.num_network_threads);
     options.max_request_bytes = config.socket_request_max_bytes;
     options.max_in_flight_requests = static_cast<size_t>(config.max_in_flight_requests_per_connection);

@@ -175,7 +175,15 @@ TEST(broker_config, refuses_a_key_given_twice_and_broken_yaml) {
 
 TEST(broker_config, checks_the_rules_that_span_keys) {
     EXPECT_THAT(problems_of("listeners: SSL://localhost:9093\ninter.broker.listener.name: SSL\n"),
-                HasSubstr("SSL uses SSL, which is not implemented yet"));
+                HasSubstr("SSL is the inter-broker or a controller listener and uses SSL"));
+    EXPECT_THAT(problems_of("listeners: PLAINTEXT://localhost:9092,SSL://localhost:9093\n"),
+                HasSubstr("an SSL or SASL_SSL listener needs the broker's key and certificate"));
+    EXPECT_THAT(problems_of("listeners: PLAINTEXT://localhost:9092,SASL_PLAINTEXT://localhost:9093\n"
+                            "listener.name.sasl_plaintext.plain.sasl.jaas.config: 'PlainLoginModule required user_a=\"b\"'\n"),
+                HasSubstr("missing the closing ';'"));
+    EXPECT_THAT(problems_of("sasl.plain.users: [nopassword]\n"), HasSubstr("is not name:password"));
+    EXPECT_THAT(problems_of("listener.security.protocol.map: PLAINTEXT:KERBEROS\n"),
+                HasSubstr("not a security protocol"));
     EXPECT_THAT(problems_of("listeners: CLIENT://localhost:9093\n"),
                 HasSubstr("no security protocol for listener CLIENT"));
     EXPECT_THAT(problems_of("listeners: PLAINTEXT://a:1,PLAINTEXT://b:2\n"),
@@ -286,6 +294,33 @@ TEST(broker_config, metadata_snapshot_keys_default_to_kafkas) {
     EXPECT_EQ(config.metadata_log_max_snapshot_interval_ms, 0);
     EXPECT_THAT(problems_of("metadata.log.max.record.bytes.between.snapshots: 0\n"),
                 HasSubstr("metadata.log.max.record.bytes.between.snapshots"));
+}
+
+}  // namespace
+}  // namespace strata::server
+
+namespace strata::server {
+namespace {
+
+TEST(broker_config, plain_users_come_from_the_list_and_the_listener_jaas) {
+    const auto config = load_broker_config(
+        "listeners: PLAINTEXT://localhost:9092,SASL_PLAINTEXT://localhost:9093\n"
+        "sasl.plain.users: [alice:a:lice, bob:bob-pw]\n"
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config: >-\n"
+        "  org.apache.kafka.common.security.plain.PlainLoginModule required\n"
+        "  username=\"admin\" password=\"admin-pw\" user_admin=\"admin-pw\" user_bob=\"jaas-bob\";\n",
+        "test.yaml", no_environment());
+    const auto users = config.plain_users("SASL_PLAINTEXT");
+    EXPECT_EQ(users.size(), 3u);
+    EXPECT_EQ(users.at("alice"), "a:lice");  // split at the first colon
+    EXPECT_EQ(users.at("bob"), "jaas-bob");  // the listener's JAAS wins
+    EXPECT_EQ(users.at("admin"), "admin-pw");
+    EXPECT_EQ(config.plain_users("PLAINTEXT").size(), 2u);
+    const auto options = to_server_options(config);
+    ASSERT_EQ(options.listeners.size(), 2u);
+    EXPECT_FALSE(options.listeners[0].sasl);
+    EXPECT_TRUE(options.listeners[1].sasl);
+    EXPECT_EQ(options.max_unauthenticated_request_bytes, 524288);
 }
 
 }  // namespace

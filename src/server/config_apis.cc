@@ -29,6 +29,11 @@ namespace strata::server {
 
 namespace {
 
+bool is_sensitive_config(std::string_view name) {
+    return name == "ssl.key.password" || name == "ssl.keystore.key" || name == "sasl.plain.users" ||
+           (name.size() > 16 && name.substr(name.size() - 16) == ".sasl.jaas.config");
+}
+
 namespace msg = protocol::messages;
 using boost::asio::awaitable;
 using metadata::config_resource_type;
@@ -95,7 +100,10 @@ awaitable<msg::describe_configs_response> handle_describe_configs(admin_context&
             }
             auto& out = result.configs.emplace_back();
             out.name = c.name;
-            if (c.null_value) out.value.reset();
+            // Secrets (Kafka's PASSWORD type) are never shown, only flagged.
+            const bool sensitive = is_sensitive_config(c.name);
+            out.is_sensitive = sensitive;
+            if (c.null_value || sensitive) out.value.reset();
             else out.value = c.value;
             out.read_only = !is_topic && !is_dynamic_broker_config(c.name);
             out.is_default = c.source == config_source::default_;
@@ -108,6 +116,7 @@ awaitable<msg::describe_configs_response> handle_describe_configs(admin_context&
                     auto& syn = out.synonyms.emplace_back();
                     syn.name = s.name;
                     syn.value = s.value;
+                    if (sensitive) syn.value.reset();
                     syn.source = static_cast<int8_t>(s.source);
                 }
         }

@@ -127,6 +127,7 @@ constexpr std::string_view storage = "Storage";
 constexpr std::string_view topics = "Topics and replication";
 constexpr std::string_view operations = "Operations";
 constexpr std::string_view http_section = "HTTP (metrics and health)";
+constexpr std::string_view security = "Security";
 
 using c = broker_config;
 
@@ -160,8 +161,10 @@ void add_listener_keys(std::vector<config_key>& k) {
     k.push_back(key(listeners, "listener.security.protocol.map", &c::listener_security_protocol_map,
         "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
         any<std::map<std::string, std::string>>(),
-        "The security protocol of each listener name, as `NAME:PROTOCOL` pairs. Controller listeners "
-        "missing from the map are PLAINTEXT. Only PLAINTEXT is implemented so far: a listener with another "
+        "The security protocol of each listener name, as `NAME:PROTOCOL` pairs (PLAINTEXT, SSL, "
+        "SASL_PLAINTEXT, SASL_SSL; see docs/security.md). Controller listeners missing from the map are "
+        "PLAINTEXT. The controller and inter-broker listeners must be PLAINTEXT so far (the broker's own "
+        "connections do not authenticate yet): a listener of theirs with another "
         "protocol stops start-up."));
     k.push_back(key(listeners, "controller.listener.names", &c::controller_listener_names, "CONTROLLER",
         any<std::vector<std::string>>(),
@@ -420,6 +423,58 @@ void add_http_keys(std::vector<config_key>& k) {
         "count against `max.connections`."));
 }
 
+void add_sasl_keys(std::vector<config_key>& k) {
+    k.push_back(key(security, "sasl.enabled.mechanisms", &c::sasl_enabled_mechanisms,
+        "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+        one_of<std::vector<std::string>>({"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}, true),
+        "The SASL mechanisms SASL_PLAINTEXT and SASL_SSL listeners offer (SaslHandshake). Kafka's default "
+        "is GSSAPI, which Strata does not implement; its default here is every mechanism it does."));
+    k.push_back(key(security, "sasl.plain.users", &c::sasl_plain_users, "", any<std::vector<std::string>>(),
+        "Strata's own simpler form of PLAIN users, for every SASL listener: a list of `name:password` "
+        "(split at the first colon; as a list is comma-separated, a password with a comma needs Kafka's "
+        "form, `listener.name.<listener>.plain.sasl.jaas.config` with `user_<name>=\"password\"` options, "
+        "which is also accepted and adds to these for that listener)."));
+    k.push_back(key(security, "sasl.server.max.receive.size", &c::sasl_server_max_receive_size, "524288",
+        at_least<int32_t>(1),
+        "The largest request a connection may send before it has authenticated (SASL listeners): a larger "
+        "size prefix closes the connection before anything is allocated for it."));
+    k.push_back(key(security, "connection.failed.authentication.delay.ms",
+        &c::connection_failed_authentication_delay_ms, "100", at_least<int32_t>(0),
+        "How long the answer to a failed authentication is held back before the connection is closed, to "
+        "slow down password guessing."));
+}
+
+void add_ssl_keys(std::vector<config_key>& k) {
+    k.push_back(key(security, "ssl.keystore.type", &c::ssl_keystore_type, "PEM", one_of<std::string>({"PEM"}),
+        "The format of the key store. Only PEM (Kafka 2.7+) is supported; Kafka's default is JKS."));
+    k.push_back(key(security, "ssl.keystore.location", &c::ssl_keystore_location, "", any<std::string>(),
+        "A PEM file holding the broker's private key and its certificate chain (SSL and SASL_SSL "
+        "listeners). Alternatively give them inline with `ssl.keystore.key` and "
+        "`ssl.keystore.certificate.chain`."));
+    k.push_back(key(security, "ssl.keystore.certificate.chain", &c::ssl_keystore_certificate_chain, "",
+        any<std::string>(), "The broker's certificate chain, inline, in PEM."));
+    k.push_back(key(security, "ssl.keystore.key", &c::ssl_keystore_key, "", any<std::string>(),
+        "The broker's private key, inline, in PEM (PKCS#8; encrypted if `ssl.key.password` is set)."));
+    k.push_back(key(security, "ssl.key.password", &c::ssl_key_password, "", any<std::string>(),
+        "The password of an encrypted private key."));
+    k.push_back(key(security, "ssl.truststore.type", &c::ssl_truststore_type, "PEM", one_of<std::string>({"PEM"}),
+        "The format of the trust store. Only PEM is supported; Kafka's default is JKS."));
+    k.push_back(key(security, "ssl.truststore.location", &c::ssl_truststore_location, "", any<std::string>(),
+        "A PEM file of the CA certificates client certificates are verified against (`ssl.client.auth`)."));
+    k.push_back(key(security, "ssl.truststore.certificates", &c::ssl_truststore_certificates, "",
+        any<std::string>(), "The trusted CA certificates, inline, in PEM."));
+    k.push_back(key(security, "ssl.client.auth", &c::ssl_client_auth, "none",
+        one_of<std::string>({"none", "requested", "required"}),
+        "Whether SSL listeners ask clients for a certificate: `required` refuses clients without a valid "
+        "one, `requested` verifies one if given. The certificate's subject (RFC 2253, as Kafka's "
+        "`User:CN=...,O=...`) is the connection's principal on SSL listeners; SASL_SSL listeners take the "
+        "SASL identity."));
+    k.push_back(key(security, "ssl.enabled.protocols", &c::ssl_enabled_protocols, "TLSv1.2,TLSv1.3",
+        one_of<std::vector<std::string>>({"TLSv1.2", "TLSv1.3"}, true), "The TLS versions accepted."));
+    k.push_back(key(security, "ssl.cipher.suites", &c::ssl_cipher_suites, "", any<std::vector<std::string>>(),
+        "Cipher suites, by OpenSSL's names (TLS 1.2) or IANA's (TLS 1.3). Empty: OpenSSL's defaults."));
+}
+
 void add_operation_keys(std::vector<config_key>& k) {
     k.push_back(key(operations, "log.level", &c::log_level, "info",
         one_of<std::string>({"trace", "debug", "info", "warn", "error", "critical", "off"}),
@@ -435,6 +490,8 @@ std::vector<config_key> make_schema() {
     add_storage_keys(k);
     add_topic_keys(k);
     add_http_keys(k);
+    add_sasl_keys(k);
+    add_ssl_keys(k);
     add_operation_keys(k);
     return k;
 }

@@ -1,5 +1,7 @@
 #include "strata/server/metadata_quorum.h"
 
+#include "strata/server/bootstrap_records.h"
+
 #include "topic_configs.h"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -115,6 +117,7 @@ metadata::metadata_service_options service_options(const broker_config& config) 
     options.controller.unclean_leader_election_enable = config.unclean_leader_election_enable;
     options.snapshot_max_record_bytes = config.metadata_log_max_record_bytes_between_snapshots;
     options.snapshot_interval = std::chrono::milliseconds(config.metadata_log_max_snapshot_interval_ms);
+    options.bootstrap_records = read_bootstrap_records(config.effective_metadata_log_dir());
     return options;
 }
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "strata/common/kafka_error.h"
 #include "strata/common/log.h"
+#include "sasl_apis.h"
 #include "strata/protocol/messages/api_versions_response.h"
 
 namespace strata::server {
@@ -51,7 +52,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }  // namespace
 
 security::request_identity request_context::identity() const {
-    return security::request_identity{connection.principal, connection.remote, connection.listener,
+    return security::request_identity{connection.effective_principal(), connection.remote, connection.listener,
                                       static_cast<int16_t>(api), header.client_id ? *header.client_id : ""};
 }
 
@@ -64,8 +65,10 @@ request_dispatcher::request_dispatcher(pipeline_services services)
     : _own_metrics(services.metrics ? nullptr : std::make_unique<metrics::registry>()),
       _metrics(services.metrics ? services.metrics : _own_metrics.get()),
       _authorizer(services.authorizer ? services.authorizer : &allow_all),
-      _quotas(services.quotas ? services.quotas : &no_quota) {
+      _quotas(services.quotas ? services.quotas : &no_quota),
+      _sasl(services.sasl) {
     register_api_versions(*this);
+    register_sasl_apis(*this, _sasl);
 }
 
 void request_dispatcher::add(protocol::api_key key, int16_t min_version, int16_t max_version, invoker call) {
@@ -120,6 +123,11 @@ void request_dispatcher::count_errors(entry& api, const std::vector<int16_t>& er
 asio::awaitable<net::handler_result> request_dispatcher::handle(const net::connection_info& connection,
                                                                 std::shared_ptr<const std::vector<uint8_t>> frame) {
     const auto started = std::chrono::steady_clock::now();
+    // Authenticate: a SASL connection that has not completed its exchange
+    // may only take part in it; anything else is refused unparsed.
+    if (!connection.authenticated()) {
+        if (auto answer = before_authentication(_sasl, connection, frame)) co_return co_await std::move(*answer);
+    }
     protocol::reader peek(*frame);
     const int16_t key = peek.read_int16();
     const int16_t version = peek.read_int16();
@@ -151,9 +159,6 @@ asio::awaitable<net::handler_result> request_dispatcher::handle(const net::conne
     }
     api.metrics.requests_by_version[version - range.min_version]->inc();
 
-    // Authenticate: the principal is the connection's (User:ANONYMOUS until
-    // SASL or mutual TLS set another); every listener is open today, so no
-    // request is refused here yet.
     // Quota: how long this client is to be throttled.
     ctx.throttle_ms = _quotas->throttle_ms(ctx.identity(), frame->size());
 

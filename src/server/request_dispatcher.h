@@ -1,7 +1,8 @@
 // The request pipeline: every request of every listener passes through the
 // same stages, whatever its API:
 //
-//   frame -> header -> version check -> authenticate -> quota -> decode
+//   frame -> authenticate (SASL connections: only the SASL exchange until it
+//         completes) -> header -> version check -> quota -> decode
 //         -> handler (which authorizes what the decoded request touches)
 //         -> encode -> metrics (count, errors, latency per API)
 //
@@ -64,7 +65,8 @@ struct request_context {
     bool no_response = false;
     bool close_connection = false;
 
-    const security::principal& principal() const { return connection.principal; }
+    // The SASL identity once authenticated, else the transport's (TLS).
+    const security::principal& principal() const { return connection.effective_principal(); }
     security::request_identity identity() const;
     // The authorize stage: may this request's principal perform `operation`
     // on the resource? Handlers call it for each resource the decoded request
@@ -78,11 +80,16 @@ struct supported_api {
     int16_t max_version;
 };
 
+class sasl_authenticator;  // sasl_apis.h
+
 // What the pipeline needs besides the handlers; each must outlive it.
 struct pipeline_services {
     const security::authorizer* authorizer = nullptr;  // null: allow all
     quota_hook* quotas = nullptr;                      // null: no quotas
     metrics::registry* metrics = nullptr;              // null: a private registry (tests)
+    // SASL listeners' mechanisms and users; null: no SASL (SaslHandshake
+    // answers ILLEGAL_SASL_STATE).
+    const sasl_authenticator* sasl = nullptr;
 };
 
 // Immutable after start-up (handlers are registered before the server starts),
@@ -146,6 +153,7 @@ private:
     metrics::registry* _metrics;
     const security::authorizer* _authorizer;
     quota_hook* _quotas;
+    const sasl_authenticator* _sasl;
     std::map<int16_t, entry> _apis;
     std::vector<close_listener> _close_listeners;
 };

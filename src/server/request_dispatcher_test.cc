@@ -66,9 +66,9 @@ TEST(request_dispatcher, api_versions_at_every_version) {
         auto resp = decode_api_versions(r, v);
         EXPECT_EQ(resp.correlation_id, 40 + v);
         EXPECT_EQ(resp.body.error_code, 0);
-        ASSERT_FALSE(resp.body.api_keys.empty());
-        EXPECT_EQ(resp.body.api_keys[0].api_key, 18);
-        EXPECT_EQ(resp.body.api_keys[0].max_version, 4);
+        ASSERT_EQ(resp.body.api_keys.size(), 3u);  // with SaslHandshake and SaslAuthenticate
+        EXPECT_EQ(resp.body.api_keys[1].api_key, 18);
+        EXPECT_EQ(resp.body.api_keys[1].max_version, 4);
     }
 }
 
@@ -82,7 +82,7 @@ TEST(request_dispatcher, api_versions_too_new_gets_kip_511_fallback) {
     EXPECT_EQ(resp.correlation_id, 77);
     EXPECT_EQ(resp.body.error_code, static_cast<int16_t>(kafka_error::unsupported_version));
     ASSERT_EQ(resp.body.api_keys.size(), d.supported_apis().size());
-    EXPECT_EQ(resp.body.api_keys[0].max_version, 4);
+    EXPECT_EQ(resp.body.api_keys[1].max_version, 4);
 }
 
 TEST(request_dispatcher, invalid_client_software_name_gets_invalid_request) {
@@ -114,9 +114,12 @@ TEST(request_dispatcher, malformed_frames_throw_so_the_connection_closes) {
 
 TEST(request_dispatcher, advertises_only_registered_apis) {
     request_dispatcher d;
+    // ApiVersions and, as Kafka advertises them on every listener, the SASL pair.
     auto apis = d.supported_apis();
-    ASSERT_EQ(apis.size(), 1u);
-    EXPECT_EQ(apis[0].key, api_key::api_versions);
+    ASSERT_EQ(apis.size(), 3u);
+    EXPECT_EQ(apis[0].key, api_key::sasl_handshake);
+    EXPECT_EQ(apis[1].key, api_key::api_versions);
+    EXPECT_EQ(apis[2].key, api_key::sasl_authenticate);
     auto handler = [](request_context&,
                       messages::metadata_request&) -> boost::asio::awaitable<messages::metadata_response> {
         co_return messages::metadata_response{};

@@ -8,6 +8,7 @@
 #include "raft_handlers.h"
 #include "txn_apis.h"
 #include "request_dispatcher.h"
+#include "sasl_apis.h"
 
 namespace strata::server {
 
@@ -15,6 +16,30 @@ namespace {
 
 // The dispatcher together with what its handlers capture, so that they live
 // and die together.
+// The SASL mechanisms and users of the broker's SASL listeners; null when
+// it has none.
+std::unique_ptr<sasl_authenticator> make_authenticator(const broker_config& config,
+                                                      metadata::metadata_service& metadata) {
+    sasl_settings settings;
+    bool any = false;
+    for (const auto& l : config.listeners) {
+        const auto protocol = config.security_protocol(l.name).value_or("PLAINTEXT");
+        if (protocol != "SASL_PLAINTEXT" && protocol != "SASL_SSL") continue;
+        any = true;
+        settings.plain_users[l.name] = config.plain_users(l.name);
+    }
+    if (!any) return nullptr;
+    settings.mechanisms = config.sasl_enabled_mechanisms;
+    settings.failure_delay = std::chrono::milliseconds(config.connection_failed_authentication_delay_ms);
+    settings.image = [&metadata] { return metadata.image(); };
+    return std::make_unique<sasl_authenticator>(std::move(settings));
+}
+
+pipeline_services with_sasl(pipeline_services services, const sasl_authenticator* sasl) {
+    services.sasl = sasl;
+    return services;
+}
+
 class broker_request_handler final : public net::request_handler {
 public:
     broker_request_handler(const broker_config& config, metadata_quorum& quorum,
@@ -22,10 +47,12 @@ public:
         : _config(config),
           _admin{quorum.metadata(), &quorum.controller(), &_config, quorum.cluster_id().value_or(""),
                  config.auto_create_topics_enable, partitions ? partitions->unreachable() : nullptr},
-          _dispatcher(services) {
+          _sasl(make_authenticator(config, quorum.metadata())),
+          _dispatcher(with_sasl(services, _sasl.get())) {
         register_raft_apis(_dispatcher, _fetch_router, quorum.node());
         register_admin_apis(_dispatcher, _admin);
         register_partition_admin_apis(_dispatcher, _admin);
+        register_scram_apis(_dispatcher, _admin);
         register_config_apis(_dispatcher, _admin);
         auto producer_ids = make_producer_id_allocator(_admin, config.node_id);
         if (partitions) {
@@ -109,6 +136,7 @@ private:
     // whose TxnOffsetCommit offsets its markers complete.
     std::unique_ptr<txn::txn_coordinator> _transactions;
     std::optional<txn_context> _txns;
+    std::unique_ptr<sasl_authenticator> _sasl;
     request_dispatcher _dispatcher;
     fetch_router _fetch_router;
 };

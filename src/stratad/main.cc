@@ -28,6 +28,7 @@
 #include "strata/common/log.h"
 #include "strata/net/server.h"
 #include "strata/net/stop_signals.h"
+#include "strata/server/bootstrap_records.h"
 #include "strata/server/broker_config.h"
 #include "strata/server/metadata_quorum.h"
 #include "build_info.h"
@@ -42,6 +43,7 @@ struct options {
     std::optional<std::string> log_level;
     std::string cluster_id;         // format
     bool ignore_formatted = false;  // format
+    std::vector<std::string> add_scram;  // format
     std::string check_file;         // check-config
 };
 
@@ -71,6 +73,16 @@ int format(const options& opts) {
                            "`stratad random-uuid` prints)\n", opts.cluster_id);
         return 2;
     }
+    std::vector<metadata::record> bootstrap;
+    for (const auto& argument : opts.add_scram) {
+        std::string error;
+        auto record = server::parse_add_scram(argument, error);
+        if (!record) {
+            fmt::print(stderr, "stratad format: --add-scram: {}\n", error);
+            return 2;
+        }
+        bootstrap.emplace_back(std::move(*record));
+    }
     for (const auto& directory : broker::identity_directories(*config)) {
         if (auto existing = server::read_cluster_id(directory)) {
             if (opts.ignore_formatted && *existing == opts.cluster_id) {
@@ -83,6 +95,8 @@ int format(const options& opts) {
         }
         try {
             server::write_meta_properties(directory, config->node_id, opts.cluster_id);
+            if (!bootstrap.empty() && directory == config->effective_metadata_log_dir())
+                server::write_bootstrap_records(directory, bootstrap);
         } catch (const std::exception& e) {
             fmt::print(stderr, "stratad format: {}\n", e.what());
             return 1;
@@ -173,6 +187,9 @@ int main(int argc, char** argv) {
     format_command->add_option("-t,--cluster-id", opts.cluster_id, "The cluster id (`stratad random-uuid`)")->required();
     format_command->add_option("-c,--config", opts.config_file, "The node's YAML configuration file")
         ->check(CLI::ExistingFile);
+    format_command->add_option("-S,--add-scram", opts.add_scram,
+                               "A SCRAM credential the cluster starts with, as Kafka's: "
+                               "'SCRAM-SHA-512=[name=alice,password=alice-secret]' (repeatable)");
     format_command->add_flag("-g,--ignore-formatted", opts.ignore_formatted,
                              "Leave directories already formatted for this cluster as they are");
     format_command->footer("Example: stratad format -t $(stratad random-uuid) -c config/cluster-node-1.yaml");

@@ -108,6 +108,12 @@ public:
         return _acls;
     }
 
+    // SCRAM credentials (UserScramCredentialRecord), by user, then by
+    // Kafka's mechanism code (1: SCRAM-SHA-256, 2: SCRAM-SHA-512).
+    using scram_credentials = std::map<std::string, std::map<int8_t, records::user_scram_credential_record>, std::less<>>;
+    const scram_credentials& scram() const { return _scram; }
+    const records::user_scram_credential_record* scram_credential(std::string_view user, int8_t mechanism) const;
+
     // Same metadata (everything but the end offset), comparing topics by
     // contents rather than by pointer: for tests and snapshot checks.
     bool same_contents(const metadata_image& other) const;
@@ -123,6 +129,7 @@ private:
     std::map<std::string, int16_t, std::less<>> _features;
     int64_t _next_producer_id = 0;
     std::unordered_map<protocol::uuid, records::access_control_entry_record, uuid_hash> _acls;
+    scram_credentials _scram;
 };
 
 // What changed between two images, for the layers that react to it (become
@@ -173,6 +180,8 @@ private:
     void replay_one(const records::producer_ids_record& r);
     void replay_one(const records::access_control_entry_record& r);
     void replay_one(const records::remove_access_control_entry_record& r);
+    void replay_one(const records::user_scram_credential_record& r);
+    void replay_one(const records::remove_user_scram_credential_record& r);
     void replay_one(const records::client_quota_record&) {}
     void replay_one(const records::no_op_record&) {}
     void replay_one(const records::register_controller_record&) {}

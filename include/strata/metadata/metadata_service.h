@@ -37,6 +37,8 @@ struct metadata_service_options {
     // metadata.version written when a new cluster's first leader finds none
     // (Kafka 3.9's 3.9-IV0).
     int16_t bootstrap_metadata_version = 21;
+    // Committed with it (`stratad format --add-scram`'s credentials).
+    std::vector<record> bootstrap_records;
     // A snapshot of the applied image is written (and the log truncated
     // behind it) once this many bytes of records were applied since the
     // last one, or once `snapshot_interval` has passed with any applied

@@ -29,16 +29,18 @@
 #include "strata/protocol/metadata/register_controller_record.h"
 #include "strata/protocol/metadata/remove_access_control_entry_record.h"
 #include "strata/protocol/metadata/remove_topic_record.h"
+#include "strata/protocol/metadata/remove_user_scram_credential_record.h"
 #include "strata/protocol/metadata/topic_record.h"
 #include "strata/protocol/metadata/unfence_broker_record.h"
 #include "strata/protocol/metadata/unregister_broker_record.h"
+#include "strata/protocol/metadata/user_scram_credential_record.h"
 
 namespace strata::metadata {
 
 namespace records = protocol::metadata;
 
 // The record types Strata writes and applies. A log written by Kafka may hold
-// others (delegation tokens, SCRAM, ZK migration); decode_record reports them
+// others (delegation tokens, ZK migration); decode_record reports them
 // as unsupported rather than guessing.
 using record = std::variant<records::register_broker_record, records::unregister_broker_record,
                             records::topic_record, records::partition_record, records::config_record,
@@ -47,7 +49,9 @@ using record = std::variant<records::register_broker_record, records::unregister
                             records::feature_level_record, records::client_quota_record,
                             records::producer_ids_record, records::broker_registration_change_record,
                             records::access_control_entry_record, records::remove_access_control_entry_record,
-                            records::no_op_record, records::register_controller_record>;
+                            records::no_op_record, records::register_controller_record,
+                            records::user_scram_credential_record,
+                            records::remove_user_scram_credential_record>;
 
 struct versioned_record {
     record value;

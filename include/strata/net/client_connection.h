@@ -19,6 +19,10 @@
 #include <vector>
 
 #include "strata/protocol/api.h"
+
+namespace boost::asio::ssl {
+class context;
+}
 #include "strata/protocol/wire.h"
 
 namespace strata::net {
@@ -46,6 +50,15 @@ struct client_options {
     std::chrono::milliseconds reconnect_backoff_max{1000};
     // A response announcing more closes the connection.
     int32_t max_response_bytes = 104857600;
+    // TLS (security.protocol SSL / SASL_SSL): the context, and whether the
+    // server's certificate must name `host` (ssl.endpoint.identification.algorithm=https).
+    std::shared_ptr<boost::asio::ssl::context> tls;
+    bool verify_hostname = true;
+    // SASL (SASL_PLAINTEXT / SASL_SSL): every (re)connection authenticates
+    // with SaslHandshake v1 + SaslAuthenticate v1 before any request is sent.
+    std::string sasl_mechanism;  // empty: no SASL; PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+    std::string sasl_username;
+    std::string sasl_password;
 };
 
 // A response as received: the whole frame, and where its body starts (after
@@ -106,6 +119,9 @@ public:
 
     bool connected() const;
     const client_options& options() const;
+    // Why the last connection attempt failed ("TLS handshake: ...",
+    // "SASL_AUTHENTICATION_FAILED: ..."); empty when it did not.
+    const std::string& last_failure() const;
 
     // Fails every waiting request with `closed`, closes the socket and stops
     // reconnecting. Idempotent.

@@ -16,6 +16,7 @@
 
 #include "strata/protocol/wire.h"
 #include "strata/security/principal.h"
+#include "strata/security/sasl.h"
 
 namespace strata::net {
 
@@ -26,13 +27,25 @@ struct connection_info {
     std::string remote;     // peer address, "127.0.0.1:53412" or "[::1]:53412"
     std::string listener;   // the listener's name, e.g. "PLAINTEXT" or "CONTROLLER"
     // Whether file regions in a response may be sent with sendfile(2); false
-    // where bytes must pass through user space (TLS, later). The connection
+    // where bytes must pass through user space (TLS). The connection
     // handles either case, so handlers may ignore it; it is here for handlers
     // that would rather not produce file regions at all.
     bool zero_copy_allowed = true;
-    // Who the peer authenticated as. User:ANONYMOUS on a PLAINTEXT listener
-    // (SASL and mutual TLS will set it when they authenticate).
+    // The listener's security protocol: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL.
+    bool tls = false;
+    // Who the peer is at the transport level: User:ANONYMOUS, or on an SSL
+    // listener User:<the client certificate's subject> (mutual TLS).
     security::principal principal;
+    // On SASL listeners, the SASL exchange's state (null elsewhere): the
+    // handler drives it, the connection holds an unauthenticated peer to the
+    // pre-authentication limits. Once authenticated, its principal is the
+    // connection's. Touched on the connection's thread only.
+    std::shared_ptr<security::sasl_session> sasl;
+
+    bool authenticated() const { return !sasl || sasl->authenticated(); }
+    const security::principal& effective_principal() const {
+        return sasl && sasl->authenticated() ? sasl->authenticated_as : principal;
+    }
 };
 
 struct handler_result {

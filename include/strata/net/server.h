@@ -13,6 +13,10 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+namespace boost::asio::ssl {
+class context;
+}
+
 #include "strata/net/request_handler.h"
 
 namespace strata::net {
@@ -24,7 +28,15 @@ struct listener_options {
     std::string host;
     uint16_t port = 0;  // 0: an ephemeral port, see server::endpoints()
     // Send file regions with sendfile(2); false copies them through user space.
+    // (Always false with TLS: the bytes must be encrypted.)
     bool zero_copy = true;
+    // SASL_PLAINTEXT / SASL_SSL: connections start unauthenticated (a
+    // security::sasl_session on connection_info) and are held to the
+    // pre-authentication limits until the handler completes the exchange.
+    bool sasl = false;
+    // SSL / SASL_SSL: the server's TLS context. Without SASL the peer's
+    // verified certificate subject becomes the connection's principal.
+    std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 struct server_options {
@@ -34,6 +46,10 @@ struct server_options {
     // A frame larger than this (or with a negative size) closes the connection
     // before anything is allocated for it (socket.request.max.bytes).
     int32_t max_request_bytes = 104857600;
+    // The same bound before a SASL connection has authenticated
+    // (sasl.server.max.receive.size); such a connection also has at most one
+    // request in flight, as Kafka mutes a channel while it authenticates.
+    int32_t max_unauthenticated_request_bytes = 524288;
     // Per connection: requests read and not yet answered on the wire. The
     // connection stops reading while at the bound.
     size_t max_in_flight_requests = 100;

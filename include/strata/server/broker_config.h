@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "strata/net/server.h"
+#include "strata/security/tls.h"
 
 namespace strata::server {
 
@@ -134,6 +135,26 @@ struct broker_config {
     int32_t group_consumer_session_timeout_ms = 0;
     int32_t group_consumer_heartbeat_interval_ms = 0;
 
+    // Security (SASL, TLS).
+    std::vector<std::string> sasl_enabled_mechanisms;
+    std::vector<std::string> sasl_plain_users;
+    int32_t sasl_server_max_receive_size = 0;
+    int32_t connection_failed_authentication_delay_ms = 0;
+    std::string ssl_keystore_type;
+    std::string ssl_keystore_location;
+    std::string ssl_keystore_certificate_chain;
+    std::string ssl_keystore_key;
+    std::string ssl_key_password;
+    std::string ssl_truststore_type;
+    std::string ssl_truststore_location;
+    std::string ssl_truststore_certificates;
+    std::string ssl_client_auth;
+    std::vector<std::string> ssl_enabled_protocols;
+    std::vector<std::string> ssl_cipher_suites;
+    // Not a key of the table: listener.name.<listener>.plain.sasl.jaas.config,
+    // by upper-case listener name (the JAAS text as written).
+    std::map<std::string, std::string> listener_plain_jaas;
+
     // Operations.
     std::string log_level;
 
@@ -146,6 +167,8 @@ struct broker_config {
     // The security protocol of a listener: listener.security.protocol.map,
     // with controller listeners PLAINTEXT unless mapped (as in Kafka's KRaft).
     std::optional<std::string> security_protocol(std::string_view listener_name) const;
+    // PLAIN users of a listener: sasl.plain.users plus its JAAS user_ options.
+    std::map<std::string, std::string> plain_users(std::string_view listener_name) const;
     // advertised.listeners, or when empty the listeners that are not
     // controller listeners (Kafka's rule).
     std::vector<listener> effective_advertised_listeners() const;
@@ -192,9 +215,12 @@ broker_config load_broker_config_file(const std::filesystem::path& file, const e
 std::string_view embedded_default_config();
 broker_config load_embedded_default_config(const environment& env);
 
-// How the network server is set up from the configuration: every listener,
-// the thread count, the request size bound.
+// How the network server is set up from the configuration: every listener
+// (with its SASL flag and TLS context), the thread count, the request size
+// bounds. Throws std::runtime_error when a TLS key or certificate cannot be
+// loaded.
 net::server_options to_server_options(const broker_config& config);
+security::tls_settings tls_settings_from(const broker_config& config);
 
 }  // namespace strata::server
 

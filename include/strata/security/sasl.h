@@ -1,0 +1,63 @@
+// SASL on the server: one mechanism exchange per connection (PLAIN,
+// SCRAM-SHA-256, SCRAM-SHA-512), and the state a SASL listener keeps on each
+// connection (sasl_session) so that the network layer can hold an
+// unauthenticated peer to the pre-authentication limits.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "strata/security/principal.h"
+
+namespace strata::security {
+
+// The server side of one mechanism's exchange.
+class sasl_exchange {
+public:
+    virtual ~sasl_exchange() = default;
+    struct step {
+        bool ok = false;        // false: authentication failed
+        bool complete = false;  // the client is authenticated as `user`
+        std::string response;   // the token for the client (may be empty)
+        std::string error;      // on failure, for the log: never a password
+    };
+    virtual step evaluate(std::string_view token) = 0;
+    // The authenticated (or claimed, for the log) user name.
+    virtual const std::string& user() const = 0;
+};
+
+// PLAIN (RFC 4616): "authzid NUL user NUL password", checked against
+// `password_of` in constant time. An authzid other than the user is refused,
+// as Kafka does.
+using plain_lookup = std::function<std::optional<std::string>(const std::string& user)>;
+std::unique_ptr<sasl_exchange> make_plain_exchange(plain_lookup password_of);
+
+// Kafka's PlainLoginModule JAAS entry: the user_<name>="password" options
+// (the broker's own username/password options are ignored). nullopt with
+// `error` for text that is not one such entry.
+std::optional<std::map<std::string, std::string>> parse_plain_jaas_users(std::string_view jaas, std::string& error);
+
+// Per connection on a SASL listener. Owned through connection_info by the
+// connection; read and written on the connection's thread only (the network
+// layer reads `authenticated()`, the request pipeline drives the rest).
+struct sasl_session {
+    enum class stage {
+        handshake,     // ApiVersions or SaslHandshake expected
+        authenticate,  // SaslAuthenticate (or a raw token after a v0 handshake) expected
+        complete,
+        failed,
+    };
+    stage state = stage::handshake;
+    bool raw_tokens = false;  // SaslHandshake v0: tokens without Kafka's request headers
+    std::string mechanism;
+    std::shared_ptr<sasl_exchange> exchange;
+    principal authenticated_as;
+
+    bool authenticated() const { return state == stage::complete; }
+};
+
+}  // namespace strata::security
