@@ -130,6 +130,10 @@ void broker::stop() {
     _metrics.remove_collector("strata_connections");
     _metrics.remove_collector("strata_queued_request_bytes");
     _metrics.remove_collector("strata_connections_waiting_for_memory");
+    // SIGTERM: first hand this broker's leaderships to other in-sync
+    // replicas, serving on meanwhile, so clients move without a stall.
+    if (s.network && s.data && _config.controlled_shutdown_enable)
+        s.quorum->controlled_shutdown(std::chrono::milliseconds(_config.controlled_shutdown_timeout_ms));
     if (s.network) s.network->stop();  // first: its handlers call into the quorum and the partitions
     if (s.quorum) s.quorum->stop();    // then no new metadata reaches the partitions
     if (s.data) s.data->stop();

@@ -396,7 +396,12 @@ struct metadata_service::impl : std::enable_shared_from_this<impl> {
             if (!is_leader()) continue;
             struct none {};
             co_await run<none>(
-                [&](const metadata_image& img, none&) { return ctl.fence_expired_brokers(img, now_ms()); },
+                [&](const metadata_image& img, none&) {
+                    auto out = ctl.fence_expired_brokers(img, now_ms());
+                    // Preferred leaders only on an image with no fencing pending.
+                    if (out.empty()) out = ctl.rebalance_leaders(img, now_ms());
+                    return out;
+                },
                 [](none&, kafka_error) {});
         }
         fencing_running = false;

@@ -1,10 +1,14 @@
 #include "broker_lifecycle.h"
 
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include <future>
 
 #include "controller_channel.h"
 #include "strata/common/log.h"
@@ -57,7 +61,8 @@ struct broker_lifecycle::impl {
           controller(controller),
           registration(make_registration(config)),
           timer(executor),
-          interval(config.broker_heartbeat_interval_ms) {}
+          interval(config.broker_heartbeat_interval_ms),
+          session_timeout(config.broker_session_timeout_ms) {}
 
     metadata::metadata_service& metadata;
     controller_channel& controller;
@@ -65,6 +70,38 @@ struct broker_lifecycle::impl {
     asio::steady_timer timer;
     std::chrono::milliseconds interval;  // broker.heartbeat.interval.ms, once unfenced
     bool stopping = false;
+    std::chrono::milliseconds session_timeout;  // broker.session.timeout.ms
+
+    // Controlled shutdown (executor only): asked for, and the answer once known.
+    bool want_shut_down = false;
+    std::chrono::steady_clock::time_point last_answer;
+    std::promise<bool> shut_down_answer;
+    bool answered = false;
+
+    void answer_shut_down(bool approved) {
+        if (answered) return;
+        answered = true;
+        shut_down_answer.set_value(approved);
+    }
+
+    // While shutting down: true to stop heartbeating (approved, or given up).
+    bool shut_down_progress(const msg::broker_heartbeat_response& response) {
+        if (!want_shut_down) return false;
+        const auto now = std::chrono::steady_clock::now();
+        if (response.error_code == 0) last_answer = now;
+        if (response.error_code == 0 && response.should_shut_down) {
+            logger()->info("broker {}: the controller approved the controlled shutdown", registration.broker_id);
+            answer_shut_down(true);
+            return true;
+        }
+        if (now - last_answer >= session_timeout) {
+            logger()->warn("broker {}: no answer from the controller for {} ms; shutting down without its approval",
+                           registration.broker_id, session_timeout.count());
+            answer_shut_down(false);
+            return true;
+        }
+        return false;
+    }
 
     asio::awaitable<void> sleep(std::chrono::milliseconds d) {
         timer.expires_after(d);
@@ -98,6 +135,7 @@ struct broker_lifecycle::impl {
         while (!self->stopping) {
             const auto controller = self->metadata.controller_id();
             if (!controller) {
+                if (self->shut_down_progress(msg::broker_heartbeat_response{})) co_return;
                 co_await self->sleep(std::chrono::milliseconds(50));
                 continue;
             }
@@ -117,7 +155,14 @@ struct broker_lifecycle::impl {
             heartbeat.broker_id = self->registration.broker_id;
             heartbeat.broker_epoch = epoch;
             heartbeat.current_metadata_offset = self->metadata.image()->end_offset();
+            heartbeat.want_shut_down = self->want_shut_down;
             auto response = co_await self->heartbeat(remote, heartbeat);
+            if (self->shut_down_progress(response)) co_return;
+            if (response.error_code != 0 && self->want_shut_down) {
+                // Registering again would only undo the shutdown: ask again.
+                co_await self->sleep(std::chrono::milliseconds(50));
+                continue;
+            }
             if (response.error_code != 0) {
                 logger()->info("broker {}: heartbeat refused ({}); registering again", heartbeat.broker_id,
                                response.error_code);
@@ -125,7 +170,9 @@ struct broker_lifecycle::impl {
                 continue;
             }
             // Heartbeat quickly until unfenced, then every broker.heartbeat.interval.ms.
-            co_await self->sleep(response.is_fenced ? std::chrono::milliseconds(50) : self->interval);
+            // In controlled shutdown, every 50 ms (Kafka's broker asks as often).
+            const bool soon = response.is_fenced || self->want_shut_down;
+            co_await self->sleep(soon ? std::chrono::milliseconds(50) : self->interval);
         }
     }
 };
@@ -138,6 +185,47 @@ broker_lifecycle::~broker_lifecycle() { stop(); }
 
 void broker_lifecycle::start() {
     asio::co_spawn(_impl->timer.get_executor(), impl::run(_impl), asio::detached);
+}
+
+bool broker_lifecycle::controlled_shutdown(std::chrono::milliseconds timeout) {
+    auto self = _impl;
+    const auto image = self->metadata.image();
+    const int32_t id = self->registration.broker_id;
+    const auto* me = image->broker(id);
+    const bool registered = me && !me->fenced;
+    const bool others = std::any_of(image->brokers().begin(), image->brokers().end(), [&](const auto& entry) {
+        return entry.first != id && !entry.second.fenced && !entry.second.in_controlled_shutdown;
+    });
+    if (!registered || !others) {
+        logger()->info("broker {}: no controlled shutdown ({})", id,
+                       registered ? "no other broker is unfenced" : "not registered and unfenced");
+        return false;
+    }
+    std::promise<std::future<bool>> handed;
+    auto future_future = handed.get_future();
+    asio::post(self->timer.get_executor(), [self, handed = std::move(handed)]() mutable {
+        if (!self->want_shut_down) {
+            self->want_shut_down = true;
+            self->last_answer = std::chrono::steady_clock::now();
+            self->timer.cancel();  // heartbeat now, not at the next interval
+        }
+        handed.set_value(self->shut_down_answer.get_future());
+    });
+    logger()->info("broker {}: controlled shutdown: asking the controller to move this broker's leaderships", id);
+    const auto started = std::chrono::steady_clock::now();
+    if (future_future.wait_for(timeout) != std::future_status::ready) return false;
+    auto approved = future_future.get();
+    const auto left = timeout - (std::chrono::steady_clock::now() - started);
+    if (approved.wait_for(left) != std::future_status::ready) {
+        logger()->warn("broker {}: controlled shutdown not approved within {} ms; shutting down anyway", id,
+                       timeout.count());
+        return false;
+    }
+    const bool ok = approved.get();
+    logger()->info("broker {}: controlled shutdown {} after {} ms", id, ok ? "done" : "given up",
+                   std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
+                       .count());
+    return ok;
 }
 
 void broker_lifecycle::stop() {
