@@ -262,11 +262,12 @@ def test_sigterm_of_a_leader_moves_leadership_first():
 def test_rolling_restart_of_every_broker():
     with Cluster(3, extra_env=ENV) as cluster:
         create_topic(cluster)
-        wait_for(lambda: all_in_sync(cluster), timeout=30, what="full ISRs")
         workload = Workload(cluster.nodes).start()
         stalls = []
         try:
             workload.wait_acks(2000)
+            # The group's __consumer_offsets too (created by the consumer).
+            wait_for(lambda: all_in_sync(cluster), timeout=30, what="full ISRs")
             for node in cluster.nodes:
                 stall, _ = sigterm(cluster, node, workload)
                 stalls.append(stall)
