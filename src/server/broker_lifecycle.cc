@@ -54,6 +54,18 @@ msg::broker_registration_request make_registration(const broker_config& config) 
     return request;
 }
 
+namespace {
+
+// Whether a broker other than `self` is unfenced and not shutting down: one
+// that can take over leaderships.
+bool other_broker_serves(const metadata::metadata_image& image, int32_t self) {
+    return std::any_of(image.brokers().begin(), image.brokers().end(), [&](const auto& entry) {
+        return entry.first != self && !entry.second.fenced && !entry.second.in_controlled_shutdown;
+    });
+}
+
+}  // namespace
+
 struct broker_lifecycle::impl {
     impl(asio::any_io_executor executor, metadata::metadata_service& metadata, controller_channel& controller,
          const broker_config& config)
@@ -92,6 +104,15 @@ struct broker_lifecycle::impl {
         if (response.error_code == 0 && response.should_shut_down) {
             logger()->info("broker {}: the controller approved the controlled shutdown", registration.broker_id);
             answer_shut_down(true);
+            return true;
+        }
+        if (!other_broker_serves(*metadata.image(), registration.broker_id)) {
+            // The others are shutting down too (a whole cluster stopped at
+            // once): there is nowhere to move anything, and waiting could
+            // outlast the quorum.
+            logger()->info("broker {}: every other broker is shutting down or fenced; not waiting for the controller",
+                           registration.broker_id);
+            answer_shut_down(false);
             return true;
         }
         if (now - last_answer >= session_timeout) {
@@ -193,9 +214,7 @@ bool broker_lifecycle::controlled_shutdown(std::chrono::milliseconds timeout) {
     const int32_t id = self->registration.broker_id;
     const auto* me = image->broker(id);
     const bool registered = me && !me->fenced;
-    const bool others = std::any_of(image->brokers().begin(), image->brokers().end(), [&](const auto& entry) {
-        return entry.first != id && !entry.second.fenced && !entry.second.in_controlled_shutdown;
-    });
+    const bool others = other_broker_serves(*image, id);
     if (!registered || !others) {
         logger()->info("broker {}: no controlled shutdown ({})", id,
                        registered ? "no other broker is unfenced" : "not registered and unfenced");
