@@ -114,7 +114,10 @@ std::vector<record> controller::controlled_shutdown(const metadata_image& image,
 
 std::vector<record> controller::rebalance_leaders(const metadata_image& image, int64_t now_ms) {
     if (!_options.auto_leader_rebalance_enable) return {};
-    if (_last_rebalance_ms >= 0 && now_ms - _last_rebalance_ms < _options.leader_imbalance_check_interval_ms) return {};
+    // The first check comes one interval after this controller took over,
+    // as Kafka schedules it.
+    if (_last_rebalance_ms < 0) _last_rebalance_ms = now_ms;
+    if (now_ms - _last_rebalance_ms < _options.leader_imbalance_check_interval_ms) return {};
     _last_rebalance_ms = now_ms;
     struct imbalance {
         int32_t preferred = 0;  // partitions whose first replica it is

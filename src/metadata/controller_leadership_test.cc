@@ -111,6 +111,7 @@ TEST_F(leadership_test, controlled_shutdown_moves_leaders_then_approves_once_eve
 
     // A broker in controlled shutdown gets no leadership back from an election.
     EXPECT_TRUE(ctl.rebalance_leaders(*image, 5000).empty());
+    EXPECT_TRUE(ctl.rebalance_leaders(*image, 6000).empty());
 }
 
 TEST_F(leadership_test, a_shutting_down_broker_stays_in_an_isr_that_would_drop_below_min_isr) {
@@ -156,6 +157,7 @@ TEST_F(leadership_test, preferred_leader_returns_once_back_in_the_isr) {
 
     // Broker 1 comes back: registered and unfenced, but not yet in the ISR.
     add_broker(1);
+    EXPECT_TRUE(ctl.rebalance_leaders(*image, 9000).empty()) << "the first check is one interval later";
     EXPECT_TRUE(ctl.rebalance_leaders(*image, 10000).empty());
     // The leader lets it back into the ISR once it has caught up.
     set_isr("t", 0, {2, 3, 1});
@@ -177,6 +179,7 @@ TEST_F(leadership_test, rebalance_respects_the_imbalance_percentage_and_the_swit
     moved.leader = 2;
     commit({moved});
     EXPECT_TRUE(ctl.rebalance_leaders(*image, 0).empty());
+    EXPECT_TRUE(ctl.rebalance_leaders(*image, 1000).empty());
     moved.partition_id = 1;
     commit({moved});
     commit(ctl.rebalance_leaders(*image, 5000));
