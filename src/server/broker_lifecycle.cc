@@ -88,6 +88,7 @@ struct broker_lifecycle::impl {
     bool want_shut_down = false;
     std::chrono::steady_clock::time_point last_answer;
     std::promise<bool> shut_down_answer;
+    std::shared_future<bool> shut_down_future = shut_down_answer.get_future().share();
     bool answered = false;
 
     void answer_shut_down(bool approved) {
@@ -156,7 +157,9 @@ struct broker_lifecycle::impl {
         while (!self->stopping) {
             const auto controller = self->metadata.controller_id();
             if (!controller) {
-                if (self->shut_down_progress(msg::broker_heartbeat_response{})) co_return;
+                msg::broker_heartbeat_response none;
+                none.error_code = static_cast<int16_t>(kafka_error::not_controller);
+                if (self->shut_down_progress(none)) co_return;
                 co_await self->sleep(std::chrono::milliseconds(50));
                 continue;
             }
@@ -220,7 +223,7 @@ bool broker_lifecycle::controlled_shutdown(std::chrono::milliseconds timeout) {
                        registered ? "no other broker is unfenced" : "not registered and unfenced");
         return false;
     }
-    std::promise<std::future<bool>> handed;
+    std::promise<std::shared_future<bool>> handed;
     auto future_future = handed.get_future();
     asio::post(self->timer.get_executor(), [self, handed = std::move(handed)]() mutable {
         if (!self->want_shut_down) {
@@ -228,7 +231,7 @@ bool broker_lifecycle::controlled_shutdown(std::chrono::milliseconds timeout) {
             self->last_answer = std::chrono::steady_clock::now();
             self->timer.cancel();  // heartbeat now, not at the next interval
         }
-        handed.set_value(self->shut_down_answer.get_future());
+        handed.set_value(self->shut_down_future);
     });
     logger()->info("broker {}: controlled shutdown: asking the controller to move this broker's leaderships", id);
     const auto started = std::chrono::steady_clock::now();
