@@ -344,14 +344,13 @@ std::vector<record> controller::create_partitions(const metadata_image& image,
 std::vector<record> controller::register_broker(const metadata_image& image,
                                                 const msg::broker_registration_request& request,
                                                 int64_t next_broker_epoch, int64_t now_ms,
-                                                msg::broker_registration_response& response) {
+                                                msg::broker_registration_response& response, uint64_t connection) {
     const broker_registration* existing = image.broker(request.broker_id);
     // A broker whose previous incarnation is still within its session may not
     // register again under a different incarnation (Kafka's DUPLICATE_BROKER_REGISTRATION).
     if (existing && existing->incarnation_id != request.incarnation_id) {
-        auto it = _last_heartbeat_ms.find(request.broker_id);
-        if (it != _last_heartbeat_ms.end() && now_ms - it->second < _options.broker_session_timeout_ms &&
-            !existing->fenced) {
+        auto it = _sessions.find(request.broker_id);
+        if (it != _sessions.end() && now_ms < it->second.expires_ms && !existing->fenced) {
             response.error_code = code(kafka_error::duplicate_broker_registration);
             return {};
         }
@@ -376,20 +375,20 @@ std::vector<record> controller::register_broker(const metadata_image& image,
         rf.max_supported_version = f.max_supported_version;
     }
     r.log_dirs = request.log_dirs;
-    _last_heartbeat_ms[request.broker_id] = now_ms;
+    renew_session(request.broker_id, now_ms, connection);
     response.broker_epoch = next_broker_epoch;
     return {r};
 }
 
 std::vector<record> controller::broker_heartbeat(const metadata_image& image,
                                                  const msg::broker_heartbeat_request& request, int64_t now_ms,
-                                                 msg::broker_heartbeat_response& response) {
+                                                 msg::broker_heartbeat_response& response, uint64_t connection) {
     const broker_registration* b = image.broker(request.broker_id);
     if (!b || b->epoch != request.broker_epoch) {
         response.error_code = code(b ? kafka_error::stale_broker_epoch : kafka_error::broker_id_not_registered);
         return {};
     }
-    _last_heartbeat_ms[request.broker_id] = now_ms;
+    renew_session(request.broker_id, now_ms, connection);
     _metadata_offset[request.broker_id] = request.current_metadata_offset;
     response.is_caught_up = request.current_metadata_offset >= b->epoch;
     if (request.want_shut_down) return controlled_shutdown(image, *b, response);
@@ -476,16 +475,22 @@ std::vector<record> controller::elect_leaders_after_unfence(const metadata_image
 
 std::vector<record> controller::fence_expired_brokers(const metadata_image& image, int64_t now_ms) {
     std::vector<record> out;
+    // Sessions of brokers that are gone or already fenced and silent wake
+    // nobody (a fenced broker that heartbeats renews its session).
+    std::erase_if(_sessions, [&](const auto& entry) {
+        const broker_registration* b = image.broker(entry.first);
+        return !b || (b->fenced && now_ms >= entry.second.expires_ms);
+    });
     for (const auto& [id, b] : image.brokers()) {
         if (b.fenced) continue;
-        auto it = _last_heartbeat_ms.find(id);
-        if (it == _last_heartbeat_ms.end()) {
+        auto it = _sessions.find(id);
+        if (it == _sessions.end()) {
             // A new active controller has not heard from this broker yet: its
             // session starts now.
-            _last_heartbeat_ms[id] = now_ms;
+            _sessions[id].expires_ms = now_ms + _options.broker_session_timeout_ms;
             continue;
         }
-        if (now_ms - it->second < _options.broker_session_timeout_ms) continue;
+        if (now_ms < it->second.expires_ms) continue;
         auto moved = move_leadership_off(image, id);
         out.insert(out.end(), moved.begin(), moved.end());
         records::fence_broker_record f;
@@ -494,6 +499,49 @@ std::vector<record> controller::fence_expired_brokers(const metadata_image& imag
         out.emplace_back(f);
     }
     return out;
+}
+
+void controller::renew_session(int32_t broker_id, int64_t now_ms, uint64_t connection) {
+    auto& session = _sessions[broker_id];
+    session.expires_ms = now_ms + _options.broker_session_timeout_ms;
+    session.connection = connection;
+    session.disconnected = false;
+}
+
+std::vector<int32_t> controller::broker_connection_closed(uint64_t connection, int64_t now_ms) {
+    std::vector<int32_t> brokers;
+    if (connection == 0) return brokers;
+    for (auto& [id, session] : _sessions) {
+        if (session.connection != connection) continue;
+        session.connection = 0;
+        session.disconnected = true;
+        session.expires_ms = std::min(session.expires_ms, now_ms + _options.broker_disconnect_grace_ms);
+        brokers.push_back(id);
+    }
+    return brokers;
+}
+
+bool controller::session_ended(int32_t broker_id, int64_t now_ms) {
+    auto it = _sessions.find(broker_id);
+    if (it == _sessions.end() || !it->second.disconnected) return false;
+    it->second.expires_ms = std::min(it->second.expires_ms, now_ms);
+    return true;
+}
+
+void controller::became_active(std::optional<int32_t> previous_controller, int64_t now_ms) {
+    _sessions.clear();
+    if (previous_controller) {
+        auto& session = _sessions[*previous_controller];
+        session.expires_ms = now_ms + _options.broker_disconnect_grace_ms;
+        session.disconnected = true;
+    }
+}
+
+std::optional<int64_t> controller::next_session_expiry() const {
+    std::optional<int64_t> earliest;
+    for (const auto& [id, session] : _sessions)
+        if (!earliest || session.expires_ms < *earliest) earliest = session.expires_ms;
+    return earliest;
 }
 
 namespace {

@@ -211,6 +211,80 @@ TEST_F(controller_test, expired_broker_is_fenced_and_loses_leadership) {
     }
 }
 
+TEST_F(controller_test, a_closed_heartbeat_connection_ends_the_session_after_a_short_grace) {
+    add_broker(1, std::nullopt, 0);
+    add_broker(2, std::nullopt, 0);
+    create("t", 2, 2);
+    auto heartbeat = [&](int32_t id, int64_t now, uint64_t connection) {
+        msg::broker_heartbeat_request hb;
+        hb.broker_id = id;
+        hb.broker_epoch = image->broker(id)->epoch;
+        hb.current_metadata_offset = offset;
+        msg::broker_heartbeat_response hbr;
+        commit(ctl.broker_heartbeat(*image, hb, now, hbr, connection));
+    };
+    heartbeat(1, 1000, 11);
+    heartbeat(2, 1000, 22);
+    // Connection 22 closes: broker 2's session now ends 250 ms later, not 9 s.
+    const auto closed = ctl.broker_connection_closed(22, 1100);
+    EXPECT_EQ(closed, std::vector<int32_t>{2});
+    EXPECT_TRUE(ctl.broker_connection_closed(99, 1100).empty());  // nobody's
+    EXPECT_EQ(ctl.next_session_expiry(), 1350);
+    EXPECT_TRUE(ctl.fence_expired_brokers(*image, 1300).empty());
+    commit(ctl.fence_expired_brokers(*image, 1350));
+    EXPECT_TRUE(image->broker(2)->fenced);
+    EXPECT_FALSE(image->broker(1)->fenced);
+    for (const auto& p : image->topic("t")->partitions) EXPECT_EQ(p.leader, 1);
+}
+
+TEST_F(controller_test, a_broker_that_heartbeats_again_after_its_connection_closed_keeps_its_session) {
+    add_broker(1, std::nullopt, 0);
+    msg::broker_heartbeat_request hb;
+    hb.broker_id = 1;
+    hb.broker_epoch = image->broker(1)->epoch;
+    hb.current_metadata_offset = offset;
+    msg::broker_heartbeat_response hbr;
+    commit(ctl.broker_heartbeat(*image, hb, 1000, hbr, 11));
+    ctl.broker_connection_closed(11, 1100);
+    commit(ctl.broker_heartbeat(*image, hb, 1120, hbr, 12));  // on a new connection
+    EXPECT_FALSE(ctl.session_ended(1, 1130));                 // a late probe changes nothing
+    EXPECT_TRUE(ctl.fence_expired_brokers(*image, 2000).empty());
+    EXPECT_FALSE(image->broker(1)->fenced);
+}
+
+TEST_F(controller_test, a_probe_that_finds_the_broker_gone_ends_its_session_at_once) {
+    add_broker(1, std::nullopt, 0);
+    add_broker(2, std::nullopt, 0);
+    msg::broker_heartbeat_request hb;
+    hb.broker_id = 2;
+    hb.broker_epoch = image->broker(2)->epoch;
+    hb.current_metadata_offset = offset;
+    msg::broker_heartbeat_response hbr;
+    commit(ctl.broker_heartbeat(*image, hb, 1000, hbr, 22));
+    EXPECT_FALSE(ctl.session_ended(2, 1001));  // still connected: no probe applies
+    ctl.broker_connection_closed(22, 1001);
+    EXPECT_TRUE(ctl.session_ended(2, 1002));
+    commit(ctl.fence_expired_brokers(*image, 1002));
+    EXPECT_TRUE(image->broker(2)->fenced);
+}
+
+TEST_F(controller_test, a_new_active_controller_starts_sessions_afresh_but_the_replaced_one_briefly) {
+    add_broker(1, std::nullopt, 0);
+    add_broker(2, std::nullopt, 0);
+    add_broker(3, std::nullopt, 0);
+    // Heartbeat times of an earlier term say nothing about now.
+    ctl.became_active(3, 60000);
+    EXPECT_TRUE(ctl.fence_expired_brokers(*image, 60200).empty());
+    commit(ctl.fence_expired_brokers(*image, 60250));  // the replaced controller, silent
+    EXPECT_TRUE(image->broker(3)->fenced);
+    EXPECT_FALSE(image->broker(1)->fenced);
+    EXPECT_FALSE(image->broker(2)->fenced);
+    // The others' sessions started when the new controller first looked (60200).
+    EXPECT_TRUE(ctl.fence_expired_brokers(*image, 60200 + 9000 - 1).empty());
+    commit(ctl.fence_expired_brokers(*image, 60200 + 9000));
+    EXPECT_TRUE(image->broker(1)->fenced);
+}
+
 TEST_F(controller_test, last_isr_member_keeps_its_place) {
     add_broker(1, std::nullopt, 0);
     create("t", 1, 1);

@@ -2,11 +2,14 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <cstdlib>
+#include <set>
 #include <thread>
 
 #include "strata/common/log.h"
@@ -29,6 +32,27 @@ int64_t now_ms() {
         .count();
 }
 
+// Whether a TCP connection to host:port is refused: the sign that no process
+// listens there any more (a crashed broker's kernel closed its sockets). A
+// connection that is accepted, times out or fails otherwise says nothing.
+asio::awaitable<bool> connection_refused(asio::any_io_executor executor, std::string host, uint16_t port) {
+    using asio::ip::tcp;
+    boost::system::error_code ec;
+    tcp::resolver resolver(executor);
+    auto addresses = co_await resolver.async_resolve(host, std::to_string(port),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || addresses.empty()) co_return false;
+    tcp::socket socket(executor);
+    asio::steady_timer timeout(executor);
+    timeout.expires_after(std::chrono::milliseconds(50));
+    timeout.async_wait([&socket](boost::system::error_code e) {
+        if (!e) socket.close();
+    });
+    co_await socket.async_connect(*addresses.begin(), asio::redirect_error(asio::use_awaitable, ec));
+    timeout.cancel();
+    co_return ec == asio::error::connection_refused;
+}
+
 }  // namespace
 
 struct metadata_service::impl : std::enable_shared_from_this<impl> {
@@ -49,6 +73,20 @@ struct metadata_service::impl : std::enable_shared_from_this<impl> {
     mutable std::mutex image_mutex;
     std::shared_ptr<const metadata_image> current = std::make_shared<metadata_image>();
     std::atomic<int32_t> leader{-1};
+    // The last leader this node knew (never -1 once one was known): the
+    // controller a new leader replaces.
+    std::atomic<int32_t> last_known_leader{-1};
+    // Connections that carried a broker's registration or heartbeat: only
+    // their closing concerns the controller.
+    std::mutex heartbeat_connections_mutex;
+    std::set<uint64_t> heartbeat_connections;
+    bool sessions_active = false;  // strand only: ctl's sessions are this term's
+
+    void note_heartbeat_connection(uint64_t connection) {
+        if (connection == 0) return;
+        std::lock_guard lock(heartbeat_connections_mutex);
+        heartbeat_connections.insert(connection);
+    }
     std::vector<image_listener> listeners;
 
     net::detail::async_event progress;  // a new image was published
@@ -343,21 +381,22 @@ struct metadata_service::impl : std::enable_shared_from_this<impl> {
     }
 
     static asio::awaitable<msg::broker_registration_response> do_register_broker(
-        std::shared_ptr<impl> self, msg::broker_registration_request request) {
+        std::shared_ptr<impl> self, msg::broker_registration_request request, uint64_t connection) {
         co_return co_await self->run<msg::broker_registration_response>(
             [&](const metadata_image& img, msg::broker_registration_response& r) {
                 // Kafka's broker epoch is the offset of the registration record.
                 const int64_t next_offset = self->node.status().log_end_offset.value();
-                return self->ctl.register_broker(img, request, next_offset, now_ms(), r);
+                return self->ctl.register_broker(img, request, next_offset, now_ms(), r, connection);
             },
             [](msg::broker_registration_response& r, kafka_error e) { r.error_code = static_cast<int16_t>(e); });
     }
 
     static asio::awaitable<msg::broker_heartbeat_response> do_broker_heartbeat(std::shared_ptr<impl> self,
-                                                                               msg::broker_heartbeat_request request) {
+                                                                               msg::broker_heartbeat_request request,
+                                                                               uint64_t connection) {
         co_return co_await self->run<msg::broker_heartbeat_response>(
             [&](const metadata_image& img, msg::broker_heartbeat_response& r) {
-                return self->ctl.broker_heartbeat(img, request, now_ms(), r);
+                return self->ctl.broker_heartbeat(img, request, now_ms(), r, connection);
             },
             [](msg::broker_heartbeat_response& r, kafka_error e) { r.error_code = static_cast<int16_t>(e); });
     }
@@ -386,18 +425,54 @@ struct metadata_service::impl : std::enable_shared_from_this<impl> {
             [](std::pair<kafka_error, int64_t>& r, kafka_error e) { r.first = e; });
     }
 
+    // A broker whose heartbeat connection closed (or the controller just
+    // replaced) is fenced after a short grace unless it heartbeats again;
+    // sooner if it is found dead: its listener refusing connections means
+    // its process is gone. Probed every 20 ms within the grace.
+    static asio::awaitable<void> probe_broker(std::shared_ptr<impl> self, int32_t broker_id) {
+        const auto until = std::chrono::steady_clock::now() +
+                           std::chrono::milliseconds(self->options.controller.broker_disconnect_grace_ms);
+        asio::steady_timer pause(self->strand);
+        while (!self->stopping && self->sessions_active && std::chrono::steady_clock::now() < until) {
+            auto img = self->image();
+            const broker_registration* b = img->broker(broker_id);
+            if (!b || b->fenced || b->endpoints.empty()) co_return;
+            const bool gone = co_await connection_refused(self->strand, b->endpoints.front().host,
+                                                          b->endpoints.front().port);
+            if (gone) {
+                if (self->sessions_active && self->ctl.session_ended(broker_id, now_ms())) {
+                    logger()->info("broker {}: its listener refuses connections; ending its session", broker_id);
+                    self->fencing_timer.cancel();
+                }
+                co_return;
+            }
+            pause.expires_after(std::chrono::milliseconds(20));
+            boost::system::error_code ec;
+            co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+    }
+
     asio::awaitable<void> fence_loop() {
         fencing_running = true;
         while (!stopping) {
-            fencing_timer.expires_after(options.fencing_interval);
+            // Wake at the earliest session end (a broker that disconnected
+            // has a short one), at most fencing_interval from now.
+            auto wait = options.fencing_interval;
+            if (auto expiry = sessions_active ? ctl.next_session_expiry() : std::nullopt)
+                wait = std::clamp(std::chrono::milliseconds(*expiry - now_ms() + 1), std::chrono::milliseconds(10),
+                                  options.fencing_interval);
+            fencing_timer.expires_after(wait);
             boost::system::error_code ec;
             co_await fencing_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             if (stopping) break;
-            if (!is_leader()) continue;
+            if (!is_leader() || !sessions_active) continue;
             struct none {};
             co_await run<none>(
                 [&](const metadata_image& img, none&) {
                     auto out = ctl.fence_expired_brokers(img, now_ms());
+                    for (const auto& r : out)
+                        if (const auto* f = std::get_if<records::fence_broker_record>(&r))
+                            logger()->info("fencing broker {}: its session ended", f->id);
                     // Preferred leaders only on an image with no fencing pending.
                     if (out.empty()) out = ctl.rebalance_leaders(img, now_ms());
                     return out;
@@ -430,7 +505,20 @@ void metadata_service::attach() {
         if (!self) return;
         self->leader = leader ? leader->value() : -1;
         logger()->info("metadata leader is now {} (epoch {})", leader ? leader->value() : -1, epoch.value());
-        if (self->is_leader()) asio::co_spawn(self->strand, impl::bootstrap(self), asio::detached);
+        const bool active = self->is_leader();
+        const int32_t previous = leader ? self->last_known_leader.exchange(leader->value()) : -1;
+        // Broker sessions belong to one term of this node as the active
+        // controller: started afresh when it becomes active, dropped when not.
+        asio::post(self->strand, [self, active, previous] {
+            self->sessions_active = active;
+            if (!active) return;
+            std::optional<int32_t> replaced;
+            if (previous >= 0 && previous != self->options.node_id) replaced = previous;
+            self->ctl.became_active(replaced, now_ms());
+            if (replaced) asio::co_spawn(self->strand, impl::probe_broker(self, *replaced), asio::detached);
+            self->fencing_timer.cancel();  // re-arm for the new sessions
+        });
+        if (active) asio::co_spawn(self->strand, impl::bootstrap(self), asio::detached);
     });
 }
 
@@ -485,14 +573,31 @@ asio::awaitable<kafka_error> metadata_service::decide(decision decide) {
 }
 
 asio::awaitable<msg::broker_registration_response> metadata_service::register_broker(
-    msg::broker_registration_request request) {
-    co_return co_await asio::co_spawn(_impl->strand, impl::do_register_broker(_impl, std::move(request)),
+    msg::broker_registration_request request, uint64_t connection) {
+    _impl->note_heartbeat_connection(connection);
+    co_return co_await asio::co_spawn(_impl->strand, impl::do_register_broker(_impl, std::move(request), connection),
                                       asio::use_awaitable);
 }
 
+void metadata_service::connection_closed(uint64_t connection) {
+    {
+        std::lock_guard lock(_impl->heartbeat_connections_mutex);
+        if (_impl->heartbeat_connections.erase(connection) == 0) return;
+    }
+    auto self = _impl;
+    asio::post(self->strand, [self, connection] {
+        for (int32_t broker : self->ctl.broker_connection_closed(connection, now_ms())) {
+            logger()->debug("broker {}: its heartbeat connection {} closed", broker, connection);
+            asio::co_spawn(self->strand, impl::probe_broker(self, broker), asio::detached);
+        }
+        self->fencing_timer.cancel();  // re-arm for the shortened session
+    });
+}
+
 asio::awaitable<msg::broker_heartbeat_response> metadata_service::broker_heartbeat(
-    msg::broker_heartbeat_request request) {
-    co_return co_await asio::co_spawn(_impl->strand, impl::do_broker_heartbeat(_impl, std::move(request)),
+    msg::broker_heartbeat_request request, uint64_t connection) {
+    _impl->note_heartbeat_connection(connection);
+    co_return co_await asio::co_spawn(_impl->strand, impl::do_broker_heartbeat(_impl, std::move(request), connection),
                                       asio::use_awaitable);
 }
 

@@ -132,6 +132,7 @@ asio::awaitable<void> connection::run() {
     _writer_wakeup.notify_all();
     co_await _tasks.wait();
     close();
+    _handler.connection_closed(_info);
     logger()->debug("connection {} from {}: closed", _info.id, _info.remote);
 }
 

@@ -425,6 +425,13 @@ end_quorum_epoch_response raft_core::on_end_quorum_epoch(node_id from, const end
     return {kafka_error::none, leader(), _epoch};
 }
 
+void raft_core::leader_unreachable(node_id leader, millis now) {
+    if (_role != raft_role::follower || _leader != leader || !is_voter()) return;
+    const millis jitter =
+        _config.election_jitter > 0 ? static_cast<millis>(_random() % static_cast<uint64_t>(_config.election_jitter)) : 0;
+    _fetch_deadline = std::min(_fetch_deadline, now + jitter);
+}
+
 void raft_core::tick(millis now) {
     switch (_role) {
         case raft_role::leader:

@@ -362,6 +362,21 @@ TEST(raft_core, the_preferred_successor_campaigns_at_once) {
     EXPECT_EQ(sent<vote_request>(follower.take_actions()).size(), 2u);
 }
 
+TEST(raft_core, a_follower_that_loses_its_leaders_connection_campaigns_within_the_jitter) {
+    memory_log log_a, log_b;
+    raft_core told(config_for(2), log_a, quorum_state{epoch{1}, std::nullopt, n(1)}, 0);
+    raft_core untold(config_for(2), log_b, quorum_state{epoch{1}, std::nullopt, n(1)}, 0);
+    ASSERT_EQ(told.role(), raft_role::follower);
+    told.leader_unreachable(n(3), 10);  // not its leader: changes nothing
+    told.tick(109);
+    EXPECT_EQ(told.role(), raft_role::follower);
+    told.leader_unreachable(n(1), 10);
+    told.tick(110);  // within election_jitter (100) of the lost connection
+    EXPECT_EQ(told.role(), raft_role::prospective);
+    untold.tick(110);  // without the hint, the fetch timeout (200) still runs
+    EXPECT_EQ(untold.role(), raft_role::follower);
+}
+
 TEST(raft_core, an_observer_never_campaigns_and_finds_the_leader) {
     memory_log log;
     raft_core observer(config_for(4), log, {}, 0);

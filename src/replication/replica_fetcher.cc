@@ -344,6 +344,9 @@ asio::awaitable<void> run_fetcher(impl_ptr m, std::shared_ptr<fetcher> f) {
         auto answer = co_await connection->call<pm::fetch_response>(std::move(request), fetch_version, timeout);
         if (f->stopped || m->stopped) break;
         if (!answer) {
+            if (m->options.unreachable && m->options.image) {
+                if (const auto* b = m->options.image()->broker(f->leader)) m->options.unreachable->mark(f->leader, b->epoch);
+            }
             if (!reported_unreachable)
                 logger()->warn("replica fetcher {}: fetch from leader {} at {}:{} failed: {}", f->index, f->leader,
                                f->host, f->port, net::to_string(answer.error()));
@@ -351,7 +354,10 @@ asio::awaitable<void> run_fetcher(impl_ptr m, std::shared_ptr<fetcher> f) {
             co_await pause(m, f, clock_type::now() + m->options.backoff);
             continue;
         }
-        if (reported_unreachable) logger()->info("replica fetcher {}: leader {} answers again", f->index, f->leader);
+        if (reported_unreachable) {
+            logger()->info("replica fetcher {}: leader {} answers again", f->index, f->leader);
+            if (m->options.unreachable) m->options.unreachable->clear(f->leader);
+        }
         reported_unreachable = false;
         auto response = std::make_shared<const pm::fetch_response>(std::move(answer).value());
         if (response->error_code != 0) {

@@ -31,7 +31,17 @@ int16_t code(kafka_error e) {
 // Kafka's "authorized operations not requested" marker.
 constexpr int32_t operations_not_requested = INT32_MIN;
 
+// A leader this broker's replica fetchers just found gone is shown as
+// none (LEADER_NOT_AVAILABLE) until the controller names the next one.
+bool leader_unreachable(const metadata::metadata_image& image, const replication::unreachable_brokers* unreachable,
+                        int32_t leader) {
+    if (!unreachable || leader == metadata::no_leader) return false;
+    const auto* b = image.broker(leader);
+    return b && unreachable->contains(leader, b->epoch);
+}
+
 void fill_topic(const metadata::metadata_image& image, const metadata::topic_image& t, int16_t version,
+                const replication::unreachable_brokers* unreachable,
                 msg::metadata_response::metadata_response_topic& out) {
     out.name = t.name;
     out.topic_id = t.id;
@@ -49,7 +59,8 @@ void fill_topic(const metadata::metadata_image& image, const metadata::topic_ima
             const auto* b = image.broker(r);
             if (!b || b->fenced) part.offline_replicas.push_back(r);
         }
-        if (p.leader == metadata::no_leader) part.error_code = code(kafka_error::leader_not_available);
+        if (leader_unreachable(image, unreachable, p.leader)) part.leader_id = metadata::no_leader;
+        if (part.leader_id == metadata::no_leader) part.error_code = code(kafka_error::leader_not_available);
     }
 }
 
@@ -111,7 +122,7 @@ awaitable<msg::metadata_response> handle_metadata(admin_context& admin, request_
     };
     if (all_topics) {
         for (const auto& [name, t] : image->topics())
-            if (may_describe(name)) fill_topic(*image, *t, ctx.version, response.topics.emplace_back());
+            if (may_describe(name)) fill_topic(*image, *t, ctx.version, admin.unreachable, response.topics.emplace_back());
         co_return response;
     }
     const bool may_create = admin.auto_create_topics && (ctx.version < 4 || request.allow_auto_topic_creation);
@@ -146,7 +157,7 @@ awaitable<msg::metadata_response> handle_metadata(admin_context& admin, request_
         }
         auto& out = response.topics.emplace_back();
         if (t) {
-            fill_topic(*image, *t, ctx.version, out);
+            fill_topic(*image, *t, ctx.version, admin.unreachable, out);
             continue;
         }
         out.name = wanted.name;

@@ -6,6 +6,7 @@
 
 #include "request_dispatcher.h"
 #include "strata/metadata/metadata_service.h"
+#include "strata/replication/unreachable_brokers.h"
 
 namespace strata::server {
 
@@ -21,6 +22,9 @@ struct admin_context {
     const broker_config* broker = nullptr;  // this node's configuration (DescribeConfigs)
     std::string cluster_id;
     bool auto_create_topics = false;  // auto.create.topics.enable
+    // Brokers this broker just found unreachable: Metadata shows the
+    // partitions they lead as LEADER_NOT_AVAILABLE (null: none tracked).
+    const replication::unreachable_brokers* unreachable = nullptr;
 };
 
 void register_admin_apis(request_dispatcher& dispatcher, admin_context& admin);

@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <future>
+#include <optional>
 
 #include "controller_channel.h"
 #include "strata/common/log.h"
@@ -141,15 +142,30 @@ struct broker_lifecycle::impl {
         co_return failed;
     }
 
-    asio::awaitable<msg::broker_heartbeat_response> heartbeat(bool remote, msg::broker_heartbeat_request request) {
+    // nullopt: the controller was not reached (connection lost or refused,
+    // a timeout); the registration still stands, so heartbeat again.
+    asio::awaitable<std::optional<msg::broker_heartbeat_response>> heartbeat(bool remote,
+                                                                             msg::broker_heartbeat_request request) {
         if (!remote) co_return co_await metadata.broker_heartbeat(request);
         auto answer = co_await controller.call<msg::broker_heartbeat_response>(request, 1,
                                                                                std::chrono::milliseconds(5000));
         if (answer) co_return answer.value();
-        msg::broker_heartbeat_response failed;
-        failed.error_code = static_cast<int16_t>(kafka_error::not_controller);
-        failed.is_fenced = true;
-        co_return failed;
+        co_return std::nullopt;
+    }
+
+    // Sleeps `d`, but wakes as soon as the active controller changes: a new
+    // controller fences brokers it does not hear from soon.
+    asio::awaitable<void> sleep_unless_controller_changes(std::chrono::milliseconds d, int32_t controller) {
+        constexpr auto step = std::chrono::milliseconds(20);
+        const auto until = std::chrono::steady_clock::now() + d;
+        // A controlled shutdown asked for meanwhile heartbeats at once.
+        const bool shutting_down = want_shut_down;
+        while (!stopping && metadata.controller_id().value_or(-1) == controller &&
+               want_shut_down == shutting_down) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+            if (left.count() <= 0) break;
+            co_await sleep(std::min(left, step));
+        }
     }
 
     static asio::awaitable<void> run(std::shared_ptr<impl> self) {
@@ -180,8 +196,26 @@ struct broker_lifecycle::impl {
             heartbeat.broker_epoch = epoch;
             heartbeat.current_metadata_offset = self->metadata.image()->end_offset();
             heartbeat.want_shut_down = self->want_shut_down;
-            auto response = co_await self->heartbeat(remote, heartbeat);
+            auto answer = co_await self->heartbeat(remote, heartbeat);
+            if (!answer) {
+                msg::broker_heartbeat_response none;
+                none.error_code = static_cast<int16_t>(kafka_error::not_controller);
+                if (self->shut_down_progress(none)) co_return;
+                // The controller's connection closed or it did not answer:
+                // try again at once (on a new connection, or to a new
+                // controller), the controller fences a broker that stays
+                // silent after its connection closed.
+                co_await self->sleep(std::chrono::milliseconds(10));
+                continue;
+            }
+            auto& response = *answer;
             if (self->shut_down_progress(response)) co_return;
+            if (response.error_code == static_cast<int16_t>(kafka_error::not_controller)) {
+                // Between controllers: the registration stands; heartbeat the
+                // next one as soon as it is known.
+                co_await self->sleep_unless_controller_changes(std::chrono::milliseconds(50), *controller);
+                continue;
+            }
             if (response.error_code != 0 && self->want_shut_down) {
                 // Registering again would only undo the shutdown: ask again.
                 co_await self->sleep(std::chrono::milliseconds(50));
@@ -196,7 +230,8 @@ struct broker_lifecycle::impl {
             // Heartbeat quickly until unfenced, then every broker.heartbeat.interval.ms.
             // In controlled shutdown, every 50 ms (Kafka's broker asks as often).
             const bool soon = response.is_fenced || self->want_shut_down;
-            co_await self->sleep(soon ? std::chrono::milliseconds(50) : self->interval);
+            co_await self->sleep_unless_controller_changes(soon ? std::chrono::milliseconds(50) : self->interval,
+                                                           *controller);
         }
     }
 };

@@ -203,7 +203,9 @@ void add_listener_keys(std::vector<config_key>& k) {
         at_least<int32_t>(1),
         "The active controller fences a broker it has had no heartbeat from for this long: the broker "
         "leaves Metadata and the ISRs, and its partitions move to another in-sync replica or go "
-        "leaderless. Read by the controllers."));
+        "leaderless. Read by the controllers. This bounds a hung or partitioned broker; a crashed one is "
+        "fenced sooner: when the connection it heartbeats on closes, the controller probes its listener "
+        "and fences it once that refuses connections, or after 250 ms without a new heartbeat."));
 }
 
 void add_network_keys(std::vector<config_key>& k) {

@@ -24,13 +24,13 @@ constexpr int32_t producer_id_block = 1000;
 
 awaitable<msg::broker_registration_response> handle_broker_registration(admin_context& admin, request_context& ctx,
                                                                         msg::broker_registration_request& request) {
-    auto response = co_await admin.metadata.register_broker(std::move(request));
+    auto response = co_await admin.metadata.register_broker(std::move(request), ctx.connection.id);
     co_return response;
 }
 
 awaitable<msg::broker_heartbeat_response> handle_broker_heartbeat(admin_context& admin, request_context& ctx,
                                                                   msg::broker_heartbeat_request& request) {
-    auto response = co_await admin.metadata.broker_heartbeat(std::move(request));
+    auto response = co_await admin.metadata.broker_heartbeat(std::move(request), ctx.connection.id);
     co_return response;
 }
 
@@ -62,6 +62,10 @@ void register_controller_apis(request_dispatcher& dispatcher, admin_context& adm
             co_return co_await fn(admin, ctx, request);
         };
     };
+    // A broker's heartbeat connection closing is the first sign of its
+    // death: the controller fences it after a short grace, not a session.
+    dispatcher.on_connection_closed(
+        [&admin](const net::connection_info& connection) { admin.metadata.connection_closed(connection.id); });
     dispatcher.register_api<msg::broker_registration_request>(bind(handle_broker_registration), 0, 4);
     dispatcher.register_api<msg::broker_heartbeat_request>(bind(handle_broker_heartbeat), 0, 1);
     dispatcher.register_api<msg::allocate_producer_ids_request>(bind(handle_allocate_producer_ids), 0, 0);

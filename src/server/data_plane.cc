@@ -115,6 +115,8 @@ data_plane::data_plane(const broker_config& config, metadata::metadata_service& 
     fetch.isr_check_interval = std::chrono::milliseconds(std::max<int64_t>(config.replica_lag_time_max_ms / 2, 1));
     fetch.image = [manager] { return (*manager)->image(); };
     fetch.leaders = [manager] { return (*manager)->leaders(); };
+    fetch.unreachable = std::make_shared<replication::unreachable_brokers>();
+    options.unreachable = fetch.unreachable;
     _impl->fetchers = std::make_unique<replication::replica_fetcher_manager>(fetch);
     auto* fetchers = _impl->fetchers.get();
     options.on_follow = [fetchers](const std::shared_ptr<replication::partition>& p, int32_t leader,

@@ -165,4 +165,8 @@ asio::awaitable<net::handler_result> request_dispatcher::handle(const net::conne
     co_return net::handler_result{std::move(response), ctx.close_connection};
 }
 
+void request_dispatcher::connection_closed(const net::connection_info& connection) {
+    for (const auto& listener : _close_listeners) listener(connection);
+}
+
 }  // namespace strata::server

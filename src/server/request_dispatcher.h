@@ -106,6 +106,12 @@ public:
     // What ApiVersions advertises, ordered by API key.
     std::vector<supported_api> supported_apis() const;
 
+    // Called with every connection that closes (on its network thread), as
+    // handlers are registered: before the server starts.
+    using close_listener = std::function<void(const net::connection_info&)>;
+    void on_connection_closed(close_listener listener) { _close_listeners.push_back(std::move(listener)); }
+    void connection_closed(const net::connection_info& connection) override;
+
     boost::asio::awaitable<net::handler_result> handle(const net::connection_info& connection,
                                                        std::shared_ptr<const std::vector<uint8_t>> frame) override;
 
@@ -141,6 +147,7 @@ private:
     const security::authorizer* _authorizer;
     quota_hook* _quotas;
     std::map<int16_t, entry> _apis;
+    std::vector<close_listener> _close_listeners;
 };
 
 // Encodes `response` with its response header for the request in `ctx`.

@@ -20,7 +20,7 @@ public:
                            replication::partition_manager* partitions, const pipeline_services& services)
         : _config(config),
           _admin{quorum.metadata(), &quorum.controller(), &_config, quorum.cluster_id().value_or(""),
-                 config.auto_create_topics_enable},
+                 config.auto_create_topics_enable, partitions ? partitions->unreachable() : nullptr},
           _dispatcher(services) {
         register_raft_apis(_dispatcher, _fetch_router, quorum.node());
         register_admin_apis(_dispatcher, _admin);
@@ -50,6 +50,10 @@ public:
     boost::asio::awaitable<net::handler_result> handle(const net::connection_info& connection,
                                                        std::shared_ptr<const std::vector<uint8_t>> frame) override {
         return _dispatcher.handle(connection, std::move(frame));
+    }
+
+    void connection_closed(const net::connection_info& connection) override {
+        _dispatcher.connection_closed(connection);
     }
 
     // Requests waiting on a rebalance would hold the shutdown up.

@@ -5,14 +5,17 @@ the controller listener, heartbeats, and serves clients. Three combined
 nodes (broker + controller) form the quorum; node 4 is broker-only.
 
 A topic created through node 4 appears in every node's Metadata; produce
-and consume through node 4 work; SIGKILL of node 4 gets it fenced once
+and consume through node 4 work; SIGSTOP of node 4 gets it fenced once
 broker.session.timeout.ms passes without a heartbeat (Metadata no longer
-lists it; the partitions it alone held go leaderless) and not before;
+lists it; the partitions it alone held go leaderless) and not before, and
+SIGCONT unfences it; SIGKILL gets it fenced as soon as the controller sees
+its heartbeat connection close and its listener refuse connections;
 restarting it unfences it, gives those partitions their leader back, and
 their records are there."""
 
 import contextlib
 import shutil
+import signal
 import subprocess
 import time
 
@@ -124,18 +127,35 @@ def test_broker_only_node_serves_and_is_fenced_and_unfenced():
         assert len(got) == 400, len(got)
         on_broker_values = {f"v{i}".encode() for i in range(400) if i % 8 in on_broker}
 
-        # SIGKILL: no more heartbeats. The controller fences the broker after
-        # broker.session.timeout.ms, not before.
-        killed_at = time.monotonic()
-        broker.kill()
+        # SIGSTOP: silent, its connections open. The controller fences the
+        # broker after broker.session.timeout.ms without a heartbeat, not before.
         observer = cluster.nodes[0]
+        stopped_at = time.monotonic()
+        broker.proc.send_signal(signal.SIGSTOP)
         assert 4 in brokers_seen_by(observer), "fenced before its session expired"
         wait_for(lambda: 4 not in brokers_seen_by(observer), timeout=SESSION_TIMEOUT_MS / 1000 + 10,
                  what="broker 4 fenced", interval=0.05)
+        fenced_after = time.monotonic() - stopped_at
+        print(f"broker 4 fenced {fenced_after:.2f}s after SIGSTOP (session timeout {SESSION_TIMEOUT_MS} ms)")
+        # Its last heartbeat was at most one interval before the stop.
+        assert fenced_after >= (SESSION_TIMEOUT_MS - HEARTBEAT_INTERVAL_MS) / 1000 - 0.2, fenced_after
+        # SIGCONT: it heartbeats, is unfenced and leads its partitions again.
+        broker.proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: brokers_seen_by(observer) == {1, 2, 3, 4}, what="broker 4 unfenced after SIGCONT")
+        wait_for(lambda: all(AdminClient({"bootstrap.servers": observer.bootstrap}).list_topics(timeout=5).topics[
+            "via-broker"].partitions[p].leader == 4 for p in on_broker), what="broker 4 leading after SIGCONT")
+
+        # SIGKILL: its kernel closes its connections and its listener. The
+        # controller sees the heartbeat connection close, finds the listener
+        # refusing connections and fences it then, without waiting for the
+        # session to run out.
+        killed_at = time.monotonic()
+        broker.kill()
+        wait_for(lambda: 4 not in brokers_seen_by(observer), timeout=SESSION_TIMEOUT_MS / 1000 + 10,
+                 what="broker 4 fenced", interval=0.01)
         fenced_after = time.monotonic() - killed_at
         print(f"broker 4 fenced {fenced_after:.2f}s after SIGKILL (session timeout {SESSION_TIMEOUT_MS} ms)")
-        # Its last heartbeat was at most one interval before the kill.
-        assert fenced_after >= (SESSION_TIMEOUT_MS - HEARTBEAT_INTERVAL_MS) / 1000 - 0.2, fenced_after
+        assert fenced_after < (SESSION_TIMEOUT_MS - HEARTBEAT_INTERVAL_MS) / 1000 - 0.2, fenced_after
         for node in cluster.nodes:  # (the others apply the fencing a moment later)
             wait_for(lambda: (lambda md: 4 not in md.brokers and all(
                 md.topics["via-broker"].partitions[p].leader == -1 for p in on_broker))(

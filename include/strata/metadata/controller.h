@@ -40,6 +40,12 @@ struct controller_options {
     int16_t default_replication_factor = 1;     // default.replication.factor
     int64_t broker_session_timeout_ms = 9000;   // broker.session.timeout.ms
     int64_t broker_heartbeat_interval_ms = 2000;  // broker.heartbeat.interval.ms
+    // How long a broker whose heartbeat connection closed (or the previous
+    // active controller, just replaced by an election) has to heartbeat
+    // again before it is fenced. A live broker re-heartbeats at once on a new
+    // connection; a crashed one's sockets are closed by its kernel, so its
+    // partitions move within this instead of the whole session timeout.
+    int64_t broker_disconnect_grace_ms = 250;
     // min.insync.replicas for topics that do not set it: a broker in
     // controlled shutdown leaves an ISR only if as many remain.
     int32_t default_min_insync_replicas = 1;
@@ -72,11 +78,14 @@ public:
 
     // Broker lifecycle (KIP-631). `next_broker_epoch` is the offset the
     // registration record will get, Kafka's choice of broker epoch.
+    // `connection` identifies the network connection the request came on
+    // (0: in-process, from this node's own broker).
     std::vector<record> register_broker(const metadata_image& image, const msg::broker_registration_request& request,
                                         int64_t next_broker_epoch, int64_t now_ms,
-                                        msg::broker_registration_response& response);
+                                        msg::broker_registration_response& response, uint64_t connection = 0);
     std::vector<record> broker_heartbeat(const metadata_image& image, const msg::broker_heartbeat_request& request,
-                                         int64_t now_ms, msg::broker_heartbeat_response& response);
+                                         int64_t now_ms, msg::broker_heartbeat_response& response,
+                                         uint64_t connection = 0);
     // Fences brokers whose session expired and moves leadership of their
     // partitions to another in-sync replica (or none).
     std::vector<record> fence_expired_brokers(const metadata_image& image, int64_t now_ms);
@@ -87,6 +96,25 @@ public:
     // partitions back to it where it is in the ISR (so caught up), unfenced
     // and not shutting down. Kafka's ZooKeeper controller's rule.
     std::vector<record> rebalance_leaders(const metadata_image& image, int64_t now_ms);
+
+    // Broker sessions beyond heartbeats (volatile controller state):
+    // - the connection a broker heartbeats on closed: its session ends
+    //   `broker_disconnect_grace_ms` from now unless it heartbeats again;
+    //   returns the brokers concerned (the caller may probe whether they
+    //   are gone: see session_ended);
+    std::vector<int32_t> broker_connection_closed(uint64_t connection, int64_t now_ms);
+    // - a broker that has not heartbeated again since its connection closed
+    //   was found gone (its listener refuses connections: its process is
+    //   dead): its session ends now. False if it heartbeated meanwhile.
+    bool session_ended(int32_t broker_id, int64_t now_ms);
+    // - this node just became the active controller: sessions start afresh
+    //   (a previous term's heartbeat times say nothing now), and the
+    //   previous active controller, whose silence the election was about,
+    //   gets the short grace instead of a whole session;
+    void became_active(std::optional<int32_t> previous_controller, int64_t now_ms);
+    // When the earliest session ends (nullopt: no session), for the timer
+    // that calls fence_expired_brokers.
+    std::optional<int64_t> next_session_expiry() const;
 
     // AlterPartition (KIP-497, KIP-704, KIP-841, KIP-903), sent by a
     // partition's leader to change its ISR (and leader recovery state), at
@@ -134,7 +162,14 @@ private:
 
     controller_options _options;
     uuid_source _new_uuid;
-    std::map<int32_t, int64_t> _last_heartbeat_ms;
+    struct broker_session {
+        int64_t expires_ms = 0;
+        uint64_t connection = 0;  // its last heartbeat's; 0: in-process or none
+        bool disconnected = false;  // not heard from since that connection closed
+    };
+    void renew_session(int32_t broker_id, int64_t now_ms, uint64_t connection);
+
+    std::map<int32_t, broker_session> _sessions;
     // Each broker's metadata offset as its last heartbeat reported it.
     std::map<int32_t, int64_t> _metadata_offset;
     // Brokers in controlled shutdown with nothing left to move: (broker

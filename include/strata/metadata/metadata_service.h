@@ -79,9 +79,16 @@ public:
                                                                       int16_t version);
     boost::asio::awaitable<msg::create_partitions_response> create_partitions(
         msg::create_partitions_request request);
+    // `connection`: the id of the network connection the request came on
+    // (0: in-process). The controller watches that connection: when it
+    // closes, connection_closed() shortens the broker's session.
     boost::asio::awaitable<msg::broker_registration_response> register_broker(
-        msg::broker_registration_request request);
-    boost::asio::awaitable<msg::broker_heartbeat_response> broker_heartbeat(msg::broker_heartbeat_request request);
+        msg::broker_registration_request request, uint64_t connection = 0);
+    boost::asio::awaitable<msg::broker_heartbeat_response> broker_heartbeat(msg::broker_heartbeat_request request,
+                                                                            uint64_t connection = 0);
+    // A network connection closed (any thread; cheap for connections that
+    // never carried a broker's heartbeat).
+    void connection_closed(uint64_t connection);
     // AlterPartition from a partition leader (controller::alter_partition).
     // When the change cannot be committed (not the active controller, a
     // commit timeout) the response carries only a top-level error, as

@@ -75,6 +75,10 @@ public:
     // waits for the calls in flight: a handler whose calls may wait long (a
     // JoinGroup waiting for a rebalance) answers them now. Any thread.
     virtual void server_stopping() {}
+
+    // The connection closed (either side) and every call it started has
+    // returned. Called once per connection, on its thread.
+    virtual void connection_closed(const connection_info& connection) { (void)connection; }
 };
 
 }  // namespace strata::net

@@ -138,6 +138,12 @@ public:
     raft::response handle_request(node_id from, const raft::request& request, millis now);
     void handle_response(node_id from, const raft::request& request, const raft::response& response, millis now);
     void tick(millis now);
+    // The shell's connection to `leader` was lost or refused: most likely
+    // the leader process is gone. A voter following it then campaigns after
+    // a random part of election_jitter instead of the whole fetch_timeout.
+    // Harmless when the leader is in fact alive: the campaign starts with a
+    // pre-vote, which voters still hearing from the leader refuse.
+    void leader_unreachable(node_id leader, millis now);
 
     // Appends an application entry (leader only); its offset.
     raft_result<offset> propose(std::string data, millis now);

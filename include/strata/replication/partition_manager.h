@@ -24,6 +24,7 @@
 #include "strata/metadata/image.h"
 #include "strata/replication/partition.h"
 #include "strata/replication/partition_config.h"
+#include "strata/replication/unreachable_brokers.h"
 #include "strata/storage/clock.h"
 #include "strata/storage/log_manager.h"
 
@@ -46,6 +47,8 @@ struct partition_manager_options {
     // it follows no one (it leads, has no leader, or is no longer hosted).
     // The replica fetcher listens here.
     std::function<void(const std::shared_ptr<partition>&, int32_t leader, leader_epoch epoch)> on_follow;
+    // Shared with the replica fetchers, read by Metadata (may be null).
+    std::shared_ptr<unreachable_brokers> unreachable;
 };
 
 // A partition as a request handler finds it: the partition when this broker
@@ -80,6 +83,8 @@ public:
 
     // ---- any thread ---------------------------------------------------------
     std::shared_ptr<const metadata::metadata_image> image() const;
+    // Brokers the replica fetchers just found unreachable (null: not tracked).
+    const unreachable_brokers* unreachable() const { return _options.unreachable.get(); }
     // UNKNOWN_TOPIC_OR_PARTITION when the image has no such topic or
     // partition, NOT_LEADER_OR_FOLLOWER when another broker leads it.
     partition_lookup find(std::string_view topic, int32_t partition) const;

@@ -33,6 +33,7 @@
 
 #include "strata/metadata/image.h"
 #include "strata/replication/partition.h"
+#include "strata/replication/unreachable_brokers.h"
 
 namespace strata::replication {
 
@@ -55,6 +56,8 @@ struct replica_fetcher_options {
     // this broker leads, both from the partition manager.
     std::function<std::shared_ptr<const metadata::metadata_image>()> image;
     std::function<std::vector<std::shared_ptr<partition>>()> leaders;
+    // Where a leader that cannot be reached is noted (null: nowhere).
+    std::shared_ptr<unreachable_brokers> unreachable;
 };
 
 class replica_fetcher_manager {

@@ -330,6 +330,12 @@ struct node::impl : std::enable_shared_from_this<node::impl> {
         if (stopping) co_return;
         if (!answer) {
             logger()->trace("node {}: request to {} failed: {}", config.raft.self, to, net::to_string(answer.error()));
+            if constexpr (std::is_same_v<Request, fetch_request>) {
+                if (answer.error() == net::client_error::disconnected) {
+                    core->leader_unreachable(to, now_ms());
+                    after_input();
+                }
+            }
             co_return;  // the core asks again after its request timeout
         }
         auto translated = wire::from_kafka(answer.value());
