@@ -134,8 +134,6 @@ void broker::stop() {
     // replicas, serving on meanwhile, so clients move without a stall.
     if (s.network && s.data && _config.controlled_shutdown_enable)
         s.quorum->controlled_shutdown(std::chrono::milliseconds(_config.controlled_shutdown_timeout_ms));
-    // An active controller hands over before its listener closes.
-    if (s.network && s.quorum) s.quorum->resign_leadership(std::chrono::milliseconds(1000));
     if (s.network) s.network->stop();  // first: its handlers call into the quorum and the partitions
     if (s.quorum) s.quorum->stop();    // then no new metadata reaches the partitions
     if (s.data) s.data->stop();

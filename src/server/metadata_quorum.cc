@@ -2,13 +2,10 @@
 
 #include "topic_configs.h"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/use_future.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <fstream>
-#include <future>
 #include <random>
 #include <thread>
 
@@ -161,35 +158,6 @@ void metadata_quorum::stop() {
 bool metadata_quorum::controlled_shutdown(std::chrono::milliseconds timeout) {
     if (!_impl->running || !_impl->lifecycle) return false;
     return _impl->lifecycle->controlled_shutdown(timeout);
-}
-
-namespace {
-const auto& quorum_logger() {
-    static const auto instance = log::get("server");
-    return instance;
-}
-}  // namespace
-
-void metadata_quorum::resign_leadership(std::chrono::milliseconds timeout) {
-    if (!_impl->running) return;
-    const auto self = _impl->node.id();
-    if (_impl->node.status().leader != self) return;
-    const auto started = std::chrono::steady_clock::now();
-    const auto deadline = started + timeout;
-    auto resigned = asio::co_spawn(_impl->context, _impl->node.resign(), asio::use_future);
-    if (resigned.wait_until(deadline) != std::future_status::ready) return;
-    while (std::chrono::steady_clock::now() < deadline) {
-        const auto leader = _impl->node.status().leader;
-        if (leader && *leader != self) {
-            quorum_logger()->info("node {}: resigned the metadata quorum's leadership; node {} leads after {} ms",
-                           self.value(), leader->value(),
-                           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                                 started)
-                               .count());
-            return;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
 }
 
 raft::node& metadata_quorum::node() { return _impl->node; }

@@ -60,12 +60,6 @@ public:
     // before the network closes, the controller moves this broker's
     // leaderships. False when not run or not approved within `timeout`.
     bool controlled_shutdown(std::chrono::milliseconds timeout);
-    // When this node leads the metadata quorum: resigns (EndQuorumEpoch, as
-    // Kafka's KafkaRaftClient does on a clean shutdown) so that the other
-    // voters elect a new leader at once rather than after
-    // controller.quorum.fetch.timeout.ms, and waits (at most `timeout`)
-    // until one is known. Call while the controller listener still serves.
-    void resign_leadership(std::chrono::milliseconds timeout);
 
     raft::node& node();
     metadata::metadata_service& metadata();
