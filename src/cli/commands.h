@@ -13,6 +13,7 @@ struct global_options;
 
 void add_cluster_commands(CLI::App& app, const std::shared_ptr<global_options>& global);
 void add_topic_commands(CLI::App& app, const std::shared_ptr<global_options>& global);
+void add_partition_commands(CLI::App& app, const std::shared_ptr<global_options>& global);
 void add_produce_command(CLI::App& app, const std::shared_ptr<global_options>& global);
 void add_consume_command(CLI::App& app, const std::shared_ptr<global_options>& global);
 void add_group_commands(CLI::App& app, const std::shared_ptr<global_options>& global);

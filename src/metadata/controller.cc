@@ -4,6 +4,7 @@
 #include <set>
 
 #include "strata/common/kafka_error.h"
+#include "strata/metadata/elections.h"
 
 namespace strata::metadata {
 
@@ -439,6 +440,15 @@ std::vector<record> controller::move_leadership_off(const metadata_image& image,
                     return usable(id) && std::find(isr.begin(), isr.end(), id) != isr.end();
                 });
                 change.leader = next == p.replicas.end() ? no_leader : *next;
+                // No in-sync replica left: a live one from outside the ISR
+                // may lead where unclean.leader.election.enable allows it.
+                if (change.leader == no_leader &&
+                    unclean_election_enabled(image, name, _options.unclean_leader_election_enable)) {
+                    if (auto unclean = unclean_election(image, *topic, p, broker_id)) {
+                        out.emplace_back(*unclean);
+                        continue;
+                    }
+                }
             }
             if (change.isr || change.leader != -2) out.emplace_back(change);
         }
@@ -456,7 +466,22 @@ std::vector<record> controller::elect_leaders_after_unfence(const metadata_image
     for (const auto& [name, topic] : image.topics()) {
         for (const auto& p : topic->partitions) {
             if (p.leader != no_leader) continue;
-            if (std::find(p.isr.begin(), p.isr.end(), broker_id) == p.isr.end()) continue;
+            if (std::find(p.isr.begin(), p.isr.end(), broker_id) == p.isr.end()) {
+                // A leaderless partition whose ISR is still gone: the
+                // returning replica may lead it uncleanly where allowed.
+                const bool isr_alive = std::any_of(p.isr.begin(), p.isr.end(), [&](int32_t id) { return usable(id); });
+                if (isr_alive || std::find(p.replicas.begin(), p.replicas.end(), broker_id) == p.replicas.end() ||
+                    !unclean_election_enabled(image, name, _options.unclean_leader_election_enable))
+                    continue;
+                records::partition_change_record change;
+                change.topic_id = topic->id;
+                change.partition_id = p.partition;
+                change.leader = broker_id;
+                change.isr = std::vector<int32_t>{broker_id};
+                change.leader_recovery_state = 1;  // RECOVERING
+                out.emplace_back(change);
+                continue;
+            }
             // Kafka's clean election: the first replica, in assignment
             // order, that is in the ISR and usable.
             auto next = std::find_if(p.replicas.begin(), p.replicas.end(), [&](int32_t id) {

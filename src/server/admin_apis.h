@@ -28,6 +28,8 @@ struct admin_context {
 };
 
 void register_admin_apis(request_dispatcher& dispatcher, admin_context& admin);
+// ElectLeaders (partition_admin_apis.cc).
+void register_partition_admin_apis(request_dispatcher& dispatcher, admin_context& admin);
 // BrokerRegistration, BrokerHeartbeat, AllocateProducerIds: what brokers
 // ask the active controller (controller_apis.cc).
 void register_controller_apis(request_dispatcher& dispatcher, admin_context& admin);

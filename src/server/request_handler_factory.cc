@@ -24,6 +24,7 @@ public:
           _dispatcher(services) {
         register_raft_apis(_dispatcher, _fetch_router, quorum.node());
         register_admin_apis(_dispatcher, _admin);
+        register_partition_admin_apis(_dispatcher, _admin);
         register_config_apis(_dispatcher, _admin);
         register_init_producer_id(_dispatcher, _admin, config.node_id);
         if (config.has_role("controller")) register_controller_apis(_dispatcher, _admin);

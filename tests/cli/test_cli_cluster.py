@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """`strata cluster` against a three-node quorum: every broker is listed, the
 quorum view names the harness's leader and three voters whichever node is
-asked, and a stopped node shows in `cluster health`/`cluster quorum`."""
+asked, and a stopped node shows in `cluster health`/`cluster quorum`.
+`strata topic create` sent the moment a new cluster's nodes listen, before
+its quorum has elected a leader, is held by the broker and succeeds."""
 
 import json
 import time
@@ -50,5 +52,49 @@ def test_three_node_cluster_info_and_quorum():
         assert follower.node_id in [v["id"] for v in json.loads(result.out)["voters"]], result.out
 
 
+def raw_create_topic(port, name):
+    """One CreateTopics v2 request on its own connection; the topic's error code."""
+    import socket
+    from kafka.protocol.admin import CreateTopicsRequest
+    from kafka.protocol.api import RequestHeader
+    request = CreateTopicsRequest[2](create_topic_requests=[(name, 1, 1, [], [])], timeout=30000,
+                                     validate_only=False)
+    header = RequestHeader(request, correlation_id=1, client_id="raw")  # (kept: encode is a weak method)
+    payload = header.encode() + request.encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=40) as sock:
+        sock.sendall(len(payload).to_bytes(4, "big") + payload)
+        size = int.from_bytes(sock.recv(4, socket.MSG_WAITALL), "big")
+        frame = sock.recv(size, socket.MSG_WAITALL)
+    response = request.RESPONSE_TYPE.decode(frame[4:])
+    return response.topic_errors[0][1]
+
+
+def test_topic_create_while_the_first_election_runs():
+    # A slow first election (2 s) makes the window certain: the request
+    # arrives with no controller known and no broker registered.
+    env = {"STRATA_CONTROLLER_QUORUM_ELECTION_TIMEOUT_MS": "2000"}
+    cluster = Cluster(3, extra_env=env)
+    try:
+        cluster.start()  # (not the context manager: it waits for a leader)
+        first = cluster.node(1)
+        assert cluster.leader() is None, "the quorum elected before the test could ask"
+        # A client that does not retry (one CreateTopics v2 on a socket):
+        # the broker holds it until there is a controller and answers it.
+        started = time.monotonic()
+        assert raw_create_topic(first.port, "held") == 0
+        print(f"raw CreateTopics answered NONE {time.monotonic() - started:.2f}s after it was sent, before "
+              "the first election")
+        started = time.monotonic()
+        result = ok(["topic", "create", "early", "--partitions", "3", "--replication-factor", "1", "-o", "json"],
+                    first)
+        doc = json.loads(result.out)
+        assert doc["created"] and doc["partitions"] == 3, doc
+        print(f"topic created {time.monotonic() - started:.2f}s after the request, sent before the first election")
+    except BaseException:
+        cluster.__exit__(*__import__("sys").exc_info())
+        raise
+    cluster.__exit__(None, None, None)
+
+
 if __name__ == "__main__":
-    run_tests([test_three_node_cluster_info_and_quorum])
+    run_tests([test_three_node_cluster_info_and_quorum, test_topic_create_while_the_first_election_runs])

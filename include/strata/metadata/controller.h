@@ -56,6 +56,7 @@ struct controller_options {
     int64_t leader_imbalance_check_interval_ms = 300000;
     int32_t leader_imbalance_per_broker_percentage = 10;
     int32_t max_partitions_per_request = 10000;
+    bool unclean_leader_election_enable = false;  // the static default; topics and the cluster may override
     // Checks one topic config (name, value); returns an error message, or
     // nullopt when valid. Supplied by the layer that knows topic configs.
     std::function<std::optional<std::string>(const std::string&, const std::optional<std::string>&)> validate_topic_config;
