@@ -90,14 +90,17 @@ test: test-deps build fuzz-build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
 # The compat tier's whole list (tests/compat/tests.list): librdkafka's own
-# tests against one node, then three nodes. `make test` runs its fast subset.
+# tests against one node, then three nodes, then one node with the KIP-848
+# consumer group protocol. `make test` runs their fast subsets.
 compat: test-deps build
 	bash tests/compat/build.sh $(BUILD)/compat
 	STRATAD=$(BUILD)/src/stratad STRATA_COMPAT_BUILD_DIR=$(BUILD)/compat /usr/bin/python3 tests/compat/run.py --nodes 1; \
 	one=$$?; \
 	STRATAD=$(BUILD)/src/stratad STRATA_COMPAT_BUILD_DIR=$(BUILD)/compat /usr/bin/python3 tests/compat/run.py --nodes 3; \
 	three=$$?; \
-	test $$one -eq 0 -a $$three -eq 0
+	STRATAD=$(BUILD)/src/stratad STRATA_COMPAT_BUILD_DIR=$(BUILD)/compat /usr/bin/python3 tests/compat/run.py --nodes 1 --protocol consumer; \
+	kip848=$$?; \
+	test $$one -eq 0 -a $$three -eq 0 -a $$kip848 -eq 0
 
 # Regenerates the protocol codecs from ../shared/kafka-protocol.
 generate:

@@ -10,7 +10,8 @@
 #
 # Environment: STRATA_CLUSTER_DIR (default ./cluster: node-N/ data, node-N.log,
 # node-N.pid, cluster.id, bootstrap), STRATA_CLUSTER_PORT (default 9092: the
-# brokers listen on it and the next two ports, the controllers 100 above),
+# brokers listen on it and the next two ports, the controllers 100 above,
+# the HTTP listeners (metrics, health) 1011 below: 8081-8083 by default),
 # STRATAD and STRATA (default build/src/stratad, build/src/strata).
 set -euo pipefail
 
@@ -24,6 +25,7 @@ nodes=(1 2 3)
 
 broker_port() { echo $((base_port + $1 - 1)); }
 controller_port() { echo $((base_port + 100 + $1 - 1)); }
+http_port() { echo $((base_port - 1011 + $1 - 1)); }
 bootstrap() {
   local list=""
   for n in "${nodes[@]}"; do list+="${list:+,}localhost:$(broker_port "$n")"; done
@@ -47,6 +49,7 @@ node_env() {
   echo "STRATA_LISTENERS=PLAINTEXT://localhost:$(broker_port "$n"),CONTROLLER://localhost:$(controller_port "$n")"
   echo "STRATA_ADVERTISED_LISTENERS=PLAINTEXT://localhost:$(broker_port "$n")"
   echo "STRATA_CONTROLLER_QUORUM_VOTERS=$(voters)"
+  echo "STRATA_HTTP_LISTENERS=http://localhost:$(http_port "$n")"
   echo "STRATA_LOG_DIRS=$dir/node-$n/data"
 }
 with_node_env() {
@@ -125,7 +128,8 @@ down() {
 
 status() {
   for n in "${nodes[@]}"; do
-    if pid=$(running_pid "$n"); then echo "node $n: running (pid $pid), localhost:$(broker_port "$n")"
+    if pid=$(running_pid "$n"); then
+      echo "node $n: running (pid $pid), localhost:$(broker_port "$n"), http://localhost:$(http_port "$n")/metrics"
     else echo "node $n: stopped"; fi
   done
 }

@@ -7,7 +7,7 @@ build_packages=(
   build-essential cmake ninja-build ccache pkg-config python3
   libboost1.74-dev libboost-system1.74-dev librocksdb-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev libgtest-dev libgmock-dev libzstd-dev liblz4-dev libsnappy-dev
-  zlib1g-dev libssl-dev libcli11-dev nlohmann-json3-dev libbenchmark-dev
+  zlib1g-dev libssl-dev libcli11-dev nlohmann-json3-dev libbenchmark-dev libre2-dev
 )
 # Real clients and tools the test suite drives (kcat, confluent-kafka-python,
 # kafka-python on Debian's /usr/bin/python3 with the codec modules it

@@ -9,7 +9,9 @@
 
 #include <fmt/format.h>
 
+#include "observability.h"
 #include "strata/common/log.h"
+#include "strata/http/server.h"
 #include "strata/net/request_handler.h"
 #include "strata/server/data_plane.h"
 #include "strata/server/metadata_quorum.h"
@@ -78,8 +80,11 @@ std::vector<std::string> identity_directories(const server::broker_config& confi
 struct broker::subsystems {
     std::optional<server::metadata_quorum> quorum;
     std::unique_ptr<server::data_plane> data;
+    std::unique_ptr<observability> observe;
     std::unique_ptr<net::request_handler> pipeline;
     std::unique_ptr<net::server> network;
+    http::router routes;
+    std::unique_ptr<http::server> http;  // on the network server's threads
 };
 
 broker::broker(server::broker_config config) : _config(std::move(config)) {}
@@ -108,6 +113,9 @@ void broker::start() {
         // that they see every metadata image.
         if (_config.has_role("broker"))
             s.data = std::make_unique<server::data_plane>(_config, s.quorum->metadata(), &s.quorum->controller());
+        // Follows the images too (ISR changes), so also made before the start.
+        s.observe = std::make_unique<observability>(_config, _metrics, *s.quorum,
+                                                    s.data ? &s.data->partitions() : nullptr);
         s.quorum->start();
     } catch (const std::exception& e) {
         stop();
@@ -122,6 +130,31 @@ void broker::start() {
         throw std::runtime_error(e.what());
     }
     register_network_metrics();
+    if (!_config.http_listeners.empty()) {
+        try {
+            start_http();
+        } catch (const std::exception& e) {
+            stop();
+            throw std::runtime_error(e.what());
+        }
+    }
+}
+
+void broker::start_http() {
+    auto& s = *_running;
+    http::server_options options;
+    for (const auto& text : _config.http_listeners) {
+        http::listen_address address;
+        if (auto problem = http::parse_listen_address(text, address); !problem.empty())
+            throw std::runtime_error("http.listeners: " + problem);
+        options.listeners.push_back(address);
+    }
+    options.max_request_bytes = static_cast<size_t>(_config.http_max_request_bytes);
+    options.max_connections = static_cast<size_t>(_config.http_max_connections);
+    s.observe->add_routes(s.routes);
+    s.http = std::make_unique<http::server>(options, s.routes, s.network->executors());
+    s.http->start();
+    s.observe->watch_http(s.http.get());
 }
 
 void broker::stop() {
@@ -134,7 +167,12 @@ void broker::stop() {
     // replicas, serving on meanwhile, so clients move without a stall.
     if (s.network && s.data && _config.controlled_shutdown_enable)
         s.quorum->controlled_shutdown(std::chrono::milliseconds(_config.controlled_shutdown_timeout_ms));
-    if (s.network) s.network->stop();  // first: its handlers call into the quorum and the partitions
+    // The HTTP listener first: it runs on the network threads, and its
+    // handlers read everything below.
+    if (s.http) s.http->stop();
+    s.observe.reset();  // its collectors read the HTTP server and the quorum
+    s.http.reset();
+    if (s.network) s.network->stop();  // then: its handlers call into the quorum and the partitions
     if (s.quorum) s.quorum->stop();    // then no new metadata reaches the partitions
     if (s.data) s.data->stop();
     // The pipeline and the subsystems it calls go in reverse order of creation.
@@ -143,6 +181,11 @@ void broker::stop() {
     s.data.reset();
     s.quorum.reset();
     _running.reset();
+}
+
+std::vector<boost::asio::ip::tcp::endpoint> broker::http_endpoints() const {
+    if (!_running || !_running->http) return {};
+    return _running->http->endpoints();
 }
 
 std::vector<net::bound_endpoint> broker::endpoints() const {

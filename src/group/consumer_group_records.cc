@@ -63,6 +63,7 @@ partition_assignment from_records(const std::vector<TopicPartitions>& topics) {
 bool same_subscription(const consumer_member& a, const consumer_member& b) {
     return a.instance_id == b.instance_id && a.rack_id == b.rack_id && a.client_id == b.client_id &&
            a.client_host == b.client_host && a.subscribed_topics == b.subscribed_topics &&
+           a.subscribed_topic_regex == b.subscribed_topic_regex &&
            a.rebalance_timeout_ms == b.rebalance_timeout_ms && a.server_assignor == b.server_assignor;
 }
 
@@ -123,7 +124,9 @@ offsets_record member_metadata_record(const std::string& group_id, const std::st
         v.client_id = m->client_id;
         v.client_host = m->client_host;
         v.subscribed_topic_names = m->subscribed_topics;
-        v.subscribed_topic_regex = std::nullopt;
+        // Null without a regex, as Kafka writes it for a member that has none.
+        v.subscribed_topic_regex = m->subscribed_topic_regex.empty() ? std::nullopt
+                                                                     : std::optional(m->subscribed_topic_regex);
         v.rebalance_timeout_ms = m->rebalance_timeout_ms;
         v.server_assignor = m->server_assignor;
         r.value = versioned(v, value_version);
@@ -295,6 +298,7 @@ void replay_consumer_group_record(int16_t key_version, protocol::reader& key,
                 m.client_host = v.client_host;
                 m.subscribed_topics = v.subscribed_topic_names;
                 std::sort(m.subscribed_topics.begin(), m.subscribed_topics.end());
+                m.subscribed_topic_regex = v.subscribed_topic_regex.value_or("");
                 if (v.rebalance_timeout_ms >= 0) m.rebalance_timeout_ms = v.rebalance_timeout_ms;
                 m.server_assignor = v.server_assignor;
             }

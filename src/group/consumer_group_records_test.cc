@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "strata/protocol/coordinator/consumer_group_current_member_assignment_value.h"
+#include "strata/protocol/coordinator/consumer_group_member_metadata_value.h"
 
 namespace strata::group {
 namespace {
@@ -103,6 +106,7 @@ void expect_same_group(const consumer_group_state& a, const consumer_group_state
         EXPECT_EQ(m.assigned, n.assigned) << id;
         EXPECT_EQ(m.pending_revocation, n.pending_revocation) << id;
         EXPECT_EQ(m.subscribed_topics, n.subscribed_topics) << id;
+        EXPECT_EQ(m.subscribed_topic_regex, n.subscribed_topic_regex) << id;
         EXPECT_EQ(m.client_id, n.client_id) << id;
         EXPECT_EQ(m.client_host, n.client_host) << id;
         EXPECT_EQ(m.rebalance_timeout_ms, n.rebalance_timeout_ms) << id;
@@ -172,6 +176,55 @@ TEST(consumer_group_records, a_replayed_group_keeps_its_epochs_and_assignments) 
     EXPECT_EQ(*r.assignment, g.group.members().at("a").assigned);
     EXPECT_EQ(after.group_epoch(), g.group.group_epoch());
     EXPECT_TRUE(consumer_group_records("g", *restored, after.persisted_state(), topics).empty());
+}
+
+TEST(consumer_group_records, a_members_regex_is_written_and_replayed) {
+    const topic_catalog catalog{{"t", {topic_id(1), 6}}, {"t-new", {topic_id(2), 2}}, {"u", {topic_id(3), 1}}};
+    consumer_group g("g", {});
+    auto h = join("a");
+    h.subscribed_topic_names = std::vector<std::string>{};
+    h.subscribed_topic_regex = "t.*";
+    auto before = g.persisted_state();
+    auto r = g.heartbeat(h, catalog, 0, "");
+    ASSERT_EQ(r.error, kafka_error::none);
+    ASSERT_TRUE(g.resolve_regexes(catalog));
+    r = g.heartbeat(beat("a", r.member_epoch, r.assignment), catalog, 0, "");
+    auto log = consumer_group_records("g", before, g.persisted_state(), catalog);
+
+    // Kafka's ConsumerGroupMemberMetadataValue carries the pattern.
+    auto member = std::find_if(log.begin(), log.end(), [](const offsets_record& rec) {
+        return key_version(rec) == consumer_record_key::member_metadata;
+    });
+    ASSERT_NE(member, log.end());
+    protocol::reader value(*member->value);
+    const int16_t version = value.read_int16();
+    protocol::coordinator::consumer_group_member_metadata_value v;
+    v.decode(value, version);
+    EXPECT_EQ(v.subscribed_topic_regex, std::optional<std::string>("t.*"));
+
+    auto restored = restored_state(replay(log).at("g"));
+    ASSERT_TRUE(restored);
+    expect_same_group(g.persisted_state(), *restored);
+    EXPECT_EQ(restored->subscribed_metadata, (std::map<std::string, int32_t>{{"t", 6}, {"t-new", 2}}));
+
+    // Restored, the group resolves the pattern again: a heartbeat after the
+    // load keeps the member's epoch and partitions.
+    consumer_group after("g", {});
+    after.restore(*restored, 1000);
+    auto again = after.heartbeat(beat("a", r.member_epoch, r.assignment), catalog, 1001, "");
+    EXPECT_EQ(again.member_epoch, r.member_epoch);
+    EXPECT_EQ(*again.assignment, *r.assignment);
+
+    // Without a regex the value's field is null, as Kafka writes it.
+    logged_group plain;
+    plain.heartbeat(join("b"));
+    for (const auto& rec : plain.log) {
+        if (key_version(rec) != consumer_record_key::member_metadata) continue;
+        protocol::reader pv(*rec.value);
+        protocol::coordinator::consumer_group_member_metadata_value pm;
+        pm.decode(pv, pv.read_int16());
+        EXPECT_FALSE(pm.subscribed_topic_regex.has_value());
+    }
 }
 
 TEST(consumer_group_records, a_group_replayed_mid_reconciliation_carries_on) {

@@ -138,6 +138,7 @@ awaitable<msg::consumer_group_describe_response> group_coordinator::consumer_gro
                     om.client_id = m.client_id;
                     om.client_host = m.client_host;
                     om.subscribed_topic_names = m.subscribed_topics;
+                    if (!m.subscribed_topic_regex.empty()) om.subscribed_topic_regex = m.subscribed_topic_regex;
                     om.assignment = described(m.assigned);
                     om.target_assignment = described(cg->target_of(member_id));
                 }

@@ -41,9 +41,16 @@ struct loaded_group {
     std::optional<protocol::coordinator::group_metadata_value> metadata;
     std::map<topic_partition_key, committed_offset> offsets;
 };
+// An offset committed in a transaction that has no marker yet (TxnOffsetCommit).
+struct pending_txn_offset {
+    std::string group;
+    topic_partition_key tp;
+    committed_offset value;
+};
 struct loaded_partition {
     std::map<std::string, loaded_group> groups;  // classic groups, and every group's offsets
     loaded_consumer_groups consumer_groups;      // KIP-848 groups (key versions 3 to 8)
+    std::map<int64_t, std::vector<pending_txn_offset>> open_txn_offsets;  // by producer id
 };
 
 // A partition of __consumer_offsets this broker leads.
@@ -98,6 +105,12 @@ struct group_coordinator::impl final : group_environment, std::enable_shared_fro
     void install(int32_t p, uint64_t load_id, std::shared_ptr<loaded_partition> state, bool ok);
     void unload(int32_t p);
     void expire_offsets(int64_t now);
+    // Transactional offsets (txn_offsets.cc). write_txn appends `records` as
+    // one transactional batch of (producer id, epoch), acks=all.
+    void write_txn(int32_t p, std::vector<offsets_record> records, int64_t producer_id, int16_t epoch,
+                   std::function<void(kafka_error)> done);
+    void add_txn_offset(int64_t producer_id, pending_txn_offset offset);
+    void end_txn_offsets(int64_t producer_id, bool commit, int32_t partition);
 
     coordinator_config config;
     group_limits limits;
@@ -111,6 +124,8 @@ struct group_coordinator::impl final : group_environment, std::enable_shared_fro
     boost::asio::thread_pool loader{1};
     boost::asio::steady_timer timer{io};
     bool started = false;
+    // __consumer_offsets seen with all its partitions (FindCoordinator, any thread).
+    std::atomic<bool> offsets_topic_whole{false};
     bool stopping = false;            // coordinator thread
     std::atomic<bool> closed{false};  // any thread: stop() has begun
 
@@ -126,6 +141,12 @@ struct group_coordinator::impl final : group_environment, std::enable_shared_fro
         std::vector<std::function<void(kafka_error)>> waiting;
     };
     std::unordered_map<std::string, consumer_writes> consumer_writes_in_flight;
+    // Offsets committed in open transactions, by producer id.
+    std::map<int64_t, std::vector<pending_txn_offset>> txn_offsets;
+    // Markers that reached a partition of __consumer_offsets before its load
+    // was installed ({partition, producer id} -> commit): applied by install
+    // after the replay, which may have read the log before the marker.
+    std::map<std::pair<int32_t, int64_t>, bool> early_txn_markers;
     uint64_t next_load_id = 1;
     int64_t next_expiry_check_ms = 0;
     std::mt19937_64 random{std::random_device{}()};

@@ -16,6 +16,7 @@
 #include "strata/protocol/coordinator/offset_commit_value.h"
 #include "strata/protocol/messages/create_topics_request.h"
 #include "strata/protocol/record_batch.h"
+#include "strata/replication/producer_state.h"
 #include "strata/storage/log.h"
 
 namespace strata::group {
@@ -170,6 +171,7 @@ bool replay_log(const storage::partition_log& log, loaded_partition& out, spdlog
     auto next = log.log_start_offset();
     const auto end = log.end_offset();
     std::vector<uint8_t> scratch;
+    std::map<int64_t, loaded_partition> transactional;  // open transactions' offsets, by producer id
     while (next < end) {
         storage::read_options options;
         options.start = next;
@@ -190,10 +192,22 @@ bool replay_log(const storage::partition_log& log, loaded_partition& out, spdlog
             if (!batch || !batch.value()) break;  // the end, or a batch cut off by max_bytes
             const auto& b = *batch.value();
             if (b.last_offset() < next.value()) continue;
-            if (!b.is_control()) {
+            if (b.is_control()) {
+                // A transaction's marker: its offsets count, or are dropped.
+                auto marker = b.has_producer_id() ? replication::parse_txn_marker(b.records_data()) : std::nullopt;
+                auto open = marker ? transactional.find(b.producer_id()) : transactional.end();
+                if (open != transactional.end()) {
+                    if (marker->commit)
+                        for (auto& [group, loaded] : open->second.groups)
+                            for (auto& [tp, c] : loaded.offsets) out.groups[group].offsets[tp] = c;
+                    transactional.erase(open);
+                }
+            } else {
+                // TxnOffsetCommit's records wait for their transaction's marker.
+                auto& target = b.is_transactional() && b.has_producer_id() ? transactional[b.producer_id()] : out;
                 auto r = protocol::for_each_record(b, size_t{64} << 20, scratch, [&](const protocol::record_view& rec) {
                     try {
-                        replay_record(rec, out);
+                        replay_record(rec, target);
                     } catch (const std::exception& e) {
                         logger.warn("{}: skipping an undecodable record: {}", log.partition(), e.what());
                     }
@@ -205,6 +219,9 @@ bool replay_log(const storage::partition_log& log, loaded_partition& out, spdlog
         }
         if (!progressed) break;
     }
+    for (auto& [producer_id, loaded] : transactional)
+        for (auto& [group, g] : loaded.groups)
+            for (auto& [tp, c] : g.offsets) out.open_txn_offsets[producer_id].push_back(pending_txn_offset{group, tp, c});
     return true;
 }
 
@@ -461,13 +478,22 @@ void group_coordinator::impl::install(int32_t p, uint64_t load_id, std::shared_p
         create_consumer_group(id).restore(std::move(*restored), now);
         ++consumer;
     }
+    for (auto& [producer_id, offsets] : state->open_txn_offsets)
+        for (auto& o : offsets)
+            if (partition_of(o.group) == p) add_txn_offset(producer_id, std::move(o));
     it->second.loaded = true;
+    for (auto m = early_txn_markers.lower_bound({p, INT64_MIN}); m != early_txn_markers.end() && m->first.first == p;) {
+        end_txn_offsets(m->first.second, m->second, p);
+        m = early_txn_markers.erase(m);
+    }
     logger->info("loaded {}-{}: {} groups ({} of the consumer protocol), {} offsets", offsets_topic_name, p,
                  state->groups.size() + consumer, consumer, offsets);
 }
 
 void group_coordinator::impl::unload(int32_t p) {
     shards.erase(p);
+    for (auto& [producer_id, offsets] : txn_offsets)
+        std::erase_if(offsets, [&](const pending_txn_offset& o) { return partition_of(o.group) == p; });
     std::vector<std::string> gone;
     for (const auto& [id, g] : groups)
         if (partition_of(id) == p) gone.push_back(id);
@@ -506,8 +532,13 @@ void group_coordinator::impl::tick() {
             continue;
         }
         auto before = it->second->persisted_state();
-        if (it->second->tick(now)) {
-            // Expired members: their records go (all of the group's with the last one).
+        // Expired members: their records go (all of the group's with the last
+        // one). Patterns new to the group are resolved here, after the
+        // heartbeat that brought them, as Kafka resolves them off its path.
+        const bool expired = it->second->tick(now);
+        if (it->second->has_unresolved_regexes() && !topics) topics = catalog();
+        const bool resolved = it->second->has_unresolved_regexes() && it->second->resolve_regexes(*topics);
+        if (expired || resolved) {
             if (!topics) topics = catalog();
             persist_consumer_group(it->first, before, it->second->persisted_state(), *topics, [](kafka_error) {});
         }
@@ -624,9 +655,38 @@ void group_coordinator::stop() {
     if (_impl->thread.joinable()) _impl->thread.join();
 }
 
+namespace {
+
+// The image once __consumer_offsets has `wanted` partitions in it. A new
+// topic's partitions can reach the image in more than one step, and a group
+// hashed over a part of them would be coordinated on the wrong partition
+// (Kafka fixes the count once, at start-up). A topic made elsewhere with
+// fewer partitions is taken as it is after a while, once.
+awaitable<std::shared_ptr<const metadata::metadata_image>> whole_offsets_topic(group_coordinator::impl& impl,
+                                                                                size_t wanted) {
+    boost::asio::steady_timer wait(co_await boost::asio::this_coro::executor);
+    for (int i = 0; i < 100; ++i) {
+        auto image = impl.partitions.image();
+        const auto* topic = image ? image->topic(offsets_topic_name) : nullptr;
+        if (topic && topic->partitions.size() >= wanted) {
+            impl.offsets_topic_whole = true;
+            co_return image;
+        }
+        wait.expires_after(std::chrono::milliseconds(20));
+        co_await wait.async_wait(boost::asio::use_awaitable);
+    }
+    auto image = impl.partitions.image();
+    if (image && image->topic(offsets_topic_name)) impl.offsets_topic_whole = true;
+    co_return image;
+}
+
+}  // namespace
+
 awaitable<std::pair<kafka_error, int32_t>> group_coordinator::find_coordinator(std::string group_id) {
     auto image = _impl->partitions.image();
-    if (!image || !image->topic(offsets_topic_name)) {
+    const auto* existing = image ? image->topic(offsets_topic_name) : nullptr;
+    const auto wanted = static_cast<size_t>(_impl->config.offsets_topic_partitions);
+    if (!existing || (!_impl->offsets_topic_whole && existing->partitions.size() < wanted)) {
         msg::create_topics_request create;
         auto& t = create.topics.emplace_back();
         t.name = std::string(offsets_topic_name);
@@ -648,11 +708,17 @@ awaitable<std::pair<kafka_error, int32_t>> group_coordinator::find_coordinator(s
             created = co_await _impl->config.create_topics(std::move(create));
         else
             created = co_await _impl->metadata.create_topics(std::move(create), 7);
+        bool made = !created.topics.empty();
         for (const auto& r : created.topics)
-            if (r.error_code != 0 && r.error_code != code(kafka_error::topic_already_exists))
+            if (r.error_code != 0 && r.error_code != code(kafka_error::topic_already_exists)) {
                 _impl->logger->warn("cannot create {}: {} {}", offsets_topic_name, r.error_code,
                                     r.error_message.value_or(""));
-        image = _impl->metadata.image();
+                made = false;
+            }
+        if (made)
+            image = co_await whole_offsets_topic(*_impl, wanted);
+        else
+            image = _impl->metadata.image();
     }
     const auto* topic = image ? image->topic(offsets_topic_name) : nullptr;
     if (!topic || topic->partitions.empty()) co_return std::pair{kafka_error::coordinator_not_available, -1};

@@ -629,9 +629,12 @@ awaitable<msg::offset_delete_response> group_coordinator::offset_delete(msg::off
             // Offsets of topics the members consume stay (Kafka: GROUP_SUBSCRIBED_TO_TOPIC).
             auto subscribed =
                 group->state() == group_state::empty ? std::set<std::string>{} : group->subscribed_topics();
-            if (auto* cg = self->find_consumer_group(request.group_id))
+            if (auto* cg = self->find_consumer_group(request.group_id)) {
                 for (const auto& [member_id, m] : cg->members())
                     subscribed.insert(m.subscribed_topics.begin(), m.subscribed_topics.end());
+                // And the topics the members' regexes matched.
+                subscribed.merge(cg->subscribed_topic_names());
+            }
             const bool not_consumer = group->state() != group_state::empty && group->protocol_type() != "consumer";
             std::vector<offsets_record> records;
             std::vector<topic_partition_key> deleted;

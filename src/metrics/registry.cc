@@ -234,12 +234,27 @@ void registry::remove_collector(std::string_view name) {
     if (found != _families.end() && found->second->collect) _families.erase(found);
 }
 
-std::string registry::render() const {
+std::string registry::render(exposition format) const {
     std::string out;
+    const bool openmetrics = format == exposition::openmetrics;
     std::lock_guard lock(_mutex);
     for (const auto& [name, f] : _families) {
-        fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, escape_help(f->help), name,
-                       type_name(f->type));
+        if (openmetrics) {
+            // OpenMetrics names a counter family without the _total its
+            // samples carry; a counter without one can only be "unknown".
+            std::string_view family = name;
+            auto type = type_name(f->type);
+            if (f->type == metric_type::counter) {
+                if (family.ends_with("_total")) family.remove_suffix(6);
+                else type = "unknown";
+            }
+            std::string help = escape_help(f->help);
+            for (size_t i = 0; (i = help.find('"', i)) != std::string::npos; i += 2) help.insert(i, 1, '\\');
+            fmt::format_to(std::back_inserter(out), "# TYPE {} {}\n# HELP {} {}\n", family, type, family, help);
+        } else {
+            fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, escape_help(f->help),
+                           name, type_name(f->type));
+        }
         if (f->collect) {
             for (const auto& s : f->collect()) {
                 out += name;
@@ -288,6 +303,7 @@ std::string registry::render() const {
             fmt::format_to(std::back_inserter(out), " {}\n", cumulative);
         }
     }
+    if (openmetrics) out += "# EOF\n";
     return out;
 }
 

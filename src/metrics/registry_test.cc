@@ -138,6 +138,26 @@ TEST(metrics_registry, promtool_accepts_the_output) {
     EXPECT_EQ(output, "");
 }
 
+TEST(metrics_registry, renders_openmetrics_on_request) {
+    registry r;
+    r.counter("strata_bytes_in_total", "Bytes \"in\".", {{"topic", "t"}}).inc(5);
+    r.gauge("strata_connections", "Open connections.").set(2);
+    r.histogram("h_seconds", "H.", {0.5}).observe(0.1);
+    const auto text = r.render(exposition::openmetrics);
+    // A counter family is named without _total; its samples keep it.
+    EXPECT_NE(text.find("# TYPE strata_bytes_in counter\n# HELP strata_bytes_in Bytes \\\"in\\\".\n"
+                        "strata_bytes_in_total{topic=\"t\"} 5\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("# TYPE strata_connections gauge\n"), std::string::npos);
+    EXPECT_NE(text.find("h_seconds_bucket{le=\"+Inf\"} 1\n"), std::string::npos);
+    EXPECT_TRUE(text.ends_with("# EOF\n")) << text;
+    // The default stays Prometheus's 0.0.4 text.
+    const auto plain = r.render();
+    EXPECT_NE(plain.find("# TYPE strata_bytes_in_total counter\n"), std::string::npos);
+    EXPECT_EQ(plain.find("# EOF"), std::string::npos);
+}
+
 TEST(metrics_registry, promtool_check_fails_on_a_broken_exposition) {
     // The check above must be able to fail: a counter without _total, and a
     // histogram with no +Inf bucket, are refused.

@@ -345,6 +345,13 @@ std::vector<bound_endpoint> server::endpoints() const {
     return result;
 }
 
+std::vector<asio::any_io_executor> server::executors() const {
+    std::vector<asio::any_io_executor> out;
+    if (!_impl->pool) return out;
+    for (size_t i = 0; i < _impl->pool->size(); ++i) out.push_back(_impl->pool->at(i).get_executor());
+    return out;
+}
+
 size_t server::connection_count() const {
     std::lock_guard lock(_impl->registry->mutex);
     return _impl->registry->connections.size();

@@ -39,15 +39,19 @@ partition::partition(int32_t self, topic_partition tp, protocol::uuid topic_id,
                        storage::to_string(rebuilt.error()));
     _segments_at_snapshot = _log->segment_count();
     expire_producers();
+    publish_txn_state();
 }
 
 void partition::produce(protocol::bytes_view batches, std::shared_ptr<const void> owner, required_acks acks,
-                        produce_callback done) {
+                        produce_callback done, txn_verifier verify) {
     boost::asio::post(_strand, [self = shared_from_this(), batches, owner = std::move(owner), acks,
-                                done = std::move(done)]() mutable { self->do_produce(batches, acks, std::move(done)); });
+                                done = std::move(done), verify = std::move(verify)]() mutable {
+        self->do_produce(batches, std::move(owner), acks, std::move(done), std::move(verify));
+    });
 }
 
-void partition::do_produce(protocol::bytes_view batches, required_acks acks, produce_callback done) {
+void partition::do_produce(protocol::bytes_view batches, std::shared_ptr<const void> owner, required_acks acks,
+                           produce_callback done, txn_verifier verify) {
     produce_outcome out;
     auto fail = [&](kafka_error error, std::string message) {
         out.error = error;
@@ -80,6 +84,28 @@ void partition::do_produce(protocol::bytes_view batches, required_acks acks, pro
         if (b.base_sequence() < 0)
             return fail(kafka_error::invalid_record, "an idempotent batch must carry a base sequence");
         producer.emplace(b.producer_id(), b.producer_epoch());
+        if (b.is_transactional()) {
+            // KIP-890 part 1: the producer's first batch of a transaction
+            // here waits for the coordinator to confirm the partition is in
+            // it; its later batches queue behind.
+            auto parked = _verifying.find(b.producer_id());
+            const bool must_verify = verify && !_producers.in_transaction(b.producer_id());
+            if (parked != _verifying.end() || must_verify) {
+                auto& queue = _verifying[b.producer_id()];
+                queue.push_back(parked_produce{batches, std::move(owner), acks, std::move(done)});
+                if (queue.size() == 1) {
+                    std::weak_ptr<partition> weak = weak_from_this();
+                    verify([weak, id = b.producer_id()](kafka_error e) {
+                        if (auto self = weak.lock())
+                            boost::asio::post(self->_strand, [self, id, e] { self->on_verified(id, e); });
+                    });
+                }
+                return;
+            }
+        } else if (_producers.in_transaction(b.producer_id())) {
+            return fail(kafka_error::invalid_txn_state,
+                        "a non-transactional batch from a producer with an open transaction");
+        }
         sequence_range.first_sequence = b.base_sequence();
         sequence_range.last_sequence =
             int32_t((int64_t(b.base_sequence()) + b.last_offset_delta()) % (int64_t(INT32_MAX) + 1));
@@ -111,7 +137,10 @@ void partition::do_produce(protocol::bytes_view batches, required_acks acks, pro
     if (producer) {
         sequence_range.first_offset = a.base_offset.value();
         sequence_range.last_offset = a.last_offset.value();
-        _producers.record(producer->first, producer->second, sequence_range, a.max_timestamp);
+        const bool transactional = validated.value().batches.front().view.is_transactional();
+        const bool opens = transactional && !_producers.in_transaction(producer->first);
+        _producers.record(producer->first, producer->second, sequence_range, a.max_timestamp, transactional);
+        if (opens) publish_txn_state();
     }
     expire_producers();
     if (_log->segment_count() != _segments_at_snapshot) save_producer_snapshot();
@@ -192,9 +221,171 @@ void partition::update_high_watermark() {
         hw = std::min(hw, it->second.end);
     }
     if (hw <= high_watermark()) return;
+    // Closed transactions whose marker the HW now covers stop holding the LSO
+    // back (before the HW moves, so that readers never see an LSO past a
+    // marker that is not yet replicated).
+    if (!_unreplicated_markers.empty() && _unreplicated_markers.front().second < hw.value()) {
+        while (!_unreplicated_markers.empty() && _unreplicated_markers.front().second < hw.value())
+            _unreplicated_markers.pop_front();
+        publish_txn_state();
+    }
     _high_watermark.store(hw.value(), std::memory_order_release);
     _log->set_high_watermark(hw);
     wake_waiters();
+}
+
+// ---- transactions ------------------------------------------------------------------
+
+void partition::publish_txn_state() {
+    int64_t first = _producers.first_unstable_offset();
+    for (const auto& [start, marker] : _unreplicated_markers) first = std::min(first, start);
+    _first_unstable.store(first, std::memory_order_release);
+    std::lock_guard lock(_aborted_mutex);
+    if (_aborted_copy != _producers.aborted()) _aborted_copy = _producers.aborted();
+}
+
+std::vector<aborted_txn> partition::aborted_transactions(int64_t from, int64_t to) const {
+    std::vector<aborted_txn> out;
+    std::lock_guard lock(_aborted_mutex);
+    for (const auto& a : _aborted_copy)
+        if (a.last_offset >= from && a.first_offset < to) out.push_back(a);
+    return out;
+}
+
+void partition::on_verified(int64_t producer_id, kafka_error error) {
+    auto it = _verifying.find(producer_id);
+    if (it == _verifying.end()) return;
+    auto parked = std::move(it->second);
+    _verifying.erase(it);
+    for (auto& p : parked) {
+        if (error != kafka_error::none) {
+            produce_outcome out;
+            out.error = error;
+            out.message = "the partition is not in the producer's transaction (KIP-890 verification)";
+            out.log_start_offset = _log->log_start_offset();
+            p.done(std::move(out));
+            continue;
+        }
+        // Verified: appended in their order (the first opens the transaction).
+        do_produce(p.batches, std::move(p.owner), p.acks, std::move(p.done), {});
+    }
+}
+
+void partition::append_coordinator_batch(protocol::bytes_view batch, std::shared_ptr<const void> owner,
+                                         produce_callback done) {
+    boost::asio::post(_strand, [self = shared_from_this(), batch, owner = std::move(owner), done = std::move(done)]() mutable {
+        self->do_append_coordinator_batch(batch, std::move(done));
+    });
+}
+
+void partition::do_append_coordinator_batch(protocol::bytes_view batch, produce_callback done) {
+    produce_outcome out;
+    if (!_leader.load(std::memory_order_relaxed)) {
+        out.error = kafka_error::not_leader_or_follower;
+        return done(std::move(out));
+    }
+    if (static_cast<int32_t>(_isr.size()) < _config.min_insync_replicas) {
+        out.error = kafka_error::not_enough_replicas;
+        return done(std::move(out));
+    }
+    auto config = storage::validation_config_for(_config.log, storage::append_origin::internal);
+    auto validated = storage::validate_produce(batch, config, _clock.now_ms());
+    if (!validated) {
+        out.error = validated.error().error;
+        return done(std::move(out));
+    }
+    // A fenced producer's offsets are refused (its epoch is older than the
+    // partition's, e.g. after the coordinator's abort marker).
+    for (const auto& v : validated.value().batches)
+        if (v.view.has_producer_id())
+            if (auto e = _producers.check_marker(v.view.producer_id(), v.view.producer_epoch(), INT32_MAX);
+                e != kafka_error::none) {
+                out.error = e;
+                return done(std::move(out));
+            }
+    auto appended = _log->append_validated(validated.value(), epoch());
+    if (!appended) {
+        out.error = storage::to_kafka_error(appended.error());
+        return done(std::move(out));
+    }
+    const auto& a = appended.value();
+    for (const auto& v : validated.value().batches) {
+        const auto& b = v.view;
+        if (!b.has_producer_id()) continue;
+        producer_batch range{b.base_sequence(), b.base_sequence(), a.base_offset.value(), a.last_offset.value()};
+        _producers.record(b.producer_id(), b.producer_epoch(), range, a.max_timestamp, b.is_transactional());
+    }
+    publish_txn_state();
+    out.base_offset = a.base_offset;
+    const offset end = a.last_offset.next();
+    wake_append_waiters();
+    request_flush(end);
+    update_high_watermark();
+    if (high_watermark() < end || _flushed < end) {
+        _pending.push_back(pending_produce{end, std::move(out), std::move(done)});
+        return;
+    }
+    done(std::move(out));
+}
+
+void partition::describe_producers(std::function<void(kafka_error, std::vector<producer_info>)> done) {
+    boost::asio::post(_strand, [self = shared_from_this(), done = std::move(done)] {
+        if (!self->_leader.load(std::memory_order_relaxed)) return done(kafka_error::not_leader_or_follower, {});
+        done(kafka_error::none, self->_producers.describe());
+    });
+}
+
+void partition::write_txn_marker(int64_t producer_id, int16_t producer_epoch, int32_t coordinator_epoch, bool commit,
+                                 done_callback done) {
+    boost::asio::post(_strand, [self = shared_from_this(), producer_id, producer_epoch, coordinator_epoch, commit,
+                                done = std::move(done)]() mutable {
+        self->do_write_txn_marker(producer_id, producer_epoch, coordinator_epoch, commit, std::move(done));
+    });
+}
+
+void partition::do_write_txn_marker(int64_t producer_id, int16_t producer_epoch, int32_t coordinator_epoch,
+                                    bool commit, done_callback done) {
+    if (!_leader.load(std::memory_order_relaxed)) return done(kafka_error::not_leader_or_follower);
+    if (auto e = _producers.check_marker(producer_id, producer_epoch, coordinator_epoch); e != kafka_error::none)
+        return done(e);
+    protocol::record_batch_options options;
+    options.producer_id = producer_id;
+    options.producer_epoch = producer_epoch;
+    options.is_transactional = true;
+    options.is_control = true;
+    protocol::record_batch_builder builder(options);
+    const auto key = txn_marker_key(commit);
+    const auto value = txn_marker_value(coordinator_epoch);
+    const int64_t now = _clock.now_ms();
+    builder.append(now, protocol::bytes_view(key), protocol::bytes_view(value));
+    auto built = builder.build();
+    if (!built) return done(kafka_error::unknown_server_error);
+    auto bytes = std::make_shared<std::vector<uint8_t>>(std::move(built).value());
+    auto config = storage::validation_config_for(_config.log, storage::append_origin::internal);
+    auto validated = storage::validate_produce(*bytes, config, now);
+    if (!validated) return done(validated.error().error);
+    auto appended = _log->append_validated(validated.value(), epoch());
+    if (!appended) return done(storage::to_kafka_error(appended.error()));
+    const int64_t marker_offset = appended.value().base_offset.value();
+    const int64_t first = _producers.in_transaction(producer_id) ? _producers.first_unstable_offset() : -1;
+    // (The first offset of this producer's transaction, for the LSO until the
+    // marker is replicated: at most the earliest open one's.)
+    _producers.end_transaction(producer_id, producer_epoch, txn_marker{commit, coordinator_epoch}, marker_offset, now);
+    if (first >= 0) _unreplicated_markers.emplace_back(first, marker_offset);
+    publish_txn_state();
+    if (_log->segment_count() != _segments_at_snapshot) save_producer_snapshot();
+    wake_append_waiters();
+    const offset end = offset(marker_offset).next();
+    request_flush(end);
+    update_high_watermark();
+    if (high_watermark() < end || _flushed < end) {
+        produce_outcome out;
+        _pending.push_back(pending_produce{end, std::move(out), [done = std::move(done)](produce_outcome o) {
+                                               done(o.error);
+                                           }});
+        return;
+    }
+    done(kafka_error::none);
 }
 
 void partition::complete_pending(kafka_error error_for_all) {

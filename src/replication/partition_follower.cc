@@ -106,15 +106,9 @@ void partition::append_from_leader(leader_epoch epoch, protocol::bytes_view batc
                 auto next = sequence.next();
                 if (!next || !next.value()) break;
                 const auto& b = *next.value();
-                if (!b.has_producer_id() || b.is_control()) continue;
-                producer_batch range;
-                range.first_sequence = b.base_sequence();
-                range.last_sequence =
-                    int32_t((int64_t(b.base_sequence()) + b.last_offset_delta()) % (int64_t(INT32_MAX) + 1));
-                range.first_offset = b.base_offset();
-                range.last_offset = b.last_offset();
-                self->_producers.record(b.producer_id(), b.producer_epoch(), range, b.max_timestamp());
+                self->_producers.apply(b);
             }
+            self->publish_txn_state();
             if (log.segment_count() != self->_segments_at_snapshot) self->save_producer_snapshot();
         }
         self->set_follower_hw(leader_hw);
@@ -170,6 +164,8 @@ void partition::after_truncation() {
         logger()->warn("{}: idempotent producer state not rebuilt after truncation ({})", _tp,
                        storage::to_string(rebuilt.error()));
     _segments_at_snapshot = _log->segment_count();
+    _unreplicated_markers.clear();
+    publish_txn_state();
 }
 
 }  // namespace strata::replication

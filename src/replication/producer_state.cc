@@ -70,10 +70,15 @@ producer_check producer_state::check(int64_t producer_id, int16_t epoch, int32_t
 }
 
 size_t producer_state::expire(int64_t now_ms, int64_t expiration_ms) {
-    return std::erase_if(_producers, [&](const auto& p) { return now_ms - p.second.last_timestamp >= expiration_ms; });
+    // A producer with an open transaction stays until its marker comes.
+    return std::erase_if(_producers, [&](const auto& p) {
+        return now_ms - p.second.last_timestamp >= expiration_ms && !_ongoing.contains(p.first);
+    });
 }
 
-void producer_state::record(int64_t producer_id, int16_t epoch, const producer_batch& batch, int64_t timestamp) {
+void producer_state::record(int64_t producer_id, int16_t epoch, const producer_batch& batch, int64_t timestamp,
+                            bool transactional) {
+    if (transactional) _ongoing.emplace(producer_id, batch.first_offset);  // kept if already open
     entry& e = _producers[producer_id];
     e.last_timestamp = std::max(e.last_timestamp, timestamp);
     if (epoch != e.epoch) {
@@ -84,11 +89,126 @@ void producer_state::record(int64_t producer_id, int16_t epoch, const producer_b
     while (e.batches.size() > batches_kept) e.batches.pop_front();
 }
 
+kafka_error producer_state::check_marker(int64_t producer_id, int16_t epoch, int32_t coordinator_epoch) const {
+    auto found = _producers.find(producer_id);
+    if (found == _producers.end()) return kafka_error::none;
+    if (epoch < found->second.epoch) return kafka_error::invalid_producer_epoch;
+    if (coordinator_epoch < found->second.coordinator_epoch) return kafka_error::transaction_coordinator_fenced;
+    return kafka_error::none;
+}
+
+void producer_state::end_transaction(int64_t producer_id, int16_t epoch, const txn_marker& marker,
+                                     int64_t marker_offset, int64_t timestamp) {
+    entry& e = _producers[producer_id];
+    e.last_timestamp = std::max(e.last_timestamp, timestamp);
+    if (epoch != e.epoch) {
+        e.epoch = epoch;
+        e.batches.clear();
+    }
+    e.coordinator_epoch = std::max(e.coordinator_epoch, marker.coordinator_epoch);
+    auto open = _ongoing.find(producer_id);
+    if (open == _ongoing.end()) return;  // a marker for a partition the producer wrote nothing to
+    if (!marker.commit) _aborted.push_back(aborted_txn{producer_id, open->second, marker_offset});
+    _ongoing.erase(open);
+}
+
+std::vector<producer_info> producer_state::describe() const {
+    std::vector<producer_info> out;
+    for (const auto& [id, e] : _producers) {
+        producer_info p;
+        p.producer_id = id;
+        p.epoch = e.epoch;
+        p.last_sequence = e.batches.empty() ? -1 : e.batches.back().last_sequence;
+        p.last_timestamp = e.last_timestamp;
+        p.coordinator_epoch = e.coordinator_epoch;
+        if (auto open = _ongoing.find(id); open != _ongoing.end()) p.txn_start_offset = open->second;
+        out.push_back(p);
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.producer_id < b.producer_id; });
+    return out;
+}
+
+int64_t producer_state::first_unstable_offset() const {
+    int64_t first = INT64_MAX;
+    for (const auto& [id, offset] : _ongoing) first = std::min(first, offset);
+    return first;
+}
+
+void producer_state::trim_aborted(int64_t log_start_offset) {
+    std::erase_if(_aborted, [&](const aborted_txn& a) { return a.last_offset < log_start_offset; });
+}
+
 namespace {
 
-constexpr uint8_t snapshot_version = 1;
+// Zig-zag varints of a record (Kafka's ByteUtils.readVarint/readVarlong).
+bool read_varlong(const uint8_t*& p, const uint8_t* end, int64_t& out) {
+    uint64_t raw = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (p >= end) return false;
+        const uint8_t b = *p++;
+        raw |= uint64_t(b & 0x7F) << shift;
+        if ((b & 0x80) == 0) {
+            out = int64_t(raw >> 1) ^ -int64_t(raw & 1);
+            return true;
+        }
+    }
+    return false;
+}
+
+
+}  // namespace
+
+std::optional<txn_marker> parse_txn_marker(protocol::bytes_view records) {
+    const uint8_t* p = records.data();
+    const uint8_t* end = p + records.size();
+    int64_t length, timestamp_delta, offset_delta, key_length, value_length;
+    if (!read_varlong(p, end, length) || p >= end) return std::nullopt;
+    ++p;  // attributes
+    if (!read_varlong(p, end, timestamp_delta) || !read_varlong(p, end, offset_delta) ||
+        !read_varlong(p, end, key_length) || key_length < 4 || end - p < key_length)
+        return std::nullopt;
+    const int16_t type = big_endian<int16_t>(p + 2);
+    if (type != 0 && type != 1) return std::nullopt;  // 0 ABORT, 1 COMMIT; others are not markers
+    p += key_length;
+    txn_marker out;
+    out.commit = type == 1;
+    if (read_varlong(p, end, value_length) && value_length >= 6 && end - p >= value_length)
+        out.coordinator_epoch = big_endian<int32_t>(p + 2);
+    return out;
+}
+
+std::vector<uint8_t> txn_marker_key(bool commit) {
+    return {0, 0, 0, uint8_t(commit ? 1 : 0)};
+}
+
+std::vector<uint8_t> txn_marker_value(int32_t coordinator_epoch) {
+    std::vector<uint8_t> out{0, 0};
+    for (int i = 3; i >= 0; --i) out.push_back(uint8_t(uint32_t(coordinator_epoch) >> (8 * i)));
+    return out;
+}
+
+void producer_state::apply(const protocol::record_batch_view& b) {
+    if (!b.has_producer_id()) return;
+    if (b.is_control()) {
+        if (auto marker = parse_txn_marker(b.records_data()))
+            end_transaction(b.producer_id(), b.producer_epoch(), *marker, b.base_offset(), b.max_timestamp());
+        return;
+    }
+    producer_batch range;
+    range.first_sequence = b.base_sequence();
+    range.last_sequence = int32_t((int64_t(b.base_sequence()) + b.last_offset_delta()) % (int64_t(INT32_MAX) + 1));
+    range.first_offset = b.base_offset();
+    range.last_offset = b.last_offset();
+    record(b.producer_id(), b.producer_epoch(), range, b.max_timestamp(), b.is_transactional());
+}
+
+namespace {
+
+constexpr uint8_t snapshot_version = 2;
 constexpr size_t snapshot_batch_bytes = 4 + 4 + 8 + 8;
-constexpr size_t snapshot_producer_bytes = 8 + 2 + 8 + 1;
+constexpr size_t snapshot_producer_bytes_v1 = 8 + 2 + 8 + 1;
+constexpr size_t snapshot_producer_bytes = 8 + 2 + 8 + 4 + 8 + 1;
+constexpr size_t snapshot_aborted_bytes = 8 + 8 + 8;
 
 template <typename T>
 void append_big_endian(std::string& out, T value) {
@@ -112,6 +232,9 @@ std::string producer_state::encode() const {
         append_big_endian(out, id);
         append_big_endian(out, e.epoch);
         append_big_endian(out, e.last_timestamp);
+        append_big_endian(out, e.coordinator_epoch);
+        auto open = _ongoing.find(id);
+        append_big_endian(out, open == _ongoing.end() ? int64_t(-1) : open->second);
         out.push_back(char(uint8_t(e.batches.size())));
         for (const auto& b : e.batches) {
             append_big_endian(out, b.first_sequence);
@@ -119,6 +242,12 @@ std::string producer_state::encode() const {
             append_big_endian(out, b.first_offset);
             append_big_endian(out, b.last_offset);
         }
+    }
+    append_big_endian(out, int32_t(_aborted.size()));
+    for (const auto& a : _aborted) {
+        append_big_endian(out, a.producer_id);
+        append_big_endian(out, a.first_offset);
+        append_big_endian(out, a.last_offset);
     }
     return out;
 }
@@ -131,22 +260,30 @@ bool producer_state::decode(std::string_view bytes) {
         left -= n;
         return true;
     };
-    if (!take(5) || p[0] != snapshot_version) return false;
+    if (!take(5) || (p[0] != 1 && p[0] != snapshot_version)) return false;
+    const bool v1 = p[0] == 1;
+    const size_t fixed = v1 ? snapshot_producer_bytes_v1 : snapshot_producer_bytes;
     const int32_t count = big_endian<int32_t>(p + 1);
     p += 5;
     // Every producer takes at least its fixed part: a count beyond what the
     // bytes can hold is corrupt, and is refused before anything is allocated.
-    if (count < 0 || size_t(count) > left / snapshot_producer_bytes) return false;
+    if (count < 0 || size_t(count) > left / fixed) return false;
     std::unordered_map<int64_t, entry> producers;
+    std::map<int64_t, int64_t> ongoing;
+    std::vector<aborted_txn> aborted;
     producers.reserve(size_t(count));
     for (int32_t i = 0; i < count; ++i) {
-        if (!take(snapshot_producer_bytes)) return false;
+        if (!take(fixed)) return false;
         const int64_t id = big_endian<int64_t>(p);
         entry e;
         e.epoch = big_endian<int16_t>(p + 8);
         e.last_timestamp = big_endian<int64_t>(p + 10);
-        const size_t batches = p[18];
-        p += snapshot_producer_bytes;
+        if (!v1) {
+            e.coordinator_epoch = big_endian<int32_t>(p + 18);
+            if (const int64_t first = big_endian<int64_t>(p + 22); first >= 0) ongoing[id] = first;
+        }
+        const size_t batches = p[fixed - 1];
+        p += fixed;
         if (batches > batches_kept || !take(batches * snapshot_batch_bytes)) return false;
         for (size_t b = 0; b < batches; ++b, p += snapshot_batch_bytes) {
             e.batches.push_back(producer_batch{big_endian<int32_t>(p), big_endian<int32_t>(p + 4),
@@ -154,18 +291,34 @@ bool producer_state::decode(std::string_view bytes) {
         }
         producers[id] = std::move(e);
     }
+    if (!v1) {
+        if (!take(4)) return false;
+        const int32_t aborted_count = big_endian<int32_t>(p);
+        p += 4;
+        if (aborted_count < 0 || size_t(aborted_count) > left / snapshot_aborted_bytes) return false;
+        for (int32_t i = 0; i < aborted_count; ++i, p += snapshot_aborted_bytes) {
+            if (!take(snapshot_aborted_bytes)) return false;
+            aborted.push_back(aborted_txn{big_endian<int64_t>(p), big_endian<int64_t>(p + 8), big_endian<int64_t>(p + 16)});
+        }
+    }
     if (left != 0) return false;
     _producers = std::move(producers);
+    _ongoing = std::move(ongoing);
+    _aborted = std::move(aborted);
     return true;
 }
 
 storage::result<void> producer_state::rebuild(const storage::partition_log& log) {
     _producers.clear();
+    _ongoing.clear();
+    _aborted.clear();
     _replayed_batches = 0;
     storage::offset next = log.log_start_offset();
     if (auto snapshot = log.load_producer_snapshot(); snapshot && decode(snapshot->state)) next = snapshot->at;
     const storage::offset end = log.end_offset();
-    uint8_t header[header_bytes];
+    // A batch header, and for a control batch its one small record.
+    constexpr size_t marker_bytes = 64;
+    uint8_t header[header_bytes + marker_bytes];
     while (next < end) {
         storage::read_options options;
         options.start = next;
@@ -187,7 +340,18 @@ storage::result<void> producer_state::rebuild(const storage::partition_log& log)
             const int32_t last_delta = big_endian<int32_t>(header + last_delta_at);
             last_offset = base + last_delta;
             const int64_t producer_id = big_endian<int64_t>(header + producer_id_at);
-            const bool control = (big_endian<int16_t>(header + attributes_at) & 0x20) != 0;
+            const int16_t attributes = big_endian<int16_t>(header + attributes_at);
+            const bool control = (attributes & 0x20) != 0;
+            if (producer_id >= 0 && control) {
+                // COMMIT/ABORT markers close the producer's transaction.
+                const size_t batch_bytes = std::min<uint64_t>(12 + uint64_t(length), stop - position);
+                const size_t want = std::min(batch_bytes, sizeof(header));
+                if (::pread(region.fd, header, want, off_t(position)) != ssize_t(want)) return storage::io_error(errno);
+                if (want <= header_bytes) break;
+                if (auto marker = parse_txn_marker(protocol::bytes_view(header + header_bytes, want - header_bytes)))
+                    end_transaction(producer_id, big_endian<int16_t>(header + producer_epoch_at), *marker, base,
+                                    big_endian<int64_t>(header + max_timestamp_at));
+            }
             if (producer_id >= 0 && !control) {
                 const int32_t first_sequence = big_endian<int32_t>(header + base_sequence_at);
                 const int32_t last_sequence =
@@ -195,7 +359,7 @@ storage::result<void> producer_state::rebuild(const storage::partition_log& log)
                                        : int32_t((int64_t(first_sequence) + last_delta) % (int64_t(INT32_MAX) + 1));
                 record(producer_id, big_endian<int16_t>(header + producer_epoch_at),
                        producer_batch{first_sequence, last_sequence, base, base + last_delta},
-                       big_endian<int64_t>(header + max_timestamp_at));
+                       big_endian<int64_t>(header + max_timestamp_at), (attributes & 0x10) != 0);
             }
             ++_replayed_batches;
             position += 12 + uint64_t(length);  // base offset and length fields, then `length` bytes
@@ -203,6 +367,7 @@ storage::result<void> producer_state::rebuild(const storage::partition_log& log)
         if (last_offset < 0 || storage::offset(last_offset + 1) <= next) break;  // no progress: stop, never loop
         next = storage::offset(last_offset + 1);
     }
+    trim_aborted(log.log_start_offset().value());
     return boost::outcome_v2::success();
 }
 

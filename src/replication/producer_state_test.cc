@@ -76,11 +76,11 @@ TEST(producer_state, snapshot_bytes_round_trip_and_malformed_ones_are_refused) {
     for (size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(copy.decode(bytes.substr(0, n))) << n;
     EXPECT_FALSE(copy.decode(bytes + "x"));
     std::string other_version = bytes;
-    other_version[0] = 2;
+    other_version[0] = 9;
     EXPECT_FALSE(copy.decode(other_version));
     EXPECT_FALSE(copy.decode(std::string("\x01\x7f\xff\xff\xff", 5)));
     std::string too_many_batches = bytes;
-    too_many_batches[5 + 18] = 6;  // the first producer's batch count, past five
+    too_many_batches[5 + 30] = 6;  // the first producer's batch count, past five
     EXPECT_FALSE(copy.decode(too_many_batches));
     EXPECT_EQ(copy.encode(), bytes);
 }
@@ -203,6 +203,123 @@ TEST(producer_state, a_snapshot_past_what_recovery_kept_is_dropped) {
     ASSERT_TRUE(rebuilt.rebuild(*f.log));
     EXPECT_EQ(rebuilt.replayed_batches(), 4u);
     EXPECT_EQ(rebuilt.check(7, 0, 30, 49).duplicate_of->first_offset, 30);
+}
+
+
+// ---- transactions -------------------------------------------------------------------
+
+TEST(producer_state, transactions_open_close_and_abort) {
+    producer_state s;
+    s.record(1, 0, {0, 4, 10, 14}, 1000, true);
+    s.record(2, 0, {0, 0, 15, 15}, 1000, true);
+    s.record(1, 0, {5, 9, 16, 20}, 1000, true);  // same transaction: the first offset stays
+    s.record(3, 0, {0, 0, 21, 21}, 1000, false);  // idempotent only
+    EXPECT_TRUE(s.in_transaction(1));
+    EXPECT_FALSE(s.in_transaction(3));
+    EXPECT_EQ(s.first_unstable_offset(), 10);
+    EXPECT_EQ(s.check_marker(1, -1, 0), kafka_error::invalid_producer_epoch);
+    s.end_transaction(1, 0, txn_marker{false, 5}, 22, 1000);
+    EXPECT_EQ(s.first_unstable_offset(), 15);
+    ASSERT_EQ(s.aborted().size(), 1u);
+    EXPECT_EQ(s.aborted()[0], (aborted_txn{1, 10, 22}));
+    EXPECT_EQ(s.check_marker(1, 0, 4), kafka_error::transaction_coordinator_fenced);
+    s.end_transaction(2, 0, txn_marker{true, 5}, 23, 1000);
+    EXPECT_EQ(s.first_unstable_offset(), INT64_MAX);
+    EXPECT_EQ(s.aborted().size(), 1u);  // commits are not listed
+    // A marker of a bumped epoch (the coordinator fenced the producer):
+    // the old epoch is refused from then on; the new one starts at 0.
+    s.end_transaction(1, 1, txn_marker{false, 5}, 24, 1000);
+    EXPECT_EQ(s.check(1, 0, 10, 10).error, kafka_error::invalid_producer_epoch);
+    EXPECT_EQ(s.check(1, 1, 0, 0).error, kafka_error::none);
+    // Expiry keeps producers with open transactions.
+    s.record(4, 0, {0, 0, 30, 30}, 1000, true);
+    s.expire(1'000'000, 1000);
+    EXPECT_TRUE(s.in_transaction(4));
+    s.trim_aborted(23);
+    EXPECT_EQ(s.aborted().size(), 0u);
+}
+
+TEST(producer_state, snapshot_keeps_open_and_aborted_transactions) {
+    producer_state s;
+    s.record(1, 0, {0, 4, 10, 14}, 1000, true);
+    s.record(2, 0, {0, 0, 15, 15}, 1000, true);
+    s.end_transaction(2, 0, txn_marker{false, 3}, 16, 1000);
+    producer_state copy;
+    ASSERT_TRUE(copy.decode(s.encode()));
+    EXPECT_TRUE(copy.in_transaction(1));
+    EXPECT_EQ(copy.first_unstable_offset(), 10);
+    EXPECT_EQ(copy.aborted(), s.aborted());
+    EXPECT_EQ(copy.check_marker(2, 0, 2), kafka_error::transaction_coordinator_fenced);
+    EXPECT_EQ(copy.encode(), s.encode());
+}
+
+namespace {
+
+std::vector<uint8_t> txn_batch(int64_t id, int16_t epoch, int32_t sequence, int count, int64_t now) {
+    protocol::record_batch_options options;
+    options.producer_id = id;
+    options.producer_epoch = epoch;
+    options.base_sequence = sequence;
+    options.is_transactional = true;
+    protocol::record_batch_builder builder(options);
+    const uint8_t v = 'v';
+    for (int i = 0; i < count; ++i) builder.append(now, std::nullopt, protocol::bytes_view(&v, 1));
+    return builder.build().value();
+}
+
+std::vector<uint8_t> marker_batch(int64_t id, int16_t epoch, bool commit, int32_t coordinator_epoch, int64_t now) {
+    protocol::record_batch_options options;
+    options.producer_id = id;
+    options.producer_epoch = epoch;
+    options.is_transactional = true;
+    options.is_control = true;
+    protocol::record_batch_builder builder(options);
+    auto key = txn_marker_key(commit);
+    auto value = txn_marker_value(coordinator_epoch);
+    builder.append(now, protocol::bytes_view(key), protocol::bytes_view(value));
+    return builder.build().value();
+}
+
+}  // namespace
+
+TEST(producer_state, rebuild_finds_transactions_and_markers_in_the_log) {
+    log_fixture f;
+    auto append = [&](const std::vector<uint8_t>& batch, storage::append_origin origin) {
+        return f.log->append(batch, storage::leader_epoch(0), origin).value();
+    };
+    append(txn_batch(1, 0, 0, 3, f.now_ms), storage::append_origin::client);             // 0-2
+    append(txn_batch(2, 0, 0, 2, f.now_ms), storage::append_origin::client);             // 3-4
+    append(marker_batch(1, 0, false, 7, f.now_ms), storage::append_origin::internal);    // 5: ABORT 1
+    append(txn_batch(1, 1, 0, 1, f.now_ms), storage::append_origin::client);             // 6
+    producer_state half;
+    ASSERT_TRUE(half.rebuild(*f.log));
+    ASSERT_TRUE(f.log->save_producer_snapshot(f.log->end_offset(), half.encode()));
+    append(marker_batch(2, 0, true, 7, f.now_ms), storage::append_origin::internal);     // 7: COMMIT 2
+    f.reopen();
+    producer_state s;
+    ASSERT_TRUE(s.rebuild(*f.log));
+    EXPECT_EQ(s.replayed_batches(), 1u);  // the snapshot had the rest
+    ASSERT_EQ(s.aborted().size(), 1u);
+    EXPECT_EQ(s.aborted()[0], (aborted_txn{1, 0, 5}));
+    EXPECT_FALSE(s.in_transaction(2));
+    EXPECT_TRUE(s.in_transaction(1));
+    EXPECT_EQ(s.first_unstable_offset(), 6);
+    EXPECT_EQ(s.check_marker(1, 1, 6), kafka_error::transaction_coordinator_fenced);
+    // Without a snapshot: the same from the whole log.
+    log_fixture g;
+    for (const auto& [batch, internal] : std::vector<std::pair<std::vector<uint8_t>, bool>>{
+             {txn_batch(1, 0, 0, 3, g.now_ms), false},
+             {txn_batch(2, 0, 0, 2, g.now_ms), false},
+             {marker_batch(1, 0, false, 7, g.now_ms), true},
+             {txn_batch(1, 1, 0, 1, g.now_ms), false},
+             {marker_batch(2, 0, true, 7, g.now_ms), true}})
+        ASSERT_TRUE(g.log->append(batch, storage::leader_epoch(0),
+                                  internal ? storage::append_origin::internal : storage::append_origin::client));
+    producer_state full;
+    ASSERT_TRUE(full.rebuild(*g.log));
+    EXPECT_EQ(full.replayed_batches(), 5u);
+    EXPECT_EQ(full.aborted(), s.aborted());
+    EXPECT_EQ(full.first_unstable_offset(), 6);
 }
 
 }  // namespace

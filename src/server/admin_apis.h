@@ -8,6 +8,10 @@
 #include "strata/metadata/metadata_service.h"
 #include "strata/replication/unreachable_brokers.h"
 
+namespace strata::txn {
+class txn_coordinator;
+}
+
 namespace strata::server {
 
 // What these handlers need; outlives the dispatcher.
@@ -43,8 +47,17 @@ template <typename Response, typename Request, typename Local>
 boost::asio::awaitable<Response> on_controller(admin_context& admin, const request_context* ctx, Request request,
                                                int16_t version, Local local);
 
-// InitProducerId for idempotent producers (producer_ids.cc).
-void register_init_producer_id(request_dispatcher& dispatcher, admin_context& admin, int32_t node_id);
+// Producer ids from the blocks the controller allocates this broker
+// (AllocateProducerIds), for idempotent and transactional producers alike
+// (producer_ids.cc).
+struct producer_id_allocator;
+std::shared_ptr<producer_id_allocator> make_producer_id_allocator(admin_context& admin, int32_t node_id);
+boost::asio::awaitable<std::pair<kafka_error, int64_t>> allocate_producer_id(
+    std::shared_ptr<producer_id_allocator> blocks);
+// InitProducerId: idempotent producers here, transactional ids handed to
+// `transactions` (COORDINATOR_NOT_AVAILABLE without one).
+void register_init_producer_id(request_dispatcher& dispatcher, std::shared_ptr<producer_id_allocator> blocks,
+                               txn::txn_coordinator* transactions);
 // DescribeConfigs, AlterConfigs, IncrementalAlterConfigs (config_apis.cc).
 void register_config_apis(request_dispatcher& dispatcher, admin_context& admin);
 

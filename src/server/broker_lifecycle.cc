@@ -1,6 +1,7 @@
 #include "broker_lifecycle.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -83,11 +84,14 @@ struct broker_lifecycle::impl {
     asio::steady_timer timer;
     std::chrono::milliseconds interval;  // broker.heartbeat.interval.ms, once unfenced
     bool stopping = false;
+    // steady_clock ticks of the last heartbeat answered; 0: none yet.
+    std::atomic<int64_t> last_answer{0};
+
     std::chrono::milliseconds session_timeout;  // broker.session.timeout.ms
 
     // Controlled shutdown (executor only): asked for, and the answer once known.
     bool want_shut_down = false;
-    std::chrono::steady_clock::time_point last_answer;
+    std::chrono::steady_clock::time_point shut_down_answered_at;
     std::promise<bool> shut_down_answer;
     std::shared_future<bool> shut_down_future = shut_down_answer.get_future().share();
     bool answered = false;
@@ -102,7 +106,7 @@ struct broker_lifecycle::impl {
     bool shut_down_progress(const msg::broker_heartbeat_response& response) {
         if (!want_shut_down) return false;
         const auto now = std::chrono::steady_clock::now();
-        if (response.error_code == 0) last_answer = now;
+        if (response.error_code == 0) shut_down_answered_at = now;
         if (response.error_code == 0 && response.should_shut_down) {
             logger()->info("broker {}: the controller approved the controlled shutdown", registration.broker_id);
             answer_shut_down(true);
@@ -117,7 +121,7 @@ struct broker_lifecycle::impl {
             answer_shut_down(false);
             return true;
         }
-        if (now - last_answer >= session_timeout) {
+        if (now - shut_down_answered_at >= session_timeout) {
             logger()->warn("broker {}: no answer from the controller for {} ms; shutting down without its approval",
                            registration.broker_id, session_timeout.count());
             answer_shut_down(false);
@@ -227,6 +231,8 @@ struct broker_lifecycle::impl {
                 epoch = -1;
                 continue;
             }
+            self->last_answer.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                                    std::memory_order_relaxed);
             // Heartbeat quickly until unfenced, then every broker.heartbeat.interval.ms.
             // In controlled shutdown, every 50 ms (Kafka's broker asks as often).
             const bool soon = response.is_fenced || self->want_shut_down;
@@ -263,7 +269,7 @@ bool broker_lifecycle::controlled_shutdown(std::chrono::milliseconds timeout) {
     asio::post(self->timer.get_executor(), [self, handed = std::move(handed)]() mutable {
         if (!self->want_shut_down) {
             self->want_shut_down = true;
-            self->last_answer = std::chrono::steady_clock::now();
+            self->shut_down_answered_at = std::chrono::steady_clock::now();
             self->timer.cancel();  // heartbeat now, not at the next interval
         }
         handed.set_value(self->shut_down_future);
@@ -283,6 +289,12 @@ bool broker_lifecycle::controlled_shutdown(std::chrono::milliseconds timeout) {
                    std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
                        .count());
     return ok;
+}
+
+std::optional<std::chrono::steady_clock::time_point> broker_lifecycle::last_heartbeat_answer() const {
+    const auto ticks = _impl->last_answer.load(std::memory_order_relaxed);
+    if (ticks == 0) return std::nullopt;
+    return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(ticks));
 }
 
 void broker_lifecycle::stop() {

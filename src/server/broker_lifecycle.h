@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 
 #include "strata/metadata/metadata_service.h"
 #include "strata/server/broker_config.h"
@@ -46,6 +47,9 @@ public:
     // answered for broker.session.timeout.ms. Blocks the caller, not the
     // quorum's thread.
     bool controlled_shutdown(std::chrono::milliseconds timeout);
+    // When the controller last answered a heartbeat (readiness); nullopt
+    // before the first answer. Any thread.
+    std::optional<std::chrono::steady_clock::time_point> last_heartbeat_answer() const;
 
 private:
     struct impl;

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "config_values.h"
+#include "strata/http/server.h"
 #include "strata/server/broker_config.h"
 #include "topic_configs.h"
 
@@ -125,6 +126,7 @@ constexpr std::string_view network = "Network";
 constexpr std::string_view storage = "Storage";
 constexpr std::string_view topics = "Topics and replication";
 constexpr std::string_view operations = "Operations";
+constexpr std::string_view http_section = "HTTP (metrics and health)";
 
 using c = broker_config;
 
@@ -369,14 +371,24 @@ void add_topic_keys(std::vector<config_key>& k) {
         at_least<int32_t>(1),
         "Replicas of `__consumer_offsets` (the single-node configuration sets 1)."));
     k.push_back(key(topics, "transaction.state.log.num.partitions", &c::transaction_state_log_num_partitions,
-        "50", at_least<int32_t>(1), "Partitions of `__transaction_state`. Not yet in effect."));
+        "50", at_least<int32_t>(1), "Partitions of `__transaction_state`, made on the first FindCoordinator of "
+        "type TRANSACTION; a transactional id belongs to partition abs(hash(transactional.id)) % this."));
     k.push_back(key(topics, "transaction.state.log.replication.factor",
         &c::transaction_state_log_replication_factor, "3", at_least<int32_t>(1),
-        "Replicas of `__transaction_state` (the single-node configuration sets 1). Not yet in effect."));
+        "Replicas of `__transaction_state` (the single-node configuration sets 1)."));
     k.push_back(key(topics, "transaction.state.log.min.isr", &c::transaction_state_log_min_isr, "2",
         at_least<int32_t>(1),
-        "`min.insync.replicas` of `__transaction_state` (the single-node configuration sets 1). "
-        "Not yet in effect."));
+        "`min.insync.replicas` of `__transaction_state` (the single-node configuration sets 1)."));
+    k.push_back(key(topics, "transaction.state.log.segment.bytes", &c::transaction_state_log_segment_bytes,
+        "104857600", at_least<int32_t>(1), "`segment.bytes` of `__transaction_state`."));
+    k.push_back(key(topics, "transaction.max.timeout.ms", &c::transaction_max_timeout_ms, "900000",
+        at_least<int32_t>(1),
+        "The largest `transaction.timeout.ms` a producer may ask for; InitProducerId with a larger one fails with "
+        "INVALID_TRANSACTION_TIMEOUT."));
+    k.push_back(key(topics, "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+        &c::transaction_abort_timed_out_transaction_cleanup_interval_ms, "10000", at_least<int32_t>(1),
+        "How often the transaction coordinator looks for open transactions older than their timeout, which it "
+        "aborts (fencing their producer)."));
     k.push_back(key(topics, "producer.id.expiration.ms", &c::producer_id_expiration_ms, "86400000",
         at_least<int64_t>(1),
         "An idempotent producer whose last batch to a partition is this old is forgotten there (checked every "
@@ -405,6 +417,32 @@ void add_topic_keys(std::vector<config_key>& k) {
         "5000", at_least<int32_t>(1), "KIP-848 consumer groups: how often members are told to heartbeat."));
 }
 
+// Every item an http:// address the HTTP listener can bind.
+rule<std::vector<std::string>> http_addresses() {
+    return {"`http://host:port` items", [](const std::vector<std::string>& value) -> std::string {
+                for (const auto& item : value) {
+                    http::listen_address address;
+                    if (auto problem = http::parse_listen_address(item, address); !problem.empty()) return problem;
+                }
+                return {};
+            }};
+}
+
+void add_http_keys(std::vector<config_key>& k) {
+    k.push_back(key(http_section, "http.listeners", &c::http_listeners, "", http_addresses(),
+        "Where the HTTP listener accepts connections, comma-separated `http://host:port` (an empty host: every "
+        "interface). It serves `/metrics` (Prometheus text, or OpenMetrics when asked), `/health/live` and "
+        "`/health/ready` (docs/metrics.md). Empty: no HTTP listener, the default for production; "
+        "config/single-node.yaml turns it on at `http://localhost:8080`. Strata's own key."));
+    k.push_back(key(http_section, "http.max.request.bytes", &c::http_max_request_bytes, "1048576",
+        at_least<int32_t>(1024),
+        "The largest HTTP request (headers and body) accepted; a larger one is answered 413 (431 for the "
+        "headers alone, which are also capped at 64 KiB) and its connection closed."));
+    k.push_back(key(http_section, "http.max.connections", &c::http_max_connections, "100", at_least<int32_t>(1),
+        "The most HTTP connections open at once; one more is answered 503 and closed. HTTP connections do not "
+        "count against `max.connections`."));
+}
+
 void add_operation_keys(std::vector<config_key>& k) {
     k.push_back(key(operations, "log.level", &c::log_level, "info",
         one_of<std::string>({"trace", "debug", "info", "warn", "error", "critical", "off"}),
@@ -419,6 +457,7 @@ std::vector<config_key> make_schema() {
     add_network_keys(k);
     add_storage_keys(k);
     add_topic_keys(k);
+    add_http_keys(k);
     add_operation_keys(k);
     return k;
 }

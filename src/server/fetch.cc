@@ -15,6 +15,7 @@
 
 #include "data_path.h"
 #include "fetch_sessions.h"
+#include "topic_metrics.h"
 #include "strata/common/kafka_error.h"
 #include "strata/protocol/messages/fetch_request.h"
 #include "strata/protocol/messages/fetch_response.h"
@@ -32,6 +33,8 @@ struct fetch_build {
     size_t bytes = 0;
     bool has_error = false;     // or anything else to answer at once (a divergence)
     std::vector<int64_t> hws;   // each partition's HW as read, in request order
+    // Bytes of records read per topic (BytesOutPerSec), in read order.
+    std::vector<std::pair<std::string, size_t>> bytes_by_topic;
 };
 
 int32_t replica_of(const request_context& ctx, const pm::fetch_request& request) {
@@ -76,7 +79,16 @@ void read_partition(const request_context& ctx, const pm::fetch_request& request
     out.high_watermark = hw.value();
     out.last_stable_offset = lso.value();
     out.log_start_offset = p.log_start_offset().value();
-    if (request.isolation_level == read_committed) out.aborted_transactions.emplace();  // none: no transactions yet
+    if (request.isolation_level == read_committed) {
+        // KIP-98: the aborted transactions the consumer must filter out of
+        // what it reads here (up to the LSO).
+        auto& list = out.aborted_transactions.emplace();
+        for (const auto& a : p.aborted_transactions(in.fetch_offset, lso.value())) {
+            auto& e = list.emplace_back();
+            e.producer_id = a.producer_id;
+            e.first_offset = a.first_offset;
+        }
+    }
     out.records = protocol::records{};
 
     if (follower && ctx.version >= 12 && in.last_fetched_epoch >= 0) {
@@ -136,6 +148,7 @@ void read_partition(const request_context& ctx, const pm::fetch_request& request
         out.records = protocol::records::from_memory(*owned, owned);
     }
     build.bytes += region.length;
+    build.bytes_by_topic.emplace_back(p.id().topic, region.length);
 }
 
 // The authorize stage, once per request (not at every read of a long poll):
@@ -205,7 +218,7 @@ fetch_build build_response(const request_context& ctx, const pm::fetch_request& 
 
 boost::asio::awaitable<pm::fetch_response> handle_fetch(request_context& ctx, const pm::fetch_request& request,
                                                         replication::partition_manager& partitions,
-                                                        fetch_session_cache& sessions) {
+                                                        fetch_session_cache& sessions, topic_metrics& traffic) {
     // KIP-227: the session decides which partitions this request reads (v7+;
     // older requests decode as sessionless full fetches).
     const bool by_id = ctx.version >= 13;
@@ -220,6 +233,12 @@ boost::asio::awaitable<pm::fetch_response> handle_fetch(request_context& ctx, co
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(request.max_wait_ms, 0));
     const size_t min_bytes = size_t(std::max(request.min_bytes, 1));
     auto answer = [&](fetch_build& build) {
+        // What is sent is counted: the last read of a long poll.
+        if (replica_of(ctx, request) >= 0) {
+            traffic.replication_bytes_out().inc(build.bytes);
+        } else {
+            for (const auto& [topic, bytes] : build.bytes_by_topic) traffic.of(topic).bytes_out->inc(bytes);
+        }
         build.response.session_id = plan.session_id;
         sessions.finish(plan, build.response, by_id);
         return std::move(build.response);
@@ -249,10 +268,11 @@ boost::asio::awaitable<pm::fetch_response> handle_fetch(request_context& ctx, co
 
 }  // namespace
 
-void register_partition_fetch(fetch_router& router, replication::partition_manager& partitions) {
+void register_partition_fetch(fetch_router& router, replication::partition_manager& partitions,
+                              std::shared_ptr<topic_metrics> traffic) {
     auto sessions = std::make_shared<fetch_session_cache>();
-    router.set_partition_handler([&partitions, sessions](request_context& ctx, pm::fetch_request& request) {
-        return handle_fetch(ctx, request, partitions, *sessions);
+    router.set_partition_handler([&partitions, sessions, traffic](request_context& ctx, pm::fetch_request& request) {
+        return handle_fetch(ctx, request, partitions, *sessions, *traffic);
     });
 }
 

@@ -7,6 +7,7 @@
 #include "strata/group/group_coordinator.h"
 #include "strata/metadata/metadata_service.h"
 #include "strata/server/broker_config.h"
+#include "strata/txn/txn_coordinator.h"
 
 namespace strata::server {
 
@@ -14,6 +15,8 @@ namespace strata::server {
 struct group_context {
     group::group_coordinator& coordinator;
     metadata::metadata_service& metadata;
+    // FindCoordinator's TRANSACTION keys (none: COORDINATOR_NOT_AVAILABLE).
+    txn::txn_coordinator* transactions = nullptr;
 };
 
 // Registers every group API at the versions Kafka 3.9 serves.

@@ -1,6 +1,7 @@
 // ListOffsets (key 2, v1-9) and OffsetForLeaderEpoch (key 23, v0-4): where a
 // consumer starts, resets to, or validates its position (KIP-320).
 #include "data_path.h"
+#include "topic_metrics.h"
 #include "strata/common/kafka_error.h"
 #include "strata/protocol/messages/list_offsets_request.h"
 #include "strata/protocol/messages/list_offsets_response.h"
@@ -151,9 +152,10 @@ void register_offset_for_leader_epoch(request_dispatcher& dispatcher, replicatio
 }
 
 void register_data_path(request_dispatcher& dispatcher, fetch_router& router,
-                        replication::partition_manager& partitions) {
-    register_produce(dispatcher, partitions);
-    register_partition_fetch(router, partitions);
+                        replication::partition_manager& partitions, produce_txn_verifier verifier) {
+    auto traffic = std::make_shared<topic_metrics>(dispatcher.metrics());
+    register_produce(dispatcher, partitions, traffic, std::move(verifier));
+    register_partition_fetch(router, partitions, traffic);
     register_list_offsets(dispatcher, partitions);
     register_offset_for_leader_epoch(dispatcher, partitions);
 }

@@ -169,4 +169,9 @@ controller_channel& metadata_quorum::controller() { return *_impl->controller; }
 
 const std::optional<std::string>& metadata_quorum::cluster_id() const { return _impl->cluster_id; }
 
+std::optional<std::chrono::steady_clock::time_point> metadata_quorum::last_heartbeat_answer() const {
+    if (!_impl->lifecycle) return std::nullopt;
+    return _impl->lifecycle->last_heartbeat_answer();
+}
+
 }  // namespace strata::server

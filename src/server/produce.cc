@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "data_path.h"
+#include "topic_metrics.h"
 #include "strata/common/kafka_error.h"
 #include "strata/protocol/legacy_records.h"
 #include "strata/protocol/messages/produce_request.h"
@@ -80,15 +81,56 @@ prepared_records prepare(const std::optional<protocol::records>& records, int16_
         out.refused = error_outcome(kafka_error::invalid_record, "produce v3+ carries exactly one record batch");
         return out;
     }
-    if (first.value().is_transactional()) {
-        out.refused = error_outcome(kafka_error::invalid_txn_state,
-                                    "transactional produce is not supported by this broker yet");
-    }
     return out;
 }
 
+// Records in the (already framed) batches of `bytes`, for MessagesInPerSec:
+// the batch headers' counts, without decoding a record.
+int64_t count_records(protocol::bytes_view bytes) {
+    int64_t count = 0;
+    while (!bytes.empty()) {
+        auto batch = protocol::record_batch_view::from(bytes);
+        if (!batch) break;
+        count += std::max(batch.value().record_count(), 0);
+        bytes = bytes.subspan(batch.value().size());
+    }
+    return count;
+}
+
+// KIP-890 part 1: a transactional batch's partition must be in its
+// producer's transaction; the partition asks (once per transaction) through
+// this. The coordinator's answers become errors a producer knows how to
+// handle, as Kafka's ReplicaManager maps them.
+replication::partition::txn_verifier verifier_for(const produce_txn_verifier& verifier,
+                                                  const std::optional<std::string>& transactional_id,
+                                                  protocol::bytes_view bytes, const std::string& topic,
+                                                  int32_t partition) {
+    if (!verifier || !transactional_id) return {};
+    auto batch = protocol::record_batch_view::from(bytes);
+    if (!batch || !batch.value().is_transactional()) return {};
+    return [verifier, id = *transactional_id, pid = batch.value().producer_id(),
+            epoch = batch.value().producer_epoch(), topic, partition](std::function<void(kafka_error)> done) {
+        verifier(id, pid, epoch, topic, partition, [done = std::move(done)](kafka_error e) {
+            switch (e) {
+                case kafka_error::coordinator_not_available:
+                case kafka_error::not_coordinator:
+                case kafka_error::coordinator_load_in_progress:
+                case kafka_error::concurrent_transactions:
+                    return done(kafka_error::not_enough_replicas);  // retriable for every producer
+                case kafka_error::producer_fenced:
+                    return done(kafka_error::invalid_producer_epoch);
+                case kafka_error::invalid_producer_id_mapping:
+                    return done(kafka_error::invalid_txn_state);
+                default:
+                    return done(e);
+            }
+        });
+    };
+}
+
 boost::asio::awaitable<pm::produce_response> handle_produce(request_context& ctx, pm::produce_request& request,
-                                                            replication::partition_manager& partitions) {
+                                                            replication::partition_manager& partitions,
+                                                            topic_metrics& traffic, const produce_txn_verifier& verifier) {
     auto executor = co_await boost::asio::this_coro::executor;
 
     size_t count = 0;
@@ -98,9 +140,6 @@ boost::asio::awaitable<pm::produce_response> handle_produce(request_context& ctx
     std::optional<produce_outcome> refuse_all;
     if (request.acks != 0 && request.acks != 1 && request.acks != -1)
         refuse_all = error_outcome(kafka_error::invalid_required_acks);
-    else if (request.transactional_id)
-        refuse_all = error_outcome(kafka_error::invalid_txn_state,
-                                   "transactional produce is not supported by this broker yet");
     const auto acks = static_cast<required_acks>(request.acks);
 
     // Everything is handed to the strands here, before the first suspension,
@@ -139,8 +178,18 @@ boost::asio::awaitable<pm::produce_response> handle_produce(request_context& ctx
                     continue;
                 }
                 ++wait->remaining;
-                found.leader->produce(prepared.bytes, std::move(prepared.owner), acks,
-                                      [wait, i](produce_outcome o) { wait->complete(i, std::move(o)); });
+                // Counted once appended, as Kafka counts BytesIn/MessagesIn.
+                auto append_done = [wait, i, series = &traffic.of(topic.name), bytes = prepared.bytes.size(),
+                                    records = count_records(prepared.bytes)](produce_outcome o) {
+                    if (o.error == kafka_error::none) {
+                        series->bytes_in->inc(bytes);
+                        series->messages_in->inc(static_cast<uint64_t>(records));
+                    }
+                    wait->complete(i, std::move(o));
+                };
+                auto verify = verifier_for(verifier, request.transactional_id, prepared.bytes, topic.name, data.index);
+                found.leader->produce(prepared.bytes, std::move(prepared.owner), acks, std::move(append_done),
+                                      std::move(verify));
             }
         }
         if (wait->remaining == 0) wait->signal->notify();
@@ -198,10 +247,12 @@ boost::asio::awaitable<pm::produce_response> handle_produce(request_context& ctx
 
 }  // namespace
 
-void register_produce(request_dispatcher& dispatcher, replication::partition_manager& partitions) {
+void register_produce(request_dispatcher& dispatcher, replication::partition_manager& partitions,
+                      std::shared_ptr<topic_metrics> traffic, produce_txn_verifier verifier) {
+    if (!traffic) traffic = std::make_shared<topic_metrics>(dispatcher.metrics());
     dispatcher.register_api<pm::produce_request>(
-        [&partitions](request_context& ctx, pm::produce_request& request) {
-            return handle_produce(ctx, request, partitions);
+        [&partitions, traffic, verifier = std::move(verifier)](request_context& ctx, pm::produce_request& request) {
+            return handle_produce(ctx, request, partitions, *traffic, verifier);
         },
         0, pm::produce_request::highest_supported_version);
 }

@@ -1,11 +1,12 @@
-// InitProducerId (22) for idempotent producers: a fresh producer id at epoch
+// InitProducerId (22): for idempotent producers a fresh producer id at epoch
 // 0, from a block the controller hands this broker (AllocateProducerIds'
 // ProducerIdsRecord in the metadata log, so ids are never reused across
-// restarts or brokers). Transactional ids need the transaction coordinator,
-// which Strata does not have yet.
+// restarts or brokers); with a transactional id, the transaction coordinator
+// answers (src/txn/), taking its new ids from the same blocks.
 #include <mutex>
 
 #include "admin_apis.h"
+#include "strata/txn/txn_coordinator.h"
 #include "strata/common/kafka_error.h"
 #include "strata/protocol/messages/init_producer_id_request.h"
 #include "strata/protocol/messages/init_producer_id_response.h"
@@ -21,11 +22,18 @@ namespace msg = protocol::messages;
 // Kafka's block size.
 constexpr int32_t block_size = 1000;
 
-struct producer_id_blocks {
+}  // namespace
+
+struct producer_id_allocator {
+    producer_id_allocator(admin_context& a, int32_t n) : admin(a), node_id(n) {}
+    admin_context& admin;
+    const int32_t node_id;
     std::mutex mutex;
     int64_t next = 0;
     int64_t end = 0;  // exclusive; next == end: none left
 };
+
+namespace {
 
 boost::asio::awaitable<msg::allocate_producer_ids_response> allocate_here(admin_context& admin, int32_t node_id) {
     auto [error, first] = co_await admin.metadata.allocate_producer_ids(node_id, block_size);
@@ -36,26 +44,16 @@ boost::asio::awaitable<msg::allocate_producer_ids_response> allocate_here(admin_
     co_return response;
 }
 
-boost::asio::awaitable<msg::init_producer_id_response> handle_init_producer_id(
-    admin_context& admin, std::shared_ptr<producer_id_blocks> blocks, int32_t node_id, request_context& ctx,
-    msg::init_producer_id_request& request) {
-    msg::init_producer_id_response response;
-    response.producer_id = -1;
-    response.producer_epoch = -1;
-    if (request.transactional_id && !request.transactional_id->empty()) {
-        // Only the transaction coordinator answers for a transactional id;
-        // FindCoordinator(TRANSACTION) finds none here.
-        response.error_code = static_cast<int16_t>(kafka_error::coordinator_not_available);
-        co_return response;
-    }
+}  // namespace
+
+boost::asio::awaitable<std::pair<kafka_error, int64_t>> allocate_producer_id(
+    std::shared_ptr<producer_id_allocator> blocks) {
+    auto& admin = blocks->admin;
+    const int32_t node_id = blocks->node_id;
     for (int attempt = 0; attempt < 2; ++attempt) {
         {
             std::lock_guard lock(blocks->mutex);
-            if (blocks->next < blocks->end) {
-                response.producer_id = blocks->next++;
-                response.producer_epoch = 0;
-                co_return response;
-            }
+            if (blocks->next < blocks->end) co_return std::pair{kafka_error::none, blocks->next++};
         }
         msg::allocate_producer_ids_request allocate;
         allocate.broker_id = node_id;
@@ -68,9 +66,8 @@ boost::asio::awaitable<msg::init_producer_id_response> handle_init_producer_id(
         const int64_t first = allocated.producer_id_start;
         if (error != kafka_error::none) {
             // NOT_CONTROLLER and timeouts are retriable for the client.
-            response.error_code = static_cast<int16_t>(
-                error == kafka_error::not_controller ? kafka_error::coordinator_load_in_progress : error);
-            co_return response;
+            co_return std::pair{error == kafka_error::not_controller ? kafka_error::coordinator_load_in_progress : error,
+                                int64_t{-1}};
         }
         std::lock_guard lock(blocks->mutex);
         if (blocks->next >= blocks->end) {
@@ -78,17 +75,41 @@ boost::asio::awaitable<msg::init_producer_id_response> handle_init_producer_id(
             blocks->end = first + block_size;
         }
     }
-    response.error_code = static_cast<int16_t>(kafka_error::coordinator_load_in_progress);
+    co_return std::pair{kafka_error::coordinator_load_in_progress, int64_t{-1}};
+}
+
+std::shared_ptr<producer_id_allocator> make_producer_id_allocator(admin_context& admin, int32_t node_id) {
+    return std::make_shared<producer_id_allocator>(admin, node_id);
+}
+
+namespace {
+
+boost::asio::awaitable<msg::init_producer_id_response> handle_init_producer_id(
+    std::shared_ptr<producer_id_allocator> blocks, txn::txn_coordinator* transactions, request_context& ctx,
+    msg::init_producer_id_request& request) {
+    if (request.transactional_id && !request.transactional_id->empty()) {
+        if (transactions) co_return co_await transactions->init_producer_id(std::move(request), ctx.version);
+        msg::init_producer_id_response response;
+        response.producer_id = -1;
+        response.producer_epoch = -1;
+        response.error_code = static_cast<int16_t>(kafka_error::coordinator_not_available);
+        co_return response;
+    }
+    msg::init_producer_id_response response;
+    auto [error, id] = co_await allocate_producer_id(blocks);
+    response.error_code = static_cast<int16_t>(error);
+    response.producer_id = id;
+    response.producer_epoch = error == kafka_error::none ? 0 : -1;
     co_return response;
 }
 
 }  // namespace
 
-void register_init_producer_id(request_dispatcher& dispatcher, admin_context& admin, int32_t node_id) {
-    auto blocks = std::make_shared<producer_id_blocks>();
+void register_init_producer_id(request_dispatcher& dispatcher, std::shared_ptr<producer_id_allocator> blocks,
+                               txn::txn_coordinator* transactions) {
     dispatcher.register_api<msg::init_producer_id_request>(
-        [&admin, blocks, node_id](request_context& ctx, msg::init_producer_id_request& request) {
-            return handle_init_producer_id(admin, blocks, node_id, ctx, request);
+        [blocks, transactions](request_context& ctx, msg::init_producer_id_request& request) {
+            return handle_init_producer_id(blocks, transactions, ctx, request);
         },
         0, 5);
 }

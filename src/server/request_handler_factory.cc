@@ -6,6 +6,7 @@
 #include "fetch_router.h"
 #include "group_apis.h"
 #include "raft_handlers.h"
+#include "txn_apis.h"
 #include "request_dispatcher.h"
 
 namespace strata::server {
@@ -26,10 +27,35 @@ public:
         register_admin_apis(_dispatcher, _admin);
         register_partition_admin_apis(_dispatcher, _admin);
         register_config_apis(_dispatcher, _admin);
-        register_init_producer_id(_dispatcher, _admin, config.node_id);
+        auto producer_ids = make_producer_id_allocator(_admin, config.node_id);
+        if (partitions) {
+            // The transaction coordinator (src/txn/): its ids come from the
+            // same producer id blocks, its markers for partitions led here
+            // go straight to them.
+            auto txn_config = txn_config_from(config);
+            txn_config.create_topics = [this](protocol::messages::create_topics_request r) {
+                return on_controller<protocol::messages::create_topics_response>(
+                    _admin, nullptr, std::move(r), 7,
+                    [this](protocol::messages::create_topics_request local) {
+                        return _admin.metadata.create_topics(std::move(local), 7);
+                    });
+            };
+            txn_config.allocate_producer_id = [producer_ids] { return allocate_producer_id(producer_ids); };
+            txn_config.write_local_markers = [this](protocol::messages::write_txn_markers_request r,
+                                                    std::function<void(protocol::messages::write_txn_markers_response)>
+                                                        done) { write_markers_here(*_txns, std::move(r), std::move(done)); };
+            _transactions = std::make_unique<txn::txn_coordinator>(std::move(txn_config), quorum.metadata(), *partitions);
+        }
+        register_init_producer_id(_dispatcher, producer_ids, _transactions.get());
         if (config.has_role("controller")) register_controller_apis(_dispatcher, _admin);
         if (partitions) {
-            register_data_path(_dispatcher, _fetch_router, *partitions);
+            auto* transactions = _transactions.get();
+            register_data_path(_dispatcher, _fetch_router, *partitions,
+                               [transactions](std::string id, int64_t pid, int16_t epoch, std::string topic,
+                                              int32_t partition, std::function<void(kafka_error)> done) {
+                                   transactions->verify_partition(std::move(id), pid, epoch, std::move(topic),
+                                                                  partition, std::move(done));
+                               });
             register_log_admin(_dispatcher, *partitions, config.log_dirs.empty() ? "." : config.log_dirs.front());
             auto groups_config = coordinator_config_from(config);
             groups_config.create_topics = [this](protocol::messages::create_topics_request r) {
@@ -41,11 +67,20 @@ public:
             };
             _coordinator = std::make_unique<group::group_coordinator>(std::move(groups_config), quorum.metadata(),
                                                                       *partitions);
-            _groups.emplace(group_context{*_coordinator, quorum.metadata()});
+            _groups.emplace(group_context{*_coordinator, quorum.metadata(), _transactions.get()});
             register_group_apis(_dispatcher, *_groups);
+            _txns.emplace(txn_context{*_transactions, *partitions, _coordinator.get()});
+            register_txn_apis(_dispatcher, *_txns);
             _coordinator->start();
+            _transactions->start();
         }
         _fetch_router.register_with(_dispatcher);
+    }
+
+    // The transaction coordinator's thread uses _txns (its local markers):
+    // it stops before any member goes.
+    ~broker_request_handler() override {
+        if (_transactions) _transactions->stop();
     }
 
     boost::asio::awaitable<net::handler_result> handle(const net::connection_info& connection,
@@ -59,6 +94,7 @@ public:
 
     // Requests waiting on a rebalance would hold the shutdown up.
     void server_stopping() override {
+        if (_transactions) _transactions->stop();
         if (_coordinator) _coordinator->stop();
     }
 
@@ -69,6 +105,10 @@ private:
     // dispatcher whose handlers call it goes.
     std::unique_ptr<group::group_coordinator> _coordinator;
     std::optional<group_context> _groups;
+    // The transaction coordinator: stopped before the group coordinator,
+    // whose TxnOffsetCommit offsets its markers complete.
+    std::unique_ptr<txn::txn_coordinator> _transactions;
+    std::optional<txn_context> _txns;
     request_dispatcher _dispatcher;
     fetch_router _fetch_router;
 };

@@ -151,7 +151,7 @@ def start_to_serving(workdir):
     data directory (which includes formatting it) and for a restart."""
     port = free_port()
     env = dict(os.environ, STRATA_LISTENERS=f"PLAINTEXT://127.0.0.1:{port}",
-               STRATA_LOG_DIRS=os.path.join(workdir, "start-data"))
+               STRATA_LOG_DIRS=os.path.join(workdir, "start-data"), STRATA_HTTP_LISTENERS="")
     results = []
     for _ in range(2):
         t0 = time.perf_counter()

@@ -51,7 +51,8 @@ class Broker:
     def __init__(self, binary, data):
         self.port = free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
-        env = dict(os.environ, STRATA_LISTENERS=f"PLAINTEXT://{self.bootstrap}", STRATA_LOG_DIRS=data)
+        env = dict(os.environ, STRATA_LISTENERS=f"PLAINTEXT://{self.bootstrap}", STRATA_LOG_DIRS=data,
+                   STRATA_HTTP_LISTENERS="")
         self.log = tempfile.NamedTemporaryFile(prefix="stratad-", suffix=".log")
         self.t0 = time.perf_counter()
         self.proc = subprocess.Popen([binary], env=env, stdout=self.log, stderr=subprocess.STDOUT)

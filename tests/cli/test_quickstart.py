@@ -57,6 +57,8 @@ class Section:
         self.env.update({
             "BUILD": BUILD,
             "STRATA_LISTENERS": f"PLAINTEXT://localhost:{self.base}",
+            # single-node.yaml's HTTP listener (localhost:8080), moved with the rest.
+            "STRATA_HTTP_LISTENERS": f"http://localhost:{self.base - 1011}",
             "STRATA_BROKERS": f"localhost:{self.base}",  # strata's default broker, localhost:9092 in the doc
             "STRATA_LOG_DIRS": os.path.join(work, "data"),
             "STRATA_CLUSTER_DIR": os.path.join(work, "cluster"),
@@ -80,6 +82,7 @@ def run_section(name, section_blocks):
             if section.env.get("STRATA_CLUSTER_PORT") and "make cluster" in script:
                 # The cluster's nodes take their listeners from cluster.sh.
                 section.env.pop("STRATA_LISTENERS", None)
+                section.env.pop("STRATA_HTTP_LISTENERS", None)
             print(f"--- {name}{' (background)' if is_background else ''}:\n{script.rstrip()}", flush=True)
             if is_background:
                 background = subprocess.Popen(["bash", "-euo", "pipefail", "-c", script], cwd=SOURCE_DIR,

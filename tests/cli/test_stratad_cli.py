@@ -111,7 +111,7 @@ def test_systemd_readiness_notification():
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_")}
     env.update({"NOTIFY_SOCKET": notify_path, "STRATA_LISTENERS": f"PLAINTEXT://127.0.0.1:{port}",
-                "STRATA_LOG_DIRS": os.path.join(work, "data")})
+                "STRATA_LOG_DIRS": os.path.join(work, "data"), "STRATA_HTTP_LISTENERS": ""})
     proc = subprocess.Popen([STRATAD], env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert listener.recv(4096) == b"READY=1"

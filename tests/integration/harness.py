@@ -66,12 +66,14 @@ def port_free(port):
 
 
 def free_cluster_base_port():
-    """A port P with P..P+2 and P+100..P+102 free: the brokers' and
-    controllers' ports of scripts/cluster.sh (STRATA_CLUSTER_PORT)."""
+    """A port P with P..P+2, P+100..P+102 and P-1011..P-1009 free: the
+    brokers', controllers' and HTTP listeners' ports of scripts/cluster.sh
+    (STRATA_CLUSTER_PORT)."""
     import random
     for _ in range(200):
         base = random.randrange(20000, 40000)
-        if all(port_free(p) for p in (base, base + 1, base + 2, base + 100, base + 101, base + 102)):
+        if all(port_free(p) for p in (base, base + 1, base + 2, base + 100, base + 101, base + 102,
+                                      base - 1011, base - 1010, base - 1009)):
             return base
     raise RuntimeError("no free ports")
 
@@ -81,6 +83,9 @@ class Broker:
 
     def __init__(self, extra_env=None, config=None):
         self.port = free_port()
+        # The HTTP listener (metrics, health) on a free port of its own: the
+        # compiled-in configuration would take localhost:8080.
+        self.http_port = free_port()
         self.workdir = tempfile.mkdtemp(prefix="strata-it-")
         self.data_dir = os.path.join(self.workdir, "data")
         self.log_path = os.path.join(self.workdir, "stratad.log")
@@ -89,6 +94,7 @@ class Broker:
         self.env.update({
             "STRATA_LISTENERS": f"PLAINTEXT://127.0.0.1:{self.port}",
             "STRATA_LOG_DIRS": self.data_dir,
+            "STRATA_HTTP_LISTENERS": f"http://127.0.0.1:{self.http_port}",
         })
         self.env.update(extra_env or {})
         self.proc = None
@@ -96,6 +102,18 @@ class Broker:
     @property
     def bootstrap(self):
         return f"127.0.0.1:{self.port}"
+
+    def http_get(self, path, headers=None, timeout=5.0):
+        """GET on the HTTP listener: (status, headers, body as text); error
+        statuses are returned, not raised."""
+        import urllib.error
+        import urllib.request
+        request = urllib.request.Request(f"http://127.0.0.1:{self.http_port}{path}", headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, dict(response.headers), response.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read().decode()
 
     def wait_ready(self, timeout=10.0):
         """Waits until the broker is registered and unfenced: a Metadata

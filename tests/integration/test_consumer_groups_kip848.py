@@ -6,7 +6,14 @@ __consumer_offsets (key versions 3 to 8) with the same group epoch, members,
 member epochs and assignments; the consumers carry on without being fenced
 and without reading a committed record again. When they leave, their
 records are tombstoned and the group stays Empty across a restart; after
-DeleteGroups a restart finds no group."""
+DeleteGroups a restart finds no group.
+
+Regex subscriptions (ConsumerGroupHeartbeat v1, Kafka 4.0): a librdkafka 2.12
+consumer (tests/compat/build.sh builds it; confluent-kafka-python drives it)
+subscribed to `^rx-.*` gets exactly the matching topics' partitions, then
+those of a matching topic created later and no longer those of a deleted
+one; the pattern survives a SIGKILL in its ConsumerGroupMemberMetadataValue;
+an invalid pattern is refused with INVALID_REGULAR_EXPRESSION."""
 
 import json
 import os
@@ -46,7 +53,7 @@ def produce(broker, count, first):
     assert producer.flush(30) == 0
 
 
-def describe(broker, group):
+def describe(broker, group=GROUP):
     """ConsumerGroupDescribe v0 (api key 69), encoded by hand: no Python
     client has it. Returns (error code, {state, epoch, assignment_epoch,
     members: {member id: (member epoch, sorted partitions, sorted target)}})."""
@@ -87,7 +94,7 @@ def describe(broker, group):
     r.compact_string()
     out = {"state": r.compact_string(), "epoch": r.take(">i"), "assignment_epoch": r.take(">i")}
     r.compact_string()  # assignor
-    members = {}
+    members, regexes = {}, {}
     for _ in range(r.uvarint() - 1):
         member_id = r.compact_string()
         nullable_string(), nullable_string()
@@ -95,22 +102,23 @@ def describe(broker, group):
         r.compact_string(), r.compact_string()
         for _ in range(r.uvarint() - 1):
             r.compact_string()
-        nullable_string()
+        regexes[member_id] = nullable_string()
         members[member_id] = (epoch, assignment(), assignment())
         r.skip_tags()
     out["members"] = members
+    out["regexes"] = regexes
     return error, out
 
 
-def describe_when_loaded(broker, timeout=30):
+def describe_when_loaded(broker, timeout=30, group=GROUP):
     """Describes the group once its partition of __consumer_offsets is loaded
     (COORDINATOR_LOAD_IN_PROGRESS and NOT_COORDINATOR until then)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            error, group = describe(broker, GROUP)
+            error, described = describe(broker, group)
             if error not in (14, 15, 16):
-                return error, group
+                return error, described
         except OSError:
             pass
         if time.monotonic() > deadline:
@@ -307,5 +315,160 @@ def test_a_kip848_group_survives_sigkill_with_its_epochs_and_assignments():
             print(f"--- stratad log ({broker.log_path}) ---\n{broker.log()[-20000:]}", file=sys.stderr)
 
 
+# ---- regex subscriptions ---------------------------------------------------------------
+
+REGEX_GROUP = "k848-regex-group"
+
+
+def librdkafka_212():
+    """The folder of librdkafka 2.12's librdkafka.so.1, built (once, cached) by
+    tests/compat/build.sh: ctest's compat.build fixture runs first."""
+    build = [os.path.join(HERE, "..", "compat", "build.sh")]
+    if os.environ.get("STRATA_COMPAT_BUILD_DIR"):
+        build.append(os.environ["STRATA_COMPAT_BUILD_DIR"])
+    runner = subprocess.run(["bash"] + build, check=True, stdout=subprocess.PIPE, text=True,
+                            timeout=1800).stdout.strip().splitlines()[-1]
+    return os.path.abspath(os.path.join(os.path.dirname(runner), "..", "src"))
+
+
+class RegexMember:
+    """rdkafka/regex_member.py: one librdkafka 2.12 consumer of the consumer protocol."""
+
+    def __init__(self, broker, subscription, lib_dir):
+        env = dict(os.environ, LD_LIBRARY_PATH=lib_dir)
+        self.proc = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "rdkafka", "regex_member.py"),
+                                      broker.bootstrap, REGEX_GROUP] + subscription, env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lock = threading.Lock()
+        self.version, self.held, self.records, self.errors, self.closed = None, set(), [], [], False
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            event = json.loads(line)
+            with self.lock:
+                if "version" in event:
+                    self.version = event["version"]
+                elif "assigned" in event:
+                    self.held = {tuple(tp) for tp in event["assigned"]}
+                elif "record" in event:
+                    self.records.append(tuple(event["record"]))
+                elif "error" in event:
+                    self.errors.append(event["error"])
+                elif "closed" in event:
+                    self.closed = True
+
+    def assigned(self):
+        with self.lock:
+            return set(self.held)
+
+    def topics_read(self):
+        with self.lock:
+            return {topic for topic, _, _ in self.records}
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(60)
+        return self.proc.stderr.read()
+
+
+def heartbeat_v1(broker, group, regex):
+    """A joining ConsumerGroupHeartbeat v1 (api key 68) with only a
+    SubscribedTopicRegex, encoded by hand: librdkafka checks patterns with
+    its own regex engine before it sends them, so an invalid one comes from
+    here. Returns (error code, error message)."""
+    client_id = b"strata-it"
+    header = struct.pack(">hhih", 68, 1, 9, len(client_id)) + client_id + b"\x00"
+
+    def compact(text):
+        return _uvarint(0) if text is None else _uvarint(len(text.encode()) + 1) + text.encode()
+    body = (compact(group) + compact("") + struct.pack(">i", 0) + compact(None) + compact(None) +
+            struct.pack(">i", 30000) + _uvarint(0) + compact(regex) + compact(None) + _uvarint(0) + b"\x00")
+    payload = header + body
+    with socket.create_connection(("127.0.0.1", broker.port), timeout=5) as sock:
+        sock.sendall(struct.pack(">i", len(payload)) + payload)
+        frame = _recv_exactly(sock, struct.unpack(">i", _recv_exactly(sock, 4))[0])
+    r = _Reader(frame)
+    r.take(">i")
+    r.skip_tags()
+    r.take(">i")  # throttle
+    error = r.take(">h")
+    n = r.uvarint()
+    message = r.data[r.pos:r.pos + n - 1].decode() if n else None
+    return error, message
+
+
+def test_a_regex_subscription_follows_created_and_deleted_topics():
+    lib_dir = librdkafka_212()
+    broker = Broker(extra_env=ENV)
+    member = None
+    ok = False
+    try:
+        broker.start().wait_ready()
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+
+        def create(name, partitions):
+            admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(15)
+            producer = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all"})
+            for p in range(partitions):
+                producer.produce(name, value=b"x", partition=p)
+            assert producer.flush(30) == 0
+
+        def partitions_of(*topics):
+            return {(t, p) for t, n in topics for p in range(n)}
+
+        create("rx-a", 2)
+        create("other", 2)
+        create("xrx-a", 1)  # contains the pattern's text but does not match it whole
+        member = RegexMember(broker, ["^rx-.*"], lib_dir)
+        wait_for(lambda: member.assigned() == partitions_of(("rx-a", 2)), 60, "rx-a's partitions")
+        wait_for(lambda: member.topics_read() == {"rx-a"}, 30, "rx-a's records")
+        assert member.version.startswith("2.12"), member.version
+        error, group = describe(broker, REGEX_GROUP)
+        assert error == 0 and len(group["members"]) == 1, (error, group)
+        [regex] = group["regexes"].values()
+        assert "^rx-.*" in regex, regex  # librdkafka sends its patterns joined: (^rx-.*)
+
+        # A matching topic created later joins the assignment; its records are read.
+        create("rx-b", 3)
+        wait_for(lambda: member.assigned() == partitions_of(("rx-a", 2), ("rx-b", 3)), 60, "rx-b's partitions")
+        wait_for(lambda: member.topics_read() == {"rx-a", "rx-b"}, 30, "rx-b's records")
+
+        # A deleted one leaves it.
+        admin.delete_topics(["rx-a"])["rx-a"].result(15)
+        wait_for(lambda: member.assigned() == partitions_of(("rx-b", 3)), 60, "rx-a's partitions to go")
+
+        # The pattern is in the member's record: after a SIGKILL the group
+        # comes back with it and a topic created then is still followed.
+        broker.kill()
+        broker.start().wait_ready()
+        error, loaded = describe_when_loaded(broker, group=REGEX_GROUP)
+        assert error == 0 and list(loaded["regexes"].values()) == [regex], (error, loaded)
+        create("rx-c", 1)
+        wait_for(lambda: member.assigned() == partitions_of(("rx-b", 3), ("rx-c", 1)), 60, "rx-c after the restart")
+        assert "other" not in member.topics_read() and "xrx-a" not in member.topics_read()
+
+        # An invalid pattern: Kafka 4.0's INVALID_REGULAR_EXPRESSION (128),
+        # and no member is added.
+        error, message = heartbeat_v1(broker, REGEX_GROUP, "rx-(")
+        assert error == 128 and "rx-(" in message, (error, message)
+        error, group = describe(broker, REGEX_GROUP)
+        assert error == 0 and len(group["members"]) == 1, group
+        assert heartbeat_v1(broker, "k848-regex-other", "^(?P<name>rx)-.*")[0] == 0  # RE2 syntax is accepted
+
+        member.close()
+        assert member.closed and not member.errors, member.errors
+        member = None
+        ok = True
+    finally:
+        if member:
+            member.proc.kill()
+            print(f"--- member stderr ---\n{member.proc.stderr.read()[-5000:]}", file=sys.stderr)
+        broker.stop()
+        if not ok:
+            print(f"--- stratad log ({broker.log_path}) ---\n{broker.log()[-20000:]}", file=sys.stderr)
+
+
 if __name__ == "__main__":
-    run_tests([test_a_kip848_group_survives_sigkill_with_its_epochs_and_assignments])
+    run_tests([test_a_kip848_group_survives_sigkill_with_its_epochs_and_assignments,
+               test_a_regex_subscription_follows_created_and_deleted_topics])

@@ -8,9 +8,11 @@
 //   request pipeline      handlers over the above, with the authorizer,
 //                         quota and metrics stages
 //   network server        listeners, connections, network threads
+//   HTTP listener         (http.listeners) /metrics and /health, on the
+//                         network threads
 //
-// stop() runs the list bottom-up: the network server first (its handlers call
-// into everything else), then the quorum (no new metadata reaches the
+// stop() runs the list bottom-up: the HTTP listener, the network server
+// (its handlers call into everything else), then the quorum (no new metadata reaches the
 // partitions), then the data plane (flushes and closes the logs). Nothing a
 // subsystem starts outlives its stop().
 //
@@ -51,10 +53,13 @@ public:
     const server::broker_config& config() const { return _config; }
     // The addresses the listeners are bound to (after start()).
     std::vector<net::bound_endpoint> endpoints() const;
+    // The HTTP listener's addresses (empty when http.listeners is).
+    std::vector<boost::asio::ip::tcp::endpoint> http_endpoints() const;
     metrics::registry& metrics() { return _metrics; }
 
 private:
     void register_network_metrics();
+    void start_http();
 
     const server::broker_config _config;
     metrics::registry _metrics;

@@ -57,6 +57,8 @@
 #include "strata/protocol/messages/offset_fetch_response.h"
 #include "strata/protocol/messages/sync_group_request.h"
 #include "strata/protocol/messages/sync_group_response.h"
+#include "strata/protocol/messages/txn_offset_commit_request.h"
+#include "strata/protocol/messages/txn_offset_commit_response.h"
 #include "strata/replication/partition_manager.h"
 
 namespace strata::group {
@@ -140,6 +142,14 @@ public:
         std::string client_host);
     boost::asio::awaitable<protocol::messages::consumer_group_describe_response> consumer_group_describe(
         protocol::messages::consumer_group_describe_request request, int16_t version);
+    // TxnOffsetCommit (KIP-98, txn_offsets.cc): the offsets are written to
+    // the group's partition in the producer's transaction and stay pending
+    // (OffsetFetch with require_stable: UNSTABLE_OFFSET_COMMIT) until the
+    // transaction's marker reaches that partition: complete_txn_offsets
+    // (any thread) commits or drops them.
+    boost::asio::awaitable<protocol::messages::txn_offset_commit_response> txn_offset_commit(
+        protocol::messages::txn_offset_commit_request request, int16_t version);
+    void complete_txn_offsets(int64_t producer_id, bool commit, int32_t partition);
 
     struct impl;
 

@@ -72,6 +72,11 @@ std::vector<double> latency_buckets_seconds();
 
 enum class metric_type { counter, gauge, histogram };
 
+enum class exposition { prometheus, openmetrics };
+// The Content-Type of each format.
+inline constexpr const char* prometheus_content_type = "text/plain; version=0.0.4; charset=utf-8";
+inline constexpr const char* openmetrics_content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
 // One sample of a metric computed when the registry renders (a collector's
 // output): the value of `labels` at this moment.
 struct sample {
@@ -103,8 +108,10 @@ public:
                        std::function<std::vector<sample>()> collect);
     void remove_collector(std::string_view name);
 
-    // Every family in name order, in Prometheus's text format.
-    std::string render() const;
+    // Every family in name order, in Prometheus's text format (0.0.4), or
+    // in OpenMetrics 1.0 (counter families named without their _total,
+    // help texts escaping '"', and a closing "# EOF").
+    std::string render(exposition format = exposition::prometheus) const;
 
 private:
     struct family;

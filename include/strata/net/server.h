@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include "strata/net/request_handler.h"
@@ -96,6 +97,12 @@ public:
     // finish (up to shutdown_grace), then stops and joins the network threads.
     // Idempotent.
     void stop();
+
+    // The network threads' executors, one per io_context (after start()):
+    // other listeners of the broker (HTTP) run their connections on them
+    // too. Work posted to them must be finished by its owner before this
+    // server's stop() joins the threads.
+    std::vector<boost::asio::any_io_executor> executors() const;
 
     // Connections currently open (tests, metrics).
     size_t connection_count() const;

@@ -36,6 +36,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -134,8 +135,17 @@ public:
     int32_t leader_id() const { return _leader_id.load(std::memory_order_acquire); }
     leader_epoch epoch() const { return leader_epoch(_epoch.load(std::memory_order_acquire)); }
     offset high_watermark() const { return offset(_high_watermark.load(std::memory_order_acquire)); }
-    // No transactions yet: the last stable offset is the high watermark.
-    offset last_stable_offset() const { return high_watermark(); }
+    // The last stable offset (KIP-98): below the earliest open transaction's
+    // first offset (or a closed one whose marker is not yet under the HW),
+    // and never past the HW.
+    offset last_stable_offset() const {
+        return offset(std::min(_high_watermark.load(std::memory_order_acquire),
+                               _first_unstable.load(std::memory_order_acquire)));
+    }
+    // The aborted transactions a read_committed fetch of [from, to) must be
+    // told of (Kafka: those whose marker is at or after `from` and whose first
+    // offset is below `to`), in marker order.
+    std::vector<aborted_txn> aborted_transactions(int64_t from, int64_t to) const;
     offset log_end_offset() const { return _log->end_offset(); }
     offset log_start_offset() const { return _log->log_start_offset(); }
     // The largest batch max timestamp appended since the log was opened
@@ -148,8 +158,32 @@ public:
     // Validates and appends `batches` (a v2 produce payload, kept alive by
     // `owner` until done runs) on the strand. `done` runs on the strand, or on
     // it after the fsync for acks=all; it must not block.
+    //
+    // `verify` (transactional produce, KIP-890 part 1): asked once before a
+    // producer's first transactional batch of a transaction is appended
+    // here, whether the transaction coordinator has this partition in the
+    // producer's open transaction; it answers (on any thread) NONE or the
+    // error the batch fails with. Later batches of that producer wait behind
+    // the question, so their order is kept.
+    using txn_verifier = std::function<void(std::function<void(kafka_error)>)>;
     void produce(protocol::bytes_view batches, std::shared_ptr<const void> owner, required_acks acks,
-                 produce_callback done);
+                 produce_callback done, txn_verifier verify = {});
+
+    // A coordinator's own batch (TxnOffsetCommit's transactional batch in
+    // __consumer_offsets): validated as the broker's (no sequence checks, as
+    // Kafka's AppendOrigin.COORDINATOR), its transaction opened here, acks=all.
+    void append_coordinator_batch(protocol::bytes_view batch, std::shared_ptr<const void> owner,
+                                  produce_callback done);
+
+    // DescribeProducers: the producer state, read on the strand; `done` runs there.
+    void describe_producers(std::function<void(kafka_error, std::vector<producer_info>)> done);
+
+    // WriteTxnMarkers, on the strand: appends the COMMIT or ABORT control
+    // batch of `producer_id` (leader only; refused with the producer state's
+    // INVALID_PRODUCER_EPOCH or TRANSACTION_COORDINATOR_FENCED), and calls
+    // `done` once it is durable and under the HW, as acks=all.
+    void write_txn_marker(int64_t producer_id, int16_t producer_epoch, int32_t coordinator_epoch, bool commit,
+                          done_callback done);
 
     // Fetch long polling: `signal` is notified (once) the next time the high
     // watermark moves or the partition stops leading, and with `on_append`
@@ -225,7 +259,14 @@ private:
         int32_t sent_partition_epoch = 0;
     };
 
-    void do_produce(protocol::bytes_view batches, required_acks acks, produce_callback done);
+    void do_produce(protocol::bytes_view batches, std::shared_ptr<const void> owner, required_acks acks,
+                    produce_callback done, txn_verifier verify);
+    void on_verified(int64_t producer_id, kafka_error error);
+    void do_append_coordinator_batch(protocol::bytes_view batch, produce_callback done);
+    void do_write_txn_marker(int64_t producer_id, int16_t producer_epoch, int32_t coordinator_epoch, bool commit,
+                             done_callback done);
+    // Publishes the LSO bound and the aborted list for readers.
+    void publish_txn_state();
     // The one validation pass (storage/log_validator.h) with this partition's
     // settings: max.message.bytes, compaction, timestamp type and bounds.
     storage::validation_result validate(protocol::bytes_view batches) const;
@@ -289,6 +330,22 @@ private:
     std::vector<int32_t> _isr_copy;
 
     std::atomic<int64_t> _max_timestamp{-1};
+
+    // Transactions. Strand only: produces parked while their producer's
+    // first transactional batch is verified; closed transactions whose
+    // marker is not yet under the HW ({first offset, marker offset}).
+    struct parked_produce {
+        protocol::bytes_view batches;
+        std::shared_ptr<const void> owner;
+        required_acks acks;
+        produce_callback done;
+    };
+    std::map<int64_t, std::deque<parked_produce>> _verifying;
+    std::deque<std::pair<int64_t, int64_t>> _unreplicated_markers;
+    // Published for readers.
+    std::atomic<int64_t> _first_unstable{INT64_MAX};
+    mutable std::mutex _aborted_mutex;
+    std::vector<aborted_txn> _aborted_copy;
 };
 
 }  // namespace strata::replication

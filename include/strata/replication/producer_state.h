@@ -10,25 +10,72 @@
 // that replay short, the partition saves the state as a snapshot in the
 // log's state store (Kafka's producer snapshots) when a segment rolls and
 // when it stops; the replay then starts at the snapshot's offset. The
-// snapshot's bytes (big-endian):
+// snapshot's bytes (big-endian; version 1, without the transaction fields,
+// is still read):
 //
-//   version int8 (1) | producerCount int32 |
-//   [ producerId int64 | epoch int16 | lastTimestamp int64 | batchCount int8 |
+//   version int8 (2) | producerCount int32 |
+//   [ producerId int64 | epoch int16 | lastTimestamp int64 |
+//     coordinatorEpoch int32 | txnFirstOffset int64 (-1: none) | batchCount int8 |
 //     [ firstSequence int32 | lastSequence int32 |
-//       firstOffset int64 | lastOffset int64 ]* ]*
+//       firstOffset int64 | lastOffset int64 ]* ]* |
+//   abortedCount int32 | [ producerId int64 | firstOffset int64 | lastOffset int64 ]*
+//
+// Transactions (KIP-98): a transactional batch opens its producer's
+// transaction at its first offset; a COMMIT or ABORT control batch (the
+// coordinator's marker) closes it. The earliest open transaction's first
+// offset bounds the last stable offset; every aborted transaction's range
+// (first offset to the marker's offset) is kept in the aborted list that
+// read_committed fetches return. Kafka keeps that list in a `.txnindex` per
+// segment; Strata keeps it here, in memory and in the snapshot, rebuilt from
+// the log's control batches when there is no snapshot, and trimmed to the
+// log start.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <vector>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
 #include "strata/common/kafka_error.h"
+#include "strata/protocol/record_batch.h"
 #include "strata/storage/log.h"
 
 namespace strata::replication {
+
+// An aborted transaction: Kafka's AbortedTxn (the fetch response's entry).
+struct aborted_txn {
+    int64_t producer_id = -1;
+    int64_t first_offset = -1;
+    int64_t last_offset = -1;  // the ABORT marker's offset
+    bool operator==(const aborted_txn&) const = default;
+};
+
+// A control batch's one record: Kafka's EndTransactionMarker.
+struct txn_marker {
+    bool commit = false;
+    int32_t coordinator_epoch = -1;
+};
+// Parses the control record of an uncompressed control batch's records
+// section (`records`); nullopt for other control types or malformed bytes.
+std::optional<txn_marker> parse_txn_marker(protocol::bytes_view records);
+// The records section of a COMMIT or ABORT control batch (one record, key
+// version 0 and type 1 or 0, value version 0 and the coordinator epoch).
+std::vector<uint8_t> txn_marker_key(bool commit);
+std::vector<uint8_t> txn_marker_value(int32_t coordinator_epoch);
+
+// One producer as DescribeProducers shows it (KIP-664).
+struct producer_info {
+    int64_t producer_id = -1;
+    int16_t epoch = -1;
+    int32_t last_sequence = -1;
+    int64_t last_timestamp = -1;
+    int32_t coordinator_epoch = -1;
+    int64_t txn_start_offset = -1;  // -1: no open transaction
+};
 
 struct producer_batch {
     int32_t first_sequence = 0;
@@ -53,7 +100,31 @@ public:
     producer_check check(int64_t producer_id, int16_t epoch, int32_t first_sequence, int32_t last_sequence) const;
     // `timestamp`: the batch's maxTimestamp (Kafka's lastTimestamp), which
     // expiry compares with the clock.
-    void record(int64_t producer_id, int16_t epoch, const producer_batch& batch, int64_t timestamp);
+    // `transactional`: the batch's attribute bit; it opens the producer's
+    // transaction here if none is open.
+    void record(int64_t producer_id, int16_t epoch, const producer_batch& batch, int64_t timestamp,
+                bool transactional = false);
+
+    // ---- transactions ------------------------------------------------------
+    // Whether a COMMIT/ABORT marker from the coordinator may be written:
+    // INVALID_PRODUCER_EPOCH for an epoch older than the producer's,
+    // TRANSACTION_COORDINATOR_FENCED for a coordinator epoch older than the
+    // last marker's (Kafka's ProducerAppendInfo.appendEndTxnMarker).
+    kafka_error check_marker(int64_t producer_id, int16_t epoch, int32_t coordinator_epoch) const;
+    // Applies the marker written at `marker_offset`: the producer takes its
+    // epoch (sequence numbers start over), its open transaction (if any)
+    // closes and, aborted, joins the aborted list.
+    void end_transaction(int64_t producer_id, int16_t epoch, const txn_marker& marker, int64_t marker_offset,
+                         int64_t timestamp);
+    bool in_transaction(int64_t producer_id) const { return _ongoing.contains(producer_id); }
+    // The first offset of the earliest open transaction; INT64_MAX: none.
+    int64_t first_unstable_offset() const;
+    const std::vector<aborted_txn>& aborted() const { return _aborted; }
+    // Forgets aborted transactions wholly below the log start.
+    void trim_aborted(int64_t log_start_offset);
+    // Applies one v2 batch appended to the log (replay, followers): its
+    // producer fields, its transaction bit, and for a control batch its marker.
+    void apply(const protocol::record_batch_view& batch);
     // Forgets every producer whose last batch is `expiration_ms` or more older
     // than `now_ms` (Kafka's producer.id.expiration.ms), so that the state of
     // producers that came and went does not grow without bound. A retry from a
@@ -72,14 +143,18 @@ public:
     bool decode(std::string_view bytes);
 
     size_t producers() const { return _producers.size(); }
+    std::vector<producer_info> describe() const;
 
 private:
     struct entry {
         int16_t epoch = -1;
+        int32_t coordinator_epoch = -1;
         int64_t last_timestamp = -1;
         std::deque<producer_batch> batches;  // oldest first
     };
     std::unordered_map<int64_t, entry> _producers;
+    std::map<int64_t, int64_t> _ongoing;  // producer id -> its open transaction's first offset
+    std::vector<aborted_txn> _aborted;    // in marker order
     size_t _replayed_batches = 0;
 };
 

@@ -77,6 +77,11 @@ struct broker_config {
     int32_t max_connections_per_ip = 0;
     int64_t connections_max_idle_ms = 0;
 
+    // HTTP (metrics, health).
+    std::vector<std::string> http_listeners;
+    int32_t http_max_request_bytes = 0;
+    int32_t http_max_connections = 0;
+
     // Storage.
     std::vector<std::string> log_dirs;
     std::string metadata_log_dir;
@@ -119,6 +124,9 @@ struct broker_config {
     int32_t transaction_state_log_num_partitions = 0;
     int32_t transaction_state_log_replication_factor = 0;
     int32_t transaction_state_log_min_isr = 0;
+    int32_t transaction_state_log_segment_bytes = 0;
+    int32_t transaction_max_timeout_ms = 0;
+    int32_t transaction_abort_timed_out_transaction_cleanup_interval_ms = 0;
     int32_t group_initial_rebalance_delay_ms = 0;
     int64_t producer_id_expiration_ms = 0;
     int32_t offsets_topic_segment_bytes = 0;

@@ -66,6 +66,9 @@ public:
     // This node's line to the active controller (in-process or remote).
     controller_channel& controller();
     const std::optional<std::string>& cluster_id() const;
+    // Broker role: when the active controller last answered this broker's
+    // heartbeat (nullopt: never, or no broker role). Any thread.
+    std::optional<std::chrono::steady_clock::time_point> last_heartbeat_answer() const;
 
 private:
     struct impl;
