@@ -163,6 +163,10 @@ void broker::stop() {
     _metrics.remove_collector("strata_connections");
     _metrics.remove_collector("strata_queued_request_bytes");
     _metrics.remove_collector("strata_connections_waiting_for_memory");
+    // SIGTERM: first hand this broker's leaderships to other in-sync
+    // replicas, serving on meanwhile, so clients move without a stall.
+    if (s.network && s.data && _config.controlled_shutdown_enable)
+        s.quorum->controlled_shutdown(std::chrono::milliseconds(_config.controlled_shutdown_timeout_ms));
     // The HTTP listener first: it runs on the network threads, and its
     // handlers read everything below.
     if (s.http) s.http->stop();

@@ -390,23 +390,12 @@ std::vector<record> controller::broker_heartbeat(const metadata_image& image,
         return {};
     }
     renew_session(request.broker_id, now_ms, connection);
+    _metadata_offset[request.broker_id] = request.current_metadata_offset;
     response.is_caught_up = request.current_metadata_offset >= b->epoch;
+    if (request.want_shut_down) return controlled_shutdown(image, *b, response);
     std::vector<record> out;
     bool fenced = b->fenced;
-    if (request.want_shut_down) {
-        // Controlled shutdown: move leadership away, then fence.
-        out = move_leadership_off(image, request.broker_id);
-        if (!b->in_controlled_shutdown || !b->fenced) {
-            records::broker_registration_change_record change;
-            change.broker_id = b->id;
-            change.broker_epoch = b->epoch;
-            change.fenced = 1;
-            change.in_controlled_shutdown = 1;
-            out.emplace_back(change);
-        }
-        fenced = true;
-        response.should_shut_down = true;
-    } else if (request.want_fence && !b->fenced) {
+    if (request.want_fence && !b->fenced) {
         records::fence_broker_record f;
         f.id = b->id;
         f.epoch = b->epoch;

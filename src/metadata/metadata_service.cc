@@ -474,6 +474,8 @@ struct metadata_service::impl : std::enable_shared_from_this<impl> {
                     for (const auto& r : out)
                         if (const auto* f = std::get_if<records::fence_broker_record>(&r))
                             logger()->info("fencing broker {}: its session ended", f->id);
+                    // Preferred leaders only on an image with no fencing pending.
+                    if (out.empty()) out = ctl.rebalance_leaders(img, now_ms());
                     return out;
                 },
                 [](none&, kafka_error) {});

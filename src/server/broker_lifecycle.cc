@@ -1,5 +1,6 @@
 #include "broker_lifecycle.h"
 
+#include <algorithm>
 #include <atomic>
 
 #include <boost/asio/co_spawn.hpp>
@@ -8,7 +9,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <algorithm>
+#include <future>
 #include <optional>
 
 #include "controller_channel.h"
@@ -55,6 +56,18 @@ msg::broker_registration_request make_registration(const broker_config& config) 
     return request;
 }
 
+namespace {
+
+// Whether a broker other than `self` is unfenced and not shutting down: one
+// that can take over leaderships.
+bool other_broker_serves(const metadata::metadata_image& image, int32_t self) {
+    return std::any_of(image.brokers().begin(), image.brokers().end(), [&](const auto& entry) {
+        return entry.first != self && !entry.second.fenced && !entry.second.in_controlled_shutdown;
+    });
+}
+
+}  // namespace
+
 struct broker_lifecycle::impl {
     impl(asio::any_io_executor executor, metadata::metadata_service& metadata, controller_channel& controller,
          const broker_config& config)
@@ -62,7 +75,8 @@ struct broker_lifecycle::impl {
           controller(controller),
           registration(make_registration(config)),
           timer(executor),
-          interval(config.broker_heartbeat_interval_ms) {}
+          interval(config.broker_heartbeat_interval_ms),
+          session_timeout(config.broker_session_timeout_ms) {}
 
     metadata::metadata_service& metadata;
     controller_channel& controller;
@@ -72,6 +86,49 @@ struct broker_lifecycle::impl {
     bool stopping = false;
     // steady_clock ticks of the last heartbeat answered; 0: none yet.
     std::atomic<int64_t> last_answer{0};
+
+    std::chrono::milliseconds session_timeout;  // broker.session.timeout.ms
+
+    // Controlled shutdown (executor only): asked for, and the answer once known.
+    bool want_shut_down = false;
+    std::chrono::steady_clock::time_point shut_down_answered_at;
+    std::promise<bool> shut_down_answer;
+    std::shared_future<bool> shut_down_future = shut_down_answer.get_future().share();
+    bool answered = false;
+
+    void answer_shut_down(bool approved) {
+        if (answered) return;
+        answered = true;
+        shut_down_answer.set_value(approved);
+    }
+
+    // While shutting down: true to stop heartbeating (approved, or given up).
+    bool shut_down_progress(const msg::broker_heartbeat_response& response) {
+        if (!want_shut_down) return false;
+        const auto now = std::chrono::steady_clock::now();
+        if (response.error_code == 0) shut_down_answered_at = now;
+        if (response.error_code == 0 && response.should_shut_down) {
+            logger()->info("broker {}: the controller approved the controlled shutdown", registration.broker_id);
+            answer_shut_down(true);
+            return true;
+        }
+        if (!other_broker_serves(*metadata.image(), registration.broker_id)) {
+            // The others are shutting down too (a whole cluster stopped at
+            // once): there is nowhere to move anything, and waiting could
+            // outlast the quorum.
+            logger()->info("broker {}: every other broker is shutting down or fenced; not waiting for the controller",
+                           registration.broker_id);
+            answer_shut_down(false);
+            return true;
+        }
+        if (now - shut_down_answered_at >= session_timeout) {
+            logger()->warn("broker {}: no answer from the controller for {} ms; shutting down without its approval",
+                           registration.broker_id, session_timeout.count());
+            answer_shut_down(false);
+            return true;
+        }
+        return false;
+    }
 
     asio::awaitable<void> sleep(std::chrono::milliseconds d) {
         timer.expires_after(d);
@@ -105,7 +162,10 @@ struct broker_lifecycle::impl {
     asio::awaitable<void> sleep_unless_controller_changes(std::chrono::milliseconds d, int32_t controller) {
         constexpr auto step = std::chrono::milliseconds(20);
         const auto until = std::chrono::steady_clock::now() + d;
-        while (!stopping && metadata.controller_id().value_or(-1) == controller) {
+        // A controlled shutdown asked for meanwhile heartbeats at once.
+        const bool shutting_down = want_shut_down;
+        while (!stopping && metadata.controller_id().value_or(-1) == controller &&
+               want_shut_down == shutting_down) {
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
             if (left.count() <= 0) break;
             co_await sleep(std::min(left, step));
@@ -117,6 +177,9 @@ struct broker_lifecycle::impl {
         while (!self->stopping) {
             const auto controller = self->metadata.controller_id();
             if (!controller) {
+                msg::broker_heartbeat_response none;
+                none.error_code = static_cast<int16_t>(kafka_error::not_controller);
+                if (self->shut_down_progress(none)) co_return;
                 co_await self->sleep(std::chrono::milliseconds(50));
                 continue;
             }
@@ -136,8 +199,12 @@ struct broker_lifecycle::impl {
             heartbeat.broker_id = self->registration.broker_id;
             heartbeat.broker_epoch = epoch;
             heartbeat.current_metadata_offset = self->metadata.image()->end_offset();
+            heartbeat.want_shut_down = self->want_shut_down;
             auto answer = co_await self->heartbeat(remote, heartbeat);
             if (!answer) {
+                msg::broker_heartbeat_response none;
+                none.error_code = static_cast<int16_t>(kafka_error::not_controller);
+                if (self->shut_down_progress(none)) co_return;
                 // The controller's connection closed or it did not answer:
                 // try again at once (on a new connection, or to a new
                 // controller), the controller fences a broker that stays
@@ -146,10 +213,16 @@ struct broker_lifecycle::impl {
                 continue;
             }
             auto& response = *answer;
+            if (self->shut_down_progress(response)) co_return;
             if (response.error_code == static_cast<int16_t>(kafka_error::not_controller)) {
                 // Between controllers: the registration stands; heartbeat the
                 // next one as soon as it is known.
                 co_await self->sleep_unless_controller_changes(std::chrono::milliseconds(50), *controller);
+                continue;
+            }
+            if (response.error_code != 0 && self->want_shut_down) {
+                // Registering again would only undo the shutdown: ask again.
+                co_await self->sleep(std::chrono::milliseconds(50));
                 continue;
             }
             if (response.error_code != 0) {
@@ -161,8 +234,10 @@ struct broker_lifecycle::impl {
             self->last_answer.store(std::chrono::steady_clock::now().time_since_epoch().count(),
                                     std::memory_order_relaxed);
             // Heartbeat quickly until unfenced, then every broker.heartbeat.interval.ms.
-            co_await self->sleep_unless_controller_changes(
-                response.is_fenced ? std::chrono::milliseconds(50) : self->interval, *controller);
+            // In controlled shutdown, every 50 ms (Kafka's broker asks as often).
+            const bool soon = response.is_fenced || self->want_shut_down;
+            co_await self->sleep_unless_controller_changes(soon ? std::chrono::milliseconds(50) : self->interval,
+                                                           *controller);
         }
     }
 };
@@ -175,6 +250,45 @@ broker_lifecycle::~broker_lifecycle() { stop(); }
 
 void broker_lifecycle::start() {
     asio::co_spawn(_impl->timer.get_executor(), impl::run(_impl), asio::detached);
+}
+
+bool broker_lifecycle::controlled_shutdown(std::chrono::milliseconds timeout) {
+    auto self = _impl;
+    const auto image = self->metadata.image();
+    const int32_t id = self->registration.broker_id;
+    const auto* me = image->broker(id);
+    const bool registered = me && !me->fenced;
+    const bool others = other_broker_serves(*image, id);
+    if (!registered || !others) {
+        logger()->info("broker {}: no controlled shutdown ({})", id,
+                       registered ? "no other broker is unfenced" : "not registered and unfenced");
+        return false;
+    }
+    std::promise<std::shared_future<bool>> handed;
+    auto future_future = handed.get_future();
+    asio::post(self->timer.get_executor(), [self, handed = std::move(handed)]() mutable {
+        if (!self->want_shut_down) {
+            self->want_shut_down = true;
+            self->shut_down_answered_at = std::chrono::steady_clock::now();
+            self->timer.cancel();  // heartbeat now, not at the next interval
+        }
+        handed.set_value(self->shut_down_future);
+    });
+    logger()->info("broker {}: controlled shutdown: asking the controller to move this broker's leaderships", id);
+    const auto started = std::chrono::steady_clock::now();
+    if (future_future.wait_for(timeout) != std::future_status::ready) return false;
+    auto approved = future_future.get();
+    const auto left = timeout - (std::chrono::steady_clock::now() - started);
+    if (approved.wait_for(left) != std::future_status::ready) {
+        logger()->warn("broker {}: controlled shutdown not approved within {} ms; shutting down anyway", id,
+                       timeout.count());
+        return false;
+    }
+    const bool ok = approved.get();
+    logger()->info("broker {}: controlled shutdown {} after {} ms", id, ok ? "done" : "given up",
+                   std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
+                       .count());
+    return ok;
 }
 
 std::optional<std::chrono::steady_clock::time_point> broker_lifecycle::last_heartbeat_answer() const {

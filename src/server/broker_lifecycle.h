@@ -37,6 +37,16 @@ public:
     void start();
     void stop();
 
+    // Controlled shutdown (KIP-631), called from the main thread before the
+    // broker closes: heartbeats at once and then every 50 ms with
+    // WantShutDown until the controller answers ShouldShutDown (it has moved
+    // this broker's leaderships and every active broker knows), and returns
+    // true then. Returns false at once when no other broker is unfenced
+    // (nowhere to move anything) or this one is not registered and
+    // unfenced; false after `timeout`, or once the controller has not
+    // answered for broker.session.timeout.ms. Blocks the caller, not the
+    // quorum's thread.
+    bool controlled_shutdown(std::chrono::milliseconds timeout);
     // When the controller last answered a heartbeat (readiness); nullopt
     // before the first answer. Any thread.
     std::optional<std::chrono::steady_clock::time_point> last_heartbeat_answer() const;

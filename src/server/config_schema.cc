@@ -325,6 +325,29 @@ void add_topic_keys(std::vector<config_key>& k) {
         any<bool>(),
         "Whether a replica outside the ISR may become leader when no in-sync replica is left, losing "
         "acknowledged data. Not yet in effect."));
+    k.push_back(key(topics, "controlled.shutdown.enable", &c::controlled_shutdown_enable, "true", any<bool>(),
+        "On SIGTERM the broker first asks the active controller (BrokerHeartbeat WantShutDown) to move "
+        "every partition it leads to another in-sync replica and to take it out of the ISRs that keep "
+        "min.insync.replicas without it, and closes once the controller answers ShouldShutDown, so that "
+        "clients see only NOT_LEADER_OR_FOLLOWER and follow the new leaders. Skipped when no other "
+        "broker is unfenced."));
+    k.push_back(key(topics, "controlled.shutdown.timeout.ms", &c::controlled_shutdown_timeout_ms, "30000",
+        at_least<int32_t>(0),
+        "How long a controlled shutdown waits for the controller's approval before the broker closes "
+        "anyway; it also gives up once the controller has not answered for broker.session.timeout.ms. "
+        "Strata's own key: Kafka's KRaft broker waits up to 5 minutes."));
+    k.push_back(key(topics, "auto.leader.rebalance.enable", &c::auto_leader_rebalance_enable, "true", any<bool>(),
+        "Whether the active controller moves leadership back to each partition's preferred replica (the "
+        "first of its assignment) once that replica is unfenced and back in the ISR, i.e. caught up. "
+        "Checked every leader.imbalance.check.interval.seconds for brokers above "
+        "leader.imbalance.per.broker.percentage. Read by the controllers."));
+    k.push_back(key(topics, "leader.imbalance.check.interval.seconds", &c::leader_imbalance_check_interval_seconds,
+        "300", at_least<int32_t>(1),
+        "How often the active controller checks for partitions not led by their preferred replica."));
+    k.push_back(key(topics, "leader.imbalance.per.broker.percentage", &c::leader_imbalance_per_broker_percentage,
+        "10", at_least<int32_t>(0),
+        "The share of a broker's preferred partitions that may be led elsewhere before the controller "
+        "gives them back to it (percent)."));
     k.push_back(key(topics, "replica.lag.time.max.ms", &c::replica_lag_time_max_ms, "30000",
         at_least<int64_t>(1),
         "A follower that has not caught up with the leader's log end within this long leaves the ISR (the "

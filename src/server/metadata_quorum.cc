@@ -114,6 +114,10 @@ metadata::metadata_service_options service_options(const broker_config& config) 
     options.controller.validate_topic_config = check_topic_config;
     options.controller.broker_session_timeout_ms = config.broker_session_timeout_ms;
     options.controller.broker_heartbeat_interval_ms = config.broker_heartbeat_interval_ms;
+    options.controller.default_min_insync_replicas = config.min_insync_replicas;
+    options.controller.auto_leader_rebalance_enable = config.auto_leader_rebalance_enable;
+    options.controller.leader_imbalance_check_interval_ms = int64_t{config.leader_imbalance_check_interval_seconds} * 1000;
+    options.controller.leader_imbalance_per_broker_percentage = config.leader_imbalance_per_broker_percentage;
     options.controller.unclean_leader_election_enable = config.unclean_leader_election_enable;
     options.snapshot_max_record_bytes = config.metadata_log_max_record_bytes_between_snapshots;
     options.snapshot_interval = std::chrono::milliseconds(config.metadata_log_max_snapshot_interval_ms);
@@ -153,6 +157,11 @@ void metadata_quorum::stop() {
     _impl->guard.reset();
     _impl->context.stop();
     _impl->thread.join();
+}
+
+bool metadata_quorum::controlled_shutdown(std::chrono::milliseconds timeout) {
+    if (!_impl->running || !_impl->lifecycle) return false;
+    return _impl->lifecycle->controlled_shutdown(timeout);
 }
 
 raft::node& metadata_quorum::node() { return _impl->node; }

@@ -38,10 +38,22 @@ def ensure_node_modules():
     return INTEGRATION_DIR
 
 
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port, never the same twice in one process: the kernel
+    may give a just-closed port out again, and a node whose two listeners got
+    the same one refuses its configuration (seen as `stratad format` exiting
+    1 in a full ctest run)."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no fresh free port")
 
 
 def port_free(port):

@@ -46,6 +46,15 @@ struct controller_options {
     // connection; a crashed one's sockets are closed by its kernel, so its
     // partitions move within this instead of the whole session timeout.
     int64_t broker_disconnect_grace_ms = 250;
+    // min.insync.replicas for topics that do not set it: a broker in
+    // controlled shutdown leaves an ISR only if as many remain.
+    int32_t default_min_insync_replicas = 1;
+    // Preferred-leader election (Kafka's auto.leader.rebalance.enable,
+    // leader.imbalance.check.interval.seconds in ms,
+    // leader.imbalance.per.broker.percentage).
+    bool auto_leader_rebalance_enable = true;
+    int64_t leader_imbalance_check_interval_ms = 300000;
+    int32_t leader_imbalance_per_broker_percentage = 10;
     int32_t max_partitions_per_request = 10000;
     bool unclean_leader_election_enable = false;  // the static default; topics and the cluster may override
     // Checks one topic config (name, value); returns an error message, or
@@ -81,6 +90,13 @@ public:
     // Fences brokers whose session expired and moves leadership of their
     // partitions to another in-sync replica (or none).
     std::vector<record> fence_expired_brokers(const metadata_image& image, int64_t now_ms);
+    // auto.leader.rebalance.enable: at most once per
+    // leader.imbalance.check.interval, for each broker that is the preferred
+    // replica (the first of the assignment) of more partitions it does not
+    // lead than leader.imbalance.per.broker.percentage allows, gives those
+    // partitions back to it where it is in the ISR (so caught up), unfenced
+    // and not shutting down. Kafka's ZooKeeper controller's rule.
+    std::vector<record> rebalance_leaders(const metadata_image& image, int64_t now_ms);
 
     // Broker sessions beyond heartbeats (volatile controller state):
     // - the connection a broker heartbeats on closed: its session ends
@@ -129,6 +145,17 @@ private:
                                                                     int16_t replication_factor, int32_t first_partition,
                                                                     std::string& error) const;
     std::vector<record> move_leadership_off(const metadata_image& image, int32_t broker_id) const;
+    // A heartbeat with WantShutDown (controlled shutdown, KIP-631): marks the
+    // broker in controlled shutdown, moves every partition it leads to
+    // another usable ISR member and takes it out of the ISRs that keep
+    // min.insync.replicas without it; answers ShouldShutDown (and fences it)
+    // once nothing is left to move and every active broker has applied the
+    // metadata that moved it (Kafka's controlled-shutdown offset).
+    std::vector<record> controlled_shutdown(const metadata_image& image, const broker_registration& broker,
+                                            msg::broker_heartbeat_response& response);
+    std::vector<record> move_leadership_for_shutdown(const metadata_image& image, int32_t broker_id) const;
+    bool every_active_broker_reached(const metadata_image& image, int64_t offset) const;
+    int32_t min_insync_replicas(const metadata_image& image, const std::string& topic) const;
     // Leaders for the leaderless partitions whose ISR holds `broker_id`,
     // which is being unfenced (Kafka's handleBrokerUnfenced): a partition
     // whose last in-sync replica came back is online again.
@@ -144,6 +171,12 @@ private:
     void renew_session(int32_t broker_id, int64_t now_ms, uint64_t connection);
 
     std::map<int32_t, broker_session> _sessions;
+    // Each broker's metadata offset as its last heartbeat reported it.
+    std::map<int32_t, int64_t> _metadata_offset;
+    // Brokers in controlled shutdown with nothing left to move: (broker
+    // epoch, image end offset the others must reach before it may go).
+    std::map<int32_t, std::pair<int64_t, int64_t>> _controlled_shutdown_offset;
+    int64_t _last_rebalance_ms = -1;
     uint32_t _placement_start = 0;
 };
 

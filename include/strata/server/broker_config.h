@@ -109,6 +109,11 @@ struct broker_config {
     int32_t default_replication_factor = 0;
     int32_t min_insync_replicas = 0;
     bool unclean_leader_election_enable = false;
+    bool controlled_shutdown_enable = false;
+    int32_t controlled_shutdown_timeout_ms = 0;
+    bool auto_leader_rebalance_enable = false;
+    int32_t leader_imbalance_check_interval_seconds = 0;
+    int32_t leader_imbalance_per_broker_percentage = 0;
     int64_t replica_lag_time_max_ms = 0;
     int32_t replica_fetch_max_bytes = 0;
     int32_t replica_fetch_response_max_bytes = 0;

@@ -56,6 +56,10 @@ public:
     void start();
     // Stops the node and joins its thread. Idempotent.
     void stop();
+    // The broker's controlled shutdown (broker_lifecycle::controlled_shutdown):
+    // before the network closes, the controller moves this broker's
+    // leaderships. False when not run or not approved within `timeout`.
+    bool controlled_shutdown(std::chrono::milliseconds timeout);
 
     raft::node& node();
     metadata::metadata_service& metadata();
