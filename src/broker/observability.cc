@@ -1,5 +1,7 @@
 #include "observability.h"
 
+#include "strata/metrics/purgatory.h"
+
 #include <dirent.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -129,6 +131,14 @@ observability::observability(const server::broker_config& config, metrics::regis
                              "ISR expansions of partitions this broker leads (Kafka: ReplicaManager IsrExpandsPerSec)."),
             config.node_id, nullptr});
         quorum.metadata().on_image([counter](const auto& image, const auto& changes) { counter->on_image(image, changes); });
+        add("strata_purgatory_size",
+            "Requests waiting: `produce` counts each partition of an acks=all produce waiting for the ISR, "
+            "`fetch` each fetch in its long poll (Kafka: DelayedOperationPurgatory PurgatorySize).",
+            metrics::metric_type::gauge, [] {
+                auto value = [](metrics::purgatory& p) { return double(p.size.load(std::memory_order_relaxed)); };
+                return std::vector<metrics::sample>{{{{"operation", "produce"}}, value(metrics::produce_purgatory())},
+                                                    {{{"operation", "fetch"}}, value(metrics::fetch_purgatory())}};
+            });
     }
     register_collectors();
 }
@@ -291,6 +301,34 @@ void observability::watch_http(const http::server* server) {
                 out.push_back({{{"code", fmt::format("{}xx", c)}}, double(server->responses(c))});
             return out;
         });
+}
+
+void observability::watch_logs(const storage::log_manager* logs) {
+    if (!logs) return;
+    // One pass over the open logs per scrape: a few microseconds each.
+    auto stats = [logs, this]() -> storage::log_dir_stats {
+        std::lock_guard lock(_cache_mutex);
+        const auto now = std::chrono::steady_clock::now();
+        if (now - _dir_stats_at > std::chrono::milliseconds(100)) {
+            _dir_stats = logs->dir_stats();
+            _dir_stats_at = now;
+        }
+        return _dir_stats;
+    };
+    add("strata_log_segments", "Segments in the log directory (Kafka: the sum of Log NumLogSegments).",
+        metrics::metric_type::gauge, [stats] {
+            auto s = stats();
+            return std::vector<metrics::sample>{{{{"log_dir", s.dir}}, double(s.segments)}};
+        });
+    add("strata_log_size_bytes", "Bytes of segments in the log directory (Kafka: the sum of Log Size).",
+        metrics::metric_type::gauge, [stats] {
+            auto s = stats();
+            return std::vector<metrics::sample>{{{{"log_dir", s.dir}}, double(s.bytes)}};
+        });
+    add("strata_log_partitions", "Partition logs open in the log directory.", metrics::metric_type::gauge, [stats] {
+        auto s = stats();
+        return std::vector<metrics::sample>{{{{"log_dir", s.dir}}, double(s.logs)}};
+    });
 }
 
 http::readiness_facts observability::readiness() const {

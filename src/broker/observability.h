@@ -21,6 +21,7 @@
 #include "strata/replication/partition_manager.h"
 #include "strata/server/broker_config.h"
 #include "strata/server/metadata_quorum.h"
+#include "strata/storage/log_manager.h"
 
 namespace strata::broker {
 
@@ -38,6 +39,8 @@ public:
     void add_routes(http::router& routes);
     // The HTTP listener's own gauges, once it runs (null: none).
     void watch_http(const http::server* server);  // before its stop()
+    // Segment count and bytes of the log directory (outliving this object).
+    void watch_logs(const storage::log_manager* logs);
 
     http::readiness_facts readiness() const;
 
@@ -84,6 +87,9 @@ private:
     mutable std::shared_ptr<const metadata::metadata_image> _cached_image;
     mutable bool _cached_active = false;
     mutable partition_summary _cached;
+    // The log directory's sums, reused for 100 ms (three gauges read them).
+    mutable storage::log_dir_stats _dir_stats;
+    mutable std::chrono::steady_clock::time_point _dir_stats_at;
 };
 
 }  // namespace strata::broker

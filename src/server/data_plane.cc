@@ -10,6 +10,7 @@
 #include "controller_channel.h"
 #include "data_path.h"
 #include "strata/common/log.h"
+#include "strata/metrics/registry.h"
 #include "strata/replication/replica_fetcher.h"
 #include "topic_configs.h"
 
@@ -84,11 +85,17 @@ replication::isr_update_sender isr_sender(controller_channel* controller, const 
 }  // namespace
 
 data_plane::data_plane(const broker_config& config, metadata::metadata_service& metadata,
-                       controller_channel* controller)
+                       controller_channel* controller, metrics::registry* registry)
     : _impl(std::make_unique<impl>()) {
     if (config.log_dirs.empty()) throw std::runtime_error("log.dirs is empty");
     storage::log_manager_config log_config;
     log_config.data_dir = config.log_dirs.front();
+    if (registry)
+        log_config.flush_seconds = &registry->histogram(
+            "strata_log_flush_seconds",
+            "Time of each fsync pass of a partition log that had data to sync, in seconds; its count is the flush "
+            "rate (Kafka: LogFlushStats LogFlushRateAndTimeMs).",
+            metrics::latency_buckets_seconds());
     auto opened = storage::log_manager::open(log_config);
     if (!opened) throw std::runtime_error("cannot open the logs in " + log_config.data_dir + ": " + storage::to_string(opened.error()));
     _impl->logs = std::move(opened).value();
@@ -136,6 +143,7 @@ data_plane::data_plane(const broker_config& config, metadata::metadata_service& 
 data_plane::~data_plane() { stop(); }
 
 replication::partition_manager& data_plane::partitions() { return *_impl->partitions; }
+const storage::log_manager& data_plane::logs() const { return *_impl->logs; }
 
 void data_plane::stop() {
     if (_impl->stopped) return;

@@ -12,11 +12,13 @@
 #include <boost/asio/this_coro.hpp>
 
 #include <chrono>
+#include <optional>
 
 #include "data_path.h"
 #include "fetch_sessions.h"
 #include "topic_metrics.h"
 #include "strata/common/kafka_error.h"
+#include "strata/metrics/purgatory.h"
 #include "strata/protocol/messages/fetch_request.h"
 #include "strata/protocol/messages/fetch_response.h"
 
@@ -247,6 +249,7 @@ boost::asio::awaitable<pm::fetch_response> handle_fetch(request_context& ctx, co
     // follower's HW (and its readiness to lead) keeps up with the leader's.
     const bool follower = replica_of(ctx, request) >= 0;
     std::vector<int64_t> first_hws;
+    std::optional<metrics::purgatory_entry> parked;  // counted in /metrics' fetch purgatory while it waits
     for (bool first = true;; first = false) {
         // The waiter is registered while the partitions are read, so that an
         // HW move between the read and the wait is not missed.
@@ -258,6 +261,7 @@ boost::asio::awaitable<pm::fetch_response> handle_fetch(request_context& ctx, co
             std::chrono::steady_clock::now() >= deadline) {
             co_return answer(build);
         }
+        if (!parked) parked.emplace(metrics::fetch_purgatory());
         const bool woken = co_await waiter->wait_until(deadline);
         if (!woken) {
             auto last = build_response(ctx, request, plan.topics, allowed, partitions, nullptr, false);

@@ -1,3 +1,4 @@
+#include "group_metrics.h"
 #include "strata/server/request_handler_factory.h"
 
 #include "admin_apis.h"
@@ -98,6 +99,7 @@ public:
             register_group_apis(_dispatcher, *_groups);
             _txns.emplace(txn_context{*_transactions, *partitions, _coordinator.get()});
             register_txn_apis(_dispatcher, *_txns);
+            _group_metrics.emplace(_dispatcher.metrics(), *_coordinator, *partitions);
             _coordinator->start();
             _transactions->start();
         }
@@ -131,6 +133,8 @@ private:
     // A broker's group coordinator; stopped (its thread joined) before the
     // dispatcher whose handlers call it goes.
     std::unique_ptr<group::group_coordinator> _coordinator;
+    // Its collectors ask the coordinator: removed before it goes.
+    std::optional<group_metrics> _group_metrics;
     std::optional<group_context> _groups;
     // The transaction coordinator: stopped before the group coordinator,
     // whose TxnOffsetCommit offsets its markers complete.

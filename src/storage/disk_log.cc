@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "strata/common/log.h"
+#include "strata/metrics/registry.h"
 #include "strata/protocol/crc32c.h"
 
 namespace strata::storage {
@@ -611,12 +612,16 @@ void disk_log::run_flush() {
     }
     result<void> status = boost::outcome_v2::success();
     if (flushed < snap.end) {
+        const auto started = std::chrono::steady_clock::now();
         const auto& segments = *snap.segments;
         for (size_t i = 0; i < segments.size() && status; ++i) {
             bool active = i + 1 == segments.size();
             if (!active && segments[i + 1]->base_offset() <= flushed) continue;  // synced before
             status = segments[i]->flush(!active);
         }
+        if (_context.flush_seconds)
+            _context.flush_seconds->observe(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     }
     std::vector<waiter> done;
     {

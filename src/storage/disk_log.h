@@ -22,6 +22,10 @@
 #include "strata/storage/log_validator.h"
 #include "strata/storage/state_store.h"
 
+namespace strata::metrics {
+class histogram;
+}
+
 namespace strata::storage {
 
 using segment_list = std::vector<std::shared_ptr<segment>>;
@@ -37,6 +41,7 @@ struct disk_log_context {
     state_store* store = nullptr;
     flusher* flush_thread = nullptr;
     const clock* time = &system_clock::instance();
+    metrics::histogram* flush_seconds = nullptr;  // see log_manager_config
 };
 
 class disk_log final : public partition_log, public flush_target, public std::enable_shared_from_this<disk_log> {

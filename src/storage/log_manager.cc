@@ -74,7 +74,7 @@ public:
 
     result<std::shared_ptr<partition_log>> open_locked(const topic_partition& tp, const log_config& config) {
         if (auto it = _logs.find(tp); it != _logs.end()) return std::shared_ptr<partition_log>(it->second);
-        disk_log_context context{_store.get(), &_flusher, _config.clock};
+        disk_log_context context{_store.get(), &_flusher, _config.clock, _config.flush_seconds};
         auto log = disk_log::open(_config.data_dir + "/" + tp.dir_name(), tp, config, context, !_clean);
         if (!log) return log.error();
         _logs.emplace(tp, log.value());
@@ -203,6 +203,17 @@ public:
     }
 
     bool was_clean_shutdown() const override { return _clean; }
+
+    log_dir_stats dir_stats() const override {
+        log_dir_stats stats;
+        stats.dir = _config.data_dir;
+        for (const auto& log : logs()) {
+            ++stats.logs;
+            stats.segments += log->segment_count();
+            stats.bytes += log->size_bytes();
+        }
+        return stats;
+    }
 
 private:
     log_manager_config _config;

@@ -89,10 +89,49 @@ def test_single_broker_metrics_and_health():
             message = consumer.poll(0.5)
             if message is not None and not message.error():
                 got += 1
-        consumer.close()
         assert got == 50, got
-        _, _, body = broker.http_get("/metrics")
+        # Caught up, the consumer long-polls: its fetches wait in the purgatory.
+        deadline = time.monotonic() + 10
+        parked = 0
+        while not parked and time.monotonic() < deadline:
+            consumer.poll(0.2)
+            parked = value(broker.http_get("/metrics")[2], "strata_purgatory_size", 'operation="fetch"')
+        assert parked >= 1, parked
+        consumer.close()  # commits its offsets
+
+        # Groups, committed offsets, lag and high watermarks (one broker leads everything).
+        def committed_offsets(body):
+            return {k: v for k, v in samples(body, "strata_consumer_group_committed_offset").items()
+                    if 'group="http-test"' in k and 'topic="http-metrics"' in k}
+        deadline = time.monotonic() + 10
+        while True:
+            _, _, body = broker.http_get("/metrics")
+            committed = committed_offsets(body)
+            # The group's own writes (its leave) may still wait for their flush.
+            if (sum(committed.values()) == 50 and value(body, "strata_purgatory_size", 'operation="produce"') == 0) \
+                    or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert value(body, "strata_bytes_out_total", 'topic="http-metrics"') >= bytes_in, body
+        assert value(body, "strata_purgatory_size", 'operation="produce"') == 0, body
+        assert committed and sum(committed.values()) == 50, body
+        lag = {k: v for k, v in samples(body, "strata_consumer_group_lag").items() if 'group="http-test"' in k}
+        assert lag.keys() == committed.keys() and all(v == 0 for v in lag.values()), body
+        hws = {k: v for k, v in samples(body, "strata_partition_high_watermark").items() if 'topic="http-metrics"' in k}
+        assert sum(hws.values()) == 50, body
+        assert sum(samples(body, "strata_consumer_groups").values()) >= 1, body
+        # Produce again: the lag shows it.
+        for i in range(7):
+            producer.produce("http-metrics", key="k", value=b"y")
+        assert producer.flush(20) == 0
+        _, _, body = broker.http_get("/metrics")
+        lag = {k: v for k, v in samples(body, "strata_consumer_group_lag").items() if 'group="http-test"' in k}
+        assert sum(lag.values()) == 7, body
+
+        # Storage: the flushes acks=all waited for, and the log directory.
+        assert value(body, "strata_log_flush_seconds_count") > 0, body
+        assert sum(samples(body, "strata_log_segments").values()) >= 1, body
+        assert sum(samples(body, "strata_log_size_bytes").values()) > bytes_in, body
 
         # Prometheus's own linter reads it as a scraper would.
         check = subprocess.run([PROMTOOL, "check", "metrics"], input=body, capture_output=True, text=True)

@@ -26,8 +26,10 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -150,6 +152,24 @@ public:
     boost::asio::awaitable<protocol::messages::txn_offset_commit_response> txn_offset_commit(
         protocol::messages::txn_offset_commit_request request, int16_t version);
     void complete_txn_offsets(int64_t producer_id, bool commit, int32_t partition);
+
+    // What /metrics shows of the groups this broker coordinates (loaded
+    // shards only): each group's state and type, and its committed offsets.
+    struct metrics_snapshot {
+        struct group_state {
+            std::string group, state, type;
+        };
+        struct committed {
+            std::string group, topic;
+            int32_t partition;
+            int64_t offset;
+        };
+        std::vector<group_state> groups;
+        std::vector<committed> offsets;
+    };
+    // Asks the coordinator thread and waits up to `timeout` (for a scrape);
+    // nothing if it did not answer in time or is stopped.
+    std::optional<metrics_snapshot> snapshot_for_metrics(std::chrono::milliseconds timeout) const;
 
     struct impl;
 

@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "strata/common/kafka_error.h"
+#include "strata/metrics/purgatory.h"
 #include "strata/protocol/wire.h"
 #include "strata/replication/async_signal.h"
 #include "strata/replication/partition_config.h"
@@ -243,6 +244,8 @@ private:
         offset required;  // HW and flushed offset must reach this
         produce_outcome outcome;
         produce_callback done;
+        // Counted in /metrics' produce purgatory until answered.
+        metrics::purgatory_entry waiting{metrics::produce_purgatory()};
     };
     // What the leader knows of one follower (Kafka's Replica state).
     struct follower_state {

@@ -11,6 +11,11 @@
 #include "strata/metadata/metadata_service.h"
 #include "strata/replication/partition_manager.h"
 #include "strata/server/broker_config.h"
+#include "strata/storage/log_manager.h"
+
+namespace strata::metrics {
+class registry;
+}
 
 namespace strata::server {
 
@@ -23,11 +28,13 @@ public:
     // no image is missed. Throws std::runtime_error if the logs cannot be
     // opened. `controller` (outliving the data plane's partitions, or null:
     // no ISR changes) carries the leaders' AlterPartition requests.
+    // `registry` (or null) gets the storage metrics (fsync latency).
     data_plane(const broker_config& config, metadata::metadata_service& metadata,
-               controller_channel* controller = nullptr);
+               controller_channel* controller = nullptr, metrics::registry* registry = nullptr);
     ~data_plane();  // stop()
 
     replication::partition_manager& partitions();
+    const storage::log_manager& logs() const;
 
     // After the network server and the metadata quorum have stopped: stops
     // the replica fetchers and every partition, drains their strands,

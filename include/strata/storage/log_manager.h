@@ -29,6 +29,10 @@
 #include "strata/storage/log.h"
 #include "strata/storage/log_config.h"
 #include "strata/storage/state_store.h"
+
+namespace strata::metrics {
+class histogram;
+}
 #include "strata/storage/types.h"
 
 namespace strata::storage {
@@ -47,6 +51,18 @@ struct log_manager_config {
     int64_t cleaner_backoff_ms = 15000;
     bool start_threads = true;  // false: tests drive housekeeping by hand
     storage::clock* clock = &system_clock::instance();
+    // Observes each fsync pass of a log that had data to sync, in seconds
+    // (Kafka's LogFlushStats LogFlushRateAndTimeMs); null: not measured.
+    metrics::histogram* flush_seconds = nullptr;
+};
+
+// What a log directory holds now (Kafka reports Size and NumLogSegments per
+// partition; these are their sums over the directory).
+struct log_dir_stats {
+    std::string dir;
+    size_t logs = 0;
+    size_t segments = 0;
+    size_t bytes = 0;
 };
 
 class log_manager {
@@ -78,6 +94,8 @@ public:
     // stops threads. Later calls to the logs fail with `closed`.
     virtual result<void> shutdown() = 0;
     virtual bool was_clean_shutdown() const = 0;
+    // Sums over the open logs (one pass; for metrics scrapes).
+    virtual log_dir_stats dir_stats() const = 0;
 };
 
 }  // namespace strata::storage
