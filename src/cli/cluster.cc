@@ -196,6 +196,7 @@ void add_cluster_commands(CLI::App& app, const std::shared_ptr<global_options>& 
     quorum->add_option("--bootstrap-controller", *controller, "Ask this controller (host:port) instead of the brokers");
     quorum->footer("Example:\n  strata cluster quorum\n  strata cluster quorum --bootstrap-controller localhost:9093");
     quorum->callback([global, controller] { cluster_quorum(*global, *controller); });
+    add_rebalance_command(*cluster, global);
 }
 
 }  // namespace strata::cli

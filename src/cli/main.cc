@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
     add_cluster_commands(app, global);
     add_topic_commands(app, global);
     add_partition_commands(app, global);
+    add_broker_commands(app, global);
     add_produce_command(app, global);
     add_consume_command(app, global);
     add_group_commands(app, global);

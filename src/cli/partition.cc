@@ -71,7 +71,7 @@ void elect_leaders(const global_options& g, const elect_args& a) {
 }  // namespace
 
 void add_partition_commands(CLI::App& app, const std::shared_ptr<global_options>& global) {
-    auto* partition = app.add_subcommand("partition", "Partition leadership");
+    auto* partition = app.add_subcommand("partition", "Partition leadership and placement");
     partition->require_subcommand(1);
     auto* elect = partition->add_subcommand(
         "elect-leaders", "Elect the preferred replica, or (unclean) any live replica of a leaderless partition");
@@ -85,6 +85,7 @@ void add_partition_commands(CLI::App& app, const std::shared_ptr<global_options>
         "  strata partition elect-leaders --all-topic-partitions\n"
         "  strata partition elect-leaders --type unclean --topic orders --partition 0");
     elect->callback([global, args] { elect_leaders(*global, *args); });
+    add_reassign_commands(*partition, global);
 }
 
 }  // namespace strata::cli

@@ -5,6 +5,7 @@
 
 #include "strata/common/kafka_error.h"
 #include "strata/metadata/elections.h"
+#include "strata/metadata/reassignment.h"
 
 namespace strata::metadata {
 
@@ -681,14 +682,24 @@ std::vector<record> controller::alter_partition(const metadata_image& image,
             if (new_isr != p.isr) change.isr = new_isr;
             if (data.leader_recovery_state != p.leader_recovery_state)
                 change.leader_recovery_state = data.leader_recovery_state;
+            // An ISR that now holds every target replica of a reassignment
+            // completes it in the same record (Kafka's PartitionChangeBuilder).
+            complete_reassignment_if_needed(image, p, change);
             int32_t partition_epoch = p.partition_epoch;
-            if (change.isr || change.leader_recovery_state != -1) {
+            if (change.leader != -2) {
+                // The reassignment removed the sender: it leads no more.
+                out.emplace_back(change);
+                result.error_code = code(kafka_error::new_leader_elected);
+                continue;
+            }
+            if (change.isr || change.replicas || change.leader_recovery_state != -1) {
                 out.emplace_back(change);
                 ++partition_epoch;
             }
             result.leader_id = p.leader;
             result.leader_epoch = p.leader_epoch;
-            result.isr = change.isr ? new_isr : p.isr;
+            // (A completed reassignment's ISR drops the removed replicas.)
+            result.isr = change.isr ? *change.isr : p.isr;
             result.leader_recovery_state = data.leader_recovery_state;
             result.partition_epoch = partition_epoch;
         }

@@ -194,6 +194,7 @@ void partition::on_isr_update(isr_update_result result, leader_epoch sent_epoch,
         case kafka_error::invalid_update_version:
         case kafka_error::fenced_leader_epoch:
         case kafka_error::not_leader_or_follower:
+        case kafka_error::new_leader_elected:  // a reassignment completed and moved leadership off us
             // Our partition or leader epoch is stale: the image that
             // supersedes it is on its way and clears the request.
             logger()->info("{}: AlterPartition answered {}; waiting for the metadata image", _tp,

@@ -123,10 +123,16 @@ void partition_manager::reconcile_topic(const partition_config& defaults, const 
         const bool replica =
             std::find(ps.replicas.begin(), ps.replicas.end(), _options.node_id) != ps.replicas.end();
         if (!replica) {
-            // Not (or no longer) a replica here: the log stays on disk.
+            // No longer a replica here (a reassignment moved it away): the
+            // partition stops and its log is deleted, as Kafka's StopReplica
+            // with delete. Only a partition this node was hosting: a log left
+            // on disk from before is not ours to judge here.
             if (slot) {
-                logger()->info("{}: no longer a replica here (leader {} at epoch {})", tp, ps.leader, ps.leader_epoch);
+                logger()->info("{}: no longer a replica here (leader {} at epoch {}); deleting its log", tp, ps.leader,
+                               ps.leader_epoch);
                 drop(slot);
+                if (auto r = _logs.remove(tp); !r && r.error().code != storage::storage_errc::unknown_partition)
+                    logger()->error("{}: deleting the log of a removed replica failed: {}", tp, r.error());
             }
             continue;
         }

@@ -34,7 +34,8 @@ COMMANDS = [
     ["topic", "alter-config"], ["topic", "add-partitions"], ["produce"], ["consume"],
     ["group"], ["group", "list"], ["group", "describe"], ["group", "delete"], ["group", "reset-offsets"],
     ["config"], ["config", "get"], ["config", "set"], ["perf"], ["perf", "produce"], ["perf", "consume"],
-    ["completion"],
+    ["completion"], ["cluster", "rebalance"], ["partition", "reassign"], ["partition", "list-reassignments"],
+    ["broker", "decommission"],
 ]
 
 
@@ -48,7 +49,9 @@ def test_every_command_has_help_with_an_example():
 def test_usage_errors_exit_2():
     for args in (["topic", "list", "--bogus"], [], ["topic"], ["topic", "create"], ["nonsense"],
                  ["-o", "xml", "topic", "list"], ["produce", "t", "--acks", "2"],
-                 ["consume", "t", "--from", "middle"], ["topic", "create", "t", "-p", "0"]):
+                 ["consume", "t", "--from", "middle"], ["topic", "create", "t", "-p", "0"],
+                 ["partition", "reassign", "--topic", "t"], ["partition", "reassign", "--topic", "t", "--partition", "0"],
+                 ["broker", "decommission"]):
         result = fails(args, "127.0.0.1:1", code=2)
         assert result.err.strip(), (args, result)
         assert result.seconds < 5, result
