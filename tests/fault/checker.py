@@ -14,13 +14,18 @@ Operations (field `f`):
 - read_committed: like read, for the transactional topic, isolation
   read_committed.
 
+A final read carries `complete` (false when it could not reach the high
+watermark): a lost write is only claimed in a partition read to the end.
+A read by a consumer group member carries `group`.
+
 Anomalies: lost, duplicated, inconsistent_offset, reordered, unexpected,
-offset_regression, aborted_read, torn_transaction."""
+offset_regression, skipped (a record below a group's committed offset that
+no member of the group ever read), aborted_read, torn_transaction."""
 
 from collections import defaultdict
 
 ANOMALIES = ["lost", "duplicated", "inconsistent_offset", "reordered", "unexpected", "offset_regression",
-             "aborted_read", "torn_transaction"]
+             "skipped", "aborted_read", "torn_transaction"]
 
 
 def check(ops):
@@ -74,9 +79,9 @@ def _check_queue(ops, found):
                 and (op["partition"], op["offset"]) not in where:
             found["inconsistent_offset"].append({"why": "read at another offset than acknowledged",
                                                  "value": op["value"], "acked": op["offset"], "at": sorted(where)})
-    has_final = any(op.get("final") for op in reads)
+    complete = {op["partition"] for op in reads if op.get("final") and op.get("complete", True)}
     for op in sends:
-        if op["outcome"] == "ok" and has_final and op["value"] not in final_values:
+        if op["outcome"] == "ok" and op["partition"] in complete and op["value"] not in final_values:
             found["lost"].append({"value": op["value"], "partition": op["partition"], "offset": op.get("offset"),
                                   "acked_at": op["t1"], "proc": op["proc"]})
     # One producer's values to one partition sit in send order.
@@ -111,6 +116,27 @@ def _check_committed_offsets(ops, found):
             if floor is not None and op["offset"] < floor:
                 found["offset_regression"].append({"group": key[0], "partition": key[1], "fetched": op["offset"],
                                                    "at_least": floor, "op": op["index"]})
+    # Members commit only positions they read up to, and start where the
+    # group's committed offset is: so every record below the highest
+    # committed offset was read by some member, unless the broker answered
+    # a committed offset (or a fetch) that jumped over it.
+    final = {}
+    for op in ops:
+        if op["f"] == "read" and op.get("final") and op.get("complete", True):
+            final[op["partition"]] = op["records"]
+    group_read = defaultdict(set)
+    for op in ops:
+        if op["f"] == "read" and op.get("group") is not None:
+            group_read[(op["group"], op["partition"])].update(offset for offset, _ in op["records"])
+    for (group, partition), evs in events.items():
+        top = max((e["offset"] for e in evs if e["f"] == "commit"), default=None)
+        if top is None or partition not in final:
+            continue
+        missed = [offset for offset, _ in final[partition]
+                  if offset < top and offset not in group_read[(group, partition)]]
+        if missed:
+            found["skipped"].append({"group": group, "partition": partition, "committed": top,
+                                     "unread_offsets": missed[:20], "count": len(missed)})
 
 
 def _check_transactions(ops, found):
@@ -119,18 +145,37 @@ def _check_transactions(ops, found):
     if not reads:
         return
     seen = set()
+    places = defaultdict(set)
     for op in reads:
         seen.update(value for _, value in op["records"])
+        last = None
+        for offset, value in op["records"]:
+            places[value].add((op["partition"], offset))
+            if last is not None and offset <= last:
+                found["reordered"].append({"why": f"offset {offset} after {last} in one read_committed read",
+                                           "partition": op["partition"], "op": op["index"]})
+            last = offset
+    for value, where in places.items():
+        if len(where) > 1:
+            found["duplicated"].append({"value": value, "at": sorted(where), "topic": "transactional"})
     final_seen = set()
+    final_complete = set()
     for op in reads:
         if op.get("final"):
             final_seen.update(value for _, value in op["records"])
+            if op.get("complete", True):
+                final_complete.add(op["partition"])
+    known = {value for txn in txns for _, value in txn["records"]}
+    for value in seen - known:
+        found["unexpected"].append({"why": "read_committed saw a value no transaction wrote", "value": value})
     for txn in txns:
         values = [value for _, value in txn["records"]]
         if txn["outcome"] == "abort":
             visible = [v for v in values if v in seen]
             if visible:
                 found["aborted_read"].append({"txn": txn["txn"], "visible": visible})
+        if any(partition not in final_complete for partition, _ in txn["records"]):
+            continue  # a partition not read to its end: no claim of loss or tearing
         present = [v for v in values if v in final_seen]
         if txn["outcome"] == "commit" and not present:
             found["lost"].append({"txn": txn["txn"], "why": "committed transaction absent", "values": values})

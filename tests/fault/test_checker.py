@@ -26,11 +26,11 @@ def clean():
         read(0, [[0, "p1-0"], [1, "p1-1"]], final=False, node=2),
         read(0, [[0, "p1-0"], [1, "p1-1"], [2, "p2-0"]]),
         read(1, [[0, "p2-1"]]),
-        {"f": "commit", "group": "g", "partition": 0, "offset": 5, "outcome": "ok", "t0": 1.0, "t1": 1.1},
-        {"f": "fetch_committed", "group": "g", "partition": 0, "offset": 5, "outcome": "ok", "t0": 1.2, "t1": 1.3},
-        {"f": "commit", "group": "g", "partition": 0, "offset": 9, "outcome": "ok", "t0": 1.4, "t1": 1.5},
-        # Concurrent with the commit of 9: either answer is right.
-        {"f": "fetch_committed", "group": "g", "partition": 0, "offset": 5, "outcome": "ok", "t0": 1.45, "t1": 1.6},
+        {"f": "commit", "group": "g", "partition": 0, "offset": 2, "outcome": "ok", "t0": 1.0, "t1": 1.1},
+        {"f": "fetch_committed", "group": "g", "partition": 0, "offset": 2, "outcome": "ok", "t0": 1.2, "t1": 1.3},
+        {"f": "commit", "group": "g", "partition": 0, "offset": 3, "outcome": "ok", "t0": 1.4, "t1": 1.5},
+        # Concurrent with the commit of 3: either answer is right.
+        {"f": "fetch_committed", "group": "g", "partition": 0, "offset": 2, "outcome": "ok", "t0": 1.45, "t1": 1.6},
         {"f": "txn", "txn": 1, "records": [[0, "t1-a"], [1, "t1-b"]], "outcome": "commit", "t0": 2, "t1": 3},
         {"f": "txn", "txn": 2, "records": [[0, "t2-a"], [1, "t2-b"]], "outcome": "abort", "t0": 2, "t1": 3},
         {"f": "txn", "txn": 3, "records": [[0, "t3-a"], [1, "t3-b"]], "outcome": "info", "t0": 2, "t1": 3},
@@ -38,6 +38,9 @@ def clean():
          "final": True, "t0": 6, "t1": 7},
         {"f": "read_committed", "proc": "txn-reader", "partition": 1, "records": [[0, "t1-b"], [3, "t3-b"]],
          "final": True, "t0": 6, "t1": 7},
+        # ops[17], [18]: two members of group g read partition 0 below its committed offset 3.
+        dict(read(0, [[0, "p1-0"], [1, "p1-1"]], final=False, proc="g0.0"), group="g"),
+        dict(read(0, [[2, "p2-0"]], final=False, proc="g1.0"), group="g"),
     ]
 
 
@@ -99,6 +102,7 @@ def test_reorder_against_send_order():
     ops[0]["offset"], ops[1]["offset"] = 1, 0  # p1 sent p1-0 first, the log has it after p1-1
     ops[5]["records"] = [[0, "p1-1"], [1, "p1-0"]]
     ops[6]["records"] = [[0, "p1-1"], [1, "p1-0"], [2, "p2-0"]]
+    ops[17]["records"] = [[0, "p1-1"], [1, "p1-0"]]
     only(check(with_index(ops)), "reordered")
 
 
@@ -109,9 +113,28 @@ def test_unexpected_value():
 
 
 def test_committed_offset_regression():
-    ops = clean() + [{"f": "fetch_committed", "group": "g", "partition": 0, "offset": 5, "outcome": "ok",
-                      "t0": 2.0, "t1": 2.1}]  # the commit of 9 had finished at 1.5
+    ops = clean() + [{"f": "fetch_committed", "group": "g", "partition": 0, "offset": 2, "outcome": "ok",
+                      "t0": 2.0, "t1": 2.1}]  # the commit of 3 had finished at 1.5
     only(check(with_index(ops)), "offset_regression")
+
+
+def test_skipped_below_committed_offset():
+    ops = clean()
+    ops[17]["records"] = [[0, "p1-0"]]  # offset 1 < committed 3, never read by the group
+    only(check(with_index(ops)), "skipped")
+
+
+def test_no_loss_claimed_on_an_incomplete_final_read():
+    ops = clean() + [send("p3", 0, 1, "p3-0", 1)]
+    ops[7]["complete"] = False  # partition 1 could not be read to its end
+    found = check(with_index(ops))
+    assert not any(found.values()), found
+
+
+def test_duplicate_in_transactional_topic():
+    ops = clean()
+    ops[15]["records"].append([4, "t1-a"])  # a committed value twice in the log
+    only(check(with_index(ops)), "duplicated")
 
 
 def test_aborted_read():
@@ -131,6 +154,7 @@ def test_every_anomaly_has_a_test():
     covered = {"lost": "test_lost_write", "duplicated": "test_duplicate",
                "inconsistent_offset": "test_offset_reuse_across_reads", "reordered": "test_reorder_within_a_read",
                "unexpected": "test_unexpected_value", "offset_regression": "test_committed_offset_regression",
+               "skipped": "test_skipped_below_committed_offset",
                "aborted_read": "test_aborted_read", "torn_transaction": "test_torn_transaction"}
     assert set(covered) == set(ANOMALIES)
     assert set(covered.values()) <= names
