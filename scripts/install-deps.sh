@@ -24,8 +24,8 @@ test_packages=(
   openssl
 )
 # The fault tier (tests/fault): iptables partitions, tc netem, libfaketime
-# clock jumps, libfiu's fiu-run disk faults, stress-ng. `--test` installs
-# them too, as `make test` runs the short chaos test.
+# clock jumps, libfiu's fiu-run disk faults, stress-ng. `make chaos` installs
+# them (`--fault`); `--test` too, for a machine set up to run every tier.
 fault_packages=(iptables iproute2 faketime libfaketime fiu-utils stress-ng)
 
 # `make deb`, `make image` and their tests (make test-packaging,

@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
@@ -27,6 +26,10 @@ TIMING = {
     "STRATA_BROKER_HEARTBEAT_INTERVAL_MS": "500",
     "STRATA_REPLICA_LAG_TIME_MAX_MS": "8000",
     "STRATA_LOG_LEVEL": "info",
+    # Fewer internal partitions than the default 50: a node restarts often,
+    # and each partition is one more to recover and elect.
+    "STRATA_OFFSETS_TOPIC_NUM_PARTITIONS": "5",
+    "STRATA_TRANSACTION_STATE_LOG_NUM_PARTITIONS": "5",
 }
 TMPFS_MB = 384
 
