@@ -297,8 +297,16 @@ class TxnProducer(Worker):
             if outcome == "commit":
                 self.committed += 1
             if next_producer is None:
-                producer.flush(0)
+                # Given up (fatal, or unconfirmed): a new instance with the
+                # same transactional.id fences this one and ends its
+                # transaction. The old one may raise its fatal error again.
+                try:
+                    producer.flush(0)
+                except KafkaException:
+                    pass
                 producer = self._producer()
+            else:
+                producer = next_producer
             time.sleep(self.rng.uniform(0.05, 0.2))
 
 
