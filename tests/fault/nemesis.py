@@ -23,6 +23,29 @@ def sh(*args, check=True):
     return subprocess.run(list(args), check=check, capture_output=True, text=True)
 
 
+def unsupported_faults(faults):
+    """{fault: why} for the faults this machine cannot inject. netem needs
+    the kernel's prio and netem qdiscs (sch_prio, sch_netem); probed on a
+    device of its own when there is one, so lo is never touched."""
+    out = {}
+    if "netem" in faults:
+        dev, made = "strata-probe0", True
+        if sh("ip", "link", "add", dev, "type", "dummy", check=False).returncode != 0:
+            # No dummy driver: an idle ifb device serves, if the kernel has one.
+            dev, made = "ifb0", False
+            if sh("ip", "link", "show", dev, check=False).returncode != 0:
+                return {"netem": "no dummy or ifb device to probe tc on"}
+        for qdisc in (["prio", "bands", "4"], ["netem", "delay", "1ms"]):
+            r = sh("tc", "qdisc", "add", "dev", dev, "root", *qdisc, check=False)
+            sh("tc", "qdisc", "del", "dev", dev, "root", check=False)
+            if r.returncode != 0:
+                out["netem"] = f"tc qdisc {qdisc[0]}: {r.stderr.strip()} (this kernel lacks sch_{qdisc[0]})"
+                break
+        if made:
+            sh("ip", "link", "del", dev, check=False)
+    return out
+
+
 class Nemesis:
     def __init__(self, cluster, rng, topic, log):
         self.cluster, self.rng, self.topic, self.log = cluster, rng, topic, log

@@ -210,8 +210,15 @@ def run(args):
     from nemesis import Nemesis
     import workload
 
+    from nemesis import unsupported_faults
     faults = parse_faults(args.faults)
-    header = {"seed": args.seed, "faults": faults, "duration": args.duration, "layout": args.layout,
+    skipped = unsupported_faults(faults)
+    for fault, why in skipped.items():
+        print(f"skipping {fault}: {why}", flush=True)
+    faults = [f for f in faults if f not in skipped]
+    if not faults:
+        raise SystemExit("no fault left to inject on this machine")
+    header = {"seed": args.seed, "faults": faults, "skipped_faults": skipped, "duration": args.duration, "layout": args.layout,
               "commit": git_commit(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     rng = random.Random(args.seed)
     history = History()
