@@ -100,12 +100,31 @@ def wait_recovered(cluster, timeout):
 
 
 def create_topics(cluster):
+    from confluent_kafka import KafkaError
     from confluent_kafka.admin import AdminClient, NewTopic
     admin = AdminClient({"bootstrap.servers": cluster.bootstrap, "log_level": 0})
     topics = [NewTopic(QUEUE, QUEUE_PARTITIONS, 3, config={"min.insync.replicas": "2"}),
               NewTopic(TXN, TXN_PARTITIONS, 3, config={"min.insync.replicas": "2"})]
-    for future in admin.create_topics(topics, operation_timeout=20).values():
-        future.result(30)
+    # A node answers Metadata once it is registered, which can be before
+    # the other nodes are: until then RF 3 is refused
+    # (INVALID_REPLICATION_FACTOR), so try again for a while.
+    deadline = time.monotonic() + 30
+    while topics:
+        futures = admin.create_topics(topics, operation_timeout=20)
+        left = []
+        for topic in topics:
+            try:
+                futures[topic.topic].result(30)
+            except Exception as e:
+                code = e.args[0].code() if e.args and hasattr(e.args[0], "code") else None
+                if code == KafkaError.TOPIC_ALREADY_EXISTS:
+                    continue
+                if time.monotonic() > deadline:
+                    raise
+                left.append(topic)
+        topics = left
+        if topics:
+            time.sleep(0.5)
     if wait_recovered(cluster, 60) is None:
         raise RuntimeError("the chaos topics did not get leaders and full ISRs within 60 s")
 
