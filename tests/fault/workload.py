@@ -24,6 +24,7 @@ into a History (see checker.py for the operation kinds):
   high watermark (the queue read_uncommitted, the transactional topic
   read_committed): the `final` reads the lost-write check trusts."""
 
+import os
 import threading
 import time
 
@@ -32,6 +33,11 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 # librdkafka logs only critical errors: under faults, every refused
 # connection is an error line; the history records what matters.
 QUIET = {"log_level": 2}
+# STRATA_CHAOS_PRODUCER_DEBUG=eos (librdkafka debug contexts) logs the
+# idempotent producers' state changes (epoch bumps, sequence resets) to
+# stderr, to tell a broker's duplicate from a client's re-send.
+PRODUCER_DEBUG = ({"debug": os.environ["STRATA_CHAOS_PRODUCER_DEBUG"], "log_level": 7}
+                  if os.environ.get("STRATA_CHAOS_PRODUCER_DEBUG") else {})
 
 
 def _err_name(err):
@@ -74,7 +80,7 @@ class QueueProducer(Worker):
 
         return Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True, "acks": "all",
                          "message.timeout.ms": 10000, "request.timeout.ms": 5000, "linger.ms": 2,
-                         "error_cb": on_error, **QUIET})
+                         "error_cb": on_error, **QUIET, **PRODUCER_DEBUG})
 
     def _callback(self, op):
         def done(err, msg):
