@@ -13,7 +13,7 @@ UNIT_DIR   ?= /etc/systemd/system
 PROGRAMS   := stratad strata
 
 .PHONY: all deps test-deps configure build programs run cluster cluster-down cluster-status test fuzz-build \
-        generate bench compat clean install deb image test-packaging test-container packaging-deps
+        generate bench compat chaos clean install deb image test-packaging test-container packaging-deps
 
 all: build
 
@@ -101,6 +101,19 @@ compat: test-deps build
 	STRATAD=$(BUILD)/src/stratad STRATA_COMPAT_BUILD_DIR=$(BUILD)/compat /usr/bin/python3 tests/compat/run.py --nodes 1 --protocol consumer; \
 	kip848=$$?; \
 	test $$one -eq 0 -a $$three -eq 0 -a $$kip848 -eq 0
+
+# The fault tier (tests/fault/README.md): a 3-node cluster under a seeded
+# fault schedule, then the checker. DURATION in seconds, SEED to replay a
+# run, FAULTS as fault names or families (kills, pause, partitions, netem,
+# clock, disk, corruption, all); the history goes to HISTORY. Needs root.
+DURATION ?= 180
+SEED     ?=
+FAULTS   ?= all
+HISTORY  ?= chaos-$(shell date -u +%Y%m%dT%H%M%S).jsonl
+chaos: programs
+	@bash scripts/install-deps.sh --fault
+	STRATAD=$(BUILD)/src/stratad /usr/bin/python3 tests/fault/run.py --duration $(DURATION) \
+	  $(if $(SEED),--seed $(SEED)) --faults $(FAULTS) --history $(HISTORY)
 
 # Regenerates the protocol codecs from ../shared/kafka-protocol.
 generate:

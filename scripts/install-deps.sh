@@ -23,13 +23,18 @@ test_packages=(
   prometheus
   openssl
 )
+# The fault tier (tests/fault): iptables partitions, tc netem, libfaketime
+# clock jumps, libfiu's fiu-run disk faults, stress-ng. `make chaos` installs
+# them (`--fault`); `--test` too, for a machine set up to run every tier.
+fault_packages=(iptables iproute2 faketime libfaketime fiu-utils stress-ng)
 
 # `make deb`, `make image` and their tests (make test-packaging,
 # test-container): dpkg-shlibdeps, debootstrap, a Docker engine and compose.
 packaging_packages=(dpkg-dev debootstrap docker.io docker-compose kcat python3-confluent-kafka)
 
 want=("${build_packages[@]}")
-if [[ "${1:-}" == "--test" ]]; then want+=("${test_packages[@]}"); fi
+if [[ "${1:-}" == "--test" ]]; then want+=("${test_packages[@]}" "${fault_packages[@]}"); fi
+if [[ "${1:-}" == "--fault" ]]; then want+=("${fault_packages[@]}"); fi
 if [[ "${1:-}" == "--packaging" ]]; then want+=("${packaging_packages[@]}"); fi
 
 missing=()

@@ -507,6 +507,7 @@ std::vector<record> controller::fence_expired_brokers(const metadata_image& imag
         const broker_registration* b = image.broker(entry.first);
         return !b || (b->fenced && now_ms >= entry.second.expires_ms);
     });
+    std::vector<std::pair<int32_t, decltype(broker_registration::epoch)>> expired;  // (id, epoch)
     for (const auto& [id, b] : image.brokers()) {
         if (b.fenced) continue;
         auto it = _sessions.find(id);
@@ -516,13 +517,27 @@ std::vector<record> controller::fence_expired_brokers(const metadata_image& imag
             _sessions[id].expires_ms = now_ms + _options.broker_session_timeout_ms;
             continue;
         }
-        if (now_ms < it->second.expires_ms) continue;
-        auto moved = move_leadership_off(image, id);
-        out.insert(out.end(), moved.begin(), moved.end());
+        if (now_ms >= it->second.expires_ms) expired.emplace_back(id, b.epoch);
+    }
+    // Each broker's moves are computed on the image with the previous ones'
+    // records applied: computed on the same image, the moves off two brokers
+    // that share a partition overwrite each other (the second's change keeps
+    // the leader the first one chose and the ISR from before it, e.g. leader
+    // 3 with ISR {2}, a state no AlterPartition can leave).
+    std::shared_ptr<const metadata_image> current;
+    for (const auto& [id, epoch] : expired) {
+        const metadata_image& now_image = current ? *current : image;
+        auto changes = move_leadership_off(now_image, id);
         records::fence_broker_record f;
         f.id = id;
-        f.epoch = b.epoch;
-        out.emplace_back(f);
+        f.epoch = epoch;
+        changes.emplace_back(f);
+        if (expired.size() > 1) {
+            metadata_delta delta(current ? current : std::make_shared<const metadata_image>(image));
+            for (const auto& r : changes) delta.replay(r);
+            current = delta.apply();
+        }
+        out.insert(out.end(), changes.begin(), changes.end());
     }
     return out;
 }

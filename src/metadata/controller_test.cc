@@ -211,6 +211,33 @@ TEST_F(controller_test, expired_broker_is_fenced_and_loses_leadership) {
     }
 }
 
+// Regression (chaos run seed 102, pause of the active controller): two
+// sessions that end in one pass were each moved off on the image from before
+// both, so a partition led by one and followed by the other kept the leader
+// the first move chose and got the ISR of the second: a leader outside its
+// ISR, whose AlterPartition the controller refused for minutes.
+TEST_F(controller_test, brokers_fenced_in_one_pass_leave_every_leader_in_its_isr) {
+    add_broker(1, std::nullopt, 0);
+    add_broker(2, std::nullopt, 0);
+    add_broker(3, std::nullopt, 0);
+    create("t", 6, 3);
+    // Broker 1 keeps heartbeating; 2 and 3 go silent together.
+    msg::broker_heartbeat_request hb;
+    hb.broker_id = 1;
+    hb.broker_epoch = image->broker(1)->epoch;
+    hb.current_metadata_offset = offset;
+    msg::broker_heartbeat_response hbr;
+    commit(ctl.broker_heartbeat(*image, hb, 8000, hbr));
+    commit(ctl.fence_expired_brokers(*image, 9500));
+    EXPECT_FALSE(image->broker(1)->fenced);
+    EXPECT_TRUE(image->broker(2)->fenced);
+    EXPECT_TRUE(image->broker(3)->fenced);
+    for (const auto& p : image->topic("t")->partitions) {
+        EXPECT_EQ(p.leader, 1) << "partition " << p.partition;
+        EXPECT_EQ(p.isr, std::vector<int32_t>{1}) << "partition " << p.partition;
+    }
+}
+
 TEST_F(controller_test, a_closed_heartbeat_connection_ends_the_session_after_a_short_grace) {
     add_broker(1, std::nullopt, 0);
     add_broker(2, std::nullopt, 0);

@@ -146,13 +146,22 @@ struct broker_lifecycle::impl {
         co_return failed;
     }
 
+    // How long one heartbeat waits for its answer: at most half the session,
+    // so that a broker whose heartbeat went to a controller that then hung
+    // (SIGSTOP, a cut network) still reaches the new active controller
+    // within the session that controller started for it on taking over.
+    // (A fixed 5 s outlived broker.session.timeout.ms 4000: the new
+    // controller fenced every broker, itself included.)
+    std::chrono::milliseconds heartbeat_timeout() const {
+        return std::clamp(session_timeout / 2, std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
+    }
+
     // nullopt: the controller was not reached (connection lost or refused,
     // a timeout); the registration still stands, so heartbeat again.
     asio::awaitable<std::optional<msg::broker_heartbeat_response>> heartbeat(bool remote,
                                                                              msg::broker_heartbeat_request request) {
         if (!remote) co_return co_await metadata.broker_heartbeat(request);
-        auto answer = co_await controller.call<msg::broker_heartbeat_response>(request, 1,
-                                                                               std::chrono::milliseconds(5000));
+        auto answer = co_await controller.call<msg::broker_heartbeat_response>(request, 1, heartbeat_timeout());
         if (answer) co_return answer.value();
         co_return std::nullopt;
     }
