@@ -186,7 +186,8 @@ void broker::stop() {
     if (s.network && s.data && _config.controlled_shutdown_enable)
         s.quorum->controlled_shutdown(std::chrono::milliseconds(_config.controlled_shutdown_timeout_ms));
     // The HTTP listener first: it runs on the network threads, and its
-    // handlers read everything below.
+    // handlers read everything below. REST long polls end first.
+    if (s.rest) s.rest->stopping();
     if (s.http) s.http->stop();
     s.observe.reset();  // its collectors read the HTTP server and the quorum
     s.http.reset();

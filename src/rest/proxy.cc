@@ -114,6 +114,10 @@ proxy::~proxy() {
     _impl->kafka.close();
 }
 
+void proxy::stopping() {
+    _impl->consumers.stopping();
+}
+
 void proxy::add_routes(http::router& routes) {
     auto serve = [impl = _impl](const http::request& request) { return impl->serve(request); };
     for (const char* method : {"GET", "POST", "PUT", "DELETE", "PATCH"}) {

@@ -453,7 +453,16 @@ void consumer_registry::add_routes(std::vector<route>& routes) {
         std::map<topic_partition, int64_t> positions;
         for (const auto& [tp, position] : c.positions)
             if (position >= 0) positions[tp] = position;
-        auto fetched = co_await fetch_records(ctx, positions, max_bytes, std::clamp(timeout, 0, 30000));
+        // The long poll in short fetches, so that a stopping broker ends it
+        // within one of them.
+        const auto deadline = steady::now() + std::chrono::milliseconds(std::clamp(timeout, 0, 30000));
+        fetch_result fetched;
+        for (;;) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now()).count();
+            fetched = co_await fetch_records(ctx, positions, max_bytes, int32_t(std::clamp<int64_t>(left, 0, 500)));
+            if (positions.empty() || !fetched.records.empty() || !fetched.errors.empty() || left <= 500 || _stopping)
+                break;
+        }
         json data = json::array();
         for (const auto& r : fetched.records) {
             data.push_back(record_json(r, binary));

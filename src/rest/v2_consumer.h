@@ -14,6 +14,7 @@ class consumer_registry {
 public:
     explicit consumer_registry(size_t max_poll_bytes) : _max_poll_bytes(max_poll_bytes) {}
     void add_routes(std::vector<route>& routes);  // captures `this`
+    void stopping() { _stopping = true; }
 
 private:
     std::shared_ptr<consumer_instance> find(const std::string& group, const std::string& name);
@@ -22,6 +23,7 @@ private:
     std::mutex _mutex;
     std::map<std::pair<std::string, std::string>, std::shared_ptr<consumer_instance>> _instances;
     std::atomic<uint64_t> _next_id{1};
+    std::atomic<bool> _stopping{false};
 };
 
 }  // namespace strata::rest

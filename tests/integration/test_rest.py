@@ -19,13 +19,17 @@ checked against what the Kafka protocol reports (confluent-kafka, kcat and
   with Confluent's error codes), malformed JSON and bad base64 (400), an
   oversized body (413), all in Confluent's {"error_code", "message"} shape,
   and the broker goes on serving.
+- A v2 long poll in flight does not hold up the broker's stop.
 """
 
 import base64
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -417,5 +421,38 @@ def test_bad_input():
         assert broker.proc.poll() is None
 
 
+def test_stop_during_long_poll():
+    """A v2 poll waiting 30 s for records does not hold the broker's stop up
+    (it did, for its whole timeout, before the proxy polled in short fetches)."""
+    broker = Broker().start().wait_ready()
+    try:
+        cid = cluster_id(broker)
+        ok(broker, "POST", f"/v3/clusters/{cid}/topics", expect=201, body={"topic_name": "rest-idle"})
+        ok(broker, "POST", "/consumers/idle-group", {"name": "c"})
+        ok(broker, "POST", "/consumers/idle-group/instances/c/subscription", {"topics": ["rest-idle"]}, expect=204)
+        assert call(broker, "GET", "/consumers/idle-group/instances/c/records?timeout=100")[0] == 200
+        poll = threading.Thread(target=lambda: _ignore_errors(
+            lambda: call(broker, "GET", "/consumers/idle-group/instances/c/records?timeout=30000", timeout=60)))
+        poll.start()
+        time.sleep(1)
+        start = time.monotonic()
+        broker.proc.send_signal(signal.SIGTERM)
+        assert broker.proc.wait(20) == 0
+        assert time.monotonic() - start < 5, f"stop took {time.monotonic() - start:.1f} s"
+        assert "still running at shutdown" not in broker.log(), broker.log()[-2000:]
+        poll.join(10)
+        shutil.rmtree(broker.workdir, ignore_errors=True)
+    finally:
+        broker.stop()
+
+
+def _ignore_errors(fn):
+    try:
+        fn()
+    except OSError:  # the broker closed the connection while stopping
+        pass
+
+
 if __name__ == "__main__":
-    run_tests([test_v3_admin, test_v3_produce, test_consumer_groups_and_lag, test_v2_consumer, test_bad_input])
+    run_tests([test_v3_admin, test_v3_produce, test_consumer_groups_and_lag, test_v2_consumer, test_bad_input,
+               test_stop_during_long_poll])

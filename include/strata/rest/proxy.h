@@ -38,6 +38,11 @@ public:
     // /v3/..., /consumers/... and the console at /.
     void add_routes(http::router& routes);
 
+    // The broker is stopping: v2 long polls in flight end within one short
+    // fetch (0.5 s) instead of their whole timeout, so the HTTP listener's
+    // stop does not wait for them. Any thread; before the HTTP server stops.
+    void stopping();
+
 private:
     struct impl;
     std::shared_ptr<impl> _impl;
