@@ -14,7 +14,8 @@ build_packages=(
 # imports for snappy, lz4 and zstd; Sarama 1.22 with the Go toolchain that
 # builds the tests' small Sarama program offline, GOPATH=/usr/share/gocode)
 # the fuzzer's compiler, and the openssl CLI that makes the TLS tests'
-# certificates (scripts/make-test-certs.sh).
+# certificates (scripts/make-test-certs.sh); Chromium, which the web
+# console's browser test drives headless through puppeteer-core (npm).
 test_packages=(
   kcat librdkafka-dev python3-confluent-kafka python3-kafka
   python3-snappy python3-lz4 python3-zstandard
@@ -22,6 +23,7 @@ test_packages=(
   clang libclang-rt-14-dev iperf3
   prometheus
   openssl
+  chromium
 )
 # The fault tier (tests/fault): iptables partitions, tc netem, libfaketime
 # clock jumps, libfiu's fiu-run disk faults, stress-ng. `make chaos` installs

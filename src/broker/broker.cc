@@ -13,6 +13,7 @@
 #include "strata/common/log.h"
 #include "strata/http/server.h"
 #include "strata/net/request_handler.h"
+#include "strata/rest/proxy.h"
 #include "strata/server/data_plane.h"
 #include "strata/server/metadata_quorum.h"
 #include "strata/server/request_handler_factory.h"
@@ -66,6 +67,17 @@ void create_data_directories(const server::broker_config& config) {
     }
 }
 
+// The listener whose addresses the REST proxy reports: the inter-broker
+// one, else the first that is not a controller listener.
+std::string rest_listener(const server::broker_config& config) {
+    if (!config.inter_broker_listener_name.empty()) return config.inter_broker_listener_name;
+    for (const auto& l : config.listeners)
+        if (std::find(config.controller_listener_names.begin(), config.controller_listener_names.end(), l.name) ==
+            config.controller_listener_names.end())
+            return l.name;
+    return "PLAINTEXT";
+}
+
 }  // namespace
 
 std::vector<std::string> identity_directories(const server::broker_config& config) {
@@ -84,6 +96,7 @@ struct broker::subsystems {
     std::unique_ptr<net::request_handler> pipeline;
     std::unique_ptr<net::server> network;
     http::router routes;
+    std::unique_ptr<rest::proxy> rest;   // answered by `pipeline`
     std::unique_ptr<http::server> http;  // on the network server's threads
 };
 
@@ -153,6 +166,11 @@ void broker::start_http() {
     options.max_request_bytes = static_cast<size_t>(_config.http_max_request_bytes);
     options.max_connections = static_cast<size_t>(_config.http_max_connections);
     s.observe->add_routes(s.routes);
+    rest::proxy_options rest_options;
+    rest_options.listener = rest_listener(_config);
+    rest_options.node_id = _config.node_id;
+    s.rest = std::make_unique<rest::proxy>(rest_options, *s.pipeline);
+    s.rest->add_routes(s.routes);
     s.http = std::make_unique<http::server>(options, s.routes, s.network->executors());
     s.http->start();
     s.observe->watch_http(s.http.get());
@@ -169,10 +187,12 @@ void broker::stop() {
     if (s.network && s.data && _config.controlled_shutdown_enable)
         s.quorum->controlled_shutdown(std::chrono::milliseconds(_config.controlled_shutdown_timeout_ms));
     // The HTTP listener first: it runs on the network threads, and its
-    // handlers read everything below.
+    // handlers read everything below. REST long polls end first.
+    if (s.rest) s.rest->stopping();
     if (s.http) s.http->stop();
     s.observe.reset();  // its collectors read the HTTP server and the quorum
     s.http.reset();
+    s.rest.reset();  // before the pipeline it calls
     if (s.network) s.network->stop();  // then: its handlers call into the quorum and the partitions
     if (s.quorum) s.quorum->stop();    // then no new metadata reaches the partitions
     if (s.data) s.data->stop();

@@ -62,6 +62,17 @@ response plain(unsigned status, std::string body) {
     return r;
 }
 
+// Refusals the listener answers before any handler runs, in the error shape
+// of Confluent's REST Proxy (which the REST clients on this port parse):
+// {"error_code": <status>, "message": ...}. `message` has no quotes.
+response refusal(unsigned status, std::string_view message) {
+    response r;
+    r.status = status;
+    r.content_type = "application/json";
+    r.body = fmt::format("{{\"error_code\":{},\"message\":\"{}\"}}\n", status, message);
+    return r;
+}
+
 }  // namespace
 
 std::string_view request::header(std::string_view name) const {
@@ -299,7 +310,7 @@ asio::awaitable<void> server::impl::serve(std::shared_ptr<impl> self, std::share
     if (refuse) {
         logger()->debug("HTTP {}: refused, {} connections open (http.max.connections)", remote,
                         self->options.max_connections);
-        co_await self->send(*c, plain(503, "too many connections"), 11, false, false);
+        co_await self->send(*c, refusal(503, "too many connections (http.max.connections)"), 11, false, false);
         c->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
         co_return;
     }
@@ -313,7 +324,7 @@ asio::awaitable<void> server::impl::serve(std::shared_ptr<impl> self, std::share
         if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
             const bool headers = ec != bhttp::error::body_limit;
             logger()->debug("HTTP {}: request over http.max.request.bytes", remote);
-            co_await self->send(*c, plain(headers ? 431 : 413, "request too large (http.max.request.bytes)"), 11,
+            co_await self->send(*c, refusal(headers ? 431 : 413, "request too large (http.max.request.bytes)"), 11,
                                 false, false);
             break;
         }
@@ -321,7 +332,7 @@ asio::awaitable<void> server::impl::serve(std::shared_ptr<impl> self, std::share
         // timed-out connection does not.
         if (ec && ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
             ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-            co_await self->send(*c, plain(400, "bad request"), 11, false, false);
+            co_await self->send(*c, refusal(400, "malformed HTTP request"), 11, false, false);
             break;
         }
         if (ec) break;

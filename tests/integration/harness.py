@@ -29,10 +29,13 @@ def ensure_node_modules():
     to run node scripts in. Serialized with a lock file, as tests run in
     parallel."""
     import fcntl
-    marker = os.path.join(INTEGRATION_DIR, "node_modules", "kafkajs", "package.json")
+    # One marker per package.json dependency added later, so a folder
+    # installed before it was added is brought up to date.
+    markers = [os.path.join(INTEGRATION_DIR, "node_modules", name, "package.json")
+               for name in ("kafkajs", "puppeteer-core")]
     with open(os.path.join(tempfile.gettempdir(), "strata-npm.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not os.path.exists(marker):
+        if not all(os.path.exists(marker) for marker in markers):
             subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=INTEGRATION_DIR,
                            check=True, timeout=600)
     return INTEGRATION_DIR

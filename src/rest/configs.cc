@@ -1,0 +1,169 @@
+#include "configs.h"
+
+#include <fmt/format.h>
+
+#include "strata/protocol/messages/describe_configs_request.h"
+#include "strata/protocol/messages/describe_configs_response.h"
+#include "strata/protocol/messages/incremental_alter_configs_request.h"
+#include "strata/protocol/messages/incremental_alter_configs_response.h"
+
+namespace strata::rest {
+
+namespace pm = protocol::messages;
+
+namespace {
+
+// DescribeConfigs' ConfigSource numbers, as Confluent names them.
+const char* source_name(int8_t source) {
+    switch (source) {
+        case 1: return "DYNAMIC_TOPIC_CONFIG";
+        case 2: return "DYNAMIC_BROKER_CONFIG";
+        case 3: return "DYNAMIC_DEFAULT_BROKER_CONFIG";
+        case 4: return "STATIC_BROKER_CONFIG";
+        case 5: return "DEFAULT_CONFIG";
+        case 6: return "DYNAMIC_BROKER_LOGGER_CONFIG";
+        case 7: return "CLIENT_METRICS_CONFIG";
+        default: return "UNKNOWN";
+    }
+}
+
+json value_or_null(const std::optional<std::string>& value) {
+    return value ? json(*value) : json(nullptr);
+}
+
+std::string resource_path(const config_target& target) {
+    return target.type == config_resource::topic
+               ? fmt::format("/v3/clusters/{}/topics/{}/configs", target.cluster_id, target.name)
+               : fmt::format("/v3/clusters/{}/brokers/{}/configs", target.cluster_id, target.name);
+}
+
+json config_json(context& ctx, const config_target& target, const pm::describe_configs_response::describe_configs_resource_result& c) {
+    const bool topic = target.type == config_resource::topic;
+    json out{{"kind", topic ? "KafkaTopicConfig" : "KafkaBrokerConfig"},
+             {"metadata",
+              {{"self", ctx.base + resource_path(target) + "/" + c.name},
+               {"resource_name", fmt::format("crn:///kafka={}/{}={}/config={}", target.cluster_id,
+                                             topic ? "topic" : "broker", target.name, c.name)}}},
+             {"cluster_id", target.cluster_id},
+             {"name", c.name},
+             {"value", c.is_sensitive ? json(nullptr) : value_or_null(c.value)},
+             {"is_default", c.config_source == 5},
+             {"is_read_only", c.read_only},
+             {"is_sensitive", c.is_sensitive},
+             {"source", source_name(c.config_source)}};
+    if (topic) out["topic_name"] = target.name;
+    else out["broker_id"] = std::atoi(target.name.c_str());
+    json synonyms = json::array();
+    for (const auto& s : c.synonyms)
+        synonyms.push_back({{"name", s.name}, {"value", value_or_null(s.value)}, {"source", source_name(s.source)}});
+    out["synonyms"] = synonyms;
+    return out;
+}
+
+}  // namespace
+
+awaitable<json> describe_configs(context& ctx, const config_target& target, std::optional<std::string> key) {
+    pm::describe_configs_request request;
+    pm::describe_configs_request::describe_configs_resource resource;
+    resource.resource_type = static_cast<int8_t>(target.type);
+    resource.resource_name = target.name;
+    resource.configuration_keys.reset();
+    request.resources.push_back(resource);
+    request.include_synonyms = true;
+    auto response = co_await ctx.kafka.call<pm::describe_configs_response>(request, 4);
+    if (response.results.empty()) throw rest_error(500, 50002, "DescribeConfigs answered no resource");
+    const auto& result = response.results.front();
+    check_kafka(result.error_code, result.error_message);
+    if (key) {
+        for (const auto& c : result.configs)
+            if (c.name == *key) co_return config_json(ctx, target, c);
+        throw rest_error(404, 404, fmt::format("Config {} cannot be found for {} {}.", *key,
+                                               target.type == config_resource::topic ? "topic" : "broker", target.name));
+    }
+    json data = json::array();
+    for (const auto& c : result.configs) data.push_back(config_json(ctx, target, c));
+    co_return json{{"kind", target.type == config_resource::topic ? "KafkaTopicConfigList" : "KafkaBrokerConfigList"},
+                   {"metadata", {{"self", ctx.base + resource_path(target)}, {"next", nullptr}}},
+                   {"data", data}};
+}
+
+awaitable<void> alter_configs(context& ctx, const config_target& target, const std::vector<config_change>& changes) {
+    pm::incremental_alter_configs_request request;
+    pm::incremental_alter_configs_request::alter_configs_resource resource;
+    resource.resource_type = static_cast<int8_t>(target.type);
+    resource.resource_name = target.name;
+    for (const auto& change : changes) {
+        pm::incremental_alter_configs_request::alterable_config c;
+        c.name = change.name;
+        c.config_operation = change.value ? 0 : 1;  // SET, DELETE
+        c.value = change.value;
+        resource.configs.push_back(c);
+    }
+    request.resources.push_back(resource);
+    auto response = co_await ctx.kafka.call<pm::incremental_alter_configs_response>(request, 1);
+    for (const auto& r : response.responses) check_kafka(r.error_code, r.error_message);
+}
+
+namespace {
+
+std::vector<config_change> parse_alter_batch(const json& body) {
+    if (!body.is_object() || !body.contains("data") || !body["data"].is_array())
+        throw rest_error(400, 400, "Expected {\"data\": [{\"name\": ..., \"value\": ..., \"operation\": ...}]}");
+    std::vector<config_change> changes;
+    for (const auto& entry : body["data"]) {
+        if (!entry.is_object() || !entry.contains("name") || !entry["name"].is_string())
+            throw rest_error(400, 400, "Each config change needs a string \"name\"");
+        const std::string operation = entry.value("operation", "SET");
+        config_change change{entry["name"].get<std::string>(), std::nullopt};
+        if (operation == "SET" || operation == "set") {
+            if (!entry.contains("value") || !entry["value"].is_string())
+                throw rest_error(400, 400, fmt::format("Config {}: SET needs a string \"value\"", change.name));
+            change.value = entry["value"].get<std::string>();
+        } else if (operation != "DELETE" && operation != "delete") {
+            throw rest_error(400, 400, fmt::format("Unknown operation {}: SET or DELETE", operation));
+        }
+        changes.push_back(std::move(change));
+    }
+    return changes;
+}
+
+}  // namespace
+
+void add_config_routes(std::vector<route>& routes, const std::string& prefix, config_resource type) {
+    routes.push_back({"GET", prefix + "/configs", [type](context& ctx, const http::request&, const path_params& p) -> awaitable<http::response> {
+                          co_await ctx.cluster(p[0]);
+                          const config_target target{type, p[0], p[1]};
+                          co_return json_response(200, co_await describe_configs(ctx, target, std::nullopt));
+                      }});
+    routes.push_back({"GET", prefix + "/configs/{}", [type](context& ctx, const http::request&, const path_params& p) -> awaitable<http::response> {
+                          co_await ctx.cluster(p[0]);
+                          const config_target target{type, p[0], p[1]};
+                          co_return json_response(200, co_await describe_configs(ctx, target, p[2]));
+                      }});
+    routes.push_back({"PUT", prefix + "/configs/{}", [type](context& ctx, const http::request& request, const path_params& p) -> awaitable<http::response> {
+                          co_await ctx.cluster(p[0]);
+                          const json body = parse_body(request);
+                          if (!body.is_object() || !body.contains("value") || !body["value"].is_string())
+                              throw rest_error(400, 400, "Expected {\"value\": \"...\"}");
+                          const std::vector<config_change> changes{config_change{p[2], body["value"].get<std::string>()}};
+                          const config_target target{type, p[0], p[1]};
+                          co_await alter_configs(ctx, target, changes);
+                          co_return no_content();
+                      }});
+    routes.push_back({"DELETE", prefix + "/configs/{}", [type](context& ctx, const http::request&, const path_params& p) -> awaitable<http::response> {
+                          co_await ctx.cluster(p[0]);
+                          const std::vector<config_change> changes{config_change{p[2], std::nullopt}};
+                          const config_target target{type, p[0], p[1]};
+                          co_await alter_configs(ctx, target, changes);
+                          co_return no_content();
+                      }});
+    routes.push_back({"POST", prefix + "/configs:alter", [type](context& ctx, const http::request& request, const path_params& p) -> awaitable<http::response> {
+                          co_await ctx.cluster(p[0]);
+                          const auto changes = parse_alter_batch(parse_body(request));
+                          const config_target target{type, p[0], p[1]};
+                          co_await alter_configs(ctx, target, changes);
+                          co_return no_content();
+                      }});
+}
+
+}  // namespace strata::rest

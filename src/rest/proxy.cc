@@ -1,0 +1,131 @@
+#include "strata/rest/proxy.h"
+
+#include <fmt/format.h>
+
+#include "common.h"
+#include "console.h"
+#include "strata/common/log.h"
+#include "v2_consumer.h"
+
+namespace strata::rest {
+
+namespace {
+
+const auto& logger() {
+    static const auto instance = log::get("rest");
+    return instance;
+}
+
+std::vector<std::string_view> segments(std::string_view path) {
+    std::vector<std::string_view> out;
+    while (!path.empty()) {
+        if (path.front() == '/') {
+            path.remove_prefix(1);
+            continue;
+        }
+        const auto slash = path.find('/');
+        out.push_back(path.substr(0, slash));
+        if (slash == std::string_view::npos) break;
+        path.remove_prefix(slash);
+    }
+    return out;
+}
+
+}  // namespace
+
+struct proxy::impl {
+    impl(proxy_options options, net::request_handler& kafka)
+        : options(std::move(options)), kafka(kafka, this->options.listener), consumers(this->options.max_poll_bytes) {
+        add_v3_cluster_routes(routes);
+        add_v3_topic_routes(routes);
+        add_v3_group_routes(routes);
+        add_v3_produce_routes(routes);
+        consumers.add_routes(routes);
+        for (const auto& r : routes) compiled.push_back(segments(r.pattern));
+    }
+
+    // The route whose pattern matches, with its `{}` segments (decoded).
+    const route* match(std::string_view method, std::string_view path, path_params& params, bool& path_known) const {
+        const auto parts = segments(path);
+        for (size_t i = 0; i < routes.size(); ++i) {
+            const auto& pattern = compiled[i];
+            if (pattern.size() != parts.size()) continue;
+            path_params found;
+            bool ok = true;
+            for (size_t k = 0; k < parts.size() && ok; ++k) {
+                if (pattern[k] == "{}") found.push_back(url_decode(parts[k]));
+                else ok = pattern[k] == parts[k];
+            }
+            if (!ok) continue;
+            path_known = true;
+            if (routes[i].method != method) continue;
+            params = std::move(found);
+            return &routes[i];
+        }
+        return nullptr;
+    }
+
+    awaitable<http::response> serve(const http::request& request) {
+        const std::string_view method = request.method == "HEAD" ? "GET" : std::string_view(request.method);
+        path_params params;
+        bool path_known = false;
+        const route* r = nullptr;
+        try {
+            r = match(method, request.path, params, path_known);
+        } catch (const std::exception&) {
+            co_return error_response(400, 400, "Malformed path");
+        }
+        if (!r) {
+            if (path_known) co_return error_response(405, 405, "HTTP 405 Method Not Allowed");
+            co_return error_response(404, 404, "HTTP 404 Not Found");
+        }
+        const std::string host(request.header("host"));
+        context ctx{kafka, "http://" + (host.empty() ? std::string("localhost") : host), options.node_id};
+        try {
+            co_return co_await r->handler(ctx, request, params);
+        } catch (const rest_error& e) {
+            co_return error_response(e.status, e.code, e.what());
+        } catch (const json::exception& e) {
+            co_return error_response(400, 400, fmt::format("Invalid request: {}", e.what()));
+        } catch (const kafka_call_error& e) {
+            logger()->warn("{} {}: {}", request.method, request.path, e.what());
+            co_return error_response(500, 50002, e.what());
+        } catch (const protocol::decode_error& e) {
+            logger()->warn("{} {}: {}", request.method, request.path, e.what());
+            co_return error_response(500, 50002, e.what());
+        } catch (const std::exception& e) {
+            // A broken invariant in a handler: still Confluent's shape.
+            logger()->error("{} {}: {}", request.method, request.path, e.what());
+            co_return error_response(500, 50002, "Internal server error");
+        }
+    }
+
+    proxy_options options;
+    kafka_call kafka;
+    consumer_registry consumers;
+    std::vector<route> routes;
+    std::vector<std::vector<std::string_view>> compiled;
+};
+
+proxy::proxy(proxy_options options, net::request_handler& kafka) : _impl(std::make_shared<impl>(std::move(options), kafka)) {}
+
+proxy::~proxy() {
+    // The routes may hold the impl longer than the request handler lives.
+    _impl->kafka.close();
+}
+
+void proxy::stopping() {
+    _impl->consumers.stopping();
+}
+
+void proxy::add_routes(http::router& routes) {
+    auto serve = [impl = _impl](const http::request& request) { return impl->serve(request); };
+    for (const char* method : {"GET", "POST", "PUT", "DELETE", "PATCH"}) {
+        routes.add_prefix(method, "/v3/", serve);
+        routes.add_prefix(method, "/consumers/", serve);
+    }
+    routes.add_prefix("POST", "/consumers", serve);  // "/consumers/{group}" without a trailing part is covered above
+    add_console_routes(routes);
+}
+
+}  // namespace strata::rest
