@@ -150,9 +150,14 @@ awaitable<msg::txn_offset_commit_response> group_coordinator::txn_offset_commit(
                 }
             }
             if (records.empty()) return answer(txn_commit_response(request, errors, kafka_error::none));
+            // Read before the call: its last argument moves `request` away,
+            // and the order in which arguments are evaluated is unspecified
+            // (GCC goes right to left, which once wrote every transaction's
+            // offsets to partition 0 as the group of "").
             const int64_t producer_id = request.producer_id;
-            self->write_txn(self->partition_of(request.group_id), std::move(records), producer_id,
-                            request.producer_epoch,
+            const int16_t producer_epoch = request.producer_epoch;
+            const int32_t partition = self->partition_of(request.group_id);
+            self->write_txn(partition, std::move(records), producer_id, producer_epoch,
                             [self, request = std::move(request), errors = std::move(errors), values, producer_id,
                              answer](kafka_error e) mutable {
                                 if (e == kafka_error::none)
