@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <set>
 #include <unordered_map>
 
 namespace strata::security {
@@ -279,6 +280,50 @@ bool standard_authorizer::authorize_one(const request_identity& who, const actio
     if (!_settings.super_users.empty() && _settings.super_users.contains(who.principal.to_string())) return true;
     const auto acls = _index.load(std::memory_order_acquire);
     return decide(*acls, who.principal, host_of(who.client_address), wanted);
+}
+
+bool standard_authorizer::authorize_by_resource_type(const request_identity& who, acl_operation operation,
+                                                     resource_type type) const {
+    if (!_settings.super_users.empty() && _settings.super_users.contains(who.principal.to_string())) return true;
+    if (!known(type)) return false;
+    const auto acls = _index.load(std::memory_order_acquire);
+    const auto& slot = acls->types[static_cast<size_t>(type)];
+    const auto host = host_of(who.client_address);
+    const auto applies = [&](const index::entry& e) {
+        return principal_matches(e.principal, who.principal) && (e.host == wildcard_host || e.host == host) &&
+               (e.operation == operation || e.operation == acl_operation::all);
+    };
+    std::set<std::string, std::less<>> deny_literal, deny_prefixed, allow_literal, allow_prefixed;
+    bool wildcard_allow = false;
+    const auto collect = [&](const auto& map, bool prefixed) {
+        for (const auto& [name, entries] : map) {
+            for (const auto& e : entries) {
+                if (!applies(e)) continue;
+                const bool deny = e.permission == acl_permission::deny;
+                if (!deny && e.permission != acl_permission::allow) continue;
+                if (!prefixed && name == wildcard_resource) {
+                    if (deny) return true;  // a DENY on every resource decides
+                    wildcard_allow = true;
+                    continue;
+                }
+                auto& into = prefixed ? (deny ? deny_prefixed : allow_prefixed) : (deny ? deny_literal : allow_literal);
+                into.insert(name);
+            }
+        }
+        return false;
+    };
+    if (collect(slot.literal, false) || collect(slot.prefixed, true)) return false;
+    if (wildcard_allow) return true;
+    const auto dominated = [&](const std::string& name) {
+        for (size_t length = 1; length <= name.size(); ++length)
+            if (deny_prefixed.contains(std::string_view(name).substr(0, length))) return true;
+        return false;
+    };
+    for (const auto& name : allow_literal)
+        if (!deny_literal.contains(name) && !dominated(name)) return true;
+    for (const auto& name : allow_prefixed)
+        if (!dominated(name)) return true;
+    return false;
 }
 
 std::vector<bool> standard_authorizer::authorize(const request_identity& who, std::span<const action> actions) const {

@@ -108,6 +108,53 @@ TEST(standard_authorizer, batches_answer_in_order) {
     EXPECT_EQ(f.authorizer.acl_count(), 1u);
 }
 
+// KIP-679: an idempotent producer needs WRITE on some topic; Kafka's rules
+// for "some": an ALLOW not covered by a DENY of the same literal or a prefix.
+TEST(standard_authorizer, by_resource_type) {
+    authorizer_settings s;
+    s.super_users = parse_super_users("User:admin");
+    fixture f(s);
+    const principal alice{"User", "alice"};
+    const principal admin{"User", "admin"};
+    const request_identity as_alice{alice, "10.0.0.1:5000", "X", 22, ""};
+    const request_identity as_admin{admin, "10.0.0.1:5000", "X", 22, ""};
+    const auto may_write_some = [&](const request_identity& who) {
+        return f.authorizer.authorize_by_resource_type(who, acl_operation::write, resource_type::topic);
+    };
+    EXPECT_FALSE(may_write_some(as_alice));
+    EXPECT_TRUE(may_write_some(as_admin));
+    // READ does not count, nor does an implied operation.
+    f.authorizer.set_acls({acl(resource_type::topic, "t", pattern_type::literal, "User:alice", acl_operation::read)});
+    EXPECT_FALSE(may_write_some(as_alice));
+    f.authorizer.set_acls({acl(resource_type::topic, "t", pattern_type::literal, "User:alice", acl_operation::write)});
+    EXPECT_TRUE(may_write_some(as_alice));
+    // The same literal denied, or a prefix of it denied: nothing left.
+    f.authorizer.set_acls(
+        {acl(resource_type::topic, "t", pattern_type::literal, "User:alice", acl_operation::write),
+         acl(resource_type::topic, "t", pattern_type::literal, "User:alice", acl_operation::write, acl_permission::deny)});
+    EXPECT_FALSE(may_write_some(as_alice));
+    f.authorizer.set_acls(
+        {acl(resource_type::topic, "team-a", pattern_type::prefixed, "User:*", acl_operation::all),
+         acl(resource_type::topic, "team", pattern_type::prefixed, "User:alice", acl_operation::write,
+             acl_permission::deny)});
+    EXPECT_FALSE(may_write_some(as_alice));
+    // A DENY on a longer prefix leaves the shorter ALLOW some topics.
+    f.authorizer.set_acls(
+        {acl(resource_type::topic, "team", pattern_type::prefixed, "User:*", acl_operation::write),
+         acl(resource_type::topic, "team-b", pattern_type::prefixed, "User:alice", acl_operation::write,
+             acl_permission::deny)});
+    EXPECT_TRUE(may_write_some(as_alice));
+    // DENY on every topic decides; another host's ALLOW does not count.
+    f.authorizer.set_acls(
+        {acl(resource_type::topic, "t", pattern_type::literal, "User:alice", acl_operation::write),
+         acl(resource_type::topic, "*", pattern_type::literal, "User:alice", acl_operation::write,
+             acl_permission::deny)});
+    EXPECT_FALSE(may_write_some(as_alice));
+    f.authorizer.set_acls({acl(resource_type::topic, "t", pattern_type::literal, "User:alice", acl_operation::write,
+                               acl_permission::allow, "10.9.9.9")});
+    EXPECT_FALSE(may_write_some(as_alice));
+}
+
 TEST(acl_filter, matches_like_kafka) {
     const auto lit = acl(resource_type::topic, "foo", pattern_type::literal, "User:a", acl_operation::read);
     const auto pre = acl(resource_type::topic, "fo", pattern_type::prefixed, "User:a", acl_operation::read);

@@ -107,6 +107,13 @@ public:
 
     std::vector<bool> authorize(const request_identity& who, std::span<const action> actions) const override;
     bool authorize_one(const request_identity& who, const action& wanted) const override;
+    // Kafka's default authorizeByResourceType: allowed when an ALLOW of the
+    // operation (or ALL) on some literal or prefixed pattern is not covered
+    // by a DENY of the same literal or of a prefix of it; a DENY on the
+    // literal wildcard refuses, an ALLOW on it allows. Operations are matched
+    // exactly (no implied DESCRIBE), as Kafka does.
+    bool authorize_by_resource_type(const request_identity& who, acl_operation operation,
+                                    resource_type type) const override;
 
     // Replaces every binding (called when the metadata image's ACLs change).
     void set_acls(const std::vector<acl_binding>& acls);
