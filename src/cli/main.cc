@@ -11,6 +11,11 @@
 #include "common.h"
 #include "strata/common/log.h"
 
+namespace strata::cli {
+// strata acl (acl.cc). TODO: move beside the others in commands.h.
+void add_acl_commands(CLI::App& app, const std::shared_ptr<global_options>& global);
+}  // namespace strata::cli
+
 #ifndef STRATA_VERSION
 #define STRATA_VERSION "dev"
 #endif
@@ -61,6 +66,7 @@ int main(int argc, char** argv) {
     add_config_commands(app, global);
     add_perf_commands(app, global);
     add_user_commands(app, global);
+    add_acl_commands(app, global);
     add_completion_command(app);
 
     // Subcommands' help shows only their own options: name the global ones.

@@ -34,7 +34,7 @@ COMMANDS = [
     ["topic", "alter-config"], ["topic", "add-partitions"], ["produce"], ["consume"],
     ["group"], ["group", "list"], ["group", "describe"], ["group", "delete"], ["group", "reset-offsets"],
     ["config"], ["config", "get"], ["config", "set"], ["perf"], ["perf", "produce"], ["perf", "consume"],
-    ["completion"],
+    ["acl"], ["acl", "create"], ["acl", "list"], ["acl", "delete"], ["completion"],
 ]
 
 
