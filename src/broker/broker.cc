@@ -14,6 +14,7 @@
 #include "strata/http/server.h"
 #include "strata/net/request_handler.h"
 #include "strata/rest/proxy.h"
+#include "strata/server/acl_authorizer.h"
 #include "strata/server/data_plane.h"
 #include "strata/server/metadata_quorum.h"
 #include "strata/server/request_handler_factory.h"
@@ -91,6 +92,8 @@ std::vector<std::string> identity_directories(const server::broker_config& confi
 // Declared in start order; destroyed (after stop()) in reverse.
 struct broker::subsystems {
     std::optional<server::metadata_quorum> quorum;
+    // Null without authorizer.class.name; fed by the quorum's images.
+    std::shared_ptr<security::standard_authorizer> authorizer;
     std::unique_ptr<server::data_plane> data;
     std::unique_ptr<observability> observe;
     std::unique_ptr<net::request_handler> pipeline;
@@ -122,6 +125,8 @@ void broker::start() {
         // Every node runs the metadata quorum's raft node: a voter with the
         // controller role, an observer (a broker following the log) without.
         s.quorum.emplace(_config);
+        // Subscribed before the quorum starts, so that it sees every ACL.
+        s.authorizer = server::make_authorizer(_config, s.quorum->metadata());
         // The broker's partitions, subscribed before the quorum starts so
         // that they see every metadata image.
         if (_config.has_role("broker"))
@@ -135,7 +140,8 @@ void broker::start() {
         stop();
         throw std::runtime_error(fmt::format("cannot start the metadata quorum: {}", e.what()));
     }
-    s.pipeline = server::make_request_handler(_config, *s.quorum, s.data ? &s.data->partitions() : nullptr, _metrics);
+    s.pipeline = server::make_request_handler(_config, *s.quorum, s.data ? &s.data->partitions() : nullptr, _metrics,
+                                                 s.authorizer.get());
     s.network = std::make_unique<net::server>(server::to_server_options(_config), *s.pipeline);
     try {
         s.network->start();

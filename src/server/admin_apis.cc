@@ -173,31 +173,98 @@ awaitable<msg::metadata_response> handle_metadata(admin_context& admin, request_
     co_return response;
 }
 
+bool may_create_topic(const request_context& ctx, const std::string& name) {
+    return authorized_or_forwarded(ctx, security::acl_operation::create, security::resource_type::cluster,
+                                   security::cluster_resource_name) ||
+           authorized_or_forwarded(ctx, security::acl_operation::create, security::resource_type::topic, name);
+}
+
+// CREATE on the cluster or the topic, as Kafka's KafkaApis: refused topics
+// are answered here with TOPIC_AUTHORIZATION_FAILED, the rest go on.
 awaitable<msg::create_topics_response> handle_create_topics(admin_context& admin, request_context& ctx,
                                                             msg::create_topics_request& request) {
     const int16_t v = ctx.version;
-    auto response = co_await on_controller<msg::create_topics_response>(
-        admin, &ctx, std::move(request), v, [&admin, v](msg::create_topics_request r) {
-            return admin.metadata.create_topics(std::move(r), v);
-        });
+    std::vector<msg::create_topics_response::creatable_topic_result> refused;
+    std::erase_if(request.topics, [&](const msg::create_topics_request::creatable_topic& t) {
+        if (may_create_topic(ctx, t.name)) return false;
+        auto& r = refused.emplace_back();
+        r.name = t.name;
+        r.error_code = code(kafka_error::topic_authorization_failed);
+        r.error_message = "Authorization failed.";
+        r.topic_config_error_code = code(kafka_error::topic_authorization_failed);
+        r.configs.reset();
+        return true;
+    });
+    msg::create_topics_response response;
+    if (!request.topics.empty()) {
+        response = co_await on_controller<msg::create_topics_response>(
+            admin, &ctx, std::move(request), v, [&admin, v](msg::create_topics_request r) {
+                return admin.metadata.create_topics(std::move(r), v);
+            });
+    }
+    for (auto& r : refused) response.topics.push_back(std::move(r));
     co_return response;
 }
 
+// DELETE on each topic; a topic named by id is authorized by its name.
 awaitable<msg::delete_topics_response> handle_delete_topics(admin_context& admin, request_context& ctx,
                                                             msg::delete_topics_request& request) {
     const int16_t v = ctx.version;
-    auto response = co_await on_controller<msg::delete_topics_response>(
-        admin, &ctx, std::move(request), v, [&admin, v](msg::delete_topics_request r) {
-            return admin.metadata.delete_topics(std::move(r), v);
-        });
+    const auto image = admin.metadata.image();
+    std::vector<msg::delete_topics_response::deletable_topic_result> refused;
+    const auto may_delete = [&](const std::string& name) {
+        return authorized_or_forwarded(ctx, security::acl_operation::remove, security::resource_type::topic, name);
+    };
+    const auto refuse = [&](std::optional<std::string> name, const protocol::uuid& id) {
+        auto& r = refused.emplace_back();
+        r.name = std::move(name);
+        r.topic_id = id;
+        r.error_code = code(kafka_error::topic_authorization_failed);
+    };
+    std::erase_if(request.topic_names, [&](const std::string& name) {
+        if (may_delete(name)) return false;
+        refuse(name, {});
+        return true;
+    });
+    std::erase_if(request.topics, [&](const msg::delete_topics_request::delete_topic_state& t) {
+        const auto* known = t.name ? image->topic(*t.name) : image->topic(t.topic_id);
+        const std::string name = t.name ? *t.name : (known ? known->name : std::string());
+        // An unknown id is the controller's to answer (UNKNOWN_TOPIC_ID).
+        if ((!t.name && !known) || may_delete(name)) return false;
+        refuse(t.name, t.topic_id);
+        return true;
+    });
+    msg::delete_topics_response response;
+    if (!request.topic_names.empty() || !request.topics.empty()) {
+        response = co_await on_controller<msg::delete_topics_response>(
+            admin, &ctx, std::move(request), v, [&admin, v](msg::delete_topics_request r) {
+                return admin.metadata.delete_topics(std::move(r), v);
+            });
+    }
+    for (auto& r : refused) response.responses.push_back(std::move(r));
     co_return response;
 }
 
+// ALTER on each topic.
 awaitable<msg::create_partitions_response> handle_create_partitions(admin_context& admin, request_context& ctx,
                                                                     msg::create_partitions_request& request) {
-    auto response = co_await on_controller<msg::create_partitions_response>(
-        admin, &ctx, std::move(request), ctx.version,
-        [&admin](msg::create_partitions_request r) { return admin.metadata.create_partitions(std::move(r)); });
+    std::vector<msg::create_partitions_response::create_partitions_topic_result> refused;
+    std::erase_if(request.topics, [&](const msg::create_partitions_request::create_partitions_topic& t) {
+        if (authorized_or_forwarded(ctx, security::acl_operation::alter, security::resource_type::topic, t.name))
+            return false;
+        auto& r = refused.emplace_back();
+        r.name = t.name;
+        r.error_code = code(kafka_error::topic_authorization_failed);
+        r.error_message = "Authorization failed.";
+        return true;
+    });
+    msg::create_partitions_response response;
+    if (!request.topics.empty()) {
+        response = co_await on_controller<msg::create_partitions_response>(
+            admin, &ctx, std::move(request), ctx.version,
+            [&admin](msg::create_partitions_request r) { return admin.metadata.create_partitions(std::move(r)); });
+    }
+    for (auto& r : refused) response.results.push_back(std::move(r));
     co_return response;
 }
 
@@ -230,9 +297,15 @@ awaitable<msg::describe_topic_partitions_response> handle_describe_topic_partiti
     response.next_cursor.reset();
     int32_t budget = std::clamp(request.response_partition_limit, 1, 2000);
 
+    // DESCRIBE on a topic shows it: left out of a listing of every topic,
+    // TOPIC_AUTHORIZATION_FAILED when named (Kafka's KafkaApis).
+    const auto may_describe = [&ctx](const std::string& name) {
+        return ctx.authorized(security::acl_operation::describe, security::resource_type::topic, name);
+    };
     std::vector<std::string> names;
     if (request.topics.empty()) {
-        for (const auto& [name, t] : image->topics()) names.push_back(name);
+        for (const auto& [name, t] : image->topics())
+            if (may_describe(name)) names.push_back(name);
     } else {
         for (const auto& t : request.topics) names.push_back(t.name);
         std::sort(names.begin(), names.end());
@@ -253,6 +326,10 @@ awaitable<msg::describe_topic_partitions_response> handle_describe_topic_partiti
         auto& out = response.topics.emplace_back();
         out.name = name;
         out.topic_authorized_operations = operations_not_requested;
+        if (!may_describe(name)) {
+            out.error_code = code(kafka_error::topic_authorization_failed);
+            continue;
+        }
         const auto* t = image->topic(name);
         if (!t) {
             out.error_code = code(metadata::invalid_topic_name(name) ? kafka_error::invalid_topic_exception
@@ -290,6 +367,16 @@ awaitable<msg::describe_topic_partitions_response> handle_describe_topic_partiti
 }
 
 }  // namespace
+
+bool forwarded(const request_context& ctx) {
+    return ctx.header.client_id && *ctx.header.client_id == forwarded_client_id;
+}
+
+bool authorized_or_forwarded(const request_context& ctx, security::acl_operation operation,
+                             security::resource_type type, std::string_view name) {
+    if (forwarded(ctx)) return cluster_action_allowed(ctx);
+    return ctx.authorized(operation, type, name);
+}
 
 void register_admin_apis(request_dispatcher& dispatcher, admin_context& admin) {
     auto bind = [&admin](auto fn) {

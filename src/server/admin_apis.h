@@ -31,6 +31,17 @@ struct admin_context {
     const replication::unreachable_brokers* unreachable = nullptr;
 };
 
+// A request another broker forwarded to this node (the active controller)
+// on a client's behalf: client id `forwarded_client_id`.
+bool forwarded(const request_context& ctx);
+// The authorize stage for requests the controller decides. A forwarded
+// request was authorized for its client by the broker that forwarded it;
+// here its sender must hold CLUSTER_ACTION (Kafka's rule for Envelope), so
+// that a client cannot pass its own request off as forwarded to skip the
+// checks (CVE-2018-1288's lesson). Any other request: its principal's ACLs.
+bool authorized_or_forwarded(const request_context& ctx, security::acl_operation operation,
+                             security::resource_type type, std::string_view name);
+
 void register_admin_apis(request_dispatcher& dispatcher, admin_context& admin);
 // ElectLeaders (partition_admin_apis.cc).
 void register_partition_admin_apis(request_dispatcher& dispatcher, admin_context& admin);
@@ -60,6 +71,8 @@ void register_init_producer_id(request_dispatcher& dispatcher, std::shared_ptr<p
                                txn::txn_coordinator* transactions);
 // DescribeUserScramCredentials, AlterUserScramCredentials (scram_apis.cc).
 void register_scram_apis(request_dispatcher& dispatcher, admin_context& admin);
+// DescribeAcls, CreateAcls, DeleteAcls (acl_apis.cc).
+void register_acl_apis(request_dispatcher& dispatcher, admin_context& admin);
 // DescribeConfigs, AlterConfigs, IncrementalAlterConfigs (config_apis.cc).
 void register_config_apis(request_dispatcher& dispatcher, admin_context& admin);
 

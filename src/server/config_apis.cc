@@ -47,6 +47,26 @@ std::optional<std::string> wrong_broker(const admin_context& admin, const std::s
                        name);
 }
 
+// The authorize stage, as Kafka's ConfigHelper / KafkaApis: a topic's
+// configs need DESCRIBE_CONFIGS (ALTER_CONFIGS) on the topic, a broker's
+// and the broker loggers' on the cluster. The error to answer, or none.
+kafka_error config_authorization(const request_context& ctx, int8_t resource_type, const std::string& name,
+                                 security::acl_operation operation) {
+    const bool topic = resource_type == static_cast<int8_t>(config_resource_type::topic);
+    const bool broker = resource_type == static_cast<int8_t>(config_resource_type::broker) ||
+                        resource_type == static_cast<int8_t>(config_resource_type::broker_logger);
+    if (topic)
+        return authorized_or_forwarded(ctx, operation, security::resource_type::topic, name)
+                   ? kafka_error::none
+                   : kafka_error::topic_authorization_failed;
+    if (broker)
+        return authorized_or_forwarded(ctx, operation, security::resource_type::cluster,
+                                       security::cluster_resource_name)
+                   ? kafka_error::none
+                   : kafka_error::cluster_authorization_failed;
+    return kafka_error::none;  // unknown types are refused as invalid further on
+}
+
 awaitable<msg::describe_configs_response> handle_describe_configs(admin_context& admin, request_context& ctx,
                                                                   msg::describe_configs_request& request) {
     auto image = admin.metadata.image();
@@ -56,6 +76,12 @@ awaitable<msg::describe_configs_response> handle_describe_configs(admin_context&
         result.resource_type = resource.resource_type;
         result.resource_name = resource.resource_name;
         result.error_message.reset();
+        if (const auto refused = config_authorization(ctx, resource.resource_type, resource.resource_name,
+                                                      security::acl_operation::describe_configs);
+            refused != kafka_error::none) {
+            result.error_code = code(refused);
+            continue;
+        }
         std::vector<described_config> configs;
         switch (static_cast<config_resource_type>(resource.resource_type)) {
         case config_resource_type::topic: {
@@ -425,6 +451,12 @@ awaitable<Response> alter_from_client(admin_context& admin, request_context& ctx
         const auto& r = request.resources[i];
         const bool broker = r.resource_type == static_cast<int8_t>(config_resource_type::broker) ||
                             r.resource_type == static_cast<int8_t>(config_resource_type::broker_logger);
+        if (const auto error =
+                config_authorization(ctx, r.resource_type, r.resource_name, security::acl_operation::alter_configs);
+            error != kafka_error::none) {
+            refused[i] = resource_outcome{error, {}};
+            continue;
+        }
         if (!forwarded_here && broker && !r.resource_name.empty()) {
             if (auto problem = wrong_broker(admin, r.resource_name)) {
                 refused[i] = resource_outcome{kafka_error::invalid_request, *problem};

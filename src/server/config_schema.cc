@@ -68,7 +68,9 @@ std::string join(const std::vector<std::string>& items, std::string_view separat
 // item twice, and (if `required`) at least one item.
 template <typename T>
 rule<T> one_of(std::vector<std::string> choices, bool required = false) {
-    auto described = join(choices, ", ");
+    std::vector<std::string> shown;  // an empty choice shown as "" (authorizer.class.name's default)
+    for (const auto& c : choices) shown.push_back(c.empty() ? "\"\"" : c);
+    auto described = join(shown, ", ");
     return {fmt::format("{}{}", std::is_same_v<T, std::string> ? "one of " : "any of ", described),
             [choices = std::move(choices), described, required](const T& value) -> std::string {
                 const auto allowed = [&](const std::string& v) {
@@ -467,6 +469,24 @@ void add_sasl_keys(std::vector<config_key>& k) {
         "slow down password guessing."));
 }
 
+// Kafka's StandardAuthorizer (docs/security.md, "ACLs").
+void add_authorizer_keys(std::vector<config_key>& k) {
+    k.push_back(key(security, "authorizer.class.name", &c::authorizer_class_name, "",
+        one_of<std::string>({"", "org.apache.kafka.metadata.authorizer.StandardAuthorizer", "StandardAuthorizer",
+                             "standard"}),
+        "Turns ACL authorization on: `org.apache.kafka.metadata.authorizer.StandardAuthorizer` (Kafka's name; "
+        "`StandardAuthorizer` and `standard` are accepted too). ACLs live in the cluster's metadata "
+        "(CreateAcls, `strata acl`). Empty, the default: no authorizer, every principal may do everything."));
+    k.push_back(key(security, "super.users", &c::super_users, "", any<std::string>(),
+        "Principals the authorizer allows everything, semicolon-separated (`User:admin;User:broker`). The "
+        "brokers' own principal on the inter-broker and controller listeners (User:ANONYMOUS on PLAINTEXT "
+        "ones) must be here or hold CLUSTER_ACTION on the cluster."));
+    k.push_back(key(security, "allow.everyone.if.no.acl.found", &c::allow_everyone_if_no_acl_found, "false",
+        any<bool>(),
+        "With an authorizer: whether a resource that no ACL names is open to every principal. False (Kafka's "
+        "default): without ACLs only super users may do anything."));
+}
+
 void add_ssl_keys(std::vector<config_key>& k) {
     k.push_back(key(security, "ssl.keystore.type", &c::ssl_keystore_type, "PEM", one_of<std::string>({"PEM"}),
         "The format of the key store. Only PEM (Kafka 2.7+) is supported; Kafka's default is JKS."));
@@ -515,6 +535,7 @@ std::vector<config_key> make_schema() {
     add_http_keys(k);
     add_sasl_keys(k);
     add_ssl_keys(k);
+    add_authorizer_keys(k);
     add_operation_keys(k);
     return k;
 }

@@ -51,6 +51,13 @@ awaitable<msg::find_coordinator_response> handle_find_coordinator(group_context&
         } else if (key.empty()) {
             error = kafka_error::invalid_request;
             c.error_message = request.key_type == 1 ? "empty transactional id" : "empty group id";
+        } else if (request.key_type == 0 &&
+                   !ctx.authorized(security::acl_operation::describe, security::resource_type::group, key)) {
+            // The authorize stage: DESCRIBE on the group or transactional id.
+            error = kafka_error::group_authorization_failed;
+        } else if (request.key_type == 1 && !ctx.authorized(security::acl_operation::describe,
+                                                            security::resource_type::transactional_id, key)) {
+            error = kafka_error::transactional_id_authorization_failed;
         } else {
             // (Two co_awaits in one conditional expression double-destroy
             // the result with GCC 12: hence the if.)
@@ -98,40 +105,44 @@ void register_group_apis(request_dispatcher& dispatcher, group_context& groups) 
         0, 6);
     dispatcher.register_api<msg::join_group_request>(
         [&gc](request_context& ctx, msg::join_group_request& r) {
-            return gc.join_group(std::move(r), ctx.version, ctx.header.client_id.value_or(""),
+            return authorized_join_group(gc, ctx, std::move(r), ctx.header.client_id.value_or(""),
                                  client_host(ctx.connection.remote));
         },
         0, 9);
     dispatcher.register_api<msg::sync_group_request>(
-        [&gc](request_context& ctx, msg::sync_group_request& r) { return gc.sync_group(std::move(r), ctx.version); }, 0,
+        [&gc](request_context& ctx, msg::sync_group_request& r) { return authorized_sync_group(gc, ctx, std::move(r)); }, 0,
         5);
     dispatcher.register_api<msg::heartbeat_request>(
-        [&gc](request_context& ctx, msg::heartbeat_request& r) { return gc.heartbeat(std::move(r), ctx.version); }, 0,
+        [&gc](request_context& ctx, msg::heartbeat_request& r) { return authorized_heartbeat(gc, ctx, std::move(r)); }, 0,
         4);
     dispatcher.register_api<msg::leave_group_request>(
-        [&gc](request_context& ctx, msg::leave_group_request& r) { return gc.leave_group(std::move(r), ctx.version); },
+        [&gc](request_context& ctx, msg::leave_group_request& r) {
+            return authorized_leave_group(gc, ctx, std::move(r));
+        },
         0, 5);
     dispatcher.register_api<msg::offset_commit_request>(
         [&gc](request_context& ctx, msg::offset_commit_request& r) {
-            return gc.offset_commit(std::move(r), ctx.version);
+            return authorized_offset_commit(gc, ctx, std::move(r));
         },
         0, 9);
     dispatcher.register_api<msg::offset_fetch_request>(
         [&gc](request_context& ctx, msg::offset_fetch_request& r) {
-            return gc.offset_fetch(std::move(r), ctx.version);
+            return authorized_offset_fetch(gc, ctx, std::move(r));
         },
         0, 9);
     dispatcher.register_api<msg::describe_groups_request>(
         [&gc](request_context& ctx, msg::describe_groups_request& r) {
-            return gc.describe_groups(std::move(r), ctx.version);
+            return authorized_describe_groups(gc, ctx, std::move(r));
         },
         0, 5);
     dispatcher.register_api<msg::list_groups_request>(
-        [&gc](request_context& ctx, msg::list_groups_request& r) { return gc.list_groups(std::move(r), ctx.version); },
+        [&gc](request_context& ctx, msg::list_groups_request& r) {
+            return authorized_list_groups(gc, ctx, std::move(r));
+        },
         0, 5);
     dispatcher.register_api<msg::delete_groups_request>(
         [&gc](request_context& ctx, msg::delete_groups_request& r) {
-            return gc.delete_groups(std::move(r), ctx.version);
+            return authorized_delete_groups(gc, ctx, std::move(r));
         },
         0, 2);
     // KIP-848: ConsumerGroupHeartbeat v1 is Kafka 4.0's (SubscribedTopicRegex,
@@ -141,18 +152,18 @@ void register_group_apis(request_dispatcher& dispatcher, group_context& groups) 
     // schemas this build generates from.
     dispatcher.register_api<msg::consumer_group_heartbeat_request>(
         [&gc](request_context& ctx, msg::consumer_group_heartbeat_request& r) {
-            return gc.consumer_group_heartbeat(std::move(r), ctx.version, ctx.header.client_id.value_or(""),
+            return authorized_consumer_group_heartbeat(gc, ctx, std::move(r), ctx.header.client_id.value_or(""),
                                                client_host(ctx.connection.remote));
         },
         0, 1);
     dispatcher.register_api<msg::consumer_group_describe_request>(
         [&gc](request_context& ctx, msg::consumer_group_describe_request& r) {
-            return gc.consumer_group_describe(std::move(r), ctx.version);
+            return authorized_consumer_group_describe(gc, ctx, std::move(r));
         },
         0, 0);
     dispatcher.register_api<msg::offset_delete_request>(
         [&gc](request_context& ctx, msg::offset_delete_request& r) {
-            return gc.offset_delete(std::move(r), ctx.version);
+            return authorized_offset_delete(gc, ctx, std::move(r));
         },
         0, 0);
 }

@@ -105,12 +105,24 @@ boost::asio::awaitable<pm::list_offsets_response> handle_list_offsets(request_co
 boost::asio::awaitable<pm::offset_for_leader_epoch_response> handle_offset_for_leader_epoch(
     request_context& ctx, pm::offset_for_leader_epoch_request& request, replication::partition_manager& partitions) {
     pm::offset_for_leader_epoch_response response;
+    // The authorize stage, as Kafka's KafkaApis: a follower (replica id set,
+    // v3+) needs CLUSTER_ACTION, a client DESCRIBE on the topic.
+    const bool from_replica = ctx.version >= 3 && request.replica_id >= 0;
+    const bool replica_allowed = from_replica && cluster_action_allowed(ctx);
     for (const auto& topic : request.topics) {
         auto& topic_out = response.topics.emplace_back();
         topic_out.topic = topic.topic;
+        const bool allowed = from_replica ? replica_allowed
+                                          : ctx.authorized(security::acl_operation::describe,
+                                                           security::resource_type::topic, topic.topic);
         for (const auto& in : topic.partitions) {
             auto& out = topic_out.partitions.emplace_back();
             out.partition = in.partition;
+            if (!allowed) {
+                out.error_code = static_cast<int16_t>(from_replica ? kafka_error::cluster_authorization_failed
+                                                                   : kafka_error::topic_authorization_failed);
+                continue;
+            }
             auto found = partitions.find(topic.topic, in.partition);
             if (!found.leader) {
                 out.error_code = static_cast<int16_t>(found.error);

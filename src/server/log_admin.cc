@@ -52,11 +52,18 @@ awaitable<pm::delete_records_response> handle_delete_records(request_context& ct
         }
         for (size_t ti = 0; ti < request.topics.size(); ++ti) {
             const auto& topic = request.topics[ti];
+            // The authorize stage: DELETE on the topic, as Kafka's KafkaApis.
+            const bool allowed =
+                ctx.authorized(security::acl_operation::remove, security::resource_type::topic, topic.name);
             for (size_t pi = 0; pi < topic.partitions.size(); ++pi) {
                 const auto& in = topic.partitions[pi];
                 auto* out = &wait->response.topics[ti].partitions[pi];
                 out->partition_index = in.partition_index;
                 out->low_watermark = -1;
+                if (!allowed) {
+                    out->error_code = static_cast<int16_t>(kafka_error::topic_authorization_failed);
+                    continue;
+                }
                 auto found = partitions.find(topic.name, in.partition_index);
                 if (!found.leader) {
                     out->error_code = static_cast<int16_t>(found.error);
@@ -91,6 +98,13 @@ awaitable<pm::describe_log_dirs_response> handle_describe_log_dirs(request_conte
                                                                    replication::partition_manager& partitions,
                                                                    const std::string& log_dir) {
     pm::describe_log_dirs_response response;
+    // DESCRIBE on the cluster, as Kafka (v3+ answers the error; older
+    // versions an empty list).
+    if (!ctx.authorized(security::acl_operation::describe, security::resource_type::cluster,
+                        security::cluster_resource_name)) {
+        response.error_code = static_cast<int16_t>(kafka_error::cluster_authorization_failed);
+        co_return response;
+    }
     auto& dir = response.results.emplace_back();
     std::error_code ec;
     dir.log_dir = std::filesystem::absolute(log_dir, ec).lexically_normal().string();

@@ -40,8 +40,8 @@ awaitable<msg::elect_leaders_response> elect_here(admin_context& admin, msg::ele
 awaitable<msg::elect_leaders_response> handle_elect_leaders(admin_context& admin, request_context& ctx,
                                                             msg::elect_leaders_request& request) {
     // Kafka checks ALTER on the cluster.
-    if (!ctx.authorized(security::acl_operation::alter, security::resource_type::cluster,
-                        security::cluster_resource_name)) {
+    if (!authorized_or_forwarded(ctx, security::acl_operation::alter, security::resource_type::cluster,
+                                 security::cluster_resource_name)) {
         msg::elect_leaders_response refused_all;
         refused_all.error_code = static_cast<int16_t>(kafka_error::cluster_authorization_failed);
         if (request.topic_partitions)

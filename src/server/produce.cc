@@ -140,6 +140,11 @@ boost::asio::awaitable<pm::produce_response> handle_produce(request_context& ctx
     std::optional<produce_outcome> refuse_all;
     if (request.acks != 0 && request.acks != 1 && request.acks != -1)
         refuse_all = error_outcome(kafka_error::invalid_required_acks);
+    // A transactional producer's batches need WRITE on its transactional id.
+    if (!refuse_all && request.transactional_id &&
+        !ctx.authorized(security::acl_operation::write, security::resource_type::transactional_id,
+                        *request.transactional_id))
+        refuse_all = error_outcome(kafka_error::transactional_id_authorization_failed);
     const auto acks = static_cast<required_acks>(request.acks);
 
     // Everything is handed to the strands here, before the first suspension,

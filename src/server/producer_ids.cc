@@ -87,7 +87,27 @@ namespace {
 boost::asio::awaitable<msg::init_producer_id_response> handle_init_producer_id(
     std::shared_ptr<producer_id_allocator> blocks, txn::txn_coordinator* transactions, request_context& ctx,
     msg::init_producer_id_request& request) {
-    if (request.transactional_id && !request.transactional_id->empty()) {
+    const bool transactional = request.transactional_id && !request.transactional_id->empty();
+    // The authorize stage, as Kafka's KafkaApis: a transactional producer
+    // needs WRITE on its id; an idempotent one IDEMPOTENT_WRITE on the
+    // cluster or, since KIP-679, WRITE on some topic.
+    const auto refuse = [](kafka_error error) {
+        msg::init_producer_id_response response;
+        response.producer_id = -1;
+        response.producer_epoch = -1;
+        response.error_code = static_cast<int16_t>(error);
+        return response;
+    };
+    if (transactional && !ctx.authorized(security::acl_operation::write, security::resource_type::transactional_id,
+                                         *request.transactional_id))
+        co_return refuse(kafka_error::transactional_id_authorization_failed);
+    if (!transactional &&
+        !ctx.authorized(security::acl_operation::idempotent_write, security::resource_type::cluster,
+                        security::cluster_resource_name) &&
+        !ctx.authorizer.authorize_by_resource_type(ctx.identity(), security::acl_operation::write,
+                                                   security::resource_type::topic))
+        co_return refuse(kafka_error::cluster_authorization_failed);
+    if (transactional) {
         if (transactions) co_return co_await transactions->init_producer_id(std::move(request), ctx.version);
         msg::init_producer_id_response response;
         response.producer_id = -1;

@@ -54,6 +54,7 @@ public:
         register_admin_apis(_dispatcher, _admin);
         register_partition_admin_apis(_dispatcher, _admin);
         register_scram_apis(_dispatcher, _admin);
+        register_acl_apis(_dispatcher, _admin);
         register_config_apis(_dispatcher, _admin);
         auto producer_ids = make_producer_id_allocator(_admin, config.node_id);
         if (partitions) {
@@ -153,9 +154,10 @@ std::unique_ptr<net::request_handler> make_request_handler(const broker_config&)
 
 std::unique_ptr<net::request_handler> make_request_handler(const broker_config& config, metadata_quorum& quorum,
                                                            replication::partition_manager* partitions,
-                                                           metrics::registry& metrics) {
+                                                           metrics::registry& metrics,
+                                                           const security::authorizer* authorizer) {
     return std::make_unique<broker_request_handler>(config, quorum, partitions,
-                                                    pipeline_services{nullptr, nullptr, &metrics});
+                                                    pipeline_services{authorizer, nullptr, &metrics});
 }
 
 }  // namespace strata::server

@@ -162,8 +162,8 @@ awaitable<msg::alter_user_scram_credentials_response> alter_locally(admin_contex
 
 awaitable<msg::alter_user_scram_credentials_response> handle_alter(admin_context& admin, request_context& ctx,
                                                                    msg::alter_user_scram_credentials_request& request) {
-    if (!ctx.authorized(security::acl_operation::alter, security::resource_type::cluster,
-                        security::cluster_resource_name)) {
+    if (!authorized_or_forwarded(ctx, security::acl_operation::alter, security::resource_type::cluster,
+                                 security::cluster_resource_name)) {
         msg::alter_user_scram_credentials_response response;
         std::set<std::string> users;
         for (const auto& d : request.deletions) users.insert(d.name);

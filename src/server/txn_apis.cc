@@ -41,6 +41,25 @@ struct marker_wait {
 
 awaitable<msg::write_txn_markers_response> handle_write_txn_markers(txn_context& txns, request_context& ctx,
                                                                     msg::write_txn_markers_request& request) {
+    // Only brokers (transaction coordinators) write markers: CLUSTER_ACTION,
+    // else every partition CLUSTER_AUTHORIZATION_FAILED, as Kafka.
+    if (!cluster_action_allowed(ctx)) {
+        msg::write_txn_markers_response refused;
+        for (const auto& marker : request.markers) {
+            auto& out = refused.markers.emplace_back();
+            out.producer_id = marker.producer_id;
+            for (const auto& t : marker.topics) {
+                auto& topic = out.topics.emplace_back();
+                topic.name = t.name;
+                for (const int32_t index : t.partition_indexes) {
+                    auto& p = topic.partitions.emplace_back();
+                    p.partition_index = index;
+                    p.error_code = static_cast<int16_t>(kafka_error::cluster_authorization_failed);
+                }
+            }
+        }
+        co_return refused;
+    }
     auto signal = replication::async_signal::make(co_await boost::asio::this_coro::executor);
     auto result = std::make_shared<std::optional<msg::write_txn_markers_response>>();
     auto mutex = std::make_shared<std::mutex>();
@@ -170,16 +189,17 @@ void register_txn_apis(request_dispatcher& dispatcher, txn_context& txns) {
     auto& tc = txns.coordinator;
     dispatcher.register_api<msg::add_partitions_to_txn_request>(
         [&tc](request_context& ctx, msg::add_partitions_to_txn_request& r) {
-            return tc.add_partitions_to_txn(std::move(r), ctx.version);
+            return authorized_add_partitions_to_txn(tc, ctx, std::move(r));
         },
         0, 5);
     dispatcher.register_api<msg::add_offsets_to_txn_request>(
         [&tc](request_context& ctx, msg::add_offsets_to_txn_request& r) {
-            return tc.add_offsets_to_txn(std::move(r), ctx.version);
+            return authorized_add_offsets_to_txn(tc, ctx, std::move(r));
         },
         0, 4);
     dispatcher.register_api<msg::end_txn_request>(
-        [&tc](request_context& ctx, msg::end_txn_request& r) { return tc.end_txn(std::move(r), ctx.version); }, 0, 5);
+        [&tc](request_context& ctx, msg::end_txn_request& r) { return authorized_end_txn(tc, ctx, std::move(r)); }, 0,
+        5);
     dispatcher.register_api<msg::write_txn_markers_request>(
         [&txns](request_context& ctx, msg::write_txn_markers_request& r) {
             return handle_write_txn_markers(txns, ctx, r);
@@ -192,19 +212,19 @@ void register_txn_apis(request_dispatcher& dispatcher, txn_context& txns) {
         0, 0);
     dispatcher.register_api<msg::describe_transactions_request>(
         [&tc](request_context& ctx, msg::describe_transactions_request& r) {
-            return tc.describe_transactions(std::move(r), ctx.version);
+            return authorized_describe_transactions(tc, ctx, std::move(r));
         },
         0, 0);
     dispatcher.register_api<msg::list_transactions_request>(
         [&tc](request_context& ctx, msg::list_transactions_request& r) {
-            return tc.list_transactions(std::move(r), ctx.version);
+            return authorized_list_transactions(tc, ctx, std::move(r));
         },
         0, 1);
     if (txns.groups) {
         auto* gc = txns.groups;
         dispatcher.register_api<msg::txn_offset_commit_request>(
             [gc](request_context& ctx, msg::txn_offset_commit_request& r) {
-                return gc->txn_offset_commit(std::move(r), ctx.version);
+                return authorized_txn_offset_commit(*gc, ctx, std::move(r));
             },
             0, 4);
     }

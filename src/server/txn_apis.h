@@ -22,6 +22,21 @@ struct txn_context {
 
 void register_txn_apis(request_dispatcher& dispatcher, txn_context& txns);
 
+// The authorize stage of the transaction APIs (txn_authorize.cc): each
+// checks what Kafka's KafkaApis checks, then hands what is allowed on.
+boost::asio::awaitable<protocol::messages::add_partitions_to_txn_response> authorized_add_partitions_to_txn(
+    txn::txn_coordinator& tc, request_context& ctx, protocol::messages::add_partitions_to_txn_request request);
+boost::asio::awaitable<protocol::messages::add_offsets_to_txn_response> authorized_add_offsets_to_txn(
+    txn::txn_coordinator& tc, request_context& ctx, protocol::messages::add_offsets_to_txn_request request);
+boost::asio::awaitable<protocol::messages::end_txn_response> authorized_end_txn(
+    txn::txn_coordinator& tc, request_context& ctx, protocol::messages::end_txn_request request);
+boost::asio::awaitable<protocol::messages::txn_offset_commit_response> authorized_txn_offset_commit(
+    group::group_coordinator& gc, request_context& ctx, protocol::messages::txn_offset_commit_request request);
+boost::asio::awaitable<protocol::messages::describe_transactions_response> authorized_describe_transactions(
+    txn::txn_coordinator& tc, request_context& ctx, protocol::messages::describe_transactions_request request);
+boost::asio::awaitable<protocol::messages::list_transactions_response> authorized_list_transactions(
+    txn::txn_coordinator& tc, request_context& ctx, protocol::messages::list_transactions_request request);
+
 // WriteTxnMarkers' work: each marker appended by the partition this broker
 // leads (NOT_LEADER_OR_FOLLOWER for the others), and for __consumer_offsets
 // the group coordinator told; `done` runs once on any thread. The

@@ -34,6 +34,7 @@ COMMANDS = [
     ["topic", "alter-config"], ["topic", "add-partitions"], ["produce"], ["consume"],
     ["group"], ["group", "list"], ["group", "describe"], ["group", "delete"], ["group", "reset-offsets"],
     ["config"], ["config", "get"], ["config", "set"], ["perf"], ["perf", "produce"], ["perf", "consume"],
+    ["acl"], ["acl", "create"], ["acl", "list"], ["acl", "delete"],
     ["completion"], ["cluster", "rebalance"], ["partition", "reassign"], ["partition", "list-reassignments"],
     ["broker", "decommission"],
 ]

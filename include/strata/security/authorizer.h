@@ -80,6 +80,14 @@ public:
         const auto decisions = authorize(who, std::span<const action>(&wanted, 1));
         return !decisions.empty() && decisions.front();
     }
+    // Whether the principal may perform `operation` on at least one resource
+    // of `type` (Kafka's Authorizer.authorizeByResourceType, KIP-679): what
+    // an idempotent producer without IDEMPOTENT_WRITE on the cluster needs
+    // (WRITE on some topic) for InitProducerId. An authorizer that cannot
+    // tell refuses.
+    virtual bool authorize_by_resource_type(const request_identity&, acl_operation, resource_type) const {
+        return false;
+    }
 };
 
 // Allows everything: what a broker with no authorizer configured does
@@ -90,6 +98,9 @@ public:
         return std::vector<bool>(actions.size(), true);
     }
     bool authorize_one(const request_identity&, const action&) const override { return true; }
+    bool authorize_by_resource_type(const request_identity&, acl_operation, resource_type) const override {
+        return true;
+    }
 };
 
 }  // namespace strata::security

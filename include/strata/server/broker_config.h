@@ -156,6 +156,10 @@ struct broker_config {
     std::string ssl_client_auth;
     std::vector<std::string> ssl_enabled_protocols;
     std::vector<std::string> ssl_cipher_suites;
+    // Authorization (Kafka's StandardAuthorizer).
+    std::string authorizer_class_name;
+    std::string super_users;
+    bool allow_everyone_if_no_acl_found = false;
     // Not a key of the table: listener.name.<listener>.plain.sasl.jaas.config,
     // by upper-case listener name (the JAAS text as written).
     std::map<std::string, std::string> listener_plain_jaas;

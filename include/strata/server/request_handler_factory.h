@@ -7,6 +7,7 @@
 #include "strata/metrics/registry.h"
 #include "strata/net/request_handler.h"
 #include "strata/replication/partition_manager.h"
+#include "strata/security/authorizer.h"
 #include "strata/server/broker_config.h"
 #include "strata/server/metadata_quorum.h"
 
@@ -19,9 +20,11 @@ std::unique_ptr<net::request_handler> make_request_handler(const broker_config& 
 // and the metadata and admin APIs from `quorum`, and, with `partitions`
 // (a broker), the data path: Produce, Fetch, ListOffsets,
 // OffsetForLeaderEpoch. Every request is counted and timed into `metrics`.
-// All three must outlive the handler.
+// With `authorizer` (null: allow all), requests are authorized by it.
+// All of them must outlive the handler.
 std::unique_ptr<net::request_handler> make_request_handler(const broker_config& config, metadata_quorum& quorum,
                                                            replication::partition_manager* partitions,
-                                                           metrics::registry& metrics);
+                                                           metrics::registry& metrics,
+                                                           const security::authorizer* authorizer = nullptr);
 
 }  // namespace strata::server
