@@ -60,6 +60,8 @@ void register_init_producer_id(request_dispatcher& dispatcher, std::shared_ptr<p
                                txn::txn_coordinator* transactions);
 // DescribeUserScramCredentials, AlterUserScramCredentials (scram_apis.cc).
 void register_scram_apis(request_dispatcher& dispatcher, admin_context& admin);
+// DescribeClientQuotas, AlterClientQuotas (client_quota_apis.cc).
+void register_client_quota_apis(request_dispatcher& dispatcher, admin_context& admin);
 // DescribeConfigs, AlterConfigs, IncrementalAlterConfigs (config_apis.cc).
 void register_config_apis(request_dispatcher& dispatcher, admin_context& admin);
 
