@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
     add_config_commands(app, global);
     add_perf_commands(app, global);
     add_user_commands(app, global);
+    add_quota_commands(app, global);
     add_completion_command(app);
 
     // Subcommands' help shows only their own options: name the global ones.
