@@ -25,6 +25,7 @@ void add_config_commands(CLI::App& app, const std::shared_ptr<global_options>& g
 void add_perf_commands(CLI::App& app, const std::shared_ptr<global_options>& global);
 void add_user_commands(CLI::App& app, const std::shared_ptr<global_options>& global);
 void add_acl_commands(CLI::App& app, const std::shared_ptr<global_options>& global);
+void add_quota_commands(CLI::App& app, const std::shared_ptr<global_options>& global);
 void add_completion_command(CLI::App& app);
 
 }  // namespace strata::cli

@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
     add_perf_commands(app, global);
     add_user_commands(app, global);
     add_acl_commands(app, global);
+    add_quota_commands(app, global);
     add_completion_command(app);
 
     // Subcommands' help shows only their own options: name the global ones.

@@ -54,7 +54,7 @@ bool metadata_image::same_contents(const metadata_image& other) const {
         if (a->first != b->first || *a->second != *b->second) return false;
     return _topic_names == other._topic_names && _brokers == other._brokers && _configs == other._configs &&
            _features == other._features && _next_producer_id == other._next_producer_id && _acls == other._acls &&
-           _scram == other._scram;
+           _scram == other._scram && _client_quotas == other._client_quotas;
 }
 
 // ---- delta ------------------------------------------------------------------
@@ -218,6 +218,20 @@ void metadata_delta::replay_one(const records::remove_user_scram_credential_reco
     if (user == _next->_scram.end()) return;
     user->second.erase(r.mechanism);
     if (user->second.empty()) _next->_scram.erase(user);
+}
+
+void metadata_delta::replay_one(const records::client_quota_record& r) {
+    client_quota_entity entity;
+    for (const auto& e : r.entity) entity[e.entity_type] = e.entity_name;
+    _changes.client_quotas_changed = true;
+    if (!r.remove) {
+        _next->_client_quotas[entity][r.key] = r.value;
+        return;
+    }
+    auto found = _next->_client_quotas.find(entity);
+    if (found == _next->_client_quotas.end()) return;
+    found->second.erase(r.key);
+    if (found->second.empty()) _next->_client_quotas.erase(found);
 }
 
 const records::user_scram_credential_record* metadata_image::scram_credential(std::string_view user,

@@ -210,5 +210,36 @@ TEST(metadata_image, scram_credentials_are_upserted_and_removed) {
     EXPECT_NE(image->scram_credential("alice", 1), nullptr);  // the old image is untouched
 }
 
+TEST(metadata_image, client_quotas_are_set_and_removed_per_key) {
+    records::client_quota_record q;
+    q.entity.resize(1);
+    q.entity[0].entity_type = "client-id";
+    q.entity[0].entity_name.reset();  // the client-id default
+    q.key = "producer_byte_rate";
+    q.value = 1024;
+    metadata_delta d(nullptr);
+    d.replay(q);
+    q.key = "consumer_byte_rate";
+    q.value = 2048;
+    d.replay(q);
+    auto image = d.apply();
+    EXPECT_TRUE(d.changes().client_quotas_changed);
+    const client_quota_entity client_default{{"client-id", std::nullopt}};
+    ASSERT_EQ(image->client_quotas().size(), 1u);
+    EXPECT_EQ(image->client_quotas().at(client_default).at("producer_byte_rate"), 1024);
+    EXPECT_EQ(image->client_quotas().count(client_quota_entity{{"client-id", "named"}}), 0u);
+
+    metadata_delta d2(image);
+    q.remove = true;
+    d2.replay(q);
+    auto image2 = d2.apply();
+    EXPECT_EQ(image2->client_quotas().at(client_default).count("consumer_byte_rate"), 0u);
+    q.key = "producer_byte_rate";
+    metadata_delta d3(image2);
+    d3.replay(q);
+    EXPECT_TRUE(d3.apply()->client_quotas().empty());  // an entity with no values is gone
+    EXPECT_EQ(image->client_quotas().at(client_default).size(), 2u);  // the old image is untouched
+}
+
 }  // namespace
 }  // namespace strata::metadata

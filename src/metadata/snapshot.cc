@@ -161,6 +161,19 @@ std::string write_snapshot(const metadata_image& image, int32_t epoch, int64_t t
     for (const auto& [id, acl] : image.acls()) out.add(acl);
     for (const auto& [user, by_mechanism] : image.scram())
         for (const auto& [mechanism, credential] : by_mechanism) out.add(credential);
+    for (const auto& [entity, values] : image.client_quotas()) {
+        for (const auto& [key, value] : values) {
+            records::client_quota_record q;
+            for (const auto& [type, name] : entity) {
+                auto& e = q.entity.emplace_back();
+                e.entity_type = type;
+                e.entity_name = name;
+            }
+            q.key = key;
+            q.value = value;
+            out.add(q);
+        }
+    }
 
     out.flush();
     out.control(snapshot_footer_type, encode_message(protocol::messages::snapshot_footer_record{}));
@@ -223,6 +236,7 @@ image_changes diff_images(const metadata_image& before, const metadata_image& af
     }
     changes.brokers_changed = before.brokers() != after.brokers();
     changes.configs_changed = before.all_configs() != after.all_configs();
+    changes.client_quotas_changed = before.client_quotas() != after.client_quotas();
     return changes;
 }
 

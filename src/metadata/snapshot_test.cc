@@ -140,6 +140,15 @@ std::shared_ptr<const metadata_image> sample_image() {
     scram.server_key = {6, 7};
     scram.iterations = 4096;
     d.replay(scram);
+    records::client_quota_record quota;
+    quota.entity.resize(2);
+    quota.entity[0].entity_type = "user";
+    quota.entity[0].entity_name = "alice";
+    quota.entity[1].entity_type = "client-id";
+    quota.entity[1].entity_name.reset();  // <default>
+    quota.key = "producer_byte_rate";
+    quota.value = 1048576;
+    d.replay(quota);
     d.set_end_offset(77);
     return d.apply();
 }
@@ -153,6 +162,9 @@ TEST(metadata_snapshot, round_trip_gives_the_same_image) {
 
     EXPECT_TRUE(back->same_contents(*image));
     EXPECT_EQ(back->end_offset(), 77);
+    const client_quota_entity alice_default{{"client-id", std::nullopt}, {"user", "alice"}};
+    ASSERT_EQ(back->client_quotas().count(alice_default), 1u);
+    EXPECT_EQ(back->client_quotas().at(alice_default).at("producer_byte_rate"), 1048576);
     // The parts spelled out, so that a broken same_contents cannot hide a loss.
     EXPECT_EQ(back->feature_level("metadata.version"), 21);
     EXPECT_EQ(back->feature_level("kraft.version"), 1);

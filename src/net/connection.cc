@@ -100,6 +100,7 @@ connection::connection(tcp::socket socket, connection_info info, const connectio
       _options(options),
       _handler(handler),
       _read_buffer(read_buffer_size),
+      _throttle_timer(_executor),
       _reader_wakeup(_executor),
       _writer_wakeup(_executor),
       _tasks(_executor) {
@@ -152,6 +153,7 @@ void connection::close() {
     _socket.shutdown(tcp::socket::shutdown_both, ignored);
     _socket.close(ignored);
     if (_budget_wait) _budget_wait->cancel();
+    _throttle_timer.cancel();
     _reader_wakeup.notify_all();
     _writer_wakeup.notify_all();
 }
@@ -232,6 +234,9 @@ asio::awaitable<void> connection::read_loop() {
         // previous answer is out and the SASL state it set is known.
         while (!_closed && (at_in_flight_bound() || (unauthenticated() && !_in_flight.empty())))
             co_await _reader_wakeup.wait();
+        // A throttled client's channel is muted (KIP-219): its next request
+        // stays in the socket until the throttle time has passed.
+        co_await wait_out_throttle();
         if (_closed) co_return;
         if (!co_await fill(4)) {
             // A peer that shuts down its sending side between frames still
@@ -272,7 +277,20 @@ asio::awaitable<void> connection::read_loop() {
             close();
             co_return;
         }
+        // The throttle may have been set while this frame was awaited (the
+        // answer to the previous request came after the wait above): Kafka
+        // would not have read it yet, so it is not handled before then.
+        co_await wait_out_throttle();
+        if (_closed) co_return;
         start_request(std::move(frame));
+    }
+}
+
+asio::awaitable<void> connection::wait_out_throttle() {
+    while (!_closed && std::chrono::steady_clock::now() < _throttled_until) {
+        _throttle_timer.expires_at(_throttled_until);
+        boost::system::error_code ignored;
+        co_await _throttle_timer.async_wait(redirect_error(use_awaitable, ignored));
     }
 }
 
@@ -358,6 +376,10 @@ asio::awaitable<void> connection::handle_request(std::shared_ptr<slot> request,
                                                  std::shared_ptr<const std::vector<uint8_t>> frame) {
     try {
         request->result = co_await _handler.handle(_info, std::move(frame));
+        if (request->result.throttle_ms > 0) {
+            _throttled_until = std::max(_throttled_until, std::chrono::steady_clock::now() +
+                                                              std::chrono::milliseconds(request->result.throttle_ms));
+        }
     } catch (const std::exception& e) {
         if (!_closed) {
             logger()->warn("closing connection {} from {}: request failed: {}", _info.id, _info.remote, e.what());

@@ -6,6 +6,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <array>
 #include <cstdint>
@@ -77,6 +78,8 @@ private:
     // A SASL connection that has not authenticated yet.
     bool unauthenticated() const { return _info.sasl && !_info.sasl->authenticated(); }
     boost::asio::awaitable<bool> fill(size_t n);
+    // Until _throttled_until (KIP-219 muting), or until closed.
+    boost::asio::awaitable<void> wait_out_throttle();
     boost::asio::awaitable<std::shared_ptr<std::vector<uint8_t>>> read_frame(size_t size);
     void start_request(std::shared_ptr<std::vector<uint8_t>> frame);
     boost::asio::awaitable<void> handle_request(std::shared_ptr<slot> request,
@@ -113,6 +116,9 @@ private:
     bool _reading_done = false;           // no more requests will be added
     bool _closed = false;
 
+    // KIP-219 muting: no request is read before this (a throttled client).
+    std::chrono::steady_clock::time_point _throttled_until{};
+    boost::asio::steady_timer _throttle_timer;
     std::shared_ptr<request_budget::ticket> _budget_wait;  // while waiting for request memory
     async_event _reader_wakeup;  // a slot was freed, or closed
     async_event _writer_wakeup;  // a request was answered, reading ended, or closed

@@ -198,5 +198,34 @@ TEST(connection_limits, a_connection_over_max_connections_per_ip_is_closed) {
     EXPECT_EQ(d.read_frame(), request(4));
 }
 
+TEST(connection_limits, max_connections_per_ip_overrides_replace_the_limit_for_their_address) {
+    auto handler = echo_handler();
+    auto options = loopback_options();
+    options.max_connections_per_ip = 1;
+    options.max_connections_per_ip_overrides = {{"127.0.0.1", 3}};
+    server s(options, handler);
+    s.start();
+    loopback_client a(port_of(s));
+    loopback_client b(port_of(s));
+    loopback_client c(port_of(s));
+    for (auto* client : {&a, &b, &c}) {
+        client->send_frame(request(1));
+        EXPECT_EQ(client->read_frame(), request(1));
+    }
+    loopback_client d(port_of(s));
+    EXPECT_TRUE(d.closed_by_peer());
+}
+
+TEST(connection_limits, an_override_of_zero_refuses_every_connection_from_the_address) {
+    auto handler = echo_handler();
+    auto options = loopback_options();
+    options.max_connections_per_ip_overrides = {{"127.0.0.1", 0}};
+    server s(options, handler);
+    s.start();
+    loopback_client refused(port_of(s));
+    EXPECT_TRUE(refused.closed_by_peer());
+    EXPECT_TRUE(eventually([&] { return s.connection_count() == 0; }));
+}
+
 }  // namespace
 }  // namespace strata::net

@@ -285,13 +285,18 @@ asio::awaitable<void> server::impl::accept_loop(listening_socket& listening) {
         {
             std::lock_guard lock(registry->mutex);
             if (registry->stopping) continue;  // closes the socket
-            auto& from_address = registry->per_address[address.to_string()];
-            if (from_address >= options.max_connections_per_ip) {
+            const auto address_text = address.to_string();
+            auto& from_address = registry->per_address[address_text];
+            const auto override_limit = options.max_connections_per_ip_overrides.find(address_text);
+            const bool overridden = override_limit != options.max_connections_per_ip_overrides.end();
+            const int32_t limit = overridden ? override_limit->second : options.max_connections_per_ip;
+            if (from_address >= limit) {
                 // Kafka's ConnectionQuotas: refused at once, with a log line.
-                logger()->warn(
-                    "listener {}: refused connection from {}: it already has the "
-                    "max.connections.per.ip of {}",
-                    listening.listener, conn->info().remote, options.max_connections_per_ip);
+                logger()->warn("listener {}: refused connection from {}: it already has the {} of {}",
+                               listening.listener, conn->info().remote,
+                               overridden ? "max.connections.per.ip.overrides limit" : "max.connections.per.ip",
+                               limit);
+                if (from_address == 0) registry->per_address.erase(address_text);
                 continue;  // closes the socket
             }
             ++from_address;

@@ -177,6 +177,41 @@ TEST(server, closes_after_the_response_when_the_handler_asks) {
     EXPECT_TRUE(client.closed_by_peer());
 }
 
+// KIP-219: a throttled client's response goes out at once, then its
+// connection reads no request until the throttle time has passed; other
+// connections are served meanwhile. (A lower bound on real time: the muted
+// request can only come late, never early.) Requests pipelined before the
+// throttle was known are not held back.
+TEST(server, mutes_a_throttled_connection_for_its_throttle_time) {
+    using clock = std::chrono::steady_clock;
+    std::mutex lock;
+    std::map<uint32_t, clock::time_point> seen;
+    function_handler handler([&](const connection_info&, frame_ptr frame) -> awaitable<handler_result> {
+        const uint32_t id = id_of(*frame);
+        {
+            std::lock_guard guard(lock);
+            seen[id] = clock::now();
+        }
+        auto result = echo(*frame);
+        if (id == 1) result.throttle_ms = 1000;
+        co_return result;
+    });
+    server s(loopback_options(), handler);
+    s.start();
+    loopback_client throttled(port_of(s));
+    loopback_client other(port_of(s));
+    throttled.send_frame(request(1));
+    EXPECT_EQ(throttled.read_frame(), request(1));
+    throttled.send_frame(request(2));
+    other.send_frame(request(3));
+    EXPECT_EQ(other.read_frame(), request(3));
+    EXPECT_EQ(throttled.read_frame(), request(2));
+    std::lock_guard guard(lock);
+    ASSERT_EQ(seen.size(), 3u);
+    EXPECT_GE(seen[2] - seen[1], std::chrono::milliseconds(1000));
+    EXPECT_LT(seen[3], seen[2]);  // the other connection was not held up
+}
+
 TEST(server, closes_the_connection_when_the_handler_throws) {
     function_handler handler([](const connection_info&, frame_ptr frame) -> awaitable<handler_result> {
         if (id_of(*frame) == 1) throw std::runtime_error("malformed request");

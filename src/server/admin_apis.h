@@ -73,6 +73,8 @@ void register_init_producer_id(request_dispatcher& dispatcher, std::shared_ptr<p
 void register_scram_apis(request_dispatcher& dispatcher, admin_context& admin);
 // DescribeAcls, CreateAcls, DeleteAcls (acl_apis.cc).
 void register_acl_apis(request_dispatcher& dispatcher, admin_context& admin);
+// DescribeClientQuotas, AlterClientQuotas (client_quota_apis.cc).
+void register_client_quota_apis(request_dispatcher& dispatcher, admin_context& admin);
 // DescribeConfigs, AlterConfigs, IncrementalAlterConfigs (config_apis.cc).
 void register_config_apis(request_dispatcher& dispatcher, admin_context& admin);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -14,6 +15,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include "config_values.h"
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 
 #include "strata/security/sasl.h"
@@ -275,6 +279,9 @@ void check_consistency(const broker_config& config, std::vector<std::string>& pr
     check_roles(config, problems);
     // Kafka's rule too: else a request of the largest allowed size could
     // never be read.
+    if (config.max_connections_per_ip == 0 && config.max_connections_per_ip_overrides.empty())
+        problems.push_back("max.connections.per.ip can be set to zero only if max.connections.per.ip.overrides "
+                           "is set");
     if (config.queued_max_request_bytes > 0 && config.queued_max_request_bytes < config.socket_request_max_bytes)
         problems.push_back(
             fmt::format("queued.max.request.bytes ({}) must be at least socket.request.max.bytes ({}), "
@@ -439,6 +446,71 @@ security::tls_settings tls_settings_from(const broker_config& config) {
     return s;
 }
 
+std::vector<std::pair<std::string, int32_t>> parse_connection_overrides(std::string_view value, std::string& problem) {
+    std::vector<std::pair<std::string, int32_t>> out;
+    const auto trim = [](std::string_view s) {
+        while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+        while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+        return s;
+    };
+    if (trim(value).empty()) return out;
+    while (true) {
+        const auto comma = value.find(',');
+        const auto item = trim(value.substr(0, comma));
+        const auto colon = item.rfind(':');
+        std::string_view host = colon == std::string_view::npos ? std::string_view() : trim(item.substr(0, colon));
+        const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+        if (bracketed) host = host.substr(1, host.size() - 2);
+        int32_t count = -1;
+        if (colon != std::string_view::npos) {
+            const auto number = trim(item.substr(colon + 1));
+            auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), count);
+            if (error != std::errc() || end != number.data() + number.size()) count = -1;
+        }
+        if (host.empty() || count < 0 || (!bracketed && host.find(':') != std::string_view::npos)) {
+            problem = fmt::format("'{}' is not host:count (a count of at least 0; an IPv6 address in brackets)", item);
+            return {};
+        }
+        out.emplace_back(std::string(host), count);
+        if (comma == std::string_view::npos) break;
+        value.remove_prefix(comma + 1);
+    }
+    return out;
+}
+
+namespace {
+
+// Kafka resolves the overrides' host names at start-up too.
+std::map<std::string, int32_t, std::less<>> resolve_connection_overrides(std::string_view value) {
+    std::string problem;
+    const auto items = parse_connection_overrides(value, problem);
+    if (!problem.empty()) throw std::runtime_error("max.connections.per.ip.overrides: " + problem);
+    std::map<std::string, int32_t, std::less<>> out;
+    for (const auto& [host, count] : items) {
+        boost::system::error_code ec;
+        const auto address = boost::asio::ip::make_address(host, ec);
+        if (!ec) {
+            out[address.to_string()] = count;
+            continue;
+        }
+        boost::asio::io_context io;
+        boost::asio::ip::tcp::resolver resolver(io);
+        const auto found = resolver.resolve(host, "", ec);
+        if (ec)
+            throw std::runtime_error(
+                fmt::format("max.connections.per.ip.overrides: cannot resolve host {}: {}", host, ec.message()));
+        for (const auto& entry : found) {
+            auto a = entry.endpoint().address();
+            if (a.is_v6() && a.to_v6().is_v4_mapped())
+                a = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6());
+            out[a.to_string()] = count;
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
 net::server_options to_server_options(const broker_config& config) {
     net::server_options options;
     std::shared_ptr<boost::asio::ssl::context> tls;  // one context for every TLS listener
@@ -464,6 +536,7 @@ net::server_options to_server_options(const broker_config& config) {
     options.queued_max_request_bytes = config.queued_max_request_bytes;
     options.max_connections = config.max_connections;
     options.max_connections_per_ip = config.max_connections_per_ip;
+    options.max_connections_per_ip_overrides = resolve_connection_overrides(config.max_connections_per_ip_overrides);
     options.unlimited_listeners = config.controller_listener_names;
     return options;
 }

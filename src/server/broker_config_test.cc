@@ -284,6 +284,27 @@ TEST(broker_config, sets_up_the_network_server) {
     EXPECT_EQ(options.socket_send_buffer_bytes, -1);
 }
 
+TEST(broker_config, max_connections_per_ip_overrides_as_kafka) {
+    EXPECT_THAT(problems_of("max.connections.per.ip: 0\n"),
+                HasSubstr("max.connections.per.ip can be set to zero only if max.connections.per.ip.overrides"));
+    EXPECT_THAT(problems_of("max.connections.per.ip.overrides: '127.0.0.1'\n"),
+                HasSubstr("max.connections.per.ip.overrides: '127.0.0.1' is not host:count"));
+    EXPECT_THAT(problems_of("max.connections.per.ip.overrides: 'a:1,b:-1'\n"), HasSubstr("'b:-1' is not host:count"));
+    EXPECT_THAT(problems_of("max.connections.per.ip.overrides: '::1:5'\n"), HasSubstr("'::1:5' is not host:count"));
+    EXPECT_THAT(problems_of("max.connections.per.ip.overrides: 'a:1,'\n"), HasSubstr("'' is not host:count"));
+    const auto config = load_broker_config(
+        "max.connections.per.ip: 0\nmax.connections.per.ip.overrides: '127.0.0.1:5, [::1]:6,10.1.2.3:0'\n",
+        "test.yaml", no_environment());
+    const auto options = to_server_options(config);
+    EXPECT_EQ(options.max_connections_per_ip, 0);
+    const std::map<std::string, int32_t, std::less<>> expected{{"127.0.0.1", 5}, {"::1", 6}, {"10.1.2.3", 0}};
+    EXPECT_EQ(options.max_connections_per_ip_overrides, expected);
+    // A host name: each of its addresses.
+    const auto named = to_server_options(load_broker_config("max.connections.per.ip.overrides: localhost:7\n",
+                                                            "test.yaml", no_environment()));
+    EXPECT_EQ(named.max_connections_per_ip_overrides.at("127.0.0.1"), 7);
+}
+
 TEST(broker_config, metadata_snapshot_keys_default_to_kafkas) {
     const auto defaults = default_broker_config();
     EXPECT_EQ(defaults.metadata_log_max_record_bytes_between_snapshots, 20971520);

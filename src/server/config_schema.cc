@@ -255,9 +255,19 @@ void add_network_keys(std::vector<config_key>& k) {
         "closes, as Kafka's do. Unlike Kafka, a connection to an inter-broker listener shared with clients "
         "is not let in by closing another; give the cluster's traffic its own listener when you set this."));
     k.push_back(key(network, "max.connections.per.ip", &c::max_connections_per_ip, "2147483647",
-        at_least<int32_t>(1),
+        at_least<int32_t>(0),
         "The most connections from one IP address, on every listener. A connection beyond it is closed as "
-        "soon as it is accepted (and logged)."));
+        "soon as it is accepted (and logged). 0 (only with `max.connections.per.ip.overrides`) lets in only "
+        "the addresses the overrides name."));
+    k.push_back(key(network, "max.connections.per.ip.overrides", &c::max_connections_per_ip_overrides, "",
+        rule<std::string>{"host:count items separated by commas",
+                          [](const std::string& value) {
+                              std::string problem;
+                              parse_connection_overrides(value, problem);
+                              return problem;
+                          }},
+        "Per-address exceptions to `max.connections.per.ip`, e.g. `127.0.0.1:200,[::1]:200,loader.example:50`. "
+        "A host name is resolved when the broker starts, and each of its addresses gets the limit."));
 }
 
 void add_storage_keys(std::vector<config_key>& k) {
@@ -467,6 +477,13 @@ void add_sasl_keys(std::vector<config_key>& k) {
         &c::connection_failed_authentication_delay_ms, "100", at_least<int32_t>(0),
         "How long the answer to a failed authentication is held back before the connection is closed, to "
         "slow down password guessing."));
+    k.push_back(key(security, "quota.window.num", &c::quota_window_num, "11", at_least<int32_t>(1),
+        "The number of samples client quotas' rates are measured over (Kafka's quota.window.num): a "
+        "client's produce, fetch and request rates are averaged over this many windows."));
+    k.push_back(key(security, "quota.window.size.seconds", &c::quota_window_size_seconds, "1",
+        at_least<int32_t>(1),
+        "The length of each sample window of client quotas' rates, in seconds (Kafka's "
+        "quota.window.size.seconds)."));
 }
 
 // Kafka's StandardAuthorizer (docs/security.md, "ACLs").

@@ -14,6 +14,10 @@ void fetch_router::register_with(request_dispatcher& dispatcher) {
 }
 
 boost::asio::awaitable<pm::fetch_response> fetch_router::route(request_context& ctx, pm::fetch_request& request) {
+    // A follower's (or the metadata quorum's) fetch: replication traffic,
+    // which client quotas do not count (replication throttles do).
+    const int32_t replica = ctx.version >= 15 ? request.replica_state.replica_id : request.replica_id;
+    if (replica >= 0 || raft::wire::is_metadata_fetch(request, ctx.version)) ctx.inter_broker = true;
     if (_metadata && raft::wire::is_metadata_fetch(request, ctx.version)) co_return co_await _metadata(ctx, request);
     if (_partitions) co_return co_await _partitions(ctx, request);
     pm::fetch_response response;

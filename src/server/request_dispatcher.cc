@@ -61,6 +61,73 @@ bool request_context::authorized(security::acl_operation operation, security::re
     return authorizer.authorize_one(identity(), security::action{operation, type, name});
 }
 
+namespace {
+
+// Requests whose handlers wait on purpose (for records, for replication,
+// for a rebalance): their time is not work done for the client, so the
+// request quota counts only their decoding.
+bool waits_by_design(protocol::api_key api) {
+    using protocol::api_key;
+    switch (api) {
+        case api_key::produce:
+        case api_key::fetch:
+        case api_key::join_group:
+        case api_key::sync_group:
+        case api_key::consumer_group_heartbeat:
+        case api_key::offset_commit:
+        case api_key::txn_offset_commit:
+        case api_key::end_txn:
+        case api_key::add_partitions_to_txn:
+        case api_key::init_producer_id:
+        case api_key::create_topics:
+        case api_key::delete_topics:
+        case api_key::create_partitions:
+        case api_key::incremental_alter_configs:
+        case api_key::alter_configs:
+        case api_key::alter_client_quotas:
+        case api_key::alter_user_scram_credentials: return true;
+        default: return false;
+    }
+}
+
+// The KRaft and inter-broker RPCs: exempt from the request quota, as
+// Kafka exempts cluster actions.
+bool inter_broker_api(protocol::api_key api) {
+    using protocol::api_key;
+    switch (api) {
+        case api_key::vote:
+        case api_key::begin_quorum_epoch:
+        case api_key::end_quorum_epoch:
+        case api_key::fetch_snapshot:
+        case api_key::describe_quorum:
+        case api_key::broker_registration:
+        case api_key::broker_heartbeat:
+        case api_key::alter_partition:
+        case api_key::allocate_producer_ids:
+        case api_key::write_txn_markers:
+        case api_key::api_versions:
+        case api_key::sasl_handshake:
+        case api_key::sasl_authenticate: return true;
+        default: return false;
+    }
+}
+
+}  // namespace
+
+void request_context::settle_quotas(size_t response_bytes) {
+    if (!quotas || inter_broker) return;
+    quota::request_cost cost;
+    cost.user = principal().name;
+    cost.client_id = header.client_id ? std::string_view(*header.client_id) : std::string_view();
+    if (api == protocol::api_key::produce) cost.produce_bytes = frame->size();
+    if (api == protocol::api_key::fetch) cost.fetch_bytes = response_bytes;
+    if (!inter_broker_api(api)) {
+        const auto elapsed = std::chrono::steady_clock::now() - started;
+        cost.request_time = waits_by_design(api) ? std::min<std::chrono::nanoseconds>(elapsed, decode_time) : elapsed;
+    }
+    throttle_ms = std::max(throttle_ms, quotas->throttle_ms(cost));
+}
+
 request_dispatcher::request_dispatcher(pipeline_services services)
     : _own_metrics(services.metrics ? nullptr : std::make_unique<metrics::registry>()),
       _metrics(services.metrics ? services.metrics : _own_metrics.get()),
@@ -159,15 +226,18 @@ asio::awaitable<net::handler_result> request_dispatcher::handle(const net::conne
     }
     api.metrics.requests_by_version[version - range.min_version]->inc();
 
-    // Quota: how long this client is to be throttled.
-    ctx.throttle_ms = _quotas->throttle_ms(ctx.identity(), frame->size());
+    // The quota stage runs when the handler has answered (settle_quotas).
+    ctx.quotas = _quotas;
+    ctx.started = started;
 
     // Empty (and unallocated) unless the response carries an error.
     std::vector<int16_t> errors;
     auto response = co_await api.call(ctx, body, errors);
     if (!errors.empty()) count_errors(api, errors);
     api.metrics.latency->observe(seconds_since(started));
-    co_return net::handler_result{std::move(response), ctx.close_connection};
+    net::handler_result result{std::move(response), ctx.close_connection};
+    result.throttle_ms = ctx.throttle_ms;
+    co_return result;
 }
 
 void request_dispatcher::connection_closed(const net::connection_info& connection) {

@@ -28,24 +28,38 @@
 #include "strata/protocol/error_codes.h"
 #include "strata/protocol/messages/request_header.h"
 #include "strata/protocol/messages/response_header.h"
+#include "strata/quota/client_quotas.h"
 #include "strata/security/authorizer.h"
 
 namespace strata::server {
 
-// The quota stage (Kafka's ClientQuotaManager): how long to throttle a
-// request's client. Called concurrently from every network thread.
+// The quota stage (Kafka's ClientQuotaManager and ClientRequestQuotaManager):
+// once the handler has answered, what the request cost its client (a
+// Produce's bytes, a consumer Fetch's response bytes, the time it took) is
+// recorded, and a client over a quota is throttled: the response carries
+// throttle_time_ms and the connection is not read again for that long
+// (KIP-219). Called concurrently from every network thread.
 class quota_hook {
 public:
     virtual ~quota_hook() = default;
-    // The throttle time, in ms, the response reports (throttle_time_ms) for
-    // this request of `request_bytes`; 0 for none.
-    virtual int32_t throttle_ms(const security::request_identity& who, size_t request_bytes) = 0;
+    // The throttle time in ms (0: none).
+    virtual int32_t throttle_ms(const quota::request_cost& cost) = 0;
 };
 
 // No quotas configured: nobody is throttled.
 class no_quotas final : public quota_hook {
 public:
-    int32_t throttle_ms(const security::request_identity&, size_t) override { return 0; }
+    int32_t throttle_ms(const quota::request_cost&) override { return 0; }
+};
+
+// The broker's quota stage: the client quotas of the metadata image.
+class client_quota_stage final : public quota_hook {
+public:
+    explicit client_quota_stage(quota::client_quota_manager& manager) : _manager(manager) {}
+    int32_t throttle_ms(const quota::request_cost& cost) override { return _manager.record(cost); }
+
+private:
+    quota::client_quota_manager& _manager;
 };
 
 // One request as a handler sees it. Lives for the handler call.
@@ -57,9 +71,16 @@ struct request_context {
     // The frame the request came in; decoded records views point into it.
     std::shared_ptr<const std::vector<uint8_t>> frame;
     const security::authorizer& authorizer;
+    quota_hook* quotas = nullptr;
+    std::chrono::steady_clock::time_point started{};
+    // From the frame's arrival to the request decoded.
+    std::chrono::nanoseconds decode_time{0};
     // Set by the quota stage; the pipeline writes it into the response's
     // throttle_time_ms (when the handler set none larger).
     int32_t throttle_ms = 0;
+    // Set by a handler: replication or quorum traffic (a follower's Fetch),
+    // which client quotas do not count.
+    bool inter_broker = false;
     // Set by a handler: send nothing back (Produce with acks=0); close the
     // connection after the response (if any).
     bool no_response = false;
@@ -72,6 +93,9 @@ struct request_context {
     // on the resource? Handlers call it for each resource the decoded request
     // touches and answer Kafka's *_AUTHORIZATION_FAILED error where not.
     bool authorized(security::acl_operation operation, security::resource_type type, std::string_view name) const;
+    // The quota stage, run by the pipeline once the handler has answered
+    // with a response of `response_bytes`: sets throttle_ms.
+    void settle_quotas(size_t response_bytes);
 };
 
 struct supported_api {
@@ -182,7 +206,10 @@ void request_dispatcher::register_api(Handler handler, int16_t min_version, int1
             -> boost::asio::awaitable<std::optional<protocol::encoded_output>> {
             Request request;
             request.decode(body, ctx.version);
+            ctx.decode_time = std::chrono::steady_clock::now() - ctx.started;
             Response response = co_await handler(ctx, request);
+            // Only a Fetch's response size counts (consumer_byte_rate).
+            ctx.settle_quotas(ctx.api == protocol::api_key::fetch && !ctx.no_response ? response.size(ctx.version) : 0);
             if (ctx.no_response) co_return std::nullopt;
             if constexpr (requires { response.throttle_time_ms; }) {
                 if (ctx.throttle_ms > response.throttle_time_ms) response.throttle_time_ms = ctx.throttle_ms;

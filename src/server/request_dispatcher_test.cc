@@ -144,11 +144,15 @@ struct deny_topic_authorizer final : security::authorizer {
 };
 
 struct fixed_quota final : quota_hook {
-    int32_t throttle_ms(const security::request_identity&, size_t request_bytes) override {
-        last_bytes = request_bytes;
+    int32_t throttle_ms(const quota::request_cost& cost) override {
+        last_client = cost.client_id;
+        last_user = cost.user;
+        timed = cost.request_time.has_value();
         return 250;
     }
-    size_t last_bytes = 0;
+    std::string last_client;
+    std::string last_user;
+    bool timed = false;
 };
 
 std::shared_ptr<const std::vector<uint8_t>> metadata_frame(int16_t version, std::vector<std::string> topics) {
@@ -196,13 +200,17 @@ TEST(request_pipeline, handlers_see_the_authorizer_quota_and_record_metrics) {
         },
         0, 12);
     auto frame = metadata_frame(12, {"open", "secret"});
-    auto response = decode_metadata(call(d, frame), 12);
+    const auto result = call(d, frame);
+    EXPECT_EQ(result.throttle_ms, 250);  // the connection mutes for it (KIP-219)
+    auto response = decode_metadata(result, 12);
     ASSERT_EQ(response.topics.size(), 2u);
     EXPECT_EQ(response.topics[0].error_code, 0);
     EXPECT_EQ(response.topics[1].error_code, static_cast<int16_t>(kafka_error::topic_authorization_failed));
     EXPECT_EQ(authorizer.seen_principal, "User:ANONYMOUS");
     EXPECT_EQ(response.throttle_time_ms, 250);
-    EXPECT_EQ(quota.last_bytes, frame->size());
+    EXPECT_EQ(quota.last_client, "test");
+    EXPECT_EQ(quota.last_user, "ANONYMOUS");
+    EXPECT_TRUE(quota.timed);  // Metadata counts against request_percentage
 
     call(d, metadata_frame(9, {"open"}));
     const auto text = registry.render();

@@ -36,9 +36,15 @@ std::unique_ptr<sasl_authenticator> make_authenticator(const broker_config& conf
     return std::make_unique<sasl_authenticator>(std::move(settings));
 }
 
-pipeline_services with_sasl(pipeline_services services, const sasl_authenticator* sasl) {
+pipeline_services with_sasl_and_quotas(pipeline_services services, const sasl_authenticator* sasl,
+                                        quota_hook* quotas) {
     services.sasl = sasl;
+    services.quotas = quotas;
     return services;
+}
+
+quota::window_config quota_window_from(const broker_config& config) {
+    return quota::window_config{config.quota_window_num, std::chrono::seconds(config.quota_window_size_seconds)};
 }
 
 class broker_request_handler final : public net::request_handler {
@@ -49,12 +55,16 @@ public:
           _admin{quorum.metadata(), &quorum.controller(), &_config, quorum.cluster_id().value_or(""),
                  config.auto_create_topics_enable, partitions ? partitions->unreachable() : nullptr},
           _sasl(make_authenticator(config, quorum.metadata())),
-          _dispatcher(with_sasl(services, _sasl.get())) {
+          _quota_manager([&metadata = quorum.metadata()] { return metadata.image(); }, *services.metrics,
+                         quota_window_from(config)),
+          _quota_stage(_quota_manager),
+          _dispatcher(with_sasl_and_quotas(services, _sasl.get(), &_quota_stage)) {
         register_raft_apis(_dispatcher, _fetch_router, quorum.node());
         register_admin_apis(_dispatcher, _admin);
         register_partition_admin_apis(_dispatcher, _admin);
         register_scram_apis(_dispatcher, _admin);
         register_acl_apis(_dispatcher, _admin);
+        register_client_quota_apis(_dispatcher, _admin);
         register_config_apis(_dispatcher, _admin);
         auto producer_ids = make_producer_id_allocator(_admin, config.node_id);
         if (partitions) {
@@ -142,6 +152,9 @@ private:
     std::unique_ptr<txn::txn_coordinator> _transactions;
     std::optional<txn_context> _txns;
     std::unique_ptr<sasl_authenticator> _sasl;
+    // Client quotas (src/quota/), enforced in the pipeline's quota stage.
+    quota::client_quota_manager _quota_manager;
+    client_quota_stage _quota_stage;
     request_dispatcher _dispatcher;
     fetch_router _fetch_router;
 };

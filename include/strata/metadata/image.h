@@ -83,6 +83,14 @@ struct config_resource {
 
 using config_map = std::map<std::string, std::string, std::less<>>;
 
+// A client quota entity (ClientQuotaRecord's entity): entity type ("user",
+// "client-id", "ip") to name, nullopt for the type's default (Kafka's
+// <default>). Ordered by type, so one entity has one spelling.
+using client_quota_entity = std::map<std::string, std::optional<std::string>, std::less<>>;
+// An entity's quota values by key (producer_byte_rate, consumer_byte_rate,
+// request_percentage, controller_mutation_rate, connection_creation_rate).
+using client_quota_values = std::map<std::string, double, std::less<>>;
+
 class metadata_image {
 public:
     // The log offset (exclusive end) whose records this image reflects.
@@ -114,6 +122,9 @@ public:
     const scram_credentials& scram() const { return _scram; }
     const records::user_scram_credential_record* scram_credential(std::string_view user, int8_t mechanism) const;
 
+    // Client quotas (ClientQuotaRecord): only entities with at least one value.
+    const std::map<client_quota_entity, client_quota_values>& client_quotas() const { return _client_quotas; }
+
     // Same metadata (everything but the end offset), comparing topics by
     // contents rather than by pointer: for tests and snapshot checks.
     bool same_contents(const metadata_image& other) const;
@@ -130,6 +141,7 @@ private:
     int64_t _next_producer_id = 0;
     std::unordered_map<protocol::uuid, records::access_control_entry_record, uuid_hash> _acls;
     scram_credentials _scram;
+    std::map<client_quota_entity, client_quota_values> _client_quotas;
 };
 
 // What changed between two images, for the layers that react to it (become
@@ -141,6 +153,7 @@ struct image_changes {
     std::vector<protocol::uuid> changed_topics;
     bool brokers_changed = false;
     bool configs_changed = false;
+    bool client_quotas_changed = false;
     // The image replaced the previous one wholesale (a snapshot loaded at
     // start-up or sent by the leader): the lists above are a diff of the
     // two images, and a listener should reconcile all it holds.
@@ -182,7 +195,7 @@ private:
     void replay_one(const records::remove_access_control_entry_record& r);
     void replay_one(const records::user_scram_credential_record& r);
     void replay_one(const records::remove_user_scram_credential_record& r);
-    void replay_one(const records::client_quota_record&) {}
+    void replay_one(const records::client_quota_record& r);
     void replay_one(const records::no_op_record&) {}
     void replay_one(const records::register_controller_record&) {}
 

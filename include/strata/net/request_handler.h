@@ -53,6 +53,9 @@ struct handler_result {
     std::optional<protocol::encoded_output> response;
     // Close the connection after writing the response, if any.
     bool close_connection = false;
+    // KIP-219: the client is over a quota; the connection reads no further
+    // request for this long (ms) from the moment the handler answered.
+    int32_t throttle_ms = 0;
 };
 
 // Answers requests. One instance serves every connection of a net::server, so

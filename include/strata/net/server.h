@@ -6,6 +6,8 @@
 #include <climits>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,6 +72,11 @@ struct server_options {
     // Per client address, on every listener (max.connections.per.ip): a
     // connection beyond it is closed as soon as it is accepted.
     int32_t max_connections_per_ip = INT32_MAX;
+    // Per address (max.connections.per.ip.overrides): the limit for these
+    // addresses instead of max_connections_per_ip. Keys are addresses as
+    // boost::asio::ip::address::to_string() spells them (IPv4-mapped IPv6
+    // addresses as IPv4).
+    std::map<std::string, int32_t, std::less<>> max_connections_per_ip_overrides;
     int socket_send_buffer_bytes = -1;     // SO_SNDBUF; -1: the OS default (autotuning)
     int socket_receive_buffer_bytes = -1;  // SO_RCVBUF; -1: the OS default (autotuning)
     int listen_backlog = 50;

@@ -76,6 +76,7 @@ struct broker_config {
     int64_t queued_max_request_bytes = 0;
     int32_t max_connections = 0;
     int32_t max_connections_per_ip = 0;
+    std::string max_connections_per_ip_overrides;  // "host:count,...", see parse_connection_overrides
     int64_t connections_max_idle_ms = 0;
 
     // HTTP (metrics, health).
@@ -145,6 +146,9 @@ struct broker_config {
     std::vector<std::string> sasl_plain_users;
     int32_t sasl_server_max_receive_size = 0;
     int32_t connection_failed_authentication_delay_ms = 0;
+    // Client quotas' windowed rates (Kafka's quota.window.*).
+    int32_t quota_window_num = 0;
+    int32_t quota_window_size_seconds = 0;
     std::string ssl_keystore_type;
     std::string ssl_keystore_location;
     std::string ssl_keystore_certificate_chain;
@@ -228,6 +232,13 @@ broker_config load_embedded_default_config(const environment& env);
 // (with its SASL flag and TLS context), the thread count, the request size
 // bounds. Throws std::runtime_error when a TLS key or certificate cannot be
 // loaded.
+// max.connections.per.ip.overrides: "host:count" items separated by commas,
+// the host an IP address (IPv6 in brackets) or a host name, the count at
+// least 0. On a malformed value, `problem` says why and the result is empty.
+std::vector<std::pair<std::string, int32_t>> parse_connection_overrides(std::string_view value, std::string& problem);
+
+// Throws std::runtime_error when a host name of
+// max.connections.per.ip.overrides does not resolve (a start-up failure).
 net::server_options to_server_options(const broker_config& config);
 security::tls_settings tls_settings_from(const broker_config& config);
 
