@@ -212,8 +212,8 @@ awaitable<msg::alter_client_quotas_response> alter_locally(admin_context& admin,
 
 awaitable<msg::alter_client_quotas_response> handle_alter(admin_context& admin, request_context& ctx,
                                                           msg::alter_client_quotas_request& request) {
-    if (!ctx.authorized(security::acl_operation::alter_configs, security::resource_type::cluster,
-                        security::cluster_resource_name)) {
+    if (!authorized_or_forwarded(ctx, security::acl_operation::alter_configs, security::resource_type::cluster,
+                                 security::cluster_resource_name)) {
         msg::alter_client_quotas_response response;
         for (const auto& entry : request.entries) {
             auto& out = answer_entry(response, entry);
