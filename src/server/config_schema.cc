@@ -404,6 +404,13 @@ void add_topic_keys(std::vector<config_key>& k) {
         &c::transaction_abort_timed_out_transaction_cleanup_interval_ms, "10000", at_least<int32_t>(1),
         "How often the transaction coordinator looks for open transactions older than their timeout, which it "
         "aborts (fencing their producer)."));
+    k.push_back(key(topics, "transactional.id.expiration.ms", &c::transactional_id_expiration_ms, "604800000",
+        at_least<int32_t>(1),
+        "A transactional id with no transaction open or ending that has not been used for this long is removed "
+        "(a tombstone in `__transaction_state`); its next InitProducerId starts it afresh with a new producer id."));
+    k.push_back(key(topics, "transaction.remove.expired.transaction.cleanup.interval.ms",
+        &c::transaction_remove_expired_transaction_cleanup_interval_ms, "3600000", at_least<int32_t>(1),
+        "How often the transaction coordinator looks for transactional ids past `transactional.id.expiration.ms`."));
     k.push_back(key(topics, "producer.id.expiration.ms", &c::producer_id_expiration_ms, "86400000",
         at_least<int64_t>(1),
         "An idempotent producer whose last batch to a partition is this old is forgotten there (checked every "

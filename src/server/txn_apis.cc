@@ -239,6 +239,8 @@ txn::txn_config txn_config_from(const broker_config& config) {
     c.state_log_segment_bytes = config.transaction_state_log_segment_bytes;
     c.max_timeout_ms = config.transaction_max_timeout_ms;
     c.abort_timed_out_interval_ms = config.transaction_abort_timed_out_transaction_cleanup_interval_ms;
+    c.id_expiration_ms = config.transactional_id_expiration_ms;
+    c.remove_expired_interval_ms = config.transaction_remove_expired_transaction_cleanup_interval_ms;
     c.offsets_topic_partitions = config.offsets_topic_num_partitions;
     c.inter_broker_listener = config.inter_broker_listener_name;
     return c;

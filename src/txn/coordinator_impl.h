@@ -84,6 +84,7 @@ struct txn_coordinator::impl final : std::enable_shared_from_this<impl> {
     void install(int32_t p, uint64_t load_id, std::shared_ptr<std::map<std::string, txn_metadata>> state, bool ok);
     void unload(int32_t p);
     void abort_timed_out(int64_t now);
+    void remove_expired(int64_t now);
     uint64_t load_id_of(const std::string& id) const;
 
     txn_config config;
@@ -110,6 +111,7 @@ struct txn_coordinator::impl final : std::enable_shared_from_this<impl> {
     std::map<int32_t, peer_connection> peers;
     uint64_t next_load_id = 1;
     int64_t next_timeout_check_ms = 0;
+    int64_t next_expiry_check_ms = 0;
 };
 
 // ---- running work on the coordinator thread and awaiting its answer ------------

@@ -454,6 +454,10 @@ void txn_coordinator::impl::tick() {
         next_timeout_check_ms = now + config.abort_timed_out_interval_ms;
         abort_timed_out(now);
     }
+    if (now >= next_expiry_check_ms) {
+        next_expiry_check_ms = now + config.remove_expired_interval_ms;
+        remove_expired(now);
+    }
 }
 
 // Kafka's abortTimedOutTransactions: an open transaction older than its
@@ -476,6 +480,53 @@ void txn_coordinator::impl::abort_timed_out(int64_t now) {
     }
 }
 
+// Kafka's removeExpiredTransactionalIds: an idle id (no transaction open or
+// ending) not used for transactional.id.expiration.ms gets a tombstone in
+// __transaction_state, then is forgotten; its next InitProducerId starts it
+// afresh with a new producer id. While the tombstone is written the id is
+// pending, so a request for it meanwhile gets CONCURRENT_TRANSACTIONS.
+void txn_coordinator::impl::remove_expired(int64_t now) {
+    std::vector<std::string> expired;
+    for (const auto& [id, e] : txns) {
+        if (e.pending || e.sending_markers || !e.meta) continue;
+        auto shard = shards.find(partition_of(id));
+        if (shard == shards.end() || !shard->second.loaded) continue;
+        if (should_expire(*e.meta, now, config.id_expiration_ms)) expired.push_back(id);
+    }
+    for (const auto& id : expired) {
+        auto shard = shards.find(partition_of(id));
+        auto& entry = txns[id];
+        entry.pending = true;
+        const uint64_t load_id = shard->second.load_id;
+        protocol::record_batch_builder builder;
+        builder.append(now_ms(), protocol::bytes_view(encode_record(*entry.meta).key), std::nullopt);
+        auto built = builder.build();
+        auto finish = [self = shared_from_this(), id, load_id](kafka_error e) {
+            auto it = self->txns.find(id);
+            if (it == self->txns.end() || self->load_id_of(id) != load_id) return;
+            if (e != kafka_error::none) {
+                it->second.pending = false;  // tried again at the next check
+                return;
+            }
+            self->logger->info("{}: transactional id expired (producer {}, idle since {})", id,
+                               it->second.meta ? it->second.meta->producer_id : -1,
+                               it->second.meta ? it->second.meta->update_ms : -1);
+            self->txns.erase(it);
+        };
+        if (!built) {
+            finish(kafka_error::unknown_server_error);
+            continue;
+        }
+        auto batch = std::make_shared<const std::vector<uint8_t>>(std::move(built).value());
+        auto ex = executor();
+        shard->second.partition->produce(
+            *batch, batch, replication::required_acks::all,
+            [ex, finish = std::move(finish)](replication::produce_outcome outcome) mutable {
+                boost::asio::post(ex, [finish = std::move(finish), e = outcome.error]() mutable { finish(e); });
+            });
+    }
+}
+
 // ---- the public face -------------------------------------------------------------------
 
 txn_coordinator::txn_coordinator(txn_config config, metadata::metadata_service& metadata,
@@ -491,6 +542,7 @@ void txn_coordinator::start() {
     _impl->started = true;
     _impl->work.emplace(_impl->io.get_executor());
     _impl->next_timeout_check_ms = _impl->now_ms() + _impl->config.abort_timed_out_interval_ms;
+    _impl->next_expiry_check_ms = _impl->now_ms() + _impl->config.remove_expired_interval_ms;
     boost::asio::post(_impl->io, [self = _impl] { self->schedule_tick(); });
     _impl->thread = std::thread([self = _impl] { self->io.run(); });
 }

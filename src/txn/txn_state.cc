@@ -241,6 +241,12 @@ txn_metadata complete(const txn_metadata& prepared, int64_t now_ms) {
     return next;
 }
 
+bool should_expire(const txn_metadata& current, int64_t now_ms, int64_t expiration_ms) {
+    const bool allowed = current.state == txn_state::empty || current.state == txn_state::complete_commit ||
+                         current.state == txn_state::complete_abort;
+    return allowed && current.update_ms <= now_ms - expiration_ms;
+}
+
 // ---- records ------------------------------------------------------------------------
 
 namespace {

@@ -99,6 +99,11 @@ std::optional<txn_metadata> decide_timeout_abort(const txn_metadata& current, in
 // PrepareCommit/PrepareAbort -> CompleteCommit/CompleteAbort, once every
 // partition has its marker: no partitions, no open transaction.
 txn_metadata complete(const txn_metadata& prepared, int64_t now_ms);
+// transactional.id.expiration.ms (Kafka's TransactionStateManager
+// shouldExpire): an id with no transaction open or ending (Empty,
+// CompleteCommit, CompleteAbort) whose last update is at least
+// `expiration_ms` old is removed (a tombstone in __transaction_state).
+bool should_expire(const txn_metadata& current, int64_t now_ms, int64_t expiration_ms);
 
 // ---- records ------------------------------------------------------------------------
 

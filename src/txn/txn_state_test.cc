@@ -144,6 +144,21 @@ TEST(txn_state, timeout_aborts_at_a_bumped_epoch) {
     EXPECT_FALSE(decide_timeout_abort(initialised(), 1'000'000));
 }
 
+TEST(txn_state, only_idle_ids_expire) {
+    auto idle = initialised();  // Empty, last updated at 10
+    ASSERT_EQ(idle.update_ms, 10);
+    EXPECT_FALSE(should_expire(idle, 1009, 1000));
+    EXPECT_TRUE(should_expire(idle, 1010, 1000));
+    auto o = ongoing(idle, {{"a", 0}}, 0);
+    EXPECT_FALSE(should_expire(o, 1'000'000, 1000));  // a transaction is open
+    auto prepared = decide_end(&o, o.producer_id, o.producer_epoch, true, 0).next;
+    ASSERT_TRUE(prepared);
+    EXPECT_FALSE(should_expire(*prepared, 1'000'000, 1000));  // its markers are not all written
+    auto done = complete(*prepared, 5000);
+    EXPECT_FALSE(should_expire(done, 5999, 1000));
+    EXPECT_TRUE(should_expire(done, 6000, 1000));
+}
+
 TEST(txn_state, records_round_trip_in_kafkas_format) {
     auto o = ongoing(initialised(4242, 7), {{"a", 0}, {"a", 2}, {"b", 1}}, 1234);
     auto r = encode_record(o);

@@ -129,6 +129,8 @@ struct broker_config {
     int32_t transaction_state_log_segment_bytes = 0;
     int32_t transaction_max_timeout_ms = 0;
     int32_t transaction_abort_timed_out_transaction_cleanup_interval_ms = 0;
+    int32_t transactional_id_expiration_ms = 0;
+    int32_t transaction_remove_expired_transaction_cleanup_interval_ms = 0;
     int32_t group_initial_rebalance_delay_ms = 0;
     int64_t producer_id_expiration_ms = 0;
     int32_t offsets_topic_segment_bytes = 0;

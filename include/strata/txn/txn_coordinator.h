@@ -62,6 +62,8 @@ struct txn_config {
     int32_t state_log_segment_bytes = 104857600;      // transaction.state.log.segment.bytes
     int32_t max_timeout_ms = 900000;                  // transaction.max.timeout.ms
     int64_t abort_timed_out_interval_ms = 10000;      // transaction.abort.timed.out.transaction.cleanup.interval.ms
+    int64_t id_expiration_ms = 604800000;             // transactional.id.expiration.ms
+    int64_t remove_expired_interval_ms = 3600000;     // transaction.remove.expired.transaction.cleanup.interval.ms
     int32_t offsets_topic_partitions = 50;            // offsets.topic.num.partitions (AddOffsetsToTxn)
     std::string inter_broker_listener;                // inter.broker.listener.name: how markers reach leaders
     // How __transaction_state is created (through the active controller).
