@@ -28,6 +28,18 @@ bool may_topic(const request_context& ctx, acl_operation op, const std::string& 
     return ctx.authorized(op, resource_type::topic, topic);
 }
 
+// SyncGroup, Heartbeat, LeaveGroup: READ on the group, else a response that
+// carries only the error (JoinGroup's refusal has more fields to fill).
+template <typename Response, typename Request, typename Call>
+awaitable<Response> with_group_read(request_context& ctx, Request request, Call call) {
+    if (!may_group(ctx, acl_operation::read, request.group_id)) {
+        Response response;
+        response.error_code = group_refused;
+        co_return response;
+    }
+    co_return co_await call(std::move(request));
+}
+
 }  // namespace
 
 awaitable<msg::join_group_response> authorized_join_group(group::group_coordinator& gc, request_context& ctx,
@@ -45,32 +57,26 @@ awaitable<msg::join_group_response> authorized_join_group(group::group_coordinat
 
 awaitable<msg::sync_group_response> authorized_sync_group(group::group_coordinator& gc, request_context& ctx,
                                                           msg::sync_group_request request) {
-    if (!may_group(ctx, acl_operation::read, request.group_id)) {
-        msg::sync_group_response response;
-        response.error_code = group_refused;
-        co_return response;
-    }
-    co_return co_await gc.sync_group(std::move(request), ctx.version);
+    return with_group_read<msg::sync_group_response>(ctx, std::move(request),
+                                 [&gc, version = ctx.version](msg::sync_group_request r) {
+                                     return gc.sync_group(std::move(r), version);
+                                 });
 }
 
 awaitable<msg::heartbeat_response> authorized_heartbeat(group::group_coordinator& gc, request_context& ctx,
                                                         msg::heartbeat_request request) {
-    if (!may_group(ctx, acl_operation::read, request.group_id)) {
-        msg::heartbeat_response response;
-        response.error_code = group_refused;
-        co_return response;
-    }
-    co_return co_await gc.heartbeat(std::move(request), ctx.version);
+    return with_group_read<msg::heartbeat_response>(ctx, std::move(request),
+                                 [&gc, version = ctx.version](msg::heartbeat_request r) {
+                                     return gc.heartbeat(std::move(r), version);
+                                 });
 }
 
 awaitable<msg::leave_group_response> authorized_leave_group(group::group_coordinator& gc, request_context& ctx,
                                                             msg::leave_group_request request) {
-    if (!may_group(ctx, acl_operation::read, request.group_id)) {
-        msg::leave_group_response response;
-        response.error_code = group_refused;
-        co_return response;
-    }
-    co_return co_await gc.leave_group(std::move(request), ctx.version);
+    return with_group_read<msg::leave_group_response>(ctx, std::move(request),
+                                 [&gc, version = ctx.version](msg::leave_group_request r) {
+                                     return gc.leave_group(std::move(r), version);
+                                 });
 }
 
 // READ on the group, then READ on each topic.
