@@ -128,7 +128,6 @@ awaitable<msg::consumer_group_describe_response> group_coordinator::consumer_gro
                 g.group_epoch = cg->group_epoch();
                 g.assignment_epoch = cg->assignment_epoch();
                 g.assignor_name = cg->assignor();
-                if (request.include_authorized_operations) g.authorized_operations = (1 << 3) | (1 << 6) | (1 << 8);
                 for (const auto& [member_id, m] : cg->members()) {
                     auto& om = g.members.emplace_back();
                     om.member_id = member_id;

@@ -467,8 +467,6 @@ awaitable<msg::describe_groups_response> group_coordinator::describe_groups(msg:
             for (const auto& id : request.groups) {
                 auto& g = out.groups.emplace_back();
                 g.group_id = id;
-                if (request.include_authorized_operations)
-                    g.authorized_operations = (1 << 3) | (1 << 6) | (1 << 8);  // READ, DELETE, DESCRIBE
                 auto e = id.empty() ? kafka_error::invalid_group_id : self->group_ready(id);
                 if (e != kafka_error::none) {
                     g.error_code = code(e);

@@ -1,4 +1,5 @@
 #include "strata/security/acl.h"
+#include "strata/security/authorized_operations.h"
 
 #include <gtest/gtest.h>
 
@@ -195,6 +196,35 @@ TEST(acl, validation_and_names) {
     EXPECT_EQ(name_of(acl_operation::describe_configs), "DESCRIBE_CONFIGS");
     EXPECT_EQ(host_of("[::1]:9092"), "::1");
     EXPECT_EQ(host_of("127.0.0.1:9092"), "127.0.0.1");
+}
+
+TEST(authorized_operations, bits_are_the_allowed_supported_operations) {
+    fixture f;
+    f.authorizer.set_acls({
+        acl(resource_type::topic, "t", pattern_type::literal, "User:u", acl_operation::write),
+        acl(resource_type::topic, "t", pattern_type::literal, "User:u", acl_operation::alter_configs),
+        acl(resource_type::group, "g", pattern_type::literal, "User:u", acl_operation::all),
+        acl(resource_type::cluster, std::string(cluster_resource_name), pattern_type::literal, "User:u",
+            acl_operation::idempotent_write),
+    });
+    const principal p{"User", "u"};
+    const request_identity who{p, "10.0.0.1:5000", "SASL_PLAINTEXT", 3, ""};
+    const auto bit = [](acl_operation op) { return int32_t{1} << static_cast<int>(op); };
+    // WRITE implies DESCRIBE; ALTER_CONFIGS implies DESCRIBE_CONFIGS.
+    EXPECT_EQ(authorized_operations(f.authorizer, who, resource_type::topic, "t"),
+              bit(acl_operation::write) | bit(acl_operation::describe) | bit(acl_operation::alter_configs) |
+                  bit(acl_operation::describe_configs));
+    EXPECT_EQ(authorized_operations(f.authorizer, who, resource_type::topic, "other"), 0);
+    // ALL on a group: every operation a group supports, and no others.
+    EXPECT_EQ(authorized_operations(f.authorizer, who, resource_type::group, "g"),
+              bit(acl_operation::read) | bit(acl_operation::describe) | bit(acl_operation::remove));
+    EXPECT_EQ(authorized_operations(f.authorizer, who, resource_type::cluster, cluster_resource_name),
+              bit(acl_operation::idempotent_write));
+    // No authorizer configured: every supported operation, the values Kafka's
+    // clients show: a group READ|DELETE|DESCRIBE = 8+64+256 = 328, a topic 3576.
+    const allow_all_authorizer everyone;
+    EXPECT_EQ(authorized_operations(everyone, who, resource_type::group, "g"), 328);
+    EXPECT_EQ(authorized_operations(everyone, who, resource_type::topic, "t"), 3576);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "strata/protocol/messages/describe_topic_partitions_response.h"
 #include "strata/protocol/messages/metadata_request.h"
 #include "strata/protocol/messages/metadata_response.h"
+#include "strata/security/authorized_operations.h"
 
 namespace strata::server {
 
@@ -30,6 +31,20 @@ int16_t code(kafka_error e) {
 
 // Kafka's "authorized operations not requested" marker.
 constexpr int32_t operations_not_requested = INT32_MIN;
+
+// The authorized-operations bit field of a resource, for the request's principal.
+int32_t operations_on(const request_context& ctx, security::resource_type type, std::string_view name) {
+    return security::authorized_operations(ctx.authorizer, ctx.identity(), type, name);
+}
+
+// The cluster's bit field as Metadata v8-10 and DescribeCluster answer it:
+// 0 to a principal that may not DESCRIBE the cluster (Kafka's KafkaApis).
+int32_t cluster_operations(const request_context& ctx) {
+    if (!ctx.authorized(security::acl_operation::describe, security::resource_type::cluster,
+                        security::cluster_resource_name))
+        return 0;
+    return operations_on(ctx, security::resource_type::cluster, security::cluster_resource_name);
+}
 
 // A leader this broker's replica fetchers just found gone is shown as
 // none (LEADER_NOT_AVAILABLE) until the controller names the next one.
@@ -110,8 +125,19 @@ awaitable<msg::metadata_response> handle_metadata(admin_context& admin, request_
     response.controller_id = self && !self->fenced
                                  ? admin.broker->node_id
                                  : controller_for_clients(*image, admin.metadata.controller_id());
-    response.cluster_authorized_operations = operations_not_requested;
+    // Metadata v8-10 carry the cluster's operations; v11 dropped them
+    // (DescribeCluster answers them since).
+    response.cluster_authorized_operations =
+        ctx.version >= 8 && ctx.version <= 10 && request.include_cluster_authorized_operations
+            ? cluster_operations(ctx)
+            : operations_not_requested;
     fill_brokers(*image, ctx.connection.listener, response.brokers);
+    // v8+: each described topic's operations when asked; a refused topic keeps the marker.
+    const bool topic_operations = ctx.version >= 8 && request.include_topic_authorized_operations;
+    auto with_operations = [&](msg::metadata_response::metadata_response_topic& out) {
+        if (topic_operations && out.name)
+            out.topic_authorized_operations = operations_on(ctx, security::resource_type::topic, *out.name);
+    };
 
     // v0: an empty list means every topic; v1+: null means every topic.
     const bool all_topics = !request.topics || (ctx.version == 0 && request.topics->empty());
@@ -122,7 +148,11 @@ awaitable<msg::metadata_response> handle_metadata(admin_context& admin, request_
     };
     if (all_topics) {
         for (const auto& [name, t] : image->topics())
-            if (may_describe(name)) fill_topic(*image, *t, ctx.version, admin.unreachable, response.topics.emplace_back());
+            if (may_describe(name)) {
+                auto& out = response.topics.emplace_back();
+                fill_topic(*image, *t, ctx.version, admin.unreachable, out);
+                with_operations(out);
+            }
         co_return response;
     }
     const bool may_create = admin.auto_create_topics && (ctx.version < 4 || request.allow_auto_topic_creation);
@@ -158,6 +188,7 @@ awaitable<msg::metadata_response> handle_metadata(admin_context& admin, request_
         auto& out = response.topics.emplace_back();
         if (t) {
             fill_topic(*image, *t, ctx.version, admin.unreachable, out);
+            with_operations(out);
             continue;
         }
         out.name = wanted.name;
@@ -274,7 +305,8 @@ awaitable<msg::describe_cluster_response> handle_describe_cluster(admin_context&
     msg::describe_cluster_response response;
     response.cluster_id = admin.cluster_id;
     response.controller_id = controller_for_clients(*image, admin.metadata.controller_id());
-    response.cluster_authorized_operations = operations_not_requested;
+    response.cluster_authorized_operations =
+        request.include_cluster_authorized_operations ? cluster_operations(ctx) : operations_not_requested;
     for_each_reachable_broker(*image, ctx.connection.listener,
                               [&](const metadata::broker_registration& b, const auto& e) {
                                   auto& broker = response.brokers.emplace_back();
@@ -338,6 +370,8 @@ awaitable<msg::describe_topic_partitions_response> handle_describe_topic_partiti
         }
         out.topic_id = t->id;
         out.is_internal = name == "__consumer_offsets" || name == "__transaction_state";
+        // Always answered here: the request has no flag for it (Kafka's handler does the same).
+        out.topic_authorized_operations = operations_on(ctx, security::resource_type::topic, name);
         for (const auto& p : t->partitions) {
             if (p.partition < first_partition) continue;
             if (budget == 0) {

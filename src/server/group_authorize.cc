@@ -7,6 +7,7 @@
 #include <set>
 
 #include "group_apis.h"
+#include "strata/security/authorized_operations.h"
 
 namespace strata::server {
 
@@ -214,8 +215,14 @@ awaitable<msg::describe_groups_response> authorized_describe_groups(group::group
         if (may_group(ctx, acl_operation::describe, g)) passed.groups.push_back(g);
         else refused.insert(g);
     }
+    const bool with_operations = request.include_authorized_operations;
     msg::describe_groups_response response;
     if (!passed.groups.empty()) response = co_await gc.describe_groups(std::move(passed), ctx.version);
+    // Each described group's operations for this principal, when asked (v3+).
+    if (with_operations)
+        for (auto& g : response.groups)
+            g.authorized_operations =
+                security::authorized_operations(ctx.authorizer, ctx.identity(), resource_type::group, g.group_id);
     for (const auto& g : refused) {
         auto& out = response.groups.emplace_back();
         out.group_id = g;
@@ -307,8 +314,15 @@ awaitable<msg::consumer_group_describe_response> authorized_consumer_group_descr
         refused.push_back(g);
         return true;
     });
+    const bool with_operations = request.include_authorized_operations;
     msg::consumer_group_describe_response response;
     if (!request.group_ids.empty()) response = co_await gc.consumer_group_describe(std::move(request), ctx.version);
+    // The operations of each group described without error, when asked (Kafka's KafkaApis).
+    if (with_operations)
+        for (auto& g : response.groups)
+            if (g.error_code == 0)
+                g.authorized_operations =
+                    security::authorized_operations(ctx.authorizer, ctx.identity(), resource_type::group, g.group_id);
     for (const auto& g : refused) {
         auto& out = response.groups.emplace_back();
         out.group_id = g;
