@@ -23,6 +23,7 @@
 #include "strata/protocol/messages/incremental_alter_configs_response.h"
 #include "strata/server/broker_config.h"
 #include "strata/server/config_schema.h"
+#include "strata/telemetry/client_metrics.h"
 #include "topic_configs.h"
 
 namespace strata::server {
@@ -40,6 +41,9 @@ using metadata::config_resource_type;
 
 int16_t code(kafka_error e) { return static_cast<int16_t>(e); }
 
+// DescribeConfigs' ConfigSource CLIENT_METRICS_CONFIG.
+constexpr auto config_source_client_metrics = static_cast<config_source>(7);
+
 // Kafka's answer to a broker resource naming another broker.
 std::optional<std::string> wrong_broker(const admin_context& admin, const std::string& name) {
     if (name == std::to_string(admin.broker->node_id)) return std::nullopt;
@@ -53,8 +57,10 @@ std::optional<std::string> wrong_broker(const admin_context& admin, const std::s
 kafka_error config_authorization(const request_context& ctx, int8_t resource_type, const std::string& name,
                                  security::acl_operation operation) {
     const bool topic = resource_type == static_cast<int8_t>(config_resource_type::topic);
+    // Client metrics subscriptions (KIP-714) are the cluster's, as brokers' configs.
     const bool broker = resource_type == static_cast<int8_t>(config_resource_type::broker) ||
-                        resource_type == static_cast<int8_t>(config_resource_type::broker_logger);
+                        resource_type == static_cast<int8_t>(config_resource_type::broker_logger) ||
+                        resource_type == telemetry::client_metrics_resource_type;
     if (topic)
         return authorized_or_forwarded(ctx, operation, security::resource_type::topic, name)
                    ? kafka_error::none
@@ -113,6 +119,24 @@ awaitable<msg::describe_configs_response> handle_describe_configs(admin_context&
             configs = describe_broker_configs(*admin.broker, dynamic_configs_of(*image, admin.broker->node_id));
             break;
         default:
+            if (resource.resource_type == telemetry::client_metrics_resource_type) {
+                // As Kafka: the subscription's explicit configs (none when
+                // it does not exist), sourced CLIENT_METRICS_CONFIG.
+                if (resource.resource_name.empty()) {
+                    result.error_code = code(kafka_error::invalid_request);
+                    result.error_message = "Client metrics subscription name must not be empty";
+                    continue;
+                }
+                for (const auto& [name, value] :
+                     image->configs({telemetry::client_metrics_resource, resource.resource_name})) {
+                    auto& c = configs.emplace_back();
+                    c.name = name;
+                    c.value = value;
+                    c.source = config_source_client_metrics;
+                    c.type = name == telemetry::interval_config ? config_type::int_ : config_type::list;
+                }
+                break;
+            }
             result.error_code = code(kafka_error::invalid_request);
             result.error_message = fmt::format("Unsupported resource type {} for DescribeConfigs",
                                                resource.resource_type);
@@ -131,7 +155,7 @@ awaitable<msg::describe_configs_response> handle_describe_configs(admin_context&
             out.is_sensitive = sensitive;
             if (c.null_value || sensitive) out.value.reset();
             else out.value = c.value;
-            out.read_only = !is_topic && !is_dynamic_broker_config(c.name);
+            out.read_only = !is_topic && c.source != config_source_client_metrics && !is_dynamic_broker_config(c.name);
             out.is_default = c.source == config_source::default_;
             out.config_source = static_cast<int8_t>(c.source);
             out.config_type = static_cast<int8_t>(c.type);
@@ -330,6 +354,57 @@ resource_outcome decide_broker_changes(const metadata::metadata_image& image, co
     return {};
 }
 
+// Checks the changes of one client-metrics resource (a KIP-714
+// subscription) and turns them into ConfigRecords, as Kafka's
+// ClientMetricsConfigs.validate: the keys metrics, interval.ms and match.
+resource_outcome decide_client_metrics_changes(const metadata::metadata_image& image, const std::string& name,
+                                               const std::vector<config_change>& changes, bool replace_all,
+                                               bool validate_only, std::vector<metadata::record>& out) {
+    if (name.empty()) return {kafka_error::invalid_request, "Subscription name can't be empty"};
+    const metadata::config_resource resource{telemetry::client_metrics_resource, name};
+    const auto& current = image.configs(resource);
+    std::map<std::string, std::optional<std::string>> next;
+    std::set<std::string> named;
+    for (const auto& change : changes) {
+        if (!named.insert(change.name).second)
+            return {kafka_error::invalid_request, fmt::format("Duplicate config {} in the request", change.name)};
+        std::optional<std::string> value;
+        switch (change.op) {
+            case op_set:
+                if (!change.value)
+                    return {kafka_error::invalid_request, fmt::format("Null value not supported for {}", change.name)};
+                value = change.value;
+                break;
+            case op_delete:
+                break;
+            case op_append:
+            case op_subtract: {
+                if (change.name != telemetry::metrics_config && change.name != telemetry::match_config)
+                    return {kafka_error::invalid_config,
+                            fmt::format("Config value {} is not allowed for config key: {}",
+                                        change.op == op_append ? "append" : "subtract", change.name)};
+                auto it = current.find(change.name);
+                value = apply_list_op(it != current.end() ? it->second : "", change);
+                break;
+            }
+            default:
+                return {kafka_error::invalid_request, fmt::format("Unknown config operation {}", change.op)};
+        }
+        if (change.name != telemetry::metrics_config && change.name != telemetry::interval_config &&
+            change.name != telemetry::match_config)
+            return {kafka_error::invalid_request, fmt::format("Unknown client metrics configuration: {}", change.name)};
+        if (value)
+            if (auto problem = telemetry::check_client_metrics_config(change.name, *value))
+                return {problem->error, problem->message};
+        next[change.name] = value;
+    }
+    if (replace_all)
+        for (const auto& [key, value] : current)
+            if (!named.count(key)) next[key] = std::nullopt;
+    if (!validate_only) append_changed_configs(resource, current, next, out);
+    return {};
+}
+
 // A BROKER resource's name: "" or a broker id.
 std::optional<std::string> invalid_broker_name(const std::string& name) {
     if (name.empty()) return std::nullopt;
@@ -369,6 +444,10 @@ awaitable<std::vector<resource_outcome>> alter(admin_context& admin, std::vector
             outcomes[i] = {kafka_error::invalid_request, "Strata does not change broker loggers at run time"};
             break;
         default:
+            if (r.type == telemetry::client_metrics_resource_type) {
+                decided[i] = any = true;
+                break;
+            }
             outcomes[i] = {kafka_error::invalid_request, fmt::format("Unexpected resource type {}", r.type)};
         }
     }
@@ -387,10 +466,14 @@ awaitable<std::vector<resource_outcome>> alter(admin_context& admin, std::vector
                 continue;
             }
             std::vector<metadata::record> mine;
-            outcomes[i] = topic ? decide_topic_changes(image, broker, resources[i].name, resources[i].changes,
-                                                       replace_all, validate_only, mine)
-                                : decide_broker_changes(image, broker, resources[i].name, resources[i].changes,
-                                                        replace_all, validate_only, mine);
+            if (resources[i].type == telemetry::client_metrics_resource_type)
+                outcomes[i] = decide_client_metrics_changes(image, resources[i].name, resources[i].changes, replace_all,
+                                                            validate_only, mine);
+            else
+                outcomes[i] = topic ? decide_topic_changes(image, broker, resources[i].name, resources[i].changes,
+                                                           replace_all, validate_only, mine)
+                                    : decide_broker_changes(image, broker, resources[i].name, resources[i].changes,
+                                                            replace_all, validate_only, mine);
             if (outcomes[i].error == kafka_error::none)
                 records.insert(records.end(), std::make_move_iterator(mine.begin()),
                                std::make_move_iterator(mine.end()));

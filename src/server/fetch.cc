@@ -239,7 +239,7 @@ boost::asio::awaitable<pm::fetch_response> handle_fetch(request_context& ctx, co
         if (replica_of(ctx, request) >= 0) {
             traffic.replication_bytes_out().inc(build.bytes);
         } else {
-            for (const auto& [topic, bytes] : build.bytes_by_topic) traffic.of(topic).bytes_out->inc(bytes);
+            for (const auto& [topic, bytes] : build.bytes_by_topic) traffic.of(topic)->bytes_out.inc(bytes);
         }
         build.response.session_id = plan.session_id;
         sessions.finish(plan, build.response, by_id);

@@ -64,14 +64,19 @@ group_metrics::group_metrics(metrics::registry& registry, const group::group_coo
         });
     add("strata_consumer_group_committed_offset",
         "Committed offset of each group and partition, for groups coordinated by this broker.", metric_type::gauge,
-        [c] {
+        [c, pm] {
             std::vector<sample> out;
             auto snap = c->get();
             if (!snap) return out;
             out.reserve(snap->offsets.size());
+            // The offsets of a deleted topic stay in its groups (until
+            // OffsetDelete or the group's expiry) but are not shown: the
+            // topic's series leave /metrics with it.
+            const auto image = pm->image();
             for (const auto& o : snap->offsets)
-                out.push_back({{{"group", o.group}, {"topic", o.topic}, {"partition", std::to_string(o.partition)}},
-                               double(o.offset)});
+                if (!image || image->topic(o.topic))
+                    out.push_back({{{"group", o.group}, {"topic", o.topic}, {"partition", std::to_string(o.partition)}},
+                                   double(o.offset)});
             return out;
         });
     add("strata_consumer_group_lag",

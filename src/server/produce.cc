@@ -184,11 +184,11 @@ boost::asio::awaitable<pm::produce_response> handle_produce(request_context& ctx
                 }
                 ++wait->remaining;
                 // Counted once appended, as Kafka counts BytesIn/MessagesIn.
-                auto append_done = [wait, i, series = &traffic.of(topic.name), bytes = prepared.bytes.size(),
+                auto append_done = [wait, i, series = traffic.of(topic.name), bytes = prepared.bytes.size(),
                                     records = count_records(prepared.bytes)](produce_outcome o) {
                     if (o.error == kafka_error::none) {
-                        series->bytes_in->inc(bytes);
-                        series->messages_in->inc(static_cast<uint64_t>(records));
+                        series->bytes_in.inc(bytes);
+                        series->messages_in.inc(static_cast<uint64_t>(records));
                     }
                     wait->complete(i, std::move(o));
                 };
@@ -254,7 +254,8 @@ boost::asio::awaitable<pm::produce_response> handle_produce(request_context& ctx
 
 void register_produce(request_dispatcher& dispatcher, replication::partition_manager& partitions,
                       std::shared_ptr<topic_metrics> traffic, produce_txn_verifier verifier) {
-    if (!traffic) traffic = std::make_shared<topic_metrics>(dispatcher.metrics());
+    if (!traffic)
+        traffic = std::make_shared<topic_metrics>(dispatcher.metrics(), [&partitions] { return partitions.image(); });
     dispatcher.register_api<pm::produce_request>(
         [&partitions, traffic, verifier = std::move(verifier)](request_context& ctx, pm::produce_request& request) {
             return handle_produce(ctx, request, partitions, *traffic, verifier);

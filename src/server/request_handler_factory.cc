@@ -7,9 +7,10 @@
 #include "fetch_router.h"
 #include "group_apis.h"
 #include "raft_handlers.h"
-#include "txn_apis.h"
 #include "request_dispatcher.h"
 #include "sasl_apis.h"
+#include "telemetry_apis.h"
+#include "txn_apis.h"
 
 namespace strata::server {
 
@@ -111,6 +112,8 @@ public:
             _txns.emplace(txn_context{*_transactions, *partitions, _coordinator.get()});
             register_txn_apis(_dispatcher, *_txns);
             _group_metrics.emplace(_dispatcher.metrics(), *_coordinator, *partitions);
+            // KIP-714 client metrics: brokers only, as in Kafka.
+            register_telemetry_apis(_dispatcher, quorum.metadata());
             _coordinator->start();
             _transactions->start();
         }
