@@ -49,6 +49,8 @@ std::string error_hint(int16_t code) {
             return "the group coordinator is starting or moving; retry in a moment";
         case kafka_error::group_id_not_found:
             return "list groups with `strata group list`";
+        case kafka_error::transactional_id_not_found:
+            return "list transactional ids with `strata txn list`";
         case kafka_error::non_empty_group:
             return "stop the group's consumers first; an active group's offsets and membership cannot be changed";
         case kafka_error::unknown_member_id:

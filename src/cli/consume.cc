@@ -19,6 +19,8 @@
 #include "ops.h"
 #include "strata/protocol/messages/fetch_request.h"
 #include "strata/protocol/messages/fetch_response.h"
+#include "strata/protocol/messages/list_offsets_request.h"
+#include "strata/protocol/messages/list_offsets_response.h"
 #include "strata/protocol/record_batch.h"
 
 namespace strata::cli {
@@ -42,6 +44,7 @@ struct consume_args {
     std::string group;
     bool no_commit = false;
     int max_wait_ms = 500;
+    std::string isolation = "read_uncommitted";
 };
 
 std::string text_of(const std::optional<protocol::bytes_view>& bytes) {
@@ -52,6 +55,78 @@ std::string text_of(const std::optional<protocol::bytes_view>& bytes) {
 json json_of(const std::optional<protocol::bytes_view>& bytes) {
     if (!bytes) return nullptr;
     return std::string(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+}
+
+// A read_committed consumer's filter of one partition's fetched batches, as
+// Kafka's consumer does it (KIP-98): the response lists the aborted
+// transactions overlapping what it returns (producer id, first offset); a
+// producer's transactional batches are dropped from its aborted
+// transaction's first offset until its ABORT marker.
+class aborted_filter {
+public:
+    explicit aborted_filter(const std::optional<std::vector<pm::fetch_response::aborted_transaction>>& aborted) {
+        if (aborted)
+            for (const auto& t : *aborted) _pending.emplace(t.first_offset, t.producer_id);
+    }
+    // Whether `batch`'s records are to be skipped.
+    bool skip(const protocol::record_batch_view& batch) {
+        if (!batch.has_producer_id()) return batch.is_control();
+        while (!_pending.empty() && _pending.begin()->first <= batch.last_offset()) {
+            _aborted.insert(_pending.begin()->second);
+            _pending.erase(_pending.begin());
+        }
+        if (batch.is_control()) {
+            if (is_abort_marker(batch)) _aborted.erase(batch.producer_id());
+            return true;
+        }
+        return batch.is_transactional() && _aborted.count(batch.producer_id()) > 0;
+    }
+
+private:
+    // A control record's key is version (int16) and type (int16: 0 ABORT, 1 COMMIT).
+    static bool is_abort_marker(const protocol::record_batch_view& batch) {
+        std::vector<uint8_t> scratch;
+        bool abort = false;
+        (void)protocol::for_each_record(batch, 1 << 16, scratch, [&](const protocol::record_view& r) {
+            if (r.key && r.key->size() >= 4) abort = ((*r.key)[2] << 8 | (*r.key)[3]) == 0;
+        });
+        return abort;
+    }
+    std::multimap<int64_t, int64_t> _pending;  // first offset -> producer id, not yet reached
+    std::set<int64_t> _aborted;                // producers inside an aborted transaction
+};
+
+// ListOffsets LATEST at read_committed: each partition's last stable offset
+// (ops.h's list_offsets asks at read_uncommitted, the high watermark).
+std::map<int32_t, listed_offset> last_stable_offsets(kafka_client& client, const topic_metadata_t& md,
+                                                     const std::vector<int32_t>& partitions) {
+    std::map<int32_t, std::vector<int32_t>> by_leader;
+    for (int32_t p : partitions) by_leader[leader_of(md, p)].push_back(p);
+    std::map<int32_t, listed_offset> out;
+    for (const auto& [leader, parts] : by_leader) {
+        if (client.version_of<pm::list_offsets_request>(leader) < 2)
+            throw cli_error(fmt::format("broker {} serves ListOffsets below v2, which has no isolation level", leader));
+        pm::list_offsets_request request;
+        request.replica_id = -1;
+        request.isolation_level = 1;
+        request.timeout_ms = client.options().timeout_ms;
+        auto& t = request.topics.emplace_back();
+        t.name = md.name.value_or("");
+        for (int32_t p : parts) {
+            auto& lp = t.partitions.emplace_back();
+            lp.partition_index = p;
+            lp.timestamp = latest_timestamp;
+        }
+        auto response = client.call<pm::list_offsets_response>(leader, request);
+        for (const auto& rt : response.topics)
+            for (const auto& rp : rt.partitions) {
+                if (rp.error_code != 0)
+                    throw_kafka_error(rp.error_code,
+                                      fmt::format("listing the last stable offset of {}-{}", rt.name, rp.partition_index));
+                out[rp.partition_index] = listed_offset{rp.offset, rp.timestamp};
+            }
+    }
+    return out;
 }
 
 volatile std::sig_atomic_t interrupted = 0;
@@ -67,6 +142,9 @@ void consume(const global_options& g, const consume_args& a) {
                     "drop --offset/--timestamp/--partition, or reset the group with `strata group reset-offsets`");
     std::optional<int64_t> start_time;
     if (!a.timestamp.empty()) start_time = parse_timestamp(a.timestamp);
+    // read_committed reads to the last stable offset and skips aborted transactions.
+    const bool committed_only = a.isolation == "read_committed";
+    const int8_t isolation = committed_only ? 1 : 0;  // Fetch's isolation_level
 
     kafka_client client(g);
     auto md = client.topic_metadata(a.topic);
@@ -88,7 +166,8 @@ void consume(const global_options& g, const consume_args& a) {
         position.clear();
         active.clear();
         if (partitions.empty()) return;
-        latest = list_offsets(client, md, partitions, latest_timestamp);
+        latest = committed_only ? last_stable_offsets(client, md, partitions)
+                                : list_offsets(client, md, partitions, latest_timestamp);
         if (member) {
             auto committed = fetch_committed_offsets(client, a.group, a.topic, partitions);
             std::vector<int32_t> missing;
@@ -149,7 +228,7 @@ void consume(const global_options& g, const consume_args& a) {
             request.max_wait_ms = a.follow ? a.max_wait_ms : 100;
             request.min_bytes = 1;
             request.max_bytes = 16 << 20;
-            request.isolation_level = 0;
+            request.isolation_level = isolation;
             request.session_id = 0;
             request.session_epoch = -1;
             pm::fetch_request::fetch_topic topic;
@@ -179,13 +258,14 @@ void consume(const global_options& g, const consume_args& a) {
                                           fmt::format("fetching {}-{} at offset {}", a.topic, p, position[p]));
                     }
                     if (pd.records && pd.records->size() > 0) {
+                        aborted_filter aborted(pd.aborted_transactions);
                         protocol::record_batch_sequence batches(pd.records->bytes());
                         for (;;) {
                             auto next = batches.next();
                             if (!next || !next.value()) break;  // the end, or a batch cut off by the size limit
                             const auto& batch = *next.value();
                             if (batch.last_offset() < position[p]) continue;
-                            if (!batch.is_control()) {
+                            if (!(committed_only ? aborted.skip(batch) : batch.is_control())) {
                                 const int64_t base = batch.base_offset();
                                 const int64_t base_ts = batch.base_timestamp();
                                 const bool append_time =
@@ -279,6 +359,10 @@ void add_consume_command(CLI::App& app, const std::shared_ptr<global_options>& g
     c->add_option("-g,--group", a->group,
                   "Consume as a member of this group: its partitions, from its committed offsets, committing on exit");
     c->add_flag("--no-commit", a->no_commit, "With --group, do not commit");
+    c->add_option("--isolation", a->isolation,
+                  "read_committed: only committed transactions' records, up to the last stable offset; "
+                  "read_uncommitted (default): every record up to the high watermark")
+        ->check(CLI::IsMember({"read_committed", "read_uncommitted"}));
     c->add_option("--max-wait", a->max_wait_ms, "With --follow, the longest a fetch waits for data (ms)")
         ->check(CLI::Range(0, 60000));
     c->footer(
@@ -286,7 +370,8 @@ void add_consume_command(CLI::App& app, const std::shared_ptr<global_options>& g
         "  strata consume orders                       # everything there now, then exit\n"
         "  strata consume orders --from end -f         # new records as they arrive\n"
         "  strata consume orders -p 0 --offset 42 -n 10 --format json\n"
-        "  strata consume orders --timestamp 2024-05-01T12:00:00Z");
+        "  strata consume orders --timestamp 2024-05-01T12:00:00Z\n"
+        "  strata consume payments --isolation read_committed");
     c->callback([global, a] { consume(*global, *a); });
 }
 

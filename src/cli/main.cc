@@ -11,6 +11,11 @@
 #include "common.h"
 #include "strata/common/log.h"
 
+namespace strata::cli {
+// `txn list|describe` and `producers describe` (txn.cc).
+void add_txn_commands(CLI::App& app, const std::shared_ptr<global_options>& global);
+}  // namespace strata::cli
+
 #ifndef STRATA_VERSION
 #define STRATA_VERSION "dev"
 #endif
@@ -64,6 +69,7 @@ int main(int argc, char** argv) {
     add_user_commands(app, global);
     add_acl_commands(app, global);
     add_quota_commands(app, global);
+    add_txn_commands(app, global);
     add_completion_command(app);
 
     // Subcommands' help shows only their own options: name the global ones.

@@ -287,7 +287,11 @@ kafka_error group_coordinator::impl::shard_ready(int32_t p) {
         if (t && static_cast<size_t>(p) < t->partitions.size() &&
             t->partitions[static_cast<size_t>(p)].leader == partitions.node_id())
             return kafka_error::coordinator_load_in_progress;
-        return kafka_error::coordinator_not_available;
+        // Neither leading nor about to (as far as this broker's image knows):
+        // Kafka's GroupCoordinator answers NOT_COORDINATOR, which sends the
+        // client back to FindCoordinator. COORDINATOR_NOT_AVAILABLE is only for
+        // a coordinator that is not running (starting or shutting down).
+        return kafka_error::not_coordinator;
     }
     if (!found.leader->is_leader()) return kafka_error::coordinator_load_in_progress;  // becoming leader
     if (it != shards.end()) unload(p);

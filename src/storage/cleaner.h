@@ -13,8 +13,13 @@
 // swapped in under the log's owner lock (disk_log::swap_cleaned).
 //
 // Runs on the manager's cleaner thread; I/O is throttled to a byte rate.
-// Not yet: aborted-transaction removal (control batches and transactional
-// batches are kept), grouping small segments into one.
+// Transactions (KIP-98, as Kafka's cleaner): an aborted transaction's batches
+// are removed and map no key; an open one's are kept as they are and map no
+// key, and the checkpoint stops at its first offset; a COMMIT or ABORT marker
+// with no data of its transaction left gets a delete horizon, and goes in a
+// cleaning after it. The outcomes come from one scan of the batch headers
+// and markers per cleaning (there is no .txnindex yet).
+// Not yet: grouping small segments into one.
 #pragma once
 
 #include <cstdint>

@@ -135,7 +135,9 @@ kafka_error txn_coordinator::impl::shard_ready(int32_t p) {
         if (t && static_cast<size_t>(p) < t->partitions.size() &&
             t->partitions[static_cast<size_t>(p)].leader == partitions.node_id())
             return kafka_error::coordinator_load_in_progress;
-        return kafka_error::coordinator_not_available;
+        // Not this broker's partition (as far as its image knows): Kafka's
+        // TransactionStateManager answers NOT_COORDINATOR here.
+        return kafka_error::not_coordinator;
     }
     if (!found.leader->is_leader()) return kafka_error::coordinator_load_in_progress;
     if (it != shards.end()) unload(p);

@@ -36,7 +36,8 @@ COMMANDS = [
     ["config"], ["config", "get"], ["config", "set"], ["perf"], ["perf", "produce"], ["perf", "consume"],
     ["acl"], ["acl", "create"], ["acl", "list"], ["acl", "delete"],
     ["completion"], ["cluster", "rebalance"], ["partition", "reassign"], ["partition", "list-reassignments"],
-    ["broker", "decommission"],
+    ["broker", "decommission"], ["txn"], ["txn", "list"], ["txn", "describe"], ["producers"],
+    ["producers", "describe"],
 ]
 
 
