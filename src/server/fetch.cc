@@ -44,7 +44,15 @@ struct fetch_build {
     // A follower's fetch: bytes of the replicas leader.replication.throttled.
     // replicas names, which the leader's throttle counts (in the ISR or not).
     size_t throttled_bytes = 0;
+    // A partition was answered empty because the leader's throttle was over.
+    bool throttled_out = false;
 };
+
+// How long a follower's fetch that the leader's throttle left empty is held
+// at most: the rate falls below the bound within a fraction of a second, and
+// holding it for all of replica.fetch.wait.max.ms (as Kafka's DelayedFetch
+// does) left the catch-up 14% below the throttle.
+constexpr auto throttled_fetch_hold = std::chrono::milliseconds(100);
 
 int32_t replica_of(const request_context& ctx, const pm::fetch_request& request) {
     return ctx.version >= 15 ? request.replica_state.replica_id : request.replica_id;
@@ -127,7 +135,10 @@ void read_partition(const request_context& ctx, const pm::fetch_request& request
     const bool throttled = follower && throttles && throttles->throttled(p.id().topic, p.id().partition.value());
     if (throttled && throttles->throttle().exceeded()) {
         const auto isr = p.isr();
-        if (std::find(isr.begin(), isr.end(), replica_id) == isr.end()) return;
+        if (std::find(isr.begin(), isr.end(), replica_id) == isr.end()) {
+            build.throttled_out = true;
+            return;
+        }
     }
 
     // Consumers read to the HW (read_committed: the LSO); a follower reads to
@@ -289,7 +300,10 @@ boost::asio::awaitable<pm::fetch_response> handle_fetch(request_context& ctx, co
             co_return answer(build);
         }
         if (!parked) parked.emplace(metrics::fetch_purgatory());
-        const bool woken = co_await waiter->wait_until(deadline);
+        const auto until = build.throttled_out
+                               ? std::min(deadline, std::chrono::steady_clock::now() + throttled_fetch_hold)
+                               : deadline;
+        const bool woken = co_await waiter->wait_until(until);
         if (!woken) {
             auto last = build_response(ctx, request, plan.topics, allowed, partitions, throttle, nullptr, false);
             co_return answer(last);
