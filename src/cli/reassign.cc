@@ -23,7 +23,9 @@ struct reassign_args {
     int32_t partition = -1;
     std::vector<int32_t> replicas;
     bool cancel = false;
+    bool verify = false;
     bool wait = false;
+    int64_t throttle = -1;  // bytes/s; -1: none
     int64_t wait_timeout_ms = 0;
 };
 
@@ -50,13 +52,63 @@ std::vector<partition_move> moves_of(const reassign_args& a) {
     return {{a.topic, a.partition, a.replicas}};
 }
 
+// kafka-reassign-partitions.sh --verify: whether each move is done; once all
+// are, the throttles the moves were started with are removed.
+void verify(const global_options& g, const reassign_args& a) {
+    const auto moves = moves_of(a);
+    kafka_client client(g);
+    std::map<std::pair<std::string, int32_t>, partition_placement> placed;
+    for (const auto& p : read_layout(client).partitions) placed[{p.topic, p.partition}] = p;
+    json doc{{"partitions", json::array()}, {"throttle_removed", false}};
+    table t{{"TOPIC", "PARTITION", "REPLICAS", "TARGET", "STATE"}, {}};
+    bool all_done = true;
+    for (const auto& m : moves) {
+        auto it = placed.find({m.topic, m.partition});
+        std::string state;
+        if (it == placed.end()) {
+            state = "no such partition";
+        } else if (!it->second.adding.empty() || !it->second.removing.empty()) {
+            state = "in progress";
+        } else if (!m.replicas.empty() && it->second.replicas != m.replicas) {
+            state = "not as planned";  // cancelled, or moved elsewhere since
+        } else {
+            state = "complete";
+        }
+        all_done = all_done && state != "in progress";
+        const std::string now = it == placed.end() ? "-" : join_ints(it->second.replicas);
+        doc["partitions"].push_back({{"topic", m.topic}, {"partition", m.partition}, {"state", state}});
+        t.rows.push_back({m.topic, std::to_string(m.partition), now, join_ints(m.replicas), state});
+    }
+    if (all_done) {
+        clear_reassignment_throttle(client, moves);
+        doc["throttle_removed"] = true;
+    }
+    print_result(g, doc, t);
+    if (all_done)
+        note("throttles removed (leader/follower.replication.throttled.rate on every broker, "
+             "*.replication.throttled.replicas on the moved topics)");
+    else
+        note("moves still in progress: the throttles stay until they are done; run --verify again");
+}
+
 void reassign(const global_options& g, const reassign_args& a) {
+    if (a.verify) return verify(g, a);
+    if (a.throttle >= 0 && a.cancel) throw_usage("--throttle is for starting moves, not for --cancel");
+    if (a.throttle == 0) throw_usage("--throttle is in bytes per second and must be positive");
     auto moves = moves_of(a);
     kafka_client client(g);
     // The current assignment first: Kafka prints it for a rollback plan.
     std::vector<partition_move> current;
     std::map<std::pair<std::string, int32_t>, std::vector<int32_t>> replicas_now;
-    for (const auto& p : read_layout(client).partitions) replicas_now[{p.topic, p.partition}] = p.replicas;
+    const auto layout = read_layout(client);
+    for (const auto& p : layout.partitions) replicas_now[{p.topic, p.partition}] = p.replicas;
+    // The throttle is in place before the first byte moves.
+    if (a.throttle > 0) {
+        const auto brokers = set_reassignment_throttle(client, layout, moves, a.throttle);
+        note(fmt::format("throttle: {} bytes/s on brokers {}; it is removed when the moves are done ({})", a.throttle,
+                         join_ints(std::vector<int32_t>(brokers.begin(), brokers.end())),
+                         a.wait ? "here" : "by strata partition reassign --verify"));
+    }
     for (const auto& m : moves) {
         auto it = replicas_now.find({m.topic, m.partition});
         if (it != replicas_now.end()) current.push_back({m.topic, m.partition, it->second});
@@ -79,7 +131,13 @@ void reassign(const global_options& g, const reassign_args& a) {
     }
     print_result(g, doc, t);
     if (failed) throw cli_error("some partitions were not reassigned", "see the results above");
-    if (a.wait && !a.cancel) wait_for_moves(client, moves, a.wait_timeout_ms);
+    if (a.wait && !a.cancel) {
+        wait_for_moves(client, moves, a.wait_timeout_ms);
+        if (a.throttle > 0) {
+            clear_reassignment_throttle(client, moves);
+            note("throttle removed");
+        }
+    }
 }
 
 void list_reassignments(const global_options& g, const std::string& topic) {
@@ -114,11 +172,16 @@ void add_reassign_commands(CLI::App& partition, const std::shared_ptr<global_opt
     reassign_cmd->add_option("--replicas", args->replicas, "The target brokers, the preferred leader first")
         ->delimiter(',');
     reassign_cmd->add_flag("--cancel", args->cancel, "Cancel the named moves: back to the replicas before them");
+    reassign_cmd->add_option("--throttle", args->throttle,
+                             "Cap the moves' replication at this many bytes/s (leader/follower.replication.throttled.*)");
+    reassign_cmd->add_flag("--verify", args->verify,
+                           "Show whether the named moves are done; once they all are, remove their throttle");
     reassign_cmd->add_flag("--wait", args->wait, "Wait until the moves complete, showing progress");
     reassign_cmd->add_option("--wait-timeout-ms", args->wait_timeout_ms, "Give up waiting after this long (0: never)");
     reassign_cmd->footer(
         "Examples:\n  strata partition reassign --topic orders --partition 0 --replicas 2,3,4 --wait\n"
-        "  strata partition reassign --reassignment-json-file plan.json\n"
+        "  strata partition reassign --reassignment-json-file plan.json --throttle 50000000\n"
+        "  strata partition reassign --reassignment-json-file plan.json --verify\n"
         "  strata partition reassign --reassignment-json-file plan.json --cancel");
     reassign_cmd->callback([global, args] { reassign(*global, *args); });
 

@@ -1,12 +1,17 @@
 #include "reassign_ops.h"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "common.h"
+#include "ops.h"
+#include "strata/protocol/messages/describe_configs_request.h"
+#include "strata/protocol/messages/describe_configs_response.h"
 #include "strata/protocol/messages/alter_partition_reassignments_request.h"
 #include "strata/protocol/messages/alter_partition_reassignments_response.h"
 #include "strata/protocol/messages/list_partition_reassignments_request.h"
@@ -98,6 +103,102 @@ std::vector<int16_t> send_reassignments(kafka_client& client, const std::vector<
         out.push_back(it == errors.end() ? kafka_error_code(kafka_error::unknown_server_error) : it->second);
     }
     return out;
+}
+
+namespace {
+
+constexpr std::string_view leader_rate = "leader.replication.throttled.rate";
+constexpr std::string_view follower_rate = "follower.replication.throttled.rate";
+constexpr std::string_view leader_replicas = "leader.replication.throttled.replicas";
+constexpr std::string_view follower_replicas = "follower.replication.throttled.replicas";
+
+// A topic's current value of `key` ("" when unset), by DescribeConfigs.
+std::string topic_config(kafka_client& client, const std::string& topic, std::string_view key) {
+    pm::describe_configs_request request;
+    auto& resource = request.resources.emplace_back();
+    resource.resource_type = resource_topic;
+    resource.resource_name = topic;
+    resource.configuration_keys.emplace().push_back(std::string(key));
+    auto response = client.call<pm::describe_configs_response>(kafka_client::bootstrap_node, request);
+    for (const auto& r : response.results) {
+        if (r.error_code != 0)
+            throw_kafka_error(r.error_code, fmt::format("describing the configs of topic '{}'", topic), r.error_message);
+        for (const auto& c : r.configs)
+            if (c.name == key && c.value) return *c.value;
+    }
+    return {};
+}
+
+// "p:b" pairs, the existing list's kept ("*" stays "*": it covers all).
+std::string merged_pairs(const std::string& existing, const std::set<std::pair<int32_t, int32_t>>& add) {
+    if (existing == "*") return existing;
+    std::set<std::string> items;
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start < existing.size()) {
+        auto comma = existing.find(',', start);
+        if (comma == std::string::npos) comma = existing.size();
+        std::string item = existing.substr(start, comma - start);
+        item.erase(0, item.find_first_not_of(' '));
+        item.erase(item.find_last_not_of(' ') + 1);
+        if (!item.empty() && items.insert(item).second) out.push_back(item);
+        start = comma + 1;
+    }
+    for (const auto& [partition, broker] : add) {
+        auto item = fmt::format("{}:{}", partition, broker);
+        if (items.insert(item).second) out.push_back(item);
+    }
+    return fmt::format("{}", fmt::join(out, ","));
+}
+
+}  // namespace
+
+std::set<int32_t> set_reassignment_throttle(kafka_client& client, const cluster_layout& layout,
+                                            const std::vector<partition_move>& moves, int64_t bytes_per_second) {
+    std::map<std::pair<std::string, int32_t>, const partition_placement*> placed;
+    for (const auto& p : layout.partitions) placed[{p.topic, p.partition}] = &p;
+    std::set<int32_t> brokers;
+    // Per topic: the (partition, broker) pairs to throttle on each side.
+    std::map<std::string, std::pair<std::set<std::pair<int32_t, int32_t>>, std::set<std::pair<int32_t, int32_t>>>>
+        topics;
+    for (const auto& m : moves) {
+        auto it = placed.find({m.topic, m.partition});
+        if (it == placed.end()) continue;  // AlterPartitionReassignments will name the error
+        auto& [leaders, followers] = topics[m.topic];
+        const auto& current = it->second->replicas;
+        for (int32_t b : current) {
+            leaders.insert({m.partition, b});
+            brokers.insert(b);
+        }
+        for (int32_t b : m.replicas) {
+            brokers.insert(b);
+            if (std::find(current.begin(), current.end(), b) == current.end()) followers.insert({m.partition, b});
+        }
+    }
+    const auto rate = std::to_string(bytes_per_second);
+    for (int32_t b : brokers)
+        alter_configs(client, resource_broker, std::to_string(b),
+                      {{std::string(leader_rate), rate}, {std::string(follower_rate), rate}}, {});
+    for (const auto& [topic, sides] : topics) {
+        alter_configs(client, resource_topic, topic,
+                      {{std::string(leader_replicas),
+                        merged_pairs(topic_config(client, topic, leader_replicas), sides.first)},
+                       {std::string(follower_replicas),
+                        merged_pairs(topic_config(client, topic, follower_replicas), sides.second)}},
+                      {});
+    }
+    return brokers;
+}
+
+void clear_reassignment_throttle(kafka_client& client, const std::vector<partition_move>& moves) {
+    const auto layout = read_layout(client);
+    for (const auto& [broker, rack] : layout.brokers)
+        alter_configs(client, resource_broker, std::to_string(broker), {},
+                      {std::string(leader_rate), std::string(follower_rate)});
+    std::set<std::string> topics;
+    for (const auto& m : moves) topics.insert(m.topic);
+    for (const auto& topic : topics)
+        alter_configs(client, resource_topic, topic, {}, {std::string(leader_replicas), std::string(follower_replicas)});
 }
 
 void wait_for_moves(kafka_client& client, const std::vector<partition_move>& moves, int64_t timeout_ms,

@@ -9,6 +9,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,22 @@ std::vector<partition_move> parse_plan(const nlohmann::json& doc);
 // Sends the moves (replicas nullopt: cancel); returns the error code of each
 // move, in order. Throws on a top-level error.
 std::vector<int16_t> send_reassignments(kafka_client& client, const std::vector<partition_move>& moves, bool cancel);
+
+// kafka-reassign-partitions.sh --throttle: caps the bytes per second the
+// moves' catch-up replication may use. Sets leader.replication.throttled.rate
+// and follower.replication.throttled.rate to `bytes_per_second` on every
+// broker that holds or gets a replica of a moved partition, and on each
+// moved partition's topic leader.replication.throttled.replicas (its current
+// replicas, which lead the catch-up) and follower.replication.throttled.
+// replicas (the replicas being added), merged with what the topic lists
+// already. Returns the brokers it set the rates on.
+std::set<int32_t> set_reassignment_throttle(kafka_client& client, const cluster_layout& layout,
+                                            const std::vector<partition_move>& moves, int64_t bytes_per_second);
+
+// kafka-reassign-partitions.sh --verify's clean-up once the moves are done:
+// deletes the two rates on every live broker and the two replica lists on
+// the moves' topics.
+void clear_reassignment_throttle(kafka_client& client, const std::vector<partition_move>& moves);
 
 // Waits until none of `moves`' partitions is reassigning any more, printing
 // progress to stderr at most every `progress_ms`; throws after

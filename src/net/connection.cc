@@ -232,7 +232,11 @@ asio::awaitable<void> connection::read_loop() {
         // While authenticating, one request at a time (Kafka mutes the
         // channel): the next frame is read, and sized, only once the
         // previous answer is out and the SASL state it set is known.
-        while (!_closed && (at_in_flight_bound() || (unauthenticated() && !_in_flight.empty())))
+        // Likewise once a client has been throttled (Kafka mutes every
+        // channel while a request is in flight): the next request is read
+        // only once this one's throttle is known, else a pipelining producer
+        // gets a socketful of requests past each throttle.
+        while (!_closed && (at_in_flight_bound() || ((unauthenticated() || _one_at_a_time) && !_in_flight.empty())))
             co_await _reader_wakeup.wait();
         // A throttled client's channel is muted (KIP-219): its next request
         // stays in the socket until the throttle time has passed.
@@ -377,6 +381,7 @@ asio::awaitable<void> connection::handle_request(std::shared_ptr<slot> request,
     try {
         request->result = co_await _handler.handle(_info, std::move(frame));
         if (request->result.throttle_ms > 0) {
+            _one_at_a_time = true;
             _throttled_until = std::max(_throttled_until, std::chrono::steady_clock::now() +
                                                               std::chrono::milliseconds(request->result.throttle_ms));
         }

@@ -118,6 +118,10 @@ private:
 
     // KIP-219 muting: no request is read before this (a throttled client).
     std::chrono::steady_clock::time_point _throttled_until{};
+    // The client has been throttled: from then on its requests are handled
+    // one at a time, as Kafka's always are, so that each throttle is known
+    // before the next request is read.
+    bool _one_at_a_time = false;
     boost::asio::steady_timer _throttle_timer;
     std::shared_ptr<request_budget::ticket> _budget_wait;  // while waiting for request memory
     async_event _reader_wakeup;  // a slot was freed, or closed

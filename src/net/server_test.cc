@@ -5,6 +5,9 @@
 #include <thread>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
 
 #include "net_test_support.h"
@@ -210,6 +213,36 @@ TEST(server, mutes_a_throttled_connection_for_its_throttle_time) {
     ASSERT_EQ(seen.size(), 3u);
     EXPECT_GE(seen[2] - seen[1], std::chrono::milliseconds(1000));
     EXPECT_LT(seen[3], seen[2]);  // the other connection was not held up
+}
+
+// Once throttled, a client has its requests handled one at a time, as
+// Kafka's muted channel does, so that each throttle is known before the next
+// request is read: a pipelining producer (librdkafka keeps many produce
+// requests in flight) would otherwise get a socketful of requests past every
+// throttle. Before its first throttle the connection pipelines.
+TEST(server, handles_a_throttled_clients_requests_one_at_a_time) {
+    std::atomic<int> running{0};
+    std::atomic<int> most_running{0};
+    function_handler handler([&](const connection_info&, frame_ptr frame) -> awaitable<handler_result> {
+        const int now = ++running;
+        int seen = most_running.load();
+        while (now > seen && !most_running.compare_exchange_weak(seen, now)) {
+        }
+        boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, std::chrono::milliseconds(20));
+        co_await timer.async_wait(boost::asio::use_awaitable);
+        --running;
+        auto result = echo(*frame);
+        if (id_of(*frame) == 0) result.throttle_ms = 1;
+        co_return result;
+    });
+    server s(loopback_options(), handler);
+    s.start();
+    loopback_client client(port_of(s));
+    client.send_frame(request(0));
+    EXPECT_EQ(client.read_frame(), request(0));
+    for (uint32_t id = 1; id < 5; ++id) client.send_frame(request(id));
+    for (uint32_t id = 1; id < 5; ++id) EXPECT_EQ(client.read_frame(), request(id));
+    EXPECT_EQ(most_running.load(), 1);
 }
 
 TEST(server, closes_the_connection_when_the_handler_throws) {

@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <optional>
@@ -22,6 +23,7 @@
 #include "strata/protocol/messages/fetch_response.h"
 #include "strata/protocol/messages/list_offsets_request.h"
 #include "strata/protocol/messages/list_offsets_response.h"
+#include "strata/replication/throttle.h"
 
 namespace strata::replication {
 
@@ -47,6 +49,19 @@ constexpr int64_t earliest_timestamp = -2;
 // milliseconds, and waiting replica.fetch.backoff.ms would hold its HW (and
 // acks=all) back after a failover.
 constexpr auto image_race_backoff = std::chrono::milliseconds(50);
+// How soon a fetcher whose every partition was left out by the follower
+// throttle looks again (the rate falls as its samples age; Kafka waits
+// replica.fetch.backoff.ms, which makes the catch-up needlessly jerky).
+constexpr auto throttled_backoff = std::chrono::milliseconds(50);
+
+// Whether the image has `node` in the ISR of `tp`.
+bool in_isr(const metadata::metadata_image& image, const topic_partition& tp, int32_t node) {
+    const auto* topic = image.topic(tp.topic);
+    const auto index = size_t(tp.partition.value());
+    if (!topic || index >= topic->partitions.size()) return false;
+    const auto& isr = topic->partitions[index].isr;
+    return std::find(isr.begin(), isr.end(), node) != isr.end();
+}
 
 // A partition as one fetcher fetches it.
 struct fetch_target {
@@ -82,7 +97,10 @@ struct fetcher {
 };
 
 struct replica_fetcher_manager::impl : std::enable_shared_from_this<replica_fetcher_manager::impl> {
-    explicit impl(replica_fetcher_options o) : options(std::move(o)), guard(context.get_executor()) {}
+    explicit impl(replica_fetcher_options o)
+        : options(std::move(o)),
+          guard(context.get_executor()),
+          throttles(replication_throttles::side::follower, options.node_id) {}
 
     replica_fetcher_options options;
     asio::io_context context{1};
@@ -96,6 +114,9 @@ struct replica_fetcher_manager::impl : std::enable_shared_from_this<replica_fetc
     std::map<std::pair<int32_t, int>, std::shared_ptr<fetcher>> fetchers;  // by (leader, index)
     std::map<topic_partition, std::pair<int32_t, int>> assignment;           // which fetcher has a partition
     std::shared_ptr<async_signal> isr_wake;
+    // follower.replication.throttled.rate (KIP-73), as of the image the
+    // fetchers last worked from.
+    replication_throttles throttles;
 
     asio::any_io_executor executor() { return context.get_executor(); }
     void do_follow(const std::shared_ptr<partition>& p, int32_t leader, leader_epoch epoch);
@@ -237,6 +258,9 @@ asio::awaitable<void> handle_response(impl_ptr m, std::shared_ptr<fetcher> f,
                     });
                 } else if (pd.records && pd.records->size() > 0) {
                     const auto bytes = pd.records->bytes();
+                    // Kafka records every throttled replica's bytes, in the ISR or not.
+                    if (m->throttles.throttled(asked.tp.topic, asked.tp.partition.value()))
+                        m->throttles.throttle().record(pd.records->size());
                     const offset log_start(pd.log_start_offset);
                     start_op(m, f, ops, asked.tp, epoch,
                              [p, epoch, bytes, response, hw, log_start](partition::done_callback done) {
@@ -312,9 +336,18 @@ asio::awaitable<void> run_fetcher(impl_ptr m, std::shared_ptr<fetcher> f) {
         auto sent = std::make_shared<std::map<std::pair<std::array<uint8_t, 16>, int32_t>, sent_partition>>();
         const auto now = clock_type::now();
         auto next_ready = clock_type::time_point::max();
+        m->throttles.follow(image);
         for (auto& [tp, target] : f->partitions) {
             if (target.not_before > now) {
                 next_ready = std::min(next_ready, target.not_before);
+                continue;
+            }
+            // KIP-73 (Kafka's ReplicaFetcherThread.shouldFollowerThrottle): a
+            // throttled replica outside the ISR is left out of the fetch
+            // while the follower throttle is over its rate.
+            if (m->throttles.throttled(tp.topic, tp.partition.value()) && !in_isr(*image, tp, m->options.node_id) &&
+                m->throttles.throttle().exceeded()) {
+                next_ready = std::min(next_ready, now + throttled_backoff);
                 continue;
             }
             const auto& p = *target.p;

@@ -8,9 +8,12 @@
 // to the partition (its fetch offset: the HW and the ISR follow from it),
 // gets DivergingEpoch (v12+) when its last fetched epoch ends before its
 // fetch offset here, and its long poll also ends on the next append or
-// when the HW moves.
+// when the HW moves. A replica named in leader.replication.throttled.replicas
+// and outside the ISR gets no records while leader.replication.throttled.rate
+// is exceeded (KIP-73; src/replication/throttle.h).
 #include <boost/asio/this_coro.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -21,6 +24,7 @@
 #include "strata/metrics/purgatory.h"
 #include "strata/protocol/messages/fetch_request.h"
 #include "strata/protocol/messages/fetch_response.h"
+#include "strata/replication/throttle.h"
 
 namespace strata::server {
 
@@ -37,7 +41,18 @@ struct fetch_build {
     std::vector<int64_t> hws;   // each partition's HW as read, in request order
     // Bytes of records read per topic (BytesOutPerSec), in read order.
     std::vector<std::pair<std::string, size_t>> bytes_by_topic;
+    // A follower's fetch: bytes of the replicas leader.replication.throttled.
+    // replicas names, which the leader's throttle counts (in the ISR or not).
+    size_t throttled_bytes = 0;
+    // A partition was answered empty because the leader's throttle was over.
+    bool throttled_out = false;
 };
+
+// How long a follower's fetch that the leader's throttle left empty is held
+// at most: the rate falls below the bound within a fraction of a second, and
+// holding it for all of replica.fetch.wait.max.ms (as Kafka's DelayedFetch
+// does) left the catch-up 14% below the throttle.
+constexpr auto throttled_fetch_hold = std::chrono::milliseconds(100);
 
 int32_t replica_of(const request_context& ctx, const pm::fetch_request& request) {
     return ctx.version >= 15 ? request.replica_state.replica_id : request.replica_id;
@@ -55,7 +70,8 @@ void set_error(pm::fetch_response::partition_data& out, kafka_error error) {
 // max_bytes; the first partition with data may exceed it (KIP-74).
 void read_partition(const request_context& ctx, const pm::fetch_request& request, const pm::fetch_request::fetch_partition& in,
                     const replication::partition_lookup& found, const std::shared_ptr<replication::async_signal>& waiter,
-                    bool first_read, fetch_build& build, pm::fetch_response::partition_data& out) {
+                    bool first_read, replication::replication_throttles* throttles, fetch_build& build,
+                    pm::fetch_response::partition_data& out) {
     out.partition_index = in.partition;
     build.hws.push_back(-1);
     if (!found.leader) {
@@ -112,6 +128,19 @@ void read_partition(const request_context& ctx, const pm::fetch_request& request
     if (follower && first_read && in.fetch_offset >= p.log_start_offset().value() && in.fetch_offset <= leo.value())
         p.record_follower_fetch(replica_id, request.replica_state.replica_epoch, storage::offset(in.fetch_offset));
 
+    // KIP-73 (Kafka's ReplicaManager.shouldLeaderThrottle): a follower
+    // outside the ISR catching up a throttled replica gets no records while
+    // the leader's throttle is over its rate; its long poll counts nothing
+    // for the partition and ends at max_wait_ms (or re-reads on an append).
+    const bool throttled = follower && throttles && throttles->throttled(p.id().topic, p.id().partition.value());
+    if (throttled && throttles->throttle().exceeded()) {
+        const auto isr = p.isr();
+        if (std::find(isr.begin(), isr.end(), replica_id) == isr.end()) {
+            build.throttled_out = true;
+            return;
+        }
+    }
+
     // Consumers read to the HW (read_committed: the LSO); a follower reads to
     // the log end.
     storage::read_options options;
@@ -151,6 +180,7 @@ void read_partition(const request_context& ctx, const pm::fetch_request& request
     }
     build.bytes += region.length;
     build.bytes_by_topic.emplace_back(p.id().topic, region.length);
+    if (throttled) build.throttled_bytes += region.length;
 }
 
 // The authorize stage, once per request (not at every read of a long poll):
@@ -193,7 +223,7 @@ std::vector<bool> authorize_topics(const request_context& ctx, const pm::fetch_r
 
 fetch_build build_response(const request_context& ctx, const pm::fetch_request& request,
                            const std::vector<pm::fetch_request::fetch_topic>& topics, const std::vector<bool>& allowed,
-                           replication::partition_manager& partitions,
+                           replication::partition_manager& partitions, replication::replication_throttles* throttles,
                            const std::shared_ptr<replication::async_signal>& waiter, bool first_read) {
     fetch_build build;
     for (size_t t = 0; t < topics.size(); ++t) {
@@ -212,7 +242,7 @@ fetch_build build_response(const request_context& ctx, const pm::fetch_request& 
             }
             auto found = ctx.version >= 13 ? partitions.find(topic.topic_id, in.partition)
                                            : partitions.find(topic.topic, in.partition);
-            read_partition(ctx, request, in, found, waiter, first_read, build, out);
+            read_partition(ctx, request, in, found, waiter, first_read, throttles, build, out);
         }
     }
     return build;
@@ -220,7 +250,8 @@ fetch_build build_response(const request_context& ctx, const pm::fetch_request& 
 
 boost::asio::awaitable<pm::fetch_response> handle_fetch(request_context& ctx, const pm::fetch_request& request,
                                                         replication::partition_manager& partitions,
-                                                        fetch_session_cache& sessions, topic_metrics& traffic) {
+                                                        fetch_session_cache& sessions, topic_metrics& traffic,
+                                                        replication::replication_throttles& throttles) {
     // KIP-227: the session decides which partitions this request reads (v7+;
     // older requests decode as sessionless full fetches).
     const bool by_id = ctx.version >= 13;
@@ -238,6 +269,10 @@ boost::asio::awaitable<pm::fetch_response> handle_fetch(request_context& ctx, co
         // What is sent is counted: the last read of a long poll.
         if (replica_of(ctx, request) >= 0) {
             traffic.replication_bytes_out().inc(build.bytes);
+            // What is sent of throttled replicas is measured against
+            // leader.replication.throttled.rate (Kafka records it likewise,
+            // once the response is built).
+            if (build.throttled_bytes > 0) throttles.throttle().record(build.throttled_bytes);
         } else {
             for (const auto& [topic, bytes] : build.bytes_by_topic) traffic.of(topic)->bytes_out.inc(bytes);
         }
@@ -248,13 +283,16 @@ boost::asio::awaitable<pm::fetch_response> handle_fetch(request_context& ctx, co
     // A follower's long poll also ends when a HW moved, so that the
     // follower's HW (and its readiness to lead) keeps up with the leader's.
     const bool follower = replica_of(ctx, request) >= 0;
+    // The leader's replication throttle, as of the image being served.
+    if (follower) throttles.follow(partitions.image());
+    replication::replication_throttles* const throttle = follower ? &throttles : nullptr;
     std::vector<int64_t> first_hws;
     std::optional<metrics::purgatory_entry> parked;  // counted in /metrics' fetch purgatory while it waits
     for (bool first = true;; first = false) {
         // The waiter is registered while the partitions are read, so that an
         // HW move between the read and the wait is not missed.
         auto waiter = request.max_wait_ms > 0 ? replication::async_signal::make(executor) : nullptr;
-        auto build = build_response(ctx, request, plan.topics, allowed, partitions, waiter, first);
+        auto build = build_response(ctx, request, plan.topics, allowed, partitions, throttle, waiter, first);
         if (first) first_hws = build.hws;
         const bool hw_moved = follower && build.hws != first_hws;
         if (build.bytes >= min_bytes || build.has_error || hw_moved || !waiter ||
@@ -262,9 +300,12 @@ boost::asio::awaitable<pm::fetch_response> handle_fetch(request_context& ctx, co
             co_return answer(build);
         }
         if (!parked) parked.emplace(metrics::fetch_purgatory());
-        const bool woken = co_await waiter->wait_until(deadline);
+        const auto until = build.throttled_out
+                               ? std::min(deadline, std::chrono::steady_clock::now() + throttled_fetch_hold)
+                               : deadline;
+        const bool woken = co_await waiter->wait_until(until);
         if (!woken) {
-            auto last = build_response(ctx, request, plan.topics, allowed, partitions, nullptr, false);
+            auto last = build_response(ctx, request, plan.topics, allowed, partitions, throttle, nullptr, false);
             co_return answer(last);
         }
     }
@@ -275,9 +316,13 @@ boost::asio::awaitable<pm::fetch_response> handle_fetch(request_context& ctx, co
 void register_partition_fetch(fetch_router& router, replication::partition_manager& partitions,
                               std::shared_ptr<topic_metrics> traffic) {
     auto sessions = std::make_shared<fetch_session_cache>();
-    router.set_partition_handler([&partitions, sessions, traffic](request_context& ctx, pm::fetch_request& request) {
-        return handle_fetch(ctx, request, partitions, *sessions, *traffic);
-    });
+    // leader.replication.throttled.rate (KIP-73), shared by every network thread.
+    auto throttles = std::make_shared<replication::replication_throttles>(replication::replication_throttles::side::leader,
+                                                                           partitions.node_id());
+    router.set_partition_handler(
+        [&partitions, sessions, traffic, throttles](request_context& ctx, pm::fetch_request& request) {
+            return handle_fetch(ctx, request, partitions, *sessions, *traffic, *throttles);
+        });
 }
 
 }  // namespace strata::server

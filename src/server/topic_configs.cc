@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "strata/replication/throttle.h"
 #include "strata/server/broker_config.h"
 #include "config_values.h"
 #include "strata/server/config_schema.h"
@@ -82,8 +83,9 @@ validator list_of(std::vector<std::string_view> choices, bool required) {
     };
 }
 
-validator any_list() {
-    return [](std::string_view) { return std::string(); };
+// Kafka's ThrottledReplicaListValidator: "*" or partition:broker pairs.
+validator throttled_replicas() {
+    return [](std::string_view v) { return replication::replication_throttle::validate(v).value_or(std::string()); };
 }
 
 // The default when no broker key stands behind a config.
@@ -146,12 +148,17 @@ std::vector<topic_config_key> make_table() {
         "Fsync once this long has passed since the last (Kafka's interval flushing).", integer_at_least<int64_t>(0));
     add("follower.replication.throttled.replicas", config_type::list,
         {"follower.replication.throttled.replicas"}, fixed(""),
-        std::string_view("Replicas whose follower replication is throttled."), any_list());
+        std::string_view("Replicas whose follower replication is throttled (follower.replication.throttled.rate): "
+                         "'*' for all, or partition:broker pairs separated by commas."),
+        throttled_replicas());
     add("index.interval.bytes", config_type::int_, {"log.index.interval.bytes"},
         [](const c& b) { return std::to_string(b.log_index_interval_bytes); },
         "How many bytes of batches lie between offset index entries.", integer_at_least<int32_t>(0));
     add("leader.replication.throttled.replicas", config_type::list, {"leader.replication.throttled.replicas"},
-        fixed(""), "Replicas whose leader replication is throttled.", any_list());
+        fixed(""),
+        "Replicas whose leader replication is throttled (leader.replication.throttled.rate): '*' for all, or "
+        "partition:broker pairs separated by commas.",
+        throttled_replicas());
     add("local.retention.bytes", config_type::long_, {"log.local.retention.bytes"}, fixed("-2"),
         "Tiered storage: local retention by size (-2: retention.bytes).", integer_at_least<int64_t>(-2));
     add("local.retention.ms", config_type::long_, {"log.local.retention.ms"}, fixed("-2"),
@@ -218,7 +225,6 @@ std::vector<topic_config_key> make_table() {
     for (auto& key : t) {
         static const std::vector<std::string_view> inert = {
             "compression.gzip.level", "compression.lz4.level", "compression.zstd.level", "file.delete.delay.ms",
-            "follower.replication.throttled.replicas", "leader.replication.throttled.replicas",
             "local.retention.bytes", "local.retention.ms", "max.compaction.lag.ms", "min.compaction.lag.ms",
             "message.downconversion.enable", "preallocate", "segment.jitter.ms", "unclean.leader.election.enable"};
         if (std::find(inert.begin(), inert.end(), key.name) != inert.end()) {
@@ -274,6 +280,13 @@ namespace {
 bool excluded_from_dynamic(std::string_view name) {
     return name == "remote.log.storage.system.enable" || name == "follower.replication.throttled.replicas" ||
            name == "leader.replication.throttled.replicas";
+}
+
+// Broker keys that are no topic's default but that Kafka changes at run time
+// (DynamicConfig.Broker), read by the replication throttles (only dynamic
+// here: they are not keys of the YAML file).
+bool is_replication_throttle_rate(std::string_view name) {
+    return name == replication::leader_throttled_rate_key || name == replication::follower_throttled_rate_key;
 }
 
 // The topic config a broker key stands behind, or nullptr.
@@ -346,6 +359,7 @@ config_type schema_type(std::string_view type) {
 }  // namespace
 
 bool is_dynamic_broker_config(std::string_view name) {
+    if (is_replication_throttle_rate(name)) return true;
     return !excluded_from_dynamic(name) && topic_config_behind(name) != nullptr;
 }
 
@@ -361,6 +375,10 @@ std::optional<std::string> check_dynamic_broker_value(std::string_view name, std
         problem = key->apply(value, scratch);
     } else if (const auto* topic_key = topic_config_behind(name)) {
         problem = topic_key->validate(value);
+    } else if (is_replication_throttle_rate(name)) {
+        // Kafka: LONG, at least 0 (Long.MAX_VALUE: unlimited).
+        const auto rate = parse_integer<int64_t>(value);
+        if (!rate || *rate < 0) problem = "must be a number of bytes per second, at least 0";
     } else {
         problem = "unknown key";
     }

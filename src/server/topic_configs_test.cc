@@ -81,7 +81,8 @@ TEST(DynamicBrokerConfigs, OnlyTheKeysBehindTopicConfigsChangeAtRunTime) {
                       "log.roll.ms", "log.cleanup.policy", "log.flush.interval.messages", "log.flush.interval.ms",
                       "message.max.bytes", "log.message.timestamp.type", "compression.type", "min.insync.replicas",
                       "unclean.leader.election.enable", "log.cleaner.delete.retention.ms",
-                      "log.cleaner.min.cleanable.ratio"})
+                      "log.cleaner.min.cleanable.ratio", "leader.replication.throttled.rate",
+                      "follower.replication.throttled.rate"})
         EXPECT_TRUE(is_dynamic_broker_config(name)) << name;
     for (auto name : {"log.dirs", "listeners", "node.id", "process.roles", "num.partitions",
                       "remote.log.storage.system.enable", "leader.replication.throttled.replicas"})
@@ -91,6 +92,12 @@ TEST(DynamicBrokerConfigs, OnlyTheKeysBehindTopicConfigsChangeAtRunTime) {
 }
 
 TEST(DynamicBrokerConfigs, ValuesAreCheckedByTheFilesParsersOrTheTopicConfigs) {
+    EXPECT_EQ(check_dynamic_broker_value("leader.replication.throttled.rate", "2000000"), std::nullopt);
+    EXPECT_NE(check_dynamic_broker_value("follower.replication.throttled.rate", "-1"), std::nullopt);
+    // The topic side: Kafka's ThrottledReplicaListValidator.
+    EXPECT_EQ(check_topic_config("leader.replication.throttled.replicas", std::string("0:1,1:2")), std::nullopt);
+    EXPECT_EQ(check_topic_config("follower.replication.throttled.replicas", std::string("*")), std::nullopt);
+    EXPECT_NE(check_topic_config("follower.replication.throttled.replicas", std::string("0-1")), std::nullopt);
     EXPECT_EQ(check_dynamic_broker_value("log.retention.ms", "3600000"), std::nullopt);
     EXPECT_EQ(check_dynamic_broker_value("log.cleanup.policy", "compact,delete"), std::nullopt);
     EXPECT_EQ(check_dynamic_broker_value("log.flush.interval.messages", "1000"), std::nullopt);
