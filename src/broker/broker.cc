@@ -130,7 +130,13 @@ void broker::start() {
         // The broker's partitions, subscribed before the quorum starts so
         // that they see every metadata image.
         if (_config.has_role("broker"))
-            s.data = std::make_unique<server::data_plane>(_config, s.quorum->metadata(), &s.quorum->controller(), &_metrics);
+            s.data = std::make_unique<server::data_plane>(
+                _config, s.quorum->metadata(), &s.quorum->controller(), &_metrics,
+                [this](const std::string& dir, const std::string& cause) {
+                    // One log dir per broker (log.dirs' first): none is left.
+                    if (_on_fatal)
+                        _on_fatal(fmt::format("every log dir has failed ({}: {})", dir, cause));
+                });
         // Follows the images too (ISR changes), so also made before the start.
         s.observe = std::make_unique<observability>(_config, _metrics, *s.quorum,
                                                     s.data ? &s.data->partitions() : nullptr);

@@ -329,6 +329,13 @@ void observability::watch_logs(const storage::log_manager* logs) {
         auto s = stats();
         return std::vector<metrics::sample>{{{{"log_dir", s.dir}}, double(s.logs)}};
     });
+    add("strata_log_dir_offline",
+        "1 when an I/O error took the log directory offline, else 0 (Kafka: OfflineLogDirectoryCount, and "
+        "LogDirectoryOffline per directory). The broker stops once its last directory is offline.",
+        metrics::metric_type::gauge, [logs, stats] {
+            // Read now, not from the 100 ms cache: the broker stops soon after.
+            return std::vector<metrics::sample>{{{{"log_dir", stats().dir}}, logs->offline() ? 1.0 : 0.0}};
+        });
 }
 
 http::readiness_facts observability::readiness() const {

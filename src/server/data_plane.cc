@@ -85,7 +85,8 @@ replication::isr_update_sender isr_sender(controller_channel* controller, const 
 }  // namespace
 
 data_plane::data_plane(const broker_config& config, metadata::metadata_service& metadata,
-                       controller_channel* controller, metrics::registry* registry)
+                       controller_channel* controller, metrics::registry* registry,
+                       std::function<void(const std::string& dir, const std::string& cause)> on_log_dir_failure)
     : _impl(std::make_unique<impl>()) {
     if (config.log_dirs.empty()) throw std::runtime_error("log.dirs is empty");
     storage::log_manager_config log_config;
@@ -96,6 +97,11 @@ data_plane::data_plane(const broker_config& config, metadata::metadata_service& 
             "Time of each fsync pass of a partition log that had data to sync, in seconds; its count is the flush "
             "rate (Kafka: LogFlushStats LogFlushRateAndTimeMs).",
             metrics::latency_buckets_seconds());
+    if (on_log_dir_failure)
+        log_config.on_dir_failure = [handler = std::move(on_log_dir_failure)](const std::string& dir,
+                                                                              const storage::storage_error& cause) {
+            handler(dir, storage::to_string(cause));
+        };
     auto opened = storage::log_manager::open(log_config);
     if (!opened) throw std::runtime_error("cannot open the logs in " + log_config.data_dir + ": " + storage::to_string(opened.error()));
     _impl->logs = std::move(opened).value();

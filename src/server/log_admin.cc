@@ -110,6 +110,12 @@ awaitable<pm::describe_log_dirs_response> handle_describe_log_dirs(request_conte
     dir.log_dir = std::filesystem::absolute(log_dir, ec).lexically_normal().string();
     if (dir.log_dir.size() > 1 && dir.log_dir.back() == '/') dir.log_dir.pop_back();
     struct statvfs fs{};
+    if (partitions.logs().offline()) {
+        // Kafka: an offline dir is listed with KAFKA_STORAGE_ERROR and no
+        // partitions (they are served by other replicas now).
+        dir.error_code = static_cast<int16_t>(kafka_error::kafka_storage_error);
+        co_return response;
+    }
     if (::statvfs(log_dir.c_str(), &fs) == 0) {
         dir.total_bytes = int64_t(fs.f_blocks) * int64_t(fs.f_frsize);
         dir.usable_bytes = int64_t(fs.f_bavail) * int64_t(fs.f_frsize);

@@ -245,6 +245,11 @@ constexpr uint8_t producer_snapshot_version = 1;
 constexpr size_t producer_snapshot_header = 9;
 
 result<void> disk_log::save_producer_snapshot(offset at, std::string_view state) {
+    if (offline()) return log_dir_offline();
+    return watch(save_producer_snapshot_unwatched(at, state), "producer snapshot");
+}
+
+result<void> disk_log::save_producer_snapshot_unwatched(offset at, std::string_view state) {
     // Under the owner lock: a log deleted meanwhile (its state keys removed)
     // must not get one back, which a re-created topic of that name would read.
     std::lock_guard owner(_owner_mutex);
@@ -293,6 +298,11 @@ result<append_result> disk_log::append(protocol::bytes_view payload, leader_epoc
 }
 
 result<append_result> disk_log::append_validated(const validated_records& records, leader_epoch epoch) {
+    if (offline()) return log_dir_offline();
+    return watch(append_unwatched(records, epoch), "append");
+}
+
+result<append_result> disk_log::append_unwatched(const validated_records& records, leader_epoch epoch) {
     std::lock_guard owner(_owner_mutex);
     if (_closed) return make_error(storage_errc::closed);
     if (records.batches.empty()) return invalid_records(protocol::record_error::no_batches);
@@ -390,11 +400,12 @@ result<void> disk_log::roll_locked(offset base) {
 }
 
 result<void> disk_log::roll() {
+    if (offline()) return log_dir_offline();
     std::lock_guard owner(_owner_mutex);
     if (_closed) return make_error(storage_errc::closed);
     auto snap = snapshot();
     if (snap.segments->back()->empty()) return boost::outcome_v2::success();
-    return roll_locked(snap.end);
+    return watch(roll_locked(snap.end), "roll");
 }
 
 void disk_log::lower_flushed(offset end) {
@@ -412,6 +423,11 @@ void disk_log::lower_flushed(offset end) {
 }
 
 result<void> disk_log::truncate_to(offset to) {
+    if (offline()) return log_dir_offline();
+    return watch(truncate_to_unwatched(to), "truncate");
+}
+
+result<void> disk_log::truncate_to_unwatched(offset to) {
     std::unique_lock owner(_owner_mutex);
     if (_closed) return make_error(storage_errc::closed);
     auto snap = snapshot();
@@ -438,6 +454,11 @@ result<void> disk_log::truncate_to(offset to) {
 }
 
 result<void> disk_log::truncate_fully_and_start_at(offset start) {
+    if (offline()) return log_dir_offline();
+    return watch(truncate_fully_unwatched(start), "truncate");
+}
+
+result<void> disk_log::truncate_fully_unwatched(offset start) {
     std::lock_guard owner(_owner_mutex);
     if (_closed) return make_error(storage_errc::closed);
     auto snap = snapshot();
@@ -460,6 +481,11 @@ result<void> disk_log::truncate_fully_and_start_at(offset start) {
 }
 
 result<offset> disk_log::delete_records_before(offset new_start) {
+    if (offline()) return log_dir_offline();
+    return watch(delete_records_unwatched(new_start), "delete records");
+}
+
+result<offset> disk_log::delete_records_unwatched(offset new_start) {
     std::lock_guard owner(_owner_mutex);
     if (_closed) return make_error(storage_errc::closed);
     auto snap = snapshot();
@@ -478,6 +504,7 @@ void disk_log::set_high_watermark(offset hw) {
 }
 
 result<read_result> disk_log::read(const read_options& options) const {
+    if (offline()) return log_dir_offline();
     auto snap = snapshot();
     if (options.start < snap.log_start || options.start > snap.end)
         return make_error(storage_errc::offset_out_of_range);
@@ -522,6 +549,7 @@ result<read_result> disk_log::read_in(const log_snapshot& snap, size_t index, co
 }
 
 result<std::optional<timestamp_and_offset>> disk_log::offset_for_timestamp(int64_t timestamp) const {
+    if (offline()) return log_dir_offline();
     auto snap = snapshot();
     const auto& segments = *snap.segments;
     std::vector<uint8_t> buffer, scratch;
@@ -579,6 +607,9 @@ void disk_log::request_flush() {
 }
 
 void disk_log::flush_to(offset upto, flush_callback done) {
+    // Nothing is durable any more: an acks=all produce waiting for this
+    // flush must fail, never be acknowledged.
+    if (offline()) return done(log_dir_offline());
     {
         std::lock_guard lock(_flush_mutex);
         if (_flushed < upto) {
@@ -611,7 +642,9 @@ void disk_log::run_flush() {
         truncations = _truncations;
     }
     result<void> status = boost::outcome_v2::success();
-    if (flushed < snap.end) {
+    if (offline()) {
+        status = log_dir_offline();
+    } else if (flushed < snap.end) {
         const auto started = std::chrono::steady_clock::now();
         const auto& segments = *snap.segments;
         for (size_t i = 0; i < segments.size() && status; ++i) {
@@ -636,7 +669,12 @@ void disk_log::run_flush() {
         std::move(it, _waiters.end(), std::back_inserter(done));
         _waiters.erase(it, _waiters.end());
     }
-    if (!status) logger()->error("{}: flush failed: {}", _tp, status.error());
+    if (!status && status.error().code != storage_errc::log_dir_offline) {
+        logger()->error("{}: flush failed: {}", _tp, status.error());
+        // A failed fsync may have dropped the dirty pages it could not write
+        // (Linux marks them clean): a later fsync that succeeds proves nothing.
+        (void)watch(status, "fsync");
+    }
     // Not synced: a later write that survives implies this one did, and a
     // stale recovery point only means more to scan.
     if (status && flushed < snap.end) (void)write_checkpoints(false);
@@ -670,6 +708,11 @@ void disk_log::maybe_flush_by_time() {
 }
 
 result<size_t> disk_log::apply_retention() {
+    if (offline()) return size_t{0};
+    return watch(apply_retention_unwatched(), "retention");
+}
+
+result<size_t> disk_log::apply_retention_unwatched() {
     std::lock_guard owner(_owner_mutex);
     if (_closed) return size_t{0};
     auto snap = snapshot();
@@ -709,6 +752,11 @@ void disk_log::set_cleaner_checkpoint(offset o) {
 }
 
 result<bool> disk_log::swap_cleaned(const std::shared_ptr<segment>& old, uint64_t old_size) {
+    if (offline()) return log_dir_offline();
+    return watch(swap_cleaned_unwatched(old, old_size), "cleaner swap");
+}
+
+result<bool> disk_log::swap_cleaned_unwatched(const std::shared_ptr<segment>& old, uint64_t old_size) {
     std::lock_guard owner(_owner_mutex);
     auto snap = snapshot();
     auto it = std::find(snap.segments->begin(), snap.segments->end(), old);
@@ -728,6 +776,13 @@ result<bool> disk_log::swap_cleaned(const std::shared_ptr<segment>& old, uint64_
 }
 
 result<void> disk_log::close() {
+    if (offline()) {
+        // Nothing more is written to a failed directory; the next start
+        // recovers it (no clean-shutdown marker).
+        std::lock_guard owner(_owner_mutex);
+        _closed = true;
+        return log_dir_offline();
+    }
     if (auto r = flush(); !r) return r;
     std::lock_guard owner(_owner_mutex);
     _closed = true;

@@ -16,6 +16,7 @@
 
 #include "flusher.h"
 #include "leader_epoch_cache.h"
+#include "log_dir_health.h"
 #include "segment.h"
 #include "strata/storage/clock.h"
 #include "strata/storage/log.h"
@@ -42,6 +43,9 @@ struct disk_log_context {
     flusher* flush_thread = nullptr;
     const clock* time = &system_clock::instance();
     metrics::histogram* flush_seconds = nullptr;  // see log_manager_config
+    // The directory's health (null in tests that open a lone log): an I/O
+    // error takes it offline, and an offline directory's logs refuse work.
+    log_dir_health* health = nullptr;
 };
 
 class disk_log final : public partition_log, public flush_target, public std::enable_shared_from_this<disk_log> {
@@ -107,6 +111,20 @@ public:
 
 private:
     disk_log(std::string dir, topic_partition tp, log_config config, disk_log_context context);
+    bool offline() const { return _context.health && _context.health->offline(); }
+    template <typename T>
+    result<T> watch(result<T> r, std::string_view what) {
+        return _context.health ? _context.health->watch(std::move(r), what) : std::move(r);
+    }
+    // The bodies of the public changes above, which add the offline check
+    // before and the I/O-error watch after.
+    result<append_result> append_unwatched(const validated_records& records, leader_epoch epoch);
+    result<void> truncate_to_unwatched(offset to);
+    result<void> truncate_fully_unwatched(offset start);
+    result<offset> delete_records_unwatched(offset new_start);
+    result<void> save_producer_snapshot_unwatched(offset at, std::string_view state);
+    result<size_t> apply_retention_unwatched();
+    result<bool> swap_cleaned_unwatched(const std::shared_ptr<segment>& old, uint64_t old_size);
     result<void> load(bool recover);
     result<void> recover_from(size_t first);
     result<void> maybe_roll(offset first, offset last, size_t bytes, int64_t max_timestamp);

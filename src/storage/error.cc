@@ -16,6 +16,7 @@ std::string_view storage_errc_name(storage_errc code) {
         case storage_errc::unknown_partition: return "unknown_partition";
         case storage_errc::partition_exists: return "partition_exists";
         case storage_errc::corrupt_state: return "corrupt_state";
+        case storage_errc::log_dir_offline: return "log_dir_offline";
     }
     return "unknown";
 }
@@ -41,6 +42,9 @@ kafka_error to_kafka_error(const storage_error& e) {
         case storage_errc::unknown_partition: return kafka_error::unknown_topic_or_partition;
         case storage_errc::partition_exists: return kafka_error::unknown_server_error;
         case storage_errc::corrupt_state: return kafka_error::kafka_storage_error;
+        // Kafka answers KAFKA_STORAGE_ERROR for a partition in an offline log
+        // dir (retriable: the client refreshes metadata and finds the new leader).
+        case storage_errc::log_dir_offline: return kafka_error::kafka_storage_error;
     }
     return kafka_error::unknown_server_error;
 }

@@ -14,6 +14,7 @@
 #include "disk_log.h"
 #include "file_util.h"
 #include "flusher.h"
+#include "log_dir_health.h"
 #include "strata/common/log.h"
 
 namespace strata::storage {
@@ -41,7 +42,11 @@ std::optional<topic_partition> parse_partition_dir(const std::string& name) {
 class disk_log_manager final : public log_manager {
 public:
     disk_log_manager(log_manager_config config, std::unique_ptr<state_store> store, bool clean)
-        : _config(std::move(config)), _store(std::move(store)), _flusher(_config.start_threads), _clean(clean) {}
+        : _config(std::move(config)),
+          _store(std::move(store)),
+          _flusher(_config.start_threads),
+          _clean(clean),
+          _health(_config.data_dir, _config.on_dir_failure) {}
 
     ~disk_log_manager() override { (void)shutdown(); }
 
@@ -69,12 +74,13 @@ public:
     result<std::shared_ptr<partition_log>> get_or_create(const topic_partition& tp, const log_config& config) override {
         std::lock_guard lock(_mutex);
         if (_shut_down) return make_error(storage_errc::closed);
-        return open_locked(tp, config);
+        if (_health.offline()) return log_dir_offline();
+        return _health.watch(open_locked(tp, config), "open log");
     }
 
     result<std::shared_ptr<partition_log>> open_locked(const topic_partition& tp, const log_config& config) {
         if (auto it = _logs.find(tp); it != _logs.end()) return std::shared_ptr<partition_log>(it->second);
-        disk_log_context context{_store.get(), &_flusher, _config.clock, _config.flush_seconds};
+        disk_log_context context{_store.get(), &_flusher, _config.clock, _config.flush_seconds, &_health};
         auto log = disk_log::open(_config.data_dir + "/" + tp.dir_name(), tp, config, context, !_clean);
         if (!log) return log.error();
         _logs.emplace(tp, log.value());
@@ -148,7 +154,8 @@ public:
         }
         for (const auto& log : logs()) {
             if (!log->config().compacted()) continue;
-            auto stats = clean_log(*log, options);
+            if (_health.offline()) return;
+            auto stats = _health.watch(clean_log(*log, options), "clean");
             if (!stats) logger()->error("{}: cleaning failed: {}", log->partition(), stats.error());
             else if (stats.value().segments_rewritten > 0)
                 logger()->info("{}: cleaned {} segment(s), {} records removed", log->partition(),
@@ -184,6 +191,18 @@ public:
         if (_housekeeping.joinable()) _housekeeping.join();
         std::lock_guard lock(_mutex);
         _shut_down = true;
+        if (_health.offline()) {
+            // Nothing more is written to a failed directory, and no marker
+            // vouches for it: the next start recovers every log in it.
+            for (auto& [tp, log] : _logs) (void)log->close();
+            _flusher.stop();
+            // Left open on purpose: closing a RocksDB whose WAL write failed
+            // trips an assertion in Debian's build (WritableFileWriter's
+            // sync_without_flush_called_) and aborts; the process is about to
+            // exit anyway, and the next start recovers.
+            (void)_store.release();
+            return log_dir_offline();
+        }
         // A partition never opened since an unclean start has not been
         // recovered: recover it now, or the marker would vouch for it.
         if (!_clean) {
@@ -203,10 +222,12 @@ public:
     }
 
     bool was_clean_shutdown() const override { return _clean; }
+    bool offline() const override { return _health.offline(); }
 
     log_dir_stats dir_stats() const override {
         log_dir_stats stats;
         stats.dir = _config.data_dir;
+        stats.offline = _health.offline();
         for (const auto& log : logs()) {
             ++stats.logs;
             stats.segments += log->segment_count();
@@ -220,6 +241,7 @@ private:
     std::unique_ptr<state_store> _store;
     flusher _flusher;
     bool _clean;
+    log_dir_health _health;
 
     mutable std::mutex _mutex;
     std::map<topic_partition, std::shared_ptr<disk_log>> _logs;

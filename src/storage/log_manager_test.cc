@@ -1,6 +1,9 @@
 #include "strata/storage/log_manager.h"
 
 #include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -72,6 +75,67 @@ TEST(log_manager, retention_runs_over_every_log) {
     time.advance(5000);
     m->run_retention();
     EXPECT_EQ(log->segment_count(), 1u);
+}
+
+// Kafka's LogDirFailureChannel: the first I/O error takes the directory
+// offline for every log in it, once, and nothing is vouched for afterwards.
+TEST(log_manager, an_io_error_takes_the_directory_offline) {
+    testing::temp_dir dir;
+    manual_clock time;
+    auto config = manual(dir.path(), &time);
+    std::vector<std::string> failures;
+    config.on_dir_failure = [&](const std::string& failed, const storage_error& cause) {
+        failures.push_back(failed);
+        EXPECT_EQ(cause.code, storage_errc::io_error);
+    };
+    topic_partition a{"a", partition_id(0)}, b{"b", partition_id(0)};
+    {
+        // (A memory state store: the manager leaves a failed directory's
+        // store open, and a RocksDB one would stay locked for the reopen.)
+        auto m = log_manager::open(config, make_memory_state_store()).value();
+        auto log_a = m->get_or_create(a, log_config{}).value();
+        auto log_b = m->get_or_create(b, log_config{}).value();
+        ASSERT_TRUE(log_a->append(testing::make_simple_batch(4), leader_epoch(0)));
+        ASSERT_TRUE(log_b->append(testing::make_simple_batch(4), leader_epoch(0)));
+        EXPECT_FALSE(m->offline());
+        EXPECT_FALSE(m->dir_stats().offline);
+
+        // A real failing system call: the next segment's file cannot be
+        // created once its partition directory is gone.
+        std::filesystem::remove_all(dir.path() + "/a-0");
+        auto rolled = log_a->roll();
+        ASSERT_FALSE(rolled);
+        EXPECT_EQ(rolled.error().code, storage_errc::io_error);
+        EXPECT_TRUE(m->offline());
+        EXPECT_TRUE(m->dir_stats().offline);
+        EXPECT_EQ(failures, std::vector<std::string>{dir.path()});
+
+        // Every log of the directory, not only the one that failed, refuses
+        // appends, reads and flushes; an acks=all wait fails, never succeeds.
+        auto appended = log_b->append(testing::make_simple_batch(1), leader_epoch(0));
+        ASSERT_FALSE(appended);
+        EXPECT_EQ(appended.error().code, storage_errc::log_dir_offline);
+        EXPECT_EQ(to_kafka_error(appended.error()), kafka_error::kafka_storage_error);
+        EXPECT_EQ(log_b->end_offset(), offset(4));
+        EXPECT_FALSE(log_b->read({offset(0), 1 << 20, std::nullopt, true}));
+        std::optional<result<void>> flushed;
+        log_b->flush_to(offset(4), [&](result<void> r) { flushed = std::move(r); });
+        ASSERT_TRUE(flushed.has_value()) << "answered at once";
+        EXPECT_FALSE(*flushed);
+        EXPECT_FALSE(log_b->truncate_to(offset(2)));
+        EXPECT_EQ(log_b->end_offset(), offset(4));
+        EXPECT_EQ(m->get_or_create({"c", partition_id(0)}, log_config{}).error().code, storage_errc::log_dir_offline);
+        EXPECT_FALSE(log_a->roll());
+        EXPECT_EQ(failures.size(), 1u) << "reported once";
+
+        EXPECT_FALSE(m->shutdown());
+    }
+    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/.strata_clean_shutdown"));
+    config.on_dir_failure = nullptr;
+    auto m = log_manager::open(config, make_memory_state_store()).value();
+    EXPECT_FALSE(m->was_clean_shutdown()) << "the next start recovers the logs";
+    EXPECT_FALSE(m->offline());
+    EXPECT_EQ(m->get_or_create(b, log_config{}).value()->end_offset(), offset(4));
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <mutex>
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -139,6 +140,17 @@ int run(const options& opts) {
                  join_roles(config), opts.config_file.value_or("built-in (single node)"));
 
     broker::broker node(std::move(config));
+    // A failed log directory stops the node (Kafka halts when no log dir is
+    // left); main does the stopping, as for SIGTERM.
+    std::mutex fatal_mutex;
+    std::string fatal_reason;
+    node.on_fatal([&](const std::string& reason) {
+        {
+            std::lock_guard lock(fatal_mutex);
+            if (fatal_reason.empty()) fatal_reason = reason;
+        }
+        stop_signals.request_stop();
+    });
     try {
         node.start();
     } catch (const std::exception& e) {
@@ -155,6 +167,18 @@ int run(const options& opts) {
     stratad::notify_systemd("READY=1");
 
     const int signal = stop_signals.wait();
+    if (signal == 0) {
+        std::string reason;
+        {
+            std::lock_guard lock(fatal_mutex);
+            reason = fatal_reason;
+        }
+        logger->critical("shutting down: {}", reason);
+        stratad::notify_systemd("STOPPING=1");
+        node.stop();
+        logger->critical("stopped after a fatal error: {}", reason);
+        return 1;
+    }
     logger->info("received {}; shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
     stratad::notify_systemd("STOPPING=1");
     node.stop();

@@ -19,6 +19,7 @@
 // Created, started and stopped by one controlling thread (stratad's main).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,6 +57,12 @@ public:
     // The HTTP listener's addresses (empty when http.listeners is).
     std::vector<boost::asio::ip::tcp::endpoint> http_endpoints() const;
     metrics::registry& metrics() { return _metrics; }
+    // Set before start(): called (once, on any thread, must not block) when
+    // the node can no longer serve and must stop, with the reason: its log
+    // directory failed (Kafka: "Shutdown broker because all log dirs in ...
+    // have failed"). The caller then stops the node, as for SIGTERM: the
+    // controlled shutdown moves its leaderships to in-sync replicas.
+    void on_fatal(std::function<void(const std::string&)> handler) { _on_fatal = std::move(handler); }
 
 private:
     void register_network_metrics();
@@ -63,6 +70,7 @@ private:
 
     const server::broker_config _config;
     metrics::registry _metrics;
+    std::function<void(const std::string&)> _on_fatal;
     struct subsystems;
     std::unique_ptr<subsystems> _running;  // null until started, and after stop()
 };

@@ -1,6 +1,7 @@
 // Waiting for SIGTERM / SIGINT, for a clean shutdown.
 #pragma once
 
+#include <atomic>
 #include <memory>
 
 namespace strata::net {
@@ -17,8 +18,12 @@ public:
     stop_signal_waiter(const stop_signal_waiter&) = delete;
     stop_signal_waiter& operator=(const stop_signal_waiter&) = delete;
 
-    // Blocks until SIGINT or SIGTERM arrives; returns the signal number.
+    // Blocks until SIGINT or SIGTERM arrives; returns the signal number, or
+    // 0 after request_stop().
     int wait();
+    // Ends wait() (now, or the next one) as a signal would, from any thread:
+    // the process stopping itself (a failed log directory).
+    void request_stop();
 
 private:
     struct impl;

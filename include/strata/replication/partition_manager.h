@@ -69,6 +69,9 @@ public:
     partition_manager(const partition_manager&) = delete;
     partition_manager& operator=(const partition_manager&) = delete;
 
+    // The node's logs (DescribeLogDirs reports whether their directory is offline).
+    const storage::log_manager& logs() const { return _logs; }
+
     // Metadata publisher only. Opens or creates the log of every partition
     // `image` names this broker a replica of; makes it lead those it leads
     // (the leader epoch and ISR from the image) and follow the others; stops

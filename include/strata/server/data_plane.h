@@ -6,7 +6,9 @@
 // the controller through the controller channel.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "strata/metadata/metadata_service.h"
 #include "strata/replication/partition_manager.h"
@@ -29,8 +31,13 @@ public:
     // opened. `controller` (outliving the data plane's partitions, or null:
     // no ISR changes) carries the leaders' AlterPartition requests.
     // `registry` (or null) gets the storage metrics (fsync latency).
+    // `on_log_dir_failure` (or empty) is called once, on a storage thread,
+    // with the directory and the error when an I/O error takes the log
+    // directory offline (storage::log_manager_config::on_dir_failure); its
+    // partitions then answer KAFKA_STORAGE_ERROR. Must not block.
     data_plane(const broker_config& config, metadata::metadata_service& metadata,
-               controller_channel* controller = nullptr, metrics::registry* registry = nullptr);
+               controller_channel* controller = nullptr, metrics::registry* registry = nullptr,
+               std::function<void(const std::string& dir, const std::string& cause)> on_log_dir_failure = {});
     ~data_plane();  // stop()
 
     replication::partition_manager& partitions();

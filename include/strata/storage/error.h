@@ -25,6 +25,7 @@ enum class storage_errc : uint8_t {
     unknown_partition,     // no such partition on this node
     partition_exists,      // create of a partition that is already there
     corrupt_state,         // a checkpoint or state-store value does not parse
+    log_dir_offline,       // the log's directory failed earlier (log_dir_health)
 };
 
 struct storage_error {
@@ -36,6 +37,7 @@ struct storage_error {
 };
 
 inline storage_error make_error(storage_errc code) { return storage_error{code, {}, 0}; }
+inline storage_error log_dir_offline() { return make_error(storage_errc::log_dir_offline); }
 inline storage_error io_error(int sys_errno) { return storage_error{storage_errc::io_error, {}, sys_errno}; }
 inline storage_error invalid_records(protocol::record_error e) {
     return storage_error{storage_errc::invalid_records, e, 0};

@@ -54,6 +54,13 @@ struct log_manager_config {
     // Observes each fsync pass of a log that had data to sync, in seconds
     // (Kafka's LogFlushStats LogFlushRateAndTimeMs); null: not measured.
     metrics::histogram* flush_seconds = nullptr;
+    // Called once, on whichever thread met it, with the first I/O error in
+    // the data directory, which takes the directory offline (Kafka's
+    // LogDirFailureChannel): its logs refuse every append, flush and read
+    // from then on, and shutdown() writes no clean-shutdown marker. The
+    // broker answers by leaving the cluster (the only directory is gone).
+    // Must not block.
+    std::function<void(const std::string& dir, const storage_error& cause)> on_dir_failure;
 };
 
 // What a log directory holds now (Kafka reports Size and NumLogSegments per
@@ -63,6 +70,7 @@ struct log_dir_stats {
     size_t logs = 0;
     size_t segments = 0;
     size_t bytes = 0;
+    bool offline = false;  // an I/O error took it offline (log_manager_config::on_dir_failure)
 };
 
 class log_manager {
@@ -94,6 +102,8 @@ public:
     // stops threads. Later calls to the logs fail with `closed`.
     virtual result<void> shutdown() = 0;
     virtual bool was_clean_shutdown() const = 0;
+    // True once an I/O error took the data directory offline.
+    virtual bool offline() const = 0;
     // Sums over the open logs (one pass; for metrics scrapes).
     virtual log_dir_stats dir_stats() const = 0;
 };
