@@ -317,6 +317,7 @@ asio::awaitable<void> run_fetcher(impl_ptr m, std::shared_ptr<fetcher> f) {
             options.host = endpoint->host;
             options.port = endpoint->port;
             options.client_id = "strata-replica-fetcher-" + std::to_string(m->options.node_id);
+            m->options.security.apply_to(options);
             options.connect_timeout = std::chrono::milliseconds(1000);
             f->connection = net::client_connection::create(m->executor(), options);
             f->host = endpoint->host;

@@ -152,9 +152,9 @@ std::string host_name() {
     return name;
 }
 
-// The broker's own connections (controller quorum, replication) do not
-// authenticate yet, so their listeners stay PLAINTEXT; TLS listeners need a
-// key store; JAAS entries must parse and name a listener.
+// The broker's own connections (controller quorum, replication) speak
+// PLAINTEXT or SSL (with the broker's certificate), not SASL yet; TLS
+// listeners need a key store; JAAS entries must parse and name a listener.
 void check_security(const broker_config& config, std::vector<std::string>& problems) {
     bool tls = false;
     for (const auto& l : config.listeners) {
@@ -163,12 +163,24 @@ void check_security(const broker_config& config, std::vector<std::string>& probl
         const bool own = l.name == config.inter_broker_listener_name ||
                          std::find(config.controller_listener_names.begin(), config.controller_listener_names.end(),
                                    l.name) != config.controller_listener_names.end();
-        if (own && protocol != "PLAINTEXT") {
+        if (own && protocol != "PLAINTEXT" && protocol != "SSL") {
             problems.push_back(fmt::format("listeners: {} is the inter-broker or a controller listener and uses {}; "
-                                           "the cluster's own connections do not authenticate yet, so it must be "
-                                           "PLAINTEXT", l.name, protocol));
+                                           "the cluster's own connections do not speak SASL yet, so it must be "
+                                           "PLAINTEXT or SSL (mutual TLS)", l.name, protocol));
         }
     }
+    // A broker-only node connects to the controllers' listener without serving it.
+    bool connects_with_tls = tls;
+    if (!config.controller_listener_names.empty()) {
+        const auto& name = config.controller_listener_names.front();
+        const auto protocol = config.security_protocol(name).value_or("PLAINTEXT");
+        connects_with_tls = connects_with_tls || protocol == "SSL";
+        if (!config.find_listener(name) && protocol != "PLAINTEXT" && protocol != "SSL")
+            problems.push_back(fmt::format("listener.security.protocol.map: the controller listener {} uses {}; the "
+                                           "cluster's own connections do not speak SASL yet, so it must be PLAINTEXT "
+                                           "or SSL (mutual TLS)", name, protocol));
+    }
+    tls = connects_with_tls;
     if (tls && config.ssl_keystore_location.empty() &&
         (config.ssl_keystore_certificate_chain.empty() || config.ssl_keystore_key.empty())) {
         problems.push_back("ssl.keystore.location: an SSL or SASL_SSL listener needs the broker's key and certificate "
@@ -513,13 +525,22 @@ std::map<std::string, int32_t, std::less<>> resolve_connection_overrides(std::st
 
 net::server_options to_server_options(const broker_config& config) {
     net::server_options options;
-    std::shared_ptr<boost::asio::ssl::context> tls;  // one context for every TLS listener
+    // One context for the SSL listeners, one for the SASL_SSL ones: as
+    // Kafka (KIP-684), ssl.client.auth applies to SSL listeners only; a
+    // SASL_SSL client authenticates with SASL and is not asked for a
+    // certificate.
+    std::shared_ptr<boost::asio::ssl::context> ssl_tls, sasl_ssl_tls;
     for (const auto& l : config.listeners) {
         const auto protocol = config.security_protocol(l.name).value_or("PLAINTEXT");
         net::listener_options listener{l.name, l.host, l.port, true};
         listener.sasl = protocol == "SASL_PLAINTEXT" || protocol == "SASL_SSL";
         if (protocol == "SSL" || protocol == "SASL_SSL") {
-            if (!tls) tls = security::make_server_tls_context(tls_settings_from(config));
+            auto& tls = protocol == "SSL" ? ssl_tls : sasl_ssl_tls;
+            if (!tls) {
+                auto settings = tls_settings_from(config);
+                if (protocol == "SASL_SSL") settings.client_auth = "none";
+                tls = security::make_server_tls_context(settings);
+            }
             listener.tls = tls;
             listener.zero_copy = false;  // bytes must pass through OpenSSL
         }

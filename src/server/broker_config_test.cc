@@ -174,8 +174,8 @@ TEST(broker_config, refuses_a_key_given_twice_and_broken_yaml) {
 }
 
 TEST(broker_config, checks_the_rules_that_span_keys) {
-    EXPECT_THAT(problems_of("listeners: SSL://localhost:9093\ninter.broker.listener.name: SSL\n"),
-                HasSubstr("SSL is the inter-broker or a controller listener and uses SSL"));
+    EXPECT_THAT(problems_of("listeners: SASL_SSL://localhost:9093\ninter.broker.listener.name: SASL_SSL\n"),
+                HasSubstr("SASL_SSL is the inter-broker or a controller listener and uses SASL_SSL"));
     EXPECT_THAT(problems_of("listeners: PLAINTEXT://localhost:9092,SSL://localhost:9093\n"),
                 HasSubstr("an SSL or SASL_SSL listener needs the broker's key and certificate"));
     EXPECT_THAT(problems_of("listeners: PLAINTEXT://localhost:9092,SASL_PLAINTEXT://localhost:9093\n"
@@ -249,6 +249,33 @@ TEST(broker_config, the_cluster_examples_load) {
         EXPECT_EQ(config.effective_advertised_listeners(),
                   (std::vector<listener>{{"PLAINTEXT", "localhost", static_cast<uint16_t>(9091 + node)}}));
     }
+}
+
+TEST(broker_config, the_secure_cluster_examples_load) {
+    for (int node = 1; node <= 3; ++node) {
+        const auto path =
+            std::string(STRATA_SOURCE_DIR "/config/secure-cluster-node-") + std::to_string(node) + ".yaml";
+        const auto config = load_broker_config_file(path, no_environment());
+        EXPECT_EQ(config.node_id, node);
+        EXPECT_EQ(config.inter_broker_listener_name, "INTERNAL");
+        EXPECT_EQ(config.security_protocol("INTERNAL"), "SSL");
+        EXPECT_EQ(config.security_protocol("CONTROLLER"), "SSL");
+        EXPECT_EQ(config.ssl_client_auth, "required");
+        EXPECT_EQ(config.ssl_endpoint_identification_algorithm, "https");
+    }
+}
+
+TEST(broker_config, the_cluster_listeners_take_plaintext_or_ssl_not_sasl) {
+    const std::string base =
+        "node.id: 1\nprocess.roles: broker,controller\n"
+        "listeners: PLAINTEXT://localhost:9092,INTERNAL://localhost:9292,CONTROLLER://localhost:9192\n"
+        "advertised.listeners: PLAINTEXT://localhost:9092,INTERNAL://localhost:9292\n"
+        "inter.broker.listener.name: INTERNAL\ncontroller.quorum.voters: 1@localhost:9192\n"
+        "ssl.keystore.location: /etc/strata/broker.pem\n";
+    EXPECT_EQ(problems_of(base + "listener.security.protocol.map: PLAINTEXT:PLAINTEXT,INTERNAL:SSL,CONTROLLER:SSL\n"),
+              "");
+    EXPECT_THAT(problems_of(base + "listener.security.protocol.map: PLAINTEXT:PLAINTEXT,INTERNAL:SASL_SSL\n"),
+                HasSubstr("INTERNAL is the inter-broker or a controller listener and uses SASL_SSL"));
 }
 
 TEST(broker_config, the_broker_only_example_loads) {

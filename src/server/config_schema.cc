@@ -165,9 +165,9 @@ void add_listener_keys(std::vector<config_key>& k) {
         any<std::map<std::string, std::string>>(),
         "The security protocol of each listener name, as `NAME:PROTOCOL` pairs (PLAINTEXT, SSL, "
         "SASL_PLAINTEXT, SASL_SSL; see docs/security.md). Controller listeners missing from the map are "
-        "PLAINTEXT. The controller and inter-broker listeners must be PLAINTEXT so far (the broker's own "
-        "connections do not authenticate yet): a listener of theirs with another "
-        "protocol stops start-up."));
+        "PLAINTEXT. The controller and inter-broker listeners may be PLAINTEXT or SSL (the nodes connect "
+        "to each other with the broker's own certificate: mutual TLS with `ssl.client.auth: required`); "
+        "SASL on them is not supported yet and stops start-up."));
     k.push_back(key(listeners, "controller.listener.names", &c::controller_listener_names, "CONTROLLER",
         any<std::vector<std::string>>(),
         "The names of the listeners that serve the controller quorum (Vote, BeginQuorumEpoch, Fetch of "
@@ -534,8 +534,14 @@ void add_ssl_keys(std::vector<config_key>& k) {
         one_of<std::string>({"none", "requested", "required"}),
         "Whether SSL listeners ask clients for a certificate: `required` refuses clients without a valid "
         "one, `requested` verifies one if given. The certificate's subject (RFC 2253, as Kafka's "
-        "`User:CN=...,O=...`) is the connection's principal on SSL listeners; SASL_SSL listeners take the "
-        "SASL identity."));
+        "`User:CN=...,O=...`) is the connection's principal on SSL listeners. SASL_SSL listeners do not ask "
+        "(their clients authenticate with SASL, whose identity is the principal), as Kafka applies this key "
+        "to SSL listeners only."));
+    k.push_back(key(security, "ssl.endpoint.identification.algorithm", &c::ssl_endpoint_identification_algorithm,
+        "https", one_of<std::string>({"https", ""}),
+        "How the broker's own TLS connections (to the inter-broker and controller listeners of other nodes) "
+        "check the peer's certificate: `https` requires it to name the host connected to (a DNS or IP "
+        "subject alternative name), as Kafka's default; empty checks only that a trusted CA signed it."));
     k.push_back(key(security, "ssl.enabled.protocols", &c::ssl_enabled_protocols, "TLSv1.2,TLSv1.3",
         one_of<std::vector<std::string>>({"TLSv1.2", "TLSv1.3"}, true), "The TLS versions accepted."));
     k.push_back(key(security, "ssl.cipher.suites", &c::ssl_cipher_suites, "", any<std::vector<std::string>>(),

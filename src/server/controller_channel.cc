@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 
 #include "strata/common/kafka_error.h"
+#include "strata/server/cluster_security.h"
 
 namespace strata::server {
 
@@ -11,6 +12,7 @@ namespace asio = boost::asio;
 struct controller_channel::state {
     std::map<int32_t, std::shared_ptr<net::client_connection>> connections;  // by voter id
     bool closed = false;
+    net::client_security security;  // the controller listener's protocol
 };
 
 controller_channel::controller_channel(asio::any_io_executor executor, metadata::metadata_service& metadata,
@@ -20,6 +22,7 @@ controller_channel::controller_channel(asio::any_io_executor executor, metadata:
       _node_id(config.node_id),
       _state(std::make_shared<state>()) {
     for (const auto& voter : config.controller_quorum_voters) _voters[voter.id] = voter;
+    _state->security = cluster_client_security(config, controller_listener(config));
 }
 
 controller_channel::~controller_channel() { close(); }
@@ -32,7 +35,8 @@ bool controller_channel::local() const {
 namespace {
 asio::awaitable<std::shared_ptr<net::client_connection>> find_or_connect(
     std::shared_ptr<void> keep, std::map<int32_t, std::shared_ptr<net::client_connection>>* connections,
-    const bool* closed, asio::any_io_executor executor, quorum_voter voter, int32_t self) {
+    const bool* closed, const net::client_security* security, asio::any_io_executor executor, quorum_voter voter,
+    int32_t self) {
     (void)keep;
     if (*closed) co_return nullptr;
     auto& slot = (*connections)[voter.id];
@@ -42,6 +46,7 @@ asio::awaitable<std::shared_ptr<net::client_connection>> find_or_connect(
         options.port = voter.port;
         options.client_id = std::string(forwarded_client_id);
         options.connect_timeout = std::chrono::milliseconds(1000);
+        security->apply_to(options);
         slot = net::client_connection::create(executor, options);
     }
     co_return slot;
@@ -55,7 +60,7 @@ asio::awaitable<std::shared_ptr<net::client_connection>> controller_channel::con
     if (voter == _voters.end()) co_return nullptr;
     auto s = _state;
     co_return co_await asio::co_spawn(
-        _executor, find_or_connect(s, &s->connections, &s->closed, _executor, voter->second, _node_id),
+        _executor, find_or_connect(s, &s->connections, &s->closed, &s->security, _executor, voter->second, _node_id),
         asio::use_awaitable);
 }
 

@@ -12,6 +12,7 @@
 #include "strata/common/log.h"
 #include "strata/metrics/registry.h"
 #include "strata/replication/replica_fetcher.h"
+#include "strata/server/cluster_security.h"
 #include "topic_configs.h"
 
 namespace strata::server {
@@ -120,6 +121,7 @@ data_plane::data_plane(const broker_config& config, metadata::metadata_service& 
     replication::replica_fetcher_options fetch;
     fetch.node_id = config.node_id;
     fetch.listener = config.inter_broker_listener_name;
+    fetch.security = cluster_client_security(config, config.inter_broker_listener_name);
     fetch.fetch_max_bytes = config.replica_fetch_max_bytes;
     fetch.fetch_response_max_bytes = config.replica_fetch_response_max_bytes;
     fetch.fetch_wait_max_ms = config.replica_fetch_wait_max_ms;

@@ -14,6 +14,7 @@
 #include "broker_lifecycle.h"
 #include "controller_channel.h"
 #include "strata/common/log.h"
+#include "strata/server/cluster_security.h"
 
 namespace strata::server {
 
@@ -76,6 +77,7 @@ raft::node_config make_raft_node_config(const broker_config& config) {
     const std::filesystem::path metadata_dir = config.effective_metadata_log_dir();
     out.directory = metadata_dir / "__cluster_metadata-0";
     out.cluster_id = read_cluster_id(metadata_dir);
+    out.security = cluster_client_security(config, controller_listener(config));
     return out;
 }
 

@@ -13,6 +13,7 @@
 #include "strata/protocol/messages/describe_producers_response.h"
 #include "strata/protocol/messages/txn_offset_commit_request.h"
 #include "strata/protocol/messages/txn_offset_commit_response.h"
+#include "strata/server/cluster_security.h"
 
 namespace strata::server {
 
@@ -243,6 +244,7 @@ txn::txn_config txn_config_from(const broker_config& config) {
     c.remove_expired_interval_ms = config.transaction_remove_expired_transaction_cleanup_interval_ms;
     c.offsets_topic_partitions = config.offsets_topic_num_partitions;
     c.inter_broker_listener = config.inter_broker_listener_name;
+    c.inter_broker_security = cluster_client_security(config, config.inter_broker_listener_name);
     return c;
 }
 

@@ -325,6 +325,7 @@ std::shared_ptr<net::client_connection> txn_coordinator::impl::peer(int32_t node
         options.host = endpoint->host;
         options.port = static_cast<uint16_t>(endpoint->port);
         options.client_id = "strata-txn-coordinator";
+        config.inter_broker_security.apply_to(options);
         p.host = endpoint->host;
         p.port = endpoint->port;
         p.connection = net::client_connection::create(io.get_executor(), options);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "strata/common/kafka_error.h"
+#include "strata/net/client_security.h"
 #include "strata/raft/messages.h"
 #include "strata/raft/raft_core.h"
 #include "strata/raft/types.h"
@@ -46,6 +47,9 @@ struct node_config {
     // Sent in every request and checked in every request received
     // (INCONSISTENT_CLUSTER_ID); nullopt sends null and checks nothing.
     std::optional<std::string> cluster_id;
+    // The controller listener's security protocol, as this node connects to
+    // the other voters.
+    net::client_security security;
 };
 
 template <typename T>

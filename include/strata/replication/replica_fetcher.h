@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "strata/metadata/image.h"
+#include "strata/net/client_security.h"
 #include "strata/replication/partition.h"
 #include "strata/replication/unreachable_brokers.h"
 
@@ -41,6 +42,8 @@ struct replica_fetcher_options {
     int32_t node_id = 0;
     // inter.broker.listener.name: the leader's endpoint of this name.
     std::string listener = "PLAINTEXT";
+    // That listener's security protocol, as this broker's fetchers speak it.
+    net::client_security security;
     int32_t fetch_max_bytes = 1048576;            // replica.fetch.max.bytes (per partition)
     int32_t fetch_response_max_bytes = 10485760;  // replica.fetch.response.max.bytes
     int32_t fetch_wait_max_ms = 500;              // replica.fetch.wait.max.ms

@@ -160,6 +160,7 @@ struct broker_config {
     std::string ssl_truststore_location;
     std::string ssl_truststore_certificates;
     std::string ssl_client_auth;
+    std::string ssl_endpoint_identification_algorithm;
     std::vector<std::string> ssl_enabled_protocols;
     std::vector<std::string> ssl_cipher_suites;
     // Authorization (Kafka's StandardAuthorizer).

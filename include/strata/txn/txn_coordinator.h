@@ -31,6 +31,7 @@
 
 #include "strata/common/kafka_error.h"
 #include "strata/metadata/metadata_service.h"
+#include "strata/net/client_security.h"
 #include "strata/protocol/messages/add_offsets_to_txn_request.h"
 #include "strata/protocol/messages/add_offsets_to_txn_response.h"
 #include "strata/protocol/messages/add_partitions_to_txn_request.h"
@@ -66,6 +67,7 @@ struct txn_config {
     int64_t remove_expired_interval_ms = 3600000;     // transaction.remove.expired.transaction.cleanup.interval.ms
     int32_t offsets_topic_partitions = 50;            // offsets.topic.num.partitions (AddOffsetsToTxn)
     std::string inter_broker_listener;                // inter.broker.listener.name: how markers reach leaders
+    net::client_security inter_broker_security;       // and that listener's security protocol
     // How __transaction_state is created (through the active controller).
     std::function<boost::asio::awaitable<protocol::messages::create_topics_response>(
         protocol::messages::create_topics_request)>

@@ -546,6 +546,7 @@ void node::start() {
         options.host = peer.host;
         options.port = peer.port;
         options.client_id = fmt::format("strata-raft-{}", s.config.raft.self);
+        s.config.security.apply_to(options);
         options.connect_timeout = std::chrono::milliseconds(s.config.raft.request_timeout);
         options.reconnect_backoff = std::chrono::milliseconds(10);
         options.reconnect_backoff_max = std::chrono::milliseconds(std::max<millis>(10, s.config.raft.request_timeout));
