@@ -94,7 +94,7 @@ int32_t controller_for_clients(const metadata::metadata_image& image, std::optio
     return -1;
 }
 
-awaitable<msg::metadata_response> handle_metadata(admin_context& admin, request_context& ctx,
+awaitable<msg::metadata_response> answer_metadata(admin_context& admin, request_context& ctx,
                                                   msg::metadata_request& request) {
     auto image = admin.metadata.image();
 
@@ -268,13 +268,32 @@ awaitable<msg::create_partitions_response> handle_create_partitions(admin_contex
     co_return response;
 }
 
+// KIP-430: Metadata v8+ tells, when asked, what the principal may do with
+// each topic (v8-v10 also with the cluster; AdminClient's describeTopics and
+// describeCluster with includeAuthorizedOperations).
+awaitable<msg::metadata_response> handle_metadata(admin_context& admin, request_context& ctx,
+                                                  msg::metadata_request& request) {
+    auto response = co_await answer_metadata(admin, ctx, request);
+    if (ctx.version >= 8 && request.include_topic_authorized_operations)
+        for (auto& t : response.topics)
+            if (t.error_code == 0 && t.name)
+                t.topic_authorized_operations = ctx.authorized_operations(security::resource_type::topic, *t.name);
+    if (ctx.version >= 8 && ctx.version <= 10 && request.include_cluster_authorized_operations)
+        response.cluster_authorized_operations =
+            ctx.authorized_operations(security::resource_type::cluster, security::cluster_resource_name);
+    co_return response;
+}
+
 awaitable<msg::describe_cluster_response> handle_describe_cluster(admin_context& admin, request_context& ctx,
                                                                   msg::describe_cluster_request& request) {
     auto image = admin.metadata.image();
     msg::describe_cluster_response response;
     response.cluster_id = admin.cluster_id;
     response.controller_id = controller_for_clients(*image, admin.metadata.controller_id());
-    response.cluster_authorized_operations = operations_not_requested;
+    response.cluster_authorized_operations =
+        request.include_cluster_authorized_operations
+            ? ctx.authorized_operations(security::resource_type::cluster, security::cluster_resource_name)
+            : operations_not_requested;
     for_each_reachable_broker(*image, ctx.connection.listener,
                               [&](const metadata::broker_registration& b, const auto& e) {
                                   auto& broker = response.brokers.emplace_back();

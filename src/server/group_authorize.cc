@@ -214,8 +214,13 @@ awaitable<msg::describe_groups_response> authorized_describe_groups(group::group
         if (may_group(ctx, acl_operation::describe, g)) passed.groups.push_back(g);
         else refused.insert(g);
     }
+    const bool include_operations = request.include_authorized_operations;
     msg::describe_groups_response response;
     if (!passed.groups.empty()) response = co_await gc.describe_groups(std::move(passed), ctx.version);
+    // KIP-430: what this principal may do with each group, when asked.
+    if (include_operations)
+        for (auto& g : response.groups)
+            if (g.error_code == 0) g.authorized_operations = ctx.authorized_operations(resource_type::group, g.group_id);
     for (const auto& g : refused) {
         auto& out = response.groups.emplace_back();
         out.group_id = g;

@@ -61,6 +61,27 @@ bool request_context::authorized(security::acl_operation operation, security::re
     return authorizer.authorize_one(identity(), security::action{operation, type, name});
 }
 
+int32_t request_context::authorized_operations(security::resource_type type, std::string_view name) const {
+    using op = security::acl_operation;
+    // The operations each resource type supports (Kafka's AclEntry.supportedOperations).
+    static const std::vector<op> topic_ops = {op::read,     op::write,  op::create,           op::describe,
+                                              op::remove,   op::alter,  op::describe_configs, op::alter_configs};
+    static const std::vector<op> group_ops = {op::read, op::describe, op::remove};
+    static const std::vector<op> cluster_ops = {op::create,        op::cluster_action, op::describe_configs,
+                                                op::alter_configs, op::idempotent_write, op::alter, op::describe};
+    static const std::vector<op> transactional_id_ops = {op::describe, op::write};
+    static const std::vector<op> none;
+    const auto& ops = type == security::resource_type::topic              ? topic_ops
+                      : type == security::resource_type::group            ? group_ops
+                      : type == security::resource_type::cluster          ? cluster_ops
+                      : type == security::resource_type::transactional_id ? transactional_id_ops
+                                                                          : none;
+    int32_t bits = 0;
+    for (auto o : ops)
+        if (authorized(o, type, name)) bits |= int32_t{1} << static_cast<int>(o);
+    return bits;
+}
+
 namespace {
 
 // Requests whose handlers wait on purpose (for records, for replication,

@@ -93,6 +93,10 @@ struct request_context {
     // on the resource? Handlers call it for each resource the decoded request
     // touches and answer Kafka's *_AUTHORIZATION_FAILED error where not.
     bool authorized(security::acl_operation operation, security::resource_type type, std::string_view name) const;
+    // Kafka's "authorized operations" bit field (Metadata, DescribeCluster,
+    // DescribeGroups when asked): bit n set for each operation of code n that
+    // the resource type supports and this principal may perform on it.
+    int32_t authorized_operations(security::resource_type type, std::string_view name) const;
     // The quota stage, run by the pipeline once the handler has answered
     // with a response of `response_bytes`: sets throttle_ms.
     void settle_quotas(size_t response_bytes);
