@@ -79,6 +79,12 @@ struct group_coordinator::impl final : group_environment, std::enable_shared_fro
     kafka_error shard_ready(int32_t p);
     kafka_error group_ready(const std::string& group_id) { return shard_ready(partition_of(group_id)); }
     classic_group* find_group(const std::string& id);
+    // find_group, with the deadlines already past applied first (expired
+    // sessions, a join or sync timed out): the tick runs every 50 ms, Kafka's
+    // timers fire on the millisecond, and an admin request right after a
+    // session timeout (librdkafka's 0081 deletes a static member's group a
+    // second after its session ran out) must see the member gone.
+    classic_group* find_group_as_of_now(const std::string& id);
     classic_group& get_or_create_group(const std::string& id);
     void forget_group(const std::string& id, kafka_error error);
     consumer_group* find_consumer_group(const std::string& id);

@@ -304,6 +304,12 @@ classic_group* group_coordinator::impl::find_group(const std::string& id) {
     return it == groups.end() ? nullptr : it->second.get();
 }
 
+classic_group* group_coordinator::impl::find_group_as_of_now(const std::string& id) {
+    auto* group = find_group(id);
+    if (group) group->tick(now_ms());
+    return group;
+}
+
 classic_group& group_coordinator::impl::get_or_create_group(const std::string& id) {
     auto& slot = groups[id];
     if (!slot) slot = std::make_unique<classic_group>(id, limits, *this);

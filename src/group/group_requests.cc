@@ -472,7 +472,7 @@ awaitable<msg::describe_groups_response> group_coordinator::describe_groups(msg:
                     g.error_code = code(e);
                     continue;
                 }
-                auto* group = self->find_group(id);
+                auto* group = self->find_group_as_of_now(id);
                 if (!group || self->find_consumer_group(id)) {
                     // Unknown, or a KIP-848 group (ConsumerGroupDescribe describes those): Kafka says Dead.
                     g.group_state = "Dead";
@@ -578,7 +578,7 @@ awaitable<msg::delete_groups_response> group_coordinator::delete_groups(msg::del
                 auto& r = st->response.results.emplace_back();
                 r.group_id = id;
                 auto e = id.empty() ? kafka_error::invalid_group_id : self->group_ready(id);
-                auto* group = e == kafka_error::none ? self->find_group(id) : nullptr;
+                auto* group = e == kafka_error::none ? self->find_group_as_of_now(id) : nullptr;
                 auto* cg = e == kafka_error::none ? self->find_consumer_group(id) : nullptr;
                 if (cg && !cg->members().empty()) e = kafka_error::non_empty_group;
                 if (e == kafka_error::none && !group && cg) group = &self->get_or_create_group(id);

@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "admin_apis.h"
 #include "config_values.h"
@@ -298,12 +299,13 @@ resource_outcome decide_broker_changes(const metadata::metadata_image& image, co
     const auto& current = image.configs({type, name});
     std::map<std::string, std::optional<std::string>> next;
     std::set<std::string> named;
-    std::vector<std::string> unknown, read_only;
+    std::vector<std::string> unknown, read_only, per_broker;
     for (const auto& change : changes) {
         if (!named.insert(change.name).second)
             return {kafka_error::invalid_request, fmt::format("Duplicate config {} in the request", change.name)};
         if (!is_known_broker_config(change.name)) unknown.push_back(change.name);
         else if (!is_dynamic_broker_config(change.name)) read_only.push_back(change.name);
+        else if (name.empty() && is_per_broker_config(change.name)) per_broker.push_back(change.name);
     }
     auto set_text = [](const std::vector<std::string>& names) {
         std::string joined;
@@ -313,6 +315,11 @@ resource_outcome decide_broker_changes(const metadata::metadata_image& image, co
     if (!unknown.empty()) return refuse(fmt::format("Unknown broker configs: {}", set_text(unknown)));
     if (!read_only.empty())
         return refuse(fmt::format("Cannot update these configs dynamically: {}", set_text(read_only)));
+    // Kafka's DynamicBrokerConfig.validateConfigs: per-broker keys only on a
+    // broker's own resource.
+    if (!per_broker.empty())
+        return refuse(fmt::format("Cannot update these configs at default cluster level, broker id must be "
+                                  "specified: {}", fmt::join(per_broker, ",")));
     for (const auto& change : changes) {
         std::optional<std::string> value;
         switch (change.op) {

@@ -1,7 +1,8 @@
 // The configuration table. To add a key: add a member to broker_config, a
 // row here, and regenerate docs/configuration.md (see config_docs_test.cc).
 // Defaults are Kafka's unless the row says why not. A key that is accepted
-// but not acted on yet says "Not yet in effect." in its doc.
+// but not acted on yet says "Not yet in effect." in its doc; Kafka's keys
+// that Strata accepts and will not act on are rows made by inert().
 #include "strata/server/config_schema.h"
 
 #include <algorithm>
@@ -122,6 +123,40 @@ config_key key(std::string_view section, std::string_view name, T broker_config:
         }};
 }
 
+// A Kafka broker key Strata accepts but does not act on: its value is parsed
+// and checked as Kafka's (so a typo or a bad value is still refused), kept
+// in the node's explicit values and the metadata log's dynamic configs for
+// DescribeConfigs, and changes nothing. Kafka clients and tools set such keys
+// (librdkafka's admin tests set sasl.kerberos.min.time.before.relogin on a
+// broker); Kafka knows every one of its keys, so refusing them as unknown
+// would fail requests that Kafka answers.
+template <typename T>
+config_key inert(std::string_view section, std::string_view name, std::string default_value, rule<T> validate,
+                 update_mode mode, std::string_view doc) {
+    return config_key{
+        name,
+        section,
+        std::string(type_name<T>::value),
+        std::move(default_value),
+        validate.description,
+        doc,
+        [check = std::move(validate.check)](std::string_view text, broker_config&) -> std::string {
+            T value{};
+            if (auto problem = parse_value(text, value); !problem.empty()) return problem;
+            if (check) return check(value);
+            return {};
+        },
+        mode};
+}
+
+template <typename T>
+rule<T> between(double low, double high) {
+    return {fmt::format("{} to {}", low, high), [low, high](const T& value) -> std::string {
+                if (value >= low && value <= high) return {};
+                return fmt::format("must be between {} and {}, got {}", low, high, value);
+            }};
+}
+
 constexpr std::string_view node = "Node";
 constexpr std::string_view listeners = "Listeners and the controller quorum";
 constexpr std::string_view network = "Network";
@@ -130,6 +165,7 @@ constexpr std::string_view topics = "Topics and replication";
 constexpr std::string_view operations = "Operations";
 constexpr std::string_view http_section = "HTTP (metrics and health)";
 constexpr std::string_view security = "Security";
+constexpr std::string_view inert_section = "Kafka keys accepted, not in effect";
 
 using c = broker_config;
 
@@ -548,6 +584,62 @@ void add_ssl_keys(std::vector<config_key>& k) {
         "Cipher suites, by OpenSSL's names (TLS 1.2) or IANA's (TLS 1.3). Empty: OpenSSL's defaults."));
 }
 
+// Kafka's dynamic broker keys (DynamicBrokerConfig.AllDynamicConfigs) for
+// what Strata does not have: Kerberos (GSSAPI) and login refresh, the
+// cleaner's tuning, thread pools sized otherwise. Kafka's types, defaults,
+// validators and update modes; each doc says what Strata does instead.
+void add_inert_keys(std::vector<config_key>& k) {
+    const auto per_broker = update_mode::per_broker;
+    const auto cluster_wide = update_mode::cluster_wide;
+    constexpr std::string_view kerberos = "Kafka's Kerberos (GSSAPI) setting; Strata has no GSSAPI. Accepted, not in effect.";
+    k.push_back(inert(inert_section, "sasl.kerberos.service.name", "", any<std::string>(), per_broker, kerberos));
+    k.push_back(inert(inert_section, "sasl.kerberos.kinit.cmd", "/usr/bin/kinit", any<std::string>(), per_broker,
+        kerberos));
+    k.push_back(inert(inert_section, "sasl.kerberos.ticket.renew.window.factor", "0.8", any<double>(), per_broker,
+        kerberos));
+    k.push_back(inert(inert_section, "sasl.kerberos.ticket.renew.jitter", "0.05", any<double>(), per_broker,
+        kerberos));
+    k.push_back(inert(inert_section, "sasl.kerberos.min.time.before.relogin", "60000", any<int64_t>(), per_broker,
+        kerberos));
+    k.push_back(inert(inert_section, "sasl.kerberos.principal.to.local.rules", "DEFAULT",
+        any<std::vector<std::string>>(), per_broker, kerberos));
+    constexpr std::string_view login = "Kafka's refresh of the broker's own login credential (OAUTHBEARER); Strata's "
+                                       "brokers do not log in with SASL. Accepted, not in effect.";
+    k.push_back(inert(inert_section, "sasl.login.refresh.window.factor", "0.8", any<double>(), per_broker,
+        login));
+    k.push_back(inert(inert_section, "sasl.login.refresh.window.jitter", "0.05", any<double>(), per_broker, login));
+    k.push_back(inert(inert_section, "sasl.login.refresh.min.period.seconds", "60", between<int32_t>(-32768, 32767),
+        per_broker, login));
+    k.push_back(inert(inert_section, "sasl.login.refresh.buffer.seconds", "300", between<int32_t>(-32768, 32767),
+        per_broker, login));
+    k.push_back(inert(inert_section, "sasl.mechanism.inter.broker.protocol", "GSSAPI", any<std::string>(), per_broker,
+        "The SASL mechanism brokers use with each other. Strata's inter-broker listener is PLAINTEXT "
+        "(`inter.broker.listener.name`). Accepted, not in effect."));
+    constexpr std::string_view cleaner = "Kafka's log cleaner tuning; Strata's compaction (`cleanup.policy=compact`) "
+                                         "runs one pass at a time per log dir with buffers of its own. Accepted, not in "
+                                         "effect.";
+    k.push_back(inert(inert_section, "log.cleaner.threads", "1", at_least<int32_t>(0), cluster_wide, cleaner));
+    k.push_back(inert(inert_section, "log.cleaner.dedupe.buffer.size", "134217728", any<int64_t>(), cluster_wide,
+        cleaner));
+    k.push_back(inert(inert_section, "log.cleaner.io.buffer.load.factor", "0.9", any<double>(), cluster_wide,
+        cleaner));
+    k.push_back(inert(inert_section, "log.cleaner.io.buffer.size", "524288", at_least<int32_t>(0), cluster_wide,
+        cleaner));
+    k.push_back(inert(inert_section, "log.cleaner.io.max.bytes.per.second", "1.7976931348623157E308",
+        any<double>(), cluster_wide, cleaner));
+    k.push_back(inert(inert_section, "log.cleaner.backoff.ms", "15000", at_least<int64_t>(0), cluster_wide,
+        cleaner));
+    k.push_back(inert(inert_section, "background.threads", "10", at_least<int32_t>(1), cluster_wide,
+        "Kafka's thread pool for background work; Strata's background tasks run on the executors of their "
+        "subsystems. Accepted, not in effect."));
+    k.push_back(inert(inert_section, "num.recovery.threads.per.data.dir", "1", at_least<int32_t>(1), cluster_wide,
+        "Kafka's threads per log dir for log recovery at start-up and flush at shutdown. Accepted, not in effect."));
+    k.push_back(inert(inert_section, "max.connection.creation.rate", "2147483647", at_least<int32_t>(0),
+        cluster_wide,
+        "Kafka's limit of new connections per second on a listener. Strata bounds connections by count "
+        "(`max.connections`, `max.connections.per.ip`). Accepted, not in effect."));
+}
+
 void add_operation_keys(std::vector<config_key>& k) {
     k.push_back(key(operations, "log.level", &c::log_level, "info",
         one_of<std::string>({"trace", "debug", "info", "warn", "error", "critical", "off"}),
@@ -567,6 +659,7 @@ std::vector<config_key> make_schema() {
     add_ssl_keys(k);
     add_authorizer_keys(k);
     add_operation_keys(k);
+    add_inert_keys(k);
     return k;
 }
 
@@ -604,12 +697,16 @@ std::string config_reference_markdown() {
             out += "| --- | --- | --- | --- | --- | --- |\n";
         }
         // Kafka's update modes: "cluster-wide" keys change at run time
-        // (AlterConfigs on a BROKER resource), the others need a restart.
+        // (AlterConfigs on a BROKER resource, "" or an id), "per-broker" ones
+        // only for one broker (its id), the others need a restart.
         out += fmt::format("| `{}` | {} | {} | {} | {} | {} |\n", key.name, key.type,
                            key.default_value.empty() ? std::string("*(empty)*")
                                                      : fmt::format("`{}`", key.default_value),
                            escape_cell(key.valid_values),
-                           is_dynamic_broker_config(key.name) ? "cluster-wide" : "read-only", escape_cell(key.doc));
+                           key.mode == update_mode::per_broker  ? "per-broker"
+                           : is_dynamic_broker_config(key.name) ? "cluster-wide"
+                                                                : "read-only",
+                           escape_cell(key.doc));
     }
     return out;
 }

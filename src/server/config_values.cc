@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <limits>
 
 #include <fmt/format.h>
@@ -90,6 +91,14 @@ std::string parse_value(std::string_view text, bool& out) {
     } else {
         return fmt::format("expected true or false, got '{}'", trim(text));
     }
+    return {};
+}
+
+std::string parse_value(std::string_view text, double& out) {
+    const auto trimmed = trim(text);
+    const auto [ptr, ec] = std::from_chars(trimmed.data(), trimmed.data() + trimmed.size(), out);
+    if (trimmed.empty() || ec != std::errc() || ptr != trimmed.data() + trimmed.size() || !std::isfinite(out))
+        return fmt::format("expected a number, got '{}'", trimmed);
     return {};
 }
 

@@ -19,6 +19,8 @@ std::string_view trim(std::string_view text);
 std::string parse_value(std::string_view text, int32_t& out);
 std::string parse_value(std::string_view text, int64_t& out);
 std::string parse_value(std::string_view text, bool& out);
+// A finite decimal number (Kafka's DOUBLE: 0.8, 1.7976931348623157E308).
+std::string parse_value(std::string_view text, double& out);
 std::string parse_value(std::string_view text, std::string& out);
 // Comma-separated; items are trimmed; "" is the empty list.
 std::string parse_value(std::string_view text, std::vector<std::string>& out);
@@ -46,6 +48,7 @@ std::string parse_value(std::string_view text, std::optional<T>& out) {
 template <typename T> struct type_name;
 template <> struct type_name<int32_t> { static constexpr std::string_view value = "int"; };
 template <> struct type_name<int64_t> { static constexpr std::string_view value = "long"; };
+template <> struct type_name<double> { static constexpr std::string_view value = "double"; };
 template <> struct type_name<bool> { static constexpr std::string_view value = "boolean"; };
 template <> struct type_name<std::string> { static constexpr std::string_view value = "string"; };
 template <> struct type_name<std::vector<std::string>> { static constexpr std::string_view value = "list"; };

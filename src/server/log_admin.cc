@@ -20,6 +20,10 @@ namespace {
 namespace pm = protocol::messages;
 using boost::asio::awaitable;
 
+// How long DeleteRecords waits at least for the leaders' own deletes (the
+// default request.timeout.ms of Kafka's clients).
+constexpr int32_t local_answer_backstop_ms = 30000;
+
 // The partitions' answers, filled in on their strands.
 struct delete_wait {
     explicit delete_wait(boost::asio::any_io_executor executor)
@@ -77,8 +81,15 @@ awaitable<pm::delete_records_response> handle_delete_records(request_context& ct
         }
         if (wait->remaining == 0) wait->signal->notify();
     }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(request.timeout_ms, 0));
-    if (!co_await wait->signal->wait_until(deadline)) {
+    // Kafka deletes on the leader's log in the request path, whatever the
+    // request's timeout (an offset beyond the high watermark is answered
+    // OFFSET_OUT_OF_RANGE, a done delete with its low watermark, even with
+    // TimeoutMs 0); the timeout bounds only its wait for the followers' log
+    // start offsets, which Strata does not do (followers move theirs with
+    // their next fetch). So the leaders' answers are waited for, bounded
+    // only by a backstop for a partition whose strand never answers.
+    const auto backstop = std::chrono::milliseconds(std::max(request.timeout_ms, local_answer_backstop_ms));
+    if (!co_await wait->signal->wait_until(std::chrono::steady_clock::now() + backstop)) {
         // Late answers still land in `wait` (kept alive by the callbacks),
         // never in the response already sent.
         std::lock_guard lock(wait->mutex);

@@ -351,6 +351,7 @@ inherited_value inherited(const topic_config_key& key, const dynamic_broker_conf
 config_type schema_type(std::string_view type) {
     return type == "int"                ? config_type::int_
            : type == "long"             ? config_type::long_
+           : type == "double"           ? config_type::double_
            : type == "boolean"          ? config_type::boolean
            : type.starts_with("list")   ? config_type::list
                                         : config_type::string;
@@ -360,7 +361,13 @@ config_type schema_type(std::string_view type) {
 
 bool is_dynamic_broker_config(std::string_view name) {
     if (is_replication_throttle_rate(name)) return true;
+    if (const auto* key = find_config_key(name); key && key->mode != update_mode::read_only) return true;
     return !excluded_from_dynamic(name) && topic_config_behind(name) != nullptr;
+}
+
+bool is_per_broker_config(std::string_view name) {
+    const auto* key = find_config_key(name);
+    return key && key->mode == update_mode::per_broker;
 }
 
 bool is_known_broker_config(std::string_view name) {

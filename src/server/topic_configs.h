@@ -61,8 +61,12 @@ dynamic_broker_configs dynamic_configs_of(const metadata::metadata_image& image,
 
 // Whether `name` may change at run time: the broker keys standing behind a
 // topic config (log.retention.ms, message.max.bytes, log.cleaner.*, ...),
-// which Kafka marks "cluster-wide". Every other key is read-only.
+// which Kafka marks "cluster-wide", and the Kafka keys accepted but not in
+// effect, by their own update mode. Every other key is read-only.
 bool is_dynamic_broker_config(std::string_view name);
+// Whether `name` changes only per broker (Kafka's "per-broker" mode: not at
+// the cluster-default resource "").
+bool is_per_broker_config(std::string_view name);
 // Whether `name` is a broker key at all (the file's, or a dynamic one).
 bool is_known_broker_config(std::string_view name);
 // The problem with the value of a dynamic key (by the file's own parser and

@@ -91,6 +91,44 @@ TEST(DynamicBrokerConfigs, OnlyTheKeysBehindTopicConfigsChangeAtRunTime) {
     EXPECT_FALSE(is_known_broker_config("log.retention.mss"));
 }
 
+TEST(DynamicBrokerConfigs, KafkasKeysNotInEffectChangeByTheirOwnUpdateMode) {
+    // Kafka's per-broker Kerberos key (librdkafka's 0081 sets it): known,
+    // dynamic, only on a broker's own resource, its value checked as a long.
+    EXPECT_TRUE(is_known_broker_config("sasl.kerberos.min.time.before.relogin"));
+    EXPECT_TRUE(is_dynamic_broker_config("sasl.kerberos.min.time.before.relogin"));
+    EXPECT_TRUE(is_per_broker_config("sasl.kerberos.min.time.before.relogin"));
+    EXPECT_EQ(check_dynamic_broker_value("sasl.kerberos.min.time.before.relogin", "58000"), std::nullopt);
+    EXPECT_TRUE(check_dynamic_broker_value("sasl.kerberos.min.time.before.relogin", "a minute"));
+    EXPECT_EQ(check_dynamic_broker_value("sasl.kerberos.ticket.renew.window.factor", "0.75"), std::nullopt);
+    EXPECT_TRUE(check_dynamic_broker_value("sasl.kerberos.ticket.renew.window.factor", "most"));
+    // Cluster-wide ones change at the default resource too.
+    EXPECT_TRUE(is_dynamic_broker_config("log.cleaner.threads"));
+    EXPECT_FALSE(is_per_broker_config("log.cleaner.threads"));
+    EXPECT_TRUE(check_dynamic_broker_value("log.cleaner.threads", "-1"));
+    // Keys Strata acts on keep their modes; unknown keys stay unknown.
+    EXPECT_FALSE(is_per_broker_config("log.retention.ms"));
+    EXPECT_FALSE(is_dynamic_broker_config("sasl.enabled.mechanisms"));
+    EXPECT_FALSE(is_known_broker_config("sasl.kerberos.min.time.before.relogins"));
+}
+
+TEST(DynamicBrokerConfigs, KafkasKeysNotInEffectAreDescribedWithKafkasDefaults) {
+    auto broker = load_broker_config("sasl.kerberos.kinit.cmd: /opt/kinit\n", "test.yaml", no_environment());
+    dynamic_broker_configs dynamic;
+    dynamic.per_broker = {{"sasl.kerberos.min.time.before.relogin", "58000"}};
+    auto configs = describe_broker_configs(broker, dynamic);
+    const auto& relogin = find(configs, "sasl.kerberos.min.time.before.relogin");
+    EXPECT_EQ(relogin.value, "58000");
+    EXPECT_EQ(relogin.source, config_source::dynamic_broker);
+    EXPECT_EQ(relogin.type, config_type::long_);
+    EXPECT_EQ(find(configs, "sasl.kerberos.kinit.cmd").value, "/opt/kinit");
+    EXPECT_EQ(find(configs, "sasl.kerberos.kinit.cmd").source, config_source::static_broker);
+    EXPECT_EQ(find(configs, "sasl.kerberos.ticket.renew.jitter").value, "0.05");
+    EXPECT_EQ(find(configs, "sasl.kerberos.ticket.renew.jitter").type, config_type::double_);
+    EXPECT_TRUE(find(configs, "sasl.kerberos.service.name").null_value);
+    EXPECT_THROW(load_broker_config("log.cleaner.threads: many\n", "test.yaml", no_environment()),
+                 std::exception);
+}
+
 TEST(DynamicBrokerConfigs, ValuesAreCheckedByTheFilesParsersOrTheTopicConfigs) {
     EXPECT_EQ(check_dynamic_broker_value("leader.replication.throttled.rate", "2000000"), std::nullopt);
     EXPECT_NE(check_dynamic_broker_value("follower.replication.throttled.rate", "-1"), std::nullopt);

@@ -65,6 +65,12 @@ def broker_env(nodes, auto_create):
         # within 3 s of each other join the same first generation, as the
         # group tests (0113, 0118) expect.
         "STRATA_GROUP_INITIAL_REBALANCE_DELAY_MS": "3000",
+        # An authorizer, as librdkafka's ACL tests (0081) need one to answer
+        # CreateAcls/DescribeAcls. Every connection here is PLAINTEXT, so
+        # every client and broker is User:ANONYMOUS, a super user: nothing
+        # else is refused.
+        "STRATA_AUTHORIZER_CLASS_NAME": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "STRATA_SUPER_USERS": "User:ANONYMOUS",
     }
 
 

@@ -22,7 +22,9 @@ from kafka.admin import (ACL, ACLFilter, ACLOperation, ACLPermissionType, ACLRes
                          ConfigResourceType, NewTopic, ResourcePattern, ResourcePatternFilter, ResourceType)
 from kafka.conn import BrokerConnection
 from kafka.errors import TopicAuthorizationFailedError
-from kafka.protocol.admin import CreateAclsRequest
+from kafka.protocol.admin import CreateAclsRequest, DescribeGroupsRequest_v3
+from kafka.protocol.api import Response
+from kafka.protocol.types import Array, Bytes, Int16, Int32, Schema, String
 from kafka.protocol.metadata import MetadataRequest
 
 AUTHORIZER = ("authorizer.class.name: org.apache.kafka.metadata.authorizer.StandardAuthorizer\n"
@@ -226,6 +228,57 @@ def test_prefixed_acl_and_deny_beats_allow():
         admin.close()
 
 
+class DescribeGroupsResponseV3(Response):
+    """Kafka's v3 schema: kafka-python 2.0.2's leaves out the
+    AuthorizedOperations that ends each group."""
+    API_KEY = 15
+    API_VERSION = 3
+    SCHEMA = Schema(("throttle_time_ms", Int32),
+                    ("groups", Array(("error_code", Int16), ("group", String("utf-8")), ("state", String("utf-8")),
+                                     ("protocol_type", String("utf-8")), ("protocol", String("utf-8")),
+                                     ("members", Array(("member_id", String("utf-8")), ("client_id", String("utf-8")),
+                                                       ("client_host", String("utf-8")), ("member_metadata", Bytes),
+                                                       ("member_assignment", Bytes))),
+                                     ("authorized_operations", Int32))))
+
+
+class DescribeGroupsRequestV3(DescribeGroupsRequest_v3):
+    RESPONSE_TYPE = DescribeGroupsResponseV3
+
+
+def test_describe_groups_tells_each_principal_its_own_authorized_operations():
+    """KIP-430: DescribeGroups v3+ with IncludeAuthorizedOperations answers
+    what the asking principal may do with the group (librdkafka's 0081
+    checks the count), from the ACLs, not a fixed set."""
+    READ, DELETE, DESCRIBE = 3, 6, 8
+    with sasl_broker(AUTHORIZER) as broker:
+        bootstrap = f"127.0.0.1:{broker.sasl_port}"
+        admin = admin_client(bootstrap, "admin")
+        admin.create_topics([NewTopic("ops", 1, 1)])
+        assert produce(bootstrap, "admin", "ops", 1) == []
+        got, fetch_error, commit_error = consume_assigned(bootstrap, "admin", "ops", "ops-group", 1)
+        assert fetch_error is None and commit_error is None, (fetch_error, commit_error)
+        grant(admin, acl("User:alice", ACLOperation.DESCRIBE, ResourceType.GROUP, "ops-group"),
+              acl("User:alice", ACLOperation.READ, ResourceType.GROUP, "ops-group"))
+        admin.close()
+
+        def operations(user):
+            # kafka-python's admin client negotiates DescribeGroups v2 here;
+            # v3 (KIP-430) is sent on its wire layer.
+            conn = sasl_connection(broker.sasl_port, user)
+            try:
+                response = call(conn, DescribeGroupsRequestV3(groups=["ops-group"], include_authorized_operations=True))
+            finally:
+                conn.close()
+            group = response.groups[0]
+            assert group[0] == 0, group  # error code
+            return group[-1]
+
+        alice = operations("alice")
+        assert alice == (1 << READ) | (1 << DESCRIBE), alice
+        assert operations("admin") == (1 << READ) | (1 << DELETE) | (1 << DESCRIBE)
+
+
 # ---- the three-node cluster -------------------------------------------------------
 
 def sasl_connection(port, user):
@@ -313,4 +366,5 @@ def test_acl_through_broker_1_takes_effect_on_broker_3():
 
 if __name__ == "__main__":
     run_tests([test_matrix_without_and_with_acls, test_prefixed_acl_and_deny_beats_allow,
+               test_describe_groups_tells_each_principal_its_own_authorized_operations,
                test_acl_through_broker_1_takes_effect_on_broker_3])

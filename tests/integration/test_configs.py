@@ -325,6 +325,67 @@ def test_altered_limit_applies_to_open_partition_and_survives_restart():
         assert describe(admin(broker), "limited")["max.message.bytes"].value == "2000"
 
 
+def test_kafkas_keys_not_in_effect_are_accepted_with_kafkas_update_modes():
+    """Kafka knows every one of its broker keys: librdkafka's admin test (0081)
+    sets the Kerberos key sasl.kerberos.min.time.before.relogin on a broker,
+    which Strata has no use for. Such keys are accepted, checked as Kafka
+    checks them, described, and refused only where Kafka refuses them (a
+    per-broker key at the cluster default)."""
+    INVALID_REQUEST = 42
+    with Broker() as broker:
+        client = admin(broker)
+        configs = describe(client, "1", ConfigResource.Type.BROKER)
+        assert configs["sasl.kerberos.min.time.before.relogin"].value == "60000"
+        assert configs["sasl.kerberos.min.time.before.relogin"].source == ConfigSource.DEFAULT_CONFIG.value
+        assert configs["sasl.kerberos.min.time.before.relogin"].is_read_only is False
+        assert configs["log.cleaner.threads"].value == "1"
+
+        # What 0081 sends: a topic's config and the broker key in one AlterConfigs.
+        create(client, "altered", partitions=1)
+        topic = ConfigResource(ConfigResource.Type.TOPIC, "altered")
+        topic.set_config("compression.type", "gzip")
+        broker_resource = ConfigResource(ConfigResource.Type.BROKER, "1")
+        broker_resource.set_config("sasl.kerberos.min.time.before.relogin", "58000")
+        for future in client.alter_configs([topic, broker_resource]).values():
+            future.result(timeout=10)
+        configs = describe(client, "1", ConfigResource.Type.BROKER)
+        assert configs["sasl.kerberos.min.time.before.relogin"].value == "58000"
+        assert configs["sasl.kerberos.min.time.before.relogin"].source == ConfigSource.DYNAMIC_BROKER_CONFIG.value
+        assert describe(client, "altered")["compression.type"].value == "gzip"
+
+        # Values are checked by Kafka's types; misspelt keys stay unknown.
+        for key, value in (("sasl.kerberos.min.time.before.relogin", "a minute"),
+                           ("sasl.kerberos.ticket.renew.window.factor", "most"),
+                           ("log.cleaner.threads", "-1"),
+                           ("sasl.kerberos.min.time.before.relogins", "58000")):
+            bad = ConfigResource(ConfigResource.Type.BROKER, "1")
+            bad.set_config(key, value)
+            try:
+                client.alter_configs([bad])[bad].result(timeout=10)
+                raise AssertionError("{}={} accepted".format(key, value))
+            except KafkaException as e:
+                assert e.args[0].name() == "INVALID_REQUEST", (key, e)
+
+        kp = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        try:
+            # Per-broker in Kafka: not at the cluster default; cluster-wide ones are.
+            code, message = kp_alter(kp, "", {"sasl.kerberos.min.time.before.relogin": "58000"})
+            assert code == INVALID_REQUEST, (code, message)
+            assert "broker id must be specified" in message, message
+            code, message = kp_alter(kp, "", {"log.cleaner.threads": "2"})
+            assert code == 0, (code, message)
+            assert kp_describe_default(kp)["log.cleaner.threads"][1] == "2"
+        finally:
+            kp.close()
+
+        # Kept in the metadata log like every dynamic config.
+        broker.stop()
+        broker.start().wait_ready()
+        configs = describe(admin(broker), "1", ConfigResource.Type.BROKER)
+        assert configs["sasl.kerberos.min.time.before.relogin"].value == "58000"
+        assert configs["log.cleaner.threads"].value == "2"
+
+
 if __name__ == "__main__":
     run_tests([
         test_describe_topic_configs_reports_sources,
@@ -332,4 +393,5 @@ if __name__ == "__main__":
         test_kafka_python_describe_and_alter,
         test_dynamic_broker_configs,
         test_altered_limit_applies_to_open_partition_and_survives_restart,
+        test_kafkas_keys_not_in_effect_are_accepted_with_kafkas_update_modes,
     ])

@@ -6,7 +6,8 @@ it runs no assignment and nobody rebalances (KIP-345, 0102); commits from a
 member that left or from an old generation are refused, so a zombie cannot
 overwrite the new owner's offsets (0118); group.initial.rebalance.delay.ms
 holds the first generation open on a three-node cluster, so consumers that
-subscribe within it share one generation (0113, 0118)."""
+subscribe within it share one generation (0113, 0118); a static member's
+group is empty the moment its session runs out (0081)."""
 
 import logging
 import socket
@@ -15,7 +16,7 @@ import time
 
 from harness import Broker, Cluster, run_tests, _recv_exactly
 
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka.protocol.api import RequestHeader
 from kafka.protocol.commit import OffsetCommitRequest_v2
@@ -158,9 +159,62 @@ def test_the_initial_rebalance_delay_puts_consumers_that_subscribe_together_in_o
         b.close()
 
 
+def test_a_static_members_group_is_empty_the_moment_its_session_runs_out():
+    """A static member's close sends no LeaveGroup (KIP-345): it leaves when
+    its session times out. Kafka's timers fire on the millisecond, so an
+    admin request right after the deadline sees the group empty (librdkafka's
+    0081 deletes such groups one second after closing consumers with a
+    6 s session). The coordinator's periodic tick must not make that answer
+    depend on when it last ran."""
+    from kafka import KafkaAdminClient
+    session_ms = 6000
+    with Broker(extra_env=FAST_GROUPS) as broker:
+        create_topic(broker, "static-expiry", 1)
+        producer = Producer({"bootstrap.servers": broker.bootstrap})
+        producer.produce("static-expiry", b"one")
+        producer.flush(10)
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        try:
+            failures = []
+            for attempt in range(3):
+                group = f"static-expiry-{attempt}"
+                # Heartbeats far apart: the member's session restarts with the
+                # commit just before close(), not with a heartbeat after it.
+                consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group,
+                                     "group.instance.id": "only", "session.timeout.ms": session_ms,
+                                     "heartbeat.interval.ms": 2000, "enable.auto.commit": False,
+                                     "auto.offset.reset": "earliest"})
+                consumer.subscribe(["static-expiry"])
+                received = []
+
+                def got_the_record():
+                    message = consumer.poll(0.2)
+                    if message is not None and not message.error():
+                        received.append(message)
+                    return received
+
+                wait_for(got_the_record, 30, "the record")
+                consumer.commit(asynchronous=False)
+                consumer.close()
+                # Everything the broker heard of the member came before close()
+                # returned: its session ends at most session_ms after it.
+                closed = time.monotonic()
+                time.sleep(session_ms / 2000)
+                described = admin.describe_consumer_groups([group])[0]
+                assert len(described.members) == 1, described  # held for its session
+                time.sleep(max(0.0, closed + session_ms / 1000 + 0.005 - time.monotonic()))
+                code = admin.delete_consumer_groups([group])[0][1]
+                if code.errno != 0:
+                    failures.append((attempt, code))
+            assert not failures, f"groups not empty right after the session timeout: {failures}"
+        finally:
+            admin.close()
+
+
 if __name__ == "__main__":
     run_tests([
         test_a_static_leader_restarting_with_joingroup_v5_is_not_told_it_leads_and_nobody_rebalances,
         test_commits_from_a_member_that_left_or_from_an_old_generation_are_refused,
         test_the_initial_rebalance_delay_puts_consumers_that_subscribe_together_in_one_generation_on_three_nodes,
+        test_a_static_members_group_is_empty_the_moment_its_session_runs_out,
     ])

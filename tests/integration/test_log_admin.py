@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""DescribeLogDirs and DescribeTopicPartitions, which none of the installed
-Python clients speak, encoded by hand here from Kafka's schemas (the clients
-that do use them: Kafka's Java admin client and its tools, the strata CLI)."""
+"""DescribeLogDirs, DescribeTopicPartitions and DeleteRecords, which none of
+the installed Python clients speak, encoded by hand here from Kafka's schemas
+(the clients that do use them: Kafka's Java admin client and its tools, the
+strata CLI, librdkafka's DeleteRecords: tests/compat's 0081)."""
 
 import socket
 import struct
@@ -113,5 +114,47 @@ def test_describe_topic_partitions_pages_with_a_cursor():
         assert topics == [("beta", 0, [0, 1]), ("nope", 3, [])], topics
 
 
+def delete_records(port, topic, offsets, timeout_ms):
+    """DeleteRecords v0: {partition: offset}. -> {partition: (error, low watermark)}"""
+    name = topic.encode()
+    body = struct.pack(">ih", 1, len(name)) + name + struct.pack(">i", len(offsets))
+    for partition, offset in sorted(offsets.items()):
+        body += struct.pack(">iq", partition, offset)
+    body += struct.pack(">i", timeout_ms)
+    r = call(port, 21, 0, body, flexible=False)
+    r.take(">i")  # throttle
+    results = {}
+    for _ in range(r.take(">i")):
+        name_size = r.take(">h")
+        r.pos += name_size  # the topic's name
+        for _ in range(r.take(">i")):
+            partition, low, error = r.take(">iqh")
+            results[partition] = (error, low)
+    return results
+
+
+def test_delete_records_with_timeout_zero_answers_the_leaders_deletes():
+    """Kafka deletes on the leader in the request path whatever TimeoutMs
+    says (the timeout bounds only its wait for the followers), so TimeoutMs 0
+    still gets each partition's own answer: its new low watermark, or
+    OFFSET_OUT_OF_RANGE for an offset beyond the high watermark or below -1
+    (librdkafka's 0081 sends exactly this)."""
+    OFFSET_OUT_OF_RANGE = 1
+    with Broker() as broker:
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        admin.create_topics([NewTopic("trimmed", num_partitions=4, replication_factor=1)])["trimmed"].result(15)
+        producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0})
+        for partition in range(4):
+            for i in range(10):
+                producer.produce("trimmed", b"r%d" % i, partition=partition)
+        assert producer.flush(15) == 0
+        results = delete_records(broker.port, "trimmed", {0: 4, 1: -1, 2: 11, 3: -1001}, timeout_ms=0)
+        assert results == {0: (0, 4), 1: (0, 10), 2: (OFFSET_OUT_OF_RANGE, -1), 3: (OFFSET_OUT_OF_RANGE, -1)}, results
+        # The deletes happened: a second call sees the moved log start offsets.
+        again = delete_records(broker.port, "trimmed", {0: 4, 1: 10}, timeout_ms=0)
+        assert again == {0: (0, 4), 1: (0, 10)}, again
+
+
 if __name__ == "__main__":
-    run_tests([test_describe_log_dirs_reports_partition_sizes, test_describe_topic_partitions_pages_with_a_cursor])
+    run_tests([test_describe_log_dirs_reports_partition_sizes, test_describe_topic_partitions_pages_with_a_cursor,
+               test_delete_records_with_timeout_zero_answers_the_leaders_deletes])

@@ -12,6 +12,12 @@ namespace strata::server {
 
 struct broker_config;
 
+// Kafka's "Dynamic Update Mode" of a broker key: read-only keys need a
+// restart; per-broker ones change at run time for one broker (AlterConfigs
+// on the resource named by its id); cluster-wide ones also at the
+// cluster-default resource (named "").
+enum class update_mode { read_only, per_broker, cluster_wide };
+
 struct config_key {
     std::string_view name;           // Kafka's property name, e.g. "log.segment.bytes"
     std::string_view section;        // heading it is documented under
@@ -22,6 +28,10 @@ struct config_key {
     // Parses `text` (a scalar, or a list joined with commas), validates it
     // and stores it in `config`. Returns the problem, or "" when it is fine.
     std::function<std::string(std::string_view text, broker_config& config)> apply;
+    // Set for the keys whose mode is their own (the Kafka keys accepted but
+    // not in effect); the keys behind topic configs are cluster-wide by
+    // that (is_dynamic_broker_config), every other key is read-only.
+    update_mode mode = update_mode::read_only;
 };
 
 // In documentation order.
