@@ -520,6 +520,17 @@ TEST(partition_replication, a_follower_appends_the_leaders_batches_and_truncates
     EXPECT_EQ(p->high_watermark(), offset(4));
     EXPECT_EQ(p->log()->latest_epoch(), leader_epoch(4));
     EXPECT_EQ(p->log()->end_offset_for_epoch(leader_epoch(3)), (storage::epoch_end{leader_epoch(3), offset(3)}));
+    EXPECT_EQ(p->last_offset_for_epoch(leader_epoch(3)), (storage::epoch_end{leader_epoch(3), offset(3)}));
+    // KIP-320, as a follower fetching from this replica would be answered:
+    // agreeing logs get nothing; a follower past where its epoch ends here
+    // truncates there; an epoch older than this history ends where the
+    // history starts (Kafka's answer), a newer one has no answer (-1, -1).
+    EXPECT_EQ(p->diverging_epoch(leader_epoch(3), offset(3)), std::nullopt);
+    EXPECT_EQ(p->diverging_epoch(leader_epoch(4), offset(5)), std::nullopt);
+    EXPECT_EQ(p->diverging_epoch(leader_epoch(3), offset(4)), (storage::epoch_end{leader_epoch(3), offset(3)}));
+    EXPECT_EQ(p->diverging_epoch(leader_epoch(4), offset(6)), (storage::epoch_end{leader_epoch(4), offset(5)}));
+    EXPECT_EQ(p->diverging_epoch(leader_epoch(2), offset(1)), (storage::epoch_end{leader_epoch(2), offset(0)}));
+    EXPECT_EQ(p->diverging_epoch(leader_epoch(5), offset(5)), (storage::epoch_end{leader_epoch(-1), offset(-1)}));
     // The same batches again (a retried fetch) add nothing.
     EXPECT_EQ(run([&](auto done) { p->append_from_leader(leader_epoch(4), *payload, payload, offset(5), offset(0), done); }),
               kafka_error::none);

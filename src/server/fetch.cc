@@ -110,13 +110,12 @@ void read_partition(const request_context& ctx, const pm::fetch_request& request
     out.records = protocol::records{};
 
     if (follower && ctx.version >= 12 && in.last_fetched_epoch >= 0) {
-        // KIP-320 (Kafka 2.7's Fetch v12): the follower's last fetched epoch
-        // must reach its fetch offset here too, else it has records this log
-        // does not and truncates to where the epoch ends here.
-        auto end = p.log()->end_offset_for_epoch(storage::leader_epoch(in.last_fetched_epoch));
-        if (!end || end->epoch.value() < in.last_fetched_epoch || end->end_offset.value() < in.fetch_offset) {
-            out.diverging_epoch.epoch = end ? end->epoch.value() : -1;
-            out.diverging_epoch.end_offset = end ? end->end_offset.value() : -1;
+        // KIP-320 (Kafka 2.7's Fetch v12): the follower truncates to where
+        // its last fetched epoch ends here (partition::diverging_epoch).
+        if (auto diverging = p.diverging_epoch(storage::leader_epoch(in.last_fetched_epoch),
+                                               storage::offset(in.fetch_offset))) {
+            out.diverging_epoch.epoch = diverging->epoch.value();
+            out.diverging_epoch.end_offset = diverging->end_offset.value();
             build.has_error = true;
             return;
         }
@@ -158,7 +157,7 @@ void read_partition(const request_context& ctx, const pm::fetch_request& request
         }
         return;
     }
-    auto read = p.log()->read(options);
+    auto read = p.read(options);
     if (!read) {
         set_error(out, storage::to_kafka_error(read.error()));
         build.has_error = true;

@@ -68,7 +68,7 @@ void list_partition(const pm::list_offsets_request& request, int16_t version,
         if (in.timestamp != max_timestamp) out.error_code = static_cast<int16_t>(kafka_error::invalid_request);
         return;  // -3 on a log with nothing appended since it was opened
     }
-    auto hit = p.log()->offset_for_timestamp(wanted);
+    auto hit = p.offset_for_timestamp(wanted);
     if (!hit) {
         out.error_code = static_cast<int16_t>(storage::to_kafka_error(hit.error()));
         return;
@@ -136,7 +136,7 @@ boost::asio::awaitable<pm::offset_for_leader_epoch_response> handle_offset_for_l
             }
             // The largest epoch <= the one asked for and where the next one
             // starts; none (-1, -1) when the history starts after it.
-            if (auto end = p.log()->end_offset_for_epoch(storage::leader_epoch(in.leader_epoch))) {
+            if (auto end = p.last_offset_for_epoch(storage::leader_epoch(in.leader_epoch))) {
                 out.leader_epoch = end->epoch.value();
                 out.end_offset = end->end_offset.value();
             }

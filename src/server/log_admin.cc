@@ -153,7 +153,7 @@ awaitable<pm::describe_log_dirs_response> handle_describe_log_dirs(request_conte
             if (!wanted(name, index)) continue;
             auto& out = topic.partitions.emplace_back();
             out.partition_index = index;
-            out.partition_size = int64_t(p->log()->size_bytes());
+            out.partition_size = int64_t(p->size_bytes());
             // Kafka: how far the log end is behind the HW (0 on a leader).
             out.offset_lag = std::max<int64_t>(0, p->high_watermark() - p->log_end_offset());
         }

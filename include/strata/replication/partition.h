@@ -129,7 +129,40 @@ public:
     // ---- any thread --------------------------------------------------------
     const topic_partition& id() const { return _tp; }
     const protocol::uuid& topic_id() const { return _topic_id; }
+    // The log itself, for the partition's owners (the manager, replication,
+    // the coordinators' loaders). The request handlers read through read(),
+    // offset_for_timestamp(), last_offset_for_epoch() and diverging_epoch()
+    // below, so the rules about what a replica may serve live here.
     const std::shared_ptr<storage::partition_log>& log() const { return _log; }
+
+    // Fetch: the batches from options.start, bounded by options.max_offset
+    // and max_bytes (the caller picks HW, LSO or log end by who reads).
+    storage::result<storage::read_result> read(const storage::read_options& options) const {
+        return _log->read(options);
+    }
+    // ListOffsets by time: the first record with a timestamp >= `timestamp`,
+    // nullopt when every record is older.
+    storage::result<std::optional<storage::timestamp_and_offset>> offset_for_timestamp(int64_t timestamp) const {
+        return _log->offset_for_timestamp(timestamp);
+    }
+    // OffsetForLeaderEpoch (KIP-101/KIP-279): the largest epoch <= `epoch` in
+    // this replica's history and where the next one starts (the log end for
+    // the latest); nullopt without a history or for an epoch newer than it.
+    std::optional<storage::epoch_end> last_offset_for_epoch(leader_epoch epoch) const {
+        return _log->end_offset_for_epoch(epoch);
+    }
+    // KIP-320 on a follower's Fetch (v12+): a follower whose last fetched
+    // epoch does not reach its fetch offset here has records this log does
+    // not, and must truncate to where that epoch ends here. Returns that
+    // point (as OffsetForLeaderEpoch answers it; -1/-1 when that has no
+    // answer), or nullopt when the follower's log agrees with this one.
+    std::optional<storage::epoch_end> diverging_epoch(leader_epoch last_fetched_epoch, offset fetch_offset) const {
+        auto end = _log->end_offset_for_epoch(last_fetched_epoch);
+        if (end && end->epoch == last_fetched_epoch && end->end_offset >= fetch_offset) return std::nullopt;
+        if (!end) return storage::epoch_end{leader_epoch(-1), offset(-1)};
+        return end;
+    }
+    size_t size_bytes() const { return _log->size_bytes(); }
 
     bool is_leader() const { return _leader.load(std::memory_order_acquire); }
     // The leader this replica follows (-1: none, or this replica leads).

@@ -5,6 +5,9 @@
 #include "strata/protocol/messages/leader_change_message.h"
 #include "strata/protocol/record_batch.h"
 
+#include <type_traits>
+#include <utility>
+
 namespace strata::raft::wire {
 
 namespace pm = protocol::messages;
@@ -26,24 +29,64 @@ wire_result<void> check_cluster(const std::optional<std::string>& theirs, const 
     return boost::outcome_v2::success();
 }
 
-// The one partition of a request's (or response's) topic array, or the
-// error to refuse it with.
-template <typename Topic, typename GetName, typename GetPartitions, typename GetIndex>
-wire_result<const typename std::decay_t<decltype(std::declval<GetPartitions>()(std::declval<const Topic&>()))>::value_type*>
-single(const std::vector<Topic>& topics, GetName name, GetPartitions partitions, GetIndex index) {
-    if (topics.size() != 1 || partitions(topics[0]).size() != 1) return kafka_error::invalid_request;
-    const auto& partition = partitions(topics[0])[0];
-    if (name(topics[0]) != metadata_topic || index(partition) != metadata_partition)
-        return kafka_error::unknown_topic_or_partition;
-    return &partition;
+// The single-partition envelope. Every KRaft RPC carries its one partition
+// (__cluster_metadata-0) in a topics array of one topic holding one
+// partition, each RPC with its own field names: the topic is TopicName,
+// Topic or Name (and Fetch's also has a TopicId), the partition
+// PartitionIndex, Partition or Index. The two accessors below pick the field
+// the generated struct has, so that wrap() and unwrap() are the one place
+// the envelope is built and checked, for every RPC.
+template <typename Topic>
+auto& topic_name(Topic& topic) {
+    if constexpr (requires { topic.topic_name; }) {
+        return topic.topic_name;
+    } else if constexpr (requires { topic.topic; }) {
+        return topic.topic;
+    } else {
+        return topic.name;
+    }
 }
 
-template <typename T>
-auto single(const std::vector<T>& topics) {
-    return single(
-        topics, [](const T& t) -> const std::string& { return t.topic_name; },
-        [](const T& t) -> const auto& { return t.partitions; },
-        [](const auto& p) { return p.partition_index; });
+template <typename Partition>
+auto& partition_index(Partition& partition) {
+    if constexpr (requires { partition.partition_index; }) {
+        return partition.partition_index;
+    } else if constexpr (requires { partition.partition; }) {
+        return partition.partition;
+    } else {
+        return partition.index;
+    }
+}
+
+// Adds __cluster_metadata-0 (with Kafka's metadata topic id where the schema
+// has one; the codec writes the name or the id as the version has it) to an
+// outgoing message's empty topics array and returns the partition to fill.
+template <typename Topic>
+auto& wrap(std::vector<Topic>& topics) {
+    auto& topic = topics.emplace_back();
+    topic_name(topic) = std::string(metadata_topic);
+    if constexpr (requires { topic.topic_id; }) topic.topic_id = metadata_topic_id();
+    auto& partition = topic.partitions.emplace_back();
+    partition_index(partition) = metadata_partition;
+    return partition;
+}
+
+template <typename Topic>
+using partition_of = std::remove_cvref_t<decltype(std::declval<const Topic&>().partitions[0])>;
+
+// The one partition of a received message's topics array, or the error to
+// refuse it with: INVALID_REQUEST for another shape, UNKNOWN_TOPIC_OR_PARTITION
+// for another topic or partition. The topic matches by name or, where the
+// schema has one, by id (Fetch v13+ carries only the id).
+template <typename Topic>
+wire_result<const partition_of<Topic>*> unwrap(const std::vector<Topic>& topics) {
+    if (topics.size() != 1 || topics[0].partitions.size() != 1) return kafka_error::invalid_request;
+    const auto& topic = topics[0];
+    const auto& partition = topic.partitions[0];
+    bool named = topic_name(topic) == metadata_topic;
+    if constexpr (requires { topic.topic_id; }) named = named || topic.topic_id == metadata_topic_id();
+    if (!named || partition_index(partition) != metadata_partition) return kafka_error::unknown_topic_or_partition;
+    return &partition;
 }
 
 std::vector<uint8_t> encode_run(const std::vector<log_entry>& entries, size_t begin, size_t end, int64_t timestamp_ms) {
@@ -134,10 +177,7 @@ pm::vote_request to_kafka(const vote_request& request, const std::optional<std::
     pm::vote_request out;
     out.cluster_id = cluster_id;
     out.voter_id = wire_id(request.voter_id);
-    auto& topic = out.topics.emplace_back();
-    topic.topic_name = std::string(metadata_topic);
-    auto& p = topic.partitions.emplace_back();
-    p.partition_index = metadata_partition;
+    auto& p = wrap(out.topics);
     p.candidate_epoch = request.candidate_epoch.value();
     p.candidate_id = request.candidate_id.value();
     p.last_offset_epoch = request.last_offset_epoch.value();
@@ -149,7 +189,7 @@ pm::vote_request to_kafka(const vote_request& request, const std::optional<std::
 wire_result<inbound<vote_request>> from_kafka(const pm::vote_request& request,
                                               const std::optional<std::string>& cluster_id) {
     if (auto ok = check_cluster(request.cluster_id, cluster_id); !ok) return ok.error();
-    auto partition = single(request.topics);
+    auto partition = unwrap(request.topics);
     if (!partition) return partition.error();
     const auto& p = *partition.value();
     vote_request out{epoch{p.candidate_epoch}, node_id{p.candidate_id}, optional_id(request.voter_id),
@@ -162,10 +202,7 @@ wire_result<inbound<vote_request>> from_kafka(const pm::vote_request& request,
 
 pm::vote_response to_kafka(const vote_response& response) {
     pm::vote_response out;
-    auto& topic = out.topics.emplace_back();
-    topic.topic_name = std::string(metadata_topic);
-    auto& p = topic.partitions.emplace_back();
-    p.partition_index = metadata_partition;
+    auto& p = wrap(out.topics);
     p.error_code = static_cast<int16_t>(response.error);
     p.leader_id = wire_id(response.leader_id);
     p.leader_epoch = response.leader_epoch.value();
@@ -175,7 +212,7 @@ pm::vote_response to_kafka(const vote_response& response) {
 
 wire_result<vote_response> from_kafka(const pm::vote_response& response) {
     if (response.error_code != 0) return static_cast<kafka_error>(response.error_code);
-    auto partition = single(response.topics);
+    auto partition = unwrap(response.topics);
     if (!partition) return partition.error();
     const auto& p = *partition.value();
     return vote_response{static_cast<kafka_error>(p.error_code), optional_id(p.leader_id), epoch{p.leader_epoch},
@@ -189,10 +226,7 @@ pm::begin_quorum_epoch_request to_kafka(const begin_quorum_epoch_request& reques
     pm::begin_quorum_epoch_request out;
     out.cluster_id = cluster_id;
     out.voter_id = wire_id(request.voter_id);
-    auto& topic = out.topics.emplace_back();
-    topic.topic_name = std::string(metadata_topic);
-    auto& p = topic.partitions.emplace_back();
-    p.partition_index = metadata_partition;
+    auto& p = wrap(out.topics);
     p.leader_id = request.leader_id.value();
     p.leader_epoch = request.leader_epoch.value();
     return out;
@@ -201,7 +235,7 @@ pm::begin_quorum_epoch_request to_kafka(const begin_quorum_epoch_request& reques
 wire_result<inbound<begin_quorum_epoch_request>> from_kafka(const pm::begin_quorum_epoch_request& request,
                                                             const std::optional<std::string>& cluster_id) {
     if (auto ok = check_cluster(request.cluster_id, cluster_id); !ok) return ok.error();
-    auto partition = single(request.topics);
+    auto partition = unwrap(request.topics);
     if (!partition) return partition.error();
     const auto& p = *partition.value();
     begin_quorum_epoch_request out{optional_id(request.voter_id), node_id{p.leader_id}, epoch{p.leader_epoch}};
@@ -210,10 +244,7 @@ wire_result<inbound<begin_quorum_epoch_request>> from_kafka(const pm::begin_quor
 
 pm::begin_quorum_epoch_response to_kafka(const begin_quorum_epoch_response& response) {
     pm::begin_quorum_epoch_response out;
-    auto& topic = out.topics.emplace_back();
-    topic.topic_name = std::string(metadata_topic);
-    auto& p = topic.partitions.emplace_back();
-    p.partition_index = metadata_partition;
+    auto& p = wrap(out.topics);
     p.error_code = static_cast<int16_t>(response.error);
     p.leader_id = wire_id(response.leader_id);
     p.leader_epoch = response.leader_epoch.value();
@@ -222,7 +253,7 @@ pm::begin_quorum_epoch_response to_kafka(const begin_quorum_epoch_response& resp
 
 wire_result<begin_quorum_epoch_response> from_kafka(const pm::begin_quorum_epoch_response& response) {
     if (response.error_code != 0) return static_cast<kafka_error>(response.error_code);
-    auto partition = single(response.topics);
+    auto partition = unwrap(response.topics);
     if (!partition) return partition.error();
     const auto& p = *partition.value();
     return begin_quorum_epoch_response{static_cast<kafka_error>(p.error_code), optional_id(p.leader_id),
@@ -235,10 +266,7 @@ pm::end_quorum_epoch_request to_kafka(const end_quorum_epoch_request& request,
                                       const std::optional<std::string>& cluster_id) {
     pm::end_quorum_epoch_request out;
     out.cluster_id = cluster_id;
-    auto& topic = out.topics.emplace_back();
-    topic.topic_name = std::string(metadata_topic);
-    auto& p = topic.partitions.emplace_back();
-    p.partition_index = metadata_partition;
+    auto& p = wrap(out.topics);
     p.leader_id = request.leader_id.value();
     p.leader_epoch = request.leader_epoch.value();
     // v0 names successors by id; v1 as PreferredCandidates (with directory
@@ -253,7 +281,7 @@ pm::end_quorum_epoch_request to_kafka(const end_quorum_epoch_request& request,
 wire_result<inbound<end_quorum_epoch_request>> from_kafka(const pm::end_quorum_epoch_request& request,
                                                           const std::optional<std::string>& cluster_id) {
     if (auto ok = check_cluster(request.cluster_id, cluster_id); !ok) return ok.error();
-    auto partition = single(request.topics);
+    auto partition = unwrap(request.topics);
     if (!partition) return partition.error();
     const auto& p = *partition.value();
     end_quorum_epoch_request out{node_id{p.leader_id}, epoch{p.leader_epoch}, {}};
@@ -267,10 +295,7 @@ wire_result<inbound<end_quorum_epoch_request>> from_kafka(const pm::end_quorum_e
 
 pm::end_quorum_epoch_response to_kafka(const end_quorum_epoch_response& response) {
     pm::end_quorum_epoch_response out;
-    auto& topic = out.topics.emplace_back();
-    topic.topic_name = std::string(metadata_topic);
-    auto& p = topic.partitions.emplace_back();
-    p.partition_index = metadata_partition;
+    auto& p = wrap(out.topics);
     p.error_code = static_cast<int16_t>(response.error);
     p.leader_id = wire_id(response.leader_id);
     p.leader_epoch = response.leader_epoch.value();
@@ -279,7 +304,7 @@ pm::end_quorum_epoch_response to_kafka(const end_quorum_epoch_response& response
 
 wire_result<end_quorum_epoch_response> from_kafka(const pm::end_quorum_epoch_response& response) {
     if (response.error_code != 0) return static_cast<kafka_error>(response.error_code);
-    auto partition = single(response.topics);
+    auto partition = unwrap(response.topics);
     if (!partition) return partition.error();
     const auto& p = *partition.value();
     return end_quorum_epoch_response{static_cast<kafka_error>(p.error_code), optional_id(p.leader_id),
@@ -296,11 +321,7 @@ pm::fetch_request to_kafka(const fetch_request& request, const std::optional<std
     out.max_wait_ms = request.max_wait_ms;
     out.min_bytes = 0;
     out.max_bytes = request.max_bytes;
-    auto& topic = out.topics.emplace_back();
-    topic.topic = std::string(metadata_topic);
-    topic.topic_id = metadata_topic_id();
-    auto& p = topic.partitions.emplace_back();
-    p.partition = metadata_partition;
+    auto& p = wrap(out.topics);
     p.current_leader_epoch = request.current_leader_epoch.value();
     p.fetch_offset = request.fetch_offset.value();
     p.last_fetched_epoch = request.last_fetched_epoch.value();
@@ -317,10 +338,9 @@ wire_result<inbound<fetch_request>> from_kafka(const pm::fetch_request& request,
                                                const std::optional<std::string>& cluster_id) {
     if (auto ok = check_cluster(request.cluster_id, cluster_id); !ok) return ok.error();
     if (!is_metadata_fetch(request, version)) return kafka_error::invalid_request;
-    const auto& partitions = request.topics[0].partitions;
-    if (partitions.size() != 1) return kafka_error::invalid_request;
-    const auto& p = partitions[0];
-    if (p.partition != metadata_partition) return kafka_error::unknown_topic_or_partition;
+    auto partition = unwrap(request.topics);
+    if (!partition) return partition.error();
+    const auto& p = *partition.value();
     const int32_t replica = version >= 15 ? request.replica_state.replica_id : request.replica_id;
     fetch_request out{node_id{replica}, epoch{p.current_leader_epoch}, offset{p.fetch_offset},
                       epoch{p.last_fetched_epoch}, p.partition_max_bytes, request.max_wait_ms};
@@ -329,11 +349,7 @@ wire_result<inbound<fetch_request>> from_kafka(const pm::fetch_request& request,
 
 pm::fetch_response to_kafka(const fetch_response& response, int16_t version, int64_t timestamp_ms) {
     pm::fetch_response out;
-    auto& topic = out.responses.emplace_back();
-    topic.topic = std::string(metadata_topic);
-    topic.topic_id = metadata_topic_id();
-    auto& p = topic.partitions.emplace_back();
-    p.partition_index = metadata_partition;
+    auto& p = wrap(out.responses);
     p.error_code = static_cast<int16_t>(response.error);
     p.high_watermark = response.high_watermark.value();
     p.last_stable_offset = response.high_watermark.value();
@@ -356,11 +372,9 @@ pm::fetch_response to_kafka(const fetch_response& response, int16_t version, int
 
 wire_result<fetch_response> from_kafka(const pm::fetch_response& response) {
     if (response.error_code != 0) return static_cast<kafka_error>(response.error_code);
-    if (response.responses.size() != 1 || response.responses[0].partitions.size() != 1) {
-        return kafka_error::invalid_request;
-    }
-    const auto& p = response.responses[0].partitions[0];
-    if (p.partition_index != metadata_partition) return kafka_error::unknown_topic_or_partition;
+    auto partition = unwrap(response.responses);
+    if (!partition) return partition.error();
+    const auto& p = *partition.value();
     fetch_response out;
     out.error = static_cast<kafka_error>(p.error_code);
     out.high_watermark = offset{p.high_watermark};
@@ -389,10 +403,7 @@ pm::fetch_snapshot_request to_kafka(const fetch_snapshot_request& request,
     out.cluster_id = cluster_id;
     out.replica_id = request.replica_id.value();
     out.max_bytes = request.max_bytes;
-    auto& topic = out.topics.emplace_back();
-    topic.name = std::string(metadata_topic);
-    auto& p = topic.partitions.emplace_back();
-    p.partition = metadata_partition;
+    auto& p = wrap(out.topics);
     p.current_leader_epoch = request.current_leader_epoch.value();
     p.snapshot_id.end_offset = request.snapshot.end_offset.value();
     p.snapshot_id.epoch = request.snapshot.ep.value();
@@ -403,10 +414,7 @@ pm::fetch_snapshot_request to_kafka(const fetch_snapshot_request& request,
 wire_result<inbound<fetch_snapshot_request>> from_kafka(const pm::fetch_snapshot_request& request,
                                                         const std::optional<std::string>& cluster_id) {
     if (auto ok = check_cluster(request.cluster_id, cluster_id); !ok) return ok.error();
-    auto partition = single(
-        request.topics, [](const pm::fetch_snapshot_request::topic_snapshot& t) -> const std::string& { return t.name; },
-        [](const pm::fetch_snapshot_request::topic_snapshot& t) -> const auto& { return t.partitions; },
-        [](const auto& p) { return p.partition; });
+    auto partition = unwrap(request.topics);
     if (!partition) return partition.error();
     const auto& p = *partition.value();
     fetch_snapshot_request out{node_id{request.replica_id}, epoch{p.current_leader_epoch},
@@ -417,10 +425,7 @@ wire_result<inbound<fetch_snapshot_request>> from_kafka(const pm::fetch_snapshot
 
 pm::fetch_snapshot_response to_kafka(const fetch_snapshot_response& response) {
     pm::fetch_snapshot_response out;
-    auto& topic = out.topics.emplace_back();
-    topic.name = std::string(metadata_topic);
-    auto& p = topic.partitions.emplace_back();
-    p.index = metadata_partition;
+    auto& p = wrap(out.topics);
     p.error_code = static_cast<int16_t>(response.error);
     p.snapshot_id.end_offset = response.snapshot.end_offset.value();
     p.snapshot_id.epoch = response.snapshot.ep.value();
@@ -435,11 +440,9 @@ pm::fetch_snapshot_response to_kafka(const fetch_snapshot_response& response) {
 
 wire_result<fetch_snapshot_response> from_kafka(const pm::fetch_snapshot_response& response) {
     if (response.error_code != 0) return static_cast<kafka_error>(response.error_code);
-    if (response.topics.size() != 1 || response.topics[0].partitions.size() != 1) return kafka_error::invalid_request;
-    const auto& p = response.topics[0].partitions[0];
-    if (response.topics[0].name != metadata_topic || p.index != metadata_partition) {
-        return kafka_error::unknown_topic_or_partition;
-    }
+    auto partition = unwrap(response.topics);
+    if (!partition) return partition.error();
+    const auto& p = *partition.value();
     if (p.unaligned_records.is_file()) return kafka_error::invalid_request;
     const auto bytes = p.unaligned_records.bytes();
     fetch_snapshot_response out;
@@ -456,24 +459,19 @@ wire_result<fetch_snapshot_response> from_kafka(const pm::fetch_snapshot_respons
 
 pm::describe_quorum_request to_kafka(const describe_quorum_request&) {
     pm::describe_quorum_request out;
-    auto& topic = out.topics.emplace_back();
-    topic.topic_name = std::string(metadata_topic);
-    topic.partitions.emplace_back().partition_index = metadata_partition;
+    wrap(out.topics);
     return out;
 }
 
 wire_result<inbound<describe_quorum_request>> from_kafka(const pm::describe_quorum_request& request) {
-    auto partition = single(request.topics);
+    auto partition = unwrap(request.topics);
     if (!partition) return partition.error();
     return inbound<describe_quorum_request>{node_id{-1}, describe_quorum_request{}};
 }
 
 pm::describe_quorum_response to_kafka(const describe_quorum_response& response) {
     pm::describe_quorum_response out;
-    auto& topic = out.topics.emplace_back();
-    topic.topic_name = std::string(metadata_topic);
-    auto& p = topic.partitions.emplace_back();
-    p.partition_index = metadata_partition;
+    auto& p = wrap(out.topics);
     p.error_code = static_cast<int16_t>(response.error);
     p.leader_id = wire_id(response.leader_id);
     p.leader_epoch = response.leader_epoch.value();
@@ -494,7 +492,7 @@ pm::describe_quorum_response to_kafka(const describe_quorum_response& response) 
 
 wire_result<describe_quorum_response> from_kafka(const pm::describe_quorum_response& response) {
     if (response.error_code != 0) return static_cast<kafka_error>(response.error_code);
-    auto partition = single(response.topics);
+    auto partition = unwrap(response.topics);
     if (!partition) return partition.error();
     const auto& p = *partition.value();
     describe_quorum_response out;

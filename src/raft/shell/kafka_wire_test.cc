@@ -216,5 +216,70 @@ TEST(kafka_wire, describe_quorum_round_trip) {
     }
 }
 
+// The single-partition envelope is built and checked in one place for every
+// RPC, whatever its field names: each message sent names
+// __cluster_metadata-0, and each one received is refused alike when it names
+// another partition (UNKNOWN_TOPIC_OR_PARTITION) or carries two partitions
+// (INVALID_REQUEST).
+template <typename Message>
+auto& message_topics(Message& m) {
+    if constexpr (requires { m.responses; }) {
+        return m.responses;
+    } else {
+        return m.topics;
+    }
+}
+
+template <typename Message, typename Decode>
+void check_envelope(Message message, Decode decode, const char* what) {
+    SCOPED_TRACE(what);
+    ASSERT_EQ(message_topics(message).size(), 1u);
+    ASSERT_EQ(message_topics(message)[0].partitions.size(), 1u);
+    EXPECT_TRUE(decode(message));
+    auto other = message;
+    auto& partition = message_topics(other)[0].partitions[0];
+    if constexpr (requires { partition.partition_index; }) {
+        partition.partition_index = 1;
+    } else if constexpr (requires { partition.partition; }) {
+        partition.partition = 1;
+    } else {
+        partition.index = 1;
+    }
+    auto refused = decode(other);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error(), kafka_error::unknown_topic_or_partition);
+    auto two = message;
+    message_topics(two)[0].partitions.push_back(message_topics(two)[0].partitions[0]);
+    auto invalid = decode(two);
+    ASSERT_FALSE(invalid);
+    EXPECT_EQ(invalid.error(), kafka_error::invalid_request);
+}
+
+TEST(kafka_wire, every_rpc_shares_one_single_partition_envelope) {
+    auto request = [](const auto& m) { return from_kafka(m, cluster); };
+    auto response = [](const auto& m) { return from_kafka(m); };
+    check_envelope(to_kafka(vote_request{epoch{7}, node_id{2}, node_id{3}, epoch{6}, offset{41}, false}, cluster),
+                   request, "Vote request");
+    check_envelope(to_kafka(vote_response{kafka_error::none, node_id{1}, epoch{2}, true}), response, "Vote response");
+    check_envelope(to_kafka(begin_quorum_epoch_request{node_id{3}, node_id{1}, epoch{4}}, cluster), request,
+                   "BeginQuorumEpoch request");
+    check_envelope(to_kafka(begin_quorum_epoch_response{kafka_error::none, node_id{1}, epoch{4}}), response,
+                   "BeginQuorumEpoch response");
+    check_envelope(to_kafka(end_quorum_epoch_request{node_id{1}, epoch{4}, {node_id{2}}}, cluster), request,
+                   "EndQuorumEpoch request");
+    check_envelope(to_kafka(end_quorum_epoch_response{kafka_error::none, node_id{1}, epoch{4}}), response,
+                   "EndQuorumEpoch response");
+    check_envelope(to_kafka(fetch_request{node_id{2}, epoch{1}, offset{0}, epoch{0}, 1024, 100}, cluster),
+                   [](const auto& m) { return from_kafka(m, fetch_version, cluster); }, "Fetch request");
+    check_envelope(to_kafka(fetch_response{}, fetch_version, 0), response, "Fetch response");
+    check_envelope(
+        to_kafka(fetch_snapshot_request{node_id{2}, epoch{3}, snapshot_id{offset{400}, epoch{2}}, 0, 4096}, cluster),
+        request, "FetchSnapshot request");
+    check_envelope(to_kafka(fetch_snapshot_response{}), response, "FetchSnapshot response");
+    check_envelope(to_kafka(describe_quorum_request{}), [](const auto& m) { return from_kafka(m); },
+                   "DescribeQuorum request");
+    check_envelope(to_kafka(describe_quorum_response{}), response, "DescribeQuorum response");
+}
+
 }  // namespace
 }  // namespace strata::raft::wire
