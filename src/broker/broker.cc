@@ -130,7 +130,8 @@ void broker::start() {
         // The broker's partitions, subscribed before the quorum starts so
         // that they see every metadata image.
         if (_config.has_role("broker"))
-            s.data = std::make_unique<server::data_plane>(_config, s.quorum->metadata(), &s.quorum->controller(), &_metrics);
+            s.data = std::make_unique<server::data_plane>(_config, s.quorum->metadata(), &s.quorum->controller(),
+                                                          &_metrics, s.quorum->broker_incarnation());
         // Follows the images too (ISR changes), so also made before the start.
         s.observe = std::make_unique<observability>(_config, _metrics, *s.quorum,
                                                     s.data ? &s.data->partitions() : nullptr);

@@ -85,7 +85,7 @@ replication::isr_update_sender isr_sender(controller_channel* controller, const 
 }  // namespace
 
 data_plane::data_plane(const broker_config& config, metadata::metadata_service& metadata,
-                       controller_channel* controller, metrics::registry* registry)
+                       controller_channel* controller, metrics::registry* registry, protocol::uuid incarnation)
     : _impl(std::make_unique<impl>()) {
     if (config.log_dirs.empty()) throw std::runtime_error("log.dirs is empty");
     storage::log_manager_config log_config;
@@ -102,6 +102,7 @@ data_plane::data_plane(const broker_config& config, metadata::metadata_service& 
 
     replication::partition_manager_options options;
     options.node_id = config.node_id;
+    options.incarnation_id = incarnation;
     options.defaults = partition_defaults(config);
     // Dynamic broker configs (kafka-configs.sh --entity-type brokers) become
     // the defaults of every topic without its own override.

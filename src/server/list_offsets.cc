@@ -164,10 +164,11 @@ void register_offset_for_leader_epoch(request_dispatcher& dispatcher, replicatio
 }
 
 void register_data_path(request_dispatcher& dispatcher, fetch_router& router,
-                        replication::partition_manager& partitions, produce_txn_verifier verifier) {
+                        replication::partition_manager& partitions, produce_txn_verifier verifier,
+                        replication::replica_selector selector) {
     auto traffic = std::make_shared<topic_metrics>(dispatcher.metrics());
     register_produce(dispatcher, partitions, traffic, std::move(verifier));
-    register_partition_fetch(router, partitions, traffic);
+    register_partition_fetch(router, partitions, traffic, selector);
     register_list_offsets(dispatcher, partitions);
     register_offset_for_leader_epoch(dispatcher, partitions);
 }

@@ -29,8 +29,11 @@ public:
     // opened. `controller` (outliving the data plane's partitions, or null:
     // no ISR changes) carries the leaders' AlterPartition requests.
     // `registry` (or null) gets the storage metrics (fsync latency).
+    // `incarnation` is this process's broker registration (zero: stray logs
+    // are never deleted; see partition_manager_options::incarnation_id).
     data_plane(const broker_config& config, metadata::metadata_service& metadata,
-               controller_channel* controller = nullptr, metrics::registry* registry = nullptr);
+               controller_channel* controller = nullptr, metrics::registry* registry = nullptr,
+               protocol::uuid incarnation = {});
     ~data_plane();  // stop()
 
     replication::partition_manager& partitions();
