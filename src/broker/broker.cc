@@ -131,7 +131,7 @@ void broker::start() {
         // that they see every metadata image.
         if (_config.has_role("broker"))
             s.data = std::make_unique<server::data_plane>(
-                _config, s.quorum->metadata(), &s.quorum->controller(), &_metrics,
+                _config, s.quorum->metadata(), &s.quorum->controller(), &_metrics, s.quorum->broker_incarnation(),
                 [this](const std::string& dir, const std::string& cause) {
                     // One log dir per broker (log.dirs' first): none is left.
                     if (_on_fatal)

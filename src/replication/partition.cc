@@ -449,6 +449,10 @@ void partition::become_leader(leadership l) {
 void partition::stop_leading(kafka_error error_for_pending) {
     _leader.store(false, std::memory_order_release);
     _followers.clear();
+    {
+        std::lock_guard lock(_isr_mutex);
+        _followers_copy.clear();
+    }
     _isr_in_flight.reset();
     complete_pending(error_for_pending);
     wake_waiters();

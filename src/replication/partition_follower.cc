@@ -79,6 +79,8 @@ void partition::set_follower_hw(offset leader_hw) {
     if (hw == high_watermark()) return;
     _high_watermark.store(hw.value(), std::memory_order_release);
     _log->set_high_watermark(hw);
+    // Consumers reading from this follower (KIP-392) wait for its HW.
+    wake_waiters();
 }
 
 void partition::append_from_leader(leader_epoch epoch, protocol::bytes_view batches, std::shared_ptr<const void> owner,

@@ -61,6 +61,8 @@ void partition::apply_leadership(leadership l) {
     {
         std::lock_guard lock(_isr_mutex);
         _isr_copy = _isr;
+        _followers_copy.clear();
+        for (const auto& [id, f] : _followers) _followers_copy.push_back({id, f.end, f.log_start, f.last_caught_up_ms});
     }
     _epoch.store(l.epoch.value(), std::memory_order_release);
     _leader_id.store(_self, std::memory_order_release);
@@ -88,13 +90,37 @@ std::vector<int32_t> partition::maximal_isr() const {
     return out;
 }
 
-void partition::record_follower_fetch(int32_t replica, int64_t broker_epoch, offset fetch_offset) {
-    boost::asio::post(_strand, [self = shared_from_this(), replica, broker_epoch, fetch_offset] {
-        self->on_follower_fetch(replica, broker_epoch, fetch_offset);
+void partition::record_follower_fetch(int32_t replica, int64_t broker_epoch, offset fetch_offset, offset log_start) {
+    boost::asio::post(_strand, [self = shared_from_this(), replica, broker_epoch, fetch_offset, log_start] {
+        self->on_follower_fetch(replica, broker_epoch, fetch_offset, log_start);
     });
 }
 
-void partition::on_follower_fetch(int32_t replica, int64_t broker_epoch, offset fetch_offset) {
+std::vector<partition::read_candidate> partition::read_candidates(offset fetch_offset) const {
+    const int64_t now = _clock.now_ms();
+    std::vector<read_candidate> out;
+    std::lock_guard lock(_isr_mutex);
+    for (const auto& f : _followers_copy) {
+        // Kafka's findPreferredReadReplica: only ISR members (one outside may
+        // lag without bound), and only those whose log holds the offset.
+        if (!contains(_isr_copy, f.id) || f.end < fetch_offset || f.log_start > fetch_offset) continue;
+        out.push_back({f.id, f.end.value(), std::max<int64_t>(now - f.last_caught_up_ms, 0)});
+    }
+    return out;
+}
+
+void partition::publish_follower(int32_t replica, const follower_state& f) {
+    std::lock_guard lock(_isr_mutex);
+    for (auto& copy : _followers_copy) {
+        if (copy.id != replica) continue;
+        copy.end = f.end;
+        copy.log_start = f.log_start;
+        copy.last_caught_up_ms = f.last_caught_up_ms;
+        return;
+    }
+}
+
+void partition::on_follower_fetch(int32_t replica, int64_t broker_epoch, offset fetch_offset, offset log_start) {
     if (!_leader.load(std::memory_order_relaxed)) return;
     auto it = _followers.find(replica);
     if (it == _followers.end()) return;  // not a replica of this partition
@@ -112,7 +138,9 @@ void partition::on_follower_fetch(int32_t replica, int64_t broker_epoch, offset 
     f.leader_end_at_last_fetch = leo;
     f.last_fetch_ms = now;
     f.end = fetch_offset;
+    if (log_start >= offset(0)) f.log_start = log_start;
     f.broker_epoch = broker_epoch;
+    publish_follower(replica, f);
     update_high_watermark();
     complete_pending();
     maybe_expand_isr(replica);

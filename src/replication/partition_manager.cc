@@ -90,7 +90,38 @@ void partition_manager::apply(std::shared_ptr<const metadata::metadata_image> im
             }
         }
     }
+    maybe_remove_strays(*image, next->hosted);
     _state.store(std::move(next), std::memory_order_release);
+}
+
+void partition_manager::maybe_remove_strays(const metadata::metadata_image& image,
+                                            const std::unordered_map<std::string, topic_partitions>& hosted) {
+    if (_strays_removed || _options.incarnation_id.is_zero()) return;
+    // Images replayed from the local metadata log before the broker caught
+    // up may be arbitrarily old: a partition created since would look like
+    // a stray. The image with our own registration is past all of that.
+    const auto* self = image.broker(_options.node_id);
+    if (!self || self->incarnation_id != _options.incarnation_id) return;
+    _strays_removed = true;
+    for (const auto& tp : _logs.partitions_on_disk()) {
+        const auto index = size_t(tp.partition.value());
+        if (auto it = hosted.find(tp.topic); it != hosted.end() && index < it->second.size() && it->second[index])
+            continue;
+        const auto* topic = image.topic(tp.topic);
+        if (topic && index < topic->partitions.size()) {
+            const auto& replicas = topic->partitions[index].replicas;
+            if (std::find(replicas.begin(), replicas.end(), _options.node_id) != replicas.end()) continue;
+        }
+        // Kafka's stray replica (LogManager.findStrayReplicas): reassigned
+        // away or deleted while this broker was down.
+        if (auto r = _logs.remove(tp); !r) {
+            if (r.error().code != storage::storage_errc::unknown_partition)
+                logger()->error("{}: deleting the stray log failed: {}", tp, r.error());
+        } else {
+            logger()->info("{}: deleted a stray log ({}; not a replica here as of this broker's registration)", tp,
+                           topic ? "the partition is assigned elsewhere" : "its topic is gone");
+        }
+    }
 }
 
 partition_config partition_manager::defaults_in(const metadata::metadata_image& image) const {
@@ -175,8 +206,8 @@ void partition_manager::stop_all() {
 
 std::shared_ptr<const metadata::metadata_image> partition_manager::image() const { return load()->image; }
 
-partition_lookup partition_manager::find_in(const state& s, const metadata::topic_image* topic,
-                                            int32_t partition) const {
+partition_lookup partition_manager::find_in(const state& s, const metadata::topic_image* topic, int32_t partition,
+                                            bool any_replica) const {
     partition_lookup out;
     if (!topic || partition < 0 || size_t(partition) >= topic->partitions.size()) {
         out.error = kafka_error::unknown_topic_or_partition;
@@ -191,7 +222,7 @@ partition_lookup partition_manager::find_in(const state& s, const metadata::topi
     // The image decides who leads; the partition follows it on its strand
     // (a produce that gets there first is refused NOT_LEADER_OR_FOLLOWER).
     auto it = s.hosted.find(topic->name);
-    if (topic->partitions[size_t(partition)].leader == _options.node_id && it != s.hosted.end() &&
+    if ((any_replica || topic->partitions[size_t(partition)].leader == _options.node_id) && it != s.hosted.end() &&
         size_t(partition) < it->second.size() && it->second[size_t(partition)] &&
         it->second[size_t(partition)]->topic_id() == topic->id) {
         out.leader = it->second[size_t(partition)];
@@ -216,6 +247,23 @@ partition_lookup partition_manager::find(const protocol::uuid& topic_id, int32_t
         return out;
     }
     return find_in(*s, topic, partition);
+}
+
+partition_lookup partition_manager::find_replica(std::string_view topic, int32_t partition) const {
+    auto s = load();
+    return find_in(*s, s->image ? s->image->topic(topic) : nullptr, partition, true);
+}
+
+partition_lookup partition_manager::find_replica(const protocol::uuid& topic_id, int32_t partition) const {
+    auto s = load();
+    const auto* topic = s->image ? s->image->topic(topic_id) : nullptr;
+    if (!topic) {
+        partition_lookup out;
+        out.error = kafka_error::unknown_topic_id;
+        out.topic_id = topic_id;
+        return out;
+    }
+    return find_in(*s, topic, partition, true);
 }
 
 bool partition_manager::leads(const metadata::metadata_image& image, const partition& p) const {

@@ -1,5 +1,6 @@
 #include "strata/replication/partition_manager.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -42,10 +43,13 @@ std::vector<uint8_t> batch_of(int count, int64_t timestamp = 1'700'000'000'000) 
 // tests run the io_context until what they wait for has happened.
 struct fixture {
     explicit fixture(std::function<metadata::config_map(const metadata::metadata_image&)> dynamic_defaults = {},
-                     isr_update_sender isr_sender = {}) {
-        std::string pattern = (std::filesystem::temp_directory_path() / "strata-replication-XXXXXX").string();
-        if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-        dir = pattern;
+                     isr_update_sender isr_sender = {}, protocol::uuid incarnation = {}, std::string existing_dir = {}) {
+        if (existing_dir.empty()) {
+            std::string pattern = (std::filesystem::temp_directory_path() / "strata-replication-XXXXXX").string();
+            if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+            existing_dir = pattern;
+        }
+        dir = existing_dir;
         storage::log_manager_config config;
         config.data_dir = dir;
         config.housekeeping_interval_ms = 3'600'000;
@@ -56,6 +60,7 @@ struct fixture {
         options.clock = &clock;
         options.dynamic_defaults = std::move(dynamic_defaults);
         options.isr_sender = std::move(isr_sender);
+        options.incarnation_id = incarnation;
         manager.emplace(options, *logs, io.get_executor());
     }
     ~fixture() {
@@ -63,7 +68,7 @@ struct fixture {
         run_until([] { return false; }, std::chrono::milliseconds(20));
         manager.reset();
         (void)logs->shutdown();
-        std::filesystem::remove_all(dir);
+        if (!keep_dir) std::filesystem::remove_all(dir);
     }
 
     // Runs handlers until `done` or a generous bound (a failure, not a wait).
@@ -124,8 +129,18 @@ struct fixture {
         return result.value_or(produce_outcome{});
     }
 
+    static mr::register_broker_record registration(int32_t id, const protocol::uuid& incarnation) {
+        mr::register_broker_record r;
+        r.broker_id = id;
+        r.incarnation_id = incarnation;
+        r.broker_epoch = 100;
+        r.fenced = true;
+        return r;
+    }
+
     storage::manual_clock clock;
     std::string dir;
+    bool keep_dir = false;
     boost::asio::io_context io;
     std::unique_ptr<storage::log_manager> logs;
     std::optional<partition_manager> manager;
@@ -345,6 +360,7 @@ TEST(partition_config, topic_configs_override_broker_defaults) {
     EXPECT_EQ(c.log.max_message_bytes, defaults.log.max_message_bytes);
     ASSERT_EQ(problems.size(), 1u);
 }
+
 }  // namespace
 }  // namespace strata::replication
 
@@ -556,6 +572,105 @@ TEST(partition_replication, a_follower_appends_the_leaders_batches_and_truncates
     f.apply({elected});
     ASSERT_TRUE(f.run_until([&] { return p->is_leader(); }));
     EXPECT_EQ(f.produce("t", 0, batch_of(1)).base_offset, offset(3));
+}
+
+// KIP-392: the leader's view of its in-sync followers, for choosing a
+// consumer's read replica; and any hosted replica serves a consumer's read.
+TEST(partition_replication, read_candidates_are_in_sync_followers_holding_the_offset) {
+    fixture f;
+    f.apply({fixture::topic("t", 1), fixture::partition_rec(1, 0, self, 1, {self, 2, 3}, {self, 2, 3, 4})});
+    auto p = f.manager->find("t", 0).leader;
+    ASSERT_TRUE(p);
+    ASSERT_TRUE(f.run_until([&] { return p->is_leader(); }));
+    EXPECT_EQ(f.produce("t", 0, batch_of(10)).error, kafka_error::none);
+    // No follower has fetched yet: none is known to hold anything.
+    EXPECT_TRUE(p->read_candidates(offset(0)).empty());
+    p->record_follower_fetch(2, -1, offset(10), offset(0));
+    p->record_follower_fetch(3, -1, offset(6), offset(4));
+    p->record_follower_fetch(4, -1, offset(10), offset(0));  // not in the ISR
+    f.run_until([] { return false; }, std::chrono::milliseconds(20));
+    auto ids = [&](int64_t at) {
+        std::vector<int32_t> out;
+        for (const auto& c : p->read_candidates(offset(at))) out.push_back(c.id);
+        return out;
+    };
+    EXPECT_EQ(ids(5), (std::vector<int32_t>{2, 3}));
+    EXPECT_EQ(ids(2), (std::vector<int32_t>{2}));   // below 3's log start
+    EXPECT_EQ(ids(8), (std::vector<int32_t>{2}));   // past 3's log end
+    EXPECT_EQ(ids(11), (std::vector<int32_t>{}));
+    const auto c = p->read_candidates(offset(5));
+    EXPECT_EQ(c[0].log_end_offset, 10);
+    EXPECT_EQ(c[1].log_end_offset, 6);
+
+    // A follower of another partition serves consumers' reads too, but is
+    // nobody's leader.
+    f.apply({fixture::topic("u", 2), fixture::partition_rec(2, 0, 2, 3, {2, self})});
+    EXPECT_EQ(f.manager->find("u", 0).error, kafka_error::not_leader_or_follower);
+    auto follower = f.manager->find_replica("u", 0);
+    ASSERT_TRUE(follower.leader);
+    EXPECT_EQ(f.manager->find_replica(id_of(2), 0).leader, follower.leader);
+    EXPECT_FALSE(follower.leader->is_leader());
+    EXPECT_TRUE(follower.leader->read_candidates(offset(0)).empty());
+    EXPECT_EQ(f.manager->find_replica("u", 1).error, kafka_error::unknown_topic_or_partition);
+    EXPECT_EQ(f.manager->find_replica(id_of(9), 0).error, kafka_error::unknown_topic_id);
+    f.apply({fixture::topic("v", 3), fixture::partition_rec(3, 0, 2, 1, {2, 3})});
+    EXPECT_EQ(f.manager->find_replica("v", 0).error, kafka_error::not_leader_or_follower);
+}
+
+// A follower's HW wakes the consumers long-polling on it (KIP-392).
+TEST(partition_replication, a_followers_hw_wakes_its_waiters) {
+    fixture f;
+    f.apply({fixture::topic("t", 1), fixture::partition_rec(1, 0, 2, 4, {2, self})});
+    auto p = f.manager->find_replica("t", 0).leader;
+    ASSERT_TRUE(p);
+    ASSERT_TRUE(f.run_until([&] { return p->leader_id() == 2; }));
+    auto signal = async_signal::make(f.io.get_executor());
+    p->add_waiter(signal);
+    auto payload = std::make_shared<std::vector<uint8_t>>(leader_batch(0, 4, 3));
+    std::optional<kafka_error> result;
+    p->append_from_leader(leader_epoch(4), *payload, payload, offset(0), offset(0),
+                          [&](kafka_error e) { result = e; });
+    ASSERT_TRUE(f.run_until([&] { return result.has_value(); }));
+    EXPECT_FALSE(signal->fired());  // appended, HW still 0
+    result.reset();
+    p->update_follower_hw(leader_epoch(4), offset(3), [&](kafka_error e) { result = e; });
+    ASSERT_TRUE(f.run_until([&] { return result.has_value(); }));
+    EXPECT_EQ(p->high_watermark(), offset(3));
+    EXPECT_TRUE(signal->fired());
+}
+
+// Kafka's stray replicas: logs of partitions reassigned away or deleted while
+// the broker was down go once the image holds this process's registration,
+// not before (an image replayed from the local log may be stale).
+TEST(partition_manager, stray_logs_are_deleted_once_the_image_has_this_registration) {
+    std::string dir;
+    {
+        fixture before;
+        before.keep_dir = true;
+        dir = before.dir;
+        before.apply({fixture::topic("kept", 1), fixture::partition_rec(1, 0, self, 1),
+                      fixture::topic("moved", 2), fixture::partition_rec(2, 0, self, 1),
+                      fixture::partition_rec(2, 1, self, 1), fixture::topic("gone", 3),
+                      fixture::partition_rec(3, 0, self, 1)});
+        EXPECT_EQ(before.produce("moved", 0, batch_of(2)).error, kafka_error::none);
+    }
+    const auto incarnation = id_of(77);
+    fixture f({}, {}, incarnation, dir);
+    ASSERT_EQ(f.logs->partitions_on_disk().size(), 4u);
+    auto on_disk = [&](const std::string& topic, int32_t index) {
+        return std::filesystem::exists(std::filesystem::path(dir) / fmt::format("{}-{}", topic, index));
+    };
+    // While down: moved-0 went to brokers 2 and 3, `gone` was deleted.
+    f.apply({fixture::topic("kept", 1), fixture::partition_rec(1, 0, self, 2),
+             fixture::topic("moved", 2), fixture::partition_rec(2, 0, 2, 2, {2, 3}),
+             fixture::partition_rec(2, 1, self, 2), fixture::registration(self, id_of(76))});
+    EXPECT_TRUE(on_disk("moved", 0)) << "deleted on an image of an earlier registration";
+    EXPECT_TRUE(on_disk("gone", 0));
+    f.apply({fixture::registration(self, incarnation)});
+    EXPECT_TRUE(f.run_until([&] { return !on_disk("moved", 0) && !on_disk("gone", 0); }));
+    EXPECT_TRUE(on_disk("kept", 0));
+    EXPECT_TRUE(on_disk("moved", 1));
+    EXPECT_TRUE(f.manager->find("kept", 0).leader);
 }
 
 }  // namespace

@@ -300,6 +300,8 @@ bool broker_lifecycle::controlled_shutdown(std::chrono::milliseconds timeout) {
     return ok;
 }
 
+const protocol::uuid& broker_lifecycle::incarnation_id() const { return _impl->registration.incarnation_id; }
+
 std::optional<std::chrono::steady_clock::time_point> broker_lifecycle::last_heartbeat_answer() const {
     const auto ticks = _impl->last_answer.load(std::memory_order_relaxed);
     if (ticks == 0) return std::nullopt;

@@ -50,6 +50,8 @@ public:
     // When the controller last answered a heartbeat (readiness); nullopt
     // before the first answer. Any thread.
     std::optional<std::chrono::steady_clock::time_point> last_heartbeat_answer() const;
+    // The incarnation id this process registers with (fixed for its life).
+    const protocol::uuid& incarnation_id() const;
 
 private:
     struct impl;

@@ -181,8 +181,17 @@ void add_node_keys(std::vector<config_key>& k) {
         "`controller` role follows the metadata log as an observer of the quorum that "
         "`controller.quorum.voters` names."));
     k.push_back(key(node, "broker.rack", &c::broker_rack, "", any<std::string>(),
-        "The rack or availability zone of this broker, for clients (Metadata) and rack-aware replica "
-        "placement. Not yet in effect."));
+        "The rack or availability zone of this broker: given to clients (Metadata), used by the controller to "
+        "spread a partition's replicas over racks, and by `replica.selector.class` to send consumers to a "
+        "replica in their `client.rack` (KIP-392)."));
+    k.push_back(key(node, "replica.selector.class", &c::replica_selector_class, "",
+        one_of<std::string>({"", "org.apache.kafka.common.replica.RackAwareReplicaSelector",
+                             "org.apache.kafka.common.replica.LeaderSelector"}),
+        "KIP-392 fetch from the closest replica. `org.apache.kafka.common.replica.RackAwareReplicaSelector`: a "
+        "partition's leader answers a consumer whose `client.rack` is another in-sync replica's `broker.rack` "
+        "with that replica (Fetch's preferred_read_replica), and the consumer reads from it, up to that "
+        "follower's high watermark. Empty (Kafka's default) or `LeaderSelector`: consumers read from the "
+        "leader. Any broker serves a consumer's Fetch v11+ of a partition it hosts, whatever this says."));
 }
 
 void add_listener_keys(std::vector<config_key>& k) {

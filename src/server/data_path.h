@@ -9,6 +9,7 @@
 #include "fetch_router.h"
 #include "request_dispatcher.h"
 #include "strata/replication/partition_manager.h"
+#include "strata/replication/replica_selector.h"
 
 namespace strata::server {
 
@@ -24,8 +25,11 @@ using produce_txn_verifier = std::function<void(std::string transactional_id, in
 // Fetch (v4-17) with the router, which the caller registers. `partitions`
 // must outlive the dispatcher.
 // Without a verifier, transactional batches are appended unverified.
+// `selector` is replica.selector.class (KIP-392): whether the leaders send
+// consumers to a replica in their rack.
 void register_data_path(request_dispatcher& dispatcher, fetch_router& router,
-                        replication::partition_manager& partitions, produce_txn_verifier verifier = {});
+                        replication::partition_manager& partitions, produce_txn_verifier verifier = {},
+                        replication::replica_selector selector = replication::replica_selector::none);
 
 class topic_metrics;
 // Produce and Fetch count their bytes and records per topic into `traffic`
@@ -33,7 +37,8 @@ class topic_metrics;
 void register_produce(request_dispatcher& dispatcher, replication::partition_manager& partitions,
                       std::shared_ptr<topic_metrics> traffic = nullptr, produce_txn_verifier verifier = {});
 void register_partition_fetch(fetch_router& router, replication::partition_manager& partitions,
-                              std::shared_ptr<topic_metrics> traffic);
+                              std::shared_ptr<topic_metrics> traffic,
+                              replication::replica_selector selector = replication::replica_selector::none);
 void register_list_offsets(request_dispatcher& dispatcher, replication::partition_manager& partitions);
 void register_offset_for_leader_epoch(request_dispatcher& dispatcher, replication::partition_manager& partitions);
 

@@ -86,7 +86,7 @@ replication::isr_update_sender isr_sender(controller_channel* controller, const 
 }  // namespace
 
 data_plane::data_plane(const broker_config& config, metadata::metadata_service& metadata,
-                       controller_channel* controller, metrics::registry* registry,
+                       controller_channel* controller, metrics::registry* registry, protocol::uuid incarnation,
                        std::function<void(const std::string& dir, const std::string& cause)> on_log_dir_failure)
     : _impl(std::make_unique<impl>()) {
     if (config.log_dirs.empty()) throw std::runtime_error("log.dirs is empty");
@@ -109,6 +109,7 @@ data_plane::data_plane(const broker_config& config, metadata::metadata_service& 
 
     replication::partition_manager_options options;
     options.node_id = config.node_id;
+    options.incarnation_id = incarnation;
     options.defaults = partition_defaults(config);
     // Dynamic broker configs (kafka-configs.sh --entity-type brokers) become
     // the defaults of every topic without its own override.

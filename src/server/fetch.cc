@@ -3,6 +3,14 @@
 // and max_wait_ms; KIP-74 limits; KIP-227 incremental fetch sessions. Fetches of `__cluster_metadata` never get
 // here: the fetch_router sends them to the quorum.
 //
+// KIP-392 (v11+): a consumer's fetch may be served by any replica hosted
+// here, a follower reading to its own HW; the leader, with
+// `replica.selector.class` set to the rack-aware selector, answers a consumer
+// whose rack_id (`client.rack`) names another replica's rack with that
+// replica in preferred_read_replica and no records, and the consumer moves
+// there. A follower whose log does not hold the offset answers
+// OFFSET_OUT_OF_RANGE, on which clients return to the leader.
+//
 // A fetch with a replica id (ReplicaState in v15+) is a follower's: it reads
 // to the log end rather than the HW, reports the follower's log end offset
 // to the partition (its fetch offset: the HW and the ISR follow from it),
@@ -25,6 +33,7 @@
 #include "strata/protocol/messages/fetch_request.h"
 #include "strata/protocol/messages/fetch_response.h"
 #include "strata/replication/throttle.h"
+#include "strata/replication/replica_selector.h"
 
 namespace strata::server {
 
@@ -58,6 +67,37 @@ int32_t replica_of(const request_context& ctx, const pm::fetch_request& request)
     return ctx.version >= 15 ? request.replica_state.replica_id : request.replica_id;
 }
 
+// KIP-392: a consumer's fetch of v11+ may read from a follower (Kafka's
+// fetchOnlyFromLeader is false for it); older consumers' and followers' only
+// from the leader.
+bool any_replica_serves(const request_context& ctx, const pm::fetch_request& request) {
+    return ctx.version >= 11 && replica_of(ctx, request) < 0;
+}
+
+// The leader's choice of read replica for a consumer's fetch at
+// `fetch_offset` (its own id when it serves the fetch itself): the
+// selector over the in-sync followers that hold the offset and whose brokers
+// the consumer can reach (registered, unfenced, on its listener).
+int32_t preferred_read_replica(const request_context& ctx, const pm::fetch_request& request,
+                               replication::replica_selector selector, const replication::partition_manager& partitions,
+                               const replication::partition& p, int64_t fetch_offset) {
+    const int32_t self = partitions.node_id();
+    if (selector != replication::replica_selector::rack_aware || request.rack_id.empty() || !p.is_leader())
+        return self;
+    const auto image = partitions.image();
+    if (!image) return self;
+    auto reachable = [&](int32_t id) -> const metadata::broker_registration* {
+        const auto* b = image->broker(id);
+        return b && !b->fenced && b->endpoint(ctx.connection.listener) ? b : nullptr;
+    };
+    replication::replica_view leader{self, std::nullopt, p.log_end_offset().value(), 0};
+    if (const auto* b = image->broker(self)) leader.rack = b->rack;
+    std::vector<replication::replica_view> followers;
+    for (const auto& c : p.read_candidates(storage::offset(fetch_offset)))
+        if (const auto* b = reachable(c.id)) followers.push_back({c.id, b->rack, c.log_end_offset, c.time_since_caught_up_ms});
+    return replication::select_read_replica(selector, request.rack_id, leader, followers);
+}
+
 void set_error(pm::fetch_response::partition_data& out, kafka_error error) {
     out.error_code = static_cast<int16_t>(error);
     out.high_watermark = -1;
@@ -70,7 +110,8 @@ void set_error(pm::fetch_response::partition_data& out, kafka_error error) {
 // max_bytes; the first partition with data may exceed it (KIP-74).
 void read_partition(const request_context& ctx, const pm::fetch_request& request, const pm::fetch_request::fetch_partition& in,
                     const replication::partition_lookup& found, const std::shared_ptr<replication::async_signal>& waiter,
-                    bool first_read, replication::replication_throttles* throttles, fetch_build& build,
+                    bool first_read, replication::replication_throttles* throttles, replication::replica_selector selector,
+                    const replication::partition_manager& partitions, fetch_build& build,
                     pm::fetch_response::partition_data& out) {
     out.partition_index = in.partition;
     build.hws.push_back(-1);
@@ -97,6 +138,17 @@ void read_partition(const request_context& ctx, const pm::fetch_request& request
     out.high_watermark = hw.value();
     out.last_stable_offset = lso.value();
     out.log_start_offset = p.log_start_offset().value();
+    out.records = protocol::records{};
+    if (!follower && ctx.version >= 11) {
+        // KIP-392: the consumer reads elsewhere; this answer carries the
+        // offsets and no records, at once (Kafka's preferred-replica read).
+        const int32_t preferred = preferred_read_replica(ctx, request, selector, partitions, p, in.fetch_offset);
+        if (preferred != partitions.node_id()) {
+            out.preferred_read_replica = preferred;
+            build.has_error = true;
+            return;
+        }
+    }
     if (request.isolation_level == read_committed) {
         // KIP-98: the aborted transactions the consumer must filter out of
         // what it reads here (up to the LSO).
@@ -107,7 +159,6 @@ void read_partition(const request_context& ctx, const pm::fetch_request& request
             e.first_offset = a.first_offset;
         }
     }
-    out.records = protocol::records{};
 
     if (follower && ctx.version >= 12 && in.last_fetched_epoch >= 0) {
         // KIP-320 (Kafka 2.7's Fetch v12): the follower truncates to where
@@ -125,7 +176,8 @@ void read_partition(const request_context& ctx, const pm::fetch_request& request
     // moves the HW and decides its ISR membership. Once per request, not on
     // every re-read of a long poll.
     if (follower && first_read && in.fetch_offset >= p.log_start_offset().value() && in.fetch_offset <= leo.value())
-        p.record_follower_fetch(replica_id, request.replica_state.replica_epoch, storage::offset(in.fetch_offset));
+        p.record_follower_fetch(replica_id, request.replica_state.replica_epoch, storage::offset(in.fetch_offset),
+                                storage::offset(in.log_start_offset));
 
     // KIP-73 (Kafka's ReplicaManager.shouldLeaderThrottle): a follower
     // outside the ISR catching up a throttled replica gets no records while
@@ -203,10 +255,12 @@ std::vector<bool> authorize_topics(const request_context& ctx, const pm::fetch_r
         if (ctx.version >= 13) {
             // By id (v13+): the name is the partition's; an unknown id is
             // answered UNKNOWN_TOPIC_ID whatever the ACLs say.
+            // (The name comes from the image, whoever leads: a follower
+            // serving a consumer authorizes it as the leader would.)
             name.clear();
             for (const auto& in : topic.partitions) {
-                if (auto found = partitions.find(topic.topic_id, in.partition); found.leader) {
-                    name = found.leader->id().topic;
+                if (auto found = partitions.find(topic.topic_id, in.partition); !found.topic_name.empty()) {
+                    name = found.topic_name;
                     break;
                 }
             }
@@ -223,8 +277,10 @@ std::vector<bool> authorize_topics(const request_context& ctx, const pm::fetch_r
 fetch_build build_response(const request_context& ctx, const pm::fetch_request& request,
                            const std::vector<pm::fetch_request::fetch_topic>& topics, const std::vector<bool>& allowed,
                            replication::partition_manager& partitions, replication::replication_throttles* throttles,
+                           replication::replica_selector selector,
                            const std::shared_ptr<replication::async_signal>& waiter, bool first_read) {
     fetch_build build;
+    const bool any_replica = any_replica_serves(ctx, request);
     for (size_t t = 0; t < topics.size(); ++t) {
         const auto& topic = topics[t];
         auto& topic_out = build.response.responses.emplace_back();
@@ -239,9 +295,11 @@ fetch_build build_response(const request_context& ctx, const pm::fetch_request& 
                 build.has_error = true;
                 continue;
             }
-            auto found = ctx.version >= 13 ? partitions.find(topic.topic_id, in.partition)
-                                           : partitions.find(topic.topic, in.partition);
-            read_partition(ctx, request, in, found, waiter, first_read, throttles, build, out);
+            auto found = any_replica ? (ctx.version >= 13 ? partitions.find_replica(topic.topic_id, in.partition)
+                                                          : partitions.find_replica(topic.topic, in.partition))
+                                     : (ctx.version >= 13 ? partitions.find(topic.topic_id, in.partition)
+                                                          : partitions.find(topic.topic, in.partition));
+            read_partition(ctx, request, in, found, waiter, first_read, throttles, selector, partitions, build, out);
         }
     }
     return build;
@@ -250,7 +308,8 @@ fetch_build build_response(const request_context& ctx, const pm::fetch_request& 
 boost::asio::awaitable<pm::fetch_response> handle_fetch(request_context& ctx, const pm::fetch_request& request,
                                                         replication::partition_manager& partitions,
                                                         fetch_session_cache& sessions, topic_metrics& traffic,
-                                                        replication::replication_throttles& throttles) {
+                                                        replication::replication_throttles& throttles,
+                                                        replication::replica_selector selector) {
     // KIP-227: the session decides which partitions this request reads (v7+;
     // older requests decode as sessionless full fetches).
     const bool by_id = ctx.version >= 13;
@@ -291,7 +350,7 @@ boost::asio::awaitable<pm::fetch_response> handle_fetch(request_context& ctx, co
         // The waiter is registered while the partitions are read, so that an
         // HW move between the read and the wait is not missed.
         auto waiter = request.max_wait_ms > 0 ? replication::async_signal::make(executor) : nullptr;
-        auto build = build_response(ctx, request, plan.topics, allowed, partitions, throttle, waiter, first);
+        auto build = build_response(ctx, request, plan.topics, allowed, partitions, throttle, selector, waiter, first);
         if (first) first_hws = build.hws;
         const bool hw_moved = follower && build.hws != first_hws;
         if (build.bytes >= min_bytes || build.has_error || hw_moved || !waiter ||
@@ -304,7 +363,7 @@ boost::asio::awaitable<pm::fetch_response> handle_fetch(request_context& ctx, co
                                : deadline;
         const bool woken = co_await waiter->wait_until(until);
         if (!woken) {
-            auto last = build_response(ctx, request, plan.topics, allowed, partitions, throttle, nullptr, false);
+            auto last = build_response(ctx, request, plan.topics, allowed, partitions, throttle, selector, nullptr, false);
             co_return answer(last);
         }
     }
@@ -313,14 +372,14 @@ boost::asio::awaitable<pm::fetch_response> handle_fetch(request_context& ctx, co
 }  // namespace
 
 void register_partition_fetch(fetch_router& router, replication::partition_manager& partitions,
-                              std::shared_ptr<topic_metrics> traffic) {
+                              std::shared_ptr<topic_metrics> traffic, replication::replica_selector selector) {
     auto sessions = std::make_shared<fetch_session_cache>();
     // leader.replication.throttled.rate (KIP-73), shared by every network thread.
     auto throttles = std::make_shared<replication::replication_throttles>(replication::replication_throttles::side::leader,
                                                                            partitions.node_id());
     router.set_partition_handler(
-        [&partitions, sessions, traffic, throttles](request_context& ctx, pm::fetch_request& request) {
-            return handle_fetch(ctx, request, partitions, *sessions, *traffic, *throttles);
+        [&partitions, sessions, traffic, throttles, selector](request_context& ctx, pm::fetch_request& request) {
+            return handle_fetch(ctx, request, partitions, *sessions, *traffic, *throttles, selector);
         });
 }
 

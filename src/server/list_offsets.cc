@@ -164,12 +164,13 @@ void register_offset_for_leader_epoch(request_dispatcher& dispatcher, replicatio
 }
 
 void register_data_path(request_dispatcher& dispatcher, fetch_router& router,
-                        replication::partition_manager& partitions, produce_txn_verifier verifier) {
+                        replication::partition_manager& partitions, produce_txn_verifier verifier,
+                        replication::replica_selector selector) {
     // A deleted topic's traffic series go with it (the partition manager's
     // image says which topics exist).
     auto traffic = std::make_shared<topic_metrics>(dispatcher.metrics(), [&partitions] { return partitions.image(); });
     register_produce(dispatcher, partitions, traffic, std::move(verifier));
-    register_partition_fetch(router, partitions, traffic);
+    register_partition_fetch(router, partitions, traffic, selector);
     register_list_offsets(dispatcher, partitions);
     register_offset_for_leader_epoch(dispatcher, partitions);
 }

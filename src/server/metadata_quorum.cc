@@ -174,6 +174,10 @@ controller_channel& metadata_quorum::controller() { return *_impl->controller; }
 
 const std::optional<std::string>& metadata_quorum::cluster_id() const { return _impl->cluster_id; }
 
+protocol::uuid metadata_quorum::broker_incarnation() const {
+    return _impl->lifecycle ? _impl->lifecycle->incarnation_id() : protocol::uuid{};
+}
+
 std::optional<std::chrono::steady_clock::time_point> metadata_quorum::last_heartbeat_answer() const {
     if (!_impl->lifecycle) return std::nullopt;
     return _impl->lifecycle->last_heartbeat_answer();

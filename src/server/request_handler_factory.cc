@@ -95,7 +95,9 @@ public:
                                               int32_t partition, std::function<void(kafka_error)> done) {
                                    transactions->verify_partition(std::move(id), pid, epoch, std::move(topic),
                                                                   partition, std::move(done));
-                               });
+                               },
+                               replication::parse_replica_selector(config.replica_selector_class)
+                                   .value_or(replication::replica_selector::none));
             register_log_admin(_dispatcher, *partitions, config.log_dirs.empty() ? "." : config.log_dirs.front());
             auto groups_config = coordinator_config_from(config);
             groups_config.create_topics = [this](protocol::messages::create_topics_request r) {

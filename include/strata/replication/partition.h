@@ -237,8 +237,21 @@ public:
     // offset is that (at most the leader's). Updates its caught-up time
     // (the partition's clock), moves the HW (releasing acks=all produces and
     // consumer fetches), and may start an ISR expansion. Ignored unless
-    // leading a partition `replica` is a replica of.
-    void record_follower_fetch(int32_t replica, int64_t broker_epoch, offset fetch_offset);
+    // leading a partition `replica` is a replica of. `log_start` is the
+    // follower's log start offset from the same fetch (-1: not given).
+    void record_follower_fetch(int32_t replica, int64_t broker_epoch, offset fetch_offset,
+                               offset log_start = offset(-1));
+    // KIP-392, any thread: the in-sync followers whose log holds
+    // `fetch_offset` as this leader last heard (log end = the follower's
+    // last fetch offset, log start from that fetch), with how long ago each
+    // last caught up; Kafka's candidates for a consumer's preferred read
+    // replica. Empty unless leading.
+    struct read_candidate {
+        int32_t id;
+        int64_t log_end_offset;
+        int64_t time_since_caught_up_ms;
+    };
+    std::vector<read_candidate> read_candidates(offset fetch_offset) const;
     // Posts to the strand: shrinks the ISR of followers that have not caught
     // up within replica.lag.time.max.ms (the broker calls it periodically).
     void check_isr();
@@ -283,6 +296,7 @@ private:
     // What the leader knows of one follower (Kafka's Replica state).
     struct follower_state {
         offset end{-1};  // its log end offset: its latest fetch offset; -1: not fetched this epoch
+        offset log_start{-1};  // as its latest fetch reported it; -1: unknown
         int64_t broker_epoch = -1;
         int64_t last_fetch_ms = 0;
         offset leader_end_at_last_fetch{-1};
@@ -319,7 +333,9 @@ private:
 
     // ISR (partition_isr.cc).
     void apply_leadership(leadership l);
-    void on_follower_fetch(int32_t replica, int64_t broker_epoch, offset fetch_offset);
+    void on_follower_fetch(int32_t replica, int64_t broker_epoch, offset fetch_offset, offset log_start);
+    // Copies one follower's state where read_candidates() finds it.
+    void publish_follower(int32_t replica, const follower_state& f);
     void maybe_expand_isr(int32_t replica);
     void maybe_shrink_isr();
     void send_isr_update(std::vector<int32_t> isr);
@@ -362,8 +378,15 @@ private:
     mutable std::mutex _waiters_mutex;
     std::vector<std::weak_ptr<async_signal>> _waiters;
     std::vector<std::weak_ptr<async_signal>> _append_waiters;
-    mutable std::mutex _isr_mutex;  // guards the copy isr() returns
+    mutable std::mutex _isr_mutex;  // guards the copies isr() and read_candidates() read
     std::vector<int32_t> _isr_copy;
+    struct published_follower {
+        int32_t id;
+        offset end;
+        offset log_start;
+        int64_t last_caught_up_ms;
+    };
+    std::vector<published_follower> _followers_copy;  // while leading: every follower, in replica order
 
     std::atomic<int64_t> _max_timestamp{-1};
 

@@ -49,6 +49,12 @@ struct partition_manager_options {
     std::function<void(const std::shared_ptr<partition>&, int32_t leader, leader_epoch epoch)> on_follow;
     // Shared with the replica fetchers, read by Metadata (may be null).
     std::shared_ptr<unreachable_brokers> unreachable;
+    // This process's broker registration (its BrokerRegistration incarnation
+    // id). The first image that holds it has everything committed before the
+    // broker registered; then the logs on disk of partitions that image does
+    // not assign here (moved away or deleted while the broker was down) are
+    // deleted, as Kafka's stray replicas. Zero: never (tests, controllers).
+    protocol::uuid incarnation_id{};
 };
 
 // A partition as a request handler finds it: the partition when this broker
@@ -93,6 +99,11 @@ public:
     partition_lookup find(std::string_view topic, int32_t partition) const;
     // As above by topic id; an unknown id is UNKNOWN_TOPIC_ID.
     partition_lookup find(const protocol::uuid& topic_id, int32_t partition) const;
+    // KIP-392 (consumers' Fetch v11+): as find, but any replica hosted here
+    // serves, leader or follower (in `leader`); NOT_LEADER_OR_FOLLOWER when
+    // this broker hosts none.
+    partition_lookup find_replica(std::string_view topic, int32_t partition) const;
+    partition_lookup find_replica(const protocol::uuid& topic_id, int32_t partition) const;
     // Every partition this broker leads now (by the image).
     std::vector<std::shared_ptr<partition>> leaders() const;
     // Every partition this broker hosts, leader or follower.
@@ -115,12 +126,18 @@ private:
                          std::unordered_map<std::string, topic_partitions>& hosted);
     void drop(std::shared_ptr<partition>& slot);
     bool leads(const metadata::metadata_image& image, const partition& p) const;
-    partition_lookup find_in(const state& s, const metadata::topic_image* topic, int32_t partition) const;
+    // Once `image` holds this process's registration: deletes the stray logs
+    // (on disk, not hosted, not assigned here by `image`). Runs once.
+    void maybe_remove_strays(const metadata::metadata_image& image,
+                             const std::unordered_map<std::string, topic_partitions>& hosted);
+    partition_lookup find_in(const state& s, const metadata::topic_image* topic, int32_t partition,
+                             bool any_replica = false) const;
 
     const partition_manager_options _options;
     storage::log_manager& _logs;
     boost::asio::any_io_executor _executor;
     std::atomic<std::shared_ptr<const state>> _state;
+    bool _strays_removed = false;  // metadata publisher only
 };
 
 }  // namespace strata::replication

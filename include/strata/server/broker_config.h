@@ -50,6 +50,7 @@ struct broker_config {
     int32_t node_id = 0;
     std::vector<std::string> process_roles;
     std::string broker_rack;
+    std::string replica_selector_class;
 
     // Listeners and the controller quorum.
     std::vector<listener> listeners;

@@ -31,12 +31,15 @@ public:
     // opened. `controller` (outliving the data plane's partitions, or null:
     // no ISR changes) carries the leaders' AlterPartition requests.
     // `registry` (or null) gets the storage metrics (fsync latency).
+    // `incarnation` is this process's broker registration (zero: stray logs
+    // are never deleted; see partition_manager_options::incarnation_id).
     // `on_log_dir_failure` (or empty) is called once, on a storage thread,
     // with the directory and the error when an I/O error takes the log
     // directory offline (storage::log_manager_config::on_dir_failure); its
     // partitions then answer KAFKA_STORAGE_ERROR. Must not block.
     data_plane(const broker_config& config, metadata::metadata_service& metadata,
                controller_channel* controller = nullptr, metrics::registry* registry = nullptr,
+               protocol::uuid incarnation = {},
                std::function<void(const std::string& dir, const std::string& cause)> on_log_dir_failure = {});
     ~data_plane();  // stop()
 

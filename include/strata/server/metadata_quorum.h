@@ -69,6 +69,9 @@ public:
     // Broker role: when the active controller last answered this broker's
     // heartbeat (nullopt: never, or no broker role). Any thread.
     std::optional<std::chrono::steady_clock::time_point> last_heartbeat_answer() const;
+    // Broker role: the incarnation id this process registers with (zero
+    // without the broker role).
+    protocol::uuid broker_incarnation() const;
 
 private:
     struct impl;
