@@ -58,6 +58,11 @@ public:
             if (name.ends_with(delete_suffix)) {
                 _pending_deletes.push_back(entry.path().string());
             } else if (auto tp = parse_partition_dir(name)) {
+                // The metadata quorum's log (raft's file_log, in the first
+                // log dir unless metadata.log.dir says otherwise) is not a
+                // partition log: never recovered, listed or deleted here, as
+                // Kafka's LogManager leaves __cluster_metadata-0 alone.
+                if (tp->topic == "__cluster_metadata") continue;
                 _on_disk.push_back(*tp);
             }
         }

@@ -44,6 +44,21 @@ TEST(log_manager, clean_shutdown_marker_and_partitions_on_disk) {
     EXPECT_EQ(log->flushed_offset(), offset(4));
 }
 
+TEST(log_manager, the_metadata_quorums_log_is_not_a_partition_log) {
+    // metadata.log.dir defaults to the first log dir, so raft's
+    // __cluster_metadata-0 sits among the partitions; the log manager must
+    // neither list it (the stray-log sweep would delete it) nor recover it.
+    testing::temp_dir dir;
+    manual_clock time;
+    std::filesystem::create_directories(dir.path() + "/__cluster_metadata-0");
+    std::filesystem::create_directories(dir.path() + "/orders-0");
+    auto m = log_manager::open(manual(dir.path(), &time)).value();
+    ASSERT_EQ(m->partitions_on_disk().size(), 1u);
+    EXPECT_EQ(m->partitions_on_disk()[0], (topic_partition{"orders", partition_id(0)}));
+    ASSERT_TRUE(m->shutdown());
+    EXPECT_TRUE(std::filesystem::exists(dir.path() + "/__cluster_metadata-0"));
+}
+
 TEST(log_manager, remove_renames_then_deletes_in_the_background) {
     testing::temp_dir dir;
     manual_clock time;
