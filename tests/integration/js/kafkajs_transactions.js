@@ -32,6 +32,20 @@ async function main() {
   await admin.createTopics({ topics: [{ topic, numPartitions: 2 }, { topic: input, numPartitions: 1 }],
                              waitForLeaders: true });
 
+  // KafkaJS's sendOffsets does not retry a TxnOffsetCommit answered
+  // COORDINATOR_LOAD_IN_PROGRESS (the Java client does), and on a fresh
+  // broker the group's __consumer_offsets partition is still loading for a
+  // moment after it is created. Ask for the group's offsets first, retrying
+  // that retriable error, so that the coordinator is loaded.
+  for (const deadline = Date.now() + 30000; ; await sleep(100)) {
+    try {
+      await admin.fetchOffsets({ groupId, topics: [input] });
+      break;
+    } catch (e) {
+      if (!e.retriable || Date.now() > deadline) throw e;
+    }
+  }
+
   const producer = kafka.producer({ transactionalId: "kafkajs-txn-1", maxInFlightRequests: 1, idempotent: true });
   await producer.connect();
   const send = (txn, prefix, n) =>
