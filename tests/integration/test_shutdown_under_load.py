@@ -12,7 +12,7 @@ import time
 
 from harness import Broker, _recv_exactly, run_tests
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 PARTITIONS = 6
@@ -31,13 +31,28 @@ def open_idle_connections(port, count):
     return held
 
 
+RETRIABLE = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+             KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._TIMED_OUT}
+
+
 def read_all(bootstrap, topic):
     """Every record's value in `topic`, by partition, read to the end."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "check", "enable.auto.commit": False,
                          "fetch.max.bytes": 4194304})
     values = []
     for p in range(PARTITIONS):
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+        # Right after a restart the broker may still be opening the
+        # partition (NOT_LEADER_OR_FOLLOWER, retriable, as Kafka answers
+        # while it loads); get_watermark_offsets does not retry by itself.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                break
+            except KafkaException as e:
+                if e.args[0].code() not in RETRIABLE or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
         consumer.assign([TopicPartition(topic, p, low)])
         position = low
         deadline = time.monotonic() + 60
