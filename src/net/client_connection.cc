@@ -108,6 +108,11 @@ struct client_connection::impl {
     // old read loop can never read from the new connection.
     std::shared_ptr<client_transport> socket;
     std::string last_failure;
+    // The last TLS or SASL failure logged, and when: a node whose password or
+    // certificate a peer refuses says why in its log, once per distinct
+    // reason (and again every minute), not once per reconnect attempt.
+    std::string logged_failure;
+    clock_type::time_point logged_at{};
     uint64_t generation = 0;
     bool connecting = false;
     bool closed = false;
@@ -376,6 +381,13 @@ asio::awaitable<client_result<response_frame>> client_connection::request(protoc
             co_return client_error::closed;
         }
         if (!ok) {
+            if (s->last_failure != "cannot connect" &&
+                (s->last_failure != s->logged_failure || clock_type::now() - s->logged_at >= std::chrono::minutes(1))) {
+                logger()->warn("{}:{} ({}): {}; retrying", s->options.host, s->options.port, s->options.client_id,
+                               s->last_failure);
+                s->logged_failure = s->last_failure;
+                s->logged_at = clock_type::now();
+            }
             s->backoff = s->backoff.count() == 0 ? s->options.reconnect_backoff
                                                  : std::min(s->backoff * 2, s->options.reconnect_backoff_max);
             s->next_attempt = clock_type::now() + s->backoff;
@@ -383,6 +395,11 @@ asio::awaitable<client_result<response_frame>> client_connection::request(protoc
             co_return client_error::disconnected;
         }
         s->backoff = std::chrono::milliseconds{0};
+        if (!s->logged_failure.empty()) {
+            logger()->info("{}:{} ({}): connected{}", s->options.host, s->options.port, s->options.client_id,
+                           s->options.sasl_mechanism.empty() ? "" : " and authenticated");
+            s->logged_failure.clear();
+        }
         s->last_failure.clear();
         s->socket = socket;
         const uint64_t gen = ++s->generation;

@@ -1,5 +1,8 @@
 #include <openssl/crypto.h>
 
+#include <fmt/format.h>
+
+#include "strata/security/jaas.h"
 #include "strata/security/sasl.h"
 
 namespace strata::security {
@@ -51,7 +54,7 @@ std::unique_ptr<sasl_exchange> make_plain_exchange(plain_lookup password_of) {
 }
 
 // `LoginModuleClass required key="value" key2="value2";`
-std::optional<std::map<std::string, std::string>> parse_plain_jaas_users(std::string_view jaas, std::string& error) {
+std::optional<jaas_entry> parse_jaas_entry(std::string_view jaas, std::string_view module_name, std::string& error) {
     size_t i = 0;
     skip_space(jaas, i);
     const size_t module_end = jaas.find_first_of(" \t\n", i);
@@ -59,9 +62,17 @@ std::optional<std::map<std::string, std::string>> parse_plain_jaas_users(std::st
         error = "expected `<LoginModule> required <options>;`";
         return std::nullopt;
     }
-    const auto module = jaas.substr(i, module_end - i);
-    if (module.find("PlainLoginModule") == std::string_view::npos) {
-        error = "the login module must be org.apache.kafka.common.security.plain.PlainLoginModule";
+    jaas_entry entry;
+    entry.login_module = std::string(jaas.substr(i, module_end - i));
+    const std::string_view module = entry.login_module;
+    const size_t dot = module.rfind('.');
+    if (module.substr(dot == std::string_view::npos ? 0 : dot + 1) != module_name) {
+        error =
+            fmt::format("the login module must be {} (got {})",
+                        module_name == "PlainLoginModule"   ? "org.apache.kafka.common.security.plain.PlainLoginModule"
+                        : module_name == "ScramLoginModule" ? "org.apache.kafka.common.security.scram.ScramLoginModule"
+                                                            : std::string(module_name),
+                        module);
         return std::nullopt;
     }
     i = module_end;
@@ -73,7 +84,6 @@ std::optional<std::map<std::string, std::string>> parse_plain_jaas_users(std::st
         return std::nullopt;
     }
     i = flag_end;
-    std::map<std::string, std::string> users;
     for (;;) {
         skip_space(jaas, i);
         if (i >= jaas.size()) {
@@ -103,6 +113,22 @@ std::optional<std::map<std::string, std::string>> parse_plain_jaas_users(std::st
         } else {
             while (i < jaas.size() && jaas[i] != ' ' && jaas[i] != ';' && jaas[i] != '\n') value += jaas[i++];
         }
+        entry.options[key] = std::move(value);
+    }
+    return entry;
+}
+
+std::string_view jaas_login_module(std::string_view mechanism) {
+    if (mechanism == "PLAIN") return "PlainLoginModule";
+    if (mechanism == "SCRAM-SHA-256" || mechanism == "SCRAM-SHA-512") return "ScramLoginModule";
+    return {};
+}
+
+std::optional<std::map<std::string, std::string>> parse_plain_jaas_users(std::string_view jaas, std::string& error) {
+    auto entry = parse_jaas_entry(jaas, "PlainLoginModule", error);
+    if (!entry) return std::nullopt;
+    std::map<std::string, std::string> users;
+    for (auto& [key, value] : entry->options) {
         if (key.rfind("user_", 0) == 0 && key.size() > 5) users[key.substr(5)] = value;
     }
     return users;

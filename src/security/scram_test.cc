@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "strata/security/jaas.h"
 #include "strata/security/sasl.h"
 
 namespace strata::security {
@@ -142,6 +143,24 @@ TEST(plain, jaas_users) {
     EXPECT_EQ(users->at("alice"), "a;b\"c");
     EXPECT_FALSE(parse_plain_jaas_users("org.apache.kafka.common.security.scram.ScramLoginModule required;", error));
     EXPECT_FALSE(parse_plain_jaas_users("PlainLoginModule required user_a=\"x\"", error));
+}
+
+// The broker's own credentials for its connections to the other nodes.
+TEST(jaas, own_credentials) {
+    std::string error;
+    auto entry = parse_jaas_entry(
+        "org.apache.kafka.common.security.scram.ScramLoginModule required\n  username=\"broker\"\n  password=\"p w;\";",
+        "ScramLoginModule", error);
+    ASSERT_TRUE(entry) << error;
+    EXPECT_EQ(entry->options.at("username"), "broker");
+    EXPECT_EQ(entry->options.at("password"), "p w;");
+    EXPECT_FALSE(parse_jaas_entry("org.apache.kafka.common.security.plain.PlainLoginModule required username=\"a\";",
+                                  "ScramLoginModule", error));
+    EXPECT_NE(error.find("org.apache.kafka.common.security.scram.ScramLoginModule"), std::string::npos);
+    EXPECT_FALSE(parse_jaas_entry("x.NotPlainLoginModule required;", "PlainLoginModule", error));
+    EXPECT_EQ(jaas_login_module("SCRAM-SHA-512"), "ScramLoginModule");
+    EXPECT_EQ(jaas_login_module("PLAIN"), "PlainLoginModule");
+    EXPECT_EQ(jaas_login_module("GSSAPI"), "");
 }
 
 }  // namespace

@@ -20,8 +20,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include "strata/security/jaas.h"
 #include "strata/security/sasl.h"
 #include "strata/security/tls.h"
+#include "strata/server/cluster_security.h"
 #include "strata/server/config_schema.h"
 
 namespace strata::server {
@@ -72,18 +74,37 @@ std::optional<std::string> value_text(const YAML::Node& value, std::string& prob
     return std::nullopt;
 }
 
-// listener.name.<listener>.plain.sasl.jaas.config (Kafka's per-listener,
-// per-mechanism JAAS key): kept by listener, checked in check_listeners.
+// listener.name.<listener>.<mechanism>.sasl.jaas.config (Kafka's
+// per-listener, per-mechanism JAAS key), mechanism plain, scram-sha-256 or
+// scram-sha-512. PLAIN entries are kept by listener (the users a PLAIN
+// listener accepts, and the node's own credentials); SCRAM entries only
+// carry the node's own credentials and are kept in explicit_values under
+// the key in lower case (DescribeConfigs treats *.sasl.jaas.config as
+// sensitive). Checked in check_security.
 bool apply_listener_jaas(const std::string& name, const YAML::Node& value, broker_config& config) {
     constexpr std::string_view prefix = "listener.name.";
-    constexpr std::string_view suffix = ".plain.sasl.jaas.config";
+    constexpr std::string_view suffix = ".sasl.jaas.config";
     if (name.size() <= prefix.size() + suffix.size() || name.rfind(prefix, 0) != 0 ||
         name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
         return false;
-    std::string listener = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
-    for (auto& ch : listener) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-    config.listener_plain_jaas[listener] = value.IsScalar() ? value.Scalar() : std::string();
-    return true;
+    std::string middle = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+    for (auto& ch : middle) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const auto dot = middle.rfind('.');
+    if (dot == std::string::npos || dot == 0) return false;
+    const std::string mechanism = middle.substr(dot + 1);
+    std::string listener = middle.substr(0, dot);
+    const std::string text = value.IsScalar() ? value.Scalar() : std::string();
+    if (mechanism == "plain") {
+        for (auto& ch : listener) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        config.listener_plain_jaas[listener] = text;
+        config.explicit_values[name] = "[hidden]";
+        return true;
+    }
+    if (mechanism == "scram-sha-256" || mechanism == "scram-sha-512") {
+        config.explicit_values[std::string(prefix) + middle + std::string(suffix)] = text;
+        return true;
+    }
+    return false;
 }
 
 void apply_yaml(std::string_view yaml, std::string_view origin, broker_config& config,
@@ -113,10 +134,7 @@ void apply_yaml(std::string_view yaml, std::string_view origin, broker_config& c
             problems.push_back(fmt::format("{}: {}: given more than once", where, name));
             continue;
         }
-        if (apply_listener_jaas(name, entry.second, config)) {
-            config.explicit_values[name] = "[hidden]";
-            continue;
-        }
+        if (apply_listener_jaas(name, entry.second, config)) continue;
         const config_key* key = find_config_key(name);
         if (!key) {
             problems.push_back(fmt::format("{}: {}: unknown key{}", where, name, suggestion(name)));
@@ -152,33 +170,22 @@ std::string host_name() {
     return name;
 }
 
-// The broker's own connections (controller quorum, replication) speak
-// PLAINTEXT or SSL (with the broker's certificate), not SASL yet; TLS
-// listeners need a key store; JAAS entries must parse and name a listener.
+// The broker's own connections (controller quorum, replication) speak the
+// protocol of the listener they reach, with the node's SASL login on SASL
+// ones (check_cluster_sasl); TLS listeners need a key store; JAAS entries
+// must parse and name a listener.
 void check_security(const broker_config& config, std::vector<std::string>& problems) {
     bool tls = false;
     for (const auto& l : config.listeners) {
         const auto protocol = config.security_protocol(l.name).value_or("PLAINTEXT");
         tls = tls || protocol == "SSL" || protocol == "SASL_SSL";
-        const bool own = l.name == config.inter_broker_listener_name ||
-                         std::find(config.controller_listener_names.begin(), config.controller_listener_names.end(),
-                                   l.name) != config.controller_listener_names.end();
-        if (own && protocol != "PLAINTEXT" && protocol != "SSL") {
-            problems.push_back(fmt::format("listeners: {} is the inter-broker or a controller listener and uses {}; "
-                                           "the cluster's own connections do not speak SASL yet, so it must be "
-                                           "PLAINTEXT or SSL (mutual TLS)", l.name, protocol));
-        }
     }
+    check_cluster_sasl(config, problems);
     // A broker-only node connects to the controllers' listener without serving it.
     bool connects_with_tls = tls;
     if (!config.controller_listener_names.empty()) {
-        const auto& name = config.controller_listener_names.front();
-        const auto protocol = config.security_protocol(name).value_or("PLAINTEXT");
-        connects_with_tls = connects_with_tls || protocol == "SSL";
-        if (!config.find_listener(name) && protocol != "PLAINTEXT" && protocol != "SSL")
-            problems.push_back(fmt::format("listener.security.protocol.map: the controller listener {} uses {}; the "
-                                           "cluster's own connections do not speak SASL yet, so it must be PLAINTEXT "
-                                           "or SSL (mutual TLS)", name, protocol));
+        const auto protocol = config.security_protocol(config.controller_listener_names.front()).value_or("PLAINTEXT");
+        connects_with_tls = connects_with_tls || protocol == "SSL" || protocol == "SASL_SSL";
     }
     tls = connects_with_tls;
     if (tls && config.ssl_keystore_location.empty() &&
@@ -191,11 +198,32 @@ void check_security(const broker_config& config, std::vector<std::string>& probl
         problems.push_back("ssl.client.auth: verifying client certificates needs ssl.truststore.location or "
                            "ssl.truststore.certificates");
     }
+    // A broker-only node names the controller listener without serving it
+    // (its own credentials for the controllers).
+    const auto known_listener = [&](const std::string& upper_name) {
+        return config.find_listener(upper_name) ||
+               std::find(config.controller_listener_names.begin(), config.controller_listener_names.end(),
+                         upper_name) != config.controller_listener_names.end();
+    };
     for (const auto& [listener, jaas] : config.listener_plain_jaas) {
         const auto key = fmt::format("listener.name.{}.plain.sasl.jaas.config", listener);
-        if (!config.find_listener(listener)) problems.push_back(fmt::format("{}: {} is not one of the listeners", key, listener));
+        if (!known_listener(listener))
+            problems.push_back(fmt::format("{}: {} is not one of the listeners", key, listener));
         std::string error;
         if (!security::parse_plain_jaas_users(jaas, error)) problems.push_back(fmt::format("{}: {}", key, error));
+    }
+    // SCRAM entries (kept in explicit_values by apply_listener_jaas, lower case).
+    constexpr std::string_view prefix = "listener.name.", suffix = ".sasl.jaas.config";
+    for (const auto& [key, jaas] : config.explicit_values) {
+        if (key.rfind(prefix, 0) != 0 || !key.ends_with(suffix) || jaas == "[hidden]") continue;
+        const auto middle = key.substr(prefix.size(), key.size() - prefix.size() - suffix.size());
+        std::string listener = middle.substr(0, middle.rfind('.'));
+        for (auto& ch : listener) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        if (!known_listener(listener))
+            problems.push_back(fmt::format("{}: {} is not one of the listeners", key, listener));
+        std::string error;
+        if (!security::parse_jaas_entry(jaas, "ScramLoginModule", error))
+            problems.push_back(fmt::format("{}: {}", key, error));
     }
     for (const auto& entry : config.sasl_plain_users) {
         const auto colon = entry.find(':');

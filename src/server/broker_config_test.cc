@@ -1,4 +1,5 @@
 #include "strata/server/broker_config.h"
+#include "strata/server/cluster_security.h"
 
 #include <map>
 
@@ -175,7 +176,7 @@ TEST(broker_config, refuses_a_key_given_twice_and_broken_yaml) {
 
 TEST(broker_config, checks_the_rules_that_span_keys) {
     EXPECT_THAT(problems_of("listeners: SASL_SSL://localhost:9093\ninter.broker.listener.name: SASL_SSL\n"),
-                HasSubstr("SASL_SSL is the inter-broker or a controller listener and uses SASL_SSL"));
+                HasSubstr("sasl.mechanism.inter.broker.protocol: the inter-broker listener SASL_SSL uses SASL_SSL"));
     EXPECT_THAT(problems_of("listeners: PLAINTEXT://localhost:9092,SSL://localhost:9093\n"),
                 HasSubstr("an SSL or SASL_SSL listener needs the broker's key and certificate"));
     EXPECT_THAT(problems_of("listeners: PLAINTEXT://localhost:9092,SASL_PLAINTEXT://localhost:9093\n"
@@ -265,7 +266,24 @@ TEST(broker_config, the_secure_cluster_examples_load) {
     }
 }
 
-TEST(broker_config, the_cluster_listeners_take_plaintext_or_ssl_not_sasl) {
+TEST(broker_config, the_sasl_cluster_examples_load) {
+    for (int node = 1; node <= 3; ++node) {
+        const auto path = std::string(STRATA_SOURCE_DIR "/config/sasl-cluster-node-") + std::to_string(node) + ".yaml";
+        const auto config = load_broker_config_file(path, no_environment());
+        EXPECT_EQ(config.node_id, node);
+        const auto internal = cluster_client_security(config, "INTERNAL");
+        EXPECT_EQ(internal.sasl_mechanism, "SCRAM-SHA-512");
+        EXPECT_EQ(internal.sasl_username, "broker");
+        EXPECT_FALSE(internal.tls);
+        const auto controller = cluster_client_security(config, "CONTROLLER");
+        EXPECT_EQ(controller.sasl_mechanism, "PLAIN");
+        EXPECT_EQ(controller.sasl_username, "broker");
+        // The controllers accept the login the others present.
+        EXPECT_EQ(config.plain_users("CONTROLLER").at("broker"), controller.sasl_password);
+    }
+}
+
+TEST(broker_config, the_cluster_listeners_take_any_protocol) {
     const std::string base =
         "node.id: 1\nprocess.roles: broker,controller\n"
         "listeners: PLAINTEXT://localhost:9092,INTERNAL://localhost:9292,CONTROLLER://localhost:9192\n"
@@ -274,8 +292,78 @@ TEST(broker_config, the_cluster_listeners_take_plaintext_or_ssl_not_sasl) {
         "ssl.keystore.location: /etc/strata/broker.pem\n";
     EXPECT_EQ(problems_of(base + "listener.security.protocol.map: PLAINTEXT:PLAINTEXT,INTERNAL:SSL,CONTROLLER:SSL\n"),
               "");
-    EXPECT_THAT(problems_of(base + "listener.security.protocol.map: PLAINTEXT:PLAINTEXT,INTERNAL:SASL_SSL\n"),
-                HasSubstr("INTERNAL is the inter-broker or a controller listener and uses SASL_SSL"));
+    const std::string sasl = base + "listener.security.protocol.map: PLAINTEXT:PLAINTEXT,INTERNAL:SASL_SSL\n";
+    // Kafka's default mechanism is GSSAPI, which Strata does not have.
+    EXPECT_THAT(problems_of(sasl), HasSubstr("sasl.mechanism.inter.broker.protocol: the inter-broker listener "
+                                             "INTERNAL uses SASL_SSL"));
+    EXPECT_THAT(problems_of(sasl), HasSubstr("GSSAPI is Kafka's default"));
+    EXPECT_THAT(problems_of(sasl + "sasl.mechanism.inter.broker.protocol: OAUTHBEARER\n"),
+                HasSubstr("OAUTHBEARER is not one Strata has"));
+    // A SASL inter-broker listener without the node's own credentials.
+    EXPECT_THAT(problems_of(sasl + "sasl.mechanism.inter.broker.protocol: SCRAM-SHA-512\n"),
+                HasSubstr("listener.name.internal.scram-sha-512.sasl.jaas.config: the node's own credentials for "
+                          "the inter-broker listener INTERNAL"));
+    EXPECT_THAT(
+        problems_of(sasl + "sasl.mechanism.inter.broker.protocol: SCRAM-SHA-512\n"
+                           "listener.name.internal.scram-sha-512.sasl.jaas.config: "
+                           "'org.apache.kafka.common.security.scram.ScramLoginModule required username=\"b\";'\n"),
+        HasSubstr("it has no username and password options"));
+    EXPECT_THAT(problems_of(sasl + "sasl.mechanism.inter.broker.protocol: SCRAM-SHA-512\n"
+                                   "listener.name.internal.scram-sha-512.sasl.jaas.config: "
+                                   "'org.apache.kafka.common.security.plain.PlainLoginModule required username=\"b\" "
+                                   "password=\"c\";'\n"),
+                HasSubstr("must be org.apache.kafka.common.security.scram.ScramLoginModule"));
+    const std::string scram = sasl +
+                              "sasl.mechanism.inter.broker.protocol: SCRAM-SHA-512\n"
+                              "listener.name.INTERNAL.SCRAM-SHA-512.sasl.jaas.config: "
+                              "'org.apache.kafka.common.security.scram.ScramLoginModule required "
+                              "username=\"broker\" password=\"broker-secret\";'\n";
+    EXPECT_EQ(problems_of(scram), "");
+    {
+        const auto config = load_broker_config(scram, "test.yaml", no_environment());
+        std::string problem;
+        const auto login = cluster_sasl(config, "INTERNAL", problem);
+        ASSERT_TRUE(login) << problem;
+        EXPECT_EQ(login->mechanism, "SCRAM-SHA-512");
+        EXPECT_EQ(login->username, "broker");
+        EXPECT_EQ(login->password, "broker-secret");
+        EXPECT_FALSE(cluster_sasl(config, "CONTROLLER", problem));  // PLAINTEXT
+        EXPECT_EQ(problem, "");
+    }
+    EXPECT_THAT(problems_of(scram + "sasl.enabled.mechanisms: PLAIN\n"),
+                HasSubstr("sasl.enabled.mechanisms: does not include SCRAM-SHA-512, the mechanism the nodes use on "
+                          "the inter-broker listener INTERNAL"));
+    // The controller listener: PLAIN between controllers, never SCRAM.
+    const std::string controller =
+        base + "listener.security.protocol.map: PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT\n";
+    EXPECT_THAT(problems_of(controller), HasSubstr("sasl.mechanism.controller.protocol: the controller listener "
+                                                   "CONTROLLER uses SASL_PLAINTEXT"));
+    EXPECT_THAT(problems_of(controller + "sasl.mechanism.controller.protocol: SCRAM-SHA-256\n"
+                                         "listener.name.controller.scram-sha-256.sasl.jaas.config: "
+                                         "'ScramLoginModule required username=\"a\" password=\"b\";'\n"),
+                HasSubstr("SCRAM-SHA-256 cannot secure the connections between controllers"));
+    const std::string plain = controller +
+                              "sasl.mechanism.controller.protocol: PLAIN\n"
+                              "listener.name.controller.plain.sasl.jaas.config: "
+                              "'PlainLoginModule required username=\"ctl\" password=\"pw\" "
+                              "user_ctl=\"pw\";'\n";
+    EXPECT_EQ(problems_of(plain), "");
+    {
+        const auto config = load_broker_config(plain, "test.yaml", no_environment());
+        const auto security = cluster_client_security(config, "CONTROLLER");
+        EXPECT_EQ(security.sasl_mechanism, "PLAIN");
+        EXPECT_EQ(security.sasl_username, "ctl");
+        EXPECT_EQ(security.sasl_password, "pw");
+        EXPECT_EQ(config.plain_users("CONTROLLER").at("ctl"), "pw");
+    }
+    // A broker-only node names the controllers' listener without serving it.
+    EXPECT_EQ(problems_of("node.id: 4\nprocess.roles: broker\nlisteners: PLAINTEXT://localhost:9092\n"
+                          "controller.quorum.voters: 1@localhost:9192\n"
+                          "listener.security.protocol.map: PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT\n"
+                          "sasl.mechanism.controller.protocol: SCRAM-SHA-512\n"
+                          "listener.name.controller.scram-sha-512.sasl.jaas.config: "
+                          "'ScramLoginModule required username=\"b4\" password=\"pw\";'\n"),
+              "");
 }
 
 TEST(broker_config, the_broker_only_example_loads) {

@@ -210,9 +210,10 @@ void add_listener_keys(std::vector<config_key>& k) {
         any<std::map<std::string, std::string>>(),
         "The security protocol of each listener name, as `NAME:PROTOCOL` pairs (PLAINTEXT, SSL, "
         "SASL_PLAINTEXT, SASL_SSL; see docs/security.md). Controller listeners missing from the map are "
-        "PLAINTEXT. The controller and inter-broker listeners may be PLAINTEXT or SSL (the nodes connect "
-        "to each other with the broker's own certificate: mutual TLS with `ssl.client.auth: required`); "
-        "SASL on them is not supported yet and stops start-up."));
+        "PLAINTEXT. The controller and inter-broker listeners may use any of them: on SSL the nodes connect "
+        "to each other with the broker's own certificate (mutual TLS with `ssl.client.auth: required`), on "
+        "SASL_PLAINTEXT and SASL_SSL they authenticate with `sasl.mechanism.inter.broker.protocol` / "
+        "`sasl.mechanism.controller.protocol`."));
     k.push_back(key(listeners, "controller.listener.names", &c::controller_listener_names, "CONTROLLER",
         any<std::vector<std::string>>(),
         "The names of the listeners that serve the controller quorum (Vote, BeginQuorumEpoch, Fetch of "
@@ -521,6 +522,24 @@ void add_sasl_keys(std::vector<config_key>& k) {
         "(split at the first colon; as a list is comma-separated, a password with a comma needs Kafka's "
         "form, `listener.name.<listener>.plain.sasl.jaas.config` with `user_<name>=\"password\"` options, "
         "which is also accepted and adds to these for that listener)."));
+    // The node's own login on SASL inter-broker and controller listeners.
+    // No member of their own: read from explicit_values by
+    // cluster_security.cc (as inert() rows keep their values), checked
+    // against the listeners there at start-up.
+    k.push_back(inert(security, "sasl.mechanism.inter.broker.protocol", "GSSAPI", any<std::string>(),
+        update_mode::read_only,
+        "The SASL mechanism brokers authenticate to each other's inter-broker listener with "
+        "(`inter.broker.listener.name`) when it is SASL_PLAINTEXT or SASL_SSL: PLAIN, SCRAM-SHA-256 or "
+        "SCRAM-SHA-512; the broker's own username and password are the `username` and `password` options of "
+        "`listener.name.<listener>.<mechanism>.sasl.jaas.config` (docs/security.md). Kafka's default GSSAPI "
+        "is not implemented: a SASL inter-broker listener with it is refused at start-up."));
+    k.push_back(inert(security, "sasl.mechanism.controller.protocol", "GSSAPI", any<std::string>(),
+        update_mode::read_only,
+        "The SASL mechanism nodes authenticate to the controllers' listener (`controller.listener.names`) "
+        "with when it is SASL_PLAINTEXT or SASL_SSL, credentials as for "
+        "`sasl.mechanism.inter.broker.protocol`. PLAIN on controllers: SCRAM credentials live in the "
+        "metadata log, which controllers must reach each other to read (as in Kafka's KRaft mode), so only "
+        "broker-only nodes may use SCRAM here. Kafka's default GSSAPI is not implemented."));
     k.push_back(key(security, "sasl.server.max.receive.size", &c::sasl_server_max_receive_size, "524288",
         at_least<int32_t>(1),
         "The largest request a connection may send before it has authenticated (SASL listeners): a larger "
@@ -549,7 +568,8 @@ void add_authorizer_keys(std::vector<config_key>& k) {
     k.push_back(key(security, "super.users", &c::super_users, "", any<std::string>(),
         "Principals the authorizer allows everything, semicolon-separated (`User:admin;User:broker`). The "
         "brokers' own principal on the inter-broker and controller listeners (User:ANONYMOUS on PLAINTEXT "
-        "ones) must be here or hold CLUSTER_ACTION on the cluster."));
+        "ones, User:<username> of their SASL login on SASL ones) must be here or hold CLUSTER_ACTION on the "
+        "cluster."));
     k.push_back(key(security, "allow.everyone.if.no.acl.found", &c::allow_everyone_if_no_acl_found, "false",
         any<bool>(),
         "With an authorizer: whether a resource that no ACL names is open to every principal. False (Kafka's "
@@ -613,17 +633,15 @@ void add_inert_keys(std::vector<config_key>& k) {
     k.push_back(inert(inert_section, "sasl.kerberos.principal.to.local.rules", "DEFAULT",
         any<std::vector<std::string>>(), per_broker, kerberos));
     constexpr std::string_view login = "Kafka's refresh of the broker's own login credential (OAUTHBEARER); Strata's "
-                                       "brokers do not log in with SASL. Accepted, not in effect.";
+                                       "brokers log in with PLAIN or SCRAM passwords, which need no refresh. "
+                                       "Accepted, not in effect.";
     k.push_back(inert(inert_section, "sasl.login.refresh.window.factor", "0.8", any<double>(), per_broker,
         login));
     k.push_back(inert(inert_section, "sasl.login.refresh.window.jitter", "0.05", any<double>(), per_broker, login));
     k.push_back(inert(inert_section, "sasl.login.refresh.min.period.seconds", "60", between<int32_t>(-32768, 32767),
         per_broker, login));
     k.push_back(inert(inert_section, "sasl.login.refresh.buffer.seconds", "300", between<int32_t>(-32768, 32767),
-        per_broker, login));
-    k.push_back(inert(inert_section, "sasl.mechanism.inter.broker.protocol", "GSSAPI", any<std::string>(), per_broker,
-        "The SASL mechanism brokers use with each other. Strata's inter-broker listener is PLAINTEXT "
-        "(`inter.broker.listener.name`). Accepted, not in effect."));
+                      per_broker, login));
     constexpr std::string_view cleaner = "Kafka's log cleaner tuning; Strata's compaction (`cleanup.policy=compact`) "
                                          "runs one pass at a time per log dir with buffers of its own. Accepted, not in "
                                          "effect.";
