@@ -14,6 +14,8 @@
 #include "strata/http/server.h"
 #include "strata/net/request_handler.h"
 #include "strata/rest/proxy.h"
+#include "strata/security/password_check.h"
+#include "strata/security/tls.h"
 #include "strata/server/acl_authorizer.h"
 #include "strata/server/data_plane.h"
 #include "strata/server/metadata_quorum.h"
@@ -177,6 +179,34 @@ void broker::start_http() {
     }
     options.max_request_bytes = static_cast<size_t>(_config.http_max_request_bytes);
     options.max_connections = static_cast<size_t>(_config.http_max_connections);
+    if (std::any_of(options.listeners.begin(), options.listeners.end(), [](const auto& l) { return l.tls; })) {
+        if (_config.ssl_keystore_location.empty() && _config.ssl_keystore_certificate_chain.empty())
+            throw std::runtime_error("http.listeners: an https:// listener needs the broker's key store "
+                                     "(ssl.keystore.location, or ssl.keystore.certificate.chain and ssl.keystore.key)");
+        auto settings = server::tls_settings_from(_config);
+        settings.client_auth = "none";  // HTTP clients authenticate with Basic, if at all
+        options.tls = security::make_server_tls_context(settings);
+    }
+    if (_config.http_authentication_method == "BASIC") {
+        // PLAIN users of every SASL listener, then SCRAM users from the image.
+        std::map<std::string, std::string> plain;
+        for (const auto& l : _config.listeners)
+            for (auto& [user, password] : _config.plain_users(l.name)) plain.emplace(user, password);
+        auto checker = std::make_shared<security::password_checker>(
+            std::move(plain), [&metadata = s.quorum->metadata()](const std::string& user, security::scram_mechanism m)
+                                  -> std::optional<security::scram_credential> {
+                const auto image = metadata.image();
+                const auto* record = image ? image->scram_credential(user, static_cast<int8_t>(m)) : nullptr;
+                if (!record) return std::nullopt;
+                return security::scram_credential{record->salt, record->stored_key, record->server_key,
+                                                  record->iterations};
+            });
+        options.check_password = [checker](const std::string& user, const std::string& password) {
+            return checker->check(user, password);
+        };
+        options.realm = _config.http_authentication_realm;
+        options.open_paths = {"/health/live", "/health/ready"};
+    }
     s.observe->add_routes(s.routes);
     rest::proxy_options rest_options;
     rest_options.listener = rest_listener(_config);

@@ -16,12 +16,15 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <fmt/format.h>
 
 #include "strata/common/log.h"
+#include "strata/security/scram.h"  // base64_decode
 
 namespace strata::http {
 
@@ -73,6 +76,22 @@ response refusal(unsigned status, std::string_view message) {
     return r;
 }
 
+// The user and password of an `Authorization: Basic base64(user:password)`
+// header (RFC 7617), or nullopt when the header is absent or malformed.
+std::optional<std::pair<std::string, std::string>> basic_credentials(std::string_view header) {
+    constexpr std::string_view scheme = "basic ";
+    if (header.size() <= scheme.size() || lower(header.substr(0, scheme.size())) != scheme) return std::nullopt;
+    auto encoded = header.substr(scheme.size());
+    while (!encoded.empty() && encoded.front() == ' ') encoded.remove_prefix(1);
+    while (!encoded.empty() && encoded.back() == ' ') encoded.remove_suffix(1);
+    const auto decoded = security::base64_decode(encoded);
+    if (!decoded) return std::nullopt;
+    const std::string text(decoded->begin(), decoded->end());
+    const auto colon = text.find(':');
+    if (colon == std::string::npos) return std::nullopt;
+    return std::pair{text.substr(0, colon), text.substr(colon + 1)};
+}
+
 }  // namespace
 
 std::string_view request::header(std::string_view name) const {
@@ -118,9 +137,11 @@ router::match router::find(std::string_view method, std::string_view path) const
 
 std::string parse_listen_address(std::string_view text, listen_address& out) {
     constexpr std::string_view scheme = "http://";
-    if (!text.starts_with(scheme))
-        return fmt::format("'{}' must look like http://host:port (TLS on this listener is not supported yet)", text);
-    auto rest = text.substr(scheme.size());
+    constexpr std::string_view tls_scheme = "https://";
+    const bool tls = text.starts_with(tls_scheme);
+    if (!tls && !text.starts_with(scheme))
+        return fmt::format("'{}' must look like http://host:port or https://host:port", text);
+    auto rest = text.substr(tls ? tls_scheme.size() : scheme.size());
     if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
     const auto colon = rest.rfind(':');
     if (colon == std::string_view::npos) return fmt::format("'{}' has no port", text);
@@ -134,15 +155,22 @@ std::string parse_listen_address(std::string_view text, listen_address& out) {
     if (port > 65535) return fmt::format("'{}': port out of range", text);
     out.host = std::string(host);
     out.port = static_cast<uint16_t>(port);
+    out.tls = tls;
     return {};
 }
 
 // ---- server ----
 
 struct server::impl : std::enable_shared_from_this<impl> {
+    // One of the two streams: plain TCP, or TLS over TCP (https:// listeners).
     struct connection {
-        explicit connection(tcp::socket socket) : stream(std::move(socket)) {}
-        beast::tcp_stream stream;
+        connection(tcp::socket socket, asio::ssl::context* tls) {
+            if (tls) secure.emplace(std::move(socket), *tls);
+            else plain.emplace(std::move(socket));
+        }
+        std::optional<beast::tcp_stream> plain;
+        std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
+        beast::tcp_stream& lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
     };
 
     impl(server_options o, const router& r, std::vector<asio::any_io_executor> e)
@@ -152,6 +180,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
     const router& routes;
     std::vector<asio::any_io_executor> executors;
     std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+    std::vector<bool> acceptor_tls;  // by acceptor: an https:// listener's
     std::atomic<size_t> next_executor{0};
     std::array<std::atomic<uint64_t>, 6> by_class{};
 
@@ -174,14 +203,29 @@ struct server::impl : std::enable_shared_from_this<impl> {
     }
 
     void bind(const listen_address& address);
+    void bind_any(const listen_address& address);
     bool bind_one(tcp::endpoint endpoint, bool optional);
-    static asio::awaitable<void> accept_loop(std::shared_ptr<impl> self, tcp::acceptor& acceptor);
+    static asio::awaitable<void> accept_loop(std::shared_ptr<impl> self, tcp::acceptor& acceptor, bool tls);
     static asio::awaitable<void> serve(std::shared_ptr<impl> self, std::shared_ptr<connection> c, bool refuse);
-    asio::awaitable<void> send(connection& c, response out, unsigned version, bool keep_alive, bool head);
+    template <typename Stream>
+    asio::awaitable<void> serve_requests(Stream& stream, const std::string& remote);
+    template <typename Stream>
+    asio::awaitable<void> send(Stream& stream, response out, unsigned version, bool keep_alive, bool head);
+    std::optional<response> authenticate(request& r) const;
     asio::awaitable<response> answer(request& r);
 };
 
 void server::impl::bind(const listen_address& address) {
+    if (address.tls && !options.tls)
+        throw std::runtime_error(fmt::format("HTTP listener https://{}:{} needs a TLS key store (ssl.keystore.*)",
+                                             address.host, address.port));
+    const size_t before = acceptors.size();
+    bind_any(address);
+    acceptor_tls.resize(acceptors.size(), false);
+    for (size_t i = before; i < acceptors.size(); ++i) acceptor_tls[i] = address.tls;
+}
+
+void server::impl::bind_any(const listen_address& address) {
     if (address.host.empty()) {
         if (!bind_one(tcp::endpoint(tcp::v6(), address.port), true)) bind_one(tcp::endpoint(tcp::v4(), address.port), false);
         return;
@@ -223,7 +267,7 @@ bool server::impl::bind_one(tcp::endpoint endpoint, bool optional) {
     return true;
 }
 
-asio::awaitable<void> server::impl::accept_loop(std::shared_ptr<impl> self, tcp::acceptor& acceptor) {
+asio::awaitable<void> server::impl::accept_loop(std::shared_ptr<impl> self, tcp::acceptor& acceptor, bool tls) {
     for (;;) {
         tcp::socket socket(self->pick_executor());
         boost::system::error_code ec;
@@ -238,7 +282,7 @@ asio::awaitable<void> server::impl::accept_loop(std::shared_ptr<impl> self, tcp:
             co_await pause.async_wait(redirect_error(use_awaitable, ec));
             continue;
         }
-        auto c = std::make_shared<connection>(std::move(socket));
+        auto c = std::make_shared<connection>(std::move(socket), tls ? self->options.tls.get() : nullptr);
         uint64_t id = 0;
         bool refuse = false;
         {
@@ -251,13 +295,33 @@ asio::awaitable<void> server::impl::accept_loop(std::shared_ptr<impl> self, tcp:
             self->connections.emplace(id, c);
             ++self->running;
         }
-        auto executor = c->stream.get_executor();
+        auto executor = c->lowest().get_executor();
         asio::co_spawn(executor, serve(self, c, refuse),
                        [self, id](std::exception_ptr) { self->finished(id); });
     }
 }
 
+// nullopt when the request may go on (r.user set); else the 401 to answer.
+std::optional<response> server::impl::authenticate(request& r) const {
+    if (!options.check_password ||
+        std::find(options.open_paths.begin(), options.open_paths.end(), r.path) != options.open_paths.end())
+        return std::nullopt;
+    const auto credentials = basic_credentials(r.header("authorization"));
+    if (credentials && options.check_password(credentials->first, credentials->second)) {
+        r.user = credentials->first;
+        return std::nullopt;
+    }
+    if (credentials)
+        logger()->info("HTTP {}: authentication failed for user '{}' ({} {})", r.remote, credentials->first,
+                       r.method, r.path);
+    auto out = refusal(401, credentials ? "Unauthorized: wrong user name or password"
+                                        : "Unauthorized: HTTP Basic credentials required");
+    out.headers.emplace_back("WWW-Authenticate", fmt::format("Basic realm=\"{}\", charset=\"UTF-8\"", options.realm));
+    return out;
+}
+
 asio::awaitable<response> server::impl::answer(request& r) {
+    if (auto refused = authenticate(r)) co_return std::move(*refused);
     const bool head = r.method == "HEAD";
     auto m = routes.find(head ? "GET" : r.method, r.path);
     if (!m.found) co_return m.path_known ? plain(405, "method not allowed") : plain(404, "not found");
@@ -285,7 +349,8 @@ static request to_request(bhttp::request<bhttp::string_body>& in, const std::str
     return r;
 }
 
-asio::awaitable<void> server::impl::send(connection& c, response out, unsigned version, bool keep_alive, bool head) {
+template <typename Stream>
+asio::awaitable<void> server::impl::send(Stream& stream, response out, unsigned version, bool keep_alive, bool head) {
     bhttp::response<bhttp::string_body> message{static_cast<bhttp::status>(out.status), version};
     message.set(bhttp::field::server, "strata");
     message.set(bhttp::field::content_type, out.content_type);
@@ -297,42 +362,70 @@ asio::awaitable<void> server::impl::send(connection& c, response out, unsigned v
     by_class[std::min<unsigned>(out.status / 100, 5)].fetch_add(1, std::memory_order_relaxed);
     bhttp::response_serializer<bhttp::string_body> serializer(message);
     if (head) serializer.split(true);
-    c.stream.expires_after(options.idle_timeout);
+    beast::get_lowest_layer(stream).expires_after(options.idle_timeout);
     boost::system::error_code ec;  // a failed write ends the connection at its next read
-    if (head) co_await bhttp::async_write_header(c.stream, serializer, redirect_error(use_awaitable, ec));
-    else co_await bhttp::async_write(c.stream, serializer, redirect_error(use_awaitable, ec));
+    if (head) co_await bhttp::async_write_header(stream, serializer, redirect_error(use_awaitable, ec));
+    else co_await bhttp::async_write(stream, serializer, redirect_error(use_awaitable, ec));
 }
 
 asio::awaitable<void> server::impl::serve(std::shared_ptr<impl> self, std::shared_ptr<connection> c, bool refuse) {
     boost::system::error_code ec;
-    const auto remote_endpoint = c->stream.socket().remote_endpoint(ec);
+    auto& tcp_layer = c->lowest();
+    const auto remote_endpoint = tcp_layer.socket().remote_endpoint(ec);
     const std::string remote = ec ? "?" : format_endpoint(remote_endpoint);
     if (refuse) {
         logger()->debug("HTTP {}: refused, {} connections open (http.max.connections)", remote,
                         self->options.max_connections);
-        co_await self->send(*c, refusal(503, "too many connections (http.max.connections)"), 11, false, false);
-        c->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+        // A TLS client would read a plain answer as garbage: it is just closed.
+        if (c->plain)
+            co_await self->send(*c->plain, refusal(503, "too many connections (http.max.connections)"), 11, false,
+                                false);
+        tcp_layer.socket().shutdown(tcp::socket::shutdown_both, ec);
+        tcp_layer.close();
         co_return;
     }
+    if (c->plain) {
+        co_await self->serve_requests(*c->plain, remote);
+        tcp_layer.socket().shutdown(tcp::socket::shutdown_send, ec);
+        tcp_layer.close();
+        co_return;
+    }
+    tcp_layer.expires_after(self->options.idle_timeout);
+    co_await c->secure->async_handshake(asio::ssl::stream_base::server, redirect_error(use_awaitable, ec));
+    if (ec) {
+        logger()->debug("HTTP {}: TLS handshake failed: {}", remote, ec.message());
+        tcp_layer.close();
+        co_return;
+    }
+    co_await self->serve_requests(*c->secure, remote);
+    // close_notify, but no long wait for the peer's.
+    tcp_layer.expires_after(std::chrono::seconds(1));
+    co_await c->secure->async_shutdown(redirect_error(use_awaitable, ec));
+    tcp_layer.close();
+}
+
+template <typename Stream>
+asio::awaitable<void> server::impl::serve_requests(Stream& stream, const std::string& remote) {
+    boost::system::error_code ec;
     beast::flat_buffer buffer;
     for (;;) {
         bhttp::request_parser<bhttp::string_body> parser;
-        parser.header_limit(static_cast<uint32_t>(std::min<size_t>(self->options.max_request_bytes, 65536)));
-        parser.body_limit(self->options.max_request_bytes);
-        c->stream.expires_after(self->options.idle_timeout);
-        co_await bhttp::async_read(c->stream, buffer, parser, redirect_error(use_awaitable, ec));
+        parser.header_limit(static_cast<uint32_t>(std::min<size_t>(options.max_request_bytes, 65536)));
+        parser.body_limit(options.max_request_bytes);
+        beast::get_lowest_layer(stream).expires_after(options.idle_timeout);
+        co_await bhttp::async_read(stream, buffer, parser, redirect_error(use_awaitable, ec));
         if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
             const bool headers = ec != bhttp::error::body_limit;
             logger()->debug("HTTP {}: request over http.max.request.bytes", remote);
-            co_await self->send(*c, refusal(headers ? 431 : 413, "request too large (http.max.request.bytes)"), 11,
-                                false, false);
+            co_await send(stream, refusal(headers ? 431 : 413, "request too large (http.max.request.bytes)"), 11,
+                          false, false);
             break;
         }
         // A parse error (Beast's HTTP category) gets an answer; a closed or
         // timed-out connection does not.
         if (ec && ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
             ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-            co_await self->send(*c, refusal(400, "malformed HTTP request"), 11, false, false);
+            co_await send(stream, refusal(400, "malformed HTTP request"), 11, false, false);
             break;
         }
         if (ec) break;
@@ -342,16 +435,14 @@ asio::awaitable<void> server::impl::serve(std::shared_ptr<impl> self, std::share
         const bool keep_alive = in.keep_alive();
         const unsigned version = in.version();
         auto r = to_request(in, remote);
-        auto out = co_await self->answer(r);
+        auto out = co_await answer(r);
         const unsigned status = out.status;
         const size_t bytes = out.body.size();
-        co_await self->send(*c, std::move(out), version, keep_alive, r.method == "HEAD");
+        co_await send(stream, std::move(out), version, keep_alive, r.method == "HEAD");
         logger()->debug("{} \"{} {}\" {} {} {:.3f}ms", remote, r.method, target, status, bytes,
                         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
         if (!keep_alive) break;
     }
-    c->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    c->stream.close();
 }
 
 server::server(server_options options, const router& routes, std::vector<asio::any_io_executor> executors)
@@ -369,15 +460,18 @@ void server::start() {
         for (const auto& address : self.options.listeners) self.bind(address);
     } catch (...) {
         self.acceptors.clear();
+        self.acceptor_tls.clear();
         throw;
     }
-    for (auto& acceptor : self.acceptors) {
-        logger()->info("HTTP listening on {}", format_endpoint(acceptor->local_endpoint()));
+    for (size_t i = 0; i < self.acceptors.size(); ++i) {
+        auto& acceptor = self.acceptors[i];
+        const bool tls = self.acceptor_tls[i];
+        logger()->info("HTTP listening on {}{}", format_endpoint(acceptor->local_endpoint()), tls ? " (TLS)" : "");
         {
             std::lock_guard lock(self.mutex);
             ++self.running;
         }
-        asio::co_spawn(acceptor->get_executor(), impl::accept_loop(_impl, *acceptor),
+        asio::co_spawn(acceptor->get_executor(), impl::accept_loop(_impl, *acceptor, tls),
                        [s = _impl](std::exception_ptr) { s->finished(std::nullopt); });
     }
 }
@@ -400,7 +494,7 @@ void server::stop() {
             a->close(ignored);
         });
     }
-    for (auto& c : open) asio::post(c->stream.get_executor(), [c] { c->stream.close(); });
+    for (auto& c : open) asio::post(c->lowest().get_executor(), [c] { c->lowest().close(); });
     std::unique_lock lock(self.mutex);
     if (!self.changed.wait_for(lock, std::chrono::seconds(5), [&] { return self.running == 0; }))
         logger()->warn("HTTP: {} connections still running at shutdown", self.running);

@@ -172,7 +172,11 @@ TEST(http_listen_address, parses_kafka_style_addresses) {
     EXPECT_EQ(parse_listen_address("http://[::1]:0", a), "");
     EXPECT_EQ(a.host, "::1");
     EXPECT_EQ(a.port, 0);
-    EXPECT_NE(parse_listen_address("https://localhost:8443", a), "");
+    EXPECT_FALSE(a.tls);
+    EXPECT_EQ(parse_listen_address("https://localhost:8443", a), "");
+    EXPECT_TRUE(a.tls);
+    EXPECT_EQ(a.port, 8443);
+    EXPECT_NE(parse_listen_address("ftp://localhost:21", a), "");
     EXPECT_NE(parse_listen_address("http://localhost", a), "");
     EXPECT_NE(parse_listen_address("http://localhost:99999", a), "");
     EXPECT_NE(parse_listen_address("localhost:80", a), "");

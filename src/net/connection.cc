@@ -365,6 +365,7 @@ asio::awaitable<std::shared_ptr<std::vector<uint8_t>>> connection::read_frame(si
 void connection::start_request(std::shared_ptr<std::vector<uint8_t>> frame) {
     auto request = std::make_shared<slot>();
     request->frame_size = frame->size();
+    request->received = std::chrono::steady_clock::now();
     _in_flight.push_back(request);
     _in_flight_bytes += request->frame_size;
     _tasks.add();
@@ -380,6 +381,8 @@ asio::awaitable<void> connection::handle_request(std::shared_ptr<slot> request,
                                                  std::shared_ptr<const std::vector<uint8_t>> frame) {
     try {
         request->result = co_await _handler.handle(_info, std::move(frame));
+        request->result.timing.received = request->received;
+        request->result.timing.answered = std::chrono::steady_clock::now();
         if (request->result.throttle_ms > 0) {
             _one_at_a_time = true;
             _throttled_until = std::max(_throttled_until, std::chrono::steady_clock::now() +
@@ -427,6 +430,9 @@ asio::awaitable<bool> connection::write_ready_responses() {
     std::vector<asio::const_buffer> gather;
     size_t count = 0;
     bool close_after = false;
+    // The responses of one batch share their send: it begins now and ends
+    // when the last of them is written.
+    const auto send_started = std::chrono::steady_clock::now();
     // Indexes, not iterators: the read loop may push_back meanwhile.
     while (count < _in_flight.size() && count < max_batch_responses && _in_flight[count]->done) {
         auto request = _in_flight[count];
@@ -438,8 +444,17 @@ asio::awaitable<bool> connection::write_ready_responses() {
         }
     }
     if (!co_await flush(gather)) co_return false;
+    const auto sent = std::chrono::steady_clock::now();
     for (size_t i = 0; i < count; ++i) {
-        _in_flight_bytes -= _in_flight.front()->frame_size;
+        auto& request = *_in_flight.front();
+        auto& timing = request.result.timing;
+        if (timing.api_key >= 0) {
+            // A request without a response (acks=0) is done when answered.
+            timing.send_started = request.result.response ? send_started : timing.answered;
+            timing.sent = request.result.response ? sent : timing.answered;
+            _handler.request_completed(_info, request.result);
+        }
+        _in_flight_bytes -= request.frame_size;
         _in_flight.pop_front();
     }
     _reader_wakeup.notify_all();

@@ -64,6 +64,7 @@ private:
     // A request in flight, from frame read to response written.
     struct slot {
         size_t frame_size = 0;
+        std::chrono::steady_clock::time_point received{};  // the frame fully read
         bool done = false;  // the handler has returned
         handler_result result;
         std::array<uint8_t, 4> size_prefix{};

@@ -31,6 +31,7 @@ int64_t windowed_rate::window_size_ms(int64_t now_ms) {
     purge(now_ms);
     const int64_t window = _config.window.count();
     int64_t elapsed = _samples.empty() ? 0 : now_ms - _samples.front().start_ms;
+    if (_config.simple_rate) return std::max(elapsed, window);
     const int64_t full_windows = elapsed / window;
     const int64_t min_full_windows = _config.samples - 1;
     if (full_windows < min_full_windows) elapsed += (min_full_windows - full_windows) * window;

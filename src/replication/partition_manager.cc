@@ -174,7 +174,7 @@ void partition_manager::reconcile_topic(const partition_config& defaults, const 
                     defaults, image.configs({metadata::config_resource_type::topic, topic.name}), &problems);
                 for (const auto& problem : problems) logger()->warn("topic {}: config {}; ignored", topic.name, problem);
             }
-            auto log = _logs.get_or_create(tp, config->log);
+            auto log = _logs.get_or_create(tp, config->log, topic.id);
             if (!log) {
                 logger()->error("{}: cannot open its log: {}", tp, log.error());
                 continue;
@@ -232,6 +232,16 @@ partition_lookup partition_manager::find_in(const state& s, const metadata::topi
     return out;
 }
 
+namespace {
+// A lookup by an id the image does not know: Kafka's UNKNOWN_TOPIC_ID (v13+ Fetch).
+partition_lookup unknown_topic_id(const protocol::uuid& topic_id) {
+    partition_lookup out;
+    out.error = kafka_error::unknown_topic_id;
+    out.topic_id = topic_id;
+    return out;
+}
+}  // namespace
+
 partition_lookup partition_manager::find(std::string_view topic, int32_t partition) const {
     auto s = load();
     return find_in(*s, s->image ? s->image->topic(topic) : nullptr, partition);
@@ -240,12 +250,7 @@ partition_lookup partition_manager::find(std::string_view topic, int32_t partiti
 partition_lookup partition_manager::find(const protocol::uuid& topic_id, int32_t partition) const {
     auto s = load();
     const auto* topic = s->image ? s->image->topic(topic_id) : nullptr;
-    if (!topic) {
-        partition_lookup out;
-        out.error = kafka_error::unknown_topic_id;
-        out.topic_id = topic_id;
-        return out;
-    }
+    if (!topic) return unknown_topic_id(topic_id);
     return find_in(*s, topic, partition);
 }
 
@@ -257,12 +262,7 @@ partition_lookup partition_manager::find_replica(std::string_view topic, int32_t
 partition_lookup partition_manager::find_replica(const protocol::uuid& topic_id, int32_t partition) const {
     auto s = load();
     const auto* topic = s->image ? s->image->topic(topic_id) : nullptr;
-    if (!topic) {
-        partition_lookup out;
-        out.error = kafka_error::unknown_topic_id;
-        out.topic_id = topic_id;
-        return out;
-    }
+    if (!topic) return unknown_topic_id(topic_id);
     return find_in(*s, topic, partition, true);
 }
 

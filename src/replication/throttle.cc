@@ -50,7 +50,7 @@ bool for_each_pair(std::string_view list, Each each) {
 // ---- replication_throttle -------------------------------------------------------
 
 replication_throttle::replication_throttle(throttle_window config, clock now)
-    : _config(config), _now(now ? std::move(now) : clock(steady_ms)) {}
+    : _rate(config), _now(now ? std::move(now) : clock(steady_ms)) {}
 
 void replication_throttle::set_rate(std::optional<int64_t> bytes_per_second) {
     std::lock_guard guard(_lock);
@@ -62,34 +62,14 @@ std::optional<int64_t> replication_throttle::rate() const {
     return _bound;
 }
 
-void replication_throttle::purge(int64_t now) {
-    // Kafka's SampledStat: a sample older than the whole span no longer counts.
-    const int64_t expire_age = _config.samples * _config.window.count();
-    while (!_samples.empty() && now - _samples.front().start_ms >= expire_age) _samples.pop_front();
-}
-
 bool replication_throttle::exceeded() {
     std::lock_guard guard(_lock);
-    if (!_bound) return false;
-    const int64_t now = _now();
-    purge(now);
-    if (_samples.empty()) return false;
-    double total = 0;
-    for (const auto& s : _samples) total += s.bytes;
-    // SimpleRate: the span really covered, at least one window.
-    const int64_t span = std::max(now - _samples.front().start_ms, int64_t(_config.window.count()));
-    return total / (static_cast<double>(span) / 1000.0) > static_cast<double>(*_bound);
+    return _bound && _rate.measure(_now()) > static_cast<double>(*_bound);
 }
 
 void replication_throttle::record(size_t bytes) {
     std::lock_guard guard(_lock);
-    const int64_t now = _now();
-    purge(now);
-    if (_samples.empty() || now >= _samples.back().start_ms + _config.window.count()) {
-        _samples.push_back(sample{now, 0});
-        if (static_cast<int>(_samples.size()) > _config.samples) _samples.pop_front();
-    }
-    _samples.back().bytes += static_cast<double>(bytes);
+    _rate.record(static_cast<double>(bytes), _now());
 }
 
 bool replication_throttle::applies(std::string_view throttled_replicas, int32_t partition, int32_t broker) {

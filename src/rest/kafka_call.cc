@@ -18,10 +18,12 @@ namespace {
 std::atomic<uint64_t> next_connection_id{uint64_t(1) << 62};
 }  // namespace
 
-kafka_call::kafka_call(net::request_handler& handler, std::string listener) : _handler(handler) {
+kafka_call::kafka_call(net::request_handler& handler, std::string listener, security::principal who)
+    : _handler(handler) {
     _info.id = next_connection_id++;
     _info.remote = "rest-proxy";
     _info.listener = std::move(listener);
+    _info.principal = std::move(who);
     // Fetch answers come back as bytes, not file regions to sendfile.
     _info.zero_copy_allowed = false;
     for (auto& v : _versions) v = {0, -1};

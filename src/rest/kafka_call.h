@@ -29,7 +29,9 @@ public:
 
 class kafka_call {
 public:
-    kafka_call(net::request_handler& handler, std::string listener);
+    // Requests go to `listener`'s pipeline as `who` (HTTP Basic's user, or
+    // User:ANONYMOUS), so the listener's authorization applies.
+    kafka_call(net::request_handler& handler, std::string listener, security::principal who = {});
     // Tells the handler the proxy's "connection" is gone (its per-connection
     // state, such as fetch sessions, is dropped). Once, before the handler goes.
     void close();

@@ -1,5 +1,8 @@
 #include "strata/rest/proxy.h"
 
+#include <map>
+#include <mutex>
+
 #include <fmt/format.h>
 
 #include "common.h"
@@ -35,7 +38,10 @@ std::vector<std::string_view> segments(std::string_view path) {
 
 struct proxy::impl {
     impl(proxy_options options, net::request_handler& kafka)
-        : options(std::move(options)), kafka(kafka, this->options.listener), consumers(this->options.max_poll_bytes) {
+        : options(std::move(options)),
+          handler(kafka),
+          kafka(kafka, this->options.listener),
+          consumers(this->options.max_poll_bytes) {
         add_v3_cluster_routes(routes);
         add_v3_topic_routes(routes);
         add_v3_group_routes(routes);
@@ -80,7 +86,7 @@ struct proxy::impl {
             co_return error_response(404, 404, "HTTP 404 Not Found");
         }
         const std::string host(request.header("host"));
-        context ctx{kafka, "http://" + (host.empty() ? std::string("localhost") : host), options.node_id};
+        context ctx{kafka_for(request.user), "http://" + (host.empty() ? std::string("localhost") : host), options.node_id};
         try {
             co_return co_await r->handler(ctx, request, params);
         } catch (const rest_error& e) {
@@ -100,8 +106,28 @@ struct proxy::impl {
         }
     }
 
+    // The broker's pipeline as an HTTP Basic user sees it (User:<name>, so
+    // its ACLs apply); the anonymous one when the listener asks for no
+    // credentials. One "connection" per user, kept while the proxy lives.
+    kafka_call& kafka_for(const std::string& user) {
+        if (user.empty()) return kafka;
+        std::lock_guard guard(users_lock);
+        auto& call = by_user[user];
+        if (!call) call = std::make_unique<kafka_call>(handler, options.listener, security::principal{"User", user});
+        return *call;
+    }
+
+    void close_all() {
+        kafka.close();
+        std::lock_guard guard(users_lock);
+        for (auto& [user, call] : by_user) call->close();
+    }
+
     proxy_options options;
+    net::request_handler& handler;
     kafka_call kafka;
+    std::mutex users_lock;
+    std::map<std::string, std::unique_ptr<kafka_call>> by_user;
     consumer_registry consumers;
     std::vector<route> routes;
     std::vector<std::vector<std::string_view>> compiled;
@@ -111,7 +137,7 @@ proxy::proxy(proxy_options options, net::request_handler& kafka) : _impl(std::ma
 
 proxy::~proxy() {
     // The routes may hold the impl longer than the request handler lives.
-    _impl->kafka.close();
+    _impl->close_all();
 }
 
 void proxy::stopping() {

@@ -209,6 +209,39 @@ std::string apply_list_op(const std::string& base, const config_change& change) 
     return joined;
 }
 
+// The value one change leaves for its config (nullopt: removed), as Kafka's
+// IncrementalAlterConfigs: SET needs a value, DELETE removes it, APPEND and
+// SUBTRACT apply to list keys only and start from `list_base` (nullopt: the
+// key is not a list). `error` is set when Kafka refuses the change.
+struct change_outcome {
+    std::optional<std::string> value;
+    resource_outcome error;
+};
+
+change_outcome apply_change(const config_change& change, const std::optional<std::string>& list_base) {
+    change_outcome out;
+    switch (change.op) {
+    case op_set:
+        if (!change.value)
+            out.error = {kafka_error::invalid_request, fmt::format("Null value not supported for {}", change.name)};
+        out.value = change.value;
+        break;
+    case op_delete:
+        break;
+    case op_append:
+    case op_subtract:
+        if (!list_base)
+            out.error = {kafka_error::invalid_config,
+                         fmt::format("Config value {} is not allowed for config key: {}",
+                                     change.op == op_append ? "append" : "subtract", change.name)};
+        else out.value = apply_list_op(*list_base, change);
+        break;
+    default:
+        out.error = {kafka_error::invalid_request, fmt::format("Unknown config operation {}", change.op)};
+    }
+    return out;
+}
+
 // A ConfigRecord for every config of `resource` that `next` changes
 // (nullopt: removed) relative to `current`.
 void append_changed_configs(const metadata::config_resource& resource,
@@ -246,28 +279,13 @@ resource_outcome decide_topic_changes(const metadata::metadata_image& image, con
             return {kafka_error::invalid_request, fmt::format("Duplicate config {} in the request", change.name)};
         const auto* key = find_topic_config(change.name);
         if (!key) return {kafka_error::invalid_config, fmt::format("Unknown topic config name: {}", change.name)};
-        std::optional<std::string> value;
-        switch (change.op) {
-        case op_set:
-            if (!change.value)
-                return {kafka_error::invalid_request, fmt::format("Null value not supported for {}", change.name)};
-            value = change.value;
-            break;
-        case op_delete:
-            break;
-        case op_append:
-        case op_subtract: {
-            if (key->type != config_type::list)
-                return {kafka_error::invalid_config,
-                        fmt::format("Config value {} is not allowed for config key: {}",
-                                    change.op == op_append ? "append" : "subtract", change.name)};
+        std::optional<std::string> list_base;
+        if (key->type == config_type::list) {
             auto it = current.find(change.name);
-            value = apply_list_op(it != current.end() ? it->second : key->broker_default(broker), change);
-            break;
+            list_base = it != current.end() ? it->second : key->broker_default(broker);
         }
-        default:
-            return {kafka_error::invalid_request, fmt::format("Unknown config operation {}", change.op)};
-        }
+        auto [value, error] = apply_change(change, list_base);
+        if (error.error != kafka_error::none) return error;
         if (value) {
             if (auto problem = check_topic_config(change.name, value)) return {kafka_error::invalid_config, *problem};
         }
@@ -321,34 +339,16 @@ resource_outcome decide_broker_changes(const metadata::metadata_image& image, co
         return refuse(fmt::format("Cannot update these configs at default cluster level, broker id must be "
                                   "specified: {}", fmt::join(per_broker, ",")));
     for (const auto& change : changes) {
-        std::optional<std::string> value;
-        switch (change.op) {
-        case op_set:
-            if (!change.value)
-                return {kafka_error::invalid_request, fmt::format("Null value not supported for {}", change.name)};
-            value = change.value;
-            break;
-        case op_delete:
-            break;
-        case op_append:
-        case op_subtract: {
-            const auto* key = find_config_key(change.name);
-            if (!key || !key->type.starts_with("list"))
-                return {kafka_error::invalid_config,
-                        fmt::format("Config value {} is not allowed for config key: {}",
-                                    change.op == op_append ? "append" : "subtract", change.name)};
-            // From the value at this level, else the file's (or the default).
-            std::string base;
-            if (auto it = current.find(change.name); it != current.end()) base = it->second;
+        // From the value at this level, else the file's (or the default).
+        std::optional<std::string> list_base;
+        if (const auto* key = find_config_key(change.name); key && key->type.starts_with("list")) {
+            if (auto it = current.find(change.name); it != current.end()) list_base = it->second;
             else if (auto it = broker.explicit_values.find(change.name); it != broker.explicit_values.end())
-                base = it->second;
-            else base = key->default_value;
-            value = apply_list_op(base, change);
-            break;
+                list_base = it->second;
+            else list_base = key->default_value;
         }
-        default:
-            return {kafka_error::invalid_request, fmt::format("Unknown config operation {}", change.op)};
-        }
+        auto [value, error] = apply_change(change, list_base);
+        if (error.error != kafka_error::none) return error;
         if (value) {
             if (auto problem = check_dynamic_broker_value(change.name, *value)) return refuse(*problem);
         }
@@ -375,28 +375,13 @@ resource_outcome decide_client_metrics_changes(const metadata::metadata_image& i
     for (const auto& change : changes) {
         if (!named.insert(change.name).second)
             return {kafka_error::invalid_request, fmt::format("Duplicate config {} in the request", change.name)};
-        std::optional<std::string> value;
-        switch (change.op) {
-            case op_set:
-                if (!change.value)
-                    return {kafka_error::invalid_request, fmt::format("Null value not supported for {}", change.name)};
-                value = change.value;
-                break;
-            case op_delete:
-                break;
-            case op_append:
-            case op_subtract: {
-                if (change.name != telemetry::metrics_config && change.name != telemetry::match_config)
-                    return {kafka_error::invalid_config,
-                            fmt::format("Config value {} is not allowed for config key: {}",
-                                        change.op == op_append ? "append" : "subtract", change.name)};
-                auto it = current.find(change.name);
-                value = apply_list_op(it != current.end() ? it->second : "", change);
-                break;
-            }
-            default:
-                return {kafka_error::invalid_request, fmt::format("Unknown config operation {}", change.op)};
+        std::optional<std::string> list_base;
+        if (change.name == telemetry::metrics_config || change.name == telemetry::match_config) {
+            auto it = current.find(change.name);
+            list_base = it != current.end() ? it->second : "";
         }
+        auto [value, error] = apply_change(change, list_base);
+        if (error.error != kafka_error::none) return error;
         if (change.name != telemetry::metrics_config && change.name != telemetry::interval_config &&
             change.name != telemetry::match_config)
             return {kafka_error::invalid_request, fmt::format("Unknown client metrics configuration: {}", change.name)};

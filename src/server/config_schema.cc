@@ -498,8 +498,8 @@ rule<std::vector<std::string>> http_addresses() {
 
 void add_http_keys(std::vector<config_key>& k) {
     k.push_back(key(http_section, "http.listeners", &c::http_listeners, "", http_addresses(),
-        "Where the HTTP listener accepts connections, comma-separated `http://host:port` (an empty host: every "
-        "interface). It serves `/metrics` (Prometheus text, or OpenMetrics when asked), `/health/live` and "
+        "Where the HTTP listener accepts connections, comma-separated `http://host:port` or `https://host:port` "
+        "(TLS with the broker's `ssl.keystore.*`; an empty host: every interface). It serves `/metrics` (Prometheus text, or OpenMetrics when asked), `/health/live` and "
         "`/health/ready` (docs/metrics.md). Empty: no HTTP listener, the default for production; "
         "config/single-node.yaml turns it on at `http://localhost:8080`. Strata's own key."));
     k.push_back(key(http_section, "http.max.request.bytes", &c::http_max_request_bytes, "1048576",
@@ -509,6 +509,16 @@ void add_http_keys(std::vector<config_key>& k) {
     k.push_back(key(http_section, "http.max.connections", &c::http_max_connections, "100", at_least<int32_t>(1),
         "The most HTTP connections open at once; one more is answered 503 and closed. HTTP connections do not "
         "count against `max.connections`."));
+    k.push_back(key(http_section, "http.authentication.method", &c::http_authentication_method, "NONE",
+        one_of<std::string>({"NONE", "BASIC"}),
+        "BASIC: every HTTP request (but `/health/live` and `/health/ready`, for probes) needs HTTP Basic "
+        "credentials of a SASL user of the broker (a PLAIN user of any listener, or a SCRAM user), else it is "
+        "answered 401; the REST proxy then acts as that user (`User:<name>`, so ACLs apply). Use it with an "
+        "`https://` listener: Basic sends the password in the clear. As Confluent REST Proxy's "
+        "`authentication.method`."));
+    k.push_back(key(http_section, "http.authentication.realm", &c::http_authentication_realm, "strata",
+        not_empty<std::string>(),
+        "The realm named in the 401 answer's `WWW-Authenticate: Basic` challenge."));
 }
 
 void add_sasl_keys(std::vector<config_key>& k) {

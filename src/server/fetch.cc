@@ -357,7 +357,10 @@ boost::asio::awaitable<pm::fetch_response> handle_fetch(request_context& ctx, co
             std::chrono::steady_clock::now() >= deadline) {
             co_return answer(build);
         }
-        if (!parked) parked.emplace(metrics::fetch_purgatory());
+        if (!parked) {
+            parked.emplace(metrics::fetch_purgatory());
+            ctx.waiting_remotely();  // the long poll: Kafka's RemoteTimeMs
+        }
         const auto until = build.throttled_out
                                ? std::min(deadline, std::chrono::steady_clock::now() + throttled_fetch_hold)
                                : deadline;

@@ -205,7 +205,15 @@ boost::asio::awaitable<pm::produce_response> handle_produce(request_context& ctx
     auto deadline = std::chrono::steady_clock::time_point::max();
     if (acks == required_acks::all)
         deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(request.timeout_ms, 0));
+    const auto waiting_since = std::chrono::steady_clock::now();
     co_await wait->signal->wait_until(deadline);
+    if (acks == required_acks::all) {
+        // Kafka's RemoteTimeMs: an acks=all produce waits for the in-sync
+        // replicas and the flush. The appends run on the partitions'
+        // strands, not here, so the whole wait counts (Kafka counts the
+        // leader's append as local time: here it is a few microseconds of it).
+        ctx.waiting_remotely(waiting_since);
+    }
     if (acks == required_acks::none) {
         // No response to carry an error: Kafka closes the connection instead,
         // so that the producer notices and refreshes its metadata.

@@ -1,5 +1,6 @@
 #include "request_dispatcher.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -158,6 +159,8 @@ void request_dispatcher::add(protocol::api_key key, int16_t min_version, int16_t
     e.metrics.errors =
         std::make_unique<std::array<std::atomic<metrics::counter*>, api_metrics::max_counted_error + 1>>();
     for (auto& slot : *e.metrics.errors) slot.store(nullptr, std::memory_order_relaxed);
+    e.metrics.times = std::make_unique<std::array<std::atomic<metrics::histogram*>, api_metrics::parts>>();
+    for (auto& slot : *e.metrics.times) slot.store(nullptr, std::memory_order_relaxed);
     _apis.insert_or_assign(static_cast<int16_t>(key), std::move(e));
 }
 
@@ -237,7 +240,69 @@ asio::awaitable<net::handler_result> request_dispatcher::handle(const net::conne
     api.metrics.latency->observe(seconds_since(started));
     net::handler_result result{std::move(response), ctx.close_connection};
     result.throttle_ms = ctx.throttle_ms;
+    result.timing.api_key = key;
+    result.timing.api_version = version;
+    result.timing.dequeued = started;
+    result.timing.remote = ctx.remote_time;
     co_return result;
+}
+
+std::array<metrics::histogram*, request_dispatcher::api_metrics::parts> request_dispatcher::time_series(entry& api) {
+    std::array<metrics::histogram*, api_metrics::parts> out{};
+    auto& slots = *api.metrics.times;
+    bool complete = true;
+    for (size_t i = 0; i < out.size(); ++i) complete &= (out[i] = slots[i].load(std::memory_order_acquire)) != nullptr;
+    if (complete) return out;
+    // First use: the registry gives every thread the same series, so racing
+    // here only stores the same pointers twice.
+    struct part_metric {
+        const char* name;
+        const char* help;
+    };
+    static constexpr std::array<part_metric, api_metrics::parts> names{{
+        {"strata_request_queue_time_seconds",
+         "Time from a request's frame being read to its handler starting (Kafka: RequestMetrics RequestQueueTimeMs)."},
+        {"strata_request_local_time_seconds",
+         "Time the handler worked on a request, its remote wait excluded; includes decoding and encoding (Kafka: "
+         "RequestMetrics LocalTimeMs)."},
+        {"strata_request_remote_time_seconds",
+         "Time a request waited on others: an acks=all produce for the in-sync replicas, a fetch in its long poll "
+         "(Kafka: RequestMetrics RemoteTimeMs)."},
+        {"strata_request_throttle_time_seconds",
+         "Quota throttle time given to the client with the response (Kafka: RequestMetrics ThrottleTimeMs)."},
+        {"strata_response_queue_time_seconds",
+         "Time from a response being ready to its write starting (waits for earlier responses of the connection) "
+         "(Kafka: RequestMetrics ResponseQueueTimeMs)."},
+        {"strata_response_send_time_seconds",
+         "Time to write a response to the socket (Kafka: RequestMetrics ResponseSendTimeMs)."},
+        {"strata_request_total_time_seconds",
+         "Time from a request's frame being read to its response written (Kafka: RequestMetrics TotalTimeMs)."},
+    }};
+    const std::string api_name(protocol::find_api_schema(static_cast<int16_t>(api.versions.key))->name);
+    for (size_t i = 0; i < out.size(); ++i) {
+        out[i] =
+            &_metrics->histogram(names[i].name, names[i].help, metrics::latency_buckets_seconds(), {{"api", api_name}});
+        slots[i].store(out[i], std::memory_order_release);
+    }
+    return out;
+}
+
+void request_dispatcher::request_completed(const net::connection_info&, const net::handler_result& result) {
+    const auto& t = result.timing;
+    auto found = _apis.find(t.api_key);
+    if (found == _apis.end()) return;
+    const auto series = time_series(found->second);
+    using seconds = std::chrono::duration<double>;
+    auto span = [](auto from, auto to) { return std::max(0.0, seconds(to - from).count()); };
+    const double handler = span(t.dequeued, t.answered);
+    const double remote = std::min(handler, seconds(t.remote).count());
+    series[api_metrics::queue]->observe(span(t.received, t.dequeued));
+    series[api_metrics::local]->observe(handler - remote);
+    series[api_metrics::remote]->observe(remote);
+    series[api_metrics::throttle]->observe(result.throttle_ms / 1000.0);
+    series[api_metrics::response_queue]->observe(span(t.answered, t.send_started));
+    series[api_metrics::response_send]->observe(span(t.send_started, t.sent));
+    series[api_metrics::total]->observe(span(t.received, t.sent));
 }
 
 void request_dispatcher::connection_closed(const net::connection_info& connection) {

@@ -17,8 +17,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include "strata/common/kafka_error.h"
@@ -85,6 +88,15 @@ struct request_context {
     // connection after the response (if any).
     bool no_response = false;
     bool close_connection = false;
+    // Set by a handler when it parks the request to wait on others (an
+    // acks=all produce waiting for the ISR, a fetch in its long poll): the
+    // rest of the call is Kafka's RemoteTimeMs, the part before LocalTimeMs.
+    std::optional<std::chrono::steady_clock::time_point> remote_since;
+    // Set by the pipeline when the handler returns.
+    std::chrono::nanoseconds remote_time{0};
+    void waiting_remotely(std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now()) {
+        if (!remote_since) remote_since = since;
+    }
 
     // The SASL identity once authenticated, else the transport's (TLS).
     const security::principal& principal() const { return connection.effective_principal(); }
@@ -142,6 +154,9 @@ public:
     using close_listener = std::function<void(const net::connection_info&)>;
     void on_connection_closed(close_listener listener) { _close_listeners.push_back(std::move(listener)); }
     void connection_closed(const net::connection_info& connection) override;
+    // Records the request's time split (queue, local, remote, throttle,
+    // response queue, send, total) into its API's histograms.
+    void request_completed(const net::connection_info& connection, const net::handler_result& result) override;
 
     boost::asio::awaitable<net::handler_result> handle(const net::connection_info& connection,
                                                        std::shared_ptr<const std::vector<uint8_t>> frame) override;
@@ -162,6 +177,11 @@ private:
         // By Kafka error code (0..max_counted_error); created at first use.
         static constexpr int16_t max_counted_error = 159;
         std::unique_ptr<std::array<std::atomic<metrics::counter*>, max_counted_error + 1>> errors;
+        // Kafka's RequestMetrics time split, one histogram per part; created
+        // at the API's first completed request, so that the APIs nobody calls
+        // add no series to a scrape.
+        enum part { queue, local, remote, throttle, response_queue, response_send, total, parts };
+        std::unique_ptr<std::array<std::atomic<metrics::histogram*>, parts>> times;
     };
 
     struct entry {
@@ -172,6 +192,7 @@ private:
 
     void add(protocol::api_key key, int16_t min_version, int16_t max_version, invoker call);
     void count_errors(entry& api, const std::vector<int16_t>& errors);
+    std::array<metrics::histogram*, api_metrics::parts> time_series(entry& api);
 
     std::unique_ptr<metrics::registry> _own_metrics;
     metrics::registry* _metrics;
@@ -208,6 +229,7 @@ void request_dispatcher::register_api(Handler handler, int16_t min_version, int1
             request.decode(body, ctx.version);
             ctx.decode_time = std::chrono::steady_clock::now() - ctx.started;
             Response response = co_await handler(ctx, request);
+            if (ctx.remote_since) ctx.remote_time = std::chrono::steady_clock::now() - *ctx.remote_since;
             // Only a Fetch's response size counts (consumer_byte_rate).
             ctx.settle_quotas(ctx.api == protocol::api_key::fetch && !ctx.no_response ? response.size(ctx.version) : 0);
             if (ctx.no_response) co_return std::nullopt;

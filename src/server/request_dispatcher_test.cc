@@ -72,6 +72,46 @@ TEST(request_dispatcher, api_versions_at_every_version) {
     }
 }
 
+// The connection stamps the frame's arrival, the answer and the write; the
+// dispatcher records the split per API, each part once per request, parts
+// adding up to the total.
+TEST(request_dispatcher, request_time_split_per_api) {
+    metrics::registry registry;
+    request_dispatcher d(pipeline_services{nullptr, nullptr, &registry});
+    messages::api_versions_request req;
+    req.client_software_name = "librdkafka";
+    req.client_software_version = "2.12.0";
+    const auto received = std::chrono::steady_clock::now();
+    auto r = call(d, frame_of(18, 3, 1, &req));
+    ASSERT_EQ(r.timing.api_key, 18);
+    EXPECT_EQ(r.timing.api_version, 3);
+    EXPECT_GE(r.timing.dequeued, received);
+    EXPECT_EQ(r.timing.remote.count(), 0);
+    r.timing.received = received;
+    r.timing.answered = r.timing.dequeued + std::chrono::milliseconds(2);
+    r.timing.send_started = r.timing.answered + std::chrono::milliseconds(3);
+    r.timing.sent = r.timing.send_started + std::chrono::milliseconds(4);
+    d.request_completed(net::connection_info{}, r);
+    const auto text = registry.render();
+    auto sum_of = [&](const std::string& name) {
+        const std::string key = name + "_sum{api=\"ApiVersions\"} ";
+        const auto at = text.find(key);
+        EXPECT_NE(at, std::string::npos) << name;
+        return at == std::string::npos ? -1.0 : std::stod(text.substr(at + key.size()));
+    };
+    EXPECT_NEAR(sum_of("strata_request_local_time_seconds"), 0.002, 1e-6);
+    EXPECT_NEAR(sum_of("strata_response_queue_time_seconds"), 0.003, 1e-6);
+    EXPECT_NEAR(sum_of("strata_response_send_time_seconds"), 0.004, 1e-6);
+    EXPECT_EQ(sum_of("strata_request_remote_time_seconds"), 0);
+    EXPECT_EQ(sum_of("strata_request_throttle_time_seconds"), 0);
+    const double queue = sum_of("strata_request_queue_time_seconds");
+    EXPECT_GE(queue, 0);
+    EXPECT_NEAR(sum_of("strata_request_total_time_seconds"), queue + 0.009, 1e-6);
+    EXPECT_NE(text.find("strata_request_total_time_seconds_count{api=\"ApiVersions\"} 1\n"), std::string::npos);
+    // APIs without a completed request have no series.
+    EXPECT_EQ(text.find("strata_request_total_time_seconds_count{api=\"SaslHandshake\"}"), std::string::npos);
+}
+
 TEST(request_dispatcher, api_versions_too_new_gets_kip_511_fallback) {
     request_dispatcher d;
     // v9 does not exist: its body is unknown; the header is flexible (v2).

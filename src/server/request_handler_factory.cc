@@ -137,6 +137,10 @@ public:
         _dispatcher.connection_closed(connection);
     }
 
+    void request_completed(const net::connection_info& connection, const net::handler_result& result) override {
+        _dispatcher.request_completed(connection, result);
+    }
+
     // Requests waiting on a rebalance would hold the shutdown up.
     void server_stopping() override {
         if (_transactions) _transactions->stop();

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -23,6 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 constexpr std::string_view clean_shutdown_marker = ".strata_clean_shutdown";
 constexpr std::string_view delete_suffix = "-delete";
+constexpr std::string_view partition_metadata_file = "partition.metadata";
 
 const auto& logger() {
     static const auto l = log::get("storage");
@@ -76,20 +78,59 @@ public:
 
     std::vector<topic_partition> partitions_on_disk() const override { return _on_disk; }
 
-    result<std::shared_ptr<partition_log>> get_or_create(const topic_partition& tp, const log_config& config) override {
+    result<std::shared_ptr<partition_log>> get_or_create(const topic_partition& tp, const log_config& config,
+                                                         const protocol::uuid& topic_id) override {
         std::lock_guard lock(_mutex);
         if (_shut_down) return make_error(storage_errc::closed);
         if (_health.offline()) return log_dir_offline();
-        return _health.watch(open_locked(tp, config), "open log");
+        return _health.watch(open_locked(tp, config, topic_id), "open log");
     }
 
-    result<std::shared_ptr<partition_log>> open_locked(const topic_partition& tp, const log_config& config) {
+    result<std::shared_ptr<partition_log>> open_locked(const topic_partition& tp, const log_config& config,
+                                                       const protocol::uuid& topic_id) {
         if (auto it = _logs.find(tp); it != _logs.end()) return std::shared_ptr<partition_log>(it->second);
+        const std::string dir = _config.data_dir + "/" + tp.dir_name();
+        std::optional<protocol::uuid> recorded;
+        if (!topic_id.is_zero()) {
+            recorded = read_partition_metadata(dir);
+            if (recorded && *recorded != topic_id) {
+                logger()->warn("{}: the log on disk is of an earlier topic of this name (topic id {}, the topic's is "
+                               "{}); deleting it and starting an empty log",
+                               tp, recorded->to_string(), topic_id.to_string());
+                if (auto r = remove_locked(tp); !r) return r.error();
+                recorded.reset();
+            }
+        }
         disk_log_context context{_store.get(), &_flusher, _config.clock, _config.flush_seconds, &_health};
-        auto log = disk_log::open(_config.data_dir + "/" + tp.dir_name(), tp, config, context, !_clean);
+        auto log = disk_log::open(dir, tp, config, context, !_clean);
         if (!log) return log.error();
+        if (!topic_id.is_zero() && !recorded) {
+            const auto text = fmt::format("version: 0\ntopic_id: {}\n", topic_id.to_string());
+            if (auto r = write_file_atomically(dir + "/" + std::string(partition_metadata_file),
+                                               {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
+                !r)
+                return r.error();
+        }
         _logs.emplace(tp, log.value());
         return std::shared_ptr<partition_log>(log.value());
+    }
+
+    // The topic id in a log directory's partition.metadata (Kafka's
+    // PartitionMetadataFile: "version: 0" then "topic_id: <uuid>"); nullopt
+    // when there is none or it cannot be read.
+    static std::optional<protocol::uuid> read_partition_metadata(const std::string& dir) {
+        std::ifstream in(dir + "/" + std::string(partition_metadata_file));
+        if (!in) return std::nullopt;
+        std::string line;
+        while (std::getline(in, line)) {
+            constexpr std::string_view key = "topic_id: ";
+            if (!line.starts_with(key)) continue;
+            auto id = protocol::uuid::from_string(std::string_view(line).substr(key.size()));
+            if (!id) logger()->warn("{}: unreadable {} ('{}'); recording the topic's id anew", dir,
+                                    partition_metadata_file, line);
+            return id;
+        }
+        return std::nullopt;
     }
 
     std::shared_ptr<partition_log> get(const topic_partition& tp) const override {
@@ -100,6 +141,10 @@ public:
 
     result<void> remove(const topic_partition& tp) override {
         std::lock_guard lock(_mutex);
+        return remove_locked(tp);
+    }
+
+    result<void> remove_locked(const topic_partition& tp) {
         auto it = _logs.find(tp);
         std::string dir = _config.data_dir + "/" + tp.dir_name();
         if (it != _logs.end()) {
@@ -213,7 +258,7 @@ public:
         if (!_clean) {
             for (const auto& tp : _on_disk) {
                 if (_logs.count(tp)) continue;
-                if (auto r = open_locked(tp, log_config{}); !r) return r.error();
+                if (auto r = open_locked(tp, log_config{}, {}); !r) return r.error();
             }
         }
         result<void> status = boost::outcome_v2::success();

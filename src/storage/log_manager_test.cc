@@ -1,6 +1,8 @@
 #include "strata/storage/log_manager.h"
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,6 +59,57 @@ TEST(log_manager, the_metadata_quorums_log_is_not_a_partition_log) {
     EXPECT_EQ(m->partitions_on_disk()[0], (topic_partition{"orders", partition_id(0)}));
     ASSERT_TRUE(m->shutdown());
     EXPECT_TRUE(std::filesystem::exists(dir.path() + "/__cluster_metadata-0"));
+}
+
+TEST(log_manager, a_log_of_an_earlier_topic_of_the_same_name_is_replaced) {
+    // A topic deleted and created again under its name while this broker
+    // was down: the log on disk has the old topic id and must not serve the
+    // new topic (Kafka's partition.metadata and stray-log rule).
+    testing::temp_dir dir;
+    manual_clock time;
+    topic_partition tp{"orders", partition_id(0)};
+    const auto first = *protocol::uuid::from_string("AAAAAAAAAAAAAAAAAAAAAQ");
+    const auto second = *protocol::uuid::from_string("AAAAAAAAAAAAAAAAAAAAAg");
+    {
+        auto m = log_manager::open(manual(dir.path(), &time)).value();
+        auto log = m->get_or_create(tp, log_config{}, first).value();
+        ASSERT_TRUE(log->append(testing::make_simple_batch(4), leader_epoch(0)));
+        ASSERT_TRUE(m->shutdown());
+    }
+    std::ifstream metadata(dir.path() + "/orders-0/partition.metadata");
+    std::string text((std::istreambuf_iterator<char>(metadata)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(text, "version: 0\ntopic_id: AAAAAAAAAAAAAAAAAAAAAQ\n");
+    {
+        auto m = log_manager::open(manual(dir.path(), &time)).value();
+        EXPECT_EQ(m->get_or_create(tp, log_config{}, first).value()->end_offset(), offset(4)) << "the same topic";
+        ASSERT_TRUE(m->shutdown());
+    }
+    {
+        auto m = log_manager::open(manual(dir.path(), &time)).value();
+        auto log = m->get_or_create(tp, log_config{}, second).value();
+        EXPECT_EQ(log->end_offset(), offset(0)) << "the new topic starts empty";
+        ASSERT_TRUE(log->append(testing::make_simple_batch(2), leader_epoch(0)));
+        ASSERT_TRUE(m->shutdown());
+    }
+    auto m = log_manager::open(manual(dir.path(), &time)).value();
+    EXPECT_EQ(m->get_or_create(tp, log_config{}, second).value()->end_offset(), offset(2));
+}
+
+TEST(log_manager, a_log_without_a_recorded_topic_id_is_adopted) {
+    // Logs written before topic ids were recorded keep their records.
+    testing::temp_dir dir;
+    manual_clock time;
+    topic_partition tp{"orders", partition_id(0)};
+    {
+        auto m = log_manager::open(manual(dir.path(), &time)).value();
+        ASSERT_TRUE(m->get_or_create(tp, log_config{}).value()->append(testing::make_simple_batch(3), leader_epoch(0)));
+        ASSERT_TRUE(m->shutdown());
+    }
+    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/orders-0/partition.metadata"));
+    const auto id = *protocol::uuid::from_string("AAAAAAAAAAAAAAAAAAAAAw");
+    auto m = log_manager::open(manual(dir.path(), &time)).value();
+    EXPECT_EQ(m->get_or_create(tp, log_config{}, id).value()->end_offset(), offset(3));
+    EXPECT_TRUE(std::filesystem::exists(dir.path() + "/orders-0/partition.metadata"));
 }
 
 TEST(log_manager, remove_renames_then_deletes_in_the_background) {

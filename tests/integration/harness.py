@@ -44,6 +44,18 @@ def ensure_node_modules():
 _handed_out = set()
 
 
+def wait_for(predicate, timeout=15.0, what="condition", interval=0.1):
+    """Polls `predicate` until it returns something truthy and returns that;
+    fails the test when `timeout` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
 def free_port():
     """A free loopback port, never the same twice in one process: the kernel
     may give a just-closed port out again, and a node whose two listeners got

@@ -4,10 +4,10 @@ pre-authentication checks, and AlterUserScramCredentials encoded by hand
 (neither kafka-python 2.0 nor confluent-kafka 1.7 has it)."""
 
 import hashlib
-import hmac
 import os
 import socket
 import struct
+import time
 
 from harness import SOURCE_DIR, Broker, _recv_exactly, free_port
 
@@ -126,3 +126,15 @@ def connection_closed(sock, timeout=5.0):
         return True
     except socket.timeout:
         return False
+
+
+def call(conn, request, timeout=10.0):
+    """One request on a kafka-python BrokerConnection, its response or an assertion."""
+    future = conn.send(request)
+    deadline = time.monotonic() + timeout
+    while not future.is_done and time.monotonic() < deadline:
+        for response, f in conn.recv():
+            f.success(response)
+        time.sleep(0.0005)
+    assert future.succeeded(), future.exception
+    return future.value

@@ -14,7 +14,7 @@ import time
 import uuid
 
 from harness import SOURCE_DIR, Cluster, free_port, run_tests
-from security_support import PLAIN_USERS, sasl_broker
+from security_support import PLAIN_USERS, call, sasl_broker
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from kafka import KafkaAdminClient
@@ -288,17 +288,6 @@ def sasl_connection(port, user):
                             api_version=(2, 5, 0), request_timeout_ms=10000)
     assert conn.connect_blocking(10), f"cannot connect to {port}"
     return conn
-
-
-def call(conn, request, timeout=10.0):
-    future = conn.send(request)
-    deadline = time.monotonic() + timeout
-    while not future.is_done and time.monotonic() < deadline:
-        for response, f in conn.recv():
-            f.success(response)
-        time.sleep(0.0005)
-    assert future.succeeded(), future.exception
-    return future.value
 
 
 def topic_error(conn, topic):

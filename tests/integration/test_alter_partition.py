@@ -16,25 +16,13 @@ import re
 import signal
 import socket
 import struct
-import time
-import uuid
 
-from harness import Cluster, _Reader, _recv_exactly, _uvarint, run_tests
+from harness import Cluster, _Reader, _recv_exactly, _uvarint, run_tests, wait_for
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
 NONE, INVALID_REQUEST, NOT_CONTROLLER, FENCED_LEADER_EPOCH = 0, 42, 41, 74
 STALE_BROKER_EPOCH, INVALID_UPDATE_VERSION, INELIGIBLE_REPLICA = 77, 95, 107
-
-
-def wait_for(predicate, timeout=15.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not met within {timeout}s")
 
 
 def roundtrip(port, api_key, version, body, flexible=True):
@@ -99,6 +87,19 @@ def metadata(port, topic):
         r.take(">i")  # authorized operations
         r.skip_tags()
     return out
+
+
+def partitions(cluster, topic):
+    """{partition: (leader, epoch, replicas, isr)} of `topic` as the first
+    running node that knows it sees it; {} when none does."""
+    for node in cluster.running():
+        try:
+            md = metadata(node.port, topic)
+        except (OSError, ConnectionError, AssertionError, IndexError):
+            continue
+        if md["partitions"]:
+            return md["partitions"]
+    return {}
 
 
 def alter_partition(port, version, broker_id, broker_epoch, topic_id, partition, leader_epoch, partition_epoch,

@@ -8,7 +8,7 @@ import socket
 import struct
 import subprocess
 
-from harness import Broker, run_tests
+from harness import Broker, _recv_exactly, run_tests
 
 from kafka.protocol.admin import ApiVersionRequest_v0, ApiVersionRequest_v1, ApiVersionRequest_v2
 from kafka.protocol.api import RequestHeader
@@ -18,19 +18,9 @@ def send_frame(sock, payload):
     sock.sendall(struct.pack(">i", len(payload)) + payload)
 
 
-def recv_exact(sock, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError("closed")
-        buf += chunk
-    return buf
-
-
 def recv_frame(sock):
-    (size,) = struct.unpack(">i", recv_exact(sock, 4))
-    return recv_exact(sock, size)
+    (size,) = struct.unpack(">i", _recv_exactly(sock, 4))
+    return _recv_exactly(sock, size)
 
 
 def api_versions_frame(version, correlation_id, client_id=b"it"):

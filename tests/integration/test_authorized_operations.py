@@ -11,7 +11,7 @@ import socket
 import time
 
 from harness import Broker, run_tests
-from security_support import PLAIN_USERS, sasl_broker
+from security_support import PLAIN_USERS, call, sasl_broker
 
 from kafka import KafkaAdminClient
 from kafka.admin import ACL, ACLOperation, ACLPermissionType, ACLResourcePatternType, NewTopic, ResourcePattern, ResourceType
@@ -105,17 +105,6 @@ def connect(port, user=None):
                             **security)
     assert conn.connect_blocking(10), f"cannot connect to {port}"
     return conn
-
-
-def call(conn, request, timeout=10.0):
-    future = conn.send(request)
-    deadline = time.monotonic() + timeout
-    while not future.is_done and time.monotonic() < deadline:
-        for response, f in conn.recv():
-            f.success(response)
-        time.sleep(0.0005)
-    assert future.succeeded(), future.exception
-    return future.value
 
 
 def metadata(conn, topics, cluster=True, topic_ops=True):

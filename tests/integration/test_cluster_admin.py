@@ -9,22 +9,12 @@ dynamic broker configs set through any broker reach every broker."""
 
 import time
 
-from harness import Cluster, run_tests
+from harness import Cluster, run_tests, wait_for
 
 from confluent_kafka import KafkaException, Producer
 from kafka import KafkaConsumer, TopicPartition as KPTopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 from kafka.admin import KafkaAdminClient, ConfigResource as KPConfigResource, ConfigResourceType
-
-
-def wait_for(predicate, timeout=15.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not met within {timeout}s")
 
 
 def test_every_broker_registers_and_admin_is_forwarded():

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 
-from harness import Broker, run_tests
+from harness import Broker, run_tests, wait_for
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -31,15 +31,6 @@ def produce(broker, topic, count, partitions, prefix="r"):
     for i in range(count):
         producer.produce(topic, key=f"{prefix}{i}".encode(), value=f"{prefix}{i}".encode(), partition=i % partitions)
     assert producer.flush(30) == 0
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class GroupMember(threading.Thread):

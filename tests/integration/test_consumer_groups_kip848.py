@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 
-from harness import Broker, _Reader, _recv_exactly, _uvarint, run_tests
+from harness import Broker, _Reader, _recv_exactly, _uvarint, run_tests, wait_for
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -35,15 +35,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ENV = {"STRATA_GROUP_MIN_SESSION_TIMEOUT_MS": "1000", "STRATA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
        "STRATA_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS": "500"}
 TOPIC, GROUP, PARTITIONS = "k848-durable", "k848-durable-group", 4
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def produce(broker, count, first):

@@ -18,7 +18,6 @@ throughout and every record counted:
 """
 
 import os
-import statistics
 import sys
 import threading
 import time
@@ -28,7 +27,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Cluster, run_tests  # noqa: E402
-from test_alter_partition import metadata, wait_for  # noqa: E402
+from test_alter_partition import partitions, wait_for  # noqa: E402
 
 TOPIC = "rolling"
 PARTITIONS = 3
@@ -59,18 +58,6 @@ def create_topic(cluster):
     wait_for(lambda: all_in_sync(cluster, [TOPIC]), timeout=20, what="the topic with full ISRs")
 
 
-def partitions(cluster, topic=TOPIC):
-    """{partition: (leader, epoch, replicas, isr)} as a running node sees it."""
-    for node in cluster.running():
-        try:
-            md = metadata(node.port, topic)
-        except (OSError, ConnectionError, AssertionError, IndexError):
-            continue
-        if md["partitions"]:
-            return md["partitions"]
-    return {}
-
-
 def all_in_sync(cluster, topics=(TOPIC, "__consumer_offsets")):
     for topic in topics:
         parts = partitions(cluster, topic)
@@ -80,7 +67,7 @@ def all_in_sync(cluster, topics=(TOPIC, "__consumer_offsets")):
 
 
 def leaders(cluster):
-    return {p: state[0] for p, state in partitions(cluster).items()}
+    return {p: state[0] for p, state in partitions(cluster, TOPIC).items()}
 
 
 class Workload:
@@ -249,7 +236,7 @@ def test_sigterm_of_a_leader_moves_leadership_first():
             workload.wait_acks(2000)
             victim = cluster.node(leaders(cluster)[0])
             stall, _ = sigterm(cluster, victim, workload)
-            after = partitions(cluster)
+            after = partitions(cluster, TOPIC)
             # It leads nothing, and left every ISR (two in-sync replicas
             # remain, min.insync.replicas).
             assert all(leader != victim.node_id and victim.node_id not in isr
@@ -293,14 +280,14 @@ def test_leadership_returns_to_the_preferred_replica():
             node = cluster.node(2)  # preferred leader of partition 1
             assert leaders(cluster)[1] == 2
             sigterm(cluster, node, workload)
-            assert partitions(cluster)[1][0] != 2 and 2 not in partitions(cluster)[1][3], partitions(cluster)
+            assert partitions(cluster, TOPIC)[1][0] != 2 and 2 not in partitions(cluster, TOPIC)[1][3], partitions(cluster, TOPIC)
             node.start()
             # Polled: the first moment node 2 is back in partition 1's ISR
             # and the first moment it leads it.
             in_isr_at = leading_at = None
             started = time.monotonic()
             while leading_at is None and time.monotonic() - started < 60:
-                state = partitions(cluster).get(1)
+                state = partitions(cluster, TOPIC).get(1)
                 now = time.monotonic()
                 if state and 2 in state[3] and in_isr_at is None:
                     in_isr_at = now
@@ -308,7 +295,7 @@ def test_leadership_returns_to_the_preferred_replica():
                     leading_at = now
                     assert in_isr_at is not None, f"node 2 leads before it is in the ISR: {state}"
                 time.sleep(0.01)
-            assert leading_at is not None, f"node 2 never led partition 1 again: {partitions(cluster)}"
+            assert leading_at is not None, f"node 2 never led partition 1 again: {partitions(cluster, TOPIC)}"
             print(f"  node 2 restarted: back in the ISR after {in_isr_at - started:.2f}s, preferred leader "
                   f"again {(leading_at - in_isr_at) * 1000:.0f} ms later "
                   f"(leader.imbalance.check.interval.seconds=1)", flush=True)

@@ -36,7 +36,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Cluster, run_tests  # noqa: E402
-from test_alter_partition import metadata, wait_for  # noqa: E402
+from test_alter_partition import partitions, wait_for  # noqa: E402
 
 TOPIC = "diskfail"
 PARTITIONS = 3
@@ -58,18 +58,6 @@ ENV = {
 
 def bootstrap(nodes):
     return ",".join(n.bootstrap for n in nodes)
-
-
-def partitions(cluster):
-    """{partition: (leader, epoch, replicas, isr)} as a running node sees it."""
-    for node in cluster.running():
-        try:
-            md = metadata(node.port, TOPIC)
-        except (OSError, ConnectionError, AssertionError, IndexError):
-            continue
-        if md["partitions"]:
-            return md["partitions"]
-    return {}
 
 
 def offline_gauge(node):
@@ -240,7 +228,7 @@ def test_full_disk_takes_the_log_dir_offline_and_leadership_moves():
             admin.create_topics([NewTopic(TOPIC, num_partitions=PARTITIONS, replica_assignment=assignment,
                                           config={"min.insync.replicas": "2"})])[TOPIC].result(timeout=20)
             wait_for(lambda: (lambda ps: len(ps) == PARTITIONS and all(
-                leader == VICTIM and len(isr) == 3 for leader, _, _, isr in ps.values()))(partitions(cluster)),
+                leader == VICTIM and len(isr) == 3 for leader, _, _, isr in ps.values()))(partitions(cluster, TOPIC)),
                 timeout=20, what=f"node {VICTIM} leading every partition with full ISRs")
             assert offline_gauge(victim) == 0.0
 
@@ -273,7 +261,7 @@ def test_full_disk_takes_the_log_dir_offline_and_leadership_moves():
 
             others = [n for n in cluster.nodes if n is not victim]
             wait_for(lambda: (lambda ps: len(ps) == PARTITIONS and all(
-                leader in (2, 3) and VICTIM not in isr for leader, _, _, isr in ps.values()))(partitions(cluster)),
+                leader in (2, 3) and VICTIM not in isr for leader, _, _, isr in ps.values()))(partitions(cluster, TOPIC)),
                 timeout=20, what="every partition led by a surviving in-sync replica")
             work.wait_acks(300)
             print(f"  node {VICTIM} stopped {stopped_in:.2f}s after its disk filled; "
@@ -285,7 +273,7 @@ def test_full_disk_takes_the_log_dir_offline_and_leadership_moves():
             victim.start()
             assert "last shutdown was not clean" in victim.log(), "no recovery of the failed directory"
             wait_for(lambda: (lambda ps: len(ps) == PARTITIONS and all(
-                len(isr) == 3 for _, _, _, isr in ps.values()))(partitions(cluster)),
+                len(isr) == 3 for _, _, _, isr in ps.values()))(partitions(cluster, TOPIC)),
                 timeout=30, what=f"node {VICTIM} back in every ISR")
             wait_for(lambda: offline_gauge(victim) == 0.0, timeout=10, what="an online log dir after the restart")
             work.wait_acks(100)

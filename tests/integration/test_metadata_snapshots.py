@@ -9,9 +9,8 @@ snapshotted catches up through FetchSnapshot."""
 
 import os
 import re
-import time
 
-from harness import Broker, Cluster, run_tests
+from harness import Broker, Cluster, run_tests, wait_for
 
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
@@ -21,16 +20,6 @@ TOPICS = 60
 
 def admin(broker):
     return AdminClient({"bootstrap.servers": broker.bootstrap})
-
-
-def wait_for(predicate, timeout=15.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not met in time")
 
 
 def topic_name(i):

@@ -17,7 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Broker, Cluster, describe_quorum, run_tests  # noqa: E402
+from harness import Broker, Cluster, _recv_exactly, describe_quorum, run_tests  # noqa: E402
 
 FAILOVER_BOUND = 2.0  # seconds; the target is 1 s (docs/benchmarks.md has the figures)
 
@@ -132,19 +132,9 @@ def kafka_call(port, request, timeout=2.0):
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.settimeout(timeout)
         sock.sendall(len(payload).to_bytes(4, "big") + payload)
-        size = int.from_bytes(_recv(sock, 4), "big")
-        frame = _recv(sock, size)
+        size = int.from_bytes(_recv_exactly(sock, 4), "big")
+        frame = _recv_exactly(sock, size)
     return request.RESPONSE_TYPE.decode(frame[4:])
-
-
-def _recv(sock, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError("closed")
-        buf += chunk
-    return buf
 
 
 def topics_of(node):

@@ -37,7 +37,7 @@ import urllib.request
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from harness import Broker, run_tests
+from harness import Broker, run_tests, wait_for
 
 STRATA = os.path.abspath(os.environ.get("STRATA", os.path.join(os.path.dirname(os.environ.get(
     "STRATAD", "build/src/stratad")), "strata")))
@@ -81,16 +81,6 @@ def cluster_id(broker):
 
 def b64(data):
     return base64.b64encode(data).decode()
-
-
-def wait_for(predicate, timeout=15.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def kcat_read(broker, topic, partition, offset, count):

@@ -6,9 +6,8 @@ work with Kafka's errors; topics survive a restart and a SIGKILL."""
 
 import json
 import subprocess
-import time
 
-from harness import Broker, run_tests
+from harness import Broker, run_tests, wait_for
 
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 from confluent_kafka import KafkaException
@@ -24,16 +23,6 @@ def create(client, name, partitions=3):
     futures = client.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)],
                                    operation_timeout=10)
     futures[name].result(timeout=15)
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_metadata_lists_the_broker():

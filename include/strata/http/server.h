@@ -9,6 +9,10 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+namespace boost::asio::ssl {
+class context;
+}
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -29,6 +33,9 @@ struct request {
     std::map<std::string, std::string, std::less<>> headers;  // names in lower case
     std::string body;
     std::string remote;  // "127.0.0.1:51234"
+    // The user HTTP Basic authenticated (server_options::check_password);
+    // empty when the listener asks for no credentials or the path is open.
+    std::string user;
 
     // The header's value, or "" (names are matched case-insensitively).
     std::string_view header(std::string_view name) const;
@@ -68,9 +75,11 @@ private:
 
 // "http://0.0.0.0:8080" -> host "0.0.0.0", port 8080; "http://:8080" and
 // "http://[::]:8080" as Kafka's listeners read. Empty host: every interface.
+// "https://...": the same, with TLS (server_options::tls).
 struct listen_address {
     std::string host;
     uint16_t port = 0;
+    bool tls = false;
 };
 // The address, or the problem with `text` ("" on success through `out`).
 std::string parse_listen_address(std::string_view text, listen_address& out);
@@ -84,6 +93,15 @@ struct server_options {
     size_t max_connections = 100;
     // A connection idle, or slow to send a request, this long is closed.
     std::chrono::milliseconds idle_timeout{30000};
+    // The TLS context of the https:// listeners (required when there is one).
+    std::shared_ptr<boost::asio::ssl::context> tls;
+    // HTTP Basic authentication: when set, every request but those to
+    // `open_paths` must carry `Authorization: Basic` with a user and
+    // password this accepts; others are answered 401 with a challenge.
+    // Called on the network threads.
+    std::function<bool(const std::string& user, const std::string& password)> check_password;
+    std::string realm = "strata";
+    std::vector<std::string> open_paths;  // exact paths served without credentials
 };
 
 // Owns the acceptors and every connection; runs them on `executors` (the

@@ -8,6 +8,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -48,6 +49,24 @@ struct connection_info {
     }
 };
 
+// Where one request's time went (Kafka's RequestMetrics: RequestQueueTimeMs,
+// LocalTimeMs, RemoteTimeMs, ResponseQueueTimeMs, ResponseSendTimeMs,
+// TotalTimeMs). The handler fills in what only it knows (which API, when it
+// began, how long it waited on others); the connection stamps the rest and
+// hands it back through request_handler::request_completed once the
+// response is on the wire.
+struct request_timing {
+    using clock = std::chrono::steady_clock;
+    int16_t api_key = -1;  // -1: the handler does not want it recorded
+    int16_t api_version = -1;
+    clock::time_point received{};        // connection: the frame fully read
+    clock::time_point dequeued{};        // handler: its call began (queue time ends)
+    std::chrono::nanoseconds remote{0};  // handler: waiting on other parties (purgatory), within the call
+    clock::time_point answered{};        // connection: the handler returned its response
+    clock::time_point send_started{};    // connection: the write of the response began
+    clock::time_point sent{};            // connection: its last byte was written (= answered with no response)
+};
+
 struct handler_result {
     // nullopt: send nothing (a produce request with acks=0).
     std::optional<protocol::encoded_output> response;
@@ -56,6 +75,7 @@ struct handler_result {
     // KIP-219: the client is over a quota; the connection reads no further
     // request for this long (ms) from the moment the handler answered.
     int32_t throttle_ms = 0;
+    request_timing timing;
 };
 
 // Answers requests. One instance serves every connection of a net::server, so
@@ -95,6 +115,14 @@ public:
     // The connection closed (either side) and every call it started has
     // returned. Called once per connection, on its thread.
     virtual void connection_closed(const connection_info& connection) { (void)connection; }
+
+    // The response of a request whose timing has an api_key was written (or,
+    // with no response, the handler returned): `timing` is complete, `result`
+    // the handler's answer. On the connection's thread.
+    virtual void request_completed(const connection_info& connection, const handler_result& result) {
+        (void)connection;
+        (void)result;
+    }
 };
 
 }  // namespace strata::net

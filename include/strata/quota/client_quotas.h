@@ -39,15 +39,20 @@ inline constexpr std::string_view client_id_entity = "client-id";
 inline constexpr std::string_view ip_entity = "ip";
 
 // quota.window.num and quota.window.size.seconds (Kafka's defaults 11 and 1).
+// `simple_rate`: Kafka's SimpleRate (replication quotas) rather than Rate.
 struct window_config {
     int samples = 11;
     std::chrono::milliseconds window{1000};
+    bool simple_rate = false;
 };
 
 // Kafka's Rate over a SampledStat: `samples` windows of `window` each; the
 // rate is the sum of the retained samples over the time they span, which is
 // counted as at least samples-1 whole windows (so a new client's first burst
-// is spread over the full span, as Kafka does). Not thread-safe.
+// is spread over the full span, as Kafka does). With `simple_rate` the span
+// is the time really covered, at least one window (Kafka's SimpleRate, which
+// its replication quotas use, so that a throttle holds from the first
+// second). Not thread-safe.
 class windowed_rate {
 public:
     explicit windowed_rate(window_config config = {}) : _config(config) {}

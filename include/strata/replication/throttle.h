@@ -28,7 +28,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -38,6 +37,7 @@
 #include <string_view>
 
 #include "strata/metadata/image.h"
+#include "strata/quota/client_quotas.h"
 
 namespace strata::replication {
 
@@ -47,10 +47,10 @@ inline constexpr std::string_view follower_throttled_rate_key = "follower.replic
 inline constexpr std::string_view leader_throttled_replicas_key = "leader.replication.throttled.replicas";
 inline constexpr std::string_view follower_throttled_replicas_key = "follower.replication.throttled.replicas";
 
-// Kafka's replication.quota.window.num and .size.seconds defaults.
-struct throttle_window {
-    int samples = 11;
-    std::chrono::milliseconds window{1000};
+// Kafka's replication.quota.window.num and .size.seconds defaults, and its
+// SimpleRate.
+struct throttle_window : quota::window_config {
+    throttle_window() { simple_rate = true; }
 };
 
 // One direction's throttle. Thread-safe.
@@ -79,15 +79,8 @@ public:
     static std::optional<std::string> validate(std::string_view throttled_replicas);
 
 private:
-    struct sample {
-        int64_t start_ms;
-        double bytes;
-    };
-    void purge(int64_t now);
-
     mutable std::mutex _lock;
-    throttle_window _config;
-    std::deque<sample> _samples;
+    quota::windowed_rate _rate;
     std::optional<int64_t> _bound;
     clock _now;
 };

@@ -84,6 +84,8 @@ struct broker_config {
     std::vector<std::string> http_listeners;
     int32_t http_max_request_bytes = 0;
     int32_t http_max_connections = 0;
+    std::string http_authentication_method;  // NONE or BASIC
+    std::string http_authentication_realm;
 
     // Storage.
     std::vector<std::string> log_dirs;

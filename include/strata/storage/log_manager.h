@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "strata/protocol/wire.h"
 #include "strata/storage/clock.h"
 #include "strata/storage/error.h"
 #include "strata/storage/log.h"
@@ -86,8 +87,15 @@ public:
     // The partitions found on disk at open.
     virtual std::vector<topic_partition> partitions_on_disk() const = 0;
     // Opens (recovering if needed) or creates the log of `tp` with `config`.
-    virtual result<std::shared_ptr<partition_log>> get_or_create(const topic_partition& tp,
-                                                                 const log_config& config) = 0;
+    // A non-zero `topic_id` is recorded beside the log (Kafka's
+    // partition.metadata file). A log on disk recorded under another id
+    // belongs to an earlier topic of the same name, deleted while this
+    // broker was away: it is deleted and a new, empty log created (Kafka
+    // counts it a stray log), so a re-created topic never shows the old
+    // topic's records. A log with no record of its id (written before ids
+    // were kept) is taken as the topic's and the id recorded.
+    virtual result<std::shared_ptr<partition_log>> get_or_create(const topic_partition& tp, const log_config& config,
+                                                                 const protocol::uuid& topic_id = {}) = 0;
     virtual std::shared_ptr<partition_log> get(const topic_partition& tp) const = 0;
     // Deletes a partition asynchronously: the directory is renamed at once,
     // its files deleted in the background; open regions stay readable.
