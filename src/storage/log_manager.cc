@@ -85,7 +85,8 @@ public:
 
     result<std::shared_ptr<partition_log>> open_locked(const topic_partition& tp, const log_config& config) {
         if (auto it = _logs.find(tp); it != _logs.end()) return std::shared_ptr<partition_log>(it->second);
-        disk_log_context context{_store.get(), &_flusher, _config.clock, _config.flush_seconds, &_health};
+        disk_log_context context{_store.get(), &_flusher, _config.clock, _config.flush_seconds, &_health,
+                                 &_parent_syncs};
         auto log = disk_log::open(_config.data_dir + "/" + tp.dir_name(), tp, config, context, !_clean);
         if (!log) return log.error();
         _logs.emplace(tp, log.value());
@@ -246,6 +247,7 @@ private:
     std::unique_ptr<state_store> _store;
     flusher _flusher;
     bool _clean;
+    parent_dir_syncs _parent_syncs;
     log_dir_health _health;
 
     mutable std::mutex _mutex;
