@@ -107,6 +107,9 @@ struct group_coordinator::impl final : group_environment, std::enable_shared_fro
     void schedule_tick();
     void tick();
     void refresh_shards();
+    // This broker just became the leader of partition `p` (the partition
+    // manager's leadership listener): load it now, not at the next tick.
+    void elected(int32_t p);
     void start_load(int32_t p, std::shared_ptr<replication::partition> partition);
     void install(int32_t p, uint64_t load_id, std::shared_ptr<loaded_partition> state, bool ok);
     void unload(int32_t p);

@@ -448,6 +448,16 @@ void group_coordinator::impl::refresh_shards() {
     }
 }
 
+void group_coordinator::impl::elected(int32_t p) {
+    auto found = partitions.find(offsets_topic_name, p);
+    if (!found.leader || !found.leader->is_leader()) return;
+    auto it = shards.find(p);
+    if (it != shards.end() && it->second.partition == found.leader && it->second.epoch == found.leader->epoch().value())
+        return;  // loading or loaded at this epoch already
+    if (it != shards.end()) unload(p);
+    start_load(p, found.leader);
+}
+
 void group_coordinator::impl::start_load(int32_t p, std::shared_ptr<replication::partition> partition) {
     auto& shard = shards[p];
     shard.loaded = false;
@@ -640,6 +650,13 @@ void group_coordinator::start() {
     _impl->work.emplace(_impl->io.get_executor());
     _impl->next_expiry_check_ms = _impl->now_ms() + _impl->config.offsets_retention_check_interval_ms;
     boost::asio::post(_impl->io, [self = _impl] { self->schedule_tick(); });
+    // Loads start when this broker is elected, not up to a tick later.
+    _impl->partitions.on_leadership(std::string(offsets_topic_name), [weak = std::weak_ptr(_impl)](int32_t p) {
+        if (auto self = weak.lock())
+            boost::asio::post(self->io, [self, p] {
+                if (!self->stopping) self->elected(p);
+            });
+    });
     _impl->thread = std::thread([self = _impl] { self->io.run(); });
 }
 

@@ -480,6 +480,10 @@ void partition::save_producer_snapshot() {
     (void)_log->save_producer_snapshot(_log->end_offset(), _producers.encode());
 }
 
+void partition::after_pending(std::function<void()> then) {
+    boost::asio::post(_strand, std::move(then));
+}
+
 void partition::stop(std::function<void()> then) {
     boost::asio::post(_strand, [self = shared_from_this(), then = std::move(then)] {
         self->_stopped = true;

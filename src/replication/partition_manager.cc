@@ -92,6 +92,30 @@ void partition_manager::apply(std::shared_ptr<const metadata::metadata_image> im
     }
     maybe_remove_strays(*image, next->hosted);
     _state.store(std::move(next), std::memory_order_release);
+    tell_elected();
+}
+
+void partition_manager::on_leadership(std::string topic, leadership_listener listener) {
+    std::lock_guard lock(_listeners_mutex);
+    _listeners[std::move(topic)].push_back(std::move(listener));
+}
+
+void partition_manager::tell_elected() {
+    auto elected = std::move(_elected);
+    _elected.clear();
+    for (auto& [p, index] : elected) {
+        std::vector<leadership_listener> listeners;
+        {
+            std::lock_guard lock(_listeners_mutex);
+            auto it = _listeners.find(p->id().topic);
+            if (it == _listeners.end()) continue;
+            listeners = it->second;
+        }
+        // Behind become_leader on the strand: is_leader() holds when they run.
+        p->after_pending([listeners = std::move(listeners), index] {
+            for (const auto& l : listeners) l(index);
+        });
+    }
 }
 
 void partition_manager::maybe_remove_strays(const metadata::metadata_image& image,
@@ -184,6 +208,7 @@ void partition_manager::reconcile_topic(const partition_config& defaults, const 
         }
         const leader_epoch epoch(ps.leader_epoch);
         if (ps.leader == _options.node_id) {
+            if (!slot->is_leader() || slot->epoch() != epoch) _elected.emplace_back(slot, ps.partition);
             slot->become_leader(leadership{epoch, ps.replicas, ps.isr, ps.partition_epoch});
             if (_options.on_follow) _options.on_follow(slot, -1, epoch);
         } else {

@@ -167,6 +167,47 @@ TEST(partition_manager, leads_what_the_image_says_with_its_epoch) {
     EXPECT_FALSE(f.logs->get({"orders", storage::partition_id(1)}));
 }
 
+// The coordinators load a partition of their topic when this broker is
+// elected its leader: told once per new leader epoch, of their topic only,
+// when find() already returns the partition as leader.
+TEST(partition_manager, leadership_listeners_hear_of_each_new_leader_epoch_once_it_is_led) {
+    fixture f;
+    std::vector<std::pair<int32_t, int32_t>> told;  // (partition, epoch seen)
+    bool found_leading = true;
+    f.manager->on_leadership("offsets", [&](int32_t p) {
+        auto found = f.manager->find("offsets", p);
+        found_leading = found_leading && found.leader && found.leader->is_leader();
+        told.emplace_back(p, found.leader ? found.leader->epoch().value() : -1);
+    });
+    f.apply({fixture::topic("offsets", 1), fixture::partition_rec(1, 0, self, 4), fixture::partition_rec(1, 1, 2, 1, {2}),
+             fixture::topic("other", 2), fixture::partition_rec(2, 0, self, 1)});
+    ASSERT_TRUE(f.run_until([&] { return !told.empty(); }));
+    f.run_until([] { return false; }, std::chrono::milliseconds(20));
+    EXPECT_EQ(told, (std::vector<std::pair<int32_t, int32_t>>{{0, 4}}));
+    EXPECT_TRUE(found_leading);
+
+    // An ISR change at the same epoch: nothing new to load.
+    mr::partition_change_record isr;
+    isr.topic_id = id_of(1);
+    isr.partition_id = 0;
+    isr.isr = std::vector<int32_t>{self};
+    f.apply({isr});
+    f.run_until([] { return false; }, std::chrono::milliseconds(20));
+    EXPECT_EQ(told.size(), 1u);
+
+    // Partition 1 moves here: told, at its new epoch.
+    mr::partition_change_record moved;
+    moved.topic_id = id_of(1);
+    moved.partition_id = 1;
+    moved.leader = self;
+    moved.isr = std::vector<int32_t>{self};
+    moved.replicas = std::vector<int32_t>{self};
+    f.apply({moved});
+    ASSERT_TRUE(f.run_until([&] { return told.size() == 2; }));
+    EXPECT_EQ(told[1], (std::pair<int32_t, int32_t>{1, 2}));
+    EXPECT_TRUE(found_leading);
+}
+
 TEST(partition_manager, produce_assigns_offsets_and_stamps_the_leader_epoch) {
     fixture f;
     f.apply({fixture::topic("t", 1), fixture::partition_rec(1, 0, self, 5)});

@@ -66,14 +66,35 @@ disk_log::~disk_log() = default;
 result<std::shared_ptr<disk_log>> disk_log::open(std::string dir, topic_partition tp, log_config config,
                                                  disk_log_context context, bool recover) {
     std::error_code ec;
-    fs::create_directories(dir, ec);
+    const bool created = fs::create_directories(dir, ec);
     if (ec) return io_error(ec.value());
     std::shared_ptr<disk_log> log(new disk_log(std::move(dir), std::move(tp), config, context));
-    if (auto r = log->load(recover); !r) return r.error();
+    if (auto r = log->load(recover && !created, created); !r) return r.error();
     return log;
 }
 
-result<void> disk_log::load(bool recover) {
+result<void> disk_log::sync_created_dir() {
+    if (!_dir_unsynced) return boost::outcome_v2::success();
+    if (auto r = fsync_dir(_dir); !r) return r;
+    auto* syncs = _context.parent_syncs;
+    uint64_t number = 0;
+    if (syncs) {
+        std::lock_guard lock(syncs->mutex);
+        if (syncs->completed < _parent_sync_needed) number = ++syncs->started;
+    }
+    if (!syncs || number > 0) {
+        const auto slash = _dir.find_last_of('/');
+        if (auto r = fsync_dir(slash == std::string::npos ? "." : _dir.substr(0, slash)); !r) return r;
+        if (syncs) {
+            std::lock_guard lock(syncs->mutex);
+            syncs->completed = std::max(syncs->completed, number);
+        }
+    }
+    _dir_unsynced = false;
+    return boost::outcome_v2::success();
+}
+
+result<void> disk_log::load(bool recover, bool created) {
     log_checkpoints checkpoints{};
     auto stored = _context.store->get(checkpoints_key(_tp));
     if (!stored) return stored.error();
@@ -116,7 +137,15 @@ result<void> disk_log::load(bool recover) {
         if (!s) return s.error();
         segments->push_back(s.value());
         broken.push_back(false);
-        if (auto r = fsync_dir(_dir); !r) return r;
+        if (created) {
+            _dir_unsynced = true;  // synced by the first flush (open() says why)
+            if (auto* syncs = _context.parent_syncs) {
+                std::lock_guard lock(syncs->mutex);
+                _parent_sync_needed = syncs->started + 1;  // one begun after the directory was made
+            }
+        } else if (auto r = fsync_dir(_dir); !r) {
+            return r;
+        }
     }
     publish(segments, segments->back()->next_offset(), std::max(checkpoints.log_start, segments->front()->base_offset()));
 
@@ -161,7 +190,7 @@ result<void> disk_log::load(bool recover) {
     // A snapshot past the recovered end describes batches recovery cut off
     // (or never reached the disk); new appends would make it look valid again.
     if (auto r = drop_producer_snapshot_after(end); !r) return r;
-    if (auto r = write_checkpoints(true); !r) return r;
+    if (auto r = write_checkpoints(!created); !r) return r;
     if (unsynced_from) request_flush();
     return boost::outcome_v2::success();
 }
@@ -647,6 +676,7 @@ void disk_log::run_flush() {
     } else if (flushed < snap.end) {
         const auto started = std::chrono::steady_clock::now();
         const auto& segments = *snap.segments;
+        status = sync_created_dir();
         for (size_t i = 0; i < segments.size() && status; ++i) {
             bool active = i + 1 == segments.size();
             if (!active && segments[i + 1]->base_offset() <= flushed) continue;  // synced before

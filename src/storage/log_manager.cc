@@ -101,15 +101,21 @@ public:
                 recorded.reset();
             }
         }
-        disk_log_context context{_store.get(), &_flusher, _config.clock, _config.flush_seconds, &_health};
+        disk_log_context context{_store.get(), &_flusher, _config.clock, _config.flush_seconds, &_health,
+                                 &_parent_syncs};
         auto log = disk_log::open(dir, tp, config, context, !_clean);
         if (!log) return log.error();
         if (!topic_id.is_zero() && !recorded) {
-            const auto text = fmt::format("version: 0\ntopic_id: {}\n", topic_id.to_string());
-            if (auto r = write_file_atomically(dir + "/" + std::string(partition_metadata_file),
-                                               {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
-                !r)
-                return r.error();
+            // Not synced: a new log costs no sync until its first flush
+            // (which syncs its directory). A file lost or cut short by a
+            // crash reads as no record, and the log is adopted again.
+            const std::string path = dir + "/" + std::string(partition_metadata_file);
+            {
+                std::ofstream out(path + ".tmp", std::ios::trunc);
+                out << "version: 0\ntopic_id: " << topic_id.to_string() << "\n";
+                if (!out.flush()) return io_error(errno);
+            }
+            if (::rename((path + ".tmp").c_str(), path.c_str()) != 0) return io_error(errno);
         }
         _logs.emplace(tp, log.value());
         return std::shared_ptr<partition_log>(log.value());
@@ -291,6 +297,7 @@ private:
     std::unique_ptr<state_store> _store;
     flusher _flusher;
     bool _clean;
+    parent_dir_syncs _parent_syncs;
     log_dir_health _health;
 
     mutable std::mutex _mutex;

@@ -80,6 +80,9 @@ struct txn_coordinator::impl final : std::enable_shared_from_this<impl> {
     void schedule_tick();
     void tick();
     void refresh_shards();
+    // This broker just became the leader of partition `p` (the partition
+    // manager's leadership listener): load it now, not at the next tick.
+    void elected(int32_t p);
     void start_load(int32_t p, std::shared_ptr<replication::partition> partition);
     void install(int32_t p, uint64_t load_id, std::shared_ptr<std::map<std::string, txn_metadata>> state, bool ok);
     void unload(int32_t p);

@@ -396,6 +396,16 @@ void txn_coordinator::impl::refresh_shards() {
     }
 }
 
+void txn_coordinator::impl::elected(int32_t p) {
+    auto found = partitions.find(transaction_state_topic, p);
+    if (!found.leader || !found.leader->is_leader()) return;
+    auto it = shards.find(p);
+    if (it != shards.end() && it->second.partition == found.leader && it->second.epoch == found.leader->epoch().value())
+        return;  // loading or loaded at this epoch already
+    if (it != shards.end()) unload(p);
+    start_load(p, found.leader);
+}
+
 void txn_coordinator::impl::start_load(int32_t p, std::shared_ptr<replication::partition> partition) {
     auto& shard = shards[p];
     shard.loaded = false;
@@ -547,6 +557,13 @@ void txn_coordinator::start() {
     _impl->next_timeout_check_ms = _impl->now_ms() + _impl->config.abort_timed_out_interval_ms;
     _impl->next_expiry_check_ms = _impl->now_ms() + _impl->config.remove_expired_interval_ms;
     boost::asio::post(_impl->io, [self = _impl] { self->schedule_tick(); });
+    // Loads start when this broker is elected, not up to a tick later.
+    _impl->partitions.on_leadership(std::string(transaction_state_topic), [weak = std::weak_ptr(_impl)](int32_t p) {
+        if (auto self = weak.lock())
+            boost::asio::post(self->io, [self, p] {
+                if (!self->stopping) self->elected(p);
+            });
+    });
     _impl->thread = std::thread([self = _impl] { self->io.run(); });
 }
 

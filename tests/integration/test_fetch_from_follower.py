@@ -17,6 +17,15 @@ and a topic of three partitions led by brokers 1, 2 and 3, each on all three.
   bytes-out counters (/metrics) show who served them: all from broker 2 for
   rack b, all from broker 3 for rack c, none from the others; without a rack
   every leader serves its own partition.
+- A follower that dies is no longer preferred: once the controller fences
+  killed broker 2, Metadata lists it nowhere and the leader serves a rack-b
+  fetch itself (preferred_read_replica -1), and a consumer in rack b reads
+  every record from the leaders; once broker 2 is back in the ISR the leader
+  sends rack b to it again. (The client half, going back to the leader when
+  the preferred replica's connection fails, is the client's: Kafka's Java
+  consumer and librdkafka from 2.x drop a preferred replica that is offline
+  or disconnected; librdkafka 2.0.2, Debian's, keeps it until its 5-minute
+  lease expires while the leader id is unchanged.)
 """
 
 import os
@@ -200,5 +209,38 @@ def test_preferred_read_replica_and_follower_reads():
         cluster.stop()
 
 
+def test_a_dead_follower_is_no_longer_preferred():
+    cluster = racked_cluster()
+    try:
+        bootstrap = setup(cluster)
+        n1, n2 = cluster.node(1), cluster.node(2)
+        values = produce(bootstrap, 0, 300)
+        end = len([i for i in range(300) if i % 3 == 0])
+        wait_for(lambda: fetch(n2.port, 0, 0)["hw"] == end, what="follower 2's HW of near-0 at the leader's")
+        assert fetch(n1.port, 0, 0, rack="b")["preferred"] == 2
+
+        t0 = time.monotonic()
+        n2.kill()
+
+        def leader_serves_rack_b():
+            r = fetch(n1.port, 0, 0, rack="b")
+            return r["error"] == NONE and r["preferred"] == -1 and r["records"] > 0
+        wait_for(leader_serves_rack_b, timeout=20, what="leader 1 serving rack b itself after broker 2's death")
+        took = time.monotonic() - t0
+        assert metadata(n1.port, TOPIC)["brokers"] == [1, 3], metadata(n1.port, TOPIC)
+        # A consumer in rack b (and new to the group) reads everything from the leaders.
+        bootstrap_alive = ",".join(n.bootstrap for n in cluster.nodes if n.node_id != 2)
+        seen = consume_all(bootstrap_alive, "g-after-death", "b", values)
+        assert seen.keys() == values and all(n == 1 for n in seen.values())
+        print(f"  broker 2 killed: leader 1 serves rack b itself {took * 1000:.0f} ms later; a rack-b consumer "
+              f"read all {len(seen)} records once", flush=True)
+
+        n2.start()
+        wait_for(lambda: fetch(n1.port, 0, 0, rack="b")["preferred"] == 2, timeout=30,
+                 what="broker 2, back in the ISR, preferred for rack b again")
+    finally:
+        cluster.stop()
+
+
 if __name__ == "__main__":
-    run_tests([test_preferred_read_replica_and_follower_reads])
+    run_tests([test_preferred_read_replica_and_follower_reads, test_a_dead_follower_is_no_longer_preferred])

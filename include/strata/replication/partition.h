@@ -275,6 +275,8 @@ public:
     // ---- partition manager -------------------------------------------------
     // Posts to the strand: leads at `l.epoch` (a newer epoch or a changed ISR).
     void become_leader(leadership l);
+    // Posts `then` to the strand: it runs after every change posted before.
+    void after_pending(std::function<void()> then);
     // Posts to the strand: follows `f.leader` at `f.epoch`; pending acks=all
     // produces fail with NOT_LEADER_OR_FOLLOWER and waiters wake.
     void become_follower(followership f);

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -90,6 +91,15 @@ public:
     // Stops every partition (shutdown, before the log manager closes).
     void stop_all();
 
+    // Calls `listener(partition index)` each time this broker becomes the
+    // leader of a partition of `topic` (a new leader epoch), once find()
+    // returns it as leader: on the partition's strand, so it must only post
+    // its work elsewhere. The group and transaction coordinators load their
+    // partitions from here (Kafka's onElection), not from a periodic scan.
+    // Listeners are never removed: capture a weak pointer.
+    using leadership_listener = std::function<void(int32_t partition)>;
+    void on_leadership(std::string topic, leadership_listener listener);
+
     // ---- any thread ---------------------------------------------------------
     std::shared_ptr<const metadata::metadata_image> image() const;
     // Brokers the replica fetchers just found unreachable (null: not tracked).
@@ -125,6 +135,7 @@ private:
                          const metadata::metadata_image& image,
                          std::unordered_map<std::string, topic_partitions>& hosted);
     void drop(std::shared_ptr<partition>& slot);
+    void tell_elected();
     bool leads(const metadata::metadata_image& image, const partition& p) const;
     // Once `image` holds this process's registration: deletes the stray logs
     // (on disk, not hosted, not assigned here by `image`). Runs once.
@@ -138,6 +149,10 @@ private:
     boost::asio::any_io_executor _executor;
     std::atomic<std::shared_ptr<const state>> _state;
     bool _strays_removed = false;  // metadata publisher only
+    mutable std::mutex _listeners_mutex;
+    std::unordered_map<std::string, std::vector<leadership_listener>> _listeners;  // by topic name
+    // New leaderships found by the apply() under way, told once it has published.
+    std::vector<std::pair<std::shared_ptr<partition>, int32_t>> _elected;  // metadata publisher only
 };
 
 }  // namespace strata::replication
