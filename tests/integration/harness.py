@@ -118,6 +118,18 @@ def free_cluster_base_port():
     raise RuntimeError("no free ports")
 
 
+def registered_brokers(admin, timeout=5.0):
+    """How many brokers a Metadata answer lists, through a confluent-kafka
+    AdminClient; 0 when the call times out (a loaded machine: ctest runs
+    tests in parallel), so that a wait loop asks again until its own deadline
+    instead of failing on the first slow answer."""
+    from confluent_kafka import KafkaException
+    try:
+        return len(admin.list_topics(timeout=timeout).brokers)
+    except KafkaException:
+        return 0
+
+
 class Broker:
     """One stratad process. Use as a context manager."""
 

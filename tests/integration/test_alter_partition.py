@@ -19,7 +19,7 @@ import struct
 import time
 import uuid
 
-from harness import Cluster, _Reader, _recv_exactly, _uvarint, run_tests
+from harness import Cluster, _Reader, _recv_exactly, registered_brokers, run_tests, _uvarint
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -149,7 +149,7 @@ def broker_epoch(node):
 def test_alter_partition_shrinks_the_isr_everywhere():
     with Cluster(3) as cluster:
         admin = AdminClient({"bootstrap.servers": cluster.nodes[0].bootstrap})
-        wait_for(lambda: len(admin.list_topics(timeout=5).brokers) == 3, what="three registered brokers")
+        wait_for(lambda: registered_brokers(admin) == 3, what="three registered brokers")
         admin.create_topics([NewTopic("isr", num_partitions=1, replication_factor=3)])["isr"].result(timeout=20)
         md = wait_for(lambda: (lambda m: m if m["partitions"] else None)(metadata(cluster.nodes[0].port, "isr")),
                       what="the topic in Metadata")

@@ -27,7 +27,7 @@ import time
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from harness import Cluster, run_tests
+from harness import Cluster, run_tests, registered_brokers
 from test_alter_partition import metadata, wait_for
 
 SESSION_TIMEOUT_MS = 3000
@@ -51,15 +51,6 @@ def cluster_env(session_timeout_ms=SESSION_TIMEOUT_MS):
 
 def bootstrap(nodes):
     return ",".join(n.bootstrap for n in nodes)
-
-
-def registered_brokers(admin):
-    # A Metadata call that times out on a loaded machine (ctest runs tests in
-    # parallel) is asked again until wait_for's deadline, not a failure.
-    try:
-        return len(admin.list_topics(timeout=5).brokers)
-    except KafkaException:
-        return 0
 
 
 def create_topic(cluster, name=TOPIC):
