@@ -83,11 +83,15 @@ packaging-deps:
 
 # The libFuzzer tree: clang with ASan+UBSan, only the protocol library.
 fuzz-build: test-deps
-	@test -f $(FUZZ_BUILD)/build.ninja || CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DSTRATA_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
-	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	bash tests/fuzz/build.sh . $(FUZZ_BUILD) $(JOBS)
 
-test: test-deps build fuzz-build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+# ctest builds the fuzz tree itself (the fuzz.build test), beside the first
+# integration tests. Most tests wait on sockets and timers rather than
+# compute, so ctest runs TEST_JOBS of them at once (the fuzzers, the compat
+# build and the chaos run count for their PROCESSORS).
+TEST_JOBS ?= 4
+test: test-deps build
+	cd $(BUILD) && ctest --output-on-failure -j $(TEST_JOBS) --timeout 900
 
 # The compat tier's whole list (tests/compat/tests.list): librdkafka's own
 # tests against one node, then three nodes, then one node with the KIP-848

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_packages=(
-  build-essential cmake ninja-build ccache pkg-config python3
+  build-essential cmake ninja-build ccache pkg-config python3 lld
   libboost1.74-dev libboost-system1.74-dev librocksdb-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev libgtest-dev libgmock-dev libzstd-dev liblz4-dev libsnappy-dev
   zlib1g-dev libssl-dev libcli11-dev nlohmann-json3-dev libbenchmark-dev libre2-dev

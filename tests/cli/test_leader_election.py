@@ -22,7 +22,7 @@ import time
 from cli_support import ok, run
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
-from harness import Cluster, run_tests
+from harness import Cluster, registered_brokers, run_tests
 from test_alter_partition import metadata
 from test_broker_only import broker_only_node, running
 
@@ -73,7 +73,7 @@ def consume_all(bootstrap, topic):
 
 def create(cluster, topic, assignment, brokers=3, **config):
     admin = AdminClient({"bootstrap.servers": cluster.node(1).bootstrap})
-    wait_for(lambda: len(admin.list_topics(timeout=5).brokers) == brokers, what=f"{brokers} brokers")
+    wait_for(lambda: registered_brokers(admin) == brokers, what=f"{brokers} brokers")
     conf = {"min.insync.replicas": "1"}
     conf.update(config)
     admin.create_topics([NewTopic(topic, num_partitions=1, replica_assignment=[assignment],

@@ -91,7 +91,7 @@ class Nodes:
         from confluent_kafka.admin import AdminClient
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
         deadline = time.monotonic() + 30
-        while len(admin.list_topics(timeout=5).brokers) < len(self.nodes):
+        while harness.registered_brokers(admin) < len(self.nodes):
             if time.monotonic() > deadline:
                 raise RuntimeError("not every broker registered within 30 s")
             time.sleep(0.2)

@@ -32,7 +32,7 @@ def ensure_node_modules():
     # One marker per package.json dependency added later, so a folder
     # installed before it was added is brought up to date.
     markers = [os.path.join(INTEGRATION_DIR, "node_modules", name, "package.json")
-               for name in ("kafkajs", "puppeteer-core")]
+               for name in ("kafkajs", "puppeteer-core", "@platformatic/kafka")]
     with open(os.path.join(tempfile.gettempdir(), "strata-npm.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not all(os.path.exists(marker) for marker in markers):
@@ -42,6 +42,7 @@ def ensure_node_modules():
 
 
 _handed_out = set()
+_reservations = []  # open lock files; the kernel drops the locks when this process exits
 
 
 def wait_for(predicate, timeout=15.0, what="condition", interval=0.1):
@@ -56,19 +57,36 @@ def wait_for(predicate, timeout=15.0, what="condition", interval=0.1):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def free_port():
-    """A free loopback port, never the same twice in one process: the kernel
-    may give a just-closed port out again, and a node whose two listeners got
-    the same one refuses its configuration (seen as `stratad format` exiting
-    1 in a full ctest run)."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _handed_out:
-            _handed_out.add(port)
-            return port
-    raise RuntimeError("no fresh free port")
+def _port_range():
+    """Ports below the kernel's ephemeral range (ip_local_port_range), so that
+    no client socket of a test running beside this one takes a port between
+    our pick and the broker's bind (as happens with bind(0)'s picks, which
+    come from that very range)."""
+    low = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as fh:
+            low = int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 10000, max(low, 12000)
+
+
+def _reserve(port):
+    """Claims a port for this process's lifetime with an advisory lock file,
+    so that tests running in parallel (ctest -j) never hand out the same one:
+    a port picked here is free at the time, but not yet bound by the broker
+    that is to listen on it."""
+    import fcntl
+    directory = os.path.join(tempfile.gettempdir(), "strata-test-ports")
+    os.makedirs(directory, exist_ok=True)
+    fh = open(os.path.join(directory, str(port)), "w")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        return False
+    _reservations.append(fh)
+    return True
 
 
 def port_free(port):
@@ -80,17 +98,48 @@ def port_free(port):
             return False
 
 
+def free_port():
+    """A free loopback port, never the same twice in one process (a node
+    whose two listeners got the same one refuses its configuration, seen as
+    `stratad format` exiting 1 in a full ctest run), nor handed to another
+    test process at the same time (see _reserve)."""
+    import random
+    low, high = _port_range()
+    for _ in range(500):
+        port = random.randrange(low, high)
+        if port not in _handed_out and port_free(port) and _reserve(port):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no fresh free port")
+
+
 def free_cluster_base_port():
     """A port P with P..P+2, P+100..P+102 and P-1011..P-1009 free: the
     brokers', controllers' and HTTP listeners' ports of scripts/cluster.sh
-    (STRATA_CLUSTER_PORT)."""
+    (STRATA_CLUSTER_PORT); reserved as free_port's are."""
     import random
-    for _ in range(200):
-        base = random.randrange(20000, 40000)
-        if all(port_free(p) for p in (base, base + 1, base + 2, base + 100, base + 101, base + 102,
-                                      base - 1011, base - 1010, base - 1009)):
+    low, high = _port_range()
+    for _ in range(500):
+        base = random.randrange(low + 1011, high - 102)
+        ports = (base, base + 1, base + 2, base + 100, base + 101, base + 102, base - 1011, base - 1010, base - 1009)
+        if any(p in _handed_out or not port_free(p) for p in ports):
+            continue
+        if all(_reserve(p) for p in ports):
+            _handed_out.update(ports)
             return base
     raise RuntimeError("no free ports")
+
+
+def registered_brokers(admin, timeout=5.0):
+    """How many brokers a Metadata answer lists, through a confluent-kafka
+    AdminClient; 0 when the call times out (a loaded machine: ctest runs
+    tests in parallel), so that a wait loop asks again until its own deadline
+    instead of failing on the first slow answer."""
+    from confluent_kafka import KafkaException
+    try:
+        return len(admin.list_topics(timeout=timeout).brokers)
+    except KafkaException:
+        return 0
 
 
 class Broker:

@@ -17,7 +17,7 @@ import signal
 import socket
 import struct
 
-from harness import Cluster, _Reader, _recv_exactly, _uvarint, run_tests, wait_for
+from harness import Cluster, _Reader, _recv_exactly, _uvarint, registered_brokers, run_tests, wait_for
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -150,7 +150,7 @@ def broker_epoch(node):
 def test_alter_partition_shrinks_the_isr_everywhere():
     with Cluster(3) as cluster:
         admin = AdminClient({"bootstrap.servers": cluster.nodes[0].bootstrap})
-        wait_for(lambda: len(admin.list_topics(timeout=5).brokers) == 3, what="three registered brokers")
+        wait_for(lambda: registered_brokers(admin) == 3, what="three registered brokers")
         admin.create_topics([NewTopic("isr", num_partitions=1, replication_factor=3)])["isr"].result(timeout=20)
         md = wait_for(lambda: (lambda m: m if m["partitions"] else None)(metadata(cluster.nodes[0].port, "isr")),
                       what="the topic in Metadata")

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 
-from harness import Broker, run_tests, wait_for
+from harness import Broker, ensure_node_modules, run_tests, wait_for
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -452,10 +452,7 @@ def test_kcat_balanced_consumer_and_kafka_python_group_consumer():
 
 
 def test_kafkajs_consumers_share_a_topic_commit_and_describe_the_group():
-    here = os.path.dirname(os.path.abspath(__file__))
-    if not os.path.isdir(os.path.join(here, "node_modules", "kafkajs")):
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=here, check=True, capture_output=True,
-                       timeout=600)
+    here = ensure_node_modules()  # under its lock: tests running beside this one install too
     with Broker(extra_env=FAST_GROUPS) as broker:
         create_topic(broker, "js", 6)
         produce(broker, "js", 600, 6)
@@ -477,10 +474,7 @@ def test_kafkajs_consumers_share_a_topic_commit_and_describe_the_group():
 def test_kip848_consumer_protocol_with_server_side_assignors():
     """@platformatic/kafka with groupProtocol "consumer": ConsumerGroupHeartbeat,
     the broker's uniform and range assignors, commits at the member epoch."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    if not os.path.isdir(os.path.join(here, "node_modules", "@platformatic", "kafka")):
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=here, check=True, capture_output=True,
-                       timeout=600)
+    here = ensure_node_modules()  # under its lock: tests running beside this one install too
     import json
     env = dict(FAST_GROUPS, STRATA_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS="500")
     with Broker(extra_env=env) as broker:

@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 
-from harness import Broker, _Reader, _recv_exactly, _uvarint, run_tests, wait_for
+from harness import Broker, _Reader, _recv_exactly, _uvarint, ensure_node_modules, run_tests, wait_for
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -211,9 +211,7 @@ def listed(broker):
 
 
 def test_a_kip848_group_survives_sigkill_with_its_epochs_and_assignments():
-    if not os.path.isdir(os.path.join(HERE, "node_modules", "@platformatic", "kafka")):
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=HERE, check=True, capture_output=True,
-                       timeout=600)
+    ensure_node_modules()  # under its lock: tests running beside this one install too
     broker = Broker(extra_env=ENV)
     members = None
     ok = False

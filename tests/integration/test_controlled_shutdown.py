@@ -26,7 +26,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Cluster, run_tests  # noqa: E402
+from harness import Cluster, registered_brokers, run_tests  # noqa: E402
 from test_alter_partition import partitions, wait_for  # noqa: E402
 
 TOPIC = "rolling"
@@ -51,7 +51,7 @@ def bootstrap(nodes):
 
 def create_topic(cluster):
     admin = AdminClient({"bootstrap.servers": bootstrap(cluster.nodes)})
-    wait_for(lambda: len(admin.list_topics(timeout=5).brokers) == 3, what="three registered brokers")
+    wait_for(lambda: registered_brokers(admin) == 3, what="three registered brokers")
     assignment = [[1, 2, 3], [2, 3, 1], [3, 1, 2]]
     admin.create_topics([NewTopic(TOPIC, num_partitions=PARTITIONS, replica_assignment=assignment,
                                   config={"min.insync.replicas": "2"})])[TOPIC].result(timeout=20)

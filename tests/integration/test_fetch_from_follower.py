@@ -38,7 +38,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Cluster, run_tests  # noqa: E402
+from harness import Cluster, registered_brokers, run_tests  # noqa: E402
 from test_alter_partition import metadata, roundtrip, wait_for  # noqa: E402
 
 RACK_AWARE = "org.apache.kafka.common.replica.RackAwareReplicaSelector"
@@ -148,7 +148,7 @@ def setup(cluster):
     cluster.wait_ready()
     bootstrap = ",".join(n.bootstrap for n in cluster.nodes)
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    wait_for(lambda: len(admin.list_topics(timeout=5).brokers) == 3, timeout=20, what="three registered brokers")
+    wait_for(lambda: registered_brokers(admin) == 3, timeout=20, what="three registered brokers")
     for f in admin.create_topics([NewTopic(TOPIC, num_partitions=3, replica_assignment=ASSIGNMENT)]).values():
         f.result(timeout=20)
     n1 = cluster.node(1)

@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 
-from harness import Broker, Cluster, run_tests, _recv_exactly
+from harness import Broker, Cluster, _recv_exactly, registered_brokers, run_tests
 
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -132,7 +132,7 @@ def test_the_initial_rebalance_delay_puts_consumers_that_subscribe_together_in_o
             node.wait_ready(30)
         bootstrap = ",".join(n.bootstrap for n in cluster.nodes)
         admin = AdminClient({"bootstrap.servers": bootstrap})
-        wait_for(lambda: len(admin.list_topics(timeout=5).brokers) == 3, 30, "all three brokers registered")
+        wait_for(lambda: registered_brokers(admin) == 3, 30, "all three brokers registered")
         admin.create_topics([NewTopic("together", num_partitions=4, replication_factor=3)])["together"].result(30)
         events = []
 

@@ -35,7 +35,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Cluster, run_tests  # noqa: E402
+from harness import Cluster, registered_brokers, run_tests  # noqa: E402
 from test_alter_partition import partitions, wait_for  # noqa: E402
 
 TOPIC = "diskfail"
@@ -223,7 +223,7 @@ def test_full_disk_takes_the_log_dir_offline_and_leadership_moves():
             victim.start()
 
             admin = AdminClient({"bootstrap.servers": bootstrap(cluster.nodes)})
-            wait_for(lambda: len(admin.list_topics(timeout=5).brokers) == 3, what="three registered brokers")
+            wait_for(lambda: registered_brokers(admin) == 3, what="three registered brokers")
             assignment = [[VICTIM, 2, 3], [VICTIM, 3, 2], [VICTIM, 2, 3]]
             admin.create_topics([NewTopic(TOPIC, num_partitions=PARTITIONS, replica_assignment=assignment,
                                           config={"min.insync.replicas": "2"})])[TOPIC].result(timeout=20)

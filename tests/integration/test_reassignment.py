@@ -37,7 +37,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaConsumer, TopicPartition as KPTopicPartition
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SOURCE_DIR, STRATAD, Broker, Cluster, run_tests  # noqa: E402
+from harness import Broker, Cluster, registered_brokers, run_tests, SOURCE_DIR, STRATAD  # noqa: E402
 from test_alter_partition import metadata, wait_for  # noqa: E402
 
 STRATA = os.path.abspath(os.environ.get("STRATA", os.path.join(SOURCE_DIR, "build", "src", "strata")))
@@ -215,7 +215,7 @@ def test_reassign_cancel_decommission_rebalance():
         extra.append(node4)
         node4.start()
         admin = AdminClient({"bootstrap.servers": b})
-        wait_for(lambda: len(admin.list_topics(timeout=5).brokers) == 4, timeout=20, what="four brokers")
+        wait_for(lambda: registered_brokers(admin) == 4, timeout=20, what="four brokers")
         futures = admin.create_topics([
             NewTopic(MOVING, num_partitions=1, replica_assignment=[[1, 2, 3]]),
             NewTopic(SPREAD, num_partitions=4, replica_assignment=SPREAD_ASSIGNMENT)])

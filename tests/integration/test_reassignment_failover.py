@@ -23,7 +23,7 @@ import time
 from confluent_kafka.admin import AdminClient, NewTopic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Cluster, run_tests  # noqa: E402
+from harness import Cluster, registered_brokers, run_tests  # noqa: E402
 from test_alter_partition import wait_for  # noqa: E402
 from test_reassignment import (ENV, Workload, broker_only_node, log_files, read_back, reassignments,  # noqa: E402
                                replicas_identical, state, strata)
@@ -56,7 +56,7 @@ def test_move_survives_controller_kill_and_stray_log_goes():
         node4 = broker_only_node(cluster, 4)
         node4.start()
         admin = AdminClient({"bootstrap.servers": b})
-        wait_for(lambda: len(admin.list_topics(timeout=5).brokers) == 4, timeout=20, what="four brokers")
+        wait_for(lambda: registered_brokers(admin) == 4, timeout=20, what="four brokers")
         futures = admin.create_topics([NewTopic(TOPIC, num_partitions=1, replica_assignment=[[x, y]]),
                                        NewTopic(STAYS, num_partitions=1, replica_assignment=[[4, y, x]])])
         for f in futures.values():
