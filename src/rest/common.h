@@ -50,6 +50,8 @@ void check_kafka(int16_t code, const std::optional<std::string>& message = std::
 std::string base64_encode(std::span<const uint8_t> bytes);
 // nullopt when `text` is not base64.
 std::optional<std::vector<uint8_t>> base64_decode(std::string_view text);
+// The same, appended to `out`; false (and `out` as it was) when not base64.
+bool base64_decode_append(std::string_view text, std::vector<uint8_t>& out);
 // Kafka's partitioner: murmur2 of the key bytes, positive, mod partitions.
 int32_t murmur2(std::span<const uint8_t> key);
 
