@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cctype>
+#include <cstring>
 #include <chrono>
 
 #include <fmt/format.h>
@@ -231,12 +232,38 @@ std::map<std::string, std::string> parse_query(std::string_view query) {
     return out;
 }
 
+const char* skip_plain_string_bytes(const char* p, const char* end) {
+    constexpr uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    // Some byte of `x` is zero (nonzero exactly then; which bits are set
+    // does not matter: the byte loop below finds the byte).
+    auto zero_byte = [](uint64_t x) { return (x - ones) & ~x & highs; };
+    while (end - p >= 8) {
+        uint64_t w;
+        std::memcpy(&w, p, 8);
+        const uint64_t special = zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\')) |
+                                 zero_byte(w ^ (ones * 0x7f)) | (w & highs) |  // 0x7f, and 0x80 and above
+                                 ((w - ones * 0x20) & ~w & highs);              // below 0x20
+        if (special) break;
+        p += 8;
+    }
+    for (; p < end; ++p) {
+        const auto c = static_cast<unsigned char>(*p);
+        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) return p;
+    }
+    return end;
+}
+
 std::vector<std::string_view> split_concatenated(std::string_view body) {
     std::vector<std::string_view> out;
     size_t start = 0;
     int depth = 0;
     bool in_string = false, escaped = false;
     for (size_t i = 0; i < body.size(); ++i) {
+        if (in_string && !escaped) {
+            // Straight to the next byte that matters inside a string.
+            i = size_t(skip_plain_string_bytes(body.data() + i, body.data() + body.size()) - body.data());
+            if (i >= body.size()) break;
+        }
         const char c = body[i];
         if (in_string) {
             if (escaped) escaped = false;

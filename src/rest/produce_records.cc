@@ -64,17 +64,11 @@ struct cursor {
         ws();
         if (p >= end || *p != '"') return false;
         const char* start = ++p;
-        while (p < end) {
-            const auto c = static_cast<unsigned char>(*p);
-            if (c == '"') {
-                out = std::string_view(start, size_t(p - start));
-                ++p;
-                return true;
-            }
-            if (c < 0x20 || c == '\\' || c >= 0x7f) return false;
-            ++p;
-        }
-        return false;
+        p = skip_plain_string_bytes(p, end);
+        if (p == end || *p != '"') return false;
+        out = std::string_view(start, size_t(p - start));
+        ++p;
+        return true;
     }
     // A JSON integer of at most 18 digits (no fraction or exponent: what
     // follows must be a separator, which the caller checks).
