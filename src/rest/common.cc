@@ -4,7 +4,9 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <array>
 #include <cctype>
+#include <cstring>
 #include <chrono>
 
 #include <fmt/format.h>
@@ -105,31 +107,68 @@ std::string base64_encode(std::span<const uint8_t> bytes) {
     return out;
 }
 
-std::optional<std::vector<uint8_t>> base64_decode(std::string_view text) {
-    auto value = [](char c) -> int {
-        if (c >= 'A' && c <= 'Z') return c - 'A';
-        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-        if (c >= '0' && c <= '9') return c - '0' + 52;
-        if (c == '+' || c == '-') return 62;
-        if (c == '/' || c == '_') return 63;
-        return -1;
-    };
-    while (!text.empty() && text.back() == '=') text.remove_suffix(1);
-    if (text.size() % 4 == 1) return std::nullopt;
-    std::vector<uint8_t> out;
-    out.reserve(text.size() * 3 / 4);
-    uint32_t acc = 0;
-    int bits = 0;
-    for (char c : text) {
-        const int v = value(c);
-        if (v < 0) return std::nullopt;
-        acc = acc << 6 | uint32_t(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(uint8_t(acc >> bits));
-        }
+namespace {
+
+// Sextet of each base64 character (both alphabets, as Confluent's decoder
+// accepts either), 0xff for anything else.
+constexpr std::array<uint8_t, 256> base64_table = [] {
+    std::array<uint8_t, 256> t{};
+    for (auto& v : t) v = 0xff;
+    for (int i = 0; i < 26; ++i) {
+        t[size_t('A' + i)] = uint8_t(i);
+        t[size_t('a' + i)] = uint8_t(26 + i);
     }
+    for (int i = 0; i < 10; ++i) t[size_t('0' + i)] = uint8_t(52 + i);
+    t[size_t('+')] = t[size_t('-')] = 62;
+    t[size_t('/')] = t[size_t('_')] = 63;
+    return t;
+}();
+
+}  // namespace
+
+bool base64_decode_append(std::string_view text, std::vector<uint8_t>& out) {
+    while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+    if (text.size() % 4 == 1) return false;
+    const size_t start = out.size();
+    out.resize(start + text.size() / 4 * 3 + (text.size() % 4 == 0 ? 0 : text.size() % 4 - 1));
+    uint8_t* to = out.data() + start;
+    const auto* from = reinterpret_cast<const uint8_t*>(text.data());
+    const size_t whole = text.size() / 4;
+    // Four characters to three bytes at a time; any invalid character sets
+    // the high bits of `bad` (the table's 0xff).
+    uint32_t bad = 0;
+    for (size_t i = 0; i < whole; ++i, from += 4, to += 3) {
+        const uint32_t a = base64_table[from[0]], b = base64_table[from[1]], c = base64_table[from[2]],
+                       d = base64_table[from[3]];
+        bad |= a | b | c | d;
+        const uint32_t v = a << 18 | b << 12 | c << 6 | d;
+        to[0] = uint8_t(v >> 16);
+        to[1] = uint8_t(v >> 8);
+        to[2] = uint8_t(v);
+    }
+    // A tail of 2 or 3 characters: 1 or 2 bytes (the leftover bits are
+    // dropped, as a bit-at-a-time decoder drops them).
+    const size_t tail = text.size() % 4;
+    if (tail >= 2) {
+        uint32_t v = 0;
+        for (size_t k = 0; k < tail; ++k) {
+            const uint32_t s = base64_table[from[k]];
+            bad |= s;
+            v |= (s & 63) << (18 - 6 * k);
+        }
+        to[0] = uint8_t(v >> 16);
+        if (tail == 3) to[1] = uint8_t(v >> 8);
+    }
+    if (bad & 0x80) {
+        out.resize(start);
+        return false;
+    }
+    return true;
+}
+
+std::optional<std::vector<uint8_t>> base64_decode(std::string_view text) {
+    std::vector<uint8_t> out;
+    if (!base64_decode_append(text, out)) return std::nullopt;
     return out;
 }
 
@@ -193,12 +232,38 @@ std::map<std::string, std::string> parse_query(std::string_view query) {
     return out;
 }
 
+const char* skip_plain_string_bytes(const char* p, const char* end) {
+    constexpr uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    // Some byte of `x` is zero (nonzero exactly then; which bits are set
+    // does not matter: the byte loop below finds the byte).
+    auto zero_byte = [](uint64_t x) { return (x - ones) & ~x & highs; };
+    while (end - p >= 8) {
+        uint64_t w;
+        std::memcpy(&w, p, 8);
+        const uint64_t special = zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\')) |
+                                 zero_byte(w ^ (ones * 0x7f)) | (w & highs) |  // 0x7f, and 0x80 and above
+                                 ((w - ones * 0x20) & ~w & highs);              // below 0x20
+        if (special) break;
+        p += 8;
+    }
+    for (; p < end; ++p) {
+        const auto c = static_cast<unsigned char>(*p);
+        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) return p;
+    }
+    return end;
+}
+
 std::vector<std::string_view> split_concatenated(std::string_view body) {
     std::vector<std::string_view> out;
     size_t start = 0;
     int depth = 0;
     bool in_string = false, escaped = false;
     for (size_t i = 0; i < body.size(); ++i) {
+        if (in_string && !escaped) {
+            // Straight to the next byte that matters inside a string.
+            i = size_t(skip_plain_string_bytes(body.data() + i, body.data() + body.size()) - body.data());
+            if (i >= body.size()) break;
+        }
         const char c = body[i];
         if (in_string) {
             if (escaped) escaped = false;

@@ -50,6 +50,8 @@ void check_kafka(int16_t code, const std::optional<std::string>& message = std::
 std::string base64_encode(std::span<const uint8_t> bytes);
 // nullopt when `text` is not base64.
 std::optional<std::vector<uint8_t>> base64_decode(std::string_view text);
+// The same, appended to `out`; false (and `out` as it was) when not base64.
+bool base64_decode_append(std::string_view text, std::vector<uint8_t>& out);
 // Kafka's partitioner: murmur2 of the key bytes, positive, mod partitions.
 int32_t murmur2(std::span<const uint8_t> key);
 
@@ -61,6 +63,11 @@ std::string url_decode(std::string_view text);
 // between them allowed), split at the ends of top-level values. Anything
 // else comes back whole or as its own piece, for the JSON parser to refuse.
 std::vector<std::string_view> split_concatenated(std::string_view body);
+
+// The first byte in [p, end) that may end or escape a JSON string, or is not
+// printable ASCII: '"', '\\', below 0x20 or 0x7f and above; `end` if none.
+// Eight bytes at a time: the records' base64 strings are most of a body.
+const char* skip_plain_string_bytes(const char* p, const char* end);
 
 // The body as JSON; 400 with Confluent's shape when it is not.
 json parse_body(const http::request& request);

@@ -66,6 +66,31 @@ TEST(rest_common, splits_concatenated_objects) {
     EXPECT_EQ(pieces[0], "}{");
 }
 
+// The word-at-a-time skip lands where a byte-by-byte scan does, wherever
+// the byte sits relative to an 8-byte word.
+TEST(rest_common, skip_plain_string_bytes_finds_every_special_byte) {
+    for (const int special : {int('"'), int('\\'), 0x00, 0x1f, 0x7f, 0x80, 0xc3, 0xff}) {
+        for (size_t length = 0; length < 40; ++length) {
+            for (size_t at = 0; at <= length; ++at) {
+                std::string text(length, 'A');
+                for (size_t k = 0; k < length; ++k) text[k] = char(" ~!Az09+/="[k % 10]);
+                if (at < length) text[at] = char(special);
+                const char* got = skip_plain_string_bytes(text.data(), text.data() + text.size());
+                EXPECT_EQ(size_t(got - text.data()), at) << special << " " << length << " " << at;
+            }
+        }
+    }
+    // A splitter over long strings with escapes at every offset.
+    for (size_t at = 0; at < 24; ++at) {
+        std::string s(40, 'x');
+        s.insert(at, "\\\"}{");
+        const std::string body = "{\"a\":\"" + s + "\"} {\"b\":1}";
+        const auto pieces = split_concatenated(body);
+        ASSERT_EQ(pieces.size(), 2u) << body;
+        EXPECT_EQ(pieces[1], "{\"b\":1}");
+    }
+}
+
 TEST(rest_common, query_strings_are_decoded) {
     auto q = parse_query("offset=12&name=a%20b+c&flag");
     EXPECT_EQ(q["offset"], "12");

@@ -1,13 +1,26 @@
 // POST /v3/clusters/{id}/topics/{topic}/records: one record, or (streaming
 // mode) several JSON objects concatenated in one request body, answered with
-// one delivery report per record in the same order. Records of one request
-// are batched per partition and sent in one Produce (acks=all) per round.
+// one delivery report per record in the same order. The records are sent in
+// chunks of about 256 KiB as they are parsed, one record batch per partition
+// per chunk and one Produce (acks=all) per chunk, up to 4 in flight.
 // Also Strata's GET .../partitions/{p}/records for the console's browser.
+#include <utility>  // Boost 1.74's awaitable.hpp needs std::exchange
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <chrono>
+#include <deque>
+#include <exception>
 
 #include <fmt/format.h>
 
 #include "common.h"
+#include "produce_records.h"
 #include "records.h"
 #include "strata/protocol/messages/produce_request.h"
 #include "strata/protocol/messages/produce_response.h"
@@ -19,155 +32,111 @@ namespace pm = protocol::messages;
 
 namespace {
 
-struct data_field {
-    std::string type = "JSON";
-    std::optional<std::vector<uint8_t>> bytes;
-};
-
-data_field parse_data(const json& field, const char* what) {
-    data_field out;
-    if (field.is_null()) return out;
-    if (!field.is_object()) throw rest_error(400, 400, fmt::format("{} must be an object with \"type\" and \"data\"", what));
-    out.type = field.value("type", "JSON");
-    for (auto& c : out.type) c = char(std::toupper(static_cast<unsigned char>(c)));
-    if (!field.contains("data") || field["data"].is_null()) return out;
-    const json& data = field["data"];
-    if (out.type == "BINARY") {
-        if (!data.is_string()) throw rest_error(400, 400, fmt::format("{}: BINARY data must be a base64 string", what));
-        out.bytes = base64_decode(data.get_ref<const std::string&>());
-        if (!out.bytes) throw rest_error(400, 400, fmt::format("{}: data is not valid base64", what));
-    } else if (out.type == "STRING") {
-        if (!data.is_string()) throw rest_error(400, 400, fmt::format("{}: STRING data must be a string", what));
-        const auto& s = data.get_ref<const std::string&>();
-        out.bytes.emplace(s.begin(), s.end());
-    } else if (out.type == "JSON") {
-        const std::string s = data.dump();
-        out.bytes.emplace(s.begin(), s.end());
-    } else {
-        throw rest_error(400, 400, fmt::format("{}: unsupported type {} (BINARY, JSON or STRING)", what, out.type));
-    }
-    return out;
-}
-
-struct pending_record {
-    std::optional<rest_error> error;
-    int32_t partition = -1;
-    int64_t timestamp = 0;
-    data_field key, value;
-    std::vector<std::pair<std::string, std::optional<std::vector<uint8_t>>>> headers;
-    int64_t offset = -1;
-    int64_t log_append_time = -1;
-};
-
-pending_record parse_record(std::string_view text, int64_t now) {
-    pending_record record;
-    record.timestamp = now;
-    json body;
-    try {
-        body = json::parse(text);
-    } catch (const json::parse_error& e) {
-        throw rest_error(400, 400, fmt::format("Malformed JSON: {}", e.what()));
-    }
-    if (!body.is_object()) throw rest_error(400, 400, "A record must be a JSON object");
-    if (body.contains("partition_id") && !body["partition_id"].is_null()) {
-        if (!body["partition_id"].is_number_integer()) throw rest_error(400, 400, "partition_id must be an integer");
-        record.partition = body["partition_id"].get<int32_t>();
-    }
-    if (body.contains("timestamp") && body["timestamp"].is_number_integer()) record.timestamp = body["timestamp"].get<int64_t>();
-    if (body.contains("key")) record.key = parse_data(body["key"], "key");
-    if (body.contains("value")) record.value = parse_data(body["value"], "value");
-    if (body.contains("headers") && !body["headers"].is_null()) {
-        if (!body["headers"].is_array()) throw rest_error(400, 400, "headers must be an array");
-        for (const auto& h : body["headers"]) {
-            if (!h.is_object() || !h.contains("name") || !h["name"].is_string())
-                throw rest_error(400, 400, "each header needs a string \"name\"");
-            std::optional<std::vector<uint8_t>> value;
-            if (h.contains("value") && !h["value"].is_null()) {
-                if (!h["value"].is_string()) throw rest_error(400, 400, "a header value must be a base64 string");
-                value = base64_decode(h["value"].get_ref<const std::string&>());
-                if (!value) throw rest_error(400, 400, "a header value is not valid base64");
-            }
-            record.headers.emplace_back(h["name"].get<std::string>(), std::move(value));
-        }
-    }
-    return record;
-}
-
 std::atomic<uint32_t> sticky_counter{0};
 
-// Batches the records of each partition (at most `limit` bytes a batch) and
-// produces them, a round of at most one batch per partition at a time.
-awaitable<void> produce_all(context& ctx, const std::string& topic, std::vector<pending_record>& records, size_t limit) {
-    std::map<int32_t, std::vector<size_t>> by_partition;
-    for (size_t i = 0; i < records.size(); ++i)
-        if (!records[i].error) by_partition[records[i].partition].push_back(i);
-    std::map<int32_t, size_t> next;  // partition -> first index (into by_partition) not yet sent
-    for (;;) {
-        pm::produce_request request;
-        request.acks = -1;
-        request.timeout_ms = 30000;
-        auto& t = request.topic_data.emplace_back();
-        t.name = topic;
-        std::map<int32_t, std::vector<size_t>> sent;
-        std::vector<std::shared_ptr<std::vector<uint8_t>>> owners;
-        for (auto& [partition, indexes] : by_partition) {
-            size_t& from = next[partition];
-            if (from >= indexes.size()) continue;
-            protocol::record_batch_builder builder;
-            auto& members = sent[partition];
-            for (; from < indexes.size(); ++from) {
-                auto& r = records[indexes[from]];
-                const size_t size = (r.key.bytes ? r.key.bytes->size() : 0) + (r.value.bytes ? r.value.bytes->size() : 0) + 64;
-                if (builder.record_count() > 0 && builder.uncompressed_size() + size > limit) break;
-                std::vector<protocol::record_header_view> headers;
-                for (const auto& [name, value] : r.headers)
-                    headers.push_back({name, value ? std::optional<protocol::bytes_view>(*value) : std::nullopt});
-                auto view = [](const std::optional<std::vector<uint8_t>>& b) {
-                    return b ? std::optional<protocol::bytes_view>(*b) : std::nullopt;
-                };
-                builder.append(r.timestamp, view(r.key.bytes), view(r.value.bytes), headers);
-                members.push_back(indexes[from]);
-            }
-            auto built = builder.build();
-            if (!built) throw rest_error(500, 50002, "could not build a record batch");
-            owners.push_back(std::make_shared<std::vector<uint8_t>>(std::move(built).value()));
-            auto& pd = t.partition_data.emplace_back();
-            pd.index = partition;
-            pd.records = protocol::records::from_memory(*owners.back(), owners.back());
-        }
-        if (t.partition_data.empty()) co_return;
-        auto response = co_await ctx.kafka.call<pm::produce_response>(request, 9);
-        for (const auto& tr : response.responses)
-            for (const auto& pr : tr.partition_responses) {
-                const auto& members = sent[pr.index];
-                for (size_t k = 0; k < members.size(); ++k) {
-                    auto& r = records[members[k]];
-                    if (pr.error_code != 0) {
-                        try {
-                            throw_kafka(pr.error_code, pr.error_message);
-                        } catch (const rest_error& e) {
-                            r.error = e;
-                        }
-                        continue;
-                    }
-                    r.offset = pr.base_offset + int64_t(k);
-                    r.log_append_time = pr.log_append_time_ms;
-                }
-            }
+// Records are sent in chunks of about this many bytes (key, value and
+// headers): one record batch per partition per chunk, one Produce per chunk.
+// Small enough that the first chunk's append and fsync overlap the parsing
+// of the next ones; a batch stays far under message.max.bytes' default, so
+// it is never refused for size (a record above it travels alone).
+constexpr size_t chunk_bytes = 256 * 1024;
+// Produce requests of one HTTP request in flight at once at most.
+constexpr size_t max_in_flight = 4;
+
+// One chunk's Produce, sent and not yet answered; the indexes of its records
+// (into the request's deliveries) per partition, in batch order.
+struct in_flight {
+    std::map<int32_t, std::vector<size_t>> members;
+    std::optional<pm::produce_response> response;
+    std::exception_ptr error;
+    bool done = false;
+};
+
+// The Produce calls of one HTTP request. Everything here runs on the HTTP
+// connection's thread (the calls are spawned on its executor, and resume
+// there), so no lock; `wake` is cancelled whenever a call completes.
+struct pipeline {
+    explicit pipeline(boost::asio::any_io_executor executor) : wake(std::move(executor)) {}
+    boost::asio::steady_timer wake;
+    std::deque<std::shared_ptr<in_flight>> calls;  // in the order sent
+};
+
+awaitable<pm::produce_response> send_produce(kafka_call& kafka, pm::produce_request request) {
+    co_return co_await kafka.call<pm::produce_response>(request, 9);
+}
+
+awaitable<void> wait_for(pipeline& p, const in_flight& call) {
+    while (!call.done) {
+        p.wake.expires_at(boost::asio::steady_timer::time_point::max());
+        boost::system::error_code ignored;  // operation_aborted is the wake-up
+        co_await p.wake.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
     }
 }
 
-json report(const std::string& cluster, const std::string& topic, const pending_record& r) {
-    if (r.error) return json{{"error_code", r.error->code}, {"message", r.error->what()}};
-    auto size = [](const data_field& f) { return f.bytes ? json(f.bytes->size()) : json(0); };
-    return json{{"error_code", 200},
-                {"cluster_id", cluster},
-                {"topic_name", topic},
-                {"partition_id", r.partition},
-                {"offset", r.offset},
-                {"timestamp", iso_time(r.log_append_time >= 0 ? r.log_append_time : r.timestamp)},
-                {"key", r.key.bytes ? json{{"type", r.key.type}, {"size", size(r.key)}} : json(nullptr)},
-                {"value", r.value.bytes ? json{{"type", r.value.type}, {"size", size(r.value)}} : json(nullptr)}};
+// The records of one chunk being batched.
+struct chunk {
+    std::map<int32_t, protocol::record_batch_builder> builders;
+    std::map<int32_t, std::vector<size_t>> members;
+    size_t bytes = 0;
+};
+
+// Sends `c` as one Produce (acks=all), in order after the ones before it:
+// each call is spawned on this thread's executor, and the broker's handler
+// hands a Produce's batches to their partitions before its first
+// suspension, so appends follow the order the calls start in (the contract
+// of net::request_handler, as for one Kafka connection).
+awaitable<void> send_chunk(context& ctx, const std::shared_ptr<pipeline>& p, const std::string& topic, chunk& c) {
+    if (c.builders.empty()) co_return;
+    pm::produce_request request;
+    request.acks = -1;
+    request.timeout_ms = 30000;
+    auto& t = request.topic_data.emplace_back();
+    t.name = topic;
+    for (auto& [partition, builder] : c.builders) {
+        auto built = builder.build();
+        if (!built) throw rest_error(500, 50002, "could not build a record batch");
+        auto owner = std::make_shared<std::vector<uint8_t>>(std::move(built).value());
+        auto& pd = t.partition_data.emplace_back();
+        pd.index = partition;
+        pd.records = protocol::records::from_memory(*owner, owner);
+    }
+    auto call = std::make_shared<in_flight>();
+    call->members = std::move(c.members);
+    c = chunk{};
+    auto executor = co_await boost::asio::this_coro::executor;
+    p->calls.push_back(call);
+    boost::asio::co_spawn(executor, send_produce(ctx.kafka, std::move(request)),
+                          [p, call](std::exception_ptr e, pm::produce_response response) {
+                              if (e) call->error = e;
+                              else call->response = std::move(response);
+                              call->done = true;
+                              p->wake.cancel();
+                          });
+    // Let the call start (hand its batches over) before parsing on.
+    co_await boost::asio::post(executor, boost::asio::use_awaitable);
+}
+
+// Offsets (or errors) of a completed call into the deliveries.
+void settle(const in_flight& call, std::vector<delivery>& deliveries) {
+    if (call.error) std::rethrow_exception(call.error);
+    for (const auto& tr : call.response->responses)
+        for (const auto& pr : tr.partition_responses) {
+            const auto found = call.members.find(pr.index);
+            if (found == call.members.end()) continue;
+            for (size_t k = 0; k < found->second.size(); ++k) {
+                auto& d = deliveries[found->second[k]];
+                if (pr.error_code != 0) {
+                    try {
+                        throw_kafka(pr.error_code, pr.error_message);
+                    } catch (const rest_error& e) {
+                        d.error = e;
+                    }
+                    continue;
+                }
+                d.offset = pr.base_offset + int64_t(k);
+                d.log_append_time = pr.log_append_time_ms;
+            }
+        }
 }
 
 awaitable<http::response> produce(context& ctx, const http::request& request, const path_params& p) {
@@ -184,27 +153,74 @@ awaitable<http::response> produce(context& ctx, const http::request& request, co
     const bool single = texts.size() == 1;
     const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     const int32_t sticky = int32_t(sticky_counter++ % uint32_t(partitions));
-    std::vector<pending_record> records;
-    records.reserve(texts.size());
-    for (const auto text : texts) {
-        try {
-            auto r = parse_record(text, now);
-            if (r.partition < 0) r.partition = r.key.bytes ? murmur2(*r.key.bytes) % partitions : sticky;
-            else if (r.partition >= partitions) throw rest_error(404, 40402, "Partition not found.");
-            records.push_back(std::move(r));
-        } catch (const rest_error& e) {
-            if (single) throw;
-            pending_record failed;
-            failed.error = e;
-            records.push_back(std::move(failed));
+    // Negotiated before the first chunk: a call that has to ask ApiVersions
+    // first would suspend before its append, out of order.
+    co_await ctx.kafka.version_for(protocol::api_key::produce, 9);
+
+    std::vector<delivery> deliveries(texts.size());
+    record_parser parser;
+    chunk current;
+    auto calls = std::make_shared<pipeline>(co_await boost::asio::this_coro::executor);
+    // Every call sent is waited for before this returns, also when it throws.
+    std::exception_ptr failure;
+    try {
+        for (size_t i = 0; i < texts.size(); ++i) {
+            auto& d = deliveries[i];
+            const parsed_record* r = nullptr;
+            try {
+                r = &parser.parse(texts[i], now);
+                d.partition = r->partition;
+                if (d.partition < 0)
+                    d.partition = r->key ? murmur2(*r->key) % partitions : sticky;
+                else if (d.partition >= partitions)
+                    throw rest_error(404, 40402, "Partition not found.");
+            } catch (const rest_error& e) {
+                if (single) throw;
+                d.error = e;
+                continue;
+            }
+            d.timestamp = r->timestamp;
+            d.key_type = r->key_type;
+            d.value_type = r->value_type;
+            d.key_size = r->key ? int64_t(r->key->size()) : -1;
+            d.value_size = r->value ? int64_t(r->value->size()) : -1;
+            size_t size = (r->key ? r->key->size() : 0) + (r->value ? r->value->size() : 0) + 64;
+            for (const auto& h : r->headers) size += h.key.size() + (h.value ? h.value->size() : 0) + 8;
+            if (current.bytes > 0 && current.bytes + size > chunk_bytes) {
+                if (calls->calls.size() >= max_in_flight) {
+                    co_await wait_for(*calls, *calls->calls.front());
+                    settle(*calls->calls.front(), deliveries);
+                    calls->calls.pop_front();
+                }
+                co_await send_chunk(ctx, calls, p[1], current);
+            }
+            current.builders[d.partition].append(r->timestamp, r->key, r->value, r->headers);
+            current.members[d.partition].push_back(i);
+            current.bytes += size;
         }
+        co_await send_chunk(ctx, calls, p[1], current);
+    } catch (...) {
+        failure = std::current_exception();
     }
-    // Under message.max.bytes' default, so one batch is never refused for size.
-    co_await produce_all(ctx, p[1], records, 900 * 1024);
-    if (single && records.front().error) throw *records.front().error;
+    while (!calls->calls.empty()) {
+        co_await wait_for(*calls, *calls->calls.front());
+        if (!failure) {
+            try {
+                settle(*calls->calls.front(), deliveries);
+            } catch (...) {
+                failure = std::current_exception();
+            }
+        }
+        calls->calls.pop_front();
+    }
+    if (failure) std::rethrow_exception(failure);
+    if (single && deliveries.front().error) throw *deliveries.front().error;
+
+    report_writer writer(p[0], p[1]);
     std::string body;
-    for (const auto& r : records) {
-        body += report(p[0], p[1], r).dump(-1, ' ', false, json::error_handler_t::replace);
+    body.reserve(deliveries.size() * 240);
+    for (const auto& d : deliveries) {
+        writer.write(body, d);
         if (!single) body += '\n';
     }
     http::response out;

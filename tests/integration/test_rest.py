@@ -10,7 +10,8 @@ checked against what the Kafka protocol reports (confluent-kafka, kcat and
 - v3 produce: one record (JSON, BINARY and STRING keys and values, headers,
   an explicit partition) read back by kcat with the same key, value and
   headers; keyed records land where Kafka's murmur2 partitioner puts them;
-  the streaming mode answers one delivery report per record.
+  the streaming mode answers one delivery report per record; a stream of
+  several chunks (Produce requests in flight) keeps every report exact.
 - v3 consumer groups: a confluent-kafka group's members, lags and lag
   summary match what it committed.
 - v2 consumers: create, subscribe, poll records (binary and JSON), commit,
@@ -237,6 +238,78 @@ def test_v3_produce():
         assert {"name": "trace", "value": b64(b"abc-123")} in first["headers"], first
 
 
+def test_v3_produce_stream_in_chunks():
+    """A stream of about 700 KB: sent as several Produce requests in flight
+    (chunks of 256 KiB, one batch per partition each), yet every report is
+    the record's own, in order: offsets consecutive per partition in the
+    order of the body, each bad record's error at its place, and the
+    partitions hold exactly the good records in that order."""
+    with Broker() as broker:
+        cid = cluster_id(broker)
+        ok(broker, "POST", f"/v3/clusters/{cid}/topics", expect=201, body={"topic_name": "rest-chunks", "partitions_count": 3})
+        path = f"/v3/clusters/{cid}/topics/rest-chunks/records"
+        wait_for(lambda: call(broker, "POST", path, {"partition_id": 0, "value": {"type": "STRING", "data": "first"}})[0] == 200,
+                 what="produce to a new topic")
+        texts, expected = [], []  # expected: (partition, value bytes) or (None, error code)
+        for i in range(600):
+            value = os.urandom(1000) + i.to_bytes(4, "big")
+            record = {"partition_id": i % 3, "value": {"type": "BINARY", "data": b64(value)}}
+            if i % 97 == 5:
+                record["value"]["data"] = "!!not base64!!"
+                expected.append((None, 400))
+            elif i % 101 == 7:
+                record["partition_id"] = 9
+                expected.append((None, 40402))
+            elif i == 250:
+                record["value"]["type"] = 5  # not a string: this record's own 400
+                expected.append((None, 400))
+            elif i % 53 == 11:
+                # Shapes the scanner leaves to the DOM path, in between.
+                record["value"] = {"type": "JSON", "data": {"i": i, "s": "caf\u00e9 \"q\""}}
+                expected.append((i % 3, json.dumps(record["value"]["data"], separators=(",", ":"),
+                                                   ensure_ascii=False).encode()))
+            elif i % 59 == 13:
+                record["headers"] = [{"name": "n", "value": b64(b"h%d" % i)}, {"name": "none", "value": None}]
+                record["key"] = {"type": "STRING", "data": f"k\t{i}"}
+                expected.append((i % 3, value))
+            else:
+                expected.append((i % 3, value))
+            texts.append(json.dumps(record))
+        body = "\n".join(texts).encode()
+        assert 600_000 < len(body) < 1_000_000, len(body)
+        status, _, reports = call(broker, "POST", path, raw=body)
+        assert status == 200 and len(reports) == len(texts), (status, len(reports))
+        next_offset = {0: 1, 1: 0, 2: 0}
+        for i, (report, (partition, want)) in enumerate(zip(reports, expected)):
+            if partition is None:
+                assert report["error_code"] == want and report["message"], (i, report)
+                continue
+            assert report["error_code"] == 200 and report["partition_id"] == partition, (i, report)
+            assert report["offset"] == next_offset[partition], (i, report, next_offset)
+            assert report["value"] == {"type": "JSON" if i % 53 == 11 else "BINARY", "size": len(want)}, (i, report)
+            next_offset[partition] += 1
+        assert "Invalid request" in reports[250]["message"], reports[250]
+        # What the partitions hold, through confluent-kafka: the good records in order.
+        consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "rest-chunks-check",
+                             "enable.auto.commit": False})
+        for partition in range(3):
+            want = [v for p, v in expected if p == partition]
+            start = 1 if partition == 0 else 0
+            consumer.assign([TopicPartition("rest-chunks", partition, start)])
+            got = []
+            deadline = time.monotonic() + 20
+            while len(got) < len(want) and time.monotonic() < deadline:
+                m = consumer.poll(0.5)
+                if m is not None and not m.error():
+                    got.append(m)
+            assert [m.value() for m in got] == want, (partition, len(got), len(want))
+            assert [m.offset() for m in got] == list(range(start, start + len(want)))
+            for m in got:
+                if m.headers():
+                    assert m.headers()[1] == ("none", None) and m.key().startswith(b"k\t"), m.headers()
+        consumer.close()
+
+
 def test_consumer_groups_and_lag():
     with Broker() as broker:
         cid = cluster_id(broker)
@@ -444,5 +517,5 @@ def _ignore_errors(fn):
 
 
 if __name__ == "__main__":
-    run_tests([test_v3_admin, test_v3_produce, test_consumer_groups_and_lag, test_v2_consumer, test_bad_input,
+    run_tests([test_v3_admin, test_v3_produce, test_v3_produce_stream_in_chunks, test_consumer_groups_and_lag, test_v2_consumer, test_bad_input,
                test_stop_during_long_poll])
