@@ -408,6 +408,11 @@ template <typename Stream>
 asio::awaitable<void> server::impl::serve_requests(Stream& stream, const std::string& remote) {
     boost::system::error_code ec;
     beast::flat_buffer buffer;
+    // Beast reads a body into this buffer in steps of its free capacity (at
+    // least 512 bytes), and it never grows past the headers: without room,
+    // a 1 MB REST produce took ~2,000 reads of 512 bytes (22 MB/s on one
+    // connection; 111 MB/s with 64 KiB).
+    buffer.reserve(65536);
     for (;;) {
         bhttp::request_parser<bhttp::string_body> parser;
         parser.header_limit(static_cast<uint32_t>(std::min<size_t>(options.max_request_bytes, 65536)));
