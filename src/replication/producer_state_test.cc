@@ -99,7 +99,11 @@ struct log_fixture {
     ~log_fixture() {
         log.reset();
         if (logs) (void)logs->shutdown();
-        std::filesystem::remove_all(dir);
+        // Closes the state store first: RocksDB may still be deleting
+        // obsolete files in the background, which remove_all would race.
+        logs.reset();
+        std::error_code ignored;
+        std::filesystem::remove_all(dir, ignored);
     }
     void open() {
         storage::log_manager_config config;
