@@ -34,9 +34,7 @@ partition::partition(int32_t self, topic_partition tp, protocol::uuid topic_id,
     _flushed = _log->flushed_offset();
     _high_watermark.store(std::min(_log->high_watermark(), _log->end_offset()).value());
     // Before the partition serves anything (its strand has not started).
-    if (auto rebuilt = _producers.rebuild(*_log); !rebuilt)
-        logger()->warn("{}: idempotent producer state not rebuilt ({}); retries may be duplicated", _tp,
-                       storage::to_string(rebuilt.error()));
+    rebuild_producer_state();
     _segments_at_snapshot = _log->segment_count();
     expire_producers();
     publish_txn_state();
@@ -240,16 +238,36 @@ void partition::publish_txn_state() {
     int64_t first = _producers.first_unstable_offset();
     for (const auto& [start, marker] : _unreplicated_markers) first = std::min(first, start);
     _first_unstable.store(first, std::memory_order_release);
-    std::lock_guard lock(_aborted_mutex);
-    if (_aborted_copy != _producers.aborted()) _aborted_copy = _producers.aborted();
 }
 
-std::vector<aborted_txn> partition::aborted_transactions(int64_t from, int64_t to) const {
-    std::vector<aborted_txn> out;
-    std::lock_guard lock(_aborted_mutex);
-    for (const auto& a : _aborted_copy)
-        if (a.last_offset >= from && a.first_offset < to) out.push_back(a);
-    return out;
+void partition::index_aborted_transactions() {
+    for (const auto& txn : _producers.take_aborted()) {
+        // An I/O error here takes the log directory offline (the log watches
+        // its writes), so no read_committed fetch is answered without it.
+        if (auto r = _log->append_aborted_txn(txn); !r)
+            logger()->error("{}: aborted transaction of producer {} at {} not indexed: {}", _tp, txn.producer_id,
+                            txn.last_offset, storage::to_string(r.error()));
+    }
+}
+
+void partition::rebuild_producer_state() {
+    const auto stale = _log->aborted_txns_stale_from();
+    if (auto rebuilt = _producers.rebuild(*_log); !rebuilt) {
+        logger()->warn("{}: idempotent producer state not rebuilt ({}); retries may be duplicated", _tp,
+                       storage::to_string(rebuilt.error()));
+        _producers.take_aborted();
+        return;
+    }
+    // The replay saw every abort since `stale` (rebuild skips a snapshot past
+    // it): those are the missing .txnindex entries.
+    auto aborted = _producers.take_aborted();
+    if (!stale) return;
+    if (auto r = _log->rebuild_aborted_txns(*stale, aborted); !r)
+        logger()->error("{}: .txnindex not rebuilt from {}: {}", _tp, *stale, storage::to_string(r.error()));
+}
+
+storage::result<std::vector<aborted_txn>> partition::aborted_transactions(int64_t from, int64_t to) const {
+    return _log->collect_aborted_txns(offset(from), offset(to));
 }
 
 void partition::on_verified(int64_t producer_id, kafka_error error) {
@@ -371,6 +389,7 @@ void partition::do_write_txn_marker(int64_t producer_id, int16_t producer_epoch,
     // (The first offset of this producer's transaction, for the LSO until the
     // marker is replicated: at most the earliest open one's.)
     _producers.end_transaction(producer_id, producer_epoch, txn_marker{commit, coordinator_epoch}, marker_offset, now);
+    index_aborted_transactions();
     if (first >= 0) _unreplicated_markers.emplace_back(first, marker_offset);
     publish_txn_state();
     if (_log->segment_count() != _segments_at_snapshot) save_producer_snapshot();

@@ -110,6 +110,7 @@ void partition::append_from_leader(leader_epoch epoch, protocol::bytes_view batc
                 const auto& b = *next.value();
                 self->_producers.apply(b);
             }
+            self->index_aborted_transactions();
             self->publish_txn_state();
             if (log.segment_count() != self->_segments_at_snapshot) self->save_producer_snapshot();
         }
@@ -162,9 +163,7 @@ void partition::after_truncation() {
     // Storage dropped a producer snapshot past the new end; the state is
     // rebuilt from what is left (snapshot, then the batch headers after it).
     _producers = producer_state{};
-    if (auto rebuilt = _producers.rebuild(*_log); !rebuilt)
-        logger()->warn("{}: idempotent producer state not rebuilt after truncation ({})", _tp,
-                       storage::to_string(rebuilt.error()));
+    rebuild_producer_state();
     _segments_at_snapshot = _log->segment_count();
     _unreplicated_markers.clear();
     publish_txn_state();

@@ -108,8 +108,15 @@ void producer_state::end_transaction(int64_t producer_id, int16_t epoch, const t
     e.coordinator_epoch = std::max(e.coordinator_epoch, marker.coordinator_epoch);
     auto open = _ongoing.find(producer_id);
     if (open == _ongoing.end()) return;  // a marker for a partition the producer wrote nothing to
-    if (!marker.commit) _aborted.push_back(aborted_txn{producer_id, open->second, marker_offset});
+    const int64_t first = open->second;
     _ongoing.erase(open);
+    if (!marker.commit) {
+        // Kafka's ProducerStateManager.lastStableOffset(completedTxn): the
+        // earliest other open transaction's first offset, else past the marker.
+        const int64_t others = first_unstable_offset();
+        _aborted.push_back(aborted_txn{producer_id, first, marker_offset,
+                                       others == INT64_MAX ? marker_offset + 1 : others});
+    }
 }
 
 std::vector<producer_info> producer_state::describe() const {
@@ -132,10 +139,6 @@ int64_t producer_state::first_unstable_offset() const {
     int64_t first = INT64_MAX;
     for (const auto& [id, offset] : _ongoing) first = std::min(first, offset);
     return first;
-}
-
-void producer_state::trim_aborted(int64_t log_start_offset) {
-    std::erase_if(_aborted, [&](const aborted_txn& a) { return a.last_offset < log_start_offset; });
 }
 
 namespace {
@@ -204,7 +207,7 @@ void producer_state::apply(const protocol::record_batch_view& b) {
 
 namespace {
 
-constexpr uint8_t snapshot_version = 2;
+constexpr uint8_t snapshot_version = 3;
 constexpr size_t snapshot_batch_bytes = 4 + 4 + 8 + 8;
 constexpr size_t snapshot_producer_bytes_v1 = 8 + 2 + 8 + 1;
 constexpr size_t snapshot_producer_bytes = 8 + 2 + 8 + 4 + 8 + 1;
@@ -243,12 +246,6 @@ std::string producer_state::encode() const {
             append_big_endian(out, b.last_offset);
         }
     }
-    append_big_endian(out, int32_t(_aborted.size()));
-    for (const auto& a : _aborted) {
-        append_big_endian(out, a.producer_id);
-        append_big_endian(out, a.first_offset);
-        append_big_endian(out, a.last_offset);
-    }
     return out;
 }
 
@@ -260,8 +257,9 @@ bool producer_state::decode(std::string_view bytes) {
         left -= n;
         return true;
     };
-    if (!take(5) || (p[0] != 1 && p[0] != snapshot_version)) return false;
+    if (!take(5) || p[0] < 1 || p[0] > snapshot_version) return false;
     const bool v1 = p[0] == 1;
+    const bool v2 = p[0] == 2;
     const size_t fixed = v1 ? snapshot_producer_bytes_v1 : snapshot_producer_bytes;
     const int32_t count = big_endian<int32_t>(p + 1);
     p += 5;
@@ -270,7 +268,6 @@ bool producer_state::decode(std::string_view bytes) {
     if (count < 0 || size_t(count) > left / fixed) return false;
     std::unordered_map<int64_t, entry> producers;
     std::map<int64_t, int64_t> ongoing;
-    std::vector<aborted_txn> aborted;
     producers.reserve(size_t(count));
     for (int32_t i = 0; i < count; ++i) {
         if (!take(fixed)) return false;
@@ -291,20 +288,17 @@ bool producer_state::decode(std::string_view bytes) {
         }
         producers[id] = std::move(e);
     }
-    if (!v1) {
+    if (v2) {
+        // Version 2's aborted list: now in the .txnindex files, skipped.
         if (!take(4)) return false;
         const int32_t aborted_count = big_endian<int32_t>(p);
         p += 4;
         if (aborted_count < 0 || size_t(aborted_count) > left / snapshot_aborted_bytes) return false;
-        for (int32_t i = 0; i < aborted_count; ++i, p += snapshot_aborted_bytes) {
-            if (!take(snapshot_aborted_bytes)) return false;
-            aborted.push_back(aborted_txn{big_endian<int64_t>(p), big_endian<int64_t>(p + 8), big_endian<int64_t>(p + 16)});
-        }
+        if (!take(size_t(aborted_count) * snapshot_aborted_bytes)) return false;
     }
     if (left != 0) return false;
     _producers = std::move(producers);
     _ongoing = std::move(ongoing);
-    _aborted = std::move(aborted);
     return true;
 }
 
@@ -314,7 +308,12 @@ storage::result<void> producer_state::rebuild(const storage::partition_log& log)
     _aborted.clear();
     _replayed_batches = 0;
     storage::offset next = log.log_start_offset();
-    if (auto snapshot = log.load_producer_snapshot(); snapshot && decode(snapshot->state)) next = snapshot->at;
+    // A .txnindex to rebuild needs every abort from where it is stale: a
+    // snapshot taken after that point would skip some.
+    const auto stale = log.aborted_txns_stale_from();
+    if (auto snapshot = log.load_producer_snapshot();
+        snapshot && (!stale || snapshot->at <= *stale) && decode(snapshot->state))
+        next = snapshot->at;
     const storage::offset end = log.end_offset();
     // A batch header, and for a control batch its one small record.
     constexpr size_t marker_bytes = 64;
@@ -367,7 +366,6 @@ storage::result<void> producer_state::rebuild(const storage::partition_log& log)
         if (last_offset < 0 || storage::offset(last_offset + 1) <= next) break;  // no progress: stop, never loop
         next = storage::offset(last_offset + 1);
     }
-    trim_aborted(log.log_start_offset().value());
     return boost::outcome_v2::success();
 }
 

@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
+
+#include <fmt/format.h>
 
 #include "strata/protocol/record_batch.h"
 #include "strata/storage/log_manager.h"
@@ -96,7 +99,11 @@ struct log_fixture {
     ~log_fixture() {
         log.reset();
         if (logs) (void)logs->shutdown();
-        std::filesystem::remove_all(dir);
+        // Closes the state store first: RocksDB may still be deleting
+        // obsolete files in the background, which remove_all would race.
+        logs.reset();
+        std::error_code ignored;
+        std::filesystem::remove_all(dir, ignored);
     }
     void open() {
         storage::log_manager_config config;
@@ -221,7 +228,8 @@ TEST(producer_state, transactions_open_close_and_abort) {
     s.end_transaction(1, 0, txn_marker{false, 5}, 22, 1000);
     EXPECT_EQ(s.first_unstable_offset(), 15);
     ASSERT_EQ(s.aborted().size(), 1u);
-    EXPECT_EQ(s.aborted()[0], (aborted_txn{1, 10, 22}));
+    // The LSO after the marker: producer 2's open transaction.
+    EXPECT_EQ(s.aborted()[0], (aborted_txn{1, 10, 22, 15}));
     EXPECT_EQ(s.check_marker(1, 0, 4), kafka_error::transaction_coordinator_fenced);
     s.end_transaction(2, 0, txn_marker{true, 5}, 23, 1000);
     EXPECT_EQ(s.first_unstable_offset(), INT64_MAX);
@@ -235,11 +243,13 @@ TEST(producer_state, transactions_open_close_and_abort) {
     s.record(4, 0, {0, 0, 30, 30}, 1000, true);
     s.expire(1'000'000, 1000);
     EXPECT_TRUE(s.in_transaction(4));
-    s.trim_aborted(23);
+    EXPECT_EQ(s.take_aborted().size(), 1u);  // handed to the .txnindex once
     EXPECT_EQ(s.aborted().size(), 0u);
+    s.end_transaction(4, 0, txn_marker{false, 5}, 31, 1000);
+    EXPECT_EQ(s.aborted()[0], (aborted_txn{4, 30, 31, 32}));  // nothing else open: past the marker
 }
 
-TEST(producer_state, snapshot_keeps_open_and_aborted_transactions) {
+TEST(producer_state, snapshot_keeps_open_transactions) {
     producer_state s;
     s.record(1, 0, {0, 4, 10, 14}, 1000, true);
     s.record(2, 0, {0, 0, 15, 15}, 1000, true);
@@ -248,7 +258,7 @@ TEST(producer_state, snapshot_keeps_open_and_aborted_transactions) {
     ASSERT_TRUE(copy.decode(s.encode()));
     EXPECT_TRUE(copy.in_transaction(1));
     EXPECT_EQ(copy.first_unstable_offset(), 10);
-    EXPECT_EQ(copy.aborted(), s.aborted());
+    EXPECT_TRUE(copy.aborted().empty());  // aborted transactions live in the .txnindex
     EXPECT_EQ(copy.check_marker(2, 0, 2), kafka_error::transaction_coordinator_fenced);
     EXPECT_EQ(copy.encode(), s.encode());
 }
@@ -299,8 +309,7 @@ TEST(producer_state, rebuild_finds_transactions_and_markers_in_the_log) {
     producer_state s;
     ASSERT_TRUE(s.rebuild(*f.log));
     EXPECT_EQ(s.replayed_batches(), 1u);  // the snapshot had the rest
-    ASSERT_EQ(s.aborted().size(), 1u);
-    EXPECT_EQ(s.aborted()[0], (aborted_txn{1, 0, 5}));
+    EXPECT_TRUE(s.aborted().empty());       // the abort at 5 is before it
     EXPECT_FALSE(s.in_transaction(2));
     EXPECT_TRUE(s.in_transaction(1));
     EXPECT_EQ(s.first_unstable_offset(), 6);
@@ -318,8 +327,110 @@ TEST(producer_state, rebuild_finds_transactions_and_markers_in_the_log) {
     producer_state full;
     ASSERT_TRUE(full.rebuild(*g.log));
     EXPECT_EQ(full.replayed_batches(), 5u);
-    EXPECT_EQ(full.aborted(), s.aborted());
+    ASSERT_EQ(full.aborted().size(), 1u);
+    EXPECT_EQ(full.aborted()[0], (aborted_txn{1, 0, 5, 3}));  // producer 2 still open at 3
     EXPECT_EQ(full.first_unstable_offset(), 6);
+}
+
+}  // namespace
+}  // namespace strata::replication
+
+namespace strata::replication {
+namespace {
+
+// The .txnindex (storage/txn_index.h) across rolls, reopen, a deleted and a
+// corrupt file (rebuilt from the replay), and truncation; read_committed
+// answers come from it alone.
+TEST(producer_state, aborted_transactions_index_across_rolls_truncation_and_rebuild) {
+    log_fixture f;
+    // A fresh log opens through recovery (no clean-shutdown marker), which
+    // marks its indexes stale; the partition's open rebuilds them (nothing).
+    if (auto stale = f.log->aborted_txns_stale_from()) ASSERT_TRUE(f.log->rebuild_aborted_txns(*stale, {}));
+    auto append = [&](const std::vector<uint8_t>& batch, bool internal) {
+        return f.log->append(batch, storage::leader_epoch(0),
+                             internal ? storage::append_origin::internal : storage::append_origin::client)
+            .value();
+    };
+    append(txn_batch(1, 0, 0, 3, f.now_ms), false);          // 0-2: producer 1 opens
+    ASSERT_TRUE(f.log->roll());
+    append(txn_batch(2, 0, 0, 1, f.now_ms), false);          // 3: producer 2 opens
+    append(marker_batch(1, 0, false, 1, f.now_ms), true);    // 4: ABORT 1 (LSO 3: 2 is open)
+    ASSERT_TRUE(f.log->roll());
+    append(marker_batch(2, 0, true, 1, f.now_ms), true);     // 5: COMMIT 2
+    append(txn_batch(3, 0, 0, 1, f.now_ms), false);          // 6: producer 3 opens
+    append(marker_batch(3, 0, false, 1, f.now_ms), true);    // 7: ABORT 3 (LSO 8)
+    const aborted_txn first{1, 0, 4, 3}, second{3, 6, 7, 8};
+    // What the partition does after each marker: the producer state hands
+    // its aborts to the log.
+    producer_state s;
+    ASSERT_TRUE(s.rebuild(*f.log));
+    for (const auto& t : s.take_aborted()) ASSERT_TRUE(f.log->append_aborted_txn(t));
+    namespace fs = std::filesystem;
+    const std::string dir = (fs::path(f.dir) / "idempotent-0").string();
+    auto index_path = [&](int64_t base) {
+        return dir + "/" + fmt::format("{:020}", base) + ".txnindex";
+    };
+    ASSERT_TRUE(fs::exists(index_path(0)));
+    EXPECT_EQ(fs::file_size(index_path(0)), 0u);   // every segment has one
+    EXPECT_EQ(fs::file_size(index_path(3)), 34u);  // the marker at 4 is here
+    EXPECT_EQ(fs::file_size(index_path(5)), 34u);
+
+    auto collect = [&](int64_t from, int64_t upper) {
+        return f.log->collect_aborted_txns(storage::offset(from), storage::offset(upper)).value();
+    };
+    auto check_answers = [&] {
+        EXPECT_EQ(collect(0, 8), (std::vector<aborted_txn>{first, second}));
+        EXPECT_EQ(collect(5, 8), (std::vector<aborted_txn>{second}));  // marker 4 is before the fetch
+        EXPECT_EQ(collect(0, 3), (std::vector<aborted_txn>{first}));   // 3 starts after the bound
+        EXPECT_EQ(collect(3, 6), (std::vector<aborted_txn>{first}));
+        EXPECT_EQ(collect(1, 2), (std::vector<aborted_txn>{first}));   // inside the transaction
+        EXPECT_TRUE(collect(8, 9).empty());
+    };
+    check_answers();
+    EXPECT_FALSE(f.log->aborted_txns_stale_from());
+
+    f.reopen();
+    EXPECT_FALSE(f.log->aborted_txns_stale_from());
+    check_answers();
+
+    // Deleted: noticed at open, rebuilt from the replay, even with a
+    // producer snapshot past it (which would skip the abort at 4).
+    {
+        producer_state now;
+        ASSERT_TRUE(now.rebuild(*f.log));
+        ASSERT_TRUE(f.log->save_producer_snapshot(f.log->end_offset(), now.encode()));
+    }
+    fs::remove(index_path(3));
+    f.reopen();
+    ASSERT_EQ(f.log->aborted_txns_stale_from(), storage::offset(3));
+    producer_state replay;
+    ASSERT_TRUE(replay.rebuild(*f.log));
+    ASSERT_TRUE(f.log->rebuild_aborted_txns(storage::offset(3), replay.take_aborted()));
+    EXPECT_FALSE(f.log->aborted_txns_stale_from());
+    EXPECT_EQ(fs::file_size(index_path(3)), 34u);
+    check_answers();
+
+    // Corrupt (a partial entry): the same.
+    {
+        std::FILE* out = std::fopen(index_path(5).c_str(), "wb");
+        ASSERT_TRUE(out);
+        std::fputs("garbage", out);
+        std::fclose(out);
+    }
+    f.reopen();
+    ASSERT_EQ(f.log->aborted_txns_stale_from(), storage::offset(5));
+    producer_state again;
+    ASSERT_TRUE(again.rebuild(*f.log));
+    ASSERT_TRUE(f.log->rebuild_aborted_txns(storage::offset(5), again.take_aborted()));
+    check_answers();
+
+    // Truncation below the marker at 7 takes its entry.
+    ASSERT_TRUE(f.log->truncate_to(storage::offset(7)));
+    EXPECT_EQ(collect(0, 7), (std::vector<aborted_txn>{first}));
+    EXPECT_EQ(fs::file_size(index_path(5)), 0u);
+    f.reopen();
+    EXPECT_FALSE(f.log->aborted_txns_stale_from());
+    EXPECT_EQ(collect(0, 7), (std::vector<aborted_txn>{first}));
 }
 
 }  // namespace

@@ -152,8 +152,14 @@ void read_partition(const request_context& ctx, const pm::fetch_request& request
     if (request.isolation_level == read_committed) {
         // KIP-98: the aborted transactions the consumer must filter out of
         // what it reads here (up to the LSO).
+        auto aborted = p.aborted_transactions(in.fetch_offset, lso.value());
+        if (!aborted) {  // a consumer must never get aborted records unmarked
+            set_error(out, storage::to_kafka_error(aborted.error()));
+            build.has_error = true;
+            return;
+        }
         auto& list = out.aborted_transactions.emplace();
-        for (const auto& a : p.aborted_transactions(in.fetch_offset, lso.value())) {
+        for (const auto& a : aborted.value()) {
             auto& e = list.emplace_back();
             e.producer_id = a.producer_id;
             e.first_offset = a.first_offset;

@@ -59,8 +59,8 @@ bool is_abort_marker(const record_batch_view& b, std::vector<uint8_t>& scratch) 
 
 // How each producer's transactions in the log end, from one scan of every
 // segment (the active one too: a marker may be there). Kafka's cleaner reads
-// the aborted ranges from the .txnindex; Strata has no per-segment index yet
-// and keeps one entry per marker while a cleaning runs.
+// the aborted ranges from the .txnindex; this one does not read it yet and
+// keeps one entry per marker while a cleaning runs.
 class txn_outcomes {
 public:
     enum class fate { committed, aborted, open };

@@ -18,7 +18,7 @@
 // key, and the checkpoint stops at its first offset; a COMMIT or ABORT marker
 // with no data of its transaction left gets a delete horizon, and goes in a
 // cleaning after it. The outcomes come from one scan of the batch headers
-// and markers per cleaning (there is no .txnindex yet).
+// and markers per cleaning (the .txnindex is not read here yet).
 // Not yet: grouping small segments into one.
 #pragma once
 

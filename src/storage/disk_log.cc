@@ -127,10 +127,15 @@ result<void> disk_log::load(bool recover, bool created) {
     std::vector<bool> broken;
     for (offset base : bases) {
         bool needs_recovery = false;
-        auto s = segment::open(_dir, base, _config, needs_recovery);
+        bool txn_index_ok = true;
+        auto s = segment::open(_dir, base, _config, needs_recovery, &txn_index_ok);
         if (!s) return s.error();
         segments->push_back(s.value());
         broken.push_back(needs_recovery);
+        if (!txn_index_ok && !_txn_index_stale_from) {
+            logger()->warn("{}: segment {} has no valid .txnindex; it is rebuilt from the log", _tp, base);
+            _txn_index_stale_from = base;
+        }
     }
     if (segments->empty()) {
         auto s = segment::create(_dir, checkpoints.log_start, _config, _context.time->now_ms());
@@ -170,6 +175,10 @@ result<void> disk_log::load(bool recover, bool created) {
     std::optional<offset> unsynced_from;
     if (first_unsafe < segments->size()) {
         unsynced_from = (*segments)[first_unsafe]->base_offset();
+        // Recovery may cut the log anywhere: the aborted-transaction indexes
+        // from here on are rebuilt with the producer state (Kafka rebuilds
+        // them in LogSegment.recover from the producer state it replays).
+        _txn_index_stale_from = std::min(_txn_index_stale_from.value_or(*unsynced_from), *unsynced_from);
         if (auto r = recover_from(first_unsafe); !r) return r;
     }
 
@@ -237,6 +246,68 @@ result<void> disk_log::recover_from(size_t first) {
     logger()->info("{}: recovered {} bytes from offset {}", _tp, scanned, (*segments)[std::min(first, keep - 1)]->base_offset());
     publish(segments, segments->back()->next_offset(), snap.log_start);
     return boost::outcome_v2::success();
+}
+
+// ---- aborted-transaction index ---------------------------------------------------
+
+namespace {
+// The segment holding offset `o`: the last whose base is <= o (the first if none).
+size_t segment_holding(const segment_list& segments, offset o) {
+    auto it = std::upper_bound(segments.begin(), segments.end(), o,
+                               [](offset value, const std::shared_ptr<segment>& s) { return value < s->base_offset(); });
+    return it == segments.begin() ? 0 : size_t(it - segments.begin()) - 1;
+}
+}  // namespace
+
+result<void> disk_log::append_aborted_txn(const aborted_txn& txn) {
+    if (offline()) return log_dir_offline();
+    std::lock_guard owner(_owner_mutex);
+    if (_closed) return make_error(storage_errc::closed);
+    auto snap = snapshot();
+    auto& s = (*snap.segments)[segment_holding(*snap.segments, offset(txn.last_offset))];
+    return watch(s->aborted_txns().append(txn), "txnindex append");
+}
+
+std::optional<offset> disk_log::aborted_txns_stale_from() const {
+    std::lock_guard owner(_owner_mutex);
+    return _txn_index_stale_from;
+}
+
+result<void> disk_log::rebuild_aborted_txns(offset from, const std::vector<aborted_txn>& txns) {
+    if (offline()) return log_dir_offline();
+    std::lock_guard owner(_owner_mutex);
+    if (_closed) return make_error(storage_errc::closed);
+    auto snap = snapshot();
+    const auto& segments = *snap.segments;
+    size_t rewritten = 0, entries = 0;
+    for (size_t i = segment_holding(segments, from); i < segments.size(); ++i) {
+        const offset base = segments[i]->base_offset();
+        const bool last = i + 1 == segments.size();
+        std::vector<aborted_txn> mine;
+        for (const auto& t : txns)
+            if (t.last_offset >= base.value() && (last || t.last_offset < segments[i + 1]->base_offset().value()))
+                mine.push_back(t);
+        if (auto r = watch(segments[i]->aborted_txns().rewrite(mine), "txnindex rebuild"); !r) return r;
+        ++rewritten;
+        entries += mine.size();
+    }
+    if (auto r = watch(fsync_dir(_dir), "txnindex rebuild"); !r) return r;
+    logger()->info("{}: rebuilt the .txnindex of {} segments from offset {} ({} aborted transactions)", _tp,
+                   rewritten, from, entries);
+    _txn_index_stale_from.reset();
+    return boost::outcome_v2::success();
+}
+
+result<std::vector<aborted_txn>> disk_log::collect_aborted_txns(offset from, offset upper) const {
+    std::vector<aborted_txn> out;
+    auto snap = snapshot();
+    const auto& segments = *snap.segments;
+    for (size_t i = segment_holding(segments, from); i < segments.size(); ++i) {
+        auto complete = segments[i]->aborted_txns().collect(from.value(), upper.value(), out);
+        if (!complete) return complete.error();
+        if (complete.value()) break;
+    }
+    return out;
 }
 
 log_snapshot disk_log::snapshot() const {

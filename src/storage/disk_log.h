@@ -90,6 +90,10 @@ public:
     result<void> roll() override;
     result<void> save_producer_snapshot(offset at, std::string_view state) override;
     std::optional<producer_snapshot> load_producer_snapshot() const override;
+    result<void> append_aborted_txn(const aborted_txn& txn) override;
+    std::optional<offset> aborted_txns_stale_from() const override;
+    result<void> rebuild_aborted_txns(offset from, const std::vector<aborted_txn>& txns) override;
+    result<std::vector<aborted_txn>> collect_aborted_txns(offset from, offset upper) const override;
 
     result<read_result> read(const read_options& options) const override;
     result<std::optional<timestamp_and_offset>> offset_for_timestamp(int64_t timestamp) const override;
@@ -171,6 +175,9 @@ private:
 
     mutable std::mutex _owner_mutex;
     bool _closed = false;
+    // Under _owner_mutex: the first segment whose .txnindex load() found
+    // missing or corrupt, or recovery rewrote (see aborted_txns_stale_from).
+    std::optional<offset> _txn_index_stale_from;
     int64_t _unflushed_messages = 0;
 
     mutable std::mutex _publish_mutex;

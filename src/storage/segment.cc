@@ -96,6 +96,7 @@ segment::segment(std::string dir, offset base, const log_config& config)
       _log_path(_dir + "/" + segment_file_name(base, log_suffix)),
       _index(base, std::max<size_t>(1, config.segment_index_bytes / offset_index::entry_size)),
       _time_index(base, std::max<size_t>(1, config.segment_index_bytes / time_index::entry_size)),
+      _txn_index(_dir + "/" + segment_file_name(base, txn_index_suffix), base),
       _file_cache_id(lru_cache::next_id()),
       _next_offset(base.value()),
       _offset_of_max_timestamp(base) {}
@@ -175,13 +176,17 @@ result<std::shared_ptr<segment>> segment::create(const std::string& dir, offset 
     s->_pinned = std::make_shared<const file_handle>(std::move(log.value()));
     if (auto r = s->_index.open(dir + "/" + segment_file_name(base, index_suffix), 0); !r) return r.error();
     if (auto r = s->_time_index.open(dir + "/" + segment_file_name(base, time_index_suffix)); !r) return r.error();
+    if (auto r = s->_txn_index.create(); !r) return r.error();
     s->_created_ms = now_ms;
     return s;
 }
 
 result<std::shared_ptr<segment>> segment::open(const std::string& dir, offset base, const log_config& config,
-                                               bool& needs_recovery) {
+                                               bool& needs_recovery, bool* txn_index_ok) {
     std::shared_ptr<segment> s(new segment(dir, base, config));
+    auto txn_ok = s->_txn_index.open_existing();
+    if (!txn_ok) return txn_ok.error();
+    if (txn_index_ok) *txn_index_ok = txn_ok.value();
     // Every segment opens sealed: nothing of it stays on the heap or open
     // but in the caches (the log's first append makes the last one resident).
     auto log = s->log_file();
@@ -380,6 +385,7 @@ result<void> segment::truncate_to(offset to) {
     if (auto r = fdatasync_file(file.value()->fd()); !r) return r;
     if (auto r = _index.truncate_to(to); !r) return r;
     if (auto r = _time_index.truncate_to(to); !r) return r;
+    if (auto r = _txn_index.truncate_to(to); !r) return r;
     _size.store(position, std::memory_order_release);
     // Recompute what the cut batches contributed (a rare operation).
     int64_t max_ts = -1;
@@ -417,6 +423,7 @@ result<void> segment::flush(bool indexes) {
     }
     if (auto r = _index.flush(); !r) return r;
     if (auto r = _time_index.flush(); !r) return r;
+    if (auto r = _txn_index.flush(); !r) return r;
     // Flushed with its indexes means finished (the log's run_flush passes
     // indexes only for segments before the active one): seal it.
     _index.seal();
@@ -432,12 +439,16 @@ void segment::unlink_files() {
     ::unlink(_log_path.c_str());
     ::unlink((_dir + "/" + segment_file_name(_base, index_suffix)).c_str());
     ::unlink((_dir + "/" + segment_file_name(_base, time_index_suffix)).c_str());
+    _txn_index.unlink();
 }
 
 result<std::shared_ptr<segment>> segment::replace_with_cleaned(const std::string& dir, offset base,
                                                                const log_config& config) {
     // Indexes go first: a crash before the rename leaves the old log without
-    // indexes (rebuilt at open), never old indexes over the new log.
+    // indexes (rebuilt at open), never old indexes over the new log. The
+    // .txnindex stays: the aborted ranges are still those of this segment's
+    // markers (Kafka's cleaner keeps them too), and a consumer filtering a
+    // range whose data the cleaner removed simply finds nothing to drop.
     ::unlink((dir + "/" + segment_file_name(base, index_suffix)).c_str());
     ::unlink((dir + "/" + segment_file_name(base, time_index_suffix)).c_str());
     std::string cleaned = dir + "/" + segment_file_name(base, cleaned_suffix);

@@ -45,6 +45,7 @@
 
 #include "file_util.h"
 #include "index.h"
+#include "txn_index.h"
 #include "strata/protocol/record_batch.h"
 #include "strata/storage/error.h"
 #include "strata/storage/log_config.h"
@@ -74,14 +75,16 @@ public:
     static constexpr std::string_view index_suffix = ".index";
     static constexpr std::string_view time_index_suffix = ".timeindex";
     static constexpr std::string_view cleaned_suffix = ".log.cleaned";
+    static constexpr std::string_view txn_index_suffix = ".txnindex";
 
     // Creates empty files (truncating any left over).
     static result<std::shared_ptr<segment>> create(const std::string& dir, offset base, const log_config& config,
                                                    int64_t now_ms);
     // Opens existing files. `needs_recovery` is set when an index failed its
-    // sanity check; the caller then calls recover().
+    // sanity check; the caller then calls recover(). `txn_index_ok` is false
+    // when the .txnindex is missing or corrupt (the log's owner rebuilds it).
     static result<std::shared_ptr<segment>> open(const std::string& dir, offset base, const log_config& config,
-                                                 bool& needs_recovery);
+                                                 bool& needs_recovery, bool* txn_index_ok = nullptr);
 
     ~segment();
     segment(const segment&) = delete;
@@ -118,6 +121,10 @@ public:
     // the file at the first invalid byte and rebuilds both indexes.
     // `on_batch` sees each valid batch (the log rebuilds epochs from them).
     result<recovery_stats> recover(const std::function<void(const protocol::record_batch_view&)>& on_batch);
+    // The aborted-transaction index: appended and rewritten by the log's
+    // owner, read by any thread.
+    txn_index& aborted_txns() { return _txn_index; }
+    const txn_index& aborted_txns() const { return _txn_index; }
     // fdatasync of the .log; with `indexes`, of the index files too.
     result<void> flush(bool indexes);
     // Unlinks the files; the descriptor (and open regions) stay valid.
@@ -167,6 +174,7 @@ private:
     bool _pinned_for_good = false;
     offset_index _index;
     time_index _time_index;
+    txn_index _txn_index;
     std::atomic<uint64_t> _size{0};
     std::atomic<int64_t> _next_offset;
     std::atomic<int64_t> _max_timestamp{-1};

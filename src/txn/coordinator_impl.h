@@ -41,6 +41,9 @@ struct txn_entry {
     std::optional<txn_metadata> meta;  // none: a new id whose first record is being written
     bool pending = false;              // a record for it is being written
     bool sending_markers = false;
+    // Requests held until the id's next state write finishes (see
+    // wait_for_completion); each runs once, from here or from its timer.
+    std::vector<std::function<void()>> completion_waiters;
 };
 
 struct txn_coordinator::impl final : std::enable_shared_from_this<impl> {
@@ -69,6 +72,14 @@ struct txn_coordinator::impl final : std::enable_shared_from_this<impl> {
     // every partition of its transaction, retrying until each is written,
     // then writes CompleteCommit/CompleteAbort.
     void send_markers(const std::string& id);
+    // Whether a request for `id` must wait for the state write in flight or
+    // for the markers of the transaction being committed or aborted.
+    bool completing(const std::string& id) const;
+    // Runs `retry` here when the id's next state write finishes (the
+    // CompleteCommit after the markers, typically) or at `deadline`,
+    // whichever is first. The caller re-checks and may wait again.
+    void wait_for_completion(const std::string& id, std::chrono::steady_clock::time_point deadline,
+                             std::function<void()> retry);
     void marker_round(const std::string& id, uint64_t load_id, int attempt);
     // WriteTxnMarkers to `node`, here or over the network; `done` runs here.
     void send_marker_request(int32_t node, protocol::messages::write_txn_markers_request request,

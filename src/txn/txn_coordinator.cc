@@ -182,12 +182,16 @@ void txn_coordinator::impl::transition(txn_metadata next, std::function<void(kaf
         auto it = self->txns.find(id);
         if (self->load_id_of(id) != load_id || it == self->txns.end()) return done(kafka_error::not_coordinator);
         it->second.pending = false;
+        // Held requests look again once this write's outcome is in place.
+        auto waiters = std::exchange(it->second.completion_waiters, {});
         if (e != kafka_error::none) {
             if (!it->second.meta) self->txns.erase(it);
-            return done(write_error(e));
+            done(write_error(e));
+        } else {
+            it->second.meta = std::move(next);
+            done(kafka_error::none);
         }
-        it->second.meta = std::move(next);
-        done(kafka_error::none);
+        for (auto& w : waiters) w();
     };
     if (!built) return finish(kafka_error::unknown_server_error);
     auto batch = std::make_shared<const std::vector<uint8_t>>(std::move(built).value());
@@ -197,6 +201,29 @@ void txn_coordinator::impl::transition(txn_metadata next, std::function<void(kaf
         [ex, finish = std::move(finish)](replication::produce_outcome outcome) mutable {
             boost::asio::post(ex, [finish = std::move(finish), e = outcome.error]() mutable { finish(e); });
         });
+}
+
+bool txn_coordinator::impl::completing(const std::string& id) const {
+    auto it = txns.find(id);
+    if (it == txns.end()) return false;
+    if (it->second.pending) return true;
+    const auto& m = it->second.meta;
+    return m && (m->state == txn_state::prepare_commit || m->state == txn_state::prepare_abort);
+}
+
+void txn_coordinator::impl::wait_for_completion(const std::string& id, std::chrono::steady_clock::time_point deadline,
+                                                std::function<void()> retry) {
+    auto fired = std::make_shared<bool>(false);
+    auto timer = std::make_shared<boost::asio::steady_timer>(io, deadline);
+    auto once = [fired, timer, retry = std::move(retry)] {
+        if (std::exchange(*fired, true)) return;
+        timer->cancel();
+        retry();
+    };
+    txns[id].completion_waiters.push_back(once);
+    timer->async_wait([once](boost::system::error_code ec) {
+        if (!ec) once();
+    });
 }
 
 // ---- markers -----------------------------------------------------------------------

@@ -95,6 +95,26 @@ namespace {
 // One transaction's part of AddPartitionsToTxn: the error per partition.
 using partition_errors = std::vector<std::pair<txn_partition, kafka_error>>;
 
+// How long AddPartitionsToTxn / AddOffsetsToTxn wait on the coordinator for
+// the previous transaction to complete before answering
+// CONCURRENT_TRANSACTIONS. Markers normally take milliseconds; the bound
+// covers a partition leader that is down (markers retried every 100 ms).
+constexpr auto completion_hold = std::chrono::milliseconds(500);
+
+// One try at adding (or, KIP-890, verifying) partitions, on the coordinator
+// thread; copied into the waiters when it has to wait.
+struct add_attempt {
+    txn_coordinator::impl& self;
+    std::string id;
+    int64_t producer_id;
+    int16_t epoch;
+    std::vector<txn_partition> wanted;
+    bool verify_only;
+    responder<partition_errors> answer;
+    std::chrono::steady_clock::time_point deadline;
+    void operator()() const;
+};
+
 awaitable<partition_errors> add_or_verify(txn_coordinator::impl& self, std::string id, int64_t producer_id,
                                           int16_t epoch, std::vector<txn_partition> wanted, bool verify_only,
                                           bool check_topics = true) {
@@ -117,27 +137,39 @@ awaitable<partition_errors> add_or_verify(txn_coordinator::impl& self, std::stri
     auto fallback = partition_errors{};
     for (const auto& p : wanted) fallback.emplace_back(p, kafka_error::not_coordinator);
     auto requester = co_await boost::asio::this_coro::executor;
+    const auto deadline = std::chrono::steady_clock::now() + completion_hold;
     auto reply = post_to_coordinator<partition_errors>(
         self, requester, fallback,
-        [&self, id, producer_id, epoch, wanted, verify_only](responder<partition_errors> answer) {
-            auto all = [wanted](kafka_error e) {
-                partition_errors out;
-                for (const auto& p : wanted) out.emplace_back(p, e);
-                return out;
-            };
-            if (auto e = self.id_ready(id); e != kafka_error::none) return answer(all(e));
-            if (self.pending(id)) return answer(all(kafka_error::concurrent_transactions));
-            const auto* current = self.find(id);
-            if (verify_only) {
-                partition_errors out;
-                for (const auto& p : wanted) out.emplace_back(p, verify_partition(current, producer_id, epoch, p));
-                return answer(std::move(out));
-            }
-            auto decision = decide_add_partitions(current, producer_id, epoch, wanted, self.now_ms());
-            if (!decision.next) return answer(all(decision.error));
-            self.transition(std::move(*decision.next), [answer, all](kafka_error e) { answer(all(e)); });
+        [&self, id, producer_id, epoch, wanted, verify_only, deadline](responder<partition_errors> answer) {
+            add_attempt{self, id, producer_id, epoch, wanted, verify_only, std::move(answer), deadline}();
         });
     co_return co_await reply.wait();
+}
+
+void add_attempt::operator()() const {
+    auto all = [wanted = wanted](kafka_error e) {
+        partition_errors out;
+        for (const auto& p : wanted) out.emplace_back(p, e);
+        return out;
+    };
+    if (auto e = self.id_ready(id); e != kafka_error::none) return answer(all(e));
+    // The previous transaction's markers (or a state write) are in
+    // flight: hold the request until they are done rather than
+    // answer CONCURRENT_TRANSACTIONS, which librdkafka and the Java
+    // client retry only after a backoff (20 ms or more), once per
+    // back-to-back transaction. Past the deadline, Kafka's answer.
+    if (!verify_only && self.completing(id) && std::chrono::steady_clock::now() < deadline)
+        return self.wait_for_completion(id, deadline, *this);
+    if (self.pending(id)) return answer(all(kafka_error::concurrent_transactions));
+    const auto* current = self.find(id);
+    if (verify_only) {
+        partition_errors out;
+        for (const auto& p : wanted) out.emplace_back(p, verify_partition(current, producer_id, epoch, p));
+        return answer(std::move(out));
+    }
+    auto decision = decide_add_partitions(current, producer_id, epoch, wanted, self.now_ms());
+    if (!decision.next) return answer(all(decision.error));
+    self.transition(std::move(*decision.next), [answer = answer, all](kafka_error e) { answer(all(e)); });
 }
 
 }  // namespace

@@ -17,7 +17,7 @@ import uuid
 
 from harness import Broker, Cluster, run_tests
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from test_transactions import FAST, create_topic, txn_producer
@@ -51,12 +51,32 @@ def commit_offsets_in_a_transaction(bootstrap, group, txn_id, offset):
     producer.commit_transaction(30)
 
 
-def committed(bootstrap, group):
-    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-    try:
-        return reader.committed([TopicPartition("src", 0)], timeout=15)[0].offset
-    finally:
-        reader.close()
+def committed(bootstrap, group, timeout=30):
+    """The group's committed offset of src-0, asking again while the
+    coordinator answers NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS.
+
+    Both are retriable in Kafka, but librdkafka's committed() resends the
+    OffsetFetch to the same broker a few times and then fails. On three
+    nodes that happened about 1 run in 18: right after FindCoordinator
+    created __consumer_offsets, the broker that answered it named a
+    coordinator whose metadata image did not have the topic yet (on a loaded
+    machine it lagged by up to a second, e.g. across a metadata leader
+    change), and that broker answers NOT_COORDINATOR, as Kafka's does
+    (test_coordinator_not_leader.py). A new consumer asks FindCoordinator
+    again, as a Java consumer would."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reader = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+        try:
+            return reader.committed([TopicPartition("src", 0)], timeout=15)[0].offset
+        except KafkaException as e:
+            retriable = (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                         KafkaError.COORDINATOR_NOT_AVAILABLE)
+            if e.args[0].code() not in retriable or time.monotonic() > deadline:
+                raise
+        finally:
+            reader.close()
+        time.sleep(0.2)
 
 
 def test_txn_offsets_are_in_the_groups_partition_after_a_restart():

@@ -178,8 +178,8 @@ public:
     }
     // The aborted transactions a read_committed fetch of [from, to) must be
     // told of (Kafka: those whose marker is at or after `from` and whose first
-    // offset is below `to`), in marker order.
-    std::vector<aborted_txn> aborted_transactions(int64_t from, int64_t to) const;
+    // offset is below `to`), in marker order, from the log's .txnindex files.
+    storage::result<std::vector<aborted_txn>> aborted_transactions(int64_t from, int64_t to) const;
     offset log_end_offset() const { return _log->end_offset(); }
     offset log_start_offset() const { return _log->log_start_offset(); }
     // The largest batch max timestamp appended since the log was opened
@@ -317,8 +317,14 @@ private:
     void do_append_coordinator_batch(protocol::bytes_view batch, produce_callback done);
     void do_write_txn_marker(int64_t producer_id, int16_t producer_epoch, int32_t coordinator_epoch, bool commit,
                              done_callback done);
-    // Publishes the LSO bound and the aborted list for readers.
+    // Publishes the LSO bound for readers.
     void publish_txn_state();
+    // Writes the transactions the producer state saw aborted to the log's
+    // .txnindex (after a marker is appended, here or by replication).
+    void index_aborted_transactions();
+    // Producer state from the log (open, truncation), and the .txnindex
+    // files the log found missing, corrupt or recovered, from the replay.
+    void rebuild_producer_state();
     // The one validation pass (storage/log_validator.h) with this partition's
     // settings: max.message.bytes, compaction, timestamp type and bounds.
     storage::validation_result validate(protocol::bytes_view batches) const;
@@ -405,8 +411,6 @@ private:
     std::deque<std::pair<int64_t, int64_t>> _unreplicated_markers;
     // Published for readers.
     std::atomic<int64_t> _first_unstable{INT64_MAX};
-    mutable std::mutex _aborted_mutex;
-    std::vector<aborted_txn> _aborted_copy;
 };
 
 }  // namespace strata::replication

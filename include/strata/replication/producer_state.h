@@ -10,25 +10,23 @@
 // that replay short, the partition saves the state as a snapshot in the
 // log's state store (Kafka's producer snapshots) when a segment rolls and
 // when it stops; the replay then starts at the snapshot's offset. The
-// snapshot's bytes (big-endian; version 1, without the transaction fields,
-// is still read):
+// snapshot's bytes (big-endian; versions 1, without the transaction fields,
+// and 2, with an aborted list that now lives in the .txnindex, are still read):
 //
-//   version int8 (2) | producerCount int32 |
+//   version int8 (3) | producerCount int32 |
 //   [ producerId int64 | epoch int16 | lastTimestamp int64 |
 //     coordinatorEpoch int32 | txnFirstOffset int64 (-1: none) | batchCount int8 |
 //     [ firstSequence int32 | lastSequence int32 |
-//       firstOffset int64 | lastOffset int64 ]* ]* |
-//   abortedCount int32 | [ producerId int64 | firstOffset int64 | lastOffset int64 ]*
+//       firstOffset int64 | lastOffset int64 ]* ]*
 //
 // Transactions (KIP-98): a transactional batch opens its producer's
 // transaction at its first offset; a COMMIT or ABORT control batch (the
 // coordinator's marker) closes it. The earliest open transaction's first
-// offset bounds the last stable offset; every aborted transaction's range
-// (first offset to the marker's offset) is kept in the aborted list that
-// read_committed fetches return. Kafka keeps that list in a `.txnindex` per
-// segment; Strata keeps it here, in memory and in the snapshot, rebuilt from
-// the log's control batches when there is no snapshot, and trimmed to the
-// log start.
+// offset bounds the last stable offset. An aborted transaction's range
+// (first offset to the marker's offset, with the LSO after the marker) is
+// handed to the partition (take_aborted), which writes it to the log's
+// per-segment .txnindex (storage/txn_index.h), where read_committed fetches
+// find it; nothing of it stays here.
 #pragma once
 
 #include <cstdint>
@@ -39,6 +37,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 
 #include "strata/common/kafka_error.h"
 #include "strata/protocol/record_batch.h"
@@ -46,13 +45,9 @@
 
 namespace strata::replication {
 
-// An aborted transaction: Kafka's AbortedTxn (the fetch response's entry).
-struct aborted_txn {
-    int64_t producer_id = -1;
-    int64_t first_offset = -1;
-    int64_t last_offset = -1;  // the ABORT marker's offset
-    bool operator==(const aborted_txn&) const = default;
-};
+// An aborted transaction: Kafka's AbortedTxn (the .txnindex entry and,
+// without its LSO, the fetch response's).
+using aborted_txn = storage::aborted_txn;
 
 // A control batch's one record: Kafka's EndTransactionMarker.
 struct txn_marker {
@@ -113,15 +108,16 @@ public:
     kafka_error check_marker(int64_t producer_id, int16_t epoch, int32_t coordinator_epoch) const;
     // Applies the marker written at `marker_offset`: the producer takes its
     // epoch (sequence numbers start over), its open transaction (if any)
-    // closes and, aborted, joins the aborted list.
+    // closes and, aborted, joins the aborted transactions to hand over.
     void end_transaction(int64_t producer_id, int16_t epoch, const txn_marker& marker, int64_t marker_offset,
                          int64_t timestamp);
     bool in_transaction(int64_t producer_id) const { return _ongoing.contains(producer_id); }
     // The first offset of the earliest open transaction; INT64_MAX: none.
     int64_t first_unstable_offset() const;
+    // The transactions aborted since the last take_aborted (or rebuild),
+    // in marker order, for the log's .txnindex.
     const std::vector<aborted_txn>& aborted() const { return _aborted; }
-    // Forgets aborted transactions wholly below the log start.
-    void trim_aborted(int64_t log_start_offset);
+    std::vector<aborted_txn> take_aborted() { return std::exchange(_aborted, {}); }
     // Applies one v2 batch appended to the log (replay, followers): its
     // producer fields, its transaction bit, and for a control batch its marker.
     void apply(const protocol::record_batch_view& batch);
@@ -133,7 +129,9 @@ public:
 
     // Loads the log's producer snapshot, if it has a valid one, then replays
     // the producer fields of every batch after it (of every batch, from the
-    // log start, without one). Reads only the 61-byte batch headers.
+    // log start, without one). Reads only the 61-byte batch headers. When the
+    // log's .txnindex must be rebuilt from some offset, a snapshot past it
+    // is not used, so that aborted() then holds every abort from there on.
     storage::result<void> rebuild(const storage::partition_log& log);
     // The batches replayed by the last rebuild (tests, logs).
     size_t replayed_batches() const { return _replayed_batches; }
@@ -154,7 +152,7 @@ private:
     };
     std::unordered_map<int64_t, entry> _producers;
     std::map<int64_t, int64_t> _ongoing;  // producer id -> its open transaction's first offset
-    std::vector<aborted_txn> _aborted;    // in marker order
+    std::vector<aborted_txn> _aborted;    // not yet taken, in marker order
     size_t _replayed_batches = 0;
 };
 

@@ -87,6 +87,19 @@ struct producer_snapshot {
     std::string state;
 };
 
+// Kafka's AbortedTxn: one entry of a segment's .txnindex (txn_index.h draws
+// the file), written when the ABORT marker at `last_offset` is appended.
+// `last_stable_offset` is the LSO right after the marker (the first offset of
+// the earliest other open transaction, else last_offset + 1): once an entry's
+// LSO reaches a fetch's upper bound, no later entry can overlap the fetch.
+struct aborted_txn {
+    int64_t producer_id = -1;
+    int64_t first_offset = -1;
+    int64_t last_offset = -1;  // the ABORT marker's offset
+    int64_t last_stable_offset = -1;
+    bool operator==(const aborted_txn&) const = default;
+};
+
 struct epoch_end {
     leader_epoch epoch;
     offset end_offset;
@@ -138,6 +151,19 @@ public:
     // lost or stale snapshot only means a longer replay. Truncation below `at`
     // and a recovery that ends the log before `at` drop it.
     virtual result<void> save_producer_snapshot(offset at, std::string_view state) = 0;
+    // Aborted-transaction index (Kafka's .txnindex, one per segment): records
+    // the ABORT marker just appended at `txn.last_offset` in the segment that
+    // holds it.
+    virtual result<void> append_aborted_txn(const aborted_txn& txn) = 0;
+    // The base offset of the first segment whose .txnindex must be rebuilt
+    // (missing or corrupt at open, or its segment went through recovery);
+    // nullopt when every index is intact. The owner replays the log's
+    // markers and hands the result to rebuild_aborted_txns before it serves.
+    virtual std::optional<offset> aborted_txns_stale_from() const = 0;
+    // Rewrites the .txnindex of every segment from `from` on with `txns`
+    // (each to the segment holding its last offset; entries below `from` are
+    // ignored), each file replaced atomically.
+    virtual result<void> rebuild_aborted_txns(offset from, const std::vector<aborted_txn>& txns) = 0;
 
     // ---- any thread -------------------------------------------------------
     virtual result<read_result> read(const read_options& options) const = 0;
@@ -152,6 +178,11 @@ public:
     // The saved producer state, if it still describes this log
     // (log start <= at <= log end).
     virtual std::optional<producer_snapshot> load_producer_snapshot() const = 0;
+    // The aborted transactions a read_committed fetch of [from, upper) must
+    // filter: last offset >= from and first offset < upper, in marker order
+    // (Kafka's collectAbortedTransactions: the .txnindex files from the
+    // segment holding `from` on, until an entry's LSO reaches `upper`).
+    virtual result<std::vector<aborted_txn>> collect_aborted_txns(offset from, offset upper) const = 0;
 
     virtual offset log_start_offset() const = 0;
     virtual offset end_offset() const = 0;      // LEO: the next offset to assign
