@@ -133,7 +133,7 @@ void acl_create(const global_options& g, const create_args& a) {
     for (const auto& p : a.allow) add(p, acl_permission::allow);
     for (const auto& p : a.deny) add(p, acl_permission::deny);
     kafka_client client(g);
-    auto response = client.call<pm::create_acls_response>(kafka_client::bootstrap_node, request);
+    auto response = client.call_retrying<pm::create_acls_response>(kafka_client::bootstrap_node, request);
     for (size_t i = 0; i < response.results.size(); ++i) {
         const auto& r = response.results[i];
         if (r.error_code != 0)
@@ -198,7 +198,7 @@ void acl_delete(const global_options& g, const filter_args& a) {
     pm::delete_acls_request request;
     fill_filter(a, request.filters.emplace_back());
     kafka_client client(g);
-    auto response = client.call<pm::delete_acls_response>(kafka_client::bootstrap_node, request);
+    auto response = client.call_retrying<pm::delete_acls_response>(kafka_client::bootstrap_node, request);
     json doc = json::array();
     table t{acl_headers, {}};
     for (const auto& r : response.filter_results) {

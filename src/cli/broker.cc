@@ -53,7 +53,7 @@ void unregister(kafka_client& client, int32_t broker, int64_t timeout_ms) {
     }
     pm::unregister_broker_request request;
     request.broker_id = broker;
-    auto response = client.call<pm::unregister_broker_response>(kafka_client::bootstrap_node, request);
+    auto response = client.call_retrying<pm::unregister_broker_response>(kafka_client::bootstrap_node, request);
     if (response.error_code == kafka_error_code(kafka_error::broker_id_not_registered)) {
         note(fmt::format("broker {} was not registered (already unregistered)", broker));
         return;

@@ -6,6 +6,7 @@
 // FindCoordinator, and turns transport failures into cli_errors with hints.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -13,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -20,7 +22,9 @@
 #include "common.h"
 #include "strata/net/client_connection.h"
 #include "strata/protocol/api.h"
+#include "strata/common/kafka_error.h"
 #include "strata/protocol/messages/metadata_response.h"
+#include "strata/protocol/response_errors.h"
 
 namespace strata::cli {
 
@@ -71,6 +75,36 @@ public:
         Response response;
         decode_body(frame, [&](protocol::reader& r) { response.decode(r, version); });
         return response;
+    }
+    // For the admin requests the controller decides (CreateTopics,
+    // AlterConfigs, CreateAcls, ...): sends `request` and asks again while
+    // the answer's errors are all retriable (NOT_CONTROLLER while a new
+    // quorum elects or the controller moves, REQUEST_TIMED_OUT, ...) and
+    // --timeout has not run out, as Kafka's admin client retries within its
+    // timeout; then returns the last answer for the caller to report.
+    template <typename Response, typename Request>
+    Response call_retrying(int32_t node, const Request& request, int16_t cap = Request::highest_supported_version) {
+        using clock = std::chrono::steady_clock;
+        const auto deadline = clock::now() + std::chrono::milliseconds(_options.timeout_ms);
+        const auto pause = std::chrono::milliseconds(100);
+        for (;;) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+            Response response =
+                call_with_timeout<Response>(node, request, std::max(left, std::chrono::milliseconds(1)), cap);
+            if (!only_retriable_errors(response) || clock::now() + pause >= deadline) return response;
+            std::this_thread::sleep_for(pause);
+        }
+    }
+    // True when `response` carries an error and every error it carries is retriable.
+    template <typename Response>
+    static bool only_retriable_errors(Response& response) {
+        bool retriable = false, final = false;
+        protocol::for_each_error_code(response, [&](int16_t& code) {
+            if (code == 0) return;
+            const auto known = kafka_error_from_code(code);
+            (known && is_retriable(*known) ? retriable : final) = true;
+        });
+        return retriable && !final;
     }
     // Sends a request that gets no answer (Produce with acks=0): returns once
     // it is queued for writing. A later call on the same node is written after it.

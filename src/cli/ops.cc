@@ -110,7 +110,7 @@ void alter_configs(kafka_client& client, int8_t resource_type, const std::string
             throw_usage(fmt::format("broker id '{}' is not a number", resource_name));
         }
     }
-    auto response = client.call<pm::incremental_alter_configs_response>(target, request);
+    auto response = client.call_retrying<pm::incremental_alter_configs_response>(target, request);
     for (const auto& r : response.responses)
         if (r.error_code != 0)
             throw_kafka_error(r.error_code,

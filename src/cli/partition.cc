@@ -48,7 +48,7 @@ void elect_leaders(const global_options& g, const elect_args& a) {
             for (const auto& p : md.topics.front().partitions) tp.partitions.push_back(p.partition_index);
         }
     }
-    auto response = client.call<pm::elect_leaders_response>(kafka_client::bootstrap_node, request);
+    auto response = client.call_retrying<pm::elect_leaders_response>(kafka_client::bootstrap_node, request);
     if (response.error_code != 0) throw_kafka_error(response.error_code, "electing leaders");
     json doc{{"type", a.type}, {"partitions", json::array()}};
     table t{{"TOPIC", "PARTITION", "RESULT"}, {}};

@@ -113,7 +113,7 @@ void quota_set(const global_options& g, const entity_args& e, const std::vector<
     if (entry.ops.empty()) throw_usage("give at least one key=value", "producer_byte_rate=1048576");
     kafka_client client(g);
     const auto what = fmt::format("setting quotas of {}", entity_text(components(e)));
-    check_results(client.call<pm::alter_client_quotas_response>(kafka_client::bootstrap_node, request), what);
+    check_results(client.call_retrying<pm::alter_client_quotas_response>(kafka_client::bootstrap_node, request), what);
     if (g.format() == output_format::table) {
         std::cout << fmt::format("{} quotas of {}\n", dry_run ? "Validated" : "Set", entity_text(components(e)));
     } else {
@@ -138,7 +138,7 @@ void quota_delete(const global_options& g, const entity_args& e, std::vector<std
         op.remove = true;
     }
     const auto what = fmt::format("deleting quotas of {}", entity_text(components(e)));
-    check_results(client.call<pm::alter_client_quotas_response>(kafka_client::bootstrap_node, request), what);
+    check_results(client.call_retrying<pm::alter_client_quotas_response>(kafka_client::bootstrap_node, request), what);
     if (g.format() == output_format::table) {
         std::cout << fmt::format("Deleted {} of {}\n", fmt::join(keys, ", "), entity_text(components(e)));
     } else {

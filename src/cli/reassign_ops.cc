@@ -91,7 +91,7 @@ std::vector<int16_t> send_reassignments(kafka_client& client, const std::vector<
         else
             p.replicas = m.replicas;
     }
-    auto response = client.call<pm::alter_partition_reassignments_response>(kafka_client::bootstrap_node, request);
+    auto response = client.call_retrying<pm::alter_partition_reassignments_response>(kafka_client::bootstrap_node, request);
     if (response.error_code != 0)
         throw_kafka_error(response.error_code, "reassigning partitions", response.error_message);
     std::map<std::pair<std::string, int32_t>, int16_t> errors;

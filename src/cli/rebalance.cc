@@ -79,7 +79,7 @@ void rebalance(const global_options& g, const rebalance_args& a) {
     request.election_type = 0;
     request.timeout_ms = g.timeout_ms;
     request.topic_partitions.reset();
-    auto response = client.call<pm::elect_leaders_response>(kafka_client::bootstrap_node, request);
+    auto response = client.call_retrying<pm::elect_leaders_response>(kafka_client::bootstrap_node, request);
     if (response.error_code != 0) throw_kafka_error(response.error_code, "electing preferred leaders");
     int elected = 0;
     for (const auto& topic : response.replica_election_results)

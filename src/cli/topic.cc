@@ -83,17 +83,9 @@ void topic_create(const global_options& g, const create_args& a) {
     request.topics.push_back(topic);
     request.timeout_ms = g.timeout_ms;
     // A retriable error (NOT_CONTROLLER while the quorum elects,
-    // REQUEST_TIMED_OUT) is asked again until --timeout runs out, as Kafka's
-    // admin client does.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(g.timeout_ms);
-    pm::create_topics_response response;
-    for (;;) {
-        response = client.call<pm::create_topics_response>(kafka_client::bootstrap_node, request);
-        if (response.topics.empty()) throw cli_error("CreateTopics answered with no result");
-        const auto error = kafka_error_from_code(response.topics.front().error_code);
-        if (!error || !is_retriable(*error) || std::chrono::steady_clock::now() >= deadline) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    // REQUEST_TIMED_OUT) is asked again until --timeout runs out.
+    const auto response = client.call_retrying<pm::create_topics_response>(kafka_client::bootstrap_node, request);
+    if (response.topics.empty()) throw cli_error("CreateTopics answered with no result");
     const auto& r = response.topics.front();
     if (r.error_code == kafka_error_code(kafka_error::topic_already_exists) && a.if_not_exists) {
         print_message(g, json{{"name", a.name}, {"created", false}}, fmt::format("Topic '{}' already exists.", a.name));
@@ -196,7 +188,7 @@ void topic_delete(const global_options& g, const std::vector<std::string>& names
         }
     }
     request.timeout_ms = g.timeout_ms;
-    auto response = client.call<pm::delete_topics_response>(kafka_client::bootstrap_node, request);
+    auto response = client.call_retrying<pm::delete_topics_response>(kafka_client::bootstrap_node, request);
     json doc = json::array();
     std::string text;
     std::optional<cli_error> failure;
@@ -233,7 +225,7 @@ void topic_add_partitions(const global_options& g, const std::string& name, int 
     topic.assignments.reset();
     request.topics.push_back(topic);
     request.timeout_ms = g.timeout_ms;
-    auto response = client.call<pm::create_partitions_response>(kafka_client::bootstrap_node, request);
+    auto response = client.call_retrying<pm::create_partitions_response>(kafka_client::bootstrap_node, request);
     for (const auto& r : response.results)
         if (r.error_code != 0)
             throw_kafka_error(r.error_code, fmt::format("adding partitions to '{}'", name), r.error_message);

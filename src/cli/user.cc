@@ -49,7 +49,7 @@ void user_create(const global_options& g, const std::string& name, const std::st
         u.salted_password = security::scram_salted_password(m, password, u.salt, iterations);
     }
     kafka_client client(g);
-    check_results(client.call<pm::alter_user_scram_credentials_response>(kafka_client::bootstrap_node, request),
+    check_results(client.call_retrying<pm::alter_user_scram_credentials_response>(kafka_client::bootstrap_node, request),
                   "creating user");
     if (g.format() == output_format::table) {
         std::cout << fmt::format("Created SCRAM credentials for user '{}'\n", name);
@@ -79,7 +79,7 @@ void user_delete(const global_options& g, const std::string& name, const std::ve
         d.name = name;
         d.mechanism = static_cast<int8_t>(mechanism_of(mechanism));
     }
-    check_results(client.call<pm::alter_user_scram_credentials_response>(kafka_client::bootstrap_node, request),
+    check_results(client.call_retrying<pm::alter_user_scram_credentials_response>(kafka_client::bootstrap_node, request),
                   "deleting user");
     if (g.format() == output_format::table) std::cout << fmt::format("Deleted SCRAM credentials of user '{}'\n", name);
     else print_result(g, json{{"user", name}, {"deleted", to_delete}}, {});

@@ -42,13 +42,19 @@ asio::awaitable<bool> connection_refused(asio::any_io_executor executor, std::st
     auto addresses = co_await resolver.async_resolve(host, std::to_string(port),
                                                      asio::redirect_error(asio::use_awaitable, ec));
     if (ec || addresses.empty()) co_return false;
-    tcp::socket socket(executor);
+    // The timer's handler can run after this coroutine has returned: when
+    // the timer expires as the connect completes, cancel() no longer recalls
+    // it. So it shares the socket and closes it without throwing (a
+    // reference to a socket gone by then aborted stratad with "close: Bad
+    // file descriptor" in a loaded three-node run).
+    auto socket = std::make_shared<tcp::socket>(executor);
     asio::steady_timer timeout(executor);
     timeout.expires_after(std::chrono::milliseconds(50));
-    timeout.async_wait([&socket](boost::system::error_code e) {
-        if (!e) socket.close();
+    timeout.async_wait([socket](boost::system::error_code e) {
+        boost::system::error_code ignored;
+        if (!e) socket->close(ignored);
     });
-    co_await socket.async_connect(*addresses.begin(), asio::redirect_error(asio::use_awaitable, ec));
+    co_await socket->async_connect(*addresses.begin(), asio::redirect_error(asio::use_awaitable, ec));
     timeout.cancel();
     co_return ec == asio::error::connection_refused;
 }

@@ -109,8 +109,32 @@ int32_t controller_for_clients(const metadata::metadata_image& image, std::optio
     return -1;
 }
 
+// True when the image names no broker a client could use: a new cluster
+// before its quorum has elected a leader and a broker has registered.
+bool no_live_broker(const metadata::metadata_image& image) {
+    for (const auto& [id, b] : image.brokers())
+        if (!b.fenced) return false;
+    return true;
+}
+
 awaitable<msg::metadata_response> handle_metadata(admin_context& admin, request_context& ctx,
                                                   msg::metadata_request& request) {
+    // Kafka's broker serves no client before it is registered and
+    // unfenced: clients find it unreachable, reconnect and ask again, and
+    // learn brokers and controller then. An answer with no broker and no
+    // controller instead leaves librdkafka's admin client waiting for a
+    // controller it never asks about again (CreateTopics sent to a new
+    // cluster timed out, "Failed while waiting for controller"), so it is
+    // held until some broker is live, for at most 10 s.
+    if (admin.controller && no_live_broker(*admin.metadata.image())) {
+        boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor);
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (no_live_broker(*admin.metadata.image()) && std::chrono::steady_clock::now() < until) {
+            pause.expires_after(std::chrono::milliseconds(10));
+            boost::system::error_code ignored;
+            co_await pause.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
+        }
+    }
     auto image = admin.metadata.image();
 
     msg::metadata_response response;

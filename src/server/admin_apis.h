@@ -52,8 +52,12 @@ void register_controller_apis(request_dispatcher& dispatcher, admin_context& adm
 // Runs a controller operation: in-process when this node is the active
 // controller (or the request was forwarded to it already, which then
 // answers NOT_CONTROLLER itself if it is not), else forwarded to the
-// active controller at `version`; if that fails, in-process too, which
-// answers every item NOT_CONTROLLER so that the client retries.
+// active controller at `version`. While no controller takes it (none
+// elected yet, this broker not yet unfenced, the controller unreachable or
+// answering NOT_CONTROLLER) the request is held and retried against the
+// controller the quorum names, until the request's TimeoutMs (or 30 s);
+// then NOT_CONTROLLER becomes REQUEST_TIMED_OUT, as Kafka's
+// ForwardingManager answers.
 template <typename Response, typename Request, typename Local>
 boost::asio::awaitable<Response> on_controller(admin_context& admin, const request_context* ctx, Request request,
                                                int16_t version, Local local);
