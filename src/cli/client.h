@@ -78,8 +78,8 @@ public:
     }
     // For the admin requests the controller decides (CreateTopics,
     // AlterConfigs, CreateAcls, ...): sends `request` and asks again while
-    // the answer's errors are all retriable (NOT_CONTROLLER while a new
-    // quorum elects or the controller moves, REQUEST_TIMED_OUT, ...) and
+    // the answer's errors all say the controller or coordinator is moving
+    // (NOT_CONTROLLER while a new quorum elects or the controller moves) and
     // --timeout has not run out, as Kafka's admin client retries within its
     // timeout; then returns the last answer for the caller to report.
     template <typename Response, typename Request>
@@ -95,14 +95,24 @@ public:
             std::this_thread::sleep_for(pause);
         }
     }
-    // True when `response` carries an error and every error it carries is retriable.
+    // True when `response` carries an error and every error it carries says
+    // the controller or coordinator is moving (NOT_CONTROLLER, ...): resending
+    // then cannot repeat an effect. Other retriable errors are the answer,
+    // as Kafka's admin client reports them: a request that succeeded for some
+    // items and not for others (ElectLeaders naming an unknown partition)
+    // must not be sent again, or its successes come back as
+    // ELECTION_NOT_NEEDED and the like.
     template <typename Response>
     static bool only_retriable_errors(Response& response) {
         bool retriable = false, final = false;
         protocol::for_each_error_code(response, [&](int16_t& code) {
             if (code == 0) return;
             const auto known = kafka_error_from_code(code);
-            (known && is_retriable(*known) ? retriable : final) = true;
+            const bool moving = known && (*known == kafka_error::not_controller ||
+                                          *known == kafka_error::coordinator_not_available ||
+                                          *known == kafka_error::coordinator_load_in_progress ||
+                                          *known == kafka_error::not_coordinator);
+            (moving ? retriable : final) = true;
         });
         return retriable && !final;
     }
