@@ -28,7 +28,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SOURCE_DIR, Cluster, run_tests  # noqa: E402
+from harness import SOURCE_DIR, Cluster, registered_brokers, run_tests, wait_for  # noqa: E402
 
 STRATA = os.path.abspath(os.environ.get("STRATA", os.path.join(SOURCE_DIR, "build", "src", "strata")))
 MB = 1024 * 1024
@@ -155,6 +155,8 @@ def test_throttled_reassignment_takes_as_long_as_the_throttle_implies():
     with Cluster(3) as cluster:
         bootstrap = ",".join(n.bootstrap for n in cluster.nodes)
         admin = AdminClient({"bootstrap.servers": bootstrap})
+        # Explicit assignments name registered brokers only (Kafka's rule).
+        wait_for(lambda: registered_brokers(admin) == 3, timeout=30, what="three registered brokers")
         futures = admin.create_topics([NewTopic("free", 1, -1, replica_assignment=[[1]]),
                                        NewTopic("slow", 1, -1, replica_assignment=[[1]])], operation_timeout=15)
         for f in futures.values():
