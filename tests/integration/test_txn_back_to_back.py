@@ -13,6 +13,7 @@ every AddPartitionsToTxn error it gets; none may be CONCURRENT_TRANSACTIONS,
 and every transaction's records must be there exactly once."""
 
 import logging
+import time
 
 from harness import Broker, run_tests
 
@@ -44,6 +45,11 @@ def test_next_transaction_waits_for_the_markers_instead_of_failing():
             producer.commit_transaction(30)
             producer.poll(0)  # serves the log callbacks
         producer.flush(5)
+        # The log lines reach Python only through poll(): serve them until
+        # they are there (one CI run under parallel load had none after 0.5 s).
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any("AddPartitionsToTxn" in line for line in logs.lines):
+            producer.poll(0.2)
         producer.poll(0.5)
         adds = [line for line in logs.lines if "AddPartitionsToTxn" in line]
         assert adds, "the eos debug log shows no AddPartitionsToTxn at all"
