@@ -14,12 +14,14 @@ restarting it unfences it, gives those partitions their leader back, and
 their records are there."""
 
 import contextlib
+import functools
 import shutil
 import signal
 import subprocess
 import time
 
 from harness import STRATAD, Broker, Cluster, run_tests
+from harness import wait_for as harness_wait_for
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -31,14 +33,9 @@ TIMING = {"STRATA_BROKER_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS),
           "STRATA_BROKER_HEARTBEAT_INTERVAL_MS": str(HEARTBEAT_INTERVAL_MS)}
 
 
-def wait_for(predicate, timeout=20.0, what="condition", interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"{what} not met within {timeout}s")
+# The harness's poll loop, with this file's longer default wait (a broker-only
+# node's registration crosses the controller quorum).
+wait_for = functools.partial(harness_wait_for, timeout=20.0)
 
 
 def broker_only_node(cluster, node_id):
