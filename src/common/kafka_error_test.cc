@@ -51,6 +51,36 @@ TEST(kafka_error, retriable_follows_kafka) {
         EXPECT_FALSE(is_retriable(e)) << kafka_error_name(e);
 }
 
+// The retriable column, checked whole against Kafka 4.1's protocol guide (the
+// codes whose exception is a RetriableException), so an edit to the table
+// that flips one is caught.
+TEST(kafka_error, the_retriable_codes_are_exactly_kafkas) {
+    const std::set<int> kafka_retriable{2,  3,  5,  6,  7,  9,  13, 14,  15,  16,  19,  20,  41,  51,  56,  70, 71,
+                                        72, 74, 75, 78, 80, 83, 84, 88, 89, 100, 103, 106, 122, 123, 133};
+    for (int code = -1; code <= 133; ++code) {
+        auto e = kafka_error_from_code(static_cast<int16_t>(code));
+        ASSERT_TRUE(e.has_value()) << code;
+        EXPECT_EQ(is_retriable(*e), kafka_retriable.count(code) == 1) << kafka_error_name(*e);
+    }
+    EXPECT_FALSE(is_retriable(static_cast<kafka_error>(999)));
+}
+
+TEST(kafka_error, every_code_but_none_has_a_message) {
+    for (int code = -1; code <= 133; ++code) {
+        auto e = *kafka_error_from_code(static_cast<int16_t>(code));
+        auto message = kafka_error_message(e);
+        if (e == kafka_error::none) {
+            EXPECT_TRUE(message.empty());
+            continue;
+        }
+        EXPECT_FALSE(message.empty()) << kafka_error_name(e);
+        EXPECT_EQ(message.back(), '.') << kafka_error_name(e);
+    }
+    EXPECT_EQ(kafka_error_message(kafka_error::unknown_topic_or_partition),
+              "This server does not host this topic-partition.");
+    EXPECT_EQ(kafka_error_message(static_cast<kafka_error>(999)), "Unknown error code.");
+}
+
 TEST(kafka_error, formats_name_and_code) {
     EXPECT_EQ(fmt::format("{}", kafka_error::not_leader_or_follower), "NOT_LEADER_OR_FOLLOWER(6)");
     EXPECT_EQ(fmt::format("{}", kafka_error::unknown_server_error), "UNKNOWN_SERVER_ERROR(-1)");

@@ -44,11 +44,14 @@ http::response no_content() {
 void throw_kafka(int16_t code, const std::optional<std::string>& message) {
     const auto error = kafka_error_from_code(code);
     const std::string name = error ? std::string(kafka_error_name(*error)) : fmt::format("error {}", code);
-    const std::string text = message && !message->empty() ? fmt::format("{}: {}", name, *message) : name;
+    // Without a message of the broker's own, Kafka's description of the code.
+    const std::string text = message && !message->empty() ? fmt::format("{}: {}", name, *message)
+                             : error                      ? fmt::format("{}: {}", name, kafka_error_message(*error))
+                                                          : name;
     if (!error) throw rest_error(500, 50002, text);
     switch (*error) {
         case kafka_error::unknown_topic_or_partition:
-            throw rest_error(404, 40403, message ? text : "This server does not host this topic-partition.");
+            throw rest_error(404, 40403, message ? text : std::string(kafka_error_message(*error)));
         case kafka_error::topic_already_exists:
         case kafka_error::group_id_not_found:
             throw rest_error(*error == kafka_error::topic_already_exists ? 400 : 404,

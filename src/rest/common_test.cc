@@ -117,5 +117,19 @@ TEST(rest_common, kafka_errors_map_to_confluent_codes) {
     EXPECT_NO_THROW(check_kafka(0));
 }
 
+TEST(rest_common, a_kafka_error_without_a_message_says_what_the_code_means) {
+    auto text_of = [](int16_t kafka, std::optional<std::string> message) {
+        try {
+            throw_kafka(kafka, message);
+        } catch (const rest_error& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    EXPECT_EQ(text_of(36, std::nullopt), "TOPIC_ALREADY_EXISTS: A topic with this name already exists.");
+    EXPECT_EQ(text_of(36, "Topic 'x' already exists."), "TOPIC_ALREADY_EXISTS: Topic 'x' already exists.");
+    EXPECT_EQ(text_of(3, std::nullopt), "This server does not host this topic-partition.");
+}
+
 }  // namespace
 }  // namespace strata::rest
