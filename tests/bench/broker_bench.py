@@ -22,7 +22,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,41 +34,13 @@ os.environ.setdefault("STRATAD", os.path.join(BUILD, "src", "stratad"))
 
 from harness import Broker, free_port  # noqa: E402
 import perf_tools  # noqa: E402
-from perf_tools import api_versions_answered  # noqa: E402
+from perf_tools import api_versions_answered, loopback_mb_s  # noqa: E402
 
 PERF = os.path.join(BUILD, "tests", "bench", "rdkafka_performance")
 
 
 def build_perf():
     perf_tools.build_perf(PERF)
-
-
-def loopback_mb_s():
-    port = free_port()
-    server = subprocess.Popen(["iperf3", "-s", "-1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    time.sleep(0.3)
-    out = subprocess.run(["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", "4", "-f", "M"],
-                         capture_output=True, text=True).stdout
-    server.wait(timeout=10)
-    m = re.search(r"([\d.]+) MBytes/sec\s+\S*\s*sender", out)
-    return float(m.group(1)) * 1.048576 if m else float("nan")  # MiB/s -> MB/s
-
-
-def dd_mb_s(directory, sync):
-    path = os.path.join(directory, "dd.bin")
-    args = ["dd", "if=/dev/zero", f"of={path}", "bs=1M", f"count={MIB}"] + (["conv=fdatasync"] if sync else [])
-    subprocess.run(["sync"])
-    err = subprocess.run(args, capture_output=True, text=True).stderr
-    os.unlink(path)
-    m = re.search(r"copied, ([\d.]+) s", err)
-    return MIB * 1048576 / float(m.group(1)) / 1e6
-
-
-def cpu_seconds(broker):
-    """The broker process's own user + system CPU time so far, from /proc."""
-    fields = open(f"/proc/{broker.proc.pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def create_topic(broker, name, partitions=6):
@@ -121,10 +92,10 @@ def synced_runs(broker, workdir, topic, count, size, runs=3):
     dd, produced, cpu = [], [], 0.0
     for i in range(runs):
         create_topic(broker, f"{topic}{i}")
-        dd.append(dd_mb_s(workdir, True))
-        before = cpu_seconds(broker)
+        dd.append(perf_tools.dd_mb_s(workdir, MIB, sync=True))
+        before = perf_tools.cpu_seconds(broker.proc.pid)
         produced.append(perf_produce(broker, f"{topic}{i}", -1, count, size=size))
-        cpu += cpu_seconds(broker) - before
+        cpu += perf_tools.cpu_seconds(broker.proc.pid) - before
     return dd, produced, cpu / (runs * count * size / 1e9)
 
 
@@ -173,19 +144,16 @@ def main():
     try:
         load = os.getloadavg()[0]
         loop = loopback_mb_s()
-        dd_cache = dd_mb_s(workdir, False)
-        dd_sync = dd_mb_s(workdir, True)
         count = MIB * 1024  # 1 KB records
-        rows = []
         with Broker(extra_env={"STRATA_LOG_DIRS": os.path.join(workdir, "data")}) as broker:
             create_topic(broker, "bench1")
             gb = count * 1024 / 1e9
-            before = cpu_seconds(broker)
+            before = perf_tools.cpu_seconds(broker.proc.pid)
             p1 = perf_produce(broker, "bench1", 1, count)
-            cpu_p1 = (cpu_seconds(broker) - before) / gb
-            before = cpu_seconds(broker)
+            cpu_p1 = (perf_tools.cpu_seconds(broker.proc.pid) - before) / gb
+            before = perf_tools.cpu_seconds(broker.proc.pid)
             c1 = perf_consume(broker, "bench1", count)
-            cpu_c1 = (cpu_seconds(broker) - before) / gb
+            cpu_c1 = (perf_tools.cpu_seconds(broker.proc.pid) - before) / gb
             # Each synced figure starts, like dd's, with no dirty pages of
             # earlier figures being written back to the same disk.
             # The disk's synced rate swings 4x within a minute on this VM

@@ -18,14 +18,12 @@ Beside them: `dd bs=4k count=1 oflag=dsync` (one small synchronous write).
 
 import asyncio
 import os
-import statistics
 import struct
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
+import perf_tools  # noqa: E402
 from harness import Broker  # noqa: E402
 
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
@@ -161,18 +159,6 @@ async def commits(port, seconds, connections=8, depth=64):
     return count / (time.monotonic() - start), errors
 
 
-def dsync_write_ms(directory, rounds=30):
-    times = []
-    path = os.path.join(directory, "dd-probe")
-    for _ in range(rounds):
-        start = time.monotonic()
-        subprocess.run(["dd", "if=/dev/zero", f"of={path}", "bs=4k", "count=1", "oflag=dsync"],
-                       capture_output=True, check=True)
-        times.append((time.monotonic() - start) * 1000)
-    os.unlink(path)
-    return min(times), statistics.median(times)
-
-
 def main():
     members = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 5
@@ -185,7 +171,7 @@ def main():
         rate, errors = asyncio.run(commits(broker.port, seconds))
         print(f"commits: {rate:.0f} offset commits/s over {seconds:.0f} s (8 connections x 64 in flight, "
               f"acks=all), {errors} errors")
-        fastest, median = dsync_write_ms(broker.data_dir)
+        fastest, median = perf_tools.dsync_write_ms(broker.data_dir)
         print(f"beside: dd bs=4k count=1 oflag=dsync: fastest {fastest:.2f} ms, median {median:.2f} ms "
               f"(process start included)")
         print(f"load average: {os.getloadavg()[0]:.1f}, cores: {os.cpu_count()}")

@@ -13,12 +13,11 @@ import os
 import socket
 import statistics
 import struct
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
+import perf_tools  # noqa: E402
 from harness import Broker  # noqa: E402
 
 from kafka.protocol.admin import CreateTopicsRequest_v2  # noqa: E402
@@ -33,19 +32,6 @@ def recv_exactly(sock, n):
             raise ConnectionError("closed")
         buf += chunk
     return buf
-
-
-def dsync_write_ms(directory, rounds=50):
-    times = []
-    path = os.path.join(directory, "dd-probe")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        subprocess.run(["dd", "if=/dev/zero", f"of={path}", "bs=4k", "count=1", "oflag=dsync", "conv=notrunc"],
-                       capture_output=True, check=True)
-        times.append((time.perf_counter() - start) * 1000)
-    os.unlink(path)
-    # dd's own process start dominates; report the minimum as the floor.
-    return min(times)
 
 
 def main():
@@ -65,7 +51,7 @@ def main():
                 latencies.append((time.perf_counter() - start) * 1000)
                 response = request.RESPONSE_TYPE.decode(frame[4:])
                 assert response.topic_errors[0][1] == 0, response
-        floor = dsync_write_ms(broker.data_dir)
+        floor, _ = perf_tools.dsync_write_ms(broker.data_dir, rounds=50)
     latencies.sort()
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     print(f"CreateTopics round trips: {count}")

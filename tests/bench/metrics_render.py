@@ -29,6 +29,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import perf_tools  # noqa: E402
 from harness import Broker, Cluster  # noqa: E402
 
 
@@ -45,12 +46,6 @@ def gauge(text, name):
     return None
 
 
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -58,9 +53,9 @@ def percentile(values, p):
 
 def idle_cpu_rate(pid, seconds=3.0):
     """The broker's CPU seconds per second with nobody scraping."""
-    before, start = cpu_seconds(pid), time.perf_counter()
+    before, start = perf_tools.cpu_seconds(pid), time.perf_counter()
     time.sleep(seconds)
-    return (cpu_seconds(pid) - before) / (time.perf_counter() - start)
+    return (perf_tools.cpu_seconds(pid) - before) / (time.perf_counter() - start)
 
 
 def measure(port, pid, scrapes, accept):
@@ -69,7 +64,7 @@ def measure(port, pid, scrapes, accept):
     walls, renders, render_cpus = [], [], []
     body = get(port, accept)
     idle = idle_cpu_rate(pid)
-    cpu_before, start = cpu_seconds(pid), time.perf_counter()
+    cpu_before, start = perf_tools.cpu_seconds(pid), time.perf_counter()
     for _ in range(scrapes):
         t = time.perf_counter()
         body = get(port, accept)
@@ -77,7 +72,7 @@ def measure(port, pid, scrapes, accept):
         renders.append(gauge(body, "strata_metrics_render_seconds"))
         render_cpus.append(gauge(body, "strata_metrics_render_cpu_seconds"))
     elapsed = time.perf_counter() - start
-    cpu = (cpu_seconds(pid) - cpu_before - idle * elapsed) / scrapes
+    cpu = (perf_tools.cpu_seconds(pid) - cpu_before - idle * elapsed) / scrapes
     # The first sample reports the warm-up scrape's render.
     return body, walls, renders[1:], render_cpus[1:], cpu, idle
 

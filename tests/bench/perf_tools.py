@@ -1,13 +1,20 @@
 """What the benchmarks share: librdkafka's rdkafka_performance built from the
-example source Debian's librdkafka-dev ships, and a probe for a serving
-broker."""
+example source Debian's librdkafka-dev ships, a probe for a serving broker,
+a process's CPU time, and the machine's own limits that every figure is
+printed beside (loopback with iperf3, the disk with dd), because absolute
+times on a shared machine drift."""
 
 import os
+import re
 import socket
+import statistics
 import struct
 import subprocess
+import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 PERF_SOURCE = "/usr/share/doc/librdkafka-dev/examples/rdkafka_performance.c"
 
 
@@ -36,3 +43,51 @@ def api_versions_answered(port):
             return len(s.recv(4)) == 4
     except OSError:
         return False
+
+
+def cpu_seconds(pid):
+    """Process `pid`'s own user + system CPU time so far, from /proc."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def loopback_mb_s(seconds=4):
+    """TCP throughput over loopback, one iperf3 stream, in MB/s (10^6)."""
+    from harness import free_port
+    port = free_port()
+    server = subprocess.Popen(["iperf3", "-s", "-1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    time.sleep(0.3)
+    out = subprocess.run(["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", str(seconds), "-f", "M"],
+                         capture_output=True, text=True).stdout
+    server.wait(timeout=10)
+    m = re.search(r"([\d.]+) MBytes/sec\s+\S*\s*sender", out)
+    return float(m.group(1)) * 1.048576 if m else float("nan")  # MiB/s -> MB/s
+
+
+def dd_mb_s(directory, mib=256, sync=True):
+    """Sequential write rate of `mib` MiB into `directory` with dd, in MB/s:
+    through the page cache, or (sync) including the fdatasync at the end."""
+    path = os.path.join(directory, "dd.bin")
+    args = ["dd", "if=/dev/zero", f"of={path}", "bs=1M", f"count={mib}"] + (["conv=fdatasync"] if sync else [])
+    subprocess.run(["sync"])
+    err = subprocess.run(args, capture_output=True, text=True).stderr
+    os.unlink(path)
+    m = re.search(r"copied, ([\d.]+) s", err)
+    return mib * 1048576 / float(m.group(1)) / 1e6
+
+
+def dsync_write_ms(directory, rounds=30):
+    """The latency of one synced 4 KiB write in `directory` (dd oflag=dsync),
+    as (fastest, median) in ms; dd's own start is in every figure, so the
+    fastest is the floor a synced append can be compared with."""
+    times = []
+    path = os.path.join(directory, "dd-probe")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        subprocess.run(["dd", "if=/dev/zero", f"of={path}", "bs=4k", "count=1", "oflag=dsync", "conv=notrunc"],
+                       capture_output=True, check=True)
+        times.append((time.perf_counter() - start) * 1000)
+    os.unlink(path)
+    return min(times), statistics.median(times)

@@ -17,40 +17,18 @@ Defaults: 200 MB unthrottled, and 40 MB at 2 and 10 MB/s.
 """
 
 import os
-import re
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-from harness import Cluster, free_port  # noqa: E402
+import perf_tools  # noqa: E402
+from harness import Cluster  # noqa: E402
 from test_replication_throttle import fill, log_bytes, strata  # noqa: E402
 
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 MB = 1e6
-
-
-def loopback_mb_s():
-    port = free_port()
-    server = subprocess.Popen(["iperf3", "-s", "-1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    time.sleep(0.3)
-    out = subprocess.run(["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", "4", "-f", "M"],
-                         capture_output=True, text=True).stdout
-    server.wait(timeout=10)
-    m = re.search(r"([\d.]+) MBytes/sec\s+\S*\s*sender", out)
-    return float(m.group(1)) * 1.048576 if m else float("nan")
-
-
-def dd_synced_mb_s(directory, mib=256):
-    path = os.path.join(directory, "dd.bin")
-    err = subprocess.run(["dd", "if=/dev/zero", f"of={path}", "bs=1M", f"count={mib}", "conv=fdatasync"],
-                         capture_output=True, text=True).stderr
-    os.unlink(path)
-    m = re.search(r"copied, ([\d.]+) s", err)
-    return mib * 1048576 / float(m.group(1)) / MB
 
 
 def move(cluster, admin, bootstrap, name, size, throttle):
@@ -69,11 +47,11 @@ def move(cluster, admin, bootstrap, name, size, throttle):
 def main():
     size_mb = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     rates = [float(r) for r in sys.argv[2:]] or [2.0, 10.0]
-    loop = loopback_mb_s()
+    loop = perf_tools.loopback_mb_s()
     with Cluster(3) as cluster:
         bootstrap = ",".join(n.bootstrap for n in cluster.nodes)
         admin = AdminClient({"bootstrap.servers": bootstrap})
-        disk = dd_synced_mb_s(cluster.node(2).data_dir)
+        disk = perf_tools.dd_mb_s(cluster.node(2).data_dir)
         rows = []
         moved, seconds = move(cluster, admin, bootstrap, "bench-free", size_mb * 1048576, None)
         rows.append(("unthrottled", moved, seconds, None))

@@ -21,38 +21,20 @@ import http.client
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import perf_tools  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
 
 import harness  # noqa: E402
-from harness import Broker, free_port  # noqa: E402
+from harness import Broker  # noqa: E402
 
 SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
 PER_REQUEST = int(sys.argv[2]) if len(sys.argv) > 2 else 700
 FLUSH = sys.argv[3] if len(sys.argv) > 3 else None
 AFTER = harness.STRATAD  # $STRATAD
-
-
-def broker_cpu(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def loopback_mb_s():
-    port = free_port()
-    server = subprocess.Popen(["iperf3", "-s", "-1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    time.sleep(0.3)
-    out = subprocess.run(["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", "4", "-f", "M"],
-                         capture_output=True, text=True).stdout
-    server.wait(timeout=10)
-    m = re.search(r"([\d.]+) MBytes/sec\s+\S*\s*sender", out)
-    return float(m.group(1)) * 1.048576 if m else float("nan")  # MiB/s -> MB/s
 
 
 def broker(binary):
@@ -82,7 +64,7 @@ def rest_phase(b, label):
     record = json.dumps({"value": {"type": "BINARY", "data": base64.b64encode(os.urandom(1024)).decode()}})
     body = "\n".join([record] * PER_REQUEST).encode()
     path = f"/v3/clusters/{cluster}/topics/bench/records"
-    sent, start, cpu = 0, time.monotonic(), broker_cpu(b.proc.pid)
+    sent, start, cpu = 0, time.monotonic(), perf_tools.cpu_seconds(b.proc.pid)
     expected = 0
     while time.monotonic() - start < SECONDS:
         conn.request("POST", path, body, {"Content-Type": "application/json"})
@@ -94,7 +76,7 @@ def rest_phase(b, label):
         assert offsets == list(range(expected, expected + PER_REQUEST)), offsets[:5]
         expected += PER_REQUEST
         sent += PER_REQUEST
-    elapsed, cpu = time.monotonic() - start, broker_cpu(b.proc.pid) - cpu
+    elapsed, cpu = time.monotonic() - start, perf_tools.cpu_seconds(b.proc.pid) - cpu
     rate = sent * 1024 / elapsed / 1e6
     print(f"{label}: {sent} records in {elapsed:.1f} s = {rate:.1f} MB/s, "
           f"broker CPU {cpu:.1f} s = {cpu / (sent * 1024 / 1e9):.1f} s/GB", flush=True)
@@ -105,7 +87,7 @@ def kafka_phase(b):
     create_topic(b)
     producer = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 5, "acks": "all"})
     value = os.urandom(1024)
-    sent, start, cpu = 0, time.monotonic(), broker_cpu(b.proc.pid)
+    sent, start, cpu = 0, time.monotonic(), perf_tools.cpu_seconds(b.proc.pid)
     while time.monotonic() - start < SECONDS:
         for _ in range(1000):
             while True:
@@ -116,7 +98,7 @@ def kafka_phase(b):
                     producer.poll(0.01)
         sent += 1000
     assert producer.flush(60) == 0
-    elapsed, cpu = time.monotonic() - start, broker_cpu(b.proc.pid) - cpu
+    elapsed, cpu = time.monotonic() - start, perf_tools.cpu_seconds(b.proc.pid) - cpu
     print(f"Kafka protocol, confluent-kafka acks=all: {sent} records in {elapsed:.1f} s = "
           f"{sent * 1024 / elapsed / 1e6:.1f} MB/s, broker CPU {cpu:.1f} s = {cpu / (sent * 1024 / 1e9):.1f} s/GB",
           flush=True)
@@ -131,7 +113,7 @@ def main():
     with broker(AFTER) as b:
         rest_phase(b, "REST v3 streaming, 1 connection")
         kafka_phase(b)
-    print(f"iperf3 loopback {loopback_mb_s():.0f} MB/s; load average {os.getloadavg()[0]:.1f}", flush=True)
+    print(f"iperf3 loopback {perf_tools.loopback_mb_s():.0f} MB/s; load average {os.getloadavg()[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -5,14 +5,10 @@ one client in sequence, and the broker's CPU per connection (from
 STRATAD=build/src/stratad /usr/bin/python3 tests/bench/sasl_connection_rate.py"""
 import os, socket, ssl, struct, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import perf_tools  # noqa: E402
 from test_tls import tls_broker
 from security_support import alter_scram, raw_request
 from kafka.scram import ScramClient
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as fh:
-        f = fh.read().split(")")[1].split()
-    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 def authenticate(port, ctx):
     raw = socket.create_connection(("127.0.0.1", port))
@@ -35,9 +31,9 @@ with tls_broker(client_auth="none") as b:
     ctx = ssl.create_default_context(cafile=b.certs["ca.pem"])
     authenticate(b.sasl_ssl_port, ctx)
     n = 300
-    cpu0, t0 = cpu_seconds(b.proc.pid), time.monotonic()
+    cpu0, t0 = perf_tools.cpu_seconds(b.proc.pid), time.monotonic()
     for _ in range(n):
         authenticate(b.sasl_ssl_port, ctx)
-    wall, cpu = time.monotonic() - t0, cpu_seconds(b.proc.pid) - cpu0
+    wall, cpu = time.monotonic() - t0, perf_tools.cpu_seconds(b.proc.pid) - cpu0
     print(f"{n} TLS 1.3 + SCRAM-SHA-512 authentications in {wall:.2f}s ({n/wall:.0f}/s sequential, one client); "
           f"broker CPU {cpu:.2f}s => {n/cpu:.0f} per broker CPU-second")

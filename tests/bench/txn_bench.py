@@ -22,12 +22,11 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import broker_bench  # noqa: E402  (sets STRATAD and the harness path)
-from broker_bench import CONSUMED, PERF, create_topic, dd_mb_s, loopback_mb_s, median  # noqa: E402
+from broker_bench import CONSUMED, PERF, create_topic, median  # noqa: E402
 from harness import Broker  # noqa: E402
 import perf_tools  # noqa: E402
 
@@ -65,12 +64,12 @@ def main():
     os.makedirs(os.path.dirname(TXN_PRODUCE), exist_ok=True)
     subprocess.run(["cc", "-O2", "-o", TXN_PRODUCE, os.path.join(HERE, "txn_produce.c"), "-lrdkafka"], check=True)
     perf_tools.build_perf(PERF)
-    loop = loopback_mb_s()
+    loop = perf_tools.loopback_mb_s()
     with Broker(extra_env={"STRATA_TRANSACTION_STATE_LOG_NUM_PARTITIONS": "5"}) as broker:
         workdir = broker.data_dir
         plain, txn, p50s, p99s, worsts, dds = [], [], [], [], [], []
         for i in range(3):
-            dds.append(dd_mb_s(workdir, True))
+            dds.append(perf_tools.dd_mb_s(workdir, broker_bench.MIB, sync=True))
             create_topic(broker, f"plain{i}")
             plain.append(produce(broker, f"plain{i}", "plain")[0])
             create_topic(broker, f"txn{i}")
