@@ -1104,6 +1104,14 @@ def emit_error_codes_header(responses):
     for m in responses:
         e(f"void collect_error_codes(const messages::{m.root.cpp_name}& response, std::vector<int16_t>& out);")
     e()
+    e("// Calls `visit(context, code)` on every ErrorCode field of the response, zero")
+    e("// or not, with the code writable: a broker that forwards a request rewrites")
+    e("// the answer's NOT_CONTROLLER, and the CLI asks whether every error is one it")
+    e("// may resend on. `for_each_error_code` (response_errors.h) wraps it for lambdas.")
+    e("using error_code_visitor = void (*)(void* context, int16_t& code);")
+    for m in responses:
+        e(f"void visit_error_codes(messages::{m.root.cpp_name}& response, error_code_visitor visit, void* context);")
+    e()
     e("}  // namespace strata::protocol")
     return e.text()
 
@@ -1153,6 +1161,34 @@ def emit_error_codes_source(responses):
             body(st, m.root.cpp_name, names)
             e.depth -= 1
             e("}")
+
+    def visit_body(st, holds_set):
+        for f in st.fields:
+            expr = f"s.{f.ident}"
+            if is_error_code(f):
+                e(f"visit(context, {expr});")
+            elif f.struct and f.struct.cpp_name in holds_set:
+                call = "visit_all(x, visit, context);"
+                if f.is_array:
+                    if f.nullable_ever():
+                        e(f"if ({expr}) for (auto& x : *{expr}) {call}")
+                    else:
+                        e(f"for (auto& x : {expr}) {call}")
+                elif f.nullable_ever():
+                    e(f"if ({expr}) visit_all(*{expr}, visit, context);")
+                else:
+                    e(f"visit_all({expr}, visit, context);")
+
+    for m in responses:
+        structs, _ = error_structs(m)
+        names = {st.cpp_name for st in structs}
+        for st in structs:
+            e()
+            e(f"void visit_all(pm::{m.root.cpp_name}::{st.cpp_name}& s, error_code_visitor visit, void* context) {{")
+            e.depth += 1
+            visit_body(st, names)
+            e.depth -= 1
+            e("}")
     e()
     e("}  // namespace")
     for m in responses:
@@ -1161,10 +1197,16 @@ def emit_error_codes_source(responses):
         e()
         if not root_holds:
             e(f"void collect_error_codes(const pm::{m.root.cpp_name}&, std::vector<int16_t>&) {{}}")
+            e(f"void visit_error_codes(pm::{m.root.cpp_name}&, error_code_visitor, void*) {{}}")
             continue
         e(f"void collect_error_codes(const pm::{m.root.cpp_name}& s, std::vector<int16_t>& out) {{")
         e.depth += 1
         body(m.root, m.root.cpp_name, names)
+        e.depth -= 1
+        e("}")
+        e(f"void visit_error_codes(pm::{m.root.cpp_name}& s, error_code_visitor visit, void* context) {{")
+        e.depth += 1
+        visit_body(m.root, names)
         e.depth -= 1
         e("}")
     e()

@@ -474,23 +474,410 @@ void collect(const pm::read_share_group_state_summary_response::read_state_summa
     for (const auto& x : s.partitions) collect(x, out);
 }
 
+void visit_all(pm::produce_response::partition_produce_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::produce_response::topic_produce_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partition_responses) visit_all(x, visit, context);
+}
+
+void visit_all(pm::fetch_response::partition_data& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::fetch_response::fetchable_topic_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::list_offsets_response::list_offsets_partition_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::list_offsets_response::list_offsets_topic_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::metadata_response::metadata_response_partition& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::metadata_response::metadata_response_topic& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::leader_and_isr_response::leader_and_isr_partition_error& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::leader_and_isr_response::leader_and_isr_topic_error& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partition_errors) visit_all(x, visit, context);
+}
+
+void visit_all(pm::stop_replica_response::stop_replica_partition_error& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::offset_commit_response::offset_commit_response_partition& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::offset_commit_response::offset_commit_response_topic& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::offset_fetch_response::offset_fetch_response_partition& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::offset_fetch_response::offset_fetch_response_topic& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::offset_fetch_response::offset_fetch_response_partitions& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::offset_fetch_response::offset_fetch_response_topics& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::offset_fetch_response::offset_fetch_response_group& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.topics) visit_all(x, visit, context);
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::find_coordinator_response::coordinator& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::leave_group_response::member_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::describe_groups_response::described_group& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::create_topics_response::creatable_topic_result& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    visit(context, s.topic_config_error_code);
+}
+
+void visit_all(pm::delete_topics_response::deletable_topic_result& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::delete_records_response::delete_records_partition_result& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::delete_records_response::delete_records_topic_result& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::offset_for_leader_epoch_response::epoch_end_offset& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::offset_for_leader_epoch_response::offset_for_leader_topic_result& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::add_partitions_to_txn_response::add_partitions_to_txn_partition_result& s, error_code_visitor visit, void* context) {
+    visit(context, s.partition_error_code);
+}
+
+void visit_all(pm::add_partitions_to_txn_response::add_partitions_to_txn_topic_result& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.results_by_partition) visit_all(x, visit, context);
+}
+
+void visit_all(pm::add_partitions_to_txn_response::add_partitions_to_txn_result& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.topic_results) visit_all(x, visit, context);
+}
+
+void visit_all(pm::write_txn_markers_response::writable_txn_marker_partition_result& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::write_txn_markers_response::writable_txn_marker_topic_result& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::write_txn_markers_response::writable_txn_marker_result& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.topics) visit_all(x, visit, context);
+}
+
+void visit_all(pm::txn_offset_commit_response::txn_offset_commit_response_partition& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::txn_offset_commit_response::txn_offset_commit_response_topic& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::create_acls_response::acl_creation_result& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::delete_acls_response::delete_acls_matching_acl& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::delete_acls_response::delete_acls_filter_result& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.matching_acls) visit_all(x, visit, context);
+}
+
+void visit_all(pm::describe_configs_response::describe_configs_result& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::alter_configs_response::alter_configs_resource_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::alter_replica_log_dirs_response::alter_replica_log_dir_partition_result& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::alter_replica_log_dirs_response::alter_replica_log_dir_topic_result& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::describe_log_dirs_response::describe_log_dirs_result& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::create_partitions_response::create_partitions_topic_result& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::delete_groups_response::deletable_group_result& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::elect_leaders_response::partition_result_type& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::elect_leaders_response::replica_election_result& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partition_result) visit_all(x, visit, context);
+}
+
+void visit_all(pm::incremental_alter_configs_response::alter_configs_resource_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::alter_partition_reassignments_response::reassignable_partition_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::alter_partition_reassignments_response::reassignable_topic_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::offset_delete_response::offset_delete_response_partition& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::offset_delete_response::offset_delete_response_topic& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::alter_client_quotas_response::entry_data& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::describe_user_scram_credentials_response::describe_user_scram_credentials_result& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::alter_user_scram_credentials_response::alter_user_scram_credentials_result& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::vote_response::partition_data& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::vote_response::topic_data& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::begin_quorum_epoch_response::partition_data& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::begin_quorum_epoch_response::topic_data& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::end_quorum_epoch_response::partition_data& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::end_quorum_epoch_response::topic_data& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::describe_quorum_response::partition_data& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::describe_quorum_response::topic_data& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::alter_partition_response::partition_data& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::alter_partition_response::topic_data& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::update_features_response::updatable_feature_result& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::fetch_snapshot_response::partition_snapshot& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::fetch_snapshot_response::topic_snapshot& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::describe_producers_response::partition_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::describe_producers_response::topic_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::describe_transactions_response::transaction_state_type& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::consumer_group_describe_response::described_group& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::assign_replicas_to_dirs_response::partition_data& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::assign_replicas_to_dirs_response::topic_data& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::assign_replicas_to_dirs_response::directory_data& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.topics) visit_all(x, visit, context);
+}
+
+void visit_all(pm::describe_topic_partitions_response::describe_topic_partitions_response_partition& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::describe_topic_partitions_response::describe_topic_partitions_response_topic& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::share_group_describe_response::described_group& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::share_fetch_response::partition_data& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    visit(context, s.acknowledge_error_code);
+}
+
+void visit_all(pm::share_fetch_response::share_fetchable_topic_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::share_acknowledge_response::partition_data& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::share_acknowledge_response::share_acknowledge_topic_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::initialize_share_group_state_response::partition_result& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::initialize_share_group_state_response::initialize_state_result& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::read_share_group_state_response::partition_result& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::read_share_group_state_response::read_state_result& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::write_share_group_state_response::partition_result& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::write_share_group_state_response::write_state_result& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::delete_share_group_state_response::partition_result& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::delete_share_group_state_response::delete_state_result& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
+void visit_all(pm::read_share_group_state_summary_response::partition_result& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
+
+void visit_all(pm::read_share_group_state_summary_response::read_state_summary_result& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.partitions) visit_all(x, visit, context);
+}
+
 }  // namespace
 
 void collect_error_codes(const pm::produce_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.responses) collect(x, out);
+}
+void visit_error_codes(pm::produce_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.responses) visit_all(x, visit, context);
 }
 
 void collect_error_codes(const pm::fetch_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
     for (const auto& x : s.responses) collect(x, out);
 }
+void visit_error_codes(pm::fetch_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.responses) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::list_offsets_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.topics) collect(x, out);
 }
+void visit_error_codes(pm::list_offsets_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.topics) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::metadata_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.topics) collect(x, out);
+}
+void visit_error_codes(pm::metadata_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.topics) visit_all(x, visit, context);
 }
 
 void collect_error_codes(const pm::leader_and_isr_response& s, std::vector<int16_t>& out) {
@@ -498,22 +885,40 @@ void collect_error_codes(const pm::leader_and_isr_response& s, std::vector<int16
     for (const auto& x : s.partition_errors) collect(x, out);
     for (const auto& x : s.topics) collect(x, out);
 }
+void visit_error_codes(pm::leader_and_isr_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.partition_errors) visit_all(x, visit, context);
+    for (auto& x : s.topics) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::stop_replica_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
     for (const auto& x : s.partition_errors) collect(x, out);
 }
+void visit_error_codes(pm::stop_replica_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.partition_errors) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::update_metadata_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
+}
+void visit_error_codes(pm::update_metadata_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
 }
 
 void collect_error_codes(const pm::controlled_shutdown_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
 }
+void visit_error_codes(pm::controlled_shutdown_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
 
 void collect_error_codes(const pm::offset_commit_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.topics) collect(x, out);
+}
+void visit_error_codes(pm::offset_commit_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.topics) visit_all(x, visit, context);
 }
 
 void collect_error_codes(const pm::offset_fetch_response& s, std::vector<int16_t>& out) {
@@ -521,63 +926,112 @@ void collect_error_codes(const pm::offset_fetch_response& s, std::vector<int16_t
     add(s.error_code, out);
     for (const auto& x : s.groups) collect(x, out);
 }
+void visit_error_codes(pm::offset_fetch_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.topics) visit_all(x, visit, context);
+    visit(context, s.error_code);
+    for (auto& x : s.groups) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::find_coordinator_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
     for (const auto& x : s.coordinators) collect(x, out);
 }
+void visit_error_codes(pm::find_coordinator_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.coordinators) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::join_group_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
 }
+void visit_error_codes(pm::join_group_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
 
 void collect_error_codes(const pm::heartbeat_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
+}
+void visit_error_codes(pm::heartbeat_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
 }
 
 void collect_error_codes(const pm::leave_group_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
     for (const auto& x : s.members) collect(x, out);
 }
+void visit_error_codes(pm::leave_group_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.members) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::sync_group_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
+}
+void visit_error_codes(pm::sync_group_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
 }
 
 void collect_error_codes(const pm::describe_groups_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.groups) collect(x, out);
 }
+void visit_error_codes(pm::describe_groups_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.groups) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::list_groups_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
+}
+void visit_error_codes(pm::list_groups_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
 }
 
 void collect_error_codes(const pm::sasl_handshake_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
 }
+void visit_error_codes(pm::sasl_handshake_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
 
 void collect_error_codes(const pm::api_versions_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
+}
+void visit_error_codes(pm::api_versions_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
 }
 
 void collect_error_codes(const pm::create_topics_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.topics) collect(x, out);
 }
+void visit_error_codes(pm::create_topics_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.topics) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::delete_topics_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.responses) collect(x, out);
+}
+void visit_error_codes(pm::delete_topics_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.responses) visit_all(x, visit, context);
 }
 
 void collect_error_codes(const pm::delete_records_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.topics) collect(x, out);
 }
+void visit_error_codes(pm::delete_records_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.topics) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::init_producer_id_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
 }
+void visit_error_codes(pm::init_producer_id_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
 
 void collect_error_codes(const pm::offset_for_leader_epoch_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.topics) collect(x, out);
+}
+void visit_error_codes(pm::offset_for_leader_epoch_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.topics) visit_all(x, visit, context);
 }
 
 void collect_error_codes(const pm::add_partitions_to_txn_response& s, std::vector<int16_t>& out) {
@@ -585,272 +1039,481 @@ void collect_error_codes(const pm::add_partitions_to_txn_response& s, std::vecto
     for (const auto& x : s.results_by_transaction) collect(x, out);
     for (const auto& x : s.results_by_topic_v3_and_below) collect(x, out);
 }
+void visit_error_codes(pm::add_partitions_to_txn_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.results_by_transaction) visit_all(x, visit, context);
+    for (auto& x : s.results_by_topic_v3_and_below) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::add_offsets_to_txn_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
+}
+void visit_error_codes(pm::add_offsets_to_txn_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
 }
 
 void collect_error_codes(const pm::end_txn_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
 }
+void visit_error_codes(pm::end_txn_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
 
 void collect_error_codes(const pm::write_txn_markers_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.markers) collect(x, out);
+}
+void visit_error_codes(pm::write_txn_markers_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.markers) visit_all(x, visit, context);
 }
 
 void collect_error_codes(const pm::txn_offset_commit_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.topics) collect(x, out);
 }
+void visit_error_codes(pm::txn_offset_commit_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.topics) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::describe_acls_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
+}
+void visit_error_codes(pm::describe_acls_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
 }
 
 void collect_error_codes(const pm::create_acls_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.results) collect(x, out);
 }
+void visit_error_codes(pm::create_acls_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.results) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::delete_acls_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.filter_results) collect(x, out);
+}
+void visit_error_codes(pm::delete_acls_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.filter_results) visit_all(x, visit, context);
 }
 
 void collect_error_codes(const pm::describe_configs_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.results) collect(x, out);
 }
+void visit_error_codes(pm::describe_configs_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.results) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::alter_configs_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.responses) collect(x, out);
 }
+void visit_error_codes(pm::alter_configs_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.responses) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::alter_replica_log_dirs_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.results) collect(x, out);
+}
+void visit_error_codes(pm::alter_replica_log_dirs_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.results) visit_all(x, visit, context);
 }
 
 void collect_error_codes(const pm::describe_log_dirs_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
     for (const auto& x : s.results) collect(x, out);
 }
+void visit_error_codes(pm::describe_log_dirs_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.results) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::sasl_authenticate_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
+}
+void visit_error_codes(pm::sasl_authenticate_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
 }
 
 void collect_error_codes(const pm::create_partitions_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.results) collect(x, out);
 }
+void visit_error_codes(pm::create_partitions_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.results) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::create_delegation_token_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
+}
+void visit_error_codes(pm::create_delegation_token_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
 }
 
 void collect_error_codes(const pm::renew_delegation_token_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
 }
+void visit_error_codes(pm::renew_delegation_token_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
 
 void collect_error_codes(const pm::expire_delegation_token_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
+}
+void visit_error_codes(pm::expire_delegation_token_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
 }
 
 void collect_error_codes(const pm::describe_delegation_token_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
 }
+void visit_error_codes(pm::describe_delegation_token_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
 
 void collect_error_codes(const pm::delete_groups_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.results) collect(x, out);
+}
+void visit_error_codes(pm::delete_groups_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.results) visit_all(x, visit, context);
 }
 
 void collect_error_codes(const pm::elect_leaders_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
     for (const auto& x : s.replica_election_results) collect(x, out);
 }
+void visit_error_codes(pm::elect_leaders_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.replica_election_results) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::incremental_alter_configs_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.responses) collect(x, out);
+}
+void visit_error_codes(pm::incremental_alter_configs_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.responses) visit_all(x, visit, context);
 }
 
 void collect_error_codes(const pm::alter_partition_reassignments_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
     for (const auto& x : s.responses) collect(x, out);
 }
+void visit_error_codes(pm::alter_partition_reassignments_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.responses) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::list_partition_reassignments_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
+}
+void visit_error_codes(pm::list_partition_reassignments_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
 }
 
 void collect_error_codes(const pm::offset_delete_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
     for (const auto& x : s.topics) collect(x, out);
 }
+void visit_error_codes(pm::offset_delete_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.topics) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::describe_client_quotas_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
 }
+void visit_error_codes(pm::describe_client_quotas_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
 
 void collect_error_codes(const pm::alter_client_quotas_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.entries) collect(x, out);
+}
+void visit_error_codes(pm::alter_client_quotas_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.entries) visit_all(x, visit, context);
 }
 
 void collect_error_codes(const pm::describe_user_scram_credentials_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
     for (const auto& x : s.results) collect(x, out);
 }
+void visit_error_codes(pm::describe_user_scram_credentials_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.results) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::alter_user_scram_credentials_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.results) collect(x, out);
+}
+void visit_error_codes(pm::alter_user_scram_credentials_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.results) visit_all(x, visit, context);
 }
 
 void collect_error_codes(const pm::vote_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
     for (const auto& x : s.topics) collect(x, out);
 }
+void visit_error_codes(pm::vote_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.topics) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::begin_quorum_epoch_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
     for (const auto& x : s.topics) collect(x, out);
+}
+void visit_error_codes(pm::begin_quorum_epoch_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.topics) visit_all(x, visit, context);
 }
 
 void collect_error_codes(const pm::end_quorum_epoch_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
     for (const auto& x : s.topics) collect(x, out);
 }
+void visit_error_codes(pm::end_quorum_epoch_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.topics) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::describe_quorum_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
     for (const auto& x : s.topics) collect(x, out);
+}
+void visit_error_codes(pm::describe_quorum_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.topics) visit_all(x, visit, context);
 }
 
 void collect_error_codes(const pm::alter_partition_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
     for (const auto& x : s.topics) collect(x, out);
 }
+void visit_error_codes(pm::alter_partition_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.topics) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::update_features_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
     for (const auto& x : s.results) collect(x, out);
 }
+void visit_error_codes(pm::update_features_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.results) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::envelope_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
+}
+void visit_error_codes(pm::envelope_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
 }
 
 void collect_error_codes(const pm::fetch_snapshot_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
     for (const auto& x : s.topics) collect(x, out);
 }
+void visit_error_codes(pm::fetch_snapshot_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.topics) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::describe_cluster_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
+}
+void visit_error_codes(pm::describe_cluster_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
 }
 
 void collect_error_codes(const pm::describe_producers_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.topics) collect(x, out);
 }
+void visit_error_codes(pm::describe_producers_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.topics) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::broker_registration_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
+}
+void visit_error_codes(pm::broker_registration_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
 }
 
 void collect_error_codes(const pm::broker_heartbeat_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
 }
+void visit_error_codes(pm::broker_heartbeat_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
 
 void collect_error_codes(const pm::unregister_broker_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
+}
+void visit_error_codes(pm::unregister_broker_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
 }
 
 void collect_error_codes(const pm::describe_transactions_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.transaction_states) collect(x, out);
 }
+void visit_error_codes(pm::describe_transactions_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.transaction_states) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::list_transactions_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
+}
+void visit_error_codes(pm::list_transactions_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
 }
 
 void collect_error_codes(const pm::allocate_producer_ids_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
 }
+void visit_error_codes(pm::allocate_producer_ids_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
 
 void collect_error_codes(const pm::consumer_group_heartbeat_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
+}
+void visit_error_codes(pm::consumer_group_heartbeat_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
 }
 
 void collect_error_codes(const pm::consumer_group_describe_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.groups) collect(x, out);
 }
+void visit_error_codes(pm::consumer_group_describe_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.groups) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::controller_registration_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
+}
+void visit_error_codes(pm::controller_registration_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
 }
 
 void collect_error_codes(const pm::get_telemetry_subscriptions_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
 }
+void visit_error_codes(pm::get_telemetry_subscriptions_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
 
 void collect_error_codes(const pm::push_telemetry_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
+}
+void visit_error_codes(pm::push_telemetry_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
 }
 
 void collect_error_codes(const pm::assign_replicas_to_dirs_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
     for (const auto& x : s.directories) collect(x, out);
 }
+void visit_error_codes(pm::assign_replicas_to_dirs_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.directories) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::list_client_metrics_resources_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
+}
+void visit_error_codes(pm::list_client_metrics_resources_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
 }
 
 void collect_error_codes(const pm::describe_topic_partitions_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.topics) collect(x, out);
 }
+void visit_error_codes(pm::describe_topic_partitions_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.topics) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::share_group_heartbeat_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
 }
+void visit_error_codes(pm::share_group_heartbeat_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
 
 void collect_error_codes(const pm::share_group_describe_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.groups) collect(x, out);
+}
+void visit_error_codes(pm::share_group_describe_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.groups) visit_all(x, visit, context);
 }
 
 void collect_error_codes(const pm::share_fetch_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
     for (const auto& x : s.responses) collect(x, out);
 }
+void visit_error_codes(pm::share_fetch_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.responses) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::share_acknowledge_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
     for (const auto& x : s.responses) collect(x, out);
 }
+void visit_error_codes(pm::share_acknowledge_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+    for (auto& x : s.responses) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::add_raft_voter_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
+}
+void visit_error_codes(pm::add_raft_voter_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
 }
 
 void collect_error_codes(const pm::remove_raft_voter_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
 }
+void visit_error_codes(pm::remove_raft_voter_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
+}
 
 void collect_error_codes(const pm::update_raft_voter_response& s, std::vector<int16_t>& out) {
     add(s.error_code, out);
+}
+void visit_error_codes(pm::update_raft_voter_response& s, error_code_visitor visit, void* context) {
+    visit(context, s.error_code);
 }
 
 void collect_error_codes(const pm::initialize_share_group_state_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.results) collect(x, out);
 }
+void visit_error_codes(pm::initialize_share_group_state_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.results) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::read_share_group_state_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.results) collect(x, out);
+}
+void visit_error_codes(pm::read_share_group_state_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.results) visit_all(x, visit, context);
 }
 
 void collect_error_codes(const pm::write_share_group_state_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.results) collect(x, out);
 }
+void visit_error_codes(pm::write_share_group_state_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.results) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::delete_share_group_state_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.results) collect(x, out);
 }
+void visit_error_codes(pm::delete_share_group_state_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.results) visit_all(x, visit, context);
+}
 
 void collect_error_codes(const pm::read_share_group_state_summary_response& s, std::vector<int16_t>& out) {
     for (const auto& x : s.results) collect(x, out);
+}
+void visit_error_codes(pm::read_share_group_state_summary_response& s, error_code_visitor visit, void* context) {
+    for (auto& x : s.results) visit_all(x, visit, context);
 }
 
 }  // namespace strata::protocol
