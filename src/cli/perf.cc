@@ -75,7 +75,7 @@ std::string human_bytes_per_second(double bytes_per_second) {
 
 // ---- perf produce -------------------------------------------------------------------
 
-struct produce_args {
+struct perf_produce_args {
     std::string topic;
     int64_t records = 100000;
     int record_size = 100;
@@ -88,7 +88,7 @@ struct produce_args {
 };
 
 struct produce_state {
-    produce_args args;
+    perf_produce_args args;
     int16_t acks = -1;
     int timeout_ms = 30000;
     protocol::compression_codec codec = protocol::compression_codec::none;
@@ -217,7 +217,7 @@ json latency_summary(const std::vector<double>& latencies, const std::vector<int
                 {"max", round3(points.empty() ? 0.0 : points.back().first)}};
 }
 
-void perf_produce(const global_options& g, const produce_args& a) {
+void perf_produce(const global_options& g, const perf_produce_args& a) {
     auto s = std::make_shared<produce_state>();
     s->args = a;
     s->timeout_ms = g.timeout_ms;
@@ -444,7 +444,7 @@ void add_perf_commands(CLI::App& app, const std::shared_ptr<global_options>& glo
     perf->require_subcommand(1);
     perf->footer("Example:\n  strata perf produce bench -n 1000000 -s 100");
 
-    auto pa = std::make_shared<produce_args>();
+    auto pa = std::make_shared<perf_produce_args>();
     auto* p = perf->add_subcommand("produce", "Produce records as fast as allowed; report throughput and latency");
     p->add_option("topic", pa->topic, "Topic (must exist)")->required();
     p->add_option("-n,--records", pa->records, "How many records")->check(CLI::Range(int64_t{1}, int64_t{1} << 40));

@@ -30,11 +30,7 @@ using boost::asio::awaitable;
 using security::acl_binding;
 using security::acl_filter;
 
-int16_t code(kafka_error e) {
-    return static_cast<int16_t>(e);
-}
-
-const auto& logger() {
+const auto& acl_log() {
     static const auto instance = log::get("authorizer");
     return instance;
 }
@@ -74,17 +70,17 @@ awaitable<msg::describe_acls_response> handle_describe(admin_context& admin, req
     response.error_message.reset();
     if (!ctx.authorized(security::acl_operation::describe, security::resource_type::cluster,
                         security::cluster_resource_name)) {
-        response.error_code = code(kafka_error::cluster_authorization_failed);
+        response.error_code = kafka_error_code(kafka_error::cluster_authorization_failed);
         co_return response;
     }
     if (!enabled(admin)) {
-        response.error_code = code(kafka_error::security_disabled);
+        response.error_code = kafka_error_code(kafka_error::security_disabled);
         response.error_message = std::string(no_authorizer);
         co_return response;
     }
     const auto filter = filter_of(request);
     if (auto problem = filter.invalid()) {
-        response.error_code = code(kafka_error::invalid_request);
+        response.error_code = kafka_error_code(kafka_error::invalid_request);
         response.error_message = *problem;
         co_return response;
     }
@@ -156,7 +152,7 @@ awaitable<msg::create_acls_response> create_locally(admin_context& admin, msg::c
     msg::create_acls_response response;
     for (const auto& [e, message] : outcomes) {
         auto& result = response.results.emplace_back();
-        result.error_code = code(e != kafka_error::none ? e : error);
+        result.error_code = kafka_error_code(e != kafka_error::none ? e : error);
         if (e != kafka_error::none) result.error_message = message;
         else result.error_message.reset();
     }
@@ -169,7 +165,7 @@ msg::create_acls_response refuse_creations(const msg::create_acls_request& reque
     msg::create_acls_response response;
     for (size_t i = 0; i < request.creations.size(); ++i) {
         auto& result = response.results.emplace_back();
-        result.error_code = code(error);
+        result.error_code = kafka_error_code(error);
         result.error_message = message;
     }
     return response;
@@ -182,7 +178,7 @@ awaitable<msg::create_acls_response> handle_create(admin_context& admin, request
         co_return refuse_creations(request, kafka_error::cluster_authorization_failed, std::nullopt);
     if (!enabled(admin))
         co_return refuse_creations(request, kafka_error::security_disabled, std::string(no_authorizer));
-    logger()->info("CreateAcls from {}: {} ACLs", ctx.principal().to_string(), request.creations.size());
+    acl_log()->info("CreateAcls from {}: {} ACLs", ctx.principal().to_string(), request.creations.size());
     co_return co_await on_controller<msg::create_acls_response>(
         admin, &ctx, std::move(request), ctx.version,
         [&admin](msg::create_acls_request r) { return create_locally(admin, std::move(r)); });
@@ -212,7 +208,7 @@ awaitable<msg::delete_acls_response> delete_locally(admin_context& admin, msg::d
             result.error_message.reset();
             const auto filter = filter_of(request.filters[i]);
             if (auto problem = filter.invalid()) {
-                result.error_code = code(kafka_error::invalid_request);
+                result.error_code = kafka_error_code(kafka_error::invalid_request);
                 result.error_message = *problem;
                 continue;
             }
@@ -231,7 +227,7 @@ awaitable<msg::delete_acls_response> delete_locally(admin_context& admin, msg::d
     if (error != kafka_error::none) {
         for (auto& result : response.filter_results) {
             if (result.error_code != 0) continue;
-            result.error_code = code(error);
+            result.error_code = kafka_error_code(error);
             result.matching_acls.clear();
         }
     }
@@ -244,7 +240,7 @@ awaitable<msg::delete_acls_response> handle_delete(admin_context& admin, request
         msg::delete_acls_response response;
         for (size_t i = 0; i < request.filters.size(); ++i) {
             auto& result = response.filter_results.emplace_back();
-            result.error_code = code(error);
+            result.error_code = kafka_error_code(error);
             result.error_message = message;
         }
         return response;
@@ -253,7 +249,7 @@ awaitable<msg::delete_acls_response> handle_delete(admin_context& admin, request
                                  security::cluster_resource_name))
         co_return refuse(kafka_error::cluster_authorization_failed, std::nullopt);
     if (!enabled(admin)) co_return refuse(kafka_error::security_disabled, std::string(no_authorizer));
-    logger()->info("DeleteAcls from {}: {} filters", ctx.principal().to_string(), request.filters.size());
+    acl_log()->info("DeleteAcls from {}: {} filters", ctx.principal().to_string(), request.filters.size());
     co_return co_await on_controller<msg::delete_acls_response>(
         admin, &ctx, std::move(request), ctx.version,
         [&admin](msg::delete_acls_request r) { return delete_locally(admin, std::move(r)); });
@@ -293,7 +289,7 @@ std::shared_ptr<security::standard_authorizer> make_authorizer(const broker_conf
         *last = image->acls();
         if (auto target = weak.lock()) target->set_acls(acl_bindings(*image));
     });
-    logger()->info("authorizer: StandardAuthorizer, {} super users, allow.everyone.if.no.acl.found={}",
+    acl_log()->info("authorizer: StandardAuthorizer, {} super users, allow.everyone.if.no.acl.found={}",
                    security::parse_super_users(config.super_users).size(), config.allow_everyone_if_no_acl_found);
     return authorizer;
 }

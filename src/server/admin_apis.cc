@@ -25,10 +25,6 @@ namespace {
 namespace msg = protocol::messages;
 using boost::asio::awaitable;
 
-int16_t code(kafka_error e) {
-    return static_cast<int16_t>(e);
-}
-
 // Kafka's "authorized operations not requested" marker.
 constexpr int32_t operations_not_requested = INT32_MIN;
 
@@ -75,7 +71,7 @@ void fill_topic(const metadata::metadata_image& image, const metadata::topic_ima
             if (!b || b->fenced) part.offline_replicas.push_back(r);
         }
         if (leader_unreachable(image, unreachable, p.leader)) part.leader_id = metadata::no_leader;
-        if (part.leader_id == metadata::no_leader) part.error_code = code(kafka_error::leader_not_available);
+        if (part.leader_id == metadata::no_leader) part.error_code = kafka_error_code(kafka_error::leader_not_available);
     }
 }
 
@@ -188,7 +184,7 @@ awaitable<msg::metadata_response> handle_metadata(admin_context& admin, request_
             out.name = wanted.name;
             out.topic_id = wanted.topic_id;
             out.topic_authorized_operations = operations_not_requested;
-            out.error_code = code(kafka_error::topic_authorization_failed);
+            out.error_code = kafka_error_code(kafka_error::topic_authorization_failed);
             continue;
         }
         // Auto-creation needs CREATE on the cluster or the topic.
@@ -219,11 +215,11 @@ awaitable<msg::metadata_response> handle_metadata(admin_context& admin, request_
         out.topic_id = wanted.topic_id;
         out.topic_authorized_operations = operations_not_requested;
         if (!wanted.name)
-            out.error_code = code(kafka_error::unknown_topic_id);
+            out.error_code = kafka_error_code(kafka_error::unknown_topic_id);
         else if (metadata::invalid_topic_name(*wanted.name))
-            out.error_code = code(kafka_error::invalid_topic_exception);
+            out.error_code = kafka_error_code(kafka_error::invalid_topic_exception);
         else
-            out.error_code = code(kafka_error::unknown_topic_or_partition);
+            out.error_code = kafka_error_code(kafka_error::unknown_topic_or_partition);
     }
     co_return response;
 }
@@ -244,9 +240,9 @@ awaitable<msg::create_topics_response> handle_create_topics(admin_context& admin
         if (may_create_topic(ctx, t.name)) return false;
         auto& r = refused.emplace_back();
         r.name = t.name;
-        r.error_code = code(kafka_error::topic_authorization_failed);
+        r.error_code = kafka_error_code(kafka_error::topic_authorization_failed);
         r.error_message = "Authorization failed.";
-        r.topic_config_error_code = code(kafka_error::topic_authorization_failed);
+        r.topic_config_error_code = kafka_error_code(kafka_error::topic_authorization_failed);
         r.configs.reset();
         return true;
     });
@@ -274,7 +270,7 @@ awaitable<msg::delete_topics_response> handle_delete_topics(admin_context& admin
         auto& r = refused.emplace_back();
         r.name = std::move(name);
         r.topic_id = id;
-        r.error_code = code(kafka_error::topic_authorization_failed);
+        r.error_code = kafka_error_code(kafka_error::topic_authorization_failed);
     };
     std::erase_if(request.topic_names, [&](const std::string& name) {
         if (may_delete(name)) return false;
@@ -309,7 +305,7 @@ awaitable<msg::create_partitions_response> handle_create_partitions(admin_contex
             return false;
         auto& r = refused.emplace_back();
         r.name = t.name;
-        r.error_code = code(kafka_error::topic_authorization_failed);
+        r.error_code = kafka_error_code(kafka_error::topic_authorization_failed);
         r.error_message = "Authorization failed.";
         return true;
     });
@@ -383,12 +379,12 @@ awaitable<msg::describe_topic_partitions_response> handle_describe_topic_partiti
         out.name = name;
         out.topic_authorized_operations = operations_not_requested;
         if (!may_describe(name)) {
-            out.error_code = code(kafka_error::topic_authorization_failed);
+            out.error_code = kafka_error_code(kafka_error::topic_authorization_failed);
             continue;
         }
         const auto* t = image->topic(name);
         if (!t) {
-            out.error_code = code(metadata::invalid_topic_name(name) ? kafka_error::invalid_topic_exception
+            out.error_code = kafka_error_code(metadata::invalid_topic_name(name) ? kafka_error::invalid_topic_exception
                                                                      : kafka_error::unknown_topic_or_partition);
             continue;
         }
@@ -417,7 +413,7 @@ awaitable<msg::describe_topic_partitions_response> handle_describe_topic_partiti
                 const auto* b = image->broker(r);
                 if (!b || b->fenced) part.offline_replicas.push_back(r);
             }
-            if (p.leader == metadata::no_leader) part.error_code = code(kafka_error::leader_not_available);
+            if (p.leader == metadata::no_leader) part.error_code = kafka_error_code(kafka_error::leader_not_available);
         }
         if (response.next_cursor) break;
     }

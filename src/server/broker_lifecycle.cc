@@ -22,7 +22,7 @@ namespace msg = protocol::messages;
 
 namespace {
 
-const auto& logger() {
+const auto& lifecycle_log() {
     static const auto instance = log::get("server");
     return instance;
 }
@@ -108,7 +108,7 @@ struct broker_lifecycle::impl {
         const auto now = std::chrono::steady_clock::now();
         if (response.error_code == 0) shut_down_answered_at = now;
         if (response.error_code == 0 && response.should_shut_down) {
-            logger()->info("broker {}: the controller approved the controlled shutdown", registration.broker_id);
+            lifecycle_log()->info("broker {}: the controller approved the controlled shutdown", registration.broker_id);
             answer_shut_down(true);
             return true;
         }
@@ -116,13 +116,13 @@ struct broker_lifecycle::impl {
             // The others are shutting down too (a whole cluster stopped at
             // once): there is nowhere to move anything, and waiting could
             // outlast the quorum.
-            logger()->info("broker {}: every other broker is shutting down or fenced; not waiting for the controller",
+            lifecycle_log()->info("broker {}: every other broker is shutting down or fenced; not waiting for the controller",
                            registration.broker_id);
             answer_shut_down(false);
             return true;
         }
         if (now - shut_down_answered_at >= session_timeout) {
-            logger()->warn("broker {}: no answer from the controller for {} ms; shutting down without its approval",
+            lifecycle_log()->warn("broker {}: no answer from the controller for {} ms; shutting down without its approval",
                            registration.broker_id, session_timeout.count());
             answer_shut_down(false);
             return true;
@@ -196,13 +196,13 @@ struct broker_lifecycle::impl {
             if (epoch < 0) {
                 auto response = co_await self->register_with(remote);
                 if (response.error_code != 0) {
-                    logger()->warn("broker {}: registration failed with error {}", self->registration.broker_id,
+                    lifecycle_log()->warn("broker {}: registration failed with error {}", self->registration.broker_id,
                                    response.error_code);
                     co_await self->sleep(std::chrono::milliseconds(200));
                     continue;
                 }
                 epoch = response.broker_epoch;
-                logger()->info("broker {}: registered with epoch {}", self->registration.broker_id, epoch);
+                lifecycle_log()->info("broker {}: registered with epoch {}", self->registration.broker_id, epoch);
             }
             msg::broker_heartbeat_request heartbeat;
             heartbeat.broker_id = self->registration.broker_id;
@@ -235,7 +235,7 @@ struct broker_lifecycle::impl {
                 continue;
             }
             if (response.error_code != 0) {
-                logger()->info("broker {}: heartbeat refused ({}); registering again", heartbeat.broker_id,
+                lifecycle_log()->info("broker {}: heartbeat refused ({}); registering again", heartbeat.broker_id,
                                response.error_code);
                 epoch = -1;
                 continue;
@@ -269,7 +269,7 @@ bool broker_lifecycle::controlled_shutdown(std::chrono::milliseconds timeout) {
     const bool registered = me && !me->fenced;
     const bool others = other_broker_serves(*image, id);
     if (!registered || !others) {
-        logger()->info("broker {}: no controlled shutdown ({})", id,
+        lifecycle_log()->info("broker {}: no controlled shutdown ({})", id,
                        registered ? "no other broker is unfenced" : "not registered and unfenced");
         return false;
     }
@@ -283,18 +283,18 @@ bool broker_lifecycle::controlled_shutdown(std::chrono::milliseconds timeout) {
         }
         handed.set_value(self->shut_down_future);
     });
-    logger()->info("broker {}: controlled shutdown: asking the controller to move this broker's leaderships", id);
+    lifecycle_log()->info("broker {}: controlled shutdown: asking the controller to move this broker's leaderships", id);
     const auto started = std::chrono::steady_clock::now();
     if (future_future.wait_for(timeout) != std::future_status::ready) return false;
     auto approved = future_future.get();
     const auto left = timeout - (std::chrono::steady_clock::now() - started);
     if (approved.wait_for(left) != std::future_status::ready) {
-        logger()->warn("broker {}: controlled shutdown not approved within {} ms; shutting down anyway", id,
+        lifecycle_log()->warn("broker {}: controlled shutdown not approved within {} ms; shutting down anyway", id,
                        timeout.count());
         return false;
     }
     const bool ok = approved.get();
-    logger()->info("broker {}: controlled shutdown {} after {} ms", id, ok ? "done" : "given up",
+    lifecycle_log()->info("broker {}: controlled shutdown {} after {} ms", id, ok ? "done" : "given up",
                    std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
                        .count());
     return ok;

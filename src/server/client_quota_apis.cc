@@ -20,10 +20,6 @@ namespace records = protocol::metadata;
 using boost::asio::awaitable;
 using metadata::client_quota_entity;
 
-int16_t code(kafka_error e) {
-    return static_cast<int16_t>(e);
-}
-
 // ---- DescribeClientQuotas ------------------------------------------------------
 
 // Kafka's match types: a name, the default (null name), any name.
@@ -78,13 +74,13 @@ awaitable<msg::describe_client_quotas_response> handle_describe(admin_context& a
     response.error_message.reset();
     if (!ctx.authorized(security::acl_operation::describe_configs, security::resource_type::cluster,
                         security::cluster_resource_name)) {
-        response.error_code = code(kafka_error::cluster_authorization_failed);
+        response.error_code = kafka_error_code(kafka_error::cluster_authorization_failed);
         response.error_message = "Cluster authorization failed.";
         response.entries.reset();
         co_return response;
     }
     if (auto refused = validate_filter(request)) {
-        response.error_code = code(refused->error);
+        response.error_code = kafka_error_code(refused->error);
         response.error_message = refused->message;
         response.entries.reset();
         co_return response;
@@ -201,10 +197,10 @@ awaitable<msg::alter_client_quotas_response> alter_locally(admin_context& admin,
     for (size_t i = 0; i < request.entries.size(); ++i) {
         auto& out = answer_entry(response, request.entries[i]);
         if (outcomes[i]) {
-            out.error_code = code(outcomes[i]->error);
+            out.error_code = kafka_error_code(outcomes[i]->error);
             out.error_message = outcomes[i]->message;
         } else {
-            out.error_code = code(error);
+            out.error_code = kafka_error_code(error);
         }
     }
     co_return response;
@@ -217,7 +213,7 @@ awaitable<msg::alter_client_quotas_response> handle_alter(admin_context& admin, 
         msg::alter_client_quotas_response response;
         for (const auto& entry : request.entries) {
             auto& out = answer_entry(response, entry);
-            out.error_code = code(kafka_error::cluster_authorization_failed);
+            out.error_code = kafka_error_code(kafka_error::cluster_authorization_failed);
         }
         co_return response;
     }

@@ -40,8 +40,6 @@ namespace msg = protocol::messages;
 using boost::asio::awaitable;
 using metadata::config_resource_type;
 
-int16_t code(kafka_error e) { return static_cast<int16_t>(e); }
-
 // DescribeConfigs' ConfigSource CLIENT_METRICS_CONFIG.
 constexpr auto config_source_client_metrics = static_cast<config_source>(7);
 
@@ -86,19 +84,19 @@ awaitable<msg::describe_configs_response> handle_describe_configs(admin_context&
         if (const auto refused = config_authorization(ctx, resource.resource_type, resource.resource_name,
                                                       security::acl_operation::describe_configs);
             refused != kafka_error::none) {
-            result.error_code = code(refused);
+            result.error_code = kafka_error_code(refused);
             continue;
         }
         std::vector<described_config> configs;
         switch (static_cast<config_resource_type>(resource.resource_type)) {
         case config_resource_type::topic: {
             if (metadata::invalid_topic_name(resource.resource_name)) {
-                result.error_code = code(kafka_error::invalid_topic_exception);
+                result.error_code = kafka_error_code(kafka_error::invalid_topic_exception);
                 result.error_message = fmt::format("Invalid topic name: {}", resource.resource_name);
                 continue;
             }
             if (!image->topic(resource.resource_name)) {
-                result.error_code = code(kafka_error::unknown_topic_or_partition);
+                result.error_code = kafka_error_code(kafka_error::unknown_topic_or_partition);
                 result.error_message = fmt::format("Topic {} does not exist", resource.resource_name);
                 continue;
             }
@@ -113,7 +111,7 @@ awaitable<msg::describe_configs_response> handle_describe_configs(admin_context&
                 break;
             }
             if (auto problem = wrong_broker(admin, resource.resource_name)) {
-                result.error_code = code(kafka_error::invalid_request);
+                result.error_code = kafka_error_code(kafka_error::invalid_request);
                 result.error_message = *problem;
                 continue;
             }
@@ -124,7 +122,7 @@ awaitable<msg::describe_configs_response> handle_describe_configs(admin_context&
                 // As Kafka: the subscription's explicit configs (none when
                 // it does not exist), sourced CLIENT_METRICS_CONFIG.
                 if (resource.resource_name.empty()) {
-                    result.error_code = code(kafka_error::invalid_request);
+                    result.error_code = kafka_error_code(kafka_error::invalid_request);
                     result.error_message = "Client metrics subscription name must not be empty";
                     continue;
                 }
@@ -138,7 +136,7 @@ awaitable<msg::describe_configs_response> handle_describe_configs(admin_context&
                 }
                 break;
             }
-            result.error_code = code(kafka_error::invalid_request);
+            result.error_code = kafka_error_code(kafka_error::invalid_request);
             result.error_message = fmt::format("Unsupported resource type {} for DescribeConfigs",
                                                resource.resource_type);
             continue;
@@ -483,7 +481,7 @@ template <typename Entry>
 void fill_outcome(Entry& out, int8_t type, const std::string& name, const resource_outcome& outcome) {
     out.resource_type = type;
     out.resource_name = name;
-    out.error_code = code(outcome.error);
+    out.error_code = kafka_error_code(outcome.error);
     if (outcome.message.empty()) out.error_message.reset();
     else out.error_message = outcome.message;
 }

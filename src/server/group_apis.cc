@@ -15,10 +15,6 @@ namespace {
 namespace msg = protocol::messages;
 using boost::asio::awaitable;
 
-int16_t code(kafka_error e) {
-    return static_cast<int16_t>(e);
-}
-
 // Kafka shows a member's host as InetAddress.toString(): "/127.0.0.1".
 std::string client_host(const std::string& remote) {
     auto colon = remote.rfind(':');
@@ -80,7 +76,7 @@ awaitable<msg::find_coordinator_response> handle_find_coordinator(group_context&
                 }
             }
         }
-        c.error_code = code(error);
+        c.error_code = kafka_error_code(error);
     }
     if (ctx.version < 4) {
         const auto& c = response.coordinators.front();

@@ -16,7 +16,7 @@ namespace {
 
 namespace asio = boost::asio;
 
-const auto& logger() {
+const auto& dispatcher_log() {
     static const auto instance = log::get("server");
     return instance;
 }
@@ -205,7 +205,7 @@ asio::awaitable<net::handler_result> request_dispatcher::handle(const net::conne
     auto found = _apis.find(key);
     if (found == _apis.end()) {
         // Kafka closes the connection on an API key it does not serve.
-        logger()->info("connection {} from {}: unsupported API key {} (version {}); closing", connection.id,
+        dispatcher_log()->info("connection {} from {}: unsupported API key {} (version {}); closing", connection.id,
                        connection.remote, key, version);
         co_return net::handler_result{std::nullopt, true};
     }
@@ -222,7 +222,7 @@ asio::awaitable<net::handler_result> request_dispatcher::handle(const net::conne
             co_return net::handler_result{unsupported_api_versions_response(ctx.header.correlation_id, supported_apis()),
                                           false};
         }
-        logger()->info("connection {} from {}: {} v{} is not supported (v{}-v{}); closing", connection.id,
+        dispatcher_log()->info("connection {} from {}: {} v{} is not supported (v{}-v{}); closing", connection.id,
                        connection.remote, protocol::find_api_schema(key)->name, version, range.min_version,
                        range.max_version);
         co_return net::handler_result{std::nullopt, true};

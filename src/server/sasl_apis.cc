@@ -20,13 +20,9 @@ namespace asio = boost::asio;
 namespace msg = protocol::messages;
 using security::sasl_session;
 
-const auto& logger() {
+const auto& sasl_log() {
     static const auto instance = log::get("security");
     return instance;
-}
-
-int16_t code(kafka_error e) {
-    return static_cast<int16_t>(e);
 }
 
 // Kafka holds back the answer to a failed authentication (and the close
@@ -41,7 +37,7 @@ asio::awaitable<void> delay_failure(const sasl_authenticator* authenticator) {
 // Never the token: it holds the password (PLAIN) or a proof (SCRAM).
 void log_failure(const net::connection_info& connection, const sasl_session& session, const std::string& reason) {
     const auto& user = session.exchange ? session.exchange->user() : std::string();
-    logger()->warn("connection {} from {} on {}: failed authentication{} with {}: {}", connection.id,
+    sasl_log()->warn("connection {} from {} on {}: failed authentication{} with {}: {}", connection.id,
                    connection.remote, connection.listener, user.empty() ? "" : " of user '" + user + "'",
                    session.mechanism, reason);
 }
@@ -50,7 +46,7 @@ void complete(const net::connection_info& connection, sasl_session& session) {
     session.state = sasl_session::stage::complete;
     session.authenticated_as = security::principal{"User", session.exchange->user()};
     session.exchange.reset();
-    logger()->info("connection {} from {} on {}: authenticated as {} with {}", connection.id, connection.remote,
+    sasl_log()->info("connection {} from {} on {}: authenticated as {} with {}", connection.id, connection.remote,
                    connection.listener, session.authenticated_as.to_string(), session.mechanism);
 }
 
@@ -63,7 +59,7 @@ asio::awaitable<msg::sasl_handshake_response> handle_handshake(const sasl_authen
     if (!authenticator || !session || session->state != sasl_session::stage::handshake) {
         // A listener without SASL, or a second handshake. Mid-exchange
         // Kafka also closes the connection.
-        response.error_code = code(kafka_error::illegal_sasl_state);
+        response.error_code = kafka_error_code(kafka_error::illegal_sasl_state);
         if (session && !session->authenticated()) ctx.close_connection = true;
         co_return response;
     }
@@ -73,7 +69,7 @@ asio::awaitable<msg::sasl_handshake_response> handle_handshake(const sasl_authen
         session->state = sasl_session::stage::failed;
         log_failure(ctx.connection, *session, "mechanism not enabled");
         co_await delay_failure(authenticator);
-        response.error_code = code(kafka_error::unsupported_sasl_mechanism);
+        response.error_code = kafka_error_code(kafka_error::unsupported_sasl_mechanism);
         ctx.close_connection = true;
         co_return response;
     }
@@ -88,7 +84,7 @@ asio::awaitable<msg::sasl_authenticate_response> handle_authenticate(const sasl_
     msg::sasl_authenticate_response response;
     auto* session = ctx.connection.sasl.get();
     if (!session || session->state != sasl_session::stage::authenticate || session->raw_tokens) {
-        response.error_code = code(kafka_error::illegal_sasl_state);
+        response.error_code = kafka_error_code(kafka_error::illegal_sasl_state);
         response.error_message = session && session->authenticated()
                                      ? "SaslAuthenticate request received after successful authentication"
                                      : "Unexpected SaslAuthenticate request";
@@ -101,7 +97,7 @@ asio::awaitable<msg::sasl_authenticate_response> handle_authenticate(const sasl_
         session->state = sasl_session::stage::failed;
         log_failure(ctx.connection, *session, step.error);
         co_await delay_failure(authenticator);
-        response.error_code = code(kafka_error::sasl_authentication_failed);
+        response.error_code = kafka_error_code(kafka_error::sasl_authentication_failed);
         // Kafka's wording; nothing about which part was wrong.
         response.error_message = "Authentication failed during authentication due to invalid credentials with SASL "
                                  "mechanism " + session->mechanism;
@@ -139,7 +135,7 @@ asio::awaitable<net::handler_result> raw_token(const sasl_authenticator* authent
 
 asio::awaitable<net::handler_result> refuse(const net::connection_info& connection, int16_t key) {
     const auto* schema = protocol::find_api_schema(key);
-    logger()->warn("connection {} from {} on {}: {} (key {}) before authentication; closing", connection.id,
+    sasl_log()->warn("connection {} from {} on {}: {} (key {}) before authentication; closing", connection.id,
                    connection.remote, connection.listener, schema ? schema->name : "an unknown API", key);
     co_return close_result();
 }

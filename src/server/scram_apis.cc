@@ -19,10 +19,6 @@ namespace msg = protocol::messages;
 namespace records = protocol::metadata;
 using boost::asio::awaitable;
 
-int16_t code(kafka_error e) {
-    return static_cast<int16_t>(e);
-}
-
 bool known_mechanism(int8_t m) {
     return m == static_cast<int8_t>(security::scram_mechanism::sha_256) ||
            m == static_cast<int8_t>(security::scram_mechanism::sha_512);
@@ -34,7 +30,7 @@ void describe_user(const metadata::metadata_image& image, const std::string& use
     out.error_message.reset();
     auto found = image.scram().find(user);
     if (found == image.scram().end()) {
-        out.error_code = code(kafka_error::resource_not_found);
+        out.error_code = kafka_error_code(kafka_error::resource_not_found);
         out.error_message = "Attempt to describe nonexistent user.";
         return;
     }
@@ -51,7 +47,7 @@ awaitable<msg::describe_user_scram_credentials_response> handle_describe(
     response.error_message.reset();
     if (!ctx.authorized(security::acl_operation::describe, security::resource_type::cluster,
                         security::cluster_resource_name)) {
-        response.error_code = code(kafka_error::cluster_authorization_failed);
+        response.error_code = kafka_error_code(kafka_error::cluster_authorization_failed);
         co_return response;
     }
     const auto image = admin.metadata.image();
@@ -67,7 +63,7 @@ awaitable<msg::describe_user_scram_credentials_response> handle_describe(
         auto& out = response.results.emplace_back();
         if (counts[u.name] > 1) {
             out.user = u.name;
-            out.error_code = code(kafka_error::duplicate_resource);
+            out.error_code = kafka_error_code(kafka_error::duplicate_resource);
             out.error_message = "Cannot describe SCRAM credentials for the same user twice in a single request.";
             continue;
         }
@@ -153,7 +149,7 @@ awaitable<msg::alter_user_scram_credentials_response> alter_locally(admin_contex
     for (const auto& [user, o] : outcomes) {
         auto& out = response.results.emplace_back();
         out.user = user;
-        out.error_code = code(o.error != kafka_error::none ? o.error : error);
+        out.error_code = kafka_error_code(o.error != kafka_error::none ? o.error : error);
         if (o.error != kafka_error::none) out.error_message = o.message;
         else out.error_message.reset();
     }
@@ -171,7 +167,7 @@ awaitable<msg::alter_user_scram_credentials_response> handle_alter(admin_context
         for (const auto& user : users) {
             auto& out = response.results.emplace_back();
             out.user = user;
-            out.error_code = code(kafka_error::cluster_authorization_failed);
+            out.error_code = kafka_error_code(kafka_error::cluster_authorization_failed);
             out.error_message.reset();
         }
         co_return response;

@@ -22,7 +22,7 @@ namespace {
 namespace msg = protocol::messages;
 using boost::asio::awaitable;
 
-const auto& logger() {
+const auto& telemetry_log() {
     static const auto instance = log::get("telemetry");
     return instance;
 }
@@ -106,7 +106,7 @@ void register_telemetry_apis(request_dispatcher& dispatcher, metadata::metadata_
             auto answer = manager->push(request.client_instance_id, request.subscription_id, request.terminating,
                                         request.compression_type, request.metrics, identity_of(ctx, *software));
             if (answer.error != kafka_error::none)
-                logger()->debug("PushTelemetry from {} ({}): {}: {}", ctx.connection.remote,
+                telemetry_log()->debug("PushTelemetry from {} ({}): {}: {}", ctx.connection.remote,
                                 request.client_instance_id.to_string(), kafka_error_name(answer.error), answer.message);
             msg::push_telemetry_response response;
             response.error_code = static_cast<int16_t>(answer.error);

@@ -16,10 +16,6 @@ using boost::asio::awaitable;
 using security::acl_operation;
 using security::resource_type;
 
-int16_t code(kafka_error e) {
-    return static_cast<int16_t>(e);
-}
-
 bool may_write_txn(const request_context& ctx, const std::string& id) {
     return ctx.authorized(acl_operation::write, resource_type::transactional_id, id);
 }
@@ -32,7 +28,7 @@ awaitable<msg::add_partitions_to_txn_response> authorized_add_partitions_to_txn(
         // v4+ is what brokers send to verify a transaction (KIP-890).
         if (!cluster_action_allowed(ctx)) {
             msg::add_partitions_to_txn_response response;
-            response.error_code = code(kafka_error::cluster_authorization_failed);
+            response.error_code = kafka_error_code(kafka_error::cluster_authorization_failed);
             co_return response;
         }
         co_return co_await tc.add_partitions_to_txn(std::move(request), ctx.version);
@@ -58,7 +54,7 @@ awaitable<msg::add_partitions_to_txn_response> authorized_add_partitions_to_txn(
         for (const int32_t p : t.partitions) {
             auto& r = out.results_by_partition.emplace_back();
             r.partition_index = p;
-            r.partition_error_code = code(error);
+            r.partition_error_code = kafka_error_code(error);
         }
     }
     co_return response;
@@ -69,11 +65,11 @@ awaitable<msg::add_offsets_to_txn_response> authorized_add_offsets_to_txn(txn::t
                                                                           msg::add_offsets_to_txn_request request) {
     msg::add_offsets_to_txn_response response;
     if (!may_write_txn(ctx, request.transactional_id)) {
-        response.error_code = code(kafka_error::transactional_id_authorization_failed);
+        response.error_code = kafka_error_code(kafka_error::transactional_id_authorization_failed);
         co_return response;
     }
     if (!ctx.authorized(acl_operation::read, resource_type::group, request.group_id)) {
-        response.error_code = code(kafka_error::group_authorization_failed);
+        response.error_code = kafka_error_code(kafka_error::group_authorization_failed);
         co_return response;
     }
     co_return co_await tc.add_offsets_to_txn(std::move(request), ctx.version);
@@ -83,7 +79,7 @@ awaitable<msg::end_txn_response> authorized_end_txn(txn::txn_coordinator& tc, re
                                                     msg::end_txn_request request) {
     if (!may_write_txn(ctx, request.transactional_id)) {
         msg::end_txn_response response;
-        response.error_code = code(kafka_error::transactional_id_authorization_failed);
+        response.error_code = kafka_error_code(kafka_error::transactional_id_authorization_failed);
         co_return response;
     }
     co_return co_await tc.end_txn(std::move(request), ctx.version);
@@ -109,7 +105,7 @@ awaitable<msg::txn_offset_commit_response> authorized_txn_offset_commit(group::g
         for (const auto& p : t.partitions) {
             auto& r = out.partitions.emplace_back();
             r.partition_index = p.partition_index;
-            r.error_code = code(error);
+            r.error_code = kafka_error_code(error);
         }
         return true;
     });
@@ -139,7 +135,7 @@ awaitable<msg::describe_transactions_response> authorized_describe_transactions(
     for (const auto& id : refused) {
         auto& out = response.transaction_states.emplace_back();
         out.transactional_id = id;
-        out.error_code = code(kafka_error::transactional_id_authorization_failed);
+        out.error_code = kafka_error_code(kafka_error::transactional_id_authorization_failed);
     }
     co_return response;
 }
