@@ -83,9 +83,10 @@ inline std::chrono::milliseconds forward_timeout(const protocol::messages::sync_
 [[noreturn]] void throw_retriable(const std::string& group, const std::string& why);
 awaitable<void> backoff(int attempt);
 
+// `coordinator`, when given, is set to the node that answered.
 template <typename Response, typename Request>
 awaitable<Response> group_call(context& ctx, const std::string& group, const Request& request,
-                               int16_t cap = Request::highest_supported_version) {
+                               int16_t cap = Request::highest_supported_version, int32_t* coordinator = nullptr) {
     const auto deadline = std::chrono::steady_clock::now() + coordinator_wait;
     std::string last;  // why the last attempt did not answer
     for (int attempt = 0;; ++attempt) {
@@ -96,7 +97,10 @@ awaitable<Response> group_call(context& ctx, const std::string& group, const Req
         const auto where = co_await ctx.find_coordinator(group, deadline);
         auto local = co_await ctx.kafka.template call<Response>(request, cap);
         const int16_t here = only_coordinator_errors(local);
-        if (!here) co_return local;
+        if (!here) {
+            if (coordinator) *coordinator = where.node_id;
+            co_return local;
+        }
         if (where.node_id == ctx.node_id || !ctx.peers) {
             // Named coordinator, not yet serving the group (loading it).
             last = fmt::format("broker {} answered {}", ctx.node_id, kafka_error_name(static_cast<kafka_error>(here)));
@@ -121,6 +125,7 @@ awaitable<Response> group_call(context& ctx, const std::string& group, const Req
                                kafka_error_name(static_cast<kafka_error>(there)));
             continue;
         }
+        if (coordinator) *coordinator = where.node_id;
         co_return std::move(remote).value();
     }
 }

@@ -29,10 +29,10 @@ std::string group_path(const std::string& cluster, const std::string& group) {
     return fmt::format("/v3/clusters/{}/consumer-groups/{}", cluster, group);
 }
 
-awaitable<described> describe_group(context& ctx, const std::string& group) {
+awaitable<described> describe_group(context& ctx, const std::string& group, int32_t* coordinator = nullptr) {
     pm::describe_groups_request request;
     request.groups.push_back(group);
-    auto response = co_await group_call<pm::describe_groups_response>(ctx, group, request, 5);
+    auto response = co_await group_call<pm::describe_groups_response>(ctx, group, request, 5, coordinator);
     if (response.groups.empty()) throw rest_error(500, 50002, "DescribeGroups answered no group");
     auto g = response.groups.front();
     check_kafka(g.error_code);
@@ -55,7 +55,7 @@ std::map<std::string, std::vector<int32_t>> assignment_of(const std::vector<uint
     return out;
 }
 
-json group_json(context& ctx, const std::string& cluster, const described& g) {
+json group_json(context& ctx, const std::string& cluster, const described& g, int32_t coordinator) {
     const std::string path = group_path(cluster, g.group_id);
     return {{"kind", "KafkaConsumerGroup"},
             {"metadata", {{"self", ctx.base + path}, {"resource_name", fmt::format("crn:///kafka={}/consumer-group={}", cluster, g.group_id)}}},
@@ -65,7 +65,8 @@ json group_json(context& ctx, const std::string& cluster, const described& g) {
             {"partition_assignor", g.protocol_data},
             {"state", g.group_state.empty() ? "UNKNOWN" : [&] { std::string s = g.group_state; for (auto& c : s) c = char(std::toupper(c)); return s; }()},
             {"type", "CLASSIC"},
-            {"coordinator", nullptr},
+            {"coordinator", coordinator >= 0 ? ctx.related(fmt::format("/v3/clusters/{}/brokers/{}", cluster, coordinator))
+                                             : json(nullptr)},
             {"consumers", ctx.related(path + "/consumers")},
             {"lag_summary", ctx.related(path + "/lag-summary")}};
 }
@@ -194,9 +195,10 @@ awaitable<http::response> list_groups(context& ctx, const http::request&, const 
     for (const auto& name : names) {
         pm::describe_groups_request describe;
         describe.groups.push_back(name);
-        auto response = co_await group_call<pm::describe_groups_response>(ctx, name, describe, 5);
+        int32_t coordinator = -1;
+        auto response = co_await group_call<pm::describe_groups_response>(ctx, name, describe, 5, &coordinator);
         for (const auto& g : response.groups)
-            if (g.error_code == 0 && g.group_state != "Dead") data.push_back(group_json(ctx, p[0], g));
+            if (g.error_code == 0 && g.group_state != "Dead") data.push_back(group_json(ctx, p[0], g, coordinator));
     }
     co_return json_response(200, {{"kind", "KafkaConsumerGroupList"}, {"metadata", {{"self", ctx.base + "/v3/clusters/" + p[0] + "/consumer-groups"}, {"next", nullptr}}}, {"data", data}});
 }
@@ -207,7 +209,9 @@ void add_v3_group_routes(std::vector<route>& routes) {
     routes.push_back({"GET", "/v3/clusters/{}/consumer-groups", list_groups});
     routes.push_back({"GET", "/v3/clusters/{}/consumer-groups/{}", [](context& ctx, const http::request&, const path_params& p) -> awaitable<http::response> {
                           co_await ctx.cluster(p[0], no_topics());
-                          co_return json_response(200, group_json(ctx, p[0], co_await describe_group(ctx, p[1])));
+                          int32_t coordinator = -1;
+                          auto g = co_await describe_group(ctx, p[1], &coordinator);
+                          co_return json_response(200, group_json(ctx, p[0], g, coordinator));
                       }});
     routes.push_back({"GET", "/v3/clusters/{}/consumer-groups/{}/consumers", [](context& ctx, const http::request&, const path_params& p) -> awaitable<http::response> {
                           co_await ctx.cluster(p[0], no_topics());

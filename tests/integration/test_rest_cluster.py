@@ -131,12 +131,13 @@ def read_all(node, base, want):
     return got
 
 
-def check_group_everywhere(cluster, cid, group, instance_member_count=1, committed=None):
+def check_group_everywhere(cluster, cid, group, coordinator, instance_member_count=1, committed=None):
     """v3 group, consumers, lags, lag summary and list through every broker agree."""
     for node in cluster.running():
         g = ok(node, "GET", f"/v3/clusters/{cid}/consumer-groups/{group}")
         assert g["consumer_group_id"] == group and g["state"] == "STABLE", (node.node_id, g)
         assert g["metadata"]["self"].startswith(f"http://127.0.0.1:{node.http_port}/"), g
+        assert g["coordinator"]["related"].endswith(f"/v3/clusters/{cid}/brokers/{coordinator}"), g
         members = ok(node, "GET", f"/v3/clusters/{cid}/consumer-groups/{group}/consumers")["data"]
         assert len(members) == instance_member_count and members[0]["client_id"] == "strata-rest-proxy", members
         assert sorted(a["partition_id"] for a in members[0]["assignments"]) == [0, 1, 2], members
@@ -199,7 +200,7 @@ def test_group_calls_through_every_broker():
             assert described["state"] == "Stable" and len(described["members"]) == 1, described
             assert sorted((o["partition"], o["current_offset"]) for o in described["offsets"]) == sorted(
                 committed.items()), described
-            check_group_everywhere(cluster, cid, group, committed=committed)
+            check_group_everywhere(cluster, cid, group, coordinator, committed=committed)
             instances.append((node, group, base, coordinator))
             print(f"  group {group}: instance on broker {node.node_id}, coordinator {coordinator}", flush=True)
         for node, group, base, _ in instances:
