@@ -17,6 +17,7 @@
 #include "strata/security/password_check.h"
 #include "strata/security/tls.h"
 #include "strata/server/acl_authorizer.h"
+#include "strata/server/cluster_security.h"
 #include "strata/server/data_plane.h"
 #include "strata/server/metadata_quorum.h"
 #include "strata/server/request_handler_factory.h"
@@ -211,6 +212,7 @@ void broker::start_http() {
     rest::proxy_options rest_options;
     rest_options.listener = rest_listener(_config);
     rest_options.node_id = _config.node_id;
+    rest_options.peer_security = server::cluster_client_security(_config, rest_options.listener);
     s.rest = std::make_unique<rest::proxy>(rest_options, *s.pipeline);
     s.rest->add_routes(s.routes);
     s.http = std::make_unique<http::server>(options, s.routes, s.network->executors());

@@ -1,5 +1,7 @@
 #include "common.h"
 
+#include "group_call.h"
+
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -339,28 +341,40 @@ std::optional<std::vector<std::string>> no_topics() {
     return std::vector<std::string>();
 }
 
-awaitable<void> context::coordinator(const std::string& group) {
+awaitable<broker_address> context::find_coordinator(const std::string& group,
+                                                    std::chrono::steady_clock::time_point deadline) {
     pm::find_coordinator_request request;
     request.key = group;
     request.key_type = 0;  // a group
-    // COORDINATOR_NOT_AVAILABLE while __consumer_offsets is being created
-    // or loaded: retried for a few seconds, as clients do.
+    // COORDINATOR_NOT_AVAILABLE while __consumer_offsets is being created,
+    // loaded or its leader elected: retried, as clients do.
     for (int attempt = 0;; ++attempt) {
         auto response = co_await kafka.call<pm::find_coordinator_response>(request, 3);
         if (response.error_code == 0) {
-            if (node_id >= 0 && response.node_id != node_id)
-                throw rest_error(500, 50003, fmt::format("Consumer group {} is coordinated by broker {}; use that broker's "
-                                                         "REST endpoint (this is broker {})", group, response.node_id, node_id));
-            co_return;
+            broker_address found{response.node_id, response.host, response.port};
+            co_return found;
         }
-        if (response.error_code != kafka_error_code(kafka_error::coordinator_not_available) &&
-            response.error_code != kafka_error_code(kafka_error::coordinator_load_in_progress))
-            throw_kafka(response.error_code, response.error_message);
-        if (attempt >= 50) throw_kafka(response.error_code, response.error_message);
-        boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
-        timer.expires_after(std::chrono::milliseconds(100));
-        co_await timer.async_wait(boost::asio::use_awaitable);
+        if (!coordinator_error(response.error_code)) throw_kafka(response.error_code, response.error_message);
+        if (std::chrono::steady_clock::now() >= deadline)
+            throw_retriable(group, fmt::format("FindCoordinator answered {}{}{}",
+                                               kafka_error_name(static_cast<kafka_error>(response.error_code)),
+                                               response.error_message.value_or("").empty() ? "" : ": ",
+                                               response.error_message.value_or("")));
+        co_await backoff(attempt + 1);
     }
+}
+
+void throw_retriable(const std::string& group, const std::string& why) {
+    throw rest_error(500, 50003,
+                     fmt::format("Retriable Kafka error: no coordinator of consumer group {} answered within {} ms "
+                                 "({}); retry the request",
+                                 group, coordinator_wait.count(), why));
+}
+
+awaitable<void> backoff(int attempt) {
+    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+    timer.expires_after(std::chrono::milliseconds(std::min(50 * attempt, 500)));
+    co_await timer.async_wait(boost::asio::use_awaitable);
 }
 
 json context::self(const std::string& path) const {

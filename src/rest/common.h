@@ -7,6 +7,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -19,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kafka_call.h"
+#include "peers.h"
 #include "strata/http/server.h"
 #include "strata/protocol/messages/metadata_response.h"
 
@@ -72,22 +74,26 @@ const char* skip_plain_string_bytes(const char* p, const char* end);
 // The body as JSON; 400 with Confluent's shape when it is not.
 json parse_body(const http::request& request);
 
-// One REST request's view: the in-process Kafka calls and the base URL
-// answers link to (from the Host header, as Confluent builds "self" links).
+// One REST request's view: the in-process Kafka calls, the links to the
+// other brokers (group requests go to their coordinator: group_call.h) and
+// the base URL answers link to (from the Host header, as Confluent builds
+// "self" links).
 struct context {
     kafka_call& kafka;
     std::string base;  // "http://host:port"
     int32_t node_id = -1;  // this broker's
+    peer_links* peers = nullptr;  // null: every group is answered here
 
     // Metadata for `topics` (nullopt: all), never auto-creating.
     awaitable<protocol::messages::metadata_response> metadata(std::optional<std::vector<std::string>> topics);
     // The cluster id; 404 (Confluent: 40401 cluster not found) unless `id` is it.
     awaitable<protocol::messages::metadata_response> cluster(const std::string& id,
                                                              std::optional<std::vector<std::string>> topics = {});
-    // Makes sure this broker coordinates `group` (FindCoordinator, which also
-    // creates __consumer_offsets on first use, as a client's would); throws
-    // a clear 500 when another broker does.
-    awaitable<void> coordinator(const std::string& group);
+    // The broker coordinating `group` (FindCoordinator, which also creates
+    // __consumer_offsets on first use, as a client's would), waiting while
+    // none is available until `deadline` (then Confluent's retriable error).
+    awaitable<broker_address> find_coordinator(const std::string& group,
+                                               std::chrono::steady_clock::time_point deadline);
     json self(const std::string& path) const;  // {"self": base + path, ...}
     json related(const std::string& path) const { return json{{"related", base + path}}; }
 };

@@ -41,6 +41,7 @@ struct proxy::impl {
         : options(std::move(options)),
           handler(kafka),
           kafka(kafka, this->options.listener),
+          peers(this->options.peer_security),
           consumers(this->options.max_poll_bytes) {
         add_v3_cluster_routes(routes);
         add_v3_topic_routes(routes);
@@ -86,7 +87,8 @@ struct proxy::impl {
             co_return error_response(404, 404, "HTTP 404 Not Found");
         }
         const std::string host(request.header("host"));
-        context ctx{kafka_for(request.user), "http://" + (host.empty() ? std::string("localhost") : host), options.node_id};
+        context ctx{kafka_for(request.user), "http://" + (host.empty() ? std::string("localhost") : host), options.node_id,
+                    &peers};
         try {
             co_return co_await r->handler(ctx, request, params);
         } catch (const rest_error& e) {
@@ -126,6 +128,7 @@ struct proxy::impl {
     proxy_options options;
     net::request_handler& handler;
     kafka_call kafka;
+    peer_links peers;
     std::mutex users_lock;
     std::map<std::string, std::unique_ptr<kafka_call>> by_user;
     consumer_registry consumers;
@@ -142,6 +145,8 @@ proxy::~proxy() {
 
 void proxy::stopping() {
     _impl->consumers.stopping();
+    // Calls waiting on other brokers (a JoinGroup in a rebalance) end now.
+    _impl->peers.close_all();
 }
 
 void proxy::add_routes(http::router& routes) {

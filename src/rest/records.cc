@@ -1,9 +1,13 @@
 #include "records.h"
 
+#include <boost/asio/this_coro.hpp>
+
+#include <algorithm>
 #include <ctime>
 
 #include <fmt/format.h>
 
+#include "strata/common/kafka_error.h"
 #include "strata/protocol/messages/fetch_request.h"
 #include "strata/protocol/messages/fetch_response.h"
 #include "strata/protocol/record_batch.h"
@@ -58,10 +62,10 @@ void decode_partition(const std::string& topic, int32_t partition, int64_t from,
 
 }  // namespace
 
-awaitable<fetch_result> fetch_records(context& ctx, const std::map<topic_partition, int64_t>& positions, int32_t max_bytes,
-                                      int32_t max_wait_ms) {
-    fetch_result result;
-    if (positions.empty()) co_return result;
+namespace {
+
+pm::fetch_request fetch_request_for(const std::map<topic_partition, int64_t>& positions, int32_t max_bytes,
+                                    int32_t max_wait_ms) {
     pm::fetch_request request;
     request.replica_id = -1;
     request.max_wait_ms = max_wait_ms;
@@ -79,9 +83,11 @@ awaitable<fetch_result> fetch_records(context& ctx, const std::map<topic_partiti
         p.fetch_offset = offset;
         p.partition_max_bytes = max_bytes;
     }
-    // v12: topics by name.
-    auto response = co_await ctx.kafka.call<pm::fetch_response>(request, 12);
-    check_kafka(response.error_code);
+    return request;
+}
+
+void add_answer(const pm::fetch_response& response, const std::map<topic_partition, int64_t>& positions,
+                fetch_result& result) {
     for (const auto& t : response.responses)
         for (const auto& p : t.partitions) {
             const topic_partition tp{t.topic, p.partition_index};
@@ -89,6 +95,7 @@ awaitable<fetch_result> fetch_records(context& ctx, const std::map<topic_partiti
                 result.errors[tp] = p.error_code;
                 continue;
             }
+            result.errors.erase(tp);
             result.high_watermarks[tp] = p.high_watermark;
             if (p.records && p.records->size() > 0) {
                 const auto found = positions.find(tp);
@@ -96,6 +103,54 @@ awaitable<fetch_result> fetch_records(context& ctx, const std::map<topic_partiti
                                  p.records->bytes(), result.records);
             }
         }
+}
+
+// Partitions this broker holds no replica of (NOT_LEADER_OR_FOLLOWER: the
+// REST user may read them, the authorize stage answered here) are fetched
+// from their leaders over the proxy's links, as a consumer would; a
+// partition still unanswered keeps its error.
+awaitable<void> fetch_at_leaders(context& ctx, const std::map<topic_partition, int64_t>& positions, int32_t max_bytes,
+                                 int32_t max_wait_ms, fetch_result& result) {
+    std::vector<std::string> topics;
+    for (const auto& [tp, offset] : positions)
+        if (std::find(topics.begin(), topics.end(), tp.first) == topics.end()) topics.push_back(tp.first);
+    auto md = co_await ctx.metadata(topics);
+    std::map<int32_t, broker_address> brokers;
+    for (const auto& b : md.brokers) brokers[b.node_id] = broker_address{b.node_id, b.host, b.port};
+    std::map<int32_t, std::map<topic_partition, int64_t>> by_leader;
+    for (const auto& t : md.topics)
+        for (const auto& p : t.partitions) {
+            if (!t.name || p.leader_id < 0 || p.leader_id == ctx.node_id || !brokers.contains(p.leader_id)) continue;
+            const auto found = positions.find(topic_partition{*t.name, p.partition_index});
+            if (found != positions.end()) by_leader[p.leader_id].insert(*found);
+        }
+    const auto executor = co_await boost::asio::this_coro::executor;
+    const int16_t version = co_await ctx.kafka.version_for(protocol::api_key::fetch, 12);
+    for (const auto& [leader, wanted] : by_leader) {
+        auto link = ctx.peers->connection(executor, brokers[leader]);
+        if (!link) co_return;
+        auto answer = co_await link->call<pm::fetch_response>(fetch_request_for(wanted, max_bytes, max_wait_ms), version,
+                                                               std::chrono::milliseconds(max_wait_ms + 10000));
+        if (answer && answer.value().error_code == 0) add_answer(answer.value(), wanted, result);
+    }
+}
+
+}  // namespace
+
+awaitable<fetch_result> fetch_records(context& ctx, const std::map<topic_partition, int64_t>& positions, int32_t max_bytes,
+                                      int32_t max_wait_ms) {
+    fetch_result result;
+    if (positions.empty()) co_return result;
+    // v12: topics by name.
+    auto response = co_await ctx.kafka.call<pm::fetch_response>(fetch_request_for(positions, max_bytes, max_wait_ms), 12);
+    check_kafka(response.error_code);
+    add_answer(response, positions, result);
+    std::map<topic_partition, int64_t> elsewhere;
+    for (const auto& [tp, error] : result.errors)
+        if (error == kafka_error_code(kafka_error::not_leader_or_follower)) elsewhere[tp] = positions.at(tp);
+    // Without waiting again when this broker's partitions had records.
+    if (!elsewhere.empty() && ctx.peers)
+        co_await fetch_at_leaders(ctx, elsewhere, max_bytes, result.records.empty() ? max_wait_ms : 0, result);
     co_return result;
 }
 

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "group_call.h"
 #include "records.h"
 #include "strata/common/log.h"
 #include "strata/common/kafka_error.h"
@@ -178,7 +179,6 @@ awaitable<void> sleep_ms(int ms) {
 // JoinGroup then SyncGroup until a generation is reached (as the Java
 // consumer's poll does); the assigned partitions get positions to look up.
 awaitable<void> join(context& ctx, consumer_instance& c) {
-    co_await ctx.coordinator(c.group);
     for (int attempt = 0; attempt < 50; ++attempt) {
         if (attempt > 0) co_await sleep_ms(std::min(50 * attempt, 500));
         pm::consumer_protocol_subscription subscription;
@@ -192,7 +192,7 @@ awaitable<void> join(context& ctx, consumer_instance& c) {
         auto& range = request.protocols.emplace_back();
         range.name = "range";
         range.metadata = encode_versioned(subscription, 0);
-        auto joined = co_await ctx.kafka.call<pm::join_group_response>(request, 9);
+        auto joined = co_await group_call<pm::join_group_response>(ctx, c.group, request, 9);
         logger()->debug("v2 consumer {}/{}: JoinGroup answered {} (member {}, generation {})", c.group, c.name,
                         joined.error_code, joined.member_id, joined.generation_id);
         if (is(joined.error_code, kafka_error::member_id_required)) {
@@ -217,7 +217,7 @@ awaitable<void> join(context& ctx, consumer_instance& c) {
         sync.protocol_type = "consumer";
         sync.protocol_name = joined.protocol_name.value_or("range");
         if (joined.leader == c.member_id && !joined.skip_assignment) sync.assignments = co_await leader_assignments(ctx, joined);
-        auto synced = co_await ctx.kafka.call<pm::sync_group_response>(sync, 5);
+        auto synced = co_await group_call<pm::sync_group_response>(ctx, c.group, sync, 5);
         logger()->debug("v2 consumer {}/{}: SyncGroup answered {}", c.group, c.name, synced.error_code);
         if (is(synced.error_code, kafka_error::rebalance_in_progress) || is(synced.error_code, kafka_error::illegal_generation))
             continue;
@@ -249,7 +249,7 @@ awaitable<bool> heartbeat(context& ctx, consumer_instance& c) {
     request.group_id = c.group;
     request.generation_id = c.generation;
     request.member_id = c.member_id;
-    auto response = co_await ctx.kafka.call<pm::heartbeat_response>(request, 4);
+    auto response = co_await group_call<pm::heartbeat_response>(ctx, c.group, request, 4);
     c.last_heartbeat = steady::now();
     if (response.error_code == 0) co_return true;
     if (is(response.error_code, kafka_error::unknown_member_id)) c.member_id.clear();
@@ -267,7 +267,7 @@ awaitable<std::map<topic_partition, int64_t>> committed(context& ctx, const std:
         if (added) request.topics->emplace_back().name = topic;
         (*request.topics)[it->second].partition_indexes.push_back(partition);
     }
-    auto response = co_await ctx.kafka.call<pm::offset_fetch_response>(request, 7);
+    auto response = co_await group_call<pm::offset_fetch_response>(ctx, group, request, 7);
     check_kafka(response.error_code);
     std::map<topic_partition, int64_t> out;
     for (const auto& t : response.topics)
@@ -295,7 +295,6 @@ awaitable<void> resolve_positions(context& ctx, consumer_instance& c) {
 
 awaitable<void> commit(context& ctx, consumer_instance& c, const std::map<topic_partition, int64_t>& offsets) {
     if (offsets.empty()) co_return;
-    if (!c.joined) co_await ctx.coordinator(c.group);
     pm::offset_commit_request request;
     request.group_id = c.group;
     // A member commits with its generation; an instance outside the group
@@ -310,7 +309,7 @@ awaitable<void> commit(context& ctx, consumer_instance& c, const std::map<topic_
         p.partition_index = tp.second;
         p.committed_offset = offset;
     }
-    auto response = co_await ctx.kafka.call<pm::offset_commit_response>(request, 8);
+    auto response = co_await group_call<pm::offset_commit_response>(ctx, c.group, request, 8);
     for (const auto& t : response.topics)
         for (const auto& p : t.partitions) check_kafka(p.error_code);
 }
@@ -322,7 +321,7 @@ awaitable<void> leave(context& ctx, consumer_instance& c) {
     auto& m = request.members.emplace_back();
     m.member_id = c.member_id;
     m.reason = "the REST consumer instance was deleted or unsubscribed";
-    co_await ctx.kafka.call<pm::leave_group_response>(request, 5);
+    co_await group_call<pm::leave_group_response>(ctx, c.group, request, 5);
     c.joined = false;
     c.member_id.clear();
     c.positions.clear();
@@ -358,7 +357,11 @@ std::vector<topic_partition> parse_partitions(const json& body, const char* fiel
 std::shared_ptr<consumer_instance> consumer_registry::find(const std::string& group, const std::string& name) {
     std::lock_guard guard(_mutex);
     auto it = _instances.find({group, name});
-    if (it == _instances.end()) throw rest_error(404, 40403, "Consumer instance not found.");
+    // Confluent's words; instances live in the broker that created them
+    // (as in the Confluent proxy process that did), at the base_uri it gave.
+    if (it == _instances.end())
+        throw rest_error(404, 40403, "Consumer instance not found. (A v2 consumer instance is held by the broker that "
+                                     "created it: call the base_uri its creation returned.)");
     return it->second;
 }
 
@@ -369,7 +372,9 @@ void consumer_registry::add_routes(std::vector<route>& routes) {
         auto c = std::make_shared<consumer_instance>();
         c->group = p[0];
         c->name = body.value("name", "");
-        if (c->name.empty()) c->name = fmt::format("rest-consumer-{}", _next_id++);
+        // Named after this broker, so names are unique in the cluster and a
+        // call on another broker can say where the instance is.
+        if (c->name.empty()) c->name = fmt::format("rest-consumer-{}-{}", ctx.node_id, _next_id++);
         c->format = body.value("format", "binary");
         if (c->format != "binary" && c->format != "json")
             throw rest_error(422, 42204, fmt::format("Unsupported format {} (binary or json)", c->format));

@@ -1,10 +1,15 @@
 // v3 clusters, brokers, topics and partitions (Confluent's KafkaCluster,
 // KafkaBroker, KafkaTopic, KafkaPartition, KafkaReplica resources).
+#include <boost/asio/this_coro.hpp>
+
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "common.h"
 #include "configs.h"
 #include "offsets.h"
+#include "strata/common/kafka_error.h"
 #include "strata/protocol/messages/create_topics_request.h"
 #include "strata/protocol/messages/create_topics_response.h"
 #include "strata/protocol/messages/delete_topics_request.h"
@@ -19,27 +24,74 @@ namespace strata::rest {
 namespace pm = protocol::messages;
 using md = pm::metadata_response;
 
+namespace {
+
+pm::list_offsets_request offsets_request(const std::vector<topic_partition>& partitions, int64_t timestamp) {
+    pm::list_offsets_request request;
+    request.replica_id = -1;
+    std::map<std::string, size_t> index;
+    for (const auto& [topic, partition] : partitions) {
+        auto [it, added] = index.emplace(topic, request.topics.size());
+        if (added) request.topics.emplace_back().name = topic;
+        auto& p = request.topics[it->second].partitions.emplace_back();
+        p.partition_index = partition;
+        p.timestamp = timestamp;
+    }
+    return request;
+}
+
+// ListOffsets is answered by each partition's leader only. Partitions this
+// broker answers NOT_LEADER_OR_FOLLOWER for (so the REST user may describe
+// them: the authorize stage answered here) go to their leaders, as a
+// client's would, over the proxy's links to the other brokers. Partitions
+// still unanswered are left out.
+awaitable<void> list_offsets_at_leaders(context& ctx, const std::vector<topic_partition>& partitions, int64_t timestamp,
+                                        std::map<topic_partition, offset_range>& out) {
+    std::vector<std::string> topics;
+    for (const auto& tp : partitions)
+        if (std::find(topics.begin(), topics.end(), tp.first) == topics.end()) topics.push_back(tp.first);
+    auto md = co_await ctx.metadata(topics);
+    std::map<int32_t, broker_address> brokers;
+    for (const auto& b : md.brokers) brokers[b.node_id] = broker_address{b.node_id, b.host, b.port};
+    std::map<int32_t, std::vector<topic_partition>> by_leader;
+    for (const auto& t : md.topics)
+        for (const auto& p : t.partitions)
+            if (t.name && std::find(partitions.begin(), partitions.end(), topic_partition{*t.name, p.partition_index}) !=
+                              partitions.end() && p.leader_id >= 0 && p.leader_id != ctx.node_id && brokers.contains(p.leader_id))
+                by_leader[p.leader_id].emplace_back(*t.name, p.partition_index);
+    const auto executor = co_await boost::asio::this_coro::executor;
+    const int16_t version = co_await ctx.kafka.version_for(protocol::api_key::list_offsets, 7);
+    for (const auto& [leader, wanted] : by_leader) {
+        auto link = ctx.peers->connection(executor, brokers[leader]);
+        if (!link) co_return;
+        auto answer = co_await link->call<pm::list_offsets_response>(offsets_request(wanted, timestamp), version,
+                                                                      std::chrono::milliseconds(10000));
+        if (!answer) continue;
+        for (const auto& t : answer.value().topics)
+            for (const auto& p : t.partitions)
+                if (p.error_code == 0) {
+                    auto& range = out[{t.name, p.partition_index}];
+                    (timestamp == -2 ? range.earliest : range.latest) = p.offset;
+                }
+    }
+}
+
+}  // namespace
+
 awaitable<std::map<topic_partition, offset_range>> list_offsets(context& ctx, const std::vector<topic_partition>& partitions) {
     std::map<topic_partition, offset_range> out;
     if (partitions.empty()) co_return out;
     for (const int64_t timestamp : {int64_t(-2), int64_t(-1)}) {
-        pm::list_offsets_request request;
-        request.replica_id = -1;
-        std::map<std::string, size_t> index;
-        for (const auto& [topic, partition] : partitions) {
-            auto [it, added] = index.emplace(topic, request.topics.size());
-            if (added) request.topics.emplace_back().name = topic;
-            auto& p = request.topics[it->second].partitions.emplace_back();
-            p.partition_index = partition;
-            p.timestamp = timestamp;
-        }
-        auto response = co_await ctx.kafka.call<pm::list_offsets_response>(request, 7);
+        auto response = co_await ctx.kafka.call<pm::list_offsets_response>(offsets_request(partitions, timestamp), 7);
+        std::vector<topic_partition> elsewhere;
         for (const auto& t : response.topics)
             for (const auto& p : t.partitions) {
+                if (p.error_code == kafka_error_code(kafka_error::not_leader_or_follower)) elsewhere.emplace_back(t.name, p.partition_index);
                 if (p.error_code != 0) continue;
                 auto& range = out[{t.name, p.partition_index}];
                 (timestamp == -2 ? range.earliest : range.latest) = p.offset;
             }
+        if (!elsewhere.empty() && ctx.peers) co_await list_offsets_at_leaders(ctx, elsewhere, timestamp, out);
     }
     co_return out;
 }

@@ -1,9 +1,14 @@
 // v3 consumer groups: KafkaConsumerGroup, KafkaConsumer, KafkaConsumerLag and
 // KafkaConsumerGroupLagSummary, from ListGroups, DescribeGroups, OffsetFetch
 // and ListOffsets.
+#include <boost/asio/this_coro.hpp>
+
+#include <set>
+
 #include <fmt/format.h>
 
 #include "common.h"
+#include "group_call.h"
 #include "offsets.h"
 #include "strata/protocol/messages/consumer_protocol_assignment.h"
 #include "strata/protocol/messages/describe_groups_request.h"
@@ -24,11 +29,10 @@ std::string group_path(const std::string& cluster, const std::string& group) {
     return fmt::format("/v3/clusters/{}/consumer-groups/{}", cluster, group);
 }
 
-awaitable<described> describe_group(context& ctx, const std::string& group) {
-    co_await ctx.coordinator(group);
+awaitable<described> describe_group(context& ctx, const std::string& group, int32_t* coordinator = nullptr) {
     pm::describe_groups_request request;
     request.groups.push_back(group);
-    auto response = co_await ctx.kafka.call<pm::describe_groups_response>(request, 5);
+    auto response = co_await group_call<pm::describe_groups_response>(ctx, group, request, 5, coordinator);
     if (response.groups.empty()) throw rest_error(500, 50002, "DescribeGroups answered no group");
     auto g = response.groups.front();
     check_kafka(g.error_code);
@@ -51,7 +55,7 @@ std::map<std::string, std::vector<int32_t>> assignment_of(const std::vector<uint
     return out;
 }
 
-json group_json(context& ctx, const std::string& cluster, const described& g) {
+json group_json(context& ctx, const std::string& cluster, const described& g, int32_t coordinator) {
     const std::string path = group_path(cluster, g.group_id);
     return {{"kind", "KafkaConsumerGroup"},
             {"metadata", {{"self", ctx.base + path}, {"resource_name", fmt::format("crn:///kafka={}/consumer-group={}", cluster, g.group_id)}}},
@@ -61,7 +65,8 @@ json group_json(context& ctx, const std::string& cluster, const described& g) {
             {"partition_assignor", g.protocol_data},
             {"state", g.group_state.empty() ? "UNKNOWN" : [&] { std::string s = g.group_state; for (auto& c : s) c = char(std::toupper(c)); return s; }()},
             {"type", "CLASSIC"},
-            {"coordinator", nullptr},
+            {"coordinator", coordinator >= 0 ? ctx.related(fmt::format("/v3/clusters/{}/brokers/{}", cluster, coordinator))
+                                             : json(nullptr)},
             {"consumers", ctx.related(path + "/consumers")},
             {"lag_summary", ctx.related(path + "/lag-summary")}};
 }
@@ -94,8 +99,20 @@ awaitable<std::vector<lag_row>> group_lags(context& ctx, const described& g) {
     pm::offset_fetch_request request;
     request.group_id = g.group_id;
     request.topics.reset();  // every partition with a committed offset
-    auto response = co_await ctx.kafka.call<pm::offset_fetch_response>(request, 7);
+    auto response = co_await group_call<pm::offset_fetch_response>(ctx, g.group_id, request, 7);
     check_kafka(response.error_code);
+    // A coordinator elsewhere answered the inter-broker principal, which may
+    // describe every topic: topics the REST user may not describe are left
+    // out here, as the coordinator leaves them out for the user itself.
+    if (!response.topics.empty()) {
+        std::vector<std::string> names;
+        for (const auto& t : response.topics) names.push_back(t.name);
+        auto md = co_await ctx.metadata(names);
+        std::set<std::string> refused;
+        for (const auto& t : md.topics)
+            if (t.name && t.error_code == kafka_error_code(kafka_error::topic_authorization_failed)) refused.insert(*t.name);
+        std::erase_if(response.topics, [&](const auto& t) { return refused.contains(t.name); });
+    }
     std::map<topic_partition, lag_row> rows;
     for (const auto& t : response.topics)
         for (const auto& p : t.partitions)
@@ -142,19 +159,46 @@ json lag_json(context& ctx, const std::string& cluster, const std::string& group
             {"client_id", row.member ? json(row.member->client_id) : json("")}};
 }
 
-awaitable<http::response> list_groups(context& ctx, const http::request&, const path_params& p) {
-    co_await ctx.cluster(p[0], no_topics());
+// ListGroups on one broker: in process here, over the Kafka protocol
+// elsewhere (each broker lists the groups it coordinates, as Kafka's
+// AdminClient asks every broker). Unreachable brokers are retried while the
+// coordinator wait lasts (the cluster moves their groups meanwhile).
+awaitable<pm::list_groups_response> list_groups_on(context& ctx, const broker_address& broker) {
     pm::list_groups_request request;
-    auto listed = co_await ctx.kafka.call<pm::list_groups_response>(request, 4);
-    check_kafka(listed.error_code);
-    pm::describe_groups_request describe;
-    for (const auto& g : listed.groups)
-        if (g.protocol_type == "consumer" || g.protocol_type.empty()) describe.groups.push_back(g.group_id);
+    if (broker.node_id == ctx.node_id || !ctx.peers) co_return co_await ctx.kafka.call<pm::list_groups_response>(request, 4);
+    auto link = ctx.peers->connection(co_await boost::asio::this_coro::executor, broker);
+    if (!link) throw rest_error(500, 50003, "Retriable Kafka error: the broker is stopping");
+    const int16_t version = co_await ctx.kafka.version_for(protocol::api_key::list_groups, 4);
+    auto answer = co_await link->call<pm::list_groups_response>(request, version, std::chrono::milliseconds(10000));
+    if (!answer)
+        throw rest_error(500, 50003,
+                         fmt::format("Retriable Kafka error: broker {} ({}:{}) did not answer ListGroups: {}; retry "
+                                     "the request", broker.node_id, broker.host, broker.port,
+                                     link->last_failure().empty() ? std::string(net::to_string(answer.error()))
+                                                                  : link->last_failure()));
+    co_return std::move(answer).value();
+}
+
+awaitable<http::response> list_groups(context& ctx, const http::request&, const path_params& p) {
+    auto md = co_await ctx.cluster(p[0], no_topics());
+    std::set<std::string> names;
+    for (const auto& b : md.brokers) {
+        const broker_address where{b.node_id, b.host, b.port};  // (GCC 12: no braces in co_await arguments)
+        const auto listed = co_await list_groups_on(ctx, where);
+        check_kafka(listed.error_code);
+        for (const auto& g : listed.groups)
+            if (g.protocol_type == "consumer" || g.protocol_type.empty()) names.insert(g.group_id);
+    }
+    // Each group described by its coordinator, as the REST user: groups the
+    // user may not describe (GROUP_AUTHORIZATION_FAILED) are left out.
     json data = json::array();
-    if (!describe.groups.empty()) {
-        auto response = co_await ctx.kafka.call<pm::describe_groups_response>(describe, 5);
+    for (const auto& name : names) {
+        pm::describe_groups_request describe;
+        describe.groups.push_back(name);
+        int32_t coordinator = -1;
+        auto response = co_await group_call<pm::describe_groups_response>(ctx, name, describe, 5, &coordinator);
         for (const auto& g : response.groups)
-            if (g.error_code == 0) data.push_back(group_json(ctx, p[0], g));
+            if (g.error_code == 0 && g.group_state != "Dead") data.push_back(group_json(ctx, p[0], g, coordinator));
     }
     co_return json_response(200, {{"kind", "KafkaConsumerGroupList"}, {"metadata", {{"self", ctx.base + "/v3/clusters/" + p[0] + "/consumer-groups"}, {"next", nullptr}}}, {"data", data}});
 }
@@ -165,7 +209,9 @@ void add_v3_group_routes(std::vector<route>& routes) {
     routes.push_back({"GET", "/v3/clusters/{}/consumer-groups", list_groups});
     routes.push_back({"GET", "/v3/clusters/{}/consumer-groups/{}", [](context& ctx, const http::request&, const path_params& p) -> awaitable<http::response> {
                           co_await ctx.cluster(p[0], no_topics());
-                          co_return json_response(200, group_json(ctx, p[0], co_await describe_group(ctx, p[1])));
+                          int32_t coordinator = -1;
+                          auto g = co_await describe_group(ctx, p[1], &coordinator);
+                          co_return json_response(200, group_json(ctx, p[0], g, coordinator));
                       }});
     routes.push_back({"GET", "/v3/clusters/{}/consumer-groups/{}/consumers", [](context& ctx, const http::request&, const path_params& p) -> awaitable<http::response> {
                           co_await ctx.cluster(p[0], no_topics());

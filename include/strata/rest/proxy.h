@@ -10,6 +10,7 @@
 #include <string>
 
 #include "strata/http/server.h"
+#include "strata/net/client_security.h"
 #include "strata/net/request_handler.h"
 
 namespace strata::rest {
@@ -18,9 +19,12 @@ struct proxy_options {
     // The Kafka listener whose view the proxy takes (the brokers' addresses
     // in metadata answers): the inter-broker listener, or the first one.
     std::string listener = "PLAINTEXT";
-    // This broker's node.id: groups coordinated elsewhere are refused with
-    // a clear error (the proxy calls its own broker only). -1: not checked.
+    // This broker's node.id: group requests for groups coordinated by
+    // another broker go to that broker (src/rest/group_call.h).
     int32_t node_id = -1;
+    // How the proxy's connections to the other brokers (on `listener`)
+    // secure themselves: the inter-broker credentials.
+    net::client_security peer_security;
     // Bytes a v2 consumer's GET records returns at most (Confluent's
     // consumer.request.max.bytes).
     size_t max_poll_bytes = 64 * 1024 * 1024;

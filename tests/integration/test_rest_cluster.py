@@ -1,0 +1,284 @@
+#!/usr/bin/python3
+"""The REST proxy's consumer-group calls on a three-node cluster, through
+every broker (issue 17): each broker answers for groups another broker
+coordinates, by sending the group requests to the coordinator over the
+Kafka protocol (src/rest/group_call.h), as Confluent's REST Proxy, a Kafka
+client, does.
+
+- A topic with one replica per partition, each led by another broker: every
+  broker browses every partition's records (Fetch to the leader) and
+  reports its offsets (ListOffsets to the leader).
+- For each broker X, a group coordinated by another broker: a v2 consumer
+  instance created through X (its base_uri names X; the other brokers
+  answer 40403 for it) subscribes, reads every record, commits; v3 group,
+  consumers, lags (log end offsets from each partition's leader), lag
+  summary and the group list show it through all three brokers, and
+  `strata group describe` sees the same member and committed offsets.
+- Coordinator failover: the coordinator of a group whose v2 instance lives
+  on another broker is killed (kill -9). v3 and v2 calls through the
+  surviving brokers answer either Confluent's retriable error (500 with
+  error_code 50003, naming what it waited for) or success, and succeed
+  within the failover; the committed offsets survive and the instance reads
+  on.
+
+A coordinator that hangs or is gone for good: test_rest_cluster_unavailable.py.
+"""
+
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from harness import Cluster, run_tests, wait_for
+
+STRATA = os.path.abspath(os.environ.get("STRATA", os.path.join(os.path.dirname(os.environ.get(
+    "STRATAD", "build/src/stratad")), "strata")))
+
+OFFSETS_PARTITIONS = 3
+ENV = {"STRATA_OFFSETS_TOPIC_NUM_PARTITIONS": str(OFFSETS_PARTITIONS), "STRATA_OFFSETS_TOPIC_REPLICATION_FACTOR": "3",
+       "STRATA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0"}
+TOPIC = "rest-cluster"
+RECORDS = 30
+V2 = {"Content-Type": "application/vnd.kafka.v2+json"}
+BINARY = {"Accept": "application/vnd.kafka.binary.v2+json"}
+
+
+def call(node, method, path, body=None, headers=None, timeout=40):
+    """(status, parsed JSON or None); error statuses are returned."""
+    data = json.dumps(body).encode() if body is not None else None
+    hdrs = {"Content-Type": "application/json"} if data is not None else {}
+    hdrs.update(headers or {})
+    request = urllib.request.Request(f"http://127.0.0.1:{node.http_port}{path}", data=data, method=method,
+                                     headers=hdrs)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            text = response.read().decode()
+            return response.status, json.loads(text) if text.strip() else None
+    except urllib.error.HTTPError as e:
+        text = e.read().decode()
+        return e.code, json.loads(text) if text.strip() else None
+
+
+def ok(node, method, path, body=None, expect=200, **kw):
+    status, answer = call(node, method, path, body, **kw)
+    assert status == expect, f"broker {node.node_id}: {method} {path}: {status} {answer}"
+    return answer
+
+
+def java_hash(text):
+    h = 0
+    for unit in text.encode("utf-16-be").hex(" ", 2).split():
+        h = (31 * h + int(unit, 16)) & 0xFFFFFFFF
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def offsets_partition(group):
+    h = java_hash(group)
+    return (0 if h == -(1 << 31) else abs(h)) % OFFSETS_PARTITIONS
+
+
+def coordinator_of(admin, group):
+    """The leader of the group's __consumer_offsets partition (its coordinator)."""
+    md = admin.list_topics("__consumer_offsets", timeout=10)
+    return md.topics["__consumer_offsets"].partitions[offsets_partition(group)].leader
+
+
+def groups_led_elsewhere(admin, via, count=1, prefix="g"):
+    """`count` group names whose coordinator is not broker `via`."""
+    out, i = [], 0
+    while len(out) < count:
+        name = f"{prefix}-{via}-{i}"
+        if coordinator_of(admin, name) != via:
+            out.append(name)
+        i += 1
+    return out
+
+
+def setup(cluster, replicas=3):
+    """A topic of 3 partitions with RECORDS records (on all three brokers, or
+    one replica each), and __consumer_offsets with a leader for each
+    partition."""
+    admin = AdminClient({"bootstrap.servers": cluster.nodes[0].bootstrap})
+    wait_for(lambda: len(admin.list_topics(timeout=5).brokers) == 3, timeout=20, what="three brokers")
+    admin.create_topics([NewTopic(TOPIC, 3, replicas)])[TOPIC].result(20)
+    producer = Producer({"bootstrap.servers": cluster.nodes[0].bootstrap})
+    for i in range(RECORDS):
+        producer.produce(TOPIC, key=f"k{i}".encode(), value=f"v{i}".encode(), partition=i % 3)
+    assert producer.flush(20) == 0
+    # The first group call creates __consumer_offsets (FindCoordinator).
+    cid = ok(cluster.nodes[0], "GET", "/v3/clusters")["data"][0]["cluster_id"]
+    status, _ = call(cluster.nodes[0], "GET", f"/v3/clusters/{cid}/consumer-groups/warm-up")
+    assert status == 404, status
+
+    def offsets_led():
+        md = admin.list_topics("__consumer_offsets", timeout=5).topics.get("__consumer_offsets")
+        return md and len(md.partitions) == OFFSETS_PARTITIONS and all(
+            p.leader >= 1 and len(p.isrs) == 3 for p in md.partitions.values())
+    wait_for(offsets_led, timeout=30, what="__consumer_offsets led and in sync")
+    return admin, cid
+
+
+def read_all(node, base, want):
+    got = []
+    deadline = time.monotonic() + 30
+    while len(got) < want and time.monotonic() < deadline:
+        got += ok(node, "GET", base + "/records?timeout=1000", headers=BINARY)
+    return got
+
+
+def check_group_everywhere(cluster, cid, group, coordinator, instance_member_count=1, committed=None):
+    """v3 group, consumers, lags, lag summary and list through every broker agree."""
+    for node in cluster.running():
+        g = ok(node, "GET", f"/v3/clusters/{cid}/consumer-groups/{group}")
+        assert g["consumer_group_id"] == group and g["state"] == "STABLE", (node.node_id, g)
+        assert g["metadata"]["self"].startswith(f"http://127.0.0.1:{node.http_port}/"), g
+        assert g["coordinator"]["related"].endswith(f"/v3/clusters/{cid}/brokers/{coordinator}"), g
+        members = ok(node, "GET", f"/v3/clusters/{cid}/consumer-groups/{group}/consumers")["data"]
+        assert len(members) == instance_member_count and members[0]["client_id"] == "strata-rest-proxy", members
+        assert sorted(a["partition_id"] for a in members[0]["assignments"]) == [0, 1, 2], members
+        lags = ok(node, "GET", f"/v3/clusters/{cid}/consumer-groups/{group}/lags")["data"]
+        rows = sorted((l["partition_id"], l["current_offset"], l["log_end_offset"]) for l in lags)
+        # log_end_offset from each partition's leader, whichever broker answers.
+        assert rows == [(p, committed[p], RECORDS // 3) for p in range(3)], (node.node_id, rows)
+        summary = ok(node, "GET", f"/v3/clusters/{cid}/consumer-groups/{group}/lag-summary")
+        assert summary["total_lag"] == sum(RECORDS // 3 - committed[p] for p in range(3)), summary
+        listed = ok(node, "GET", f"/v3/clusters/{cid}/consumer-groups")["data"]
+        assert group in [x["consumer_group_id"] for x in listed], (node.node_id, listed)
+
+
+def test_group_calls_through_every_broker():
+    with Cluster(3, extra_env=ENV) as cluster:
+        # One replica per partition: each broker leads one and holds no copy
+        # of the others, so reads and log end offsets come from the leaders.
+        admin, cid = setup(cluster, replicas=1)
+        leaders = {p: m.leader for p, m in admin.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions.items()}
+        assert sorted(leaders.values()) == [1, 2, 3], leaders
+        for node in cluster.nodes:
+            for p in range(3):
+                browsed = ok(node, "GET", f"/v3/clusters/{cid}/topics/{TOPIC}/partitions/{p}/records?offset=0")
+                assert [r["offset"] for r in browsed["data"]] == list(range(RECORDS // 3)), (node.node_id, p, browsed)
+                assert browsed["high_watermark"] == RECORDS // 3, browsed
+                part = ok(node, "GET", f"/v3/clusters/{cid}/topics/{TOPIC}/partitions/{p}")
+                assert (part["earliest_offset"], part["latest_offset"]) == (0, RECORDS // 3), part
+        instances = []
+        for node in cluster.nodes:
+            group = groups_led_elsewhere(admin, node.node_id)[0]
+            coordinator = coordinator_of(admin, group)
+            assert coordinator != node.node_id
+            created = ok(node, "POST", f"/consumers/{group}", {"format": "binary", "auto.offset.reset": "earliest",
+                                                               "auto.commit.enable": "false"}, headers=V2)
+            name = created["instance_id"]
+            assert name.startswith(f"rest-consumer-{node.node_id}-"), created
+            base = f"/consumers/{group}/instances/{name}"
+            # base_uri names the broker that holds the instance.
+            assert created["base_uri"] == f"http://127.0.0.1:{node.http_port}{base}", created
+            for other in cluster.nodes:
+                if other is not node:
+                    status, answer = call(other, "GET", base + "/subscription")
+                    assert status == 404 and answer["error_code"] == 40403 and "base_uri" in answer["message"], answer
+            ok(node, "POST", base + "/subscription", {"topics": [TOPIC]}, expect=204)
+            got = read_all(node, base, RECORDS)
+            assert sorted((r["partition"], r["offset"]) for r in got) == sorted(
+                (i % 3, i // 3) for i in range(RECORDS)), got
+            assert sorted(p["partition"] for p in ok(node, "GET", base + "/assignments")["partitions"]) == [0, 1, 2]
+            # Commit some, not all: lag shows through every broker.
+            committed = {0: 4, 1: 7, 2: 10}
+            ok(node, "POST", base + "/offsets", {"offsets": [
+                {"topic": TOPIC, "partition": p, "offset": o} for p, o in committed.items()]})
+            fetched = ok(node, "GET", base + "/offsets", {"partitions": [{"topic": TOPIC, "partition": p} for p in range(3)]})
+            assert sorted((o["partition"], o["offset"]) for o in fetched["offsets"]) == sorted(committed.items()), fetched
+            # What a Kafka client sees of the group.
+            out = subprocess.run([STRATA, "-b", node.bootstrap, "group", "describe", group, "-o", "json"],
+                                 capture_output=True, text=True, timeout=30)
+            assert out.returncode == 0, out.stderr
+            described = json.loads(out.stdout)
+            assert described["state"] == "Stable" and len(described["members"]) == 1, described
+            assert sorted((o["partition"], o["current_offset"]) for o in described["offsets"]) == sorted(
+                committed.items()), described
+            check_group_everywhere(cluster, cid, group, coordinator, committed=committed)
+            instances.append((node, group, base, coordinator))
+            print(f"  group {group}: instance on broker {node.node_id}, coordinator {coordinator}", flush=True)
+        for node, group, base, _ in instances:
+            ok(node, "DELETE", base, expect=204)
+            members = ok(cluster.nodes[(node.node_id) % 3], "GET",
+                         f"/v3/clusters/{cid}/consumer-groups/{group}/consumers")["data"]
+            assert members == [], members  # left the group through its coordinator
+
+
+def retried(node, method, path, body=None, headers=None, what="", timeout=40.0):
+    """Calls until a 2xx; every other answer on the way must be Confluent's
+    retriable error (500 / 50003 with a message). Returns (answer, retriable
+    answers seen)."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while True:
+        status, answer = call(node, method, path, body, headers=headers)
+        if 200 <= status < 300:
+            return answer, seen
+        assert status == 500 and answer and answer["error_code"] == 50003 and answer["message"], (what, status, answer)
+        seen.append(answer["message"])
+        assert time.monotonic() < deadline, (what, seen[-3:])
+        time.sleep(0.2)
+
+
+def test_coordinator_failover():
+    with Cluster(3, extra_env=ENV) as cluster:
+        admin, cid = setup(cluster)
+        # A group coordinated by broker C, its v2 instance on broker X != C.
+        holder = cluster.nodes[0]
+        group = groups_led_elsewhere(admin, holder.node_id, prefix="fo")[0]
+        coordinator = coordinator_of(admin, group)
+        created = ok(holder, "POST", f"/consumers/{group}", {"name": "fo", "format": "binary",
+                                                             "auto.offset.reset": "earliest",
+                                                             "auto.commit.enable": "false"}, headers=V2)
+        base = f"/consumers/{group}/instances/fo"
+        assert created["base_uri"].endswith(f":{holder.http_port}{base}"), created
+        ok(holder, "POST", base + "/subscription", {"topics": [TOPIC]}, expect=204)
+        # Read part of each partition and commit it.
+        committed = {0: 5, 1: 5, 2: 5}
+        ok(holder, "POST", base + "/offsets", {"offsets": [
+            {"topic": TOPIC, "partition": p, "offset": o} for p, o in committed.items()]})
+        first = read_all(holder, base, RECORDS - 15)
+        assert sorted((r["partition"], r["offset"]) for r in first) == sorted(
+            (p, o) for p in range(3) for o in range(5, 10)), first
+
+        cluster.node(coordinator).kill()
+        survivors = [n for n in cluster.nodes if n.node_id != coordinator]
+        started = time.monotonic()
+        lags, seen = retried(survivors[0], "GET", f"/v3/clusters/{cid}/consumer-groups/{group}/lags",
+                             what="lags after the coordinator died")
+        took = time.monotonic() - started
+        assert sorted((l["partition_id"], l["current_offset"]) for l in lags["data"]) == sorted(committed.items()), lags
+        new_coordinator = coordinator_of(admin, group)
+        assert new_coordinator in [n.node_id for n in survivors], new_coordinator
+        print(f"  coordinator {coordinator} killed: lags answered by {survivors[0].node_id} after {took:.1f}s "
+              f"({len(seen)} retriable answers: {seen[:1]}), new coordinator {new_coordinator}", flush=True)
+        for node in survivors:
+            retried(node, "GET", f"/v3/clusters/{cid}/consumer-groups/{group}/lag-summary", what="lag summary")
+            retried(node, "GET", f"/v3/clusters/{cid}/consumer-groups", what="group list")
+        # The instance on the surviving holder goes on: commits what it read
+        # and reads nothing twice (its positions are its own).
+        retried(holder, "POST", base + "/offsets", None, headers=V2, what="commit after failover")
+        fetched, _ = retried(holder, "GET", base + "/offsets",
+                             {"partitions": [{"topic": TOPIC, "partition": p} for p in range(3)]},
+                             what="offsets after failover")
+        assert sorted((o["partition"], o["offset"]) for o in fetched["offsets"]) == [(p, 10) for p in range(3)], fetched
+        # New records (the topic's leaders fail over too) are read once each.
+        producer = Producer({"bootstrap.servers": survivors[0].bootstrap})
+        for p in range(3):
+            producer.produce(TOPIC, value=b"after", partition=p)
+        assert producer.flush(30) == 0
+        records, _ = retried(holder, "GET", base + "/records?timeout=1000", headers=BINARY, what="records")
+        records += read_all(holder, base, 3 - len(records))
+        assert sorted((r["partition"], r["offset"]) for r in records) == [(p, 10) for p in range(3)], records
+        ok(holder, "DELETE", base, expect=204)
+
+
+
+if __name__ == "__main__":
+    run_tests([test_group_calls_through_every_broker, test_coordinator_failover])

@@ -1,0 +1,124 @@
+#!/usr/bin/python3
+"""REST consumer-group calls forwarded to another broker keep the REST
+user's ACLs (issue 17). The SASL cluster of test_cluster_sasl.py (SCRAM
+User:broker between the nodes on INTERNAL, ACLs on, nothing allowed without
+an ACL) with HTTP Basic authentication: the REST proxy's forwarded group
+requests travel as User:broker (a super user) over INTERNAL, so the broker
+called must authorize the Basic user itself first.
+
+alice (a SCRAM user) asks, through a broker that does not coordinate the
+group, for a group's lags: 403 (40301) without DESCRIBE on the group; with
+it but without DESCRIBE on the topic, 200 with the topic's rows left out
+(the coordinator answered User:broker, which may see it); with both, the
+rows committed by admin. admin (a super user) reads them through every
+broker."""
+
+import base64
+import json
+import time
+import urllib.error
+import urllib.request
+
+import test_cluster_sasl
+from harness import run_tests
+from test_cluster_sasl import ADMIN, admin_of, create_topic, running, sasl_cluster
+from test_rest_cluster import coordinator_of
+
+from kafka import KafkaAdminClient
+from kafka.admin import ACL, ACLOperation, ACLPermissionType, ACLResourcePatternType, ResourcePattern, ResourceType
+
+PASSWORDS = {"admin": "admin-secret", "alice": "alice-secret"}
+TOPIC = "rest-secured"
+V2 = {"Content-Type": "application/vnd.kafka.v2+json"}
+
+
+def call(node, method, path, user, body=None, headers=None):
+    hdrs = {"Authorization": "Basic " + base64.b64encode(f"{user}:{PASSWORDS[user]}".encode()).decode()}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        hdrs["Content-Type"] = "application/json"
+    hdrs.update(headers or {})
+    request = urllib.request.Request(f"http://127.0.0.1:{node.http_port}{path}", data=data, method=method,
+                                     headers=hdrs)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read().decode()
+            return response.status, json.loads(text) if text.strip() else None
+    except urllib.error.HTTPError as e:
+        text = e.read().decode()
+        return e.code, json.loads(text) if text.strip() else None
+
+
+def until(what, ask, timeout=20):
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = ask()
+        if answer:
+            return answer
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def grant(cluster, operation, resource_type, name):
+    admin = KafkaAdminClient(bootstrap_servers=f"127.0.0.1:{cluster.nodes[0].clients_port}",
+                             security_protocol="SASL_PLAINTEXT", sasl_mechanism="SCRAM-SHA-512",
+                             sasl_plain_username="admin", sasl_plain_password="admin-secret", request_timeout_ms=10000)
+    try:
+        result = admin.create_acls([ACL(principal="User:alice", host="*", operation=operation,
+                                        permission_type=ACLPermissionType.ALLOW,
+                                        resource_pattern=ResourcePattern(resource_type, name,
+                                                                         ACLResourcePatternType.LITERAL))])
+        assert not result["failed"], result
+    finally:
+        admin.close()
+
+
+def test_forwarded_group_calls_keep_the_users_acls():
+    test_cluster_sasl.ADD_SCRAM = test_cluster_sasl.ADD_SCRAM + [
+        "--add-scram", "SCRAM-SHA-512=[name=alice,password=alice-secret]"]
+    cluster = sasl_cluster()
+    for node in cluster.nodes:
+        node.env["STRATA_HTTP_AUTHENTICATION_METHOD"] = "BASIC"
+    with running(cluster):
+        create_topic(cluster.nodes[0], TOPIC, 3)
+        admin = admin_of(cluster.nodes)
+        cid = call(cluster.nodes[0], "GET", "/v3/clusters", "admin")[1]["data"][0]["cluster_id"]
+        # FindCoordinator through the REST proxy creates __consumer_offsets.
+        status, _ = call(cluster.nodes[0], "GET", f"/v3/clusters/{cid}/consumer-groups/warm-up", "admin")
+        assert status == 404, status
+        until("__consumer_offsets led", lambda: (lambda t: t and all(p.leader >= 1 for p in t.partitions.values()))(
+            admin.list_topics("__consumer_offsets", timeout=5).topics.get("__consumer_offsets")))
+        via = cluster.nodes[0]
+        i = 0
+        while coordinator_of(admin, f"secured-{i}") == via.node_id:
+            i += 1
+        group = f"secured-{i}"
+        coordinator = coordinator_of(admin, group)
+        # admin commits offsets through `via` (forwarded to the coordinator).
+        status, created = call(via, "POST", f"/consumers/{group}", "admin", {"name": "a"}, headers=V2)
+        assert status == 200, created
+        status, answer = call(via, "POST", f"/consumers/{group}/instances/a/offsets", "admin",
+                              {"offsets": [{"topic": TOPIC, "partition": p, "offset": 1} for p in range(3)]})
+        assert status == 200, answer
+        lags = f"/v3/clusters/{cid}/consumer-groups/{group}/lags"
+        for node in cluster.nodes:
+            status, answer = call(node, "GET", lags, "admin")
+            assert status == 200 and sorted((r["partition_id"], r["current_offset"]) for r in answer["data"]) == [
+                (p, 1) for p in range(3)], (node.node_id, status, answer)
+
+        status, refused = call(via, "GET", lags, "alice")
+        assert status == 403 and refused["error_code"] == 40301, (status, refused)
+        grant(cluster, ACLOperation.DESCRIBE, ResourceType.GROUP, group)
+        status, answer = until("alice's group DESCRIBE", lambda: (lambda r: r if r[0] == 200 else None)(
+            call(via, "GET", lags, "alice")))
+        assert answer["data"] == [], answer  # the topic is not alice's to describe
+        grant(cluster, ACLOperation.DESCRIBE, ResourceType.TOPIC, TOPIC)
+        status, answer = until("alice's topic DESCRIBE", lambda: (lambda r: r if r[0] == 200 and r[1]["data"] else None)(
+            call(via, "GET", lags, "alice")))
+        assert sorted((r["partition_id"], r["current_offset"]) for r in answer["data"]) == [(p, 1) for p in range(3)], answer
+        print(f"  group {group}: coordinator {coordinator}, asked through broker {via.node_id}", flush=True)
+
+
+if __name__ == "__main__":
+    run_tests([test_forwarded_group_calls_keep_the_users_acls])
