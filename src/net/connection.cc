@@ -92,10 +92,12 @@ std::optional<size_t> checked_total_size(const protocol::encoded_output& out, st
 }  // namespace
 
 connection::connection(tcp::socket socket, connection_info info, const connection_options& options,
-                       request_handler& handler, std::shared_ptr<asio::ssl::context> tls)
+                       request_handler& handler, std::shared_ptr<asio::ssl::context> tls,
+                       std::shared_ptr<const security::ssl_principal_mapper> principal_mapper)
     : _executor(socket.get_executor()),
       _socket(std::move(socket)),
       _tls_context(std::move(tls)),
+      _principal_mapper(std::move(principal_mapper)),
       _info(std::move(info)),
       _options(options),
       _handler(handler),
@@ -177,7 +179,9 @@ void connection::log_io_error(const char* what, const boost::system::error_code&
 
 // The TLS handshake, then on an SSL listener (no SASL) the principal from
 // the client's verified certificate, as Kafka's DefaultKafkaPrincipalBuilder:
-// User:<subject in RFC 2253>, or User:ANONYMOUS without one.
+// User:<subject in RFC 2253, through ssl.principal.mapping.rules>, or
+// User:ANONYMOUS without one. A subject no rule applies to fails the
+// connection, as Kafka's NoMatchingRule fails its authentication.
 asio::awaitable<bool> connection::tls_handshake() {
     boost::system::error_code ec;
     co_await _tls->async_handshake(asio::ssl::stream_base::server, redirect_error(use_awaitable, ec));
@@ -190,7 +194,17 @@ asio::awaitable<bool> connection::tls_handshake() {
         co_return false;
     }
     if (!_info.sasl) {
-        if (auto subject = peer_certificate_subject(_tls->native_handle())) _info.principal.name = *subject;
+        if (auto subject = peer_certificate_subject(_tls->native_handle())) {
+            auto name = _principal_mapper ? _principal_mapper->map(*subject) : subject;
+            if (!name) {
+                logger()->info("connection {} from {} on {}: authentication failed: no ssl.principal.mapping.rules "
+                               "rule applies to the certificate subject {}",
+                               _info.id, _info.remote, _info.listener, *subject);
+                close();
+                co_return false;
+            }
+            _info.principal.name = std::move(*name);
+        }
     }
     logger()->debug("connection {} from {}: TLS established ({}), principal {}", _info.id, _info.remote,
                     SSL_get_version(_tls->native_handle()), _info.principal.to_string());

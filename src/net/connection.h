@@ -17,6 +17,7 @@
 #include "request_budget.h"
 #include "strata/net/async_event.h"
 #include "strata/net/request_handler.h"
+#include "strata/security/principal_mapping.h"
 
 namespace strata::net::detail {
 
@@ -51,7 +52,8 @@ public:
     // `tls` non-null: the connection begins with a TLS handshake and every
     // byte goes through it (file regions are copied, never sendfile'd).
     connection(boost::asio::ip::tcp::socket socket, connection_info info, const connection_options& options,
-               request_handler& handler, std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
+               request_handler& handler, std::shared_ptr<boost::asio::ssl::context> tls = nullptr,
+               std::shared_ptr<const security::ssl_principal_mapper> principal_mapper = nullptr);
     ~connection();
 
     boost::asio::awaitable<void> run();
@@ -100,6 +102,7 @@ private:
     boost::asio::any_io_executor _executor;
     boost::asio::ip::tcp::socket _socket;
     std::shared_ptr<boost::asio::ssl::context> _tls_context;
+    std::shared_ptr<const security::ssl_principal_mapper> _principal_mapper;  // null: DEFAULT
     std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> _tls;
     std::vector<uint8_t> _tls_out;  // a gather write, coalesced into whole TLS records
     connection_info _info;

@@ -21,6 +21,7 @@
 #include "connection.h"
 #include "io_context_pool.h"
 #include "strata/common/log.h"
+#include "strata/security/tls.h"
 
 namespace strata::net {
 
@@ -79,6 +80,8 @@ struct listening_socket {
     bool limited = true;  // counted against max.connections
     bool sasl = false;
     std::shared_ptr<asio::ssl::context> tls;
+    std::shared_ptr<security::reloading_tls_context> tls_source;
+    std::shared_ptr<const security::ssl_principal_mapper> principal_mapper;
     tcp::acceptor acceptor;
 };
 
@@ -196,7 +199,7 @@ bool server::impl::bind_one(const listener_options& listener, tcp::endpoint endp
                                    listener.name) == options.unlimited_listeners.end();
     auto socket = std::make_unique<listening_socket>(
         listening_socket{listener.name, listener.zero_copy && !listener.tls, limited, listener.sasl, listener.tls,
-                         tcp::acceptor(context)});
+                         listener.tls_source, listener.principal_mapper, tcp::acceptor(context)});
     auto& acceptor = socket->acceptor;
     boost::system::error_code ec;
     acceptor.open(endpoint.protocol(), ec);
@@ -280,8 +283,9 @@ asio::awaitable<void> server::impl::accept_loop(listening_socket& listening) {
         connection_info info{id, format_endpoint(remote), listening.listener, listening.zero_copy};
         info.tls = listening.tls != nullptr;
         if (listening.sasl) info.sasl = std::make_shared<security::sasl_session>();
+        auto tls = listening.tls_source ? listening.tls_source->current() : listening.tls;
         auto conn = std::make_shared<detail::connection>(std::move(socket), std::move(info), connection_options,
-                                                         handler, listening.tls);
+                                                         handler, std::move(tls), listening.principal_mapper);
         {
             std::lock_guard lock(registry->mutex);
             if (registry->stopping) continue;  // closes the socket

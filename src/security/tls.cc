@@ -3,10 +3,17 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <stdexcept>
 
+#include <fmt/format.h>
+
 #include <boost/asio/ssl/context.hpp>
+
+#include "strata/common/log.h"
 
 namespace strata::security {
 
@@ -133,6 +140,119 @@ std::shared_ptr<ssl::context> make_client_tls_context(const tls_settings& settin
     if (!load_trust_store(*context, settings)) context->set_default_verify_paths();
     context->set_verify_mode(verify ? ssl::verify_peer : ssl::verify_none);
     return context;
+}
+
+namespace {
+
+const std::shared_ptr<spdlog::logger>& logger() {
+    static const auto instance = log::get("security");
+    return instance;
+}
+
+std::string name_text(X509_NAME* name) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    if (!bio) return {};
+    X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253);
+    char* data = nullptr;
+    const long size = BIO_get_mem_data(bio, &data);
+    std::string text(data, static_cast<size_t>(size));
+    BIO_free(bio);
+    return text;
+}
+
+std::string general_name_text(const GENERAL_NAME* name) {
+    switch (name->type) {
+        case GEN_DNS:
+        case GEN_EMAIL:
+        case GEN_URI: {
+            const ASN1_STRING* s = name->d.ia5;
+            return fmt::format("{}:{}", name->type == GEN_DNS ? "DNS" : name->type == GEN_EMAIL ? "email" : "URI",
+                               std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                           static_cast<size_t>(ASN1_STRING_length(s))));
+        }
+        case GEN_IPADD: {
+            const ASN1_OCTET_STRING* s = name->d.ip;
+            std::string out = "IP:";
+            const unsigned char* p = ASN1_STRING_get0_data(s);
+            for (int i = 0; i < ASN1_STRING_length(s); ++i) out += fmt::format("{}{}", i ? "." : "", static_cast<int>(p[i]));
+            return out;
+        }
+        case GEN_DIRNAME:
+            return "dirName:" + name_text(name->d.directoryName);
+        default:
+            return fmt::format("other({})", name->type);
+    }
+}
+
+}  // namespace
+
+std::pair<std::string, std::string> certificate_identity(SSL_CTX* ctx) {
+    X509* certificate = SSL_CTX_get0_certificate(ctx);
+    if (!certificate) return {};
+    std::vector<std::string> names;
+    auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(certificate, NID_subject_alt_name, nullptr, nullptr));
+    if (sans) {
+        for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) names.push_back(general_name_text(sk_GENERAL_NAME_value(sans, i)));
+        GENERAL_NAMES_free(sans);
+    }
+    std::sort(names.begin(), names.end());  // Kafka compares them as a set
+    return {name_text(X509_get_subject_name(certificate)), join(names, ',')};
+}
+
+reloading_tls_context::reloading_tls_context(tls_settings settings, options opts)
+    : _settings(std::move(settings)), _options(std::move(opts)) {
+    _state = files_state();
+    _context = make_server_tls_context(_settings);
+}
+
+std::string reloading_tls_context::files_state() const {
+    std::string state;
+    for (const auto* path : {&_settings.keystore_location, &_settings.truststore_location}) {
+        struct stat st {};
+        if (path->empty()) {
+            state += "-;";
+        } else if (::stat(path->c_str(), &st) != 0) {
+            state += "missing;";
+        } else {
+            state += fmt::format("{}.{}:{}:{}:{};", st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_size, st.st_dev,
+                                 st.st_ino);
+        }
+    }
+    return state;
+}
+
+std::shared_ptr<ssl::context> reloading_tls_context::current() {
+    std::lock_guard lock(_mutex);
+    if (_settings.keystore_location.empty() && _settings.truststore_location.empty()) return _context;
+    auto state = files_state();
+    if (state == _state) return _context;
+    _state = std::move(state);
+    try {
+        auto fresh = make_server_tls_context(_settings);
+        const auto [old_subject, old_sans] = certificate_identity(_context->native_handle());
+        const auto [new_subject, new_sans] = certificate_identity(fresh->native_handle());
+        if (!_options.allow_dn_changes && new_subject != old_subject)
+            throw std::runtime_error(fmt::format("the new certificate's subject {} is not the old one's ({}); "
+                                                 "ssl.allow.dn.changes permits that",
+                                                 new_subject, old_subject));
+        if (!_options.allow_san_changes && new_sans != old_sans)
+            throw std::runtime_error(fmt::format("the new certificate's subject alternative names [{}] are not the "
+                                                 "old one's [{}]; ssl.allow.san.changes permits that",
+                                                 new_sans, old_sans));
+        _context = std::move(fresh);
+        ++_reloads;
+        logger()->info("{}: reloaded the TLS key store and trust store; new connections use certificate {}",
+                       _options.name, new_subject);
+    } catch (const std::exception& e) {
+        logger()->error("{}: the changed TLS files were not loaded, connections keep the previous certificate: {}",
+                        _options.name, e.what());
+    }
+    return _context;
+}
+
+uint64_t reloading_tls_context::reloads() const {
+    std::lock_guard lock(_mutex);
+    return _reloads;
 }
 
 std::optional<std::string> peer_certificate_subject(SSL* ssl) {

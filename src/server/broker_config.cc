@@ -21,6 +21,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include "strata/security/jaas.h"
+#include "strata/security/principal_mapping.h"
 #include "strata/security/sasl.h"
 #include "strata/security/tls.h"
 #include "strata/server/cluster_security.h"
@@ -107,6 +108,38 @@ bool apply_listener_jaas(const std::string& name, const YAML::Node& value, broke
     return false;
 }
 
+// listener.name.<listener>.ssl.* (Kafka's per-listener overrides): the
+// value is checked as the ssl.* key checks it and kept by upper-case
+// listener name; for_listener() applies them. False for any other key.
+bool apply_listener_ssl(const std::string& name, const std::string& where, const YAML::Node& value,
+                        broker_config& config, std::vector<std::string>& problems) {
+    constexpr std::string_view prefix = "listener.name.";
+    if (name.rfind(prefix, 0) != 0) return false;
+    const auto marker = name.find(".ssl.", prefix.size());
+    if (marker == std::string::npos || marker == prefix.size()) return false;
+    const std::string ssl_key = name.substr(marker + 1);
+    const config_key* key = find_config_key(ssl_key);
+    if (!key) {
+        problems.push_back(fmt::format("{}: {}: unknown key: {} is not an ssl.* key{}", where, name, ssl_key,
+                                       suggestion(ssl_key)));
+        return true;
+    }
+    std::string listener = name.substr(prefix.size(), marker - prefix.size());
+    for (auto& ch : listener) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    std::string problem;
+    const auto text = value_text(value, problem);
+    broker_config scratch;
+    if (text) problem = key->apply(*text, scratch);
+    if (!problem.empty()) {
+        problems.push_back(fmt::format("{}: {}: {}", where, name, problem));
+        return true;
+    }
+    config.listener_ssl_overrides[listener][ssl_key] = *text;
+    const bool secret = ssl_key == "ssl.key.password" || ssl_key == "ssl.keystore.key";
+    config.explicit_values[name] = secret ? "[hidden]" : *text;
+    return true;
+}
+
 void apply_yaml(std::string_view yaml, std::string_view origin, broker_config& config,
                 std::vector<std::string>& problems) {
     YAML::Node root;
@@ -135,6 +168,7 @@ void apply_yaml(std::string_view yaml, std::string_view origin, broker_config& c
             continue;
         }
         if (apply_listener_jaas(name, entry.second, config)) continue;
+        if (apply_listener_ssl(name, where, entry.second, config, problems)) continue;
         const config_key* key = find_config_key(name);
         if (!key) {
             problems.push_back(fmt::format("{}: {}: unknown key{}", where, name, suggestion(name)));
@@ -170,6 +204,19 @@ std::string host_name() {
     return name;
 }
 
+std::string to_lower(std::string text) {
+    for (auto& ch : text) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return text;
+}
+
+// A listener this node serves, or the controller listener a broker-only
+// node connects to without serving it.
+bool known_listener_name(const broker_config& config, const std::string& upper_name) {
+    return config.find_listener(upper_name) ||
+           std::find(config.controller_listener_names.begin(), config.controller_listener_names.end(), upper_name) !=
+               config.controller_listener_names.end();
+}
+
 // The broker's own connections (controller quorum, replication) speak the
 // protocol of the listener they reach, with the node's SASL login on SASL
 // ones (check_cluster_sasl); TLS listeners need a key store; JAAS entries
@@ -188,15 +235,43 @@ void check_security(const broker_config& config, std::vector<std::string>& probl
         connects_with_tls = connects_with_tls || protocol == "SSL" || protocol == "SASL_SSL";
     }
     tls = connects_with_tls;
-    if (tls && config.ssl_keystore_location.empty() &&
-        (config.ssl_keystore_certificate_chain.empty() || config.ssl_keystore_key.empty())) {
-        problems.push_back("ssl.keystore.location: an SSL or SASL_SSL listener needs the broker's key and certificate "
-                           "(ssl.keystore.location, or ssl.keystore.certificate.chain and ssl.keystore.key)");
+    // Each TLS listener with its own overrides; the node's own connections
+    // (a broker-only node's to the controllers) with the controller listener's.
+    std::vector<std::string> tls_listeners;
+    for (const auto& l : config.listeners) {
+        const auto protocol = config.security_protocol(l.name).value_or("PLAINTEXT");
+        if (protocol == "SSL" || protocol == "SASL_SSL") tls_listeners.push_back(l.name);
     }
-    if (tls && config.ssl_client_auth != "none" && config.ssl_truststore_location.empty() &&
-        config.ssl_truststore_certificates.empty()) {
-        problems.push_back("ssl.client.auth: verifying client certificates needs ssl.truststore.location or "
-                           "ssl.truststore.certificates");
+    if (tls && tls_listeners.empty()) tls_listeners.push_back(config.controller_listener_names.front());
+    std::set<std::string> reported;
+    for (const auto& name : tls_listeners) {
+        const auto effective = config.for_listener(name);
+        const auto overridden = [&](std::string_view key) {
+            auto it = config.listener_ssl_overrides.find(name);
+            return it != config.listener_ssl_overrides.end() && it->second.contains(std::string(key))
+                       ? fmt::format("listener.name.{}.{}", to_lower(name), key)
+                       : std::string(key);
+        };
+        if (effective.ssl_keystore_location.empty() &&
+            (effective.ssl_keystore_certificate_chain.empty() || effective.ssl_keystore_key.empty())) {
+            auto text = fmt::format("{}: an SSL or SASL_SSL listener needs the broker's key and certificate "
+                                    "(ssl.keystore.location, or ssl.keystore.certificate.chain and ssl.keystore.key)",
+                                    overridden("ssl.keystore.location"));
+            if (reported.insert(text).second) problems.push_back(text);
+        }
+        const auto settings = listener_tls_settings(config, name);
+        if (settings.client_auth != "none" && effective.ssl_truststore_location.empty() &&
+            effective.ssl_truststore_certificates.empty()) {
+            auto text = fmt::format("{}: verifying client certificates needs ssl.truststore.location or "
+                                    "ssl.truststore.certificates",
+                                    overridden("ssl.client.auth"));
+            if (reported.insert(text).second) problems.push_back(text);
+        }
+    }
+    for (const auto& [listener, overrides] : config.listener_ssl_overrides) {
+        if (!known_listener_name(config, listener))
+            problems.push_back(fmt::format("listener.name.{}.{}: {} is not one of the listeners", to_lower(listener),
+                                           overrides.begin()->first, listener));
     }
     // A broker-only node names the controller listener without serving it
     // (its own credentials for the controllers).
@@ -360,6 +435,17 @@ std::map<std::string, std::string> broker_config::plain_users(std::string_view l
     return users;
 }
 
+broker_config broker_config::for_listener(std::string_view listener_name) const {
+    broker_config effective = *this;
+    auto it = listener_ssl_overrides.find(std::string(listener_name));
+    if (it == listener_ssl_overrides.end()) return effective;
+    for (const auto& [key, value] : it->second) {
+        // Checked when loaded: cannot fail here.
+        if (const auto* k = find_config_key(key)) k->apply(value, effective);
+    }
+    return effective;
+}
+
 const listener* broker_config::find_listener(std::string_view name) const {
     for (const auto& l : listeners) {
         if (l.name == name) return &l;
@@ -486,6 +572,18 @@ security::tls_settings tls_settings_from(const broker_config& config) {
     return s;
 }
 
+security::tls_settings listener_tls_settings(const broker_config& config, std::string_view listener_name) {
+    auto settings = tls_settings_from(config.for_listener(listener_name));
+    // KIP-684: SASL_SSL clients authenticate with SASL; a certificate is
+    // asked of them only when ssl.client.auth is set for that listener.
+    if (config.security_protocol(listener_name).value_or("PLAINTEXT") == "SASL_SSL") {
+        auto it = config.listener_ssl_overrides.find(std::string(listener_name));
+        if (it == config.listener_ssl_overrides.end() || !it->second.contains("ssl.client.auth"))
+            settings.client_auth = "none";
+    }
+    return settings;
+}
+
 std::vector<std::pair<std::string, int32_t>> parse_connection_overrides(std::string_view value, std::string& problem) {
     std::vector<std::pair<std::string, int32_t>> out;
     const auto trim = [](std::string_view s) {
@@ -553,24 +651,30 @@ std::map<std::string, int32_t, std::less<>> resolve_connection_overrides(std::st
 
 net::server_options to_server_options(const broker_config& config) {
     net::server_options options;
-    // One context for the SSL listeners, one for the SASL_SSL ones: as
-    // Kafka (KIP-684), ssl.client.auth applies to SSL listeners only; a
-    // SASL_SSL client authenticates with SASL and is not asked for a
-    // certificate.
-    std::shared_ptr<boost::asio::ssl::context> ssl_tls, sasl_ssl_tls;
+    // One TLS context per TLS listener, from its own settings (its
+    // listener.name.<l>.ssl.* overrides; KIP-684's ssl.client.auth), each
+    // reloaded when its key store or trust store file changes.
     for (const auto& l : config.listeners) {
         const auto protocol = config.security_protocol(l.name).value_or("PLAINTEXT");
         net::listener_options listener{l.name, l.host, l.port, true};
         listener.sasl = protocol == "SASL_PLAINTEXT" || protocol == "SASL_SSL";
         if (protocol == "SSL" || protocol == "SASL_SSL") {
-            auto& tls = protocol == "SSL" ? ssl_tls : sasl_ssl_tls;
-            if (!tls) {
-                auto settings = tls_settings_from(config);
-                if (protocol == "SASL_SSL") settings.client_auth = "none";
-                tls = security::make_server_tls_context(settings);
+            const auto effective = config.for_listener(l.name);
+            security::reloading_tls_context::options reload;
+            reload.name = "listener " + l.name;
+            reload.allow_dn_changes = effective.ssl_allow_dn_changes;
+            reload.allow_san_changes = effective.ssl_allow_san_changes;
+            try {
+                listener.tls_source = std::make_shared<security::reloading_tls_context>(
+                    listener_tls_settings(config, l.name), reload);
+            } catch (const std::exception& e) {
+                throw std::runtime_error(fmt::format("listener {}: {}", l.name, e.what()));
             }
-            listener.tls = tls;
+            listener.tls = listener.tls_source->current();
             listener.zero_copy = false;  // bytes must pass through OpenSSL
+            if (protocol == "SSL" && effective.ssl_principal_mapping_rules != "DEFAULT")
+                listener.principal_mapper =
+                    std::make_shared<security::ssl_principal_mapper>(effective.ssl_principal_mapping_rules);
         }
         options.listeners.push_back(std::move(listener));
     }

@@ -142,8 +142,10 @@ net::client_security cluster_client_security(const broker_config& config, std::s
     net::client_security out;
     const auto protocol = config.security_protocol(listener_name).value_or("PLAINTEXT");
     if (protocol == "SSL" || protocol == "SASL_SSL") {
-        out.tls = security::make_client_tls_context(tls_settings_from(config), true);
-        out.verify_hostname = config.ssl_endpoint_identification_algorithm == "https";
+        // As Kafka's brokers: the listener's own listener.name.<l>.ssl.* first.
+        const auto effective = config.for_listener(listener_name);
+        out.tls = security::make_client_tls_context(tls_settings_from(effective), true);
+        out.verify_hostname = effective.ssl_endpoint_identification_algorithm == "https";
     }
     // Every (re)connection then runs SaslHandshake v1 + SaslAuthenticate v1
     // with these before its first request (net::client_connection).

@@ -12,6 +12,7 @@
 
 #include "config_values.h"
 #include "strata/http/server.h"
+#include "strata/security/principal_mapping.h"
 #include "strata/server/broker_config.h"
 #include "topic_configs.h"
 
@@ -592,7 +593,10 @@ void add_ssl_keys(std::vector<config_key>& k) {
     k.push_back(key(security, "ssl.keystore.location", &c::ssl_keystore_location, "", any<std::string>(),
         "A PEM file holding the broker's private key and its certificate chain (SSL and SASL_SSL "
         "listeners). Alternatively give them inline with `ssl.keystore.key` and "
-        "`ssl.keystore.certificate.chain`."));
+        "`ssl.keystore.certificate.chain`. When the file changes (a new modification time, size or inode: "
+        "rewritten, renamed over, or a symlink swapped) new connections get the new certificate, without a "
+        "restart (`ssl.allow.dn.changes`). Every `ssl.*` key can be given for one listener as "
+        "`listener.name.<listener>.ssl.*` (docs/security.md)."));
     k.push_back(key(security, "ssl.keystore.certificate.chain", &c::ssl_keystore_certificate_chain, "",
         any<std::string>(), "The broker's certificate chain, inline, in PEM."));
     k.push_back(key(security, "ssl.keystore.key", &c::ssl_keystore_key, "", any<std::string>(),
@@ -602,7 +606,8 @@ void add_ssl_keys(std::vector<config_key>& k) {
     k.push_back(key(security, "ssl.truststore.type", &c::ssl_truststore_type, "PEM", one_of<std::string>({"PEM"}),
         "The format of the trust store. Only PEM is supported; Kafka's default is JKS."));
     k.push_back(key(security, "ssl.truststore.location", &c::ssl_truststore_location, "", any<std::string>(),
-        "A PEM file of the CA certificates client certificates are verified against (`ssl.client.auth`)."));
+        "A PEM file of the CA certificates client certificates are verified against (`ssl.client.auth`). "
+        "Reloaded for new connections when the file changes."));
     k.push_back(key(security, "ssl.truststore.certificates", &c::ssl_truststore_certificates, "",
         any<std::string>(), "The trusted CA certificates, inline, in PEM."));
     k.push_back(key(security, "ssl.client.auth", &c::ssl_client_auth, "none",
@@ -621,6 +626,30 @@ void add_ssl_keys(std::vector<config_key>& k) {
         one_of<std::vector<std::string>>({"TLSv1.2", "TLSv1.3"}, true), "The TLS versions accepted."));
     k.push_back(key(security, "ssl.cipher.suites", &c::ssl_cipher_suites, "", any<std::vector<std::string>>(),
         "Cipher suites, by OpenSSL's names (TLS 1.2) or IANA's (TLS 1.3). Empty: OpenSSL's defaults."));
+    k.push_back(key(security, "ssl.principal.mapping.rules", &c::ssl_principal_mapping_rules, "DEFAULT",
+        rule<std::string>{"DEFAULT, or RULE:pattern/replacement/[L|U] rules, comma-separated",
+                          [](const std::string& value) -> std::string {
+                              try {
+                                  security::ssl_principal_mapper check(value);
+                              } catch (const std::invalid_argument& e) {
+                                  return e.what();
+                              }
+                              return {};
+                          }},
+        "How the subject of a client certificate (RFC 2253, `CN=alice,OU=Apps,O=Example`) becomes the "
+        "principal's name on SSL listeners (KIP-371): rules tried in order, the first that applies wins. "
+        "`DEFAULT` keeps the subject; `RULE:pattern/replacement/` applies when the regular expression matches "
+        "the whole subject and replaces it (`$1`... its groups), `/L` or `/U` after it lower- or upper-cases "
+        "the result. `RULE:^CN=([^,]+),OU=Apps.*$/$1/L,DEFAULT` makes `User:alice`. A subject no rule applies "
+        "to is refused. Patterns are ECMAScript regular expressions (Java's for the common forms: groups, "
+        "classes, `.*?`; no `(?i)` or possessive quantifiers); `\\/` writes a slash."));
+    k.push_back(key(security, "ssl.allow.dn.changes", &c::ssl_allow_dn_changes, "false", any<bool>(),
+        "Whether a reloaded key store may hold a certificate with another subject (KIP-978). The broker "
+        "reloads `ssl.keystore.location` and `ssl.truststore.location` when the files change; by default a "
+        "new certificate must name the same subject as the old one, and is otherwise refused (logged, the "
+        "old one kept)."));
+    k.push_back(key(security, "ssl.allow.san.changes", &c::ssl_allow_san_changes, "false", any<bool>(),
+        "Whether a reloaded key store may hold a certificate with other subject alternative names (KIP-978)."));
 }
 
 // Kafka's dynamic broker keys (DynamicBrokerConfig.AllDynamicConfigs) for

@@ -19,6 +19,11 @@ namespace boost::asio::ssl {
 class context;
 }
 
+namespace strata::security {
+class ssl_principal_mapper;
+class reloading_tls_context;
+}  // namespace strata::security
+
 #include "strata/net/request_handler.h"
 
 namespace strata::net {
@@ -39,6 +44,12 @@ struct listener_options {
     // SSL / SASL_SSL: the server's TLS context. Without SASL the peer's
     // verified certificate subject becomes the connection's principal.
     std::shared_ptr<boost::asio::ssl::context> tls;
+    // Optional, with `tls`: where each new connection takes its context from
+    // instead (certificates reloaded when their files change).
+    std::shared_ptr<security::reloading_tls_context> tls_source;
+    // SSL listeners: ssl.principal.mapping.rules for the certificate
+    // subject; null keeps it as it is (DEFAULT).
+    std::shared_ptr<const security::ssl_principal_mapper> principal_mapper;
 };
 
 struct server_options {

@@ -166,6 +166,9 @@ struct broker_config {
     std::string ssl_endpoint_identification_algorithm;
     std::vector<std::string> ssl_enabled_protocols;
     std::vector<std::string> ssl_cipher_suites;
+    std::string ssl_principal_mapping_rules;
+    bool ssl_allow_dn_changes = false;
+    bool ssl_allow_san_changes = false;
     // Authorization (Kafka's StandardAuthorizer).
     std::string authorizer_class_name;
     std::string super_users;
@@ -173,6 +176,14 @@ struct broker_config {
     // Not a key of the table: listener.name.<listener>.plain.sasl.jaas.config,
     // by upper-case listener name (the JAAS text as written).
     std::map<std::string, std::string> listener_plain_jaas;
+    // Not keys of the table: listener.name.<listener>.ssl.* (Kafka's
+    // per-listener overrides of the ssl.* keys), by upper-case listener name,
+    // then the ssl.* key, its value as written. See for_listener().
+    std::map<std::string, std::map<std::string, std::string>> listener_ssl_overrides;
+
+    // This configuration as a listener sees it: its listener.name.<l>.ssl.*
+    // overrides in place of the ssl.* keys (Kafka's valuesWithPrefixOverride).
+    broker_config for_listener(std::string_view listener_name) const;
 
     // Operations.
     std::string log_level;
@@ -247,6 +258,10 @@ std::vector<std::pair<std::string, int32_t>> parse_connection_overrides(std::str
 // max.connections.per.ip.overrides does not resolve (a start-up failure).
 net::server_options to_server_options(const broker_config& config);
 security::tls_settings tls_settings_from(const broker_config& config);
+// The settings of one listener's TLS server context: the listener's
+// overrides applied, and (KIP-684) on a SASL_SSL listener ssl.client.auth
+// only when given with the listener prefix.
+security::tls_settings listener_tls_settings(const broker_config& config, std::string_view listener_name);
 
 }  // namespace strata::server
 
