@@ -110,10 +110,14 @@ txn_coordinator::impl::impl(txn_config c, metadata::metadata_service& m, replica
 
 int32_t txn_coordinator::impl::state_partition_count() const {
     auto image = partitions.image();
-    if (image)
-        if (const auto* t = image->topic(transaction_state_topic); t && !t->partitions.empty())
-            return static_cast<int32_t>(t->partitions.size());
-    return config.state_log_partitions;
+    const auto* t = image ? image->topic(transaction_state_topic) : nullptr;
+    return state_count(t ? t->partitions.size() : 0);
+}
+
+int32_t txn_coordinator::impl::offsets_partition_count() const {
+    auto image = partitions.image();
+    const auto* t = image ? image->topic(group::offsets_topic_name) : nullptr;
+    return offsets_count(t ? t->partitions.size() : 0);
 }
 
 int64_t txn_coordinator::impl::now_ms() const {
@@ -255,6 +259,12 @@ void txn_coordinator::impl::marker_round(const std::string& id, uint64_t load_id
     for (const auto& p : m.partitions) {
         const auto* topic = image ? image->topic(p.topic) : nullptr;
         if (!topic || p.partition < 0 || size_t(p.partition) >= topic->partitions.size()) {
+            // A partition of __consumer_offsets (AddOffsetsToTxn, unchecked)
+            // that this broker's image does not hold yet while the topic is
+            // being made: retried until it is there or the topic has settled.
+            if (topic && p.topic == group::offsets_topic_name && p.partition >= 0 &&
+                p.partition < offsets_partition_count())
+                continue;
             round->remaining.erase(p);  // deleted: nothing to mark
             continue;
         }
@@ -645,7 +655,11 @@ awaitable<std::pair<kafka_error, int32_t>> txn_coordinator::find_coordinator(std
     }
     const auto* topic = image ? image->topic(transaction_state_topic) : nullptr;
     if (!topic || topic->partitions.empty()) co_return std::pair{kafka_error::coordinator_not_available, -1};
-    const int32_t p = partition_for_transactional_id(transactional_id, static_cast<int32_t>(topic->partitions.size()));
+    // Hashed as the id's requests will be: a topic still reaching the image
+    // may not hold the id's partition yet (retriable).
+    const int32_t p = partition_for_transactional_id(transactional_id, _impl->state_count(topic->partitions.size()));
+    if (static_cast<size_t>(p) >= topic->partitions.size())
+        co_return std::pair{kafka_error::coordinator_not_available, -1};
     const int32_t leader = topic->partitions[static_cast<size_t>(p)].leader;
     if (leader < 0) co_return std::pair{kafka_error::coordinator_not_available, -1};
     if (leader == _impl->partitions.node_id()) {

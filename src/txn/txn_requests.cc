@@ -213,16 +213,14 @@ awaitable<msg::add_partitions_to_txn_response> txn_coordinator::add_partitions_t
 awaitable<msg::add_offsets_to_txn_response> txn_coordinator::add_offsets_to_txn(msg::add_offsets_to_txn_request request,
                                                                                 int16_t version) {
     // The group's partition of __consumer_offsets joins the transaction, so
-    // that its TxnOffsetCommit records get the transaction's marker.
-    auto image = _impl->partitions.image();
-    const auto* offsets = image ? image->topic(group::offsets_topic_name) : nullptr;
-    const int32_t count = offsets && !offsets->partitions.empty() ? static_cast<int32_t>(offsets->partitions.size())
-                                                                   : _impl->config.offsets_topic_partitions;
+    // that its TxnOffsetCommit records get the transaction's marker. Hashed
+    // as the group coordinator hashes the group: over the configured count
+    // until the topic is whole in the image (before the group's first
+    // FindCoordinator it may not exist yet, or be half made).
     msg::add_offsets_to_txn_response response;
-    // (Before the group's first FindCoordinator, __consumer_offsets may not
-    // exist yet: its partition is the one it will have, as Kafka computes it.)
-    std::vector<txn_partition> wanted{
-        txn_partition{std::string(group::offsets_topic_name), group::partition_for_group(request.group_id, count)}};
+    std::vector<txn_partition> wanted{txn_partition{
+        std::string(group::offsets_topic_name),
+        group::partition_for_group(request.group_id, _impl->offsets_partition_count())}};
     auto errors = co_await add_or_verify(*_impl, request.transactional_id, request.producer_id, request.producer_epoch,
                                          wanted, false, false);
     response.error_code = code(for_version(errors.front().second, version, 2));

@@ -1,0 +1,69 @@
+// The partition count a coordinator hashes its keys over: group ids onto
+// __consumer_offsets, transactional ids onto __transaction_state.
+//
+// Kafka fixes it once, at start-up: the topic's count if the topic exists,
+// else the configured one (offsets.topic.num.partitions,
+// transaction.state.log.num.partitions). Here the records of one
+// CreateTopics are separate entries of the metadata log and reach the image
+// as they commit, so a topic being created can be seen with only some of its
+// partitions. Hashing over that part puts a key on the wrong partition: an
+// AddOffsetsToTxn hashed a group over 2 of 5 partitions, the transaction's
+// ABORT marker went to partition 0 while the group's pending offsets were on
+// partition 1, and they were never dropped.
+//
+// So the image's count is taken only once it cannot be a part of the topic:
+// when it reaches the configured count, or when it has stayed the same for
+// `settle` (a topic made elsewhere with fewer partitions). Until then the
+// configured count is used, as Kafka does before the topic exists; a key
+// hashed onto a partition not in the image yet gets a retriable error
+// (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE) from its caller. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+
+namespace strata::metadata {
+
+class hashing_partition_count {
+public:
+    using clock = std::chrono::steady_clock;
+
+    explicit hashing_partition_count(int32_t configured,
+                                     std::chrono::milliseconds settle = std::chrono::milliseconds(2000))
+        : _configured(configured), _settle(settle) {}
+
+    // `in_image`: the partitions the image holds (0: no such topic).
+    int32_t operator()(size_t in_image, clock::time_point now = clock::now()) {
+        std::lock_guard lock(_mutex);
+        if (in_image == 0) {  // not made yet (or deleted): start over
+            _settled = false;
+            _seen = 0;
+            return _configured;
+        }
+        const auto count = static_cast<int32_t>(in_image);
+        if (_settled || count >= _configured) {
+            _settled = true;
+            return count;
+        }
+        if (in_image != _seen) {
+            _seen = in_image;
+            _seen_since = now;
+        }
+        if (now - _seen_since < _settle) return _configured;
+        _settled = true;
+        return count;
+    }
+
+    int32_t configured() const { return _configured; }
+
+private:
+    const int32_t _configured;
+    const std::chrono::milliseconds _settle;
+    std::mutex _mutex;
+    bool _settled = false;
+    size_t _seen = 0;
+    clock::time_point _seen_since{};
+};
+
+}  // namespace strata::metadata
