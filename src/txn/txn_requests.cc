@@ -218,9 +218,9 @@ awaitable<msg::add_offsets_to_txn_response> txn_coordinator::add_offsets_to_txn(
     // until the topic is whole in the image (before the group's first
     // FindCoordinator it may not exist yet, or be half made).
     msg::add_offsets_to_txn_response response;
-    std::vector<txn_partition> wanted{txn_partition{
-        std::string(group::offsets_topic_name),
-        group::partition_for_group(request.group_id, _impl->offsets_partition_count())}};
+    std::vector<txn_partition> wanted{
+        txn_partition{std::string(group::offsets_topic_name),
+                      group::partition_for_group(request.group_id, _impl->offsets_partition_count())}};
     auto errors = co_await add_or_verify(*_impl, request.transactional_id, request.producer_id, request.producer_epoch,
                                          wanted, false, false);
     response.error_code = code(for_version(errors.front().second, version, 2));
