@@ -27,7 +27,6 @@
 #include "consumer_group_records.h"
 #include "strata/common/log.h"
 #include "strata/group/group_coordinator.h"
-#include "strata/metadata/hashing_partition_count.h"
 #include "strata/replication/async_signal.h"
 
 namespace strata::group {
@@ -67,8 +66,6 @@ struct group_coordinator::impl final : group_environment, std::enable_shared_fro
 
     // ---- any thread ------------------------------------------------------
     boost::asio::any_io_executor executor() { return io.get_executor(); }
-    // The count groups are hashed over: never a part of __consumer_offsets
-    // that is still reaching the image (metadata/hashing_partition_count.h).
     int32_t offsets_partition_count() const;
     int32_t partition_of(std::string_view group_id) const {
         return partition_for_group(group_id, offsets_partition_count());
@@ -139,7 +136,6 @@ struct group_coordinator::impl final : group_environment, std::enable_shared_fro
     bool started = false;
     // __consumer_offsets seen with all its partitions (FindCoordinator, any thread).
     std::atomic<bool> offsets_topic_whole{false};
-    mutable metadata::hashing_partition_count offsets_count{config.offsets_topic_partitions};
     bool stopping = false;            // coordinator thread
     std::atomic<bool> closed{false};  // any thread: stop() has begun
 

@@ -254,8 +254,10 @@ group_coordinator::impl::impl(coordinator_config c, metadata::metadata_service& 
 
 int32_t group_coordinator::impl::offsets_partition_count() const {
     auto image = partitions.image();
-    const auto* t = image ? image->topic(offsets_topic_name) : nullptr;
-    return offsets_count(t ? t->partitions.size() : 0);
+    if (image)
+        if (const auto* t = image->topic(offsets_topic_name); t && !t->partitions.empty())
+            return static_cast<int32_t>(t->partitions.size());
+    return config.offsets_topic_partitions;
 }
 
 int64_t group_coordinator::impl::now_ms() const {
@@ -760,11 +762,7 @@ awaitable<std::pair<kafka_error, int32_t>> group_coordinator::find_coordinator(s
     }
     const auto* topic = image ? image->topic(offsets_topic_name) : nullptr;
     if (!topic || topic->partitions.empty()) co_return std::pair{kafka_error::coordinator_not_available, -1};
-    // Hashed as the group's requests will be (the image may still be short
-    // of partitions after the wait: then the group's may not be there yet).
-    const int32_t p = partition_for_group(group_id, _impl->offsets_count(topic->partitions.size()));
-    if (static_cast<size_t>(p) >= topic->partitions.size())
-        co_return std::pair{kafka_error::coordinator_not_available, -1};
+    const int32_t p = partition_for_group(group_id, static_cast<int32_t>(topic->partitions.size()));
     const int32_t leader = topic->partitions[static_cast<size_t>(p)].leader;
     if (leader < 0) co_return std::pair{kafka_error::coordinator_not_available, -1};
     if (leader == _impl->partitions.node_id()) {

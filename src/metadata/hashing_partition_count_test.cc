@@ -11,6 +11,7 @@ using clock = hashing_partition_count::clock;
 TEST(HashingPartitionCount, ConfiguredUntilTheTopicExists) {
     hashing_partition_count count(5);
     EXPECT_EQ(count(0), 5);
+    EXPECT_FALSE(count.settled());  // (the caller knows the topic is not there)
 }
 
 // The ordering seen in CI: a CreateTopics of 5 partitions reaches the image
@@ -21,8 +22,12 @@ TEST(HashingPartitionCount, APartOfANewTopicIsNeverHashedOver) {
     hashing_partition_count count(5);
     const auto t0 = clock::now();
     EXPECT_EQ(count(0, t0), 5);
-    for (size_t seen = 1; seen < 5; ++seen) EXPECT_EQ(count(seen, t0 + std::chrono::milliseconds(seen)), 5);
+    for (size_t seen = 1; seen < 5; ++seen) {
+        EXPECT_EQ(count(seen, t0 + std::chrono::milliseconds(seen)), 5);
+        EXPECT_FALSE(count.settled()) << seen;
+    }
     EXPECT_EQ(count(5, t0 + 10ms), 5);
+    EXPECT_TRUE(count.settled());
     EXPECT_EQ(count(5, t0 + 1h), 5);
 }
 
@@ -38,7 +43,9 @@ TEST(HashingPartitionCount, AShortTopicIsTakenOnceItHasSettled) {
     const auto t0 = clock::now();
     EXPECT_EQ(count(3, t0), 50);
     EXPECT_EQ(count(3, t0 + 1999ms), 50);
+    EXPECT_FALSE(count.settled());
     EXPECT_EQ(count(3, t0 + 2000ms), 3);
+    EXPECT_TRUE(count.settled());
     EXPECT_EQ(count(3, t0 + 2001ms), 3);
 }
 

@@ -110,14 +110,20 @@ txn_coordinator::impl::impl(txn_config c, metadata::metadata_service& m, replica
 
 int32_t txn_coordinator::impl::state_partition_count() const {
     auto image = partitions.image();
-    const auto* t = image ? image->topic(transaction_state_topic) : nullptr;
-    return state_count(t ? t->partitions.size() : 0);
+    if (image)
+        if (const auto* t = image->topic(transaction_state_topic); t && !t->partitions.empty())
+            return static_cast<int32_t>(t->partitions.size());
+    return config.state_log_partitions;
 }
 
-int32_t txn_coordinator::impl::offsets_partition_count() const {
+int32_t txn_coordinator::impl::offsets_partition_count(bool* settled) const {
     auto image = partitions.image();
     const auto* t = image ? image->topic(group::offsets_topic_name) : nullptr;
-    return offsets_count(t ? t->partitions.size() : 0);
+    const size_t in_image = t ? t->partitions.size() : 0;
+    const int32_t count = offsets_count(in_image);
+    // Not made yet: the count it will be made with, as Kafka's.
+    if (settled) *settled = in_image == 0 || offsets_count.settled();
+    return count;
 }
 
 int64_t txn_coordinator::impl::now_ms() const {
@@ -655,11 +661,7 @@ awaitable<std::pair<kafka_error, int32_t>> txn_coordinator::find_coordinator(std
     }
     const auto* topic = image ? image->topic(transaction_state_topic) : nullptr;
     if (!topic || topic->partitions.empty()) co_return std::pair{kafka_error::coordinator_not_available, -1};
-    // Hashed as the id's requests will be: a topic still reaching the image
-    // may not hold the id's partition yet (retriable).
-    const int32_t p = partition_for_transactional_id(transactional_id, _impl->state_count(topic->partitions.size()));
-    if (static_cast<size_t>(p) >= topic->partitions.size())
-        co_return std::pair{kafka_error::coordinator_not_available, -1};
+    const int32_t p = partition_for_transactional_id(transactional_id, static_cast<int32_t>(topic->partitions.size()));
     const int32_t leader = topic->partitions[static_cast<size_t>(p)].leader;
     if (leader < 0) co_return std::pair{kafka_error::coordinator_not_available, -1};
     if (leader == _impl->partitions.node_id()) {

@@ -9,7 +9,7 @@ __consumer_offsets already there (2 of 5 partitions: the group's partition
 0 instead of 1). The transaction's ABORT marker then went to the wrong
 partition, the group's pending offset was never dropped, and librdkafka's
 committed() (require_stable) got UNSTABLE_OFFSET_COMMIT until it timed out
-(test_transactions, once in a CI run at load 4; 1 run in 4 at load 11).
+(test_transactions: once in a CI run at load 4, 2 runs in 20 at load 11).
 Here several producers send offsets in a loop from the moment the topic
 starts being made, over 50 partitions, so that some AddOffsetsToTxn land
 while it is half made."""

@@ -13,10 +13,10 @@
 //
 // So the image's count is taken only once it cannot be a part of the topic:
 // when it reaches the configured count, or when it has stayed the same for
-// `settle` (a topic made elsewhere with fewer partitions). Until then the
-// configured count is used, as Kafka does before the topic exists; a key
-// hashed onto a partition not in the image yet gets a retriable error
-// (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE) from its caller. Thread-safe.
+// `settle` (a topic made elsewhere, or before a config change, with fewer
+// partitions). Until then the answer is the configured count and settled()
+// is false: a caller that must agree with the coordinator that owns the
+// topic (AddOffsetsToTxn) waits for it. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -55,12 +55,19 @@ public:
         return count;
     }
 
+    // Whether the last answer was the image's count, final (else the
+    // configured one, while the topic may still be growing).
+    bool settled() const {
+        std::lock_guard lock(_mutex);
+        return _settled;
+    }
+
     int32_t configured() const { return _configured; }
 
 private:
     const int32_t _configured;
     const std::chrono::milliseconds _settle;
-    std::mutex _mutex;
+    mutable std::mutex _mutex;
     bool _settled = false;
     size_t _seen = 0;
     clock::time_point _seen_since{};
