@@ -1,5 +1,6 @@
-// The partition count a coordinator hashes its keys over: group ids onto
-// __consumer_offsets, transactional ids onto __transaction_state.
+// The partition count to hash keys over for an internal topic that may be
+// in the middle of being made (today: the transaction coordinator's
+// AddOffsetsToTxn, hashing a group onto __consumer_offsets).
 //
 // Kafka fixes it once, at start-up: the topic's count if the topic exists,
 // else the configured one (offsets.topic.num.partitions,
@@ -16,7 +17,11 @@
 // `settle` (a topic made elsewhere, or before a config change, with fewer
 // partitions). Until then the answer is the configured count and settled()
 // is false: a caller that must agree with the coordinator that owns the
-// topic (AddOffsetsToTxn) waits for it. Thread-safe.
+// topic (AddOffsetsToTxn) waits for it. (The group coordinator itself hashes
+// over the image's count after FindCoordinator has waited for the whole
+// topic; its loads filter groups by that hash, so it does not use this:
+// during the settle time after a start, a topic made with fewer partitions
+// would have its groups filtered out.) Thread-safe.
 #pragma once
 
 #include <chrono>
