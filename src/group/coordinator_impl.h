@@ -113,6 +113,7 @@ struct group_coordinator::impl final : group_environment, std::enable_shared_fro
     void start_load(int32_t p, std::shared_ptr<replication::partition> partition);
     void install(int32_t p, uint64_t load_id, std::shared_ptr<loaded_partition> state, bool ok);
     void unload(int32_t p);
+    void drop_early_txn_markers(int32_t p);
     void expire_offsets(int64_t now);
     // Transactional offsets (txn_offsets.cc). write_txn appends `records` as
     // one transactional batch of (producer id, epoch), acks=all.

@@ -446,6 +446,15 @@ void group_coordinator::impl::refresh_shards() {
         auto found = partitions.find(offsets_topic_name, p);
         if (found.leader && found.leader->is_leader()) start_load(p, found.leader);
     }
+    // Markers kept for a partition with no load running (its leadership lost
+    // before the load began): any later load replays them from the log.
+    for (auto m = early_txn_markers.begin(); m != early_txn_markers.end();)
+        m = shards.contains(m->first.first) ? std::next(m) : early_txn_markers.erase(m);
+}
+
+void group_coordinator::impl::drop_early_txn_markers(int32_t p) {
+    early_txn_markers.erase(early_txn_markers.lower_bound({p, INT64_MIN}),
+                            early_txn_markers.lower_bound({p + 1, INT64_MIN}));
 }
 
 void group_coordinator::impl::elected(int32_t p) {
@@ -512,6 +521,10 @@ void group_coordinator::impl::install(int32_t p, uint64_t load_id, std::shared_p
 
 void group_coordinator::impl::unload(int32_t p) {
     shards.erase(p);
+    // Markers kept for the load that was running: a later load replays a log
+    // that has them (a marker is reported once appended), while a kept one
+    // applied then could end a later transaction of the same producer.
+    drop_early_txn_markers(p);
     for (auto& [producer_id, offsets] : txn_offsets)
         std::erase_if(offsets, [&](const pending_txn_offset& o) { return partition_of(o.group) == p; });
     std::vector<std::string> gone;

@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "strata/common/log.h"
+#include "strata/metadata/hashing_partition_count.h"
 #include "strata/net/client_connection.h"
 #include "strata/replication/async_signal.h"
 #include "strata/txn/txn_coordinator.h"
@@ -52,6 +53,11 @@ struct txn_coordinator::impl final : std::enable_shared_from_this<impl> {
     // ---- any thread ------------------------------------------------------
     boost::asio::any_io_executor executor() { return io.get_executor(); }
     int32_t state_partition_count() const;
+    // The count AddOffsetsToTxn hashes groups over: never a part of
+    // __consumer_offsets still reaching the image
+    // (metadata/hashing_partition_count.h); `settled` says whether it is
+    // final (else it is the configured count, for now).
+    int32_t offsets_partition_count(bool* settled = nullptr) const;
     int32_t partition_of(std::string_view id) const {
         return partition_for_transactional_id(id, state_partition_count());
     }
@@ -123,6 +129,7 @@ struct txn_coordinator::impl final : std::enable_shared_from_this<impl> {
         std::shared_ptr<net::client_connection> connection;
     };
     std::map<int32_t, peer_connection> peers;
+    mutable metadata::hashing_partition_count offsets_count{config.offsets_topic_partitions};
     uint64_t next_load_id = 1;
     int64_t next_timeout_check_ms = 0;
     int64_t next_expiry_check_ms = 0;

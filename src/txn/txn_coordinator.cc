@@ -116,6 +116,16 @@ int32_t txn_coordinator::impl::state_partition_count() const {
     return config.state_log_partitions;
 }
 
+int32_t txn_coordinator::impl::offsets_partition_count(bool* settled) const {
+    auto image = partitions.image();
+    const auto* t = image ? image->topic(group::offsets_topic_name) : nullptr;
+    const size_t in_image = t ? t->partitions.size() : 0;
+    const int32_t count = offsets_count(in_image);
+    // Not made yet: the count it will be made with, as Kafka's.
+    if (settled) *settled = in_image == 0 || offsets_count.settled();
+    return count;
+}
+
 int64_t txn_coordinator::impl::now_ms() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
@@ -255,6 +265,12 @@ void txn_coordinator::impl::marker_round(const std::string& id, uint64_t load_id
     for (const auto& p : m.partitions) {
         const auto* topic = image ? image->topic(p.topic) : nullptr;
         if (!topic || p.partition < 0 || size_t(p.partition) >= topic->partitions.size()) {
+            // A partition of __consumer_offsets (AddOffsetsToTxn, unchecked)
+            // that this broker's image does not hold yet while the topic is
+            // being made: retried until it is there or the topic has settled.
+            if (topic && p.topic == group::offsets_topic_name && p.partition >= 0 &&
+                p.partition < offsets_partition_count())
+                continue;
             round->remaining.erase(p);  // deleted: nothing to mark
             continue;
         }
