@@ -2,7 +2,9 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include <algorithm>
 #include <stdexcept>
+#include <thread>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -17,11 +19,20 @@
 
 namespace strata::server {
 
+namespace {
+// num.io.threads, 0: one per core.
+size_t io_threads(const broker_config& config) {
+    if (config.num_io_threads > 0) return static_cast<size_t>(config.num_io_threads);
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+}  // namespace
+
 struct data_plane::impl {
+    explicit impl(size_t threads) : strands(threads) {}
     // Partition strands do page-cache writes and bookkeeping only (fsync is
-    // on storage's flusher thread), so two threads serve them on the
-    // project's 2-core machines.
-    boost::asio::thread_pool strands{2};
+    // on storage's flusher threads), so they need no more threads than
+    // cores: num.io.threads, one per core by default.
+    boost::asio::thread_pool strands;
     std::unique_ptr<storage::log_manager> logs;
     // Declared before the partitions, which its partitions' callbacks reach:
     // destroyed after them.
@@ -88,7 +99,7 @@ replication::isr_update_sender isr_sender(controller_channel* controller, const 
 data_plane::data_plane(const broker_config& config, metadata::metadata_service& metadata,
                        controller_channel* controller, metrics::registry* registry, protocol::uuid incarnation,
                        std::function<void(const std::string& dir, const std::string& cause)> on_log_dir_failure)
-    : _impl(std::make_unique<impl>()) {
+    : _impl(std::make_unique<impl>(io_threads(config))) {
     if (config.log_dirs.empty()) throw std::runtime_error("log.dirs is empty");
     storage::log_manager_config log_config;
     log_config.data_dir = config.log_dirs.front();
