@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "strata/common/log.h"
+#include "strata/common/task_gate.h"
 #include "strata/net/client_connection.h"
 #include "strata/protocol/messages/fetch_request.h"
 #include "strata/protocol/messages/fetch_response.h"
@@ -103,6 +104,8 @@ struct replica_fetcher_manager::impl : std::enable_shared_from_this<replica_fetc
           throttles(replication_throttles::side::follower, options.node_id) {}
 
     replica_fetcher_options options;
+    // The fetch loops and the ISR check; stop() waits for them here.
+    task_gate tasks{"replica fetcher"};
     asio::io_context context{1};
     asio::executor_work_guard<asio::io_context::executor_type> guard;
     std::thread thread;
@@ -441,7 +444,7 @@ void replica_fetcher_manager::impl::do_follow(const std::shared_ptr<partition>& 
         f->leader = leader;
         f->index = key.second;
         f->wake = async_signal::make(executor());
-        asio::co_spawn(context, run_fetcher(shared_from_this(), f), asio::detached);
+        tasks.spawn(context, run_fetcher(shared_from_this(), f));  // refused once stopping
     }
     f->partitions[tp] = fetch_target{p, epoch, {}};
     assignment[tp] = key;
@@ -466,7 +469,7 @@ replica_fetcher_manager::~replica_fetcher_manager() { stop(); }
 
 void replica_fetcher_manager::start() {
     auto m = _impl;
-    if (m->options.isr_check_interval.count() > 0) asio::co_spawn(m->context, run_isr_checks(m), asio::detached);
+    if (m->options.isr_check_interval.count() > 0) m->tasks.spawn(m->context, run_isr_checks(m));
     m->thread = std::thread([m] {
         m->context.run();
         m->finished.store(true, std::memory_order_release);
@@ -486,8 +489,12 @@ void replica_fetcher_manager::stop() {
     if (!m->thread.joinable()) return;
     // The loops end on their own once their connections are closed and their
     // pauses woken (a strand operation in progress finishes first); whatever
-    // is still waiting after a grace period is abandoned with the context.
-    for (int i = 0; i < 100 && !m->finished.load(std::memory_order_acquire); ++i)
+    // is still waiting after a grace period is abandoned with the context
+    // (its frames destroyed with it, unrun).
+    // Then the connections' own read loops end (closed by do_stop or by
+    // their fetch loop), and with them the context's run().
+    const bool ended = m->tasks.close_and_wait(std::chrono::seconds(2));
+    for (int i = 0; ended && i < 50 && !m->finished.load(std::memory_order_acquire); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     if (!m->finished.load(std::memory_order_acquire)) m->context.stop();
     m->thread.join();

@@ -4,7 +4,6 @@
 #include <atomic>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -13,6 +12,7 @@
 #include <optional>
 
 #include "controller_channel.h"
+#include "strata/common/task_gate.h"
 #include "strata/common/log.h"
 
 namespace strata::server {
@@ -82,6 +82,7 @@ struct broker_lifecycle::impl {
     controller_channel& controller;
     msg::broker_registration_request registration;
     asio::steady_timer timer;
+    task_gate tasks{"broker lifecycle"};  // the registration and heartbeat loop
     std::chrono::milliseconds interval;  // broker.heartbeat.interval.ms, once unfenced
     bool stopping = false;
     // steady_clock ticks of the last heartbeat answered; 0: none yet.
@@ -258,7 +259,7 @@ broker_lifecycle::broker_lifecycle(asio::any_io_executor executor, metadata::met
 broker_lifecycle::~broker_lifecycle() { stop(); }
 
 void broker_lifecycle::start() {
-    asio::co_spawn(_impl->timer.get_executor(), impl::run(_impl), asio::detached);
+    _impl->tasks.spawn(_impl->timer.get_executor(), impl::run(_impl));
 }
 
 bool broker_lifecycle::controlled_shutdown(std::chrono::milliseconds timeout) {
@@ -315,5 +316,7 @@ void broker_lifecycle::stop() {
         self->timer.cancel();
     });
 }
+
+bool broker_lifecycle::wait_stopped(std::chrono::milliseconds grace) { return _impl->tasks.close_and_wait(grace); }
 
 }  // namespace strata::server

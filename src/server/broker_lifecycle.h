@@ -36,6 +36,9 @@ public:
 
     void start();
     void stop();
+    // After stop(), from another thread than the executor's: waits up to
+    // `grace` for the heartbeat loop to end (true if it has).
+    bool wait_stopped(std::chrono::milliseconds grace);
 
     // Controlled shutdown (KIP-631), called from the main thread before the
     // broker closes: heartbeats at once and then every 50 ms with

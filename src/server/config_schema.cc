@@ -266,8 +266,11 @@ void add_network_keys(std::vector<config_key>& k) {
     k.push_back(key(network, "num.network.threads", &c::num_network_threads, "0", at_least<int32_t>(0),
         "Network threads. Each runs one event loop, and a connection stays on the thread that accepted it "
         "for its whole life. 0: one per CPU core (Kafka's default is 3)."));
-    k.push_back(key(network, "num.io.threads", &c::num_io_threads, "8", at_least<int32_t>(1),
-        "Threads for blocking work kept off the network threads (fsync, RocksDB). Not yet in effect."));
+    k.push_back(key(network, "num.io.threads", &c::num_io_threads, "0", at_least<int32_t>(0),
+        "Threads that run the partitions' strands: appends, the bookkeeping of reads, and the leader's and "
+        "follower's replication state (Kafka's request handler threads; requests themselves are decoded and "
+        "answered on the network threads, and fsyncs run on storage's flusher threads). 0: one per CPU core "
+        "(Kafka's default is 8)."));
     k.push_back(key(network, "socket.request.max.bytes", &c::socket_request_max_bytes, "104857600",
         at_least<int32_t>(1),
         "The largest request accepted, in bytes. A request announcing a larger (or negative) size closes "
@@ -697,9 +700,11 @@ void add_inert_keys(std::vector<config_key>& k) {
         cleaner));
     k.push_back(inert(inert_section, "background.threads", "10", at_least<int32_t>(1), cluster_wide,
         "Kafka's thread pool for background work; Strata's background tasks run on the executors of their "
-        "subsystems. Accepted, not in effect."));
+        "subsystems (fsyncs on storage's four flusher threads). Accepted, not in effect."));
     k.push_back(inert(inert_section, "num.recovery.threads.per.data.dir", "1", at_least<int32_t>(1), cluster_wide,
-        "Kafka's threads per log dir for log recovery at start-up and flush at shutdown. Accepted, not in effect."));
+        "Kafka's threads per log dir for log recovery at start-up and flush at shutdown. Strata recovers a "
+        "partition's log when the first metadata image naming it is applied, one log after another on the "
+        "metadata thread, and closes the logs one after another at shutdown. Accepted, not in effect."));
     k.push_back(inert(inert_section, "max.connection.creation.rate", "2147483647", at_least<int32_t>(0),
         cluster_wide,
         "Kafka's limit of new connections per second on a listener. Strata bounds connections by count "

@@ -2,14 +2,15 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include <algorithm>
 #include <stdexcept>
+#include <thread>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 
 #include "controller_channel.h"
 #include "data_path.h"
 #include "strata/common/log.h"
+#include "strata/common/task_gate.h"
 #include "strata/metrics/registry.h"
 #include "strata/replication/replica_fetcher.h"
 #include "strata/server/cluster_security.h"
@@ -17,11 +18,24 @@
 
 namespace strata::server {
 
+namespace {
+// num.io.threads, 0: one per core.
+size_t io_threads(const broker_config& config) {
+    if (config.num_io_threads > 0) return static_cast<size_t>(config.num_io_threads);
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+}  // namespace
+
 struct data_plane::impl {
+    explicit impl(size_t threads) : strands(threads) {}
+    // The leaders' AlterPartition calls, on the controller channel's
+    // executor (the metadata quorum's). First declared: outlives the
+    // partitions whose strands spawn them.
+    task_gate alter_partitions{"data plane"};
     // Partition strands do page-cache writes and bookkeeping only (fsync is
-    // on storage's flusher thread), so two threads serve them on the
-    // project's 2-core machines.
-    boost::asio::thread_pool strands{2};
+    // on storage's flusher threads), so they need no more threads than
+    // cores: num.io.threads, one per core by default.
+    boost::asio::thread_pool strands;
     std::unique_ptr<storage::log_manager> logs;
     // Declared before the partitions, which its partitions' callbacks reach:
     // destroyed after them.
@@ -56,9 +70,9 @@ boost::asio::awaitable<void> send_alter_partition(controller_channel* controller
 }
 
 replication::isr_update_sender isr_sender(controller_channel* controller, const replication::partition_manager* const* partitions,
-                                          int32_t node_id) {
+                                          int32_t node_id, task_gate* tasks) {
     if (!controller) return {};
-    return [controller, partitions, node_id](replication::isr_update_request change,
+    return [controller, partitions, node_id, tasks](replication::isr_update_request change,
                                              std::function<void(replication::isr_update_result)> done) {
         auto image = (*partitions)->image();
         const auto* self = image ? image->broker(node_id) : nullptr;
@@ -78,8 +92,8 @@ replication::isr_update_sender isr_sender(controller_channel* controller, const 
             m.broker_id = member.id;
             m.broker_epoch = member.broker_epoch;
         }
-        boost::asio::co_spawn(controller->executor(), send_alter_partition(controller, std::move(request), std::move(done)),
-                              boost::asio::detached);
+        // Refused only once the data plane stops, when no answer is awaited.
+        tasks->spawn(controller->executor(), send_alter_partition(controller, std::move(request), std::move(done)));
     };
 }
 
@@ -88,7 +102,7 @@ replication::isr_update_sender isr_sender(controller_channel* controller, const 
 data_plane::data_plane(const broker_config& config, metadata::metadata_service& metadata,
                        controller_channel* controller, metrics::registry* registry, protocol::uuid incarnation,
                        std::function<void(const std::string& dir, const std::string& cause)> on_log_dir_failure)
-    : _impl(std::make_unique<impl>()) {
+    : _impl(std::make_unique<impl>(io_threads(config))) {
     if (config.log_dirs.empty()) throw std::runtime_error("log.dirs is empty");
     storage::log_manager_config log_config;
     log_config.data_dir = config.log_dirs.front();
@@ -117,7 +131,7 @@ data_plane::data_plane(const broker_config& config, metadata::metadata_service& 
         return dynamic_topic_defaults(dynamic_configs_of(image, config.node_id), config);
     };
     const replication::partition_manager* const* manager = &_impl->partitions_view;
-    options.isr_sender = isr_sender(controller, manager, config.node_id);
+    options.isr_sender = isr_sender(controller, manager, config.node_id, &_impl->alter_partitions);
 
     replication::replica_fetcher_options fetch;
     fetch.node_id = config.node_id;
@@ -160,6 +174,11 @@ void data_plane::stop() {
     _impl->fetchers->stop();
     _impl->partitions->stop_all();
     _impl->strands.join();
+    // No strand spawns an AlterPartition from here on. The metadata quorum
+    // has stopped before (broker::stop): each call has ended, or was
+    // abandoned with the quorum's context (its frame is destroyed with it,
+    // never resumed), so there is nothing left to wait for.
+    (void)_impl->alter_partitions.close_and_wait(std::chrono::milliseconds(0));
     if (auto r = _impl->logs->shutdown(); !r)
         log::get("server")->error("log shutdown failed: {}", storage::to_string(r.error()));
 }

@@ -156,6 +156,13 @@ void metadata_quorum::stop() {
     _impl->controller->close();
     _impl->metadata->stop();
     _impl->node.stop();
+    // The heartbeat loop, told to end above, gets a short grace to finish
+    // (its timer is cancelled and its calls fail on the closed controller
+    // channel); if it is still waiting it is abandoned with the context
+    // below (its frame destroyed with it, unrun).
+    constexpr auto grace = std::chrono::milliseconds(500);
+    if (_impl->lifecycle && !_impl->lifecycle->wait_stopped(grace))
+        log::get("server")->warn("the broker heartbeat loop did not end within {} ms; abandoned", grace.count());
     _impl->guard.reset();
     _impl->context.stop();
     _impl->thread.join();

@@ -58,6 +58,19 @@ storage_error to_storage_error(const validation_failure& f) {
 
 }  // namespace
 
+namespace {
+std::atomic<uint64_t> directory_sync_count{0};
+
+// Every directory sync of a partition log goes through here, counted (tests
+// check on which path they happen).
+result<void> sync_dir(const std::string& path) {
+    directory_sync_count.fetch_add(1, std::memory_order_relaxed);
+    return fsync_dir(path);
+}
+}  // namespace
+
+uint64_t disk_log::directory_syncs() { return directory_sync_count.load(std::memory_order_relaxed); }
+
 disk_log::disk_log(std::string dir, topic_partition tp, log_config config, disk_log_context context)
     : _dir(std::move(dir)), _tp(std::move(tp)), _config(config), _context(context) {}
 
@@ -75,7 +88,7 @@ result<std::shared_ptr<disk_log>> disk_log::open(std::string dir, topic_partitio
 
 result<void> disk_log::sync_created_dir() {
     if (!_dir_unsynced) return boost::outcome_v2::success();
-    if (auto r = fsync_dir(_dir); !r) return r;
+    if (auto r = sync_dir(_dir); !r) return r;
     auto* syncs = _context.parent_syncs;
     uint64_t number = 0;
     if (syncs) {
@@ -84,7 +97,7 @@ result<void> disk_log::sync_created_dir() {
     }
     if (!syncs || number > 0) {
         const auto slash = _dir.find_last_of('/');
-        if (auto r = fsync_dir(slash == std::string::npos ? "." : _dir.substr(0, slash)); !r) return r;
+        if (auto r = sync_dir(slash == std::string::npos ? "." : _dir.substr(0, slash)); !r) return r;
         if (syncs) {
             std::lock_guard lock(syncs->mutex);
             syncs->completed = std::max(syncs->completed, number);
@@ -148,7 +161,7 @@ result<void> disk_log::load(bool recover, bool created) {
                 std::lock_guard lock(syncs->mutex);
                 _parent_sync_needed = syncs->started + 1;  // one begun after the directory was made
             }
-        } else if (auto r = fsync_dir(_dir); !r) {
+        } else if (auto r = sync_dir(_dir); !r) {
             return r;
         }
     }
@@ -242,7 +255,7 @@ result<void> disk_log::recover_from(size_t first) {
         if (!s) return s.error();
         segments->push_back(s.value());
     }
-    if (auto r = fsync_dir(_dir); !r) return r;
+    if (auto r = sync_dir(_dir); !r) return r;
     logger()->info("{}: recovered {} bytes from offset {}", _tp, scanned, (*segments)[std::min(first, keep - 1)]->base_offset());
     publish(segments, segments->back()->next_offset(), snap.log_start);
     return boost::outcome_v2::success();
@@ -291,7 +304,7 @@ result<void> disk_log::rebuild_aborted_txns(offset from, const std::vector<abort
         ++rewritten;
         entries += mine.size();
     }
-    if (auto r = watch(fsync_dir(_dir), "txnindex rebuild"); !r) return r;
+    if (auto r = watch(sync_dir(_dir), "txnindex rebuild"); !r) return r;
     logger()->info("{}: rebuilt the .txnindex of {} segments from offset {} ({} aborted transactions)", _tp,
                    rewritten, from, entries);
     _txn_index_stale_from.reset();
@@ -490,7 +503,15 @@ result<void> disk_log::roll_locked(offset base) {
     }
     auto s = segment::create(_dir, base, _config, _context.time->now_ms());
     if (!s) return s.error();
-    if (auto r = fsync_dir(_dir); !r) return r;
+    // The new segment's directory entry is synced by the next flush, on the
+    // flusher's (background) thread, not here on the appending strand. The
+    // rule: no offset of a segment counts as durable (the flushed offset,
+    // the recovery point, an acks=all answer) before its directory entry is
+    // synced, and run_flush syncs the directory before it advances either
+    // (as Kafka's LocalLog.flush syncs the log dir when it flushes a new
+    // segment). Set before publish(): a flush whose snapshot holds the new
+    // segment sees it set, or a later sync already covered it.
+    _roll_unsynced.store(true, std::memory_order_release);
     segments->push_back(s.value());
     publish(segments, snap.end, snap.log_start);
     // Kafka flushes a finished segment in the background on roll, which moves
@@ -542,7 +563,7 @@ result<void> disk_log::truncate_to_unwatched(offset to) {
         segments->pop_back();
     }
     if (auto r = segments->back()->truncate_to(to); !r) return r;
-    if (auto r = fsync_dir(_dir); !r) return r;
+    if (auto r = sync_dir(_dir); !r) return r;
     offset end = segments->back()->next_offset();
     publish(segments, end, snap.log_start);
     _epochs.truncate_from_end(end);
@@ -565,7 +586,7 @@ result<void> disk_log::truncate_fully_unwatched(offset start) {
     for (const auto& s : *snap.segments) s->unlink_files();
     auto s = segment::create(_dir, start, _config, _context.time->now_ms());
     if (!s) return s.error();
-    if (auto r = fsync_dir(_dir); !r) return r;
+    if (auto r = sync_dir(_dir); !r) return r;
     publish(std::make_shared<segment_list>(segment_list{s.value()}), start, start);
     _epochs.clear();
     _high_watermark.store(start.value());
@@ -744,7 +765,13 @@ void disk_log::run_flush() {
     result<void> status = boost::outcome_v2::success();
     if (offline()) {
         status = log_dir_offline();
-    } else if (flushed < snap.end) {
+    } else if (_roll_unsynced.exchange(false, std::memory_order_acq_rel)) {
+        // After the snapshot (see roll_locked): a roll it holds is covered.
+        // On failure nothing advances below, and the next flush tries again.
+        status = sync_dir(_dir);
+        if (!status) _roll_unsynced.store(true, std::memory_order_release);
+    }
+    if (status && flushed < snap.end) {
         const auto started = std::chrono::steady_clock::now();
         const auto& segments = *snap.segments;
         status = sync_created_dir();

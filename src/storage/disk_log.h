@@ -73,6 +73,9 @@ public:
     // in it is acknowledged (as Kafka's LocalLog.flush syncs the directory
     // of new segments). A topic of 50 partitions is then created in
     // milliseconds instead of 150 fsyncs (the group coordinator's load window).
+    // Directory syncs made by partition logs in this process so far (tests
+    // check on which path they happen).
+    static uint64_t directory_syncs();
     static result<std::shared_ptr<disk_log>> open(std::string dir, topic_partition tp, log_config config,
                                                   disk_log_context context, bool recover);
     ~disk_log() override;
@@ -201,6 +204,9 @@ private:
     // directory) are not yet synced. Cleared by the first sync, under _sync_mutex.
     bool _dir_unsynced = false;
     uint64_t _parent_sync_needed = 0;  // the first parent_dir_syncs number that covers this directory
+    // A roll created a segment whose directory entry no flush has synced yet
+    // (see roll_locked and run_flush).
+    std::atomic<bool> _roll_unsynced{false};
 };
 
 }  // namespace strata::storage

@@ -271,6 +271,38 @@ TEST(disk_log, delete_records_moves_the_log_start) {
     EXPECT_EQ(log->log_start_offset(), offset(15));
 }
 
+// A roll makes a new directory entry, whose sync must come before any of the
+// new segment's offsets counts as flushed: the flush (on the flusher's
+// background thread) does it, not the appending thread.
+TEST(disk_log, a_roll_leaves_its_directory_sync_to_the_next_flush) {
+    testing::log_fixture f;
+    auto log = f.open(small_segments(1024));
+    ASSERT_TRUE(log->append(make_simple_batch(2, 50), leader_epoch(0)));
+    log->flush_to(log->end_offset(), [](result<void>) {});
+    f.flush_thread.run_pending();  // the first flush syncs the created directory
+    ASSERT_EQ(log->flushed_offset(), log->end_offset());
+
+    const auto before = disk_log::directory_syncs();
+    while (log->segment_count() < 3) ASSERT_TRUE(log->append(make_simple_batch(2, 50), leader_epoch(0)));
+    EXPECT_EQ(disk_log::directory_syncs(), before);  // two rolls, no sync on the appending thread
+    bool flushed = false;
+    log->flush_to(log->end_offset(), [&](result<void> r) { flushed = r.has_value(); });
+    EXPECT_FALSE(flushed);
+    EXPECT_LT(log->flushed_offset(), log->end_offset());
+    EXPECT_EQ(f.flush_thread.run_pending(), 1u);
+    EXPECT_EQ(disk_log::directory_syncs(), before + 1);  // one sync covers both rolls
+    EXPECT_TRUE(flushed);
+    EXPECT_EQ(log->flushed_offset(), log->end_offset());
+
+    // Without a roll, a flush syncs no directory.
+    const auto segments = log->segment_count();
+    ASSERT_TRUE(log->append(make_simple_batch(1, 10), leader_epoch(0)));
+    ASSERT_EQ(log->segment_count(), segments);
+    log->flush_to(log->end_offset(), [](result<void>) {});
+    f.flush_thread.run_pending();
+    EXPECT_EQ(disk_log::directory_syncs(), before + 1);
+}
+
 TEST(disk_log, truncation_removes_the_batch_holding_the_offset_and_later_ones) {
     testing::log_fixture f;
     auto log = f.open(small_segments(1024));

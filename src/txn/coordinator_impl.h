@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "strata/common/log.h"
+#include "strata/common/task_gate.h"
 #include "strata/metadata/hashing_partition_count.h"
 #include "strata/net/client_connection.h"
 #include "strata/replication/async_signal.h"
@@ -112,6 +113,8 @@ struct txn_coordinator::impl final : std::enable_shared_from_this<impl> {
     replication::partition_manager& partitions;
     std::shared_ptr<spdlog::logger> logger;
 
+    // The calls to peers (markers, verification); stop() waits for them.
+    task_gate tasks{"txn coordinator"};
     boost::asio::io_context io{1};
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
     std::thread thread;

@@ -5,7 +5,6 @@
 #include <utility>  // Boost 1.74's awaitable.hpp needs std::exchange
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -390,10 +389,11 @@ void txn_coordinator::impl::send_marker_request(
                                    });
         return;
     }
+    // Stopping: stop() closes the gate next, which would drop `done` unrun.
+    if (stopping) return done(std::nullopt);
     auto connection = peer(node);
     if (!connection) return done(std::nullopt);
-    auto ex = executor();
-    boost::asio::co_spawn(io, call_peer(connection, std::move(request), std::move(done)), boost::asio::detached);
+    tasks.spawn(io, call_peer(connection, std::move(request), std::move(done)));
 }
 
 void txn_coordinator::impl::verify_remote(std::string id, int64_t producer_id, int16_t epoch, std::string topic,
@@ -403,6 +403,7 @@ void txn_coordinator::impl::verify_remote(std::string id, int64_t producer_id, i
     const int32_t p = partition_of(id);
     const int32_t leader = t && size_t(p) < t->partitions.size() ? t->partitions[size_t(p)].leader : -1;
     if (leader < 0 || leader == config.node_id) return done(kafka_error::coordinator_not_available);
+    if (stopping) return done(kafka_error::coordinator_not_available);  // as in send_marker_request
     auto connection = peer(leader);
     if (!connection) return done(kafka_error::coordinator_not_available);
     msg::add_partitions_to_txn_request request;
@@ -414,7 +415,7 @@ void txn_coordinator::impl::verify_remote(std::string id, int64_t producer_id, i
     auto& tp = txn.topics.emplace_back();
     tp.name = std::move(topic);
     tp.partitions.push_back(partition);
-    boost::asio::co_spawn(io, verify_at_peer(connection, std::move(request), std::move(done)), boost::asio::detached);
+    tasks.spawn(io, verify_at_peer(connection, std::move(request), std::move(done)));
 }
 
 // ---- leadership and load ----------------------------------------------------------
@@ -623,6 +624,8 @@ void txn_coordinator::stop() {
         drained.set_value();
     });
     drained.get_future().wait();
+    // Peer calls fail on their closed connections and end.
+    _impl->tasks.close_and_wait();
     _impl->loader.join();
     // The thread ends once what is queued has run: marker retries find no
     // ids left, peer calls fail on their closed connections, and requests
