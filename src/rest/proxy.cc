@@ -14,7 +14,7 @@ namespace strata::rest {
 
 namespace {
 
-const auto& logger() {
+const auto& proxy_log() {
     static const auto instance = log::get("rest");
     return instance;
 }
@@ -96,14 +96,14 @@ struct proxy::impl {
         } catch (const json::exception& e) {
             co_return error_response(400, 400, fmt::format("Invalid request: {}", e.what()));
         } catch (const kafka_call_error& e) {
-            logger()->warn("{} {}: {}", request.method, request.path, e.what());
+            proxy_log()->warn("{} {}: {}", request.method, request.path, e.what());
             co_return error_response(500, 50002, e.what());
         } catch (const protocol::decode_error& e) {
-            logger()->warn("{} {}: {}", request.method, request.path, e.what());
+            proxy_log()->warn("{} {}: {}", request.method, request.path, e.what());
             co_return error_response(500, 50002, e.what());
         } catch (const std::exception& e) {
             // A broken invariant in a handler: still Confluent's shape.
-            logger()->error("{} {}: {}", request.method, request.path, e.what());
+            proxy_log()->error("{} {}: {}", request.method, request.path, e.what());
             co_return error_response(500, 50002, "Internal server error");
         }
     }
