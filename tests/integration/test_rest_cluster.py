@@ -317,6 +317,18 @@ def read_partition(bootstrap, topic, partition, count):
     return values
 
 
+def wait_topic_everywhere(cluster, cid, topic, partitions=3):
+    """Every running broker knows the topic (a topic's creation reaches the
+    brokers' metadata one after the other; its ISR is full from the start)."""
+    def known():
+        for node in cluster.running():
+            status, answer = call(node, "GET", f"/v3/clusters/{cid}/topics/{topic}/partitions")
+            if status != 200 or len(answer["data"]) != partitions:
+                return False
+        return True
+    wait_for(known, timeout=20, what=f"{topic} known to every broker")
+
+
 def test_produce_through_every_broker():
     topic = "rest-produce-cluster"
     with Cluster(3, extra_env=ENV) as cluster:
@@ -327,6 +339,7 @@ def test_produce_through_every_broker():
                  == [1, 2, 3], timeout=20, what="one partition led by each broker")
         leaders = {p: m.leader for p, m in admin.list_topics(topic, timeout=10).topics[topic].partitions.items()}
         cid = ok(cluster.nodes[0], "GET", "/v3/clusters")["data"][0]["cluster_id"]
+        wait_topic_everywhere(cluster, cid, topic)
         path = f"/v3/clusters/{cid}/topics/{topic}/records"
         sent = {0: [], 1: [], 2: []}  # partition -> values in the order produced
 
@@ -380,6 +393,7 @@ def test_produce_through_every_broker():
         wait_for(lambda: all(p.leader >= 1 and len(p.isrs) == 3 for p in
                              admin.list_topics(failover, timeout=5).topics[failover].partitions.values()),
                  timeout=30, what="replicas in sync")
+        wait_topic_everywhere(cluster, cid, failover)
         # The leader of the failover topic's partition 0, which also leads
         # one partition (`orphan`) of the first topic, its only replica.
         dead = admin.list_topics(failover, timeout=5).topics[failover].partitions[0].leader
