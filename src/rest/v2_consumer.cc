@@ -38,7 +38,7 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-const auto& v2_log() {
+const auto& v2_consumer_log() {
     static const auto instance = log::get("rest");
     return instance;
 }
@@ -193,7 +193,7 @@ awaitable<void> join(context& ctx, consumer_instance& c) {
         range.name = "range";
         range.metadata = encode_versioned(subscription, 0);
         auto joined = co_await group_call<pm::join_group_response>(ctx, c.group, request, 9);
-        v2_log()->debug("v2 consumer {}/{}: JoinGroup answered {} (member {}, generation {})", c.group, c.name,
+        v2_consumer_log()->debug("v2 consumer {}/{}: JoinGroup answered {} (member {}, generation {})", c.group, c.name,
                         joined.error_code, joined.member_id, joined.generation_id);
         if (is(joined.error_code, kafka_error::member_id_required)) {
             c.member_id = joined.member_id;
@@ -218,7 +218,7 @@ awaitable<void> join(context& ctx, consumer_instance& c) {
         sync.protocol_name = joined.protocol_name.value_or("range");
         if (joined.leader == c.member_id && !joined.skip_assignment) sync.assignments = co_await leader_assignments(ctx, joined);
         auto synced = co_await group_call<pm::sync_group_response>(ctx, c.group, sync, 5);
-        v2_log()->debug("v2 consumer {}/{}: SyncGroup answered {}", c.group, c.name, synced.error_code);
+        v2_consumer_log()->debug("v2 consumer {}/{}: SyncGroup answered {}", c.group, c.name, synced.error_code);
         if (is(synced.error_code, kafka_error::rebalance_in_progress) || is(synced.error_code, kafka_error::illegal_generation))
             continue;
         if (is(synced.error_code, kafka_error::unknown_member_id)) {

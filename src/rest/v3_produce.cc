@@ -3,6 +3,8 @@
 // one delivery report per record in the same order. The records are sent in
 // chunks of about 256 KiB as they are parsed, one record batch per partition
 // per chunk and one Produce (acks=all) per chunk, up to 4 in flight.
+// Batches of partitions led by another broker are sent on to their leader
+// (forward(), below), as Confluent's REST Proxy, a Kafka client, would.
 // Also Strata's GET .../partitions/{p}/records for the console's browser.
 #include <utility>  // Boost 1.74's awaitable.hpp needs std::exchange
 
@@ -13,6 +15,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <exception>
@@ -20,6 +23,7 @@
 #include <fmt/format.h>
 
 #include "common.h"
+#include "group_call.h"
 #include "produce_records.h"
 #include "records.h"
 #include "strata/protocol/messages/produce_request.h"
@@ -43,10 +47,17 @@ constexpr size_t chunk_bytes = 256 * 1024;
 // Produce requests of one HTTP request in flight at once at most.
 constexpr size_t max_in_flight = 4;
 
+// How long the batches of a partition led elsewhere may wait for a leader
+// that takes them (leader changes, an unreachable leader), as group calls
+// wait for a coordinator: then the records' reports carry the last error.
+constexpr std::chrono::milliseconds leader_wait{15000};
+
 // One chunk's Produce, sent and not yet answered; the indexes of its records
-// (into the request's deliveries) per partition, in batch order.
+// (into the request's deliveries) per partition, in batch order. `done` once
+// answered here and, for partitions led elsewhere, by their leaders.
 struct in_flight {
     std::map<int32_t, std::vector<size_t>> members;
+    std::map<int32_t, std::shared_ptr<std::vector<uint8_t>>> batches;  // kept for forwarding
     std::optional<pm::produce_response> response;
     std::exception_ptr error;
     bool done = false;
@@ -54,9 +65,13 @@ struct in_flight {
 
 // The Produce calls of one HTTP request. Everything here runs on the HTTP
 // connection's thread (the calls are spawned on its executor, and resume
-// there), so no lock; `wake` is cancelled whenever a call completes.
+// there), so no lock. `wake` never expires: cancel() (whenever a call
+// completes) wakes every coroutine waiting on it, and each checks again
+// what it waits for.
 struct pipeline {
-    explicit pipeline(boost::asio::any_io_executor executor) : wake(std::move(executor)) {}
+    explicit pipeline(boost::asio::any_io_executor executor) : wake(std::move(executor)) {
+        wake.expires_at(boost::asio::steady_timer::time_point::max());
+    }
     boost::asio::steady_timer wake;
     std::deque<std::shared_ptr<in_flight>> calls;  // in the order sent
 };
@@ -65,12 +80,141 @@ awaitable<pm::produce_response> send_produce(kafka_call& kafka, pm::produce_requ
     co_return co_await kafka.call<pm::produce_response>(request, 9);
 }
 
+awaitable<void> wake_up(pipeline& p) {
+    boost::system::error_code ignored;  // operation_aborted is the wake-up
+    co_await p.wake.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
+}
+
 awaitable<void> wait_for(pipeline& p, const in_flight& call) {
-    while (!call.done) {
-        p.wake.expires_at(boost::asio::steady_timer::time_point::max());
-        boost::system::error_code ignored;  // operation_aborted is the wake-up
-        co_await p.wake.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
+    while (!call.done) co_await wake_up(p);
+}
+
+// Whether a call sent before `call` and holding records of one of
+// `partitions` is still unfinished (its records must reach the leader first).
+bool earlier_pending(const pipeline& p, const in_flight& call, const std::vector<int32_t>& partitions) {
+    for (const auto& c : p.calls) {
+        if (c.get() == &call) return false;
+        if (c->done) continue;
+        for (const int32_t partition : partitions)
+            if (c->members.contains(partition)) return true;
     }
+    return false;
+}
+
+pm::produce_response::partition_produce_response* answer_of(pm::produce_response& response, int32_t partition) {
+    for (auto& t : response.responses)
+        for (auto& pr : t.partition_responses)
+            if (pr.index == partition) return &pr;
+    return nullptr;
+}
+
+bool leader_error(int16_t code) {
+    return code == kafka_error_code(kafka_error::not_leader_or_follower) ||
+           code == kafka_error_code(kafka_error::leader_not_available);
+}
+
+// The partitions of `call` this broker answered NOT_LEADER_OR_FOLLOWER for:
+// the authorize stage let the REST user write them (it answers before the
+// leadership check), so they go to their leaders over the proxy's links,
+// with the inter-broker credentials, as group_call.h does for groups.
+// They wait for the earlier calls holding the same partitions (which may be
+// forwarding too), so a partition's records keep the body's order; a leader
+// change is retried after new metadata, for up to leader_wait, then the
+// partition's answer carries the last error. The local answers are
+// replaced by the leaders'.
+awaitable<void> forward(context& ctx, std::shared_ptr<pipeline> p, std::shared_ptr<in_flight> call, std::string topic,
+                        std::vector<int32_t> partitions) {
+    while (earlier_pending(*p, *call, partitions)) co_await wake_up(*p);
+    const auto executor = co_await boost::asio::this_coro::executor;
+    const int16_t version = co_await ctx.kafka.version_for(protocol::api_key::produce, 9);
+    const auto deadline = std::chrono::steady_clock::now() + leader_wait;
+    std::map<int32_t, std::string> why;  // partition -> why its last attempt failed
+    for (int attempt = 0; !partitions.empty(); ++attempt) {
+        if (attempt > 0) {
+            if (std::chrono::steady_clock::now() >= deadline) break;
+            co_await backoff(attempt);
+        }
+        auto md = co_await ctx.metadata(one_topic(topic));
+        std::map<int32_t, broker_address> brokers;
+        for (const auto& b : md.brokers) brokers[b.node_id] = broker_address{b.node_id, b.host, b.port};
+        std::map<int32_t, std::vector<int32_t>> by_leader;
+        for (const auto& t : md.topics)
+            if (t.name && *t.name == topic)
+                for (const auto& part : t.partitions)
+                    if (std::find(partitions.begin(), partitions.end(), part.partition_index) != partitions.end()) {
+                        if (part.leader_id >= 0 && (part.leader_id == ctx.node_id || brokers.contains(part.leader_id)))
+                            by_leader[part.leader_id].push_back(part.partition_index);
+                        else
+                            why[part.partition_index] = "no leader in the metadata";
+                    }
+        std::vector<int32_t> again;
+        for (const int32_t partition : partitions) {
+            const bool placed = std::any_of(by_leader.begin(), by_leader.end(), [&](const auto& entry) {
+                return std::find(entry.second.begin(), entry.second.end(), partition) != entry.second.end();
+            });
+            if (!placed) again.push_back(partition);
+        }
+        for (const auto& [leader, led] : by_leader) {
+            pm::produce_request request;
+            request.acks = -1;
+            request.timeout_ms = 30000;
+            auto& t = request.topic_data.emplace_back();
+            t.name = topic;
+            for (const int32_t partition : led) {
+                auto& pd = t.partition_data.emplace_back();
+                pd.index = partition;
+                const auto& owner = call->batches.at(partition);
+                pd.records = protocol::records::from_memory(*owner, owner);
+            }
+            pm::produce_response answer;
+            if (leader == ctx.node_id) {
+                // Leadership moved here: in process, as the REST user.
+                answer = co_await ctx.kafka.call<pm::produce_response>(request, 9);
+            } else {
+                const auto& where = brokers.at(leader);
+                auto link = ctx.peers->connection(executor, where);
+                if (!link) throw rest_error(500, 50003, "Retriable Kafka error: the broker is stopping");
+                auto remote = co_await link->call<pm::produce_response>(request, version, std::chrono::milliseconds(35000));
+                if (!remote) {
+                    if (remote.error() == net::client_error::closed)
+                        throw rest_error(500, 50003, "Retriable Kafka error: the broker is stopping");
+                    const std::string failure =
+                        fmt::format("leader {} at {}:{}: {}", leader, where.host, where.port,
+                                    link->last_failure().empty() ? std::string(net::to_string(remote.error()))
+                                                                 : link->last_failure());
+                    for (const int32_t partition : led) {
+                        why[partition] = failure;
+                        again.push_back(partition);
+                    }
+                    continue;
+                }
+                answer = std::move(remote).value();
+            }
+            for (const int32_t partition : led) {
+                auto* got = answer_of(answer, partition);
+                auto* mine = answer_of(*call->response, partition);
+                if (!got || !mine) {
+                    why[partition] = fmt::format("broker {} did not answer for the partition", leader);
+                    again.push_back(partition);
+                    continue;
+                }
+                if (leader_error(got->error_code)) {
+                    why[partition] = fmt::format("broker {} answered {}", leader,
+                                                 kafka_error_name(static_cast<kafka_error>(got->error_code)));
+                    again.push_back(partition);
+                    continue;
+                }
+                *mine = std::move(*got);
+            }
+        }
+        partitions = std::move(again);
+    }
+    for (const int32_t partition : partitions)
+        if (auto* mine = answer_of(*call->response, partition)) {
+            mine->error_code = kafka_error_code(kafka_error::not_leader_or_follower);
+            mine->error_message = fmt::format("no leader of partition {} took the records within {} ms ({})", partition,
+                                              leader_wait.count(), why[partition]);
+        }
 }
 
 // The records of one chunk being batched.
@@ -87,6 +231,7 @@ struct chunk {
 // of net::request_handler, as for one Kafka connection).
 awaitable<void> send_chunk(context& ctx, const std::shared_ptr<pipeline>& p, const std::string& topic, chunk& c) {
     if (c.builders.empty()) co_return;
+    auto call = std::make_shared<in_flight>();
     pm::produce_request request;
     request.acks = -1;
     request.timeout_ms = 30000;
@@ -99,19 +244,32 @@ awaitable<void> send_chunk(context& ctx, const std::shared_ptr<pipeline>& p, con
         auto& pd = t.partition_data.emplace_back();
         pd.index = partition;
         pd.records = protocol::records::from_memory(*owner, owner);
+        call->batches[partition] = std::move(owner);
     }
-    auto call = std::make_shared<in_flight>();
     call->members = std::move(c.members);
     c = chunk{};
     auto executor = co_await boost::asio::this_coro::executor;
     p->calls.push_back(call);
-    boost::asio::co_spawn(executor, send_produce(ctx.kafka, std::move(request)),
-                          [p, call](std::exception_ptr e, pm::produce_response response) {
-                              if (e) call->error = e;
-                              else call->response = std::move(response);
-                              call->done = true;
-                              p->wake.cancel();
-                          });
+    boost::asio::co_spawn(
+        executor, send_produce(ctx.kafka, std::move(request)),
+        [&ctx, p, call, topic, executor](std::exception_ptr e, pm::produce_response response) {
+            const auto finish = [p, call](std::exception_ptr error) {
+                if (error) call->error = error;
+                call->batches.clear();
+                call->done = true;
+                p->wake.cancel();
+            };
+            if (e) return finish(e);
+            call->response = std::move(response);
+            std::vector<int32_t> elsewhere;
+            for (const auto& tr : call->response->responses)
+                for (const auto& pr : tr.partition_responses)
+                    if (pr.error_code == kafka_error_code(kafka_error::not_leader_or_follower) &&
+                        call->members.contains(pr.index))
+                        elsewhere.push_back(pr.index);
+            if (elsewhere.empty() || !ctx.peers) return finish(nullptr);
+            boost::asio::co_spawn(executor, forward(ctx, p, call, topic, std::move(elsewhere)), finish);
+        });
     // Let the call start (hand its batches over) before parsing on.
     co_await boost::asio::post(executor, boost::asio::use_awaitable);
 }

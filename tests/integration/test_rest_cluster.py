@@ -21,7 +21,14 @@ client, does.
   within the failover; the committed offsets survive and the instance reads
   on.
 
+- REST produce (v3 records, single and streaming) through every broker to a
+  topic with one replica per partition: the batches of partitions led
+  elsewhere are sent on to their leaders (src/rest/v3_produce.cc); the
+  reports' offsets are consecutive per partition in the body's order, and a
+  Kafka consumer reads every partition back complete and in that order.
+
 A coordinator that hangs or is gone for good: test_rest_cluster_unavailable.py.
+The REST user's ACLs on forwarded calls: test_rest_cluster_sasl.py.
 """
 
 import json
@@ -31,7 +38,7 @@ import time
 import urllib.error
 import urllib.request
 
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from harness import Cluster, run_tests, wait_for
@@ -279,6 +286,139 @@ def test_coordinator_failover():
         ok(holder, "DELETE", base, expect=204)
 
 
+def post_raw(node, path, body, timeout=60):
+    """POST a raw body: (status, list of the JSON documents answered, one per line)."""
+    request = urllib.request.Request(f"http://127.0.0.1:{node.http_port}{path}", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        status, text = e.code, e.read().decode()
+    return status, [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def read_partition(bootstrap, topic, partition, count):
+    """The values of the first `count` records of a partition, read by confluent-kafka."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{topic}-{partition}",
+                         "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, partition, 0)])
+    values, offsets = [], []
+    deadline = time.monotonic() + 30
+    try:
+        while len(values) < count and time.monotonic() < deadline:
+            for m in consumer.consume(500, 0.5):
+                assert not m.error(), m.error()
+                offsets.append(m.offset())
+                values.append(m.value())
+    finally:
+        consumer.close()
+    assert offsets == list(range(len(offsets))), offsets[:20]
+    return values
+
+
+def wait_topic_everywhere(cluster, cid, topic, partitions=3):
+    """Every running broker knows the topic (a topic's creation reaches the
+    brokers' metadata one after the other; its ISR is full from the start)."""
+    def known():
+        for node in cluster.running():
+            status, answer = call(node, "GET", f"/v3/clusters/{cid}/topics/{topic}/partitions")
+            if status != 200 or len(answer["data"]) != partitions:
+                return False
+        return True
+    wait_for(known, timeout=20, what=f"{topic} known to every broker")
+
+
+def test_produce_through_every_broker():
+    topic = "rest-produce-cluster"
+    with Cluster(3, extra_env=ENV) as cluster:
+        admin = AdminClient({"bootstrap.servers": cluster.nodes[0].bootstrap})
+        wait_for(lambda: len(admin.list_topics(timeout=5).brokers) == 3, timeout=20, what="three brokers")
+        admin.create_topics([NewTopic(topic, 3, 1)])[topic].result(20)
+        wait_for(lambda: sorted(p.leader for p in admin.list_topics(topic, timeout=5).topics[topic].partitions.values())
+                 == [1, 2, 3], timeout=20, what="one partition led by each broker")
+        leaders = {p: m.leader for p, m in admin.list_topics(topic, timeout=10).topics[topic].partitions.items()}
+        cid = ok(cluster.nodes[0], "GET", "/v3/clusters")["data"][0]["cluster_id"]
+        wait_topic_everywhere(cluster, cid, topic)
+        path = f"/v3/clusters/{cid}/topics/{topic}/records"
+        sent = {0: [], 1: [], 2: []}  # partition -> values in the order produced
+
+        def produced(node, report, value):
+            assert report["error_code"] == 200, (node.node_id, report)
+            partition = report["partition_id"]
+            assert report["offset"] == len(sent[partition]), (node.node_id, report, len(sent[partition]))
+            sent[partition].append(value)
+
+        started = time.monotonic()
+        for node in cluster.nodes:
+            # Single records: to each partition (two of three led elsewhere),
+            # keyed (murmur2) and keyless (sticky) ones.
+            for p in range(3):
+                value = f"single-{node.node_id}-{p}"
+                report = ok(node, "POST", path, {"partition_id": p, "key": {"type": "STRING", "data": value},
+                                                 "value": {"type": "STRING", "data": value}})
+                assert report["partition_id"] == p, report
+                produced(node, report, value.encode())
+            for key in ("alpha", None):
+                value = f"unpinned-{node.node_id}-{key}"
+                record = {"value": {"type": "STRING", "data": value}}
+                if key:
+                    record["key"] = {"type": "STRING", "data": key}
+                produced(node, ok(node, "POST", path, record), value.encode())
+            # A stream of about 700 KB: several chunks in flight, each with a
+            # batch for every partition, so forwarded batches must keep order.
+            values = [f"stream-{node.node_id}-{i:04d}-".encode() + os.urandom(500).hex().encode()[:1000]
+                      for i in range(600)]
+            body = "\n".join(json.dumps({"partition_id": i % 3, "value": {"type": "STRING", "data": v.decode()}})
+                             for i, v in enumerate(values)).encode()
+            status, reports = post_raw(node, path, body)
+            assert status == 200 and len(reports) == len(values), (node.node_id, status, reports[:2])
+            for i, (report, value) in enumerate(zip(reports, values)):
+                assert report["partition_id"] == i % 3, (i, report)
+                produced(node, report, value)
+            print(f"  broker {node.node_id}: {len(values) + 5} records produced, partitions led by "
+                  f"{sorted(set(leaders.values()) - {node.node_id})} forwarded", flush=True)
+        took = time.monotonic() - started
+        for p in range(3):
+            got = read_partition(cluster.nodes[0].bootstrap, topic, p, len(sent[p]))
+            assert len(got) == len(sent[p]) and got == sent[p], (p, len(got), len(sent[p]))
+        print(f"  {sum(len(v) for v in sent.values())} records through 3 brokers in {took:.1f}s, read back in order",
+              flush=True)
+
+        # A leader dies: streams through another broker reach the new
+        # leaders (retried after new metadata); a partition with no replica
+        # left gets a clear error after the bounded wait.
+        failover = "rest-produce-failover"
+        admin.create_topics([NewTopic(failover, 3, 3)])[failover].result(20)
+        wait_for(lambda: all(p.leader >= 1 and len(p.isrs) == 3 for p in
+                             admin.list_topics(failover, timeout=5).topics[failover].partitions.values()),
+                 timeout=30, what="replicas in sync")
+        wait_topic_everywhere(cluster, cid, failover)
+        # The leader of the failover topic's partition 0, which also leads
+        # one partition (`orphan`) of the first topic, its only replica.
+        dead = admin.list_topics(failover, timeout=5).topics[failover].partitions[0].leader
+        orphan = next(p for p, leader in leaders.items() if leader == dead)
+        via = next(n for n in cluster.nodes if n.node_id != dead)
+        cluster.node(dead).kill()
+        values = [f"failover-{i}".encode() for i in range(300)]
+        body = "".join(json.dumps({"partition_id": i % 3, "value": {"type": "STRING", "data": v.decode()}})
+                       for i, v in enumerate(values)).encode()
+        started = time.monotonic()
+        status, reports = post_raw(via, f"/v3/clusters/{cid}/topics/{failover}/records", body)
+        took = time.monotonic() - started
+        assert status == 200 and [r["error_code"] for r in reports] == [200] * len(values), (status, reports[:3])
+        for p in range(3):
+            assert [r["offset"] for r in reports[p::3]] == list(range(100)), (p, reports[p::3][:5])
+            assert read_partition(via.bootstrap, failover, p, 100) == values[p::3], p
+        print(f"  broker {dead} killed: 300 records through broker {via.node_id} written in {took:.1f}s", flush=True)
+        started = time.monotonic()
+        status, answer = call(via, "POST", path, {"partition_id": orphan, "value": {"type": "STRING", "data": "lost"}})
+        took = time.monotonic() - started
+        assert status == 500 and answer["error_code"] == 50002, (status, answer)
+        assert "NOT_LEADER_OR_FOLLOWER" in answer["message"] and f"partition {orphan}" in answer["message"], answer
+        assert 14 < took < 30, took
+        print(f"  partition {orphan} without a replica: {status} after {took:.1f}s: {answer['message']}", flush=True)
+
 
 if __name__ == "__main__":
-    run_tests([test_group_calls_through_every_broker, test_coordinator_failover])
+    run_tests([test_group_calls_through_every_broker, test_coordinator_failover, test_produce_through_every_broker])

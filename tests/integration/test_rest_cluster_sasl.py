@@ -11,7 +11,14 @@ group, for a group's lags: 403 (40301) without DESCRIBE on the group; with
 it but without DESCRIBE on the topic, 200 with the topic's rows left out
 (the coordinator answered User:broker, which may see it); with both, the
 rows committed by admin. admin (a super user) reads them through every
-broker."""
+broker.
+
+REST produce forwarded to a partition's leader keeps them too: alice, with
+DESCRIBE but not WRITE on the topic, producing through a broker that does
+not lead the partition is refused (403, 40301; streamed records each get
+that report) and nothing reaches the partition, although the forwarded
+Produce would travel as User:broker; once granted WRITE, her records are
+written at the leader."""
 
 import base64
 import json
@@ -118,6 +125,48 @@ def test_forwarded_group_calls_keep_the_users_acls():
             call(via, "GET", lags, "alice")))
         assert sorted((r["partition_id"], r["current_offset"]) for r in answer["data"]) == [(p, 1) for p in range(3)], answer
         print(f"  group {group}: coordinator {coordinator}, asked through broker {via.node_id}", flush=True)
+
+        # Produce through `via` to a partition another broker leads.
+        partition = next(p for p, m in admin.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions.items()
+                         if m.leader != via.node_id)
+        records = f"/v3/clusters/{cid}/topics/{TOPIC}/records"
+        browse = f"/v3/clusters/{cid}/topics/{TOPIC}/partitions/{partition}/records?offset=0"
+
+        def high_watermark():
+            status, answer = call(via, "GET", browse, "admin")
+            assert status == 200, answer
+            return answer["high_watermark"]
+        before = high_watermark()
+        record = {"partition_id": partition, "value": {"type": "STRING", "data": "from-alice"}}
+        status, refused = call(via, "POST", records, "alice", record)
+        assert status == 403 and refused["error_code"] == 40301, (status, refused)
+        status, reports = post_stream(via, records, "alice", [record, record])
+        assert status == 200 and [r["error_code"] for r in reports] == [40301, 40301], (status, reports)
+        assert high_watermark() == before
+        grant(cluster, ACLOperation.WRITE, ResourceType.TOPIC, TOPIC)
+        status, answer = until("alice's topic WRITE", lambda: (lambda r: r if r[0] == 200 else None)(
+            call(via, "POST", records, "alice", record)))
+        assert answer["partition_id"] == partition and answer["offset"] == before, answer
+        status, reports = post_stream(via, records, "alice", [record, record])
+        assert status == 200 and [(r["error_code"], r["offset"]) for r in reports] == [
+            (200, before + 1), (200, before + 2)], reports
+        assert high_watermark() == before + 3
+        print(f"  produce to partition {partition} (leader {admin.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions[partition].leader})"
+              f" through broker {via.node_id}: refused without WRITE, written with it", flush=True)
+
+
+def post_stream(node, path, user, records):
+    """Streaming produce: records concatenated in one body; (status, reports)."""
+    hdrs = {"Authorization": "Basic " + base64.b64encode(f"{user}:{PASSWORDS[user]}".encode()).decode(),
+            "Content-Type": "application/json"}
+    body = "".join(json.dumps(r) for r in records).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{node.http_port}{path}", data=body, method="POST", headers=hdrs)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        status, text = e.code, e.read().decode()
+    return status, [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 if __name__ == "__main__":
