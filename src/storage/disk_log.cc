@@ -903,7 +903,7 @@ result<bool> disk_log::swap_cleaned_unwatched(const std::shared_ptr<segment>& ol
     return true;
 }
 
-result<void> disk_log::close() {
+result<void> disk_log::close(bool sync_checkpoints) {
     if (offline()) {
         // Nothing more is written to a failed directory; the next start
         // recovers it (no clean-shutdown marker).
@@ -915,7 +915,7 @@ result<void> disk_log::close() {
     std::lock_guard owner(_owner_mutex);
     _closed = true;
     if (auto r = write_epochs(); !r) return r;
-    return write_checkpoints(true);
+    return write_checkpoints(sync_checkpoints);
 }
 
 void disk_log::delete_files() {

@@ -118,8 +118,11 @@ public:
     result<size_t> apply_retention();
     // flush.ms in interval mode.
     void maybe_flush_by_time();
-    // Flushes, writes checkpoints (synced) and refuses further changes.
-    result<void> close();
+    // Flushes, writes checkpoints and refuses further changes. The checkpoints
+    // are synced unless `sync_checkpoints` is false: the log manager's
+    // shutdown closes every log unsynced and syncs the state store once, with
+    // the last one (one WAL sync covers every earlier write).
+    result<void> close(bool sync_checkpoints = true);
     // Deletes every file (the partition was removed).
     void delete_files();
 

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +45,54 @@ TEST(log_manager, clean_shutdown_marker_and_partitions_on_disk) {
     auto log = m->get_or_create(tp, log_config{}).value();
     EXPECT_EQ(log->end_offset(), offset(4));
     EXPECT_EQ(log->flushed_offset(), offset(4));
+}
+
+// Counts the synced writes a manager makes; the data lives in a shared
+// memory store, so a second manager can reopen it.
+class counting_store final : public state_store {
+public:
+    counting_store(std::shared_ptr<state_store> inner, int* synced) : _inner(std::move(inner)), _synced(synced) {}
+    result<std::optional<std::string>> get(std::string_view key) override { return _inner->get(key); }
+    result<void> apply(std::vector<write> writes, bool sync) override {
+        if (sync) ++*_synced;
+        return _inner->apply(std::move(writes), sync);
+    }
+    result<void> remove_prefix(std::string_view prefix, bool sync) override {
+        if (sync) ++*_synced;
+        return _inner->remove_prefix(prefix, sync);
+    }
+
+private:
+    std::shared_ptr<state_store> _inner;
+    int* _synced;
+};
+
+TEST(log_manager, shutdown_syncs_the_state_store_once_for_every_log) {
+    // One sync per directory, as Kafka's one recovery-point checkpoint file
+    // per log dir: a sync per log made a broker with ~1,750 partitions slow to
+    // stop.
+    testing::temp_dir dir;
+    manual_clock time;
+    std::shared_ptr<state_store> data = make_memory_state_store();
+    int synced = 0;
+    {
+        auto m = log_manager::open(manual(dir.path(), &time), std::make_unique<counting_store>(data, &synced)).value();
+        for (int p = 0; p < 20; ++p) {
+            auto log = m->get_or_create({"t", partition_id(p)}, log_config{}).value();
+            ASSERT_TRUE(log->append(testing::make_simple_batch(p + 1), leader_epoch(0)));
+        }
+        synced = 0;
+        ASSERT_TRUE(m->shutdown());
+        EXPECT_EQ(synced, 1);
+    }
+    EXPECT_TRUE(std::filesystem::exists(dir.path() + "/.strata_clean_shutdown"));
+    auto m = log_manager::open(manual(dir.path(), &time), std::make_unique<counting_store>(data, &synced)).value();
+    EXPECT_TRUE(m->was_clean_shutdown());
+    for (int p = 0; p < 20; ++p) {
+        auto log = m->get_or_create({"t", partition_id(p)}, log_config{}).value();
+        EXPECT_EQ(log->end_offset(), offset(p + 1));
+        EXPECT_EQ(log->flushed_offset(), offset(p + 1)) << "every log's recovery point was written";
+    }
 }
 
 TEST(log_manager, the_metadata_quorums_log_is_not_a_partition_log) {

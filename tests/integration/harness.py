@@ -227,7 +227,7 @@ class Broker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-                raise RuntimeError("stratad did not stop within {timeout}s of signal {sig}")
+                raise RuntimeError(f"stratad did not stop within {timeout}s of signal {sig}")
         if getattr(self, "_log", None):
             self._log.close()
         return self.proc.returncode if self.proc else None
