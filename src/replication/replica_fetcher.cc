@@ -18,7 +18,7 @@
 #include <thread>
 
 #include "strata/common/log.h"
-#include "strata/common/task_gate.h"
+#include "strata/net/task_gate.h"
 #include "strata/net/client_connection.h"
 #include "strata/protocol/messages/fetch_request.h"
 #include "strata/protocol/messages/fetch_response.h"
@@ -105,7 +105,7 @@ struct replica_fetcher_manager::impl : std::enable_shared_from_this<replica_fetc
 
     replica_fetcher_options options;
     // The fetch loops and the ISR check; stop() waits for them here.
-    task_gate tasks{"replica fetcher"};
+    net::task_gate tasks{"replica fetcher"};
     asio::io_context context{1};
     asio::executor_work_guard<asio::io_context::executor_type> guard;
     std::thread thread;

@@ -12,7 +12,7 @@
 #include <optional>
 
 #include "controller_channel.h"
-#include "strata/common/task_gate.h"
+#include "strata/net/task_gate.h"
 #include "strata/common/log.h"
 
 namespace strata::server {
@@ -82,7 +82,7 @@ struct broker_lifecycle::impl {
     controller_channel& controller;
     msg::broker_registration_request registration;
     asio::steady_timer timer;
-    task_gate tasks{"broker lifecycle"};  // the registration and heartbeat loop
+    net::task_gate tasks{"broker lifecycle"};  // the registration and heartbeat loop
     std::chrono::milliseconds interval;  // broker.heartbeat.interval.ms, once unfenced
     bool stopping = false;
     // steady_clock ticks of the last heartbeat answered; 0: none yet.

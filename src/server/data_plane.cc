@@ -10,7 +10,7 @@
 #include "controller_channel.h"
 #include "data_path.h"
 #include "strata/common/log.h"
-#include "strata/common/task_gate.h"
+#include "strata/net/task_gate.h"
 #include "strata/metrics/registry.h"
 #include "strata/replication/replica_fetcher.h"
 #include "strata/server/cluster_security.h"
@@ -31,7 +31,7 @@ struct data_plane::impl {
     // The leaders' AlterPartition calls, on the controller channel's
     // executor (the metadata quorum's). First declared: outlives the
     // partitions whose strands spawn them.
-    task_gate alter_partitions{"data plane"};
+    net::task_gate alter_partitions{"data plane"};
     // Partition strands do page-cache writes and bookkeeping only (fsync is
     // on storage's flusher threads), so they need no more threads than
     // cores: num.io.threads, one per core by default.
@@ -70,7 +70,7 @@ boost::asio::awaitable<void> send_alter_partition(controller_channel* controller
 }
 
 replication::isr_update_sender isr_sender(controller_channel* controller, const replication::partition_manager* const* partitions,
-                                          int32_t node_id, task_gate* tasks) {
+                                          int32_t node_id, net::task_gate* tasks) {
     if (!controller) return {};
     return [controller, partitions, node_id, tasks](replication::isr_update_request change,
                                              std::function<void(replication::isr_update_result)> done) {

@@ -21,9 +21,9 @@
 #include <unordered_map>
 
 #include "strata/common/log.h"
-#include "strata/common/task_gate.h"
 #include "strata/metadata/hashing_partition_count.h"
 #include "strata/net/client_connection.h"
+#include "strata/net/task_gate.h"
 #include "strata/replication/async_signal.h"
 #include "strata/txn/txn_coordinator.h"
 #include "txn_state.h"
@@ -114,7 +114,7 @@ struct txn_coordinator::impl final : std::enable_shared_from_this<impl> {
     std::shared_ptr<spdlog::logger> logger;
 
     // The calls to peers (markers, verification); stop() waits for them.
-    task_gate tasks{"txn coordinator"};
+    net::task_gate tasks{"txn coordinator"};
     boost::asio::io_context io{1};
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
     std::thread thread;

@@ -1,10 +1,10 @@
-#include "strata/common/task_gate.h"
+#include "strata/net/task_gate.h"
 
 #include <stdexcept>
 
 #include "strata/common/log.h"
 
-namespace strata {
+namespace strata::net {
 
 task_gate::task_gate(std::string name) : _state(std::make_shared<state>()) { _state->name = std::move(name); }
 
@@ -55,4 +55,4 @@ void task_gate::holder::failed(std::exception_ptr error) const {
     }
 }
 
-}  // namespace strata
+}  // namespace strata::net

@@ -1,6 +1,6 @@
 // The gate's promise: close_and_wait() returns only once every task spawned
 // through it has ended, and nothing starts after it is closed.
-#include "strata/common/task_gate.h"
+#include "strata/net/task_gate.h"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-namespace strata {
+namespace strata::net {
 namespace {
 
 namespace asio = boost::asio;
@@ -106,4 +106,4 @@ TEST(task_gate, a_destroyed_executor_counts_its_abandoned_tasks_out) {
 }
 
 }  // namespace
-}  // namespace strata
+}  // namespace strata::net

@@ -26,7 +26,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
-namespace strata {
+namespace strata::net {
 
 class task_gate {
 public:
@@ -92,4 +92,4 @@ private:
     std::shared_ptr<state> _state;
 };
 
-}  // namespace strata
+}  // namespace strata::net
