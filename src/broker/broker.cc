@@ -26,10 +26,6 @@ namespace strata::broker {
 
 namespace {
 
-const auto& logger() {
-    static const auto instance = log::get("broker");
-    return instance;
-}
 
 std::optional<int32_t> read_node_id(const std::filesystem::path& directory) {
     std::ifstream in(directory / "meta.properties");

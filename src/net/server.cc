@@ -280,7 +280,11 @@ asio::awaitable<void> server::impl::accept_loop(listening_socket& listening) {
         auto address = remote.address();
         if (address.is_v6() && address.to_v6().is_v4_mapped())
             address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
-        connection_info info{id, format_endpoint(remote), listening.listener, listening.zero_copy};
+        connection_info info;
+        info.id = id;
+        info.remote = format_endpoint(remote);
+        info.listener = listening.listener;
+        info.zero_copy_allowed = listening.zero_copy;
         info.tls = listening.tls != nullptr;
         if (listening.sasl) info.sasl = std::make_shared<security::sasl_session>();
         auto tls = listening.tls_source ? listening.tls_source->current() : listening.tls;

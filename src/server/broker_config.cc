@@ -656,7 +656,10 @@ net::server_options to_server_options(const broker_config& config) {
     // reloaded when its key store or trust store file changes.
     for (const auto& l : config.listeners) {
         const auto protocol = config.security_protocol(l.name).value_or("PLAINTEXT");
-        net::listener_options listener{l.name, l.host, l.port, true};
+        net::listener_options listener;
+        listener.name = l.name;
+        listener.host = l.host;
+        listener.port = l.port;
         listener.sasl = protocol == "SASL_PLAINTEXT" || protocol == "SASL_SSL";
         if (protocol == "SSL" || protocol == "SASL_SSL") {
             const auto effective = config.for_listener(l.name);

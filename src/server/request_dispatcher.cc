@@ -21,6 +21,14 @@ const auto& dispatcher_log() {
     return instance;
 }
 
+// No answer, and the connection closed (Kafka's answer to an API or version
+// it does not serve).
+net::handler_result closing() {
+    net::handler_result result;
+    result.close_connection = true;
+    return result;
+}
+
 const security::allow_all_authorizer allow_all;
 no_quotas no_quota;
 
@@ -207,7 +215,7 @@ asio::awaitable<net::handler_result> request_dispatcher::handle(const net::conne
         // Kafka closes the connection on an API key it does not serve.
         dispatcher_log()->info("connection {} from {}: unsupported API key {} (version {}); closing", connection.id,
                        connection.remote, key, version);
-        co_return net::handler_result{std::nullopt, true};
+        co_return closing();
     }
     entry& api = found->second;
     const auto key_enum = static_cast<protocol::api_key>(key);
@@ -219,13 +227,14 @@ asio::awaitable<net::handler_result> request_dispatcher::handle(const net::conne
 
     if (version < range.min_version || version > range.max_version) {
         if (key_enum == protocol::api_key::api_versions) {
-            co_return net::handler_result{unsupported_api_versions_response(ctx.header.correlation_id, supported_apis()),
-                                          false};
+            net::handler_result answer;
+            answer.response = unsupported_api_versions_response(ctx.header.correlation_id, supported_apis());
+            co_return answer;
         }
         dispatcher_log()->info("connection {} from {}: {} v{} is not supported (v{}-v{}); closing", connection.id,
                        connection.remote, protocol::find_api_schema(key)->name, version, range.min_version,
                        range.max_version);
-        co_return net::handler_result{std::nullopt, true};
+        co_return closing();
     }
     api.metrics.requests_by_version[version - range.min_version]->inc();
 
@@ -238,7 +247,9 @@ asio::awaitable<net::handler_result> request_dispatcher::handle(const net::conne
     auto response = co_await api.call(ctx, body, errors);
     if (!errors.empty()) count_errors(api, errors);
     api.metrics.latency->observe(seconds_since(started));
-    net::handler_result result{std::move(response), ctx.close_connection};
+    net::handler_result result;
+    result.response = std::move(response);
+    result.close_connection = ctx.close_connection;
     result.throttle_ms = ctx.throttle_ms;
     result.timing.api_key = key;
     result.timing.api_version = version;

@@ -110,7 +110,9 @@ asio::awaitable<msg::sasl_authenticate_response> handle_authenticate(const sasl_
 }
 
 net::handler_result close_result() {
-    return net::handler_result{std::nullopt, true};
+    net::handler_result result;
+    result.close_connection = true;
+    return result;
 }
 
 // After a v0 handshake the client sends bare tokens and gets bare answers
@@ -130,7 +132,9 @@ asio::awaitable<net::handler_result> raw_token(const sasl_authenticator* authent
     protocol::encoded_output out;
     out.bytes.assign(step.response.begin(), step.response.end());
     if (step.complete) complete(connection, session);
-    co_return net::handler_result{std::move(out), false};
+    net::handler_result answer;
+    answer.response = std::move(out);
+    co_return answer;
 }
 
 asio::awaitable<net::handler_result> refuse(const net::connection_info& connection, int16_t key) {

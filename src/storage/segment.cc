@@ -94,10 +94,10 @@ segment::segment(std::string dir, offset base, const log_config& config)
       _base(base),
       _index_interval_bytes(config.index_interval_bytes),
       _log_path(_dir + "/" + segment_file_name(base, log_suffix)),
+      _file_cache_id(lru_cache::next_id()),
       _index(base, std::max<size_t>(1, config.segment_index_bytes / offset_index::entry_size)),
       _time_index(base, std::max<size_t>(1, config.segment_index_bytes / time_index::entry_size)),
       _txn_index(_dir + "/" + segment_file_name(base, txn_index_suffix), base),
-      _file_cache_id(lru_cache::next_id()),
       _next_offset(base.value()),
       _offset_of_max_timestamp(base) {}
 

@@ -476,7 +476,7 @@ void txn_coordinator::impl::install(int32_t p, uint64_t load_id, std::shared_ptr
     for (auto& [id, m] : *state) {
         if (partition_of(id) != p) continue;
         if (m.state == txn_state::prepare_commit || m.state == txn_state::prepare_abort) unfinished.push_back(id);
-        txns[id] = txn_entry{std::move(m), false, false};
+        txns[id] = txn_entry{std::move(m), false, false, {}};
     }
     it->second.loaded = true;
     logger->info("loaded {}-{}: {} transactional ids, {} transactions to finish", transaction_state_topic, p,

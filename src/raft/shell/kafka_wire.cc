@@ -156,7 +156,7 @@ wire_result<std::vector<log_entry>> decode_entries(std::span<const uint8_t> batc
         auto records = protocol::decode_records(batch, size_t{64} << 20);
         if (!records) return kafka_error::corrupt_message;
         for (const auto& record : records.value().records) {
-            log_entry entry{offset{batch.base_offset() + record.offset_delta}, epoch{batch.partition_leader_epoch()}};
+            log_entry entry{offset{batch.base_offset() + record.offset_delta}, epoch{batch.partition_leader_epoch()}, entry_kind::data, {}};
             if (batch.is_control()) {
                 if (!record.key || record.key->size() < 4) return kafka_error::corrupt_message;
                 const int16_t type = static_cast<int16_t>(((*record.key)[2] << 8) | (*record.key)[3]);
