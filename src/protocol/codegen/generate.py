@@ -1134,22 +1134,29 @@ def emit_error_codes_source(responses):
     e("    if (code != 0) out.push_back(code);")
     e("}")
 
-    def body(st, qual, holds_set):
+    def walk(st, holds_set, on_code, on_struct, ref):
+        """Emits the statements that reach every error code of `st`: on_code(expr)
+        for a code, on_struct(expr) for a nested struct holding one; `ref` is
+        how a loop binds an element ("const auto&" or "auto&")."""
         for f in st.fields:
             expr = f"s.{f.ident}"
             if is_error_code(f):
-                e(f"add({expr}, out);")
+                e(on_code(expr))
             elif f.struct and f.struct.cpp_name in holds_set:
-                if f.is_array:
-                    rng = f"*{expr}" if f.nullable_ever() else expr
-                    if f.nullable_ever():
-                        e(f"if ({expr}) for (const auto& x : {rng}) collect(x, out);")
-                    else:
-                        e(f"for (const auto& x : {rng}) collect(x, out);")
+                if f.is_array and f.nullable_ever():
+                    e(f"if ({expr}) for ({ref} x : *{expr}) {on_struct('x')}")
+                elif f.is_array:
+                    e(f"for ({ref} x : {expr}) {on_struct('x')}")
                 elif f.nullable_ever():
-                    e(f"if ({expr}) collect(*{expr}, out);")
+                    e(f"if ({expr}) {on_struct('*' + expr)}")
                 else:
-                    e(f"collect({expr}, out);")
+                    e(on_struct(expr))
+
+    def body(st, holds_set):  # collect_error_codes: the non-zero codes
+        walk(st, holds_set, lambda x: f"add({x}, out);", lambda x: f"collect({x}, out);", "const auto&")
+
+    def visit_body(st, holds_set):  # visit_error_codes: every code, writable
+        walk(st, holds_set, lambda x: f"visit(context, {x});", lambda x: f"visit_all({x}, visit, context);", "auto&")
 
     for m in responses:
         structs, _ = error_structs(m)
@@ -1158,26 +1165,9 @@ def emit_error_codes_source(responses):
             e()
             e(f"void collect(const pm::{m.root.cpp_name}::{st.cpp_name}& s, std::vector<int16_t>& out) {{")
             e.depth += 1
-            body(st, m.root.cpp_name, names)
+            body(st, names)
             e.depth -= 1
             e("}")
-
-    def visit_body(st, holds_set):
-        for f in st.fields:
-            expr = f"s.{f.ident}"
-            if is_error_code(f):
-                e(f"visit(context, {expr});")
-            elif f.struct and f.struct.cpp_name in holds_set:
-                call = "visit_all(x, visit, context);"
-                if f.is_array:
-                    if f.nullable_ever():
-                        e(f"if ({expr}) for (auto& x : *{expr}) {call}")
-                    else:
-                        e(f"for (auto& x : {expr}) {call}")
-                elif f.nullable_ever():
-                    e(f"if ({expr}) visit_all(*{expr}, visit, context);")
-                else:
-                    e(f"visit_all({expr}, visit, context);")
 
     for m in responses:
         structs, _ = error_structs(m)
@@ -1201,7 +1191,7 @@ def emit_error_codes_source(responses):
             continue
         e(f"void collect_error_codes(const pm::{m.root.cpp_name}& s, std::vector<int16_t>& out) {{")
         e.depth += 1
-        body(m.root, m.root.cpp_name, names)
+        body(m.root, names)
         e.depth -= 1
         e("}")
         e(f"void visit_error_codes(pm::{m.root.cpp_name}& s, error_code_visitor visit, void* context) {{")
