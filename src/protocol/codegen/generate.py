@@ -1158,27 +1158,22 @@ def emit_error_codes_source(responses):
     def visit_body(st, holds_set):  # visit_error_codes: every code, writable
         walk(st, holds_set, lambda x: f"visit(context, {x});", lambda x: f"visit_all({x}, visit, context);", "auto&")
 
-    for m in responses:
-        structs, _ = error_structs(m)
-        names = {st.cpp_name for st in structs}
-        for st in structs:
-            e()
-            e(f"void collect(const pm::{m.root.cpp_name}::{st.cpp_name}& s, std::vector<int16_t>& out) {{")
-            e.depth += 1
-            body(st, names)
-            e.depth -= 1
-            e("}")
+    def nested_functions(signature, emit_body):
+        """One function per nested struct holding an error code, leaves first;
+        signature(qualified struct name) is its declaration."""
+        for m in responses:
+            structs, _ = error_structs(m)
+            names = {st.cpp_name for st in structs}
+            for st in structs:
+                e()
+                e(signature(f"pm::{m.root.cpp_name}::{st.cpp_name}") + " {")
+                e.depth += 1
+                emit_body(st, names)
+                e.depth -= 1
+                e("}")
 
-    for m in responses:
-        structs, _ = error_structs(m)
-        names = {st.cpp_name for st in structs}
-        for st in structs:
-            e()
-            e(f"void visit_all(pm::{m.root.cpp_name}::{st.cpp_name}& s, error_code_visitor visit, void* context) {{")
-            e.depth += 1
-            visit_body(st, names)
-            e.depth -= 1
-            e("}")
+    nested_functions(lambda t: f"void collect(const {t}& s, std::vector<int16_t>& out)", body)
+    nested_functions(lambda t: f"void visit_all({t}& s, error_code_visitor visit, void* context)", visit_body)
     e()
     e("}  // namespace")
     for m in responses:
