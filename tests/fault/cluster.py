@@ -16,7 +16,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from harness import STRATAD, Broker, describe_quorum, free_port  # noqa: E402
+from harness import STRATAD, Broker, describe_quorum, free_port, wait_stopped  # noqa: E402
 
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 CGROUP_ROOT = "/sys/fs/cgroup/unified" if os.path.isdir("/sys/fs/cgroup/unified") else "/sys/fs/cgroup"
@@ -127,6 +127,8 @@ class Node(Broker):
     def signal(self, sig):
         if self.alive():
             self.proc.send_signal(sig)
+            if sig == signal.SIGSTOP:
+                wait_stopped(self.proc.pid)  # every thread, not only the one the kernel woke
 
     def kill9(self):
         if self.proc is not None:

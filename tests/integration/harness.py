@@ -142,6 +142,27 @@ def registered_brokers(admin, timeout=5.0):
         return 0
 
 
+def wait_stopped(pid, timeout=10.0):
+    """Until every thread of `pid` is in state T (stopped) or the process is gone."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = []
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/stat") as fh:
+                        states.append(fh.read().rsplit(")", 1)[1].split()[0])
+                except OSError:
+                    pass  # the thread ended
+        except OSError:
+            return  # the process ended
+        if all(state in ("T", "t", "Z", "X") for state in states):
+            return
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"process {pid} not stopped after {timeout}s: thread states {states}")
+        time.sleep(0.002)
+
+
 class Broker:
     """One stratad process. Use as a context manager."""
 
@@ -234,6 +255,18 @@ class Broker:
 
     def kill(self):
         return self.stop(signal.SIGKILL)
+
+    def pause(self, timeout=10.0):
+        """SIGSTOP, and wait until every thread has stopped: the kernel wakes
+        one thread to take the stop and the others stop when it has; on a
+        loaded machine a thread that had been woken (a replica fetcher with
+        its answer) ran on for tens of milliseconds, long enough to replicate
+        what the test produced after the signal."""
+        self.proc.send_signal(signal.SIGSTOP)
+        wait_stopped(self.proc.pid, timeout)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
 
     def log(self):
         try:

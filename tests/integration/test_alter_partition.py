@@ -174,7 +174,7 @@ def test_alter_partition_shrinks_the_isr_everywhere():
         followers = [b for b in isr if b != leader]
         dropped = next(b for b in followers if b != active)
         smaller = [leader] + [b for b in followers if b != dropped]
-        cluster.node(dropped).proc.send_signal(signal.SIGSTOP)
+        cluster.node(dropped).pause()
         error, result = alter_partition(controller_port, 2, leader, epoch, topic_id, 0, leader_epoch, 0, smaller)
         assert error == NONE, error
         assert result["error"] == NONE, result

@@ -128,7 +128,7 @@ def test_broker_only_node_serves_and_is_fenced_and_unfenced():
         # broker after broker.session.timeout.ms without a heartbeat, not before.
         observer = cluster.nodes[0]
         stopped_at = time.monotonic()
-        broker.proc.send_signal(signal.SIGSTOP)
+        broker.pause()
         assert 4 in brokers_seen_by(observer), "fenced before its session expired"
         wait_for(lambda: 4 not in brokers_seen_by(observer), timeout=SESSION_TIMEOUT_MS / 1000 + 10,
                  what="broker 4 fenced", interval=0.05)

@@ -267,7 +267,7 @@ def test_prometheus_scrapes_a_cluster_and_health_follows_fencing():
             # A follower stops: the leaders shrink their ISRs.
             controller = int(prometheus.scalar("max(strata_raft_current_leader)"))
             victim = next(n for n in nodes if n.node_id != controller)
-            victim.proc.send_signal(signal.SIGSTOP)
+            victim.pause()
             stopped_at = time.monotonic()
             try:
                 wait_for(lambda: (prometheus.scalar("sum(strata_under_replicated_partitions)") or 0) > 0,

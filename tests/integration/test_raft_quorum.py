@@ -94,7 +94,7 @@ def test_sigstop_of_the_leader():
         survivors = [n for n in cluster.nodes if n.node_id != old_leader]
         wait_until(lambda: caught_up(cluster, old_leader, [1, 2, 3]), 3, "caught up")
         paused = cluster.node(old_leader)
-        paused.proc.send_signal(signal.SIGSTOP)
+        paused.pause()
         try:
             stopped_at = time.monotonic()
             new_leader, new_epoch, _ = cluster.wait_for_leader(timeout=5, among=survivors, min_epoch=old_epoch + 1)
@@ -168,7 +168,7 @@ def test_topic_creations_survive_leader_kills_and_pauses():
                     time.sleep(0.8)
                     victim.start()
                 else:
-                    victim.proc.send_signal(signal.SIGSTOP)
+                    victim.pause()
                     chaos_log.append(f"SIGSTOP {victim.node_id}")
                     time.sleep(0.8)
                     victim.proc.send_signal(signal.SIGCONT)

@@ -228,7 +228,7 @@ def test_reassign_cancel_decommission_rebalance():
         workload.wait_acks(2000)
 
         # --- Cancellation midway: broker 4 stopped cannot catch up.
-        node4.proc.send_signal(signal.SIGSTOP)
+        node4.pause()
         leader_before = state(n1, MOVING, 0)[0]
         strata(b, "partition", "reassign", "--topic", MOVING, "--partition", "0", "--replicas", "2,3,4")
         moving = wait_for(lambda: reassignments(b).get((MOVING, 0)), what="the move listed")

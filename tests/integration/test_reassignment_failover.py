@@ -69,7 +69,7 @@ def test_move_survives_controller_kill_and_stray_log_goes():
         workload.wait_acks(1000)
 
         # --- A move in progress when the active controller dies.
-        node4.proc.send_signal(signal.SIGSTOP)
+        node4.pause()
         strata(b, "partition", "reassign", "--topic", TOPIC, "--partition", "0", "--replicas", f"{y},4")
         moving = wait_for(lambda: reassignments(b).get((TOPIC, 0)), what="the move listed")
         assert moving["adding_replicas"] == [4] and moving["removing_replicas"] == [x], moving

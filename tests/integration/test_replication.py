@@ -268,7 +268,7 @@ def test_returning_leader_truncates_divergent_records():
         old = cluster.node(leader)
         followers = [n for n in cluster.nodes if n is not old]
         for n in followers:
-            n.proc.send_signal(signal.SIGSTOP)
+            n.pause()
         # The followers' fetches parked at the leader are answered (empty)
         # within replica.fetch.wait.max.ms into their sockets: what the leader
         # takes after that reaches no follower.
@@ -314,7 +314,7 @@ def test_isr_shrinks_and_expands():
         acked, errors = produce_all(p, [(b"k", b"before")])
         assert not errors and len(acked) == 1, errors
 
-        lagging.proc.send_signal(signal.SIGSTOP)
+        lagging.pause()
         stopped_at = time.monotonic()
         # acks=all waits for the ISR: it is answered once the leader has
         # dropped the stopped follower.
@@ -351,7 +351,7 @@ def test_isr_shrinks_and_expands():
         # without them: NOT_ENOUGH_REPLICAS, or a timeout while the
         # controller quorum is gone too); acks=1 still is.
         for n in followers:
-            n.proc.send_signal(signal.SIGSTOP)
+            n.pause()
         try:
             leader_node = cluster.node(leader)
             strict = producer([leader_node], **{"message.timeout.ms": 6000, "retries": 1000})

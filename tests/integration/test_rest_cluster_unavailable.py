@@ -44,7 +44,7 @@ def test_coordinator_hung():
         base = f"/consumers/{group}/instances/h"
         ok(via, "POST", base + "/offsets", {"offsets": [{"topic": TOPIC, "partition": p, "offset": 3} for p in range(3)]})
         stopped = cluster.node(coordinator)
-        stopped.proc.send_signal(signal.SIGSTOP)
+        stopped.pause()
         try:
             started = time.monotonic()
             status, answer = call(via, "GET", f"/v3/clusters/{cid}/consumer-groups/{group}/lags")
