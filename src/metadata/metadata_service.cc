@@ -1,7 +1,6 @@
 #include "strata/metadata/metadata_service.h"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -15,6 +14,7 @@
 #include "strata/common/log.h"
 #include "strata/metadata/snapshot.h"
 #include "strata/net/async_event.h"
+#include "strata/net/task_gate.h"
 
 namespace strata::metadata {
 
@@ -75,6 +75,10 @@ struct metadata_service::impl : std::enable_shared_from_this<impl> {
     raft::node& node;
     metadata_service_options options;
     controller ctl;  // strand only
+    // The coroutines the service starts and does not await (the fencing
+    // loop, the bootstrap, broker probes, snapshot stores): stop() waits for
+    // them, so none runs on after the service and the raft node are gone.
+    net::task_gate tasks{"metadata service"};
 
     mutable std::mutex image_mutex;
     std::shared_ptr<const metadata_image> current = std::make_shared<metadata_image>();
@@ -219,7 +223,7 @@ struct metadata_service::impl : std::enable_shared_from_this<impl> {
             const auto took =
                 std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
             if (auto self = weak.lock())
-                asio::co_spawn(self->strand, store_snapshot(self, id, std::move(data), took), asio::detached);
+                self->tasks.spawn(self->strand, store_snapshot(self, id, std::move(data), took));
         });
     }
 
@@ -522,16 +526,16 @@ void metadata_service::attach() {
             std::optional<int32_t> replaced;
             if (previous >= 0 && previous != self->options.node_id) replaced = previous;
             self->ctl.became_active(replaced, now_ms());
-            if (replaced) asio::co_spawn(self->strand, impl::probe_broker(self, *replaced), asio::detached);
+            if (replaced) self->tasks.spawn(self->strand, impl::probe_broker(self, *replaced));
             self->fencing_timer.cancel();  // re-arm for the new sessions
         });
-        if (active) asio::co_spawn(self->strand, impl::bootstrap(self), asio::detached);
+        if (active) self->tasks.spawn(self->strand, impl::bootstrap(self));
     });
 }
 
 void metadata_service::start() {
     auto self = _impl;
-    asio::co_spawn(self->strand, impl::fencing(self), asio::detached);
+    self->tasks.spawn(self->strand, impl::fencing(self));
 }
 
 void metadata_service::stop() {
@@ -541,6 +545,13 @@ void metadata_service::stop() {
         self->fencing_timer.cancel();
         self->progress.notify_all();
     });
+    // Told to end above, each task ends within a probe or a timer's wake-up
+    // (tens of milliseconds); one still running after the grace is abandoned
+    // with the executor (its frame destroyed unrun), as before the gate.
+    constexpr auto grace = std::chrono::seconds(2);
+    if (!self->tasks.close_and_wait(grace))
+        logger()->warn("{} metadata service task(s) still running {} s after stop; abandoned", self->tasks.running(),
+                       grace.count());
 }
 
 std::shared_ptr<const metadata_image> metadata_service::image() const {
@@ -595,7 +606,7 @@ void metadata_service::connection_closed(uint64_t connection) {
     asio::post(self->strand, [self, connection] {
         for (int32_t broker : self->ctl.broker_connection_closed(connection, now_ms())) {
             logger()->debug("broker {}: its heartbeat connection {} closed", broker, connection);
-            asio::co_spawn(self->strand, impl::probe_broker(self, broker), asio::detached);
+            self->tasks.spawn(self->strand, impl::probe_broker(self, broker));
         }
         self->fencing_timer.cancel();  // re-arm for the shortened session
     });
