@@ -266,6 +266,9 @@ def run(args):
                                            QUEUE_PARTITIONS, args.rate) for i in range(args.producers)]
                    + [workload.GroupMember(i, bootstrap, history, random.Random(f"{args.seed}-g{i}"), stop, QUEUE,
                                            QUEUE_PARTITIONS) for i in range(args.members)]
+                   + [workload.CrashingGroupMember(args.members + i, bootstrap, history,
+                                                   random.Random(f"{args.seed}-c{i}"), stop, QUEUE, QUEUE_PARTITIONS)
+                      for i in range(args.crashing_members)]
                    + [workload.TxnProducer(0, bootstrap, history, random.Random(f"{args.seed}-tx"), stop, TXN,
                                            TXN_PARTITIONS),
                       workload.TxnReader(bootstrap, history, None, stop, TXN, TXN_PARTITIONS)])
@@ -342,6 +345,9 @@ def main():
     parser.add_argument("--producers", type=int, default=2)
     parser.add_argument("--rate", type=float, default=50, help="records per second per producer")
     parser.add_argument("--members", type=int, default=2, help="consumer group members at once")
+    parser.add_argument("--crashing-members", type=int, default=1,
+                        help="more members of the same group, each in its own process, about half of which end "
+                             "by SIGKILL instead of leaving")
     parser.add_argument("--recovery-timeout", type=float, default=45)
     parser.add_argument("--keep", action="store_true", help="keep the nodes' work dirs (logs)")
     parser.add_argument("--check", metavar="HISTORY", help="only re-check a history file")

@@ -14,6 +14,11 @@ into a History (see checker.py for the operation kinds):
   join during the run, so the group rebalances under the faults too. What
   members read is recorded as non-final `read`s: a value read at an offset
   in one term and another value at that offset later is an offset reuse.
+- CrashingGroupMember: more members of the same group, each in a child
+  process (this file run as `workload.py member ...`, reporting its
+  operations as JSON lines); about half of them end by SIGKILL (`crash`:
+  no last commit, no LeaveGroup; the group reassigns their partitions at
+  session.timeout.ms) instead of leaving.
 - TxnProducer: a transactional producer: each transaction writes 1-4 values
   across the partitions of the transactional topic, then commits (4 in 5)
   or aborts; `txn` records the outcome the client was told (`info` when it
@@ -24,7 +29,11 @@ into a History (see checker.py for the operation kinds):
   high watermark (the queue read_uncommitted, the transactional topic
   read_committed): the `final` reads the lost-write check trusts."""
 
+import json
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -202,29 +211,109 @@ class GroupMember(Worker):
 
     def work(self):
         while not self.stop_event.is_set():
-            consumer = self._member()
+            self.run_one(self.rng.uniform(10, 30))
+
+    def run_one(self, lifetime, proc=None):
+        """One member: joins, reads and commits for `lifetime` seconds (or
+        until stopped), then leaves (close: LeaveGroup). `proc` names it
+        (default: g<index>.<incarnation>)."""
+        consumer = self._member()
+        if proc:
+            self.proc = proc
+        ends = time.monotonic() + lifetime
+        next_fetch = time.monotonic() + 2
+        while not self.stop_event.is_set() and time.monotonic() < ends:
+            t0 = self.history.now()
+            msgs = consumer.consume(200, 0.5)
+            t1 = self.history.now()
+            by_partition, positions = {}, {}
+            for msg in msgs:
+                if msg.error():
+                    continue
+                by_partition.setdefault(msg.partition(), []).append([msg.offset(), msg.value().decode()])
+                positions[msg.partition()] = msg.offset() + 1
+            for partition, records in by_partition.items():
+                self.history.add({"f": "read", "proc": self.proc, "group": self.group, "node": None,
+                                  "partition": partition, "records": records, "final": False, "t0": t0,
+                                  "t1": t1})
+            self._commit(consumer, positions)
+            if time.monotonic() >= next_fetch:
+                self._fetch_committed(consumer)
+                next_fetch = time.monotonic() + 2
+        self.history.add({"f": "leave", "proc": self.proc, "t0": self.history.now(), "t1": self.history.now()})
+        consumer.close()
+
+
+class _PrintHistory:
+    """A member's history in a child process: each operation goes to stdout
+    as one JSON line, for the parent to add to the run's history. Its clock
+    is the parent's (time.monotonic is system-wide)."""
+
+    def __init__(self, start):
+        self.start = start
+        self._lock = threading.Lock()
+
+    def now(self):
+        return round(time.monotonic() - self.start, 4)
+
+    def add(self, op):
+        with self._lock:
+            sys.stdout.write(json.dumps(op) + "\n")
+            sys.stdout.flush()
+        return op
+
+
+class CrashingGroupMember(GroupMember):
+    """Members of the same group, each in a child process of its own; at the
+    end of its 10-30 s life about half of them crash (SIGKILL: no last
+    commit, no LeaveGroup, so the group takes its partitions back only at
+    session.timeout.ms) and the others leave as GroupMember's do. A crash is
+    recorded as `crash`. What a member read is reported before it commits,
+    so a member killed in between leaves a read without its commit, never
+    a commit without its read."""
+
+    def work(self):
+        while not self.stop_event.is_set():
+            proc = f"g{self.index}.{self.incarnation}"
+            self.incarnation += 1
+            crash = self.rng.random() < 0.5
             ends = time.monotonic() + self.rng.uniform(10, 30)
-            next_fetch = time.monotonic() + 2
-            while not self.stop_event.is_set() and time.monotonic() < ends:
-                t0 = self.history.now()
-                msgs = consumer.consume(200, 0.5)
-                t1 = self.history.now()
-                by_partition, positions = {}, {}
-                for msg in msgs:
-                    if msg.error():
-                        continue
-                    by_partition.setdefault(msg.partition(), []).append([msg.offset(), msg.value().decode()])
-                    positions[msg.partition()] = msg.offset() + 1
-                for partition, records in by_partition.items():
-                    self.history.add({"f": "read", "proc": self.proc, "group": self.group, "node": None,
-                                      "partition": partition, "records": records, "final": False, "t0": t0,
-                                      "t1": t1})
-                self._commit(consumer, positions)
-                if time.monotonic() >= next_fetch:
-                    self._fetch_committed(consumer)
-                    next_fetch = time.monotonic() + 2
-            self.history.add({"f": "leave", "proc": self.proc, "t0": self.history.now(), "t1": self.history.now()})
-            consumer.close()
+            child = subprocess.Popen([sys.executable, os.path.abspath(__file__), "member", self.bootstrap, self.topic,
+                                      str(self.partitions), self.group, proc, repr(self.history.start)],
+                                     stdout=subprocess.PIPE, text=True)
+            reader = threading.Thread(target=self._forward, args=(child,), daemon=True)
+            reader.start()
+            while not self.stop_event.is_set() and time.monotonic() < ends and child.poll() is None:
+                time.sleep(0.1)
+            if crash and child.poll() is None:
+                child.kill()
+                self.history.add({"f": "crash", "proc": proc, "t0": self.history.now(), "t1": self.history.now()})
+            else:
+                child.send_signal(signal.SIGTERM)  # the child leaves the group and exits
+            try:
+                child.wait(30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            reader.join(10)
+            if child.returncode not in (0, -signal.SIGKILL):
+                self.errors.append(f"{proc}: member process exited with {child.returncode}")
+
+    def _forward(self, child):
+        for line in child.stdout:
+            try:
+                self.history.add(json.loads(line))
+            except ValueError:
+                pass  # a line cut by the SIGKILL
+
+
+def _member_main(bootstrap, topic, partitions, group, proc, start):
+    """A CrashingGroupMember's child: one member until SIGTERM (or SIGKILL)."""
+    import random
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    member = GroupMember(0, bootstrap, _PrintHistory(start), random.Random(proc), stop, topic, partitions, group)
+    member.run_one(float("inf"), proc=proc)
 
 
 class TxnProducer(Worker):
@@ -381,3 +470,7 @@ def final_read(bootstrap, history, topic, partitions, read_committed=False, time
                      "high_watermark": end, "t0": t0, "t1": history.now()})
         consumer.close()
     return incomplete
+
+
+if __name__ == "__main__" and len(sys.argv) == 8 and sys.argv[1] == "member":
+    _member_main(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6], float(sys.argv[7]))
