@@ -38,6 +38,16 @@ struct txn_shard {
     uint64_t load_id = 0;
 };
 
+// An AddPartitionsToTxn / AddOffsetsToTxn held while the previous
+// transaction completes: what it asks, so that its Ongoing record can go
+// into the same write as the CompleteCommit/CompleteAbort (see marker_round).
+struct held_add {
+    int64_t producer_id = -1;
+    int16_t epoch = -1;
+    std::vector<txn_partition> wanted;
+    std::shared_ptr<bool> fired;  // its waiter has run (answered or re-decided): not to be merged
+};
+
 // One transactional id this coordinator holds.
 struct txn_entry {
     std::optional<txn_metadata> meta;  // none: a new id whose first record is being written
@@ -46,6 +56,8 @@ struct txn_entry {
     // Requests held until the id's next state write finishes (see
     // wait_for_completion); each runs once, from here or from its timer.
     std::vector<std::function<void()>> completion_waiters;
+    // The held adds among them, in arrival order; emptied with them.
+    std::vector<held_add> held_adds;
 };
 
 struct txn_coordinator::impl final : std::enable_shared_from_this<impl> {
@@ -75,6 +87,9 @@ struct txn_coordinator::impl final : std::enable_shared_from_this<impl> {
     // Writes `next` for its id with acks=all, then makes it current; `done`
     // runs here after (NONE, or the write's error mapped as Kafka's).
     void transition(txn_metadata next, std::function<void(kafka_error)> done);
+    // The same for several successive states of one id, written as one
+    // batch (one append, one fsync; all or none): the last becomes current.
+    void transition(std::vector<txn_metadata> chain, std::function<void(kafka_error)> done);
     // Sends the COMMIT/ABORT markers of a PrepareCommit/PrepareAbort id to
     // every partition of its transaction, retrying until each is written,
     // then writes CompleteCommit/CompleteAbort.
@@ -85,8 +100,10 @@ struct txn_coordinator::impl final : std::enable_shared_from_this<impl> {
     // Runs `retry` here when the id's next state write finishes (the
     // CompleteCommit after the markers, typically) or at `deadline`,
     // whichever is first. The caller re-checks and may wait again.
+    // `add`: what a held AddPartitionsToTxn / AddOffsetsToTxn asks (its
+    // `fired` is filled in here).
     void wait_for_completion(const std::string& id, std::chrono::steady_clock::time_point deadline,
-                             std::function<void()> retry);
+                             std::function<void()> retry, std::optional<held_add> add = std::nullopt);
     void marker_round(const std::string& id, uint64_t load_id, int attempt);
     // WriteTxnMarkers to `node`, here or over the network; `done` runs here.
     void send_marker_request(int32_t node, protocol::messages::write_txn_markers_request request,

@@ -170,29 +170,44 @@ uint64_t txn_coordinator::impl::load_id_of(const std::string& id) const {
 }
 
 void txn_coordinator::impl::transition(txn_metadata next, std::function<void(kafka_error)> done) {
-    const std::string id = next.transactional_id;
+    std::vector<txn_metadata> chain;
+    chain.push_back(std::move(next));
+    transition(std::move(chain), std::move(done));
+}
+
+void txn_coordinator::impl::transition(std::vector<txn_metadata> chain, std::function<void(kafka_error)> done) {
+    const std::string id = chain.front().transactional_id;
     const int32_t p = partition_of(id);
     auto shard = shards.find(p);
     if (shard == shards.end() || !shard->second.loaded) return done(kafka_error::not_coordinator);
     const uint64_t load_id = shard->second.load_id;
     auto& entry = txns[id];
-    if (entry.meta && !valid_transition(entry.meta->state, next.state)) {
-        logger->error("{}: refused transition {} -> {}", id, to_string(entry.meta->state), to_string(next.state));
-        return done(kafka_error::invalid_txn_state);
+    const txn_metadata* from = entry.meta ? &*entry.meta : nullptr;
+    for (const auto& next : chain) {
+        if (from && !valid_transition(from->state, next.state)) {
+            logger->error("{}: refused transition {} -> {}", id, to_string(from->state), to_string(next.state));
+            return done(kafka_error::invalid_txn_state);
+        }
+        from = &next;
     }
     entry.pending = true;
-    auto record = encode_record(next);
     protocol::record_batch_builder builder;
-    std::optional<protocol::bytes_view> value;
-    if (record.value) value = protocol::bytes_view(*record.value);
-    builder.append(now_ms(), protocol::bytes_view(record.key), value);
+    const int64_t now = now_ms();
+    for (const auto& next : chain) {
+        auto record = encode_record(next);
+        std::optional<protocol::bytes_view> value;
+        if (record.value) value = protocol::bytes_view(*record.value);
+        builder.append(now, protocol::bytes_view(record.key), value);
+    }
     auto built = builder.build();
-    auto finish = [self = shared_from_this(), id, load_id, next, done = std::move(done)](kafka_error e) mutable {
+    auto finish = [self = shared_from_this(), id, load_id, next = std::move(chain.back()),
+                   done = std::move(done)](kafka_error e) mutable {
         auto it = self->txns.find(id);
         if (self->load_id_of(id) != load_id || it == self->txns.end()) return done(kafka_error::not_coordinator);
         it->second.pending = false;
         // Held requests look again once this write's outcome is in place.
         auto waiters = std::exchange(it->second.completion_waiters, {});
+        it->second.held_adds.clear();
         if (e != kafka_error::none) {
             if (!it->second.meta) self->txns.erase(it);
             done(write_error(e));
@@ -221,7 +236,7 @@ bool txn_coordinator::impl::completing(const std::string& id) const {
 }
 
 void txn_coordinator::impl::wait_for_completion(const std::string& id, std::chrono::steady_clock::time_point deadline,
-                                                std::function<void()> retry) {
+                                                std::function<void()> retry, std::optional<held_add> add) {
     auto fired = std::make_shared<bool>(false);
     auto timer = std::make_shared<boost::asio::steady_timer>(io, deadline);
     auto once = [fired, timer, retry = std::move(retry)] {
@@ -229,7 +244,12 @@ void txn_coordinator::impl::wait_for_completion(const std::string& id, std::chro
         timer->cancel();
         retry();
     };
-    txns[id].completion_waiters.push_back(once);
+    auto& entry = txns[id];
+    entry.completion_waiters.push_back(once);
+    if (add) {
+        add->fired = fired;
+        entry.held_adds.push_back(std::move(*add));
+    }
     timer->async_wait([once](boost::system::error_code ec) {
         if (!ec) once();
     });
@@ -292,8 +312,22 @@ void txn_coordinator::impl::marker_round(const std::string& id, uint64_t load_id
         auto it = self->txns.find(id);
         if (it == self->txns.end() || !it->second.meta || self->load_id_of(id) != load_id) return;
         if (round->remaining.empty()) {
-            // Every partition has its marker: Complete*.
-            self->transition(complete(*it->second.meta, self->now_ms()), [self, id](kafka_error e) {
+            // Every partition has its marker: Complete*. The next
+            // transaction's AddPartitionsToTxn / AddOffsetsToTxn held
+            // meanwhile (a producer that began it right after EndTxn) has
+            // its Ongoing record in the same batch: one fsync fewer between
+            // two transactions. The batch is written whole or not at all;
+            // the held requests then look again (wait_for_completion) and
+            // find their partitions in the transaction (no second write),
+            // or, if it failed, wait for the retried Complete*.
+            const int64_t now = self->now_ms();
+            std::vector<txn_metadata> chain{complete(*it->second.meta, now)};
+            for (const auto& held : it->second.held_adds) {
+                if (*held.fired) continue;
+                auto next = decide_add_partitions(&chain.back(), held.producer_id, held.epoch, held.wanted, now);
+                if (next.next) chain.push_back(std::move(*next.next));
+            }
+            self->transition(std::move(chain), [self, id](kafka_error e) {
                 auto it = self->txns.find(id);
                 if (it == self->txns.end()) return;
                 it->second.sending_markers = false;
@@ -476,7 +510,7 @@ void txn_coordinator::impl::install(int32_t p, uint64_t load_id, std::shared_ptr
     for (auto& [id, m] : *state) {
         if (partition_of(id) != p) continue;
         if (m.state == txn_state::prepare_commit || m.state == txn_state::prepare_abort) unfinished.push_back(id);
-        txns[id] = txn_entry{std::move(m), false, false, {}};
+        txns[id] = txn_entry{std::move(m), false, false, {}, {}};
     }
     it->second.loaded = true;
     logger->info("loaded {}-{}: {} transactional ids, {} transactions to finish", transaction_state_topic, p,

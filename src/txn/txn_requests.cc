@@ -161,7 +161,7 @@ void add_attempt::operator()() const {
     // client retry only after a backoff (20 ms or more), once per
     // back-to-back transaction. Past the deadline, Kafka's answer.
     if (!verify_only && self.completing(id) && std::chrono::steady_clock::now() < deadline)
-        return self.wait_for_completion(id, deadline, *this);
+        return self.wait_for_completion(id, deadline, *this, held_add{producer_id, epoch, wanted, nullptr});
     if (self.pending(id)) return answer(all(kafka_error::concurrent_transactions));
     const auto* current = self.find(id);
     if (verify_only) {

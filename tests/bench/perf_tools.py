@@ -78,6 +78,28 @@ def dd_mb_s(directory, mib=256, sync=True):
     return mib * 1048576 / float(m.group(1)) / 1e6
 
 
+def fdatasync_ms(directory, rounds=300):
+    """The latency of appending 4 KiB and fdatasync()ing it, `rounds` times
+    into one file in `directory`, as (p50, p99, max) in ms: the floor of any
+    reply that waits for one synced write (no process start in it, unlike
+    dsync_write_ms)."""
+    times = []
+    path = os.path.join(directory, "fdatasync-probe")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        block = b"x" * 4096
+        for _ in range(rounds):
+            start = time.perf_counter()
+            os.write(fd, block)
+            os.fdatasync(fd)
+            times.append((time.perf_counter() - start) * 1000)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    times.sort()
+    return times[len(times) // 2], times[len(times) * 99 // 100], times[-1]
+
+
 def dsync_write_ms(directory, rounds=30):
     """The latency of one synced 4 KiB write in `directory` (dd oflag=dsync),
     as (fastest, median) in ms; dd's own start is in every figure, so the

@@ -2,16 +2,18 @@
 """Transactions benchmark (issue 13's figures), one stratad with its default
 durability (fsync before acks=all is acknowledged), librdkafka clients:
 
-  - transactions of <records per txn> x 1 KB records, each committed
-    (tests/bench/txn_produce.c), against the same records from the
+  - transactions of <records per txn> x 1 KB records, each flushed and
+    committed (tests/bench/txn_produce.c), against the same records from the
     idempotent producer without transactions, interleaved, three runs each,
-    into fresh 6-partition topics; commit latency p50/p99/max per run
-    (commit_transaction's call to its return);
+    into fresh 6-partition topics; per run the p50/p99/max of the commit
+    (commit_transaction's call to its return, the records already
+    acknowledged) and of flush + commit (from the last produce call);
   - read_committed against read_uncommitted consumption of the same
     transactional data (rdkafka_performance -C with isolation.level),
     interleaved, three runs each;
 beside the machine's limits measured in the same run (dd conv=fdatasync to
-the data disk, iperf3 over loopback).
+the data disk, the latency of one 4 KiB append + fdatasync there before each
+transactional run, iperf3 over loopback).
 
   tests/bench/txn_bench.py [build dir] [transactions per run] [records per txn]
 
@@ -43,8 +45,7 @@ def produce(broker, topic, mode):
                          capture_output=True, text=True, timeout=900)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
-    mb_s, p50, p99, worst = (float(x) for x in out.stdout.split())
-    return mb_s, p50, p99, worst
+    return [float(x) for x in out.stdout.split()]
 
 
 def consume(broker, topic, isolation, count):
@@ -67,17 +68,18 @@ def main():
     loop = perf_tools.loopback_mb_s()
     with Broker(extra_env={"STRATA_TRANSACTION_STATE_LOG_NUM_PARTITIONS": "5"}) as broker:
         workdir = broker.data_dir
-        plain, txn, p50s, p99s, worsts, dds = [], [], [], [], [], []
+        plain, txn, dds, syncs = [], [], [], []
+        commit = {"p50": [], "p99": [], "max": [], "flush p50": [], "flush p99": [], "flush max": []}
         for i in range(3):
             dds.append(perf_tools.dd_mb_s(workdir, broker_bench.MIB, sync=True))
             create_topic(broker, f"plain{i}")
             plain.append(produce(broker, f"plain{i}", "plain")[0])
             create_topic(broker, f"txn{i}")
-            mb_s, p50, p99, worst = produce(broker, f"txn{i}", "txn")
+            syncs.append(perf_tools.fdatasync_ms(workdir))
+            mb_s, *latencies = produce(broker, f"txn{i}", "txn")
             txn.append(mb_s)
-            p50s.append(p50)
-            p99s.append(p99)
-            worsts.append(worst)
+            for key, value in zip(commit, latencies):
+                commit[key].append(value)
         count = TRANSACTIONS * PER_TXN
         committed, uncommitted = [], []
         for i in range(3):
@@ -93,10 +95,15 @@ def main():
           f"dd conv=fdatasync {fmt(dds)} MB/s | | |")
     print(f"| transactional produce, commit every {PER_TXN} | {fmt(txn)} MB/s | {median(txn):.0f} MB/s | | "
           f"{median(txn) / median(plain):.2f} of no transactions | >= 0.80 |")
-    print(f"| commit latency p50 | {' / '.join(f'{x:.2f}' for x in p50s)} ms | {median(p50s):.2f} ms | | | |")
-    print(f"| commit latency p99 | {' / '.join(f'{x:.2f}' for x in p99s)} ms | {median(p99s):.2f} ms | | | "
-          f"<= 10 ms |")
-    print(f"| commit latency max | {' / '.join(f'{x:.2f}' for x in worsts)} ms | {median(worsts):.2f} ms | | | |")
+    ms = lambda xs: " / ".join(f"{x:.1f}" for x in xs)  # noqa: E731
+    sync = {name: [s[k] for s in syncs] for k, name in enumerate(("p50", "p99", "max"))}
+    for key in ("p50", "p99", "max"):
+        limit = f"4 KiB append + fdatasync {key} {ms(sync[key])} ms" if key in sync else ""
+        target = "<= 10 ms" if key == "p99" else ""
+        print(f"| commit latency {key} | {ms(commit[key])} ms | {median(commit[key]):.1f} ms | {limit} | | {target} |")
+    for key in ("p50", "p99", "max"):
+        print(f"| flush + commit {key} | {ms(commit['flush ' + key])} ms | {median(commit['flush ' + key]):.1f} ms "
+              f"| | | |")
     print(f"| consume read_uncommitted | {fmt(uncommitted)} MB/s | {median(uncommitted):.0f} MB/s | "
           f"iperf3 loopback {loop:.0f} MB/s | | |")
     print(f"| consume read_committed | {fmt(committed)} MB/s | {median(committed):.0f} MB/s | | "
