@@ -147,7 +147,12 @@ void broker::start() {
     }
     s.pipeline = server::make_request_handler(_config, *s.quorum, s.data ? &s.data->partitions() : nullptr, _metrics,
                                                  s.authorizer.get());
-    s.network = std::make_unique<net::server>(server::to_server_options(_config), *s.pipeline);
+    auto network_options = server::to_server_options(_config);
+    // KIP-612 connection creation rates: the IP quotas come from the image.
+    network_options.connection_rates = std::make_shared<quota::connection_rate_quotas>(
+        server::connection_rate_config_from(_config),
+        [&metadata = s.quorum->metadata()] { return metadata.image(); }, &_metrics);
+    s.network = std::make_unique<net::server>(std::move(network_options), *s.pipeline);
     try {
         s.network->start();
     } catch (const std::exception& e) {

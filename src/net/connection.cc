@@ -361,9 +361,10 @@ asio::awaitable<std::shared_ptr<std::vector<uint8_t>>> connection::read_frame(si
 
     // `filled` bytes are received; the frame's size may run ahead of it with
     // zero-filled room for the next reads, grown geometrically and only once
-    // the room is used up, so that each byte is zero-filled once (shrinking
+    // the room is used up, so that each byte is zero-filled once. Shrinking
     // the size back after every read had the next resize fill the same room
-    // again).
+    // again: a TLS stream hands over one record (16 KiB) per read, and that
+    // re-zeroing was 20% of a TLS producer's broker CPU.
     size_t filled = frame->size();
     while (filled < size) {
         const size_t missing = size - filled;

@@ -149,7 +149,32 @@ struct server::impl {
                   bool optional);
     asio::awaitable<void> accept_loop(listening_socket& listening);
     void configure(tcp::socket& socket);
+    void close_later(tcp::socket socket, int64_t delay_ms);
 };
+
+namespace {
+
+asio::awaitable<void> hold_then_close(tcp::socket socket, int64_t delay_ms) {
+    asio::steady_timer pause(socket.get_executor(), std::chrono::milliseconds(delay_ms));
+    boost::system::error_code ignored;
+    co_await pause.async_wait(redirect_error(use_awaitable, ignored));
+    socket.close(ignored);
+}
+
+}  // namespace
+
+// The socket is counted as running, so that stop() waits for the close (at
+// most one quota window).
+void server::impl::close_later(tcp::socket socket, int64_t delay_ms) {
+    {
+        std::lock_guard lock(registry->mutex);
+        if (registry->stopping) return;  // closes the socket
+        ++registry->running;
+    }
+    auto executor = socket.get_executor();
+    asio::co_spawn(executor, hold_then_close(std::move(socket), delay_ms),
+                   [registry = registry](std::exception_ptr) { registry->finished(std::nullopt); });
+}
 
 void server::impl::bind(const listener_options& listener, size_t index) {
     auto& context = pool->at(index % pool->size());
@@ -280,6 +305,28 @@ asio::awaitable<void> server::impl::accept_loop(listening_socket& listening) {
         auto address = remote.address();
         if (address.is_v6() && address.to_v6().is_v4_mapped())
             address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+        if (options.connection_rates) {
+            // KIP-612. Over the broker's or this listener's creation rate the
+            // listener pauses before it takes this connection on (Kafka's
+            // Acceptor blocks in waitForConnectionSlot the same way), so the
+            // clients behind it wait in the backlog.
+            const int64_t delay = options.connection_rates->record_listener_connection(listening.listener);
+            if (delay > 0) {
+                asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(delay));
+                co_await pause.async_wait(redirect_error(use_awaitable, ec));
+                if (!listening.acceptor.is_open()) co_return;
+            }
+            // Over its address's rate the connection is refused, but held
+            // open for the throttle first, as Kafka's delayed close, so that
+            // the client does not reconnect at once.
+            if (const int64_t hold = options.connection_rates->record_ip_connection(address.to_string()); hold > 0) {
+                logger()->debug("listener {}: connection from {} over its IP's connection_creation_rate; closing "
+                                "it in {} ms",
+                                listening.listener, format_endpoint(remote), hold);
+                close_later(std::move(socket), hold);
+                continue;
+            }
+        }
         connection_info info;
         info.id = id;
         info.remote = format_endpoint(remote);

@@ -58,6 +58,25 @@ TEST(server, reads_a_frame_delivered_one_byte_at_a_time) {
     EXPECT_EQ(client.read_frame(), request(42, "split everywhere"));
 }
 
+// As a TLS stream hands a large frame over: one 16 KiB record per read.
+// Each growth step of the frame is filled by many reads (read_frame).
+TEST(server, reads_a_large_frame_delivered_in_small_pieces) {
+    auto handler = echo_handler();
+    server s(loopback_options(), handler);
+    s.start();
+    loopback_client client(port_of(s));
+
+    std::vector<uint8_t> frame(1024 * 1024 + 123);
+    for (size_t j = 0; j < frame.size(); ++j) frame[j] = static_cast<uint8_t>(j * 13 + j / 7);
+    const auto bytes = loopback_client::framed(frame);
+    constexpr size_t piece = 16 * 1024;
+    for (size_t at = 0; at < bytes.size(); at += piece) {
+        client.send_raw(std::span(bytes.data() + at, std::min(piece, bytes.size() - at)));
+        if ((at / piece) % 8 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_EQ(client.read_frame(), frame);
+}
+
 TEST(server, tells_the_handler_about_the_connection) {
     std::mutex mutex;
     std::vector<connection_info> seen;

@@ -224,6 +224,31 @@ awaitable<msg::metadata_response> handle_metadata(admin_context& admin, request_
     co_return response;
 }
 
+// KIP-599's controller mutation quota of this request (unbounded without
+// one). A request another broker forwarded here was counted by that broker,
+// which knows its client: Strata forwards without Kafka's Envelope, so the
+// quota is taken where the client's request arrives.
+quota::mutation_quota mutation_quota_for(admin_context& admin, const request_context& ctx, int16_t strict_since) {
+    if (!admin.mutation_quotas || forwarded(ctx)) return {};
+    return admin.mutation_quotas->for_request(ctx.principal().name, ctx.header.client_id.value_or(""),
+                                              ctx.version >= strict_since);
+}
+
+// Kafka's message for a refused mutation (ThrottlingQuotaExceededException).
+constexpr std::string_view throttled_message = "The throttling quota has been exceeded.";
+
+// The partitions a CreateTopics entry would create, as Kafka's controller
+// counts them (its assignments, else NumPartitions, else num.partitions);
+// 0 for an entry the controller refuses before it takes from the quota (the
+// topic exists, a partition count that is not valid).
+int32_t partitions_to_create(const admin_context& admin, const metadata::metadata_image& image,
+                             const msg::create_topics_request::creatable_topic& t) {
+    if (image.topic(t.name)) return 0;
+    if (!t.assignments.empty()) return static_cast<int32_t>(t.assignments.size());
+    if (t.num_partitions == -1) return admin.broker ? admin.broker->num_partitions : 1;
+    return t.num_partitions > 0 ? t.num_partitions : 0;
+}
+
 bool may_create_topic(const request_context& ctx, const std::string& name) {
     return authorized_or_forwarded(ctx, security::acl_operation::create, security::resource_type::cluster,
                                    security::cluster_resource_name) ||
@@ -246,6 +271,21 @@ awaitable<msg::create_topics_response> handle_create_topics(admin_context& admin
         r.configs.reset();
         return true;
     });
+    // KIP-599, topic by topic in the request's order, after authorization.
+    auto mutations = mutation_quota_for(admin, ctx, 6);
+    if (mutations.bounded()) {
+        const auto image = admin.metadata.image();
+        std::erase_if(request.topics, [&](const msg::create_topics_request::creatable_topic& t) {
+            const int32_t partitions = partitions_to_create(admin, *image, t);
+            if (partitions == 0 || mutations.try_record(partitions)) return false;
+            auto& r = refused.emplace_back();
+            r.name = t.name;
+            r.error_code = kafka_error_code(kafka_error::throttling_quota_exceeded);
+            r.error_message = std::string(throttled_message);
+            r.configs.reset();
+            return true;
+        });
+    }
     msg::create_topics_response response;
     if (!request.topics.empty()) {
         response = co_await on_controller<msg::create_topics_response>(
@@ -254,6 +294,7 @@ awaitable<msg::create_topics_response> handle_create_topics(admin_context& admin
             });
     }
     for (auto& r : refused) response.topics.push_back(std::move(r));
+    ctx.throttle_ms = std::max(ctx.throttle_ms, mutations.throttle_ms());
     co_return response;
 }
 
@@ -285,6 +326,24 @@ awaitable<msg::delete_topics_response> handle_delete_topics(admin_context& admin
         refuse(t.name, t.topic_id);
         return true;
     });
+    // KIP-599: each topic takes its partition count from the quota (an
+    // unknown topic is the controller's to refuse, and takes nothing).
+    auto mutations = mutation_quota_for(admin, ctx, 5);
+    if (mutations.bounded()) {
+        const auto throttled = [&](const metadata::topic_image* known) {
+            if (!known || mutations.try_record(static_cast<double>(known->partitions.size()))) return false;
+            auto& r = refused.emplace_back();
+            r.name = known->name;
+            if (ctx.version >= 6) r.topic_id = known->id;
+            r.error_code = kafka_error_code(kafka_error::throttling_quota_exceeded);
+            r.error_message = std::string(throttled_message);
+            return true;
+        };
+        std::erase_if(request.topic_names, [&](const std::string& name) { return throttled(image->topic(name)); });
+        std::erase_if(request.topics, [&](const msg::delete_topics_request::delete_topic_state& t) {
+            return throttled(t.name ? image->topic(*t.name) : image->topic(t.topic_id));
+        });
+    }
     msg::delete_topics_response response;
     if (!request.topic_names.empty() || !request.topics.empty()) {
         response = co_await on_controller<msg::delete_topics_response>(
@@ -293,6 +352,7 @@ awaitable<msg::delete_topics_response> handle_delete_topics(admin_context& admin
             });
     }
     for (auto& r : refused) response.responses.push_back(std::move(r));
+    ctx.throttle_ms = std::max(ctx.throttle_ms, mutations.throttle_ms());
     co_return response;
 }
 
@@ -309,6 +369,22 @@ awaitable<msg::create_partitions_response> handle_create_partitions(admin_contex
         r.error_message = "Authorization failed.";
         return true;
     });
+    // KIP-599: the partitions each topic gains (a topic the controller
+    // refuses, unknown or not growing, takes nothing).
+    auto mutations = mutation_quota_for(admin, ctx, 3);
+    if (mutations.bounded()) {
+        const auto image = admin.metadata.image();
+        std::erase_if(request.topics, [&](const msg::create_partitions_request::create_partitions_topic& t) {
+            const auto* known = image->topic(t.name);
+            const auto current = known ? static_cast<int32_t>(known->partitions.size()) : 0;
+            if (!known || t.count <= current || mutations.try_record(t.count - current)) return false;
+            auto& r = refused.emplace_back();
+            r.name = t.name;
+            r.error_code = kafka_error_code(kafka_error::throttling_quota_exceeded);
+            r.error_message = std::string(throttled_message);
+            return true;
+        });
+    }
     msg::create_partitions_response response;
     if (!request.topics.empty()) {
         response = co_await on_controller<msg::create_partitions_response>(
@@ -316,6 +392,7 @@ awaitable<msg::create_partitions_response> handle_create_partitions(admin_contex
             [&admin](msg::create_partitions_request r) { return admin.metadata.create_partitions(std::move(r)); });
     }
     for (auto& r : refused) response.results.push_back(std::move(r));
+    ctx.throttle_ms = std::max(ctx.throttle_ms, mutations.throttle_ms());
     co_return response;
 }
 

@@ -6,6 +6,7 @@
 
 #include "request_dispatcher.h"
 #include "strata/metadata/metadata_service.h"
+#include "strata/quota/controller_mutation.h"
 #include "strata/replication/unreachable_brokers.h"
 
 namespace strata::txn {
@@ -29,6 +30,8 @@ struct admin_context {
     // Brokers this broker just found unreachable: Metadata shows the
     // partitions they lead as LEADER_NOT_AVAILABLE (null: none tracked).
     const replication::unreachable_brokers* unreachable = nullptr;
+    // KIP-599's controller mutation quotas (null: none enforced).
+    quota::controller_mutation_quotas* mutation_quotas = nullptr;
 };
 
 // A request another broker forwarded to this node (the active controller)

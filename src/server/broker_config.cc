@@ -1,6 +1,7 @@
 #include "strata/server/broker_config.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -140,6 +141,29 @@ bool apply_listener_ssl(const std::string& name, const std::string& where, const
     return true;
 }
 
+// listener.name.<listener>.max.connection.creation.rate (KIP-612's
+// per-listener rate), kept by upper-case listener name. False for any other
+// key.
+bool apply_listener_connection_rate(const std::string& name, const std::string& where, const YAML::Node& value,
+                                    broker_config& config, std::vector<std::string>& problems) {
+    constexpr std::string_view prefix = "listener.name.", suffix = ".max.connection.creation.rate";
+    if (name.size() <= prefix.size() + suffix.size() || name.rfind(prefix, 0) != 0 || !name.ends_with(suffix))
+        return false;
+    std::string listener = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+    for (auto& ch : listener) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    std::string problem;
+    const auto text = value_text(value, problem);
+    broker_config scratch;
+    if (text) problem = find_config_key("max.connection.creation.rate")->apply(*text, scratch);
+    if (!problem.empty()) {
+        problems.push_back(fmt::format("{}: {}: {}", where, name, problem));
+        return true;
+    }
+    config.listener_connection_creation_rates[listener] = scratch.max_connection_creation_rate;
+    config.explicit_values[name] = *text;
+    return true;
+}
+
 void apply_yaml(std::string_view yaml, std::string_view origin, broker_config& config,
                 std::vector<std::string>& problems) {
     YAML::Node root;
@@ -169,6 +193,7 @@ void apply_yaml(std::string_view yaml, std::string_view origin, broker_config& c
         }
         if (apply_listener_jaas(name, entry.second, config)) continue;
         if (apply_listener_ssl(name, where, entry.second, config, problems)) continue;
+        if (apply_listener_connection_rate(name, where, entry.second, config, problems)) continue;
         const config_key* key = find_config_key(name);
         if (!key) {
             problems.push_back(fmt::format("{}: {}: unknown key{}", where, name, suggestion(name)));
@@ -280,6 +305,12 @@ void check_security(const broker_config& config, std::vector<std::string>& probl
                std::find(config.controller_listener_names.begin(), config.controller_listener_names.end(),
                          upper_name) != config.controller_listener_names.end();
     };
+    for (const auto& [listener, rate] : config.listener_connection_creation_rates) {
+        if (!known_listener(listener))
+            problems.push_back(fmt::format("listener.name.{}.max.connection.creation.rate: {} is not one of the "
+                                           "listeners",
+                                           to_lower(listener), listener));
+    }
     for (const auto& [listener, jaas] : config.listener_plain_jaas) {
         const auto key = fmt::format("listener.name.{}.plain.sasl.jaas.config", listener);
         if (!known_listener(listener))
@@ -695,6 +726,16 @@ net::server_options to_server_options(const broker_config& config) {
     options.max_connections_per_ip_overrides = resolve_connection_overrides(config.max_connections_per_ip_overrides);
     options.unlimited_listeners = config.controller_listener_names;
     return options;
+}
+
+quota::connection_rate_config connection_rate_config_from(const broker_config& config) {
+    quota::connection_rate_config rates;
+    rates.window = quota::window_config{config.quota_window_num, std::chrono::seconds(config.quota_window_size_seconds)};
+    rates.broker_rate = config.max_connection_creation_rate;
+    for (const auto& [listener, rate] : config.listener_connection_creation_rates)
+        rates.listener_rates.emplace(listener, rate);
+    rates.exempt_listeners = config.controller_listener_names;
+    return rates;
 }
 
 }  // namespace strata::server

@@ -420,6 +420,25 @@ TEST(broker_config, max_connections_per_ip_overrides_as_kafka) {
     EXPECT_EQ(named.max_connections_per_ip_overrides.at("127.0.0.1"), 7);
 }
 
+// KIP-612: the broker-wide rate, its per-listener form, the controller
+// listeners exempt from the broker-wide one.
+TEST(broker_config, connection_creation_rates_as_kafka) {
+    EXPECT_EQ(connection_rate_config_from(default_broker_config()).broker_rate, INT32_MAX);
+    const auto config = load_broker_config(
+        "max.connection.creation.rate: 50\nlistener.name.plaintext.max.connection.creation.rate: 7\n"
+        "quota.window.num: 3\n",
+        "test.yaml", no_environment());
+    const auto rates = connection_rate_config_from(config);
+    EXPECT_EQ(rates.broker_rate, 50);
+    EXPECT_EQ(rates.listener_rates.at("PLAINTEXT"), 7);
+    EXPECT_EQ(rates.window.samples, 3);
+    EXPECT_EQ(rates.exempt_listeners, config.controller_listener_names);
+    EXPECT_THAT(problems_of("listener.name.plaintext.max.connection.creation.rate: -1\n"),
+                HasSubstr("listener.name.plaintext.max.connection.creation.rate: must be at least 0"));
+    EXPECT_THAT(problems_of("listener.name.nowhere.max.connection.creation.rate: 5\n"),
+                HasSubstr("listener.name.nowhere.max.connection.creation.rate: NOWHERE is not one of the listeners"));
+}
+
 TEST(broker_config, metadata_snapshot_keys_default_to_kafkas) {
     const auto defaults = default_broker_config();
     EXPECT_EQ(defaults.metadata_log_max_record_bytes_between_snapshots, 20971520);

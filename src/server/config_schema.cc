@@ -318,6 +318,15 @@ void add_network_keys(std::vector<config_key>& k) {
                           }},
         "Per-address exceptions to `max.connections.per.ip`, e.g. `127.0.0.1:200,[::1]:200,loader.example:50`. "
         "A host name is resolved when the broker starts, and each of its addresses gets the limit."));
+    k.push_back(key(network, "max.connection.creation.rate", &c::max_connection_creation_rate, "2147483647",
+        at_least<int32_t>(0),
+        "The most new connections per second the broker accepts across its listeners other than the "
+        "controller listeners (KIP-612), measured as client quotas are (`quota.window.num` windows of "
+        "`quota.window.size.seconds`). Over it the listener pauses before taking the next connection, at "
+        "most one window; the clients wait in the listen backlog. "
+        "`listener.name.<listener>.max.connection.creation.rate` sets a rate for one listener (that one "
+        "applies to a controller listener too). The `connection_creation_rate` quota of an IP entity "
+        "(`strata quota set --ip`) limits one address: its connections over the rate are closed."));
 }
 
 void add_storage_keys(std::vector<config_key>& k) {
@@ -569,6 +578,15 @@ void add_sasl_keys(std::vector<config_key>& k) {
         at_least<int32_t>(1),
         "The length of each sample window of client quotas' rates, in seconds (Kafka's "
         "quota.window.size.seconds)."));
+    k.push_back(key(security, "controller.quota.window.num", &c::controller_quota_window_num, "11",
+        at_least<int32_t>(1),
+        "The number of samples of the controller mutation quota (Kafka's controller.quota.window.num): a "
+        "client's `controller_mutation_rate` bucket holds at most rate x samples x window seconds of "
+        "partition mutations."));
+    k.push_back(key(security, "controller.quota.window.size.seconds", &c::controller_quota_window_size_seconds,
+        "1", at_least<int32_t>(1),
+        "The length of each sample of the controller mutation quota, in seconds (Kafka's "
+        "controller.quota.window.size.seconds)."));
 }
 
 // Kafka's StandardAuthorizer (docs/security.md, "ACLs").
@@ -705,10 +723,6 @@ void add_inert_keys(std::vector<config_key>& k) {
         "Kafka's threads per log dir for log recovery at start-up and flush at shutdown. Strata recovers a "
         "partition's log when the first metadata image naming it is applied, one log after another on the "
         "metadata thread, and closes the logs one after another at shutdown. Accepted, not in effect."));
-    k.push_back(inert(inert_section, "max.connection.creation.rate", "2147483647", at_least<int32_t>(0),
-        cluster_wide,
-        "Kafka's limit of new connections per second on a listener. Strata bounds connections by count "
-        "(`max.connections`, `max.connections.per.ip`). Accepted, not in effect."));
 }
 
 void add_operation_keys(std::vector<config_key>& k) {

@@ -59,7 +59,11 @@ public:
           _quota_manager([&metadata = quorum.metadata()] { return metadata.image(); }, *services.metrics,
                          quota_window_from(config)),
           _quota_stage(_quota_manager),
+          _mutation_quotas([&metadata = quorum.metadata()] { return metadata.image(); }, *services.metrics,
+                           quota::window_config{config.controller_quota_window_num,
+                                                std::chrono::seconds(config.controller_quota_window_size_seconds)}),
           _dispatcher(with_sasl_and_quotas(services, _sasl.get(), &_quota_stage)) {
+        _admin.mutation_quotas = &_mutation_quotas;
         register_raft_apis(_dispatcher, _fetch_router, quorum.node());
         register_admin_apis(_dispatcher, _admin);
         register_partition_admin_apis(_dispatcher, _admin);
@@ -164,6 +168,9 @@ private:
     // Client quotas (src/quota/), enforced in the pipeline's quota stage.
     quota::client_quota_manager _quota_manager;
     client_quota_stage _quota_stage;
+    // KIP-599's controller mutation quotas (CreateTopics, CreatePartitions,
+    // DeleteTopics), taken by the admin handlers.
+    quota::controller_mutation_quotas _mutation_quotas;
     request_dispatcher _dispatcher;
     fetch_router _fetch_router;
 };

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -52,6 +53,22 @@ struct listener_options {
     std::shared_ptr<const security::ssl_principal_mapper> principal_mapper;
 };
 
+// KIP-612's connection creation rates, decided outside net (the quotas are
+// in the metadata image: src/quota/connection_rates). Called from the
+// accept loops of every listener, concurrently.
+class connection_rate_limits {
+public:
+    virtual ~connection_rate_limits() = default;
+    // One connection accepted on `listener`: how long (ms) the listener
+    // waits before it hands this connection on and accepts the next one
+    // (max.connection.creation.rate, per broker and per listener); 0: none.
+    virtual int64_t record_listener_connection(std::string_view listener) = 0;
+    // One connection from `address` (as format_endpoint spells it, without
+    // the port): 0 admits it; otherwise the connection is refused, held
+    // open that many ms, then closed (the IP's connection_creation_rate).
+    virtual int64_t record_ip_connection(std::string_view address) = 0;
+};
+
 struct server_options {
     std::vector<listener_options> listeners;
     // One io_context and one thread per network thread; 0 means one per core.
@@ -88,6 +105,8 @@ struct server_options {
     // boost::asio::ip::address::to_string() spells them (IPv4-mapped IPv6
     // addresses as IPv4).
     std::map<std::string, int32_t, std::less<>> max_connections_per_ip_overrides;
+    // Connection creation rates (KIP-612); null: none.
+    std::shared_ptr<connection_rate_limits> connection_rates;
     int socket_send_buffer_bytes = -1;     // SO_SNDBUF; -1: the OS default (autotuning)
     int socket_receive_buffer_bytes = -1;  // SO_RCVBUF; -1: the OS default (autotuning)
     int listen_backlog = 50;

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "strata/net/server.h"
+#include "strata/quota/connection_rates.h"
 #include "strata/security/tls.h"
 
 namespace strata::server {
@@ -78,6 +79,10 @@ struct broker_config {
     int32_t max_connections = 0;
     int32_t max_connections_per_ip = 0;
     std::string max_connections_per_ip_overrides;  // "host:count,...", see parse_connection_overrides
+    int32_t max_connection_creation_rate = 0;     // KIP-612, broker-wide
+    // Not a key of the table: listener.name.<listener>.max.connection.creation.rate,
+    // by upper-case listener name.
+    std::map<std::string, int32_t> listener_connection_creation_rates;
     int64_t connections_max_idle_ms = 0;
 
     // HTTP (metrics, health).
@@ -154,6 +159,9 @@ struct broker_config {
     // Client quotas' windowed rates (Kafka's quota.window.*).
     int32_t quota_window_num = 0;
     int32_t quota_window_size_seconds = 0;
+    // The controller mutation quota's token bucket (Kafka's controller.quota.window.*).
+    int32_t controller_quota_window_num = 0;
+    int32_t controller_quota_window_size_seconds = 0;
     std::string ssl_keystore_type;
     std::string ssl_keystore_location;
     std::string ssl_keystore_certificate_chain;
@@ -257,6 +265,10 @@ std::vector<std::pair<std::string, int32_t>> parse_connection_overrides(std::str
 // Throws std::runtime_error when a host name of
 // max.connections.per.ip.overrides does not resolve (a start-up failure).
 net::server_options to_server_options(const broker_config& config);
+// KIP-612's connection creation rates: max.connection.creation.rate, its
+// listener.name.<l>. overrides, the quota windows; the controller
+// listeners are exempt from the broker-wide rate.
+quota::connection_rate_config connection_rate_config_from(const broker_config& config);
 security::tls_settings tls_settings_from(const broker_config& config);
 // The settings of one listener's TLS server context: the listener's
 // overrides applied, and (KIP-684) on a SASL_SSL listener ssl.client.auth
