@@ -156,6 +156,40 @@ def test_librdkafka_without_reauthentication_reconnects():
         assert got == [f"m{i}".encode() for i in range(sent)], (sent, got)
 
 
+def test_nodes_renew_their_own_sessions():
+    """A three-node cluster with SASL between its nodes (test_cluster_sasl's)
+    and connections.max.reauth.ms on every listener: the nodes' own
+    connections (replication, the quorum, heartbeats) replace themselves
+    before their sessions end, so the brokers never close one of them for
+    an ended session and the ISR stays whole while records flow."""
+    from test_cluster_sasl import ADMIN, create_topic, running, sasl_cluster
+    cluster = sasl_cluster()
+    for node in cluster.nodes:
+        node.env["STRATA_CONNECTIONS_MAX_REAUTH_MS"] = "2500"
+    with running(cluster):
+        create_topic(cluster.nodes[1], "renewed", 3)
+        bootstrap = ",".join(f"127.0.0.1:{n.clients_port}" for n in cluster.nodes)
+        producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", **ADMIN})
+        deadline = time.monotonic() + 7
+        sent = 0
+        while time.monotonic() < deadline:
+            producer.produce("renewed", f"r{sent}".encode(), partition=sent % 3)
+            sent += 1
+            producer.flush(10)
+            time.sleep(0.05)
+        assert producer.flush(30) == 0
+        from confluent_kafka.admin import AdminClient
+        admin = AdminClient({"bootstrap.servers": bootstrap, **ADMIN})
+        topic = admin.list_topics("renewed", timeout=10).topics["renewed"]
+        assert all(len(p.isrs) == 3 for p in topic.partitions.values()), topic.partitions
+        logs = "".join(n.log() for n in cluster.nodes)
+        # Sessions of 2.5 s over ~10 s: the nodes did authenticate again ...
+        assert logs.count("authenticated as User:broker") > 3 * 4, logs.count("authenticated as User:broker")
+        # ... and no node-to-node connection outlived its session.
+        assert "the SASL session of User:broker has ended" not in logs
+
+
 if __name__ == "__main__":
     run_tests([test_session_lifetime_and_the_close_after_it, test_reauthentication_on_the_live_connection,
-               test_kafkajs_reauthenticates_its_connections, test_librdkafka_without_reauthentication_reconnects])
+               test_kafkajs_reauthenticates_its_connections, test_librdkafka_without_reauthentication_reconnects,
+               test_nodes_renew_their_own_sessions])
