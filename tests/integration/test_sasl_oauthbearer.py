@@ -3,7 +3,8 @@
 
 - Kafka's default unsecured validator: librdkafka's own unsecured JWT
   (`sasl.oauthbearer.config=principal=alice`) connects as User:alice
-  (confluent-kafka-python and kcat); the JAAS option
+  (confluent-kafka-python and kcat), kafka-python's token provider over
+  SaslHandshake v0's bare tokens connects too; the JAAS option
   unsecuredValidatorRequiredScope refuses a token without the scope, with
   Kafka's {"status":"insufficient_scope", ...} as the error message.
 - Raw frames: an expired token is answered with the RFC 7628 error JSON
@@ -149,6 +150,30 @@ def test_error_json_then_failure_and_malformed_messages():
         assert "token refused" in log and "authenticated as User:carol with OAUTHBEARER" in log
 
 
+def test_kafka_python_raw_tokens():
+    """kafka-python 2.0 sends SaslHandshake v0 and then its OAUTHBEARER
+    message as a bare token (no SaslAuthenticate): the same exchange."""
+    from kafka import KafkaConsumer, KafkaProducer
+    from kafka.oauth.abstract import AbstractTokenProvider
+
+    class Unsecured(AbstractTokenProvider):
+        def token(self):
+            now = int(time.time())
+            return unsecured_token({"sub": "dora", "iat": now, "exp": now + 300})
+
+    with oauth_broker() as broker:
+        common = dict(bootstrap_servers=f"127.0.0.1:{broker.sasl_port}", security_protocol="SASL_PLAINTEXT",
+                      sasl_mechanism="OAUTHBEARER", sasl_oauth_token_provider=Unsecured())
+        producer = KafkaProducer(**common)
+        for i in range(3):
+            producer.send("oauth-kp", f"k{i}".encode()).get(timeout=30)
+        producer.close()
+        consumer = KafkaConsumer("oauth-kp", auto_offset_reset="earliest", consumer_timeout_ms=5000, **common)
+        assert [m.value for m in consumer] == [b"k0", b"k1", b"k2"]
+        consumer.close()
+        assert "authenticated as User:dora with OAUTHBEARER" in broker.log()
+
+
 def test_jwks_file_validator_with_oauth_cb():
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -200,4 +225,4 @@ def test_bad_oauthbearer_settings_stop_the_start():
 
 if __name__ == "__main__":
     run_tests([test_librdkafka_unsecured_jwt_and_required_scope, test_error_json_then_failure_and_malformed_messages,
-               test_jwks_file_validator_with_oauth_cb, test_bad_oauthbearer_settings_stop_the_start])
+               test_kafka_python_raw_tokens, test_jwks_file_validator_with_oauth_cb, test_bad_oauthbearer_settings_stop_the_start])
