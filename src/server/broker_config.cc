@@ -124,6 +124,29 @@ bool apply_listener_sasl(const std::string& name, const std::string& where, cons
                                                       "sasl.server.callback.handler.class", "sasl.jaas.config"};
     std::string lowered = name;
     for (auto& ch : lowered) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const auto reauth_value = [&](const std::string& text) {
+        int64_t ms = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+        if (ec == std::errc() && end == text.data() + text.size()) return true;
+        problems.push_back(fmt::format("{}: {}: expected an integer (ms), got '{}'", where, name, text));
+        return false;
+    };
+    // listener.name.<l>.connections.max.reauth.ms: every mechanism of the
+    // listener (Kafka reads the key with the listener prefix overriding).
+    constexpr std::string_view listener_wide = ".connections.max.reauth.ms";
+    if (lowered.ends_with(listener_wide) && lowered.size() > prefix.size() + listener_wide.size() &&
+        lowered.find('.', prefix.size()) == lowered.size() - listener_wide.size()) {
+        std::string listener = name.substr(prefix.size(), name.size() - prefix.size() - listener_wide.size());
+        for (auto& ch : listener) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        std::string problem;
+        const auto text = value_text(value, problem);
+        if (!text) problems.push_back(fmt::format("{}: {}: {}", where, name, problem));
+        else if (reauth_value(*text)) {
+            config.listener_sasl_options[listener]["connections.max.reauth.ms"] = *text;
+            config.explicit_values[name] = *text;
+        }
+        return true;
+    }
     for (const auto mechanism : mechanisms) {
         for (const auto key : keys) {
             const auto suffix = fmt::format(".{}.{}", mechanism, key);
@@ -137,14 +160,7 @@ bool apply_listener_sasl(const std::string& name, const std::string& where, cons
                 problems.push_back(fmt::format("{}: {}: {}", where, name, problem));
                 return true;
             }
-            if (key == "connections.max.reauth.ms") {
-                int64_t ms = 0;
-                const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), ms);
-                if (ec != std::errc() || end != text->data() + text->size()) {
-                    problems.push_back(fmt::format("{}: {}: expected an integer (ms), got '{}'", where, name, *text));
-                    return true;
-                }
-            }
+            if (key == "connections.max.reauth.ms" && !reauth_value(*text)) return true;
             config.listener_sasl_options[listener][fmt::format("{}.{}", mechanism, key)] = *text;
             config.explicit_values[name] = key == "sasl.jaas.config" ? "[hidden]" : *text;
             return true;
@@ -508,12 +524,17 @@ std::optional<std::string> broker_config::listener_sasl_option(std::string_view 
 }
 
 int64_t broker_config::max_reauth_ms(std::string_view listener_name, std::string_view mechanism) const {
-    if (auto text = listener_sasl_option(listener_name, mechanism, "connections.max.reauth.ms")) {
-        int64_t ms = 0;
-        std::from_chars(text->data(), text->data() + text->size(), ms);  // checked when loaded
-        return ms;
+    auto text = listener_sasl_option(listener_name, mechanism, "connections.max.reauth.ms");
+    if (!text) {
+        if (auto it = listener_sasl_options.find(std::string(listener_name)); it != listener_sasl_options.end()) {
+            if (auto found = it->second.find("connections.max.reauth.ms"); found != it->second.end())
+                text = found->second;
+        }
     }
-    return connections_max_reauth_ms;
+    if (!text) return connections_max_reauth_ms;
+    int64_t ms = 0;
+    std::from_chars(text->data(), text->data() + text->size(), ms);  // checked when loaded
+    return ms;
 }
 
 security::oauthbearer_validator oauthbearer_validator_for(const broker_config& config, std::string_view listener_name,

@@ -220,6 +220,17 @@ TEST(broker_config, listener_and_mechanism_prefixed_sasl_keys) {
         "test.yaml", no_environment());
     EXPECT_EQ(config.max_reauth_ms("SASL_PLAINTEXT", "OAUTHBEARER"), 5000);
     EXPECT_EQ(config.max_reauth_ms("SASL_PLAINTEXT", "PLAIN"), 60000);
+    // The listener-wide form sits between the mechanism's and the broker's.
+    const auto listener_wide = load_broker_config(
+        std::string(base) + "connections.max.reauth.ms: 60000\n"
+                            "listener.name.sasl_plaintext.connections.max.reauth.ms: 7000\n"
+                            "listener.name.sasl_plaintext.plain.connections.max.reauth.ms: 3000\n",
+        "test.yaml", no_environment());
+    EXPECT_EQ(listener_wide.max_reauth_ms("SASL_PLAINTEXT", "PLAIN"), 3000);
+    EXPECT_EQ(listener_wide.max_reauth_ms("SASL_PLAINTEXT", "OAUTHBEARER"), 7000);
+    EXPECT_EQ(listener_wide.max_reauth_ms("PLAINTEXT", "PLAIN"), 60000);
+    EXPECT_THAT(problems_of(std::string(base) + "listener.name.sasl_plaintext.connections.max.reauth.ms: x\n"),
+                HasSubstr("expected an integer (ms), got 'x'"));
     std::string error;
     EXPECT_TRUE(oauthbearer_validator_for(config, "SASL_PLAINTEXT", error)) << error;
     EXPECT_EQ(config.explicit_values.at("listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config"), "[hidden]");

@@ -573,7 +573,8 @@ void add_sasl_keys(std::vector<config_key>& k) {
         "A connection past its session's end that has not re-authenticated is closed at its next request. "
         "0 or less: sessions last as long as the connection (OAUTHBEARER ones until the token expires). "
         "Per listener and mechanism as Kafka: "
-        "`listener.name.<listener>.<mechanism>.connections.max.reauth.ms`."));
+        "`listener.name.<listener>.<mechanism>.connections.max.reauth.ms`, or "
+        "`listener.name.<listener>.connections.max.reauth.ms` for every mechanism of a listener."));
     k.push_back(key(security, "sasl.oauthbearer.jwks.endpoint.url", &c::sasl_oauthbearer_jwks_endpoint_url, "",
         rule<std::string>{"empty or a file: URL", [](const std::string& v) -> std::string {
                               if (v.empty() || v.rfind("file:", 0) == 0) return {};
