@@ -129,6 +129,13 @@ struct client_connection::impl {
     size_t readers = 0;
     detail::async_event reader_done;
 
+    // KIP-368: when the SASL session the broker gave this connection
+    // (session_lifetime_ms) is 85% through, as Kafka's clients re-authenticate
+    // at 85-95%. This client does not re-authenticate in place: it replaces
+    // the connection with a freshly authenticated one before its next
+    // request, when none is in flight (see request()).
+    std::optional<clock_type::time_point> session_renew_at;
+
     void fail_all(client_error error) {
         auto calls = std::move(pending);
         pending.clear();
@@ -282,6 +289,7 @@ asio::awaitable<bool> authenticate(client_connection::impl* s, client_transport&
                           offered + ")";
         co_return false;
     }
+    int64_t session_lifetime_ms = 0;
     std::vector<std::string> tokens;
     std::optional<security::scram_client> scram;
     if (o.sasl_mechanism == "PLAIN") {
@@ -308,6 +316,7 @@ asio::awaitable<bool> authenticate(client_connection::impl* s, client_transport&
                               (answer->error_message ? ": " + *answer->error_message : "");
             co_return false;
         }
+        session_lifetime_ms = answer->session_lifetime_ms;
         if (!scram) break;
         const std::string server(answer->auth_bytes.begin(), answer->auth_bytes.end());
         std::string error;
@@ -323,6 +332,9 @@ asio::awaitable<bool> authenticate(client_connection::impl* s, client_transport&
             co_return false;
         }
     }
+    s->session_renew_at.reset();
+    if (session_lifetime_ms > 0)
+        s->session_renew_at = clock_type::now() + std::chrono::milliseconds(session_lifetime_ms * 85 / 100);
     co_return true;
 }
 
@@ -359,6 +371,14 @@ asio::awaitable<client_result<response_frame>> client_connection::request(protoc
     impl* s = _impl.get();
     const auto deadline = clock_type::now() + timeout;
     if (s->closed) co_return client_error::closed;
+
+    // A session near its end (KIP-368) is renewed by reconnecting while no
+    // request is in flight, so that none is lost to the broker's close.
+    if (s->socket && s->session_renew_at && clock_type::now() >= *s->session_renew_at && s->pending.empty() &&
+        !s->writing && !s->connecting) {
+        s->session_renew_at.reset();
+        s->drop_connection(s->generation, client_error::disconnected);
+    }
 
     while (!s->socket) {
         if (s->connecting) {

@@ -1,6 +1,7 @@
 #include "strata/server/broker_config.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cerrno>
 #include <charconv>
@@ -22,6 +23,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include "strata/security/jaas.h"
+#include "strata/security/oauthbearer.h"
 #include "strata/security/principal_mapping.h"
 #include "strata/security/sasl.h"
 #include "strata/security/tls.h"
@@ -109,6 +111,65 @@ bool apply_listener_jaas(const std::string& name, const YAML::Node& value, broke
     return false;
 }
 
+// Kafka's listener- and mechanism-prefixed SASL keys,
+// listener.name.<listener>.<mechanism>.<key>: connections.max.reauth.ms,
+// sasl.server.callback.handler.class, and OAUTHBEARER's sasl.jaas.config
+// (PLAIN's and SCRAM's are apply_listener_jaas's). Kept by upper-case
+// listener name; checked in check_security. False for any other key.
+bool apply_listener_sasl(const std::string& name, const std::string& where, const YAML::Node& value,
+                         broker_config& config, std::vector<std::string>& problems) {
+    constexpr std::string_view prefix = "listener.name.";
+    if (name.rfind(prefix, 0) != 0) return false;
+    static const std::array<std::string_view, 4> mechanisms{"plain", "scram-sha-256", "scram-sha-512", "oauthbearer"};
+    static const std::array<std::string_view, 3> keys{"connections.max.reauth.ms",
+                                                      "sasl.server.callback.handler.class", "sasl.jaas.config"};
+    std::string lowered = name;
+    for (auto& ch : lowered) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const auto reauth_value = [&](const std::string& text) {
+        int64_t ms = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+        if (ec == std::errc() && end == text.data() + text.size()) return true;
+        problems.push_back(fmt::format("{}: {}: expected an integer (ms), got '{}'", where, name, text));
+        return false;
+    };
+    // listener.name.<l>.connections.max.reauth.ms: every mechanism of the
+    // listener (Kafka reads the key with the listener prefix overriding).
+    constexpr std::string_view listener_wide = ".connections.max.reauth.ms";
+    if (lowered.ends_with(listener_wide) && lowered.size() > prefix.size() + listener_wide.size() &&
+        lowered.find('.', prefix.size()) == lowered.size() - listener_wide.size()) {
+        std::string listener = name.substr(prefix.size(), name.size() - prefix.size() - listener_wide.size());
+        for (auto& ch : listener) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        std::string problem;
+        const auto text = value_text(value, problem);
+        if (!text) problems.push_back(fmt::format("{}: {}: {}", where, name, problem));
+        else if (reauth_value(*text)) {
+            config.listener_sasl_options[listener]["connections.max.reauth.ms"] = *text;
+            config.explicit_values[name] = *text;
+        }
+        return true;
+    }
+    for (const auto mechanism : mechanisms) {
+        for (const auto key : keys) {
+            const auto suffix = fmt::format(".{}.{}", mechanism, key);
+            if (lowered.size() <= prefix.size() + suffix.size() || !lowered.ends_with(suffix)) continue;
+            if (key == "sasl.jaas.config" && mechanism != "oauthbearer") continue;
+            std::string listener = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+            for (auto& ch : listener) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+            std::string problem;
+            const auto text = value_text(value, problem);
+            if (!text) {
+                problems.push_back(fmt::format("{}: {}: {}", where, name, problem));
+                return true;
+            }
+            if (key == "connections.max.reauth.ms" && !reauth_value(*text)) return true;
+            config.listener_sasl_options[listener][fmt::format("{}.{}", mechanism, key)] = *text;
+            config.explicit_values[name] = key == "sasl.jaas.config" ? "[hidden]" : *text;
+            return true;
+        }
+    }
+    return false;
+}
+
 // listener.name.<listener>.ssl.* (Kafka's per-listener overrides): the
 // value is checked as the ssl.* key checks it and kept by upper-case
 // listener name; for_listener() applies them. False for any other key.
@@ -192,6 +253,7 @@ void apply_yaml(std::string_view yaml, std::string_view origin, broker_config& c
             continue;
         }
         if (apply_listener_jaas(name, entry.second, config)) continue;
+        if (apply_listener_sasl(name, where, entry.second, config, problems)) continue;
         if (apply_listener_ssl(name, where, entry.second, config, problems)) continue;
         if (apply_listener_connection_rate(name, where, entry.second, config, problems)) continue;
         const config_key* key = find_config_key(name);
@@ -331,6 +393,22 @@ void check_security(const broker_config& config, std::vector<std::string>& probl
         if (!security::parse_jaas_entry(jaas, "ScramLoginModule", error))
             problems.push_back(fmt::format("{}: {}", key, error));
     }
+    for (const auto& [listener, options] : config.listener_sasl_options) {
+        if (!known_listener(listener))
+            problems.push_back(fmt::format("listener.name.{}.{}: {} is not one of the listeners", to_lower(listener),
+                                           options.begin()->first, listener));
+    }
+    // OAUTHBEARER's validator on every SASL listener that offers it (a bad
+    // JAAS option or an unreadable JWKS file stops the start).
+    if (std::find(config.sasl_enabled_mechanisms.begin(), config.sasl_enabled_mechanisms.end(), "OAUTHBEARER") !=
+        config.sasl_enabled_mechanisms.end()) {
+        for (const auto& l : config.listeners) {
+            const auto protocol = config.security_protocol(l.name).value_or("PLAINTEXT");
+            if (protocol != "SASL_PLAINTEXT" && protocol != "SASL_SSL") continue;
+            std::string error;
+            if (!oauthbearer_validator_for(config, l.name, error)) problems.push_back(error);
+        }
+    }
     for (const auto& entry : config.sasl_plain_users) {
         const auto colon = entry.find(':');
         if (colon == std::string::npos || colon == 0)
@@ -464,6 +542,87 @@ std::map<std::string, std::string> broker_config::plain_users(std::string_view l
         }
     }
     return users;
+}
+
+std::optional<std::string> broker_config::listener_sasl_option(std::string_view listener_name,
+                                                                std::string_view mechanism,
+                                                                std::string_view key) const {
+    auto it = listener_sasl_options.find(std::string(listener_name));
+    if (it == listener_sasl_options.end()) return std::nullopt;
+    auto found = it->second.find(fmt::format("{}.{}", to_lower(std::string(mechanism)), key));
+    if (found == it->second.end()) return std::nullopt;
+    return found->second;
+}
+
+int64_t broker_config::max_reauth_ms(std::string_view listener_name, std::string_view mechanism) const {
+    auto text = listener_sasl_option(listener_name, mechanism, "connections.max.reauth.ms");
+    if (!text) {
+        if (auto it = listener_sasl_options.find(std::string(listener_name)); it != listener_sasl_options.end()) {
+            if (auto found = it->second.find("connections.max.reauth.ms"); found != it->second.end())
+                text = found->second;
+        }
+    }
+    if (!text) return connections_max_reauth_ms;
+    int64_t ms = 0;
+    std::from_chars(text->data(), text->data() + text->size(), ms);  // checked when loaded
+    return ms;
+}
+
+security::oauthbearer_validator oauthbearer_validator_for(const broker_config& config, std::string_view listener_name,
+                                                          std::string& error) {
+    const auto prefix = fmt::format("listener.name.{}.oauthbearer.", to_lower(std::string(listener_name)));
+    const auto handler = config.listener_sasl_option(listener_name, "OAUTHBEARER", "sasl.server.callback.handler.class")
+                             .value_or("");
+    const auto short_name = handler.substr(handler.rfind('.') == std::string::npos ? 0 : handler.rfind('.') + 1);
+    if (short_name == "OAuthBearerValidatorCallbackHandler") {
+        const auto& url = config.sasl_oauthbearer_jwks_endpoint_url;
+        if (url.empty()) {
+            error = fmt::format("{}sasl.server.callback.handler.class: {} needs sasl.oauthbearer.jwks.endpoint.url",
+                                prefix, handler);
+            return nullptr;
+        }
+        security::jwks_validator_options options;
+        // file:/path, file:///path, file://localhost/path.
+        std::string path = url.substr(5);
+        if (path.rfind("//", 0) == 0) {
+            const auto slash = path.find('/', 2);
+            path = slash == std::string::npos ? std::string() : path.substr(slash);
+        }
+        options.jwks_file = path;
+        options.expected_audience = config.sasl_oauthbearer_expected_audience;
+        options.expected_issuer = config.sasl_oauthbearer_expected_issuer;
+        if (!config.sasl_oauthbearer_sub_claim_name.empty()) options.sub_claim_name = config.sasl_oauthbearer_sub_claim_name;
+        if (!config.sasl_oauthbearer_scope_claim_name.empty())
+            options.scope_claim_name = config.sasl_oauthbearer_scope_claim_name;
+        options.clock_skew_seconds = config.sasl_oauthbearer_clock_skew_seconds;
+        std::string problem;
+        auto validator = security::make_jwks_validator(options, problem);
+        if (!validator) error = fmt::format("sasl.oauthbearer.jwks.endpoint.url: {}", problem);
+        return validator;
+    }
+    if (!handler.empty() && short_name != "OAuthBearerUnsecuredValidatorCallbackHandler") {
+        error = fmt::format("{}sasl.server.callback.handler.class: {} is not supported (Strata has "
+                            "OAuthBearerValidatorCallbackHandler and OAuthBearerUnsecuredValidatorCallbackHandler)",
+                            prefix, handler);
+        return nullptr;
+    }
+    std::map<std::string, std::string> jaas_options;
+    if (auto jaas = config.listener_sasl_option(listener_name, "OAUTHBEARER", "sasl.jaas.config")) {
+        std::string problem;
+        auto entry = security::parse_jaas_entry(*jaas, "OAuthBearerLoginModule", problem);
+        if (!entry) {
+            error = fmt::format("{}sasl.jaas.config: {}", prefix, problem);
+            return nullptr;
+        }
+        jaas_options = entry->options;
+    }
+    std::string problem;
+    auto options = security::unsecured_validator_options_from(jaas_options, problem);
+    if (!options) {
+        error = fmt::format("{}sasl.jaas.config: {}", prefix, problem);
+        return nullptr;
+    }
+    return security::make_unsecured_validator(std::move(*options));
 }
 
 broker_config broker_config::for_listener(std::string_view listener_name) const {

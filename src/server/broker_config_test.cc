@@ -207,6 +207,52 @@ TEST(broker_config, checks_the_rules_that_span_keys) {
                 HasSubstr("id 1 is given twice"));
 }
 
+// Kafka's listener- and mechanism-prefixed SASL keys (KIP-368, KIP-768).
+TEST(broker_config, listener_and_mechanism_prefixed_sasl_keys) {
+    constexpr std::string_view base =
+        "listeners: PLAINTEXT://127.0.0.1:9092,SASL_PLAINTEXT://127.0.0.1:9093\n"
+        "sasl.enabled.mechanisms: PLAIN,OAUTHBEARER\n";
+    const auto config = load_broker_config(
+        std::string(base) + "connections.max.reauth.ms: 60000\n"
+                            "listener.name.sasl_plaintext.oauthbearer.connections.max.reauth.ms: 5000\n"
+                            "listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config: 'org.apache.kafka.common.security."
+                            "oauthbearer.OAuthBearerLoginModule required unsecuredValidatorRequiredScope=\"k\";'\n",
+        "test.yaml", no_environment());
+    EXPECT_EQ(config.max_reauth_ms("SASL_PLAINTEXT", "OAUTHBEARER"), 5000);
+    EXPECT_EQ(config.max_reauth_ms("SASL_PLAINTEXT", "PLAIN"), 60000);
+    // The listener-wide form sits between the mechanism's and the broker's.
+    const auto listener_wide = load_broker_config(
+        std::string(base) + "connections.max.reauth.ms: 60000\n"
+                            "listener.name.sasl_plaintext.connections.max.reauth.ms: 7000\n"
+                            "listener.name.sasl_plaintext.plain.connections.max.reauth.ms: 3000\n",
+        "test.yaml", no_environment());
+    EXPECT_EQ(listener_wide.max_reauth_ms("SASL_PLAINTEXT", "PLAIN"), 3000);
+    EXPECT_EQ(listener_wide.max_reauth_ms("SASL_PLAINTEXT", "OAUTHBEARER"), 7000);
+    EXPECT_EQ(listener_wide.max_reauth_ms("PLAINTEXT", "PLAIN"), 60000);
+    EXPECT_THAT(problems_of(std::string(base) + "listener.name.sasl_plaintext.connections.max.reauth.ms: x\n"),
+                HasSubstr("expected an integer (ms), got 'x'"));
+    std::string error;
+    EXPECT_TRUE(oauthbearer_validator_for(config, "SASL_PLAINTEXT", error)) << error;
+    EXPECT_EQ(config.explicit_values.at("listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config"), "[hidden]");
+    EXPECT_THAT(problems_of(std::string(base) + "listener.name.sasl_plaintext.plain.connections.max.reauth.ms: soon\n"),
+                HasSubstr("expected an integer (ms), got 'soon'"));
+    EXPECT_THAT(problems_of(std::string(base) + "listener.name.other.plain.connections.max.reauth.ms: 1\n"),
+                HasSubstr("OTHER is not one of the listeners"));
+    EXPECT_THAT(problems_of(std::string(base) + "listener.name.sasl_plaintext.oauthbearer.sasl.server.callback."
+                                                "handler.class: com.example.Mine\n"),
+                HasSubstr("com.example.Mine is not supported"));
+    EXPECT_THAT(problems_of(std::string(base) + "listener.name.sasl_plaintext.oauthbearer.sasl.server.callback."
+                                                "handler.class: org.apache.kafka.common.security.oauthbearer."
+                                                "OAuthBearerValidatorCallbackHandler\n"),
+                HasSubstr("needs sasl.oauthbearer.jwks.endpoint.url"));
+    EXPECT_THAT(problems_of(std::string(base) + "sasl.oauthbearer.jwks.endpoint.url: https://idp/jwks\n"),
+                HasSubstr("only a file: URL"));
+    EXPECT_THAT(problems_of(std::string(base) + "listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config: "
+                                                "'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule "
+                                                "required unsecuredValidatorAllowableClockSkewMs=\"-5\";'\n"),
+                HasSubstr("must not be negative"));
+}
+
 TEST(broker_config, advertises_non_controller_listeners_by_default) {
     const auto config = load_broker_config(
         "listeners: PLAINTEXT://localhost:9092,CONTROLLER://localhost:9192\n", "test.yaml", no_environment());

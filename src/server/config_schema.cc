@@ -537,9 +537,13 @@ void add_http_keys(std::vector<config_key>& k) {
 void add_sasl_keys(std::vector<config_key>& k) {
     k.push_back(key(security, "sasl.enabled.mechanisms", &c::sasl_enabled_mechanisms,
         "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
-        one_of<std::vector<std::string>>({"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}, true),
+        one_of<std::vector<std::string>>({"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"}, true),
         "The SASL mechanisms SASL_PLAINTEXT and SASL_SSL listeners offer (SaslHandshake). Kafka's default "
-        "is GSSAPI, which Strata does not implement; its default here is every mechanism it does."));
+        "is GSSAPI, which Strata does not implement; its default here is every password mechanism it does. "
+        "OAUTHBEARER (KIP-255) must be listed to be offered: without "
+        "`listener.name.<listener>.oauthbearer.sasl.server.callback.handler.class` its tokens are checked by "
+        "Kafka's unsecured validator (alg=none JWTs, anyone may name any principal: development only); with "
+        "`OAuthBearerValidatorCallbackHandler` by signature against `sasl.oauthbearer.jwks.endpoint.url`."));
     k.push_back(key(security, "sasl.plain.users", &c::sasl_plain_users, "", any<std::vector<std::string>>(),
         "Strata's own simpler form of PLAIN users, for every SASL listener: a list of `name:password` "
         "(split at the first colon; as a list is comma-separated, a password with a comma needs Kafka's "
@@ -571,6 +575,39 @@ void add_sasl_keys(std::vector<config_key>& k) {
         &c::connection_failed_authentication_delay_ms, "100", at_least<int32_t>(0),
         "How long the answer to a failed authentication is held back before the connection is closed, to "
         "slow down password guessing."));
+    k.push_back(key(security, "connections.max.reauth.ms", &c::connections_max_reauth_ms, "0",
+        any<int64_t>(),
+        "KIP-368: the longest a SASL session lasts before the client must re-authenticate on its connection "
+        "(SaslAuthenticate's session_lifetime_ms tells it when; an OAUTHBEARER token's expiry shortens it). "
+        "A connection past its session's end that has not re-authenticated is closed at its next request. "
+        "0 or less: sessions last as long as the connection (OAUTHBEARER ones until the token expires). "
+        "Per listener and mechanism as Kafka: "
+        "`listener.name.<listener>.<mechanism>.connections.max.reauth.ms`, or "
+        "`listener.name.<listener>.connections.max.reauth.ms` for every mechanism of a listener."));
+    k.push_back(key(security, "sasl.oauthbearer.jwks.endpoint.url", &c::sasl_oauthbearer_jwks_endpoint_url, "",
+        rule<std::string>{"empty or a file: URL", [](const std::string& v) -> std::string {
+                              if (v.empty() || v.rfind("file:", 0) == 0) return {};
+                              return "only a file: URL (file:///path/to/jwks.json) is supported";
+                          }},
+        "KIP-768: the JSON Web Key Set that OAUTHBEARER tokens' signatures are checked against, when a "
+        "SASL listener's `listener.name.<listener>.oauthbearer.sasl.server.callback.handler.class` is "
+        "`org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler`. Strata reads a "
+        "`file:` URL (Kafka also fetches https ones) once, at start-up; RSA keys (RS256, RS384, RS512)."));
+    k.push_back(key(security, "sasl.oauthbearer.expected.audience", &c::sasl_oauthbearer_expected_audience, "",
+        any<std::vector<std::string>>(),
+        "The audiences (`aud`) an OAUTHBEARER token must name one of (JWKS validator). Empty: a token that "
+        "names an audience is refused (jose4j's rule, which Kafka inherits)."));
+    k.push_back(key(security, "sasl.oauthbearer.expected.issuer", &c::sasl_oauthbearer_expected_issuer, "",
+        any<std::string>(), "The issuer (`iss`) an OAUTHBEARER token must name (JWKS validator); empty: any."));
+    k.push_back(key(security, "sasl.oauthbearer.sub.claim.name", &c::sasl_oauthbearer_sub_claim_name, "sub",
+        not_empty<std::string>(),
+        "The claim an OAUTHBEARER token's principal name is read from (JWKS validator): `User:<its value>`."));
+    k.push_back(key(security, "sasl.oauthbearer.scope.claim.name", &c::sasl_oauthbearer_scope_claim_name,
+        "scope", not_empty<std::string>(), "The claim holding an OAUTHBEARER token's scope (JWKS validator)."));
+    k.push_back(key(security, "sasl.oauthbearer.clock.skew.seconds", &c::sasl_oauthbearer_clock_skew_seconds,
+        "30", at_least<int32_t>(0),
+        "How far the broker's clock and the token issuer's may differ when `exp`, `iat` and `nbf` are checked "
+        "(JWKS validator)."));
     k.push_back(key(security, "quota.window.num", &c::quota_window_num, "11", at_least<int32_t>(1),
         "The number of samples client quotas' rates are measured over (Kafka's quota.window.num): a "
         "client's produce, fetch and request rates are averaged over this many windows."));

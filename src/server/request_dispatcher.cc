@@ -205,6 +205,8 @@ asio::awaitable<net::handler_result> request_dispatcher::handle(const net::conne
     // may only take part in it; anything else is refused unparsed.
     if (!connection.authenticated()) {
         if (auto answer = before_authentication(_sasl, connection, frame)) co_return co_await std::move(*answer);
+    } else if (auto closing = after_session_end(connection, frame)) {
+        co_return co_await std::move(*closing);
     }
     protocol::reader peek(*frame);
     const int16_t key = peek.read_int16();

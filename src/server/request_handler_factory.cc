@@ -29,6 +29,14 @@ std::unique_ptr<sasl_authenticator> make_authenticator(const broker_config& conf
         if (protocol != "SASL_PLAINTEXT" && protocol != "SASL_SSL") continue;
         any = true;
         settings.plain_users[l.name] = config.plain_users(l.name);
+        for (const auto& mechanism : config.sasl_enabled_mechanisms)
+            settings.max_reauth_ms[l.name][mechanism] = config.max_reauth_ms(l.name, mechanism);
+        if (std::find(config.sasl_enabled_mechanisms.begin(), config.sasl_enabled_mechanisms.end(), "OAUTHBEARER") !=
+            config.sasl_enabled_mechanisms.end()) {
+            // Checked at start-up (check_security): cannot fail here.
+            std::string error;
+            settings.oauthbearer[l.name] = oauthbearer_validator_for(config, l.name, error);
+        }
     }
     if (!any) return nullptr;
     settings.mechanisms = config.sasl_enabled_mechanisms;

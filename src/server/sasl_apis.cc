@@ -5,6 +5,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <fmt/format.h>
+
 #include "strata/common/log.h"
 #include "strata/protocol/messages/sasl_authenticate_request.h"
 #include "strata/protocol/messages/sasl_authenticate_response.h"
@@ -42,12 +44,57 @@ void log_failure(const net::connection_info& connection, const sasl_session& ses
                    session.mechanism, reason);
 }
 
-void complete(const net::connection_info& connection, sasl_session& session) {
+using steady = std::chrono::steady_clock;
+
+// Kafka allows one re-authentication a second (KafkaChannel's
+// MIN_REAUTH_INTERVAL_ONE_SECOND_NANOS); a sooner handshake is answered as
+// on any authenticated connection.
+constexpr auto min_reauth_interval = std::chrono::seconds(1);
+
+bool can_begin_reauthentication(const sasl_session& session, steady::time_point now) {
+    return session.authenticated() && !session.reauthenticating && session.expires &&
+           (!session.last_reauth_start || now - *session.last_reauth_start >= min_reauth_interval);
+}
+
+// KIP-368's session lifetime (Kafka's calcCompletionTimesAndReturnSessionLifetimeMs):
+// connections.max.reauth.ms, or the credential's remaining life, or the
+// smaller of the two; 0 and no end when neither applies.
+int64_t start_session(const sasl_authenticator* authenticator, const net::connection_info& connection,
+                      sasl_session& session) {
+    const auto credential = session.exchange->credential_expiry_ms();
+    const int64_t max_reauth = authenticator ? authenticator->max_reauth_ms(connection.listener, session.mechanism) : 0;
+    if (!credential && max_reauth <= 0) {
+        session.expires.reset();
+        return 0;
+    }
+    int64_t lifetime = max_reauth;
+    if (credential) {
+        const int64_t remaining = *credential - security::system_wall_clock_ms();
+        lifetime = max_reauth > 0 ? std::min(remaining, max_reauth) : remaining;
+    }
+    lifetime = std::max<int64_t>(lifetime, 0);
+    session.expires = steady::now() + std::chrono::milliseconds(lifetime);
+    return lifetime;
+}
+
+int64_t complete(const sasl_authenticator* authenticator, const net::connection_info& connection,
+                 sasl_session& session) {
     session.state = sasl_session::stage::complete;
     session.authenticated_as = security::principal{"User", session.exchange->user()};
+    const int64_t lifetime = start_session(authenticator, connection, session);
     session.exchange.reset();
-    sasl_log()->info("connection {} from {} on {}: authenticated as {} with {}", connection.id, connection.remote,
-                   connection.listener, session.authenticated_as.to_string(), session.mechanism);
+    sasl_log()->info("connection {} from {} on {}: authenticated as {} with {}{}", connection.id, connection.remote,
+                     connection.listener, session.authenticated_as.to_string(), session.mechanism,
+                     session.expires ? fmt::format(" (session lifetime {} ms)", lifetime) : std::string());
+    return lifetime;
+}
+
+// Kafka's wording for a failure whose exchange gave no message of its own.
+std::string failure_message(const sasl_session& session, bool reauthentication) {
+    std::string own = session.exchange ? session.exchange->client_error() : std::string();
+    if (!own.empty()) return own;
+    return fmt::format("Authentication failed during {} due to invalid credentials with SASL mechanism {}",
+                       reauthentication ? "re-authentication" : "authentication", session.mechanism);
 }
 
 asio::awaitable<msg::sasl_handshake_response> handle_handshake(const sasl_authenticator* authenticator,
@@ -56,6 +103,24 @@ asio::awaitable<msg::sasl_handshake_response> handle_handshake(const sasl_authen
     msg::sasl_handshake_response response;
     if (authenticator) response.mechanisms = authenticator->mechanisms();
     auto* session = ctx.connection.sasl.get();
+    // KIP-368: a handshake on an authenticated connection whose session
+    // ends begins a re-authentication (v1 handshakes: v0's raw tokens
+    // cannot share a connection with requests).
+    if (authenticator && session && ctx.version >= 1 && can_begin_reauthentication(*session, steady::now())) {
+        session->last_reauth_start = steady::now();
+        auto exchange = authenticator->start(ctx.connection.listener, request.mechanism);
+        if (!exchange) {
+            log_failure(ctx.connection, *session, "re-authentication with a mechanism that is not enabled");
+            co_await delay_failure(authenticator);
+            response.error_code = kafka_error_code(kafka_error::unsupported_sasl_mechanism);
+            ctx.close_connection = true;
+            co_return response;
+        }
+        session->reauthenticating = true;
+        session->reauth_mechanism = request.mechanism;
+        session->exchange = std::move(exchange);
+        co_return response;
+    }
     if (!authenticator || !session || session->state != sasl_session::stage::handshake) {
         // A listener without SASL, or a second handshake. Mid-exchange
         // Kafka also closes the connection.
@@ -78,11 +143,16 @@ asio::awaitable<msg::sasl_handshake_response> handle_handshake(const sasl_authen
     co_return response;
 }
 
+asio::awaitable<msg::sasl_authenticate_response> reauthenticate(const sasl_authenticator* authenticator,
+                                                                request_context& ctx, sasl_session& session,
+                                                                msg::sasl_authenticate_request& request);
+
 asio::awaitable<msg::sasl_authenticate_response> handle_authenticate(const sasl_authenticator* authenticator,
                                                                      request_context& ctx,
                                                                      msg::sasl_authenticate_request& request) {
     msg::sasl_authenticate_response response;
     auto* session = ctx.connection.sasl.get();
+    if (session && session->reauthenticating) co_return co_await reauthenticate(authenticator, ctx, *session, request);
     if (!session || session->state != sasl_session::stage::authenticate || session->raw_tokens) {
         response.error_code = kafka_error_code(kafka_error::illegal_sasl_state);
         response.error_message = session && session->authenticated()
@@ -98,14 +168,64 @@ asio::awaitable<msg::sasl_authenticate_response> handle_authenticate(const sasl_
         log_failure(ctx.connection, *session, step.error);
         co_await delay_failure(authenticator);
         response.error_code = kafka_error_code(kafka_error::sasl_authentication_failed);
-        // Kafka's wording; nothing about which part was wrong.
-        response.error_message = "Authentication failed during authentication due to invalid credentials with SASL "
-                                 "mechanism " + session->mechanism;
+        // Kafka's wording (nothing about which part was wrong), or the
+        // mechanism's own message (OAUTHBEARER's error JSON).
+        response.error_message = failure_message(*session, false);
         ctx.close_connection = true;
         co_return response;
     }
     response.auth_bytes.assign(step.response.begin(), step.response.end());
-    if (step.complete) complete(ctx.connection, *session);
+    if (step.complete) response.session_lifetime_ms = complete(authenticator, ctx.connection, *session);
+    co_return response;
+}
+
+// One step of a KIP-368 re-authentication: the same mechanism, the same
+// principal, or the connection is closed (Kafka's SaslServerAuthenticator).
+asio::awaitable<msg::sasl_authenticate_response> reauthenticate(const sasl_authenticator* authenticator,
+                                                                request_context& ctx, sasl_session& session,
+                                                                msg::sasl_authenticate_request& request) {
+    msg::sasl_authenticate_response response;
+    const auto fail = [&](std::string message, const std::string& reason) {
+        log_failure(ctx.connection, session, "re-authentication: " + reason);
+        response.error_code = kafka_error_code(kafka_error::sasl_authentication_failed);
+        response.error_message = std::move(message);
+        ctx.close_connection = true;
+        session.reauthenticating = false;
+        session.state = sasl_session::stage::failed;
+        session.exchange.reset();
+    };
+    if (session.reauth_mechanism != session.mechanism) {
+        fail(fmt::format("SASL mechanism '{}' requested by client is not supported for re-authentication of "
+                         "mechanism '{}'",
+                         session.reauth_mechanism, session.mechanism),
+             "another mechanism");
+        co_await delay_failure(authenticator);
+        co_return response;
+    }
+    const std::string_view token(reinterpret_cast<const char*>(request.auth_bytes.data()), request.auth_bytes.size());
+    auto step = session.exchange->evaluate(token);
+    if (!step.ok) {
+        fail(failure_message(session, true), step.error);
+        co_await delay_failure(authenticator);
+        co_return response;
+    }
+    response.auth_bytes.assign(step.response.begin(), step.response.end());
+    if (!step.complete) co_return response;
+    const security::principal now_as{"User", session.exchange->user()};
+    if (now_as != session.authenticated_as) {
+        fail(fmt::format("Cannot change principals during re-authentication from {}.{}: {}.{}",
+                         session.authenticated_as.type, session.authenticated_as.name, now_as.type, now_as.name),
+             "a different principal (" + now_as.to_string() + ")");
+        response.auth_bytes.clear();
+        co_await delay_failure(authenticator);
+        co_return response;
+    }
+    response.session_lifetime_ms = start_session(authenticator, ctx.connection, session);
+    session.exchange.reset();
+    session.reauthenticating = false;
+    sasl_log()->info("connection {} from {} on {}: re-authenticated as {} with {} (session lifetime {} ms)",
+                     ctx.connection.id, ctx.connection.remote, ctx.connection.listener,
+                     session.authenticated_as.to_string(), session.mechanism, response.session_lifetime_ms);
     co_return response;
 }
 
@@ -131,7 +251,7 @@ asio::awaitable<net::handler_result> raw_token(const sasl_authenticator* authent
     }
     protocol::encoded_output out;
     out.bytes.assign(step.response.begin(), step.response.end());
-    if (step.complete) complete(connection, session);
+    if (step.complete) complete(authenticator, connection, session);
     net::handler_result answer;
     answer.response = std::move(out);
     co_return answer;
@@ -161,6 +281,11 @@ std::shared_ptr<security::sasl_exchange> sasl_authenticator::start(const std::st
                 return it->second;
             });
     }
+    if (mechanism == "OAUTHBEARER") {
+        auto found = _settings.oauthbearer.find(listener);
+        if (found == _settings.oauthbearer.end() || !found->second) return nullptr;
+        return security::make_oauthbearer_exchange(found->second);
+    }
     const auto scram = security::scram_mechanism_from_name(mechanism);
     if (!scram) return nullptr;
     return security::make_scram_exchange(
@@ -173,6 +298,13 @@ std::shared_ptr<security::sasl_exchange> sasl_authenticator::start(const std::st
             return security::scram_credential{record->salt, record->stored_key, record->server_key,
                                               record->iterations};
         });
+}
+
+int64_t sasl_authenticator::max_reauth_ms(const std::string& listener, const std::string& mechanism) const {
+    auto by_listener = _settings.max_reauth_ms.find(listener);
+    if (by_listener == _settings.max_reauth_ms.end()) return 0;
+    auto found = by_listener->second.find(mechanism);
+    return found == by_listener->second.end() ? 0 : found->second;
 }
 
 void register_sasl_apis(request_dispatcher& dispatcher, const sasl_authenticator* authenticator) {
@@ -202,6 +334,27 @@ std::optional<asio::awaitable<net::handler_result>> before_authentication(
         (api == protocol::api_key::sasl_authenticate && !handshake_stage))
         return std::nullopt;
     return refuse(connection, key);
+}
+
+std::optional<asio::awaitable<net::handler_result>> after_session_end(
+    const net::connection_info& connection, const std::shared_ptr<const std::vector<uint8_t>>& frame) {
+    const auto* session = connection.sasl.get();
+    if (!session || !session->expires) return std::nullopt;
+    const auto now = steady::now();
+    if (now < *session->expires) return std::nullopt;
+    if (frame->size() >= 2) {
+        const auto api = static_cast<protocol::api_key>(static_cast<int16_t>((uint16_t{(*frame)[0]} << 8) |
+                                                                             uint16_t{(*frame)[1]}));
+        if (api == protocol::api_key::sasl_handshake && can_begin_reauthentication(*session, now)) return std::nullopt;
+        if (api == protocol::api_key::sasl_authenticate && session->reauthenticating) return std::nullopt;
+    }
+    return [](const net::connection_info& connection) -> asio::awaitable<net::handler_result> {
+        sasl_log()->info("connection {} from {} on {}: the SASL session of {} has ended without re-authentication "
+                         "(KIP-368); closing",
+                         connection.id, connection.remote, connection.listener,
+                         connection.sasl->authenticated_as.to_string());
+        co_return close_result();
+    }(connection);
 }
 
 }  // namespace strata::server

@@ -4,6 +4,8 @@
 // unauthenticated peer to the pre-authentication limits.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -28,6 +30,14 @@ public:
     virtual step evaluate(std::string_view token) = 0;
     // The authenticated (or claimed, for the log) user name.
     virtual const std::string& user() const = 0;
+    // After a failed step: the message for the client (Kafka's
+    // SaslAuthenticationException text); empty for Kafka's generic "invalid
+    // credentials" one. Never a secret.
+    virtual std::string client_error() const { return {}; }
+    // Once complete: when the credential expires, in ms since the epoch
+    // (an OAUTHBEARER token's exp); nullopt when it does not (Kafka's
+    // CREDENTIAL_LIFETIME_MS negotiated property). Bounds the session.
+    virtual std::optional<int64_t> credential_expiry_ms() const { return std::nullopt; }
 };
 
 // PLAIN (RFC 4616): "authzid NUL user NUL password", checked against
@@ -56,6 +66,17 @@ struct sasl_session {
     std::string mechanism;
     std::shared_ptr<sasl_exchange> exchange;
     principal authenticated_as;
+
+    // KIP-368. When the session ends (connections.max.reauth.ms, or the
+    // credential's expiry); none: it does not. A request other than a
+    // re-authentication after this closes the connection.
+    std::optional<std::chrono::steady_clock::time_point> expires;
+    // A re-authentication is under way: the connection stays authenticated
+    // as `authenticated_as` (state complete) while `exchange` runs; the new
+    // exchange must use `mechanism` and end in the same principal.
+    bool reauthenticating = false;
+    std::string reauth_mechanism;  // the mechanism the re-authentication's handshake asked for
+    std::optional<std::chrono::steady_clock::time_point> last_reauth_start;
 
     bool authenticated() const { return state == stage::complete; }
 };

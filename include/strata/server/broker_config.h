@@ -18,6 +18,7 @@
 
 #include "strata/net/server.h"
 #include "strata/quota/connection_rates.h"
+#include "strata/security/oauthbearer.h"
 #include "strata/security/tls.h"
 
 namespace strata::server {
@@ -156,6 +157,14 @@ struct broker_config {
     std::vector<std::string> sasl_plain_users;
     int32_t sasl_server_max_receive_size = 0;
     int32_t connection_failed_authentication_delay_ms = 0;
+    int64_t connections_max_reauth_ms = 0;  // KIP-368; 0: sessions do not end
+    // OAUTHBEARER's secured validator (KIP-768), with a JWKS file.
+    std::string sasl_oauthbearer_jwks_endpoint_url;
+    std::vector<std::string> sasl_oauthbearer_expected_audience;
+    std::string sasl_oauthbearer_expected_issuer;
+    std::string sasl_oauthbearer_sub_claim_name;
+    std::string sasl_oauthbearer_scope_claim_name;
+    int32_t sasl_oauthbearer_clock_skew_seconds = 0;
     // Client quotas' windowed rates (Kafka's quota.window.*).
     int32_t quota_window_num = 0;
     int32_t quota_window_size_seconds = 0;
@@ -184,6 +193,18 @@ struct broker_config {
     // Not a key of the table: listener.name.<listener>.plain.sasl.jaas.config,
     // by upper-case listener name (the JAAS text as written).
     std::map<std::string, std::string> listener_plain_jaas;
+    // Not keys of the table: Kafka's listener- and mechanism-prefixed SASL
+    // keys, listener.name.<listener>.<mechanism>.<key> for
+    // connections.max.reauth.ms, sasl.server.callback.handler.class and
+    // (OAUTHBEARER) sasl.jaas.config; by upper-case listener name, then
+    // "<mechanism in lower case>.<key>", the value as written.
+    std::map<std::string, std::map<std::string, std::string>> listener_sasl_options;
+    // The listener's value of a mechanism-prefixed key (nullopt: not set).
+    std::optional<std::string> listener_sasl_option(std::string_view listener_name, std::string_view mechanism,
+                                                    std::string_view key) const;
+    // connections.max.reauth.ms for a listener and mechanism: the prefixed
+    // value, else the broker-wide one.
+    int64_t max_reauth_ms(std::string_view listener_name, std::string_view mechanism) const;
     // Not keys of the table: listener.name.<listener>.ssl.* (Kafka's
     // per-listener overrides of the ssl.* keys), by upper-case listener name,
     // then the ssl.* key, its value as written. See for_listener().
@@ -274,6 +295,14 @@ security::tls_settings tls_settings_from(const broker_config& config);
 // overrides applied, and (KIP-684) on a SASL_SSL listener ssl.client.auth
 // only when given with the listener prefix.
 security::tls_settings listener_tls_settings(const broker_config& config, std::string_view listener_name);
+
+// The OAUTHBEARER token validator of a SASL listener: Kafka's unsecured one
+// (the default; options from listener.name.<l>.oauthbearer.sasl.jaas.config)
+// or, with listener.name.<l>.oauthbearer.sasl.server.callback.handler.class
+// = ...OAuthBearerValidatorCallbackHandler, the JWKS one. nullptr with
+// `error` for a bad setting.
+security::oauthbearer_validator oauthbearer_validator_for(const broker_config& config, std::string_view listener_name,
+                                                          std::string& error);
 
 }  // namespace strata::server
 
