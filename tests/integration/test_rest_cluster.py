@@ -84,15 +84,17 @@ def java_hash(text):
     return h - (1 << 32) if h & 0x80000000 else h
 
 
-def offsets_partition(group):
+def offsets_partition(group, partitions=OFFSETS_PARTITIONS):
     h = java_hash(group)
-    return (0 if h == -(1 << 31) else abs(h)) % OFFSETS_PARTITIONS
+    return (0 if h == -(1 << 31) else abs(h)) % partitions
 
 
 def coordinator_of(admin, group):
-    """The leader of the group's __consumer_offsets partition (its coordinator)."""
-    md = admin.list_topics("__consumer_offsets", timeout=10)
-    return md.topics["__consumer_offsets"].partitions[offsets_partition(group)].leader
+    """The leader of the group's __consumer_offsets partition (its coordinator),
+    with the partition count the cluster has (test_rest_cluster_sasl.py's
+    cluster keeps the default 50)."""
+    partitions = admin.list_topics("__consumer_offsets", timeout=10).topics["__consumer_offsets"].partitions
+    return partitions[offsets_partition(group, len(partitions))].leader
 
 
 def groups_led_elsewhere(admin, via, count=1, prefix="g"):
