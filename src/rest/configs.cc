@@ -1,6 +1,14 @@
 #include "configs.h"
 
+#include <boost/asio/this_coro.hpp>
+
+#include <chrono>
+
 #include <fmt/format.h>
+
+#include "peers.h"
+#include "strata/common/kafka_error.h"
+#include "strata/protocol/messages/metadata_response.h"
 
 #include "strata/protocol/messages/describe_configs_request.h"
 #include "strata/protocol/messages/describe_configs_response.h"
@@ -60,6 +68,39 @@ json config_json(context& ctx, const config_target& target, const pm::describe_c
     return out;
 }
 
+// A broker's own configs are answered by that broker only: another answers
+// Kafka's INVALID_REQUEST ("Unexpected broker id"), and the Java AdminClient
+// (so Confluent's proxy) sends them to the broker named. The request is
+// asked here first, as the REST user, so that the authorize stage (on the
+// cluster) answers with the user's ACLs; that INVALID_REQUEST then means
+// "another broker's", and the request goes to it over the proxy's links,
+// as the inter-broker principal, as group_call.h does for groups.
+bool elsewhere(const context& ctx, const config_target& target, int16_t error) {
+    return target.type == config_resource::broker && ctx.peers && target.name != std::to_string(ctx.node_id) &&
+           error == kafka_error_code(kafka_error::invalid_request);
+}
+
+template <typename Response, typename Request>
+awaitable<Response> at_broker(context& ctx, const config_target& target, const Request& request, int16_t cap) {
+    auto md = co_await ctx.metadata(no_topics());
+    for (const auto& b : md.brokers) {
+        if (std::to_string(b.node_id) != target.name) continue;
+        const broker_address where{b.node_id, b.host, b.port};
+        auto link = ctx.peers->connection(co_await boost::asio::this_coro::executor, where);
+        if (!link) throw rest_error(500, 50003, "Retriable Kafka error: the broker is stopping");
+        const int16_t version = co_await ctx.kafka.version_for(static_cast<protocol::api_key>(Request::api_key), cap);
+        auto answer = co_await link->template call<Response>(request, version, std::chrono::milliseconds(10000));
+        if (!answer)
+            throw rest_error(500, 50003,
+                             fmt::format("Retriable Kafka error: broker {} ({}:{}) did not answer for its configs: {}; "
+                                         "retry the request", where.node_id, where.host, where.port,
+                                         link->last_failure().empty() ? std::string(net::to_string(answer.error()))
+                                                                      : link->last_failure()));
+        co_return std::move(answer).value();
+    }
+    throw rest_error(404, 404, fmt::format("Broker {} not found.", target.name));
+}
+
 }  // namespace
 
 awaitable<json> describe_configs(context& ctx, const config_target& target, std::optional<std::string> key) {
@@ -71,6 +112,8 @@ awaitable<json> describe_configs(context& ctx, const config_target& target, std:
     request.resources.push_back(resource);
     request.include_synonyms = true;
     auto response = co_await ctx.kafka.call<pm::describe_configs_response>(request, 4);
+    if (!response.results.empty() && elsewhere(ctx, target, response.results.front().error_code))
+        response = co_await at_broker<pm::describe_configs_response>(ctx, target, request, 4);
     if (response.results.empty()) throw rest_error(500, 50002, "DescribeConfigs answered no resource");
     const auto& result = response.results.front();
     check_kafka(result.error_code, result.error_message);
@@ -101,6 +144,8 @@ awaitable<void> alter_configs(context& ctx, const config_target& target, const s
     }
     request.resources.push_back(resource);
     auto response = co_await ctx.kafka.call<pm::incremental_alter_configs_response>(request, 1);
+    if (!response.responses.empty() && elsewhere(ctx, target, response.responses.front().error_code))
+        response = co_await at_broker<pm::incremental_alter_configs_response>(ctx, target, request, 1);
     for (const auto& r : response.responses) check_kafka(r.error_code, r.error_message);
 }
 
