@@ -39,19 +39,32 @@ json value_or_null(const std::optional<std::string>& value) {
     return value ? json(*value) : json(nullptr);
 }
 
+// The cluster-wide default of every broker (Kafka's BROKER resource named
+// ""): Confluent's /broker-configs, a KafkaClusterConfig of config_type BROKER.
+bool cluster_wide(const config_target& target) {
+    return target.type == config_resource::broker && target.name.empty();
+}
+
 std::string resource_path(const config_target& target) {
+    if (cluster_wide(target)) return fmt::format("/v3/clusters/{}/broker-configs", target.cluster_id);
     return target.type == config_resource::topic
                ? fmt::format("/v3/clusters/{}/topics/{}/configs", target.cluster_id, target.name)
                : fmt::format("/v3/clusters/{}/brokers/{}/configs", target.cluster_id, target.name);
 }
 
+const char* kind_of(const config_target& target) {
+    return cluster_wide(target) ? "KafkaClusterConfig"
+           : target.type == config_resource::topic ? "KafkaTopicConfig" : "KafkaBrokerConfig";
+}
+
 json config_json(context& ctx, const config_target& target, const pm::describe_configs_response::describe_configs_resource_result& c) {
     const bool topic = target.type == config_resource::topic;
-    json out{{"kind", topic ? "KafkaTopicConfig" : "KafkaBrokerConfig"},
-             {"metadata",
-              {{"self", ctx.base + resource_path(target) + "/" + c.name},
-               {"resource_name", fmt::format("crn:///kafka={}/{}={}/config={}", target.cluster_id,
-                                             topic ? "topic" : "broker", target.name, c.name)}}},
+    const std::string resource_name =
+        cluster_wide(target) ? fmt::format("crn:///kafka={}/broker-config={}", target.cluster_id, c.name)
+                             : fmt::format("crn:///kafka={}/{}={}/config={}", target.cluster_id,
+                                           topic ? "topic" : "broker", target.name, c.name);
+    json out{{"kind", kind_of(target)},
+             {"metadata", {{"self", ctx.base + resource_path(target) + "/" + c.name}, {"resource_name", resource_name}}},
              {"cluster_id", target.cluster_id},
              {"name", c.name},
              {"value", c.is_sensitive ? json(nullptr) : value_or_null(c.value)},
@@ -59,7 +72,8 @@ json config_json(context& ctx, const config_target& target, const pm::describe_c
              {"is_read_only", c.read_only},
              {"is_sensitive", c.is_sensitive},
              {"source", source_name(c.config_source)}};
-    if (topic) out["topic_name"] = target.name;
+    if (cluster_wide(target)) out["config_type"] = "BROKER";
+    else if (topic) out["topic_name"] = target.name;
     else out["broker_id"] = std::atoi(target.name.c_str());
     json synonyms = json::array();
     for (const auto& s : c.synonyms)
@@ -76,7 +90,8 @@ json config_json(context& ctx, const config_target& target, const pm::describe_c
 // "another broker's", and the request goes to it over the proxy's links,
 // as the inter-broker principal, as group_call.h does for groups.
 bool elsewhere(const context& ctx, const config_target& target, int16_t error) {
-    return target.type == config_resource::broker && ctx.peers && target.name != std::to_string(ctx.node_id) &&
+    return target.type == config_resource::broker && ctx.peers && !target.name.empty() &&
+           target.name != std::to_string(ctx.node_id) &&
            error == kafka_error_code(kafka_error::invalid_request);
 }
 
@@ -120,12 +135,13 @@ awaitable<json> describe_configs(context& ctx, const config_target& target, std:
     if (key) {
         for (const auto& c : result.configs)
             if (c.name == *key) co_return config_json(ctx, target, c);
+        if (cluster_wide(target)) throw rest_error(404, 404, fmt::format("Config {} cannot be found for the cluster.", *key));
         throw rest_error(404, 404, fmt::format("Config {} cannot be found for {} {}.", *key,
                                                target.type == config_resource::topic ? "topic" : "broker", target.name));
     }
     json data = json::array();
     for (const auto& c : result.configs) data.push_back(config_json(ctx, target, c));
-    co_return json{{"kind", target.type == config_resource::topic ? "KafkaTopicConfigList" : "KafkaBrokerConfigList"},
+    co_return json{{"kind", std::string(kind_of(target)) + "List"},
                    {"metadata", {{"self", ctx.base + resource_path(target)}, {"next", nullptr}}},
                    {"data", data}};
 }
@@ -175,37 +191,43 @@ std::vector<config_change> parse_alter_batch(const json& body) {
 }  // namespace
 
 void add_config_routes(std::vector<route>& routes, const std::string& prefix, config_resource type) {
-    routes.push_back({"GET", prefix + "/configs", [type](context& ctx, const http::request&, const path_params& p) -> awaitable<http::response> {
+    add_config_routes(routes, prefix + "/configs", [type](const path_params& p) { return config_target{type, p[0], p[1]}; });
+}
+
+void add_config_routes(std::vector<route>& routes, const std::string& collection,
+                       std::function<config_target(const path_params&)> target_of) {
+    // The config's name is the last path parameter of the one-config forms.
+    routes.push_back({"GET", collection, [target_of](context& ctx, const http::request&, const path_params& p) -> awaitable<http::response> {
                           co_await ctx.cluster(p[0]);
-                          const config_target target{type, p[0], p[1]};
+                          const config_target target = target_of(p);
                           co_return json_response(200, co_await describe_configs(ctx, target, std::nullopt));
                       }});
-    routes.push_back({"GET", prefix + "/configs/{}", [type](context& ctx, const http::request&, const path_params& p) -> awaitable<http::response> {
+    routes.push_back({"GET", collection + "/{}", [target_of](context& ctx, const http::request&, const path_params& p) -> awaitable<http::response> {
                           co_await ctx.cluster(p[0]);
-                          const config_target target{type, p[0], p[1]};
-                          co_return json_response(200, co_await describe_configs(ctx, target, p[2]));
+                          const config_target target = target_of(p);
+                          co_return json_response(200, co_await describe_configs(ctx, target, p.back()));
                       }});
-    routes.push_back({"PUT", prefix + "/configs/{}", [type](context& ctx, const http::request& request, const path_params& p) -> awaitable<http::response> {
+    routes.push_back({"PUT", collection + "/{}", [target_of](context& ctx, const http::request& request, const path_params& p) -> awaitable<http::response> {
                           co_await ctx.cluster(p[0]);
                           const json body = parse_body(request);
                           if (!body.is_object() || !body.contains("value") || !body["value"].is_string())
                               throw rest_error(400, 400, "Expected {\"value\": \"...\"}");
-                          const std::vector<config_change> changes{config_change{p[2], body["value"].get<std::string>()}};
-                          const config_target target{type, p[0], p[1]};
+                          const std::vector<config_change> changes{config_change{p.back(), body["value"].get<std::string>()}};
+                          const config_target target = target_of(p);
                           co_await alter_configs(ctx, target, changes);
                           co_return no_content();
                       }});
-    routes.push_back({"DELETE", prefix + "/configs/{}", [type](context& ctx, const http::request&, const path_params& p) -> awaitable<http::response> {
+    routes.push_back({"DELETE", collection + "/{}", [target_of](context& ctx, const http::request&, const path_params& p) -> awaitable<http::response> {
                           co_await ctx.cluster(p[0]);
-                          const std::vector<config_change> changes{config_change{p[2], std::nullopt}};
-                          const config_target target{type, p[0], p[1]};
+                          const std::vector<config_change> changes{config_change{p.back(), std::nullopt}};
+                          const config_target target = target_of(p);
                           co_await alter_configs(ctx, target, changes);
                           co_return no_content();
                       }});
-    routes.push_back({"POST", prefix + "/configs:alter", [type](context& ctx, const http::request& request, const path_params& p) -> awaitable<http::response> {
+    routes.push_back({"POST", collection + ":alter", [target_of](context& ctx, const http::request& request, const path_params& p) -> awaitable<http::response> {
                           co_await ctx.cluster(p[0]);
                           const auto changes = parse_alter_batch(parse_body(request));
-                          const config_target target{type, p[0], p[1]};
+                          const config_target target = target_of(p);
                           co_await alter_configs(ctx, target, changes);
                           co_return no_content();
                       }});

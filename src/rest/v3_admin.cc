@@ -319,6 +319,8 @@ void add_v3_cluster_routes(std::vector<route>& routes) {
                           throw rest_error(404, 404, fmt::format("Broker {} not found.", p[1]));
                       }});
     add_config_routes(routes, "/v3/clusters/{}/brokers/{}", config_resource::broker);
+    add_config_routes(routes, "/v3/clusters/{}/broker-configs",
+                      [](const path_params& p) { return config_target{config_resource::broker, p[0], ""}; });
 }
 
 void add_v3_topic_routes(std::vector<route>& routes) {

@@ -22,7 +22,8 @@ client, does.
   on.
 
 - A broker's configs (v3 list, one, set, alter) through every broker: the
-  calls naming another broker go to it (src/rest/configs.cc).
+  calls naming another broker go to it (src/rest/configs.cc); the
+  cluster-wide defaults (broker-configs) set through each broker.
 - REST produce (v3 records, single and streaming) through every broker to a
   topic with one replica per partition: the batches of partitions led
   elsewhere are sent on to their leaders (src/rest/v3_produce.cc); the
@@ -454,7 +455,24 @@ def test_broker_configs_through_every_broker():
             status, answer = call(via, "PUT", f"/v3/clusters/{cid}/brokers/{via.node_id % 3 + 1}/configs/{key}",
                                   {"value": "not-a-number"})
             assert status == 400 and answer["error_code"] == 400, (status, answer)
-        print("  every broker's configs described, set and deleted through every broker", flush=True)
+        # The cluster-wide defaults (broker-configs), set through each broker,
+        # are every broker's.
+        for via in cluster.nodes:
+            value = str(7200000 * via.node_id)
+            ok(via, "PUT", f"/v3/clusters/{cid}/broker-configs/{key}", {"value": value}, expect=204)
+            for asked in cluster.nodes:
+                for target in cluster.nodes:
+                    wait_for(lambda: (lambda c: (c["value"], c["source"]) == (value, "DYNAMIC_DEFAULT_BROKER_CONFIG"))(
+                        ok(asked, "GET", f"/v3/clusters/{cid}/brokers/{target.node_id}/configs/{key}")), timeout=10,
+                        what=f"broker {target.node_id}'s default {value} through broker {asked.node_id}")
+            listed = ok(via, "GET", f"/v3/clusters/{cid}/broker-configs")
+            assert listed["kind"] == "KafkaClusterConfigList" and [(c["name"], c["value"], c["config_type"])
+                                                                   for c in listed["data"]] == [(key, value, "BROKER")], listed
+            ok(via, "DELETE", f"/v3/clusters/{cid}/broker-configs/{key}", expect=204)
+            status, answer = call(via, "GET", f"/v3/clusters/{cid}/broker-configs/{key}")
+            assert status == 404, (status, answer)
+        print("  every broker's configs and the cluster-wide defaults described, set and deleted through every broker",
+              flush=True)
 
 
 if __name__ == "__main__":
