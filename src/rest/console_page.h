@@ -41,7 +41,7 @@ canvas{background:#fff;border:1px solid #dde2ea}
 <input id="p-hname" placeholder="header name"> <input id="p-hvalue" placeholder="header value"> <button id="p-send">Produce</button> <span id="p-msg"></span>
 <h3>Browse</h3>
 <input id="m-topic" placeholder="topic"> partition <input id="m-part" type="number" value="0" style="width:60px">
-offset <input id="m-offset" type="number" value="0" style="width:90px"> show as <select id="m-fmt"><option>text</option><option>json</option><option>hex</option></select>
+offset <input id="m-offset" type="number" value="0" style="width:90px"> or from time <input id="m-time" placeholder="2026-12-08T10:00:00Z or ms" size="24"> show as <select id="m-fmt"><option>text</option><option>json</option><option>hex</option></select>
 filter <input id="m-filter" placeholder="substring"> <button id="m-load">Load</button> <span id="m-msg"></span>
 <table id="m-list"></table></section>
 <section id="groups"><h3>Consumer groups</h3><table id="g-list"></table><div id="g-detail"></div></section>
@@ -114,9 +114,13 @@ async function produce() {
   } catch (e) { $('p-msg').innerHTML = '<span class="err">' + esc(e.message) + '</span>'; }
 }
 async function browse() {
-  const topic = $('m-topic').value, fmt = $('m-fmt').value, filter = $('m-filter').value;
+  const topic = $('m-topic').value, fmt = $('m-fmt').value, filter = $('m-filter').value, time = $('m-time').value.trim();
   try {
-    const r = await api('GET', base() + '/topics/' + encodeURIComponent(topic) + '/partitions/' + $('m-part').value + '/records?offset=' + $('m-offset').value + '&max_records=100');
+    // A time (ISO 8601 or ms since the epoch) reads from its first record on.
+    const ms = /^\d+$/.test(time) ? Number(time) : Date.parse(time);
+    if (time && isNaN(ms)) throw new Error('not a time: ' + time);
+    const from = time ? 'timestamp=' + ms : 'offset=' + $('m-offset').value;
+    const r = await api('GET', base() + '/topics/' + encodeURIComponent(topic) + '/partitions/' + $('m-part').value + '/records?' + from + '&max_records=100');
     let rows = r.data;
     if (filter) rows = rows.filter(m => [m.key, m.value].some(v => v !== null && new TextDecoder().decode(b64bytes(v)).includes(filter)));
     table('m-list', ['offset', 'timestamp', 'key', 'value', 'headers'], rows.map(m => [m.offset, esc(new Date(m.timestamp).toISOString()),

@@ -62,6 +62,14 @@ async function waitText(page, selector, predicate, what) {
     await waitText(page, '#m-list', t => t.includes('console-key') && t.includes('"hello": "browser"') && t.includes('origin: puppeteer'),
                    'message browsed');
     await page.screenshot({path: path.join(shots, 'console-messages.png')});
+    // From a time: one after the message finds nothing, one before finds it.
+    await page.type('#m-time', new Date(Date.now() + 3600000).toISOString());
+    await page.click('#m-load');
+    await waitText(page, '#m-msg', t => t.startsWith('0 records'), 'nothing after a later time');
+    await page.$eval('#m-time', el => { el.value = ''; });
+    await page.type('#m-time', new Date(Date.now() - 3600000).toISOString());
+    await page.click('#m-load');
+    await waitText(page, '#m-list', t => t.includes('console-key'), 'message browsed from an earlier time');
 
     // The group (set up by the Python side: committed at 0, log end 3 on partition 0).
     await page.click('button[data-tab="groups"]');
