@@ -108,14 +108,18 @@ void cluster_health(const global_options& g) {
     // The metadata quorum, from its leader.
     std::optional<pm::describe_quorum_response::partition_data> quorum;
     std::string quorum_problem;
+    // Not checked (not failed) when it cannot be asked: a node without
+    // DescribeQuorum, a user without DESCRIBE on the cluster, a leader that
+    // is a controller-only node (`cluster quorum --bootstrap-controller`
+    // reaches it). A quorum without a leader fails the controller check.
     try {
         quorum = describe_quorum(client, false);
         if (!quorum) quorum_problem = "not checked: the node asked does not serve DescribeQuorum";
     } catch (const std::exception& e) {
-        quorum_problem = e.what();
+        quorum_problem = fmt::format("not checked: {}", e.what());
     }
-    const bool quorum_served = quorum.has_value() || quorum_problem.rfind("not checked", 0) != 0;
-    const bool quorum_ok = !quorum_served || (quorum && quorum->leader_id >= 0);
+    const bool quorum_served = quorum.has_value();
+    const bool quorum_ok = !quorum_served || quorum->leader_id >= 0;
     json behind = json::array(), silent = json::array(), unregistered = json::array();
     if (quorum && quorum->leader_id >= 0) {
         std::vector<pm::describe_quorum_response::replica_state> replicas = quorum->current_voters;
@@ -208,7 +212,7 @@ void cluster_health(const global_options& g) {
                                         quorum->current_voters.size() + quorum->observers.size())
                           : fmt::format("{} behind, {} not fetching", behind.size(), silent.size())},
              {"brokers unfenced", !quorum ? std::string("-") : ok(registered),
-              registered ? std::string("every observer registered")
+              !quorum ? std::string("-") : registered ? std::string("every observer registered")
                          : fmt::format("{} fenced or not registered", unregistered.size())}}};
     print_result(g, doc, t);
     if (g.format() == output_format::table)
