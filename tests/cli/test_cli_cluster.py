@@ -38,6 +38,10 @@ def test_three_node_cluster_info_and_quorum():
             assert doc["leader_id"] == leader_id and doc["leader_epoch"] >= epoch, (node.node_id, doc)
             assert sorted(v["id"] for v in doc["voters"]) == [1, 2, 3], doc
             assert [v["role"] for v in doc["voters"] if v["id"] == leader_id] == ["leader"], doc
+            # Wall-clock timestamps (Kafka's): a follower fetched just now.
+            for v in doc["voters"]:
+                if v["id"] != leader_id:
+                    assert abs(v["last_fetch_timestamp"] - time.time() * 1000) < 30000, (node.node_id, v)
         table = ok(["cluster", "quorum"], first).out
         assert f"Leader:         {leader_id}" in table and "follower" in table, table
         # The quorum through a controller listener directly.
