@@ -15,7 +15,8 @@ build_packages=(
 # builds the tests' small Sarama program offline, GOPATH=/usr/share/gocode)
 # the fuzzer's compiler, and the openssl CLI that makes the TLS tests'
 # certificates (scripts/make-test-certs.sh); Chromium, which the web
-# console's browser test drives headless through puppeteer-core (npm).
+# console's browser test drives headless through puppeteer-core (npm);
+# curl and jq, which docs/rest.md's examples use (test_rest_doc.py runs them).
 test_packages=(
   kcat librdkafka-dev python3-confluent-kafka python3-kafka
   python3-snappy python3-lz4 python3-zstandard
@@ -24,6 +25,7 @@ test_packages=(
   prometheus
   openssl
   chromium
+  curl jq
 )
 # The fault tier (tests/fault): iptables partitions, tc netem, libfaketime
 # clock jumps, libfiu's fiu-run disk faults, stress-ng. `make chaos` installs

@@ -1,5 +1,8 @@
 // strata cluster info | health | quorum
+#include <algorithm>
+#include <chrono>
 #include <iostream>
+#include <thread>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -61,7 +64,20 @@ void cluster_info(const global_options& g) {
     print_result(g, doc, t);
 }
 
-// Exit code 0 when every check passes, 1 otherwise.
+std::optional<pm::describe_quorum_response::partition_data> describe_quorum(kafka_client& client, bool required);
+
+// A node of the metadata quorum whose last fetch is this much older than
+// its peers' latest has stopped following the log (a follower's fetches
+// are long polls of at most 500 ms).
+constexpr int64_t metadata_catch_up_ms = 5000;
+// How long a node behind the log is given to move before it counts as stuck.
+constexpr int64_t metadata_recheck_ms = 1000;
+
+// The cluster-wide side of each node's /health/ready checks: brokers and an
+// active controller, every partition led and in sync, and (DescribeQuorum)
+// every node of the metadata quorum caught up with its log, every observer
+// (a broker-only node) registered and unfenced. Exit code 0 when every
+// check passes, 1 otherwise.
 void cluster_health(const global_options& g) {
     kafka_client client(g);
     auto md = client.metadata(std::nullopt);
@@ -89,7 +105,80 @@ void cluster_health(const global_options& g) {
     }
     const bool brokers_ok = !md.brokers.empty();
     const bool controller_ok = md.controller_id >= 0;
-    const bool healthy = brokers_ok && controller_ok && offline == 0 && under_replicated == 0 && topic_errors == 0;
+    // The metadata quorum, from its leader.
+    std::optional<pm::describe_quorum_response::partition_data> quorum;
+    std::string quorum_problem;
+    // Not checked (not failed) when it cannot be asked: a node without
+    // DescribeQuorum, a user without DESCRIBE on the cluster, a leader that
+    // is a controller-only node (`cluster quorum --bootstrap-controller`
+    // reaches it). A quorum without a leader fails the controller check.
+    try {
+        quorum = describe_quorum(client, false);
+        if (!quorum) quorum_problem = "not checked: the node asked does not serve DescribeQuorum";
+    } catch (const std::exception& e) {
+        quorum_problem = fmt::format("not checked: {}", e.what());
+    }
+    const bool quorum_served = quorum.has_value();
+    const bool quorum_ok = !quorum_served || quorum->leader_id >= 0;
+    json behind = json::array(), silent = json::array(), unregistered = json::array();
+    if (quorum && quorum->leader_id >= 0) {
+        std::vector<pm::describe_quorum_response::replica_state> replicas = quorum->current_voters;
+        replicas.insert(replicas.end(), quorum->observers.begin(), quorum->observers.end());
+        std::erase_if(replicas, [&](const auto& r) { return r.replica_id == quorum->leader_id; });
+        // Fetching: the timestamps are the leader's clock, so each replica's
+        // last fetch is compared with its peers' latest, not with ours.
+        int64_t latest = -1;
+        for (const auto& r : replicas) latest = std::max(latest, r.last_fetch_timestamp);
+        for (const auto& r : replicas)
+            if (r.last_fetch_timestamp <= 0 || latest - r.last_fetch_timestamp > metadata_catch_up_ms) {
+                silent.push_back(r.replica_id);
+                problems.push_back({{"node", r.replica_id},
+                                    {"problem", r.last_fetch_timestamp <= 0
+                                                    ? std::string("never fetched the metadata log")
+                                                    : fmt::format("no metadata fetch for {} ms",
+                                                                  latest - r.last_fetch_timestamp)}});
+            }
+        // Caught up: a replica behind the high watermark is asked about
+        // again a second later; behind then without having moved on, it is
+        // stuck (a live follower is a few records behind for milliseconds
+        // each time the log moves).
+        auto lag_of = [](const auto& q, int32_t id) -> std::optional<std::pair<int64_t, int64_t>> {
+            for (const auto* list : {&q.current_voters, &q.observers})
+                for (const auto& r : *list)
+                    if (r.replica_id == id) return std::pair{q.high_watermark - r.log_end_offset, r.log_end_offset};
+            return std::nullopt;
+        };
+        std::vector<int32_t> lagging;
+        for (const auto& r : replicas)
+            if (quorum->high_watermark > r.log_end_offset) lagging.push_back(r.replica_id);
+        if (!lagging.empty()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(metadata_recheck_ms));
+            std::optional<pm::describe_quorum_response::partition_data> again;
+            try {
+                again = describe_quorum(client, false);
+            } catch (const std::exception&) {
+            }
+            for (const int32_t id : lagging) {
+                const auto before = lag_of(*quorum, id);
+                const auto after = again ? lag_of(*again, id) : std::nullopt;
+                if (after && (after->first <= 0 || after->second > before->second)) continue;  // caught up or moving
+                const int64_t lag = after ? after->first : before->first;
+                behind.push_back({{"node", id}, {"lag", lag}});
+                problems.push_back({{"node", id}, {"problem", fmt::format("metadata {} records behind, not moving", lag)}});
+            }
+        }
+        // Observers are brokers (a controller is a voter): one the
+        // Metadata answer does not list is fenced or not registered.
+        for (const auto& r : quorum->observers)
+            if (std::none_of(md.brokers.begin(), md.brokers.end(), [&](const auto& b) { return b.node_id == r.replica_id; })) {
+                unregistered.push_back(r.replica_id);
+                problems.push_back({{"node", r.replica_id}, {"problem", "broker fenced or not registered"}});
+            }
+    }
+    const bool caught_up = behind.empty() && silent.empty();
+    const bool registered = unregistered.empty();
+    const bool healthy = brokers_ok && controller_ok && offline == 0 && under_replicated == 0 && topic_errors == 0 &&
+                         quorum_ok && caught_up && registered;
     json doc{{"status", healthy ? "healthy" : "unhealthy"},
              {"brokers", md.brokers.size()},
              {"controller_id", md.controller_id},
@@ -97,6 +186,13 @@ void cluster_health(const global_options& g) {
              {"partitions", partitions},
              {"offline_partitions", offline},
              {"under_replicated_partitions", under_replicated},
+             {"metadata_quorum", quorum ? json{{"leader_id", quorum->leader_id},
+                                               {"leader_epoch", quorum->leader_epoch},
+                                               {"high_watermark", quorum->high_watermark}}
+                                        : json(quorum_problem)},
+             {"metadata_behind", behind},
+             {"metadata_not_fetching", silent},
+             {"unregistered_brokers", unregistered},
              {"problems", problems}};
     auto ok = [](bool b) { return b ? std::string("ok") : std::string("FAIL"); };
     table t{{"CHECK", "STATUS", "DETAIL"},
@@ -105,17 +201,29 @@ void cluster_health(const global_options& g) {
              {"offline partitions", ok(offline == 0), fmt::format("{} of {}", offline, partitions)},
              {"under-replicated partitions", ok(under_replicated == 0),
               fmt::format("{} of {}", under_replicated, partitions)},
-             {"topic errors", ok(topic_errors == 0), std::to_string(topic_errors)}}};
+             {"topic errors", ok(topic_errors == 0), std::to_string(topic_errors)},
+             {"metadata quorum", !quorum_served ? std::string("-") : ok(quorum_ok),
+              quorum ? fmt::format("leader {}, epoch {}, high watermark {}", quorum->leader_id, quorum->leader_epoch,
+                                   quorum->high_watermark)
+                     : quorum_problem},
+             {"metadata caught up", !quorum ? std::string("-") : ok(caught_up),
+              !quorum ? std::string("-")
+              : caught_up ? fmt::format("{} of {}", quorum->current_voters.size() + quorum->observers.size(),
+                                        quorum->current_voters.size() + quorum->observers.size())
+                          : fmt::format("{} behind, {} not fetching", behind.size(), silent.size())},
+             {"brokers unfenced", !quorum ? std::string("-") : ok(registered),
+              !quorum ? std::string("-") : registered ? std::string("every observer registered")
+                         : fmt::format("{} fenced or not registered", unregistered.size())}}};
     print_result(g, doc, t);
     if (g.format() == output_format::table)
         std::cout << (healthy ? "\nCluster is healthy.\n" : "\nCluster is UNHEALTHY.\n");
     if (!healthy) throw cli_error("the cluster is unhealthy", "see the failed checks above");
 }
 
-void cluster_quorum(const global_options& g, const std::string& controller) {
-    global_options options = g;
-    if (!controller.empty()) options.brokers = controller;
-    kafka_client client(options);
+// DescribeQuorum of __cluster_metadata, asked of the quorum's leader (which
+// knows the followers' progress). Without `required`, nullopt when the node
+// asked does not serve it.
+std::optional<pm::describe_quorum_response::partition_data> describe_quorum(kafka_client& client, bool required) {
     pm::describe_quorum_request request;
     pm::describe_quorum_request::topic_data topic;
     topic.topic_name = "__cluster_metadata";
@@ -125,10 +233,12 @@ void cluster_quorum(const global_options& g, const std::string& controller) {
     pm::describe_quorum_response response;
     const pm::describe_quorum_response::partition_data* part = nullptr;
     for (int attempt = 0; attempt < 3; ++attempt) {
-        if (!client.supports(target, protocol::api_key::describe_quorum))
+        if (!client.supports(target, protocol::api_key::describe_quorum)) {
+            if (!required) return std::nullopt;
             throw cli_error(
                 fmt::format("the node at {} does not serve DescribeQuorum (API key 55)", client.node_name(target)),
                 "point --bootstrap-controller at a controller (its CONTROLLER listener)");
+        }
         response = client.call<pm::describe_quorum_response>(target, request);
         if (response.error_code != 0) throw_kafka_error(response.error_code, "DescribeQuorum", response.error_message);
         if (response.topics.empty() || response.topics.front().partitions.empty())
@@ -142,6 +252,15 @@ void cluster_quorum(const global_options& g, const std::string& controller) {
         break;
     }
     if (part->error_code != 0) throw_kafka_error(part->error_code, "DescribeQuorum", part->error_message);
+    return *part;
+}
+
+void cluster_quorum(const global_options& g, const std::string& controller) {
+    global_options options = g;
+    if (!controller.empty()) options.brokers = controller;
+    kafka_client client(options);
+    const auto quorum = describe_quorum(client, true);
+    const auto* part = &*quorum;
     json doc{{"leader_id", part->leader_id},
              {"leader_epoch", part->leader_epoch},
              {"high_watermark", part->high_watermark},
@@ -187,7 +306,9 @@ void add_cluster_commands(CLI::App& app, const std::shared_ptr<global_options>& 
     info->callback([global] { cluster_info(*global); });
 
     auto* health = cluster->add_subcommand(
-        "health", "Check brokers, controller and partitions (exit 1 if anything is offline or under-replicated)");
+        "health",
+        "Check brokers, controller, partitions and the metadata quorum (exit 1 if anything is offline, "
+        "under-replicated, fenced or behind)");
     health->footer("Example:\n  strata cluster health && echo ok");
     health->callback([global] { cluster_health(*global); });
 

@@ -41,7 +41,7 @@ canvas{background:#fff;border:1px solid #dde2ea}
 <input id="p-hname" placeholder="header name"> <input id="p-hvalue" placeholder="header value"> <button id="p-send">Produce</button> <span id="p-msg"></span>
 <h3>Browse</h3>
 <input id="m-topic" placeholder="topic"> partition <input id="m-part" type="number" value="0" style="width:60px">
-offset <input id="m-offset" type="number" value="0" style="width:90px"> show as <select id="m-fmt"><option>text</option><option>json</option><option>hex</option></select>
+offset <input id="m-offset" type="number" value="0" style="width:90px"> or from time <input id="m-time" placeholder="2026-12-08T10:00:00Z or ms" size="24"> show as <select id="m-fmt"><option>text</option><option>json</option><option>hex</option></select>
 filter <input id="m-filter" placeholder="substring"> <button id="m-load">Load</button> <span id="m-msg"></span>
 <table id="m-list"></table></section>
 <section id="groups"><h3>Consumer groups</h3><table id="g-list"></table><div id="g-detail"></div></section>
@@ -85,15 +85,27 @@ async function overview() {
   const controller = c.controller ? c.controller.related.split('/').pop() : 'none';
   let health = '';
   try { const r = await fetch('/health/ready'); health = await r.text(); $('status').textContent = r.ok ? 'ready' : 'not ready'; } catch (e) { health = String(e); }
-  $('ov-cards').innerHTML = [['Cluster', cluster], ['Controller', controller], ['Brokers', brokers.length], ['Topics', topics.length]]
-    .map(([k, v]) => '<div class="card">' + esc(k) + '<b id="ov-' + k.toLowerCase() + '">' + esc(v) + '</b></div>').join('');
+  // The metadata quorum as this broker knows it (its /metrics).
+  let quorum = '?', metadata = '?';
+  try {
+    const m = await (await fetch('/metrics')).text();
+    const leader = metricSum(m, 'strata_raft_current_leader');
+    quorum = (leader >= 0 ? 'leader ' + leader : 'no leader') + ', epoch ' + metricSum(m, 'strata_raft_current_epoch');
+    metadata = 'offset ' + metricSum(m, 'strata_metadata_high_watermark') + ', lag ' + metricSum(m, 'strata_metadata_lag_records');
+  } catch (e) {}
+  $('ov-cards').innerHTML = [['Cluster', cluster], ['Controller', controller], ['Brokers', brokers.length], ['Topics', topics.length],
+                             ['Quorum', quorum], ['Metadata', metadata]]
+    .map(([k, v]) => '<div class="card">' + esc(k) + '<b id="card-' + k.toLowerCase() + '">' + esc(v) + '</b></div>').join('');
   table('ov-brokers', ['id', 'host', 'port', 'rack'], brokers.map(b => [b.broker_id, esc(b.host), b.port, esc(b.rack || '')]));
   $('ov-health').textContent = health;
 }
 async function topics() {
   const list = (await api('GET', base() + '/topics')).data;
-  table('t-list', ['topic', 'partitions', 'replication', 'size (bytes)', ''], list.map(t => [
+  // Throughput: this broker's bytes in/out per topic over the last two samples of /metrics.
+  const rate = (t, k) => topicRates[t] ? (topicRates[t][k] / 1e3).toFixed(1) : '-';
+  table('t-list', ['topic', 'partitions', 'replication', 'size (bytes)', 'in (kB/s)', 'out (kB/s)', ''], list.map(t => [
     '<a data-topic="' + esc(t.topic_name) + '">' + esc(t.topic_name) + '</a>', t.partitions_count, t.replication_factor, t.size_bytes || 0,
+    rate(t.topic_name, 'in'), rate(t.topic_name, 'out'),
     t.is_internal ? 'internal' : '<button data-delete="' + esc(t.topic_name) + '">delete</button>']));
 }
 async function topicDetail(name) {
@@ -114,9 +126,13 @@ async function produce() {
   } catch (e) { $('p-msg').innerHTML = '<span class="err">' + esc(e.message) + '</span>'; }
 }
 async function browse() {
-  const topic = $('m-topic').value, fmt = $('m-fmt').value, filter = $('m-filter').value;
+  const topic = $('m-topic').value, fmt = $('m-fmt').value, filter = $('m-filter').value, time = $('m-time').value.trim();
   try {
-    const r = await api('GET', base() + '/topics/' + encodeURIComponent(topic) + '/partitions/' + $('m-part').value + '/records?offset=' + $('m-offset').value + '&max_records=100');
+    // A time (ISO 8601 or ms since the epoch) reads from its first record on.
+    const ms = /^\d+$/.test(time) ? Number(time) : Date.parse(time);
+    if (time && isNaN(ms)) throw new Error('not a time: ' + time);
+    const from = time ? 'timestamp=' + ms : 'offset=' + $('m-offset').value;
+    const r = await api('GET', base() + '/topics/' + encodeURIComponent(topic) + '/partitions/' + $('m-part').value + '/records?' + from + '&max_records=100');
     let rows = r.data;
     if (filter) rows = rows.filter(m => [m.key, m.value].some(v => v !== null && new TextDecoder().decode(b64bytes(v)).includes(filter)));
     table('m-list', ['offset', 'timestamp', 'key', 'value', 'headers'], rows.map(m => [m.offset, esc(new Date(m.timestamp).toISOString()),
@@ -165,7 +181,17 @@ async function groupDetail(id) {
   };
 }
 const history = [];
-let last = null;
+let last = null, topicRates = {};
+// {topic: value} of a counter labelled by topic alone (topic names hold no quotes).
+function metricByTopic(text, name) {
+  const out = {}, head = name + '{topic="';
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(head)) continue;
+    const topic = line.slice(head.length, line.indexOf('"}', head.length));
+    out[topic] = (out[topic] || 0) + Number(line.split(' ').pop());
+  }
+  return out;
+}
 function metricSum(text, name) {
   let sum = 0;
   for (const line of text.split('\n')) if (line.startsWith(name + '{') || line.startsWith(name + ' ')) sum += Number(line.split(' ').pop());
@@ -173,11 +199,16 @@ function metricSum(text, name) {
 }
 async function sample() {
   const text = await (await fetch('/metrics')).text();
-  const now = {t: Date.now(), in: metricSum(text, 'strata_bytes_in_total'), out: metricSum(text, 'strata_bytes_out_total')};
+  const now = {t: Date.now(), in: metricSum(text, 'strata_bytes_in_total'), out: metricSum(text, 'strata_bytes_out_total'),
+               topicsIn: metricByTopic(text, 'strata_bytes_in_total'), topicsOut: metricByTopic(text, 'strata_bytes_out_total')};
   if (last) {
     const dt = (now.t - last.t) / 1000;
     history.push({in: (now.in - last.in) / dt, out: (now.out - last.out) / dt});
     if (history.length > 120) history.shift();
+    topicRates = {};
+    for (const t of new Set([...Object.keys(now.topicsIn), ...Object.keys(now.topicsOut)]))
+      topicRates[t] = {in: ((now.topicsIn[t] || 0) - (last.topicsIn[t] || 0)) / dt,
+                       out: ((now.topicsOut[t] || 0) - (last.topicsOut[t] || 0)) / dt};
   }
   last = now;
   draw();

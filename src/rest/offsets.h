@@ -13,5 +13,10 @@ struct offset_range {
 };
 // Partitions the broker could not answer for are left out.
 awaitable<std::map<topic_partition, offset_range>> list_offsets(context& ctx, const std::vector<topic_partition>& partitions);
+// ListOffsets at `timestamp` (ms; -2 earliest, -1 latest): the first offset
+// whose record's timestamp is at least that, -1 when no record is (as
+// Kafka's offsetsForTimes), from each partition's leader; likewise.
+awaitable<std::map<topic_partition, int64_t>> offsets_at(context& ctx, const std::vector<topic_partition>& partitions,
+                                                         int64_t timestamp);
 
 }  // namespace strata::rest

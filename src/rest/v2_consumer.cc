@@ -271,8 +271,15 @@ awaitable<std::map<topic_partition, int64_t>> committed(context& ctx, const std:
     check_kafka(response.error_code);
     std::map<topic_partition, int64_t> out;
     for (const auto& t : response.topics)
-        for (const auto& p : t.partitions)
+        for (const auto& p : t.partitions) {
+            // A topic the user may not describe is refused, as the Java
+            // consumer's committed() throws TopicAuthorizationException (403
+            // in Confluent's proxy); other partition errors read as "none".
+            if (is(p.error_code, kafka_error::topic_authorization_failed) ||
+                is(p.error_code, kafka_error::group_authorization_failed))
+                check_kafka(p.error_code);
             if (p.error_code == 0 && p.committed_offset >= 0) out[{t.name, p.partition_index}] = p.committed_offset;
+        }
     co_return out;
 }
 

@@ -46,7 +46,7 @@ pm::list_offsets_request offsets_request(const std::vector<topic_partition>& par
 // client's would, over the proxy's links to the other brokers. Partitions
 // still unanswered are left out.
 awaitable<void> list_offsets_at_leaders(context& ctx, const std::vector<topic_partition>& partitions, int64_t timestamp,
-                                        std::map<topic_partition, offset_range>& out) {
+                                        std::map<topic_partition, int64_t>& out) {
     std::vector<std::string> topics;
     for (const auto& tp : partitions)
         if (std::find(topics.begin(), topics.end(), tp.first) == topics.end()) topics.push_back(tp.first);
@@ -69,30 +69,31 @@ awaitable<void> list_offsets_at_leaders(context& ctx, const std::vector<topic_pa
         if (!answer) continue;
         for (const auto& t : answer.value().topics)
             for (const auto& p : t.partitions)
-                if (p.error_code == 0) {
-                    auto& range = out[{t.name, p.partition_index}];
-                    (timestamp == -2 ? range.earliest : range.latest) = p.offset;
-                }
+                if (p.error_code == 0) out[{t.name, p.partition_index}] = p.offset;
     }
 }
 
 }  // namespace
 
+awaitable<std::map<topic_partition, int64_t>> offsets_at(context& ctx, const std::vector<topic_partition>& partitions,
+                                                         int64_t timestamp) {
+    std::map<topic_partition, int64_t> out;
+    if (partitions.empty()) co_return out;
+    auto response = co_await ctx.kafka.call<pm::list_offsets_response>(offsets_request(partitions, timestamp), 7);
+    std::vector<topic_partition> elsewhere;
+    for (const auto& t : response.topics)
+        for (const auto& p : t.partitions) {
+            if (p.error_code == kafka_error_code(kafka_error::not_leader_or_follower)) elsewhere.emplace_back(t.name, p.partition_index);
+            if (p.error_code == 0) out[{t.name, p.partition_index}] = p.offset;
+        }
+    if (!elsewhere.empty() && ctx.peers) co_await list_offsets_at_leaders(ctx, elsewhere, timestamp, out);
+    co_return out;
+}
+
 awaitable<std::map<topic_partition, offset_range>> list_offsets(context& ctx, const std::vector<topic_partition>& partitions) {
     std::map<topic_partition, offset_range> out;
-    if (partitions.empty()) co_return out;
-    for (const int64_t timestamp : {int64_t(-2), int64_t(-1)}) {
-        auto response = co_await ctx.kafka.call<pm::list_offsets_response>(offsets_request(partitions, timestamp), 7);
-        std::vector<topic_partition> elsewhere;
-        for (const auto& t : response.topics)
-            for (const auto& p : t.partitions) {
-                if (p.error_code == kafka_error_code(kafka_error::not_leader_or_follower)) elsewhere.emplace_back(t.name, p.partition_index);
-                if (p.error_code != 0) continue;
-                auto& range = out[{t.name, p.partition_index}];
-                (timestamp == -2 ? range.earliest : range.latest) = p.offset;
-            }
-        if (!elsewhere.empty() && ctx.peers) co_await list_offsets_at_leaders(ctx, elsewhere, timestamp, out);
-    }
+    for (const auto& [tp, offset] : co_await offsets_at(ctx, partitions, -2)) out[tp].earliest = offset;
+    for (const auto& [tp, offset] : co_await offsets_at(ctx, partitions, -1)) out[tp].latest = offset;
     co_return out;
 }
 
@@ -319,6 +320,8 @@ void add_v3_cluster_routes(std::vector<route>& routes) {
                           throw rest_error(404, 404, fmt::format("Broker {} not found.", p[1]));
                       }});
     add_config_routes(routes, "/v3/clusters/{}/brokers/{}", config_resource::broker);
+    add_config_routes(routes, "/v3/clusters/{}/broker-configs",
+                      [](const path_params& p) { return config_target{config_resource::broker, p[0], ""}; });
 }
 
 void add_v3_topic_routes(std::vector<route>& routes) {

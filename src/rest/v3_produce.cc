@@ -24,6 +24,7 @@
 
 #include "common.h"
 #include "group_call.h"
+#include "offsets.h"
 #include "produce_records.h"
 #include "records.h"
 #include "strata/protocol/messages/produce_request.h"
@@ -392,19 +393,36 @@ json bytes_json(const std::optional<std::vector<uint8_t>>& bytes) {
 }
 
 // Strata's addition (Confluent's v3 has no read): records of one partition
-// from an offset, keys, values and header values in base64.
+// from an offset, or from the first record at or after a time (ms since the
+// epoch: ListOffsets by timestamp, as a consumer's offsetsForTimes), keys,
+// values and header values in base64.
 awaitable<http::response> read_partition(context& ctx, const http::request& request, const path_params& p) {
     co_await ctx.cluster(p[0], no_topics());
     const auto query = parse_query(request.query);
     int32_t partition = 0;
     int64_t offset = 0;
+    std::optional<int64_t> timestamp;
     size_t max_records = 50;
     try {
         partition = std::stoi(p[2]);
         if (query.count("offset")) offset = std::stoll(query.at("offset"));
+        if (query.count("timestamp")) timestamp = std::stoll(query.at("timestamp"));
         if (query.count("max_records")) max_records = std::stoul(query.at("max_records"));
     } catch (const std::exception&) {
-        throw rest_error(400, 42202, "Invalid partition or offset");
+        throw rest_error(400, 42202, "Invalid partition, offset or timestamp");
+    }
+    if (timestamp && *timestamp < 0) throw rest_error(400, 42202, "Invalid timestamp: milliseconds since the epoch");
+    if (timestamp) {
+        // An unknown topic or partition is left out here, and refused by
+        // the fetch below; no record that late reads from the end.
+        const std::vector<topic_partition> wanted{{p[1], partition}};
+        auto found = co_await offsets_at(ctx, wanted, *timestamp);
+        if (auto it = found.find(wanted[0]); it != found.end() && it->second >= 0) {
+            offset = it->second;
+        } else if (it != found.end()) {
+            auto end = co_await offsets_at(ctx, wanted, -1);
+            if (auto e = end.find(wanted[0]); e != end.end()) offset = e->second;
+        }
     }
     const std::map<topic_partition, int64_t> positions{{{p[1], partition}, offset}};
     auto fetched = co_await fetch_records(ctx, positions, 1 << 20, 0);

@@ -16,6 +16,25 @@ int64_t wall_clock_ms() {
         .count();
 }
 
+// The raft core keeps time on the steady clock (raft/shell/node.cc), but
+// DescribeQuorum's LastFetchTimestamp and LastCaughtUpTimestamp are
+// wall-clock milliseconds, as Kafka's (kafka-metadata-quorum shows them as
+// dates, `strata cluster quorum` as "ms ago"): moved by the clocks'
+// difference now. -1 (never) stays.
+void to_wall_clock(pm::describe_quorum_response& response) {
+    const int64_t steady =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+            .count();
+    const int64_t shift = wall_clock_ms() - steady;
+    for (auto& topic : response.topics)
+        for (auto& partition : topic.partitions)
+            for (auto* replicas : {&partition.current_voters, &partition.observers})
+                for (auto& r : *replicas) {
+                    if (r.last_fetch_timestamp > 0) r.last_fetch_timestamp += shift;
+                    if (r.last_caught_up_timestamp > 0) r.last_caught_up_timestamp += shift;
+                }
+}
+
 // Decode, translate, ask the node, translate back: the shape every KRaft
 // API but Fetch shares.
 template <typename KafkaRequest, typename KafkaResponse, typename RaftResponse>
@@ -38,7 +57,9 @@ void register_simple(request_dispatcher& dispatcher, int16_t max_version, raft::
             }();
             if (!in) co_return wire::error_response<KafkaResponse>(in.error());
             auto answer = co_await node.handle(in.value().from, std::move(in.value().request));
-            co_return wire::to_kafka(std::get<RaftResponse>(answer));
+            auto out = wire::to_kafka(std::get<RaftResponse>(answer));
+            if constexpr (std::is_same_v<KafkaResponse, pm::describe_quorum_response>) to_wall_clock(out);
+            co_return out;
         },
         0, max_version);
 }

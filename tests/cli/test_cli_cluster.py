@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """`strata cluster` against a three-node quorum: every broker is listed, the
 quorum view names the harness's leader and three voters whichever node is
-asked, and a stopped node shows in `cluster health`/`cluster quorum`.
+asked, and a stopped node shows in `cluster quorum` and fails `cluster
+health` (it no longer fetches the metadata log).
 `strata topic create` sent the moment a new cluster's nodes listen, before
 its quorum has elected a leader, is held by the broker and succeeds."""
 
@@ -37,12 +38,21 @@ def test_three_node_cluster_info_and_quorum():
             assert doc["leader_id"] == leader_id and doc["leader_epoch"] >= epoch, (node.node_id, doc)
             assert sorted(v["id"] for v in doc["voters"]) == [1, 2, 3], doc
             assert [v["role"] for v in doc["voters"] if v["id"] == leader_id] == ["leader"], doc
+            # Wall-clock timestamps (Kafka's): a follower fetched just now.
+            for v in doc["voters"]:
+                if v["id"] != leader_id:
+                    assert abs(v["last_fetch_timestamp"] - time.time() * 1000) < 30000, (node.node_id, v)
         table = ok(["cluster", "quorum"], first).out
         assert f"Leader:         {leader_id}" in table and "follower" in table, table
         # The quorum through a controller listener directly.
         doc = json.loads(ok(["cluster", "quorum", "-o", "json", "--bootstrap-controller",
                              f"127.0.0.1:{cluster.node(leader_id).controller_port}"]).out)
         assert doc["leader_id"] == leader_id, doc
+        # Healthy: brokers, controller, and the quorum's every node caught up.
+        health = json.loads(ok(["cluster", "health", "-o", "json"], first).out)
+        assert health["status"] == "healthy" and health["metadata_quorum"]["leader_id"] == leader_id, health
+        assert health["metadata_behind"] == [] and health["metadata_not_fetching"] == [], health
+        assert health["unregistered_brokers"] == [], health
         # A stopped follower: the others still answer; its lag shows once the log moves on.
         follower = next(n for n in cluster.nodes if n.node_id != leader_id)
         follower.stop()
@@ -50,6 +60,15 @@ def test_three_node_cluster_info_and_quorum():
         result = run(["cluster", "quorum", "-o", "json"], other)
         assert result.code == 0, result
         assert follower.node_id in [v["id"] for v in json.loads(result.out)["voters"]], result.out
+        # `cluster health` fails on it: it no longer follows the metadata
+        # log (its last fetch falls 5 s behind the other follower's).
+        started = time.monotonic()
+        unhealthy = wait_for(lambda: (lambda r: r if r.code == 1 and json.loads(r.out)["metadata_not_fetching"] == [
+            follower.node_id] else None)(run(["cluster", "health", "-o", "json"], other)), timeout=30)
+        print(f"cluster health failed {time.monotonic() - started:.1f}s after node {follower.node_id} stopped: "
+              f"{json.loads(unhealthy.out)['problems']}")
+        table = run(["cluster", "health"], other).out
+        assert "metadata caught up           FAIL    0 behind, 1 not fetching" in table, table
 
 
 def raw_create_topic(port, name):

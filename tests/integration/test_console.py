@@ -1,8 +1,11 @@
 #!/usr/bin/python3
 """The web console in a real browser: headless Chromium (Debian's package)
-driven by puppeteer-core (npm) against a real stratad. It creates a topic,
+driven by puppeteer-core (npm) against a real stratad. It reads the overview
+(the brokers' table, the quorum and metadata cards), creates a topic,
 produces through the console's form (the REST API), browses the message with
-its key, JSON value and header, sees a confluent-kafka group's lag and
+its key, JSON value and header (from its offset, and from a time before
+it; none from a time after it), sees the topic's bytes in and out per
+second in the topic list, sees a confluent-kafka group's lag and
 resets its offsets after a preview. Screenshots are kept in the test's
 artefact folder (printed at the end)."""
 

@@ -236,6 +236,16 @@ def test_v3_produce():
         first = browse["data"][0]
         assert base64.b64decode(first["key"]) == b"user-7", first
         assert {"name": "trace", "value": b64(b"abc-123")} in first["headers"], first
+        # From a time: the record of that very timestamp on, none after the last.
+        records = f"/v3/clusters/{cid}/topics/rest-produce/partitions/2/records"
+        second = browse["data"][1]
+        timed = ok(broker, "GET", f"{records}?timestamp={second['timestamp']}&max_records=1")
+        assert [r["offset"] for r in timed["data"]] == [next(
+            r["offset"] for r in browse["data"] if r["timestamp"] >= second["timestamp"])], (timed, browse)
+        later = ok(broker, "GET", f"{records}?timestamp={int(time.time() * 1000) + 3600000}")
+        assert later["data"] == [] and later["high_watermark"] == browse["high_watermark"], later
+        status, _, refused = call(broker, "GET", f"{records}?timestamp=yesterday")
+        assert status == 400 and refused["error_code"] == 42202, refused
 
 
 def test_v3_produce_stream_in_chunks():

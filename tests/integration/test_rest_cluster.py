@@ -21,6 +21,9 @@ client, does.
   within the failover; the committed offsets survive and the instance reads
   on.
 
+- A broker's configs (v3 list, one, set, alter) through every broker: the
+  calls naming another broker go to it (src/rest/configs.cc); the
+  cluster-wide defaults (broker-configs) set through each broker.
 - REST produce (v3 records, single and streaming) through every broker to a
   topic with one replica per partition: the batches of partitions led
   elsewhere are sent on to their leaders (src/rest/v3_produce.cc); the
@@ -84,15 +87,17 @@ def java_hash(text):
     return h - (1 << 32) if h & 0x80000000 else h
 
 
-def offsets_partition(group):
+def offsets_partition(group, partitions=OFFSETS_PARTITIONS):
     h = java_hash(group)
-    return (0 if h == -(1 << 31) else abs(h)) % OFFSETS_PARTITIONS
+    return (0 if h == -(1 << 31) else abs(h)) % partitions
 
 
 def coordinator_of(admin, group):
-    """The leader of the group's __consumer_offsets partition (its coordinator)."""
-    md = admin.list_topics("__consumer_offsets", timeout=10)
-    return md.topics["__consumer_offsets"].partitions[offsets_partition(group)].leader
+    """The leader of the group's __consumer_offsets partition (its coordinator),
+    with the partition count the cluster has (test_rest_cluster_sasl.py's
+    cluster keeps the default 50)."""
+    partitions = admin.list_topics("__consumer_offsets", timeout=10).topics["__consumer_offsets"].partitions
+    return partitions[offsets_partition(group, len(partitions))].leader
 
 
 def groups_led_elsewhere(admin, via, count=1, prefix="g"):
@@ -420,5 +425,56 @@ def test_produce_through_every_broker():
         print(f"  partition {orphan} without a replica: {status} after {took:.1f}s: {answer['message']}", flush=True)
 
 
+def test_broker_configs_through_every_broker():
+    """A broker's configs are that broker's to answer (another answers Kafka's
+    INVALID_REQUEST "Unexpected broker id"): through every broker, the v3
+    broker config calls for each other broker reach it (src/rest/configs.cc),
+    as Confluent's proxy's AdminClient sends them to the broker named."""
+    with Cluster(3, extra_env=ENV) as cluster:
+        admin = AdminClient({"bootstrap.servers": cluster.nodes[0].bootstrap})
+        wait_for(lambda: len(admin.list_topics(timeout=5).brokers) == 3, timeout=20, what="three brokers")
+        cid = ok(cluster.nodes[0], "GET", "/v3/clusters")["data"][0]["cluster_id"]
+        key = "log.retention.ms"
+        for via in cluster.nodes:
+            for target in cluster.nodes:
+                path = f"/v3/clusters/{cid}/brokers/{target.node_id}/configs"
+                listed = ok(via, "GET", path)["data"]
+                assert listed and {c["broker_id"] for c in listed} == {target.node_id}, (via.node_id, listed[:1])
+                value = str(3600000 * (10 * via.node_id + target.node_id))
+                ok(via, "PUT", f"{path}/{key}", {"value": value}, expect=204)
+                # The value is the target's own (DYNAMIC_BROKER_CONFIG), as
+                # the target itself and every other broker report it.
+                for asked in cluster.nodes:
+                    c = ok(asked, "GET", f"{path}/{key}")
+                    assert (c["value"], c["source"]) == (value, "DYNAMIC_BROKER_CONFIG"), (via.node_id, asked.node_id, c)
+                ok(via, "POST", f"{path}:alter", {"data": [{"name": key, "operation": "DELETE"}]}, expect=204)
+                c = ok(target, "GET", f"{path}/{key}")
+                assert c["source"] != "DYNAMIC_BROKER_CONFIG", c
+            status, answer = call(via, "GET", f"/v3/clusters/{cid}/brokers/99/configs")
+            assert status == 404 and answer["error_code"] == 404, (status, answer)
+            status, answer = call(via, "PUT", f"/v3/clusters/{cid}/brokers/{via.node_id % 3 + 1}/configs/{key}",
+                                  {"value": "not-a-number"})
+            assert status == 400 and answer["error_code"] == 400, (status, answer)
+        # The cluster-wide defaults (broker-configs), set through each broker,
+        # are every broker's.
+        for via in cluster.nodes:
+            value = str(7200000 * via.node_id)
+            ok(via, "PUT", f"/v3/clusters/{cid}/broker-configs/{key}", {"value": value}, expect=204)
+            for asked in cluster.nodes:
+                for target in cluster.nodes:
+                    wait_for(lambda: (lambda c: (c["value"], c["source"]) == (value, "DYNAMIC_DEFAULT_BROKER_CONFIG"))(
+                        ok(asked, "GET", f"/v3/clusters/{cid}/brokers/{target.node_id}/configs/{key}")), timeout=10,
+                        what=f"broker {target.node_id}'s default {value} through broker {asked.node_id}")
+            listed = ok(via, "GET", f"/v3/clusters/{cid}/broker-configs")
+            assert listed["kind"] == "KafkaClusterConfigList" and [(c["name"], c["value"], c["config_type"])
+                                                                   for c in listed["data"]] == [(key, value, "BROKER")], listed
+            ok(via, "DELETE", f"/v3/clusters/{cid}/broker-configs/{key}", expect=204)
+            status, answer = call(via, "GET", f"/v3/clusters/{cid}/broker-configs/{key}")
+            assert status == 404, (status, answer)
+        print("  every broker's configs and the cluster-wide defaults described, set and deleted through every broker",
+              flush=True)
+
+
 if __name__ == "__main__":
-    run_tests([test_group_calls_through_every_broker, test_coordinator_failover, test_produce_through_every_broker])
+    run_tests([test_group_calls_through_every_broker, test_coordinator_failover, test_produce_through_every_broker,
+               test_broker_configs_through_every_broker])

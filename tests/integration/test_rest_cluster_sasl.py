@@ -81,12 +81,26 @@ def grant(cluster, operation, resource_type, name):
         admin.close()
 
 
-def test_forwarded_group_calls_keep_the_users_acls():
-    test_cluster_sasl.ADD_SCRAM = test_cluster_sasl.ADD_SCRAM + [
-        "--add-scram", "SCRAM-SHA-512=[name=alice,password=alice-secret]"]
+def alice_cluster():
+    """The SASL cluster, with alice as a SCRAM user and HTTP Basic on."""
+    alice = ["--add-scram", "SCRAM-SHA-512=[name=alice,password=alice-secret]"]
+    if alice[1] not in test_cluster_sasl.ADD_SCRAM:
+        test_cluster_sasl.ADD_SCRAM = test_cluster_sasl.ADD_SCRAM + alice
     cluster = sasl_cluster()
     for node in cluster.nodes:
         node.env["STRATA_HTTP_AUTHENTICATION_METHOD"] = "BASIC"
+    return cluster
+
+
+def group_led_elsewhere(admin, via, prefix):
+    i = 0
+    while coordinator_of(admin, f"{prefix}-{i}") == via.node_id:
+        i += 1
+    return f"{prefix}-{i}"
+
+
+def test_forwarded_group_calls_keep_the_users_acls():
+    cluster = alice_cluster()
     with running(cluster):
         create_topic(cluster.nodes[0], TOPIC, 3)
         admin = admin_of(cluster.nodes)
@@ -97,10 +111,7 @@ def test_forwarded_group_calls_keep_the_users_acls():
         until("__consumer_offsets led", lambda: (lambda t: t and all(p.leader >= 1 for p in t.partitions.values()))(
             admin.list_topics("__consumer_offsets", timeout=5).topics.get("__consumer_offsets")))
         via = cluster.nodes[0]
-        i = 0
-        while coordinator_of(admin, f"secured-{i}") == via.node_id:
-            i += 1
-        group = f"secured-{i}"
+        group = group_led_elsewhere(admin, via, "secured")
         coordinator = coordinator_of(admin, group)
         # admin commits offsets through `via` (forwarded to the coordinator).
         status, created = call(via, "POST", f"/consumers/{group}", "admin", {"name": "a"}, headers=V2)
@@ -155,6 +166,67 @@ def test_forwarded_group_calls_keep_the_users_acls():
               f" through broker {via.node_id}: refused without WRITE, written with it", flush=True)
 
 
+def test_a_commit_of_allowed_and_refused_topics():
+    """alice may READ the group and topic `allowed`, not topic `refused`. A v2
+    commit (and offsets read) naming both, through a broker that does not
+    coordinate the group, is 403 / 40301 as from the coordinator itself and
+    as Confluent's proxy (its consumer throws TopicAuthorizationException),
+    not a 500 naming NOT_COORDINATOR (the answer of the allowed topic's
+    partitions there); the allowed topic's offset is committed at the
+    coordinator, as a Kafka consumer's commit of both would leave it, and
+    the refused topic's is not (the forwarded commit travels as User:broker,
+    a super user)."""
+    cluster = alice_cluster()
+    with running(cluster):
+        allowed, refused = "rest-mixed-allowed", "rest-mixed-refused"
+        create_topic(cluster.nodes[0], allowed, 1)
+        create_topic(cluster.nodes[0], refused, 1)
+        admin = admin_of(cluster.nodes)
+        cid = call(cluster.nodes[0], "GET", "/v3/clusters", "admin")[1]["data"][0]["cluster_id"]
+        status, _ = call(cluster.nodes[0], "GET", f"/v3/clusters/{cid}/consumer-groups/warm-up", "admin")
+        assert status == 404, status
+        until("__consumer_offsets led", lambda: (lambda t: t and all(p.leader >= 1 for p in t.partitions.values()))(
+            admin.list_topics("__consumer_offsets", timeout=5).topics.get("__consumer_offsets")))
+        via = cluster.nodes[0]
+        group = group_led_elsewhere(admin, via, "mixed")
+        coordinator = cluster.node(coordinator_of(admin, group))
+        grant(cluster, ACLOperation.READ, ResourceType.GROUP, group)
+        grant(cluster, ACLOperation.READ, ResourceType.TOPIC, allowed)
+
+        def committed():
+            """The group's committed offsets by topic, as admin sees them."""
+            status, answer = call(via, "GET", f"/v3/clusters/{cid}/consumer-groups/{group}/lags", "admin")
+            if status == 404:
+                return {}
+            assert status == 200, (status, answer)
+            return {r["topic_name"]: r["current_offset"] for r in answer["data"]}
+
+        for node, offset in ((via, 5), (coordinator, 6)):
+            status, created = call(node, "POST", f"/consumers/{group}", "alice", {"name": f"at-{node.node_id}"},
+                                   headers=V2)
+            assert status == 200, created
+            instance = f"/consumers/{group}/instances/at-{node.node_id}"
+            # The ACLs have reached `node` once alice may commit `allowed` alone.
+            until(f"alice's ACLs on broker {node.node_id}", lambda: call(
+                node, "POST", f"{instance}/offsets", "alice",
+                {"offsets": [{"topic": allowed, "partition": 0, "offset": 1}]}, headers=V2)[0] == 200)
+            status, answer = call(node, "POST", f"{instance}/offsets", "alice", {"offsets": [
+                {"topic": allowed, "partition": 0, "offset": offset},
+                {"topic": refused, "partition": 0, "offset": offset}]}, headers=V2)
+            assert status == 403 and answer["error_code"] == 40301 and "TOPIC_AUTHORIZATION_FAILED" in answer["message"], \
+                (node.node_id, status, answer)
+            assert committed() == {allowed: offset}, (node.node_id, committed())
+            body = {"partitions": [{"topic": allowed, "partition": 0}, {"topic": refused, "partition": 0}]}
+            status, answer = call(node, "GET", f"{instance}/offsets", "alice", body, headers=V2)
+            assert status == 403 and answer["error_code"] == 40301, (node.node_id, status, answer)
+            status, answer = call(node, "GET", f"{instance}/offsets", "alice", {"partitions": body["partitions"][:1]},
+                                  headers=V2)
+            assert status == 200 and answer["offsets"] == [
+                {"topic": allowed, "partition": 0, "offset": offset, "metadata": ""}], (node.node_id, status, answer)
+            print(f"  through broker {node.node_id} (coordinator {coordinator.node_id}): 403, {allowed} committed",
+                  flush=True)
+
+
 def post_stream(node, path, user, records):
     """Streaming produce: records concatenated in one body; (status, reports)."""
     hdrs = {"Authorization": "Basic " + base64.b64encode(f"{user}:{PASSWORDS[user]}".encode()).decode(),
@@ -170,4 +242,4 @@ def post_stream(node, path, user, records):
 
 
 if __name__ == "__main__":
-    run_tests([test_forwarded_group_calls_keep_the_users_acls])
+    run_tests([test_forwarded_group_calls_keep_the_users_acls, test_a_commit_of_allowed_and_refused_topics])

@@ -31,7 +31,11 @@ async function waitText(page, selector, predicate, what) {
     const errors = [];
     page.on('pageerror', e => errors.push(String(e)));
     await page.goto(url, {waitUntil: 'networkidle0'});
-    await waitText(page, '#ov-brokers', t => t.includes('127.0.0.1'), 'overview lists the broker');
+    // The brokers' table (a card once took its id and its rows), the cards.
+    await waitText(page, 'table#ov-brokers', t => t.includes('127.0.0.1'), 'overview lists the broker');
+    await waitText(page, '#card-brokers', t => t === '1', 'overview counts the brokers');
+    await waitText(page, '#card-quorum', t => /^leader \d+, epoch \d+$/.test(t), 'overview shows the quorum');
+    await waitText(page, '#card-metadata', t => /^offset \d+, lag \d+$/.test(t), 'overview shows the metadata log');
     await page.screenshot({path: path.join(shots, 'console-overview.png')});
 
     // Topics: create one, see it listed, open it.
@@ -62,6 +66,29 @@ async function waitText(page, selector, predicate, what) {
     await waitText(page, '#m-list', t => t.includes('console-key') && t.includes('"hello": "browser"') && t.includes('origin: puppeteer'),
                    'message browsed');
     await page.screenshot({path: path.join(shots, 'console-messages.png')});
+    // The topic list's throughput columns, from /metrics samples: a rate once
+    // the topic has bytes in (the produce above) and two samples have passed.
+    const deadline = Date.now() + 15000;
+    let row = [];
+    while (Date.now() < deadline) {
+      await page.click('button[data-tab="topics"]');
+      await new Promise(r => setTimeout(r, 500));
+      row = await page.$$eval('#t-list tr', (rows, name) => {
+        const r = rows.find(x => x.cells[0] && x.cells[0].textContent === name);
+        return r ? [...r.cells].map(c => c.textContent) : [];
+      }, topic);
+      if (row.length > 5 && /^\d+\.\d$/.test(row[4]) && /^\d+\.\d$/.test(row[5])) break;
+    }
+    if (!(row.length > 5 && /^\d+\.\d$/.test(row[4]))) throw new Error('no throughput for the topic: ' + JSON.stringify(row));
+    await page.click('button[data-tab="messages"]');
+    // From a time: one after the message finds nothing, one before finds it.
+    await page.type('#m-time', new Date(Date.now() + 3600000).toISOString());
+    await page.click('#m-load');
+    await waitText(page, '#m-msg', t => t.startsWith('0 records'), 'nothing after a later time');
+    await page.$eval('#m-time', el => { el.value = ''; });
+    await page.type('#m-time', new Date(Date.now() - 3600000).toISOString());
+    await page.click('#m-load');
+    await waitText(page, '#m-list', t => t.includes('console-key'), 'message browsed from an earlier time');
 
     // The group (set up by the Python side: committed at 0, log end 3 on partition 0).
     await page.click('button[data-tab="groups"]');
