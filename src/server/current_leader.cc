@@ -3,10 +3,15 @@
 namespace strata::server {
 
 current_leader current_leader_of(const metadata::metadata_image* image, const metadata::topic_image* topic,
-                                 int32_t partition) {
-    if (!image || !topic || partition < 0 || size_t(partition) >= topic->partitions.size()) return {};
-    const auto& p = topic->partitions[size_t(partition)];
-    return {p.leader, p.leader_epoch};
+                                 int32_t partition, const replication::partition* hosted) {
+    current_leader from_image;
+    if (image && topic && partition >= 0 && size_t(partition) < topic->partitions.size()) {
+        const auto& p = topic->partitions[size_t(partition)];
+        from_image = {p.leader, p.leader_epoch};
+    }
+    if (!hosted) return from_image;
+    const current_leader local{hosted->leader_id(), hosted->epoch().value()};
+    return local.leader_epoch >= from_image.leader_epoch ? local : from_image;
 }
 
 void leader_endpoints::add(const metadata::metadata_image* image, int32_t leader_id, std::string_view listener) {

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "strata/metadata/image.h"
+#include "strata/replication/partition.h"
 
 namespace strata::server {
 
@@ -23,10 +24,16 @@ struct current_leader {
     int32_t leader_epoch = -1;
 };
 
-// The leader and leader epoch of `topic`'s `partition` in `image` (Kafka's
-// KafkaApis.getCurrentLeader, from the metadata image).
+// The leader and leader epoch of `topic`'s `partition`, as Kafka's
+// KafkaApis.getCurrentLeader finds them: the local replica's view when this
+// broker hosts one (`hosted`, null if not), else the metadata image's. The
+// replica learns a new leader on its strand, which can run before the
+// partition manager publishes the image that named it (an acks=all produce
+// failed by the leadership change is answered in between): the view with the
+// newer leader epoch wins, so the answer never names this broker's stale
+// leadership.
 current_leader current_leader_of(const metadata::metadata_image* image, const metadata::topic_image* topic,
-                                 int32_t partition);
+                                 int32_t partition, const replication::partition* hosted);
 
 // The response's NodeEndpoints: each leader named, at its endpoint on the
 // listener the request came in on, if it is registered and not fenced

@@ -3,6 +3,8 @@
 // temporary directory and a partition manager fed with metadata images.
 #include "data_path.h"
 
+#include "current_leader.h"
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -605,6 +607,32 @@ TEST(data_path, fetch_v16_names_the_current_leader_on_not_leader_and_fenced_epoc
     EXPECT_EQ(fo.responses[0].partitions[0].error_code, int16_t(kafka_error::not_leader_or_follower));
     EXPECT_EQ(fo.responses[0].partitions[0].current_leader.leader_id, 2);
     EXPECT_TRUE(fo.node_endpoints.empty());
+}
+
+// The replica's own view wins over an image with an older leader epoch (the
+// image that moved the leadership not yet published when the response is
+// built), and loses to a newer one; without a replica, the image's.
+TEST(data_path, current_leader_takes_the_newer_of_the_replica_and_the_image) {
+    fixture f;
+    auto hosted = f.manager->find_replica("t", 0).leader;  // led here at epoch 4
+    ASSERT_TRUE(hosted);
+    auto image = f.manager->image();
+    strata::metadata::topic_image topic;
+    topic.partitions.resize(1);
+    topic.partitions[0].leader = 2;
+    topic.partitions[0].leader_epoch = 3;
+    auto got = current_leader_of(image.get(), &topic, 0, hosted.get());
+    EXPECT_EQ(got.leader_id, self);
+    EXPECT_EQ(got.leader_epoch, 4);
+    topic.partitions[0].leader_epoch = 5;
+    got = current_leader_of(image.get(), &topic, 0, hosted.get());
+    EXPECT_EQ(got.leader_id, 2);
+    EXPECT_EQ(got.leader_epoch, 5);
+    got = current_leader_of(image.get(), &topic, 0, nullptr);
+    EXPECT_EQ(got.leader_id, 2);
+    got = current_leader_of(image.get(), &topic, 1, nullptr);  // no such partition
+    EXPECT_EQ(got.leader_id, -1);
+    EXPECT_EQ(got.leader_epoch, -1);
 }
 
 TEST(data_path, metadata_log_fetches_are_routed_to_the_quorum) {

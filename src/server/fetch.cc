@@ -291,10 +291,10 @@ fetch_build build_response(const request_context& ctx, const pm::fetch_request& 
     fetch_build build;
     const bool any_replica = any_replica_serves(ctx, request);
     // KIP-951 (v16+): a partition answered NOT_LEADER_OR_FOLLOWER or
-    // FENCED_LEADER_EPOCH names its current leader and epoch (as of the image
-    // read here). A consumer's response also carries that leader's endpoint on
-    // this request's listener; a follower's does not (it learns endpoints from
-    // the metadata log), as in Kafka's KafkaApis.
+    // FENCED_LEADER_EPOCH names its current leader and epoch
+    // (current_leader.h). A consumer's response also carries that leader's
+    // endpoint on this request's listener; a follower's does not (it learns
+    // endpoints from the metadata log), as in Kafka's KafkaApis.
     const bool name_leaders = ctx.version >= 16;
     const bool send_endpoints = replica_of(ctx, request) < 0;
     const auto image = name_leaders ? partitions.image() : nullptr;
@@ -321,7 +321,9 @@ fetch_build build_response(const request_context& ctx, const pm::fetch_request& 
             read_partition(ctx, request, in, found, waiter, first_read, throttles, selector, partitions, build, out);
             if (name_leaders && (out.error_code == int16_t(kafka_error::not_leader_or_follower) ||
                                  out.error_code == int16_t(kafka_error::fenced_leader_epoch))) {
-                const auto current = current_leader_of(image.get(), topic_image, in.partition);
+                const auto hosted = (ctx.version >= 13 ? partitions.find_replica(topic.topic_id, in.partition)
+                                                       : partitions.find_replica(topic.topic, in.partition)).leader;
+                const auto current = current_leader_of(image.get(), topic_image, in.partition, hosted.get());
                 out.current_leader.leader_id = current.leader_id;
                 out.current_leader.leader_epoch = current.leader_epoch;
                 if (send_endpoints) build.leaders.add(image.get(), current.leader_id, ctx.connection.listener);

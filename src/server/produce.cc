@@ -229,9 +229,9 @@ boost::asio::awaitable<pm::produce_response> handle_produce(request_context& ctx
     pm::produce_response response;
     std::lock_guard lock(wait->mutex);
     // KIP-951 (v10+): a partition answered NOT_LEADER_OR_FOLLOWER names its
-    // current leader (as of the image now, after the wait) and the response
-    // that leader's endpoint on this request's listener. Kafka fills them for
-    // this error only.
+    // current leader (as of now, after the wait: current_leader.h) and the
+    // response that leader's endpoint on this request's listener. Kafka fills
+    // them for this error only.
     const bool name_leaders = ctx.version >= 10;
     const auto image = name_leaders ? partitions.image() : nullptr;
     leader_endpoints leaders;
@@ -252,7 +252,8 @@ boost::asio::awaitable<pm::produce_response> handle_produce(request_context& ctx
             const auto& o = wait->outcomes[i];
             p.error_code = static_cast<int16_t>(o.error);
             if (name_leaders && o.error == kafka_error::not_leader_or_follower) {
-                const auto current = current_leader_of(image.get(), topic_image, data.index);
+                const auto hosted = partitions.find_replica(topic.name, data.index).leader;
+                const auto current = current_leader_of(image.get(), topic_image, data.index, hosted.get());
                 p.current_leader.leader_id = current.leader_id;
                 p.current_leader.leader_epoch = current.leader_epoch;
                 leaders.add(image.get(), current.leader_id, ctx.connection.listener);
