@@ -10,8 +10,10 @@ current_leader current_leader_of(const metadata::metadata_image* image, const me
         from_image = {p.leader, p.leader_epoch};
     }
     if (!hosted) return from_image;
+    // Every change of leader bumps the epoch, so at the same epoch both name
+    // the same leader, unless the replica was stopped (leader -1): the image.
     const current_leader local{hosted->leader_id(), hosted->epoch().value()};
-    return local.leader_epoch >= from_image.leader_epoch ? local : from_image;
+    return local.leader_epoch > from_image.leader_epoch ? local : from_image;
 }
 
 void leader_endpoints::add(const metadata::metadata_image* image, int32_t leader_id, std::string_view listener) {

@@ -29,9 +29,9 @@ struct current_leader {
 // broker hosts one (`hosted`, null if not), else the metadata image's. The
 // replica learns a new leader on its strand, which can run before the
 // partition manager publishes the image that named it (an acks=all produce
-// failed by the leadership change is answered in between): the view with the
-// newer leader epoch wins, so the answer never names this broker's stale
-// leadership.
+// failed by the leadership change is answered in between): the replica's
+// view wins only when its leader epoch is newer, so the answer never names
+// this broker's stale leadership, nor -1 for a stopped replica.
 current_leader current_leader_of(const metadata::metadata_image* image, const metadata::topic_image* topic,
                                  int32_t partition, const replication::partition* hosted);
 

@@ -611,7 +611,7 @@ TEST(data_path, fetch_v16_names_the_current_leader_on_not_leader_and_fenced_epoc
 
 // The replica's own view wins over an image with an older leader epoch (the
 // image that moved the leadership not yet published when the response is
-// built), and loses to a newer one; without a replica, the image's.
+// built), and loses to one as new or newer; without a replica, the image's.
 TEST(data_path, current_leader_takes_the_newer_of_the_replica_and_the_image) {
     fixture f;
     auto hosted = f.manager->find_replica("t", 0).leader;  // led here at epoch 4
@@ -624,6 +624,10 @@ TEST(data_path, current_leader_takes_the_newer_of_the_replica_and_the_image) {
     auto got = current_leader_of(image.get(), &topic, 0, hosted.get());
     EXPECT_EQ(got.leader_id, self);
     EXPECT_EQ(got.leader_epoch, 4);
+    // At the same epoch, the image's (a stopped replica names no leader).
+    topic.partitions[0].leader_epoch = 4;
+    got = current_leader_of(image.get(), &topic, 0, hosted.get());
+    EXPECT_EQ(got.leader_id, 2);
     topic.partitions[0].leader_epoch = 5;
     got = current_leader_of(image.get(), &topic, 0, hosted.get());
     EXPECT_EQ(got.leader_id, 2);
