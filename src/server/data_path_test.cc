@@ -3,6 +3,8 @@
 // temporary directory and a partition manager fed with metadata images.
 #include "data_path.h"
 
+#include "current_leader.h"
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -474,6 +476,167 @@ TEST(data_path, fetch_limits_offsets_and_errors) {
     incremental.session_id = 123;
     incremental.session_epoch = 1;
     EXPECT_EQ(f.fetch(12, incremental).error_code, int16_t(kafka_error::fetch_session_id_not_found));
+}
+
+// KIP-951: brokers 1 (this one) and 2 registered, with endpoints on two
+// listeners, broker 2 in rack "r2"; `fenced` brokers fenced.
+void register_brokers(fixture& f, std::set<int32_t> fenced = {}) {
+    strata::metadata::metadata_delta delta(f.manager->image());
+    for (int32_t id : {1, 2}) {
+        mr::register_broker_record r;
+        r.broker_id = id;
+        r.incarnation_id = id_of(uint8_t(100 + id));
+        r.broker_epoch = 10;
+        r.fenced = fenced.count(id) > 0;
+        for (auto [name, port] : {std::pair{"PLAINTEXT", 9000 + id}, std::pair{"INTERNAL", 9100 + id}}) {
+            auto& e = r.end_points.emplace_back();
+            e.name = name;
+            e.host = "host-" + std::to_string(id);
+            e.port = uint16_t(port);
+        }
+        if (id == 2) r.rack = "r2";
+        else r.rack = std::nullopt;
+        delta.replay(r);
+    }
+    f.manager->apply(delta.apply(), delta.changes());
+    f.run_until([] { return false; }, std::chrono::milliseconds(10));
+}
+
+TEST(data_path, produce_v10_names_the_current_leader_on_not_leader_or_follower) {
+    fixture f;
+    register_brokers(f);
+    f.connection.listener = "PLAINTEXT";
+    // Partition 1 is led by broker 2 (epoch 4).
+    for (int16_t version : {10, 11}) {
+        auto r = f.produce(version, batch_of(1), 1, "t", 1);
+        const auto& p = r.responses[0].partition_responses[0];
+        EXPECT_EQ(p.error_code, int16_t(kafka_error::not_leader_or_follower));
+        EXPECT_EQ(p.current_leader.leader_id, 2) << "v" << version;
+        EXPECT_EQ(p.current_leader.leader_epoch, 4);
+        ASSERT_EQ(r.node_endpoints.size(), 1u);
+        EXPECT_EQ(r.node_endpoints[0].node_id, 2);
+        EXPECT_EQ(r.node_endpoints[0].host, "host-2");
+        EXPECT_EQ(r.node_endpoints[0].port, 9002);
+        EXPECT_EQ(r.node_endpoints[0].rack, std::optional<std::string>("r2"));
+    }
+    // The endpoint is the one of the listener the request came in on.
+    f.connection.listener = "INTERNAL";
+    auto internal = f.produce(11, batch_of(1), 1, "t", 1);
+    ASSERT_EQ(internal.node_endpoints.size(), 1u);
+    EXPECT_EQ(internal.node_endpoints[0].port, 9102);
+    // A listener the leader does not have: the leader and epoch, no endpoint.
+    f.connection.listener = "OTHER";
+    auto other = f.produce(11, batch_of(1), 1, "t", 1);
+    EXPECT_EQ(other.responses[0].partition_responses[0].current_leader.leader_id, 2);
+    EXPECT_TRUE(other.node_endpoints.empty());
+    f.connection.listener = "PLAINTEXT";
+    // v9 has no such fields; a success or another error names no leader.
+    auto old = f.produce(9, batch_of(1), 1, "t", 1);
+    EXPECT_EQ(old.responses[0].partition_responses[0].current_leader.leader_id, -1);
+    EXPECT_TRUE(old.node_endpoints.empty());
+    auto ok = f.produce(11, batch_of(1));
+    EXPECT_EQ(ok.responses[0].partition_responses[0].error_code, 0);
+    EXPECT_EQ(ok.responses[0].partition_responses[0].current_leader.leader_id, -1);
+    EXPECT_TRUE(ok.node_endpoints.empty());
+    auto unknown = f.produce(11, batch_of(1), 1, "nope");
+    EXPECT_EQ(unknown.responses[0].partition_responses[0].current_leader.leader_id, -1);
+    EXPECT_TRUE(unknown.node_endpoints.empty());
+}
+
+TEST(data_path, produce_v10_leaves_out_a_fenced_leaders_endpoint) {
+    fixture f;
+    register_brokers(f, {2});
+    f.connection.listener = "PLAINTEXT";
+    auto r = f.produce(11, batch_of(1), 1, "t", 1);
+    EXPECT_EQ(r.responses[0].partition_responses[0].current_leader.leader_id, 2);
+    EXPECT_EQ(r.responses[0].partition_responses[0].current_leader.leader_epoch, 4);
+    EXPECT_TRUE(r.node_endpoints.empty());
+}
+
+TEST(data_path, fetch_v16_names_the_current_leader_on_not_leader_and_fenced_epoch) {
+    fixture f;
+    register_brokers(f);
+    f.connection.listener = "PLAINTEXT";
+    f.produce(9, batch_of(1));
+    f.wait_for_hw(1);
+    auto of_partition_1 = [&](int16_t version) {
+        auto request = f.fetch_request(version, 0);
+        request.topics[0].partitions[0].partition = 1;
+        return request;
+    };
+    auto r = f.fetch(16, of_partition_1(16));
+    const auto& p = r.responses[0].partitions[0];
+    EXPECT_EQ(p.error_code, int16_t(kafka_error::not_leader_or_follower));
+    EXPECT_EQ(p.current_leader.leader_id, 2);
+    EXPECT_EQ(p.current_leader.leader_epoch, 4);
+    ASSERT_EQ(r.node_endpoints.size(), 1u);
+    EXPECT_EQ(r.node_endpoints[0].node_id, 2);
+    EXPECT_EQ(r.node_endpoints[0].host, "host-2");
+    EXPECT_EQ(r.node_endpoints[0].port, 9002);
+    EXPECT_EQ(r.node_endpoints[0].rack, std::optional<std::string>("r2"));
+
+    // FENCED_LEADER_EPOCH from the leader itself: this broker, its epoch.
+    auto fenced = f.fetch_request(17, 0);
+    fenced.topics[0].partitions[0].current_leader_epoch = 3;
+    auto fr = f.fetch(17, fenced);
+    EXPECT_EQ(fr.responses[0].partitions[0].error_code, int16_t(kafka_error::fenced_leader_epoch));
+    EXPECT_EQ(fr.responses[0].partitions[0].current_leader.leader_id, self);
+    EXPECT_EQ(fr.responses[0].partitions[0].current_leader.leader_epoch, 4);
+    ASSERT_EQ(fr.node_endpoints.size(), 1u);
+    EXPECT_EQ(fr.node_endpoints[0].node_id, self);
+    EXPECT_EQ(fr.node_endpoints[0].port, 9001);
+    EXPECT_EQ(fr.node_endpoints[0].rack, std::nullopt);
+
+    // UNKNOWN_LEADER_EPOCH (the client is ahead) is not one of Kafka's two errors.
+    fenced.topics[0].partitions[0].current_leader_epoch = 5;
+    auto ahead = f.fetch(17, fenced);
+    EXPECT_EQ(ahead.responses[0].partitions[0].error_code, int16_t(kafka_error::unknown_leader_epoch));
+    EXPECT_EQ(ahead.responses[0].partitions[0].current_leader.leader_id, -1);
+    EXPECT_TRUE(ahead.node_endpoints.empty());
+
+    // v15 has no such fields.
+    auto old = f.fetch(15, of_partition_1(15));
+    EXPECT_EQ(old.responses[0].partitions[0].error_code, int16_t(kafka_error::not_leader_or_follower));
+    EXPECT_EQ(old.responses[0].partitions[0].current_leader.leader_id, -1);
+    EXPECT_TRUE(old.node_endpoints.empty());
+
+    // A follower's fetch gets the leader and epoch, not the endpoints.
+    auto follower = of_partition_1(16);
+    follower.replica_state.replica_id = 3;
+    auto fo = f.fetch(16, follower);
+    EXPECT_EQ(fo.responses[0].partitions[0].error_code, int16_t(kafka_error::not_leader_or_follower));
+    EXPECT_EQ(fo.responses[0].partitions[0].current_leader.leader_id, 2);
+    EXPECT_TRUE(fo.node_endpoints.empty());
+}
+
+// The replica's own view wins over an image with an older leader epoch (the
+// image that moved the leadership not yet published when the response is
+// built), and loses to one as new or newer; without a replica, the image's.
+TEST(data_path, current_leader_takes_the_newer_of_the_replica_and_the_image) {
+    fixture f;
+    auto hosted = f.manager->find_replica("t", 0).leader;  // led here at epoch 4
+    ASSERT_TRUE(hosted);
+    auto image = f.manager->image();
+    strata::metadata::topic_image topic;
+    topic.partitions.resize(1);
+    topic.partitions[0].leader = 2;
+    topic.partitions[0].leader_epoch = 3;
+    auto got = current_leader_of(image.get(), &topic, 0, hosted.get());
+    EXPECT_EQ(got.leader_id, self);
+    EXPECT_EQ(got.leader_epoch, 4);
+    // At the same epoch, the image's (a stopped replica names no leader).
+    topic.partitions[0].leader_epoch = 4;
+    got = current_leader_of(image.get(), &topic, 0, hosted.get());
+    EXPECT_EQ(got.leader_id, 2);
+    topic.partitions[0].leader_epoch = 5;
+    got = current_leader_of(image.get(), &topic, 0, hosted.get());
+    EXPECT_EQ(got.leader_id, 2);
+    EXPECT_EQ(got.leader_epoch, 5);
+    got = current_leader_of(image.get(), &topic, 0, nullptr);
+    EXPECT_EQ(got.leader_id, 2);
+    got = current_leader_of(image.get(), &topic, 1, nullptr);  // no such partition
+    EXPECT_EQ(got.leader_id, -1);
+    EXPECT_EQ(got.leader_epoch, -1);
 }
 
 TEST(data_path, metadata_log_fetches_are_routed_to_the_quorum) {

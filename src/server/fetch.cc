@@ -25,6 +25,7 @@
 #include <chrono>
 #include <optional>
 
+#include "current_leader.h"
 #include "data_path.h"
 #include "fetch_sessions.h"
 #include "topic_metrics.h"
@@ -55,6 +56,8 @@ struct fetch_build {
     size_t throttled_bytes = 0;
     // A partition was answered empty because the leader's throttle was over.
     bool throttled_out = false;
+    // KIP-951: the endpoints of the leaders the partitions' CurrentLeader name.
+    leader_endpoints leaders;
 };
 
 // How long a follower's fetch that the leader's throttle left empty is held
@@ -287,11 +290,21 @@ fetch_build build_response(const request_context& ctx, const pm::fetch_request& 
                            const std::shared_ptr<replication::async_signal>& waiter, bool first_read) {
     fetch_build build;
     const bool any_replica = any_replica_serves(ctx, request);
+    // KIP-951 (v16+): a partition answered NOT_LEADER_OR_FOLLOWER or
+    // FENCED_LEADER_EPOCH names its current leader and epoch
+    // (current_leader.h). A consumer's response also carries that leader's
+    // endpoint on this request's listener; a follower's does not (it learns
+    // endpoints from the metadata log), as in Kafka's KafkaApis.
+    const bool name_leaders = ctx.version >= 16;
+    const bool send_endpoints = replica_of(ctx, request) < 0;
+    const auto image = name_leaders ? partitions.image() : nullptr;
     for (size_t t = 0; t < topics.size(); ++t) {
         const auto& topic = topics[t];
         auto& topic_out = build.response.responses.emplace_back();
         topic_out.topic = topic.topic;
         topic_out.topic_id = topic.topic_id;
+        const metadata::topic_image* topic_image =
+            !image ? nullptr : ctx.version >= 13 ? image->topic(topic.topic_id) : image->topic(topic.topic);
         for (const auto& in : topic.partitions) {
             auto& out = topic_out.partitions.emplace_back();
             if (!allowed[t]) {
@@ -306,6 +319,15 @@ fetch_build build_response(const request_context& ctx, const pm::fetch_request& 
                                      : (ctx.version >= 13 ? partitions.find(topic.topic_id, in.partition)
                                                           : partitions.find(topic.topic, in.partition));
             read_partition(ctx, request, in, found, waiter, first_read, throttles, selector, partitions, build, out);
+            if (name_leaders && (out.error_code == int16_t(kafka_error::not_leader_or_follower) ||
+                                 out.error_code == int16_t(kafka_error::fenced_leader_epoch))) {
+                const auto hosted = (ctx.version >= 13 ? partitions.find_replica(topic.topic_id, in.partition)
+                                                       : partitions.find_replica(topic.topic, in.partition)).leader;
+                const auto current = current_leader_of(image.get(), topic_image, in.partition, hosted.get());
+                out.current_leader.leader_id = current.leader_id;
+                out.current_leader.leader_epoch = current.leader_epoch;
+                if (send_endpoints) build.leaders.add(image.get(), current.leader_id, ctx.connection.listener);
+            }
         }
     }
     return build;
@@ -341,6 +363,7 @@ boost::asio::awaitable<pm::fetch_response> handle_fetch(request_context& ctx, co
             for (const auto& [topic, bytes] : build.bytes_by_topic) traffic.of(topic)->bytes_out.inc(bytes);
         }
         build.response.session_id = plan.session_id;
+        build.leaders.fill(build.response.node_endpoints);
         sessions.finish(plan, build.response, by_id);
         return std::move(build.response);
     };

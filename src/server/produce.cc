@@ -6,6 +6,7 @@
 #include <chrono>
 #include <mutex>
 
+#include "current_leader.h"
 #include "data_path.h"
 #include "topic_metrics.h"
 #include "strata/common/kafka_error.h"
@@ -227,10 +228,18 @@ boost::asio::awaitable<pm::produce_response> handle_produce(request_context& ctx
 
     pm::produce_response response;
     std::lock_guard lock(wait->mutex);
+    // KIP-951 (v10+): a partition answered NOT_LEADER_OR_FOLLOWER names its
+    // current leader (as of now, after the wait: current_leader.h) and the
+    // response that leader's endpoint on this request's listener. Kafka fills
+    // them for this error only.
+    const bool name_leaders = ctx.version >= 10;
+    const auto image = name_leaders ? partitions.image() : nullptr;
+    leader_endpoints leaders;
     index = 0;
     for (const auto& topic : request.topic_data) {
         auto& topic_response = response.responses.emplace_back();
         topic_response.name = topic.name;
+        const metadata::topic_image* topic_image = image ? image->topic(topic.name) : nullptr;
         for (const auto& data : topic.partition_data) {
             const size_t i = index++;
             auto& p = topic_response.partition_responses.emplace_back();
@@ -242,6 +251,13 @@ boost::asio::awaitable<pm::produce_response> handle_produce(request_context& ctx
             }
             const auto& o = wait->outcomes[i];
             p.error_code = static_cast<int16_t>(o.error);
+            if (name_leaders && o.error == kafka_error::not_leader_or_follower) {
+                const auto hosted = partitions.find_replica(topic.name, data.index).leader;
+                const auto current = current_leader_of(image.get(), topic_image, data.index, hosted.get());
+                p.current_leader.leader_id = current.leader_id;
+                p.current_leader.leader_epoch = current.leader_epoch;
+                leaders.add(image.get(), current.leader_id, ctx.connection.listener);
+            }
             p.base_offset = o.error == kafka_error::none ? o.base_offset.value() : -1;
             p.log_append_time_ms = o.log_append_time;
             p.log_start_offset = o.log_start_offset.value();
@@ -255,6 +271,7 @@ boost::asio::awaitable<pm::produce_response> handle_produce(request_context& ctx
             }
         }
     }
+    leaders.fill(response.node_endpoints);
     co_return response;
 }
 
