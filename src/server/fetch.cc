@@ -174,6 +174,20 @@ void read_partition(const request_context& ctx, const pm::fetch_request& request
         // its last fetched epoch ends here (partition::diverging_epoch).
         if (auto diverging = p.diverging_epoch(storage::leader_epoch(in.last_fetched_epoch),
                                                storage::offset(in.fetch_offset))) {
+            if (diverging->epoch.value() < 0 || diverging->end_offset.value() < 0) {
+                // This log has no answer for the follower's epoch (newer than
+                // any batch here: a leader elected without the records the
+                // previous one appended after it, and nothing appended since).
+                // Kafka answers OFFSET_OUT_OF_RANGE ("Could not determine the
+                // end offset of the last fetched epoch"), and the follower,
+                // past this log's end, truncates to it. An undefined diverging
+                // epoch instead reads as "no divergence" to the follower,
+                // which then fetched past this log's end for ever (a chaos run
+                // left a partition with an ISR of one so).
+                set_error(out, kafka_error::offset_out_of_range);
+                build.has_error = true;
+                return;
+            }
             out.diverging_epoch.epoch = diverging->epoch.value();
             out.diverging_epoch.end_offset = diverging->end_offset.value();
             build.has_error = true;
