@@ -277,7 +277,8 @@ def skip_reason(log_path):
 # Tests whose own checks only print (0101's test_assert is a Test::Say):
 # any of these lines in the output fails the test here.
 SOFT_ASSERTS = {
-    "0101": ["Failed to create", "Failed to acquire metadata", "expecting metadata for exactly one topic",
+    "0101": ["Failed to create producer", "Failed to create topic", "Failed to create KafkaConsumer",
+             "Failed to acquire metadata", "expecting metadata for exactly one topic",
              "Expected event type", "expecting describe config results", "Expected success, not",
              "Expecting 1 resource", "expecting three replicas", "expecting message value size",
              "expecting 'msg='", "following 'msg='", "message consumed out of order",
