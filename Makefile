@@ -94,8 +94,8 @@ test: test-deps build
 	cd $(BUILD) && ctest --output-on-failure -j $(TEST_JOBS) --timeout 900
 
 # The compat tier's whole list (tests/compat/tests.list): librdkafka's own
-# tests against one node, then three nodes, then one node with the KIP-848
-# consumer group protocol. `make test` runs their fast subsets.
+# tests against one node, then three nodes, then one and three nodes with
+# the KIP-848 consumer group protocol. `make test` runs their fast subsets.
 compat: test-deps build
 	bash tests/compat/build.sh $(BUILD)/compat
 	STRATAD=$(BUILD)/src/stratad STRATA_COMPAT_BUILD_DIR=$(BUILD)/compat /usr/bin/python3 tests/compat/run.py --nodes 1; \
@@ -104,7 +104,9 @@ compat: test-deps build
 	three=$$?; \
 	STRATAD=$(BUILD)/src/stratad STRATA_COMPAT_BUILD_DIR=$(BUILD)/compat /usr/bin/python3 tests/compat/run.py --nodes 1 --protocol consumer; \
 	kip848=$$?; \
-	test $$one -eq 0 -a $$three -eq 0 -a $$kip848 -eq 0
+	STRATAD=$(BUILD)/src/stratad STRATA_COMPAT_BUILD_DIR=$(BUILD)/compat /usr/bin/python3 tests/compat/run.py --nodes 3 --protocol consumer; \
+	kip848three=$$?; \
+	test $$one -eq 0 -a $$three -eq 0 -a $$kip848 -eq 0 -a $$kip848three -eq 0
 
 # The fault tier (tests/fault/README.md): a 3-node cluster under a seeded
 # fault schedule, then the checker. DURATION in seconds, SEED to replay a

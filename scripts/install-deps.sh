@@ -13,7 +13,8 @@ build_packages=(
 # kafka-python on Debian's /usr/bin/python3 with the codec modules it
 # imports for snappy, lz4 and zstd; Sarama 1.22 with the Go toolchain that
 # builds the tests' small Sarama program offline, GOPATH=/usr/share/gocode)
-# the fuzzer's compiler, and the openssl CLI that makes the TLS tests'
+# the fuzzer's compiler, RapidJSON for the compat tier's statistics-JSON
+# tests (tests/compat/build.sh), and the openssl CLI that makes the TLS tests'
 # certificates (scripts/make-test-certs.sh); Chromium, which the web
 # console's browser test drives headless through puppeteer-core (npm);
 # curl and jq, which docs/rest.md's examples use (test_rest_doc.py runs them).
@@ -22,6 +23,7 @@ test_packages=(
   python3-snappy python3-lz4 python3-zstandard
   golang-go golang-github-shopify-sarama-dev
   clang libclang-rt-14-dev iperf3
+  rapidjson-dev
   prometheus
   openssl
   chromium

@@ -108,6 +108,20 @@ bool load_trust_store(ssl::context& context, const tls_settings& settings) {
     return false;
 }
 
+// The CertificateRequest names the trust store's CAs (certificate_authorities),
+// as Kafka's brokers do (Java's trust manager lists its accepted issuers):
+// clients pick their certificate by them. librdkafka (2.12) sends none when
+// its own is from another CA, so with ssl.client.auth=requested it still
+// connects (and logs in with SASL on SASL_SSL) instead of failing the
+// handshake on a certificate this broker would refuse.
+void advertise_client_cas(SSL_CTX* ctx) {
+    STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
+    for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+        X509* cert = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i));
+        if (cert && !SSL_CTX_add_client_CA(ctx, cert)) fail("ssl.truststore: a CA name for the CertificateRequest");
+    }
+}
+
 }  // namespace
 
 std::shared_ptr<ssl::context> make_server_tls_context(const tls_settings& settings) {
@@ -126,6 +140,7 @@ std::shared_ptr<ssl::context> make_server_tls_context(const tls_settings& settin
     }
     if (settings.client_auth != "none" && !trust)
         throw std::runtime_error("ssl.client.auth: verifying client certificates needs a trust store");
+    if (settings.client_auth != "none") advertise_client_cas(context->native_handle());
     // Session resumption across connections needs an id context when peers are verified.
     static const unsigned char session_id[] = "strata";
     SSL_CTX_set_session_id_context(context->native_handle(), session_id, sizeof session_id - 1);

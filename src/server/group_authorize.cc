@@ -301,6 +301,19 @@ awaitable<msg::consumer_group_heartbeat_response> authorized_consumer_group_hear
         response.member_id.reset();
         co_return response;
     }
+    // DESCRIBE on every topic the subscription names, as Kafka's KafkaApis:
+    // one refused topic refuses the whole heartbeat, naming none, so a
+    // member is never assigned (nor told of) a topic it may not see.
+    if (request.subscribed_topic_names) {
+        for (const auto& topic : *request.subscribed_topic_names) {
+            if (may_topic(ctx, acl_operation::describe, topic)) continue;
+            msg::consumer_group_heartbeat_response response;
+            response.error_code = topic_refused;
+            response.error_message.reset();
+            response.member_id.reset();
+            co_return response;
+        }
+    }
     co_return co_await gc.consumer_group_heartbeat(std::move(request), ctx.version, std::move(client_id),
                                                    std::move(client_host));
 }

@@ -323,10 +323,10 @@ def librdkafka_212():
 class RegexMember:
     """rdkafka/regex_member.py: one librdkafka 2.12 consumer of the consumer protocol."""
 
-    def __init__(self, broker, subscription, lib_dir):
+    def __init__(self, broker, subscription, lib_dir, group=REGEX_GROUP):
         env = dict(os.environ, LD_LIBRARY_PATH=lib_dir)
         self.proc = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "rdkafka", "regex_member.py"),
-                                      broker.bootstrap, REGEX_GROUP] + subscription, env=env,
+                                      broker.bootstrap, group] + subscription, env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lock = threading.Lock()
         self.version, self.held, self.records, self.errors, self.closed = None, set(), [], [], False
@@ -346,6 +346,10 @@ class RegexMember:
                     self.errors.append(event["error"])
                 elif "closed" in event:
                     self.closed = True
+
+    def error_list(self):
+        with self.lock:
+            return list(self.errors)
 
     def assigned(self):
         with self.lock:
@@ -458,6 +462,67 @@ def test_a_regex_subscription_follows_created_and_deleted_topics():
             print(f"--- stratad log ({broker.log_path}) ---\n{broker.log()[-20000:]}", file=sys.stderr)
 
 
+def test_a_subscription_naming_a_denied_topic_is_refused():
+    """ACLs on KIP-848 heartbeats, as Kafka's KafkaApis: a member whose
+    subscription names a topic it may not DESCRIBE gets
+    TOPIC_AUTHORIZATION_FAILED for the whole ConsumerGroupHeartbeat and no
+    assignment (not the other topics' partitions either); a member of another
+    group subscribed to the allowed topic alone is served; once the DENY ACL
+    is deleted the refused member's next heartbeat joins. librdkafka's 0109
+    (tests/compat, --protocol consumer) expects the same."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import ACL, ACLFilter, ACLOperation, ACLPermissionType, ACLResourcePatternType
+    from kafka.admin import ResourcePattern, ResourcePatternFilter, ResourceType
+    lib_dir = librdkafka_212()
+    # The clients are User:ANONYMOUS (PLAINTEXT), no super user; what no ACL
+    # names stays open to them.
+    broker = Broker(extra_env=dict(ENV, STRATA_AUTHORIZER_CLASS_NAME="StandardAuthorizer",
+                                   STRATA_SUPER_USERS="User:admin", STRATA_ALLOW_EVERYONE_IF_NO_ACL_FOUND="true"))
+    members = []
+    ok = False
+    try:
+        broker.start().wait_ready()
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        for name, partitions in (("k848-open", 2), ("k848-denied", 1)):
+            admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(15)
+        acl_admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=10000)
+        deny = ACL(principal="User:*", host="*", operation=ACLOperation.ALL, permission_type=ACLPermissionType.DENY,
+                   resource_pattern=ResourcePattern(ResourceType.TOPIC, "k848-denied", ACLResourcePatternType.LITERAL))
+        assert not acl_admin.create_acls([deny])["failed"]
+
+        refused = RegexMember(broker, ["k848-open", "k848-denied"], lib_dir, group="k848-acl-refused")
+        members.append(refused)
+        served = RegexMember(broker, ["k848-open"], lib_dir, group="k848-acl-served")
+        members.append(served)
+        wait_for(lambda: any("Topic authorization failed" in e for e in refused.error_list()), 60,
+                 "TOPIC_AUTHORIZATION_FAILED on the refused member's heartbeat")
+        wait_for(lambda: served.assigned() == {("k848-open", 0), ("k848-open", 1)}, 60, "the served member's partitions")
+        assert refused.assigned() == set(), refused.assigned()
+        assert all("Topic authorization failed" in e for e in refused.error_list()), refused.error_list()
+
+        deleted = acl_admin.delete_acls([ACLFilter(principal="User:*", host="*", operation=ACLOperation.ALL,
+                                                   permission_type=ACLPermissionType.DENY,
+                                                   resource_pattern=ResourcePatternFilter(
+                                                       ResourceType.TOPIC, "k848-denied",
+                                                       ACLResourcePatternType.LITERAL))])
+        assert len(deleted[0][1]) == 1, deleted
+        acl_admin.close()
+        wait_for(lambda: refused.assigned() == {("k848-open", 0), ("k848-open", 1), ("k848-denied", 0)}, 60,
+                 "both topics' partitions once the ACL is gone")
+        for member in members:
+            member.close()
+        members = []
+        ok = True
+    finally:
+        for member in members:
+            member.proc.kill()
+            print(f"--- member stderr ---\n{member.proc.stderr.read()[-5000:]}", file=sys.stderr)
+        broker.stop()
+        if not ok:
+            print(f"--- stratad log ({broker.log_path}) ---\n{broker.log()[-20000:]}", file=sys.stderr)
+
+
 if __name__ == "__main__":
     run_tests([test_a_kip848_group_survives_sigkill_with_its_epochs_and_assignments,
-               test_a_regex_subscription_follows_created_and_deleted_topics])
+               test_a_regex_subscription_follows_created_and_deleted_topics,
+               test_a_subscription_naming_a_denied_topic_is_refused])

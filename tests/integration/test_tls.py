@@ -159,6 +159,35 @@ def test_the_example_config_serves_sasl_ssl_and_ssl():
                                                  "sasl.password": "guess"})
 
 
+def acceptable_ca_names(port, version):
+    """The CA names the broker's CertificateRequest lists, as `openssl
+    s_client` prints them (TLS 1.2: the request's certificate_authorities;
+    TLS 1.3: its extension of that name)."""
+    out = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", f"-{version}"],
+                         input=b"", capture_output=True, timeout=30).stdout.decode(errors="replace")
+    assert "Acceptable client certificate CA names" in out or "No client certificate CA names sent" in out, out
+    names = []
+    if "Acceptable client certificate CA names" in out:
+        for line in out.split("Acceptable client certificate CA names", 1)[1].splitlines()[1:]:
+            if not line.strip() or ":" in line:  # the next field ("Requested Signature Algorithms: ...")
+                break
+            names.append(line.strip())
+    return names
+
+
+def test_certificate_request_names_the_trusted_cas():
+    """Like Kafka's brokers (Java's trust manager names its accepted
+    issuers), a CertificateRequest lists the trust store's CAs: librdkafka
+    (2.12, its rd_kafka_ssl_cert_callback) sends no certificate from another CA, so with
+    ssl.client.auth=requested such a client still connects (and may log in
+    with SASL on SASL_SSL) instead of failing the handshake."""
+    for client_auth in ("required", "requested"):
+        with tls_broker(client_auth=client_auth) as broker:
+            for version in ("tls1_2", "tls1_3"):
+                names = acceptable_ca_names(broker.ssl_port, version)
+                assert names == ["CN = Strata Test CA"], (client_auth, version, names)
+
+
 if __name__ == "__main__":
     run_tests([test_ssl_with_client_certificates, test_sasl_ssl_with_scram,
-               test_the_example_config_serves_sasl_ssl_and_ssl])
+               test_the_example_config_serves_sasl_ssl_and_ssl, test_certificate_request_names_the_trusted_cas])
