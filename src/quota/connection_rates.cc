@@ -38,10 +38,13 @@ connection_rate_quotas::connection_rate_quotas(connection_rate_config config, im
         _listener_throttled = &metrics->counter(
             "strata_connection_accept_throttled_total",
             "Connections a listener delayed for max.connection.creation.rate (broker-wide or per listener).");
-        _listener_throttle_ms = &metrics->counter(
-            "strata_connection_accept_throttle_time_ms_total",
-            "Milliseconds listeners paused accepting for max.connection.creation.rate (Kafka: "
-            "connection-accept-throttle-time).");
+        // Seconds, as Prometheus names time (promtool refuses "_ms"); a
+        // histogram, so that its _sum is the total time paused.
+        _listener_throttle = &metrics->histogram(
+            "strata_connection_accept_throttle_time_seconds",
+            "How long a listener paused before accepting a connection, for max.connection.creation.rate "
+            "(Kafka: connection-accept-throttle-time, in ms).",
+            {0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30});
         _ip_throttled = &metrics->counter(
             "strata_connection_ip_throttled_total",
             "Connections refused (closed after the throttle) for their IP's connection_creation_rate quota.");
@@ -70,7 +73,7 @@ int64_t connection_rate_quotas::record_listener_connection(std::string_view list
     }
     if (throttle > 0 && _listener_throttled) {
         _listener_throttled->inc();
-        _listener_throttle_ms->inc(static_cast<uint64_t>(throttle));
+        _listener_throttle->observe(static_cast<double>(throttle) / 1000.0);
     }
     return throttle;
 }

@@ -187,6 +187,10 @@ class Nodes:
                 node.env["STRATA_ADVERTISED_LISTENERS"] += "," + listener
             if scenario == "sasl":
                 node.env["STRATA_SASL_PLAIN_USERS"] = f"{SASL_USER}:{SASL_PASSWORD}"
+                # KIP-368: sessions end after 10 s, so that 0142 sees its
+                # clients re-authenticate mid-produce and mid-consume (it
+                # reads the key with DescribeConfigs and skips without it).
+                node.env["STRATA_CONNECTIONS_MAX_REAUTH_MS"] = "10000"
             else:
                 node.env.update({
                     "STRATA_SSL_KEYSTORE_LOCATION": os.path.join(certs, "broker.pem"),

@@ -75,7 +75,7 @@ private:
     std::map<std::string, ip_sensor, std::less<>> _ips;
     int64_t _next_expiry_ms = 0;
     metrics::counter* _listener_throttled = nullptr;
-    metrics::counter* _listener_throttle_ms = nullptr;
+    metrics::histogram* _listener_throttle = nullptr;
     metrics::counter* _ip_throttled = nullptr;
 };
 
