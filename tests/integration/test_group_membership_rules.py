@@ -18,6 +18,7 @@ from harness import Broker, Cluster, _recv_exactly, registered_brokers, run_test
 
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from kafka import KafkaAdminClient
 from kafka.protocol.api import RequestHeader
 from kafka.protocol.commit import OffsetCommitRequest_v2
 
@@ -144,9 +145,21 @@ def test_the_initial_rebalance_delay_puts_consumers_that_subscribe_together_in_o
             return c
 
         a = consumer("a")
-        a.poll(0.5)
-        time.sleep(1)  # within the 3 s the first generation stays open
-        b = consumer("b")
+
+        def a_joined():
+            # a's JoinGroup is at the coordinator: the group lists it. (A
+            # fixed sleep here was too short once under load: the first
+            # FindCoordinator makes __consumer_offsets, RF 3, first.)
+            a.poll(0.1)
+            try:
+                groups = kadmin.describe_consumer_groups(["together"])
+            except Exception:  # noqa: BLE001 - coordinator still loading
+                return False
+            return bool(groups) and len(groups[0].members) == 1
+
+        kadmin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        wait_for(a_joined, 30, "a in the group's first generation")
+        b = consumer("b")  # within the 3 s the first generation stays open
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and len([e for e in events if e[1] == "assign"]) < 2:
             a.poll(0.1)
@@ -157,6 +170,7 @@ def test_the_initial_rebalance_delay_puts_consumers_that_subscribe_together_in_o
         assert sorted(events) == [("a", "assign", 2), ("b", "assign", 2)], events
         a.close()
         b.close()
+        kadmin.close()
 
 
 def test_a_static_members_group_is_empty_the_moment_its_session_runs_out():
