@@ -113,3 +113,22 @@ def dsync_write_ms(directory, rounds=30):
         times.append((time.perf_counter() - start) * 1000)
     os.unlink(path)
     return min(times), statistics.median(times)
+
+
+CONSUMED = r"(\d+) messages \((\d+) bytes\) consumed in (\d+)ms: (\d+) msgs/s \(([\d.]+) MB/s\)"
+
+
+def perf_consume_mb_s(perf, bootstrap, topic, count, partitions=6, extra=()):
+    """rdkafka_performance (`perf`) consuming `count` records of `topic` from
+    the beginning, partitions 0..partitions-1, in responses of at most 1 MiB
+    (see broker_bench.perf_consume_args); `extra` adds arguments (-X ...).
+    Returns its MB/s."""
+    args = [perf, "-C", "-t", topic, "-b", bootstrap, "-o", "beginning", "-c", str(count),
+            "-X", "fetch.max.bytes=1048576", "-X", "queued.min.messages=1000000", *extra]
+    for p in range(partitions):
+        args += ["-p", str(p)]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=600).stdout
+    found = re.findall(CONSUMED, out)
+    if not found:
+        raise RuntimeError(out[-2000:])
+    return float(found[-1][4])

@@ -39,7 +39,6 @@ from security_support import alter_scram, raw_request  # noqa: E402
 from test_tls import tls_broker  # noqa: E402
 
 PERF = os.path.join(BUILD, "tests", "bench", "rdkafka_performance")
-CONSUMED = r"(\d+) messages \((\d+) bytes\) consumed in (\d+)ms: (\d+) msgs/s \(([\d.]+) MB/s\)"
 
 
 def openssl_aes_gcm_mb_s():
@@ -60,15 +59,7 @@ def perf_produce(bootstrap, topic, count, security):
 
 
 def perf_consume(bootstrap, topic, count, security):
-    args = [PERF, "-C", "-t", topic, "-b", bootstrap, "-o", "beginning", "-c", str(count),
-            "-X", "fetch.max.bytes=1048576", "-X", "queued.min.messages=1000000", *security]
-    for p in range(6):
-        args += ["-p", str(p)]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=600).stdout
-    found = re.findall(CONSUMED, out)
-    if not found:
-        raise RuntimeError(out[-2000:])
-    return float(found[-1][4])
+    return perf_tools.perf_consume_mb_s(PERF, bootstrap, topic, count, extra=security)
 
 
 def authenticate(port, ctx):

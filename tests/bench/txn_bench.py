@@ -28,7 +28,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import broker_bench  # noqa: E402  (sets STRATAD and the harness path)
-from broker_bench import CONSUMED, PERF, create_topic, median  # noqa: E402
+from broker_bench import PERF, create_topic, median  # noqa: E402
 from harness import Broker  # noqa: E402
 import perf_tools  # noqa: E402
 
@@ -49,16 +49,8 @@ def produce(broker, topic, mode):
 
 
 def consume(broker, topic, isolation, count):
-    args = [PERF, "-C", "-t", topic, "-b", broker.bootstrap, "-o", "beginning", "-c", str(count),
-            "-X", "fetch.max.bytes=1048576", "-X", "queued.min.messages=1000000",
-            "-X", f"isolation.level={isolation}"]
-    for p in range(6):
-        args += ["-p", str(p)]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=600).stdout
-    found = re.findall(CONSUMED, out)
-    if not found:
-        raise RuntimeError(out[-2000:])
-    return float(found[-1][4])
+    return perf_tools.perf_consume_mb_s(PERF, broker.bootstrap, topic, count,
+                                        extra=("-X", f"isolation.level={isolation}"))
 
 
 def main():
