@@ -443,13 +443,19 @@ def test_broker_configs_through_every_broker():
                 value = str(3600000 * (10 * via.node_id + target.node_id))
                 ok(via, "PUT", f"{path}/{key}", {"value": value}, expect=204)
                 # The value is the target's own (DYNAMIC_BROKER_CONFIG), as
-                # the target itself and every other broker report it.
+                # the target itself and every other broker report it. The
+                # write returns once the controller committed it; each
+                # broker applies it milliseconds later (as in Kafka, where a
+                # broker's metadata trails the controller's commit), so each
+                # read waits for it rather than racing it.
                 for asked in cluster.nodes:
-                    c = ok(asked, "GET", f"{path}/{key}")
-                    assert (c["value"], c["source"]) == (value, "DYNAMIC_BROKER_CONFIG"), (via.node_id, asked.node_id, c)
+                    wait_for(lambda: (lambda c: (c["value"], c["source"]) == (value, "DYNAMIC_BROKER_CONFIG"))(
+                        ok(asked, "GET", f"{path}/{key}")), timeout=10,
+                        what=f"broker {target.node_id}'s {key}={value} set through {via.node_id}, "
+                             f"read through {asked.node_id}")
                 ok(via, "POST", f"{path}:alter", {"data": [{"name": key, "operation": "DELETE"}]}, expect=204)
-                c = ok(target, "GET", f"{path}/{key}")
-                assert c["source"] != "DYNAMIC_BROKER_CONFIG", c
+                wait_for(lambda: ok(target, "GET", f"{path}/{key}")["source"] != "DYNAMIC_BROKER_CONFIG", timeout=10,
+                         what=f"broker {target.node_id}'s {key} deleted through {via.node_id}")
             status, answer = call(via, "GET", f"/v3/clusters/{cid}/brokers/99/configs")
             assert status == 404 and answer["error_code"] == 404, (status, answer)
             status, answer = call(via, "PUT", f"/v3/clusters/{cid}/brokers/{via.node_id % 3 + 1}/configs/{key}",
@@ -469,8 +475,8 @@ def test_broker_configs_through_every_broker():
             assert listed["kind"] == "KafkaClusterConfigList" and [(c["name"], c["value"], c["config_type"])
                                                                    for c in listed["data"]] == [(key, value, "BROKER")], listed
             ok(via, "DELETE", f"/v3/clusters/{cid}/broker-configs/{key}", expect=204)
-            status, answer = call(via, "GET", f"/v3/clusters/{cid}/broker-configs/{key}")
-            assert status == 404, (status, answer)
+            wait_for(lambda: call(via, "GET", f"/v3/clusters/{cid}/broker-configs/{key}")[0] == 404, timeout=10,
+                     what=f"the default {key} deleted through broker {via.node_id}")
         print("  every broker's configs and the cluster-wide defaults described, set and deleted through every broker",
               flush=True)
 
