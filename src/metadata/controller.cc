@@ -357,10 +357,21 @@ std::vector<record> controller::register_broker(const metadata_image& image,
             return {};
         }
     }
+    // The previous incarnation's session ended without the controller
+    // fencing it yet (the fencing loop had not run): its leaderships and ISR
+    // places end here, as the fence would have ended them. Otherwise the
+    // new incarnation, registered (fenced) with the image still naming it
+    // leader at the old epoch, would lead with whatever its log kept, which
+    // after an unclean stop may lack records the ISR has (and acknowledged).
+    std::vector<record> out;
+    if (existing && existing->incarnation_id != request.incarnation_id && !existing->fenced)
+        out = move_leadership_off(image, request.broker_id);
     records::register_broker_record r;
     r.broker_id = request.broker_id;
     r.incarnation_id = request.incarnation_id;
-    r.broker_epoch = next_broker_epoch;
+    // Kafka's broker epoch: the registration record's own offset, after the
+    // records above in the same batch.
+    r.broker_epoch = next_broker_epoch + static_cast<int64_t>(out.size());
     r.rack = request.rack;
     r.fenced = true;  // unfenced by a heartbeat once the broker has caught up
     for (const auto& l : request.listeners) {
@@ -378,8 +389,9 @@ std::vector<record> controller::register_broker(const metadata_image& image,
     }
     r.log_dirs = request.log_dirs;
     renew_session(request.broker_id, now_ms, connection);
-    response.broker_epoch = next_broker_epoch;
-    return {r};
+    response.broker_epoch = r.broker_epoch;
+    out.emplace_back(r);
+    return out;
 }
 
 std::vector<record> controller::broker_heartbeat(const metadata_image& image,

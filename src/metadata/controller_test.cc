@@ -644,5 +644,68 @@ TEST_F(controller_test, unfencing_the_last_isr_member_brings_its_partitions_back
     EXPECT_EQ(p.leader_epoch, epoch + 1);
 }
 
+// A broker killed and restarted after its session ended, before the fencing
+// loop ran: the previous incarnation was never fenced and still led. Its
+// leaderships and ISR places end with the new registration, as a fence would
+// have ended them (chaos seed 523: the restarted broker led at the old epoch
+// with a log that had lost a tail the ISR had).
+TEST_F(controller_test, a_new_incarnation_ends_the_unfenced_previous_ones_leaderships) {
+    add_broker(1, std::nullopt, 0);
+    add_broker(2, std::nullopt, 0);
+    create("t", 2, 2);
+    const auto before = image->topic("t")->partitions;
+    ASSERT_TRUE(std::any_of(before.begin(), before.end(), [](const auto& p) { return p.leader == 1; }));
+    // Broker 2 heartbeats on; broker 1's session ends at 9000 ms and it
+    // registers again at 9500 ms, the fencing loop not having run.
+    msg::broker_heartbeat_request hb;
+    hb.broker_id = 2;
+    hb.broker_epoch = image->broker(2)->epoch;
+    hb.current_metadata_offset = offset;
+    msg::broker_heartbeat_response hbr;
+    commit(ctl.broker_heartbeat(*image, hb, 8000, hbr));
+    msg::broker_registration_request reg;
+    reg.broker_id = 1;
+    reg.incarnation_id.bytes[1] = 9;
+    msg::broker_registration_response reg_resp;
+    const int64_t first = offset;
+    const auto records = ctl.register_broker(*image, reg, first, 9500, reg_resp);
+    ASSERT_EQ(reg_resp.error_code, 0);
+    ASSERT_GE(records.size(), 2u);
+    commit(records);
+    // The broker epoch is the registration record's own offset: the last.
+    EXPECT_EQ(reg_resp.broker_epoch, first + static_cast<int64_t>(records.size()) - 1);
+    EXPECT_EQ(image->broker(1)->epoch, reg_resp.broker_epoch);
+    EXPECT_TRUE(image->broker(1)->fenced);
+    for (size_t i = 0; i < before.size(); ++i) {
+        const auto& p = image->topic("t")->partitions[i];
+        EXPECT_EQ(p.leader, 2) << "partition " << i;
+        EXPECT_EQ(p.isr, std::vector<int32_t>{2}) << "partition " << i;
+        if (before[i].leader == 1) EXPECT_EQ(p.leader_epoch, before[i].leader_epoch + 1) << "partition " << i;
+    }
+    // Once caught up it is unfenced and rejoins as a follower.
+    msg::broker_heartbeat_request again;
+    again.broker_id = 1;
+    again.broker_epoch = reg_resp.broker_epoch;
+    again.current_metadata_offset = offset;
+    msg::broker_heartbeat_response again_resp;
+    commit(ctl.broker_heartbeat(*image, again, 9600, again_resp));
+    EXPECT_FALSE(again_resp.is_fenced);
+    EXPECT_EQ(image->topic("t")->partitions[0].leader, 2);
+}
+
+// Registering again under the same incarnation (a retried registration)
+// changes nothing about leadership.
+TEST_F(controller_test, a_retried_registration_keeps_the_brokers_leaderships) {
+    add_broker(1, std::nullopt, 0);
+    create("t", 1, 1);
+    msg::broker_registration_request reg;
+    reg.broker_id = 1;
+    reg.incarnation_id.bytes[0] = 1;  // add_broker's
+    msg::broker_registration_response reg_resp;
+    const auto records = ctl.register_broker(*image, reg, offset, 100, reg_resp);
+    ASSERT_EQ(reg_resp.error_code, 0);
+    EXPECT_EQ(records.size(), 1u);
+}
+
 }  // namespace
 }  // namespace strata::metadata

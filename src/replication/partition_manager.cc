@@ -58,6 +58,10 @@ void partition_manager::apply(std::shared_ptr<const metadata::metadata_image> im
     }
 
     const partition_config defaults = defaults_in(*image);
+    // The first image with this broker's own registration: every partition
+    // it was told to lead before (from the replayed, stale image) is looked
+    // at again, since only now may it lead.
+    if (previous->image && registered_in(*image) && !registered_in(*previous->image)) reconcile_all = true;
     if (reconcile_all || !previous->image) {
         for (const auto& [name, topic] : image->topics()) reconcile_topic(defaults, *topic, *image, next->hosted);
         // Hosted topics the image no longer has (deleted while we were away
@@ -120,12 +124,10 @@ void partition_manager::tell_elected() {
 
 void partition_manager::maybe_remove_strays(const metadata::metadata_image& image,
                                             const std::unordered_map<std::string, topic_partitions>& hosted) {
-    if (_strays_removed || _options.incarnation_id.is_zero()) return;
     // Images replayed from the local metadata log before the broker caught
     // up may be arbitrarily old: a partition created since would look like
     // a stray. The image with our own registration is past all of that.
-    const auto* self = image.broker(_options.node_id);
-    if (!self || self->incarnation_id != _options.incarnation_id) return;
+    if (_strays_removed || _options.incarnation_id.is_zero() || !registered_in(image)) return;
     _strays_removed = true;
     for (const auto& tp : _logs.partitions_on_disk()) {
         const auto index = size_t(tp.partition.value());
@@ -207,13 +209,22 @@ void partition_manager::reconcile_topic(const partition_config& defaults, const 
                                                _executor, *_options.clock, _options.isr_sender);
         }
         const leader_epoch epoch(ps.leader_epoch);
-        if (ps.leader == _options.node_id) {
+        if (leader_here(image, ps.leader)) {
             if (!slot->is_leader() || slot->epoch() != epoch) _elected.emplace_back(slot, ps.partition);
             slot->become_leader(leadership{epoch, ps.replicas, ps.isr, ps.partition_epoch});
             if (_options.on_follow) _options.on_follow(slot, -1, epoch);
         } else {
-            slot->become_follower(followership{ps.leader, epoch, ps.replicas});
-            if (_options.on_follow) _options.on_follow(slot, ps.leader, epoch);
+            // Named the leader by an image from before this broker's
+            // registration: it waits, leaderless, as Kafka's broker does not
+            // act on metadata until it has registered and caught up. (Its
+            // log may have lost a tail the other replicas still have: leading
+            // at the old epoch would overwrite their records with new ones
+            // at the same offsets and epoch, found by the chaos suite.) The
+            // controller moves the old incarnation's leaderships off when
+            // this one registers.
+            const int32_t leader = ps.leader == _options.node_id ? metadata::no_leader : ps.leader;
+            slot->become_follower(followership{leader, epoch, ps.replicas});
+            if (_options.on_follow) _options.on_follow(slot, leader, epoch);
         }
     }
     if (std::none_of(slots.begin(), slots.end(), [](const auto& p) { return p != nullptr; })) hosted.erase(topic.name);
@@ -247,7 +258,8 @@ partition_lookup partition_manager::find_in(const state& s, const metadata::topi
     // The image decides who leads; the partition follows it on its strand
     // (a produce that gets there first is refused NOT_LEADER_OR_FOLLOWER).
     auto it = s.hosted.find(topic->name);
-    if ((any_replica || topic->partitions[size_t(partition)].leader == _options.node_id) && it != s.hosted.end() &&
+    if ((any_replica || (s.image && leader_here(*s.image, topic->partitions[size_t(partition)].leader))) &&
+        it != s.hosted.end() &&
         size_t(partition) < it->second.size() && it->second[size_t(partition)] &&
         it->second[size_t(partition)]->topic_id() == topic->id) {
         out.leader = it->second[size_t(partition)];
@@ -294,7 +306,17 @@ partition_lookup partition_manager::find_replica(const protocol::uuid& topic_id,
 bool partition_manager::leads(const metadata::metadata_image& image, const partition& p) const {
     const auto* topic = image.topic(p.topic_id());
     const auto index = size_t(p.id().partition.value());
-    return topic && index < topic->partitions.size() && topic->partitions[index].leader == _options.node_id;
+    return topic && index < topic->partitions.size() && leader_here(image, topic->partitions[index].leader);
+}
+
+bool partition_manager::registered_in(const metadata::metadata_image& image) const {
+    if (_options.incarnation_id.is_zero()) return true;
+    const auto* self = image.broker(_options.node_id);
+    return self && self->incarnation_id == _options.incarnation_id;
+}
+
+bool partition_manager::leader_here(const metadata::metadata_image& image, int32_t leader) const {
+    return leader == _options.node_id && registered_in(image);
 }
 
 std::vector<std::shared_ptr<partition>> partition_manager::leaders() const {

@@ -714,5 +714,33 @@ TEST(partition_manager, stray_logs_are_deleted_once_the_image_has_this_registrat
     EXPECT_TRUE(f.manager->find("kept", 0).leader);
 }
 
+// A broker restarting replays its own metadata log first: an image from
+// before its new registration may still name it the leader of a partition
+// (the previous incarnation led it). Leading then, at the old epoch, with a
+// log that lost its tail in the unclean stop, overwrote records the other
+// replicas had at the same offsets and epoch (chaos seed 523). It waits for
+// the image with its own registration.
+TEST(partition_manager, does_not_lead_before_its_own_registration) {
+    const auto incarnation = id_of(78);
+    fixture f({}, {}, incarnation);
+    f.apply({fixture::topic("t", 1), fixture::partition_rec(1, 0, self, 4, {self, 2}),
+             fixture::registration(self, id_of(76))});
+    auto found = f.manager->find("t", 0);
+    EXPECT_FALSE(found.leader);
+    EXPECT_EQ(found.error, kafka_error::not_leader_or_follower);
+    EXPECT_TRUE(f.manager->leaders().empty());
+    ASSERT_TRUE(f.manager->find_replica("t", 0).leader);
+    EXPECT_FALSE(f.manager->find_replica("t", 0).leader->is_leader());
+
+    // Its registration arrives with nothing else changed (the controller
+    // found no other replica to lead): now it leads.
+    f.apply({fixture::registration(self, incarnation)});
+    EXPECT_TRUE(f.run_until([&] {
+        auto now = f.manager->find("t", 0);
+        return now.leader && now.leader->is_leader();
+    }));
+    EXPECT_EQ(f.manager->leaders().size(), 1u);
+}
+
 }  // namespace
 }  // namespace strata::replication

@@ -294,6 +294,54 @@ def test_returning_leader_truncates_divergent_records():
         assert [consumed[o][1] for o in range(100, 180)] == [f"new-{i}".encode() for i in range(80)]
 
 
+def test_restarted_leader_waits_for_its_registration():
+    """A leader killed and restarted while the quorum cannot hear it (the two
+    other nodes stopped) replays its own metadata log, which still names it
+    the leader at its old epoch. It must not lead on that stale image: after
+    an unclean stop its log may lack a tail the ISR has, and what it took at
+    the old epoch at those offsets would differ from theirs with nothing to
+    tell them apart (found by the chaos suite, seed 523: a restarted leader
+    with a truncated segment refused an idempotent producer's next sequence,
+    a fatal error for the client). It answers NOT_LEADER_OR_FOLLOWER until it
+    has registered again; once the others return the partition is led again
+    and every acknowledged record is read back once, in order."""
+    # A metadata snapshot after every commit: the restarted node's image
+    # comes from its latest snapshot at once (log records past it wait for
+    # the quorum's high watermark), as on any cluster that has run a while.
+    env = dict(cluster_env(), STRATA_METADATA_LOG_MAX_RECORD_BYTES_BETWEEN_SNAPSHOTS="1")
+    with Cluster(3, extra_env=env) as cluster:
+        leader, epoch, _, _ = create_topic(cluster)
+        before = [f"before-{i}".encode() for i in range(100)]
+        acked, errors = produce_all(producer(cluster.nodes), [(b"k", v) for v in before])
+        assert not errors and len(acked) == 100, errors[:5]
+        wait_identical_replicas(cluster.nodes)
+        old = cluster.node(leader)
+        others = [n for n in cluster.nodes if n is not old]
+        wait_for(lambda: glob.glob(os.path.join(old.data_dir, "__cluster_metadata-0", "*.checkpoint")), timeout=10,
+                 what="a metadata snapshot on the leader")
+        time.sleep(1.0)  # one taken after the topic's last change
+        old.kill()
+        for n in others:
+            n.pause()
+        try:
+            old.start()
+            stale, errors = produce_all(producer([old], acks="1", **{"message.timeout.ms": 3000}),
+                                        [(b"k", b"stale-epoch")])
+            assert not stale and errors, f"the restarted node led on its replayed image: acknowledged {stale}"
+            assert "leader at epoch" not in old.log().split("starting: node")[-1], "it logged a leadership"
+        finally:
+            for n in others:
+                n.resume()
+        after = [f"after-{i}".encode() for i in range(50)]
+        acked, errors = produce_all(producer(cluster.nodes, **{"message.timeout.ms": 60000}),
+                                    [(b"k", v) for v in after])
+        assert not errors and len(acked) == 50, errors[:5]
+        wait_isr(others[0], lambda isr: isr == [1, 2, 3], timeout=30, what="the restarted node back in the ISR")
+        wait_identical_replicas(cluster.nodes, timeout=30)
+        consumed = consume_all(cluster.nodes, 150)
+        assert [consumed[o][1] for o in sorted(consumed)] == before + after, sorted(consumed)[:5]
+
+
 def set_min_isr(admin, value):
     resource = ConfigResource("topic", TOPIC, set_config={"min.insync.replicas": value})
     admin.alter_configs([resource])[resource].result(timeout=20)
@@ -370,4 +418,5 @@ def test_isr_shrinks_and_expands():
 
 if __name__ == "__main__":
     run_tests([test_acks_all_replicates_to_every_replica, test_leader_sigkill_during_acks_all_stream,
-               test_returning_leader_truncates_divergent_records, test_isr_shrinks_and_expands])
+               test_returning_leader_truncates_divergent_records, test_isr_shrinks_and_expands,
+               test_restarted_leader_waits_for_its_registration])

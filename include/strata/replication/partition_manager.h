@@ -137,6 +137,14 @@ private:
     void drop(std::shared_ptr<partition>& slot);
     void tell_elected();
     bool leads(const metadata::metadata_image& image, const partition& p) const;
+    // Whether `image` holds this process's own registration (always, when
+    // no incarnation id was given). Before it does, the image is the one
+    // replayed from the local metadata log, as it stood when the previous
+    // incarnation stopped: it may still name this broker the leader of
+    // partitions that others have led since, or whose log here lost its tail.
+    bool registered_in(const metadata::metadata_image& image) const;
+    // `leader` is this broker, by an image that holds its registration.
+    bool leader_here(const metadata::metadata_image& image, int32_t leader) const;
     // Once `image` holds this process's registration: deletes the stray logs
     // (on disk, not hosted, not assigned here by `image`). Runs once.
     void maybe_remove_strays(const metadata::metadata_image& image,
