@@ -183,10 +183,7 @@ int64_t client_quota_manager::record_one(const metadata::metadata_image& image, 
     s->rate.record(value, now);
     const double rate = s->rate.measure(now);
     const int64_t throttle = throttle_time_ms(rate, quota->bound, s->rate.window_size_ms(now), _config);
-    if (throttle > 0) {
-        s->throttle_ms_total->inc(static_cast<uint64_t>(throttle));
-        s->throttled_total->inc();
-    }
+    if (throttle > 0) s->throttle_seconds->observe(static_cast<double>(throttle) / 1000.0);
     return throttle;
 }
 
@@ -208,13 +205,11 @@ std::shared_ptr<client_quota_manager::sensor> client_quota_manager::sensor_for(q
     // Kafka's per-client throttle-time metrics (type Produce, Fetch, Request).
     const std::string type_name = type == quota_type::produce ? "Produce" : type == quota_type::fetch ? "Fetch" : "Request";
     const metrics::labels labels{{"type", type_name}, {"user", quota.user_tag}, {"client_id", quota.client_tag}};
-    slot->throttle_ms_total = &_metrics.counter(
-        "strata_quota_throttle_time_ms_total",
-        "Milliseconds clients were throttled for exceeding a quota, by quota type and quota entity (Kafka: throttle-time).",
-        labels);
-    slot->throttled_total = &_metrics.counter(
-        "strata_quota_throttled_requests_total", "Requests answered with a throttle time, by quota type and quota entity.",
-        labels);
+    slot->throttle_seconds = &_metrics.histogram(
+        "strata_quota_throttle_time_seconds",
+        "Throttle times given to clients for exceeding a quota, by quota type and quota entity (Kafka: throttle-time); "
+        "its count is the requests throttled.",
+        metrics::latency_buckets_seconds(), labels);
     return slot;
 }
 

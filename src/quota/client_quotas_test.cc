@@ -134,7 +134,7 @@ TEST_F(manager_fixture, a_producer_over_its_rate_is_throttled_and_others_are_not
     // Fetch bytes count against consumer_byte_rate, which is not set.
     EXPECT_EQ(manager.record({"alice", "slow", 0, 10000000, std::nullopt}), 0);
     const auto text = registry.render();
-    EXPECT_NE(text.find("strata_quota_throttle_time_ms_total{type=\"Produce\",user=\"\",client_id=\"slow\"}"),
+    EXPECT_NE(text.find("strata_quota_throttle_time_seconds_sum{type=\"Produce\",user=\"\",client_id=\"slow\"} 9\n"),
               std::string::npos)
         << text;
 }

@@ -34,8 +34,7 @@ struct mutation_quota::sensor {
     std::mutex lock;
     token_bucket bucket;
     int64_t last_used_ms = 0;
-    metrics::counter* throttle_ms_total = nullptr;
-    metrics::counter* throttled_total = nullptr;
+    metrics::histogram* throttle_seconds = nullptr;
 };
 
 bool mutation_quota::try_record(double partitions) {
@@ -65,8 +64,7 @@ bool mutation_quota::try_record(double partitions) {
     }
     _throttle_ms = token_bucket_throttle_ms(debt, _rate);
     _throttled_at_ms = now;
-    _sensor->throttle_ms_total->inc(static_cast<uint64_t>(_throttle_ms));
-    _sensor->throttled_total->inc();
+    _sensor->throttle_seconds->observe(static_cast<double>(_throttle_ms) / 1000.0);
     return !_strict;
 }
 
@@ -116,14 +114,11 @@ mutation_quota controller_mutation_quotas::for_request(std::string_view user, st
             slot->last_used_ms = now;
             const metrics::labels labels{
                 {"type", "ControllerMutation"}, {"user", quota->user_tag}, {"client_id", quota->client_tag}};
-            slot->throttle_ms_total = &_metrics.counter(
-                "strata_quota_throttle_time_ms_total",
-                "Milliseconds clients were throttled for exceeding a quota, by quota type and quota entity (Kafka: "
-                "throttle-time).",
-                labels);
-            slot->throttled_total = &_metrics.counter(
-                "strata_quota_throttled_requests_total",
-                "Requests answered with a throttle time, by quota type and quota entity.", labels);
+            slot->throttle_seconds = &_metrics.histogram(
+                "strata_quota_throttle_time_seconds",
+                "Throttle times given to clients for exceeding a quota, by quota type and quota entity (Kafka: "
+                "throttle-time); its count is the requests throttled.",
+                metrics::latency_buckets_seconds(), labels);
         }
         found = slot;
     }

@@ -85,8 +85,8 @@ TEST_F(mutation_fixture, permissive_records_everything_and_throttles) {
     // Another client-id has a bucket of its own.
     EXPECT_TRUE(quotas.for_request("", "other", true).try_record(11));
     const auto text = registry.render();
-    EXPECT_NE(text.find("strata_quota_throttle_time_ms_total{type=\"ControllerMutation\",user=\"\",client_id=\"legacy\"} "
-                        "5000"),
+    EXPECT_NE(text.find("strata_quota_throttle_time_seconds_sum{type=\"ControllerMutation\",user=\"\",client_id=\"legacy\"} "
+                        "5\n"),
               std::string::npos)
         << text;
 }

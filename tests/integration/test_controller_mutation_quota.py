@@ -211,7 +211,7 @@ def test_strict_versions_refuse_mutations_while_the_bucket_is_in_debt():
         assert errors == {small: 0}, errors
         # The throttling is counted per client, as Kafka's throttle-time.
         metrics = broker.http_get("/metrics")[2]
-        assert 'strata_quota_throttled_requests_total{type="ControllerMutation",user="",client_id="ops"} 3' in \
+        assert 'strata_quota_throttle_time_seconds_count{type="ControllerMutation",user="",client_id="ops"} 3' in \
             metrics, metrics
 
 

@@ -277,7 +277,7 @@ def test_producer_is_throttled_to_its_quota_and_others_are_not():
         # The free producer was not slowed to anything like the quota.
         assert fast_bytes / fast_span > 5 * MB, fast_bytes / fast_span / MB
         text = metrics_text(broker)
-        assert 'strata_quota_throttle_time_ms_total{type="Produce",user="",client_id="slow-producer"}' in text
+        assert 'strata_quota_throttle_time_seconds_count{type="Produce",user="",client_id="slow-producer"}' in text
         assert 'client_id="free-producer"' not in text
 
 

@@ -141,8 +141,7 @@ private:
         std::mutex lock;
         windowed_rate rate;
         int64_t last_used_ms = 0;
-        metrics::counter* throttle_ms_total = nullptr;
-        metrics::counter* throttled_total = nullptr;
+        metrics::histogram* throttle_seconds = nullptr;
     };
     using sensor_key = std::tuple<quota_type, std::string, std::string>;
 
