@@ -95,6 +95,10 @@ struct fetcher {
     uint16_t port = 0;
     std::shared_ptr<async_signal> wake;
     bool stopped = false;
+    // The partitions and epochs of the fetch on the wire, while one is: a
+    // partition followed meanwhile that it does not carry interrupts it.
+    std::optional<std::map<topic_partition, leader_epoch>> in_flight;
+    bool interrupted = false;
 };
 
 struct replica_fetcher_manager::impl : std::enable_shared_from_this<replica_fetcher_manager::impl> {
@@ -340,10 +344,12 @@ asio::awaitable<void> run_fetcher(impl_ptr m, std::shared_ptr<fetcher> f) {
         auto sent = std::make_shared<std::map<std::pair<std::array<uint8_t, 16>, int32_t>, sent_partition>>();
         const auto now = clock_type::now();
         auto next_ready = clock_type::time_point::max();
+        auto backoff_ends = clock_type::time_point::max();  // the first partition left out for an error
         m->throttles.follow(image);
         for (auto& [tp, target] : f->partitions) {
             if (target.not_before > now) {
                 next_ready = std::min(next_ready, target.not_before);
+                backoff_ends = std::min(backoff_ends, target.not_before);
                 continue;
             }
             // KIP-73 (Kafka's ReplicaFetcherThread.shouldFollowerThrottle): a
@@ -376,10 +382,27 @@ asio::awaitable<void> run_fetcher(impl_ptr m, std::shared_ptr<fetcher> f) {
             co_await pause(m, f, next_ready);
             continue;
         }
+        // A partition backing off after an error (50 ms after an image race)
+        // is fetched when its backoff ends, not when the leader's long poll
+        // on the others does.
+        if (backoff_ends != clock_type::time_point::max()) {
+            const auto until = std::chrono::ceil<std::chrono::milliseconds>(backoff_ends - now).count();
+            request.max_wait_ms = int32_t(std::min<int64_t>(request.max_wait_ms, std::max<int64_t>(until, 1)));
+        }
         auto connection = f->connection;
-        const auto timeout = std::chrono::milliseconds(m->options.fetch_wait_max_ms) + m->options.request_timeout;
+        const auto timeout = std::chrono::milliseconds(request.max_wait_ms) + m->options.request_timeout;
+        f->in_flight.emplace();
+        for (const auto& [key, s] : *sent) f->in_flight->emplace(s.tp, s.epoch);
         auto answer = co_await connection->call<pm::fetch_response>(std::move(request), fetch_version, timeout);
+        f->in_flight.reset();
         if (f->stopped || m->stopped) break;
+        if (std::exchange(f->interrupted, false) && !answer) {
+            // do_follow closed the connection under this fetch for a
+            // partition it did not carry: a new connection fetches at once.
+            logger()->debug("replica fetcher {}: fetch from leader {} interrupted for a partition followed meanwhile",
+                            f->index, f->leader);
+            continue;
+        }
         if (!answer) {
             if (m->options.unreachable && m->options.image) {
                 if (const auto* b = m->options.image()->broker(f->leader)) m->options.unreachable->mark(f->leader, b->epoch);
@@ -449,6 +472,23 @@ void replica_fetcher_manager::impl::do_follow(const std::shared_ptr<partition>& 
     f->partitions[tp] = fetch_target{p, epoch, {}};
     assignment[tp] = key;
     f->wake->notify();
+    // The fetcher's fetch may be parked at the leader for up to
+    // replica.fetch.wait.max.ms without this partition, which the leader's
+    // HW (acks=all) now waits for: after a leadership move, the new leader's
+    // followers must fetch at once. Kafka adds it to the next fetch (after
+    // the parked one returns); a fetch cannot be withdrawn, so the
+    // connection is closed and the loop fetches again on a new one. There
+    // are no fetch sessions between brokers (every fetch is a full one), so
+    // nothing else depends on that fetch.
+    if (f->in_flight && f->connection) {
+        auto sent = f->in_flight->find(tp);
+        if (sent == f->in_flight->end() || sent->second != epoch) {
+            f->in_flight.reset();
+            f->interrupted = true;
+            f->connection->close();
+            f->connection.reset();
+        }
+    }
 }
 
 void replica_fetcher_manager::impl::do_stop() {
