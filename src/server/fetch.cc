@@ -152,10 +152,11 @@ void read_partition(const request_context& ctx, const pm::fetch_request& request
         std::shared_ptr<replication::partition> hosted;
         if (follower && ctx.version >= 9 && found.error == kafka_error::not_leader_or_follower)
             hosted = partitions.find_replica(found.topic_id, in.partition).leader;
+        // The waiter first, then the epochs: a leadership applied in between
+        // either shows in them or wakes the waiter.
+        if (hosted && waiter) hosted->add_waiter(waiter, true);
         if (hosted && image_behind(in, hosted.get(), partitions, found.topic_id)) {
-            // Its leadership (a new epoch) wakes the waiter.
-            build.image_behind = true;
-            if (waiter) hosted->add_waiter(waiter, true);
+            build.image_behind = true;  // its leadership (a new epoch) wakes the waiter
             return;
         }
         build.has_error = true;
