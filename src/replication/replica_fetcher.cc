@@ -54,6 +54,13 @@ constexpr auto image_race_backoff = std::chrono::milliseconds(50);
 // throttle looks again (the rate falls as its samples age; Kafka waits
 // replica.fetch.backoff.ms, which makes the catch-up needlessly jerky).
 constexpr auto throttled_backoff = std::chrono::milliseconds(50);
+// How often at most a fetcher withdraws its parked fetch for partitions
+// followed meanwhile (later ones wait for the next turn): each withdrawn
+// fetch stays parked at the leader, on a closed connection, until its
+// max_wait_ms, so an image per millisecond (topics created one by one)
+// must not leave hundreds of them there. A controlled shutdown's images
+// follow each other within a few milliseconds.
+constexpr auto interrupt_interval = std::chrono::milliseconds(20);
 
 // Whether the image has `node` in the ISR of `tp`.
 bool in_isr(const metadata::metadata_image& image, const topic_partition& tp, int32_t node) {
@@ -98,7 +105,10 @@ struct fetcher {
     // The partitions and epochs of the fetch on the wire, while one is: a
     // partition followed meanwhile that it does not carry interrupts it.
     std::optional<std::map<topic_partition, leader_epoch>> in_flight;
-    bool interrupted = false;
+    bool missing = false;       // a partition was followed that the fetch on the wire lacks
+    bool interrupted = false;   // its connection was closed for that
+    bool interrupt_due = false; // a withdrawal waits for interrupt_interval
+    clock_type::time_point last_interrupt{};
 };
 
 struct replica_fetcher_manager::impl : std::enable_shared_from_this<replica_fetcher_manager::impl> {
@@ -126,6 +136,7 @@ struct replica_fetcher_manager::impl : std::enable_shared_from_this<replica_fetc
     replication_throttles throttles;
 
     asio::any_io_executor executor() { return context.get_executor(); }
+    void maybe_interrupt(const std::shared_ptr<fetcher>& f);
     void do_follow(const std::shared_ptr<partition>& p, int32_t leader, leader_epoch epoch);
     void do_stop();
 };
@@ -391,6 +402,7 @@ asio::awaitable<void> run_fetcher(impl_ptr m, std::shared_ptr<fetcher> f) {
         }
         auto connection = f->connection;
         const auto timeout = std::chrono::milliseconds(request.max_wait_ms) + m->options.request_timeout;
+        f->missing = false;
         f->in_flight.emplace();
         for (const auto& [key, s] : *sent) f->in_flight->emplace(s.tp, s.epoch);
         auto answer = co_await connection->call<pm::fetch_response>(std::move(request), fetch_version, timeout);
@@ -480,15 +492,36 @@ void replica_fetcher_manager::impl::do_follow(const std::shared_ptr<partition>& 
     // connection is closed and the loop fetches again on a new one. There
     // are no fetch sessions between brokers (every fetch is a full one), so
     // nothing else depends on that fetch.
-    if (f->in_flight && f->connection) {
+    if (f->in_flight) {
         auto sent = f->in_flight->find(tp);
         if (sent == f->in_flight->end() || sent->second != epoch) {
-            f->in_flight.reset();
-            f->interrupted = true;
-            f->connection->close();
-            f->connection.reset();
+            f->missing = true;
+            maybe_interrupt(f);
         }
     }
+}
+
+void replica_fetcher_manager::impl::maybe_interrupt(const std::shared_ptr<fetcher>& f) {
+    if (stopped || f->stopped || !f->missing || !f->in_flight || !f->connection) return;
+    const auto now = clock_type::now();
+    const auto turn = f->last_interrupt + interrupt_interval;
+    if (now < turn) {
+        if (std::exchange(f->interrupt_due, true)) return;
+        tasks.spawn(context, [](impl_ptr m, std::shared_ptr<fetcher> f, clock_type::time_point at) -> asio::awaitable<void> {
+            asio::steady_timer timer(m->context, at);
+            boost::system::error_code ignored;
+            co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+            f->interrupt_due = false;
+            m->maybe_interrupt(f);
+        }(shared_from_this(), f, turn));
+        return;
+    }
+    f->last_interrupt = now;
+    f->missing = false;
+    f->in_flight.reset();
+    f->interrupted = true;
+    f->connection->close();
+    f->connection.reset();
 }
 
 void replica_fetcher_manager::impl::do_stop() {

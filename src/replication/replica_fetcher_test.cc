@@ -263,6 +263,15 @@ TEST(replica_fetcher, a_partition_followed_during_a_parked_fetch_is_fetched_at_o
     EXPECT_LT(second.at - followed, std::chrono::milliseconds(long_poll_ms / 2));  // not the long poll
     EXPECT_NE(second.connection, leader.fetches()[0].connection);  // the parked one was withdrawn
     EXPECT_EQ(second.max_wait_ms, long_poll_ms);
+
+    // Another one at once (within the 20 ms between withdrawals): its turn
+    // comes a few milliseconds later, not after the long poll.
+    f.add_topic(3);
+    ASSERT_TRUE(leader.wait_for_fetches(3));
+    const auto third = leader.fetches()[2];
+    EXPECT_EQ(third.topics, (std::set<uint8_t>{1, 2, 3}));
+    EXPECT_LT(third.at - second.at, std::chrono::milliseconds(long_poll_ms / 2));
+    EXPECT_NE(third.connection, second.connection);
 }
 
 // A partition the leader refused for an image race (backing off 50 ms) caps
