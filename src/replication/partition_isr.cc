@@ -77,6 +77,10 @@ void partition::apply_leadership(leadership l) {
         request_flush(_log->end_offset());
     // A smaller ISR may let the HW (and acks=all produces) move on.
     complete_pending();
+    // Followers' fetches held for this leadership (they knew the new epoch
+    // before this broker did) read again now, as Kafka completes the delayed
+    // fetches of a partition whose leadership changed.
+    if (new_epoch) wake_waiters();
 }
 
 std::vector<int32_t> partition::maximal_isr() const {

@@ -54,6 +54,13 @@ constexpr auto image_race_backoff = std::chrono::milliseconds(50);
 // throttle looks again (the rate falls as its samples age; Kafka waits
 // replica.fetch.backoff.ms, which makes the catch-up needlessly jerky).
 constexpr auto throttled_backoff = std::chrono::milliseconds(50);
+// How often at most a fetcher withdraws its parked fetch for partitions
+// followed meanwhile (later ones wait for the next turn): each withdrawn
+// fetch stays parked at the leader, on a closed connection, until its
+// max_wait_ms, so an image per millisecond (topics created one by one)
+// must not leave hundreds of them there. A controlled shutdown's images
+// follow each other within a few milliseconds.
+constexpr auto interrupt_interval = std::chrono::milliseconds(20);
 
 // Whether the image has `node` in the ISR of `tp`.
 bool in_isr(const metadata::metadata_image& image, const topic_partition& tp, int32_t node) {
@@ -95,6 +102,13 @@ struct fetcher {
     uint16_t port = 0;
     std::shared_ptr<async_signal> wake;
     bool stopped = false;
+    // The partitions and epochs of the fetch on the wire, while one is: a
+    // partition followed meanwhile that it does not carry interrupts it.
+    std::optional<std::map<topic_partition, leader_epoch>> in_flight;
+    bool missing = false;       // a partition was followed that the fetch on the wire lacks
+    bool interrupted = false;   // its connection was closed for that
+    bool interrupt_due = false; // a withdrawal waits for interrupt_interval
+    clock_type::time_point last_interrupt{};
 };
 
 struct replica_fetcher_manager::impl : std::enable_shared_from_this<replica_fetcher_manager::impl> {
@@ -122,6 +136,7 @@ struct replica_fetcher_manager::impl : std::enable_shared_from_this<replica_fetc
     replication_throttles throttles;
 
     asio::any_io_executor executor() { return context.get_executor(); }
+    void maybe_interrupt(const std::shared_ptr<fetcher>& f);
     void do_follow(const std::shared_ptr<partition>& p, int32_t leader, leader_epoch epoch);
     void do_stop();
 };
@@ -340,10 +355,12 @@ asio::awaitable<void> run_fetcher(impl_ptr m, std::shared_ptr<fetcher> f) {
         auto sent = std::make_shared<std::map<std::pair<std::array<uint8_t, 16>, int32_t>, sent_partition>>();
         const auto now = clock_type::now();
         auto next_ready = clock_type::time_point::max();
+        auto backoff_ends = clock_type::time_point::max();  // the first partition left out for an error
         m->throttles.follow(image);
         for (auto& [tp, target] : f->partitions) {
             if (target.not_before > now) {
                 next_ready = std::min(next_ready, target.not_before);
+                backoff_ends = std::min(backoff_ends, target.not_before);
                 continue;
             }
             // KIP-73 (Kafka's ReplicaFetcherThread.shouldFollowerThrottle): a
@@ -376,10 +393,28 @@ asio::awaitable<void> run_fetcher(impl_ptr m, std::shared_ptr<fetcher> f) {
             co_await pause(m, f, next_ready);
             continue;
         }
+        // A partition backing off after an error (50 ms after an image race)
+        // is fetched when its backoff ends, not when the leader's long poll
+        // on the others does.
+        if (backoff_ends != clock_type::time_point::max()) {
+            const auto until = std::chrono::ceil<std::chrono::milliseconds>(backoff_ends - now).count();
+            request.max_wait_ms = int32_t(std::min<int64_t>(request.max_wait_ms, std::max<int64_t>(until, 1)));
+        }
         auto connection = f->connection;
-        const auto timeout = std::chrono::milliseconds(m->options.fetch_wait_max_ms) + m->options.request_timeout;
+        const auto timeout = std::chrono::milliseconds(request.max_wait_ms) + m->options.request_timeout;
+        f->missing = false;
+        f->in_flight.emplace();
+        for (const auto& [key, s] : *sent) f->in_flight->emplace(s.tp, s.epoch);
         auto answer = co_await connection->call<pm::fetch_response>(std::move(request), fetch_version, timeout);
+        f->in_flight.reset();
         if (f->stopped || m->stopped) break;
+        if (std::exchange(f->interrupted, false) && !answer) {
+            // do_follow closed the connection under this fetch for a
+            // partition it did not carry: a new connection fetches at once.
+            logger()->debug("replica fetcher {}: fetch from leader {} interrupted for a partition followed meanwhile",
+                            f->index, f->leader);
+            continue;
+        }
         if (!answer) {
             if (m->options.unreachable && m->options.image) {
                 if (const auto* b = m->options.image()->broker(f->leader)) m->options.unreachable->mark(f->leader, b->epoch);
@@ -449,6 +484,44 @@ void replica_fetcher_manager::impl::do_follow(const std::shared_ptr<partition>& 
     f->partitions[tp] = fetch_target{p, epoch, {}};
     assignment[tp] = key;
     f->wake->notify();
+    // The fetcher's fetch may be parked at the leader for up to
+    // replica.fetch.wait.max.ms without this partition, which the leader's
+    // HW (acks=all) now waits for: after a leadership move, the new leader's
+    // followers must fetch at once. Kafka adds it to the next fetch (after
+    // the parked one returns); a fetch cannot be withdrawn, so the
+    // connection is closed and the loop fetches again on a new one. There
+    // are no fetch sessions between brokers (every fetch is a full one), so
+    // nothing else depends on that fetch.
+    if (f->in_flight) {
+        auto sent = f->in_flight->find(tp);
+        if (sent == f->in_flight->end() || sent->second != epoch) {
+            f->missing = true;
+            maybe_interrupt(f);
+        }
+    }
+}
+
+void replica_fetcher_manager::impl::maybe_interrupt(const std::shared_ptr<fetcher>& f) {
+    if (stopped || f->stopped || !f->missing || !f->in_flight || !f->connection) return;
+    const auto now = clock_type::now();
+    const auto turn = f->last_interrupt + interrupt_interval;
+    if (now < turn) {
+        if (std::exchange(f->interrupt_due, true)) return;
+        tasks.spawn(context, [](impl_ptr m, std::shared_ptr<fetcher> f, clock_type::time_point at) -> asio::awaitable<void> {
+            asio::steady_timer timer(m->context, at);
+            boost::system::error_code ignored;
+            co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+            f->interrupt_due = false;
+            m->maybe_interrupt(f);
+        }(shared_from_this(), f, turn));
+        return;
+    }
+    f->last_interrupt = now;
+    f->missing = false;
+    f->in_flight.reset();
+    f->interrupted = true;
+    f->connection->close();
+    f->connection.reset();
 }
 
 void replica_fetcher_manager::impl::do_stop() {

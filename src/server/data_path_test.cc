@@ -388,6 +388,70 @@ TEST(data_path, a_followers_fetch_gets_the_diverging_epoch_or_waits_for_an_appen
               static_cast<int16_t>(kafka_error::fenced_leader_epoch));
 }
 
+// A follower that applied the image electing this broker before this broker
+// did asks for the partition at the new epoch: the fetch is held (not
+// answered NOT_LEADER_OR_FOLLOWER, which made the follower back off while
+// the new leader's HW waited for it), answered once the leadership is
+// applied here, and its fetch offset is recorded then.
+TEST(data_path, a_followers_fetch_ahead_of_this_brokers_leadership_waits_for_it) {
+    fixture f;
+    // Topic "u": broker 2 leads it at epoch 4, this broker follows.
+    {
+        strata::metadata::metadata_delta delta(f.manager->image());
+        mr::topic_record t;
+        t.name = "u";
+        t.topic_id = id_of(2);
+        delta.replay(t);
+        mr::partition_record p;
+        p.topic_id = id_of(2);
+        p.partition_id = 0;
+        p.replicas = {2, self};
+        p.isr = p.replicas;
+        p.leader = 2;
+        p.leader_epoch = 4;
+        delta.replay(p);
+        f.manager->apply(delta.apply(), delta.changes());
+        f.run_until([] { return false; }, std::chrono::milliseconds(10));
+    }
+    auto follower_fetch = [&](int32_t current_leader_epoch) {
+        auto request = f.fetch_request(15, 0, 10'000);
+        request.topics[0].topic_id = id_of(2);
+        request.replica_state.replica_id = 2;
+        request.replica_state.replica_epoch = 9;
+        request.topics[0].partitions[0].current_leader_epoch = current_leader_epoch;
+        return request;
+    };
+    // At the epoch this broker knows, it is not the leader: answered at once.
+    auto known = f.fetch(15, follower_fetch(4));
+    EXPECT_EQ(known.responses[0].partitions[0].error_code, int16_t(kafka_error::not_leader_or_follower));
+
+    // At epoch 5 (the follower knows of this broker's election): held.
+    auto pending = f.start(frame_of(api_key::fetch, 15, follower_fetch(5)));
+    f.run_until([] { return false; }, std::chrono::milliseconds(50));
+    EXPECT_NE(pending.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+
+    const auto elected = std::chrono::steady_clock::now();
+    {
+        strata::metadata::metadata_delta delta(f.manager->image());
+        mr::partition_change_record moved;
+        moved.topic_id = id_of(2);
+        moved.partition_id = 0;
+        moved.leader = self;
+        delta.replay(moved);
+        f.manager->apply(delta.apply(), delta.changes());
+    }
+    ASSERT_TRUE(f.run_until([&] { return pending.wait_for(std::chrono::seconds(0)) == std::future_status::ready; }));
+    EXPECT_LT(std::chrono::steady_clock::now() - elected, std::chrono::seconds(5));  // not the 10 s long poll
+    auto r = f.decode<pm::fetch_response>(api_key::fetch, 15, pending.get());
+    EXPECT_EQ(r.responses[0].partitions[0].error_code, 0);
+    auto p = f.manager->find(id_of(2), 0).leader;
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->epoch().value(), 5);
+    // The follower's fetch offset reached the new leader (its HW counts it).
+    ASSERT_TRUE(f.run_until([&] { return !p->read_candidates(storage::offset(0)).empty(); }));
+    EXPECT_EQ(p->read_candidates(storage::offset(0))[0].id, 2);
+}
+
 TEST(data_path, incremental_fetch_sessions_send_only_what_changed) {
     fixture f;
     f.produce(9, batch_of(3));

@@ -16,7 +16,10 @@
 // to the partition (its fetch offset: the HW and the ISR follow from it),
 // gets DivergingEpoch (v12+) when its last fetched epoch ends before its
 // fetch offset here, and its long poll also ends on the next append or
-// when the HW moves. A replica named in leader.replication.throttled.replicas
+// when the HW moves. A follower that asks for a partition at a leader epoch
+// newer than this broker knows (it applied the image electing this broker
+// first) is held, not answered NOT_LEADER_OR_FOLLOWER, until the leadership
+// reaches the partition here. A replica named in leader.replication.throttled.replicas
 // and outside the ISR gets no records while leader.replication.throttled.rate
 // is exceeded (KIP-73; src/replication/throttle.h).
 #include <boost/asio/this_coro.hpp>
@@ -48,6 +51,10 @@ struct fetch_build {
     pm::fetch_response response;
     size_t bytes = 0;
     bool has_error = false;     // or anything else to answer at once (a divergence)
+    // A follower asked for a partition at a leader epoch newer than this
+    // broker knows (the image that makes it the leader is still on its way):
+    // the error is held with the long poll, which the leadership wakes.
+    bool image_behind = false;
     std::vector<int64_t> hws;   // each partition's HW as read, in request order
     // Bytes of records read per topic (BytesOutPerSec), in read order.
     std::vector<std::pair<std::string, size_t>> bytes_by_topic;
@@ -109,30 +116,64 @@ void set_error(pm::fetch_response::partition_data& out, kafka_error error) {
     out.records = protocol::records{};
 }
 
+// A follower's fetch names `in` at a leader epoch newer than any this broker
+// knows for the partition it hosts (`hosted`: its replica, or null): the
+// follower applied the image that elected this broker first. Within
+// milliseconds this broker applies it too; answering NOT_LEADER_OR_FOLLOWER
+// or UNKNOWN_LEADER_EPOCH at once made the follower back off the partition
+// and left the new leader's HW (acks=all) waiting for it.
+bool image_behind(const pm::fetch_request::fetch_partition& in, const replication::partition* hosted,
+                  const replication::partition_manager& partitions, const protocol::uuid& topic_id) {
+    if (!hosted || in.current_leader_epoch < 0) return false;
+    const auto image = partitions.image();
+    const auto* topic = image ? image->topic(topic_id) : nullptr;
+    const auto known = current_leader_of(image.get(), topic, in.partition, hosted);
+    return in.current_leader_epoch > std::max(known.leader_epoch, hosted->epoch().value());
+}
+
 // One partition's answer. `budget` is what is left of the response's
 // max_bytes; the first partition with data may exceed it (KIP-74).
+// `recorded` (by partition, in request order) says whose follower fetch
+// offset the partition has been told already: once per request, at the
+// first read that finds this broker leading at the follower's epoch.
 void read_partition(const request_context& ctx, const pm::fetch_request& request, const pm::fetch_request::fetch_partition& in,
                     const replication::partition_lookup& found, const std::shared_ptr<replication::async_signal>& waiter,
-                    bool first_read, replication::replication_throttles* throttles, replication::replica_selector selector,
-                    const replication::partition_manager& partitions, fetch_build& build,
-                    pm::fetch_response::partition_data& out) {
+                    std::vector<char>& recorded, replication::replication_throttles* throttles,
+                    replication::replica_selector selector, const replication::partition_manager& partitions,
+                    fetch_build& build, pm::fetch_response::partition_data& out) {
     out.partition_index = in.partition;
+    const size_t index = build.hws.size();
     build.hws.push_back(-1);
+    if (recorded.size() <= index) recorded.resize(index + 1, 0);
+    const int32_t replica_id = replica_of(ctx, request);
+    const bool follower = replica_id >= 0;
     if (!found.leader) {
         set_error(out, found.error);
+        std::shared_ptr<replication::partition> hosted;
+        if (follower && ctx.version >= 9 && found.error == kafka_error::not_leader_or_follower)
+            hosted = partitions.find_replica(found.topic_id, in.partition).leader;
+        // The waiter first, then the epochs: a leadership applied in between
+        // either shows in them or wakes the waiter.
+        if (hosted && waiter) hosted->add_waiter(waiter, true);
+        if (hosted && image_behind(in, hosted.get(), partitions, found.topic_id)) {
+            build.image_behind = true;  // its leadership (a new epoch) wakes the waiter
+            return;
+        }
         build.has_error = true;
         return;
     }
     auto& p = *found.leader;
-    const int32_t replica_id = replica_of(ctx, request);
-    const bool follower = replica_id >= 0;
     if (waiter) p.add_waiter(waiter, follower);
     const int32_t epoch = p.epoch().value();
     if (ctx.version >= 9 && in.current_leader_epoch >= 0 && in.current_leader_epoch != epoch) {
         // KIP-320: the client's view of the leadership is older or newer.
         set_error(out, in.current_leader_epoch < epoch ? kafka_error::fenced_leader_epoch
                                                        : kafka_error::unknown_leader_epoch);
-        build.has_error = true;
+        // A follower ahead of this leader's epoch: the image is being applied
+        // here (the partition's strand takes the new epoch next), which wakes
+        // the waiter.
+        if (follower && in.current_leader_epoch > epoch) build.image_behind = true;
+        else build.has_error = true;
         return;
     }
     const auto hw = p.high_watermark();
@@ -197,10 +238,14 @@ void read_partition(const request_context& ctx, const pm::fetch_request& request
     const auto leo = p.log_end_offset();
     // The follower has everything below its fetch offset: its log end, which
     // moves the HW and decides its ISR membership. Once per request, not on
-    // every re-read of a long poll.
-    if (follower && first_read && in.fetch_offset >= p.log_start_offset().value() && in.fetch_offset <= leo.value())
+    // every re-read of a long poll; for a partition held for this broker's
+    // leadership (image_behind), at the read that finds it.
+    if (follower && !recorded[index] && in.fetch_offset >= p.log_start_offset().value() &&
+        in.fetch_offset <= leo.value()) {
+        recorded[index] = 1;
         p.record_follower_fetch(replica_id, request.replica_state.replica_epoch, storage::offset(in.fetch_offset),
                                 storage::offset(in.log_start_offset));
+    }
 
     // KIP-73 (Kafka's ReplicaManager.shouldLeaderThrottle): a follower
     // outside the ISR catching up a throttled replica gets no records while
@@ -301,7 +346,7 @@ fetch_build build_response(const request_context& ctx, const pm::fetch_request& 
                            const std::vector<pm::fetch_request::fetch_topic>& topics, const std::vector<bool>& allowed,
                            replication::partition_manager& partitions, replication::replication_throttles* throttles,
                            replication::replica_selector selector,
-                           const std::shared_ptr<replication::async_signal>& waiter, bool first_read) {
+                           const std::shared_ptr<replication::async_signal>& waiter, std::vector<char>& recorded) {
     fetch_build build;
     const bool any_replica = any_replica_serves(ctx, request);
     // KIP-951 (v16+): a partition answered NOT_LEADER_OR_FOLLOWER or
@@ -332,7 +377,7 @@ fetch_build build_response(const request_context& ctx, const pm::fetch_request& 
                                                           : partitions.find_replica(topic.topic, in.partition))
                                      : (ctx.version >= 13 ? partitions.find(topic.topic_id, in.partition)
                                                           : partitions.find(topic.topic, in.partition));
-            read_partition(ctx, request, in, found, waiter, first_read, throttles, selector, partitions, build, out);
+            read_partition(ctx, request, in, found, waiter, recorded, throttles, selector, partitions, build, out);
             if (name_leaders && (out.error_code == int16_t(kafka_error::not_leader_or_follower) ||
                                  out.error_code == int16_t(kafka_error::fenced_leader_epoch))) {
                 const auto hosted = (ctx.version >= 13 ? partitions.find_replica(topic.topic_id, in.partition)
@@ -388,12 +433,13 @@ boost::asio::awaitable<pm::fetch_response> handle_fetch(request_context& ctx, co
     if (follower) throttles.follow(partitions.image());
     replication::replication_throttles* const throttle = follower ? &throttles : nullptr;
     std::vector<int64_t> first_hws;
+    std::vector<char> recorded;  // whose follower fetch offset was recorded
     std::optional<metrics::purgatory_entry> parked;  // counted in /metrics' fetch purgatory while it waits
     for (bool first = true;; first = false) {
         // The waiter is registered while the partitions are read, so that an
         // HW move between the read and the wait is not missed.
         auto waiter = request.max_wait_ms > 0 ? replication::async_signal::make(executor) : nullptr;
-        auto build = build_response(ctx, request, plan.topics, allowed, partitions, throttle, selector, waiter, first);
+        auto build = build_response(ctx, request, plan.topics, allowed, partitions, throttle, selector, waiter, recorded);
         if (first) first_hws = build.hws;
         const bool hw_moved = follower && build.hws != first_hws;
         if (build.bytes >= min_bytes || build.has_error || hw_moved || !waiter ||
@@ -409,7 +455,7 @@ boost::asio::awaitable<pm::fetch_response> handle_fetch(request_context& ctx, co
                                : deadline;
         const bool woken = co_await waiter->wait_until(until);
         if (!woken) {
-            auto last = build_response(ctx, request, plan.topics, allowed, partitions, throttle, selector, nullptr, false);
+            auto last = build_response(ctx, request, plan.topics, allowed, partitions, throttle, selector, nullptr, recorded);
             co_return answer(last);
         }
     }
