@@ -46,6 +46,7 @@ struct held_add {
     int16_t epoch = -1;
     std::vector<txn_partition> wanted;
     std::shared_ptr<bool> fired;  // its waiter has run (answered or re-decided): not to be merged
+    std::chrono::steady_clock::time_point deadline{};  // when it stops waiting and is answered
 };
 
 // One transactional id this coordinator holds.
@@ -104,6 +105,10 @@ struct txn_coordinator::impl final : std::enable_shared_from_this<impl> {
     // `fired` is filled in here).
     void wait_for_completion(const std::string& id, std::chrono::steady_clock::time_point deadline,
                              std::function<void()> retry, std::optional<held_add> add = std::nullopt);
+    // The latest deadline of the id's AddPartitionsToTxn / AddOffsetsToTxn
+    // still held (not yet answered); none when nothing is held. An EndTxn
+    // that arrives meanwhile waits behind them (see end_txn).
+    std::optional<std::chrono::steady_clock::time_point> held_adds_deadline(const std::string& id) const;
     void marker_round(const std::string& id, uint64_t load_id, int attempt);
     // WriteTxnMarkers to `node`, here or over the network; `done` runs here.
     void send_marker_request(int32_t node, protocol::messages::write_txn_markers_request request,

@@ -255,6 +255,16 @@ void txn_coordinator::impl::wait_for_completion(const std::string& id, std::chro
     });
 }
 
+std::optional<std::chrono::steady_clock::time_point> txn_coordinator::impl::held_adds_deadline(
+    const std::string& id) const {
+    auto it = txns.find(id);
+    if (it == txns.end()) return std::nullopt;
+    std::optional<std::chrono::steady_clock::time_point> latest;
+    for (const auto& held : it->second.held_adds)
+        if (held.fired && !*held.fired && (!latest || held.deadline > *latest)) latest = held.deadline;
+    return latest;
+}
+
 // ---- markers -----------------------------------------------------------------------
 
 void txn_coordinator::impl::send_markers(const std::string& id) {

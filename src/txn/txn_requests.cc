@@ -161,7 +161,7 @@ void add_attempt::operator()() const {
     // client retry only after a backoff (20 ms or more), once per
     // back-to-back transaction. Past the deadline, Kafka's answer.
     if (!verify_only && self.completing(id) && std::chrono::steady_clock::now() < deadline)
-        return self.wait_for_completion(id, deadline, *this, held_add{producer_id, epoch, wanted, nullptr});
+        return self.wait_for_completion(id, deadline, *this, held_add{producer_id, epoch, wanted, nullptr, deadline});
     if (self.pending(id)) return answer(all(kafka_error::concurrent_transactions));
     const auto* current = self.find(id);
     if (verify_only) {
@@ -243,25 +243,55 @@ awaitable<msg::add_offsets_to_txn_response> txn_coordinator::add_offsets_to_txn(
     co_return response;
 }
 
+namespace {
+
+// One try at EndTxn, on the coordinator thread; copied into a waiter when it
+// has to wait behind a held AddPartitionsToTxn / AddOffsetsToTxn.
+struct end_attempt {
+    txn_coordinator::impl& self;
+    std::string id;
+    msg::end_txn_request request;
+    responder<kafka_error> answer;
+    void operator()() const;
+};
+
+void end_attempt::operator()() const {
+    if (auto e = self.id_ready(id); e != kafka_error::none) return answer(e);
+    // Kafka handles a connection's requests one at a time, so an
+    // AddPartitionsToTxn sent before this EndTxn has been decided (and
+    // answered) before it. Here a connection's requests run concurrently
+    // and an AddPartitionsToTxn may be held while the previous transaction
+    // completes: decided first, EndTxn(ABORT) met the previous PrepareCommit
+    // (INVALID_TXN_STATE, fatal for the client) and the held request then
+    // opened a transaction the client had abandoned (chaos seed 524: a
+    // librdkafka producer aborting right after a commit whose markers were
+    // slow). So the EndTxn waits behind the id's held requests, and is
+    // decided once they are (the deadline is theirs, plus a little, so that
+    // their timers run first).
+    if (auto until = self.held_adds_deadline(id))
+        return self.wait_for_completion(id, *until + std::chrono::milliseconds(1), *this);
+    if (self.pending(id)) return answer(kafka_error::concurrent_transactions);
+    auto decision =
+        decide_end(self.find(id), request.producer_id, request.producer_epoch, request.committed, self.now_ms());
+    if (!decision.next) return answer(decision.error);
+    // Answered once PrepareCommit/PrepareAbort is written: from then
+    // on the outcome is decided; the markers follow.
+    self.transition(std::move(*decision.next), [&self = self, id = id, answer = answer](kafka_error e) {
+        answer(e);
+        if (e == kafka_error::none) self.send_markers(id);
+    });
+}
+
+}  // namespace
+
 awaitable<msg::end_txn_response> txn_coordinator::end_txn(msg::end_txn_request request, int16_t version) {
     auto& self = *_impl;
     const std::string id = request.transactional_id;
     auto requester = co_await boost::asio::this_coro::executor;
-    auto reply = post_to_coordinator<kafka_error>(
-        self, requester, kafka_error::not_coordinator,
-        [&self, id, request](responder<kafka_error> answer) {
-            if (auto e = self.id_ready(id); e != kafka_error::none) return answer(e);
-            if (self.pending(id)) return answer(kafka_error::concurrent_transactions);
-            auto decision =
-                decide_end(self.find(id), request.producer_id, request.producer_epoch, request.committed, self.now_ms());
-            if (!decision.next) return answer(decision.error);
-            // Answered once PrepareCommit/PrepareAbort is written: from then
-            // on the outcome is decided; the markers follow.
-            self.transition(std::move(*decision.next), [&self, id, answer](kafka_error e) {
-                answer(e);
-                if (e == kafka_error::none) self.send_markers(id);
-            });
-        });
+    auto reply = post_to_coordinator<kafka_error>(self, requester, kafka_error::not_coordinator,
+                                                  [&self, id, request](responder<kafka_error> answer) {
+                                                      end_attempt{self, id, request, std::move(answer)}();
+                                                  });
     const auto error = co_await reply.wait();
     msg::end_txn_response response;
     response.error_code = code(for_version(error, version, 2));
