@@ -87,6 +87,17 @@ struct broker_lifecycle::impl {
     bool stopping = false;
     // steady_clock ticks of the last heartbeat answered; 0: none yet.
     std::atomic<int64_t> last_answer{0};
+    // The end offset of the last image every earlier subscriber (the
+    // broker's partitions among them) has applied; -1: none yet. The
+    // heartbeat reports it as the broker's metadata offset, so the
+    // controller unfences the broker (and may elect it) only once its
+    // partitions' logs are open and recovered for the image with its
+    // registration, as Kafka's broker asks to be unfenced only after its
+    // first metadata publish has loaded its logs. (The image itself is
+    // visible before its subscribers run: reporting it let a restarted
+    // broker be elected leader while it was still recovering its logs,
+    // found by the chaos suite: transaction markers waited 4 s for it.)
+    std::atomic<int64_t> published_offset{-1};
 
     std::chrono::milliseconds session_timeout;  // broker.session.timeout.ms
 
@@ -208,7 +219,7 @@ struct broker_lifecycle::impl {
             msg::broker_heartbeat_request heartbeat;
             heartbeat.broker_id = self->registration.broker_id;
             heartbeat.broker_epoch = epoch;
-            heartbeat.current_metadata_offset = self->metadata.image()->end_offset();
+            heartbeat.current_metadata_offset = self->published_offset.load(std::memory_order_acquire);
             heartbeat.want_shut_down = self->want_shut_down;
             auto answer = co_await self->heartbeat(remote, heartbeat);
             if (!answer) {
@@ -259,6 +270,13 @@ broker_lifecycle::broker_lifecycle(asio::any_io_executor executor, metadata::met
 broker_lifecycle::~broker_lifecycle() { stop(); }
 
 void broker_lifecycle::start() {
+    // Subscribed here, after the data plane (the quorum starts once the
+    // broker's subsystems have subscribed): listeners run in order on the
+    // metadata strand, so this one sees an image once they have applied it.
+    _impl->metadata.on_image([weak = std::weak_ptr(_impl)](const std::shared_ptr<const metadata::metadata_image>& image,
+                                                           const metadata::image_changes&) {
+        if (auto self = weak.lock()) self->published_offset.store(image->end_offset(), std::memory_order_release);
+    });
     _impl->tasks.spawn(_impl->timer.get_executor(), impl::run(_impl));
 }
 
