@@ -30,6 +30,12 @@ TIMING = {
     # and each partition is one more to recover and elect.
     "STRATA_OFFSETS_TOPIC_NUM_PARTITIONS": "5",
     "STRATA_TRANSACTION_STATE_LOG_NUM_PARTITIONS": "5",
+    # Replicated internal topics, as in production (the built-in single-node
+    # configuration has them at one replica): a killed coordinator's groups
+    # and transactions move to another node instead of waiting for it.
+    "STRATA_OFFSETS_TOPIC_REPLICATION_FACTOR": "3",
+    "STRATA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "3",
+    "STRATA_TRANSACTION_STATE_LOG_MIN_ISR": "2",
 }
 TMPFS_MB = 384
 
