@@ -301,7 +301,11 @@ result<bool> clean_segment(disk_log& log, const std::shared_ptr<segment>& s, con
     stats.bytes_written += cleaner.out.size();
     auto path = log.dir() + "/" + segment_file_name(s->base_offset(), segment::cleaned_suffix);
     if (auto r = write_cleaned(path, cleaner.out); !r) return r.error();
-    return log.swap_cleaned(s, size, &txns.kept_aborted);
+    // The entries kept are some of the segment's own (an ABORT marker's
+    // entry is in the segment that holds it): as many means the same file,
+    // which is left alone rather than rewritten (and synced) once more.
+    const bool index_changed = txns.kept_aborted.size() != s->aborted_txns().entries();
+    return log.swap_cleaned(s, size, index_changed ? &txns.kept_aborted : nullptr);
 }
 
 // Kafka's LogCleanerManager.cleanableOffsets and LogToClean's
