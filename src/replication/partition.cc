@@ -37,6 +37,7 @@ partition::partition(int32_t self, topic_partition tp, protocol::uuid topic_id,
     rebuild_producer_state();
     _segments_at_snapshot = _log->segment_count();
     expire_producers();
+    _log->set_active_producers(_log->end_offset(), _producers.last_batches());
     publish_txn_state();
 }
 
@@ -238,6 +239,7 @@ void partition::publish_txn_state() {
     int64_t first = _producers.first_unstable_offset();
     for (const auto& [start, marker] : _unreplicated_markers) first = std::min(first, start);
     _first_unstable.store(first, std::memory_order_release);
+    _log->set_first_unstable_offset(offset(first));
 }
 
 void partition::index_aborted_transactions() {
@@ -494,6 +496,10 @@ void partition::expire_producers() {
 // batch headers. Only producers that appended write anything worth saving.
 void partition::save_producer_snapshot() {
     _segments_at_snapshot = _log->segment_count();
+    // The cleaner's view of the producers goes with each snapshot: it
+    // cleans only below its offset, which a roll has just moved past the
+    // sealed segments.
+    _log->set_active_producers(_log->end_offset(), _producers.last_batches());
     if (_producers.producers() == 0) return;
     // A deleted log refuses (closed); a failure only means a longer replay.
     (void)_log->save_producer_snapshot(_log->end_offset(), _producers.encode());

@@ -165,6 +165,7 @@ void partition::after_truncation() {
     _producers = producer_state{};
     rebuild_producer_state();
     _segments_at_snapshot = _log->segment_count();
+    _log->set_active_producers(_log->end_offset(), _producers.last_batches());
     _unreplicated_markers.clear();
     publish_txn_state();
 }

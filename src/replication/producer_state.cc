@@ -135,6 +135,14 @@ std::vector<producer_info> producer_state::describe() const {
     return out;
 }
 
+std::vector<storage::producer_last_batch> producer_state::last_batches() const {
+    std::vector<storage::producer_last_batch> out;
+    out.reserve(_producers.size());
+    for (const auto& [id, e] : _producers)
+        out.push_back({id, e.epoch, e.batches.empty() ? -1 : e.batches.back().last_offset});
+    return out;
+}
+
 int64_t producer_state::first_unstable_offset() const {
     int64_t first = INT64_MAX;
     for (const auto& [id, offset] : _ongoing) first = std::min(first, offset);

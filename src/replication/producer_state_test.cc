@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -214,6 +215,22 @@ TEST(producer_state, a_snapshot_past_what_recovery_kept_is_dropped) {
 
 
 // ---- transactions -------------------------------------------------------------------
+
+// What the log's cleaner keeps of each producer (Kafka's
+// lastRecordsOfActiveProducers): its last data batch in its epoch, or, after
+// a marker of a new epoch, none (the marker then holds the epoch).
+TEST(producer_state, last_batches_for_the_cleaner) {
+    producer_state s;
+    s.record(1, 0, {0, 4, 10, 14}, 1000, true);
+    s.record(1, 0, {5, 9, 16, 20}, 1000, true);
+    s.record(3, 2, {0, 0, 21, 21}, 1000, false);
+    s.end_transaction(1, 1, txn_marker{true, 5}, 22, 1000);
+    auto last = s.last_batches();
+    std::sort(last.begin(), last.end(), [](const auto& a, const auto& b) { return a.producer_id < b.producer_id; });
+    ASSERT_EQ(last.size(), 2u);
+    EXPECT_EQ(last[0], (storage::producer_last_batch{1, 1, -1}));
+    EXPECT_EQ(last[1], (storage::producer_last_batch{3, 2, 21}));
+}
 
 TEST(producer_state, transactions_open_close_and_abort) {
     producer_state s;

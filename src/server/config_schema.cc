@@ -362,6 +362,9 @@ void add_storage_keys(std::vector<config_key>& k) {
         "The size a partition may reach before its oldest segments may be deleted; -1: no size limit."));
     k.push_back(key(storage, "log.retention.check.interval.ms", &c::log_retention_check_interval_ms, "300000",
         at_least<int64_t>(1), "How often retention is enforced. Not yet in effect."));
+    k.push_back(key(storage, "log.cleaner.backoff.ms", &c::log_cleaner_backoff_ms, "15000", at_least<int64_t>(0),
+        "The time between two passes of the log cleaner over the compacted logs (`cleanup.policy=compact`); "
+        "each pass cleans the logs whose dirty share reached `min.cleanable.dirty.ratio`. Checked once a second."));
     k.push_back(key(storage, "log.index.size.max.bytes", &c::log_index_size_max_bytes, "10485760",
         at_least<int32_t>(4),
         "The largest size of a segment's offset and time indexes; a full index rolls the segment."));
@@ -751,8 +754,6 @@ void add_inert_keys(std::vector<config_key>& k) {
         cleaner));
     k.push_back(inert(inert_section, "log.cleaner.io.max.bytes.per.second", "1.7976931348623157E308",
         any<double>(), cluster_wide, cleaner));
-    k.push_back(inert(inert_section, "log.cleaner.backoff.ms", "15000", at_least<int64_t>(0), cluster_wide,
-        cleaner));
     k.push_back(inert(inert_section, "background.threads", "10", at_least<int32_t>(1), cluster_wide,
         "Kafka's thread pool for background work; Strata's background tasks run on the executors of their "
         "subsystems (fsyncs on storage's four flusher threads). Accepted, not in effect."));

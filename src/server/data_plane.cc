@@ -106,6 +106,7 @@ data_plane::data_plane(const broker_config& config, metadata::metadata_service& 
     if (config.log_dirs.empty()) throw std::runtime_error("log.dirs is empty");
     storage::log_manager_config log_config;
     log_config.data_dir = config.log_dirs.front();
+    log_config.cleaner_backoff_ms = config.log_cleaner_backoff_ms;
     if (registry)
         log_config.flush_seconds = &registry->histogram(
             "strata_log_flush_seconds",

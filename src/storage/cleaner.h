@@ -13,12 +13,17 @@
 // swapped in under the log's owner lock (disk_log::swap_cleaned).
 //
 // Runs on the manager's cleaner thread; I/O is throttled to a byte rate.
-// Transactions (KIP-98, as Kafka's cleaner): an aborted transaction's batches
-// are removed and map no key; an open one's are kept as they are and map no
-// key, and the checkpoint stops at its first offset; a COMMIT or ABORT marker
-// with no data of its transaction left gets a delete horizon, and goes in a
-// cleaning after it. The outcomes come from one scan of the batch headers
-// and markers per cleaning (the .txnindex is not read here yet).
+// Transactions (KIP-98, as Kafka's LogCleaner): nothing is cleaned at or past
+// the segment holding the last stable offset or the end of the producers
+// view the log's owner published (partition_log::set_first_unstable_offset,
+// set_active_producers), nor before the owner published them. Aborted
+// transactions are read from the .txnindex of the range cleaned (Kafka's
+// collectAbortedTransactions, per segment); their batches are removed and map
+// no key. A COMMIT or ABORT marker is kept while the cleaning meets a batch of
+// its transaction, then gets a delete horizon and goes in a cleaning after
+// it. A producer's last batch stays (emptied if need be: Kafka's
+// RETAIN_EMPTY). The cleaned segment's .txnindex keeps the entries whose
+// ABORT marker stayed with data removed in that cleaning.
 // Not yet: grouping small segments into one.
 #pragma once
 

@@ -879,12 +879,14 @@ void disk_log::set_cleaner_checkpoint(offset o) {
     (void)write_checkpoints(false);
 }
 
-result<bool> disk_log::swap_cleaned(const std::shared_ptr<segment>& old, uint64_t old_size) {
+result<bool> disk_log::swap_cleaned(const std::shared_ptr<segment>& old, uint64_t old_size,
+                                    const std::vector<aborted_txn>* aborted) {
     if (offline()) return log_dir_offline();
-    return watch(swap_cleaned_unwatched(old, old_size), "cleaner swap");
+    return watch(swap_cleaned_unwatched(old, old_size, aborted), "cleaner swap");
 }
 
-result<bool> disk_log::swap_cleaned_unwatched(const std::shared_ptr<segment>& old, uint64_t old_size) {
+result<bool> disk_log::swap_cleaned_unwatched(const std::shared_ptr<segment>& old, uint64_t old_size,
+                                              const std::vector<aborted_txn>* aborted) {
     std::lock_guard owner(_owner_mutex);
     auto snap = snapshot();
     auto it = std::find(snap.segments->begin(), snap.segments->end(), old);
@@ -897,6 +899,11 @@ result<bool> disk_log::swap_cleaned_unwatched(const std::shared_ptr<segment>& ol
     if (auto r = old->pin_file(); !r) return r.error();
     auto replacement = segment::replace_with_cleaned(_dir, old->base_offset(), _config);
     if (!replacement) return replacement.error();
+    // A crash before this rewrite leaves the old entries: a superset, which
+    // read_committed filtering tolerates (a range with no data drops nothing).
+    if (aborted) {
+        if (auto r = replacement.value()->aborted_txns().rewrite(*aborted); !r) return r.error();
+    }
     auto segments = std::make_shared<segment_list>(*snap.segments);
     (*segments)[size_t(it - snap.segments->begin())] = replacement.value();
     publish(segments, snap.end, snap.log_start);
@@ -928,6 +935,29 @@ void disk_log::delete_files() {
     }
     for (auto& w : failed) w.done(make_error(storage_errc::closed));
     (void)_context.store->remove_prefix(partition_state_prefix(_tp), false);
+}
+
+// ---- the owner's producer state, for the cleaner ------------------------------
+
+void disk_log::set_first_unstable_offset(offset first) {
+    _first_unstable.store(first.value(), std::memory_order_release);
+}
+
+void disk_log::set_active_producers(offset at, std::vector<producer_last_batch> producers) {
+    auto shared = std::make_shared<const std::vector<producer_last_batch>>(std::move(producers));
+    std::lock_guard lock(_producers_mutex);
+    _active_producers = active_producers{at, std::move(shared)};
+}
+
+std::optional<offset> disk_log::last_stable_offset() const {
+    const int64_t first = _first_unstable.load(std::memory_order_acquire);
+    if (first < 0) return std::nullopt;
+    return offset(std::min(first, _high_watermark.load(std::memory_order_acquire)));
+}
+
+std::optional<active_producers> disk_log::last_active_producers() const {
+    std::lock_guard lock(_producers_mutex);
+    return _active_producers;
 }
 
 result<std::vector<uint8_t>> read_region(const protocol::file_region& region) {

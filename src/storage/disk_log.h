@@ -97,6 +97,10 @@ public:
     std::optional<offset> aborted_txns_stale_from() const override;
     result<void> rebuild_aborted_txns(offset from, const std::vector<aborted_txn>& txns) override;
     result<std::vector<aborted_txn>> collect_aborted_txns(offset from, offset upper) const override;
+    void set_first_unstable_offset(offset first) override;
+    void set_active_producers(offset at, std::vector<producer_last_batch> producers) override;
+    std::optional<offset> last_stable_offset() const override;
+    std::optional<active_producers> last_active_producers() const override;
 
     result<read_result> read(const read_options& options) const override;
     result<std::optional<timestamp_and_offset>> offset_for_timestamp(int64_t timestamp) const override;
@@ -134,7 +138,10 @@ public:
     void set_cleaner_checkpoint(offset o);
     // Swaps `old` for its cleaned copy (<base>.log.cleaned, complete and
     // synced) if it is still in the log unchanged; else discards the copy.
-    result<bool> swap_cleaned(const std::shared_ptr<segment>& old, uint64_t old_size);
+    // With `aborted`, the new segment's .txnindex holds exactly those entries
+    // (the aborted transactions whose data or marker the copy still has).
+    result<bool> swap_cleaned(const std::shared_ptr<segment>& old, uint64_t old_size,
+                              const std::vector<aborted_txn>* aborted = nullptr);
 
 private:
     disk_log(std::string dir, topic_partition tp, log_config config, disk_log_context context);
@@ -151,7 +158,8 @@ private:
     result<offset> delete_records_unwatched(offset new_start);
     result<void> save_producer_snapshot_unwatched(offset at, std::string_view state);
     result<size_t> apply_retention_unwatched();
-    result<bool> swap_cleaned_unwatched(const std::shared_ptr<segment>& old, uint64_t old_size);
+    result<bool> swap_cleaned_unwatched(const std::shared_ptr<segment>& old, uint64_t old_size,
+                                        const std::vector<aborted_txn>* aborted);
     result<void> load(bool recover, bool created);
     // The directory and its parent, once, if open() created them.
     result<void> sync_created_dir();
@@ -191,6 +199,12 @@ private:
 
     std::atomic<int64_t> _high_watermark{0};
     std::atomic<int64_t> _cleaner_checkpoint{0};
+    // What the owner publishes of its producer state for the cleaner:
+    // the first unstable offset (-1: not yet published) and the active
+    // producers (under _producers_mutex).
+    std::atomic<int64_t> _first_unstable{-1};
+    mutable std::mutex _producers_mutex;
+    std::optional<active_producers> _active_producers;
 
     struct waiter {
         offset upto;

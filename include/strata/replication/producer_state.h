@@ -140,6 +140,11 @@ public:
     std::string encode() const;
     bool decode(std::string_view bytes);
 
+    // Every producer with its last batch, for the log's cleaner (Kafka's
+    // lastRecordsOfActiveProducers): its last data batch's last offset in
+    // its current epoch, else -1 (its last marker then holds the epoch).
+    std::vector<storage::producer_last_batch> last_batches() const;
+
     size_t producers() const { return _producers.size(); }
     std::vector<producer_info> describe() const;
 

@@ -106,6 +106,7 @@ struct broker_config {
     int32_t log_retention_hours = 0;
     int64_t log_retention_bytes = 0;
     int64_t log_retention_check_interval_ms = 0;
+    int64_t log_cleaner_backoff_ms = 0;
     int32_t log_index_size_max_bytes = 0;
     int32_t log_index_interval_bytes = 0;
     std::vector<std::string> log_cleanup_policy;

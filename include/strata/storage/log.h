@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -100,6 +101,25 @@ struct aborted_txn {
     bool operator==(const aborted_txn&) const = default;
 };
 
+// A producer's last batch, which the cleaner keeps (emptied of its records
+// if nothing in it is worth keeping) so that a replay of the log after it
+// still finds the producer's epoch and last sequence (Kafka's LastRecord of
+// an active producer): its last data batch, the one ending at
+// `last_data_offset`; with no data batch in its current epoch (-1), its last
+// marker of epoch `epoch`.
+struct producer_last_batch {
+    int64_t producer_id = -1;
+    int16_t epoch = -1;
+    int64_t last_data_offset = -1;
+    bool operator==(const producer_last_batch&) const = default;
+};
+
+// The owner's active producers as of one offset (see set_active_producers).
+struct active_producers {
+    offset at;
+    std::shared_ptr<const std::vector<producer_last_batch>> producers;
+};
+
 struct epoch_end {
     leader_epoch epoch;
     offset end_offset;
@@ -165,6 +185,17 @@ public:
     // ignored), each file replaced atomically.
     virtual result<void> rebuild_aborted_txns(offset from, const std::vector<aborted_txn>& txns) = 0;
 
+    // ---- what the cleaner needs of the owner's producer state (KIP-98) -----
+    // The first offset of the earliest transaction not yet complete (no
+    // marker yet, or a marker not yet under the HW); INT64_MAX: none. The
+    // cleaner cleans nothing at or past the last stable offset it makes
+    // (with the HW), and nothing at all before the owner first sets it.
+    virtual void set_first_unstable_offset(offset first) = 0;
+    // The producers of the state after every batch below `at`, each with its
+    // last batch (Kafka's lastRecordsOfActiveProducers). The cleaner keeps
+    // those batches and cleans nothing at or past `at`.
+    virtual void set_active_producers(offset at, std::vector<producer_last_batch> producers) = 0;
+
     // ---- any thread -------------------------------------------------------
     virtual result<read_result> read(const read_options& options) const = 0;
     // The first record with timestamp >= `timestamp` (ListOffsets), nullopt
@@ -183,6 +214,12 @@ public:
     // (Kafka's collectAbortedTransactions: the .txnindex files from the
     // segment holding `from` on, until an entry's LSO reaches `upper`).
     virtual result<std::vector<aborted_txn>> collect_aborted_txns(offset from, offset upper) const = 0;
+
+    // Kafka's last stable offset as the owner last published it:
+    // min(HW, first unstable offset); nullopt before the owner set it.
+    virtual std::optional<offset> last_stable_offset() const = 0;
+    // As the owner last set them; nullopt before it did.
+    virtual std::optional<active_producers> last_active_producers() const = 0;
 
     virtual offset log_start_offset() const = 0;
     virtual offset end_offset() const = 0;      // LEO: the next offset to assign
