@@ -42,6 +42,15 @@ void partition::apply_leadership(leadership l) {
         _followers.clear();
         _isr_in_flight.reset();
         _epoch_start = _log->end_offset();
+        // Kafka's makeLeader: the new epoch starts at the log end in the
+        // epoch history before any follower can ask about it, so that
+        // OffsetForLeaderEpoch and the diverging epoch answered to a follower
+        // that has records of an epoch this log never saw are exact (the
+        // end of this log's last epoch before it), even when this leader
+        // appends nothing at its epoch. Done before leadership is published.
+        if (auto r = _log->assign_epoch_start(l.epoch); !r)
+            logger()->error("{}: recording leader epoch {} at offset {} failed: {}", _tp, l.epoch, _epoch_start,
+                            r.error());
     }
     for (int32_t replica : l.replicas) {
         if (replica == _self || _followers.contains(replica)) continue;

@@ -615,6 +615,64 @@ TEST(partition_replication, a_follower_appends_the_leaders_batches_and_truncates
     EXPECT_EQ(f.produce("t", 0, batch_of(1)).base_offset, offset(3));
 }
 
+// The seed-521 chaos run, on one replica: it follows at epoch 4 and has
+// only the epoch 3 batches (the epoch 4 leader's own batches never reached
+// it), then is elected at epoch 5 and appends nothing. Kafka's makeLeader
+// records epoch 5 at the log end, so a follower holding those epoch 4
+// batches is told exactly where to truncate: epoch 3, ending at offset 3 (the
+// log end at election), not an undefined epoch.
+TEST(partition_replication, a_new_leader_records_its_epoch_at_its_log_end) {
+    fixture f;
+    f.apply({fixture::topic("t", 1), fixture::partition_rec(1, 0, 2, 4, {2, self})});
+    auto replicas = f.manager->replicas();
+    ASSERT_EQ(replicas.size(), 1u);
+    auto p = replicas[0];
+    ASSERT_TRUE(f.run_until([&] { return p->leader_id() == 2; }));
+    auto run = [&](const std::function<void(partition::done_callback)>& start) {
+        std::optional<kafka_error> result;
+        start([&](kafka_error e) { result = e; });
+        EXPECT_TRUE(f.run_until([&] { return result.has_value(); }));
+        return result.value_or(kafka_error::unknown_server_error);
+    };
+    auto payload = std::make_shared<std::vector<uint8_t>>(leader_batch(0, 3, 3));
+    ASSERT_EQ(run([&](auto done) { p->append_from_leader(leader_epoch(4), *payload, payload, offset(3), offset(0), done); }),
+              kafka_error::none);
+    // As a follower it knows nothing of epoch 4.
+    EXPECT_EQ(p->diverging_epoch(leader_epoch(4), offset(6)), (storage::epoch_end{leader_epoch(-1), offset(-1)}));
+
+    mr::partition_change_record elected;
+    elected.topic_id = id_of(1);
+    elected.partition_id = 0;
+    elected.leader = self;
+    elected.isr = std::vector<int32_t>{self};
+    f.apply({elected});
+    ASSERT_TRUE(f.run_until([&] { return p->is_leader(); }));
+    ASSERT_EQ(p->epoch(), leader_epoch(5));
+    EXPECT_EQ(p->log()->latest_epoch(), leader_epoch(5));
+    EXPECT_EQ(p->last_offset_for_epoch(leader_epoch(4)), (storage::epoch_end{leader_epoch(3), offset(3)}));
+    EXPECT_EQ(p->last_offset_for_epoch(leader_epoch(5)), (storage::epoch_end{leader_epoch(5), offset(3)}));
+    EXPECT_EQ(p->diverging_epoch(leader_epoch(4), offset(6)), (storage::epoch_end{leader_epoch(3), offset(3)}));
+    EXPECT_EQ(p->diverging_epoch(leader_epoch(3), offset(3)), std::nullopt);
+    EXPECT_EQ(p->epoch_for_offset(offset(3)), leader_epoch(5));
+
+    // Deposed before appending anything: following broker 2 at epoch 6, whose
+    // history has no epoch 5, it names epoch 5 as its last until the leader's
+    // divergence answer truncates it at its log end, which drops that epoch.
+    mr::partition_change_record deposed;
+    deposed.topic_id = id_of(1);
+    deposed.partition_id = 0;
+    deposed.leader = 2;
+    deposed.isr = std::vector<int32_t>{2, self};
+    f.apply({deposed});
+    ASSERT_TRUE(f.run_until([&] { return p->leader_id() == 2; }));
+    ASSERT_EQ(p->epoch(), leader_epoch(6));
+    EXPECT_EQ(p->log()->latest_epoch(), leader_epoch(5));
+    EXPECT_EQ(run([&](auto done) { p->truncate_as_follower(leader_epoch(6), offset(3), false, done); }),
+              kafka_error::none);
+    EXPECT_EQ(p->log_end_offset(), offset(3));
+    EXPECT_EQ(p->log()->latest_epoch(), leader_epoch(3));
+}
+
 // KIP-392: the leader's view of its in-sync followers, for choosing a
 // consumer's read replica; and any hosted replica serves a consumer's read.
 TEST(partition_replication, read_candidates_are_in_sync_followers_holding_the_offset) {

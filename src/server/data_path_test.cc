@@ -372,6 +372,13 @@ TEST(data_path, a_followers_fetch_gets_the_diverging_epoch_or_waits_for_an_appen
     EXPECT_EQ(d.diverging_epoch.epoch, 3);
     EXPECT_EQ(d.diverging_epoch.end_offset, 0);
     EXPECT_EQ(d.records->size(), 0u);
+    // An epoch this log cannot place (newer than its whole history; the
+    // leader records its own epoch when elected, so only a log whose history
+    // could not be written gets here) is answered OFFSET_OUT_OF_RANGE, as
+    // Kafka's, never with an undefined diverging epoch.
+    auto unplaced = f.fetch(15, follower_fetch(2, 5, 0));
+    EXPECT_EQ(unplaced.responses[0].partitions[0].error_code, int16_t(kafka_error::offset_out_of_range));
+    EXPECT_EQ(unplaced.responses[0].partitions[0].diverging_epoch.epoch, -1);
     // At epoch 4 it is caught up: the fetch waits, and an append answers it.
     auto pending = f.start(frame_of(api_key::fetch, 15, follower_fetch(2, 4, 10'000)));
     f.run_until([] { return false; }, std::chrono::milliseconds(30));
@@ -735,10 +742,12 @@ TEST(data_path, list_offsets_earliest_latest_by_time_and_max) {
     const auto& ps = r.topics.at(0).partitions;
     ASSERT_EQ(ps.size(), 7u);
     EXPECT_EQ(ps[0].offset, 0);
+    EXPECT_EQ(ps[0].leader_epoch, 4);  // Kafka: the epoch of the log start offset
     EXPECT_EQ(ps[1].offset, 10);
     EXPECT_EQ(ps[1].leader_epoch, 4);
     EXPECT_EQ(ps[2].offset, 3);
     EXPECT_EQ(ps[2].timestamp, 1003);
+    EXPECT_EQ(ps[2].leader_epoch, 4);  // the epoch of the batch holding it
     EXPECT_EQ(ps[3].offset, 5);
     EXPECT_EQ(ps[4].offset, -1);
     EXPECT_EQ(ps[5].offset, 9);

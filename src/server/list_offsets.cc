@@ -23,6 +23,11 @@ constexpr int64_t earliest_pending_upload = -5;    // KIP-1005, v9+
 constexpr int32_t consumer_replica_id = -1;
 constexpr int8_t read_committed = 1;
 
+int32_t epoch_at(const replication::partition& p, storage::offset o) {
+    auto e = p.epoch_for_offset(o);
+    return e ? e->value() : -1;
+}
+
 // KIP-320: the client's leader epoch, when it sent one, must be ours.
 kafka_error check_epoch(int32_t current_leader_epoch, const replication::partition& p) {
     const int32_t epoch = p.epoch().value();
@@ -53,7 +58,9 @@ void list_partition(const pm::list_offsets_request& request, int16_t version,
     switch (in.timestamp) {
         case earliest_timestamp:
         case earliest_local_timestamp:
+            // Kafka: the epoch the history gives the log start offset.
             out.offset = p.log_start_offset().value();
+            out.leader_epoch = epoch_at(p, p.log_start_offset());
             return;
         case earliest_pending_upload:
             return;  // no tiered storage: nothing pending (offset -1)
@@ -76,7 +83,9 @@ void list_partition(const pm::list_offsets_request& request, int16_t version,
     if (!hit.value() || hit.value()->found >= visible_end) return;  // none: -1, -1
     out.timestamp = hit.value()->timestamp;
     out.offset = hit.value()->found.value();
-    out.leader_epoch = epoch;
+    // Kafka: the epoch of the batch holding the record found, not the
+    // current one (a consumer validates its position against it, KIP-320).
+    out.leader_epoch = epoch_at(p, hit.value()->found);
 }
 
 boost::asio::awaitable<pm::list_offsets_response> handle_list_offsets(request_context& ctx,

@@ -118,10 +118,12 @@ result<void> disk_log::load(bool recover, bool created) {
     }
     auto epochs = _context.store->get(leader_epochs_key(_tp));
     if (!epochs) return epochs.error();
+    std::vector<epoch_entry> stored_epochs;
     if (epochs.value()) {
         auto decoded = leader_epoch_cache::decode(*epochs.value());
         if (!decoded) return decoded.error();
         _epochs = std::move(decoded.value());
+        stored_epochs = _epochs.entries();
     }
 
     // Leftovers of an interrupted cleaning or deletion go; bases come from .log files.
@@ -200,6 +202,15 @@ result<void> disk_log::load(bool recover, bool created) {
     offset log_start = std::clamp(checkpoints.log_start, snap.segments->front()->base_offset(), end);
     publish(snap.segments, end, log_start);
     _epochs.truncate_from_end(end);
+    // Like Kafka, entries at or past the recovered end go (their batches are
+    // gone), except one starting exactly at the end: the entry an election
+    // assigned (assign_epoch_start) has no batch, so recovery cannot rebuild
+    // it, and "this epoch starts at the log end" is still true of the log
+    // (were it the epoch of lost batches, a leader that disagrees has the
+    // follower truncate at its end, which drops it). Kafka drops it here and
+    // reassigns it at the next election; keeping it answers exactly between.
+    for (const auto& e : stored_epochs)
+        if (e.start == end) _epochs.assign(e.epoch, end);
     _high_watermark.store(std::min(checkpoints.high_watermark, end).value());
     _cleaner_checkpoint.store(checkpoints.cleaner_checkpoint.value());
     {
@@ -398,8 +409,20 @@ result<void> disk_log::drop_producer_snapshot_after(offset end) {
     return _context.store->apply({{producer_snapshot_key(_tp), std::nullopt}}, true);
 }
 
-result<void> disk_log::write_epochs() {
-    return _context.store->apply({{leader_epochs_key(_tp), _epochs.encode()}}, false);
+result<void> disk_log::write_epochs(bool sync) {
+    return _context.store->apply({{leader_epochs_key(_tp), _epochs.encode()}}, sync);
+}
+
+result<void> disk_log::assign_epoch_start(leader_epoch epoch) {
+    if (offline()) return log_dir_offline();
+    std::lock_guard owner(_owner_mutex);
+    if (_closed) return make_error(storage_errc::closed);
+    // Under the owner lock the log end cannot move: the entry is exactly
+    // where the first batch of `epoch` will go. Synced, unlike the entries
+    // appends make (recovery rebuilds those from the batches; nothing could
+    // rebuild this one).
+    if (!_epochs.assign(epoch, snapshot().end)) return boost::outcome_v2::success();
+    return watch(write_epochs(true), "leader epoch checkpoint");
 }
 
 result<append_result> disk_log::append(protocol::bytes_view payload, leader_epoch epoch, append_origin origin) {
@@ -552,7 +575,15 @@ result<void> disk_log::truncate_to_unwatched(offset to) {
     std::unique_lock owner(_owner_mutex);
     if (_closed) return make_error(storage_errc::closed);
     auto snap = snapshot();
-    if (to >= snap.end) return boost::outcome_v2::success();
+    if (to >= snap.end) {
+        // Nothing to cut, but an epoch this replica assigned when it led,
+        // with no batch of its own, may sit at the log end; the leader has
+        // just said it does not know that epoch. Kafka's truncateTo trims
+        // the epoch cache here too: otherwise the follower would keep
+        // naming that epoch as its last fetched one and diverge for ever.
+        if (!_epochs.truncate_from_end(snap.end)) return boost::outcome_v2::success();
+        return write_epochs();
+    }
     if (to < snap.log_start) {
         owner.unlock();
         return truncate_fully_and_start_at(to);

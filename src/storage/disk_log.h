@@ -106,6 +106,8 @@ public:
     result<std::optional<timestamp_and_offset>> offset_for_timestamp(int64_t timestamp) const override;
     std::optional<epoch_end> end_offset_for_epoch(leader_epoch epoch) const override;
     std::optional<leader_epoch> latest_epoch() const override { return _epochs.latest_epoch(); }
+    std::optional<leader_epoch> epoch_for_offset(offset o) const override { return _epochs.epoch_for(o); }
+    result<void> assign_epoch_start(leader_epoch epoch) override;
     offset log_start_offset() const override { return snapshot().log_start; }
     offset end_offset() const override { return snapshot().end; }
     offset high_watermark() const override { return offset(_high_watermark.load()); }
@@ -169,7 +171,7 @@ private:
     void publish(std::shared_ptr<const segment_list> segments, offset end, offset log_start);
     void publish_end(offset end);
     result<void> write_checkpoints(bool sync);
-    result<void> write_epochs();
+    result<void> write_epochs(bool sync = false);
     // Drops the producer snapshot if it lies past `end` (truncation, recovery).
     result<void> drop_producer_snapshot_after(offset end);
     void lower_flushed(offset end);

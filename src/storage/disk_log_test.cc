@@ -2,6 +2,8 @@
 // partition log, with a manual clock and a manual flusher.
 #include "disk_log.h"
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "storage_test_support.h"
@@ -319,6 +321,118 @@ TEST(disk_log, truncation_removes_the_batch_holding_the_offset_and_later_ones) {
     ASSERT_TRUE(log->truncate_fully_and_start_at(offset(1000)));
     EXPECT_EQ(log->log_start_offset(), offset(1000));
     EXPECT_EQ(log->append(make_simple_batch(1), leader_epoch(4)).value().base_offset, offset(1000));
+}
+
+// Kafka's leader-epoch cache at election (Partition.makeLeader assigns the
+// new epoch at the log end): the chaos run of seed 521 elected a replica
+// without the batches the previous leader appended at its epoch; with
+// nothing appended at its own epoch, it could not place the followers' last
+// fetched epoch. The election entry gives the exact answer: the previous
+// epochs end at the log end it was elected with.
+TEST(disk_log, an_epoch_assigned_at_election_places_epochs_the_log_never_saw) {
+    testing::log_fixture f;
+    auto log = f.open(small_segments());
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(log->append(make_simple_batch(1), leader_epoch(i < 5 ? 1 : 2)));
+    // The previous leader's epoch 3 batches never reached this replica: by
+    // its batches alone, epoch 3 is newer than anything it knows.
+    EXPECT_EQ(log->end_offset_for_epoch(leader_epoch(3)), std::nullopt);
+    ASSERT_TRUE(log->assign_epoch_start(leader_epoch(4)));
+    EXPECT_EQ(log->latest_epoch(), leader_epoch(4));
+    EXPECT_EQ(log->end_offset_for_epoch(leader_epoch(3)), (epoch_end{leader_epoch(2), offset(10)}));
+    EXPECT_EQ(log->end_offset_for_epoch(leader_epoch(4)), (epoch_end{leader_epoch(4), offset(10)}));
+    EXPECT_EQ(log->end_offset_for_epoch(leader_epoch(2)), (epoch_end{leader_epoch(2), offset(10)}));
+    EXPECT_EQ(log->epoch_for_offset(offset(4)), leader_epoch(1));
+    EXPECT_EQ(log->epoch_for_offset(offset(9)), leader_epoch(2));
+    EXPECT_EQ(log->epoch_for_offset(offset(10)), leader_epoch(4));
+    // Not newer than the latest: nothing changes.
+    ASSERT_TRUE(log->assign_epoch_start(leader_epoch(4)));
+    ASSERT_TRUE(log->assign_epoch_start(leader_epoch(2)));
+    EXPECT_EQ(log->latest_epoch(), leader_epoch(4));
+    // Batches at the epoch extend it; the entry stays where it began.
+    ASSERT_TRUE(log->append(make_simple_batch(3), leader_epoch(4)));
+    EXPECT_EQ(log->end_offset_for_epoch(leader_epoch(4)), (epoch_end{leader_epoch(4), offset(13)}));
+    EXPECT_EQ(log->end_offset_for_epoch(leader_epoch(3)), (epoch_end{leader_epoch(2), offset(10)}));
+    // An epoch elected with nothing appended is superseded by the next one
+    // starting at the same offset (Kafka drops it too).
+    ASSERT_TRUE(log->assign_epoch_start(leader_epoch(6)));
+    ASSERT_TRUE(log->assign_epoch_start(leader_epoch(7)));
+    EXPECT_EQ(log->end_offset_for_epoch(leader_epoch(6)), (epoch_end{leader_epoch(4), offset(13)}));
+    EXPECT_EQ(log->end_offset_for_epoch(leader_epoch(7)), (epoch_end{leader_epoch(7), offset(13)}));
+}
+
+// The election entry is kept by a clean close and reopen and by a reopen that
+// recovers the log (it has no batch recovery could rebuild it from).
+TEST(disk_log, the_epoch_assigned_at_election_survives_reopen) {
+    for (bool clean : {true, false}) {
+        SCOPED_TRACE(clean ? "clean" : "recovered");
+        testing::log_fixture f;
+        {
+            auto log = f.open(small_segments());
+            for (int i = 0; i < 6; ++i) ASSERT_TRUE(log->append(make_simple_batch(2), leader_epoch(3)));
+            ASSERT_TRUE(log->assign_epoch_start(leader_epoch(5)));
+            if (clean) ASSERT_TRUE(log->close());
+        }
+        auto log = f.open(small_segments(), !clean);
+        EXPECT_EQ(log->end_offset(), offset(12));
+        EXPECT_EQ(log->latest_epoch(), leader_epoch(5));
+        EXPECT_EQ(log->end_offset_for_epoch(leader_epoch(4)), (epoch_end{leader_epoch(3), offset(12)}));
+        EXPECT_EQ(log->end_offset_for_epoch(leader_epoch(5)), (epoch_end{leader_epoch(5), offset(12)}));
+    }
+}
+
+// Stored entries past the recovered log end (their batches lost in a crash)
+// go; only the one starting exactly at the end is kept.
+TEST(disk_log, reopen_drops_epochs_whose_batches_are_gone) {
+    testing::log_fixture f;
+    uint64_t cut = 0;
+    {
+        auto log = f.open(small_segments());
+        for (int i = 0; i < 4; ++i) ASSERT_TRUE(log->append(make_simple_batch(1), leader_epoch(1)));
+        ASSERT_TRUE(log->append(make_simple_batch(1), leader_epoch(2)));
+        ASSERT_TRUE(log->append(make_simple_batch(1), leader_epoch(3)));
+        cut = log->read({offset(4)}).value().region.position;
+        ASSERT_TRUE(log->close());
+    }
+    // The batches at offsets 4 (epoch 2) and 5 (epoch 3) never reached the disk.
+    ASSERT_EQ(::truncate((f.log_dir() + "/" + std::string(20, '0') + ".log").c_str(), off_t(cut)), 0);
+    auto log = f.open(small_segments(), true);
+    EXPECT_EQ(log->end_offset(), offset(4));
+    EXPECT_EQ(log->latest_epoch(), leader_epoch(2));
+    EXPECT_EQ(log->end_offset_for_epoch(leader_epoch(3)), std::nullopt);  // newer than the history now
+    EXPECT_EQ(log->end_offset_for_epoch(leader_epoch(2)), (epoch_end{leader_epoch(2), offset(4)}));
+    EXPECT_EQ(log->end_offset_for_epoch(leader_epoch(1)), (epoch_end{leader_epoch(1), offset(4)}));
+}
+
+// A replica that led at an epoch and appended nothing, now following a leader
+// that does not know that epoch: the leader's answer has it truncate at its
+// log end, which cuts no batch but drops the empty epoch (Kafka's truncateTo
+// does so too), so that its next fetch names its real last epoch.
+TEST(disk_log, truncation_at_the_log_end_drops_an_epoch_with_no_batches) {
+    testing::log_fixture f;
+    auto log = f.open(small_segments());
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE(log->append(make_simple_batch(1), leader_epoch(i < 2 ? 1 : 2)));
+    ASSERT_TRUE(log->assign_epoch_start(leader_epoch(5)));
+    EXPECT_EQ(log->latest_epoch(), leader_epoch(5));
+    ASSERT_TRUE(log->truncate_to(offset(4)));
+    EXPECT_EQ(log->end_offset(), offset(4));
+    EXPECT_EQ(log->latest_epoch(), leader_epoch(2));
+    // Past the end too, as Kafka's truncateTo (it trims at the log end).
+    ASSERT_TRUE(log->assign_epoch_start(leader_epoch(5)));
+    ASSERT_TRUE(log->truncate_to(offset(10)));
+    EXPECT_EQ(log->end_offset(), offset(4));
+    EXPECT_EQ(log->latest_epoch(), leader_epoch(2));
+    // With no entry at the end, such a truncation changes nothing.
+    ASSERT_TRUE(log->truncate_to(offset(4)));
+    EXPECT_EQ(log->latest_epoch(), leader_epoch(2));
+    ASSERT_TRUE(log->assign_epoch_start(leader_epoch(6)));
+    ASSERT_TRUE(log->truncate_to(offset(2)));  // a real cut takes the entry with it
+    EXPECT_EQ(log->end_offset(), offset(2));
+    EXPECT_EQ(log->latest_epoch(), leader_epoch(1));
+    EXPECT_EQ(log->end_offset_for_epoch(leader_epoch(1)), (epoch_end{leader_epoch(1), offset(2)}));
+    // The trimmed history is what a reopen finds.
+    ASSERT_TRUE(log->close());
+    auto reopened = f.open(small_segments());
+    EXPECT_EQ(reopened->latest_epoch(), leader_epoch(1));
 }
 
 TEST(disk_log, group_commit_shares_one_sync_and_calls_every_waiter) {

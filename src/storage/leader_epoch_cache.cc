@@ -51,6 +51,16 @@ std::optional<epoch_end> leader_epoch_cache::end_offset_for(leader_epoch request
     return epoch_end{std::prev(higher)->epoch, higher->start};
 }
 
+std::optional<leader_epoch> leader_epoch_cache::epoch_for(offset o) const {
+    std::lock_guard lock(_mutex);
+    std::optional<leader_epoch> out;
+    for (const auto& e : _entries) {
+        if (e.start > o) break;
+        out = e.epoch;
+    }
+    return out;
+}
+
 std::optional<leader_epoch> leader_epoch_cache::latest_epoch() const {
     std::lock_guard lock(_mutex);
     if (_entries.empty()) return std::nullopt;

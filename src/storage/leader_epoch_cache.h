@@ -35,6 +35,8 @@ public:
     // one that covers it starts at `start` (Kafka's truncateFromStart).
     bool truncate_from_start(offset start);
     std::optional<epoch_end> end_offset_for(leader_epoch requested, offset log_end) const;
+    // The latest epoch starting at or before `o` (Kafka's epochForOffset).
+    std::optional<leader_epoch> epoch_for(offset o) const;
     std::optional<leader_epoch> latest_epoch() const;
     std::vector<epoch_entry> entries() const;
     void clear();

@@ -48,6 +48,19 @@ TEST(state_store, rocksdb_round_trip_and_prefix_delete) {
     EXPECT_EQ(store->get("storage/a-1/checkpoints").value(), std::optional<std::string>("y"));
 }
 
+// Kafka's epochForOffset: the latest epoch starting at or before the offset.
+TEST(leader_epoch_cache, epoch_for_an_offset) {
+    leader_epoch_cache cache;
+    EXPECT_EQ(cache.epoch_for(offset(0)), std::nullopt);
+    ASSERT_TRUE(cache.assign(leader_epoch(2), offset(10)));
+    ASSERT_TRUE(cache.assign(leader_epoch(4), offset(20)));
+    EXPECT_EQ(cache.epoch_for(offset(9)), std::nullopt);
+    EXPECT_EQ(cache.epoch_for(offset(10)), leader_epoch(2));
+    EXPECT_EQ(cache.epoch_for(offset(19)), leader_epoch(2));
+    EXPECT_EQ(cache.epoch_for(offset(20)), leader_epoch(4));
+    EXPECT_EQ(cache.epoch_for(offset(1000)), leader_epoch(4));
+}
+
 TEST(state_store, log_checkpoints_survive_reopen) {
     testing::log_fixture f;
     log_config config;

@@ -92,6 +92,8 @@ def test_unclean_election_by_request_and_by_config():
             node.start().wait_ready(timeout=20)
         create(cluster, "careful", [4, 5], brokers=5)
         create(cluster, "available", [4, 5], brokers=5, **{"unclean.leader.election.enable": "true"})
+        # The epoch the "before" records are written at (both replicas up).
+        first_epoch = {topic: state(cluster.node(1), topic)[1] for topic in ("careful", "available")}
         one = cluster.node(1).bootstrap
         for topic in ("careful", "available"):
             produce(one, topic, [f"before-{i}" for i in range(50)])
@@ -142,16 +144,23 @@ def test_unclean_election_by_request_and_by_config():
 
         # Node 4 returns holding the "after" records, written at an epoch
         # node 5 never had, while node 5 has appended nothing at its own
-        # epoch: node 5's log cannot place node 4's last fetched epoch. Its
-        # Fetch answers OFFSET_OUT_OF_RANGE (as Kafka's), and node 4, past
-        # node 5's log end, truncates to it and rejoins the ISR. (Answered
-        # with an undefined diverging epoch instead, node 4 fetched past the
-        # leader's end for ever: a chaos run left a partition so.)
+        # epoch. Node 5 recorded its epoch at its log end (50) when elected
+        # (Kafka's makeLeader), so it places node 4's last fetched epoch
+        # exactly: the diverging epoch is the first one, ending at 50, and
+        # node 4 truncates there and rejoins the ISR. (By batches alone node 5
+        # could not place that epoch; answered with an undefined diverging
+        # epoch, node 4 fetched past the leader's end for ever: a chaos run
+        # left a partition so. Kafka's fallback for an epoch a leader truly
+        # cannot place, OFFSET_OUT_OF_RANGE, stays for that case.)
         nodes[4].start()
         for topic in ("careful", "available"):
             wait_for(lambda: (lambda s: s if s and sorted(s[3]) == [4, 5] else None)(state(cluster.node(1), topic)),
                      timeout=30, what=f"node 4 back in {topic}'s ISR")
-        assert "past leader 5's log end" in nodes[4].log(), "no truncation to the leader's end logged"
+        for topic in ("careful", "available"):
+            expected = (f"{topic}-0: leader 5 reports divergence at epoch {first_epoch[topic]} end offset 50; "
+                        "truncating to 50")
+            assert expected in nodes[4].log(), (expected, [line for line in nodes[4].log().splitlines()
+                                                           if topic in line and ("diverg" in line or "past" in line)])
         for topic in ("careful", "available"):
             produce(one, topic, ["rejoined"])
             values = consume_all(one, topic)

@@ -151,6 +151,9 @@ public:
     std::optional<storage::epoch_end> last_offset_for_epoch(leader_epoch epoch) const {
         return _log->end_offset_for_epoch(epoch);
     }
+    // The epoch of the batch holding offset `o` by the epoch history (Kafka's
+    // epochForOffset, for ListOffsets' leader epoch); nullopt before it.
+    std::optional<leader_epoch> epoch_for_offset(offset o) const { return _log->epoch_for_offset(o); }
     // KIP-320 on a follower's Fetch (v12+): a follower whose last fetched
     // epoch does not reach its fetch offset here has records this log does
     // not, and must truncate to where that epoch ends here. Returns that

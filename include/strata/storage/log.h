@@ -196,6 +196,14 @@ public:
     // those batches and cleans nothing at or past `at`.
     virtual void set_active_producers(offset at, std::vector<producer_last_batch> producers) = 0;
 
+    // Kafka's maybeAssignEpochStartOffset at election (Partition.makeLeader):
+    // records that `epoch` starts at the log end before anything is appended
+    // at it, so that OffsetForLeaderEpoch and a follower's diverging epoch
+    // are exact for a leader that appends nothing at its epoch. Written to the
+    // state store and synced at once, as Kafka syncs its epoch checkpoint on
+    // assign. Does nothing when `epoch` is not newer than the latest epoch.
+    virtual result<void> assign_epoch_start(leader_epoch epoch) = 0;
+
     // ---- any thread -------------------------------------------------------
     virtual result<read_result> read(const read_options& options) const = 0;
     // The first record with timestamp >= `timestamp` (ListOffsets), nullopt
@@ -206,6 +214,9 @@ public:
     // than the history.
     virtual std::optional<epoch_end> end_offset_for_epoch(leader_epoch epoch) const = 0;
     virtual std::optional<leader_epoch> latest_epoch() const = 0;
+    // The epoch the history gives offset `o` (Kafka's epochForOffset: the
+    // latest epoch starting at or before it); nullopt before the history.
+    virtual std::optional<leader_epoch> epoch_for_offset(offset o) const = 0;
     // The saved producer state, if it still describes this log
     // (log start <= at <= log end).
     virtual std::optional<producer_snapshot> load_producer_snapshot() const = 0;
