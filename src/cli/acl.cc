@@ -31,7 +31,7 @@ namespace {
 
 // The resource options every acl command shares; at most one is given.
 struct resource_args {
-    std::string topic, group, transactional_id, delegation_token;
+    std::string topic, group, transactional_id, delegation_token, user_principal;
     bool cluster = false;
     std::string pattern;  // literal | prefixed (create); also any | match (list, delete)
 
@@ -42,9 +42,11 @@ struct resource_args {
         if (!group.empty()) given.emplace_back(resource_type::group, group);
         if (!transactional_id.empty()) given.emplace_back(resource_type::transactional_id, transactional_id);
         if (!delegation_token.empty()) given.emplace_back(resource_type::delegation_token, delegation_token);
+        if (!user_principal.empty()) given.emplace_back(resource_type::user, user_principal);
         if (cluster) given.emplace_back(resource_type::cluster, std::string(security::cluster_resource_name));
         if (given.size() > 1)
-            throw_usage("name one resource", "--topic, --group, --transactional-id, --delegation-token or --cluster");
+            throw_usage("name one resource",
+                        "--topic, --group, --transactional-id, --delegation-token, --user-principal or --cluster");
         if (given.empty()) return {resource_type::any, std::nullopt};
         return given.front();
     }
@@ -56,6 +58,9 @@ void add_resource_options(CLI::App* command, resource_args& r, const std::string
     command->add_option("--group", r.group, "A consumer group (`*`: every group)");
     command->add_option("--transactional-id", r.transactional_id, "A transactional id (`*`: every one)");
     command->add_option("--delegation-token", r.delegation_token, "A delegation token id");
+    command->add_option("--user-principal", r.user_principal,
+                        "A user resource (KIP-373, User:alice): CREATE_TOKENS lets the ACL's principal create "
+                        "delegation tokens for that user, DESCRIBE_TOKENS see its tokens");
     command->add_flag("--cluster", r.cluster, "The cluster resource (kafka-cluster)");
     std::string choices;
     for (const auto& p : patterns) choices += (choices.empty() ? "" : ", ") + p;
@@ -109,7 +114,8 @@ struct create_args {
 void acl_create(const global_options& g, const create_args& a) {
     const auto [type, name] = a.resource.resource();
     if (type == resource_type::any)
-        throw_usage("an ACL needs a resource", "--topic, --group, --transactional-id, --delegation-token or --cluster");
+        throw_usage("an ACL needs a resource",
+                    "--topic, --group, --transactional-id, --delegation-token, --user-principal or --cluster");
     if (a.allow.empty() && a.deny.empty())
         throw_usage("an ACL needs a principal", "--allow-principal User:alice or --deny-principal User:bob");
     const auto pattern = parse_or_usage(security::parse_pattern_type(a.resource.pattern), "pattern type",

@@ -25,6 +25,8 @@ void add_config_commands(CLI::App& app, const std::shared_ptr<global_options>& g
 void add_perf_commands(CLI::App& app, const std::shared_ptr<global_options>& global);
 void add_user_commands(CLI::App& app, const std::shared_ptr<global_options>& global);
 void add_acl_commands(CLI::App& app, const std::shared_ptr<global_options>& global);
+// strata token create | renew | expire | describe (delegation tokens, token.cc).
+void add_token_commands(CLI::App& app, const std::shared_ptr<global_options>& global);
 void add_quota_commands(CLI::App& app, const std::shared_ptr<global_options>& global);
 void add_completion_command(CLI::App& app);
 

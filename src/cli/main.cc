@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
     add_perf_commands(app, global);
     add_user_commands(app, global);
     add_acl_commands(app, global);
+    add_token_commands(app, global);
     add_quota_commands(app, global);
     add_txn_commands(app, global);
     add_completion_command(app);

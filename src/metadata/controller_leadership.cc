@@ -152,4 +152,18 @@ std::vector<record> controller::rebalance_leaders(const metadata_image& image, i
     return out;
 }
 
+std::vector<record> controller::remove_expired_delegation_tokens(const metadata_image& image, int64_t now_ms) {
+    std::vector<record> out;
+    if (_last_token_sweep_ms < 0) _last_token_sweep_ms = now_ms;
+    if (now_ms - _last_token_sweep_ms < _options.delegation_token_expiry_check_interval_ms) return out;
+    _last_token_sweep_ms = now_ms;
+    for (const auto& [id, token] : image.tokens()) {
+        if (token.max_timestamp >= now_ms && token.expiration_timestamp >= now_ms) continue;
+        records::remove_delegation_token_record remove;
+        remove.token_id = id;
+        out.emplace_back(remove);
+    }
+    return out;
+}
+
 }  // namespace strata::metadata

@@ -195,3 +195,43 @@ TEST_F(leadership_test, rebalance_respects_the_imbalance_percentage_and_the_swit
 
 }  // namespace
 }  // namespace strata::metadata
+
+namespace strata::metadata {
+namespace {
+
+// KIP-48: expired tokens (past expiry or max) are removed once per
+// delegation.token.expiry.check.interval, counted from the first check;
+// live ones stay. The removal survives a snapshot round trip like any record.
+TEST(delegation_token_sweep, removes_expired_tokens_once_per_interval) {
+    controller_options o;
+    o.delegation_token_expiry_check_interval_ms = 1000;
+    controller ctl(o, [] { return protocol::uuid::random(); });
+    metadata_delta d(std::make_shared<metadata_image>());
+    const auto token = [](std::string id, int64_t expiry, int64_t max) {
+        records::delegation_token_record t;
+        t.token_id = std::move(id);
+        t.owner = t.requester = "User:alice";
+        t.expiration_timestamp = expiry;
+        t.max_timestamp = max;
+        return t;
+    };
+    d.replay(token("live", 5000, 9000));
+    d.replay(token("renewed-past-max", 5000, 1500));
+    d.replay(token("expired", 1200, 9000));
+    auto image = d.apply();
+    ASSERT_EQ(image->tokens().size(), 3u);
+
+    EXPECT_TRUE(ctl.remove_expired_delegation_tokens(*image, 1000).empty());  // the first check sets the clock
+    EXPECT_TRUE(ctl.remove_expired_delegation_tokens(*image, 1999).empty());  // within the interval
+    auto removed = ctl.remove_expired_delegation_tokens(*image, 2000);
+    ASSERT_EQ(removed.size(), 2u);
+    metadata_delta next(image);
+    for (const auto& r : removed) next.replay(r);
+    image = next.apply();
+    ASSERT_EQ(image->tokens().size(), 1u);
+    EXPECT_NE(image->delegation_token("live"), nullptr);
+    EXPECT_TRUE(ctl.remove_expired_delegation_tokens(*image, 2500).empty());
+}
+
+}  // namespace
+}  // namespace strata::metadata

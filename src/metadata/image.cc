@@ -54,7 +54,7 @@ bool metadata_image::same_contents(const metadata_image& other) const {
         if (a->first != b->first || *a->second != *b->second) return false;
     return _topic_names == other._topic_names && _brokers == other._brokers && _configs == other._configs &&
            _features == other._features && _next_producer_id == other._next_producer_id && _acls == other._acls &&
-           _scram == other._scram && _client_quotas == other._client_quotas;
+           _scram == other._scram && _tokens == other._tokens && _client_quotas == other._client_quotas;
 }
 
 // ---- delta ------------------------------------------------------------------
@@ -232,6 +232,18 @@ void metadata_delta::replay_one(const records::client_quota_record& r) {
     if (found == _next->_client_quotas.end()) return;
     found->second.erase(r.key);
     if (found->second.empty()) _next->_client_quotas.erase(found);
+}
+
+void metadata_delta::replay_one(const records::delegation_token_record& r) { _next->_tokens[r.token_id] = r; }
+
+void metadata_delta::replay_one(const records::remove_delegation_token_record& r) {
+    auto found = _next->_tokens.find(r.token_id);
+    if (found != _next->_tokens.end()) _next->_tokens.erase(found);
+}
+
+const records::delegation_token_record* metadata_image::delegation_token(std::string_view token_id) const {
+    auto found = _tokens.find(token_id);
+    return found == _tokens.end() ? nullptr : &found->second;
 }
 
 const records::user_scram_credential_record* metadata_image::scram_credential(std::string_view user,

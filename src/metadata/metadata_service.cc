@@ -32,6 +32,12 @@ int64_t now_ms() {
         .count();
 }
 
+// Delegation tokens' timestamps are wall-clock time.
+int64_t wall_clock_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 // Whether a TCP connection to host:port is refused: the sign that no process
 // listens there any more (a crashed broker's kernel closed its sockets). A
 // connection that is accepted, times out or fails otherwise says nothing.
@@ -486,6 +492,11 @@ struct metadata_service::impl : std::enable_shared_from_this<impl> {
                             logger()->info("fencing broker {}: its session ended", f->id);
                     // Preferred leaders only on an image with no fencing pending.
                     if (out.empty()) out = ctl.rebalance_leaders(img, now_ms());
+                    for (auto& r : ctl.remove_expired_delegation_tokens(img, wall_clock_ms())) {
+                        logger()->info("delegation token {} expired; removing it",
+                                       std::get<records::remove_delegation_token_record>(r).token_id);
+                        out.push_back(std::move(r));
+                    }
                     return out;
                 },
                 [](none&, kafka_error) {});

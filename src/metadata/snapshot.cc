@@ -161,6 +161,7 @@ std::string write_snapshot(const metadata_image& image, int32_t epoch, int64_t t
     for (const auto& [id, acl] : image.acls()) out.add(acl);
     for (const auto& [user, by_mechanism] : image.scram())
         for (const auto& [mechanism, credential] : by_mechanism) out.add(credential);
+    for (const auto& [id, token] : image.tokens()) out.add(token);
     for (const auto& [entity, values] : image.client_quotas()) {
         for (const auto& [key, value] : values) {
             records::client_quota_record q;

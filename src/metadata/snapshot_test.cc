@@ -140,6 +140,21 @@ std::shared_ptr<const metadata_image> sample_image() {
     scram.server_key = {6, 7};
     scram.iterations = 4096;
     d.replay(scram);
+    records::delegation_token_record token;
+    token.token_id = "tok-1";
+    token.owner = "User:alice";
+    token.requester = "User:admin";
+    token.renewers = {"User:bob"};
+    token.issue_timestamp = 1;
+    token.expiration_timestamp = 2;
+    token.max_timestamp = 3;
+    d.replay(token);
+    records::delegation_token_record gone_token = token;
+    gone_token.token_id = "tok-2";
+    d.replay(gone_token);
+    records::remove_delegation_token_record remove_token;
+    remove_token.token_id = "tok-2";
+    d.replay(remove_token);
     records::client_quota_record quota;
     quota.entity.resize(2);
     quota.entity[0].entity_type = "user";
@@ -162,6 +177,9 @@ TEST(metadata_snapshot, round_trip_gives_the_same_image) {
 
     EXPECT_TRUE(back->same_contents(*image));
     EXPECT_EQ(back->end_offset(), 77);
+    ASSERT_EQ(back->tokens().size(), 1u);
+    ASSERT_NE(back->delegation_token("tok-1"), nullptr);
+    EXPECT_EQ(back->delegation_token("tok-1")->renewers, std::vector<std::string>{"User:bob"});
     const client_quota_entity alice_default{{"client-id", std::nullopt}, {"user", "alice"}};
     ASSERT_EQ(back->client_quotas().count(alice_default), 1u);
     EXPECT_EQ(back->client_quotas().at(alice_default).at("producer_byte_rate"), 1048576);

@@ -53,6 +53,27 @@ std::optional<std::string_view> attribute(std::string_view message, char key) {
     return std::nullopt;
 }
 
+// Kafka's SCRAM extensions (KIP-84/KIP-48) follow the nonce in
+// client-first-bare as key=value attributes; `tokenauth` is the only one it
+// knows (the others are ignored), true when Java's Boolean.parseBoolean says
+// so (any case of "true").
+bool token_extension(std::string_view bare) {
+    size_t pos = bare.find(",r=");
+    if (pos == std::string_view::npos) return false;
+    pos = bare.find(',', pos + 3);
+    while (pos != std::string_view::npos) {
+        const size_t end = std::min(bare.find(',', pos + 1), bare.size());
+        const auto part = bare.substr(pos + 1, end - pos - 1);
+        if (part.rfind("tokenauth=", 0) == 0) {
+            const auto value = part.substr(10);
+            return value.size() == 4 && (value[0] | 0x20) == 't' && (value[1] | 0x20) == 'r' &&
+                   (value[2] | 0x20) == 'u' && (value[3] | 0x20) == 'e';
+        }
+        pos = end < bare.size() ? end : std::string_view::npos;
+    }
+    return false;
+}
+
 // A printable nonce: base64 of random bytes without ',' (base64 has none).
 std::string make_nonce() {
     return base64_encode(random_bytes(24));
@@ -121,6 +142,16 @@ scram_credential make_scram_credential(scram_mechanism m, std::string_view passw
     return scram_credential_from_salted(m, salted, std::move(salt), iterations);
 }
 
+bytes delegation_token_hmac(std::string_view secret_key, std::string_view token_id) {
+    bytes out(static_cast<size_t>(EVP_MD_get_size(EVP_sha512())));
+    unsigned int length = 0;
+    if (!HMAC(EVP_sha512(), secret_key.data(), static_cast<int>(secret_key.size()),
+              reinterpret_cast<const unsigned char*>(token_id.data()), token_id.size(), out.data(), &length))
+        throw std::runtime_error("HMAC failed");
+    out.resize(length);
+    return out;
+}
+
 bytes random_bytes(size_t n) {
     bytes out(n);
     if (RAND_bytes(out.data(), static_cast<int>(n)) != 1) throw std::runtime_error("RAND_bytes failed");
@@ -151,8 +182,8 @@ std::optional<bytes> base64_decode(std::string_view text) {
 
 // ---- server ----
 
-scram_server::scram_server(scram_mechanism mechanism, lookup find, std::string server_nonce)
-    : _mechanism(mechanism), _find(std::move(find)), _server_nonce(std::move(server_nonce)) {
+scram_server::scram_server(scram_mechanism mechanism, lookup find, std::string server_nonce, token_lookup tokens)
+    : _mechanism(mechanism), _find(std::move(find)), _tokens(std::move(tokens)), _server_nonce(std::move(server_nonce)) {
     if (_server_nonce.empty()) _server_nonce = make_nonce();
 }
 
@@ -180,11 +211,17 @@ scram_server::step scram_server::client_first(std::string_view message) {
     if (!user || user->empty()) return {false, false, {}, "client-first: invalid username"};
     if (!authzid.empty() && authzid != "a=" + encode_saslname(*user))
         return {false, false, {}, "client-first: authorization id differs from the username"};
-    if (_client_first_bare.find(",tokenauth=true") != std::string::npos)
-        return {false, false, {}, "client-first: delegation tokens are not supported"};
     _user = *user;
-    _credential = _find(_user);
-    if (!_credential) return {false, false, {}, "unknown user"};
+    if (token_extension(_client_first_bare)) {
+        auto token = _tokens ? _tokens(_user) : std::nullopt;
+        if (!token) return {false, false, {}, "unknown or expired delegation token"};
+        _credential = std::move(token->credential);
+        _user = std::move(token->owner);  // Kafka's authorizationId: the token's owner
+        _token_expiry_ms = token->expiry_ms;
+    } else {
+        _credential = _find(_user);
+        if (!_credential) return {false, false, {}, "unknown user"};
+    }
     _nonce = std::string(*nonce) + _server_nonce;
     _server_first = "r=" + _nonce + ",s=" + base64_encode(_credential->salt) + ",i=" +
                     std::to_string(_credential->iterations);
@@ -231,6 +268,7 @@ scram_client::scram_client(scram_mechanism mechanism, std::string user, std::str
 
 std::string scram_client::first() {
     _client_first_bare = "n=" + encode_saslname(_user) + ",r=" + _client_nonce;
+    if (_token_auth) _client_first_bare += ",tokenauth=true";
     return "n,," + _client_first_bare;
 }
 
@@ -292,12 +330,17 @@ namespace {
 
 class scram_exchange final : public sasl_exchange {
 public:
-    scram_exchange(scram_mechanism m, scram_server::lookup find) : _server(m, std::move(find)) {}
+    scram_exchange(scram_mechanism m, scram_server::lookup find, scram_server::token_lookup tokens)
+        : _server(m, std::move(find), {}, std::move(tokens)) {}
     step evaluate(std::string_view token) override {
         auto s = _server.evaluate(token);
         return {s.ok, s.complete, std::move(s.response), std::move(s.error)};
     }
     const std::string& user() const override { return _server.user(); }
+    bool token_authenticated() const override { return _server.token_authenticated(); }
+    // Kafka's ScramSaslServer negotiates the token's expiry as the
+    // credential's lifetime (KIP-368): the session ends with the token.
+    std::optional<int64_t> credential_expiry_ms() const override { return _server.token_expiry_ms(); }
 
 private:
     scram_server _server;
@@ -305,8 +348,9 @@ private:
 
 }  // namespace
 
-std::unique_ptr<sasl_exchange> make_scram_exchange(scram_mechanism m, scram_server::lookup find) {
-    return std::make_unique<scram_exchange>(m, std::move(find));
+std::unique_ptr<sasl_exchange> make_scram_exchange(scram_mechanism m, scram_server::lookup find,
+                                                   scram_server::token_lookup tokens) {
+    return std::make_unique<scram_exchange>(m, std::move(find), std::move(tokens));
 }
 
 }  // namespace strata::security

@@ -163,5 +163,67 @@ TEST(jaas, own_credentials) {
     EXPECT_EQ(jaas_login_module("GSSAPI"), "");
 }
 
+// KIP-48: HmacSHA512 keyed with the secret's UTF-8 bytes over the token id's
+// (RFC 4231 test case 2's key and data, SHA-512).
+TEST(scram, delegation_token_hmac_is_hmac_sha512_of_the_token_id) {
+    const auto hmac = delegation_token_hmac("Jefe", "what do ya want for nothing?");
+    EXPECT_EQ(base64_encode(hmac),
+              base64_encode(scram_hmac(scram_mechanism::sha_512, bytes{'J', 'e', 'f', 'e'},
+                                       "what do ya want for nothing?")));
+    ASSERT_EQ(hmac.size(), 64u);
+    EXPECT_EQ(hmac[0], 0x16);
+    EXPECT_EQ(hmac[63], 0x37);
+}
+
+// A client-first with tokenauth=true names a token: its credential is the
+// one derived from the HMAC, the exchange authenticates the owner, and the
+// token's expiry bounds the session. Without the extension the same name is
+// looked up as a user; an unknown token fails.
+TEST(scram, token_authentication_authenticates_the_owner) {
+    const std::string hmac = base64_encode(delegation_token_hmac("secret", "tok-1"));
+    auto users = [](const std::string&) -> std::optional<scram_credential> { return std::nullopt; };
+    auto tokens = [&](const std::string& id) -> std::optional<scram_token> {
+        if (id != "tok-1") return std::nullopt;
+        return scram_token{make_scram_credential(scram_mechanism::sha_256, hmac, random_bytes(16), 4096), "alice",
+                           12345};
+    };
+    {
+        scram_server server(scram_mechanism::sha_256, users, {}, tokens);
+        scram_client client(scram_mechanism::sha_256, "tok-1", hmac);
+        client.set_token_auth(true);
+        const auto first_message = client.first();
+        EXPECT_NE(first_message.find(",tokenauth=true"), std::string::npos);
+        auto first = server.evaluate(first_message);
+        ASSERT_TRUE(first.ok) << first.error;
+        std::string error;
+        auto final = server.evaluate(*client.final(first.response, error));
+        ASSERT_TRUE(final.complete) << final.error;
+        EXPECT_TRUE(client.verify(final.response, error)) << error;
+        EXPECT_EQ(server.user(), "alice");
+        EXPECT_TRUE(server.token_authenticated());
+        EXPECT_EQ(server.token_expiry_ms(), 12345);
+    }
+    {  // the wrong HMAC
+        scram_server server(scram_mechanism::sha_256, users, {}, tokens);
+        scram_client client(scram_mechanism::sha_256, "tok-1", "not-the-hmac");
+        client.set_token_auth(true);
+        auto first = server.evaluate(client.first());
+        ASSERT_TRUE(first.ok);
+        std::string error;
+        EXPECT_FALSE(server.evaluate(*client.final(first.response, error)).ok);
+    }
+    {  // no extension: a user lookup, which knows no tok-1
+        scram_server server(scram_mechanism::sha_256, users, {}, tokens);
+        scram_client client(scram_mechanism::sha_256, "tok-1", hmac);
+        EXPECT_FALSE(server.evaluate(client.first()).ok);
+    }
+    {  // an unknown token; and a server without tokens
+        scram_server server(scram_mechanism::sha_256, users, {}, tokens);
+        EXPECT_FALSE(server.evaluate("n,,n=tok-2,r=abc,tokenauth=true").ok);
+        scram_server without(scram_mechanism::sha_256, users);
+        EXPECT_FALSE(without.evaluate("n,,n=tok-1,r=abc,tokenauth=TRUE").ok);
+    }
+}
+
 }  // namespace
 }  // namespace strata::security

@@ -82,6 +82,9 @@ void register_scram_apis(request_dispatcher& dispatcher, admin_context& admin);
 void register_acl_apis(request_dispatcher& dispatcher, admin_context& admin);
 // DescribeClientQuotas, AlterClientQuotas (client_quota_apis.cc).
 void register_client_quota_apis(request_dispatcher& dispatcher, admin_context& admin);
+// CreateDelegationToken, RenewDelegationToken, ExpireDelegationToken,
+// DescribeDelegationToken (delegation_token_apis.cc).
+void register_delegation_token_apis(request_dispatcher& dispatcher, admin_context& admin);
 // DescribeConfigs, AlterConfigs, IncrementalAlterConfigs (config_apis.cc).
 void register_config_apis(request_dispatcher& dispatcher, admin_context& admin);
 

@@ -32,7 +32,7 @@ namespace strata::server {
 namespace {
 
 bool is_sensitive_config(std::string_view name) {
-    return name == "ssl.key.password" || name == "ssl.keystore.key" || name == "sasl.plain.users" ||
+    return name == "ssl.key.password" || name == "delegation.token.secret.key" || name == "ssl.keystore.key" || name == "sasl.plain.users" ||
            name.ends_with(".ssl.key.password") || name.ends_with(".ssl.keystore.key") ||
            (name.size() > 16 && name.substr(name.size() - 16) == ".sasl.jaas.config");
 }

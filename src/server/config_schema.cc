@@ -648,6 +648,29 @@ void add_authorizer_keys(std::vector<config_key>& k) {
         "default): without ACLs only super users may do anything."));
 }
 
+// KIP-48's delegation tokens (Kafka's DelegationTokenManagerConfigs).
+void add_delegation_token_keys(std::vector<config_key>& k) {
+    k.push_back(key(security, "delegation.token.secret.key", &c::delegation_token_secret_key, "",
+        any<std::string>(),
+        "The secret that delegation tokens' HMACs (HmacSHA512 over the token id) are derived from; the same "
+        "on every node of the cluster, since each derives a token's HMAC itself to authenticate it. Empty, the "
+        "default: delegation tokens are disabled (CreateDelegationToken and DescribeDelegationToken answer "
+        "DELEGATION_TOKEN_AUTH_DISABLED, SCRAM's tokenauth exchanges fail). Never shown by DescribeConfigs."));
+    k.push_back(key(security, "delegation.token.max.lifetime.ms", &c::delegation_token_max_lifetime_ms,
+        "604800000", at_least<int64_t>(1),
+        "The longest a delegation token lives, renewals included (a CreateDelegationToken's max_lifetime_ms "
+        "may only shorten it)."));
+    k.push_back(key(security, "delegation.token.expiry.time.ms", &c::delegation_token_expiry_time_ms, "86400000",
+        at_least<int64_t>(1),
+        "How long a delegation token lives from its creation or a renewal unless renewed (a "
+        "RenewDelegationToken's renew_period_ms may only shorten it)."));
+    k.push_back(key(security, "delegation.token.expiry.check.interval.ms",
+        &c::delegation_token_expiry_check_interval_ms, "3600000", at_least<int64_t>(1),
+        "How often the active controller removes the delegation tokens past their expiry or maximum lifetime "
+        "from the metadata (RemoveDelegationTokenRecord). An expired token authenticates nobody from the "
+        "moment it expires, removed or not."));
+}
+
 void add_ssl_keys(std::vector<config_key>& k) {
     k.push_back(key(security, "ssl.keystore.type", &c::ssl_keystore_type, "PEM", one_of<std::string>({"PEM"}),
         "The format of the key store. Only PEM (Kafka 2.7+) is supported; Kafka's default is JKS."));
@@ -781,6 +804,7 @@ std::vector<config_key> make_schema() {
     add_sasl_keys(k);
     add_ssl_keys(k);
     add_authorizer_keys(k);
+    add_delegation_token_keys(k);
     add_operation_keys(k);
     add_inert_keys(k);
     return k;

@@ -119,6 +119,7 @@ metadata::metadata_service_options service_options(const broker_config& config) 
     options.controller.default_min_insync_replicas = config.min_insync_replicas;
     options.controller.auto_leader_rebalance_enable = config.auto_leader_rebalance_enable;
     options.controller.leader_imbalance_check_interval_ms = int64_t{config.leader_imbalance_check_interval_seconds} * 1000;
+    options.controller.delegation_token_expiry_check_interval_ms = config.delegation_token_expiry_check_interval_ms;
     options.controller.leader_imbalance_per_broker_percentage = config.leader_imbalance_per_broker_percentage;
     options.controller.unclean_leader_election_enable = config.unclean_leader_election_enable;
     options.snapshot_max_record_bytes = config.metadata_log_max_record_bytes_between_snapshots;

@@ -42,6 +42,7 @@ std::unique_ptr<sasl_authenticator> make_authenticator(const broker_config& conf
     settings.mechanisms = config.sasl_enabled_mechanisms;
     settings.failure_delay = std::chrono::milliseconds(config.connection_failed_authentication_delay_ms);
     settings.image = [&metadata] { return metadata.image(); };
+    settings.delegation_token_secret_key = config.delegation_token_secret_key;
     return std::make_unique<sasl_authenticator>(std::move(settings));
 }
 
@@ -78,6 +79,7 @@ public:
         register_scram_apis(_dispatcher, _admin);
         register_acl_apis(_dispatcher, _admin);
         register_client_quota_apis(_dispatcher, _admin);
+        register_delegation_token_apis(_dispatcher, _admin);
         register_config_apis(_dispatcher, _admin);
         auto producer_ids = make_producer_id_allocator(_admin, config.node_id);
         if (partitions) {

@@ -81,10 +81,12 @@ int64_t complete(const sasl_authenticator* authenticator, const net::connection_
                  sasl_session& session) {
     session.state = sasl_session::stage::complete;
     session.authenticated_as = security::principal{"User", session.exchange->user()};
+    session.authenticated_as.token_authenticated = session.exchange->token_authenticated();
     const int64_t lifetime = start_session(authenticator, connection, session);
     session.exchange.reset();
-    sasl_log()->info("connection {} from {} on {}: authenticated as {} with {}{}", connection.id, connection.remote,
+    sasl_log()->info("connection {} from {} on {}: authenticated as {} with {}{}{}", connection.id, connection.remote,
                      connection.listener, session.authenticated_as.to_string(), session.mechanism,
+                     session.authenticated_as.token_authenticated ? " (delegation token)" : "",
                      session.expires ? fmt::format(" (session lifetime {} ms)", lifetime) : std::string());
     return lifetime;
 }
@@ -264,6 +266,25 @@ asio::awaitable<net::handler_result> refuse(const net::connection_info& connecti
     co_return close_result();
 }
 
+// KIP-48: a live token's SCRAM credential, derived from its HMAC (the
+// password a token's holder presents) at the mechanism's minimum iterations
+// with a fresh salt, as Kafka's DelegationTokenCache derives it. Unknown and
+// expired tokens (past their expiry or maximum lifetime: the controller
+// removes them only at its next check) authenticate nobody.
+std::optional<security::scram_token> delegation_token_credential(
+    const std::shared_ptr<const metadata::metadata_image>& image, const std::string& secret,
+    security::scram_mechanism m, const std::string& token_id) {
+    const auto* token = image ? image->delegation_token(token_id) : nullptr;
+    if (!token) return std::nullopt;
+    const int64_t now = security::system_wall_clock_ms();
+    if (token->expiration_timestamp < now || token->max_timestamp < now) return std::nullopt;
+    const auto password = security::base64_encode(security::delegation_token_hmac(secret, token_id));
+    const auto colon = token->owner.find(':');
+    return security::scram_token{
+        security::make_scram_credential(m, password, security::random_bytes(32), security::scram_min_iterations),
+        colon == std::string::npos ? token->owner : token->owner.substr(colon + 1), token->expiration_timestamp};
+}
+
 }  // namespace
 
 std::shared_ptr<security::sasl_exchange> sasl_authenticator::start(const std::string& listener,
@@ -288,16 +309,24 @@ std::shared_ptr<security::sasl_exchange> sasl_authenticator::start(const std::st
     }
     const auto scram = security::scram_mechanism_from_name(mechanism);
     if (!scram) return nullptr;
+    security::scram_server::token_lookup tokens;
+    if (!_settings.delegation_token_secret_key.empty() && _settings.image) {
+        tokens = [image_of = _settings.image, secret = _settings.delegation_token_secret_key,
+                  m = *scram](const std::string& token_id) -> std::optional<security::scram_token> {
+            return delegation_token_credential(image_of(), secret, m, token_id);
+        };
+    }
     return security::make_scram_exchange(
-        *scram, [image_of = _settings.image, m = *scram](const std::string& user)
-                    -> std::optional<security::scram_credential> {
+        *scram,
+        [image_of = _settings.image, m = *scram](const std::string& user) -> std::optional<security::scram_credential> {
             if (!image_of) return std::nullopt;
             const auto image = image_of();
             const auto* record = image ? image->scram_credential(user, static_cast<int8_t>(m)) : nullptr;
             if (!record) return std::nullopt;
             return security::scram_credential{record->salt, record->stored_key, record->server_key,
                                               record->iterations};
-        });
+        },
+        std::move(tokens));
 }
 
 int64_t sasl_authenticator::max_reauth_ms(const std::string& listener, const std::string& mechanism) const {

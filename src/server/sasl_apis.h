@@ -30,6 +30,9 @@ struct sasl_settings {
     std::chrono::milliseconds failure_delay{100};  // connection.failed.authentication.delay.ms
     // The current metadata image (SCRAM credentials); null: no SCRAM users.
     std::function<std::shared_ptr<const metadata::metadata_image>()> image;
+    // delegation.token.secret.key (KIP-48); empty: delegation tokens are
+    // disabled and SCRAM's tokenauth exchanges fail.
+    std::string delegation_token_secret_key;
     // OAUTHBEARER's token validator by listener name (when it is enabled).
     std::map<std::string, security::oauthbearer_validator> oauthbearer;
     // KIP-368: connections.max.reauth.ms by listener name, then mechanism;

@@ -57,6 +57,9 @@ struct controller_options {
     int32_t leader_imbalance_per_broker_percentage = 10;
     int32_t max_partitions_per_request = 10000;
     bool unclean_leader_election_enable = false;  // the static default; topics and the cluster may override
+    // delegation.token.expiry.check.interval.ms: how often expired
+    // delegation tokens are removed.
+    int64_t delegation_token_expiry_check_interval_ms = 3600000;
     // Checks one topic config (name, value); returns an error message, or
     // nullopt when valid. Supplied by the layer that knows topic configs.
     std::function<std::optional<std::string>(const std::string&, const std::optional<std::string>&)> validate_topic_config;
@@ -97,6 +100,12 @@ public:
     // partitions back to it where it is in the ISR (so caught up), unfenced
     // and not shutting down. Kafka's ZooKeeper controller's rule.
     std::vector<record> rebalance_leaders(const metadata_image& image, int64_t now_ms);
+    // KIP-48 (Kafka's sweepExpiredDelegationTokens): at most once per
+    // delegation.token.expiry.check.interval (the first interval counted from
+    // the first call), a RemoveDelegationTokenRecord for every token past its
+    // expiry or its maximum lifetime. `now_ms` is wall-clock time, the
+    // tokens' timestamps being so.
+    std::vector<record> remove_expired_delegation_tokens(const metadata_image& image, int64_t now_ms);
 
     // Broker sessions beyond heartbeats (volatile controller state):
     // - the connection a broker heartbeats on closed: its session ends
@@ -177,6 +186,7 @@ private:
     // epoch, image end offset the others must reach before it may go).
     std::map<int32_t, std::pair<int64_t, int64_t>> _controlled_shutdown_offset;
     int64_t _last_rebalance_ms = -1;
+    int64_t _last_token_sweep_ms = -1;
     uint32_t _placement_start = 0;
 };
 

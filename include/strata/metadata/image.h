@@ -122,6 +122,13 @@ public:
     const scram_credentials& scram() const { return _scram; }
     const records::user_scram_credential_record* scram_credential(std::string_view user, int8_t mechanism) const;
 
+    // Delegation tokens (DelegationTokenRecord, KIP-48) by token id. The
+    // record holds no secret: each broker derives a token's HMAC from its
+    // own delegation.token.secret.key, as Kafka's do.
+    using delegation_tokens = std::map<std::string, records::delegation_token_record, std::less<>>;
+    const delegation_tokens& tokens() const { return _tokens; }
+    const records::delegation_token_record* delegation_token(std::string_view token_id) const;
+
     // Client quotas (ClientQuotaRecord): only entities with at least one value.
     const std::map<client_quota_entity, client_quota_values>& client_quotas() const { return _client_quotas; }
 
@@ -141,6 +148,7 @@ private:
     int64_t _next_producer_id = 0;
     std::unordered_map<protocol::uuid, records::access_control_entry_record, uuid_hash> _acls;
     scram_credentials _scram;
+    delegation_tokens _tokens;
     std::map<client_quota_entity, client_quota_values> _client_quotas;
 };
 
@@ -196,6 +204,8 @@ private:
     void replay_one(const records::user_scram_credential_record& r);
     void replay_one(const records::remove_user_scram_credential_record& r);
     void replay_one(const records::client_quota_record& r);
+    void replay_one(const records::delegation_token_record& r);
+    void replay_one(const records::remove_delegation_token_record& r);
     void replay_one(const records::no_op_record&) {}
     void replay_one(const records::register_controller_record&) {}
 

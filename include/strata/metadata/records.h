@@ -19,6 +19,7 @@
 #include "strata/protocol/metadata/broker_registration_change_record.h"
 #include "strata/protocol/metadata/client_quota_record.h"
 #include "strata/protocol/metadata/config_record.h"
+#include "strata/protocol/metadata/delegation_token_record.h"
 #include "strata/protocol/metadata/feature_level_record.h"
 #include "strata/protocol/metadata/fence_broker_record.h"
 #include "strata/protocol/metadata/no_op_record.h"
@@ -28,6 +29,7 @@
 #include "strata/protocol/metadata/register_broker_record.h"
 #include "strata/protocol/metadata/register_controller_record.h"
 #include "strata/protocol/metadata/remove_access_control_entry_record.h"
+#include "strata/protocol/metadata/remove_delegation_token_record.h"
 #include "strata/protocol/metadata/remove_topic_record.h"
 #include "strata/protocol/metadata/remove_user_scram_credential_record.h"
 #include "strata/protocol/metadata/topic_record.h"
@@ -40,7 +42,7 @@ namespace strata::metadata {
 namespace records = protocol::metadata;
 
 // The record types Strata writes and applies. A log written by Kafka may hold
-// others (delegation tokens, ZK migration); decode_record reports them
+// others (ZK migration, KIP-853's voter records); decode_record reports them
 // as unsupported rather than guessing.
 using record = std::variant<records::register_broker_record, records::unregister_broker_record,
                             records::topic_record, records::partition_record, records::config_record,
@@ -51,7 +53,8 @@ using record = std::variant<records::register_broker_record, records::unregister
                             records::access_control_entry_record, records::remove_access_control_entry_record,
                             records::no_op_record, records::register_controller_record,
                             records::user_scram_credential_record,
-                            records::remove_user_scram_credential_record>;
+                            records::remove_user_scram_credential_record,
+                            records::delegation_token_record, records::remove_delegation_token_record>;
 
 struct versioned_record {
     record value;

@@ -11,9 +11,13 @@ namespace strata::security {
 struct principal {
     std::string type = "User";
     std::string name = "ANONYMOUS";
+    // Authenticated with a delegation token (KIP-48): such a connection may
+    // not create, renew or expire tokens. Not part of the identity: equal
+    // principals name the same type and name, as Kafka's KafkaPrincipal.
+    bool token_authenticated = false;
 
     std::string to_string() const { return type + ":" + name; }
-    bool operator==(const principal&) const = default;
+    bool operator==(const principal& other) const { return type == other.type && name == other.name; }
 };
 
 }  // namespace strata::security

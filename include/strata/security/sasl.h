@@ -38,6 +38,9 @@ public:
     // (an OAUTHBEARER token's exp); nullopt when it does not (Kafka's
     // CREDENTIAL_LIFETIME_MS negotiated property). Bounds the session.
     virtual std::optional<int64_t> credential_expiry_ms() const { return std::nullopt; }
+    // Once complete: whether the client authenticated with a delegation
+    // token (SCRAM's tokenauth extension, KIP-48) rather than a password.
+    virtual bool token_authenticated() const { return false; }
 };
 
 // PLAIN (RFC 4616): "authzid NUL user NUL password", checked against

@@ -191,6 +191,11 @@ struct broker_config {
     std::string authorizer_class_name;
     std::string super_users;
     bool allow_everyone_if_no_acl_found = false;
+    // Delegation tokens (KIP-48); an empty secret key disables them.
+    std::string delegation_token_secret_key;
+    int64_t delegation_token_max_lifetime_ms = 0;
+    int64_t delegation_token_expiry_time_ms = 0;
+    int64_t delegation_token_expiry_check_interval_ms = 0;
     // Not a key of the table: listener.name.<listener>.plain.sasl.jaas.config,
     // by upper-case listener name (the JAAS text as written).
     std::map<std::string, std::string> listener_plain_jaas;
