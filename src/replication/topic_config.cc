@@ -19,61 +19,59 @@ namespace {
 
 constexpr std::string_view long_max = "9223372036854775807";
 
+using config_text::parse_integer;
 using config_text::parse_value;
 using config_text::trim;
 
-// An integer of type T, or nullopt (the parser's message dropped).
-template <typename T>
-std::optional<T> parse_integer(std::string_view text) {
-    T value{};
-    if (!parse_value(text, value).empty()) return std::nullopt;
-    return value;
-}
 
 // A value the table's validator accepted (apply runs only on those).
 int64_t integer(std::string_view text) { return parse_integer<int64_t>(text).value_or(0); }
 
-using validator = std::function<std::string(std::string_view)>;
+using validator = topic_config_validator;
 
 template <typename T>
 validator integer_at_least(int64_t minimum) {
-    return [minimum](std::string_view v) -> std::string {
+    return {fmt::format("at least {}", minimum), [minimum](std::string_view v) -> std::string {
         auto n = parse_integer<T>(v);
         if (!n) return fmt::format("'{}' is not a {}", v, sizeof(T) == 4 ? "32-bit integer" : "64-bit integer");
         if (*n >= minimum) return {};
         return fmt::format("must be at least {}, got {}", minimum, *n);
-    };
+    }};
 }
 
 validator boolean() {
-    return [](std::string_view v) {
-        bool ignored = false;
-        return parse_value(v, ignored);
-    };
+    return {"true or false", [](std::string_view v) {
+                bool ignored = false;
+                return parse_value(v, ignored);
+            }};
 }
 
 validator ratio() {
-    return [](std::string_view v) -> std::string {
+    return {"0 to 1", [](std::string_view v) -> std::string {
         std::string text(trim(v));
         char* end = nullptr;
         double d = std::strtod(text.c_str(), &end);
         if (text.empty() || *end != '\0') return fmt::format("'{}' is not a number", v);
         if (d < 0 || d > 1) return fmt::format("must be between 0 and 1, got {}", v);
         return {};
-    };
+    }};
+}
+
+std::string joined(const std::vector<std::string_view>& choices) {
+    std::string out;
+    for (auto c : choices) out += (out.empty() ? "" : ", ") + std::string(c);
+    return out;
 }
 
 validator one_of(std::vector<std::string_view> choices) {
-    return [choices](std::string_view v) -> std::string {
-        if (std::find(choices.begin(), choices.end(), trim(v)) != choices.end()) return {};
-        std::string joined;
-        for (auto c : choices) joined += (joined.empty() ? "" : ", ") + std::string(c);
-        return fmt::format("must be one of {}, got '{}'", joined, v);
-    };
+    return {"one of " + joined(choices), [choices](std::string_view v) -> std::string {
+                if (std::find(choices.begin(), choices.end(), trim(v)) != choices.end()) return {};
+                return fmt::format("must be one of {}, got '{}'", joined(choices), v);
+            }};
 }
 
 validator list_of(std::vector<std::string_view> choices, bool required) {
-    return [choices, required](std::string_view v) -> std::string {
+    return {"any of " + joined(choices), [choices, required](std::string_view v) -> std::string {
         std::vector<std::string> items;
         parse_value(v, items);
         if (required && items.empty()) return std::string("must name at least one value");
@@ -81,12 +79,13 @@ validator list_of(std::vector<std::string_view> choices, bool required) {
             if (std::find(choices.begin(), choices.end(), item) == choices.end())
                 return fmt::format("'{}' is not one of the allowed values", item);
         return {};
-    };
+    }};
 }
 
 // Kafka's ThrottledReplicaListValidator: "*" or partition:broker pairs.
 validator throttled_replicas() {
-    return [](std::string_view v) { return replication_throttle::validate(v).value_or(std::string()); };
+    return {"'*' or partition:broker pairs",
+            [](std::string_view v) { return replication_throttle::validate(v).value_or(std::string()); }};
 }
 
 // A list; order and spaces do not matter ("compact, delete").
@@ -119,27 +118,27 @@ std::vector<topic_config> make_table() {
         list_of({"compact", "delete"}, false),
         set_cleanup_policy);
     add("compression.gzip.level", config_type::int_, {"compression.gzip.level"}, "-1",
-        "The gzip level when compression.type is gzip.", [](std::string_view v) -> std::string {
+        "The gzip level when compression.type is gzip.", validator{"-1, or 1 to 9", [](std::string_view v) -> std::string {
             auto n = parse_integer<int32_t>(v);
             if (!n || !(*n == -1 || (*n >= 1 && *n <= 9))) return "must be -1 or between 1 and 9";
             return {};
-        }).in_effect = false;
+        }}).in_effect = false;
     add("compression.lz4.level", config_type::int_, {"compression.lz4.level"}, "9",
-        "The lz4 level when compression.type is lz4.", [](std::string_view v) -> std::string {
+        "The lz4 level when compression.type is lz4.", validator{"1 to 17", [](std::string_view v) -> std::string {
             auto n = parse_integer<int32_t>(v);
             if (!n || *n < 1 || *n > 17) return "must be between 1 and 17";
             return {};
-        }).in_effect = false;
+        }}).in_effect = false;
     add("compression.type", config_type::string, {"compression.type"}, "producer",
         "The final compression of the topic's batches: a codec, \"uncompressed\", or \"producer\" to keep what the "
         "producer sent. Strata keeps what the producer sent in every case (no recompression yet).",
         one_of({"uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"}));
     add("compression.zstd.level", config_type::int_, {"compression.zstd.level"}, "3",
-        "The zstd level when compression.type is zstd.", [](std::string_view v) -> std::string {
+        "The zstd level when compression.type is zstd.", validator{"-131072 to 22", [](std::string_view v) -> std::string {
             auto n = parse_integer<int32_t>(v);
             if (!n || *n < -131072 || *n > 22) return "must be between -131072 and 22";
             return {};
-        }).in_effect = false;
+        }}).in_effect = false;
     add("delete.retention.ms", config_type::long_, {"log.cleaner.delete.retention.ms"}, "86400000",
         "How long tombstones of a compacted topic are kept.", integer_at_least<int64_t>(0),
         [](partition_config& c, std::string_view v) { c.log.delete_retention_ms = integer(v); });
@@ -187,7 +186,7 @@ std::vector<topic_config> make_table() {
     add("message.downconversion.enable", config_type::boolean, {"log.message.downconversion.enable"},
         "true", "Whether old fetch versions may get down-converted batches.", boolean()).in_effect = false;
     add("message.format.version", config_type::string, {"log.message.format.version"}, "3.0-IV1",
-        "Deprecated since Kafka 3.0; always the v2 format.", [](std::string_view) { return std::string(); });
+        "Deprecated since Kafka 3.0; always the v2 format.", validator{"any", [](std::string_view) { return std::string(); }});
     add("message.timestamp.after.max.ms", config_type::long_, {"log.message.timestamp.after.max.ms"},
         long_max, "How far in the future a CreateTime timestamp may be.", integer_at_least<int64_t>(0),
         [](partition_config& c, std::string_view v) { c.timestamp_after_max_ms = integer(v); });
@@ -224,10 +223,10 @@ std::vector<topic_config> make_table() {
         "Whether new segments are preallocated on disk.", boolean()).in_effect = false;
     add("remote.storage.enable", config_type::boolean, {"remote.log.storage.system.enable"}, "false",
         "Tiered storage for the topic. Strata has no tiered storage; only false is accepted.",
-        [](std::string_view v) -> std::string {
-            if (trim(v) == "false") return {};
-            return "tiered storage is not supported";
-        });
+        validator{"false", [](std::string_view v) -> std::string {
+                      if (trim(v) == "false") return {};
+                      return "tiered storage is not supported";
+                  }});
     add("retention.bytes", config_type::long_, {"log.retention.bytes"},
         "-1",
         "The size a partition may grow to before its oldest segments are deleted; -1: no limit.",

@@ -872,15 +872,15 @@ std::string config_reference_markdown() {
     out += "\n### Topic configs\n\n";
     out += "Set per topic (CreateTopics, AlterConfigs); a topic without its own value takes the first of its "
            "broker keys that is set (per broker, cluster default, file; see above), else the default.\n\n";
-    out += "| Config | Type | Default | Broker keys | Description |\n";
-    out += "| --- | --- | --- | --- | --- |\n";
+    out += "| Config | Type | Default | Valid values | Broker keys | Description |\n";
+    out += "| --- | --- | --- | --- | --- | --- |\n";
     for (const auto& key : replication::topic_config_table()) {
         std::string synonyms;
         for (auto synonym : key.broker_synonyms) synonyms += fmt::format("{}`{}`", synonyms.empty() ? "" : ", ", synonym);
-        out += fmt::format("| `{}` | {} | {} | {} | {} |\n", key.name, type_text(key.type),
+        out += fmt::format("| `{}` | {} | {} | {} | {} | {} |\n", key.name, type_text(key.type),
                            key.default_value.empty() ? std::string("*(empty)*")
                                                      : fmt::format("`{}`", key.default_value),
-                           synonyms, escape_cell(key.doc));
+                           escape_cell(key.validate.description), synonyms, escape_cell(key.doc));
     }
     return out;
 }

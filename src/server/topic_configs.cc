@@ -19,15 +19,7 @@ namespace strata::server {
 
 namespace {
 
-using detail::parse_value;
-
-// An integer of type T, or nullopt (the shared parser's message dropped).
-template <typename T>
-std::optional<T> parse_integer(std::string_view text) {
-    T value{};
-    if (!parse_value(text, value).empty()) return std::nullopt;
-    return value;
-}
+using config_text::parse_integer;
 
 // Where a broker key's value came from, and its text.
 std::optional<std::string> explicit_broker_value(const broker_config& broker, std::string_view key) {
@@ -69,10 +61,9 @@ const std::vector<topic_config_key>& topic_config_keys() {
 }
 
 const topic_config_key* find_topic_config(std::string_view name) {
-    const auto& table = topic_config_keys();
-    auto it = std::lower_bound(table.begin(), table.end(), name,
-                               [](const topic_config_key& k, std::string_view n) { return k.name < n; });
-    return it != table.end() && it->name == name ? &*it : nullptr;
+    // The entry at the same place as the table's.
+    const auto* entry = replication::find_topic_config(name);
+    return entry ? &topic_config_keys()[size_t(entry - replication::topic_config_table().data())] : nullptr;
 }
 
 replication::partition_config partition_defaults(const broker_config& broker) {

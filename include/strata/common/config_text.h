@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,5 +27,14 @@ std::string parse_value(std::string_view text, double& out);
 std::string parse_value(std::string_view text, std::string& out);
 // Comma-separated; items are trimmed; "" is the empty list.
 std::string parse_value(std::string_view text, std::vector<std::string>& out);
+
+// An integer of type Int (int32_t, int64_t), or nullopt: the parser's
+// message dropped, for callers that word their own.
+template <typename Int>
+std::optional<Int> parse_integer(std::string_view text) {
+    Int value{};
+    if (!parse_value(text, value).empty()) return std::nullopt;
+    return value;
+}
 
 }  // namespace strata::config_text

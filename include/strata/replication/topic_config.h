@@ -25,6 +25,14 @@ struct partition_config;
 // DescribeConfigs' ConfigType (v3+).
 enum class config_type : int8_t { boolean = 1, string = 2, int_ = 3, short_ = 4, long_ = 5, double_ = 6, list = 7 };
 
+// Kafka's validator of a topic config: what it accepts, in words (for the
+// docs), and the problem with a value, or "" when it is valid.
+struct topic_config_validator {
+    std::string description;  // "at least 0", "one of CreateTime, LogAppendTime"
+    std::function<std::string(std::string_view value)> check;
+    std::string operator()(std::string_view value) const { return check(value); }
+};
+
 struct topic_config {
     std::string_view name;  // Kafka's, e.g. "retention.ms"
     config_type type;
@@ -38,8 +46,7 @@ struct topic_config {
     // For DescribeConfigs and the docs; a config not in effect says so.
     std::string doc;
     bool in_effect = true;
-    // The problem with `value`, or "" when it is valid (Kafka's validator).
-    std::function<std::string(std::string_view value)> validate;
+    topic_config_validator validate;
     // How a valid value sets the partition's runtime config; nullptr for the
     // configs that only the broker's other parts read (compression.type,
     // unclean.leader.election.enable, the replication throttles) or that are
