@@ -114,8 +114,9 @@ std::string to_text(const std::vector<std::string>& items) {
     return out;
 }
 template <typename T>
-std::string to_text(const std::optional<T>& value) {
-    return value ? to_text(*value) : std::string();
+std::optional<std::string> to_text(const std::optional<T>& value) {
+    if (!value) return std::nullopt;
+    return to_text(*value);
 }
 
 template <typename T>
@@ -137,9 +138,11 @@ config_key key(std::string_view section, std::string_view name, T broker_config:
             config.*member = std::move(value);
             return {};
         },
-        [member]() -> std::function<std::string(const broker_config&)> {
+        [member]() -> std::function<std::optional<std::string>(const broker_config&)> {
             if constexpr (requires(const T& value) { to_text(value); })
-                return [member](const broker_config& config) { return to_text(config.*member); };
+                return [member](const broker_config& config) -> std::optional<std::string> {
+                    return to_text(config.*member);
+                };
             return {};
         }()};
 }

@@ -3,8 +3,6 @@
 #include "topic_configs.h"
 
 #include <algorithm>
-#include <charconv>
-#include <cstdlib>
 #include <set>
 
 #include <fmt/format.h>
@@ -44,7 +42,7 @@ std::string topic_config_key::broker_default(const broker_config& broker) const 
     for (auto synonym : broker_synonyms) {
         const auto* key = find_config_key(synonym);
         if (!key || !key->current) continue;  // a key the file does not have, or one not in effect
-        if (auto value = key->current(broker); !value.empty()) return in_topic_units(synonym, value);
+        if (auto value = key->current(broker)) return in_topic_units(synonym, *value);
     }
     return std::string(default_value);
 }
