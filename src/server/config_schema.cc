@@ -103,6 +103,22 @@ rule<T> not_empty() {
             }};
 }
 
+// A field's value as text, for the types topic configs fall back to.
+std::string to_text(int32_t value) { return std::to_string(value); }
+std::string to_text(int64_t value) { return std::to_string(value); }
+std::string to_text(bool value) { return value ? "true" : "false"; }
+std::string to_text(const std::string& value) { return value; }
+std::string to_text(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+    return out;
+}
+template <typename T>
+std::optional<std::string> to_text(const std::optional<T>& value) {
+    if (!value) return std::nullopt;
+    return to_text(*value);
+}
+
 template <typename T>
 config_key key(std::string_view section, std::string_view name, T broker_config::*member,
                std::string default_value, rule<T> validate, std::string_view doc) {
@@ -121,7 +137,14 @@ config_key key(std::string_view section, std::string_view name, T broker_config:
             }
             config.*member = std::move(value);
             return {};
-        }};
+        },
+        [member]() -> std::function<std::optional<std::string>(const broker_config&)> {
+            if constexpr (requires(const T& value) { to_text(value); })
+                return [member](const broker_config& config) -> std::optional<std::string> {
+                    return to_text(config.*member);
+                };
+            return {};
+        }()};
 }
 
 // A Kafka broker key Strata accepts but does not act on: its value is parsed
@@ -147,6 +170,7 @@ config_key inert(std::string_view section, std::string_view name, std::string de
             if (check) return check(value);
             return {};
         },
+        {},
         mode};
 }
 
@@ -833,6 +857,23 @@ const config_key* find_config_key(std::string_view name) {
     return nullptr;
 }
 
+namespace {
+
+std::string_view type_text(replication::config_type type) {
+    switch (type) {
+        case replication::config_type::boolean: return "boolean";
+        case replication::config_type::string: return "string";
+        case replication::config_type::int_: return "int";
+        case replication::config_type::short_: return "short";
+        case replication::config_type::long_: return "long";
+        case replication::config_type::double_: return "double";
+        case replication::config_type::list: return "list";
+    }
+    return "string";
+}
+
+}  // namespace
+
 std::string config_reference_markdown() {
     std::string out;
     std::string_view section;
@@ -854,6 +895,20 @@ std::string config_reference_markdown() {
                            : is_dynamic_broker_config(key.name) ? "cluster-wide"
                                                                 : "read-only",
                            escape_cell(key.doc));
+    }
+    // The topic configs, from their table (src/replication/topic_config.cc).
+    out += "\n### Topic configs\n\n";
+    out += "Set per topic (CreateTopics, AlterConfigs); a topic without its own value takes the first of its "
+           "broker keys that is set (per broker, cluster default, file; see above), else the default.\n\n";
+    out += "| Config | Type | Default | Valid values | Broker keys | Description |\n";
+    out += "| --- | --- | --- | --- | --- | --- |\n";
+    for (const auto& key : replication::topic_config_table()) {
+        std::string synonyms;
+        for (auto synonym : key.broker_synonyms) synonyms += fmt::format("{}`{}`", synonyms.empty() ? "" : ", ", synonym);
+        out += fmt::format("| `{}` | {} | {} | {} | {} | {} |\n", key.name, type_text(key.type),
+                           key.default_value.empty() ? std::string("*(empty)*")
+                                                     : fmt::format("`{}`", key.default_value),
+                           escape_cell(key.validate.description), synonyms, escape_cell(key.doc));
     }
     return out;
 }

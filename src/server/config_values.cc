@@ -12,31 +12,6 @@ namespace strata::server::detail {
 
 namespace {
 
-std::string upper(std::string_view text) {
-    std::string result(text);
-    std::transform(result.begin(), result.end(), result.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-    return result;
-}
-
-template <typename Int>
-std::string parse_integer(std::string_view text, Int& out) {
-    const auto trimmed = trim(text);
-    if (trimmed.empty()) return "expected an integer, got nothing";
-    const char* begin = trimmed.data();
-    const char* end = begin + trimmed.size();
-    if (*begin == '+') ++begin;  // from_chars takes no sign but '-'
-    Int value{};
-    const auto [ptr, ec] = std::from_chars(begin, end, value);
-    if (ec == std::errc::result_out_of_range) {
-        return fmt::format("{} is out of range ({} to {})", trimmed, std::numeric_limits<Int>::min(),
-                           std::numeric_limits<Int>::max());
-    }
-    if (ec != std::errc() || ptr != end) return fmt::format("expected an integer, got '{}'", trimmed);
-    out = value;
-    return {};
-}
-
 // host:port or [v6]:port, after the "NAME://" or "id@" prefix.
 std::string parse_host_port(std::string_view text, std::string& host, uint16_t& port) {
     std::string_view port_text;
@@ -57,7 +32,7 @@ std::string parse_host_port(std::string_view text, std::string& host, uint16_t& 
         port_text = text.substr(colon + 1);
     }
     int32_t number = 0;
-    if (!parse_integer(port_text, number).empty() || number < 0 || number > 65535) {
+    if (!parse_value(port_text, number).empty() || number < 0 || number > 65535) {
         return fmt::format("port must be 0 to 65535, got '{}'", port_text);
     }
     port = static_cast<uint16_t>(number);
@@ -71,56 +46,6 @@ bool valid_listener_name(std::string_view name) {
 }
 
 }  // namespace
-
-std::string_view trim(std::string_view text) {
-    const auto is_space = [](unsigned char c) { return std::isspace(c) != 0; };
-    while (!text.empty() && is_space(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-    while (!text.empty() && is_space(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-    return text;
-}
-
-std::string parse_value(std::string_view text, int32_t& out) { return parse_integer(text, out); }
-std::string parse_value(std::string_view text, int64_t& out) { return parse_integer(text, out); }
-
-std::string parse_value(std::string_view text, bool& out) {
-    const auto value = upper(trim(text));
-    if (value == "TRUE") {
-        out = true;
-    } else if (value == "FALSE") {
-        out = false;
-    } else {
-        return fmt::format("expected true or false, got '{}'", trim(text));
-    }
-    return {};
-}
-
-std::string parse_value(std::string_view text, double& out) {
-    const auto trimmed = trim(text);
-    const auto [ptr, ec] = std::from_chars(trimmed.data(), trimmed.data() + trimmed.size(), out);
-    if (trimmed.empty() || ec != std::errc() || ptr != trimmed.data() + trimmed.size() || !std::isfinite(out))
-        return fmt::format("expected a number, got '{}'", trimmed);
-    return {};
-}
-
-std::string parse_value(std::string_view text, std::string& out) {
-    out = std::string(trim(text));
-    return {};
-}
-
-std::string parse_value(std::string_view text, std::vector<std::string>& out) {
-    out.clear();
-    text = trim(text);
-    if (text.empty()) return {};
-    for (;;) {
-        const auto comma = text.find(',');
-        const auto item = trim(text.substr(0, comma));
-        if (item.empty()) return "a list item is empty (two commas in a row, or a trailing comma?)";
-        out.emplace_back(item);
-        if (comma == std::string_view::npos) break;
-        text.remove_prefix(comma + 1);
-    }
-    return {};
-}
 
 std::string parse_value(std::string_view text, std::vector<listener>& out) {
     std::vector<std::string> items;
@@ -153,7 +78,7 @@ std::string parse_value(std::string_view text, std::vector<quorum_voter>& out) {
         const auto at = item.find('@');
         if (at == std::string::npos) return fmt::format("expected id@host:port, got '{}'", item);
         quorum_voter voter;
-        if (!parse_integer(std::string_view(item).substr(0, at), voter.id).empty() || voter.id < 0) {
+        if (!parse_value(std::string_view(item).substr(0, at), voter.id).empty() || voter.id < 0) {
             return fmt::format("in '{}': the id must be a non-negative integer", item);
         }
         if (auto problem = parse_host_port(std::string_view(item).substr(at + 1), voter.host, voter.port);

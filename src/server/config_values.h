@@ -10,20 +10,17 @@
 #include <string_view>
 #include <vector>
 
+#include "strata/common/config_text.h"
 #include "strata/server/broker_config.h"
 
 namespace strata::server::detail {
 
-std::string_view trim(std::string_view text);
+// The scalars and plain lists (strata/common/config_text.h, shared with the
+// topic config table); the broker's own compound types below.
+using config_text::parse_value;
+using config_text::trim;
+using config_text::upper;
 
-std::string parse_value(std::string_view text, int32_t& out);
-std::string parse_value(std::string_view text, int64_t& out);
-std::string parse_value(std::string_view text, bool& out);
-// A finite decimal number (Kafka's DOUBLE: 0.8, 1.7976931348623157E308).
-std::string parse_value(std::string_view text, double& out);
-std::string parse_value(std::string_view text, std::string& out);
-// Comma-separated; items are trimmed; "" is the empty list.
-std::string parse_value(std::string_view text, std::vector<std::string>& out);
 // NAME://host:port, NAME://[v6 address]:port, NAME://:port
 std::string parse_value(std::string_view text, std::vector<listener>& out);
 // id@host:port

@@ -47,9 +47,4 @@ void register_offset_for_leader_epoch(request_dispatcher& dispatcher, replicatio
 void register_log_admin(request_dispatcher& dispatcher, replication::partition_manager& partitions,
                         std::string log_dir);
 
-// The partition defaults a broker configuration gives every topic (log.*,
-// message.max.bytes, min.insync.replicas, log.message.timestamp.type, ...).
-struct broker_config;
-replication::partition_config partition_defaults(const broker_config& config);
-
 }  // namespace strata::server

@@ -1,241 +1,23 @@
-// Kafka 3.9's topic configs. Every one is accepted and reported; the doc of
-// a key Strata stores but does not act on yet says so.
+// The broker's side of the topic config table: defaults from the node's
+// file and the dynamic broker configs, validation, DescribeConfigs.
 #include "topic_configs.h"
 
 #include <algorithm>
-#include <charconv>
-#include <cstdlib>
 #include <set>
 
 #include <fmt/format.h>
 
+#include "config_values.h"
+#include "strata/common/log.h"
 #include "strata/replication/throttle.h"
 #include "strata/server/broker_config.h"
-#include "config_values.h"
 #include "strata/server/config_schema.h"
 
 namespace strata::server {
 
 namespace {
 
-constexpr std::string_view long_max = "9223372036854775807";
-
-using detail::parse_value;
-using detail::trim;
-
-// An integer of type T, or nullopt (the shared parser's message dropped).
-template <typename T>
-std::optional<T> parse_integer(std::string_view text) {
-    T value{};
-    if (!parse_value(text, value).empty()) return std::nullopt;
-    return value;
-}
-
-using validator = std::function<std::string(std::string_view)>;
-
-template <typename T>
-validator integer_at_least(int64_t minimum, std::optional<int64_t> or_value = std::nullopt) {
-    return [minimum, or_value](std::string_view v) -> std::string {
-        auto n = parse_integer<T>(v);
-        if (!n) return fmt::format("'{}' is not a {}", v, sizeof(T) == 4 ? "32-bit integer" : "64-bit integer");
-        if (*n >= minimum || (or_value && *n == *or_value)) return {};
-        if (or_value) return fmt::format("must be {} or at least {}, got {}", *or_value, minimum, *n);
-        return fmt::format("must be at least {}, got {}", minimum, *n);
-    };
-}
-
-validator boolean() {
-    return [](std::string_view v) {
-        bool ignored = false;
-        return parse_value(v, ignored);
-    };
-}
-
-validator ratio() {
-    return [](std::string_view v) -> std::string {
-        std::string text(trim(v));
-        char* end = nullptr;
-        double d = std::strtod(text.c_str(), &end);
-        if (text.empty() || *end != '\0') return fmt::format("'{}' is not a number", v);
-        if (d < 0 || d > 1) return fmt::format("must be between 0 and 1, got {}", v);
-        return {};
-    };
-}
-
-validator one_of(std::vector<std::string_view> choices) {
-    return [choices](std::string_view v) -> std::string {
-        if (std::find(choices.begin(), choices.end(), trim(v)) != choices.end()) return {};
-        std::string joined;
-        for (auto c : choices) joined += (joined.empty() ? "" : ", ") + std::string(c);
-        return fmt::format("must be one of {}, got '{}'", joined, v);
-    };
-}
-
-validator list_of(std::vector<std::string_view> choices, bool required) {
-    return [choices, required](std::string_view v) -> std::string {
-        std::vector<std::string> items;
-        parse_value(v, items);
-        if (required && items.empty()) return std::string("must name at least one value");
-        for (auto item : items)
-            if (std::find(choices.begin(), choices.end(), item) == choices.end())
-                return fmt::format("'{}' is not one of the allowed values", item);
-        return {};
-    };
-}
-
-// Kafka's ThrottledReplicaListValidator: "*" or partition:broker pairs.
-validator throttled_replicas() {
-    return [](std::string_view v) { return replication::replication_throttle::validate(v).value_or(std::string()); };
-}
-
-// The default when no broker key stands behind a config.
-std::function<std::string(const broker_config&)> fixed(std::string_view value) {
-    return [value](const broker_config&) { return std::string(value); };
-}
-
-std::string list_text(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
-    return out;
-}
-
-constexpr std::string_view not_in_effect = " Accepted and reported; not yet in effect in Strata.";
-
-std::vector<topic_config_key> make_table() {
-    using c = broker_config;
-    std::vector<topic_config_key> t;
-    auto add = [&](std::string_view name, config_type type, std::vector<std::string_view> synonyms,
-                   std::function<std::string(const broker_config&)> def, std::string_view doc, validator v) {
-        t.push_back(topic_config_key{name, type, std::move(synonyms), std::move(def), doc, std::move(v)});
-    };
-    add("cleanup.policy", config_type::list, {"log.cleanup.policy"},
-        [](const c& b) { return list_text(b.log_cleanup_policy); },
-        "The retention policy of old segments: \"delete\" discards them by time or size, \"compact\" keeps the "
-        "latest record of each key; both may be given.",
-        list_of({"compact", "delete"}, false));
-    add("compression.gzip.level", config_type::int_, {"compression.gzip.level"}, fixed("-1"),
-        "The gzip level when compression.type is gzip.", [](std::string_view v) -> std::string {
-            auto n = parse_integer<int32_t>(v);
-            if (!n || !(*n == -1 || (*n >= 1 && *n <= 9))) return "must be -1 or between 1 and 9";
-            return {};
-        });
-    add("compression.lz4.level", config_type::int_, {"compression.lz4.level"}, fixed("9"),
-        "The lz4 level when compression.type is lz4.", [](std::string_view v) -> std::string {
-            auto n = parse_integer<int32_t>(v);
-            if (!n || *n < 1 || *n > 17) return "must be between 1 and 17";
-            return {};
-        });
-    add("compression.type", config_type::string, {"compression.type"}, [](const c& b) { return b.compression_type; },
-        "The final compression of the topic's batches: a codec, \"uncompressed\", or \"producer\" to keep what the "
-        "producer sent. Strata keeps what the producer sent in every case (no recompression yet).",
-        one_of({"uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"}));
-    add("compression.zstd.level", config_type::int_, {"compression.zstd.level"}, fixed("3"),
-        "The zstd level when compression.type is zstd.", [](std::string_view v) -> std::string {
-            auto n = parse_integer<int32_t>(v);
-            if (!n || *n < -131072 || *n > 22) return "must be between -131072 and 22";
-            return {};
-        });
-    add("delete.retention.ms", config_type::long_, {"log.cleaner.delete.retention.ms"}, fixed("86400000"),
-        "How long tombstones of a compacted topic are kept.", integer_at_least<int64_t>(0));
-    add("file.delete.delay.ms", config_type::long_, {"log.segment.delete.delay.ms"}, fixed("60000"),
-        "How long a deleted segment's files wait before removal. Strata removes them at once.",
-        integer_at_least<int64_t>(0));
-    add("flush.messages", config_type::long_, {"log.flush.interval.messages"}, fixed(long_max),
-        "Fsync after this many messages (Kafka's interval flushing). Setting it or flush.ms selects interval "
-        "flushing for the topic; acks=all still waits for an fsync.",
-        integer_at_least<int64_t>(1));
-    add("flush.ms", config_type::long_, {"log.flush.interval.ms"}, fixed(long_max),
-        "Fsync once this long has passed since the last (Kafka's interval flushing).", integer_at_least<int64_t>(0));
-    add("follower.replication.throttled.replicas", config_type::list,
-        {"follower.replication.throttled.replicas"}, fixed(""),
-        std::string_view("Replicas whose follower replication is throttled (follower.replication.throttled.rate): "
-                         "'*' for all, or partition:broker pairs separated by commas."),
-        throttled_replicas());
-    add("index.interval.bytes", config_type::int_, {"log.index.interval.bytes"},
-        [](const c& b) { return std::to_string(b.log_index_interval_bytes); },
-        "How many bytes of batches lie between offset index entries.", integer_at_least<int32_t>(0));
-    add("leader.replication.throttled.replicas", config_type::list, {"leader.replication.throttled.replicas"},
-        fixed(""),
-        "Replicas whose leader replication is throttled (leader.replication.throttled.rate): '*' for all, or "
-        "partition:broker pairs separated by commas.",
-        throttled_replicas());
-    add("local.retention.bytes", config_type::long_, {"log.local.retention.bytes"}, fixed("-2"),
-        "Tiered storage: local retention by size (-2: retention.bytes).", integer_at_least<int64_t>(-2));
-    add("local.retention.ms", config_type::long_, {"log.local.retention.ms"}, fixed("-2"),
-        "Tiered storage: local retention by time (-2: retention.ms).", integer_at_least<int64_t>(-2));
-    add("max.compaction.lag.ms", config_type::long_, {"log.cleaner.max.compaction.lag.ms"}, fixed(long_max),
-        "The longest a record stays ineligible for compaction.", integer_at_least<int64_t>(1));
-    add("max.message.bytes", config_type::int_, {"message.max.bytes"},
-        [](const c& b) { return std::to_string(b.message_max_bytes); },
-        "The largest record batch the topic accepts (after compression).", integer_at_least<int32_t>(0));
-    add("message.downconversion.enable", config_type::boolean, {"log.message.downconversion.enable"},
-        fixed("true"), "Whether old fetch versions may get down-converted batches.", boolean());
-    add("message.format.version", config_type::string, {"log.message.format.version"}, fixed("3.0-IV1"),
-        "Deprecated since Kafka 3.0; always the v2 format.", [](std::string_view) { return std::string(); });
-    add("message.timestamp.after.max.ms", config_type::long_, {"log.message.timestamp.after.max.ms"},
-        fixed(long_max), "How far in the future a CreateTime timestamp may be.", integer_at_least<int64_t>(0));
-    add("message.timestamp.before.max.ms", config_type::long_, {"log.message.timestamp.before.max.ms"},
-        fixed(long_max), "How far in the past a CreateTime timestamp may be.", integer_at_least<int64_t>(0));
-    add("message.timestamp.difference.max.ms", config_type::long_, {"log.message.timestamp.difference.max.ms"},
-        fixed(long_max),
-        "Deprecated: both of message.timestamp.before.max.ms and .after.max.ms when they are not set.",
-        integer_at_least<int64_t>(0));
-    add("message.timestamp.type", config_type::string, {"log.message.timestamp.type"},
-        [](const c& b) { return b.log_message_timestamp_type; },
-        "CreateTime keeps the producer's timestamps; LogAppendTime stamps the broker's time.",
-        one_of({"CreateTime", "LogAppendTime"}));
-    add("min.cleanable.dirty.ratio", config_type::double_, {"log.cleaner.min.cleanable.ratio"}, fixed("0.5"),
-        "How much of a compacted log must be uncleaned before the cleaner runs.", ratio());
-    add("min.compaction.lag.ms", config_type::long_, {"log.cleaner.min.compaction.lag.ms"}, fixed("0"),
-        "The shortest a record stays uncompacted.", integer_at_least<int64_t>(0));
-    add("min.insync.replicas", config_type::int_, {"min.insync.replicas"},
-        [](const c& b) { return std::to_string(b.min_insync_replicas); },
-        "With acks=all, how many in-sync replicas must have a write before it is acknowledged.",
-        integer_at_least<int32_t>(1));
-    add("preallocate", config_type::boolean, {"log.preallocate"}, fixed("false"),
-        "Whether new segments are preallocated on disk.", boolean());
-    add("remote.storage.enable", config_type::boolean, {"remote.log.storage.system.enable"}, fixed("false"),
-        "Tiered storage for the topic. Strata has no tiered storage; only false is accepted.",
-        [](std::string_view v) -> std::string {
-            if (trim(v) == "false") return {};
-            return "tiered storage is not supported";
-        });
-    add("retention.bytes", config_type::long_, {"log.retention.bytes"},
-        [](const c& b) { return std::to_string(b.log_retention_bytes); },
-        "The size a partition may grow to before its oldest segments are deleted; -1: no limit.",
-        integer_at_least<int64_t>(-1));
-    add("retention.ms", config_type::long_, {"log.retention.ms", "log.retention.minutes", "log.retention.hours"},
-        [](const c& b) { return std::to_string(b.effective_retention_ms()); },
-        "How long a segment is kept before it is deleted; -1: no limit.", integer_at_least<int64_t>(-1));
-    add("segment.bytes", config_type::int_, {"log.segment.bytes"},
-        [](const c& b) { return std::to_string(b.log_segment_bytes); }, "The size at which a segment is rolled.",
-        integer_at_least<int32_t>(14));
-    add("segment.index.bytes", config_type::int_, {"log.index.size.max.bytes"},
-        [](const c& b) { return std::to_string(b.log_index_size_max_bytes); },
-        "The size of a segment's offset index; a full index rolls the segment.", integer_at_least<int32_t>(4));
-    add("segment.jitter.ms", config_type::long_, {"log.roll.jitter.ms", "log.roll.jitter.hours"}, fixed("0"),
-        "Random jitter subtracted from segment.ms.", integer_at_least<int64_t>(0));
-    add("segment.ms", config_type::long_, {"log.roll.ms", "log.roll.hours"},
-        [](const c& b) { return std::to_string(b.effective_roll_ms()); },
-        "The age at which a segment is rolled even if not full.", integer_at_least<int64_t>(1));
-    add("unclean.leader.election.enable", config_type::boolean, {"unclean.leader.election.enable"},
-        [](const c& b) { return std::string(b.unclean_leader_election_enable ? "true" : "false"); },
-        "Whether a replica outside the ISR may become leader, at the cost of data loss.", boolean());
-    // Keys stored but not yet acted upon say so in their docs.
-    for (auto& key : t) {
-        static const std::vector<std::string_view> inert = {
-            "compression.gzip.level", "compression.lz4.level", "compression.zstd.level", "file.delete.delay.ms",
-            "local.retention.bytes", "local.retention.ms", "max.compaction.lag.ms", "min.compaction.lag.ms",
-            "message.downconversion.enable", "preallocate", "segment.jitter.ms", "unclean.leader.election.enable"};
-        if (std::find(inert.begin(), inert.end(), key.name) != inert.end()) {
-            static std::vector<std::string> docs;  // owns the extended texts for the table's lifetime
-            docs.reserve(64);
-            docs.push_back(std::string(key.doc) + std::string(not_in_effect));
-            key.doc = docs.back();
-        }
-    }
-    return t;
-}
+using config_text::parse_integer;
 
 // Where a broker key's value came from, and its text.
 std::optional<std::string> explicit_broker_value(const broker_config& broker, std::string_view key) {
@@ -244,18 +26,64 @@ std::optional<std::string> explicit_broker_value(const broker_config& broker, st
     return it->second;
 }
 
+// A broker key's value in the units of its topic config (hours and minutes
+// to milliseconds; a negative time is unlimited).
+std::string in_topic_units(std::string_view synonym, const std::string& value) {
+    int64_t factor = synonym.ends_with(".hours") ? 3600000 : synonym.ends_with(".minutes") ? 60000 : 1;
+    if (factor == 1) return value;
+    auto n = parse_integer<int64_t>(value);
+    if (!n) return value;
+    return *n < 0 ? std::string("-1") : std::to_string(*n * factor);
+}
+
 }  // namespace
 
+std::string topic_config_key::broker_default(const broker_config& broker) const {
+    for (auto synonym : broker_synonyms) {
+        const auto* key = find_config_key(synonym);
+        if (!key || !key->current) continue;  // a key the file does not have, or one not in effect
+        if (auto value = key->current(broker)) return in_topic_units(synonym, *value);
+    }
+    return std::string(default_value);
+}
+
 const std::vector<topic_config_key>& topic_config_keys() {
-    static const std::vector<topic_config_key> table = make_table();
+    static const std::vector<topic_config_key> table = [] {
+        const auto& entries = replication::topic_config_table();
+        std::vector<topic_config_key> out;
+        out.reserve(entries.size());
+        for (const auto& entry : entries) out.push_back(topic_config_key{entry});
+        return out;
+    }();
     return table;
 }
 
 const topic_config_key* find_topic_config(std::string_view name) {
-    const auto& table = topic_config_keys();
-    auto it = std::lower_bound(table.begin(), table.end(), name,
-                               [](const topic_config_key& k, std::string_view n) { return k.name < n; });
-    return it != table.end() && it->name == name ? &*it : nullptr;
+    // The entry at the same place as the table's.
+    const auto* entry = replication::find_topic_config(name);
+    return entry ? &topic_config_keys()[size_t(entry - replication::topic_config_table().data())] : nullptr;
+}
+
+replication::partition_config partition_defaults(const broker_config& broker) {
+    // Only the configs whose broker synonyms the node's file has: the others
+    // keep the partition's built-in defaults, which are Kafka's (and
+    // flush.messages at its default would select interval flushing).
+    metadata::config_map from_file;
+    for (const auto& key : topic_config_keys()) {
+        const bool in_file = std::any_of(key.broker_synonyms.begin(), key.broker_synonyms.end(), [](auto synonym) {
+            const auto* file_key = find_config_key(synonym);
+            return file_key && file_key->current;
+        });
+        if (key.apply && in_file) from_file.emplace(std::string(key.name), key.broker_default(broker));
+    }
+    std::vector<std::string> problems;
+    auto out = replication::resolve_partition_config({}, from_file, &problems);
+    for (const auto& problem : problems)
+        log::get("server")->warn("the broker's default {} is out of the topic config's range; Kafka's default applies",
+                                 problem);
+    out.replica_lag_time_max_ms = broker.replica_lag_time_max_ms;
+    out.producer_id_expiration_ms = broker.producer_id_expiration_ms;
+    return out;
 }
 
 std::optional<std::string> check_topic_config(const std::string& name, const std::optional<std::string>& value) {
@@ -309,16 +137,6 @@ std::vector<std::string_view> broker_synonyms_of(std::string_view name) {
     for (const auto& group : groups)
         if (std::find(group.begin(), group.end(), name) != group.end()) return group;
     return {name};
-}
-
-// A broker key's value in the units of its topic config (hours and minutes
-// to milliseconds; a negative time is unlimited).
-std::string in_topic_units(std::string_view synonym, const std::string& value) {
-    int64_t factor = synonym.ends_with(".hours") ? 3600000 : synonym.ends_with(".minutes") ? 60000 : 1;
-    if (factor == 1) return value;
-    auto n = parse_integer<int64_t>(value);
-    if (!n) return value;
-    return *n < 0 ? std::string("-1") : std::to_string(*n * factor);
 }
 
 const std::string* find_in(const metadata::config_map& map, std::string_view name) {
@@ -432,7 +250,7 @@ std::vector<described_config> describe_topic_configs(const metadata::config_map&
         const auto* schema_key = find_config_key(default_name);
         auto from_broker = inherited(key, dynamic, broker);
         d.synonyms.push_back({std::string(default_name),
-                              schema_key ? schema_key->default_value : key.broker_default(broker),
+                              schema_key ? schema_key->default_value : std::string(key.default_value),
                               config_source::default_});
         if (auto it = topic.find(key.name); it != topic.end()) {
             d.value = it->second;

@@ -1,6 +1,7 @@
-// The table of topic-level configs (Kafka's names, types, defaults and broker
-// synonyms): what CreateTopics and the AlterConfigs APIs accept, and what
-// DescribeConfigs reports for a topic, with each value's source.
+// The broker's side of the topic config table (strata/replication/topic_config.h):
+// what CreateTopics and the AlterConfigs APIs accept, what DescribeConfigs
+// reports for a topic with each value's source, the broker's defaults for
+// every topic, and the dynamic broker configs that stand behind them.
 #pragma once
 
 #include <cstdint>
@@ -11,13 +12,15 @@
 #include <vector>
 
 #include "strata/metadata/image.h"
+#include "strata/replication/partition_config.h"
+#include "strata/replication/topic_config.h"
 
 namespace strata::server {
 
 struct broker_config;
 
-// DescribeConfigs' ConfigType (v3+).
-enum class config_type : int8_t { boolean = 1, string = 2, int_ = 3, short_ = 4, long_ = 5, double_ = 6, list = 7 };
+// DescribeConfigs' ConfigType (v3+), as the topic config table has it.
+using replication::config_type;
 
 // DescribeConfigs' ConfigSource (v1+).
 enum class config_source : int8_t {
@@ -29,22 +32,27 @@ enum class config_source : int8_t {
     default_ = 5,        // DEFAULT_CONFIG
 };
 
-struct topic_config_key {
-    std::string_view name;
-    config_type type;
-    // The broker keys that set the default, most specific first
-    // (log.retention.ms before log.retention.minutes before .hours).
-    std::vector<std::string_view> broker_synonyms;
-    // The default's text when the broker sets none of its synonyms.
-    std::function<std::string(const broker_config&)> broker_default;
-    std::string_view doc;
-    // The problem with `value`, or "" when it is valid.
-    std::function<std::string(std::string_view value)> validate;
+// One entry of the topic config table (strata/replication/topic_config.h,
+// the only place a topic config is defined), with what the broker's file
+// makes of it.
+struct topic_config_key : replication::topic_config {
+    // The default for every topic without its own value, from the node's
+    // file: the first of the broker synonyms the file has a key for that has
+    // a value (log.retention.ms, then .minutes, then .hours, in the topic's
+    // units), else Kafka's default. Dynamic broker configs are not included
+    // (dynamic_topic_defaults).
+    std::string broker_default(const broker_config& broker) const;
 };
 
 // In name order.
 const std::vector<topic_config_key>& topic_config_keys();
 const topic_config_key* find_topic_config(std::string_view name);
+
+// The partitions' settings for a topic without configs of its own: every
+// topic config the partition acts on at its broker_default, and the broker
+// settings that topics cannot override (replica.lag.time.max.ms,
+// producer.id.expiration.ms).
+replication::partition_config partition_defaults(const broker_config& broker);
 
 // For the controller: the problem with setting `name` to `value` (an
 // unknown name, a value that does not parse or is out of range), or nullopt.

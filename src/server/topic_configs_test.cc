@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "strata/server/broker_config.h"
+#include "strata/server/config_schema.h"
 
 namespace strata::server {
 namespace {
@@ -226,6 +227,57 @@ TEST(DynamicBrokerConfigs, AnUnsetKeyWithoutDefaultIsNullAsInKafka) {
     dynamic_broker_configs dynamic;
     dynamic.per_broker = {{"log.retention.ms", "7000"}};
     EXPECT_FALSE(find(describe_broker_configs(broker, dynamic), "log.retention.ms").null_value);
+}
+
+}  // namespace
+}  // namespace strata::server
+
+namespace strata::server {
+namespace {
+
+// A topic config whose broker key is in the node's file takes, from the
+// default file, Kafka's default as the table has it.
+TEST(TopicConfigs, TheDefaultFileGivesKafkasDefaults) {
+    const auto broker = default_broker_config();
+    size_t from_file = 0;
+    for (const auto& key : topic_config_keys()) {
+        EXPECT_EQ(key.broker_default(broker), key.default_value) << key.name;
+        for (auto synonym : key.broker_synonyms)
+            if (const auto* file_key = find_config_key(synonym); file_key && file_key->current) ++from_file;
+    }
+    EXPECT_GE(from_file, 14u);  // log.retention.{ms,minutes,hours}, log.roll.{ms,hours}, log.segment.bytes, ...
+}
+
+TEST(TopicConfigs, PartitionDefaultsFollowTheBrokersFile) {
+    auto broker = load_broker_config(
+        "log.retention.minutes: 30\nlog.cleanup.policy: compact,delete\nlog.segment.bytes: 1048576\n"
+        "log.roll.hours: 2\nmessage.max.bytes: 2000\nlog.message.timestamp.type: LogAppendTime\n"
+        "min.insync.replicas: 2\nlog.index.interval.bytes: 100\nlog.index.size.max.bytes: 8192\n"
+        "log.retention.bytes: 5000\nreplica.lag.time.max.ms: 1000\nproducer.id.expiration.ms: 60000\n",
+        "test.yaml", no_environment());
+    const auto c = partition_defaults(broker);
+    const replication::partition_config built_in;
+    EXPECT_EQ(c.log.retention_ms, 30 * 60000);
+    EXPECT_EQ(c.log.cleanup, storage::cleanup_policy::compact_and_remove);
+    EXPECT_EQ(c.log.segment_bytes, 1048576u);
+    EXPECT_EQ(c.log.segment_ms, 2 * 3600000);
+    EXPECT_EQ(c.log.max_message_bytes, 2000u);
+    EXPECT_EQ(c.log.timestamp_kind, protocol::timestamp_type::log_append_time);
+    EXPECT_EQ(c.min_insync_replicas, 2);
+    EXPECT_EQ(c.log.index_interval_bytes, 100u);
+    EXPECT_EQ(c.log.segment_index_bytes, 8192u);
+    EXPECT_EQ(c.log.retention_bytes, 5000);
+    EXPECT_EQ(c.replica_lag_time_max_ms, 1000);
+    EXPECT_EQ(c.producer_id_expiration_ms, 60000);
+    // What the file has no key for keeps the partition's defaults.
+    EXPECT_EQ(c.log.flush, built_in.log.flush);
+    EXPECT_EQ(c.log.delete_retention_ms, built_in.log.delete_retention_ms);
+    EXPECT_EQ(c.timestamp_before_max_ms, built_in.timestamp_before_max_ms);
+
+    const auto unset = partition_defaults(default_broker_config());
+    EXPECT_EQ(unset.log.retention_ms, 7LL * 24 * 3600000);
+    EXPECT_EQ(unset.log.segment_ms, 7LL * 24 * 3600000);
+    EXPECT_EQ(unset.log.cleanup, storage::cleanup_policy::remove);
 }
 
 }  // namespace

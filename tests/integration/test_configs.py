@@ -325,6 +325,21 @@ def test_altered_limit_applies_to_open_partition_and_survives_restart():
         assert describe(admin(broker), "limited")["max.message.bytes"].value == "2000"
 
 
+def test_a_value_the_controller_accepts_acts_as_written():
+    """Kafka's parser trims a value and takes a leading '+' (ConfigDef, Java's
+    parseInt); the controller accepted " +2000 " so, and the partition, which
+    read values with a parser of its own, used to ignore it (a warning in the
+    log, the broker's 1 MiB in effect). One table now validates and applies
+    with the same parser."""
+    with Broker() as broker:
+        create(admin(broker), "spaced", partitions=1, config={"max.message.bytes": " +2000 "})
+        send = producer_to(broker, "spaced")
+        err = wait_for_error(send, 5000, "MSG_SIZE_TOO_LARGE")
+        assert err is not None and err.name() == "MSG_SIZE_TOO_LARGE", err
+        assert send(100) is None
+        assert "config max.message.bytes" not in broker.log()
+
+
 def test_kafkas_keys_not_in_effect_are_accepted_with_kafkas_update_modes():
     """Kafka knows every one of its broker keys: librdkafka's admin test (0081)
     sets the Kerberos key sasl.kerberos.min.time.before.relogin on a broker,
@@ -393,5 +408,6 @@ if __name__ == "__main__":
         test_kafka_python_describe_and_alter,
         test_dynamic_broker_configs,
         test_altered_limit_applies_to_open_partition_and_survives_restart,
+        test_a_value_the_controller_accepts_acts_as_written,
         test_kafkas_keys_not_in_effect_are_accepted_with_kafkas_update_modes,
     ])

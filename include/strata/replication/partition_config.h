@@ -29,7 +29,8 @@ struct partition_config {
     int64_t producer_id_expiration_ms = 86'400'000;
 };
 
-// `defaults` with every recognised key of `topic_configs` applied. Values were
+// `defaults` with every key of `topic_configs` that the topic config table
+// (topic_config.h) maps into the partition applied. Values were
 // validated when the config was set (by the controller), so one that does
 // not parse here is skipped and named in `problems` rather than refused.
 partition_config resolve_partition_config(const partition_config& defaults, const metadata::config_map& topic_configs,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,11 @@ struct config_key {
     // Parses `text` (a scalar, or a list joined with commas), validates it
     // and stores it in `config`. Returns the problem, or "" when it is fine.
     std::function<std::string(std::string_view text, broker_config& config)> apply;
+    // The key's value in `config` as text (nullopt when an optional key such
+    // as log.retention.ms is unset), for the keys that set a field: the topic
+    // config table's broker defaults read the file through it. Empty for the
+    // keys not in effect.
+    std::function<std::optional<std::string>(const broker_config& config)> current;
     // Set for the keys whose mode is their own (the Kafka keys accepted but
     // not in effect); the keys behind topic configs are cluster-wide by
     // that (is_dynamic_broker_config), every other key is read-only.
