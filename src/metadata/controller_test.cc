@@ -680,7 +680,9 @@ TEST_F(controller_test, a_new_incarnation_ends_the_unfenced_previous_ones_leader
         const auto& p = image->topic("t")->partitions[i];
         EXPECT_EQ(p.leader, 2) << "partition " << i;
         EXPECT_EQ(p.isr, std::vector<int32_t>{2}) << "partition " << i;
-        if (before[i].leader == 1) EXPECT_EQ(p.leader_epoch, before[i].leader_epoch + 1) << "partition " << i;
+        if (before[i].leader == 1) {
+            EXPECT_EQ(p.leader_epoch, before[i].leader_epoch + 1) << "partition " << i;
+        }
     }
     // Once caught up it is unfenced and rejoins as a follower.
     msg::broker_heartbeat_request again;

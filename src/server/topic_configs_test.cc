@@ -21,7 +21,9 @@ TEST(TopicConfigs, TableIsSortedAndEveryKafkaDefaultValidates) {
     ASSERT_GT(table.size(), 30u);
     const auto broker = default_broker_config();
     for (size_t i = 0; i < table.size(); ++i) {
-        if (i > 0) EXPECT_LT(table[i - 1].name, table[i].name);
+        if (i > 0) {
+            EXPECT_LT(table[i - 1].name, table[i].name);
+        }
         EXPECT_EQ(find_topic_config(table[i].name), &table[i]);
         const auto value = table[i].broker_default(broker);
         EXPECT_EQ(table[i].validate(value), "") << table[i].name << "=" << value;

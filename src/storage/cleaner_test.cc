@@ -201,7 +201,9 @@ std::vector<uint8_t> marker(int64_t producer_id, bool commit) {
 int64_t end_txn(partition_log& log, int64_t producer_id, bool commit, int64_t first = -1, int64_t lso = -1) {
     auto m = log.append(marker(producer_id, commit), leader_epoch(0), append_origin::internal).value();
     const int64_t at = m.base_offset.value();
-    if (!commit) EXPECT_TRUE(log.append_aborted_txn({producer_id, first, at, lso < 0 ? at + 1 : lso}));
+    if (!commit) {
+        EXPECT_TRUE(log.append_aborted_txn({producer_id, first, at, lso < 0 ? at + 1 : lso}));
+    }
     return at;
 }
 
@@ -544,7 +546,9 @@ TEST(cleaner_transactions, read_committed_sees_the_same_before_and_after_cleanin
     before = read_committed_view(*log);
     for (int round = 0; round < 4; ++round) {
         auto stats = clean_again(*log).value();
-        if (round == 0) EXPECT_GT(stats.records_removed, 0);
+        if (round == 0) {
+            EXPECT_GT(stats.records_removed, 0);
+        }
         EXPECT_EQ(read_committed_view(*log), before) << "cleaning " << round;
         f.time.advance(60'001);
     }
@@ -553,7 +557,9 @@ TEST(cleaner_transactions, read_committed_sees_the_same_before_and_after_cleanin
     for (const auto& b : stored_batches(*log))
         if (!b.control && b.producer_id >= 30) with_data.insert(b.producer_id);
     for (const auto& b : stored_batches(*log))
-        if (b.control) EXPECT_TRUE(with_data.contains(b.producer_id)) << "marker at " << b.base;
+        if (b.control) {
+            EXPECT_TRUE(with_data.contains(b.producer_id)) << "marker at " << b.base;
+        }
 }
 
 }  // namespace

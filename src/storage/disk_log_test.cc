@@ -370,7 +370,9 @@ TEST(disk_log, the_epoch_assigned_at_election_survives_reopen) {
             auto log = f.open(small_segments());
             for (int i = 0; i < 6; ++i) ASSERT_TRUE(log->append(make_simple_batch(2), leader_epoch(3)));
             ASSERT_TRUE(log->assign_epoch_start(leader_epoch(5)));
-            if (clean) ASSERT_TRUE(log->close());
+            if (clean) {
+                ASSERT_TRUE(log->close());
+            }
         }
         auto log = f.open(small_segments(), !clean);
         EXPECT_EQ(log->end_offset(), offset(12));
