@@ -646,7 +646,8 @@ def test_completion_scripts():
         shell = (f"source /dev/stdin <<'EOF'\n{script}\nEOF\n"
                  f"COMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; _strata; echo \"${{COMPREPLY[@]}}\"")
         return subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=True).stdout.split()
-    assert complete(["strata", "to"]) == ["topic"]
+    assert sorted(complete(["strata", "to"])) == ["token", "topic"]
+    assert complete(["strata", "top"]) == ["topic"]
     assert set(complete(["strata", "topic", ""])) == {"create", "list", "describe", "delete", "alter-config",
                                                       "add-partitions"}
     assert "--partitions" in complete(["strata", "topic", "create", "--p"])
