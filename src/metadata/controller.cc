@@ -350,9 +350,14 @@ std::vector<record> controller::register_broker(const metadata_image& image,
     const broker_registration* existing = image.broker(request.broker_id);
     // A broker whose previous incarnation is still within its session may not
     // register again under a different incarnation (Kafka's DUPLICATE_BROKER_REGISTRATION).
+    // Only a session this controller has heard of counts: one it presumed
+    // when it became active (the broker registered under an earlier
+    // controller and has not heartbeated to this one) would otherwise hold
+    // a restarted broker off for a whole session, e.g. a single node after
+    // any restart, or a node killed with the controller it heartbeated to.
     if (existing && existing->incarnation_id != request.incarnation_id) {
         auto it = _sessions.find(request.broker_id);
-        if (it != _sessions.end() && now_ms < it->second.expires_ms && !existing->fenced) {
+        if (it != _sessions.end() && it->second.heard && now_ms < it->second.expires_ms && !existing->fenced) {
             response.error_code = code(kafka_error::duplicate_broker_registration);
             return {};
         }
@@ -363,9 +368,23 @@ std::vector<record> controller::register_broker(const metadata_image& image,
     // new incarnation, registered (fenced) with the image still naming it
     // leader at the old epoch, would lead with whatever its log kept, which
     // after an unclean stop may lack records the ISR has (and acknowledged).
+    // A partition with no other replica keeps its leader and epoch: there is
+    // no other log to diverge from, and a new epoch at every restart of a
+    // single node cost KIP-848 consumers (librdkafka 2.12) their fetches
+    // (test_consumer_groups_kip848: FENCED_LEADER_EPOCH answered for good,
+    // not followed by an OffsetForLeaderEpoch).
     std::vector<record> out;
-    if (existing && existing->incarnation_id != request.incarnation_id && !existing->fenced)
-        out = move_leadership_off(image, request.broker_id);
+    if (existing && existing->incarnation_id != request.incarnation_id && !existing->fenced) {
+        for (auto& change : move_leadership_off(image, request.broker_id)) {
+            if (const auto* c = std::get_if<records::partition_change_record>(&change)) {
+                const auto* topic = image.topic(c->topic_id);
+                if (topic && static_cast<size_t>(c->partition_id) < topic->partitions.size() &&
+                    topic->partitions[static_cast<size_t>(c->partition_id)].replicas.size() <= 1)
+                    continue;
+            }
+            out.push_back(std::move(change));
+        }
+    }
     records::register_broker_record r;
     r.broker_id = request.broker_id;
     r.incarnation_id = request.incarnation_id;
@@ -559,6 +578,7 @@ void controller::renew_session(int32_t broker_id, int64_t now_ms, uint64_t conne
     session.expires_ms = now_ms + _options.broker_session_timeout_ms;
     session.connection = connection;
     session.disconnected = false;
+    session.heard = true;
 }
 
 std::vector<int32_t> controller::broker_connection_closed(uint64_t connection, int64_t now_ms) {

@@ -709,5 +709,42 @@ TEST_F(controller_test, a_retried_registration_keeps_the_brokers_leaderships) {
     EXPECT_EQ(records.size(), 1u);
 }
 
+// A new active controller presumes a session for every unfenced broker
+// registered before it. A restarted broker's new incarnation is not held off
+// by such a presumed session (a single node after any restart, or a node
+// killed with the controller it heartbeated to, waited a whole session
+// before, its partitions leaderless meanwhile); a session this controller has
+// heard of still refuses it with DUPLICATE_BROKER_REGISTRATION.
+TEST_F(controller_test, only_a_session_this_controller_heard_of_refuses_a_new_incarnation) {
+    add_broker(1, std::nullopt, 0);
+    add_broker(2, std::nullopt, 0);
+    create("t", 1, 2);
+    ctl.became_active(std::nullopt, 60000);
+    EXPECT_TRUE(ctl.fence_expired_brokers(*image, 60000).empty());  // presumed sessions start
+    // Broker 2 heartbeats to the new controller; broker 1 does not (it died).
+    msg::broker_heartbeat_request hb;
+    hb.broker_id = 2;
+    hb.broker_epoch = image->broker(2)->epoch;
+    hb.current_metadata_offset = offset;
+    msg::broker_heartbeat_response hbr;
+    commit(ctl.broker_heartbeat(*image, hb, 60100, hbr));
+
+    msg::broker_registration_request again;
+    again.broker_id = 1;
+    again.incarnation_id.bytes[1] = 7;
+    msg::broker_registration_response resp;
+    commit(ctl.register_broker(*image, again, offset, 60200, resp));
+    EXPECT_EQ(resp.error_code, 0);
+    EXPECT_TRUE(image->broker(1)->fenced);
+    EXPECT_EQ(image->topic("t")->partitions[0].leader, 2);
+
+    msg::broker_registration_request other;
+    other.broker_id = 2;
+    other.incarnation_id.bytes[1] = 8;
+    msg::broker_registration_response refused;
+    EXPECT_TRUE(ctl.register_broker(*image, other, offset, 60300, refused).empty());
+    EXPECT_EQ(refused.error_code, static_cast<int16_t>(kafka_error::duplicate_broker_registration));
+}
+
 }  // namespace
 }  // namespace strata::metadata

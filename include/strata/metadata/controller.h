@@ -176,6 +176,10 @@ private:
         int64_t expires_ms = 0;
         uint64_t connection = 0;  // its last heartbeat's; 0: in-process or none
         bool disconnected = false;  // not heard from since that connection closed
+        // This controller has heard from the broker (a registration or a
+        // heartbeat). A session it only presumed, for a broker registered
+        // before it became active, does not hold off a new incarnation.
+        bool heard = false;
     };
     void renew_session(int32_t broker_id, int64_t now_ms, uint64_t connection);
 
