@@ -29,6 +29,7 @@ void partition_manager::apply(std::shared_ptr<const metadata::metadata_image> im
     auto previous = load();
     auto next = std::make_shared<state>();
     next->image = image;
+    next->registered = registered_in(*image);
     next->hosted = previous->hosted;  // copies pointers: O(topics hosted)
 
     // Deletions first, so that a topic deleted and re-created under the same
@@ -61,7 +62,7 @@ void partition_manager::apply(std::shared_ptr<const metadata::metadata_image> im
     // The first image with this broker's own registration: every partition
     // it was told to lead before (from the replayed, stale image) is looked
     // at again, since only now may it lead.
-    if (previous->image && registered_in(*image) && !registered_in(*previous->image)) reconcile_all = true;
+    if (previous->image && next->registered && !previous->registered) reconcile_all = true;
     if (reconcile_all || !previous->image) {
         for (const auto& [name, topic] : image->topics()) reconcile_topic(defaults, *topic, *image, next->hosted);
         // Hosted topics the image no longer has (deleted while we were away
@@ -237,6 +238,7 @@ void partition_manager::stop_all() {
             if (p) drop(p);
     auto next = std::make_shared<state>();
     next->image = previous->image;
+    next->registered = previous->registered;
     _state.store(std::move(next), std::memory_order_release);
 }
 
@@ -258,7 +260,7 @@ partition_lookup partition_manager::find_in(const state& s, const metadata::topi
     // The image decides who leads; the partition follows it on its strand
     // (a produce that gets there first is refused NOT_LEADER_OR_FOLLOWER).
     auto it = s.hosted.find(topic->name);
-    if ((any_replica || (s.image && leader_here(*s.image, topic->partitions[size_t(partition)].leader))) &&
+    if ((any_replica || (s.registered && topic->partitions[size_t(partition)].leader == _options.node_id)) &&
         it != s.hosted.end() &&
         size_t(partition) < it->second.size() && it->second[size_t(partition)] &&
         it->second[size_t(partition)]->topic_id() == topic->id) {
@@ -303,10 +305,11 @@ partition_lookup partition_manager::find_replica(const protocol::uuid& topic_id,
     return find_in(*s, topic, partition, true);
 }
 
-bool partition_manager::leads(const metadata::metadata_image& image, const partition& p) const {
-    const auto* topic = image.topic(p.topic_id());
+bool partition_manager::leads(const state& s, const partition& p) const {
+    const auto* topic = s.image->topic(p.topic_id());
     const auto index = size_t(p.id().partition.value());
-    return topic && index < topic->partitions.size() && leader_here(image, topic->partitions[index].leader);
+    return s.registered && topic && index < topic->partitions.size() &&
+           topic->partitions[index].leader == _options.node_id;
 }
 
 bool partition_manager::registered_in(const metadata::metadata_image& image) const {
@@ -324,7 +327,7 @@ std::vector<std::shared_ptr<partition>> partition_manager::leaders() const {
     std::vector<std::shared_ptr<partition>> out;
     for (const auto& [name, slots] : s->hosted)
         for (const auto& p : slots)
-            if (p && s->image && leads(*s->image, *p)) out.push_back(p);
+            if (p && s->image && leads(*s, *p)) out.push_back(p);
     return out;
 }
 

@@ -225,20 +225,27 @@ struct segment_cleaner {
         return boost::outcome_v2::success();
     }
 
-    // Kafka's RETAIN_EMPTY (writeEmptyHeader): the header alone, with the
-    // producer fields, offsets and attributes, uncompressed and no records.
-    result<void> keep_empty(const record_batch_view& b) {
+    // What a rewritten batch keeps of the original's header: its offsets,
+    // epoch, producer fields and timestamp kind.
+    static protocol::record_batch_options header_of(const record_batch_view& b) {
         protocol::record_batch_options o;
         o.timestamp_kind = b.timestamp_kind();
-        o.log_append_time = b.max_timestamp();
         o.base_offset = b.base_offset();
         o.partition_leader_epoch = b.partition_leader_epoch();
         o.producer_id = b.producer_id();
         o.producer_epoch = b.producer_epoch();
         o.base_sequence = b.base_sequence();
         o.is_transactional = b.is_transactional();
-        o.is_control = b.is_control();
         o.last_offset_delta = b.last_offset_delta();
+        return o;
+    }
+
+    // Kafka's RETAIN_EMPTY (writeEmptyHeader): the header alone, with the
+    // producer fields, offsets and attributes, uncompressed and no records.
+    result<void> keep_empty(const record_batch_view& b) {
+        auto o = header_of(b);
+        o.log_append_time = b.max_timestamp();
+        o.is_control = b.is_control();
         auto built = protocol::record_batch_builder(o).build();
         if (!built) return invalid_records(built.error());
         out.insert(out.end(), built.value().begin(), built.value().end());
@@ -250,18 +257,10 @@ struct segment_cleaner {
                          std::optional<int64_t> horizon, bool control = false) {
         bool tombstones = control;
         for (const auto* r : kept) tombstones |= r->key && !r->value;
-        protocol::record_batch_options o;
+        auto o = header_of(b);
         o.compression = b.compression();
-        o.timestamp_kind = b.timestamp_kind();
         if (o.timestamp_kind == protocol::timestamp_type::log_append_time) o.log_append_time = b.max_timestamp();
-        o.base_offset = b.base_offset();
-        o.partition_leader_epoch = b.partition_leader_epoch();
-        o.producer_id = b.producer_id();
-        o.producer_epoch = b.producer_epoch();
-        o.base_sequence = b.base_sequence();
-        o.is_transactional = b.is_transactional();
         o.is_control = control;
-        o.last_offset_delta = b.last_offset_delta();
         if (tombstones) o.delete_horizon_ms = horizon;
         protocol::record_batch_builder builder(o);
         for (const auto* r : kept) {

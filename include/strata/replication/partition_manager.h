@@ -126,6 +126,7 @@ private:
     struct state {
         std::shared_ptr<const metadata::metadata_image> image;
         std::unordered_map<std::string, topic_partitions> hosted;  // by topic name
+        bool registered = false;  // registered_in(*image), decided once per image
     };
 
     std::shared_ptr<const state> load() const { return _state.load(std::memory_order_acquire); }
@@ -136,7 +137,7 @@ private:
                          std::unordered_map<std::string, topic_partitions>& hosted);
     void drop(std::shared_ptr<partition>& slot);
     void tell_elected();
-    bool leads(const metadata::metadata_image& image, const partition& p) const;
+    bool leads(const state& s, const partition& p) const;
     // Whether `image` holds this process's own registration (always, when
     // no incarnation id was given). Before it does, the image is the one
     // replayed from the local metadata log, as it stood when the previous
